@@ -1,0 +1,49 @@
+// The measurement protocol of MEASUREMENT.md, independent of what runs: warm-up, idle
+// baseline, window growth to min_window_ms (and >= 10 sensor update periods), repeats until
+// the 95 % CI half-width of energy per iteration is within target_rel_ci or max_repeats,
+// cool-down, and SENSOR failures for windows that read zero, negative, NaN or below idle.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "meter.h"
+#include "wattfleet/common/clock.h"
+#include "wattfleet/common/job.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// What is measured: runs `iterations` iterations and returns when they are complete (a CUDA
+// workload synchronizes before returning).
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual Status Run(int64_t iterations) = 0;
+};
+
+// Idle power, measured over a short window and cached per agent.
+class IdleBaseline {
+ public:
+  IdleBaseline(Meter& meter, Clock& clock, double window_s = 0.3, double max_age_s = 300);
+  // The cached value, refreshed when older than max_age_s. Errors are SENSOR failures.
+  Result<double> Watts();
+ private:
+  Meter& meter_;
+  Clock& clock_;
+  double window_s_;
+  double max_age_s_;
+  double watts_ = 0;
+  double measured_at_ = -1;
+};
+
+// Two-sided 95 % Student-t quantile for `dof` degrees of freedom (dof >= 1).
+double StudentT95(int64_t dof);
+
+// Runs the protocol and fills a Measurement (sensor, repeats, means, CI, idle power).
+// A SENSOR failure is returned as a Status with code kUnavailable whose message starts with
+// "sensor:"; workload errors are passed through.
+Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
+                            const MeasurementSettings& settings, Clock& clock = SystemClock());
+
+}  // namespace wattfleet

@@ -1,0 +1,103 @@
+// What a job asks an agent to measure, and what a measurement reports back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wattfleet/common/architecture.h"
+
+namespace wattfleet {
+
+enum class Mode { kInference, kTraining };
+enum class DType { kFloat32, kFloat16, kBFloat16 };
+// layer: one layer alone; model: a whole architecture; probe: a THOR probe model.
+enum class JobKind { kLayer, kModel, kProbe };
+// How a job ended (ARCHITECTURE.md's failure classes).
+enum class Outcome { kDone, kFailed, kTimeout, kKilled, kLost, kSensor };
+
+std::string_view ModeName(Mode m);        // "inference" | "training"
+std::string_view DTypeName(DType d);      // "float32" | "float16" | "bfloat16"
+std::string_view JobKindName(JobKind k);  // "layer" | "model" | "probe"
+std::string_view OutcomeName(Outcome o);  // "DONE" | "FAILED" | ...
+std::optional<Mode> ParseMode(std::string_view s);
+std::optional<DType> ParseDType(std::string_view s);
+std::optional<JobKind> ParseJobKind(std::string_view s);
+std::optional<Outcome> ParseOutcome(std::string_view s);
+// Infrastructure failures are retried; FAILED (the job itself is bad) never is.
+bool IsRetryable(Outcome o);
+
+// The measurement protocol's knobs (MEASUREMENT.md). Defaults are the documented ones.
+struct MeasurementSettings {
+  int64_t warmup_ms = 200;       // untimed warm-up, at least this long
+  int64_t min_window_ms = 500;   // one window lasts at least this (and >= 10 sensor periods)
+  double target_rel_ci = 0.05;   // stop when the 95 % CI half-width / mean is below this
+  int64_t min_repeats = 3;       // a CI needs a few windows
+  int64_t max_repeats = 20;      // ... and stops here even when the target is missed
+  int64_t cooldown_ms = 100;     // pause after the job
+  bool operator==(const MeasurementSettings& o) const {
+    return warmup_ms == o.warmup_ms && min_window_ms == o.min_window_ms &&
+           target_rel_ci == o.target_rel_ci && min_repeats == o.min_repeats &&
+           max_repeats == o.max_repeats && cooldown_ms == o.cooldown_ms;
+  }
+};
+
+struct JobSpec {
+  int64_t job_id = 0;
+  int32_t attempt = 0;  // 1 for the first dispatch; retries increment it
+  int64_t campaign_id = 0;
+  JobKind kind = JobKind::kLayer;
+  Mode mode = Mode::kInference;
+  DType dtype = DType::kFloat32;
+  int64_t batch = 1;
+  std::string device_class;  // e.g. "cpu"
+  // Layer jobs: the layer's canonical key. Model jobs: the architecture's name.
+  std::string subject;
+  // What to run: a single node for layer jobs, the whole graph for model jobs.
+  Architecture graph;
+  MeasurementSettings settings;
+  int64_t lease_ms = 0;  // the controller requeues the job when this runs out
+};
+
+// One timed window.
+struct Repeat {
+  int64_t iterations = 0;
+  double time_s = 0;    // wall time of the window
+  double energy_j = 0;  // meter energy over the window (raw, idle included)
+};
+
+struct Measurement {
+  std::string sensor;        // meter backend, e.g. "modeled", "rapl"
+  std::string domain;        // what it measures, e.g. "package", "cpu-estimate"
+  bool energy_is_estimate = false;  // modeled energy is an estimate, never a measurement
+  std::vector<Repeat> repeats;
+  int64_t iterations_per_window = 0;
+  double time_per_iter_s = 0;       // mean over repeats
+  double time_std_s = 0;            // sample standard deviation over repeats
+  double energy_per_iter_j = 0;     // raw, mean over repeats
+  double energy_std_j = 0;
+  double energy_dynamic_per_iter_j = 0;  // idle power subtracted
+  double idle_w = 0;                // idle baseline used
+  double rel_ci = 0;                // 95 % CI half-width / mean of energy per iteration
+  double time_rel_ci = 0;           // the same for time per iteration
+  bool ci_met = false;              // rel_ci <= target_rel_ci
+  // Provenance.
+  std::string agent_name;
+  std::string agent_version;
+  std::string torch_version;
+  std::string device;               // "cpu", "cuda:0"
+  int64_t threads = 0;
+};
+
+// What an agent sends back for one job attempt.
+struct JobResult {
+  int64_t job_id = 0;
+  int32_t attempt = 0;
+  Outcome outcome = Outcome::kDone;
+  std::string error;         // for anything but DONE
+  Measurement measurement;   // for DONE
+};
+
+}  // namespace wattfleet

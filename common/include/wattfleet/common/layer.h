@@ -1,0 +1,98 @@
+// The layer model: one layer's type, hyper-parameters and input shape, its canonical key and
+// its features (MACs, FLOPs, parameters, input/output elements).
+//
+// Shapes are per sample: the batch dimension is never part of a Shape; it is an attribute of
+// the job that measures the layer. Features are also per sample; multiply by the batch size.
+//
+// Hyper-parameter names follow libtorch's options (in_channels, kernel_size, ...), so a
+// LayerSpec maps one to one onto the module the agent builds. Every hyper-parameter is a
+// number (booleans are 0/1); spatial hyper-parameters are square (one value for all spatial
+// dimensions).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// Values are stable: they never change meaning (they are not stored, names are).
+enum class LayerType {
+  kConv1d,
+  kConv2d,
+  kLinear,
+  kBatchNorm1d,
+  kBatchNorm2d,
+  kLayerNorm,
+  kReLU,
+  kGELU,
+  kSigmoid,
+  kTanh,
+  kSoftmax,
+  kMaxPool1d,
+  kMaxPool2d,
+  kAvgPool1d,
+  kAvgPool2d,
+  kAdaptiveAvgPool1d,
+  kAdaptiveAvgPool2d,
+  kFlatten,
+  kDropout,
+  kEmbedding,
+  kLSTM,
+  kGRU,
+};
+
+// All layer types, in enum order.
+const std::vector<LayerType>& AllLayerTypes();
+// "Conv2d", "Linear", "ReLU", ... (libtorch's class names).
+std::string_view LayerTypeName(LayerType type);
+// Inverse of LayerTypeName; case-sensitive.
+std::optional<LayerType> ParseLayerType(std::string_view name);
+
+using Shape = std::vector<int64_t>;
+std::string ShapeToString(const Shape& shape);  // "[1,28,28]"
+int64_t NumElements(const Shape& shape);
+
+struct LayerSpec {
+  LayerType type = LayerType::kLinear;
+  // Hyper-parameters by libtorch option name. Normalize() fills the defaults.
+  std::map<std::string, double> params;
+  // Per-sample input shape (no batch dimension).
+  Shape input_shape;
+
+  // The hyper-parameter as an integer, or `fallback` when absent.
+  int64_t Int(const std::string& key, int64_t fallback = 0) const;
+  bool operator==(const LayerSpec& other) const {
+    return type == other.type && params == other.params && input_shape == other.input_shape;
+  }
+};
+
+struct LayerFeatures {
+  int64_t macs = 0;             // multiply-accumulates, per sample
+  int64_t flops = 0;            // 2 x MACs plus element-wise operations, per sample
+  int64_t params = 0;           // trainable parameters (buffers such as running stats excluded)
+  int64_t input_elements = 0;   // per sample
+  int64_t output_elements = 0;  // per sample
+  Shape output_shape;           // per sample
+};
+
+// Checks the hyper-parameters and the input shape for the layer type and fills defaults
+// (e.g. stride = 1, bias = 1, BatchNorm's num_features from the input). Unknown
+// hyper-parameters, missing required ones, non-positive sizes and shapes that do not fit are
+// InvalidArgument errors naming the hyper-parameter.
+Result<LayerSpec> Normalize(LayerSpec spec);
+
+// Output shape and features of a normalized spec.
+Result<LayerFeatures> ComputeFeatures(const LayerSpec& spec);
+
+// Deterministic identity of a normalized spec: type, every hyper-parameter in name order and
+// the input shape, e.g. "Conv2d(bias=1,dilation=1,...)[1,28,28]". Two specs are the same
+// layer exactly when their keys are equal.
+std::string CanonicalKey(const LayerSpec& spec);
+
+}  // namespace wattfleet

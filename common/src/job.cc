@@ -1,0 +1,51 @@
+#include "wattfleet/common/job.h"
+
+#include <array>
+#include <utility>
+
+namespace wattfleet {
+namespace {
+
+template <typename E, size_t N>
+std::optional<E> Lookup(const std::array<std::pair<E, std::string_view>, N>& table,
+                        std::string_view s) {
+  for (const auto& [e, name] : table)
+    if (name == s) return e;
+  return std::nullopt;
+}
+
+template <typename E, size_t N>
+std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& table, E e) {
+  for (const auto& [v, name] : table)
+    if (v == e) return name;
+  return "unknown";
+}
+
+constexpr std::array<std::pair<Mode, std::string_view>, 2> kModes{{
+    {Mode::kInference, "inference"}, {Mode::kTraining, "training"}}};
+constexpr std::array<std::pair<DType, std::string_view>, 3> kDTypes{{
+    {DType::kFloat32, "float32"}, {DType::kFloat16, "float16"}, {DType::kBFloat16, "bfloat16"}}};
+constexpr std::array<std::pair<JobKind, std::string_view>, 3> kKinds{{
+    {JobKind::kLayer, "layer"}, {JobKind::kModel, "model"}, {JobKind::kProbe, "probe"}}};
+constexpr std::array<std::pair<Outcome, std::string_view>, 6> kOutcomes{{
+    {Outcome::kDone, "DONE"},
+    {Outcome::kFailed, "FAILED"},
+    {Outcome::kTimeout, "TIMEOUT"},
+    {Outcome::kKilled, "KILLED"},
+    {Outcome::kLost, "LOST"},
+    {Outcome::kSensor, "SENSOR"}}};
+
+}  // namespace
+
+std::string_view ModeName(Mode m) { return NameOf(kModes, m); }
+std::string_view DTypeName(DType d) { return NameOf(kDTypes, d); }
+std::string_view JobKindName(JobKind k) { return NameOf(kKinds, k); }
+std::string_view OutcomeName(Outcome o) { return NameOf(kOutcomes, o); }
+std::optional<Mode> ParseMode(std::string_view s) { return Lookup(kModes, s); }
+std::optional<DType> ParseDType(std::string_view s) { return Lookup(kDTypes, s); }
+std::optional<JobKind> ParseJobKind(std::string_view s) { return Lookup(kKinds, s); }
+std::optional<Outcome> ParseOutcome(std::string_view s) { return Lookup(kOutcomes, s); }
+
+bool IsRetryable(Outcome o) { return o != Outcome::kDone && o != Outcome::kFailed; }
+
+}  // namespace wattfleet

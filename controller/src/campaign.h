@@ -1,0 +1,50 @@
+// A campaign as written by a researcher: parsed from YAML, validated, architectures expanded.
+//
+// Every error names `file:line:column: what is wrong` (yaml-cpp marks are 0-based; messages
+// are 1-based). A campaign that fails validation is never stored.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "wattfleet/common/architecture.h"
+#include "wattfleet/common/job.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// Which devices run the campaign. Today only `class` decides the queue; the other selectors
+// are kept for the dispatcher's capability matching.
+struct DeviceSelector {
+  std::string device_class;  // "cpu", "cuda", "jetson", ...
+  std::string name_glob;     // optional
+  std::string accelerator;   // optional
+  std::string sensor;        // optional
+};
+
+struct PlanOptions {
+  bool distinct_layers = true;  // plan.layers: distinct (each distinct layer once per class)
+  bool whole_models = true;     // plan.whole_models
+  bool thor_probes = false;     // plan.thor_probes (planned in a later version)
+};
+
+struct Campaign {
+  std::string name;
+  Mode mode = Mode::kInference;
+  DType dtype = DType::kFloat32;
+  int64_t batch_size = 1;
+  std::vector<DeviceSelector> devices;  // at least one
+  MeasurementSettings measurement;
+  std::vector<Architecture> architectures;  // expanded, unique names, in file order
+  PlanOptions plan;
+  std::vector<std::string> estimators;
+  std::string source_path;  // as given
+  std::string source_text;  // the YAML itself, stored with the campaign
+};
+
+// Parses and validates a campaign. `path` is used in messages.
+Result<Campaign> ParseCampaign(const std::string& yaml_text, const std::string& path);
+// Reads the file, then ParseCampaign. A missing file is InvalidArgument naming the path.
+Result<Campaign> LoadCampaignFile(const std::string& path);
+
+}  // namespace wattfleet

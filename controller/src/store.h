@@ -1,0 +1,126 @@
+// The dataset store: campaigns, architectures, layers, jobs and their state machine,
+// measurements, devices. One interface, so that a shared PostgreSQL backend can sit beside
+// the embedded SQLite one.
+//
+// Thread safety: a Store is used from one thread at a time (the dispatcher's loop, or a CLI
+// command). Every write is one transaction: a failure leaves nothing half-written.
+//
+// Job states: planned -> queued -> leased -> done | failed | quarantined; leased -> queued
+// (lease expired, agent lost, retryable failure); queued/leased -> cancelled.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner.h"
+#include "wattfleet/common/job.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+enum class JobState { kPlanned, kQueued, kLeased, kDone, kFailed, kQuarantined, kCancelled };
+std::string_view JobStateName(JobState s);  // "planned", "queued", ...
+std::optional<JobState> ParseJobState(std::string_view s);
+
+// A job the dispatcher may still hand out (queued) or is waiting on (leased).
+struct ActiveJob {
+  JobSpec spec;              // job_id and campaign_id set; attempt = attempts so far
+  JobState state = JobState::kQueued;
+  std::string agent;         // for leased jobs
+  int64_t lease_deadline_ms = 0;  // unix ms, for leased jobs
+};
+
+enum class RecordOutcome {
+  kStored,     // first result of this job: stored, job done
+  kDuplicate,  // same job + attempt + payload already stored: acknowledge, store nothing
+  kLate,       // the job is already done by another attempt (or cancelled): store nothing
+  kConflict,   // same job + attempt already stored with a different payload: store nothing
+};
+
+struct CampaignStatus {
+  int64_t id = 0;
+  std::string name;
+  std::string state;  // "running" | "done" | "cancelled"
+  int64_t created_ms = 0;
+  std::map<std::string, int64_t> jobs;  // job state name -> count (states with jobs only)
+};
+
+struct DeviceRecord {
+  std::string name;
+  std::string device_class;
+  std::string capabilities_json;  // READY's capabilities, as JSON
+};
+
+// One row of the export: one measurement, with its layer and architecture context.
+struct ExportRow {
+  int64_t campaign_id = 0;
+  std::string campaign;
+  int64_t job_id = 0;
+  int32_t attempt = 0;
+  std::string device;        // agent name
+  std::string device_class;
+  std::string kind;          // "layer" | "model"
+  std::string layer_key;     // layer jobs
+  std::string layer_type;    // layer jobs
+  std::string architecture;  // model jobs: the name; layer jobs: every architecture containing
+                             // the layer, ';'-separated, sorted
+  std::string mode;
+  std::string dtype;
+  int64_t batch = 0;
+  int64_t macs = 0;          // per iteration (per-sample MACs x batch)
+  int64_t flops = 0;         // per iteration
+  int64_t params = 0;
+  int64_t measured_at_ms = 0;
+  Measurement m;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores a plan as a new running campaign: campaign row (with its YAML), architectures,
+  // distinct layers (shared across campaigns by key), arch_layers, and the jobs in state
+  // queued. Assigns job ids. Returns the campaign id.
+  virtual Result<int64_t> CreateCampaign(const Plan& plan) = 0;
+
+  // Queued and leased jobs of running campaigns, oldest first.
+  virtual Result<std::vector<ActiveJob>> LoadActiveJobs() = 0;
+
+  // queued -> leased with `attempt` (the attempts counter becomes `attempt`).
+  virtual Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
+                            int64_t lease_deadline_ms) = 0;
+  // leased -> queued (lease expired, agent lost); the reason is kept as the last error.
+  virtual Status Requeue(int64_t job_id, const std::string& reason) = 0;
+
+  // Stores a DONE result once per job (idempotent on job + attempt, payload hash checked) and
+  // marks the job done, in one transaction.
+  virtual Result<RecordOutcome> RecordResult(const JobResult& result,
+                                             const std::string& agent) = 0;
+  // A non-DONE result: the job goes back to queued, or to `final_state` (failed or
+  // quarantined) when no retry is left. The error is kept as the job's last error.
+  virtual Status RecordFailure(const JobResult& result, const std::string& agent,
+                               std::optional<JobState> final_state) = 0;
+
+  virtual Result<std::vector<CampaignStatus>> ListCampaigns() = 0;
+  // Marks a running campaign done (all its jobs ended).
+  virtual Status FinishCampaign(int64_t campaign_id) = 0;
+  // Stops dispatching a campaign: its queued and leased jobs become cancelled; what was
+  // measured stays. NotFound for an unknown id.
+  virtual Status CancelCampaign(int64_t campaign_id) = 0;
+
+  // Inserts or updates a device (first seen kept, last seen updated).
+  virtual Status UpsertDevice(const DeviceRecord& device) = 0;
+
+  // Every stored measurement, optionally of one campaign, ordered by job id.
+  virtual Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) = 0;
+};
+
+// Opens (creating and migrating as needed) an SQLite dataset in WAL mode.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace wattfleet
