@@ -1,0 +1,172 @@
+// wattfleet-agent: the device daemon (CLI.md).
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include "agent.h"
+#include "device_info.h"
+
+namespace {
+
+std::atomic<wattfleet::Agent*> g_agent{nullptr};
+
+extern "C" void OnStopSignal(int) {
+  if (wattfleet::Agent* a = g_agent.load()) a->RequestStop();
+}
+
+std::string DefaultSpool(const std::string& name) {
+  const char* state = std::getenv("XDG_STATE_HOME");
+  const char* home = std::getenv("HOME");
+  std::string base = state && *state ? state : (home && *home ? std::string(home) + "/.local/state" : "/tmp");
+  return base + "/wattfleet/" + name + "/spool";
+}
+
+int Probe(const wattfleet::SensorRoots& roots, bool json) {
+  using namespace wattfleet;
+  DeviceInfo d = ProbeDevice(roots.proc_root);
+  auto exec = MakeExecutor(ExecutorOptions{});
+  const std::string torch = exec.ok() ? (*exec)->torch_version() : "";
+  auto sensors = ProbeSensors(roots);
+  if (json) {
+    nlohmann::json j;
+    j["device"] = "cpu";
+    j["hostname"] = d.hostname;
+    j["cpu_model"] = d.cpu_model;
+    j["cores"] = d.cores;
+    j["memory_bytes"] = d.memory_bytes;
+    j["os"] = d.os;
+    j["accelerator"] = nullptr;
+    j["libtorch_version"] = torch.empty() ? nlohmann::json(nullptr) : nlohmann::json(torch);
+    j["agent_version"] = WATTFLEET_VERSION;
+    j["sensors"] = nlohmann::json::array();
+    for (const auto& s : sensors) {
+      j["sensors"].push_back({{"backend", s.backend}, {"available", s.available}, {"reason", s.reason}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "host        " << d.hostname << "\n"
+            << "cpu         " << d.cpu_model << " (" << d.cores << " cores)\n"
+            << "memory      " << d.memory_bytes / (1 << 20) << " MiB\n"
+            << "libtorch    " << (torch.empty() ? "not built in" : torch) << "\n"
+            << "sensors:\n";
+  for (const auto& s : sensors) {
+    std::cout << "  " << (s.available ? "[x] " : "[ ] ") << s.backend << ": " << s.reason << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace wattfleet;
+  CLI::App app{"wattfleet-agent: runs layer jobs on this device and reports their energy"};
+  app.require_subcommand(0, 1);
+  std::string controller, name, device = "cpu", device_class, sensor = "auto", spool_dir;
+  int prefetch = 1, threads = 0;
+  int64_t heartbeat_ms = 1000, max_jobs = 0;
+  std::string log_level = "info";
+  SensorRoots roots;
+  app.add_option("--controller", controller, "controller endpoint, e.g. tcp://HOST:5555");
+  app.add_option("--name", name, "agent name, unique in the fleet (default: HOST-PID)");
+  app.add_option("--device", device, "cpu | cuda:N")->capture_default_str();
+  app.add_option("--device-class", device_class, "queue this agent serves (default: cpu or cuda)");
+  app.add_option("--sensor", sensor, "auto|nvml|rapl|hwmon|android|modeled|simulated")
+      ->capture_default_str();
+  app.add_option("--spool", spool_dir, "result spool directory");
+  app.add_option("--prefetch", prefetch, "jobs held at once")->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "intra-op threads (0: libtorch default)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval before WELCOME")
+      ->check(CLI::Range(int64_t{10}, int64_t{60000}));
+  app.add_option("--max-jobs", max_jobs, "exit after this many jobs (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--sysfs-root", roots.sysfs_root, "root of sysfs (tests point it at a fake tree)")
+      ->capture_default_str();
+  app.add_option("--proc-root", roots.proc_root, "root of procfs")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  bool probe_json = false;
+  CLI::App* probe = app.add_subcommand("probe", "what this device is and which sensors work");
+  probe->add_flag("--json", probe_json, "one JSON document on stdout");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  // Logs go to stderr: stdout is for --json documents.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  if (probe->parsed()) return Probe(roots, probe_json);
+
+  if (controller.empty()) {
+    std::cerr << "--controller is required (e.g. --controller tcp://127.0.0.1:5555)\n";
+    return 2;
+  }
+  DeviceInfo info = ProbeDevice(roots.proc_root);
+  if (name.empty()) name = info.hostname + "-" + std::to_string(::getpid());
+  if (device_class.empty()) device_class = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+  if (spool_dir.empty()) spool_dir = DefaultSpool(name);
+
+  std::string why;
+  auto meter = OpenMeter(sensor, roots, &why);
+  if (!meter.ok()) {
+    std::cerr << meter.status().message() << "\n";
+    return 2;
+  }
+  spdlog::info("agent: sensor {} ({})", (*meter)->name(), why);
+  auto executor = MakeExecutor(ExecutorOptions{device, threads});
+  if (!executor.ok()) {
+    std::cerr << executor.status().message() << "\n";
+    return 2;
+  }
+  auto spool = Spool::Open(spool_dir);
+  if (!spool.ok()) {
+    std::cerr << "--spool: " << spool.status().message() << "\n";
+    return 2;
+  }
+
+  ReadyMsg ready;
+  ready.name = name;
+  ready.device_class = device_class;
+  ready.device = device;
+  ready.sensor = (*meter)->name();
+  ready.hostname = info.hostname;
+  ready.cores = info.cores;
+  ready.memory_bytes = info.memory_bytes;
+  ready.agent_version = WATTFLEET_VERSION;
+  ready.torch_version = (*executor)->torch_version();
+  ready.prefetch = prefetch;
+
+  AgentOptions options;
+  options.controller = controller;
+  options.heartbeat_ms = heartbeat_ms;
+  options.max_jobs = max_jobs;
+  Agent agent(options, ready, **executor, **meter, *spool);
+  g_agent.store(&agent);
+  std::signal(SIGTERM, OnStopSignal);
+  std::signal(SIGINT, OnStopSignal);
+  spdlog::info("agent: {} ({}, {}) connecting to {}", name, device_class, device, controller);
+  Status s = agent.Run();
+  g_agent.store(nullptr);
+  if (!s.ok()) {
+    spdlog::error("agent: {}", s.ToString());
+    return s.code() == StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  spdlog::info("agent: stopped");
+  return 0;
+}

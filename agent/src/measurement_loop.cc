@@ -1,0 +1,260 @@
+// The measurement protocol (MEASUREMENT.md, "The loop"): warm-up, idle baseline, window growth,
+// repeats until the 95 % CI is met, cool-down; SENSOR failures instead of bad data points.
+#include "measurement_loop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iterator>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace wattfleet {
+namespace {
+
+// A window needs at least this many iterations of growth before we call the clock broken: a
+// workload whose 2^40 iterations take no measurable time is not a workload, it is a bug (or a
+// clock that does not advance).
+constexpr int64_t kMaxIterations = int64_t{1} << 40;
+
+// A window's energy may fall short of idle_w x time by up to this fraction before it counts as
+// a SENSOR failure. Counters that update periodically (NVML ~100 ms, the modeled meter's
+// 10 ms jiffies) attribute a window's energy to the update that lands after it, so a short
+// window can legitimately read somewhat less than idle power alone implies; half of it cannot.
+constexpr double kBelowIdleTolerance = 0.5;
+
+std::string Num(double x) {
+  std::ostringstream os;
+  os.precision(6);
+  os << x;
+  return os.str();
+}
+
+// Meter errors are SENSOR failures by contract (meter.h); give them the code and prefix that
+// callers look for, keeping the backend's message (which names the file).
+Status SensorError(const Status& s) {
+  if (s.code() == StatusCode::kUnavailable && s.message().rfind("sensor:", 0) == 0) return s;
+  return Status::Unavailable("sensor: " + s.message());
+}
+
+struct Stats {
+  double mean = 0;
+  double std = 0;  // sample standard deviation (n - 1); 0 for a single value
+};
+
+Stats MeanStd(const std::vector<double>& v) {
+  Stats s;
+  if (v.empty()) return s;
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  if (v.size() > 1) {
+    double ss = 0;
+    for (double x : v) ss += (x - s.mean) * (x - s.mean);
+    s.std = std::sqrt(ss / static_cast<double>(v.size() - 1));
+  }
+  return s;
+}
+
+// 95 % CI half-width relative to the mean; infinite when it cannot be computed (one value, or
+// a zero mean), so that "rel_ci <= target" is simply false.
+double RelCi(const std::vector<double>& v) {
+  if (v.size() < 2) return std::numeric_limits<double>::infinity();
+  const Stats s = MeanStd(v);
+  if (s.mean == 0) return std::numeric_limits<double>::infinity();
+  const double half = StudentT95(static_cast<int64_t>(v.size()) - 1) * s.std /
+                      std::sqrt(static_cast<double>(v.size()));
+  return half / std::fabs(s.mean);
+}
+
+// Sleeps the cool-down on every exit once the workload has run, failures included: the next
+// job's warm-up and idle baseline should not inherit this one's heat either way.
+class CooldownGuard {
+ public:
+  CooldownGuard(Clock& clock, double seconds) : clock_(clock), seconds_(seconds) {}
+  ~CooldownGuard() {
+    if (seconds_ > 0) clock_.SleepFor(seconds_);
+  }
+  CooldownGuard(const CooldownGuard&) = delete;
+  CooldownGuard& operator=(const CooldownGuard&) = delete;
+
+ private:
+  Clock& clock_;
+  double seconds_;
+};
+
+// Doubles the iteration count until warmup_ms of clock time has passed; at least one
+// iteration, so that lazy initialisation (allocators, kernels, caches) is never timed.
+Status WarmUp(Workload& workload, Clock& clock, double warmup_s) {
+  const double start = clock.NowSeconds();
+  int64_t n = 1;
+  for (;;) {
+    WF_RETURN_IF_ERROR(workload.Run(n));
+    if (clock.NowSeconds() - start >= warmup_s) return Status::OK();
+    if (n >= kMaxIterations) {
+      return Status::Internal("warm-up: " + std::to_string(n) +
+                              " iterations took no measurable time (is the clock advancing?)");
+    }
+    n *= 2;
+  }
+}
+
+// Grows the iteration count until one run lasts at least target_s. These runs are timing
+// probes, not repeats: their energy is never read.
+Result<int64_t> GrowWindow(Workload& workload, Clock& clock, double target_s) {
+  int64_t n = 1;
+  for (;;) {
+    const double t0 = clock.NowSeconds();
+    WF_RETURN_IF_ERROR(workload.Run(n));
+    const double elapsed = clock.NowSeconds() - t0;
+    if (elapsed >= target_s) return n;
+    if (n >= kMaxIterations) {
+      return Status::Internal("window growth: " + std::to_string(n) + " iterations took " +
+                              Num(elapsed) + " s, never reaching " + Num(target_s) +
+                              " s (is the clock advancing?)");
+    }
+    // Aim 20 % past the target so that jitter rarely leaves a window short, but grow by at
+    // least 2x (progress even when the estimate is noisy) and at most 10x (one slow first
+    // iteration must not make the next run enormous).
+    double factor = elapsed > 0 ? target_s / elapsed * 1.2 : 10.0;
+    factor = std::clamp(factor, 2.0, 10.0);
+    const double next = std::ceil(static_cast<double>(n) * factor);
+    n = next >= static_cast<double>(kMaxIterations) ? kMaxIterations : static_cast<int64_t>(next);
+  }
+}
+
+}  // namespace
+
+IdleBaseline::IdleBaseline(Meter& meter, Clock& clock, double window_s, double max_age_s)
+    : meter_(meter), clock_(clock), window_s_(window_s), max_age_s_(max_age_s) {}
+
+Result<double> IdleBaseline::Watts() {
+  if (measured_at_ >= 0 && clock_.NowSeconds() - measured_at_ <= max_age_s_) return watts_;
+  auto e0 = meter_.ReadJoules();
+  if (!e0.ok()) return SensorError(e0.status().WithContext("idle baseline"));
+  const double t0 = clock_.NowSeconds();
+  clock_.SleepFor(window_s_);
+  const double t1 = clock_.NowSeconds();
+  auto e1 = meter_.ReadJoules();
+  if (!e1.ok()) return SensorError(e1.status().WithContext("idle baseline"));
+  const double dt = t1 - t0;
+  const double de = *e1 - *e0;
+  const double watts = dt > 0 ? de / dt : std::numeric_limits<double>::quiet_NaN();
+  // Zero idle power is as implausible as negative: every powered device draws something, so
+  // it means the counter did not move over the window.
+  if (!std::isfinite(watts) || watts <= 0) {
+    return Status::Unavailable("sensor: idle baseline: " + Num(de) + " J over " + Num(dt) +
+                               " s gives " + Num(watts) + " W (" + meter_.name() + "/" +
+                               meter_.domain() + ")");
+  }
+  // A failed refresh keeps the old value out of use (the error is returned) but does not
+  // overwrite it, so the next call retries.
+  watts_ = watts;
+  measured_at_ = t1;
+  return watts_;
+}
+
+double StudentT95(int64_t dof) {
+  if (dof < 1) return std::numeric_limits<double>::infinity();
+  // Two-sided 95 % quantiles, exact to three decimals, dof 1..30.
+  static constexpr double kTable[30] = {
+      12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+      2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+      2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (dof <= 30) return kTable[dof - 1];
+  // Beyond 30, the quantile is close to linear in 1/dof; interpolate between the standard
+  // table points 30, 40, 60, 120 and infinity (1.960), which is accurate to ~1e-3.
+  struct Point {
+    double dof;
+    double t;
+  };
+  static constexpr Point kTail[] = {{30, 2.042}, {40, 2.021}, {60, 2.000}, {120, 1.980}};
+  const double x = 1.0 / static_cast<double>(dof);
+  for (size_t i = 0; i + 1 < std::size(kTail); ++i) {
+    if (dof <= kTail[i + 1].dof) {
+      const double x0 = 1.0 / kTail[i].dof, x1 = 1.0 / kTail[i + 1].dof;
+      return kTail[i + 1].t + (kTail[i].t - kTail[i + 1].t) * (x - x1) / (x0 - x1);
+    }
+  }
+  return 1.960 + (1.980 - 1.960) * x * 120.0;
+}
+
+Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
+                            const MeasurementSettings& settings, Clock& clock) {
+  CooldownGuard cooldown(clock, static_cast<double>(settings.cooldown_ms) / 1000.0);
+
+  // 1. Warm-up.
+  WF_RETURN_IF_ERROR(WarmUp(workload, clock, static_cast<double>(settings.warmup_ms) / 1000.0));
+
+  // 2. Idle baseline (cached per agent by IdleBaseline).
+  auto idle_w_or = idle.Watts();
+  if (!idle_w_or.ok()) return SensorError(idle_w_or.status());
+  const double idle_w = *idle_w_or;
+
+  // 3. Window length: min_window_ms, and never fewer than 10 counter updates, because a
+  // window's energy is uncertain by up to one update period at each end.
+  const double target_s = std::max(static_cast<double>(settings.min_window_ms) / 1000.0,
+                                   10.0 * meter.update_period_s());
+  WF_ASSIGN_OR_RETURN(const int64_t n, GrowWindow(workload, clock, target_s));
+
+  // 4. Repeats. A CI needs two windows, so min_repeats is raised to 2 and max_repeats to at
+  // least min_repeats.
+  const int64_t min_repeats = std::max<int64_t>(settings.min_repeats, 2);
+  const int64_t max_repeats = std::max(settings.max_repeats, min_repeats);
+  Measurement m;
+  m.sensor = meter.name();
+  m.domain = meter.domain();
+  m.energy_is_estimate = meter.is_estimate();
+  m.iterations_per_window = n;
+  m.idle_w = idle_w;
+  std::vector<double> energy_per_iter, time_per_iter, dynamic_per_iter;
+  double rel_ci = std::numeric_limits<double>::infinity();
+  const double dn = static_cast<double>(n);
+  for (int64_t k = 1; k <= max_repeats; ++k) {
+    auto e0 = meter.ReadJoules();
+    if (!e0.ok()) return SensorError(e0.status());
+    const double t0 = clock.NowSeconds();
+    WF_RETURN_IF_ERROR(workload.Run(n));
+    const double t1 = clock.NowSeconds();
+    auto e1 = meter.ReadJoules();
+    if (!e1.ok()) return SensorError(e1.status());
+    const double energy = *e1 - *e0;
+    const double time = t1 - t0;
+    const double idle_floor = idle_w * time * kBelowIdleTolerance;
+    if (!std::isfinite(energy) || energy <= 0 || energy < idle_floor) {
+      std::string why = !std::isfinite(energy) ? "is not finite"
+                        : energy <= 0          ? "is not positive"
+                                               : "is below half of what idle power implies (" +
+                                                     Num(idle_w) + " W x " + Num(time) +
+                                                     " s x " + Num(kBelowIdleTolerance) +
+                                                     " = " + Num(idle_floor) + " J)";
+      return Status::Unavailable("sensor: window " + std::to_string(k) + " of " +
+                                 std::to_string(n) + " iterations: energy " + Num(energy) +
+                                 " J (" + Num(*e0) + " -> " + Num(*e1) + ") over " + Num(time) +
+                                 " s " + why + " (" + m.sensor + "/" + m.domain + ")");
+    }
+    m.repeats.push_back(Repeat{n, time, energy});
+    energy_per_iter.push_back(energy / dn);
+    time_per_iter.push_back(time / dn);
+    dynamic_per_iter.push_back((energy - idle_w * time) / dn);
+    rel_ci = RelCi(energy_per_iter);
+    if (k >= min_repeats && rel_ci <= settings.target_rel_ci) break;
+  }
+
+  // 5. Summary.
+  const Stats e = MeanStd(energy_per_iter);
+  const Stats t = MeanStd(time_per_iter);
+  m.energy_per_iter_j = e.mean;
+  m.energy_std_j = e.std;
+  m.time_per_iter_s = t.mean;
+  m.time_std_s = t.std;
+  m.energy_dynamic_per_iter_j = MeanStd(dynamic_per_iter).mean;
+  m.rel_ci = rel_ci;
+  m.time_rel_ci = RelCi(time_per_iter);
+  m.ci_met = rel_ci <= settings.target_rel_ci;
+  // 6. Cool-down: CooldownGuard, on return.
+  return m;
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,163 @@
+// The `modeled` meter: an energy estimate from CPU utilisation (MEASUREMENT.md's table), for
+// machines without a power sensor. It is labelled as an estimate everywhere it is reported.
+//
+//   energy(t) = idle_w * (t - t0) + (tdp_w - idle_w) * busy_seconds_since_t0 / cores
+//
+// where busy seconds come from /proc/stat's aggregate "cpu" line (all cores together, so the
+// division by the core count turns them into "fully busy package" seconds).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "meter.h"
+
+namespace wattfleet {
+namespace {
+
+// Per-core package power when the caller gives no TDP: a middle-of-the-road laptop/server
+// figure; the estimate is rough by construction.
+constexpr double kDefaultWattsPerCore = 15.0;
+
+struct CpuSample {
+  unsigned long long busy = 0;  // jiffies, all cores together
+  int cores = 0;                // "cpuN" lines
+};
+
+// Parses /proc/stat. Only user..steal are summed: guest and guest_nice are already counted in
+// user and nice, so adding them would count virtual-machine time twice.
+Result<CpuSample> ReadProcStat(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Status::IOError(path + ": cannot open (" + std::string(std::strerror(errno)) + ")");
+  }
+  CpuSample sample;
+  std::string line;
+  bool have_total = false;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.compare(0, 3, "cpu") != 0) continue;
+    if (line.size() > 3 && line[3] != ' ') {
+      // "cpuN": one core. Only the digit after "cpu" matters; the rest is per-core jiffies.
+      if (line[3] >= '0' && line[3] <= '9') ++sample.cores;
+      continue;
+    }
+    if (line_no != 1) {
+      return Status::Corruption(path + ":" + std::to_string(line_no) +
+                                ": aggregate \"cpu\" line is not the first line");
+    }
+    std::istringstream fields(line.substr(3));
+    std::vector<unsigned long long> v;
+    std::string tok;
+    while (fields >> tok && v.size() < 8) {
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long x = std::strtoull(tok.c_str(), &end, 10);
+      if (errno != 0 || end == tok.c_str() || *end != '\0' || tok[0] == '-') {
+        return Status::Corruption(path + ":1: bad jiffies field \"" + tok + "\"");
+      }
+      v.push_back(x);
+    }
+    // Kernels before 2.6 had four fields (user nice system idle); iowait and later are
+    // optional.
+    if (v.size() < 4) {
+      return Status::Corruption(path + ":1: expected at least 4 jiffies fields on the cpu line");
+    }
+    unsigned long long total = 0;
+    for (unsigned long long x : v) total += x;
+    unsigned long long idle = v[3] + (v.size() > 4 ? v[4] : 0);  // idle + iowait
+    sample.busy = total - idle;
+    have_total = true;
+  }
+  if (!have_total) {
+    return Status::Corruption(path + ": no aggregate \"cpu\" line on line 1");
+  }
+  if (sample.cores == 0) {
+    return Status::Corruption(path + ": no \"cpuN\" lines (cannot count cores)");
+  }
+  return sample;
+}
+
+class ModeledMeter final : public Meter {
+ public:
+  ModeledMeter(std::string stat_path, Clock& clock, double hz, int cores, double tdp_w,
+               double idle_w, unsigned long long busy0, double t0)
+      : stat_path_(std::move(stat_path)),
+        clock_(clock),
+        hz_(hz),
+        cores_(cores),
+        tdp_w_(tdp_w),
+        idle_w_(idle_w),
+        busy0_(busy0),
+        last_busy_(busy0),
+        t0_(t0) {}
+
+  std::string name() const override { return "modeled"; }
+  std::string domain() const override { return "cpu-estimate"; }
+  bool is_estimate() const override { return true; }
+  // The jiffy counter advances once per 1/USER_HZ (10 ms on nearly every Linux, where
+  // USER_HZ = 100); never claim a finer period than 10 ms.
+  double update_period_s() const override { return std::max(0.01, 1.0 / hz_); }
+
+  Result<double> ReadJoules() override {
+    WF_ASSIGN_OR_RETURN(CpuSample s, ReadProcStat(stat_path_));
+    // A counter that runs backwards means the file is not the one we started with (or the
+    // kernel reset it); any energy computed across it would be meaningless.
+    if (s.busy < last_busy_) {
+      return Status::Corruption(stat_path_ + ": busy jiffies went backwards (" +
+                                std::to_string(last_busy_) + " -> " + std::to_string(s.busy) +
+                                ")");
+    }
+    last_busy_ = s.busy;
+    const double t = clock_.NowSeconds();
+    const double busy_s = static_cast<double>(s.busy - busy0_) / hz_;
+    // The core count is the one seen at creation: hot-plugging a core mid-job must not
+    // rescale energy already accumulated.
+    return idle_w_ * (t - t0_) + (tdp_w_ - idle_w_) * busy_s / cores_;
+  }
+
+ private:
+  std::string stat_path_;
+  Clock& clock_;
+  double hz_;
+  int cores_;
+  double tdp_w_;
+  double idle_w_;
+  unsigned long long busy0_;
+  unsigned long long last_busy_;
+  double t0_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Meter>> MakeModeledMeter(const ModeledMeterOptions& options,
+                                                Clock& clock) {
+  if (!(options.tdp_w >= 0) || !std::isfinite(options.tdp_w)) {
+    return Status::InvalidArgument("modeled meter: tdp_w must be >= 0 (0: 15 W per core), got " +
+                                   std::to_string(options.tdp_w));
+  }
+  if (!(options.idle_fraction >= 0 && options.idle_fraction <= 1)) {
+    return Status::InvalidArgument("modeled meter: idle_fraction must be in [0, 1], got " +
+                                   std::to_string(options.idle_fraction));
+  }
+  long hz = sysconf(_SC_CLK_TCK);
+  if (hz <= 0) hz = 100;  // USER_HZ has been 100 on every Linux ABI; sysconf cannot fail here
+  const std::string path = options.proc_root + "/stat";
+  WF_ASSIGN_OR_RETURN(CpuSample s, ReadProcStat(path));
+  const double tdp = options.tdp_w > 0 ? options.tdp_w : kDefaultWattsPerCore * s.cores;
+  const double idle = options.idle_fraction * tdp;
+  const double t0 = clock.NowSeconds();
+  return std::unique_ptr<Meter>(std::make_unique<ModeledMeter>(
+      path, clock, static_cast<double>(hz), s.cores, tdp, idle, s.busy, t0));
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,27 @@
+// Executor for builds without libtorch (WATTFLEET_WITH_TORCH=OFF): the agent core still
+// registers, heartbeats and reports, but every job is refused with the reason.
+#include "executor.h"
+
+namespace wattfleet {
+namespace {
+
+class NoTorchExecutor final : public Executor {
+ public:
+  Result<std::unique_ptr<Workload>> Prepare(const JobSpec& job) override {
+    return Status::InvalidArgument("this agent was built without libtorch and cannot run jobs");
+  }
+  std::string torch_version() const override { return ""; }
+  int threads() const override { return 0; }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options) {
+  if (options.device != "cpu") {
+    return Status::InvalidArgument("--device " + options.device +
+                                   ": this agent was built without libtorch");
+  }
+  return std::unique_ptr<Executor>(std::make_unique<NoTorchExecutor>());
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,278 @@
+// The result spool: one file per job attempt, "<job_id>-<attempt>.result", holding the
+// protocol's encoding of the JobResult (the same bytes that go on the wire).
+//
+// Durability: a result is acknowledged as spooled only after its bytes and its directory entry
+// are on disk (write to a .tmp, fsync, rename, fsync the directory). A crash leaves either the
+// old state or the new one, plus possibly a .tmp that was never acknowledged and is discarded.
+#include "spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+namespace {
+
+constexpr std::string_view kResultSuffix = ".result";
+constexpr std::string_view kTmpSuffix = ".tmp";
+constexpr std::string_view kCorruptSuffix = ".corrupt";
+
+// Owns a file descriptor; closes it on destruction unless Close() already did (and reported
+// the error, which matters after writes: close can report a deferred write failure).
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Close() {
+    int rc = fd_ >= 0 ? ::close(fd_) : 0;
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+// Closes a DIR* stream on scope exit.
+struct DirCloser {
+  void operator()(DIR* d) const {
+    if (d) ::closedir(d);
+  }
+};
+
+Status Errno(const std::string& what, const std::string& path, int err) {
+  std::string msg = what + " " + path + ": " + std::strerror(err);
+  if (err == EACCES || err == EPERM) return Status::PermissionDenied(msg);
+  if (err == ENOENT) return Status::NotFound(msg);
+  return Status::IOError(msg);
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string FileName(int64_t job_id, int32_t attempt) {
+  return std::to_string(job_id) + "-" + std::to_string(attempt) + std::string(kResultSuffix);
+}
+
+// Parses "<job_id>-<attempt>.result"; false for anything else.
+bool ParseFileName(std::string_view name, int64_t* job_id, int32_t* attempt) {
+  if (!EndsWith(name, kResultSuffix)) return false;
+  std::string stem(name.substr(0, name.size() - kResultSuffix.size()));
+  // The last '-' separates the attempt, so that a negative job id ("-5-1") still parses.
+  const size_t dash = stem.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == stem.size()) return false;
+  const std::string id_s = stem.substr(0, dash), attempt_s = stem.substr(dash + 1);
+  char* end = nullptr;
+  errno = 0;
+  const long long id = std::strtoll(id_s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  errno = 0;
+  const long a = std::strtol(attempt_s.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || a < INT32_MIN || a > INT32_MAX) return false;
+  *job_id = id;
+  *attempt = static_cast<int32_t>(a);
+  return true;
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("write", path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+Result<std::string> ReadAll(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Errno("open", path, errno);
+  std::string out;
+  char buf[1 << 14];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("read", path, errno);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Makes a rename or unlink in `dir` durable: the entry lives in the directory's own data.
+Status FsyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Errno("open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) return Errno("fsync directory", dir, errno);
+  return Status::OK();
+}
+
+// mkdir -p: creates every missing component; existing ones are fine if they are directories.
+Status MakeDirs(const std::string& dir) {
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    const std::string prefix = dir.substr(0, pos);
+    if (prefix.empty() || prefix.back() == '/') continue;
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Errno("cannot create spool directory", dir + " (at " + prefix + ")", errno);
+    }
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return Errno("cannot stat spool directory", dir, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("spool directory " + dir + " exists but is not a directory");
+  }
+  return Status::OK();
+}
+
+// Every entry name in `dir` (not . and ..).
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+  if (!d) return Errno("cannot list spool directory", dir, errno);
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+    errno = 0;
+  }
+  if (errno != 0) return Errno("cannot list spool directory", dir, errno);
+  return names;
+}
+
+}  // namespace
+
+Result<Spool> Spool::Open(const std::string& dir) {
+  if (dir.empty()) return Status::InvalidArgument("spool directory is empty");
+  WF_RETURN_IF_ERROR(MakeDirs(dir));
+  // Leftover .tmp files were never renamed, so Put never returned OK for them: their results
+  // were not acknowledged as spooled, and the job will be reported (or re-run) anyway.
+  WF_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  for (const std::string& name : names) {
+    if (!EndsWith(name, kTmpSuffix)) continue;
+    const std::string path = dir + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Errno("cannot remove stale temporary file", path, errno);
+    }
+  }
+  return Spool(dir);
+}
+
+Status Spool::Put(const JobResult& result) {
+  const std::string name = FileName(result.job_id, result.attempt);
+  const std::string path = dir_ + "/" + name;
+  const std::string tmp = path + std::string(kTmpSuffix);
+  const std::string body = Encode(result);
+
+  Status st = [&]() -> Status {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd.valid()) return Errno("open", tmp, errno);
+    WF_RETURN_IF_ERROR(WriteAll(fd.get(), body, tmp));
+    if (::fsync(fd.get()) != 0) return Errno("fsync", tmp, errno);
+    if (fd.Close() != 0) return Errno("close", tmp, errno);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename to " + path, tmp, errno);
+    return Status::OK();
+  }();
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());  // best effort; Open discards any .tmp left behind anyway
+    return st;
+  }
+  return FsyncDir(dir_);
+}
+
+Status Spool::Remove(int64_t job_id, int32_t attempt) {
+  const std::string path = dir_ + "/" + FileName(job_id, attempt);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("unlink", path, errno);
+  // No directory fsync: if a crash resurrects the file, the result is replayed and the
+  // controller acknowledges it again as already stored, which is harmless.
+  return Status::OK();
+}
+
+std::vector<JobResult> Spool::List(std::vector<std::string>* errors) const {
+  auto report = [errors](std::string msg) {
+    if (errors) errors->push_back(std::move(msg));
+  };
+  std::vector<JobResult> out;
+  auto names = ListDir(dir_);
+  if (!names.ok()) {
+    report(names.status().message());
+    return out;
+  }
+  for (const std::string& name : *names) {
+    if (!EndsWith(name, kResultSuffix)) continue;  // .tmp, .corrupt, foreign files
+    const std::string path = dir_ + "/" + name;
+    std::string problem;
+    int64_t job_id = 0;
+    int32_t attempt = 0;
+    if (!ParseFileName(name, &job_id, &attempt)) {
+      problem = "file name is not <job_id>-<attempt>.result";
+    } else {
+      auto body = ReadAll(path);
+      if (!body.ok()) {
+        // An unreadable file (permissions, I/O error) may be fine later: report, do not move.
+        report(path + ": " + body.status().message());
+        continue;
+      }
+      auto decoded = DecodeJobResult(*body);
+      if (!decoded.ok()) {
+        problem = decoded.status().message();
+      } else if (decoded->job_id != job_id || decoded->attempt != attempt) {
+        problem = "holds job " + std::to_string(decoded->job_id) + " attempt " +
+                  std::to_string(decoded->attempt) + ", not the one its name says";
+      } else {
+        out.push_back(std::move(decoded).value());
+        continue;
+      }
+    }
+    // Moved aside, never deleted: a human may want to look at it, and it must not be replayed
+    // (or block the replay of the others) forever.
+    const std::string aside = path + std::string(kCorruptSuffix);
+    if (::rename(path.c_str(), aside.c_str()) != 0) {
+      report(path + ": " + problem + "; could not move it to " + aside + ": " +
+             std::strerror(errno));
+    } else {
+      report(path + ": " + problem + "; moved to " + aside);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const JobResult& a, const JobResult& b) {
+    return std::tie(a.job_id, a.attempt) < std::tie(b.job_id, b.attempt);
+  });
+  return out;
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,321 @@
+#include "cli_commands.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <zmq.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "campaign.h"
+#include "dispatcher.h"
+#include "export.h"
+#include "planner.h"
+#include "store.h"
+#include "zoo.h"
+
+namespace wattfleet {
+namespace {
+
+int ExitCode(const Status& s) { return s.code() == StatusCode::kInvalidArgument ? 2 : 1; }
+
+int Fail(const Status& s) {
+  std::cerr << "wattfleet: " << s.message() << "\n";
+  return ExitCode(s);
+}
+
+std::atomic<Dispatcher*> g_serving{nullptr};
+extern "C" void OnServeStop(int) {
+  if (Dispatcher* d = g_serving.load()) d->RequestStop();
+}
+
+// One request/reply with the controller's admin socket, bounded in time.
+Result<nlohmann::json> AdminRequest(const std::string& endpoint, const nlohmann::json& request,
+                                    double timeout_s = 10) {
+  zmq::context_t ctx(1);
+  zmq::socket_t req(ctx, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  try {
+    req.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("--admin " + endpoint + ": " + e.what());
+  }
+  req.send(zmq::buffer(request.dump()), zmq::send_flags::none);
+  zmq::pollitem_t item{req.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
+  if (!(item.revents & ZMQ_POLLIN)) {
+    return Status::Unavailable("no answer from the controller at " + endpoint +
+                               " (is `wattfleet serve` running?)");
+  }
+  zmq::message_t reply;
+  if (!req.recv(reply)) return Status::Unavailable("no answer from " + endpoint);
+  try {
+    return nlohmann::json::parse(reply.to_string());
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("unreadable answer from the controller: ") + e.what());
+  }
+}
+
+// An admin reply as a Status (ok:false carries its exit code).
+Status ReplyStatus(const nlohmann::json& reply) {
+  if (reply.value("ok", false)) return Status::OK();
+  const std::string error = reply.value("error", std::string("unknown error"));
+  return reply.value("code", 1) == 2 ? Status::InvalidArgument(error) : Status::Internal(error);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json LayerJson(const ArchNode& node, const LayerFeatures& f) {
+  return {{"name", node.name},
+          {"type", std::string(LayerTypeName(node.spec.type))},
+          {"input_shape", node.spec.input_shape},
+          {"output_shape", f.output_shape},
+          {"macs", f.macs},
+          {"flops", f.flops},
+          {"params", f.params},
+          {"key", CanonicalKey(node.spec)}};
+}
+
+}  // namespace
+
+int CmdServe(const ServeArgs& args) {
+  auto store = OpenSqliteStore(args.db);
+  if (!store.ok()) return Fail(store.status().WithContext("--db " + args.db));
+  DispatcherOptions options;
+  options.bind = args.bind;
+  options.admin = args.admin;
+  options.heartbeat_ms = args.heartbeat_ms;
+  options.liveness = args.liveness;
+  options.max_attempts = args.max_attempts;
+  Dispatcher dispatcher(options, **store);
+  Status s = dispatcher.Start();
+  if (!s.ok()) return Fail(s);
+  if (!args.ready_file.empty()) {
+    // Written whole, then renamed: a reader never sees half of it.
+    const std::string tmp = args.ready_file + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << nlohmann::json{{"endpoint", dispatcher.endpoint()},
+                          {"admin", dispatcher.admin_endpoint()},
+                          {"pid", ::getpid()}}
+               .dump()
+        << "\n";
+    }
+    if (std::rename(tmp.c_str(), args.ready_file.c_str()) != 0) {
+      return Fail(Status::InvalidArgument("--ready-file " + args.ready_file + ": cannot write"));
+    }
+  }
+  spdlog::info("controller: serving {} (admin {})", dispatcher.endpoint(),
+               dispatcher.admin_endpoint());
+  g_serving.store(&dispatcher);
+  std::signal(SIGTERM, OnServeStop);
+  std::signal(SIGINT, OnServeStop);
+  s = dispatcher.Run();
+  g_serving.store(nullptr);
+  if (!s.ok()) return Fail(s);
+  spdlog::info("controller: stopped");
+  return 0;
+}
+
+int CmdRun(const EmbeddedOptions& options) {
+  Status s = RunEmbedded(options, std::cout);
+  return s.ok() ? 0 : Fail(s);
+}
+
+int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json) {
+  // Validated here first, so that errors name this machine's file and nothing is sent.
+  auto campaign = LoadCampaignFile(campaign_path);
+  if (!campaign.ok()) return Fail(campaign.status());
+  auto reply = AdminRequest(admin, {{"op", "submit"},
+                                    {"yaml", ReadFile(campaign_path)},
+                                    {"path", campaign_path}});
+  if (!reply.ok()) return Fail(reply.status());
+  Status s = ReplyStatus(*reply);
+  if (!s.ok()) return Fail(s);
+  const int64_t id = reply->value("id", int64_t{0});
+  if (!json) std::cout << id << "\n";
+  if (!wait) {
+    if (json) std::cout << reply->dump() << "\n";
+    return 0;
+  }
+  for (;;) {
+    auto status = AdminRequest(admin, {{"op", "status"}});
+    if (!status.ok()) return Fail(status.status());
+    for (const auto& c : (*status)["campaigns"]) {
+      if (c.value("id", int64_t{0}) != id) continue;
+      const std::string state = c.value("state", "");
+      if (state != "running") {
+        if (json) {
+          std::cout << c.dump() << "\n";
+        } else {
+          std::cerr << "campaign " << id << " " << state << ": " << c["jobs"].dump() << "\n";
+        }
+        return 0;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
+  auto reply = AdminRequest(admin, {{"op", "status"}});
+  if (!reply.ok()) return Fail(reply.status());
+  Status s = ReplyStatus(*reply);
+  if (!s.ok()) return Fail(s);
+  nlohmann::json out = *reply;
+  out.erase("ok");
+  if (id) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& c : out["campaigns"]) {
+      if (c.value("id", int64_t{0}) == *id) kept.push_back(c);
+    }
+    if (kept.empty()) return Fail(Status::InvalidArgument("no campaign " + std::to_string(*id)));
+    out["campaigns"] = kept;
+  }
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-5s %-24s %-10s %s\n", "id", "campaign", "state", "jobs");
+  for (const auto& c : out["campaigns"]) {
+    std::string jobs;
+    for (const auto& [state, n] : c["jobs"].items()) {
+      jobs += (jobs.empty() ? "" : ", ") + state + " " + std::to_string(n.get<int64_t>());
+    }
+    std::printf("%-5lld %-24s %-10s %s\n", static_cast<long long>(c.value("id", int64_t{0})),
+                c.value("name", "").c_str(), c.value("state", "").c_str(), jobs.c_str());
+  }
+  std::printf("\n%-28s %-6s %-8s %-10s %s\n", "agent", "alive", "class", "sensor", "running");
+  for (const auto& a : out["agents"]) {
+    std::printf("%-28s %-6s %-8s %-10s %lld\n", a.value("name", "").c_str(),
+                a.value("alive", false) ? "yes" : "no", a.value("device_class", "").c_str(),
+                a.value("sensor", "").c_str(), static_cast<long long>(a.value("running", int64_t{0})));
+  }
+  return 0;
+}
+
+int CmdCancel(int64_t id, const std::string& admin) {
+  auto reply = AdminRequest(admin, {{"op", "cancel"}, {"id", id}});
+  if (!reply.ok()) return Fail(reply.status());
+  Status s = ReplyStatus(*reply);
+  if (!s.ok()) return Fail(s);
+  std::cout << "campaign " << id << " cancelled (" << reply->value("cancelled_jobs", 0)
+            << " jobs no longer dispatched)\n";
+  return 0;
+}
+
+int CmdPlan(const std::string& campaign_path, bool json) {
+  auto campaign = LoadCampaignFile(campaign_path);
+  if (!campaign.ok()) return Fail(campaign.status());
+  auto plan = MakePlan(*campaign);
+  if (!plan.ok()) return Fail(plan.status());
+  const auto by_kind = plan->JobsByKind();
+  if (json) {
+    nlohmann::json archs = nlohmann::json::array();
+    for (const Architecture& a : campaign->architectures) {
+      const LayerFeatures t = a.Totals();
+      archs.push_back({{"name", a.name}, {"family", a.family}, {"layers", a.nodes.size()},
+                       {"macs", t.macs}, {"params", t.params}});
+    }
+    nlohmann::json out = {{"name", campaign->name},
+                          {"architectures", campaign->architectures.size()},
+                          {"architecture_list", archs},
+                          {"layers_total", plan->layers_total},
+                          {"layers_distinct", plan->layers.size()},
+                          {"jobs", by_kind},
+                          {"jobs_total", plan->jobs.size()},
+                          {"estimated_device_seconds", plan->estimated_device_seconds}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "campaign " << campaign->name << "\n"
+            << "  architectures       " << campaign->architectures.size() << "\n"
+            << "  layers (total)      " << plan->layers_total << "\n"
+            << "  layers (distinct)   " << plan->layers.size() << "\n";
+  for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
+  std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
+  for (const Architecture& a : campaign->architectures) {
+    const LayerFeatures t = a.Totals();
+    std::printf("  %-28s %3zu layers %14lld MACs %12lld params\n", a.name.c_str(),
+                a.nodes.size(), static_cast<long long>(t.macs), static_cast<long long>(t.params));
+  }
+  return 0;
+}
+
+int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
+              const std::string& out) {
+  if (::access(db.c_str(), R_OK) != 0) {
+    return Fail(Status::InvalidArgument("--db " + db + ": no such dataset"));
+  }
+  auto store = OpenSqliteStore(db);
+  if (!store.ok()) return Fail(store.status().WithContext("--db " + db));
+  auto rows = (*store)->ExportRows(campaign);
+  if (!rows.ok()) return Fail(rows.status());
+  Status s = WriteExportFile(*rows, format, out);
+  if (!s.ok()) return Fail(s);
+  std::cerr << rows->size() << " measurements written to " << out << "\n";
+  return 0;
+}
+
+int CmdInspect(const std::string& arch_name, const std::string& campaign_file, bool json) {
+  Result<Architecture> arch = Status::NotFound("");
+  if (!campaign_file.empty()) {
+    auto campaign = LoadCampaignFile(campaign_file);
+    if (!campaign.ok()) return Fail(campaign.status());
+    arch = Status::InvalidArgument("--arch " + arch_name + ": not in " + campaign_file);
+    for (const Architecture& a : campaign->architectures) {
+      if (a.name == arch_name) arch = a;
+    }
+  } else {
+    arch = FindZooArchitecture(arch_name);
+    if (!arch.ok()) arch = Status::InvalidArgument("--arch " + arch.status().message());
+  }
+  if (!arch.ok()) return Fail(arch.status());
+
+  nlohmann::json layers = nlohmann::json::array();
+  for (const ArchNode& node : arch->nodes) {
+    auto f = ComputeFeatures(node.spec);
+    if (!f.ok()) return Fail(f.status());
+    layers.push_back(LayerJson(node, *f));
+  }
+  const LayerFeatures total = arch->Totals();
+  if (json) {
+    nlohmann::json out = {{"name", arch->name},     {"family", arch->family},
+                          {"input_shape", arch->input_shape},
+                          {"macs", total.macs},     {"flops", total.flops},
+                          {"params", total.params}, {"layers", layers},
+                          {"unsupported", nlohmann::json::array()}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s (%s), input %s\n", arch->name.c_str(), arch->family.c_str(),
+              ShapeToString(arch->input_shape).c_str());
+  std::printf("%-12s %-18s %-16s %-16s %14s %10s\n", "name", "type", "input", "output", "MACs",
+              "params");
+  for (const auto& l : layers) {
+    std::printf("%-12s %-18s %-16s %-16s %14lld %10lld\n", l["name"].get<std::string>().c_str(),
+                l["type"].get<std::string>().c_str(),
+                ShapeToString(l["input_shape"].get<Shape>()).c_str(),
+                ShapeToString(l["output_shape"].get<Shape>()).c_str(),
+                static_cast<long long>(l["macs"].get<int64_t>()),
+                static_cast<long long>(l["params"].get<int64_t>()));
+  }
+  std::printf("total: %lld MACs, %lld FLOPs, %lld params\n", static_cast<long long>(total.macs),
+              static_cast<long long>(total.flops), static_cast<long long>(total.params));
+  return 0;
+}
+
+}  // namespace wattfleet

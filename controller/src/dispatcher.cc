@@ -1,0 +1,564 @@
+#include "dispatcher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <zmq_addon.hpp>
+
+#include "campaign.h"
+#include "planner.h"
+
+namespace wattfleet {
+namespace {
+
+// Peer ids may be arbitrary bytes: print them safely.
+std::string Printable(const std::string& id) {
+  std::string out;
+  for (unsigned char c : id) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("inproc://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0) return true;
+  const std::string prefix = "tcp://";
+  if (endpoint.rfind(prefix, 0) != 0) return false;
+  const std::string host = endpoint.substr(prefix.size(), endpoint.rfind(':') - prefix.size());
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(DispatcherOptions options, Store& store, Clock& clock)
+    : options_(std::move(options)), store_(store), clock_(clock) {}
+
+Dispatcher::~Dispatcher() = default;
+
+Status Dispatcher::Start() {
+  if (!IsLoopbackEndpoint(options_.bind)) {
+    return Status::InvalidArgument(
+        "--bind " + options_.bind +
+        ": without CURVE authentication the controller binds to loopback only");
+  }
+  try {
+    router_ = zmq::socket_t(context_, zmq::socket_type::router);
+    router_.set(zmq::sockopt::linger, 0);
+    // Unroutable sends fail loudly instead of vanishing; a reconnecting agent's fresh socket
+    // takes over its identity.
+    router_.set(zmq::sockopt::router_mandatory, 1);
+    router_.set(zmq::sockopt::router_handover, 1);
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxBodyBytes + 4096));
+    router_.bind(options_.bind);
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("--bind " + options_.bind + ": " + e.what());
+  }
+  if (!options_.admin.empty()) {
+    if (!IsLoopbackEndpoint(options_.admin)) {
+      return Status::InvalidArgument("--admin " + options_.admin + ": must be a loopback address");
+    }
+    try {
+      admin_ = zmq::socket_t(context_, zmq::socket_type::rep);
+      admin_.set(zmq::sockopt::linger, 0);
+      admin_.bind(options_.admin);
+      admin_endpoint_ = admin_.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::InvalidArgument("--admin " + options_.admin + ": " + e.what());
+    }
+  }
+  spdlog::info("controller: agents connect to {} (no CURVE configured: loopback only)",
+               endpoint_);
+  return LoadJobs();
+}
+
+Status Dispatcher::LoadJobs() {
+  WF_ASSIGN_OR_RETURN(std::vector<ActiveJob> active, store_.LoadActiveJobs());
+  const double now = clock_.NowSeconds();
+  const int64_t now_ms = clock_.UnixMillis();
+  int64_t added = 0;
+  for (ActiveJob& a : active) {
+    const int64_t id = a.spec.job_id;
+    if (jobs_.count(id)) continue;
+    JobEntry e;
+    e.job = std::move(a);
+    if (e.job.state == JobState::kLeased) {
+      // A lease from before a restart keeps its deadline: the agent may still deliver.
+      e.deadline = now + std::max<int64_t>(0, e.job.lease_deadline_ms - now_ms) / 1000.0;
+      e.identity.clear();
+    } else {
+      queues_[e.job.spec.device_class].push_back(id);
+    }
+    ++active_per_campaign_[e.job.spec.campaign_id];
+    jobs_.emplace(id, std::move(e));
+    ++added;
+  }
+  counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
+  if (added) spdlog::info("controller: {} active jobs loaded", added);
+  return Status::OK();
+}
+
+bool Dispatcher::SendTo(const std::string& identity, Command command, std::string body) {
+  auto frames = MakeFrames(command, std::move(body));
+  std::array<zmq::const_buffer, 4> bufs{zmq::buffer(identity), zmq::buffer(frames[0]),
+                                        zmq::buffer(frames[1]), zmq::buffer(frames[2])};
+  try {
+    return zmq::send_multipart(router_, bufs, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH under router_mandatory: the peer is gone.
+    return false;
+  }
+}
+
+void Dispatcher::HandleAgentMessage(const std::string& identity, const Envelope& env) {
+  auto it = agents_.find(identity);
+  if (it != agents_.end()) it->second.last_seen = clock_.NowSeconds();
+  switch (env.command) {
+    case Command::kReady:
+      HandleReady(identity, env.body);
+      return;
+    case Command::kHeartbeat:
+    case Command::kProgress:
+      if (it == agents_.end()) {
+        SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"not registered"}));
+      }
+      return;
+    case Command::kResult:
+    case Command::kNack:
+      HandleResult(identity, env.body, env.command == Command::kResult);
+      return;
+    case Command::kDisconnect:
+      if (it != agents_.end()) DropAgent(identity, "agent said DISCONNECT");
+      return;
+    default:
+      ++counters_.malformed;
+      spdlog::warn("controller: unexpected {} from {}; dropped", CommandName(env.command),
+                   Printable(identity));
+  }
+}
+
+void Dispatcher::HandleReady(const std::string& identity, const std::string& body) {
+  auto ready = DecodeReady(body);
+  if (!ready.ok()) {
+    ++counters_.malformed;
+    spdlog::warn("controller: malformed READY from {}: {}", Printable(identity),
+                 ready.status().message());
+    return;
+  }
+  if (ready->protocol_version != kProtocolVersion) {
+    spdlog::warn("controller: refused {}: protocol version {}", ready->name,
+                 ready->protocol_version);
+    SendTo(identity, Command::kDisconnect,
+           Encode(DisconnectMsg{"refused: protocol version " +
+                                std::to_string(ready->protocol_version) +
+                                ", this controller speaks " + std::to_string(kProtocolVersion)}));
+    return;
+  }
+  // A READY on a known identity is a reconnect: what it held is handed out again (results it
+  // still has come back from its spool and are stored once).
+  if (agents_.count(identity)) DropAgent(identity, "re-registered");
+  for (auto a = agents_.begin(); a != agents_.end();) {
+    auto next = std::next(a);
+    if (a->second.ready.name == ready->name) DropAgent(a->first, "replaced by a new connection");
+    a = next;
+  }
+  AgentState state;
+  state.identity = identity;
+  state.ready = *ready;
+  state.last_seen = state.last_sent = clock_.NowSeconds();
+  agents_[identity] = state;
+  counters_.agents_alive.store(static_cast<int64_t>(agents_.size()));
+
+  nlohmann::json caps = {{"device", ready->device},       {"sensor", ready->sensor},
+                         {"hostname", ready->hostname},   {"cores", ready->cores},
+                         {"memory_bytes", ready->memory_bytes},
+                         {"agent_version", ready->agent_version},
+                         {"torch_version", ready->torch_version}};
+  Status s = store_.UpsertDevice(DeviceRecord{ready->name, ready->device_class, caps.dump()});
+  if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+
+  WelcomeMsg welcome;
+  welcome.heartbeat_ms = options_.heartbeat_ms;
+  welcome.liveness = options_.liveness;
+  welcome.controller_version = WATTFLEET_VERSION;
+  SendTo(identity, Command::kWelcome, Encode(welcome));
+  spdlog::info("controller: agent {} registered ({}, {}, sensor {}, prefetch {})", ready->name,
+               ready->device_class, ready->device, ready->sensor, ready->prefetch);
+}
+
+void Dispatcher::HandleResult(const std::string& identity, const std::string& body, bool done) {
+  auto result = DecodeJobResult(body);
+  if (!result.ok()) {
+    ++counters_.malformed;
+    spdlog::warn("controller: malformed {} from {}: {}", done ? "RESULT" : "NACK",
+                 Printable(identity), result.status().message());
+    return;
+  }
+  auto agent = agents_.find(identity);
+  if (agent == agents_.end()) {
+    // Unknown peers must register first; their spool replays the result after WELCOME.
+    SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"not registered"}));
+    return;
+  }
+  const JobResult& r = *result;
+  if (done != (r.outcome == Outcome::kDone)) {
+    ++counters_.malformed;
+    spdlog::warn("controller: {} from {} carries outcome {}; dropped", done ? "RESULT" : "NACK",
+                 agent->second.ready.name, OutcomeName(r.outcome));
+    return;
+  }
+  agent->second.in_flight.erase(r.job_id);
+  const std::string& name = agent->second.ready.name;
+  AckMsg ack{r.job_id, r.attempt};
+
+  if (done) {
+    auto outcome = store_.RecordResult(r, name);
+    if (!outcome.ok()) {
+      if (outcome.status().code() == StatusCode::kNotFound) {
+        spdlog::warn("controller: result for unknown job {} from {}", r.job_id, name);
+        SendTo(identity, Command::kAck, Encode(ack));
+      } else {
+        // Not acknowledged: the agent keeps it in its spool and sends it again.
+        spdlog::error("controller: store: {}", outcome.status().ToString());
+      }
+      return;
+    }
+    SendTo(identity, Command::kAck, Encode(ack));
+    switch (*outcome) {
+      case RecordOutcome::kStored:
+        ++counters_.results_stored;
+        EndJob(r.job_id);
+        break;
+      case RecordOutcome::kDuplicate:
+      case RecordOutcome::kLate:
+        ++counters_.results_duplicate;
+        break;
+      case RecordOutcome::kConflict:
+        ++counters_.results_duplicate;
+        spdlog::warn("controller: job {} attempt {} from {} differs from the stored result",
+                     r.job_id, r.attempt, name);
+        break;
+    }
+    return;
+  }
+
+  ++counters_.failures;
+  auto job = jobs_.find(r.job_id);
+  if (job == jobs_.end() || job->second.job.state != JobState::kLeased ||
+      job->second.job.spec.attempt != r.attempt) {
+    SendTo(identity, Command::kAck, Encode(ack));  // a stale attempt: nothing to decide
+    return;
+  }
+  std::optional<JobState> final_state;
+  if (!IsRetryable(r.outcome)) {
+    final_state = JobState::kFailed;
+  } else if (r.attempt >= options_.max_attempts) {
+    final_state = JobState::kQuarantined;
+  }
+  Status s = store_.RecordFailure(r, name, final_state);
+  if (!s.ok()) {
+    spdlog::error("controller: store: {}", s.ToString());
+    return;
+  }
+  SendTo(identity, Command::kAck, Encode(ack));
+  spdlog::warn("controller: job {} attempt {} on {}: {}: {}{}", r.job_id, r.attempt, name,
+               OutcomeName(r.outcome), r.error,
+               final_state ? std::string(" -> ") + std::string(JobStateName(*final_state))
+                           : std::string(" (will retry)"));
+  if (final_state) {
+    EndJob(r.job_id);
+  } else {
+    ++counters_.retries;
+    job->second.job.state = JobState::kQueued;
+    job->second.identity.clear();
+    queues_[job->second.job.spec.device_class].push_back(r.job_id);
+  }
+}
+
+void Dispatcher::EndJob(int64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return;
+  const int64_t campaign = it->second.job.spec.campaign_id;
+  if (!it->second.identity.empty()) {
+    auto a = agents_.find(it->second.identity);
+    if (a != agents_.end()) a->second.in_flight.erase(job_id);
+  }
+  jobs_.erase(it);  // queues drop it lazily
+  if (--active_per_campaign_[campaign] <= 0) campaigns_changed_ = true;
+  counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
+}
+
+void Dispatcher::Requeue(int64_t job_id, const std::string& why) {
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second.job.state != JobState::kLeased) return;
+  JobEntry& e = it->second;
+  if (!e.identity.empty()) {
+    auto a = agents_.find(e.identity);
+    if (a != agents_.end()) a->second.in_flight.erase(job_id);
+  }
+  if (e.job.spec.attempt >= options_.max_attempts) {
+    JobResult r;
+    r.job_id = job_id;
+    r.attempt = e.job.spec.attempt;
+    r.outcome = Outcome::kLost;
+    r.error = why + " (after " + std::to_string(e.job.spec.attempt) + " attempts)";
+    Status s = store_.RecordFailure(r, "", JobState::kQuarantined);
+    if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+    spdlog::warn("controller: job {} quarantined: {}", job_id, r.error);
+    EndJob(job_id);
+    return;
+  }
+  Status s = store_.Requeue(job_id, why);
+  if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+  ++counters_.retries;
+  e.job.state = JobState::kQueued;
+  e.identity.clear();
+  queues_[e.job.spec.device_class].push_front(job_id);
+}
+
+void Dispatcher::DropAgent(const std::string& identity, const std::string& why) {
+  auto it = agents_.find(identity);
+  if (it == agents_.end()) return;
+  spdlog::warn("controller: agent {} dropped: {}", it->second.ready.name, why);
+  const std::set<int64_t> held = it->second.in_flight;
+  agents_.erase(it);
+  for (int64_t id : held) Requeue(id, "agent lost: " + why);
+  counters_.agents_alive.store(static_cast<int64_t>(agents_.size()));
+}
+
+void Dispatcher::Dispatch() {
+  if (stop_.load()) return;  // draining: nothing new goes out
+  const int64_t now_ms = clock_.UnixMillis();
+  const double now = clock_.NowSeconds();
+  for (auto& [identity, agent] : agents_) {
+    auto q = queues_.find(agent.ready.device_class);
+    if (q == queues_.end()) continue;
+    while (static_cast<int32_t>(agent.in_flight.size()) < agent.ready.prefetch &&
+           !q->second.empty()) {
+      const int64_t id = q->second.front();
+      q->second.pop_front();
+      auto j = jobs_.find(id);
+      if (j == jobs_.end() || j->second.job.state != JobState::kQueued) continue;
+      JobEntry& e = j->second;
+      const int32_t attempt = e.job.spec.attempt + 1;
+      // A prefetched job waits behind the ones already held: its lease covers that wait.
+      const int64_t lease_ms =
+          std::max<int64_t>(e.job.spec.lease_ms, 1000) *
+          static_cast<int64_t>(agent.in_flight.size() + 1);
+      Status s = store_.MarkLeased(id, attempt, agent.ready.name, now_ms + lease_ms);
+      if (!s.ok()) {
+        spdlog::error("controller: store: {}", s.ToString());
+        continue;
+      }
+      e.job.spec.attempt = attempt;
+      e.job.state = JobState::kLeased;
+      e.identity = identity;
+      e.deadline = now + lease_ms / 1000.0;
+      agent.in_flight.insert(id);
+      if (SendTo(identity, Command::kJob, Encode(e.job.spec))) {
+        agent.last_sent = now;
+      } else {
+        Requeue(id, "send to " + agent.ready.name + " failed");
+        break;
+      }
+    }
+  }
+}
+
+void Dispatcher::Tick() {
+  const double now = clock_.NowSeconds();
+  const double hb = options_.heartbeat_ms / 1000.0;
+  std::vector<std::string> dead;
+  for (auto& [identity, agent] : agents_) {
+    if (now - agent.last_seen > hb * options_.liveness) {
+      dead.push_back(identity);
+    } else if (now - agent.last_sent >= hb) {
+      SendTo(identity, Command::kHeartbeat, EncodeEmpty());
+      agent.last_sent = now;
+    }
+  }
+  for (const auto& id : dead) DropAgent(id, "silent for " + std::to_string(options_.liveness) + " heartbeats");
+
+  std::vector<int64_t> expired;
+  for (const auto& [id, e] : jobs_) {
+    if (e.job.state == JobState::kLeased && e.deadline < now) expired.push_back(id);
+  }
+  for (int64_t id : expired) {
+    ++counters_.lease_expiries;
+    Requeue(id, "lease expired");
+  }
+}
+
+void Dispatcher::CheckCampaigns() {
+  if (!campaigns_changed_) return;
+  campaigns_changed_ = false;
+  for (auto it = active_per_campaign_.begin(); it != active_per_campaign_.end();) {
+    if (it->second <= 0) {
+      Status s = store_.FinishCampaign(it->first);
+      if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+      spdlog::info("controller: campaign {} finished", it->first);
+      it = active_per_campaign_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Status Dispatcher::Run() {
+  double drain_deadline = -1;
+  for (;;) {
+    std::array<zmq::pollitem_t, 2> items{{{router_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {admin_ ? admin_.handle() : nullptr, 0,
+                                           static_cast<short>(admin_ ? ZMQ_POLLIN : 0), 0}}};
+    const auto wait = std::chrono::milliseconds(std::min<int64_t>(options_.heartbeat_ms / 4, 50));
+    try {
+      zmq::poll(items.data(), admin_ ? 2 : 1, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Internal(std::string("poll: ") + e.what());
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      // Take what is waiting in one go: results arrive in bursts.
+      for (int n = 0; n < 1024; ++n) {
+        std::vector<zmq::message_t> frames;
+        std::optional<size_t> got;
+        try {
+          got = zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait);
+        } catch (const zmq::error_t& e) {
+          spdlog::warn("controller: receive: {}", e.what());
+          break;
+        }
+        if (!got) break;
+        if (frames.size() < 2) {
+          ++counters_.malformed;
+          continue;
+        }
+        const std::string identity = frames[0].to_string();
+        std::vector<std::string_view> views;
+        for (size_t i = 1; i < frames.size(); ++i) {
+          views.emplace_back(frames[i].data<char>(), frames[i].size());
+        }
+        auto env = ParseFrames(views);
+        if (!env.ok()) {
+          ++counters_.malformed;
+          spdlog::warn("controller: malformed message from {}: {}", Printable(identity),
+                       env.status().message());
+          continue;
+        }
+        HandleAgentMessage(identity, *env);
+      }
+    }
+    if (admin_ && (items[1].revents & ZMQ_POLLIN)) HandleAdmin();
+    Tick();
+    Dispatch();
+    CheckCampaigns();
+
+    if (options_.exit_when_campaigns_done && active_per_campaign_.empty() && !campaigns_changed_) {
+      spdlog::info("controller: every campaign has ended");
+      break;
+    }
+    if (stop_.load()) {
+      if (drain_deadline < 0) {
+        drain_deadline = clock_.NowSeconds() + options_.drain_timeout_s;
+        spdlog::info("controller: draining (no new jobs; waiting up to {:.0f} s for results)",
+                     options_.drain_timeout_s);
+      }
+      bool in_flight = false;
+      for (const auto& [id, a] : agents_) in_flight |= !a.in_flight.empty();
+      if (!in_flight || clock_.NowSeconds() > drain_deadline) break;
+    }
+  }
+  // Tell agents to reconnect later rather than wait out their liveness.
+  for (const auto& [identity, agent] : agents_) {
+    SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"controller stopping"}));
+  }
+  return Status::OK();
+}
+
+void Dispatcher::HandleAdmin() {
+  zmq::message_t request;
+  if (!admin_.recv(request, zmq::recv_flags::dontwait)) return;
+  nlohmann::json reply;
+  try {
+    const auto req = nlohmann::json::parse(request.to_string());
+    const std::string op = req.value("op", "");
+    if (op == "submit") {
+      reply = AdminSubmit(req);
+    } else if (op == "status") {
+      reply = AdminStatus();
+    } else if (op == "cancel") {
+      reply = AdminCancel(req);
+    } else {
+      reply = {{"ok", false}, {"code", 2}, {"error", "unknown admin op '" + op + "'"}};
+    }
+  } catch (const std::exception& e) {
+    ++counters_.malformed;
+    reply = {{"ok", false}, {"code", 2}, {"error", std::string("bad admin request: ") + e.what()}};
+  }
+  admin_.send(zmq::buffer(reply.dump()), zmq::send_flags::dontwait);
+}
+
+nlohmann::json Dispatcher::AdminSubmit(const nlohmann::json& req) {
+  auto campaign = ParseCampaign(req.at("yaml").get<std::string>(), req.value("path", "campaign"));
+  if (!campaign.ok()) return {{"ok", false}, {"code", 2}, {"error", campaign.status().message()}};
+  auto plan = MakePlan(*campaign);
+  if (!plan.ok()) return {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
+  auto id = store_.CreateCampaign(*plan);
+  if (!id.ok()) return {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
+  Status s = LoadJobs();
+  if (!s.ok()) return {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
+  spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, campaign->name,
+               plan->jobs.size());
+  return {{"ok", true}, {"id", *id}, {"name", campaign->name}, {"jobs", plan->jobs.size()}};
+}
+
+nlohmann::json Dispatcher::AdminStatus() {
+  auto campaigns = store_.ListCampaigns();
+  if (!campaigns.ok()) return {{"ok", false}, {"code", 1}, {"error", campaigns.status().ToString()}};
+  nlohmann::json out = {{"ok", true}};
+  out["campaigns"] = nlohmann::json::array();
+  for (const auto& c : *campaigns) {
+    out["campaigns"].push_back(
+        {{"id", c.id}, {"name", c.name}, {"state", c.state}, {"jobs", c.jobs}});
+  }
+  out["agents"] = nlohmann::json::array();
+  const double now = clock_.NowSeconds();
+  for (const auto& [identity, a] : agents_) {
+    out["agents"].push_back({{"name", a.ready.name},
+                             {"alive", true},
+                             {"device_class", a.ready.device_class},
+                             {"sensor", a.ready.sensor},
+                             {"running", a.in_flight.size()},
+                             {"last_seen_s", now - a.last_seen}});
+  }
+  out["counters"] = {{"results_stored", counters_.results_stored.load()},
+                     {"duplicates", counters_.results_duplicate.load()},
+                     {"failures", counters_.failures.load()},
+                     {"retries", counters_.retries.load()},
+                     {"lease_expiries", counters_.lease_expiries.load()},
+                     {"malformed", counters_.malformed.load()}};
+  return out;
+}
+
+nlohmann::json Dispatcher::AdminCancel(const nlohmann::json& req) {
+  const int64_t id = req.at("id").get<int64_t>();
+  Status s = store_.CancelCampaign(id);
+  if (!s.ok()) {
+    return {{"ok", false}, {"code", s.code() == StatusCode::kNotFound ? 2 : 1}, {"error", s.message()}};
+  }
+  std::vector<int64_t> ended;
+  for (const auto& [job_id, e] : jobs_) {
+    if (e.job.spec.campaign_id == id) ended.push_back(job_id);
+  }
+  for (int64_t job_id : ended) EndJob(job_id);
+  active_per_campaign_.erase(id);
+  return {{"ok", true}, {"id", id}, {"cancelled_jobs", ended.size()}};
+}
+
+}  // namespace wattfleet

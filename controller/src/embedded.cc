@@ -1,0 +1,143 @@
+#include "embedded.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "campaign.h"
+#include "dispatcher.h"
+#include "export.h"
+#include "planner.h"
+#include "process.h"
+#include "store.h"
+#include "summary.h"
+
+namespace wattfleet {
+namespace {
+
+std::atomic<Dispatcher*> g_dispatcher{nullptr};
+extern "C" void OnEmbeddedStop(int) {
+  if (Dispatcher* d = g_dispatcher.load()) d->RequestStop();
+}
+
+std::string Directory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
+  if (options.agents < 1) return Status::InvalidArgument("--agents must be at least 1");
+  // Everything the user wrote is checked before anything is stored or started.
+  WF_ASSIGN_OR_RETURN(Campaign campaign, LoadCampaignFile(options.campaign_path));
+  WF_ASSIGN_OR_RETURN(Plan plan, MakePlan(campaign));
+  for (const DeviceSelector& d : campaign.devices) {
+    if (d.device_class != "cpu") {
+      return Status::InvalidArgument(
+          options.campaign_path + ": embedded mode runs local CPU agents only; device class '" +
+          d.device_class + "' needs agents started with `wattfleet-agent`");
+    }
+  }
+  WF_ASSIGN_OR_RETURN(std::string agent_bin,
+                      FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
+
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore(options.db_path));
+  WF_ASSIGN_OR_RETURN(int64_t campaign_id, store->CreateCampaign(plan));
+  out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
+      << options.db_path << ": " << plan.jobs.size() << " jobs (" << plan.layers.size()
+      << " distinct layers of " << plan.layers_total << ", "
+      << campaign.architectures.size() << " architectures)\n";
+  out.flush();
+
+  DispatcherOptions dopts;
+  dopts.bind = "tcp://127.0.0.1:*";
+  dopts.exit_when_campaigns_done = true;
+  Dispatcher dispatcher(dopts, *store);
+  WF_RETURN_IF_ERROR(dispatcher.Start());
+
+  const std::string log_dir = options.log_dir.empty() ? Directory(options.db_path) : options.log_dir;
+  const std::string run_tag = std::to_string(::getpid());
+  const std::string spool_root = log_dir + "/wattfleet-spool-" + run_tag;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = options.threads_per_agent > 0
+                          ? options.threads_per_agent
+                          : std::max(1, cores / options.agents);
+  std::vector<ChildProcess> agents;
+  for (int i = 0; i < options.agents; ++i) {
+    const std::string name = "local-" + run_tag + "-" + std::to_string(i + 1);
+    std::vector<std::string> argv{agent_bin,       "--controller", dispatcher.endpoint(),
+                                  "--name",        name,           "--sensor",
+                                  options.sensor,  "--threads",    std::to_string(threads),
+                                  "--spool",       spool_root + "/" + name,
+                                  "--log-level",   "warn"};
+    WF_ASSIGN_OR_RETURN(ChildProcess child,
+                        ChildProcess::Start(argv, log_dir + "/" + name + ".log"));
+    agents.push_back(std::move(child));
+  }
+  out << "started " << options.agents << " agents (" << threads << " threads each, sensor "
+      << options.sensor << "), logs in " << log_dir << "/local-" << run_tag << "-*.log\n";
+  out.flush();
+
+  g_dispatcher.store(&dispatcher);
+  auto old_term = std::signal(SIGTERM, OnEmbeddedStop);
+  auto old_int = std::signal(SIGINT, OnEmbeddedStop);
+  Status loop_status;
+  std::atomic<bool> loop_done{false};
+  std::thread loop([&] {
+    loop_status = dispatcher.Run();
+    loop_done.store(true);
+  });
+
+  const auto started = std::chrono::steady_clock::now();
+  auto last_report = started;
+  const size_t total = plan.jobs.size();
+  Status agents_status;
+  while (!loop_done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    size_t alive = 0;
+    for (ChildProcess& a : agents) alive += a.Running() ? 1 : 0;
+    if (alive == 0 && agents_status.ok()) {
+      agents_status = Status::Internal("every agent exited; see their logs in " + log_dir);
+      dispatcher.RequestStop();
+    }
+    if (options.progress &&
+        std::chrono::steady_clock::now() - last_report > std::chrono::seconds(5)) {
+      last_report = std::chrono::steady_clock::now();
+      const auto& c = dispatcher.counters();
+      out << "progress: " << c.results_stored.load() << "/" << total << " jobs measured, "
+          << c.agents_alive.load() << " agents alive\n";
+      out.flush();
+    }
+  }
+  loop.join();
+  g_dispatcher.store(nullptr);
+  std::signal(SIGTERM, old_term);
+  std::signal(SIGINT, old_int);
+  for (ChildProcess& a : agents) a.Stop(10);
+  WF_RETURN_IF_ERROR(loop_status);
+  WF_RETURN_IF_ERROR(agents_status);
+
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, store->ExportRows(campaign_id));
+  out << "\n" << FormatSummary(plan, rows);
+  out << "\n" << rows.size() << " measurements in " << wall << " s ("
+      << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";
+  const std::string csv = options.export_path.empty()
+                              ? Directory(options.db_path) + "/" + campaign.name + ".csv"
+                              : options.export_path;
+  WF_RETURN_IF_ERROR(WriteExportFile(rows, "csv", csv));
+  out << "export: " << csv << " (" << rows.size() << " rows)\n";
+  if (rows.size() != total) {
+    return Status::Internal(std::to_string(total - rows.size()) +
+                            " jobs ended without a measurement; see `wattfleet status`");
+  }
+  return Status::OK();
+}
+
+}  // namespace wattfleet

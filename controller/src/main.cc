@@ -1,0 +1,110 @@
+// wattfleet: the controller daemon and the command line (CLI.md).
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli_commands.h"
+
+int main(int argc, char** argv) {
+  using namespace wattfleet;
+  CLI::App app{"wattfleet: measure and predict the energy of neural networks, layer by layer"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+
+  ServeArgs serve;
+  auto* c_serve = app.add_subcommand("serve", "the controller daemon");
+  c_serve->add_option("--db", serve.db, "SQLite dataset file")->required();
+  c_serve->add_option("--bind", serve.bind, "endpoint agents connect to")->capture_default_str();
+  c_serve->add_option("--admin", serve.admin, "endpoint for submit/status/cancel")
+      ->capture_default_str();
+  c_serve->add_option("--heartbeat-ms", serve.heartbeat_ms, "heartbeat interval")
+      ->check(CLI::Range(int64_t{10}, int64_t{60000}))->capture_default_str();
+  c_serve->add_option("--liveness", serve.liveness, "silent heartbeats before an agent is dead")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  c_serve->add_option("--max-attempts", serve.max_attempts, "tries before quarantine")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  c_serve->add_option("--ready-file", serve.ready_file,
+                      "write the bound endpoints as JSON here once listening");
+
+  EmbeddedOptions run;
+  auto* c_run = app.add_subcommand("run", "embedded mode: a controller and N local agents");
+  c_run->add_option("campaign", run.campaign_path, "campaign YAML")->required();
+  c_run->add_option("--db", run.db_path, "SQLite dataset file")->capture_default_str();
+  c_run->add_option("--agents", run.agents, "local agent processes")
+      ->check(CLI::Range(1, 256))->capture_default_str();
+  c_run->add_option("--sensor", run.sensor, "sensor backend for the agents")->capture_default_str();
+  c_run->add_option("--threads", run.threads_per_agent, "threads per agent (0: cores / agents)")
+      ->check(CLI::NonNegativeNumber);
+  c_run->add_option("--out", run.export_path, "CSV export (default: next to the db)");
+  c_run->add_option("--log-dir", run.log_dir, "agents' logs and spools (default: next to the db)");
+
+  std::string campaign_path, admin = "tcp://127.0.0.1:5556";
+  bool wait = false, json = false;
+  auto* c_submit = app.add_subcommand("submit", "queue a campaign on a running controller");
+  c_submit->add_option("campaign", campaign_path, "campaign YAML")->required();
+  c_submit->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+  c_submit->add_flag("--wait", wait, "wait until the campaign has ended");
+  c_submit->add_flag("--json", json, "one JSON document on stdout");
+
+  std::optional<int64_t> status_id;
+  auto* c_status = app.add_subcommand("status", "campaigns, jobs by state, agents");
+  c_status->add_option("id", status_id, "campaign id");
+  c_status->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+  c_status->add_flag("--json", json, "one JSON document on stdout");
+
+  int64_t cancel_id = 0;
+  auto* c_cancel = app.add_subcommand("cancel", "stop dispatching a campaign");
+  c_cancel->add_option("id", cancel_id, "campaign id")->required();
+  c_cancel->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+
+  auto* c_plan = app.add_subcommand("plan", "expand, decompose, dedup and print the plan");
+  c_plan->add_option("campaign", campaign_path, "campaign YAML")->required();
+  c_plan->add_flag("--json", json, "one JSON document on stdout");
+
+  std::string db, format = "csv", out;
+  std::optional<int64_t> export_campaign;
+  auto* c_export = app.add_subcommand("export", "the dataset, one row per measurement");
+  c_export->add_option("--db", db, "SQLite dataset file")->required();
+  c_export->add_option("--campaign", export_campaign, "only this campaign id");
+  c_export->add_option("--format", format, "csv | jsonl")
+      ->check(CLI::IsMember({"csv", "jsonl"}))->capture_default_str();
+  c_export->add_option("--out", out, "output file")->required();
+
+  std::string arch, campaign_file;
+  auto* c_inspect = app.add_subcommand("inspect", "an architecture's layers and features");
+  c_inspect->add_option("--arch", arch, "architecture name (zoo, or of --campaign-file)")
+      ->required();
+  c_inspect->add_option("--campaign-file", campaign_file, "look the name up in this campaign");
+  c_inspect->add_flag("--json", json, "one JSON document on stdout");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  // Logs on stderr: stdout carries results and --json documents.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  try {
+    if (c_serve->parsed()) return CmdServe(serve);
+    if (c_run->parsed()) return CmdRun(run);
+    if (c_submit->parsed()) return CmdSubmit(campaign_path, admin, wait, json);
+    if (c_status->parsed()) return CmdStatus(status_id, admin, json);
+    if (c_cancel->parsed()) return CmdCancel(cancel_id, admin);
+    if (c_plan->parsed()) return CmdPlan(campaign_path, json);
+    if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
+    if (c_inspect->parsed()) return CmdInspect(arch, campaign_file, json);
+  } catch (const std::exception& e) {
+    // Nothing should get here; if something does, it is a failure, not a crash.
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 2;
+}

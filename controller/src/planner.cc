@@ -1,0 +1,146 @@
+// The planner: architectures -> distinct layers -> jobs (see planner.h and docs/campaign.md).
+#include "planner.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+namespace wattfleet {
+namespace {
+
+// A lease shorter than this would requeue jobs that are merely waiting behind a slow
+// device's warm-up or a libtorch module build.
+constexpr int64_t kMinLeaseMs = 60000;
+// Jobs often need more than the protocol's minimum (CI targets missed, slow module builds):
+// a lease of ten minimums leaves room for that without hiding a dead agent for long.
+constexpr double kLeaseFactor = 10.0;
+
+int64_t LeaseMs(const MeasurementSettings& settings) {
+  double ms = kLeaseFactor * EstimateJobSeconds(settings) * 1000.0;
+  return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(ms));
+}
+
+JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class) {
+  JobSpec job;
+  job.kind = kind;
+  job.mode = c.mode;
+  job.dtype = c.dtype;
+  job.batch = c.batch_size;
+  job.device_class = device_class;
+  job.settings = c.measurement;
+  job.lease_ms = LeaseMs(c.measurement);
+  return job;
+}
+
+// A layer job runs the layer alone on random input: a one-node graph reading the input.
+Architecture SingleLayerGraph(const std::string& key, const LayerSpec& spec) {
+  Architecture graph;
+  graph.name = key;
+  graph.family = "layer";
+  graph.input_shape = spec.input_shape;
+  ArchNode node;
+  node.name = "layer";
+  node.spec = spec;
+  node.inputs = {-1};
+  graph.nodes.push_back(std::move(node));
+  return graph;
+}
+
+}  // namespace
+
+std::map<std::string, int64_t> Plan::JobsByKind() const {
+  std::map<std::string, int64_t> counts;
+  for (const JobSpec& job : jobs) ++counts[std::string(JobKindName(job.kind))];
+  return counts;
+}
+
+double EstimateJobSeconds(const MeasurementSettings& s) {
+  // One window more than min_repeats: the first window is spent growing the iteration count
+  // until a window lasts min_window_ms.
+  double ms = static_cast<double>(s.warmup_ms) +
+              static_cast<double>(s.min_window_ms) * static_cast<double>(s.min_repeats + 1) +
+              static_cast<double>(s.cooldown_ms);
+  return ms / 1000.0;
+}
+
+Result<Plan> MakePlan(const Campaign& campaign) {
+  if (campaign.devices.empty()) {
+    return Status::InvalidArgument("campaign '" + campaign.name + "' has no devices");
+  }
+  if (campaign.plan.thor_probes) {
+    // ParseCampaign rejects this already; a hand-built campaign must not get a plan that
+    // silently lacks the probes it asked for.
+    return Status::InvalidArgument("plan.thor_probes: not implemented yet");
+  }
+
+  Plan plan;
+  plan.campaign = campaign;
+
+  // Device classes decide the queues; two selectors of one class share its jobs.
+  std::vector<std::string> classes;
+  for (const DeviceSelector& d : campaign.devices) {
+    if (std::find(classes.begin(), classes.end(), d.device_class) == classes.end()) {
+      classes.push_back(d.device_class);
+    }
+  }
+
+  // Decompose. `layer_of_node` keeps, per node in visiting order, the index of its distinct
+  // layer, so that `layers: all` can emit one job per node without recomputing keys.
+  std::unordered_map<std::string, size_t> index_of_key;
+  std::vector<size_t> layer_of_node;
+  for (const Architecture& arch : campaign.architectures) {
+    for (size_t i = 0; i < arch.nodes.size(); ++i) {
+      const ArchNode& node = arch.nodes[i];
+      std::string key = CanonicalKey(node.spec);
+      auto it = index_of_key.find(key);
+      if (it == index_of_key.end()) {
+        Result<LayerFeatures> features = ComputeFeatures(node.spec);
+        if (!features.ok()) {
+          return features.status().WithContext("architecture '" + arch.name + "', node '" +
+                                               node.name + "'");
+        }
+        PlannedLayer layer;
+        layer.key = key;
+        layer.spec = node.spec;
+        layer.features = std::move(features).value();
+        it = index_of_key.emplace(key, plan.layers.size()).first;
+        plan.layers.push_back(std::move(layer));
+      }
+      layer_of_node.push_back(it->second);
+      plan.arch_layers.push_back(
+          ArchLayerRef{arch.name, static_cast<int>(i), node.name, std::move(key)});
+    }
+  }
+  plan.layers_total = static_cast<int64_t>(layer_of_node.size());
+
+  // Per class: its layer jobs, then its whole-model jobs (a class's queue measures the
+  // building blocks before the calibration runs that are compared against their sum).
+  for (const std::string& cls : classes) {
+    auto add_layer_job = [&](const PlannedLayer& layer) {
+      JobSpec job = BaseJob(campaign, JobKind::kLayer, cls);
+      job.subject = layer.key;
+      job.graph = SingleLayerGraph(layer.key, layer.spec);
+      plan.jobs.push_back(std::move(job));
+    };
+    if (campaign.plan.distinct_layers) {
+      for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
+    } else {
+      for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);
+    }
+    if (campaign.plan.whole_models) {
+      for (const Architecture& arch : campaign.architectures) {
+        JobSpec job = BaseJob(campaign, JobKind::kModel, cls);
+        job.subject = arch.name;
+        job.graph = arch;
+        plan.jobs.push_back(std::move(job));
+      }
+    }
+  }
+
+  for (const JobSpec& job : plan.jobs) {
+    plan.estimated_device_seconds += EstimateJobSeconds(job.settings);
+  }
+  return plan;
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,587 @@
+// The embedded SQLite dataset: the Store interface over one WAL-mode file.
+//
+// Every write method is one IMMEDIATE transaction whose guard rolls back on any early return,
+// so a failed write leaves the file exactly as it was.
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "sqlite_store.h"
+#include "store.h"
+#include "wattfleet/common/clock.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+
+namespace {
+
+constexpr std::array<std::pair<JobState, std::string_view>, 7> kJobStates{{
+    {JobState::kPlanned, "planned"},
+    {JobState::kQueued, "queued"},
+    {JobState::kLeased, "leased"},
+    {JobState::kDone, "done"},
+    {JobState::kFailed, "failed"},
+    {JobState::kQuarantined, "quarantined"},
+    {JobState::kCancelled, "cancelled"},
+}};
+
+}  // namespace
+
+std::string_view JobStateName(JobState s) {
+  for (const auto& [state, name] : kJobStates)
+    if (state == s) return name;
+  return "unknown";
+}
+
+std::optional<JobState> ParseJobState(std::string_view s) {
+  for (const auto& [state, name] : kJobStates)
+    if (name == s) return state;
+  return std::nullopt;
+}
+
+namespace {
+
+using sqlite::Blob;
+using sqlite::DbPtr;
+using sqlite::Stmt;
+using sqlite::Transaction;
+
+// FNV-1a, 64 bit, as 16 lower-case hex digits: the identity of a result payload.
+std::string PayloadHash(std::string_view bytes) {
+  uint64_t h = 14695981039346656037ull;
+  for (const unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, h);
+  return buf;
+}
+
+std::string RepeatsJson(const std::vector<Repeat>& repeats) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const Repeat& r : repeats)
+    arr.push_back({{"iterations", r.iterations}, {"time_s", r.time_s}, {"energy_j", r.energy_j}});
+  return arr.dump();
+}
+
+std::string ParamsJson(const std::map<std::string, double>& params) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (const auto& [k, v] : params) obj[k] = v;
+  return obj.dump();
+}
+
+std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(DbPtr db) : db_(std::move(db)) {}
+
+  Result<int64_t> CreateCampaign(const Plan& plan) override;
+  Result<std::vector<ActiveJob>> LoadActiveJobs() override;
+  Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
+                    int64_t lease_deadline_ms) override;
+  Status Requeue(int64_t job_id, const std::string& reason) override;
+  Result<RecordOutcome> RecordResult(const JobResult& result, const std::string& agent) override;
+  Status RecordFailure(const JobResult& result, const std::string& agent,
+                       std::optional<JobState> final_state) override;
+  Result<std::vector<CampaignStatus>> ListCampaigns() override;
+  Status FinishCampaign(int64_t campaign_id) override;
+  Status CancelCampaign(int64_t campaign_id) override;
+  Status UpsertDevice(const DeviceRecord& device) override;
+  Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override;
+
+ private:
+  struct JobRow {
+    JobState state = JobState::kQueued;
+    int32_t attempts = 0;
+  };
+  // The job's state and attempts, NotFound for an unknown id. Call inside a transaction.
+  Result<JobRow> ReadJob(int64_t job_id);
+  // The campaign's state, NotFound for an unknown id.
+  Result<std::string> ReadCampaignState(int64_t campaign_id);
+  Result<std::map<std::pair<int64_t, std::string>, std::set<std::string>>> LayerArchitectures(
+      std::optional<int64_t> campaign_id);
+
+  sqlite3* db() { return db_.get(); }
+  static int64_t Now() { return SystemClock().UnixMillis(); }
+
+  DbPtr db_;
+};
+
+Result<SqliteStore::JobRow> SqliteStore::ReadJob(int64_t job_id) {
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(), "SELECT state, attempts FROM jobs WHERE id = ?"));
+  q.BindAll(job_id);
+  WF_ASSIGN_OR_RETURN(const bool found, q.Step());
+  if (!found) return Status::NotFound("unknown " + JobLabel(job_id));
+  const std::string name = q.Text(0);
+  const auto state = ParseJobState(name);
+  if (!state) return Status::Corruption(JobLabel(job_id) + " has unknown state '" + name + "'");
+  return JobRow{*state, static_cast<int32_t>(q.Int(1))};
+}
+
+Result<std::string> SqliteStore::ReadCampaignState(int64_t campaign_id) {
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(), "SELECT state FROM campaigns WHERE id = ?"));
+  q.BindAll(campaign_id);
+  WF_ASSIGN_OR_RETURN(const bool found, q.Step());
+  if (!found) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
+  return q.Text(0);
+}
+
+Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
+  const Campaign& c = plan.campaign;
+  const int64_t now = Now();
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+
+  WF_ASSIGN_OR_RETURN(Stmt ins_campaign,
+                      Stmt::Prepare(db(),
+                                    "INSERT INTO campaigns(name, state, mode, dtype, batch, "
+                                    "source_path, yaml, created_ms) "
+                                    "VALUES(?, 'running', ?, ?, ?, ?, ?, ?)"));
+  ins_campaign.BindAll(c.name, ModeName(c.mode), DTypeName(c.dtype), c.batch_size,
+                       c.source_path, c.source_text, now);
+  WF_RETURN_IF_ERROR(ins_campaign.Run().WithContext("campaign '" + c.name + "'"));
+  const int64_t campaign_id = sqlite3_last_insert_rowid(db());
+
+  std::map<std::string, int64_t> arch_ids;
+  WF_ASSIGN_OR_RETURN(Stmt ins_arch,
+                      Stmt::Prepare(db(),
+                                    "INSERT INTO architectures(campaign_id, name, family, "
+                                    "input_shape, output_shape, macs, flops, params, layers) "
+                                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  for (const Architecture& a : c.architectures) {
+    const LayerFeatures totals = a.Totals();
+    ins_arch.Reset();
+    ins_arch.BindAll(campaign_id, a.name, a.family, ShapeToString(a.input_shape),
+                     ShapeToString(a.OutputShape()), totals.macs, totals.flops, totals.params,
+                     static_cast<int64_t>(a.nodes.size()));
+    WF_RETURN_IF_ERROR(ins_arch.Run().WithContext("architecture '" + a.name + "'"));
+    arch_ids[a.name] = sqlite3_last_insert_rowid(db());
+  }
+
+  // Layers are shared across campaigns: a key already stored keeps its row (same key means
+  // same layer, hence the same features).
+  WF_ASSIGN_OR_RETURN(Stmt ins_layer,
+                      Stmt::Prepare(db(),
+                                    "INSERT OR IGNORE INTO layers(key, type, params_json, "
+                                    "input_shape, output_shape, macs, flops, params, "
+                                    "input_elements, output_elements) "
+                                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  for (const PlannedLayer& l : plan.layers) {
+    const LayerFeatures& f = l.features;
+    ins_layer.Reset();
+    ins_layer.BindAll(l.key, LayerTypeName(l.spec.type), ParamsJson(l.spec.params),
+                      ShapeToString(l.spec.input_shape), ShapeToString(f.output_shape), f.macs,
+                      f.flops, f.params, f.input_elements, f.output_elements);
+    WF_RETURN_IF_ERROR(ins_layer.Run().WithContext("layer " + l.key));
+  }
+
+  WF_ASSIGN_OR_RETURN(Stmt ins_ref,
+                      Stmt::Prepare(db(),
+                                    "INSERT INTO arch_layers(architecture_id, position, "
+                                    "node_name, layer_key) VALUES(?, ?, ?, ?)"));
+  for (const ArchLayerRef& r : plan.arch_layers) {
+    const auto it = arch_ids.find(r.architecture);
+    if (it == arch_ids.end())
+      return Status::InvalidArgument("plan references unknown architecture '" +
+                                     r.architecture + "'");
+    ins_ref.Reset();
+    ins_ref.BindAll(it->second, r.position, r.node_name, r.layer_key);
+    WF_RETURN_IF_ERROR(ins_ref.Run().WithContext("node '" + r.node_name + "' of '" +
+                                                 r.architecture + "'"));
+  }
+
+  // The spec BLOB must carry the job's own id, known only after the insert: insert with an
+  // empty BLOB, then store the encoding (both inside this transaction).
+  WF_ASSIGN_OR_RETURN(Stmt ins_job,
+                      Stmt::Prepare(db(),
+                                    "INSERT INTO jobs(campaign_id, kind, device_class, subject, "
+                                    "mode, dtype, batch, spec, state, attempts, updated_ms) "
+                                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)"));
+  WF_ASSIGN_OR_RETURN(Stmt set_spec, Stmt::Prepare(db(), "UPDATE jobs SET spec = ? WHERE id = ?"));
+  for (const JobSpec& job : plan.jobs) {
+    ins_job.Reset();
+    ins_job.BindAll(campaign_id, JobKindName(job.kind), job.device_class, job.subject,
+                    ModeName(job.mode), DTypeName(job.dtype), job.batch, Blob{}, now);
+    WF_RETURN_IF_ERROR(ins_job.Run().WithContext("job for '" + job.subject + "'"));
+    JobSpec stored = job;
+    stored.job_id = sqlite3_last_insert_rowid(db());
+    stored.campaign_id = campaign_id;
+    stored.attempt = 0;
+    const std::string encoded = Encode(stored);
+    set_spec.Reset();
+    set_spec.BindAll(Blob{encoded}, stored.job_id);
+    WF_RETURN_IF_ERROR(set_spec.Run());
+  }
+
+  WF_RETURN_IF_ERROR(tx.Commit());
+  return campaign_id;
+}
+
+Result<std::vector<ActiveJob>> SqliteStore::LoadActiveJobs() {
+  WF_ASSIGN_OR_RETURN(
+      Stmt q, Stmt::Prepare(db(),
+                            "SELECT j.id, j.campaign_id, j.state, j.attempts, j.agent, "
+                            "j.lease_deadline_ms, j.spec FROM jobs j "
+                            "JOIN campaigns c ON c.id = j.campaign_id "
+                            "WHERE c.state = 'running' AND j.state IN ('queued', 'leased') "
+                            "ORDER BY j.id"));
+  std::vector<ActiveJob> jobs;
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    const int64_t id = q.Int(0);
+    const std::string blob = q.BlobAt(6);
+    auto spec = DecodeJob(blob);
+    if (!spec.ok()) return spec.status().WithContext("stored spec of " + JobLabel(id));
+    ActiveJob job;
+    job.spec = std::move(spec).value();
+    // The columns are authoritative: the BLOB was encoded before any dispatch.
+    job.spec.job_id = id;
+    job.spec.campaign_id = q.Int(1);
+    job.spec.attempt = static_cast<int32_t>(q.Int(3));
+    job.state = q.Text(2) == "leased" ? JobState::kLeased : JobState::kQueued;
+    job.agent = q.Text(4);
+    job.lease_deadline_ms = q.IsNull(5) ? 0 : q.Int(5);
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+Status SqliteStore::MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
+                               int64_t lease_deadline_ms) {
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
+  if (job.state != JobState::kQueued) {
+    return Status::InvalidArgument("cannot lease " + JobLabel(job_id) + ": it is " +
+                                   std::string(JobStateName(job.state)) + ", not queued");
+  }
+  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
+                                            "UPDATE jobs SET state = 'leased', attempts = ?, "
+                                            "agent = ?, lease_deadline_ms = ?, updated_ms = ? "
+                                            "WHERE id = ?"));
+  u.BindAll(attempt, agent, lease_deadline_ms, Now(), job_id);
+  WF_RETURN_IF_ERROR(u.Run());
+  return tx.Commit();
+}
+
+Status SqliteStore::Requeue(int64_t job_id, const std::string& reason) {
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
+  // Only a leased job goes back. Any other state means the dispatcher's view is stale: the
+  // result (or a final failure, or a cancel) was stored between its lease check and this
+  // call. Requeueing then would measure a finished job twice, so it is a no-op, not an error.
+  if (job.state != JobState::kLeased) return Status::OK();
+  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
+                                            "UPDATE jobs SET state = 'queued', agent = NULL, "
+                                            "lease_deadline_ms = NULL, last_error = ?, "
+                                            "updated_ms = ? WHERE id = ?"));
+  u.BindAll(reason, Now(), job_id);
+  WF_RETURN_IF_ERROR(u.Run());
+  return tx.Commit();
+}
+
+Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
+                                                const std::string& agent) {
+  const Measurement& m = result.measurement;
+  const std::string payload = Encode(m);
+  const std::string hash = PayloadHash(payload);
+
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(result.job_id));
+
+  // At most one measurement per job (unique index), so one lookup decides the outcome.
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
+                                            "SELECT attempt, payload_hash FROM measurements "
+                                            "WHERE job_id = ?"));
+  q.BindAll(result.job_id);
+  WF_ASSIGN_OR_RETURN(const bool stored, q.Step());
+  const int64_t stored_attempt = stored ? q.Int(0) : 0;
+  const std::string stored_hash = stored ? q.Text(1) : std::string();
+  q.Reset();  // no statement may be left mid-step when the transaction commits
+  // Read-only outcomes return without committing; the guard's rollback ends the read.
+  if (stored) {
+    if (stored_attempt != result.attempt) return RecordOutcome::kLate;
+    return stored_hash == hash ? RecordOutcome::kDuplicate : RecordOutcome::kConflict;
+  }
+  if (job.state == JobState::kDone || job.state == JobState::kCancelled)
+    return RecordOutcome::kLate;
+
+  // Any other state accepts the first result, even from an attempt whose lease expired: the
+  // measurement is valid, and whichever attempt is still running will be answered kLate.
+  WF_ASSIGN_OR_RETURN(
+      Stmt ins,
+      Stmt::Prepare(db(),
+                    "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, "
+                    "sensor, domain, energy_is_estimate, time_per_iter_s, time_std_s, "
+                    "energy_per_iter_j, energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, "
+                    "time_rel_ci, ci_met, iterations_per_window, repeats, repeats_json, "
+                    "agent_version, torch_version, device, threads, payload) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?)"));
+  const int64_t now = Now();
+  ins.BindAll(result.job_id, result.attempt, agent, hash, now, m.sensor, m.domain,
+              m.energy_is_estimate, m.time_per_iter_s, m.time_std_s, m.energy_per_iter_j,
+              m.energy_std_j, m.energy_dynamic_per_iter_j, m.idle_w, m.rel_ci, m.time_rel_ci,
+              m.ci_met, m.iterations_per_window, static_cast<int64_t>(m.repeats.size()),
+              RepeatsJson(m.repeats), m.agent_version, m.torch_version, m.device, m.threads,
+              Blob{payload});
+  WF_RETURN_IF_ERROR(ins.Run().WithContext("measurement of " + JobLabel(result.job_id)));
+
+  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
+                                            "UPDATE jobs SET state = 'done', agent = ?, "
+                                            "lease_deadline_ms = NULL, updated_ms = ? "
+                                            "WHERE id = ?"));
+  u.BindAll(agent, now, result.job_id);
+  WF_RETURN_IF_ERROR(u.Run());
+  WF_RETURN_IF_ERROR(tx.Commit());
+  return RecordOutcome::kStored;
+}
+
+Status SqliteStore::RecordFailure(const JobResult& result, const std::string& agent,
+                                  std::optional<JobState> final_state) {
+  if (final_state && *final_state != JobState::kFailed &&
+      *final_state != JobState::kQuarantined) {
+    return Status::InvalidArgument("a failed job ends failed or quarantined, not " +
+                                   std::string(JobStateName(*final_state)));
+  }
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(result.job_id));
+  // A failure of an attempt that is no longer the job's current one (its lease expired and
+  // the job was handed out again, or the job ended meanwhile) must not undo the newer state.
+  const bool active = job.state == JobState::kLeased || job.state == JobState::kQueued;
+  if (!active || job.attempts != result.attempt) return Status::OK();
+
+  const std::string error = std::string(OutcomeName(result.outcome)) + ": " + result.error;
+  const std::string next(JobStateName(final_state.value_or(JobState::kQueued)));
+  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
+                                            "UPDATE jobs SET state = ?, agent = ?, "
+                                            "lease_deadline_ms = NULL, last_error = ?, "
+                                            "updated_ms = ? WHERE id = ?"));
+  u.BindAll(next, agent, error, Now(), result.job_id);
+  WF_RETURN_IF_ERROR(u.Run());
+  return tx.Commit();
+}
+
+Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {
+  std::vector<CampaignStatus> out;
+  std::map<int64_t, size_t> index;
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
+                                            "SELECT id, name, state, created_ms FROM campaigns "
+                                            "ORDER BY id"));
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    CampaignStatus c;
+    c.id = q.Int(0);
+    c.name = q.Text(1);
+    c.state = q.Text(2);
+    c.created_ms = q.Int(3);
+    index[c.id] = out.size();
+    out.push_back(std::move(c));
+  }
+  WF_ASSIGN_OR_RETURN(Stmt counts, Stmt::Prepare(db(),
+                                                 "SELECT campaign_id, state, COUNT(*) FROM jobs "
+                                                 "GROUP BY campaign_id, state"));
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, counts.Step());
+    if (!row) break;
+    const auto it = index.find(counts.Int(0));
+    if (it != index.end()) out[it->second].jobs[counts.Text(1)] = counts.Int(2);
+  }
+  return out;
+}
+
+Status SqliteStore::FinishCampaign(int64_t campaign_id) {
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(const std::string state, ReadCampaignState(campaign_id));
+  if (state == "done") return Status::OK();
+  if (state != "running") {
+    return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " is " + state +
+                                   ", not running");
+  }
+  WF_ASSIGN_OR_RETURN(Stmt open, Stmt::Prepare(db(),
+                                               "SELECT COUNT(*) FROM jobs WHERE campaign_id = ? "
+                                               "AND state IN ('planned', 'queued', 'leased')"));
+  open.BindAll(campaign_id);
+  WF_ASSIGN_OR_RETURN(const bool row, open.Step());
+  const int64_t unfinished = row ? open.Int(0) : 0;
+  open.Reset();
+  if (unfinished > 0) {
+    return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " still has " +
+                                   std::to_string(unfinished) + " unfinished jobs");
+  }
+  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
+                                            "UPDATE campaigns SET state = 'done', "
+                                            "finished_ms = ? WHERE id = ?"));
+  u.BindAll(Now(), campaign_id);
+  WF_RETURN_IF_ERROR(u.Run());
+  return tx.Commit();
+}
+
+Status SqliteStore::CancelCampaign(int64_t campaign_id) {
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(const std::string state, ReadCampaignState(campaign_id));
+  // A finished campaign has nothing left to stop; it stays "done" so its state stays true.
+  if (state != "running") return Status::OK();
+  const int64_t now = Now();
+  WF_ASSIGN_OR_RETURN(Stmt jobs, Stmt::Prepare(db(),
+                                               "UPDATE jobs SET state = 'cancelled', "
+                                               "lease_deadline_ms = NULL, updated_ms = ? "
+                                               "WHERE campaign_id = ? AND state IN ('planned', "
+                                               "'queued', 'leased')"));
+  jobs.BindAll(now, campaign_id);
+  WF_RETURN_IF_ERROR(jobs.Run());
+  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
+                                            "UPDATE campaigns SET state = 'cancelled', "
+                                            "finished_ms = ? WHERE id = ?"));
+  u.BindAll(now, campaign_id);
+  WF_RETURN_IF_ERROR(u.Run());
+  return tx.Commit();
+}
+
+Status SqliteStore::UpsertDevice(const DeviceRecord& device) {
+  if (device.name.empty()) return Status::InvalidArgument("device name is empty");
+  const int64_t now = Now();
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(
+      Stmt u, Stmt::Prepare(db(),
+                            "INSERT INTO devices(name, class, capabilities_json, first_seen_ms, "
+                            "last_seen_ms) VALUES(?, ?, ?, ?, ?) "
+                            "ON CONFLICT(name) DO UPDATE SET class = excluded.class, "
+                            "capabilities_json = excluded.capabilities_json, "
+                            "last_seen_ms = excluded.last_seen_ms"));
+  u.BindAll(device.name, device.device_class, device.capabilities_json, now, now);
+  WF_RETURN_IF_ERROR(u.Run());
+  return tx.Commit();
+}
+
+Result<std::map<std::pair<int64_t, std::string>, std::set<std::string>>>
+SqliteStore::LayerArchitectures(std::optional<int64_t> campaign_id) {
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
+                                            "SELECT a.campaign_id, al.layer_key, a.name "
+                                            "FROM arch_layers al JOIN architectures a "
+                                            "ON a.id = al.architecture_id "
+                                            "WHERE ?1 IS NULL OR a.campaign_id = ?1"));
+  q.Bind(1, campaign_id);
+  std::map<std::pair<int64_t, std::string>, std::set<std::string>> out;
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    out[{q.Int(0), q.Text(1)}].insert(q.Text(2));
+  }
+  return out;
+}
+
+Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> campaign_id) {
+  // One read transaction, so that the rows and the architecture lists are one snapshot.
+  WF_RETURN_IF_ERROR(sqlite::Exec(db(), "BEGIN"));
+  struct EndRead {
+    sqlite3* db;
+    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
+  } end_read{db()};
+
+  WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(campaign_id));
+  WF_ASSIGN_OR_RETURN(
+      Stmt q,
+      Stmt::Prepare(db(),
+                    "SELECT m.job_id, m.attempt, m.agent, m.created_ms, m.payload, "
+                    "j.campaign_id, c.name, j.kind, j.subject, j.device_class, j.mode, j.dtype, "
+                    "j.batch, l.type, l.macs, l.flops, l.params, a.macs, a.flops, a.params, "
+                    "j.spec "
+                    "FROM measurements m JOIN jobs j ON j.id = m.job_id "
+                    "JOIN campaigns c ON c.id = j.campaign_id "
+                    "LEFT JOIN layers l ON j.kind = 'layer' AND l.key = j.subject "
+                    "LEFT JOIN architectures a ON j.kind <> 'layer' "
+                    "AND a.campaign_id = j.campaign_id AND a.name = j.subject "
+                    "WHERE ?1 IS NULL OR j.campaign_id = ?1 "
+                    "ORDER BY m.job_id"));
+  q.Bind(1, campaign_id);
+  std::vector<ExportRow> rows;
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    ExportRow r;
+    r.job_id = q.Int(0);
+    r.attempt = static_cast<int32_t>(q.Int(1));
+    r.device = q.Text(2);
+    r.measured_at_ms = q.Int(3);
+    auto m = DecodeMeasurement(q.BlobAt(4));
+    if (!m.ok()) return m.status().WithContext("stored measurement of " + JobLabel(r.job_id));
+    r.m = std::move(m).value();
+    r.campaign_id = q.Int(5);
+    r.campaign = q.Text(6);
+    r.kind = q.Text(7);
+    const std::string subject = q.Text(8);
+    r.device_class = q.Text(9);
+    r.mode = q.Text(10);
+    r.dtype = q.Text(11);
+    r.batch = q.Int(12);
+    int64_t macs = 0, flops = 0;
+    if (r.kind == "layer") {
+      r.layer_key = subject;
+      r.layer_type = q.Text(13);
+      macs = q.Int(14);
+      flops = q.Int(15);
+      r.params = q.Int(16);
+      const auto it = layer_archs.find({r.campaign_id, subject});
+      if (it != layer_archs.end()) {
+        for (const std::string& name : it->second) {
+          if (!r.architecture.empty()) r.architecture += ';';
+          r.architecture += name;
+        }
+      }
+    } else if (!q.IsNull(17)) {
+      r.architecture = subject;
+      macs = q.Int(17);
+      flops = q.Int(18);
+      r.params = q.Int(19);
+    } else {
+      // Probe models (and anything else without an architecture row): the features of the
+      // graph the agent actually ran.
+      auto spec = DecodeJob(q.BlobAt(20));
+      if (!spec.ok()) return spec.status().WithContext("stored spec of " + JobLabel(r.job_id));
+      r.architecture = subject;
+      const LayerFeatures totals = spec->graph.Totals();
+      macs = totals.macs;
+      flops = totals.flops;
+      r.params = totals.params;
+    }
+    r.macs = macs * r.batch;
+    r.flops = flops * r.batch;
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  // The handle is allocated even when the open fails; the owner closes it either way.
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + path);
+  sqlite3_extended_result_codes(db.get(), 1);
+  // Another controller or a CLI command may hold the write lock briefly; wait rather than
+  // fail.
+  sqlite3_busy_timeout(db.get(), 5000);
+  // WAL: readers (status, export) never block the dispatcher's writes. NORMAL is durable
+  // across process crashes in WAL mode; only an OS crash may lose the last commits.
+  const Status pragmas = [&]() -> Status {
+    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA journal_mode = WAL"));
+    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA synchronous = NORMAL"));
+    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA foreign_keys = ON"));
+    return sqlite::Migrate(db.get());
+  }();
+  if (!pragmas.ok()) return pragmas.WithContext(path);
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(db)));
+}
+
+}  // namespace wattfleet

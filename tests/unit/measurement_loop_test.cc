@@ -1,0 +1,452 @@
+// The measurement protocol driven by a fake clock, a fake workload and a fake meter, so that
+// every number is exact and nothing sleeps.
+#include "measurement_loop.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace wattfleet {
+namespace {
+
+// What happened, in order: workload runs and sleeps, with the clock at their start.
+struct Event {
+  enum Kind { kRun, kSleep } kind;
+  double amount;  // iterations for kRun, seconds for kSleep
+  double at;
+};
+
+// Time advances only through SleepFor and the fake workload.
+class FakeClock final : public Clock {
+ public:
+  double NowSeconds() override { return now; }
+  int64_t UnixMillis() override { return static_cast<int64_t>(now * 1000); }
+  void SleepFor(double seconds) override {
+    events.push_back({Event::kSleep, seconds, now});
+    if (seconds > 0) now += seconds;
+  }
+  void Advance(double seconds) { now += seconds; }
+
+  double now = 1000;
+  std::vector<Event> events;
+};
+
+class FakeWorkload final : public Workload {
+ public:
+  FakeWorkload(FakeClock& clock, double per_iter_s) : clock_(clock), per_iter_s(per_iter_s) {}
+  Status Run(int64_t iterations) override {
+    ++calls;
+    clock_.events.push_back({Event::kRun, static_cast<double>(iterations), clock_.now});
+    if (fail_at_call == calls) return failure;
+    clock_.Advance(per_iter_s * static_cast<double>(iterations));
+    return Status::OK();
+  }
+
+  FakeClock& clock_;
+  double per_iter_s;
+  int calls = 0;
+  int fail_at_call = -1;
+  Status failure;
+};
+
+// Energy = power x fake time, integrated between reads; each read with elapsed time takes the
+// next value of `noise` as a relative error of its increment. `tamper` rewrites what a read
+// returns (zero, NaN, negative windows, errors).
+class FakeMeter final : public Meter {
+ public:
+  explicit FakeMeter(FakeClock& clock, double power_w = 100) : clock_(clock), power_w(power_w) {
+    last_t_ = clock.now;
+  }
+  std::string name() const override { return "fake"; }
+  std::string domain() const override { return "fake-domain"; }
+  bool is_estimate() const override { return false; }
+  double update_period_s() const override { return period_s; }
+  Result<double> ReadJoules() override {
+    ++reads;
+    const double dt = clock_.now - last_t_;
+    last_t_ = clock_.now;
+    if (dt > 0) {
+      const double f = noise.empty() ? 1.0 : 1.0 + noise[noise_i_++ % noise.size()];
+      energy_ += power_w * dt * f;
+    }
+    if (tamper) return tamper(reads, energy_);
+    return energy_;
+  }
+
+  FakeClock& clock_;
+  double power_w;
+  double period_s = 0.001;
+  std::vector<double> noise;
+  std::function<Result<double>(int read, double energy)> tamper;
+  int reads = 0;
+
+ private:
+  double last_t_;
+  double energy_ = 0;
+  size_t noise_i_ = 0;
+};
+
+MeasurementSettings Settings() {
+  MeasurementSettings s;  // documented defaults: 200 ms warm-up, 500 ms windows, 5 %, 3..20
+  return s;
+}
+
+TEST(StudentT95, KnownValues) {
+  EXPECT_DOUBLE_EQ(StudentT95(1), 12.706);
+  EXPECT_DOUBLE_EQ(StudentT95(2), 4.303);
+  EXPECT_DOUBLE_EQ(StudentT95(3), 3.182);
+  EXPECT_DOUBLE_EQ(StudentT95(4), 2.776);
+  EXPECT_DOUBLE_EQ(StudentT95(5), 2.571);
+  EXPECT_DOUBLE_EQ(StudentT95(10), 2.228);
+  EXPECT_DOUBLE_EQ(StudentT95(30), 2.042);
+  EXPECT_NEAR(StudentT95(40), 2.021, 1e-9);
+  EXPECT_NEAR(StudentT95(60), 2.000, 1e-9);
+  EXPECT_NEAR(StudentT95(120), 1.980, 1e-9);
+  EXPECT_NEAR(StudentT95(50), 2.009, 2e-3);   // true value 2.0086
+  EXPECT_NEAR(StudentT95(1000), 1.962, 1e-3);  // true value 1.9623
+  EXPECT_NEAR(StudentT95(int64_t{1} << 40), 1.960, 1e-6);
+  EXPECT_TRUE(std::isinf(StudentT95(0)));
+  for (int64_t d = 1; d < 2000; ++d) EXPECT_GE(StudentT95(d), StudentT95(d + 1)) << d;
+}
+
+TEST(IdleBaseline, MeasuresCachesAndRefreshes) {
+  FakeClock clock;
+  FakeMeter meter(clock, 40);
+  IdleBaseline idle(meter, clock, /*window_s=*/0.3, /*max_age_s=*/300);
+  auto w = idle.Watts();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_NEAR(*w, 40, 1e-9);
+  EXPECT_EQ(meter.reads, 2);
+  ASSERT_EQ(clock.events.size(), 1u);
+  EXPECT_DOUBLE_EQ(clock.events[0].amount, 0.3);
+
+  meter.power_w = 55;
+  clock.Advance(299);
+  w = idle.Watts();
+  ASSERT_TRUE(w.ok());
+  EXPECT_NEAR(*w, 40, 1e-9) << "cached within max_age";
+  EXPECT_EQ(meter.reads, 2);
+
+  clock.Advance(2);
+  w = idle.Watts();
+  ASSERT_TRUE(w.ok());
+  EXPECT_NEAR(*w, 55, 1e-9) << "refreshed after max_age";
+  EXPECT_EQ(meter.reads, 4);
+}
+
+TEST(IdleBaseline, ZeroNegativeNanAndErrorsAreSensorFailures) {
+  FakeClock clock;
+  FakeMeter meter(clock, 40);
+  IdleBaseline idle(meter, clock);
+  meter.tamper = [](int, double) -> Result<double> { return 5.0; };  // counter stuck
+  auto w = idle.Watts();
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(w.status().message().rfind("sensor:", 0), 0u) << w.status().message();
+
+  meter.tamper = [](int read, double) -> Result<double> { return -1.0 * read; };
+  w = idle.Watts();
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kUnavailable);
+
+  meter.tamper = [](int, double) -> Result<double> {
+    return std::numeric_limits<double>::quiet_NaN();
+  };
+  EXPECT_FALSE(idle.Watts().ok());
+
+  meter.tamper = [](int, double) -> Result<double> {
+    return Status::IOError("/fake/energy_uj: gone");
+  };
+  w = idle.Watts();
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(w.status().message().find("/fake/energy_uj"), std::string::npos);
+
+  meter.tamper = nullptr;  // a failed refresh is retried on the next call
+  w = idle.Watts();
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_NEAR(*w, 40, 1e-9);
+}
+
+TEST(Measure, NoiseFreeStopsAtMinRepeatsWithExactNumbers) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->sensor, "fake");
+  EXPECT_EQ(m->domain, "fake-domain");
+  EXPECT_FALSE(m->energy_is_estimate);
+  EXPECT_EQ(m->repeats.size(), 3u);
+  EXPECT_TRUE(m->ci_met);
+  EXPECT_NEAR(m->rel_ci, 0, 1e-9);
+  EXPECT_NEAR(m->time_rel_ci, 0, 1e-9);
+  EXPECT_NEAR(m->time_per_iter_s, 0.001, 1e-12);
+  EXPECT_NEAR(m->time_std_s, 0, 1e-12);
+  EXPECT_NEAR(m->energy_per_iter_j, 0.1, 1e-9);
+  EXPECT_NEAR(m->energy_std_j, 0, 1e-9);
+  EXPECT_NEAR(m->idle_w, 100, 1e-9);
+  EXPECT_NEAR(m->energy_dynamic_per_iter_j, 0, 1e-9);
+  for (const Repeat& r : m->repeats) {
+    EXPECT_EQ(r.iterations, m->iterations_per_window);
+    EXPECT_GE(r.time_s, 0.5);
+    EXPECT_NEAR(r.energy_j, 100 * r.time_s, 1e-6);
+  }
+}
+
+TEST(Measure, WindowIsAtLeastMinWindow) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.0007);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_GE(m->iterations_per_window * 0.0007, 0.5);
+  // Growth overshoots by at most its 10x cap of the previous (too short) run.
+  EXPECT_LT(m->iterations_per_window * 0.0007, 5.0);
+  for (const Repeat& r : m->repeats) EXPECT_GE(r.time_s, 0.5);
+}
+
+TEST(Measure, WindowIsAtLeastTenUpdatePeriods) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  meter.period_s = 0.1;  // NVML-like: windows must last >= 1 s even though min_window is 10 ms
+  IdleBaseline idle(meter, clock);
+  MeasurementSettings s = Settings();
+  s.min_window_ms = 10;
+  auto m = Measure(work, meter, idle, s, clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_GE(m->iterations_per_window, 1000);
+  for (const Repeat& r : m->repeats) EXPECT_GE(r.time_s, 1.0 - 1e-9);
+}
+
+TEST(Measure, NoisyRunsToMaxRepeatsAndFlagsMissedTarget) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  meter.noise = {0.3, -0.2, 0.1, -0.3, 0.25};
+  IdleBaseline idle(meter, clock);
+  MeasurementSettings s = Settings();
+  s.max_repeats = 7;
+  auto m = Measure(work, meter, idle, s, clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->repeats.size(), 7u);
+  EXPECT_FALSE(m->ci_met);
+  EXPECT_GT(m->rel_ci, 0.05);
+  EXPECT_GT(m->energy_std_j, 0);
+
+  // rel_ci is the 95 % half-width over the mean of energy per iteration.
+  std::vector<double> e;
+  for (const Repeat& r : m->repeats) e.push_back(r.energy_j / static_cast<double>(r.iterations));
+  double mean = 0;
+  for (double x : e) mean += x;
+  mean /= static_cast<double>(e.size());
+  double ss = 0;
+  for (double x : e) ss += (x - mean) * (x - mean);
+  const double sd = std::sqrt(ss / static_cast<double>(e.size() - 1));
+  EXPECT_NEAR(m->energy_per_iter_j, mean, 1e-12);
+  EXPECT_NEAR(m->energy_std_j, sd, 1e-12);
+  EXPECT_NEAR(m->rel_ci, StudentT95(6) * sd / std::sqrt(7.0) / mean, 1e-12);
+}
+
+TEST(Measure, ModerateNoiseStopsOnceTargetIsMet) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  meter.noise = {0.01, -0.01};
+  IdleBaseline idle(meter, clock);
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(m->ci_met);
+  EXPECT_LE(m->rel_ci, 0.05);
+  EXPECT_GE(m->repeats.size(), 3u);
+  EXPECT_LT(m->repeats.size(), 20u);
+}
+
+TEST(Measure, DynamicEnergyIsRawMinusIdleTimesTime) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.002);
+  FakeMeter meter(clock, 40);
+  IdleBaseline idle(meter, clock);
+  ASSERT_TRUE(idle.Watts().ok());  // idle measured at 40 W, then the device gets busy
+  meter.power_w = 100;
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_NEAR(m->idle_w, 40, 1e-9);
+  EXPECT_NEAR(m->energy_per_iter_j, 0.2, 1e-9);
+  EXPECT_NEAR(m->energy_dynamic_per_iter_j, (100 - 40) * 0.002, 1e-9);
+  double expect = 0;
+  for (const Repeat& r : m->repeats) {
+    expect += (r.energy_j - 40 * r.time_s) / static_cast<double>(r.iterations);
+  }
+  expect /= static_cast<double>(m->repeats.size());
+  EXPECT_NEAR(m->energy_dynamic_per_iter_j, expect, 1e-12);
+}
+
+TEST(Measure, WarmUpLastsAtLeastWarmupMsAndCoolDownSleeps) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock, 0.3);
+  MeasurementSettings s = Settings();
+  s.warmup_ms = 200;
+  s.cooldown_ms = 750;
+  auto m = Measure(work, meter, idle, s, clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_FALSE(clock.events.empty());
+  // Everything before the idle baseline's sleep is warm-up.
+  double warm_iters = 0;
+  int warm_runs = 0;
+  size_t i = 0;
+  for (; i < clock.events.size() && clock.events[i].kind == Event::kRun; ++i) {
+    warm_iters += clock.events[i].amount;
+    ++warm_runs;
+  }
+  ASSERT_LT(i, clock.events.size());
+  EXPECT_DOUBLE_EQ(clock.events[i].amount, 0.3) << "idle baseline window";
+  EXPECT_GE(warm_runs, 1);
+  EXPECT_GE(warm_iters * 0.001, 0.2 - 1e-12);
+  EXPECT_LT(warm_iters * 0.001, 0.5) << "doubling overshoots by at most about 2x";
+  EXPECT_EQ(clock.events.front().amount, 1) << "warm-up starts with one iteration";
+  const Event& last = clock.events.back();
+  EXPECT_EQ(last.kind, Event::kSleep);
+  EXPECT_DOUBLE_EQ(last.amount, 0.75);
+}
+
+TEST(Measure, WarmUpRunsAtLeastOneIterationWhenZero) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  MeasurementSettings s = Settings();
+  s.warmup_ms = 0;
+  ASSERT_TRUE(Measure(work, meter, idle, s, clock).ok());
+  ASSERT_GE(clock.events.size(), 2u);
+  EXPECT_EQ(clock.events[0].kind, Event::kRun);
+  EXPECT_EQ(clock.events[1].kind, Event::kSleep) << "one warm-up run, then the idle window";
+}
+
+TEST(Measure, UsesCachedIdleBaseline) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  ASSERT_TRUE(Measure(work, meter, idle, Settings(), clock).ok());
+  size_t sleeps = 0;
+  for (const Event& e : clock.events) sleeps += e.kind == Event::kSleep;
+  EXPECT_EQ(sleeps, 2u);  // idle window + cool-down
+  clock.events.clear();
+  ASSERT_TRUE(Measure(work, meter, idle, Settings(), clock).ok());
+  sleeps = 0;
+  for (const Event& e : clock.events) sleeps += e.kind == Event::kSleep;
+  EXPECT_EQ(sleeps, 1u) << "second job reuses the idle baseline";
+}
+
+// Runs Measure with a meter whose reads after the idle baseline are rewritten by `tamper`.
+Status MeasureTampered(std::function<Result<double>(int, double)> tamper, double power = 100,
+                       double idle_power = 100) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, idle_power);
+  IdleBaseline idle(meter, clock);
+  if (!idle.Watts().ok()) return Status::Internal("idle baseline failed in the test setup");
+  meter.power_w = power;
+  meter.tamper = std::move(tamper);
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  return m.status();
+}
+
+void ExpectSensor(const Status& s, const std::string& fragment) {
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_EQ(s.message().rfind("sensor:", 0), 0u) << s.message();
+  EXPECT_NE(s.message().find(fragment), std::string::npos) << s.message();
+}
+
+TEST(Measure, ZeroWindowIsSensorFailure) {
+  ExpectSensor(MeasureTampered([](int, double) -> Result<double> { return 123.0; }),
+               "not positive");
+}
+
+TEST(Measure, NegativeWindowIsSensorFailure) {
+  ExpectSensor(MeasureTampered([](int read, double) -> Result<double> { return -10.0 * read; }),
+               "not positive");
+}
+
+TEST(Measure, NanWindowIsSensorFailure) {
+  ExpectSensor(MeasureTampered([](int read, double e) -> Result<double> {
+                 return read % 2 ? std::numeric_limits<double>::quiet_NaN() : e;
+               }),
+               "not finite");
+  ExpectSensor(MeasureTampered([](int, double) -> Result<double> {
+                 return std::numeric_limits<double>::infinity();
+               }),
+               "not finite");
+}
+
+TEST(Measure, BelowIdleWindowIsSensorFailure) {
+  // Idle measured at 100 W; windows then read 40 W: less than half of idle.
+  ExpectSensor(MeasureTampered(nullptr, /*power=*/40, /*idle_power=*/100), "idle");
+  // 60 W is below idle but within the tolerance for periodic counters: accepted.
+  EXPECT_TRUE(MeasureTampered(nullptr, /*power=*/60, /*idle_power=*/100).ok());
+}
+
+TEST(Measure, MeterErrorIsSensorFailureNamingTheSource) {
+  ExpectSensor(MeasureTampered([](int, double) -> Result<double> {
+                 return Status::PermissionDenied("/sys/class/powercap/x/energy_uj: denied");
+               }),
+               "/sys/class/powercap/x/energy_uj");
+}
+
+TEST(Measure, WorkloadErrorsPassThroughAndCoolDownStillHappens) {
+  for (int fail_at : {1, 9, 14}) {  // warm-up, window growth, a repeat
+    FakeClock clock;
+    FakeWorkload work(clock, 0.001);
+    work.fail_at_call = fail_at;
+    work.failure = Status::InvalidArgument("layer: bad shape");
+    FakeMeter meter(clock, 100);
+    IdleBaseline idle(meter, clock);
+    MeasurementSettings s = Settings();
+    s.cooldown_ms = 250;
+    auto m = Measure(work, meter, idle, s, clock);
+    ASSERT_FALSE(m.ok()) << fail_at;
+    EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(m.status().message(), "layer: bad shape");
+    ASSERT_FALSE(clock.events.empty());
+    EXPECT_EQ(clock.events.back().kind, Event::kSleep);
+    EXPECT_DOUBLE_EQ(clock.events.back().amount, 0.25);
+  }
+}
+
+TEST(Measure, ClockThatNeverAdvancesIsAnErrorNotAHang) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kInternal);
+}
+
+TEST(Measure, MinRepeatsBelowTwoStillGivesACi) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  MeasurementSettings s = Settings();
+  s.min_repeats = 1;
+  s.max_repeats = 1;
+  auto m = Measure(work, meter, idle, s, clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->repeats.size(), 2u);
+  EXPECT_TRUE(std::isfinite(m->rel_ci));
+}
+
+}  // namespace
+}  // namespace wattfleet

@@ -1,0 +1,192 @@
+// The planner: dedup by canonical key per device class, whole-model jobs, `layers: all`,
+// counts and the device-time estimate. Campaigns are built by hand (BuildSequential) so that
+// the expected layers are known exactly, independent of the zoo.
+#include "planner.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace wattfleet {
+namespace {
+
+LayerDecl Linear(int64_t in, int64_t out) {
+  return LayerDecl{
+      LayerType::kLinear, {{"in_features", double(in)}, {"out_features", double(out)}}, ""};
+}
+LayerDecl Relu() { return LayerDecl{LayerType::kReLU, {}, ""}; }
+
+Architecture Build(const std::string& name, const std::vector<LayerDecl>& layers) {
+  Result<Architecture> a = BuildSequential(name, "test", Shape{8}, layers);
+  EXPECT_TRUE(a.ok()) << a.status().ToString();
+  return a.ok() ? a.value() : Architecture{};
+}
+
+// a: Linear(8,16) ReLU Linear(16,4)     (3 nodes)
+// b: Linear(8,16) ReLU Linear(16,2)     (3 nodes; shares its first two layers with a)
+// Distinct layers: Linear(8,16), ReLU[16], Linear(16,4), Linear(16,2) = 4.
+Campaign TwoArchitectures(std::vector<std::string> classes = {"cpu"}) {
+  Campaign c;
+  c.name = "t";
+  c.batch_size = 4;
+  c.mode = Mode::kTraining;
+  c.dtype = DType::kFloat16;
+  c.measurement.warmup_ms = 100;
+  c.measurement.min_window_ms = 200;
+  c.measurement.min_repeats = 3;
+  c.measurement.cooldown_ms = 20;
+  for (const auto& cls : classes) c.devices.push_back(DeviceSelector{cls, "", "", ""});
+  c.architectures.push_back(Build("a", {Linear(8, 16), Relu(), Linear(16, 4)}));
+  c.architectures.push_back(Build("b", {Linear(8, 16), Relu(), Linear(16, 2)}));
+  return c;
+}
+
+int64_t Count(const Plan& p, JobKind kind, const std::string& cls) {
+  int64_t n = 0;
+  for (const JobSpec& j : p.jobs) n += (j.kind == kind && j.device_class == cls) ? 1 : 0;
+  return n;
+}
+
+TEST(PlannerTest, EstimateArithmetic) {
+  MeasurementSettings s;
+  s.warmup_ms = 100;
+  s.min_window_ms = 200;
+  s.min_repeats = 3;
+  s.cooldown_ms = 20;
+  // (100 + 200 * (3 + 1) + 20) / 1000
+  EXPECT_DOUBLE_EQ(EstimateJobSeconds(s), 0.92);
+  // Defaults: (200 + 500 * 4 + 100) / 1000.
+  EXPECT_DOUBLE_EQ(EstimateJobSeconds(MeasurementSettings{}), 2.3);
+}
+
+TEST(PlannerTest, SharedLayersAreMeasuredOncePerClass) {
+  Campaign c = TwoArchitectures();
+  c.plan.whole_models = false;
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->layers.size(), 4u);
+  EXPECT_EQ(p->layers_total, 6);
+  ASSERT_EQ(p->jobs.size(), 4u);
+  std::set<std::string> subjects;
+  for (const JobSpec& j : p->jobs) {
+    EXPECT_EQ(j.kind, JobKind::kLayer);
+    EXPECT_EQ(j.device_class, "cpu");
+    EXPECT_EQ(j.mode, Mode::kTraining);
+    EXPECT_EQ(j.dtype, DType::kFloat16);
+    EXPECT_EQ(j.batch, 4);
+    EXPECT_EQ(j.settings, c.measurement);
+    EXPECT_EQ(j.job_id, 0);
+    subjects.insert(j.subject);
+    // The graph is the layer alone, reading the input.
+    EXPECT_EQ(j.graph.name, j.subject);
+    EXPECT_EQ(j.graph.family, "layer");
+    ASSERT_EQ(j.graph.nodes.size(), 1u);
+    EXPECT_EQ(j.graph.nodes[0].inputs, std::vector<int>{-1});
+    EXPECT_EQ(j.graph.input_shape, j.graph.nodes[0].spec.input_shape);
+    EXPECT_EQ(CanonicalKey(j.graph.nodes[0].spec), j.subject);
+  }
+  EXPECT_EQ(subjects.size(), 4u);
+  // Distinct layers in first-seen order, with features.
+  EXPECT_EQ(p->layers[0].key, CanonicalKey(c.architectures[0].nodes[0].spec));
+  EXPECT_EQ(p->layers[0].features.macs, 8 * 16);
+  EXPECT_EQ(p->layers[3].key, CanonicalKey(c.architectures[1].nodes[2].spec));
+}
+
+TEST(PlannerTest, TwoDeviceClassesDoubleTheJobs) {
+  Campaign c = TwoArchitectures({"cpu", "cuda", "cpu"});  // the second cpu selector adds nothing
+  c.plan.whole_models = false;
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->layers.size(), 4u);
+  EXPECT_EQ(p->jobs.size(), 8u);
+  EXPECT_EQ(Count(*p, JobKind::kLayer, "cpu"), 4);
+  EXPECT_EQ(Count(*p, JobKind::kLayer, "cuda"), 4);
+}
+
+TEST(PlannerTest, WholeModelJobs) {
+  Campaign c = TwoArchitectures({"cpu", "cuda"});
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->jobs.size(), 12u);
+  EXPECT_EQ(Count(*p, JobKind::kModel, "cpu"), 2);
+  EXPECT_EQ(Count(*p, JobKind::kModel, "cuda"), 2);
+  for (const JobSpec& j : p->jobs) {
+    if (j.kind != JobKind::kModel) continue;
+    const Architecture& arch = j.subject == "a" ? c.architectures[0] : c.architectures[1];
+    EXPECT_EQ(j.graph.name, arch.name);
+    EXPECT_EQ(j.graph.nodes.size(), arch.nodes.size());
+    EXPECT_EQ(j.batch, 4);
+  }
+  EXPECT_EQ(p->JobsByKind(), (std::map<std::string, int64_t>{{"layer", 8}, {"model", 4}}));
+}
+
+TEST(PlannerTest, LayersAllDisablesDedup) {
+  Campaign c = TwoArchitectures();
+  c.plan.distinct_layers = false;
+  c.plan.whole_models = false;
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->layers.size(), 4u);  // the layer table stays distinct
+  EXPECT_EQ(p->layers_total, 6);
+  EXPECT_EQ(p->jobs.size(), 6u);    // but every node gets a job
+  EXPECT_EQ(p->JobsByKind(), (std::map<std::string, int64_t>{{"layer", 6}}));
+  EXPECT_EQ(p->jobs[0].subject, p->jobs[3].subject);  // Linear(8,16) in a and in b
+}
+
+TEST(PlannerTest, ArchLayersListEveryNode) {
+  Campaign c = TwoArchitectures();
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->arch_layers.size(), 6u);
+  EXPECT_EQ(p->arch_layers[0].architecture, "a");
+  EXPECT_EQ(p->arch_layers[0].position, 0);
+  EXPECT_EQ(p->arch_layers[0].node_name, c.architectures[0].nodes[0].name);
+  EXPECT_EQ(p->arch_layers[4].architecture, "b");
+  EXPECT_EQ(p->arch_layers[4].position, 1);
+  EXPECT_EQ(p->arch_layers[4].layer_key, p->arch_layers[1].layer_key);  // shared ReLU
+  EXPECT_NE(p->arch_layers[5].layer_key, p->arch_layers[2].layer_key);
+}
+
+TEST(PlannerTest, EstimateAndLease) {
+  Campaign c = TwoArchitectures({"cpu", "cuda"});
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const double per_job = EstimateJobSeconds(c.measurement);
+  EXPECT_DOUBLE_EQ(p->estimated_device_seconds, per_job * 12);
+  // 10 x 0.92 s is below the one-minute floor.
+  for (const JobSpec& j : p->jobs) EXPECT_EQ(j.lease_ms, 60000);
+
+  c.measurement.min_window_ms = 10000;  // (100 + 40000 + 20) ms -> lease 401.2 s
+  Result<Plan> slow = MakePlan(c);
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  for (const JobSpec& j : slow->jobs) EXPECT_EQ(j.lease_ms, 401200);
+}
+
+TEST(PlannerTest, EmptyDevicesAndProbesAreRejected) {
+  Campaign c = TwoArchitectures();
+  c.devices.clear();
+  EXPECT_EQ(MakePlan(c).status().code(), StatusCode::kInvalidArgument);
+  Campaign d = TwoArchitectures();
+  d.plan.thor_probes = true;
+  Result<Plan> p = MakePlan(d);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("not implemented"), std::string::npos);
+}
+
+TEST(PlannerTest, QuickstartPlansAFewDozenJobs) {
+  Result<Campaign> c =
+      LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Result<Plan> p = MakePlan(*c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  // docs/campaign.md promises "roughly 20-35 jobs" for the quickstart.
+  EXPECT_GE(p->jobs.size(), 20u);
+  EXPECT_LE(p->jobs.size(), 35u);
+  EXPECT_EQ(p->JobsByKind().at("model"), 3);
+  EXPECT_LT(static_cast<int64_t>(p->layers.size()), p->layers_total);  // shared layers exist
+}
+
+}  // namespace
+}  // namespace wattfleet

@@ -1,0 +1,74 @@
+// The device daemon's core: a DEALER connection to the controller (READY, heartbeats both
+// ways, reconnect on a fresh socket with exponential backoff and jitter) and a worker thread
+// that runs jobs through the executor and the measurement protocol.
+//
+// Threads: Run()'s thread owns every socket of the connection; the worker owns only its end
+// of an inproc pair over which it hands finished results back. Results are in the spool
+// (fsynced) before they are sent and leave it only when the controller acknowledges them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <zmq.hpp>
+
+#include "executor.h"
+#include "meter.h"
+#include "spool.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+
+struct AgentOptions {
+  std::string controller;          // e.g. tcp://127.0.0.1:5555
+  int64_t heartbeat_ms = 1000;     // until WELCOME says otherwise
+  int32_t liveness = 3;            // silent intervals before the controller counts as dead
+  double reconnect_min_s = 1.0;    // backoff starts here ...
+  double reconnect_max_s = 32.0;   // ... and doubles up to here, with jitter
+  double drain_timeout_s = 10.0;   // on stop: how long to wait for the last ACKs
+  // Stop after this many jobs have ended (0: never). For tests and one-shot runs.
+  int64_t max_jobs = 0;
+};
+
+class Agent {
+ public:
+  // `ready` carries the identity and capabilities sent at registration; the references must
+  // outlive the agent.
+  Agent(AgentOptions options, ReadyMsg ready, Executor& executor, Meter& meter, Spool& spool);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Runs until RequestStop(), then drains: the running job finishes, its result is sent,
+  // the last ACKs are awaited (bounded) and DISCONNECT says goodbye. Errors: a refusal by the
+  // controller (e.g. protocol version) or an unusable endpoint.
+  Status Run();
+
+  // Async-signal-safe: only sets a flag.
+  void RequestStop() { stop_.store(true); }
+
+ private:
+  void WorkerLoop();
+  JobResult Execute(const JobSpec& job, IdleBaseline& idle);
+
+  AgentOptions options_;
+  ReadyMsg ready_;
+  Executor& executor_;
+  Meter& meter_;
+  Spool& spool_;
+  std::atomic<bool> stop_{false};
+  zmq::context_t context_{1};
+  std::string results_endpoint_;  // inproc: worker -> Run()'s thread
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<JobSpec> queue_;  // GUARDED_BY(mu_): received, not started
+  bool running_job_ = false;   // GUARDED_BY(mu_)
+  bool worker_exit_ = false;   // GUARDED_BY(mu_)
+  int64_t jobs_ended_ = 0;     // GUARDED_BY(mu_)
+};
+
+}  // namespace wattfleet

@@ -1,0 +1,43 @@
+// What this device is, and which sensor backends work here: for READY and `probe --json`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "meter.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+struct DeviceInfo {
+  std::string hostname;
+  std::string cpu_model;
+  int64_t cores = 0;
+  int64_t memory_bytes = 0;
+  std::string os;  // kernel release
+};
+
+DeviceInfo ProbeDevice(const std::string& proc_root = "/proc");
+
+struct SensorProbe {
+  std::string backend;
+  bool available = false;
+  std::string reason;  // why (not) available
+};
+
+struct SensorRoots {
+  std::string sysfs_root = "/sys";
+  std::string proc_root = "/proc";
+};
+
+// Every backend of MEASUREMENT.md with its availability here.
+std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots);
+
+// Opens the named backend; "auto" picks the best available one and says why in `why`.
+// `simulated` is only ever opened when asked for by name.
+Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const SensorRoots& roots,
+                                         std::string* why);
+
+}  // namespace wattfleet

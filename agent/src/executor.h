@@ -1,0 +1,38 @@
+// The executor turns a job's graph into something the measurement loop can run: modules and
+// inputs built on the job's device, in the job's mode and dtype.
+//
+// The libtorch implementation lives in torch_executor.cc, the only agent file that includes
+// libtorch headers; builds without libtorch get an executor that refuses every job with a
+// clear reason, so the agent core still runs (and reports) on tiny devices.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "measurement_loop.h"
+#include "wattfleet/common/job.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Builds the job's modules and inputs. InvalidArgument for a job this executor cannot run
+  // (unsupported layer, dtype or device): such a job is FAILED, never retried.
+  virtual Result<std::unique_ptr<Workload>> Prepare(const JobSpec& job) = 0;
+  // "1.13.1", or "" without libtorch.
+  virtual std::string torch_version() const = 0;
+  // Intra-op threads the executor runs with.
+  virtual int threads() const = 0;
+};
+
+struct ExecutorOptions {
+  std::string device = "cpu";  // "cpu" | "cuda:N"
+  int threads = 0;             // 0: libtorch's default
+};
+
+// The libtorch executor when built with it; otherwise one that refuses every job.
+Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options);
+
+}  // namespace wattfleet

@@ -1,0 +1,120 @@
+// The dispatcher: the controller's ROUTER loop. Registers agents (READY/WELCOME, protocol
+// version checked), heartbeats both ways, keeps a queue per device class, hands each agent
+// up to its prefetch jobs under a lease, stores results once (through the Store), requeues
+// jobs whose lease expired or whose agent died, and answers the admin socket (submit, status,
+// cancel) with JSON.
+//
+// Threading: Run() owns both sockets and the Store; everything else happens on that thread.
+// RequestStop() and the counters are the only members safe from other threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <zmq.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "store.h"
+#include "wattfleet/common/clock.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+
+struct DispatcherOptions {
+  std::string bind = "tcp://127.0.0.1:5555";  // agents dial in here; port * picks one
+  std::string admin;                          // REP socket for the CLI; empty: none
+  int64_t heartbeat_ms = 1000;
+  int32_t liveness = 3;        // silent heartbeats before an agent is dead
+  int32_t max_attempts = 3;    // infrastructure failures retried up to here, then quarantined
+  double drain_timeout_s = 30; // on stop: how long to wait for in-flight results
+  // Embedded mode: return from Run() once every campaign has ended.
+  bool exit_when_campaigns_done = false;
+};
+
+// Counters, readable from any thread (e.g. for progress output).
+struct DispatcherCounters {
+  std::atomic<int64_t> results_stored{0};
+  std::atomic<int64_t> results_duplicate{0};
+  std::atomic<int64_t> failures{0};
+  std::atomic<int64_t> retries{0};
+  std::atomic<int64_t> lease_expiries{0};
+  std::atomic<int64_t> malformed{0};
+  std::atomic<int64_t> agents_alive{0};
+  std::atomic<int64_t> jobs_active{0};  // queued + leased
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(DispatcherOptions options, Store& store, Clock& clock = SystemClock());
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Binds the sockets (refusing non-loopback addresses: there is no authentication yet) and
+  // loads the active jobs from the store. Errors name the endpoint.
+  Status Start();
+  // Endpoints actually bound (an ephemeral port resolved). Valid after Start().
+  const std::string& endpoint() const { return endpoint_; }
+  const std::string& admin_endpoint() const { return admin_endpoint_; }
+
+  // The loop. Returns after RequestStop() (having drained) or, in embedded mode, once every
+  // campaign has ended.
+  Status Run();
+  // Async-signal-safe.
+  void RequestStop() { stop_.store(true); }
+
+  const DispatcherCounters& counters() const { return counters_; }
+
+ private:
+  struct AgentState {
+    std::string identity;
+    ReadyMsg ready;
+    double last_seen = 0;
+    double last_sent = 0;
+    std::set<int64_t> in_flight;  // job ids leased to it
+  };
+  struct JobEntry {
+    ActiveJob job;
+    std::string identity;  // agent holding the lease
+    double deadline = 0;   // monotonic seconds
+  };
+
+  Status LoadJobs();
+  void HandleAgentMessage(const std::string& identity, const Envelope& env);
+  void HandleReady(const std::string& identity, const std::string& body);
+  void HandleResult(const std::string& identity, const std::string& body, bool done);
+  void HandleAdmin();
+  nlohmann::json AdminSubmit(const nlohmann::json& req);
+  nlohmann::json AdminStatus();
+  nlohmann::json AdminCancel(const nlohmann::json& req);
+  void DropAgent(const std::string& identity, const std::string& why);
+  void Requeue(int64_t job_id, const std::string& why);
+  void EndJob(int64_t job_id);
+  void Dispatch();
+  void Tick();
+  void CheckCampaigns();
+  bool SendTo(const std::string& identity, Command command, std::string body);
+
+  DispatcherOptions options_;
+  Store& store_;
+  Clock& clock_;
+  zmq::context_t context_{1};
+  zmq::socket_t router_;
+  zmq::socket_t admin_;
+  std::string endpoint_;
+  std::string admin_endpoint_;
+  std::atomic<bool> stop_{false};
+  DispatcherCounters counters_;
+
+  std::map<std::string, AgentState> agents_;              // by identity
+  std::map<int64_t, JobEntry> jobs_;                      // queued and leased
+  std::map<std::string, std::deque<int64_t>> queues_;     // device class -> queued job ids
+  std::map<int64_t, int64_t> active_per_campaign_;        // campaign -> jobs not ended
+  bool campaigns_changed_ = false;
+};
+
+}  // namespace wattfleet

@@ -1,0 +1,28 @@
+// Embedded mode (`wattfleet run`): a controller and N real agent processes on this machine,
+// talking over ZeroMQ on loopback, running one campaign to the end.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+struct EmbeddedOptions {
+  std::string campaign_path;
+  std::string db_path = "wattfleet.db";
+  std::string export_path;      // CSV of the campaign's measurements; empty: next to the db
+  int agents = 2;
+  std::string sensor = "auto";  // passed to every agent
+  int threads_per_agent = 0;    // 0: the machine's cores shared among the agents
+  std::string log_dir;          // agents' logs; empty: next to the db
+  bool progress = true;         // a line of progress every few seconds
+};
+
+// Validates the campaign (InvalidArgument, nothing stored, when it is bad), stores it, starts
+// the agents, dispatches until every job has ended, prints the summary to `out` and writes the
+// CSV export.
+Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out);
+
+}  // namespace wattfleet

@@ -1,0 +1,276 @@
+// The SQLite backend's plumbing (statement and transaction wrappers) and its schema history.
+//
+// Schema changes are append-only: a new version is a new entry in kMigrations that alters the
+// previous schema; released entries are never edited, because files in the field were
+// created by them.
+#include <string>
+
+#include "sqlite_store.h"
+
+namespace wattfleet {
+namespace sqlite {
+
+Status Error(sqlite3* db, int rc, std::string_view what) {
+  std::string msg = "sqlite: " + std::string(what) + ": ";
+  // The connection's message describes the last failed call, which is this one; the generic
+  // string is the fallback when there is no connection (open failed before allocating one).
+  msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  msg += " (" + std::to_string(rc) + ")";
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(std::move(msg));
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        return Status::AlreadyExists(std::move(msg));
+      return Status::InvalidArgument(std::move(msg));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return Status::Corruption(std::move(msg));
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Status::PermissionDenied(std::move(msg));
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+      return Status::IOError(std::move(msg));
+    default:
+      return Status::Internal(std::move(msg));
+  }
+}
+
+Status Exec(sqlite3* db, const char* sql) {
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Error(db, rc, sql);
+  return Status::OK();
+}
+
+Result<Stmt> Stmt::Prepare(sqlite3* db, std::string_view sql) {
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+  StmtPtr stmt(raw);
+  if (rc != SQLITE_OK) return Error(db, rc, "prepare " + std::string(sql));
+  return Stmt(db, std::move(stmt));
+}
+
+void Stmt::Check(int rc) {
+  if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = Error(db_, rc, "bind");
+}
+
+Result<bool> Stmt::Step() {
+  if (!bind_status_.ok()) return bind_status_;
+  const int rc = sqlite3_step(stmt_.get());
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Error(db_, rc, sqlite3_sql(stmt_.get()));
+}
+
+Status Stmt::Run() {
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, Step());
+    if (!row) return Status::OK();
+  }
+}
+
+void Stmt::Reset() {
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+  bind_status_ = Status::OK();
+}
+
+std::string Stmt::Text(int col) const {
+  const auto* p = sqlite3_column_text(stmt_.get(), col);
+  const int n = sqlite3_column_bytes(stmt_.get(), col);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
+}
+
+std::string Stmt::BlobAt(int col) const {
+  const void* p = sqlite3_column_blob(stmt_.get(), col);
+  const int n = sqlite3_column_bytes(stmt_.get(), col);
+  return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+}
+
+Result<Transaction> Transaction::Begin(sqlite3* db) {
+  WF_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  return Transaction(db);
+}
+
+Transaction::~Transaction() {
+  // Some errors (SQLITE_FULL, IOERR, ...) make SQLite roll back by itself; a second ROLLBACK
+  // would only fail, so check whether a transaction is still open.
+  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0)
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+Status Transaction::Commit() {
+  if (db_ == nullptr) return Status::Internal("sqlite: commit of a finished transaction");
+  // On failure (e.g. SQLITE_BUSY on the WAL) the transaction stays open and the destructor
+  // rolls it back.
+  WF_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+  db_ = nullptr;
+  return Status::OK();
+}
+
+namespace {
+
+// Version 1. Notes on choices:
+// - layers is keyed by the canonical key and shared by every campaign: the same layer measured
+//   in two campaigns is one row, so measurements join across campaigns.
+// - jobs keep the encoded JobSpec (what the agent receives) next to the queryable columns;
+//   the BLOB is authoritative for dispatch, the columns serve queries and exports.
+// - measurements: UNIQUE(job_id) is the "nothing stored twice" rule (one measurement per job,
+//   whichever attempt came first); UNIQUE(job_id, attempt) documents the idempotency key.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE campaigns(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running', 'done', 'cancelled')),
+  mode TEXT NOT NULL,
+  dtype TEXT NOT NULL,
+  batch INTEGER NOT NULL,
+  source_path TEXT NOT NULL DEFAULT '',
+  yaml TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  finished_ms INTEGER
+);
+CREATE TABLE architectures(
+  id INTEGER PRIMARY KEY,
+  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+  name TEXT NOT NULL,
+  family TEXT NOT NULL,
+  input_shape TEXT NOT NULL,
+  output_shape TEXT NOT NULL,
+  macs INTEGER NOT NULL,
+  flops INTEGER NOT NULL,
+  params INTEGER NOT NULL,
+  layers INTEGER NOT NULL,
+  UNIQUE (campaign_id, name)
+);
+CREATE TABLE layers(
+  key TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  params_json TEXT NOT NULL,
+  input_shape TEXT NOT NULL,
+  output_shape TEXT NOT NULL,
+  macs INTEGER NOT NULL,
+  flops INTEGER NOT NULL,
+  params INTEGER NOT NULL,
+  input_elements INTEGER NOT NULL,
+  output_elements INTEGER NOT NULL
+);
+CREATE TABLE arch_layers(
+  architecture_id INTEGER NOT NULL REFERENCES architectures(id),
+  position INTEGER NOT NULL,
+  node_name TEXT NOT NULL,
+  layer_key TEXT NOT NULL REFERENCES layers(key),
+  PRIMARY KEY (architecture_id, position)
+);
+CREATE INDEX arch_layers_by_layer ON arch_layers(layer_key);
+CREATE TABLE devices(
+  name TEXT PRIMARY KEY,
+  class TEXT NOT NULL,
+  capabilities_json TEXT NOT NULL,
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL
+);
+CREATE TABLE jobs(
+  id INTEGER PRIMARY KEY,
+  campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+  kind TEXT NOT NULL,
+  device_class TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  dtype TEXT NOT NULL,
+  batch INTEGER NOT NULL,
+  spec BLOB NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('planned', 'queued', 'leased', 'done', 'failed',
+                                       'quarantined', 'cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  agent TEXT,
+  lease_deadline_ms INTEGER,
+  last_error TEXT,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX jobs_by_campaign_state ON jobs(campaign_id, state);
+CREATE TABLE measurements(
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  attempt INTEGER NOT NULL,
+  agent TEXT NOT NULL,
+  payload_hash TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  sensor TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  energy_is_estimate INTEGER NOT NULL,
+  time_per_iter_s REAL NOT NULL,
+  time_std_s REAL NOT NULL,
+  energy_per_iter_j REAL NOT NULL,
+  energy_std_j REAL NOT NULL,
+  energy_dynamic_per_iter_j REAL NOT NULL,
+  idle_w REAL NOT NULL,
+  rel_ci REAL NOT NULL,
+  time_rel_ci REAL NOT NULL,
+  ci_met INTEGER NOT NULL,
+  iterations_per_window INTEGER NOT NULL,
+  repeats INTEGER NOT NULL,
+  repeats_json TEXT NOT NULL,
+  agent_version TEXT NOT NULL,
+  torch_version TEXT NOT NULL,
+  device TEXT NOT NULL,
+  threads INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  UNIQUE (job_id, attempt)
+);
+CREATE UNIQUE INDEX measurements_one_per_job ON measurements(job_id);
+)sql";
+
+struct Migration {
+  int to_version;
+  const char* sql;
+};
+
+// Append version 2 here as {2, "ALTER TABLE ..."}; Migrate() runs every step above the file's
+// version in order.
+constexpr Migration kMigrations[] = {
+    {1, kSchemaV1},
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
+              "one migration per schema version");
+
+}  // namespace
+
+Result<int> SchemaVersion(sqlite3* db) {
+  WF_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, "PRAGMA user_version"));
+  WF_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return Status::Internal("sqlite: PRAGMA user_version returned no row");
+  return static_cast<int>(stmt.Int(0));
+}
+
+Status Migrate(sqlite3* db) {
+  WF_ASSIGN_OR_RETURN(const int current, SchemaVersion(db));
+  if (current > kSchemaVersion) {
+    return Status::InvalidArgument(
+        "dataset schema version " + std::to_string(current) +
+        " is newer than this build of wattfleet supports (version " +
+        std::to_string(kSchemaVersion) + "); upgrade wattfleet to open it");
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.to_version <= current) continue;
+    WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db));
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    WF_ASSIGN_OR_RETURN(const int now, SchemaVersion(db));
+    if (now >= m.to_version) continue;
+    WF_RETURN_IF_ERROR(Exec(db, m.sql).WithContext("schema migration to version " +
+                                                   std::to_string(m.to_version)));
+    // user_version lives in the file header and is written by the same transaction, so a
+    // crash leaves either the old schema and version or the new ones.
+    const std::string set_version = "PRAGMA user_version = " + std::to_string(m.to_version);
+    WF_RETURN_IF_ERROR(Exec(db, set_version.c_str()));
+    WF_RETURN_IF_ERROR(tx.Commit());
+  }
+  return Status::OK();
+}
+
+}  // namespace sqlite
+}  // namespace wattfleet

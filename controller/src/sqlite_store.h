@@ -1,0 +1,138 @@
+// Private to the SQLite backend: RAII handles over the sqlite3 C API, a prepared statement
+// wrapper with bound parameters, an IMMEDIATE transaction guard and the schema migration.
+//
+// Nothing here throws; every failure is a Status that names the SQL step that failed and
+// SQLite's own message.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+namespace sqlite {
+
+// The schema version this build writes (PRAGMA user_version). Opening a newer file fails.
+inline constexpr int kSchemaVersion = 1;
+
+struct DbCloser {
+  // close_v2 defers the close until every statement is finalized, so the order in which
+  // owners are destroyed does not matter.
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// Maps an SQLite result code onto a Status: busy/locked -> Unavailable, constraint ->
+// AlreadyExists (unique, primary key) or InvalidArgument (foreign key, check, not null),
+// corrupt/notadb -> Corruption, I/O, read-only, full, cantopen -> IOError.
+Status Error(sqlite3* db, int rc, std::string_view what);
+
+// Runs SQL without parameters (schema, pragmas, BEGIN/COMMIT).
+Status Exec(sqlite3* db, const char* sql);
+
+// A BLOB parameter (a plain string is bound as TEXT).
+struct Blob {
+  std::string_view bytes;
+};
+
+// A prepared statement. Bind parameters by 1-based index, then Step() for rows or Run() for
+// statements without a result. A bind failure is reported by the next Step()/Run().
+class Stmt {
+ public:
+  static Result<Stmt> Prepare(sqlite3* db, std::string_view sql);
+
+  template <typename T>
+  Stmt& Bind(int index, const T& value) {
+    if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_enum_v<T>) {
+      Check(sqlite3_bind_int64(stmt_.get(), index, static_cast<sqlite3_int64>(value)));
+    } else if constexpr (std::is_floating_point_v<T>) {
+      Check(sqlite3_bind_double(stmt_.get(), index, static_cast<double>(value)));
+    } else if constexpr (std::is_same_v<T, Blob>) {
+      // zeroblob-free empty blob: a non-null pointer keeps the value a BLOB rather than NULL.
+      static const char kEmpty = 0;
+      const char* data = value.bytes.empty() ? &kEmpty : value.bytes.data();
+      Check(sqlite3_bind_blob64(stmt_.get(), index, data, value.bytes.size(),
+                                SQLITE_TRANSIENT));
+    } else if constexpr (std::is_same_v<T, std::nullopt_t>) {
+      Check(sqlite3_bind_null(stmt_.get(), index));
+    } else {
+      const std::string_view text(value);
+      Check(sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(),
+                                SQLITE_TRANSIENT, SQLITE_UTF8));
+    }
+    return *this;
+  }
+  template <typename T>
+  Stmt& Bind(int index, const std::optional<T>& value) {
+    if (value) return Bind(index, *value);
+    return Bind(index, std::nullopt);
+  }
+  // Binds every argument, from index 1.
+  template <typename... Args>
+  Stmt& BindAll(const Args&... args) {
+    int index = 1;
+    (Bind(index++, args), ...);
+    return *this;
+  }
+
+  // True when a row is ready, false when the statement is done.
+  Result<bool> Step();
+  // Steps to completion, ignoring rows.
+  Status Run();
+  // Ready for new bindings (prepared statements are reused inside loops).
+  void Reset();
+
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_.get(), col); }
+  std::string Text(int col) const;
+  std::string BlobAt(int col) const;
+
+ private:
+  Stmt(sqlite3* db, StmtPtr stmt) : db_(db), stmt_(std::move(stmt)) {}
+  void Check(int rc);
+
+  sqlite3* db_;
+  StmtPtr stmt_;
+  Status bind_status_;
+};
+
+// BEGIN IMMEDIATE on creation (the write lock is taken up front, so a transaction never fails
+// half-way with SQLITE_BUSY on its first write); ROLLBACK on destruction unless committed.
+class Transaction {
+ public:
+  static Result<Transaction> Begin(sqlite3* db);
+  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  Transaction& operator=(Transaction&&) = delete;
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+
+  Status Commit();
+
+ private:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  sqlite3* db_;  // null once committed or moved from
+};
+
+// Brings the schema from the file's user_version up to kSchemaVersion, one transaction per
+// step. A file written by a newer build (user_version > kSchemaVersion) is refused.
+Status Migrate(sqlite3* db);
+
+// The file's PRAGMA user_version.
+Result<int> SchemaVersion(sqlite3* db);
+
+}  // namespace sqlite
+}  // namespace wattfleet

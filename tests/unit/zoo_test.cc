@@ -1,0 +1,170 @@
+// Tests of the architecture zoo and the parametric families (controller/src/zoo.h).
+// Expected numbers are computed by hand in the comments.
+#include "zoo.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+namespace wattfleet {
+namespace {
+
+SweepValue Int(int64_t v) { return SweepValue{{v}, false}; }
+SweepValue List(std::vector<int64_t> v) { return SweepValue{std::move(v), true}; }
+
+int CountType(const Architecture& arch, LayerType type) {
+  return static_cast<int>(std::count_if(arch.nodes.begin(), arch.nodes.end(),
+                                        [&](const ArchNode& n) { return n.spec.type == type; }));
+}
+
+void ExpectInvalid(const Result<Architecture>& r, const std::string& needle) {
+  ASSERT_FALSE(r.ok()) << "built " << r->name;
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+}
+
+TEST(Zoo, NamesAreSorted) {
+  EXPECT_EQ(ZooNames(), (std::vector<std::string>{"cnn5", "lenet5", "mlp-mnist"}));
+  for (const auto& name : ZooNames()) {
+    auto arch = FindZooArchitecture(name);
+    ASSERT_TRUE(arch.ok()) << name << ": " << arch.status().ToString();
+    EXPECT_EQ(arch->name, name);
+  }
+}
+
+TEST(Zoo, LeNet5) {
+  auto arch = FindZooArchitecture("lenet5");
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->family, "lenet5");
+  EXPECT_EQ(arch->input_shape, (Shape{1, 32, 32}));
+  EXPECT_EQ(arch->nodes.size(), 12u);
+  // 156 + 2416 + 48120 + 10164 + 850 = 61706 (see layer_features_test).
+  EXPECT_EQ(arch->Totals().params, 61706);
+  EXPECT_EQ(arch->OutputShape(), (Shape{10}));
+}
+
+TEST(Zoo, MlpMnist) {
+  auto arch = FindZooArchitecture("mlp-mnist");
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->family, "mlp");
+  // 784*256+256 = 200960, 256*128+128 = 32896, 128*10+10 = 1290 -> 235146.
+  EXPECT_EQ(arch->Totals().params, 235146);
+  // MACs 200704 + 32768 + 1280 = 234752.
+  EXPECT_EQ(arch->Totals().macs, 234752);
+}
+
+TEST(Zoo, Cnn5) {
+  auto arch = FindZooArchitecture("cnn5");
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->family, "cnn");
+  EXPECT_EQ(CountType(*arch, LayerType::kConv2d), 3);
+  EXPECT_EQ(CountType(*arch, LayerType::kLinear), 2);
+  // conv 3*32*9+32 = 896, 32*64*9+64 = 18496, 64*128*9+128 = 73856,
+  // fc 2048*256+256 = 524544, 256*10+10 = 2570 -> 620362.
+  EXPECT_EQ(arch->Totals().params, 620362);
+  // 32 -> 16 -> 8 -> 4 spatial: the flatten reads [128,4,4].
+  EXPECT_EQ(arch->nodes[9].spec.input_shape, (Shape{128, 4, 4}));
+}
+
+TEST(Zoo, UnknownNameListsKnownNames) {
+  auto r = FindZooArchitecture("resnet50");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  for (const char* n : {"resnet50", "cnn5", "lenet5", "mlp-mnist"}) {
+    EXPECT_NE(r.status().message().find(n), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(Families, NamesAndParameters) {
+  EXPECT_EQ(FamilyNames(), (std::vector<std::string>{"cnn", "mlp"}));
+  auto mlp = FamilyParameters("mlp");
+  for (const char* p : {"depth", "width", "input", "classes"}) EXPECT_EQ(mlp.count(p), 1u) << p;
+  auto cnn = FamilyParameters("cnn");
+  for (const char* p : {"depth", "width", "input", "kernel", "classes"}) {
+    EXPECT_EQ(cnn.count(p), 1u) << p;
+    EXPECT_FALSE(cnn[p].empty());
+  }
+  EXPECT_TRUE(FamilyParameters("transformer").empty());
+}
+
+TEST(Families, MlpFromScalarInput) {
+  auto arch = BuildFamilyMember("mlp", {{"depth", Int(3)}, {"width", Int(64)},
+                                        {"input", Int(784)}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->name, "mlp-d3-w64-i784");
+  EXPECT_EQ(arch->family, "mlp");
+  EXPECT_EQ(CountType(*arch, LayerType::kLinear), 4);
+  EXPECT_EQ(CountType(*arch, LayerType::kReLU), 3);
+  EXPECT_EQ(CountType(*arch, LayerType::kFlatten), 0);
+  // 784*64+64 = 50240, 2 x (64*64+64) = 8320, 64*10+10 = 650 -> 59210.
+  EXPECT_EQ(arch->Totals().params, 59210);
+  EXPECT_EQ(arch->OutputShape(), (Shape{10}));
+}
+
+TEST(Families, MlpFromImageInputFlattensFirst) {
+  auto arch = BuildFamilyMember("mlp", {{"depth", Int(1)}, {"width", Int(32)},
+                                        {"input", List({1, 28, 28})}, {"classes", Int(5)}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->name, "mlp-d1-w32-i784-c5");
+  EXPECT_EQ(arch->nodes.front().spec.type, LayerType::kFlatten);
+  EXPECT_EQ(arch->input_shape, (Shape{1, 28, 28}));
+  // 784*32+32 = 25120, 32*5+5 = 165 -> 25285.
+  EXPECT_EQ(arch->Totals().params, 25285);
+  EXPECT_EQ(arch->OutputShape(), (Shape{5}));
+}
+
+TEST(Families, Cnn) {
+  auto arch = BuildFamilyMember("cnn", {{"depth", Int(2)}, {"width", Int(16)},
+                                        {"input", List({3, 32, 32})}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->name, "cnn-d2-w16-i3x32x32");
+  // conv 3->16 [16,32,32], pool [16,16,16], conv 16->32 [32,16,16], pool [32,8,8], flatten 2048.
+  // params: 3*16*9+16 = 448, 16*32*9+32 = 4640, 2048*10+10 = 20490 -> 25578.
+  EXPECT_EQ(arch->Totals().params, 25578);
+  EXPECT_EQ(CountType(*arch, LayerType::kMaxPool2d), 2);
+  EXPECT_EQ(arch->nodes.back().spec.Int("in_features"), 2048);
+}
+
+TEST(Families, CnnSkipsPoolsOnSmallMaps) {
+  // [1,8,8]: block 1 pools to 4x4, block 2 to 2x2, block 3 would leave 1x1 so keeps 2x2.
+  auto arch = BuildFamilyMember("cnn", {{"depth", Int(3)}, {"width", Int(4)},
+                                        {"input", List({1, 8, 8})}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(CountType(*arch, LayerType::kConv2d), 3);
+  EXPECT_EQ(CountType(*arch, LayerType::kMaxPool2d), 2);
+  // Last block has 4*2*2 = 16 channels on 2x2: 64 features.
+  EXPECT_EQ(arch->nodes.back().spec.Int("in_features"), 64);
+}
+
+TEST(Families, CnnEvenKernelAndName) {
+  // Kernel 4, padding 2: 8 -> 9 after the conv, pool -> 4. Name carries the kernel.
+  auto arch = BuildFamilyMember("cnn", {{"depth", Int(1)}, {"width", Int(2)}, {"kernel", Int(4)},
+                                        {"input", List({1, 8, 8})}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  EXPECT_EQ(arch->name, "cnn-d1-w2-i1x8x8-k4");
+  EXPECT_EQ(arch->nodes.back().spec.Int("in_features"), 2 * 4 * 4);
+}
+
+TEST(Families, Errors) {
+  ExpectInvalid(BuildFamilyMember("transformer", {}), "transformer");
+  ExpectInvalid(BuildFamilyMember("mlp", {{"depht", Int(2)}, {"width", Int(8)},
+                                          {"input", Int(10)}}),
+                "depht");
+  ExpectInvalid(BuildFamilyMember("mlp", {{"depth", Int(2)}, {"input", Int(10)}}), "width");
+  ExpectInvalid(BuildFamilyMember("mlp", {{"depth", Int(0)}, {"width", Int(8)},
+                                          {"input", Int(10)}}),
+                "depth");
+  ExpectInvalid(BuildFamilyMember("mlp", {{"depth", List({2, 3})}, {"width", Int(8)},
+                                          {"input", Int(10)}}),
+                "depth");
+  ExpectInvalid(BuildFamilyMember("cnn", {{"depth", Int(2)}, {"width", Int(8)},
+                                          {"input", List({28, 28})}}),
+                "input");
+  ExpectInvalid(BuildFamilyMember("cnn", {{"depth", Int(2)}, {"width", Int(8)},
+                                          {"input", List({1, 0, 28})}}),
+                "input");
+}
+
+}  // namespace
+}  // namespace wattfleet
