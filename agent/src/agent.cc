@@ -2,6 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -79,6 +84,12 @@ JobResult Agent::Execute(const JobSpec& job, IdleBaseline& idle) {
 }
 
 void Agent::WorkerLoop() {
+  // Stop signals belong to Run()'s thread; a job is never interrupted by them.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  sigaddset(&blocked, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &blocked, nullptr);
   zmq::socket_t out(context_, zmq::socket_type::pair);
   out.set(zmq::sockopt::linger, 0);
   out.connect(results_endpoint_);
@@ -168,7 +179,13 @@ Status Agent::Run() {
           std::clamp((next_heartbeat - now) * 1000.0, 0.0, 100.0));
       std::array<zmq::pollitem_t, 2> items{{{dealer.handle(), 0, ZMQ_POLLIN, 0},
                                             {results.handle(), 0, ZMQ_POLLIN, 0}}};
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+      } catch (const zmq::error_t& e) {
+        // A stop signal interrupts the poll; the loop notices the flag below.
+        if (e.num() != EINTR) throw;
+        for (auto& item : items) item.revents = 0;
+      }
 
       if (items[0].revents & ZMQ_POLLIN) {
         Frames frames;

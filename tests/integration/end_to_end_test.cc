@@ -1,0 +1,199 @@
+// End to end on loopback: the real `wattfleet serve`, two real `wattfleet-agent` processes
+// (modeled sensor: real /proc/stat, real libtorch execution) and the real CLI. Every planned job
+// must end with exactly one stored measurement.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "campaign.h"
+#include "planner.h"
+#include "process.h"
+#include "store.h"
+
+namespace wattfleet {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wattfleet-e2e-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!HasFailure()) {
+      std::string cmd = "rm -rf '" + dir_ + "'";
+      ASSERT_EQ(std::system(cmd.c_str()), 0);
+    } else {
+      std::cerr << "logs kept in " << dir_ << "\n";
+    }
+  }
+
+  // Runs a CLI command to completion (bounded) and returns its exit code; output in `log`.
+  int RunCli(const std::vector<std::string>& args, const std::string& log, double timeout_s) {
+    std::vector<std::string> argv{WATTFLEET_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto child = ChildProcess::Start(argv, log);
+    EXPECT_TRUE(child.ok()) << child.status().ToString();
+    if (!child.ok()) return -1;
+    auto code = child->Wait(timeout_s);
+    EXPECT_TRUE(code.ok()) << "timed out: " << args[0];
+    return code.ok() ? *code : -1;
+  }
+
+  void WriteCampaign(const std::string& path) {
+    std::ofstream f(path);
+    f << "name: e2e\n"
+         "mode: inference\n"
+         "batch_size: 4\n"
+         "devices: [{class: cpu}]\n"
+         "measurement: {warmup_ms: 10, min_window_ms: 100, target_rel_ci: 0.5,"
+         " min_repeats: 2, max_repeats: 3, cooldown_ms: 0}\n"
+         "architectures:\n"
+         "  - zoo: lenet5\n"
+         "  - family: mlp\n"
+         "    sweep: {depth: [1, 2], width: [16], input: [[1, 28, 28]]}\n"
+         "plan: {layers: distinct, whole_models: true}\n";
+  }
+
+  std::string dir_;
+};
+
+TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
+  const std::string db = dir_ + "/data.db";
+  const std::string campaign_path = dir_ + "/e2e.yaml";
+  const std::string ready = dir_ + "/ready.json";
+  WriteCampaign(campaign_path);
+  auto campaign = LoadCampaignFile(campaign_path);
+  ASSERT_TRUE(campaign.ok()) << campaign.status().ToString();
+  auto plan = MakePlan(*campaign);
+  ASSERT_TRUE(plan.ok());
+  const size_t planned = plan->jobs.size();
+  ASSERT_GT(planned, 15u);
+
+  auto serve = ChildProcess::Start({WATTFLEET_BIN, "serve", "--db", db, "--bind",
+                                    "tcp://127.0.0.1:*", "--admin", "tcp://127.0.0.1:*",
+                                    "--heartbeat-ms", "200", "--ready-file", ready},
+                                   dir_ + "/serve.log");
+  ASSERT_TRUE(serve.ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!Exists(ready) && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(serve->Running()) << Slurp(dir_ + "/serve.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(Exists(ready)) << "controller never listened";
+  const auto endpoints = nlohmann::json::parse(Slurp(ready));
+  const std::string endpoint = endpoints["endpoint"];
+  const std::string admin = endpoints["admin"];
+  EXPECT_EQ(endpoint.rfind("tcp://127.0.0.1:", 0), 0u);
+
+  std::vector<ChildProcess> agents;
+  for (int i = 1; i <= 2; ++i) {
+    const std::string name = "e2e-agent-" + std::to_string(i);
+    auto agent = ChildProcess::Start(
+        {WATTFLEET_AGENT_BIN, "--controller", endpoint, "--name", name, "--sensor", "modeled",
+         "--threads", "1", "--spool", dir_ + "/spool-" + name, "--heartbeat-ms", "200"},
+        dir_ + "/" + name + ".log");
+    ASSERT_TRUE(agent.ok());
+    agents.push_back(std::move(*agent));
+  }
+
+  ASSERT_EQ(RunCli({"submit", campaign_path, "--admin", admin, "--wait", "--json"},
+                   dir_ + "/submit.log", 200),
+            0)
+      << Slurp(dir_ + "/submit.log");
+
+  ASSERT_EQ(RunCli({"status", "--admin", admin, "--json"}, dir_ + "/status.json", 20), 0);
+  const auto status = nlohmann::json::parse(Slurp(dir_ + "/status.json"));
+  ASSERT_EQ(status["campaigns"].size(), 1u);
+  EXPECT_EQ(status["campaigns"][0]["state"], "done");
+  EXPECT_EQ(status["campaigns"][0]["jobs"]["done"], planned);
+  EXPECT_EQ(status["agents"].size(), 2u);
+
+  // Drain: agents and controller exit cleanly on SIGTERM.
+  for (ChildProcess& a : agents) {
+    a.Signal(SIGTERM);
+    auto code = a.Wait(30);
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 0);
+  }
+  serve->Signal(SIGTERM);
+  auto code = serve->Wait(30);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << Slurp(dir_ + "/serve.log");
+
+  auto store = OpenSqliteStore(db);
+  ASSERT_TRUE(store.ok());
+  auto rows = (*store)->ExportRows(std::nullopt);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), planned);
+  std::set<int64_t> job_ids;
+  for (const ExportRow& r : *rows) {
+    EXPECT_TRUE(job_ids.insert(r.job_id).second) << "job " << r.job_id << " stored twice";
+    EXPECT_EQ(r.m.sensor, "modeled");
+    EXPECT_GT(r.m.time_per_iter_s, 0);
+    EXPECT_GT(r.m.energy_per_iter_j, 0);
+    EXPECT_GE(r.m.repeats.size(), 2u);
+    EXPECT_TRUE(r.device == "e2e-agent-1" || r.device == "e2e-agent-2") << r.device;
+  }
+  EXPECT_EQ(job_ids.size(), planned);
+
+  // The spools are empty: every result was acknowledged.
+  for (int i = 1; i <= 2; ++i) {
+    const std::string spool = dir_ + "/spool-e2e-agent-" + std::to_string(i);
+    std::string cmd = "test -z \"$(ls -A '" + spool + "')\"";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << spool << " still holds results";
+  }
+
+  // The public CSV export: one header row, one row per measurement.
+  const std::string csv = dir_ + "/out.csv";
+  ASSERT_EQ(RunCli({"export", "--db", db, "--format", "csv", "--out", csv}, dir_ + "/export.log", 30), 0);
+  std::ifstream in(csv);
+  std::string header;
+  std::getline(in, header);
+  for (const char* column : {"campaign", "job_id", "attempt", "device", "sensor", "kind",
+                             "layer_key", "layer_type", "architecture", "mode", "batch", "macs",
+                             "params", "energy_j", "energy_dynamic_j", "time_s", "repeats",
+                             "rel_ci", "idle_w"}) {
+    EXPECT_NE(header.find(column), std::string::npos) << column;
+  }
+}
+
+TEST_F(EndToEndTest, InvalidCampaignIsRejectedWithPositionAndNothingStored) {
+  const std::string db = dir_ + "/never.db";
+  const std::string bad = dir_ + "/bad.yaml";
+  {
+    std::ofstream f(bad);
+    f << "name: bad\ndevices: [{class: cpu}]\nbatch_size: lots\narchitectures: [{zoo: lenet5}]\n";
+  }
+  const std::string log = dir_ + "/run.log";
+  EXPECT_EQ(RunCli({"run", bad, "--db", db, "--agents", "1"}, log, 30), 2);
+  const std::string out = Slurp(log);
+  EXPECT_NE(out.find(bad + ":3:13:"), std::string::npos) << out;
+  EXPECT_FALSE(Exists(db)) << "a rejected campaign must leave nothing behind";
+
+  EXPECT_EQ(RunCli({"plan", bad}, log, 30), 2);
+  EXPECT_EQ(RunCli({"run", bad, "--agents", "zero"}, log, 30), 2);  // bad flag
+}
+
+}  // namespace
+}  // namespace wattfleet
