@@ -172,7 +172,8 @@ Result<std::vector<Field>> Parser::Fields(const YAML::Node& node, const std::str
                                           const std::vector<std::string>& allowed) const {
   std::vector<Field> out;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    // yaml-cpp iterators hand out a temporary pair: copy the node (a cheap handle).
+    const YAML::Node key = it->first;
     if (!key.IsScalar()) {
       return Err(key.Mark(), "keys must be plain names" + (where.empty() ? "" : " in " + where));
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <thread>
 
@@ -46,6 +47,14 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   WF_ASSIGN_OR_RETURN(std::string agent_bin,
                       FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
 
+  // The dataset's folder is created only now that the campaign is known to be valid.
+  const std::string db_dir = Directory(options.db_path);
+  std::error_code ec;
+  std::filesystem::create_directories(db_dir, ec);
+  if (ec) {
+    return Status::InvalidArgument("--db " + options.db_path + ": cannot create " + db_dir +
+                                   ": " + ec.message());
+  }
   WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore(options.db_path));
   WF_ASSIGN_OR_RETURN(int64_t campaign_id, store->CreateCampaign(plan));
   out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
