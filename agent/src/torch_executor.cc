@@ -239,7 +239,10 @@ class TorchExecutor final : public Executor {
       auto workload =
           std::make_unique<TorchWorkload>(std::move(graph), std::move(input), job.mode, device_);
       // One untimed iteration catches shape or dtype errors before the protocol starts.
-      WF_RETURN_IF_ERROR(workload->Run(1).WithContext("first iteration"));
+      // A failure here is the job's own fault (shapes, dtype): FAILED, never retried.
+      if (Status first = workload->Run(1); !first.ok()) {
+        return Status::InvalidArgument("first iteration: " + first.message());
+      }
       return std::unique_ptr<Workload>(std::move(workload));
     } catch (const c10::Error& e) {
       return Status::InvalidArgument(e.what_without_backtrace());

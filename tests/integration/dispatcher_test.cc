@@ -1,0 +1,268 @@
+// The dispatcher over real ZeroMQ sockets on loopback and a real SQLite file, driven by a raw
+// DEALER that plays the agent: registration, version refusal, hostile frames, leases,
+// idempotent results, failures.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "campaign.h"
+#include "dispatcher.h"
+#include "planner.h"
+#include "store.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeAgent {
+ public:
+  FakeAgent(zmq::context_t& ctx, const std::string& endpoint, const std::string& id)
+      : socket_(ctx, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::routing_id, id);
+    socket_.connect(endpoint);
+  }
+  void SendRaw(const std::vector<std::string>& frames) {
+    std::vector<zmq::const_buffer> bufs;
+    for (const auto& f : frames) bufs.push_back(zmq::buffer(f));
+    ASSERT_TRUE(zmq::send_multipart(socket_, bufs));
+  }
+  void Send(Command c, const std::string& body) {
+    auto f = MakeFrames(c, body);
+    SendRaw({f[0], f[1], f[2]});
+  }
+  // Next message other than HEARTBEAT, within `timeout`.
+  std::optional<Envelope> Receive(std::chrono::milliseconds timeout = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, 50ms);
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> frames;
+      (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
+      std::vector<std::string_view> views;
+      for (auto& m : frames) views.emplace_back(m.data<char>(), m.size());
+      auto env = ParseFrames(views);
+      if (!env.ok()) continue;
+      if (env->command == Command::kHeartbeat) continue;
+      return *env;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+ReadyMsg Ready(const std::string& name, int prefetch = 1) {
+  ReadyMsg r;
+  r.name = name;
+  r.device_class = "cpu";
+  r.device = "cpu";
+  r.sensor = "simulated";
+  r.prefetch = prefetch;
+  return r;
+}
+
+JobResult Done(const JobSpec& job, double energy = 1.5) {
+  JobResult r;
+  r.job_id = job.job_id;
+  r.attempt = job.attempt;
+  r.measurement.sensor = "simulated";
+  r.measurement.repeats = {{10, 0.1, energy * 10}, {10, 0.1, energy * 10}};
+  r.measurement.time_per_iter_s = 0.01;
+  r.measurement.energy_per_iter_j = energy;
+  return r;
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wattfleet-dispatcher-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto store = OpenSqliteStore(dir_ + "/d.db");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+  void TearDown() override {
+    Stop();
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  void AddCampaign() {
+    auto campaign = LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml");
+    ASSERT_TRUE(campaign.ok());
+    auto plan = MakePlan(*campaign);
+    ASSERT_TRUE(plan.ok());
+    planned_ = plan->jobs.size();
+    ASSERT_TRUE(store_->CreateCampaign(*plan).ok());
+  }
+  void Start(int64_t heartbeat_ms = 100) {
+    DispatcherOptions o;
+    o.bind = "tcp://127.0.0.1:*";
+    o.heartbeat_ms = heartbeat_ms;
+    o.liveness = 3;
+    o.max_attempts = 2;
+    dispatcher_ = std::make_unique<Dispatcher>(o, *store_);
+    ASSERT_TRUE(dispatcher_->Start().ok());
+    loop_ = std::thread([this] { loop_status_ = dispatcher_->Run(); });
+  }
+  void Stop() {
+    if (!dispatcher_) return;
+    dispatcher_->RequestStop();
+    loop_.join();
+    EXPECT_TRUE(loop_status_.ok());
+    dispatcher_.reset();
+  }
+  template <typename Pred>
+  bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+  }
+
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::thread loop_;
+  Status loop_status_;
+  size_t planned_ = 0;
+  zmq::context_t ctx_{1};
+};
+
+TEST_F(DispatcherTest, RefusesNonLoopbackWithoutAuthentication) {
+  DispatcherOptions o;
+  o.bind = "tcp://0.0.0.0:*";
+  Dispatcher d(o, *store_);
+  Status s = d.Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("loopback"), std::string::npos);
+}
+
+TEST_F(DispatcherTest, WelcomesAgentsAndRefusesOtherProtocolVersions) {
+  Start();
+  FakeAgent good(ctx_, dispatcher_->endpoint(), "good");
+  good.Send(Command::kReady, Encode(Ready("good")));
+  auto welcome = good.Receive();
+  ASSERT_TRUE(welcome);
+  ASSERT_EQ(welcome->command, Command::kWelcome);
+  auto w = DecodeWelcome(welcome->body);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->heartbeat_ms, 100);
+
+  FakeAgent old(ctx_, dispatcher_->endpoint(), "old");
+  ReadyMsg r = Ready("old");
+  r.protocol_version = 2;
+  old.Send(Command::kReady, Encode(r));
+  auto refused = old.Receive();
+  ASSERT_TRUE(refused);
+  ASSERT_EQ(refused->command, Command::kDisconnect);
+  auto d = DecodeDisconnect(refused->body);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->reason.rfind("refused:", 0), 0u) << d->reason;
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().agents_alive.load() == 1; }));
+}
+
+TEST_F(DispatcherTest, HostileFramesAreCountedAndDropped) {
+  Start();
+  FakeAgent peer(ctx_, dispatcher_->endpoint(), "peer");
+  peer.SendRaw({"WFP1"});                                   // too few frames
+  peer.SendRaw({"XXXX", std::string(1, '\x01'), ""});       // wrong magic
+  peer.SendRaw({"WFP1", std::string(1, '\x77'), ""});       // unknown command
+  peer.SendRaw({"WFP1", std::string(1, '\x01'), "\x85\xa1"});  // truncated READY
+  peer.SendRaw({"WFP1", std::string(1, '\x05'), "not msgpack at all"});  // garbage RESULT
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().malformed.load() >= 5; }));
+  // Still serving: the same peer registers normally.
+  peer.Send(Command::kReady, Encode(Ready("peer")));
+  auto welcome = peer.Receive();
+  ASSERT_TRUE(welcome);
+  EXPECT_EQ(welcome->command, Command::kWelcome);
+}
+
+TEST_F(DispatcherTest, ResultsAreStoredOnceAndFailuresAreFinal) {
+  AddCampaign();
+  Start();
+  FakeAgent agent(ctx_, dispatcher_->endpoint(), "a1");
+  agent.Send(Command::kReady, Encode(Ready("a1", /*prefetch=*/2)));
+  ASSERT_EQ(agent.Receive()->command, Command::kWelcome);
+  auto m1 = agent.Receive();
+  auto m2 = agent.Receive();
+  ASSERT_TRUE(m1 && m2);
+  ASSERT_EQ(m1->command, Command::kJob);
+  ASSERT_EQ(m2->command, Command::kJob);
+  auto j1 = DecodeJob(m1->body);
+  auto j2 = DecodeJob(m2->body);
+  ASSERT_TRUE(j1.ok() && j2.ok());
+  EXPECT_EQ(j1->attempt, 1);
+  EXPECT_NE(j1->job_id, j2->job_id);
+
+  // The same result twice (a replay from the spool): two ACKs, one stored measurement.
+  for (int i = 0; i < 2; ++i) {
+    agent.Send(Command::kResult, Encode(Done(*j1)));
+    std::optional<Envelope> ack;
+    do ack = agent.Receive(); while (ack && ack->command == Command::kJob);
+    ASSERT_TRUE(ack);
+    ASSERT_EQ(ack->command, Command::kAck);
+    EXPECT_EQ(DecodeAck(ack->body)->job_id, j1->job_id);
+  }
+  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
+  EXPECT_EQ(dispatcher_->counters().results_duplicate.load(), 1);
+
+  // A job that is itself bad is never retried.
+  JobResult failed;
+  failed.job_id = j2->job_id;
+  failed.attempt = j2->attempt;
+  failed.outcome = Outcome::kFailed;
+  failed.error = "unsupported";
+  agent.Send(Command::kNack, Encode(failed));
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().failures.load() == 1; }));
+  Stop();
+
+  auto rows = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].job_id, j1->job_id);
+  auto campaigns = store_->ListCampaigns();
+  ASSERT_TRUE(campaigns.ok());
+  EXPECT_EQ((*campaigns)[0].jobs["done"], 1);
+  EXPECT_EQ((*campaigns)[0].jobs["failed"], 1);
+}
+
+TEST_F(DispatcherTest, SilentAgentLosesItsJobsToAnother) {
+  AddCampaign();
+  Start(/*heartbeat_ms=*/50);
+  FakeAgent quiet(ctx_, dispatcher_->endpoint(), "quiet");
+  quiet.Send(Command::kReady, Encode(Ready("quiet")));
+  ASSERT_EQ(quiet.Receive()->command, Command::kWelcome);
+  auto held = quiet.Receive();
+  ASSERT_TRUE(held);
+  auto job = DecodeJob(held->body);
+  ASSERT_TRUE(job.ok());
+  // `quiet` never answers: after liveness x heartbeat it is dead and its job is requeued.
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().agents_alive.load() == 0; }));
+  EXPECT_GE(dispatcher_->counters().retries.load(), 1);
+
+  FakeAgent busy(ctx_, dispatcher_->endpoint(), "busy");
+  busy.Send(Command::kReady, Encode(Ready("busy")));
+  ASSERT_EQ(busy.Receive()->command, Command::kWelcome);
+  auto again = busy.Receive();
+  ASSERT_TRUE(again);
+  auto retried = DecodeJob(again->body);
+  ASSERT_TRUE(retried.ok());
+  EXPECT_EQ(retried->job_id, job->job_id);  // the lost job goes out first
+  EXPECT_EQ(retried->attempt, 2);
+}
+
+}  // namespace
+}  // namespace wattfleet
