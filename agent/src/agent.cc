@@ -117,6 +117,11 @@ void Agent::WorkerLoop() {
     if (!put.ok()) spdlog::error("agent: spool: {}", put.ToString());
     const Command cmd = result.outcome == Outcome::kDone ? Command::kResult : Command::kNack;
     std::string body = Encode(result);
+    {
+      // Counted before it enters the pipe, so that a drain never misses it in flight.
+      std::lock_guard<std::mutex> lock(mu_);
+      ++results_in_pipe_;
+    }
     std::array<zmq::const_buffer, 2> bufs{
         zmq::buffer(std::string(1, static_cast<char>(cmd))), zmq::buffer(body)};
     zmq::send_multipart(out, bufs);
@@ -128,28 +133,55 @@ void Agent::WorkerLoop() {
   }
 }
 
+bool Agent::Idle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !running_job_ && queue_.empty() && results_in_pipe_ == 0;
+}
+
 Status Agent::Run() {
   zmq::socket_t results(context_, zmq::socket_type::pair);
   results.set(zmq::sockopt::linger, 0);
   results.bind(results_endpoint_);
   std::thread worker([this] { WorkerLoop(); });
-  auto stop_worker = [&] {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      worker_exit_ = true;
-    }
-    cv_.notify_all();
-    worker.join();
-  };
+  Status status;
+  try {
+    status = Loop(results);
+  } catch (const std::exception& e) {
+    // Whatever went wrong, the worker is joined and the caller gets a Status, not an abort.
+    status = Status::Internal(std::string("agent loop: ") + e.what());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_exit_ = true;
+  }
+  cv_.notify_all();
+  worker.join();
+  return status;
+}
 
+Status Agent::Loop(zmq::socket_t& results) {
   std::mt19937_64 rng(std::random_device{}());
   double backoff = options_.reconnect_min_s;
   Clock& clock = SystemClock();
-  Status exit_status;
-  bool done = false;
-  double drain_deadline = -1;
+  // Draining: set when a stop is first seen; the ACK wait starts once the last result is out.
+  bool draining = false;
+  double ack_deadline = -1;
+  // True when the drain is complete: nothing running, nothing unsent, nothing unacknowledged
+  // (or no more waiting for it).
+  auto drained = [&](double now) {
+    if (!Idle()) return false;
+    if (ack_deadline < 0) ack_deadline = now + options_.drain_timeout_s;
+    return spool_.List().empty() || now > ack_deadline;
+  };
+  auto begin_drain = [&] {
+    if (draining) return;
+    draining = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    spdlog::info("agent: draining ({} queued jobs handed back)", queue_.size());
+    queue_.clear();
+  };
 
-  while (!done) {
+  for (;;) {
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::linger, 0);
     // A stable routing id lets the controller's router_handover hand a reconnecting agent's
@@ -158,22 +190,20 @@ Status Agent::Run() {
     try {
       dealer.connect(options_.controller);
     } catch (const zmq::error_t& e) {
-      exit_status = Status::InvalidArgument("--controller " + options_.controller + ": " +
-                                            e.what());
-      break;
+      return Status::InvalidArgument("--controller " + options_.controller + ": " + e.what());
     }
     ReadyMsg ready = ready_;
     for (const JobResult& r : spool_.List()) ready.resumed_job_ids.push_back(r.job_id);
     Send(dealer, Command::kReady, Encode(ready));
 
-    int64_t heartbeat_ms = options_.heartbeat_ms;
-    int32_t liveness = options_.liveness;
-    bool welcomed = false;
-    double last_recv = clock.NowSeconds();
-    double next_heartbeat = last_recv + heartbeat_ms / 1000.0;
-    bool reconnect = false;
+    Session session;
+    session.heartbeat_ms = options_.heartbeat_ms;
+    session.liveness = options_.liveness;
+    session.last_recv = clock.NowSeconds();
+    double next_heartbeat = session.last_recv + session.heartbeat_ms / 1000.0;
+    double next_replay = -1;
 
-    while (!reconnect && !done) {
+    while (!session.reconnect) {
       const double now = clock.NowSeconds();
       const auto wait_ms = static_cast<long>(
           std::clamp((next_heartbeat - now) * 1000.0, 0.0, 100.0));
@@ -182,7 +212,7 @@ Status Agent::Run() {
       try {
         zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
       } catch (const zmq::error_t& e) {
-        // A stop signal interrupts the poll; the loop notices the flag below.
+        // A stop signal interrupts the poll; the flag is checked below.
         if (e.num() != EINTR) throw;
         for (auto& item : items) item.revents = 0;
       }
@@ -190,83 +220,26 @@ Status Agent::Run() {
       if (items[0].revents & ZMQ_POLLIN) {
         Frames frames;
         if (zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-          last_recv = clock.NowSeconds();
-          std::vector<std::string_view> views;
-          for (auto& f : frames) views.emplace_back(f.data<char>(), f.size());
-          auto env = ParseFrames(views);
-          if (!env.ok()) {
-            spdlog::warn("agent: dropped malformed message: {}", env.status().message());
-          } else {
-            switch (env->command) {
-              case Command::kWelcome: {
-                auto w = DecodeWelcome(env->body);
-                if (!w.ok()) {
-                  spdlog::warn("agent: {}", w.status().message());
-                  break;
-                }
-                welcomed = true;
-                heartbeat_ms = w->heartbeat_ms;
-                liveness = w->liveness;
-                backoff = options_.reconnect_min_s;
-                spdlog::info("agent: registered with {} (heartbeat {} ms)", options_.controller,
-                             heartbeat_ms);
-                // Results the controller may never have received.
-                for (const JobResult& r : spool_.List()) {
-                  Send(dealer, r.outcome == Outcome::kDone ? Command::kResult : Command::kNack,
-                       Encode(r));
-                }
-                break;
-              }
-              case Command::kJob: {
-                auto job = DecodeJob(env->body);
-                if (!job.ok()) {
-                  spdlog::warn("agent: dropped JOB: {}", job.status().message());
-                  break;
-                }
-                if (stop_.load()) break;  // draining: the controller requeues it on DISCONNECT
-                {
-                  std::lock_guard<std::mutex> lock(mu_);
-                  queue_.push_back(std::move(job).value());
-                }
-                cv_.notify_one();
-                break;
-              }
-              case Command::kAck: {
-                auto ack = DecodeAck(env->body);
-                if (ack.ok()) {
-                  Status s = spool_.Remove(ack->job_id, ack->attempt);
-                  if (!s.ok()) spdlog::error("agent: spool: {}", s.ToString());
-                }
-                break;
-              }
-              case Command::kHeartbeat:
-                break;
-              case Command::kDisconnect: {
-                auto d = DecodeDisconnect(env->body);
-                const std::string reason = d.ok() ? d->reason : "no reason";
-                spdlog::warn("agent: controller said DISCONNECT: {}", reason);
-                if (reason.rfind("refused:", 0) == 0) {
-                  exit_status = Status::Unavailable("controller refused this agent: " + reason);
-                  done = true;
-                } else {
-                  reconnect = true;
-                }
-                break;
-              }
-              default:
-                spdlog::warn("agent: unexpected {} from the controller",
-                             CommandName(env->command));
-            }
+          session.last_recv = clock.NowSeconds();
+          const bool was_welcomed = session.welcomed;
+          HandleControllerMessage(dealer, frames, draining, session);
+          if (session.refused) return Status::Unavailable(session.refusal);
+          if (session.welcomed && !was_welcomed) {
+            backoff = options_.reconnect_min_s;
+            next_replay = clock.NowSeconds() + kReplayInterval;
           }
         }
       }
 
       if (items[1].revents & ZMQ_POLLIN) {
         Frames frames;
-        if (zmq::recv_multipart(results, std::back_inserter(frames), zmq::recv_flags::dontwait) &&
-            frames.size() == 2) {
+        if (zmq::recv_multipart(results, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            --results_in_pipe_;
+          }
           // Not yet welcomed: the result waits in the spool for the replay after WELCOME.
-          if (welcomed) {
+          if (session.welcomed && frames.size() == 2) {
             Send(dealer, static_cast<Command>(frames[0].data<char>()[0]), frames[1].to_string());
           }
         }
@@ -275,11 +248,18 @@ Status Agent::Run() {
       const double now2 = clock.NowSeconds();
       if (now2 >= next_heartbeat) {
         Send(dealer, Command::kHeartbeat, EncodeEmpty());
-        next_heartbeat = now2 + heartbeat_ms / 1000.0;
+        next_heartbeat = now2 + session.heartbeat_ms / 1000.0;
       }
-      if (now2 - last_recv > liveness * heartbeat_ms / 1000.0) {
-        spdlog::warn("agent: controller silent for {:.1f} s; reconnecting", now2 - last_recv);
-        reconnect = true;
+      // Results sent but never acknowledged (a controller that could not store them yet) go
+      // out again now and then; the controller stores each result once, whatever it receives.
+      if (session.welcomed && next_replay >= 0 && now2 >= next_replay) {
+        ReplaySpool(dealer);
+        next_replay = now2 + kReplayInterval;
+      }
+      if (now2 - session.last_recv > session.liveness * session.heartbeat_ms / 1000.0) {
+        spdlog::warn("agent: controller silent for {:.1f} s; reconnecting",
+                     now2 - session.last_recv);
+        session.reconnect = true;
       }
 
       if (options_.max_jobs > 0 && !stop_.load()) {
@@ -287,49 +267,108 @@ Status Agent::Run() {
         if (jobs_ended_ >= options_.max_jobs) stop_.store(true);
       }
       if (stop_.load()) {
-        if (drain_deadline < 0) {
-          drain_deadline = now2 + options_.drain_timeout_s;
-          std::lock_guard<std::mutex> lock(mu_);
-          spdlog::info("agent: draining ({} queued jobs handed back)", queue_.size());
-          queue_.clear();
-        }
-        bool idle;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          idle = !running_job_ && queue_.empty();
-        }
-        // The worker's last result may still sit in the pair socket: drain it first.
-        const bool pending_result = (items[1].revents & ZMQ_POLLIN) != 0;
-        if (idle && !pending_result && (spool_.List().empty() || now2 > drain_deadline)) {
+        begin_drain();
+        if (drained(now2)) {
           Send(dealer, Command::kDisconnect, Encode(DisconnectMsg{"draining"}));
-          done = true;
-        } else if (!idle && now2 > drain_deadline + 3600) {
-          done = true;  // a job that never ends: give up (it is killed with the process)
+          // Let DISCONNECT leave before the socket closes.
+          dealer.set(zmq::sockopt::linger, 500);
+          return Status::OK();
         }
       }
     }
 
-    if (reconnect && !done) {
-      // Jobs not started are the controller's again once it notices; running them twice would
-      // only waste device time.
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        queue_.clear();
-      }
-      const double pause = Jittered(backoff, rng);
-      spdlog::info("agent: reconnecting in {:.1f} s", pause);
-      const double until = clock.NowSeconds() + pause;
-      while (!stop_.load() && clock.NowSeconds() < until) clock.SleepFor(0.05);
-      backoff = std::min(backoff * 2, options_.reconnect_max_s);
-      if (stop_.load()) done = true;
+    // Jobs not started are the controller's again once it notices; running them twice would
+    // only waste device time.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.clear();
     }
-    if (done) {
-      // Let DISCONNECT leave before the socket closes.
-      dealer.set(zmq::sockopt::linger, 500);
+    const double pause = Jittered(backoff, rng);
+    spdlog::info("agent: reconnecting in {:.1f} s", pause);
+    const double until = clock.NowSeconds() + pause;
+    while (clock.NowSeconds() < until) {
+      // A stop with nothing left to deliver need not wait for the controller.
+      if (stop_.load() && Idle() && spool_.List().empty()) return Status::OK();
+      clock.SleepFor(0.05);
+    }
+    backoff = std::min(backoff * 2, options_.reconnect_max_s);
+    if (stop_.load()) {
+      begin_drain();
+      // Undelivered results stay in the spool for the next start.
+      if (drained(clock.NowSeconds())) return Status::OK();
     }
   }
-  stop_worker();
-  return exit_status;
+}
+
+void Agent::ReplaySpool(zmq::socket_t& dealer) {
+  for (const JobResult& r : spool_.List()) {
+    Send(dealer, r.outcome == Outcome::kDone ? Command::kResult : Command::kNack, Encode(r));
+  }
+}
+
+void Agent::HandleControllerMessage(zmq::socket_t& dealer, std::vector<zmq::message_t>& frames,
+                                    bool draining, Session& session) {
+  std::vector<std::string_view> views;
+  for (auto& f : frames) views.emplace_back(f.data<char>(), f.size());
+  auto env = ParseFrames(views);
+  if (!env.ok()) {
+    spdlog::warn("agent: dropped malformed message: {}", env.status().message());
+    return;
+  }
+  switch (env->command) {
+    case Command::kWelcome: {
+      auto w = DecodeWelcome(env->body);
+      if (!w.ok()) {
+        spdlog::warn("agent: {}", w.status().message());
+        return;
+      }
+      session.welcomed = true;
+      session.heartbeat_ms = w->heartbeat_ms;
+      session.liveness = w->liveness;
+      spdlog::info("agent: registered with {} (heartbeat {} ms)", options_.controller,
+                   session.heartbeat_ms);
+      ReplaySpool(dealer);  // results the controller may never have received
+      return;
+    }
+    case Command::kJob: {
+      auto job = DecodeJob(env->body);
+      if (!job.ok()) {
+        spdlog::warn("agent: dropped JOB: {}", job.status().message());
+        return;
+      }
+      if (draining) return;  // the controller requeues it when this agent says DISCONNECT
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(std::move(job).value());
+      }
+      cv_.notify_one();
+      return;
+    }
+    case Command::kAck: {
+      auto ack = DecodeAck(env->body);
+      if (ack.ok()) {
+        Status s = spool_.Remove(ack->job_id, ack->attempt);
+        if (!s.ok()) spdlog::error("agent: spool: {}", s.ToString());
+      }
+      return;
+    }
+    case Command::kHeartbeat:
+      return;
+    case Command::kDisconnect: {
+      auto d = DecodeDisconnect(env->body);
+      const std::string reason = d.ok() ? d->reason : "no reason";
+      spdlog::warn("agent: controller said DISCONNECT: {}", reason);
+      if (reason.rfind("refused:", 0) == 0) {
+        session.refused = true;
+        session.refusal = "controller refused this agent: " + reason;
+      } else {
+        session.reconnect = true;
+      }
+      return;
+    }
+    default:
+      spdlog::warn("agent: unexpected {} from the controller", CommandName(env->command));
+  }
 }
 
 }  // namespace wattfleet

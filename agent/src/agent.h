@@ -13,6 +13,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "executor.h"
@@ -51,6 +52,24 @@ class Agent {
   void RequestStop() { stop_.store(true); }
 
  private:
+  // One connection's state.
+  struct Session {
+    int64_t heartbeat_ms = 1000;
+    int32_t liveness = 3;
+    bool welcomed = false;
+    bool reconnect = false;
+    bool refused = false;
+    std::string refusal;
+    double last_recv = 0;
+  };
+  static constexpr double kReplayInterval = 30.0;  // seconds between spool replays
+
+  Status Loop(zmq::socket_t& results);
+  void HandleControllerMessage(zmq::socket_t& dealer, std::vector<zmq::message_t>& frames,
+                               bool draining, Session& session);
+  void ReplaySpool(zmq::socket_t& dealer);
+  // Nothing running, nothing queued, no result on its way from the worker.
+  bool Idle();
   void WorkerLoop();
   JobResult Execute(const JobSpec& job, IdleBaseline& idle);
 
@@ -69,6 +88,7 @@ class Agent {
   bool running_job_ = false;   // GUARDED_BY(mu_)
   bool worker_exit_ = false;   // GUARDED_BY(mu_)
   int64_t jobs_ended_ = 0;     // GUARDED_BY(mu_)
+  int64_t results_in_pipe_ = 0;  // GUARDED_BY(mu_): handed to the pair, not yet read
 };
 
 }  // namespace wattfleet

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   SensorRoots roots;
   app.add_option("--controller", controller, "controller endpoint, e.g. tcp://HOST:5555");
-  app.add_option("--name", name, "agent name, unique in the fleet (default: HOST-PID)");
+  app.add_option("--name", name, "agent name, unique in the fleet (default: HOST-DEVICE)");
   app.add_option("--device", device, "cpu | cuda:N")->capture_default_str();
   app.add_option("--device-class", device_class, "queue this agent serves (default: cpu or cuda)");
   app.add_option("--sensor", sensor, "auto|nvml|rapl|hwmon|android|modeled|simulated")
@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
   app.add_option("--sysfs-root", roots.sysfs_root, "root of sysfs (tests point it at a fake tree)")
       ->capture_default_str();
   app.add_option("--proc-root", roots.proc_root, "root of procfs")->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
   bool probe_json = false;
   CLI::App* probe = app.add_subcommand("probe", "what this device is and which sensors work");
   probe->add_flag("--json", probe_json, "one JSON document on stdout");
@@ -118,7 +120,18 @@ int main(int argc, char** argv) {
     return 2;
   }
   DeviceInfo info = ProbeDevice(roots.proc_root);
-  if (name.empty()) name = info.hostname + "-" + std::to_string(::getpid());
+  // The default name is stable across restarts, and so is the spool derived from it: results
+  // a crashed agent left behind are replayed by its successor.
+  if (name.empty()) {
+    name = info.hostname + "-" + device;
+    for (char& c : name) {
+      if (c == ':') c = '-';
+    }
+  }
+  if (name.size() > 200 || name.find_first_of(std::string("\0/ \t\n", 5)) != std::string::npos) {
+    std::cerr << "--name must be 1-200 characters without '/', spaces or NUL\n";
+    return 2;
+  }
   if (device_class.empty()) device_class = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
   if (spool_dir.empty()) spool_dir = DefaultSpool(name);
 

@@ -11,7 +11,7 @@ namespace {
 // Bounds on what one body may make the decoder allocate: a hostile peer cannot ask for
 // billions of elements with a few bytes.
 const msgpack::unpack_limit& Limits() {
-  static const msgpack::unpack_limit kLimits(/*array=*/1u << 20, /*map=*/1u << 16,
+  static const msgpack::unpack_limit kLimits(/*array=*/1u << 16, /*map=*/1u << 12,
                                              /*str=*/kMaxBodyBytes, /*bin=*/kMaxBodyBytes,
                                              /*ext=*/0, /*depth=*/32);
   return kLimits;
@@ -156,6 +156,16 @@ Result<JobResult> DecodeJobResult(std::string_view body) {
       return Status::Corruption("DONE result with a non-positive or non-finite figure");
     }
     if (x.sensor.empty()) return Status::Corruption("DONE result without a sensor");
+    // Infinity is a legitimate CI (one window); NaN is never a figure.
+    for (double v : {x.time_std_s, x.energy_std_j, x.energy_dynamic_per_iter_j, x.idle_w,
+                     x.rel_ci, x.time_rel_ci}) {
+      if (std::isnan(v)) return Status::Corruption("DONE result with a NaN figure");
+    }
+    for (const Repeat& r : x.repeats) {
+      if (r.iterations <= 0 || !std::isfinite(r.time_s) || !std::isfinite(r.energy_j)) {
+        return Status::Corruption("DONE result with an invalid repeat");
+      }
+    }
   }
   return m;
 }

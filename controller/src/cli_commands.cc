@@ -154,6 +154,7 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
   for (;;) {
     auto status = AdminRequest(admin, {{"op", "status"}});
     if (!status.ok()) return Fail(status.status());
+    if (Status st = ReplyStatus(*status); !st.ok()) return Fail(st);
     for (const auto& c : (*status)["campaigns"]) {
       if (c.value("id", int64_t{0}) != id) continue;
       const std::string state = c.value("state", "");

@@ -87,6 +87,7 @@ Status Dispatcher::LoadJobs() {
   for (ActiveJob& a : active) {
     const int64_t id = a.spec.job_id;
     if (jobs_.count(id)) continue;
+    if (options_.only_campaign != 0 && a.spec.campaign_id != options_.only_campaign) continue;
     JobEntry e;
     e.job = std::move(a);
     if (e.job.state == JobState::kLeased) {
@@ -181,7 +182,10 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& bod
                          {"memory_bytes", ready->memory_bytes},
                          {"agent_version", ready->agent_version},
                          {"torch_version", ready->torch_version}};
-  Status s = store_.UpsertDevice(DeviceRecord{ready->name, ready->device_class, caps.dump()});
+  // Peers' strings need not be UTF-8: replace what is not, rather than throw.
+  Status s = store_.UpsertDevice(DeviceRecord{
+      ready->name, ready->device_class,
+      caps.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
 
   WelcomeMsg welcome;
@@ -214,15 +218,21 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
                  agent->second.ready.name, OutcomeName(r.outcome));
     return;
   }
-  agent->second.in_flight.erase(r.job_id);
-  const std::string& name = agent->second.ready.name;
+  // The agent's slot frees when the job ends or is requeued (EndJob/Requeue), not on any
+  // message: a stale attempt's answer must not free the slot of the attempt it now holds.
+  const std::string name = agent->second.ready.name;
   AckMsg ack{r.job_id, r.attempt};
 
   if (done) {
     auto outcome = store_.RecordResult(r, name);
     if (!outcome.ok()) {
-      if (outcome.status().code() == StatusCode::kNotFound) {
-        spdlog::warn("controller: result for unknown job {} from {}", r.job_id, name);
+      const StatusCode code = outcome.status().code();
+      if (code == StatusCode::kNotFound || code == StatusCode::kInvalidArgument) {
+        // Never storable (unknown job, an attempt never handed out): acknowledged so that
+        // the agent's spool lets go of it, and counted.
+        ++counters_.malformed;
+        spdlog::warn("controller: result from {} not stored: {}", name,
+                     outcome.status().message());
         SendTo(identity, Command::kAck, Encode(ack));
       } else {
         // Not acknowledged: the agent keeps it in its spool and sends it again.
@@ -276,6 +286,10 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     EndJob(r.job_id);
   } else {
     ++counters_.retries;
+    if (!job->second.identity.empty()) {
+      auto holder = agents_.find(job->second.identity);
+      if (holder != agents_.end()) holder->second.in_flight.erase(r.job_id);
+    }
     job->second.job.state = JobState::kQueued;
     job->second.identity.clear();
     queues_[job->second.job.spec.device_class].push_back(r.job_id);
@@ -299,10 +313,6 @@ void Dispatcher::Requeue(int64_t job_id, const std::string& why) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end() || it->second.job.state != JobState::kLeased) return;
   JobEntry& e = it->second;
-  if (!e.identity.empty()) {
-    auto a = agents_.find(e.identity);
-    if (a != agents_.end()) a->second.in_flight.erase(job_id);
-  }
   if (e.job.spec.attempt >= options_.max_attempts) {
     JobResult r;
     r.job_id = job_id;
@@ -310,13 +320,24 @@ void Dispatcher::Requeue(int64_t job_id, const std::string& why) {
     r.outcome = Outcome::kLost;
     r.error = why + " (after " + std::to_string(e.job.spec.attempt) + " attempts)";
     Status s = store_.RecordFailure(r, "", JobState::kQuarantined);
-    if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+    if (!s.ok()) {
+      // Memory follows the store: the job stays leased and the next tick tries again.
+      spdlog::error("controller: store: {}", s.ToString());
+      return;
+    }
     spdlog::warn("controller: job {} quarantined: {}", job_id, r.error);
     EndJob(job_id);
     return;
   }
   Status s = store_.Requeue(job_id, why);
-  if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+  if (!s.ok()) {
+    spdlog::error("controller: store: {}", s.ToString());
+    return;
+  }
+  if (!e.identity.empty()) {
+    auto a = agents_.find(e.identity);
+    if (a != agents_.end()) a->second.in_flight.erase(job_id);
+  }
   ++counters_.retries;
   e.job.state = JobState::kQueued;
   e.identity.clear();
@@ -337,15 +358,18 @@ void Dispatcher::Dispatch() {
   if (stop_.load()) return;  // draining: nothing new goes out
   const int64_t now_ms = clock_.UnixMillis();
   const double now = clock_.NowSeconds();
+  std::vector<std::string> unreachable;
   for (auto& [identity, agent] : agents_) {
     auto q = queues_.find(agent.ready.device_class);
     if (q == queues_.end()) continue;
     while (static_cast<int32_t>(agent.in_flight.size()) < agent.ready.prefetch &&
            !q->second.empty()) {
       const int64_t id = q->second.front();
-      q->second.pop_front();
       auto j = jobs_.find(id);
-      if (j == jobs_.end() || j->second.job.state != JobState::kQueued) continue;
+      if (j == jobs_.end() || j->second.job.state != JobState::kQueued) {
+        q->second.pop_front();  // ended or already leased: dropped lazily
+        continue;
+      }
       JobEntry& e = j->second;
       const int32_t attempt = e.job.spec.attempt + 1;
       // A prefetched job waits behind the ones already held: its lease covers that wait.
@@ -354,27 +378,41 @@ void Dispatcher::Dispatch() {
           static_cast<int64_t>(agent.in_flight.size() + 1);
       Status s = store_.MarkLeased(id, attempt, agent.ready.name, now_ms + lease_ms);
       if (!s.ok()) {
+        // The job stays at the head of its queue; the next pass tries again.
         spdlog::error("controller: store: {}", s.ToString());
-        continue;
+        return;
       }
+      q->second.pop_front();
       e.job.spec.attempt = attempt;
+      if (!SendTo(identity, Command::kJob, Encode(e.job.spec))) {
+        // It never left: undo the lease without spending an attempt, and stop sending to a
+        // peer whose pipe is gone.
+        e.job.spec.attempt = attempt - 1;
+        Status r = store_.Requeue(id, "send to " + agent.ready.name + " failed");
+        if (!r.ok()) spdlog::error("controller: store: {}", r.ToString());
+        q->second.push_front(id);
+        unreachable.push_back(identity);
+        break;
+      }
       e.job.state = JobState::kLeased;
       e.identity = identity;
       e.deadline = now + lease_ms / 1000.0;
       agent.in_flight.insert(id);
-      if (SendTo(identity, Command::kJob, Encode(e.job.spec))) {
-        agent.last_sent = now;
-      } else {
-        Requeue(id, "send to " + agent.ready.name + " failed");
-        break;
-      }
+      agent.last_sent = now;
     }
   }
+  for (const std::string& identity : unreachable) DropAgent(identity, "unreachable");
 }
 
 void Dispatcher::Tick() {
   const double now = clock_.NowSeconds();
   const double hb = options_.heartbeat_ms / 1000.0;
+  if (last_tick_ >= 0 && now - last_tick_ > hb) {
+    // This loop was busy (a long store write, a large submit): the agents' heartbeats may be
+    // waiting unread, so their silence is ours, not theirs.
+    for (auto& [identity, agent] : agents_) agent.last_seen = std::max(agent.last_seen, now);
+  }
+  last_tick_ = now;
   std::vector<std::string> dead;
   for (auto& [identity, agent] : agents_) {
     if (now - agent.last_seen > hb * options_.liveness) {
@@ -402,7 +440,12 @@ void Dispatcher::CheckCampaigns() {
   for (auto it = active_per_campaign_.begin(); it != active_per_campaign_.end();) {
     if (it->second <= 0) {
       Status s = store_.FinishCampaign(it->first);
-      if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+      if (!s.ok()) {
+        spdlog::error("controller: store: {}", s.ToString());
+        campaigns_changed_ = true;  // try again next pass
+        ++it;
+        continue;
+      }
       spdlog::info("controller: campaign {} finished", it->first);
       it = active_per_campaign_.erase(it);
     } else {
@@ -451,10 +494,22 @@ Status Dispatcher::Run() {
                        env.status().message());
           continue;
         }
-        HandleAgentMessage(identity, *env);
+        try {
+          HandleAgentMessage(identity, *env);
+        } catch (const std::exception& e) {
+          // Nothing a peer sends may take the controller down.
+          ++counters_.malformed;
+          spdlog::warn("controller: message from {} dropped: {}", Printable(identity), e.what());
+        }
       }
     }
-    if (admin_ && (items[1].revents & ZMQ_POLLIN)) HandleAdmin();
+    if (admin_ && (items[1].revents & ZMQ_POLLIN)) {
+      try {
+        HandleAdmin();
+      } catch (const std::exception& e) {
+        spdlog::error("controller: admin request failed: {}", e.what());
+      }
+    }
     Tick();
     Dispatch();
     CheckCampaigns();
@@ -478,6 +533,8 @@ Status Dispatcher::Run() {
   for (const auto& [identity, agent] : agents_) {
     SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"controller stopping"}));
   }
+  // Let the last ACKs and DISCONNECTs leave before the socket closes.
+  router_.set(zmq::sockopt::linger, 500);
   return Status::OK();
 }
 
@@ -501,7 +558,8 @@ void Dispatcher::HandleAdmin() {
     ++counters_.malformed;
     reply = {{"ok", false}, {"code", 2}, {"error", std::string("bad admin request: ") + e.what()}};
   }
-  admin_.send(zmq::buffer(reply.dump()), zmq::send_flags::dontwait);
+  admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+              zmq::send_flags::dontwait);
 }
 
 nlohmann::json Dispatcher::AdminSubmit(const nlohmann::json& req) {

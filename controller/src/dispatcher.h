@@ -33,6 +33,8 @@ struct DispatcherOptions {
   double drain_timeout_s = 30; // on stop: how long to wait for in-flight results
   // Embedded mode: return from Run() once every campaign has ended.
   bool exit_when_campaigns_done = false;
+  // Embedded mode: dispatch this campaign only (0: every running campaign in the store).
+  int64_t only_campaign = 0;
 };
 
 // Counters, readable from any thread (e.g. for progress output).
@@ -115,6 +117,7 @@ class Dispatcher {
   std::map<std::string, std::deque<int64_t>> queues_;     // device class -> queued job ids
   std::map<int64_t, int64_t> active_per_campaign_;        // campaign -> jobs not ended
   bool campaigns_changed_ = false;
+  double last_tick_ = -1;  // monotonic seconds of the previous Tick()
 };
 
 }  // namespace wattfleet

@@ -66,19 +66,22 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   DispatcherOptions dopts;
   dopts.bind = "tcp://127.0.0.1:*";
   dopts.exit_when_campaigns_done = true;
+  // Other campaigns in the same file (another run's, a served one's) are not this run's.
+  dopts.only_campaign = campaign_id;
   Dispatcher dispatcher(dopts, *store);
   WF_RETURN_IF_ERROR(dispatcher.Start());
 
   const std::string log_dir = options.log_dir.empty() ? Directory(options.db_path) : options.log_dir;
-  const std::string run_tag = std::to_string(::getpid());
-  const std::string spool_root = log_dir + "/wattfleet-spool-" + run_tag;
+  // Stable per dataset, so that results an interrupted run left in a spool are replayed by the
+  // next run on the same file.
+  const std::string spool_root = options.db_path + ".spool";
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads = options.threads_per_agent > 0
                           ? options.threads_per_agent
                           : std::max(1, cores / options.agents);
   std::vector<ChildProcess> agents;
   for (int i = 0; i < options.agents; ++i) {
-    const std::string name = "local-" + run_tag + "-" + std::to_string(i + 1);
+    const std::string name = "local-" + std::to_string(i + 1);
     std::vector<std::string> argv{agent_bin,       "--controller", dispatcher.endpoint(),
                                   "--name",        name,           "--sensor",
                                   options.sensor,  "--threads",    std::to_string(threads),
@@ -89,7 +92,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     agents.push_back(std::move(child));
   }
   out << "started " << options.agents << " agents (" << threads << " threads each, sensor "
-      << options.sensor << "), logs in " << log_dir << "/local-" << run_tag << "-*.log\n";
+      << options.sensor << "), logs in " << log_dir << "/local-*.log\n";
   out.flush();
 
   g_dispatcher.store(&dispatcher);

@@ -9,8 +9,11 @@ int main(int argc, char** argv) {
   using namespace wattfleet;
   CLI::App app{"wattfleet: measure and predict the energy of neural networks, layer by layer"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level may follow the subcommand
   std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
 
   ServeArgs serve;
   auto* c_serve = app.add_subcommand("serve", "the controller daemon");

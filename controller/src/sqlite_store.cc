@@ -311,6 +311,12 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
   }
   if (job.state == JobState::kDone || job.state == JobState::kCancelled)
     return RecordOutcome::kLate;
+  // Only an attempt that was actually handed out can carry a measurement.
+  if (result.attempt < 1 || result.attempt > job.attempts) {
+    return Status::InvalidArgument("job " + std::to_string(result.job_id) + " has had " +
+                                   std::to_string(job.attempts) + " attempts, not " +
+                                   std::to_string(result.attempt));
+  }
 
   // Any other state accepts the first result, even from an attempt whose lease expired: the
   // measurement is valid, and whichever attempt is still running will be answered kLate.

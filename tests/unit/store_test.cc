@@ -383,6 +383,19 @@ TEST_F(StoreTest, ResultOfAnExpiredAttemptStillCountsOnce) {
   EXPECT_EQ(QueryInt(path_, "SELECT attempt FROM measurements WHERE job_id = 2"), 1);
 }
 
+TEST_F(StoreTest, ResultOfAnAttemptNeverHandedOutIsRefused) {
+  Create(MakePlan());
+  // Job 3 was never leased: no attempt of it exists, so no result can be its measurement.
+  auto forged = store_->RecordResult(Done(3, 1), "intruder");
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store_->MarkLeased(3, 1, "agent-1", 1).ok());
+  auto ahead = store_->RecordResult(Done(3, 2), "agent-1");
+  ASSERT_FALSE(ahead.ok());
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM measurements WHERE job_id = 3"), 0);
+  EXPECT_EQ(Record(Done(3, 1)), RecordOutcome::kStored);
+}
+
 TEST_F(StoreTest, RecordFailureRetryThenFinal) {
   Create(MakePlan());
   ASSERT_TRUE(store_->MarkLeased(3, 1, "agent-1", 1).ok());
