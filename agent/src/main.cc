@@ -3,7 +3,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sched.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <csignal>
@@ -89,6 +93,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{10}, int64_t{60000}));
   app.add_option("--max-jobs", max_jobs, "exit after this many jobs (0: never)")
       ->check(CLI::NonNegativeNumber);
+  std::vector<int> cpus;
+  app.add_option("--cpus", cpus, "pin the agent to these CPU cores (e.g. --cpus 0 1)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--sysfs-root", roots.sysfs_root, "root of sysfs (tests point it at a fake tree)")
       ->capture_default_str();
   app.add_option("--proc-root", roots.proc_root, "root of procfs")->capture_default_str();
@@ -135,6 +142,16 @@ int main(int argc, char** argv) {
   if (device_class.empty()) device_class = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
   if (spool_dir.empty()) spool_dir = DefaultSpool(name);
 
+  if (!cpus.empty()) {
+    // Pinned agents do not migrate between cores mid-window, nor share one with each other.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus) CPU_SET(c, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0) {
+      std::cerr << "--cpus: cannot pin to the given cores: " << std::strerror(errno) << "\n";
+      return 2;
+    }
+  }
   std::string why;
   auto meter = OpenMeter(sensor, roots, &why);
   if (!meter.ok()) {
