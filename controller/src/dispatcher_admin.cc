@@ -1,0 +1,92 @@
+// The dispatcher's admin socket: JSON requests from the CLI (submit, status, cancel),
+// answered on the dispatcher's own thread so that the store has one user.
+#include <spdlog/spdlog.h>
+
+#include "campaign.h"
+#include "dispatcher.h"
+#include "planner.h"
+
+namespace wattfleet {
+
+void Dispatcher::HandleAdmin() {
+  zmq::message_t request;
+  if (!admin_.recv(request, zmq::recv_flags::dontwait)) return;
+  nlohmann::json reply;
+  try {
+    const auto req = nlohmann::json::parse(request.to_string());
+    const std::string op = req.value("op", "");
+    if (op == "submit") {
+      reply = AdminSubmit(req);
+    } else if (op == "status") {
+      reply = AdminStatus();
+    } else if (op == "cancel") {
+      reply = AdminCancel(req);
+    } else {
+      reply = {{"ok", false}, {"code", 2}, {"error", "unknown admin op '" + op + "'"}};
+    }
+  } catch (const std::exception& e) {
+    ++counters_.malformed;
+    reply = {{"ok", false}, {"code", 2}, {"error", std::string("bad admin request: ") + e.what()}};
+  }
+  admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+              zmq::send_flags::dontwait);
+}
+
+nlohmann::json Dispatcher::AdminSubmit(const nlohmann::json& req) {
+  auto campaign = ParseCampaign(req.at("yaml").get<std::string>(), req.value("path", "campaign"));
+  if (!campaign.ok()) return {{"ok", false}, {"code", 2}, {"error", campaign.status().message()}};
+  auto plan = MakePlan(*campaign);
+  if (!plan.ok()) return {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
+  auto id = store_.CreateCampaign(*plan);
+  if (!id.ok()) return {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
+  Status s = LoadJobs();
+  if (!s.ok()) return {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
+  spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, campaign->name,
+               plan->jobs.size());
+  return {{"ok", true}, {"id", *id}, {"name", campaign->name}, {"jobs", plan->jobs.size()}};
+}
+
+nlohmann::json Dispatcher::AdminStatus() {
+  auto campaigns = store_.ListCampaigns();
+  if (!campaigns.ok()) return {{"ok", false}, {"code", 1}, {"error", campaigns.status().ToString()}};
+  nlohmann::json out = {{"ok", true}};
+  out["campaigns"] = nlohmann::json::array();
+  for (const auto& c : *campaigns) {
+    out["campaigns"].push_back(
+        {{"id", c.id}, {"name", c.name}, {"state", c.state}, {"jobs", c.jobs}});
+  }
+  out["agents"] = nlohmann::json::array();
+  const double now = clock_.NowSeconds();
+  for (const auto& [identity, a] : agents_) {
+    out["agents"].push_back({{"name", a.ready.name},
+                             {"alive", true},
+                             {"device_class", a.ready.device_class},
+                             {"sensor", a.ready.sensor},
+                             {"running", a.in_flight.size()},
+                             {"last_seen_s", now - a.last_seen}});
+  }
+  out["counters"] = {{"results_stored", counters_.results_stored.load()},
+                     {"duplicates", counters_.results_duplicate.load()},
+                     {"failures", counters_.failures.load()},
+                     {"retries", counters_.retries.load()},
+                     {"lease_expiries", counters_.lease_expiries.load()},
+                     {"malformed", counters_.malformed.load()}};
+  return out;
+}
+
+nlohmann::json Dispatcher::AdminCancel(const nlohmann::json& req) {
+  const int64_t id = req.at("id").get<int64_t>();
+  Status s = store_.CancelCampaign(id);
+  if (!s.ok()) {
+    return {{"ok", false}, {"code", s.code() == StatusCode::kNotFound ? 2 : 1}, {"error", s.message()}};
+  }
+  std::vector<int64_t> ended;
+  for (const auto& [job_id, e] : jobs_) {
+    if (e.job.spec.campaign_id == id) ended.push_back(job_id);
+  }
+  for (int64_t job_id : ended) EndJob(job_id);
+  active_per_campaign_.erase(id);
+  return {{"ok", true}, {"id", id}, {"cancelled_jobs", ended.size()}};
+}
+
+}  // namespace wattfleet
