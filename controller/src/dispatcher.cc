@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <zmq_addon.hpp>
 
-#include "campaign.h"
-#include "planner.h"
 
 namespace wattfleet {
 namespace {
