@@ -8,8 +8,10 @@ packages=(
   build-essential cmake pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev
   libsqlite3-dev libeigen3-dev libcli11-dev nlohmann-json3-dev
+  libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev sqlite3
+  clang libclang-rt-14-dev
 )
 
 missing=()

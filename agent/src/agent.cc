@@ -37,49 +37,18 @@ double Jittered(double seconds, std::mt19937_64& rng) {
 
 }  // namespace
 
-Agent::Agent(AgentOptions options, ReadyMsg ready, Executor& executor, Meter& meter,
-             Spool& spool)
-    : options_(std::move(options)),
-      ready_(std::move(ready)),
-      executor_(executor),
-      meter_(meter),
-      spool_(spool) {
+Agent::Agent(AgentOptions options, ReadyMsg ready, JobRunner& runner, Spool& spool)
+    : options_(std::move(options)), ready_(std::move(ready)), runner_(runner), spool_(spool) {
   results_endpoint_ = "inproc://wattfleet-agent-results-" +
                       std::to_string(reinterpret_cast<uintptr_t>(this));
 }
 
 Agent::~Agent() = default;
 
-JobResult Agent::Execute(const JobSpec& job, IdleBaseline& idle) {
-  JobResult result;
-  result.job_id = job.job_id;
-  result.attempt = job.attempt;
-  try {
-    auto workload = executor_.Prepare(job);
-    if (!workload.ok()) {
-      result.outcome = Outcome::kFailed;
-      result.error = workload.status().message();
-      return result;
-    }
-    auto measurement = Measure(**workload, meter_, idle, job.settings);
-    if (!measurement.ok()) {
-      const std::string& msg = measurement.status().message();
-      result.outcome = msg.rfind("sensor:", 0) == 0 ? Outcome::kSensor : Outcome::kFailed;
-      result.error = msg;
-      return result;
-    }
-    result.measurement = std::move(measurement).value();
-    Measurement& m = result.measurement;
-    m.agent_name = ready_.name;
-    m.agent_version = ready_.agent_version;
-    m.torch_version = executor_.torch_version();
-    m.device = ready_.device;
-    m.threads = executor_.threads();
-  } catch (const std::exception& e) {
-    // A job must never take the agent down.
-    result.outcome = Outcome::kFailed;
-    result.error = std::string("unexpected error: ") + e.what();
-  }
+JobResult Agent::Execute(const JobSpec& job) {
+  JobResult result = runner_.Run(job);
+  result.measurement.agent_name = ready_.name;
+  result.measurement.agent_version = ready_.agent_version;
   return result;
 }
 
@@ -93,8 +62,6 @@ void Agent::WorkerLoop() {
   zmq::socket_t out(context_, zmq::socket_type::pair);
   out.set(zmq::sockopt::linger, 0);
   out.connect(results_endpoint_);
-  // Idle power is cached across jobs and refreshed every few minutes.
-  IdleBaseline idle(meter_, SystemClock());
   for (;;) {
     JobSpec job;
     {
@@ -107,7 +74,7 @@ void Agent::WorkerLoop() {
     }
     spdlog::info("agent: job {} attempt {} ({} {})", job.job_id, job.attempt,
                  JobKindName(job.kind), job.subject);
-    JobResult result = Execute(job, idle);
+    JobResult result = Execute(job);
     if (result.outcome != Outcome::kDone) {
       spdlog::warn("agent: job {} {}: {}", job.job_id, OutcomeName(result.outcome),
                    result.error);
@@ -187,6 +154,11 @@ Status Agent::Loop(zmq::socket_t& results) {
     // A stable routing id lets the controller's router_handover hand a reconnecting agent's
     // identity to its fresh socket.
     dealer.set(zmq::sockopt::routing_id, ready_.name);
+    if (!options_.curve_server_public.empty()) {
+      dealer.set(zmq::sockopt::curve_serverkey, options_.curve_server_public);
+      dealer.set(zmq::sockopt::curve_publickey, options_.curve_public);
+      dealer.set(zmq::sockopt::curve_secretkey, options_.curve_secret);
+    }
     try {
       dealer.connect(options_.controller);
     } catch (const zmq::error_t& e) {

@@ -16,8 +16,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "executor.h"
-#include "meter.h"
+#include "job_runner.h"
 #include "spool.h"
 #include "wattfleet/common/protocol.h"
 
@@ -32,13 +31,17 @@ struct AgentOptions {
   double drain_timeout_s = 10.0;   // on stop: how long to wait for the last ACKs
   // Stop after this many jobs have ended (0: never). For tests and one-shot runs.
   int64_t max_jobs = 0;
+  // CurveZMQ (all three set, or none): the controller's public key and this agent's pair.
+  std::string curve_server_public;
+  std::string curve_public;
+  std::string curve_secret;
 };
 
 class Agent {
  public:
   // `ready` carries the identity and capabilities sent at registration; the references must
-  // outlive the agent.
-  Agent(AgentOptions options, ReadyMsg ready, Executor& executor, Meter& meter, Spool& spool);
+  // outlive the agent. The runner is used from the worker thread only.
+  Agent(AgentOptions options, ReadyMsg ready, JobRunner& runner, Spool& spool);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
@@ -71,12 +74,11 @@ class Agent {
   // Nothing running, nothing queued, no result on its way from the worker.
   bool Idle();
   void WorkerLoop();
-  JobResult Execute(const JobSpec& job, IdleBaseline& idle);
+  JobResult Execute(const JobSpec& job);
 
   AgentOptions options_;
   ReadyMsg ready_;
-  Executor& executor_;
-  Meter& meter_;
+  JobRunner& runner_;
   Spool& spool_;
   std::atomic<bool> stop_{false};
   zmq::context_t context_{1};

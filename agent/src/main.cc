@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,9 @@
 
 #include "agent.h"
 #include "device_info.h"
+#include "exec_worker.h"
+#include "job_runner.h"
+#include "wattfleet/common/curve_keys.h"
 
 namespace {
 
@@ -30,6 +34,37 @@ std::string DefaultSpool(const std::string& name) {
   const char* home = std::getenv("HOME");
   std::string base = state && *state ? state : (home && *home ? std::string(home) + "/.local/state" : "/tmp");
   return base + "/wattfleet/" + name + "/spool";
+}
+
+std::string SelfExe() {
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("wattfleet-agent");
+}
+
+// The exec-worker: runs jobs sent on stdin until EOF (exec_worker.h).
+int ExecWorkerMain(const std::string& device, const std::string& sensor, int threads,
+                   const wattfleet::SensorRoots& roots) {
+  using namespace wattfleet;
+  // Dies with the agent (even a SIGKILLed one), and leaves stop signals to the agent, which
+  // drains by letting the running job finish.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() == 1) return 1;
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
+  std::string why;
+  auto meter = OpenMeter(sensor, roots, &why);
+  if (!meter.ok()) {
+    spdlog::error("exec-worker: {}", meter.status().message());
+    return 2;
+  }
+  auto executor = MakeExecutor(ExecutorOptions{device, threads});
+  if (!executor.ok()) {
+    spdlog::error("exec-worker: {}", executor.status().message());
+    return 2;
+  }
+  InProcessRunner runner(**executor, **meter, device);
+  return ServeExecWorker(runner);
 }
 
 int Probe(const wattfleet::SensorRoots& roots, bool json) {
@@ -93,6 +128,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{10}, int64_t{60000}));
   app.add_option("--max-jobs", max_jobs, "exit after this many jobs (0: never)")
       ->check(CLI::NonNegativeNumber);
+  std::string curve_server_key, curve_keypair;
+  app.add_option("--curve-server-key", curve_server_key, "controller's public key file (NAME.key)");
+  app.add_option("--curve-keypair", curve_keypair, "this agent's key pair (NAME.key_secret)");
   std::vector<int> cpus;
   app.add_option("--cpus", cpus, "pin the agent to these CPU cores (e.g. --cpus 0 1)")
       ->check(CLI::NonNegativeNumber);
@@ -102,9 +140,17 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  std::string isolation = "process";
+  app.add_option("--isolation", isolation,
+                 "process: each job runs in a child process that is killed when it crashes, "
+                 "hangs or exhausts memory; none: in the agent itself")
+      ->check(CLI::IsMember({"process", "none"}))
+      ->capture_default_str();
   bool probe_json = false;
   CLI::App* probe = app.add_subcommand("probe", "what this device is and which sensors work");
   probe->add_flag("--json", probe_json, "one JSON document on stdout");
+  // The child process of --isolation process; not for direct use.
+  CLI::App* exec_worker = app.add_subcommand("exec-worker", "")->group("");
 
   try {
     app.parse(argc, argv);
@@ -121,6 +167,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (probe->parsed()) return Probe(roots, probe_json);
+  if (exec_worker->parsed()) return ExecWorkerMain(device, sensor, threads, roots);
 
   if (controller.empty()) {
     std::cerr << "--controller is required (e.g. --controller tcp://127.0.0.1:5555)\n";
@@ -182,11 +229,47 @@ int main(int argc, char** argv) {
   ready.torch_version = (*executor)->torch_version();
   ready.prefetch = prefetch;
 
+  std::unique_ptr<JobRunner> runner;
+  if (isolation == "process") {
+    // The worker gets this agent's executor and meter flags; logs share this agent's stderr.
+    ChildRunnerOptions child;
+    child.argv = {SelfExe(),    "--device",     device,          "--sensor",   sensor,
+                  "--threads",  std::to_string(threads),         "--sysfs-root",
+                  roots.sysfs_root, "--proc-root", roots.proc_root, "--log-level", log_level,
+                  "exec-worker"};
+    runner = MakeChildProcessRunner(child);
+  } else {
+    runner = std::make_unique<InProcessRunner>(**executor, **meter, device);
+  }
+
   AgentOptions options;
+  if (curve_server_key.empty() != curve_keypair.empty()) {
+    std::cerr << "--curve-server-key and --curve-keypair go together\n";
+    return 2;
+  }
+  if (!curve_server_key.empty()) {
+    auto server = ReadCurvePublicKey(curve_server_key);
+    if (!server.ok()) {
+      std::cerr << "--curve-server-key: " << server.status().message() << "\n";
+      return 2;
+    }
+    auto mine = ReadCurveKeyPair(curve_keypair);
+    if (!mine.ok() || mine->secret_key.empty()) {
+      std::cerr << "--curve-keypair: "
+                << (mine.ok() ? curve_keypair + " holds no secret key" : mine.status().message())
+                << "\n";
+      return 2;
+    }
+    options.curve_server_public = server->public_key;
+    options.curve_public = mine->public_key;
+    options.curve_secret = mine->secret_key;
+  }
   options.controller = controller;
   options.heartbeat_ms = heartbeat_ms;
   options.max_jobs = max_jobs;
-  Agent agent(options, ready, **executor, **meter, *spool);
+  // A worker that died mid-write must not take the agent down with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  Agent agent(options, ready, *runner, *spool);
   g_agent.store(&agent);
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGINT, OnStopSignal);

@@ -76,9 +76,11 @@ WF_MSGPACK_MAP(wattfleet::Architecture, "name", v.name, "family", v.family, "inp
 WF_MSGPACK_MAP(wattfleet::MeasurementSettings, "warmup_ms", v.warmup_ms, "min_window_ms",
                v.min_window_ms, "target_rel_ci", v.target_rel_ci, "min_repeats",
                v.min_repeats, "max_repeats", v.max_repeats, "cooldown_ms", v.cooldown_ms)
+WF_MSGPACK_MAP(wattfleet::AgentSelector, "name_glob", v.name_glob, "accelerator",
+               v.accelerator, "sensor", v.sensor)
 WF_MSGPACK_MAP(wattfleet::JobSpec, "job_id", v.job_id, "attempt", v.attempt, "campaign_id",
                v.campaign_id, "kind", v.kind, "mode", v.mode, "dtype", v.dtype, "batch",
-               v.batch, "device_class", v.device_class, "subject", v.subject, "graph",
+               v.batch, "device_class", v.device_class, "selectors", v.selectors, "subject", v.subject, "graph",
                v.graph, "settings", v.settings, "lease_ms", v.lease_ms)
 WF_MSGPACK_MAP(wattfleet::Repeat, "iterations", v.iterations, "time_s", v.time_s, "energy_j",
                v.energy_j)

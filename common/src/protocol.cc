@@ -24,6 +24,32 @@ std::string Pack(const T& value) {
   return std::string(buf.data(), buf.size());
 }
 
+// Floats beyond the int64 range are never a wattfleet figure, and msgpack-cxx's encoder has
+// undefined behaviour on doubles near 2^64 (its integer shortcut): refuse them at the door.
+bool HasHugeFloat(const msgpack::object& o, int depth = 0) {
+  if (depth > 40) return true;
+  switch (o.type) {
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return std::fabs(o.via.f64) >= 9.2e18;
+    case msgpack::type::ARRAY:
+      for (uint32_t i = 0; i < o.via.array.size; ++i) {
+        if (HasHugeFloat(o.via.array.ptr[i], depth + 1)) return true;
+      }
+      return false;
+    case msgpack::type::MAP:
+      for (uint32_t i = 0; i < o.via.map.size; ++i) {
+        if (HasHugeFloat(o.via.map.ptr[i].key, depth + 1) ||
+            HasHugeFloat(o.via.map.ptr[i].val, depth + 1)) {
+          return true;
+        }
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 template <typename T>
 Result<T> Unpack(std::string_view body, const char* what) {
   if (body.size() > kMaxBodyBytes) {
@@ -37,6 +63,9 @@ Result<T> Unpack(std::string_view body, const char* what) {
     if (offset != body.size()) {
       return Status::Corruption(std::string(what) + " body has " +
                                 std::to_string(body.size() - offset) + " trailing bytes");
+    }
+    if (HasHugeFloat(handle.get())) {
+      return Status::Corruption(std::string(what) + " body holds a number out of range");
     }
     T value;
     handle.get().convert(value);

@@ -18,6 +18,7 @@
 #include "campaign.h"
 #include "dispatcher.h"
 #include "export.h"
+#include "metrics_server.h"
 #include "planner.h"
 #include "store.h"
 #include "zoo.h"
@@ -100,19 +101,34 @@ int CmdServe(const ServeArgs& args) {
   options.heartbeat_ms = args.heartbeat_ms;
   options.liveness = args.liveness;
   options.max_attempts = args.max_attempts;
+  options.curve_secret_file = args.curve_secret;
+  options.agents_dir = args.agents_dir;
   Dispatcher dispatcher(options, **store);
   Status s = dispatcher.Start();
   if (!s.ok()) return Fail(s);
+  // Started before the ready file is written so that the file can carry its port; kept alive
+  // until Run() returns, since it reads the dispatcher's counters.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!args.metrics.empty()) {
+    auto started = MetricsServer::Start(args.metrics, dispatcher.counters());
+    if (!started.ok()) {
+      const Status& err = started.status();
+      return Fail(Status::InvalidArgument("--metrics: " + err.message()));
+    }
+    metrics = std::move(started).value();
+    spdlog::info("controller: metrics on http://{}:{}/metrics",
+                 args.metrics.substr(0, args.metrics.rfind(':')), metrics->port());
+  }
   if (!args.ready_file.empty()) {
     // Written whole, then renamed: a reader never sees half of it.
     const std::string tmp = args.ready_file + ".tmp";
     {
+      nlohmann::json ready{{"endpoint", dispatcher.endpoint()},
+                           {"admin", dispatcher.admin_endpoint()},
+                           {"pid", ::getpid()}};
+      if (metrics) ready["metrics_port"] = metrics->port();
       std::ofstream f(tmp);
-      f << nlohmann::json{{"endpoint", dispatcher.endpoint()},
-                          {"admin", dispatcher.admin_endpoint()},
-                          {"pid", ::getpid()}}
-               .dump()
-        << "\n";
+      f << ready.dump() << "\n";
     }
     if (std::rename(tmp.c_str(), args.ready_file.c_str()) != 0) {
       return Fail(Status::InvalidArgument("--ready-file " + args.ready_file + ": cannot write"));

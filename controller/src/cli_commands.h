@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "embedded.h"
 
@@ -18,6 +19,9 @@ struct ServeArgs {
   int32_t liveness = 3;
   int32_t max_attempts = 3;
   std::string ready_file;  // JSON with the bound endpoints, written once listening
+  std::string curve_secret;  // controller.key_secret: CURVE on (with agents_dir)
+  std::string agents_dir;    // enrolled agents' public keys (*.key)
+  std::string metrics;     // HOST:PORT for Prometheus metrics; empty: off
 };
 
 int CmdServe(const ServeArgs& args);
@@ -29,5 +33,8 @@ int CmdPlan(const std::string& campaign_path, bool json);
 int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
               const std::string& out);
 int CmdInspect(const std::string& arch, const std::string& campaign_file, bool json);
+// `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
+// agents' public keys enrolled in out/agents (cli_keys.cc).
+int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents);
 
 }  // namespace wattfleet

@@ -1,6 +1,10 @@
 #include "dispatcher.h"
 
+#include "wattfleet/common/curve_keys.h"
+
 #include <spdlog/spdlog.h>
+
+#include <fnmatch.h>
 
 #include <algorithm>
 #include <zmq_addon.hpp>
@@ -41,13 +45,32 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store& store, Clock& clock)
 Dispatcher::~Dispatcher() = default;
 
 Status Dispatcher::Start() {
-  if (!IsLoopbackEndpoint(options_.bind)) {
+  const bool curve = !options_.curve_secret_file.empty() || !options_.agents_dir.empty();
+  if (curve && (options_.curve_secret_file.empty() || options_.agents_dir.empty())) {
+    return Status::InvalidArgument("--curve-secret and --agents-dir go together");
+  }
+  if (!curve && !IsLoopbackEndpoint(options_.bind)) {
     return Status::InvalidArgument(
         "--bind " + options_.bind +
         ": without CURVE authentication the controller binds to loopback only");
   }
+  CurveKeyPair server_keys;
+  if (curve) {
+    WF_ASSIGN_OR_RETURN(server_keys, ReadCurveKeyPair(options_.curve_secret_file));
+    if (server_keys.secret_key.empty()) {
+      return Status::InvalidArgument("--curve-secret " + options_.curve_secret_file +
+                                     ": holds no secret key");
+    }
+    // The handler must answer before the first handshake, so it starts before the bind.
+    WF_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(context_, options_.agents_dir));
+  }
   try {
     router_ = zmq::socket_t(context_, zmq::socket_type::router);
+    if (curve) {
+      router_.set(zmq::sockopt::curve_server, 1);
+      router_.set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
+      router_.set(zmq::sockopt::zap_domain, "wattfleet");
+    }
     router_.set(zmq::sockopt::linger, 0);
     // Unroutable sends fail loudly instead of vanishing; a reconnecting agent's fresh socket
     // takes over its identity.
@@ -72,8 +95,13 @@ Status Dispatcher::Start() {
       return Status::InvalidArgument("--admin " + options_.admin + ": " + e.what());
     }
   }
-  spdlog::info("controller: agents connect to {} (no CURVE configured: loopback only)",
-               endpoint_);
+  if (curve) {
+    spdlog::info("controller: agents connect to {} (CURVE: agents enrolled in {})", endpoint_,
+                 options_.agents_dir);
+  } else {
+    spdlog::info("controller: agents connect to {} (no CURVE configured: loopback only)",
+                 endpoint_);
+  }
   return LoadJobs();
 }
 
@@ -93,7 +121,7 @@ Status Dispatcher::LoadJobs() {
       e.deadline = now + std::max<int64_t>(0, e.job.lease_deadline_ms - now_ms) / 1000.0;
       e.identity.clear();
     } else {
-      queues_[e.job.spec.device_class].push_back(id);
+      queues_[e.job.spec.device_class].PushBack(e.job.spec.campaign_id, id);
     }
     ++active_per_campaign_[e.job.spec.campaign_id];
     jobs_.emplace(id, std::move(e));
@@ -238,7 +266,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
       }
       return;
     }
-    SendTo(identity, Command::kAck, Encode(ack));
+    // Counted before the ACK leaves, so that whoever sees the ACK sees the count.
     switch (*outcome) {
       case RecordOutcome::kStored:
         ++counters_.results_stored;
@@ -254,6 +282,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
                      r.job_id, r.attempt, name);
         break;
     }
+    SendTo(identity, Command::kAck, Encode(ack));
     return;
   }
 
@@ -281,6 +310,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
                final_state ? std::string(" -> ") + std::string(JobStateName(*final_state))
                            : std::string(" (will retry)"));
   if (final_state) {
+    ++(*final_state == JobState::kFailed ? counters_.jobs_failed : counters_.jobs_quarantined);
     EndJob(r.job_id);
   } else {
     ++counters_.retries;
@@ -290,7 +320,9 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     }
     job->second.job.state = JobState::kQueued;
     job->second.identity.clear();
-    queues_[job->second.job.spec.device_class].push_back(r.job_id);
+    // Retries go first: a job that failed once should not wait behind the whole campaign.
+    queues_[job->second.job.spec.device_class].PushFront(job->second.job.spec.campaign_id,
+                                                         r.job_id);
   }
 }
 
@@ -324,6 +356,7 @@ void Dispatcher::Requeue(int64_t job_id, const std::string& why) {
       return;
     }
     spdlog::warn("controller: job {} quarantined: {}", job_id, r.error);
+    ++counters_.jobs_quarantined;
     EndJob(job_id);
     return;
   }
@@ -339,7 +372,7 @@ void Dispatcher::Requeue(int64_t job_id, const std::string& why) {
   ++counters_.retries;
   e.job.state = JobState::kQueued;
   e.identity.clear();
-  queues_[e.job.spec.device_class].push_front(job_id);
+  queues_[e.job.spec.device_class].PushFront(e.job.spec.campaign_id, job_id);
 }
 
 void Dispatcher::DropAgent(const std::string& identity, const std::string& why) {
@@ -352,6 +385,21 @@ void Dispatcher::DropAgent(const std::string& identity, const std::string& why) 
   counters_.agents_alive.store(static_cast<int64_t>(agents_.size()));
 }
 
+bool Dispatcher::Matches(const AgentState& agent, const JobSpec& job) {
+  if (job.selectors.empty()) return true;
+  const std::string& device = agent.ready.device;
+  const std::string accelerator = device.substr(0, device.find(':'));
+  for (const AgentSelector& s : job.selectors) {
+    if (!s.name_glob.empty() && ::fnmatch(s.name_glob.c_str(), agent.ready.name.c_str(), 0) != 0) {
+      continue;
+    }
+    if (!s.accelerator.empty() && s.accelerator != accelerator) continue;
+    if (!s.sensor.empty() && s.sensor != agent.ready.sensor) continue;
+    return true;
+  }
+  return false;
+}
+
 void Dispatcher::Dispatch() {
   if (stop_.load()) return;  // draining: nothing new goes out
   const int64_t now_ms = clock_.UnixMillis();
@@ -360,15 +408,35 @@ void Dispatcher::Dispatch() {
   for (auto& [identity, agent] : agents_) {
     auto q = queues_.find(agent.ready.device_class);
     if (q == queues_.end()) continue;
+    // Other agents of this class, for "retry preferably elsewhere".
+    std::vector<const AgentState*> peers;
+    for (const auto& [other_id, other] : agents_) {
+      if (other_id != identity && other.ready.device_class == agent.ready.device_class) {
+        peers.push_back(&other);
+      }
+    }
     while (static_cast<int32_t>(agent.in_flight.size()) < agent.ready.prefetch &&
            !q->second.empty()) {
-      const int64_t id = q->second.front();
-      auto j = jobs_.find(id);
-      if (j == jobs_.end() || j->second.job.state != JobState::kQueued) {
-        q->second.pop_front();  // ended or already leased: dropped lazily
-        continue;
-      }
-      JobEntry& e = j->second;
+      auto judge = [&](int64_t id) {
+        auto j = jobs_.find(id);
+        if (j == jobs_.end() || j->second.job.state != JobState::kQueued) {
+          return JobQueue::Verdict::kDrop;  // ended or already leased
+        }
+        const JobEntry& e = j->second;
+        if (!Matches(agent, e.job.spec)) return JobQueue::Verdict::kSkip;
+        if (e.tried.count(agent.ready.name)) {
+          for (const AgentState* p : peers) {
+            if (!e.tried.count(p->ready.name) && Matches(*p, e.job.spec)) {
+              return JobQueue::Verdict::kSkip;  // someone else may succeed where it did not
+            }
+          }
+        }
+        return JobQueue::Verdict::kTake;
+      };
+      std::optional<int64_t> next = q->second.Next(judge);
+      if (!next) break;
+      const int64_t id = *next;
+      JobEntry& e = jobs_.at(id);
       const int32_t attempt = e.job.spec.attempt + 1;
       // A prefetched job waits behind the ones already held: its lease covers that wait.
       const int64_t lease_ms =
@@ -376,11 +444,11 @@ void Dispatcher::Dispatch() {
           static_cast<int64_t>(agent.in_flight.size() + 1);
       Status s = store_.MarkLeased(id, attempt, agent.ready.name, now_ms + lease_ms);
       if (!s.ok()) {
-        // The job stays at the head of its queue; the next pass tries again.
+        // Back at the head of its queue; the next pass tries again.
         spdlog::error("controller: store: {}", s.ToString());
+        q->second.PushFront(e.job.spec.campaign_id, id);
         return;
       }
-      q->second.pop_front();
       e.job.spec.attempt = attempt;
       if (!SendTo(identity, Command::kJob, Encode(e.job.spec))) {
         // It never left: undo the lease without spending an attempt, and stop sending to a
@@ -388,13 +456,14 @@ void Dispatcher::Dispatch() {
         e.job.spec.attempt = attempt - 1;
         Status r = store_.Requeue(id, "send to " + agent.ready.name + " failed");
         if (!r.ok()) spdlog::error("controller: store: {}", r.ToString());
-        q->second.push_front(id);
+        q->second.PushFront(e.job.spec.campaign_id, id);
         unreachable.push_back(identity);
         break;
       }
       e.job.state = JobState::kLeased;
       e.identity = identity;
       e.deadline = now + lease_ms / 1000.0;
+      e.tried.insert(agent.ready.name);
       agent.in_flight.insert(id);
       agent.last_sent = now;
     }
@@ -411,6 +480,16 @@ void Dispatcher::Tick() {
     for (auto& [identity, agent] : agents_) agent.last_seen = std::max(agent.last_seen, now);
   }
   last_tick_ = now;
+  if (now - last_gauges_ >= 0.2) {
+    last_gauges_ = now;
+    int64_t queued = 0, leased = 0;
+    for (const auto& [id, e] : jobs_) {
+      (e.job.state == JobState::kLeased ? leased : queued) += 1;
+    }
+    counters_.jobs_queued.store(queued);
+    counters_.jobs_leased.store(leased);
+    if (zap_) counters_.auth_denied.store(zap_->denied());
+  }
   std::vector<std::string> dead;
   for (auto& [identity, agent] : agents_) {
     if (now - agent.last_seen > hb * options_.liveness) {

@@ -18,7 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "job_queue.h"
 #include "store.h"
+#include "zap_handler.h"
 #include "wattfleet/common/clock.h"
 #include "wattfleet/common/protocol.h"
 
@@ -35,6 +37,11 @@ struct DispatcherOptions {
   bool exit_when_campaigns_done = false;
   // Embedded mode: dispatch this campaign only (0: every running campaign in the store).
   int64_t only_campaign = 0;
+  // CurveZMQ: the controller's key pair (NAME.key_secret) and the allowlist directory of
+  // enrolled agents' public keys. Both set: CURVE on, any address may be bound. Both empty:
+  // no authentication, loopback only.
+  std::string curve_secret_file;
+  std::string agents_dir;
 };
 
 // Counters, readable from any thread (e.g. for progress output).
@@ -47,6 +54,11 @@ struct DispatcherCounters {
   std::atomic<int64_t> malformed{0};
   std::atomic<int64_t> agents_alive{0};
   std::atomic<int64_t> jobs_active{0};  // queued + leased
+  std::atomic<int64_t> jobs_queued{0};
+  std::atomic<int64_t> jobs_leased{0};
+  std::atomic<int64_t> jobs_quarantined{0};  // since start
+  std::atomic<int64_t> jobs_failed{0};       // since start (FAILED: never retried)
+  std::atomic<int64_t> auth_denied{0};       // CURVE handshakes refused by the allowlist
 };
 
 class Dispatcher {
@@ -83,6 +95,7 @@ class Dispatcher {
     ActiveJob job;
     std::string identity;  // agent holding the lease
     double deadline = 0;   // monotonic seconds
+    std::set<std::string> tried;  // agents that held it: a retry prefers another
   };
 
   Status LoadJobs();
@@ -97,6 +110,8 @@ class Dispatcher {
   void Requeue(int64_t job_id, const std::string& why);
   void EndJob(int64_t job_id);
   void Dispatch();
+  // Whether `agent` may run `job` (the campaign's device selectors).
+  static bool Matches(const AgentState& agent, const JobSpec& job);
   void Tick();
   void CheckCampaigns();
   bool SendTo(const std::string& identity, Command command, std::string body);
@@ -105,6 +120,7 @@ class Dispatcher {
   Store& store_;
   Clock& clock_;
   zmq::context_t context_{1};
+  std::unique_ptr<ZapHandler> zap_;  // CURVE allowlist; before router_ so it outlives it
   zmq::socket_t router_;
   zmq::socket_t admin_;
   std::string endpoint_;
@@ -114,10 +130,11 @@ class Dispatcher {
 
   std::map<std::string, AgentState> agents_;              // by identity
   std::map<int64_t, JobEntry> jobs_;                      // queued and leased
-  std::map<std::string, std::deque<int64_t>> queues_;     // device class -> queued job ids
+  std::map<std::string, JobQueue> queues_;                // device class -> queued jobs
   std::map<int64_t, int64_t> active_per_campaign_;        // campaign -> jobs not ended
   bool campaigns_changed_ = false;
   double last_tick_ = -1;  // monotonic seconds of the previous Tick()
+  double last_gauges_ = -1;  // when the job gauges were last recounted
 };
 
 }  // namespace wattfleet

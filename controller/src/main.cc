@@ -29,6 +29,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))->capture_default_str();
   c_serve->add_option("--ready-file", serve.ready_file,
                       "write the bound endpoints as JSON here once listening");
+  c_serve->add_option("--curve-secret", serve.curve_secret,
+                      "controller key pair (controller.key_secret): CURVE authentication on");
+  c_serve->add_option("--agents-dir", serve.agents_dir,
+                      "directory of enrolled agents' public keys (NAME.key), with --curve-secret");
+  c_serve->add_option("--metrics", serve.metrics, "HOST:PORT for Prometheus metrics (GET /metrics)");
 
   EmbeddedOptions run;
   auto* c_run = app.add_subcommand("run", "embedded mode: a controller and N local agents");
@@ -81,6 +86,16 @@ int main(int argc, char** argv) {
   c_inspect->add_option("--campaign-file", campaign_file, "look the name up in this campaign");
   c_inspect->add_flag("--json", json, "one JSON document on stdout");
 
+  std::string keys_out;
+  std::vector<std::string> keys_agents;
+  auto* c_keys = app.add_subcommand("keys", "CurveZMQ key pairs for authenticated agents");
+  c_keys->require_subcommand(1);
+  auto* c_keys_generate =
+      c_keys->add_subcommand("generate", "controller and agent key pairs, and the allowlist");
+  c_keys_generate->add_option("--out", keys_out, "directory for the key files (created)")
+      ->required();
+  c_keys_generate->add_option("--agent", keys_agents, "an agent's name, repeatable (default: agent)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -104,6 +119,7 @@ int main(int argc, char** argv) {
     if (c_plan->parsed()) return CmdPlan(campaign_path, json);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
     if (c_inspect->parsed()) return CmdInspect(arch, campaign_file, json);
+    if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
   } catch (const std::exception& e) {
     // Nothing should get here; if something does, it is a failure, not a crash.
     spdlog::error("{}", e.what());

@@ -22,6 +22,16 @@ int64_t LeaseMs(const MeasurementSettings& settings) {
 
 JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class) {
   JobSpec job;
+  // Every selector of the class: an agent matching any of them may take the job. A plain
+  // `{class: X}` selector admits the whole class.
+  for (const DeviceSelector& d : c.devices) {
+    if (d.device_class != device_class) continue;
+    if (d.name_glob.empty() && d.accelerator.empty() && d.sensor.empty()) {
+      job.selectors.clear();
+      break;
+    }
+    job.selectors.push_back(AgentSelector{d.name_glob, d.accelerator, d.sensor});
+  }
   job.kind = kind;
   job.mode = c.mode;
   job.dtype = c.dtype;

@@ -97,9 +97,11 @@ class DispatcherTest : public ::testing::Test {
     std::string cmd = "rm -rf '" + dir_ + "'";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
   }
-  void AddCampaign() {
-    auto campaign = LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml");
-    ASSERT_TRUE(campaign.ok());
+  void AddCampaign(const std::string& yaml = "") {
+    auto campaign = yaml.empty() ? LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) +
+                                                    "/experiments/quickstart.yaml")
+                                 : ParseCampaign(yaml, "inline.yaml");
+    ASSERT_TRUE(campaign.ok()) << campaign.status().ToString();
     auto plan = MakePlan(*campaign);
     ASSERT_TRUE(plan.ok());
     planned_ = plan->jobs.size();
@@ -262,6 +264,61 @@ TEST_F(DispatcherTest, SilentAgentLosesItsJobsToAnother) {
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ(retried->job_id, job->job_id);  // the lost job goes out first
   EXPECT_EQ(retried->attempt, 2);
+}
+
+TEST_F(DispatcherTest, DeviceSelectorsDecideWhichAgentsGetJobs) {
+  AddCampaign(
+      "name: sel\ndevices: [{class: cpu, name: 'lab-*', sensor: simulated}]\n"
+      "architectures: [{zoo: lenet5}]\n");
+  Start();
+  FakeAgent outsider(ctx_, dispatcher_->endpoint(), "laptop");
+  outsider.Send(Command::kReady, Encode(Ready("laptop")));
+  ASSERT_EQ(outsider.Receive()->command, Command::kWelcome);
+  EXPECT_FALSE(outsider.Receive(500ms).has_value()) << "a non-matching agent got a job";
+
+  FakeAgent insider(ctx_, dispatcher_->endpoint(), "lab-1");
+  insider.Send(Command::kReady, Encode(Ready("lab-1")));
+  ASSERT_EQ(insider.Receive()->command, Command::kWelcome);
+  auto job = insider.Receive();
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->command, Command::kJob);
+}
+
+TEST_F(DispatcherTest, ARetryPrefersAnotherAgent) {
+  AddCampaign();
+  Start(/*heartbeat_ms=*/1000);
+  FakeAgent a(ctx_, dispatcher_->endpoint(), "a");
+  a.Send(Command::kReady, Encode(Ready("a")));
+  ASSERT_EQ(a.Receive()->command, Command::kWelcome);
+  auto first = DecodeJob(a.Receive()->body);
+  ASSERT_TRUE(first.ok());
+  FakeAgent b(ctx_, dispatcher_->endpoint(), "b");
+  b.Send(Command::kReady, Encode(Ready("b")));
+  ASSERT_EQ(b.Receive()->command, Command::kWelcome);
+  auto b_first = DecodeJob(b.Receive()->body);
+  ASSERT_TRUE(b_first.ok());
+  // b finishes its job, then a's job times out on a: the retry goes to b, not back to a.
+  b.Send(Command::kResult, Encode(Done(*b_first)));
+  JobResult timeout;
+  timeout.job_id = first->job_id;
+  timeout.attempt = first->attempt;
+  timeout.outcome = Outcome::kTimeout;
+  timeout.error = "took too long";
+  a.Send(Command::kNack, Encode(timeout));
+  bool retried_on_b = false;
+  for (int i = 0; i < 4 && !retried_on_b; ++i) {
+    auto m = b.Receive(2000ms);
+    if (!m || m->command != Command::kJob) continue;
+    auto j = DecodeJob(m->body);
+    ASSERT_TRUE(j.ok());
+    if (j->job_id == first->job_id) {
+      EXPECT_EQ(j->attempt, 2);
+      retried_on_b = true;
+    } else {
+      b.Send(Command::kResult, Encode(Done(*j)));
+    }
+  }
+  EXPECT_TRUE(retried_on_b);
 }
 
 }  // namespace

@@ -184,6 +184,15 @@ TEST(ProtocolTest, RejectsDoneResultWithNonsenseFigures) {
   EXPECT_FALSE(DecodeJobResult(Encode(r)).ok());
 }
 
+TEST(ProtocolTest, RejectsFloatsBeyondInt64) {
+  // {"idle_w": 2^64}: msgpack-cxx's encoder is undefined on such doubles, so they never get in.
+  const char body[] = {'\x81', '\xa6', 'i', 'd', 'l', 'e', '_', 'w', '\xcb', '\x43', '\xf0', 0, 0, 0, 0, 0, 0};
+  EXPECT_FALSE(DecodeMeasurement(std::string_view(body, sizeof body)).ok());
+  Measurement m;
+  m.idle_w = 1e18;
+  EXPECT_TRUE(DecodeMeasurement(Encode(m)).ok());
+}
+
 TEST(ProtocolTest, ToleratesUnknownFields) {
   // A newer peer may add fields: an older one ignores them.
   msgpack::sbuffer buf;

@@ -44,6 +44,17 @@ struct MeasurementSettings {
   }
 };
 
+// Which agents of a device class may take a job (a campaign's `devices:` entry). Empty fields
+// match anything; a job with several selectors goes to an agent matching any of them.
+struct AgentSelector {
+  std::string name_glob;    // fnmatch pattern on the agent's name
+  std::string accelerator;  // the agent's device type: "cpu", "cuda", ...
+  std::string sensor;       // the agent's meter backend
+  bool operator==(const AgentSelector& o) const {
+    return name_glob == o.name_glob && accelerator == o.accelerator && sensor == o.sensor;
+  }
+};
+
 struct JobSpec {
   int64_t job_id = 0;
   int32_t attempt = 0;  // 1 for the first dispatch; retries increment it
@@ -53,6 +64,7 @@ struct JobSpec {
   DType dtype = DType::kFloat32;
   int64_t batch = 1;
   std::string device_class;  // e.g. "cpu"
+  std::vector<AgentSelector> selectors;  // empty: any agent of the class
   // Layer jobs: the layer's canonical key. Model jobs: the architecture's name.
   std::string subject;
   // What to run: a single node for layer jobs, the whole graph for model jobs.

@@ -1,0 +1,301 @@
+// CurveZMQ authentication end to end in one process: a real Dispatcher with CURVE on (its ZAP
+// handler reading a real allowlist directory), a real SQLite store, and raw DEALER sockets
+// playing enrolled, unknown and unauthenticated agents.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "campaign.h"
+#include "dispatcher.h"
+#include "planner.h"
+#include "store.h"
+#include "wattfleet/common/curve_keys.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A DEALER that speaks the agent protocol; with `server_public` set it authenticates with
+// CURVE using `own`.
+class CurvePeer {
+ public:
+  CurvePeer(zmq::context_t& ctx, const std::string& endpoint, const std::string& id,
+            const std::string& server_public = "", const CurveKeyPair& own = {})
+      : socket_(ctx, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::routing_id, id);
+    if (!server_public.empty()) {
+      socket_.set(zmq::sockopt::curve_serverkey, server_public);
+      socket_.set(zmq::sockopt::curve_publickey, own.public_key);
+      socket_.set(zmq::sockopt::curve_secretkey, own.secret_key);
+    }
+    socket_.connect(endpoint);
+  }
+  void Send(Command c, const std::string& body) {
+    auto f = MakeFrames(c, body);
+    std::vector<zmq::const_buffer> bufs{zmq::buffer(f[0]), zmq::buffer(f[1]), zmq::buffer(f[2])};
+    // A DEALER queues while the handshake is pending (or never completes): don't block on it.
+    (void)zmq::send_multipart(socket_, bufs, zmq::send_flags::dontwait);
+  }
+  // Next message other than HEARTBEAT, within `timeout`.
+  std::optional<Envelope> Receive(std::chrono::milliseconds timeout = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, 50ms);
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> frames;
+      (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
+      std::vector<std::string_view> views;
+      for (auto& m : frames) views.emplace_back(m.data<char>(), m.size());
+      auto env = ParseFrames(views);
+      if (!env.ok() || env->command == Command::kHeartbeat) continue;
+      return *env;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+ReadyMsg Ready(const std::string& name) {
+  ReadyMsg r;
+  r.name = name;
+  r.device_class = "cpu";
+  r.device = "cpu";
+  r.sensor = "simulated";
+  r.prefetch = 1;
+  return r;
+}
+
+JobResult Done(const JobSpec& job) {
+  JobResult r;
+  r.job_id = job.job_id;
+  r.attempt = job.attempt;
+  r.measurement.sensor = "simulated";
+  r.measurement.repeats = {{10, 0.1, 15}, {10, 0.1, 15}};
+  r.measurement.time_per_iter_s = 0.01;
+  r.measurement.energy_per_iter_j = 1.5;
+  return r;
+}
+
+class CurveAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(zmq_has("curve")) << "libzmq without CURVE";
+    char tmpl[] = "/tmp/wattfleet-curve-auth-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    agents_dir_ = dir_ + "/agents";
+    ASSERT_EQ(::mkdir(agents_dir_.c_str(), 0755), 0);
+    auto store = OpenSqliteStore(dir_ + "/d.db");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+
+    server_ = NewPair("controller");
+    enrolled_ = NewPair("enrolled");
+    stranger_ = NewPair("stranger");
+    Enrol("enrolled", enrolled_);
+  }
+  void TearDown() override {
+    Stop();
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  CurveKeyPair NewPair(const std::string& name) {
+    auto pair = GenerateCurveKeyPair();
+    EXPECT_TRUE(pair.ok()) << pair.status().ToString();
+    if (!pair.ok()) return {};
+    EXPECT_TRUE(WriteCurveKeyPair(dir_, name, *pair).ok());
+    return *pair;
+  }
+  void Enrol(const std::string& name, const CurveKeyPair& pair) {
+    std::ofstream f(agents_dir_ + "/" + name + ".key");
+    f << pair.public_key << "\n";
+  }
+  void AddCampaign() {
+    auto campaign =
+        LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml");
+    ASSERT_TRUE(campaign.ok());
+    auto plan = MakePlan(*campaign);
+    ASSERT_TRUE(plan.ok());
+    ASSERT_TRUE(store_->CreateCampaign(*plan).ok());
+  }
+  DispatcherOptions Options(const std::string& bind = "tcp://127.0.0.1:*") {
+    DispatcherOptions o;
+    o.bind = bind;
+    // Slow heartbeats: an agent under test stays alive (and keeps its lease) while the test
+    // waits for a reply that must not come.
+    o.heartbeat_ms = 1000;
+    o.liveness = 5;
+    o.curve_secret_file = dir_ + "/controller.key_secret";
+    o.agents_dir = agents_dir_;
+    return o;
+  }
+  void Start() {
+    dispatcher_ = std::make_unique<Dispatcher>(Options(), *store_);
+    Status s = dispatcher_->Start();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    loop_ = std::thread([this] { loop_status_ = dispatcher_->Run(); });
+  }
+  void Stop() {
+    if (!dispatcher_) return;
+    dispatcher_->RequestStop();
+    loop_.join();
+    EXPECT_TRUE(loop_status_.ok()) << loop_status_.ToString();
+    dispatcher_.reset();
+  }
+  template <typename Pred>
+  bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+  }
+
+  std::string dir_, agents_dir_;
+  CurveKeyPair server_, enrolled_, stranger_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::thread loop_;
+  Status loop_status_;
+  zmq::context_t ctx_{1};
+};
+
+TEST_F(CurveAuthTest, EnrolledAgentIsWelcomed) {
+  Start();
+  CurvePeer agent(ctx_, dispatcher_->endpoint(), "a1", server_.public_key, enrolled_);
+  agent.Send(Command::kReady, Encode(Ready("a1")));
+  auto welcome = agent.Receive();
+  ASSERT_TRUE(welcome);
+  EXPECT_EQ(welcome->command, Command::kWelcome);
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().agents_alive.load() == 1; }));
+  EXPECT_EQ(dispatcher_->counters().auth_denied.load(), 0);
+}
+
+TEST_F(CurveAuthTest, UnenrolledAgentIsRefusedAndItsResultsAreNotStored) {
+  AddCampaign();
+  Start();
+  // The enrolled agent holds a lease, so a result for that job would be accepted from it.
+  CurvePeer agent(ctx_, dispatcher_->endpoint(), "a1", server_.public_key, enrolled_);
+  agent.Send(Command::kReady, Encode(Ready("a1")));
+  ASSERT_EQ(agent.Receive()->command, Command::kWelcome);
+  auto leased = agent.Receive();
+  ASSERT_TRUE(leased);
+  ASSERT_EQ(leased->command, Command::kJob);
+  auto job = DecodeJob(leased->body);
+  ASSERT_TRUE(job.ok());
+
+  // A stranger with a valid CURVE key that is not enrolled, posing under the same routing id
+  // with a result for that very job: only authentication stands in its way.
+  CurvePeer stranger(ctx_, dispatcher_->endpoint(), "a1", server_.public_key, stranger_);
+  stranger.Send(Command::kReady, Encode(Ready("a1")));
+  stranger.Send(Command::kResult, Encode(Done(*job)));
+  EXPECT_FALSE(stranger.Receive(1000ms)) << "a non-enrolled agent got an answer";
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().auth_denied.load() >= 1; }));
+  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 0);
+  auto rows = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
+
+  // The enrolled agent's own result goes through: the pipeline was open all along.
+  agent.Send(Command::kResult, Encode(Done(*job)));
+  std::optional<Envelope> ack;
+  do ack = agent.Receive(); while (ack && ack->command == Command::kJob);
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->command, Command::kAck);
+  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
+}
+
+TEST_F(CurveAuthTest, AgentWithoutCurveGetsNothing) {
+  Start();
+  CurvePeer plain(ctx_, dispatcher_->endpoint(), "plain");
+  plain.Send(Command::kReady, Encode(Ready("plain")));
+  EXPECT_FALSE(plain.Receive(1000ms));
+  EXPECT_EQ(dispatcher_->counters().agents_alive.load(), 0);
+}
+
+TEST_F(CurveAuthTest, AgentWithTheWrongServerKeyGetsNothing) {
+  Start();
+  // Right client keys, but it trusts another controller: the handshake cannot complete.
+  CurvePeer confused(ctx_, dispatcher_->endpoint(), "confused", stranger_.public_key, enrolled_);
+  confused.Send(Command::kReady, Encode(Ready("confused")));
+  EXPECT_FALSE(confused.Receive(1000ms));
+  EXPECT_EQ(dispatcher_->counters().agents_alive.load(), 0);
+}
+
+TEST_F(CurveAuthTest, EnrolmentAndRemovalTakeEffectWithoutRestart) {
+  Start();
+  Enrol("late", stranger_);
+  {
+    CurvePeer late(ctx_, dispatcher_->endpoint(), "late", server_.public_key, stranger_);
+    late.Send(Command::kReady, Encode(Ready("late")));
+    auto welcome = late.Receive();
+    ASSERT_TRUE(welcome);
+    EXPECT_EQ(welcome->command, Command::kWelcome);
+  }
+  ASSERT_EQ(::unlink((agents_dir_ + "/late.key").c_str()), 0);
+  CurvePeer again(ctx_, dispatcher_->endpoint(), "late-again", server_.public_key, stranger_);
+  again.Send(Command::kReady, Encode(Ready("late-again")));
+  EXPECT_FALSE(again.Receive(1000ms));
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().auth_denied.load() >= 1; }));
+}
+
+TEST_F(CurveAuthTest, UnreadableAllowlistRefusesEveryone) {
+  Start();
+  // A broken enrolment file makes the whole list invalid: refusing is the safe answer.
+  {
+    std::ofstream f(agents_dir_ + "/broken.key");
+    f << "not a key\n";
+  }
+  CurvePeer agent(ctx_, dispatcher_->endpoint(), "a1", server_.public_key, enrolled_);
+  agent.Send(Command::kReady, Encode(Ready("a1")));
+  EXPECT_FALSE(agent.Receive(1000ms));
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().auth_denied.load() >= 1; }));
+}
+
+TEST_F(CurveAuthTest, WithCurveAnyAddressMayBeBound) {
+  Dispatcher d(Options("tcp://0.0.0.0:*"), *store_);
+  Status s = d.Start();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(d.endpoint().rfind("tcp://0.0.0.0:", 0), 0u) << d.endpoint();
+}
+
+TEST_F(CurveAuthTest, CurveMisconfigurationIsRefusedAtStart) {
+  {
+    DispatcherOptions o = Options();
+    o.agents_dir.clear();  // one without the other
+    Dispatcher d(o, *store_);
+    EXPECT_EQ(d.Start().code(), StatusCode::kInvalidArgument);
+  }
+  {
+    DispatcherOptions o = Options();
+    o.agents_dir = dir_ + "/no-such-dir";
+    Dispatcher d(o, *store_);
+    Status s = d.Start();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find(o.agents_dir), std::string::npos) << s.message();
+  }
+  {
+    DispatcherOptions o = Options();
+    o.curve_secret_file = dir_ + "/controller.key";  // the public half: no secret in it
+    Dispatcher d(o, *store_);
+    Status s = d.Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("secret"), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace wattfleet

@@ -1,0 +1,147 @@
+// CurveZMQ with the real binaries: `wattfleet keys generate`, `wattfleet serve --curve-secret
+// --agents-dir` on a wildcard address, an enrolled `wattfleet-agent` registers, an agent with a
+// key pair that was never enrolled does not.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "process.h"
+
+namespace wattfleet {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+class CurveEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wattfleet-curve-e2e-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!HasFailure()) {
+      std::string cmd = "rm -rf '" + dir_ + "'";
+      ASSERT_EQ(std::system(cmd.c_str()), 0);
+    } else {
+      std::cerr << "logs kept in " << dir_ << "\n";
+    }
+  }
+  int RunCli(const std::vector<std::string>& args, const std::string& log, double timeout_s) {
+    std::vector<std::string> argv{WATTFLEET_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto child = ChildProcess::Start(argv, log);
+    EXPECT_TRUE(child.ok()) << child.status().ToString();
+    if (!child.ok()) return -1;
+    auto code = child->Wait(timeout_s);
+    EXPECT_TRUE(code.ok()) << "timed out: " << args[0];
+    return code.ok() ? *code : -1;
+  }
+  // The names of the agents the controller knows, from `wattfleet status --json`.
+  std::vector<std::string> AgentNames(const std::string& admin) {
+    const std::string out = dir_ + "/status.json";
+    ::unlink(out.c_str());
+    if (RunCli({"status", "--admin", admin, "--json"}, out, 20) != 0) return {};
+    std::vector<std::string> names;
+    try {
+      const auto status = nlohmann::json::parse(Slurp(out));  // must outlive the loop
+      for (const auto& a : status.at("agents")) {
+        names.push_back(a.value("name", ""));
+      }
+    } catch (const std::exception&) {
+    }
+    return names;
+  }
+  ChildProcess StartAgent(const std::string& name, const std::string& endpoint,
+                          const std::string& server_key, const std::string& keypair) {
+    auto agent = ChildProcess::Start(
+        {WATTFLEET_AGENT_BIN, "--controller", endpoint, "--name", name, "--sensor", "modeled",
+         "--threads", "1", "--spool", dir_ + "/spool-" + name, "--heartbeat-ms", "200",
+         "--curve-server-key", server_key, "--curve-keypair", keypair},
+        dir_ + "/" + name + ".log");
+    EXPECT_TRUE(agent.ok()) << agent.status().ToString();
+    return std::move(*agent);
+  }
+  std::string dir_;
+};
+
+TEST_F(CurveEndToEndTest, OnlyTheEnrolledAgentRegisters) {
+  const std::string keys = dir_ + "/keys";
+  ASSERT_EQ(RunCli({"keys", "generate", "--out", keys, "--agent", "good"}, dir_ + "/keys.log", 30),
+            0)
+      << Slurp(dir_ + "/keys.log");
+  // Existing files are never overwritten: a second run is bad input.
+  EXPECT_EQ(RunCli({"keys", "generate", "--out", keys, "--agent", "good"}, dir_ + "/keys2.log", 30),
+            2);
+  // A pair generated elsewhere and never enrolled in keys/agents.
+  const std::string other = dir_ + "/other";
+  ASSERT_EQ(RunCli({"keys", "generate", "--out", other, "--agent", "rogue"}, dir_ + "/keys3.log",
+                   30),
+            0);
+
+  const std::string ready = dir_ + "/ready.json";
+  auto serve = ChildProcess::Start(
+      {WATTFLEET_BIN, "serve", "--db", dir_ + "/data.db", "--bind", "tcp://0.0.0.0:*", "--admin",
+       "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--ready-file", ready, "--curve-secret",
+       keys + "/controller.key_secret", "--agents-dir", keys + "/agents"},
+      dir_ + "/serve.log");
+  ASSERT_TRUE(serve.ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!Exists(ready) && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(serve->Running()) << Slurp(dir_ + "/serve.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(Exists(ready)) << "controller never listened: " << Slurp(dir_ + "/serve.log");
+  const auto endpoints = nlohmann::json::parse(Slurp(ready));
+  std::string endpoint = endpoints["endpoint"];
+  const std::string admin = endpoints["admin"];
+  // Bound on every interface; the agents dial loopback.
+  ASSERT_EQ(endpoint.rfind("tcp://0.0.0.0:", 0), 0u) << endpoint;
+  endpoint = "tcp://127.0.0.1:" + endpoint.substr(std::string("tcp://0.0.0.0:").size());
+
+  ChildProcess good =
+      StartAgent("good", endpoint, keys + "/controller.key", keys + "/good.key_secret");
+  ChildProcess rogue =
+      StartAgent("rogue", endpoint, keys + "/controller.key", other + "/rogue.key_secret");
+
+  std::vector<std::string> names;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    names = AgentNames(admin);
+    if (!names.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(names, std::vector<std::string>{"good"}) << Slurp(dir_ + "/serve.log");
+  // The rogue has had time to try: still not registered, and refused in the log.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(AgentNames(admin), std::vector<std::string>{"good"});
+  const std::string log = Slurp(dir_ + "/serve.log");
+  EXPECT_NE(log.find("refused agent"), std::string::npos) << log;
+
+  good.Signal(SIGTERM);
+  rogue.Signal(SIGTERM);
+  EXPECT_TRUE(good.Wait(30).ok());
+  EXPECT_TRUE(rogue.Wait(30).ok());
+  serve->Signal(SIGTERM);
+  auto code = serve->Wait(30);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << Slurp(dir_ + "/serve.log");
+}
+
+}  // namespace
+}  // namespace wattfleet

@@ -1,0 +1,212 @@
+#include "metrics_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace wattfleet {
+namespace {
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool HasLine(const std::string& text, const std::string& line) {
+  for (const auto& l : Lines(text)) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+void SetCounters(DispatcherCounters& c) {
+  c.results_stored = 42;
+  c.results_duplicate = 3;
+  c.failures = 5;
+  c.retries = 4;
+  c.lease_expiries = 2;
+  c.malformed = 7;
+  c.auth_denied = 1;
+  c.agents_alive = 6;
+  c.jobs_active = 11;
+  c.jobs_queued = 8;
+  c.jobs_leased = 3;
+  c.jobs_quarantined = 9;
+  c.jobs_failed = 10;
+}
+
+TEST(FormatMetrics, ExactSampleLines) {
+  DispatcherCounters c;
+  SetCounters(c);
+  const std::string text = FormatMetrics(c, 12.5, 1.25);
+  for (const char* line : {
+           "wattfleet_results_stored_total 42",
+           "wattfleet_results_duplicate_total 3",
+           "wattfleet_job_failures_total 5",
+           "wattfleet_retries_total 4",
+           "wattfleet_lease_expiries_total 2",
+           "wattfleet_malformed_frames_total 7",
+           "wattfleet_auth_denied_total 1",
+           "wattfleet_agents_alive 6",
+           "wattfleet_jobs{state=\"queued\"} 8",
+           "wattfleet_jobs{state=\"leased\"} 3",
+           "wattfleet_jobs_active 11",
+           "wattfleet_jobs_quarantined_total 9",
+           "wattfleet_jobs_failed_total 10",
+           "wattfleet_results_per_second 1.250",
+           "wattfleet_uptime_seconds 12.500",
+           "# TYPE wattfleet_results_stored_total counter",
+           "# TYPE wattfleet_agents_alive gauge",
+           "# TYPE wattfleet_jobs gauge",
+           "# TYPE wattfleet_results_per_second gauge",
+       }) {
+    EXPECT_TRUE(HasLine(text, line)) << "missing: " << line << "\n" << text;
+  }
+}
+
+TEST(FormatMetrics, TwoArgumentFormReportsAverageSinceStart) {
+  DispatcherCounters c;
+  c.results_stored = 50;
+  EXPECT_TRUE(HasLine(FormatMetrics(c, 10.0), "wattfleet_results_per_second 5.000"));
+  EXPECT_TRUE(HasLine(FormatMetrics(c, 0.0), "wattfleet_results_per_second 0.000"));
+}
+
+// Every line is a HELP, a TYPE or a sample; each family has exactly one HELP and one TYPE,
+// both before its samples; every sample belongs to a declared family.
+TEST(FormatMetrics, ValidExpositionSyntax) {
+  DispatcherCounters c;
+  SetCounters(c);
+  const std::string text = FormatMetrics(c, 3.0);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+
+  const std::regex help(R"(# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*)");
+  const std::regex type(R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge))");
+  const std::regex sample(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*\})? (-?[0-9]+(\.[0-9]+)?))");
+  std::map<std::string, int> helps, types;
+  std::set<std::string> sampled;
+  for (const auto& line : Lines(text)) {
+    std::smatch m;
+    if (std::regex_match(line, m, help)) {
+      EXPECT_EQ(sampled.count(m[1]), 0u) << "HELP after samples: " << line;
+      ++helps[m[1]];
+    } else if (std::regex_match(line, m, type)) {
+      EXPECT_EQ(sampled.count(m[1]), 0u) << "TYPE after samples: " << line;
+      ++types[m[1]];
+    } else if (std::regex_match(line, m, sample)) {
+      EXPECT_EQ(types.count(m[1]), 1u) << "sample of an undeclared metric: " << line;
+      sampled.insert(m[1]);
+    } else {
+      ADD_FAILURE() << "not exposition syntax: \"" << line << "\"";
+    }
+  }
+  EXPECT_EQ(helps.size(), 14u);  // 9 counters, 5 gauges
+  for (const auto& [name, n] : helps) EXPECT_EQ(n, 1) << name;
+  for (const auto& [name, n] : types) EXPECT_EQ(n, 1) << name;
+  EXPECT_EQ(helps.size(), types.size());
+  EXPECT_EQ(sampled.size(), types.size());
+}
+
+TEST(MetricsServer, ServesCountersOverHttp) {
+  DispatcherCounters c;
+  c.results_stored = 1234;
+  c.jobs_queued = 17;
+  auto server = MetricsServer::Start("127.0.0.1:0", c);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  ASSERT_GT(port, 0);
+
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(5);
+  auto res = client.Get("/metrics");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u)
+      << res->get_header_value("Content-Type");
+  EXPECT_TRUE(HasLine(res->body, "wattfleet_results_stored_total 1234")) << res->body;
+  EXPECT_TRUE(HasLine(res->body, "wattfleet_jobs{state=\"queued\"} 17")) << res->body;
+
+  // The server reads the live counters on every scrape.
+  c.results_stored = 1300;
+  res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_TRUE(HasLine(res->body, "wattfleet_results_stored_total 1300")) << res->body;
+
+  res = client.Get("/other");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  res = client.Get("/");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+}
+
+TEST(MetricsServer, ResultsPerSecondComesFromRecentSamples) {
+  DispatcherCounters c;
+  auto server = MetricsServer::Start("127.0.0.1:0", c);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_TRUE(HasLine(res->body, "wattfleet_results_per_second 0.000")) << res->body;
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  c.results_stored = 100;  // 100 results within the window (about 1.2 s old)
+  res = client.Get("/metrics");
+  ASSERT_TRUE(res);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(res->body, m, std::regex(R"(\nwattfleet_results_per_second ([0-9.]+)\n)")))
+      << res->body;
+  const double rate = std::stod(m[1]);
+  EXPECT_GT(rate, 100 / 10.5);  // at most the whole window
+  EXPECT_LT(rate, 100 / 1.1);   // at least the time slept
+}
+
+TEST(MetricsServer, StartsAndStopsAtOnce) {
+  // The destructor must not hang when it races the listener thread's start.
+  DispatcherCounters c;
+  for (int i = 0; i < 5; ++i) {
+    auto server = MetricsServer::Start("127.0.0.1:0", c);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+  }
+}
+
+TEST(MetricsServer, BadAddressesAreInvalidArgument) {
+  DispatcherCounters c;
+  for (const char* address :
+       {"nonsense", "127.0.0.1:99999", "127.0.0.1:", ":9464", "127.0.0.1:12ab", "::1:9464",
+        "[::1]9464", ""}) {
+    auto server = MetricsServer::Start(address, c);
+    ASSERT_FALSE(server.ok()) << address;
+    EXPECT_EQ(server.status().code(), StatusCode::kInvalidArgument) << address;
+    EXPECT_NE(server.status().message().find(std::string("\"") + address + "\""),
+              std::string::npos)
+        << server.status().message();
+  }
+}
+
+TEST(MetricsServer, PortInUseIsInvalidArgument) {
+  DispatcherCounters c;
+  auto first = MetricsServer::Start("127.0.0.1:0", c);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const std::string address = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = MetricsServer::Start(address, c);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(second.status().message().find(address), std::string::npos)
+      << second.status().message();
+}
+
+}  // namespace
+}  // namespace wattfleet
