@@ -71,6 +71,7 @@ void Agent::WorkerLoop() {
       job = std::move(queue_.front());
       queue_.pop_front();
       running_job_ = true;
+      running_job_id_ = job.job_id;
     }
     spdlog::info("agent: job {} attempt {} ({} {})", job.job_id, job.attempt,
                  JobKindName(job.kind), job.subject);
@@ -164,8 +165,13 @@ Status Agent::Loop(zmq::socket_t& results) {
     } catch (const zmq::error_t& e) {
       return Status::InvalidArgument("--controller " + options_.controller + ": " + e.what());
     }
+    // Jobs this agent still holds: finished ones in its spool and the one running now.
     ReadyMsg ready = ready_;
     for (const JobResult& r : spool_.List()) ready.resumed_job_ids.push_back(r.job_id);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (running_job_) ready.resumed_job_ids.push_back(running_job_id_);
+    }
     Send(dealer, Command::kReady, Encode(ready));
 
     Session session;

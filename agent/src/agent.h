@@ -88,6 +88,7 @@ class Agent {
   std::condition_variable cv_;
   std::deque<JobSpec> queue_;  // GUARDED_BY(mu_): received, not started
   bool running_job_ = false;   // GUARDED_BY(mu_)
+  int64_t running_job_id_ = 0;  // GUARDED_BY(mu_): for READY's resumed jobs
   bool worker_exit_ = false;   // GUARDED_BY(mu_)
   int64_t jobs_ended_ = 0;     // GUARDED_BY(mu_)
   int64_t results_in_pipe_ = 0;  // GUARDED_BY(mu_): handed to the pair, not yet read

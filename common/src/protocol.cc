@@ -24,14 +24,15 @@ std::string Pack(const T& value) {
   return std::string(buf.data(), buf.size());
 }
 
-// Floats beyond the int64 range are never a wattfleet figure, and msgpack-cxx's encoder has
-// undefined behaviour on doubles near 2^64 (its integer shortcut): refuse them at the door.
+// Finite floats beyond the int64 range are never a wattfleet figure (infinity is: the CI of a
+// single window), and msgpack-cxx's encoder has undefined behaviour on doubles near 2^64 (its
+// integer shortcut): refuse them at the door.
 bool HasHugeFloat(const msgpack::object& o, int depth = 0) {
   if (depth > 40) return true;
   switch (o.type) {
     case msgpack::type::FLOAT32:
     case msgpack::type::FLOAT64:
-      return std::fabs(o.via.f64) >= 9.2e18;
+      return std::isfinite(o.via.f64) && std::fabs(o.via.f64) >= 9.2e18;
     case msgpack::type::ARRAY:
       for (uint32_t i = 0; i < o.via.array.size; ++i) {
         if (HasHugeFloat(o.via.array.ptr[i], depth + 1)) return true;

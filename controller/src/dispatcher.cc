@@ -188,19 +188,40 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& bod
                                 ", this controller speaks " + std::to_string(kProtocolVersion)}));
     return;
   }
-  // A READY on a known identity is a reconnect: what it held is handed out again (results it
-  // still has come back from its spool and are stored once).
-  if (agents_.count(identity)) DropAgent(identity, "re-registered");
+  // A READY from a name already known is a reconnect (or a controller restart: jobs leased
+  // before it carry the agent's name but no connection). Jobs the agent still has — running,
+  // or finished and waiting in its spool — stay leased to it; the rest go back to the queue.
+  const std::set<int64_t> resumed(ready->resumed_job_ids.begin(), ready->resumed_job_ids.end());
+  std::set<int64_t> held;
   for (auto a = agents_.begin(); a != agents_.end();) {
-    auto next = std::next(a);
-    if (a->second.ready.name == ready->name) DropAgent(a->first, "replaced by a new connection");
-    a = next;
+    if (a->first == identity || a->second.ready.name == ready->name) {
+      held.insert(a->second.in_flight.begin(), a->second.in_flight.end());
+      a = agents_.erase(a);
+    } else {
+      ++a;
+    }
+  }
+  for (const auto& [id, e] : jobs_) {
+    if (e.job.state == JobState::kLeased && e.identity.empty() && e.job.agent == ready->name) {
+      held.insert(id);
+    }
   }
   AgentState state;
   state.identity = identity;
   state.ready = *ready;
   state.last_seen = state.last_sent = clock_.NowSeconds();
   agents_[identity] = state;
+  for (int64_t id : held) {
+    auto j = jobs_.find(id);
+    if (j == jobs_.end() || j->second.job.state != JobState::kLeased) continue;
+    if (resumed.count(id)) {
+      j->second.identity = identity;
+      agents_[identity].in_flight.insert(id);
+    } else {
+      j->second.identity.clear();
+      Requeue(id, "agent " + ready->name + " reconnected without it");
+    }
+  }
   counters_.agents_alive.store(static_cast<int64_t>(agents_.size()));
 
   nlohmann::json caps = {{"device", ready->device},       {"sensor", ready->sensor},
@@ -461,6 +482,7 @@ void Dispatcher::Dispatch() {
         break;
       }
       e.job.state = JobState::kLeased;
+      e.job.agent = agent.ready.name;
       e.identity = identity;
       e.deadline = now + lease_ms / 1000.0;
       e.tried.insert(agent.ready.name);

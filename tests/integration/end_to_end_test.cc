@@ -19,18 +19,13 @@
 #include "planner.h"
 #include "process.h"
 #include "store.h"
+#include "harness.h"
 
 namespace wattfleet {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+using wattfleet::testing::Exists;
+using wattfleet::testing::Slurp;
 
 class EndToEndTest : public ::testing::Test {
  protected:
@@ -48,16 +43,8 @@ class EndToEndTest : public ::testing::Test {
     }
   }
 
-  // Runs a CLI command to completion (bounded) and returns its exit code; output in `log`.
   int RunCli(const std::vector<std::string>& args, const std::string& log, double timeout_s) {
-    std::vector<std::string> argv{WATTFLEET_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto child = ChildProcess::Start(argv, log);
-    EXPECT_TRUE(child.ok()) << child.status().ToString();
-    if (!child.ok()) return -1;
-    auto code = child->Wait(timeout_s);
-    EXPECT_TRUE(code.ok()) << "timed out: " << args[0];
-    return code.ok() ? *code : -1;
+    return wattfleet::testing::RunCli(args, log, timeout_s);
   }
 
   void WriteCampaign(const std::string& path) {
