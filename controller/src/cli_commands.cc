@@ -215,6 +215,16 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
     std::printf("%-5lld %-24s %-10s %s\n", static_cast<long long>(c.value("id", int64_t{0})),
                 c.value("name", "").c_str(), c.value("state", "").c_str(), jobs.c_str());
   }
+  if (!out["quarantined"].empty()) {
+    std::printf("\nquarantined jobs (not dispatched again):\n");
+    for (const auto& q : out["quarantined"]) {
+      std::printf("  job %lld (campaign %lld, %s, %d attempts): %s\n",
+                  static_cast<long long>(q.value("job_id", int64_t{0})),
+                  static_cast<long long>(q.value("campaign", int64_t{0})),
+                  q.value("kind", "").c_str(), q.value("attempts", 0),
+                  q.value("last_error", "").c_str());
+    }
+  }
   std::printf("\n%-28s %-6s %-8s %-10s %s\n", "agent", "alive", "class", "sensor", "running");
   for (const auto& a : out["agents"]) {
     std::printf("%-28s %-6s %-8s %-10s %lld\n", a.value("name", "").c_str(),

@@ -65,6 +65,19 @@ nlohmann::json Dispatcher::AdminStatus() {
                              {"running", a.in_flight.size()},
                              {"last_seen_s", now - a.last_seen}});
   }
+  auto quarantined = store_.ListQuarantined(100);
+  if (!quarantined.ok()) {
+    return {{"ok", false}, {"code", 1}, {"error", quarantined.status().ToString()}};
+  }
+  out["quarantined"] = nlohmann::json::array();
+  for (const QuarantinedJob& q : *quarantined) {
+    out["quarantined"].push_back({{"job_id", q.job_id},
+                                  {"campaign", q.campaign_id},
+                                  {"kind", q.kind},
+                                  {"subject", q.subject},
+                                  {"attempts", q.attempts},
+                                  {"last_error", q.last_error}});
+  }
   out["counters"] = {{"results_stored", counters_.results_stored.load()},
                      {"duplicates", counters_.results_duplicate.load()},
                      {"failures", counters_.failures.load()},

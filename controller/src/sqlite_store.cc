@@ -91,6 +91,7 @@ class SqliteStore final : public Store {
   Status RecordFailure(const JobResult& result, const std::string& agent,
                        std::optional<JobState> final_state) override;
   Result<std::vector<CampaignStatus>> ListCampaigns() override;
+  Result<std::vector<QuarantinedJob>> ListQuarantined(int64_t limit) override;
   Status FinishCampaign(int64_t campaign_id) override;
   Status CancelCampaign(int64_t campaign_id) override;
   Status UpsertDevice(const DeviceRecord& device) override;
@@ -372,6 +373,22 @@ Status SqliteStore::RecordFailure(const JobResult& result, const std::string& ag
   u.BindAll(next, agent, error, Now(), result.job_id);
   WF_RETURN_IF_ERROR(u.Run());
   return tx.Commit();
+}
+
+Result<std::vector<QuarantinedJob>> SqliteStore::ListQuarantined(int64_t limit) {
+  std::vector<QuarantinedJob> out;
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
+                                            "SELECT id, campaign_id, kind, subject, attempts, "
+                                            "COALESCE(last_error, '') FROM jobs "
+                                            "WHERE state = 'quarantined' ORDER BY id LIMIT ?"));
+  q.BindAll(limit);
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    out.push_back(QuarantinedJob{q.Int(0), q.Int(1), q.Text(2), q.Text(3),
+                                 static_cast<int32_t>(q.Int(4)), q.Text(5)});
+  }
+  return out;
 }
 
 Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {

@@ -50,6 +50,16 @@ struct CampaignStatus {
   std::map<std::string, int64_t> jobs;  // job state name -> count (states with jobs only)
 };
 
+// A job that kept failing and is no longer dispatched, with the reason of its last failure.
+struct QuarantinedJob {
+  int64_t job_id = 0;
+  int64_t campaign_id = 0;
+  std::string kind;
+  std::string subject;
+  int32_t attempts = 0;
+  std::string last_error;
+};
+
 struct DeviceRecord {
   std::string name;
   std::string device_class;
@@ -107,6 +117,8 @@ class Store {
                                std::optional<JobState> final_state) = 0;
 
   virtual Result<std::vector<CampaignStatus>> ListCampaigns() = 0;
+  // Quarantined jobs, oldest first, at most `limit`.
+  virtual Result<std::vector<QuarantinedJob>> ListQuarantined(int64_t limit) = 0;
   // Marks a running campaign done (all its jobs ended).
   virtual Status FinishCampaign(int64_t campaign_id) = 0;
   // Stops dispatching a campaign: its queued and leased jobs become cancelled; what was

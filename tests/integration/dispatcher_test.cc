@@ -264,6 +264,15 @@ TEST_F(DispatcherTest, SilentAgentLosesItsJobsToAnother) {
   ASSERT_TRUE(retried.ok());
   EXPECT_EQ(retried->job_id, job->job_id);  // the lost job goes out first
   EXPECT_EQ(retried->attempt, 2);
+  // busy goes silent too: attempt 2 of 2 is lost, and the job is quarantined, not retried.
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().jobs_quarantined.load() == 1; }));
+  Stop();
+  auto quarantined = store_->ListQuarantined(10);
+  ASSERT_TRUE(quarantined.ok());
+  ASSERT_EQ(quarantined->size(), 1u);
+  EXPECT_EQ((*quarantined)[0].job_id, job->job_id);
+  EXPECT_NE((*quarantined)[0].last_error.find("agent lost"), std::string::npos)
+      << (*quarantined)[0].last_error;
 }
 
 TEST_F(DispatcherTest, DeviceSelectorsDecideWhichAgentsGetJobs) {

@@ -425,6 +425,12 @@ TEST_F(StoreTest, RecordFailureRetryThenFinal) {
                                     JobState::kQuarantined)
                   .ok());
   EXPECT_EQ(StateOf(4), "quarantined");
+  auto quarantined = store_->ListQuarantined(10);
+  ASSERT_TRUE(quarantined.ok());
+  ASSERT_EQ(quarantined->size(), 1u);  // job 3 failed, which is not quarantine
+  EXPECT_EQ((*quarantined)[0].job_id, 4);
+  EXPECT_EQ((*quarantined)[0].attempts, 1);
+  EXPECT_NE((*quarantined)[0].last_error.find("no rapl"), std::string::npos);
   EXPECT_FALSE(store_->RecordFailure(Failed(5, 0, Outcome::kFailed, "x"), "agent-1",
                                      JobState::kDone)
                    .ok());
