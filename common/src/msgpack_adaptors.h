@@ -11,6 +11,35 @@
 #include "wattfleet/common/job.h"
 #include "wattfleet/common/protocol.h"
 
+namespace wattfleet::detail {
+
+// Converts the value of `key` into the field of that name; false when no field has the name.
+inline bool ConvertField(std::string_view, const msgpack::object&) { return false; }
+template <typename Field, typename... Rest>
+bool ConvertField(std::string_view key, const msgpack::object& value, const char* name,
+                  Field& field, Rest&&... rest) {
+  if (key == name) {
+    value.convert(field);
+    return true;
+  }
+  return ConvertField(key, value, std::forward<Rest>(rest)...);
+}
+
+// A map body into named fields: unknown keys are skipped, missing ones keep their defaults.
+// Unlike msgpack's define_map it builds no key index, which the dispatcher's hot path feels.
+template <typename... Fields>
+void ConvertMap(const msgpack::object& o, Fields&&... fields) {
+  if (o.type != msgpack::type::MAP) throw msgpack::type_error();
+  for (uint32_t i = 0; i < o.via.map.size; ++i) {
+    const msgpack::object_kv& kv = o.via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR) throw msgpack::type_error();
+    ConvertField(std::string_view(kv.key.via.str.ptr, kv.key.via.str.size), kv.val,
+                 std::forward<Fields>(fields)...);
+  }
+}
+
+}  // namespace wattfleet::detail
+
 #define WF_MSGPACK_MAP(Type, ...)                                                   \
   namespace msgpack {                                                               \
   MSGPACK_API_VERSION_NAMESPACE(MSGPACK_DEFAULT_API_NS) {                           \
@@ -26,7 +55,7 @@
     template <>                                                                     \
     struct convert<Type> {                                                          \
       msgpack::object const& operator()(msgpack::object const& o, Type& v) const {  \
-        msgpack::type::make_define_map(__VA_ARGS__).msgpack_unpack(o);              \
+        ::wattfleet::detail::ConvertMap(o, __VA_ARGS__);                            \
         return o;                                                                   \
       }                                                                             \
     };                                                                              \

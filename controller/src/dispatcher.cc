@@ -280,7 +280,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
         ++counters_.malformed;
         spdlog::warn("controller: result from {} not stored: {}", name,
                      outcome.status().message());
-        SendTo(identity, Command::kAck, Encode(ack));
+        Defer(identity, Command::kAck, Encode(ack));
       } else {
         // Not acknowledged: the agent keeps it in its spool and sends it again.
         spdlog::error("controller: store: {}", outcome.status().ToString());
@@ -303,7 +303,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
                      r.job_id, r.attempt, name);
         break;
     }
-    SendTo(identity, Command::kAck, Encode(ack));
+    Defer(identity, Command::kAck, Encode(ack));
     return;
   }
 
@@ -311,7 +311,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   auto job = jobs_.find(r.job_id);
   if (job == jobs_.end() || job->second.job.state != JobState::kLeased ||
       job->second.job.spec.attempt != r.attempt) {
-    SendTo(identity, Command::kAck, Encode(ack));  // a stale attempt: nothing to decide
+    Defer(identity, Command::kAck, Encode(ack));  // a stale attempt: nothing to decide
     return;
   }
   std::optional<JobState> final_state;
@@ -325,7 +325,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     spdlog::error("controller: store: {}", s.ToString());
     return;
   }
-  SendTo(identity, Command::kAck, Encode(ack));
+  Defer(identity, Command::kAck, Encode(ack));
   spdlog::warn("controller: job {} attempt {} on {}: {}: {}{}", r.job_id, r.attempt, name,
                OutcomeName(r.outcome), r.error,
                final_state ? std::string(" -> ") + std::string(JobStateName(*final_state))
@@ -360,10 +360,11 @@ void Dispatcher::EndJob(int64_t job_id) {
   counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
 }
 
-void Dispatcher::Requeue(int64_t job_id, const std::string& why) {
+void Dispatcher::Requeue(int64_t job_id, const std::string& why, bool spend) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end() || it->second.job.state != JobState::kLeased) return;
   JobEntry& e = it->second;
+  if (!spend) --e.job.spec.attempt;  // the next MarkLeased stores the corrected count
   if (e.job.spec.attempt >= options_.max_attempts) {
     JobResult r;
     r.job_id = job_id;
@@ -425,17 +426,24 @@ void Dispatcher::Dispatch() {
   if (stop_.load()) return;  // draining: nothing new goes out
   const int64_t now_ms = clock_.UnixMillis();
   const double now = clock_.NowSeconds();
-  std::vector<std::string> unreachable;
   for (auto& [identity, agent] : agents_) {
     auto q = queues_.find(agent.ready.device_class);
     if (q == queues_.end()) continue;
-    // Other agents of this class, for "retry preferably elsewhere".
+    // Other agents of this class, for "retry preferably elsewhere"; found only when a retry
+    // needs them.
     std::vector<const AgentState*> peers;
-    for (const auto& [other_id, other] : agents_) {
-      if (other_id != identity && other.ready.device_class == agent.ready.device_class) {
-        peers.push_back(&other);
+    bool peers_known = false;
+    auto other_agents = [&]() -> const std::vector<const AgentState*>& {
+      if (!peers_known) {
+        for (const auto& [other_id, other] : agents_) {
+          if (other_id != identity && other.ready.device_class == agent.ready.device_class) {
+            peers.push_back(&other);
+          }
+        }
+        peers_known = true;
       }
-    }
+      return peers;
+    };
     while (static_cast<int32_t>(agent.in_flight.size()) < agent.ready.prefetch &&
            !q->second.empty()) {
       auto judge = [&](int64_t id) {
@@ -446,7 +454,7 @@ void Dispatcher::Dispatch() {
         const JobEntry& e = j->second;
         if (!Matches(agent, e.job.spec)) return JobQueue::Verdict::kSkip;
         if (e.tried.count(agent.ready.name)) {
-          for (const AgentState* p : peers) {
+          for (const AgentState* p : other_agents()) {
             if (!e.tried.count(p->ready.name) && Matches(*p, e.job.spec)) {
               return JobQueue::Verdict::kSkip;  // someone else may succeed where it did not
             }
@@ -471,16 +479,7 @@ void Dispatcher::Dispatch() {
         return;
       }
       e.job.spec.attempt = attempt;
-      if (!SendTo(identity, Command::kJob, Encode(e.job.spec))) {
-        // It never left: undo the lease without spending an attempt, and stop sending to a
-        // peer whose pipe is gone.
-        e.job.spec.attempt = attempt - 1;
-        Status r = store_.Requeue(id, "send to " + agent.ready.name + " failed");
-        if (!r.ok()) spdlog::error("controller: store: {}", r.ToString());
-        q->second.PushFront(e.job.spec.campaign_id, id);
-        unreachable.push_back(identity);
-        break;
-      }
+      Defer(identity, Command::kJob, Encode(e.job.spec), id);
       e.job.state = JobState::kLeased;
       e.job.agent = agent.ready.name;
       e.identity = identity;
@@ -490,7 +489,41 @@ void Dispatcher::Dispatch() {
       agent.last_sent = now;
     }
   }
+}
+
+void Dispatcher::Defer(const std::string& identity, Command command, std::string body,
+                       int64_t job_id) {
+  outbox_.push_back(Outgoing{identity, command, std::move(body), job_id});
+}
+
+void Dispatcher::Flush() {
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  std::set<std::string> unreachable;
+  for (Outgoing& o : out) {
+    if (unreachable.count(o.identity)) {
+      if (o.command == Command::kJob) Requeue(o.job_id, "agent unreachable", /*spend=*/false);
+      continue;
+    }
+    if (SendTo(o.identity, o.command, std::move(o.body))) continue;
+    if (o.command == Command::kJob) {
+      // It never left: the lease is undone without spending an attempt.
+      Requeue(o.job_id, "send failed", /*spend=*/false);
+      unreachable.insert(o.identity);
+    }
+  }
   for (const std::string& identity : unreachable) DropAgent(identity, "unreachable");
+}
+
+void Dispatcher::ReloadAfterFailedCommit() {
+  spdlog::error("controller: a store batch failed to commit; reloading jobs from the store");
+  outbox_.clear();
+  jobs_.clear();
+  queues_.clear();
+  active_per_campaign_.clear();
+  for (auto& [identity, agent] : agents_) agent.in_flight.clear();
+  Status s = LoadJobs();
+  if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
 }
 
 void Dispatcher::Tick() {
@@ -523,6 +556,9 @@ void Dispatcher::Tick() {
   }
   for (const auto& id : dead) DropAgent(id, "silent for " + std::to_string(options_.liveness) + " heartbeats");
 
+  // Leases are minutes long: scanning every job ten times a second is plenty.
+  if (now - last_lease_scan_ < 0.1) return;
+  last_lease_scan_ = now;
   std::vector<int64_t> expired;
   for (const auto& [id, e] : jobs_) {
     if (e.job.state == JobState::kLeased && e.deadline < now) expired.push_back(id);
@@ -565,6 +601,10 @@ Status Dispatcher::Run() {
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) return Status::Internal(std::string("poll: ") + e.what());
     }
+    // One store transaction per pass: results arrive in bursts, and a commit per message would
+    // cap throughput at the disk's commit rate.
+    Status batch = store_.BeginBatch();
+    if (!batch.ok()) spdlog::error("controller: store: {}", batch.ToString());
     if (items[0].revents & ZMQ_POLLIN) {
       // Take what is waiting in one go: results arrive in bursts.
       for (int n = 0; n < 1024; ++n) {
@@ -612,6 +652,14 @@ Status Dispatcher::Run() {
     Tick();
     Dispatch();
     CheckCampaigns();
+    if (batch.ok()) {
+      Status committed = store_.CommitBatch();
+      if (!committed.ok()) {
+        spdlog::error("controller: store: {}", committed.ToString());
+        ReloadAfterFailedCommit();
+      }
+    }
+    Flush();
 
     if (options_.exit_when_campaigns_done && active_per_campaign_.empty() && !campaigns_changed_) {
       spdlog::info("controller: every campaign has ended");

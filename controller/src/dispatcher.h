@@ -107,7 +107,8 @@ class Dispatcher {
   nlohmann::json AdminStatus();
   nlohmann::json AdminCancel(const nlohmann::json& req);
   void DropAgent(const std::string& identity, const std::string& why);
-  void Requeue(int64_t job_id, const std::string& why);
+  // leased -> queued. `spend`: whether the attempt counts (false when the job never left).
+  void Requeue(int64_t job_id, const std::string& why, bool spend = true);
   void EndJob(int64_t job_id);
   void Dispatch();
   // Whether `agent` may run `job` (the campaign's device selectors).
@@ -115,6 +116,13 @@ class Dispatcher {
   void Tick();
   void CheckCampaigns();
   bool SendTo(const std::string& identity, Command command, std::string body);
+  // JOBs and ACKs wait until the pass's store batch is committed: an ACK for a result that a
+  // crash could still roll back would lose it, and a JOB whose lease was never stored would
+  // run for nothing.
+  void Defer(const std::string& identity, Command command, std::string body, int64_t job_id = 0);
+  void Flush();
+  // After a failed batch commit, memory is rebuilt from what the store holds.
+  void ReloadAfterFailedCommit();
 
   DispatcherOptions options_;
   Store& store_;
@@ -135,6 +143,14 @@ class Dispatcher {
   bool campaigns_changed_ = false;
   double last_tick_ = -1;  // monotonic seconds of the previous Tick()
   double last_gauges_ = -1;  // when the job gauges were last recounted
+  double last_lease_scan_ = -1;  // when leases were last checked for expiry
+  struct Outgoing {
+    std::string identity;
+    Command command;
+    std::string body;
+    int64_t job_id;  // for JOB: what to requeue when it cannot be sent
+  };
+  std::vector<Outgoing> outbox_;
 };
 
 }  // namespace wattfleet

@@ -54,6 +54,29 @@ Result<Stmt> Stmt::Prepare(sqlite3* db, std::string_view sql) {
   return Stmt(db, std::move(stmt));
 }
 
+Stmt::~Stmt() {
+  if (cache_ == nullptr || stmt_ == nullptr) return;
+  sqlite3_reset(stmt_.get());
+  sqlite3_clear_bindings(stmt_.get());
+  cache_->free_[sql_].push_back(std::move(stmt_));
+}
+
+Result<Stmt> StmtCache::Get(std::string_view sql) {
+  std::string key(sql);
+  auto it = free_.find(key);
+  if (it != free_.end() && !it->second.empty()) {
+    Stmt stmt(db_, std::move(it->second.back()));
+    it->second.pop_back();
+    stmt.cache_ = this;
+    stmt.sql_ = std::move(key);
+    return stmt;
+  }
+  WF_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db_, sql));
+  stmt.cache_ = this;
+  stmt.sql_ = std::move(key);
+  return stmt;
+}
+
 void Stmt::Check(int rc) {
   if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = Error(db_, rc, "bind");
 }
@@ -91,23 +114,40 @@ std::string Stmt::BlobAt(int col) const {
   return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
 }
 
-Result<Transaction> Transaction::Begin(sqlite3* db) {
-  WF_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
-  return Transaction(db);
+Status Transaction::Run(const char* sql) {
+  if (cache_ == nullptr) return Exec(db_, sql);
+  WF_ASSIGN_OR_RETURN(Stmt stmt, cache_->Get(sql));
+  return stmt.Run();
+}
+
+Result<Transaction> Transaction::Begin(sqlite3* db, StmtCache* cache) {
+  const bool nested = sqlite3_get_autocommit(db) == 0;
+  Transaction tx(db, nested, cache);
+  if (Status s = tx.Run(nested ? "SAVEPOINT wf_write" : "BEGIN IMMEDIATE"); !s.ok()) {
+    tx.db_ = nullptr;  // nothing to roll back
+    return s;
+  }
+  return tx;
 }
 
 Transaction::~Transaction() {
+  if (db_ == nullptr) return;
   // Some errors (SQLITE_FULL, IOERR, ...) make SQLite roll back by itself; a second ROLLBACK
   // would only fail, so check whether a transaction is still open.
-  if (db_ != nullptr && sqlite3_get_autocommit(db_) == 0)
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (sqlite3_get_autocommit(db_) != 0) return;
+  if (nested_) {
+    (void)Run("ROLLBACK TO wf_write");
+    (void)Run("RELEASE wf_write");
+  } else {
+    (void)Run("ROLLBACK");
+  }
 }
 
 Status Transaction::Commit() {
   if (db_ == nullptr) return Status::Internal("sqlite: commit of a finished transaction");
   // On failure (e.g. SQLITE_BUSY on the WAL) the transaction stays open and the destructor
   // rolls it back.
-  WF_RETURN_IF_ERROR(Exec(db_, "COMMIT"));
+  WF_RETURN_IF_ERROR(Run(nested_ ? "RELEASE wf_write" : "COMMIT"));
   db_ = nullptr;
   return Status::OK();
 }
@@ -184,8 +224,11 @@ CREATE TABLE jobs(
   dtype TEXT NOT NULL,
   batch INTEGER NOT NULL,
   spec BLOB NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('planned', 'queued', 'leased', 'done', 'failed',
-                                       'quarantined', 'cancelled')),
+  -- Equalities rather than IN (...): SQLite builds an ephemeral table for an IN list on
+  -- every write that checks it, which shows on the dispatcher's hot path.
+  state TEXT NOT NULL CHECK (state = 'planned' OR state = 'queued' OR state = 'leased' OR
+                             state = 'done' OR state = 'failed' OR state = 'quarantined' OR
+                             state = 'cancelled'),
   attempts INTEGER NOT NULL DEFAULT 0,
   agent TEXT,
   lease_deadline_ms INTEGER,

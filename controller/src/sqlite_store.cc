@@ -92,6 +92,21 @@ class SqliteStore final : public Store {
                        std::optional<JobState> final_state) override;
   Result<std::vector<CampaignStatus>> ListCampaigns() override;
   Result<std::vector<QuarantinedJob>> ListQuarantined(int64_t limit) override;
+  Status BeginBatch() override {
+    if (sqlite3_get_autocommit(db()) == 0) return Status::Internal("a batch is already open");
+    WF_ASSIGN_OR_RETURN(Stmt begin, cache_.Get("BEGIN IMMEDIATE"));
+    return begin.Run();
+  }
+  Status CommitBatch() override {
+    if (sqlite3_get_autocommit(db()) != 0) return Status::Internal("no batch is open");
+    Status s;
+    {
+      WF_ASSIGN_OR_RETURN(Stmt commit, cache_.Get("COMMIT"));
+      s = commit.Run();
+    }
+    if (!s.ok() && sqlite3_get_autocommit(db()) == 0) (void)sqlite::Exec(db(), "ROLLBACK");
+    return s;
+  }
   Status FinishCampaign(int64_t campaign_id) override;
   Status CancelCampaign(int64_t campaign_id) override;
   Status UpsertDevice(const DeviceRecord& device) override;
@@ -113,10 +128,11 @@ class SqliteStore final : public Store {
   static int64_t Now() { return SystemClock().UnixMillis(); }
 
   DbPtr db_;
+  sqlite::StmtCache cache_{db_.get()};  // after db_: destroyed (finalized) before it closes
 };
 
 Result<SqliteStore::JobRow> SqliteStore::ReadJob(int64_t job_id) {
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(), "SELECT state, attempts FROM jobs WHERE id = ?"));
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT state, attempts FROM jobs WHERE id = ?"));
   q.BindAll(job_id);
   WF_ASSIGN_OR_RETURN(const bool found, q.Step());
   if (!found) return Status::NotFound("unknown " + JobLabel(job_id));
@@ -127,7 +143,7 @@ Result<SqliteStore::JobRow> SqliteStore::ReadJob(int64_t job_id) {
 }
 
 Result<std::string> SqliteStore::ReadCampaignState(int64_t campaign_id) {
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(), "SELECT state FROM campaigns WHERE id = ?"));
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT state FROM campaigns WHERE id = ?"));
   q.BindAll(campaign_id);
   WF_ASSIGN_OR_RETURN(const bool found, q.Step());
   if (!found) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
@@ -137,11 +153,10 @@ Result<std::string> SqliteStore::ReadCampaignState(int64_t campaign_id) {
 Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
   const Campaign& c = plan.campaign;
   const int64_t now = Now();
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
 
   WF_ASSIGN_OR_RETURN(Stmt ins_campaign,
-                      Stmt::Prepare(db(),
-                                    "INSERT INTO campaigns(name, state, mode, dtype, batch, "
+                      cache_.Get("INSERT INTO campaigns(name, state, mode, dtype, batch, "
                                     "source_path, yaml, created_ms) "
                                     "VALUES(?, 'running', ?, ?, ?, ?, ?, ?)"));
   ins_campaign.BindAll(c.name, ModeName(c.mode), DTypeName(c.dtype), c.batch_size,
@@ -151,8 +166,7 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
 
   std::map<std::string, int64_t> arch_ids;
   WF_ASSIGN_OR_RETURN(Stmt ins_arch,
-                      Stmt::Prepare(db(),
-                                    "INSERT INTO architectures(campaign_id, name, family, "
+                      cache_.Get("INSERT INTO architectures(campaign_id, name, family, "
                                     "input_shape, output_shape, macs, flops, params, layers) "
                                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   for (const Architecture& a : c.architectures) {
@@ -168,8 +182,7 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
   // Layers are shared across campaigns: a key already stored keeps its row (same key means
   // same layer, hence the same features).
   WF_ASSIGN_OR_RETURN(Stmt ins_layer,
-                      Stmt::Prepare(db(),
-                                    "INSERT OR IGNORE INTO layers(key, type, params_json, "
+                      cache_.Get("INSERT OR IGNORE INTO layers(key, type, params_json, "
                                     "input_shape, output_shape, macs, flops, params, "
                                     "input_elements, output_elements) "
                                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
@@ -183,8 +196,7 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
   }
 
   WF_ASSIGN_OR_RETURN(Stmt ins_ref,
-                      Stmt::Prepare(db(),
-                                    "INSERT INTO arch_layers(architecture_id, position, "
+                      cache_.Get("INSERT INTO arch_layers(architecture_id, position, "
                                     "node_name, layer_key) VALUES(?, ?, ?, ?)"));
   for (const ArchLayerRef& r : plan.arch_layers) {
     const auto it = arch_ids.find(r.architecture);
@@ -200,11 +212,10 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
   // The spec BLOB must carry the job's own id, known only after the insert: insert with an
   // empty BLOB, then store the encoding (both inside this transaction).
   WF_ASSIGN_OR_RETURN(Stmt ins_job,
-                      Stmt::Prepare(db(),
-                                    "INSERT INTO jobs(campaign_id, kind, device_class, subject, "
+                      cache_.Get("INSERT INTO jobs(campaign_id, kind, device_class, subject, "
                                     "mode, dtype, batch, spec, state, attempts, updated_ms) "
                                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)"));
-  WF_ASSIGN_OR_RETURN(Stmt set_spec, Stmt::Prepare(db(), "UPDATE jobs SET spec = ? WHERE id = ?"));
+  WF_ASSIGN_OR_RETURN(Stmt set_spec, cache_.Get("UPDATE jobs SET spec = ? WHERE id = ?"));
   for (const JobSpec& job : plan.jobs) {
     ins_job.Reset();
     ins_job.BindAll(campaign_id, JobKindName(job.kind), job.device_class, job.subject,
@@ -226,8 +237,7 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
 
 Result<std::vector<ActiveJob>> SqliteStore::LoadActiveJobs() {
   WF_ASSIGN_OR_RETURN(
-      Stmt q, Stmt::Prepare(db(),
-                            "SELECT j.id, j.campaign_id, j.state, j.attempts, j.agent, "
+      Stmt q, cache_.Get("SELECT j.id, j.campaign_id, j.state, j.attempts, j.agent, "
                             "j.lease_deadline_ms, j.spec FROM jobs j "
                             "JOIN campaigns c ON c.id = j.campaign_id "
                             "WHERE c.state = 'running' AND j.state IN ('queued', 'leased') "
@@ -256,35 +266,36 @@ Result<std::vector<ActiveJob>> SqliteStore::LoadActiveJobs() {
 
 Status SqliteStore::MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                                int64_t lease_deadline_ms) {
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
-  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
-  if (job.state != JobState::kQueued) {
-    return Status::InvalidArgument("cannot lease " + JobLabel(job_id) + ": it is " +
-                                   std::string(JobStateName(job.state)) + ", not queued");
+  // One conditional statement is atomic on its own: the hot path needs no savepoint, and the
+  // state is read back only to explain a refusal.
+  {
+    WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'leased', attempts = ?, "
+                                           "agent = ?, lease_deadline_ms = ?, updated_ms = ? "
+                                           "WHERE id = ? AND state = 'queued'"));
+    u.BindAll(attempt, agent, lease_deadline_ms, Now(), job_id);
+    WF_RETURN_IF_ERROR(u.Run());
   }
-  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
-                                            "UPDATE jobs SET state = 'leased', attempts = ?, "
-                                            "agent = ?, lease_deadline_ms = ?, updated_ms = ? "
-                                            "WHERE id = ?"));
-  u.BindAll(attempt, agent, lease_deadline_ms, Now(), job_id);
-  WF_RETURN_IF_ERROR(u.Run());
-  return tx.Commit();
+  if (sqlite3_changes(db()) == 1) return Status::OK();
+  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
+  return Status::InvalidArgument("cannot lease " + JobLabel(job_id) + ": it is " +
+                                 std::string(JobStateName(job.state)) + ", not queued");
 }
 
 Status SqliteStore::Requeue(int64_t job_id, const std::string& reason) {
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
-  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
   // Only a leased job goes back. Any other state means the dispatcher's view is stale: the
   // result (or a final failure, or a cancel) was stored between its lease check and this
   // call. Requeueing then would measure a finished job twice, so it is a no-op, not an error.
-  if (job.state != JobState::kLeased) return Status::OK();
-  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
-                                            "UPDATE jobs SET state = 'queued', agent = NULL, "
-                                            "lease_deadline_ms = NULL, last_error = ?, "
-                                            "updated_ms = ? WHERE id = ?"));
-  u.BindAll(reason, Now(), job_id);
-  WF_RETURN_IF_ERROR(u.Run());
-  return tx.Commit();
+  {
+    WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'queued', agent = NULL, "
+                                           "lease_deadline_ms = NULL, last_error = ?, "
+                                           "updated_ms = ? WHERE id = ? AND state = 'leased'"));
+    u.BindAll(reason, Now(), job_id);
+    WF_RETURN_IF_ERROR(u.Run());
+  }
+  if (sqlite3_changes(db()) == 1) return Status::OK();
+  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));  // NotFound for an unknown id
+  (void)job;
+  return Status::OK();
 }
 
 Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
@@ -293,12 +304,11 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
   const std::string payload = Encode(m);
   const std::string hash = PayloadHash(payload);
 
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
   WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(result.job_id));
 
   // At most one measurement per job (unique index), so one lookup decides the outcome.
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
-                                            "SELECT attempt, payload_hash FROM measurements "
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT attempt, payload_hash FROM measurements "
                                             "WHERE job_id = ?"));
   q.BindAll(result.job_id);
   WF_ASSIGN_OR_RETURN(const bool stored, q.Step());
@@ -323,8 +333,7 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
   // measurement is valid, and whichever attempt is still running will be answered kLate.
   WF_ASSIGN_OR_RETURN(
       Stmt ins,
-      Stmt::Prepare(db(),
-                    "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, "
+      cache_.Get("INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, "
                     "sensor, domain, energy_is_estimate, time_per_iter_s, time_std_s, "
                     "energy_per_iter_j, energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, "
                     "time_rel_ci, ci_met, iterations_per_window, repeats, repeats_json, "
@@ -340,8 +349,7 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
               Blob{payload});
   WF_RETURN_IF_ERROR(ins.Run().WithContext("measurement of " + JobLabel(result.job_id)));
 
-  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
-                                            "UPDATE jobs SET state = 'done', agent = ?, "
+  WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'done', agent = ?, "
                                             "lease_deadline_ms = NULL, updated_ms = ? "
                                             "WHERE id = ?"));
   u.BindAll(agent, now, result.job_id);
@@ -357,7 +365,7 @@ Status SqliteStore::RecordFailure(const JobResult& result, const std::string& ag
     return Status::InvalidArgument("a failed job ends failed or quarantined, not " +
                                    std::string(JobStateName(*final_state)));
   }
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
   WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(result.job_id));
   // A failure of an attempt that is no longer the job's current one (its lease expired and
   // the job was handed out again, or the job ended meanwhile) must not undo the newer state.
@@ -366,8 +374,7 @@ Status SqliteStore::RecordFailure(const JobResult& result, const std::string& ag
 
   const std::string error = std::string(OutcomeName(result.outcome)) + ": " + result.error;
   const std::string next(JobStateName(final_state.value_or(JobState::kQueued)));
-  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
-                                            "UPDATE jobs SET state = ?, agent = ?, "
+  WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = ?, agent = ?, "
                                             "lease_deadline_ms = NULL, last_error = ?, "
                                             "updated_ms = ? WHERE id = ?"));
   u.BindAll(next, agent, error, Now(), result.job_id);
@@ -377,8 +384,7 @@ Status SqliteStore::RecordFailure(const JobResult& result, const std::string& ag
 
 Result<std::vector<QuarantinedJob>> SqliteStore::ListQuarantined(int64_t limit) {
   std::vector<QuarantinedJob> out;
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
-                                            "SELECT id, campaign_id, kind, subject, attempts, "
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT id, campaign_id, kind, subject, attempts, "
                                             "COALESCE(last_error, '') FROM jobs "
                                             "WHERE state = 'quarantined' ORDER BY id LIMIT ?"));
   q.BindAll(limit);
@@ -394,8 +400,7 @@ Result<std::vector<QuarantinedJob>> SqliteStore::ListQuarantined(int64_t limit) 
 Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {
   std::vector<CampaignStatus> out;
   std::map<int64_t, size_t> index;
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
-                                            "SELECT id, name, state, created_ms FROM campaigns "
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT id, name, state, created_ms FROM campaigns "
                                             "ORDER BY id"));
   while (true) {
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
@@ -408,8 +413,7 @@ Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {
     index[c.id] = out.size();
     out.push_back(std::move(c));
   }
-  WF_ASSIGN_OR_RETURN(Stmt counts, Stmt::Prepare(db(),
-                                                 "SELECT campaign_id, state, COUNT(*) FROM jobs "
+  WF_ASSIGN_OR_RETURN(Stmt counts, cache_.Get("SELECT campaign_id, state, COUNT(*) FROM jobs "
                                                  "GROUP BY campaign_id, state"));
   while (true) {
     WF_ASSIGN_OR_RETURN(const bool row, counts.Step());
@@ -421,15 +425,14 @@ Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {
 }
 
 Status SqliteStore::FinishCampaign(int64_t campaign_id) {
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
   WF_ASSIGN_OR_RETURN(const std::string state, ReadCampaignState(campaign_id));
   if (state == "done") return Status::OK();
   if (state != "running") {
     return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " is " + state +
                                    ", not running");
   }
-  WF_ASSIGN_OR_RETURN(Stmt open, Stmt::Prepare(db(),
-                                               "SELECT COUNT(*) FROM jobs WHERE campaign_id = ? "
+  WF_ASSIGN_OR_RETURN(Stmt open, cache_.Get("SELECT COUNT(*) FROM jobs WHERE campaign_id = ? "
                                                "AND state IN ('planned', 'queued', 'leased')"));
   open.BindAll(campaign_id);
   WF_ASSIGN_OR_RETURN(const bool row, open.Step());
@@ -439,8 +442,7 @@ Status SqliteStore::FinishCampaign(int64_t campaign_id) {
     return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " still has " +
                                    std::to_string(unfinished) + " unfinished jobs");
   }
-  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
-                                            "UPDATE campaigns SET state = 'done', "
+  WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE campaigns SET state = 'done', "
                                             "finished_ms = ? WHERE id = ?"));
   u.BindAll(Now(), campaign_id);
   WF_RETURN_IF_ERROR(u.Run());
@@ -448,20 +450,18 @@ Status SqliteStore::FinishCampaign(int64_t campaign_id) {
 }
 
 Status SqliteStore::CancelCampaign(int64_t campaign_id) {
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
   WF_ASSIGN_OR_RETURN(const std::string state, ReadCampaignState(campaign_id));
   // A finished campaign has nothing left to stop; it stays "done" so its state stays true.
   if (state != "running") return Status::OK();
   const int64_t now = Now();
-  WF_ASSIGN_OR_RETURN(Stmt jobs, Stmt::Prepare(db(),
-                                               "UPDATE jobs SET state = 'cancelled', "
+  WF_ASSIGN_OR_RETURN(Stmt jobs, cache_.Get("UPDATE jobs SET state = 'cancelled', "
                                                "lease_deadline_ms = NULL, updated_ms = ? "
                                                "WHERE campaign_id = ? AND state IN ('planned', "
                                                "'queued', 'leased')"));
   jobs.BindAll(now, campaign_id);
   WF_RETURN_IF_ERROR(jobs.Run());
-  WF_ASSIGN_OR_RETURN(Stmt u, Stmt::Prepare(db(),
-                                            "UPDATE campaigns SET state = 'cancelled', "
+  WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE campaigns SET state = 'cancelled', "
                                             "finished_ms = ? WHERE id = ?"));
   u.BindAll(now, campaign_id);
   WF_RETURN_IF_ERROR(u.Run());
@@ -471,10 +471,9 @@ Status SqliteStore::CancelCampaign(int64_t campaign_id) {
 Status SqliteStore::UpsertDevice(const DeviceRecord& device) {
   if (device.name.empty()) return Status::InvalidArgument("device name is empty");
   const int64_t now = Now();
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db()));
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
   WF_ASSIGN_OR_RETURN(
-      Stmt u, Stmt::Prepare(db(),
-                            "INSERT INTO devices(name, class, capabilities_json, first_seen_ms, "
+      Stmt u, cache_.Get("INSERT INTO devices(name, class, capabilities_json, first_seen_ms, "
                             "last_seen_ms) VALUES(?, ?, ?, ?, ?) "
                             "ON CONFLICT(name) DO UPDATE SET class = excluded.class, "
                             "capabilities_json = excluded.capabilities_json, "
@@ -486,8 +485,7 @@ Status SqliteStore::UpsertDevice(const DeviceRecord& device) {
 
 Result<std::map<std::pair<int64_t, std::string>, std::set<std::string>>>
 SqliteStore::LayerArchitectures(std::optional<int64_t> campaign_id) {
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db(),
-                                            "SELECT a.campaign_id, al.layer_key, a.name "
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT a.campaign_id, al.layer_key, a.name "
                                             "FROM arch_layers al JOIN architectures a "
                                             "ON a.id = al.architecture_id "
                                             "WHERE ?1 IS NULL OR a.campaign_id = ?1"));
@@ -512,8 +510,7 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
   WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(campaign_id));
   WF_ASSIGN_OR_RETURN(
       Stmt q,
-      Stmt::Prepare(db(),
-                    "SELECT m.job_id, m.attempt, m.agent, m.created_ms, m.payload, "
+      cache_.Get("SELECT m.job_id, m.attempt, m.agent, m.created_ms, m.payload, "
                     "j.campaign_id, c.name, j.kind, j.subject, j.device_class, j.mode, j.dtype, "
                     "j.batch, l.type, l.macs, l.flops, l.params, a.macs, a.flops, a.params, "
                     "j.spec "

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 #include <type_traits>
 #include <utility>
 
@@ -48,11 +50,17 @@ struct Blob {
   std::string_view bytes;
 };
 
+class StmtCache;
+
 // A prepared statement. Bind parameters by 1-based index, then Step() for rows or Run() for
 // statements without a result. A bind failure is reported by the next Step()/Run().
 class Stmt {
  public:
   static Result<Stmt> Prepare(sqlite3* db, std::string_view sql);
+  Stmt(Stmt&&) noexcept = default;
+  Stmt& operator=(Stmt&&) noexcept = default;
+  // A statement taken from a cache goes back to it (reset, bindings cleared).
+  ~Stmt();
 
   template <typename T>
   Stmt& Bind(int index, const T& value) {
@@ -102,20 +110,45 @@ class Stmt {
   std::string BlobAt(int col) const;
 
  private:
+  friend class StmtCache;
   Stmt(sqlite3* db, StmtPtr stmt) : db_(db), stmt_(std::move(stmt)) {}
   void Check(int rc);
 
   sqlite3* db_;
   StmtPtr stmt_;
   Status bind_status_;
+  StmtCache* cache_ = nullptr;  // where it goes back to, if it came from one
+  std::string sql_;
+};
+
+// Prepared statements kept for reuse: preparing costs more than running the short statements
+// of the dispatcher's hot path. One user at a time, like the connection it belongs to; it must
+// be destroyed before the connection is closed.
+class StmtCache {
+ public:
+  explicit StmtCache(sqlite3* db) : db_(db) {}
+  // A cached statement for `sql`, or a freshly prepared one; either returns here when the
+  // Stmt is destroyed.
+  Result<Stmt> Get(std::string_view sql);
+
+ private:
+  friend class Stmt;
+  sqlite3* db_;
+  std::unordered_map<std::string, std::vector<StmtPtr>> free_;
 };
 
 // BEGIN IMMEDIATE on creation (the write lock is taken up front, so a transaction never fails
 // half-way with SQLITE_BUSY on its first write); ROLLBACK on destruction unless committed.
+// One write, atomically: a transaction of its own, or — inside a store batch (a transaction
+// already open on the connection) — a savepoint, so that a failed write still leaves nothing
+// behind while the batch carries on.
 class Transaction {
  public:
-  static Result<Transaction> Begin(sqlite3* db);
-  Transaction(Transaction&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+  // `cache`, when given, supplies the savepoint statements (parsing them per write shows in
+  // the dispatcher's profile).
+  static Result<Transaction> Begin(sqlite3* db, StmtCache* cache = nullptr);
+  Transaction(Transaction&& other) noexcept
+      : db_(std::exchange(other.db_, nullptr)), nested_(other.nested_), cache_(other.cache_) {}
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   ~Transaction();
@@ -123,8 +156,12 @@ class Transaction {
   Status Commit();
 
  private:
-  explicit Transaction(sqlite3* db) : db_(db) {}
+  Transaction(sqlite3* db, bool nested, StmtCache* cache)
+      : db_(db), nested_(nested), cache_(cache) {}
+  Status Run(const char* sql);
   sqlite3* db_;  // null once committed or moved from
+  bool nested_;  // a savepoint inside an open batch
+  StmtCache* cache_;
 };
 
 // Brings the schema from the file's user_version up to kSchemaVersion, one transaction per

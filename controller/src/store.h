@@ -128,6 +128,14 @@ class Store {
   // Inserts or updates a device (first seen kept, last seen updated).
   virtual Status UpsertDevice(const DeviceRecord& device) = 0;
 
+  // Batches: the writes between BeginBatch and CommitBatch are one transaction, so that a
+  // busy controller commits once per loop pass instead of once per message. Each write is
+  // still atomic on its own (a failed one leaves nothing), but none is durable until
+  // CommitBatch returns OK: acknowledge nothing before that. A failed CommitBatch rolls the
+  // whole batch back.
+  virtual Status BeginBatch() = 0;
+  virtual Status CommitBatch() = 0;
+
   // Every stored measurement, optionally of one campaign, ordered by job id.
   virtual Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) = 0;
 };
