@@ -396,6 +396,24 @@ TEST_F(StoreTest, ResultOfAnAttemptNeverHandedOutIsRefused) {
   EXPECT_EQ(Record(Done(3, 1)), RecordOutcome::kStored);
 }
 
+TEST_F(StoreTest, BatchedWritesCommitTogetherAndAFailedOneLeavesTheOthers) {
+  Create(MakePlan());
+  ASSERT_TRUE(store_->BeginBatch().ok());
+  EXPECT_FALSE(store_->BeginBatch().ok());  // no nesting
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  EXPECT_EQ(Record(Done(1, 1)), RecordOutcome::kStored);
+  // A refused write inside the batch leaves nothing of itself and spoils nothing else.
+  EXPECT_FALSE(store_->MarkLeased(1, 2, "agent-1", 1).ok());
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-2", 1).ok());
+  // Not yet durable: another connection does not see it.
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM measurements"), 0);
+  ASSERT_TRUE(store_->CommitBatch().ok());
+  EXPECT_FALSE(store_->CommitBatch().ok());  // nothing open
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM measurements"), 1);
+  EXPECT_EQ(StateOf(1), "done");
+  EXPECT_EQ(StateOf(2), "leased");
+}
+
 TEST_F(StoreTest, RecordFailureRetryThenFinal) {
   Create(MakePlan());
   ASSERT_TRUE(store_->MarkLeased(3, 1, "agent-1", 1).ok());
