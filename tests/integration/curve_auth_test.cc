@@ -17,76 +17,16 @@
 #include "store.h"
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/protocol.h"
+#include "fake_agent.h"
 
 namespace wattfleet {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A DEALER that speaks the agent protocol; with `server_public` set it authenticates with
-// CURVE using `own`.
-class CurvePeer {
- public:
-  CurvePeer(zmq::context_t& ctx, const std::string& endpoint, const std::string& id,
-            const std::string& server_public = "", const CurveKeyPair& own = {})
-      : socket_(ctx, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::routing_id, id);
-    if (!server_public.empty()) {
-      socket_.set(zmq::sockopt::curve_serverkey, server_public);
-      socket_.set(zmq::sockopt::curve_publickey, own.public_key);
-      socket_.set(zmq::sockopt::curve_secretkey, own.secret_key);
-    }
-    socket_.connect(endpoint);
-  }
-  void Send(Command c, const std::string& body) {
-    auto f = MakeFrames(c, body);
-    std::vector<zmq::const_buffer> bufs{zmq::buffer(f[0]), zmq::buffer(f[1]), zmq::buffer(f[2])};
-    // A DEALER queues while the handshake is pending (or never completes): don't block on it.
-    (void)zmq::send_multipart(socket_, bufs, zmq::send_flags::dontwait);
-  }
-  // Next message other than HEARTBEAT, within `timeout`.
-  std::optional<Envelope> Receive(std::chrono::milliseconds timeout = 5000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, 50ms);
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      std::vector<zmq::message_t> frames;
-      (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
-      std::vector<std::string_view> views;
-      for (auto& m : frames) views.emplace_back(m.data<char>(), m.size());
-      auto env = ParseFrames(views);
-      if (!env.ok() || env->command == Command::kHeartbeat) continue;
-      return *env;
-    }
-    return std::nullopt;
-  }
-
- private:
-  zmq::socket_t socket_;
-};
-
-ReadyMsg Ready(const std::string& name) {
-  ReadyMsg r;
-  r.name = name;
-  r.device_class = "cpu";
-  r.device = "cpu";
-  r.sensor = "simulated";
-  r.prefetch = 1;
-  return r;
-}
-
-JobResult Done(const JobSpec& job) {
-  JobResult r;
-  r.job_id = job.job_id;
-  r.attempt = job.attempt;
-  r.measurement.sensor = "simulated";
-  r.measurement.repeats = {{10, 0.1, 15}, {10, 0.1, 15}};
-  r.measurement.time_per_iter_s = 0.01;
-  r.measurement.energy_per_iter_j = 1.5;
-  return r;
-}
+using testing::Done;
+using testing::Ready;
+using CurvePeer = testing::FakeAgent;
 
 class CurveAuthTest : public ::testing::Test {
  protected:

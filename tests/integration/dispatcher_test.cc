@@ -15,72 +15,16 @@
 #include "planner.h"
 #include "store.h"
 #include "wattfleet/common/protocol.h"
+#include "fake_agent.h"
 
 namespace wattfleet {
 namespace {
 
 using namespace std::chrono_literals;
 
-class FakeAgent {
- public:
-  FakeAgent(zmq::context_t& ctx, const std::string& endpoint, const std::string& id)
-      : socket_(ctx, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::routing_id, id);
-    socket_.connect(endpoint);
-  }
-  void SendRaw(const std::vector<std::string>& frames) {
-    std::vector<zmq::const_buffer> bufs;
-    for (const auto& f : frames) bufs.push_back(zmq::buffer(f));
-    ASSERT_TRUE(zmq::send_multipart(socket_, bufs));
-  }
-  void Send(Command c, const std::string& body) {
-    auto f = MakeFrames(c, body);
-    SendRaw({f[0], f[1], f[2]});
-  }
-  // Next message other than HEARTBEAT, within `timeout`.
-  std::optional<Envelope> Receive(std::chrono::milliseconds timeout = 5000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      zmq::poll(&item, 1, 50ms);
-      if (!(item.revents & ZMQ_POLLIN)) continue;
-      std::vector<zmq::message_t> frames;
-      (void)zmq::recv_multipart(socket_, std::back_inserter(frames));
-      std::vector<std::string_view> views;
-      for (auto& m : frames) views.emplace_back(m.data<char>(), m.size());
-      auto env = ParseFrames(views);
-      if (!env.ok()) continue;
-      if (env->command == Command::kHeartbeat) continue;
-      return *env;
-    }
-    return std::nullopt;
-  }
-
- private:
-  zmq::socket_t socket_;
-};
-
-ReadyMsg Ready(const std::string& name, int prefetch = 1) {
-  ReadyMsg r;
-  r.name = name;
-  r.device_class = "cpu";
-  r.device = "cpu";
-  r.sensor = "simulated";
-  r.prefetch = prefetch;
-  return r;
-}
-
-JobResult Done(const JobSpec& job, double energy = 1.5) {
-  JobResult r;
-  r.job_id = job.job_id;
-  r.attempt = job.attempt;
-  r.measurement.sensor = "simulated";
-  r.measurement.repeats = {{10, 0.1, energy * 10}, {10, 0.1, energy * 10}};
-  r.measurement.time_per_iter_s = 0.01;
-  r.measurement.energy_per_iter_j = energy;
-  return r;
-}
+using testing::Done;
+using testing::FakeAgent;
+using testing::Ready;
 
 class DispatcherTest : public ::testing::Test {
  protected:
