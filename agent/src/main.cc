@@ -19,6 +19,7 @@
 #include "device_info.h"
 #include "exec_worker.h"
 #include "job_runner.h"
+#include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/curve_keys.h"
 
 namespace {
@@ -152,16 +153,7 @@ int main(int argc, char** argv) {
   // The child process of --isolation process; not for direct use.
   CLI::App* exec_worker = app.add_subcommand("exec-worker", "")->group("");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs go to stderr: stdout is for --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli_commands.h"
+#include "wattfleet/common/cli_parse.h"
 
 int main(int argc, char** argv) {
   using namespace wattfleet;
@@ -96,16 +97,7 @@ int main(int argc, char** argv) {
       ->required();
   c_keys_generate->add_option("--agent", keys_agents, "an agent's name, repeatable (default: agent)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet"));
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -13,19 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness.h"
 #include "process.h"
 
 namespace wattfleet {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+using wattfleet::testing::Exists;
+using wattfleet::testing::Slurp;
 
 class CurveEndToEndTest : public ::testing::Test {
  protected:
@@ -43,14 +38,7 @@ class CurveEndToEndTest : public ::testing::Test {
     }
   }
   int RunCli(const std::vector<std::string>& args, const std::string& log, double timeout_s) {
-    std::vector<std::string> argv{WATTFLEET_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto child = ChildProcess::Start(argv, log);
-    EXPECT_TRUE(child.ok()) << child.status().ToString();
-    if (!child.ok()) return -1;
-    auto code = child->Wait(timeout_s);
-    EXPECT_TRUE(code.ok()) << "timed out: " << args[0];
-    return code.ok() ? *code : -1;
+    return wattfleet::testing::RunCli(args, log, timeout_s);
   }
   // The names of the agents the controller knows, from `wattfleet status --json`.
   std::vector<std::string> AgentNames(const std::string& admin) {

@@ -1,0 +1,26 @@
+// Command-line parsing with the project's exit codes (CLI.md): --help exits 0, a bad flag
+// exits 2 with CLI11's message naming it. Header-only, for the two binaries that link CLI11.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+
+namespace wattfleet {
+
+// nullopt when the command line parsed and the program goes on; otherwise the exit code.
+inline std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace wattfleet
