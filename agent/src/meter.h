@@ -51,4 +51,33 @@ struct SimulatedMeterOptions {
 std::unique_ptr<Meter> MakeSimulatedMeter(const SimulatedMeterOptions& options,
                                           Clock& clock = SystemClock());
 
+// RAPL (Intel/AMD CPUs under Linux): the energy_uj counters of every package domain
+// (`<sysfs_root>/class/powercap/intel-rapl:N`) and, when present, their dram subdomains, summed.
+// Wraparound at max_energy_range_uj is handled (a background poller reads often enough to see
+// every wrap). Files readable by root only give a PermissionDenied error that says so.
+Result<std::unique_ptr<Meter>> MakeRaplMeter(const std::string& sysfs_root,
+                                             Clock& clock = SystemClock());
+
+// hwmon power monitors (Jetson INA3221 and other boards): the rails under
+// `<sysfs_root>/bus/i2c/drivers/ina3221*/*/hwmon/hwmon*/` (in*_label with power*_input, or
+// in*_input x curr*_input) or the older L4T layout (rail_name_N with in_power N _input).
+// `rail` selects one rail by label (empty: the board's total/input rail when labelled so, else
+// the sum of all rails). Power is sampled by a background thread and integrated.
+Result<std::unique_ptr<Meter>> MakeHwmonMeter(const std::string& sysfs_root,
+                                              const std::string& rail = "",
+                                              Clock& clock = SystemClock());
+
+// Android phones: `<sysfs_root>/class/power_supply/battery/current_now` (uA) x `voltage_now`
+// (uV), sampled and integrated; discharge is positive whatever the vendor's sign convention
+// (decided from status / the sign seen while discharging). Refuses to run while charging.
+Result<std::unique_ptr<Meter>> MakeAndroidMeter(const std::string& sysfs_root,
+                                                Clock& clock = SystemClock());
+
+// NVIDIA GPUs: libnvidia-ml loaded with dlopen at run time (so the agent also runs where there
+// is no driver); nvmlDeviceGetTotalEnergyConsumption (mJ counter, Volta and later), or power
+// sampling through nvmlDeviceGetPowerUsage when the counter is not supported.
+Result<std::unique_ptr<Meter>> MakeNvmlMeter(int device_index,
+                                             const std::string& library = "libnvidia-ml.so.1",
+                                             Clock& clock = SystemClock());
+
 }  // namespace wattfleet
