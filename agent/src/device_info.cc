@@ -3,17 +3,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 namespace wattfleet {
-namespace {
-
-bool Readable(const std::string& path) { return ::access(path.c_str(), R_OK) == 0; }
-bool Exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
-
-}  // namespace
 
 DeviceInfo ProbeDevice(const std::string& proc_root) {
   DeviceInfo info;
@@ -36,53 +31,47 @@ DeviceInfo ProbeDevice(const std::string& proc_root) {
   return info;
 }
 
+namespace {
+
+int CudaIndex(const std::string& device) {
+  const auto colon = device.find(':');
+  if (device.rfind("cuda", 0) != 0 || colon == std::string::npos) return 0;
+  return std::atoi(device.c_str() + colon + 1);
+}
+
+// The hardware backends in the order `auto` prefers them for `roots.device`.
+std::vector<std::string> HardwareOrder(const SensorRoots& roots) {
+  if (roots.device.rfind("cuda", 0) == 0) return {"nvml", "rapl", "hwmon", "android"};
+  return {"rapl", "hwmon", "android", "nvml"};
+}
+
+Result<std::unique_ptr<Meter>> OpenHardware(const std::string& backend, const SensorRoots& roots) {
+  if (backend == "nvml") return MakeNvmlMeter(CudaIndex(roots.device), roots.nvml_library);
+  if (backend == "rapl") return MakeRaplMeter(roots.sysfs_root);
+  if (backend == "hwmon") return MakeHwmonMeter(roots.sysfs_root);
+  if (backend == "android") return MakeAndroidMeter(roots.sysfs_root);
+  return Status::InvalidArgument("unknown backend " + backend);
+}
+
+std::string Describe(const Meter& m) {
+  return m.name() + " (" + m.domain() + (m.is_estimate() ? ", an estimate" : "") + ")";
+}
+
+}  // namespace
+
 std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots) {
   std::vector<SensorProbe> out;
-  // Backends whose readers come in a later version are reported honestly: the hardware may be
-  // there, the reader is not.
-  {
-    SensorProbe p{"nvml", false, ""};
-    p.reason = "backend not built in this version (NVML reader pending)";
-    out.push_back(p);
+  for (const std::string& backend : {"nvml", "rapl", "hwmon", "android"}) {
+    auto m = OpenHardware(backend, roots);
+    out.push_back({backend, m.ok(), m.ok() ? "measures " + Describe(**m) : m.status().message()});
   }
-  {
-    SensorProbe p{"rapl", false, ""};
-    const std::string f = roots.sysfs_root + "/class/powercap/intel-rapl:0/energy_uj";
-    if (!Exists(f)) {
-      p.reason = f + " not present";
-    } else if (!Readable(f)) {
-      p.reason = f + " present but not readable (root only on this kernel); backend not built "
-                     "in this version";
-    } else {
-      p.reason = f + " readable; backend not built in this version";
-    }
-    out.push_back(p);
-  }
-  {
-    SensorProbe p{"hwmon", false, ""};
-    p.reason = Exists(roots.sysfs_root + "/bus/i2c/drivers/ina3221")
-                   ? "INA3221 present; backend not built in this version"
-                   : "no INA3221 power monitor under " + roots.sysfs_root;
-    out.push_back(p);
-  }
-  {
-    SensorProbe p{"android", false, ""};
-    p.reason = Exists(roots.sysfs_root + "/class/power_supply/battery/current_now")
-                   ? "battery gauge present; backend not built in this version"
-                   : "no battery gauge under " + roots.sysfs_root;
-    out.push_back(p);
-  }
-  {
-    SensorProbe p{"modeled", false, ""};
-    ModeledMeterOptions opts;
-    opts.proc_root = roots.proc_root;
-    auto m = MakeModeledMeter(opts);
-    p.available = m.ok();
-    p.reason = m.ok() ? "TDP x utilisation x time from " + roots.proc_root +
-                            "/stat (an estimate, not a measurement)"
-                      : m.status().message();
-    out.push_back(p);
-  }
+  ModeledMeterOptions opts;
+  opts.proc_root = roots.proc_root;
+  auto modeled = MakeModeledMeter(opts);
+  out.push_back({"modeled", modeled.ok(),
+                 modeled.ok() ? "TDP x utilisation x time from " + roots.proc_root +
+                                    "/stat (an estimate, not a measurement)"
+                              : modeled.status().message()});
   out.push_back({"simulated", true, "tests only; used only when asked for by name"});
   return out;
 }
@@ -93,23 +82,37 @@ Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const Senso
     if (why) *why = "asked for by name";
     return MakeSimulatedMeter(SimulatedMeterOptions{});
   }
-  if (backend == "modeled" || backend == "auto") {
+  if (backend == "auto") {
+    std::string refusals;
+    for (const std::string& hw : HardwareOrder(roots)) {
+      auto m = OpenHardware(hw, roots);
+      if (m.ok()) {
+        if (why) *why = "auto: " + Describe(**m) + " is the best backend available here";
+        return m;
+      }
+      refusals += "; " + hw + ": " + m.status().message();
+    }
     ModeledMeterOptions opts;
     opts.proc_root = roots.proc_root;
     auto m = MakeModeledMeter(opts);
     if (!m.ok()) return m.status();
     if (why) {
-      *why = backend == "auto"
-                 ? "auto: no hardware energy backend is built in this version; using the "
-                   "modeled estimate (TDP x utilisation x time)"
-                 : "asked for by name";
+      *why = "auto: no hardware energy counter works here, so energy is the modeled estimate "
+             "(TDP x utilisation x time)" + refusals;
     }
     return m;
   }
-  for (const SensorProbe& p : ProbeSensors(roots)) {
-    if (p.backend == backend) {
-      return Status::InvalidArgument("--sensor " + backend + ": unavailable: " + p.reason);
-    }
+  if (backend == "modeled") {
+    ModeledMeterOptions opts;
+    opts.proc_root = roots.proc_root;
+    if (why) *why = "asked for by name";
+    return MakeModeledMeter(opts);
+  }
+  if (backend == "nvml" || backend == "rapl" || backend == "hwmon" || backend == "android") {
+    auto m = OpenHardware(backend, roots);
+    if (!m.ok()) return Status::InvalidArgument("--sensor " + backend + ": " + m.status().message());
+    if (why) *why = "asked for by name";
+    return m;
   }
   return Status::InvalidArgument("--sensor " + backend +
                                  ": unknown backend (auto, nvml, rapl, hwmon, android, modeled, "

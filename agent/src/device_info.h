@@ -30,13 +30,16 @@ struct SensorProbe {
 struct SensorRoots {
   std::string sysfs_root = "/sys";
   std::string proc_root = "/proc";
+  std::string nvml_library = "libnvidia-ml.so.1";
+  std::string device = "cpu";  // "cuda:N" makes nvml measure GPU N
 };
 
 // Every backend of MEASUREMENT.md with its availability here.
 std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots);
 
-// Opens the named backend; "auto" picks the best available one and says why in `why`.
-// `simulated` is only ever opened when asked for by name.
+// Opens the named backend; "auto" picks the best available one for the device and says why
+// in `why`: nvml for a cuda device, then rapl, hwmon, android, and modeled last. `simulated`
+// is only ever opened when asked for by name.
 Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const SensorRoots& roots,
                                          std::string* why);
 

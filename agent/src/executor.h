@@ -25,6 +25,9 @@ class Executor {
   virtual std::string torch_version() const = 0;
   // Intra-op threads the executor runs with.
   virtual int threads() const = 0;
+  // The device's attainable float32 throughput (FLOP/s): square matrix products for about
+  // `seconds`, synchronized. Reported at registration for the power-law estimator.
+  virtual Result<double> MeasurePeakFlops(double seconds) = 0;
 };
 
 struct ExecutorOptions {

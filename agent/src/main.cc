@@ -76,7 +76,7 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
   auto sensors = ProbeSensors(roots);
   if (json) {
     nlohmann::json j;
-    j["device"] = "cpu";
+    j["device"] = roots.device;
     j["hostname"] = d.hostname;
     j["cpu_model"] = d.cpu_model;
     j["cores"] = d.cores;
@@ -138,6 +138,8 @@ int main(int argc, char** argv) {
   app.add_option("--sysfs-root", roots.sysfs_root, "root of sysfs (tests point it at a fake tree)")
       ->capture_default_str();
   app.add_option("--proc-root", roots.proc_root, "root of procfs")->capture_default_str();
+  app.add_option("--nvml-library", roots.nvml_library, "NVML library loaded at run time")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
   CLI::App* exec_worker = app.add_subcommand("exec-worker", "")->group("");
 
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
+  roots.device = device;
   // Logs go to stderr: stdout is for --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -220,6 +223,13 @@ int main(int argc, char** argv) {
   ready.agent_version = WATTFLEET_VERSION;
   ready.torch_version = (*executor)->torch_version();
   ready.prefetch = prefetch;
+  // A short matrix-product run (about 0.3 s) before registering: what the device can attain.
+  if (auto peak = (*executor)->MeasurePeakFlops(0.3); peak.ok()) {
+    ready.peak_flops = *peak;
+    spdlog::info("agent: peak {:.1f} GFLOP/s (float32 matrix product)", *peak / 1e9);
+  } else {
+    spdlog::info("agent: peak throughput unknown: {}", peak.status().message());
+  }
 
   std::unique_ptr<JobRunner> runner;
   if (isolation == "process") {
@@ -227,7 +237,8 @@ int main(int argc, char** argv) {
     ChildRunnerOptions child;
     child.argv = {SelfExe(),    "--device",     device,          "--sensor",   sensor,
                   "--threads",  std::to_string(threads),         "--sysfs-root",
-                  roots.sysfs_root, "--proc-root", roots.proc_root, "--log-level", log_level,
+                  roots.sysfs_root, "--proc-root", roots.proc_root, "--nvml-library",
+                  roots.nvml_library, "--log-level", log_level,
                   "exec-worker"};
     runner = MakeChildProcessRunner(child);
   } else {

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <functional>
 
 #include "executor.h"
@@ -248,6 +249,29 @@ class TorchExecutor final : public Executor {
       return Status::InvalidArgument(e.what_without_backtrace());
     } catch (const std::exception& e) {
       return Status::InvalidArgument(e.what());
+    }
+  }
+
+  Result<double> MeasurePeakFlops(double seconds) override {
+    try {
+      c10::InferenceMode guard;
+      const int64_t n = device_.is_cuda() ? 4096 : 512;
+      auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+      torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts), c;
+      c = torch::mm(a, b);  // warm-up: allocation, kernel selection
+      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+      const auto start = std::chrono::steady_clock::now();
+      int64_t reps = 0;
+      double elapsed = 0;
+      do {
+        for (int k = 0; k < 4; ++k) c = torch::mm(a, b);
+        reps += 4;
+        if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      } while (elapsed < seconds);
+      return 2.0 * static_cast<double>(n) * n * n * static_cast<double>(reps) / elapsed;
+    } catch (const c10::Error& e) {
+      return Status::Internal(e.what_without_backtrace());
     }
   }
 

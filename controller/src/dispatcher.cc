@@ -225,7 +225,8 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& bod
                          {"hostname", ready->hostname},   {"cores", ready->cores},
                          {"memory_bytes", ready->memory_bytes},
                          {"agent_version", ready->agent_version},
-                         {"torch_version", ready->torch_version}};
+                         {"torch_version", ready->torch_version},
+                         {"peak_flops", ready->peak_flops}};
   // Peers' strings need not be UTF-8: replace what is not, rather than throw.
   Status s = store_.UpsertDevice(DeviceRecord{
       ready->name, ready->device_class,

@@ -94,6 +94,17 @@ TEST(TorchExecutor, WrongPredictionIsCaughtAtPrepare) {
   EXPECT_EQ(workload.status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(TorchExecutor, MeasuresAPlausiblePeakThroughput) {
+  auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
+  ASSERT_TRUE(executor.ok());
+  auto peak = (*executor)->MeasurePeakFlops(0.1);
+  ASSERT_TRUE(peak.ok()) << peak.status().ToString();
+  // Any CPU core of the last decade multiplies float32 matrices at well over 0.1 GFLOP/s and
+  // no single core reaches 1 TFLOP/s: outside that range the measurement itself is broken.
+  EXPECT_GT(*peak, 1e8);
+  EXPECT_LT(*peak, 1e12);
+}
+
 TEST(TorchExecutor, RejectsUnknownDevice) {
   EXPECT_FALSE(MakeExecutor(ExecutorOptions{"tpu:0", 1}).ok());
 }

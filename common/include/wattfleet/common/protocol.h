@@ -49,6 +49,7 @@ struct ReadyMsg {
   std::string agent_version;
   std::string torch_version;
   int32_t prefetch = 1;                  // jobs the agent wants to hold
+  double peak_flops = 0;                 // attainable float32 FLOP/s (0: unknown)
   std::vector<int64_t> resumed_job_ids;  // results still in its spool
 };
 

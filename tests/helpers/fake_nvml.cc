@@ -1,0 +1,125 @@
+// A stand-in libnvidia-ml for meter_nvml_test: exports the few NVML C symbols the nvml meter
+// resolves with dlsym. Behaviour is read from the environment and from files at call time, so
+// a test changes readings between calls without any other seam:
+//
+//   FAKE_NVML_MODE          counter (default) | power_only (energy counter NOT_SUPPORTED, as
+//                           on pre-Volta GPUs) | init_fails | no_device
+//   FAKE_NVML_ENERGY_FILE   the current energy counter in mJ; the word "fail" makes the call
+//                           return GPU_IS_LOST
+//   FAKE_NVML_POWER_FILE    the current power in mW (or "fail"), read on every call
+//   FAKE_NVML_POWER_MW      a constant power when no power file is set
+//
+// Files are read (not environment variables) for values that change while a meter's sampler
+// thread is running: setenv racing getenv in another thread is undefined behaviour.
+//
+// Two extra symbols let the test observe the library: fake_nvml_live_inits() (inits minus
+// shutdowns) and fake_nvml_power_calls().
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace {
+
+constexpr int NVML_SUCCESS = 0;
+constexpr int NVML_ERROR_INVALID_ARGUMENT = 2;
+constexpr int NVML_ERROR_NOT_SUPPORTED = 3;
+constexpr int NVML_ERROR_DRIVER_NOT_LOADED = 9;
+constexpr int NVML_ERROR_GPU_IS_LOST = 15;
+
+std::atomic<int> g_live_inits{0};
+std::atomic<long> g_power_calls{0};
+int g_device_token = 0;  // its address is the one device handle
+
+std::string Mode() {
+  const char* m = std::getenv("FAKE_NVML_MODE");
+  return m != nullptr ? m : "counter";
+}
+
+// Reads the first token of `env`'s file. False when unset or unreadable; `fail` when the
+// file says so.
+bool ReadValueFile(const char* env, unsigned long long* value, bool* fail) {
+  const char* path = std::getenv(env);
+  if (path == nullptr) return false;
+  std::ifstream in(path);
+  std::string tok;
+  if (!(in >> tok)) return false;
+  if (tok == "fail") {
+    *fail = true;
+    return true;
+  }
+  *value = std::strtoull(tok.c_str(), nullptr, 10);
+  return true;
+}
+
+bool ValidDevice(void* device) { return device == &g_device_token; }
+
+}  // namespace
+
+extern "C" {
+
+int nvmlInit_v2() {
+  if (Mode() == "init_fails") return NVML_ERROR_DRIVER_NOT_LOADED;
+  ++g_live_inits;
+  return NVML_SUCCESS;
+}
+
+int nvmlShutdown() {
+  --g_live_inits;
+  return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
+  if (Mode() == "no_device" || index != 0) return NVML_ERROR_INVALID_ARGUMENT;
+  *device = &g_device_token;
+  return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetName(void* device, char* name, unsigned int length) {
+  if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
+  std::strncpy(name, "Fake GPU", length);
+  if (length > 0) name[length - 1] = '\0';
+  return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetTotalEnergyConsumption(void* device, unsigned long long* mj) {
+  if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
+  if (Mode() == "power_only") return NVML_ERROR_NOT_SUPPORTED;
+  bool fail = false;
+  unsigned long long v = 0;
+  ReadValueFile("FAKE_NVML_ENERGY_FILE", &v, &fail);
+  if (fail) return NVML_ERROR_GPU_IS_LOST;
+  *mj = v;
+  return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetPowerUsage(void* device, unsigned int* mw) {
+  if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
+  ++g_power_calls;
+  bool fail = false;
+  unsigned long long v = 0;
+  if (!ReadValueFile("FAKE_NVML_POWER_FILE", &v, &fail)) {
+    const char* c = std::getenv("FAKE_NVML_POWER_MW");
+    v = c != nullptr ? std::strtoull(c, nullptr, 10) : 0;
+  }
+  if (fail) return NVML_ERROR_GPU_IS_LOST;
+  *mw = static_cast<unsigned int>(v);
+  return NVML_SUCCESS;
+}
+
+const char* nvmlErrorString(int rc) {
+  switch (rc) {
+    case NVML_SUCCESS: return "Success";
+    case NVML_ERROR_INVALID_ARGUMENT: return "Invalid Argument";
+    case NVML_ERROR_NOT_SUPPORTED: return "Not Supported";
+    case NVML_ERROR_DRIVER_NOT_LOADED: return "Driver Not Loaded";
+    case NVML_ERROR_GPU_IS_LOST: return "GPU is lost";
+    default: return "Unknown Error";
+  }
+}
+
+int fake_nvml_live_inits() { return g_live_inits.load(); }
+long fake_nvml_power_calls() { return g_power_calls.load(); }
+
+}  // extern "C"

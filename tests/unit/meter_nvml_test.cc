@@ -1,0 +1,309 @@
+// The nvml meter against a fake libnvidia-ml (tests/helpers/fake_nvml.cc, built as a shared
+// library and loaded through the same dlopen path as the real one): counter mode, the
+// power-sampling fallback with a fake clock (exact arithmetic), and every refusal: missing
+// library, missing symbol, failed init, missing device, a counter that goes backwards.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "meter.h"
+
+namespace wattfleet {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Read by the sampler thread while the test advances it: atomic.
+class FakeClock final : public Clock {
+ public:
+  double NowSeconds() override { return now.load(); }
+  int64_t UnixMillis() override { return static_cast<int64_t>(now.load() * 1000); }
+  void SleepFor(double seconds) override { now = now.load() + seconds; }
+  std::atomic<double> now{10};
+};
+
+// The test's own handle on the fake library: dlopen of the same path returns the same loaded
+// object as the meter's, so its counters are the ones the meter drives.
+class FakeNvml {
+ public:
+  FakeNvml() : handle_(dlopen(FAKE_NVML_LIB, RTLD_NOW | RTLD_LOCAL)) {
+    if (handle_ == nullptr) return;
+    live_inits_ = reinterpret_cast<int (*)()>(dlsym(handle_, "fake_nvml_live_inits"));
+    power_calls_ = reinterpret_cast<long (*)()>(dlsym(handle_, "fake_nvml_power_calls"));
+  }
+  ~FakeNvml() {
+    if (handle_ != nullptr) dlclose(handle_);
+  }
+  bool ok() const { return live_inits_ != nullptr && power_calls_ != nullptr; }
+  int live_inits() const { return live_inits_(); }
+  long power_calls() const { return power_calls_(); }
+
+  // Waits until the sampler has started `n` more power reads than `since` (so at least n - 1
+  // complete samples begun after whatever the test changed).
+  bool WaitForPowerCalls(long since, long n) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (power_calls() < since + n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+
+ private:
+  void* handle_;
+  int (*live_inits_)() = nullptr;
+  long (*power_calls_)() = nullptr;
+};
+
+class NvmlMeterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fake_.ok()) << dlerror();
+    std::string tmpl = (fs::temp_directory_path() / "wf_nvml_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    energy_file_ = dir_ + "/energy_mj";
+    power_file_ = dir_ + "/power_mw";
+    setenv("FAKE_NVML_ENERGY_FILE", energy_file_.c_str(), 1);
+    setenv("FAKE_NVML_POWER_FILE", power_file_.c_str(), 1);
+    setenv("FAKE_NVML_MODE", "counter", 1);
+    WriteEnergy("0");
+    WritePower("0");
+  }
+  void TearDown() override {
+    unsetenv("FAKE_NVML_ENERGY_FILE");
+    unsetenv("FAKE_NVML_POWER_FILE");
+    unsetenv("FAKE_NVML_MODE");
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Written to a temporary and renamed, so the sampler thread never reads a half-written file.
+  static void WriteAtomically(const std::string& path, const std::string& content) {
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << content << "\n";
+    }
+    ASSERT_EQ(std::rename(tmp.c_str(), path.c_str()), 0);
+  }
+  void WriteEnergy(const std::string& mj) { WriteAtomically(energy_file_, mj); }
+  void WritePower(const std::string& mw) { WriteAtomically(power_file_, mw); }
+
+  FakeNvml fake_;
+  FakeClock clock_;
+  std::string dir_, energy_file_, power_file_;
+};
+
+TEST_F(NvmlMeterTest, CounterModeGivesExactJoulesBetweenReads) {
+  WriteEnergy("5000");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  Meter& m = **meter;
+  EXPECT_EQ(m.name(), "nvml");
+  EXPECT_EQ(m.domain(), "gpu0");
+  EXPECT_FALSE(m.is_estimate());
+  EXPECT_DOUBLE_EQ(m.update_period_s(), 0.1);
+  EXPECT_EQ(fake_.live_inits(), 1);
+
+  auto r = m.ReadJoules();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_DOUBLE_EQ(*r, 0.0);
+  WriteEnergy("17345");
+  r = m.ReadJoules();
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(*r, 12.345);
+  WriteEnergy("17345");  // unchanged between counter updates: same reading, not an error
+  r = m.ReadJoules();
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(*r, 12.345);
+
+  meter = Status::Internal("destroyed");
+  EXPECT_EQ(fake_.live_inits(), 0) << "nvmlShutdown not called on destruction";
+}
+
+TEST_F(NvmlMeterTest, CounterKeepsMillijoulesOnAHugeOrigin) {
+  // 2^60 mJ: doubles there are 256 mJ apart, so the origin must be subtracted in integers.
+  WriteEnergy("1152921504606846976");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  WriteEnergy("1152921504606859321");
+  auto r = (*meter)->ReadJoules();
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(*r, 12.345);
+}
+
+TEST_F(NvmlMeterTest, CounterGoingBackwardsIsAnError) {
+  WriteEnergy("5000");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  WriteEnergy("8000");
+  ASSERT_TRUE((*meter)->ReadJoules().ok());
+  WriteEnergy("7000");
+  auto r = (*meter)->ReadJoules();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(r.status().message().find("went backwards"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("8000 -> 7000"), std::string::npos);
+}
+
+TEST_F(NvmlMeterTest, CounterReadErrorNamesTheCallAndNvmlError) {
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  WriteEnergy("fail");
+  auto r = (*meter)->ReadJoules();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("nvmlDeviceGetTotalEnergyConsumption"), std::string::npos);
+  EXPECT_NE(r.status().message().find("GPU is lost"), std::string::npos);
+  EXPECT_NE(r.status().message().find("Fake GPU"), std::string::npos) << r.status().ToString();
+  WriteEnergy("2000");
+  r = (*meter)->ReadJoules();
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(*r, 2.0);
+}
+
+TEST_F(NvmlMeterTest, PowerSampledFallbackIntegratesExactlyWithFakeClock) {
+  setenv("FAKE_NVML_MODE", "power_only", 1);
+  WritePower("100000");  // 100 W
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  Meter& m = **meter;
+  EXPECT_EQ(m.name(), "nvml");
+  EXPECT_EQ(m.domain(), "gpu0-power-sampled");
+  EXPECT_FALSE(m.is_estimate());
+  EXPECT_DOUBLE_EQ(m.update_period_s(), 0.02);
+
+  clock_.now = 11;
+  auto r = m.ReadJoules();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_DOUBLE_EQ(*r, 100.0);
+  // The read samples at its own instant, so a step at t = 11 is seen exactly there.
+  WritePower("300000");
+  r = m.ReadJoules();
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(*r, 100.0);
+  clock_.now = 12;
+  r = m.ReadJoules();
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(*r, 400.0);
+}
+
+TEST_F(NvmlMeterTest, SamplerThreadFollowsPowerBetweenReads) {
+  setenv("FAKE_NVML_MODE", "power_only", 1);
+  WritePower("100000");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  // A 500 W pulse over [11, 12] that no read sees: only the sampler can catch it. Reads at 10
+  // and 13 alone would give (100 + 100) / 2 x 3 = 300 J. Clock and power change one at a
+  // time, each followed by samples taken wholly after the change.
+  long c = fake_.power_calls();
+  clock_.now = 11;
+  ASSERT_TRUE(fake_.WaitForPowerCalls(c, 2));
+  c = fake_.power_calls();
+  WritePower("500000");
+  ASSERT_TRUE(fake_.WaitForPowerCalls(c, 2));
+  c = fake_.power_calls();
+  clock_.now = 12;
+  ASSERT_TRUE(fake_.WaitForPowerCalls(c, 2));
+  c = fake_.power_calls();
+  WritePower("100000");
+  ASSERT_TRUE(fake_.WaitForPowerCalls(c, 2));
+  clock_.now = 13;
+  auto r = (*meter)->ReadJoules();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_DOUBLE_EQ(*r, 100.0 + 500.0 + 100.0);
+}
+
+TEST_F(NvmlMeterTest, SamplerErrorIsReportedByTheNextRead) {
+  setenv("FAKE_NVML_MODE", "power_only", 1);
+  WritePower("50000");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  long c = fake_.power_calls();
+  WritePower("fail");
+  ASSERT_TRUE(fake_.WaitForPowerCalls(c, 2));
+  WritePower("50000");  // recovered before the read: the hole must still be reported
+  auto r = (*meter)->ReadJoules();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("nvmlDeviceGetPowerUsage"), std::string::npos);
+  EXPECT_NE(r.status().message().find("GPU is lost"), std::string::npos) << r.status().ToString();
+  EXPECT_TRUE((*meter)->ReadJoules().ok()) << "an error is reported once, then reads resume";
+}
+
+TEST_F(NvmlMeterTest, DestructorStopsTheSamplerPromptly) {
+  setenv("FAKE_NVML_MODE", "power_only", 1);
+  WritePower("100000");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, SystemClock());
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  ASSERT_TRUE(fake_.WaitForPowerCalls(fake_.power_calls(), 3));
+  const auto t0 = std::chrono::steady_clock::now();
+  meter = Status::Internal("destroyed");
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 200.0);
+  EXPECT_EQ(fake_.live_inits(), 0);
+  // No sampler left behind calling into NVML after shutdown.
+  const long c = fake_.power_calls();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(fake_.power_calls(), c);
+}
+
+TEST_F(NvmlMeterTest, MissingLibraryIsUnavailableWithAClearMessage) {
+  auto meter = MakeNvmlMeter(0, dir_ + "/no/libnvidia-ml.so.1", clock_);
+  ASSERT_FALSE(meter.ok());
+  EXPECT_EQ(meter.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(meter.status().message().find("not found: no NVIDIA driver on this machine"),
+            std::string::npos)
+      << meter.status().ToString();
+  EXPECT_NE(meter.status().message().find("libnvidia-ml.so.1"), std::string::npos);
+}
+
+TEST_F(NvmlMeterTest, LibraryWithoutNvmlSymbolsNamesTheSymbol) {
+  auto meter = MakeNvmlMeter(0, "libm.so.6", clock_);
+  ASSERT_FALSE(meter.ok());
+  EXPECT_EQ(meter.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(meter.status().message().find("nvmlInit_v2"), std::string::npos)
+      << meter.status().ToString();
+}
+
+TEST_F(NvmlMeterTest, InitFailureCarriesNvmlErrorString) {
+  setenv("FAKE_NVML_MODE", "init_fails", 1);
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_FALSE(meter.ok());
+  EXPECT_EQ(meter.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(meter.status().message().find("nvmlInit_v2 failed: Driver Not Loaded"),
+            std::string::npos)
+      << meter.status().ToString();
+  EXPECT_EQ(fake_.live_inits(), 0);
+}
+
+TEST_F(NvmlMeterTest, MissingDeviceRefusesAndShutsNvmlDown) {
+  setenv("FAKE_NVML_MODE", "no_device", 1);
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_FALSE(meter.ok());
+  EXPECT_EQ(meter.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(meter.status().message().find("nvmlDeviceGetHandleByIndex_v2(0)"), std::string::npos)
+      << meter.status().ToString();
+  EXPECT_EQ(fake_.live_inits(), 0) << "nvmlShutdown must follow a failed factory";
+
+  setenv("FAKE_NVML_MODE", "counter", 1);
+  EXPECT_FALSE(MakeNvmlMeter(3, FAKE_NVML_LIB, clock_).ok());
+  auto negative = MakeNvmlMeter(-1, FAKE_NVML_LIB, clock_);
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(negative.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace wattfleet
