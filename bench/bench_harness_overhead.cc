@@ -4,7 +4,8 @@
 //
 // For a typical Conv2d and Linear layer job: time per iteration of (a) a bare loop over the
 // module's forward, (b) the executor's workload (the path every job runs), alternated round by
-// round so that drift hits both alike, and the median ratio; then (c) the full protocol of
+// round (and which goes first alternates too) so that drift hits both alike, and the median
+// ratio; then (c) the full protocol of
 // MEASUREMENT.md (warm-up, window growth, repeats to the CI target, default settings) with
 // its 95 % CI of time per iteration.
 #include <torch/torch.h>
@@ -87,8 +88,16 @@ void RunCase(const Case& c, int rounds) {
   const int64_t n = std::max<int64_t>(10, static_cast<int64_t>(0.2 / probe));
   std::vector<double> ratios, bare_times, harness_times;
   for (int r = 0; r < rounds; ++r) {
-    const double b = PerIteration(bare, n);
-    const double h = PerIteration(harness, n);
+    // Which goes first alternates, so that whatever the first run of a round leaves behind
+    // (caches, allocator state, clocks) favours neither.
+    double b, h;
+    if (r % 2 == 0) {
+      b = PerIteration(bare, n);
+      h = PerIteration(harness, n);
+    } else {
+      h = PerIteration(harness, n);
+      b = PerIteration(bare, n);
+    }
     bare_times.push_back(b);
     harness_times.push_back(h);
     ratios.push_back(h / b);

@@ -239,7 +239,12 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     time_per_iter.push_back(time / dn);
     dynamic_per_iter.push_back((energy - idle_w * time) / dn);
     rel_ci = RelCi(energy_per_iter);
-    if (k >= min_repeats && rel_ci <= settings.target_rel_ci) break;
+    // Both figures a job reports must be trustworthy: energy per iteration (the protocol's
+    // target) and time per iteration, which every estimator also fits.
+    if (k >= min_repeats && rel_ci <= settings.target_rel_ci &&
+        RelCi(time_per_iter) <= settings.target_rel_ci) {
+      break;
+    }
   }
 
   // 5. Summary.
@@ -252,7 +257,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.energy_dynamic_per_iter_j = MeanStd(dynamic_per_iter).mean;
   m.rel_ci = rel_ci;
   m.time_rel_ci = RelCi(time_per_iter);
-  m.ci_met = rel_ci <= settings.target_rel_ci;
+  m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;
   // 6. Cool-down: CooldownGuard, on return.
   return m;
 }
