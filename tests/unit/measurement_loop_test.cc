@@ -226,6 +226,56 @@ TEST(Measure, WindowIsAtLeastTenUpdatePeriods) {
   for (const Repeat& r : m->repeats) EXPECT_GE(r.time_s, 1.0 - 1e-9);
 }
 
+// Time per iteration that jumps between windows while energy per iteration stays put: a meter
+// that counts work done (1 J per iteration) plus a small idle draw, and a workload whose pace
+// alternates. Energy alone would meet the target at once; time must meet it too.
+class PerIterationMeter final : public Meter {
+ public:
+  PerIterationMeter(FakeClock& clock, const int64_t& iterations)
+      : clock_(clock), iterations_(iterations) {}
+  std::string name() const override { return "per-iteration"; }
+  std::string domain() const override { return "test"; }
+  bool is_estimate() const override { return true; }
+  double update_period_s() const override { return 0.001; }
+  Result<double> ReadJoules() override {
+    return static_cast<double>(iterations_) + 0.001 * clock_.NowSeconds();
+  }
+
+ private:
+  FakeClock& clock_;
+  const int64_t& iterations_;
+};
+
+class UnevenWorkload final : public Workload {
+ public:
+  explicit UnevenWorkload(FakeClock& clock) : clock_(clock) {}
+  Status Run(int64_t n) override {
+    iterations += n;
+    clock_.Advance(0.001 * static_cast<double>(n) * (++calls % 2 == 0 ? 1.0 : 1.6));
+    return Status::OK();
+  }
+  int64_t iterations = 0;
+  int calls = 0;
+
+ private:
+  FakeClock& clock_;
+};
+
+TEST(Measure, TimeMustMeetTheTargetToo) {
+  FakeClock clock;
+  UnevenWorkload work(clock);
+  PerIterationMeter meter(clock, work.iterations);
+  IdleBaseline idle(meter, clock);
+  MeasurementSettings s = Settings();
+  s.max_repeats = 6;
+  auto m = Measure(work, meter, idle, s, clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_LT(m->rel_ci, 0.05);       // energy per iteration barely moves ...
+  EXPECT_GT(m->time_rel_ci, 0.05);  // ... time per iteration does
+  EXPECT_EQ(m->repeats.size(), 6u);  // so the loop did not stop at min_repeats
+  EXPECT_FALSE(m->ci_met);
+}
+
 TEST(Measure, NoisyRunsToMaxRepeatsAndFlagsMissedTarget) {
   FakeClock clock;
   FakeWorkload work(clock, 0.001);
