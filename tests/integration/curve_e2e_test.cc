@@ -24,19 +24,8 @@ using wattfleet::testing::Slurp;
 
 class CurveEndToEndTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wattfleet-curve-e2e-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!HasFailure()) {
-      std::string cmd = "rm -rf '" + dir_ + "'";
-      ASSERT_EQ(std::system(cmd.c_str()), 0);
-    } else {
-      std::cerr << "logs kept in " << dir_ << "\n";
-    }
-  }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
+
   int RunCli(const std::vector<std::string>& args, const std::string& log, double timeout_s) {
     return wattfleet::testing::RunCli(args, log, timeout_s);
   }
@@ -65,7 +54,9 @@ class CurveEndToEndTest : public ::testing::Test {
     EXPECT_TRUE(agent.ok()) << agent.status().ToString();
     return std::move(*agent);
   }
-  std::string dir_;
+  // Removed at the end unless the test failed (then its logs are kept and named).
+  wattfleet::testing::TempDir tmp_;
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(CurveEndToEndTest, OnlyTheEnrolledAgentRegisters) {

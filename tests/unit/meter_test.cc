@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "meter.h"
+#include "sysfs_fake.h"
 
 namespace wattfleet {
 namespace {
@@ -29,21 +30,7 @@ class FakeClock final : public Clock {
   double now = 10;
 };
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "wf_meter_XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing_sysfs::TempDir;
 
 // A /proc/stat with the given aggregate jiffies and `cores` per-core lines.
 void WriteStat(const std::string& root, const std::vector<unsigned long long>& cpu, int cores) {
