@@ -521,13 +521,6 @@ Status Dispatcher::Run() {
         }
       }
     }
-    if (admin_ && (items[1].revents & ZMQ_POLLIN)) {
-      try {
-        HandleAdmin();
-      } catch (const std::exception& e) {
-        spdlog::error("controller: admin request failed: {}", e.what());
-      }
-    }
     Tick();
     Dispatch();
     CheckCampaigns();
@@ -539,6 +532,15 @@ Status Dispatcher::Run() {
       }
     }
     Flush();
+    // Outside the batch: an admin reply (a submitted campaign's id, say) must not go out
+    // before what it reports is committed. Each admin write is its own transaction.
+    if (admin_ && (items[1].revents & ZMQ_POLLIN)) {
+      try {
+        HandleAdmin();
+      } catch (const std::exception& e) {
+        spdlog::error("controller: admin request failed: {}", e.what());
+      }
+    }
 
     if (options_.exit_when_campaigns_done && active_per_campaign_.empty() && !campaigns_changed_) {
       spdlog::info("controller: every campaign has ended");

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <thread>
 #include <zmq.hpp>
+
+#include <nlohmann/json.hpp>
 #include <zmq_addon.hpp>
 
 #include "campaign.h"
@@ -54,6 +56,7 @@ class DispatcherTest : public ::testing::Test {
   void Start(int64_t heartbeat_ms = 100) {
     DispatcherOptions o;
     o.bind = "tcp://127.0.0.1:*";
+    o.admin = "tcp://127.0.0.1:*";
     o.heartbeat_ms = heartbeat_ms;
     o.liveness = 3;
     o.max_attempts = 2;
@@ -272,6 +275,38 @@ TEST_F(DispatcherTest, ARetryPrefersAnotherAgent) {
     }
   }
   EXPECT_TRUE(retried_on_b);
+}
+
+TEST_F(DispatcherTest, ASubmittedCampaignIsCommittedBeforeItsIdIsAnswered) {
+  Start();
+  zmq::socket_t req(ctx_, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  req.connect(dispatcher_->admin_endpoint());
+  auto reader = OpenSqliteStore(dir_ + "/d.db");  // a second connection: committed data only
+  ASSERT_TRUE(reader.ok());
+  // The window between an early answer and the commit is short: look right after each of
+  // several answers.
+  for (int i = 0; i < 20; ++i) {
+    nlohmann::json submit = {{"op", "submit"},
+                             {"path", "inline.yaml"},
+                             {"yaml", "name: c" + std::to_string(i) +
+                                          "\ndevices: [{class: cpu}]\n"
+                                          "architectures: [{zoo: lenet5}]\n"}};
+    req.send(zmq::buffer(submit.dump()), zmq::send_flags::none);
+    zmq::pollitem_t item{req.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(5000));
+    ASSERT_TRUE(item.revents & ZMQ_POLLIN);
+    zmq::message_t reply;
+    ASSERT_TRUE(req.recv(reply));
+    const auto answer = nlohmann::json::parse(reply.to_string());
+    ASSERT_TRUE(answer.value("ok", false)) << answer.dump();
+    auto campaigns = (*reader)->ListCampaigns();
+    ASSERT_TRUE(campaigns.ok());
+    ASSERT_EQ(campaigns->size(), static_cast<size_t>(i + 1)) << "answered before committed";
+    int64_t jobs = 0;
+    for (const auto& [state, n] : campaigns->back().jobs) jobs += n;
+    EXPECT_EQ(jobs, answer.value("jobs", int64_t{-1}));
+  }
 }
 
 }  // namespace
