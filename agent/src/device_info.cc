@@ -61,7 +61,7 @@ std::string Describe(const Meter& m) {
 
 std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots) {
   std::vector<SensorProbe> out;
-  for (const std::string& backend : {"nvml", "rapl", "hwmon", "android"}) {
+  for (const std::string backend : {"nvml", "rapl", "hwmon", "android"}) {
     auto m = OpenHardware(backend, roots);
     out.push_back({backend, m.ok(), m.ok() ? "measures " + Describe(**m) : m.status().message()});
   }
@@ -74,6 +74,20 @@ std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots) {
                               : modeled.status().message()});
   out.push_back({"simulated", true, "tests only; used only when asked for by name"});
   return out;
+}
+
+std::unique_ptr<Telemetry> OpenTelemetry(const SensorRoots& roots, std::string* why) {
+  std::string fallback;
+  if (roots.device.rfind("cuda", 0) == 0) {
+    auto nvml = MakeNvmlTelemetry(CudaIndex(roots.device), roots.nvml_library);
+    if (nvml.ok()) {
+      if (why) *why = "nvml: GPU temperature and SM clock";
+      return std::move(nvml).value();
+    }
+    fallback = " (nvml: " + nvml.status().message() + ")";
+  }
+  if (why) *why = "sysfs: CPU temperature and clock below " + roots.sysfs_root + fallback;
+  return MakeSysfsTelemetry(roots.sysfs_root);
 }
 
 Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const SensorRoots& roots,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "meter.h"
+#include "telemetry.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
@@ -42,5 +43,10 @@ std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots);
 // is only ever opened when asked for by name.
 Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const SensorRoots& roots,
                                          std::string* why);
+
+// Temperature and clock for `roots.device`: NVML for a cuda device when libnvidia-ml loads,
+// else sysfs (the CPU). Never fails, since a device that exposes nothing still measures;
+// `why` says which backend and, after a fallback, why.
+std::unique_ptr<Telemetry> OpenTelemetry(const SensorRoots& roots, std::string* why = nullptr);
 
 }  // namespace wattfleet

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "measurement_loop.h"
 #include "wattfleet/common/job.h"
@@ -25,6 +26,9 @@ class Executor {
   virtual std::string torch_version() const = 0;
   // Intra-op threads the executor runs with.
   virtual int threads() const = 0;
+  // The dtypes this device computes in (float32 always, float16/bfloat16 where the device and
+  // libtorch have kernels for them); Prepare refuses the others. Empty without libtorch.
+  virtual std::vector<DType> dtypes() const = 0;
   // The device's attainable float32 throughput (FLOP/s): square matrix products for about
   // `seconds`, synchronized. Reported at registration for the power-law estimator.
   virtual Result<double> MeasurePeakFlops(double seconds) = 0;

@@ -2,8 +2,13 @@
 
 namespace wattfleet {
 
-InProcessRunner::InProcessRunner(Executor& executor, Meter& meter, std::string device)
-    : executor_(executor), meter_(meter), device_(std::move(device)), idle_(meter, SystemClock()) {}
+InProcessRunner::InProcessRunner(Executor& executor, Meter& meter, std::string device,
+                                 Telemetry* telemetry)
+    : executor_(executor),
+      meter_(meter),
+      device_(std::move(device)),
+      telemetry_(telemetry),
+      idle_(meter, SystemClock()) {}
 
 JobResult InProcessRunner::Run(const JobSpec& job) {
   JobResult result;
@@ -16,7 +21,7 @@ JobResult InProcessRunner::Run(const JobSpec& job) {
       result.error = workload.status().message();
       return result;
     }
-    auto measurement = Measure(**workload, meter_, idle_, job.settings);
+    auto measurement = Measure(**workload, meter_, idle_, job.settings, SystemClock(), telemetry_);
     if (!measurement.ok()) {
       const std::string& msg = measurement.status().message();
       result.outcome = msg.rfind("sensor:", 0) == 0 ? Outcome::kSensor : Outcome::kFailed;

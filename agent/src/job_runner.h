@@ -21,16 +21,19 @@ class JobRunner {
   virtual JobResult Run(const JobSpec& job) = 0;
 };
 
-// Prepare + Measure in the calling thread. The idle baseline is cached across jobs.
+// Prepare + Measure in the calling thread. The idle baseline is cached across jobs. With
+// `telemetry`, every measurement records temperature and clock before and after.
 class InProcessRunner final : public JobRunner {
  public:
-  InProcessRunner(Executor& executor, Meter& meter, std::string device);
+  InProcessRunner(Executor& executor, Meter& meter, std::string device,
+                  Telemetry* telemetry = nullptr);
   JobResult Run(const JobSpec& job) override;
 
  private:
   Executor& executor_;
   Meter& meter_;
   std::string device_;
+  Telemetry* telemetry_;
   IdleBaseline idle_;
 };
 

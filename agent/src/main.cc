@@ -64,7 +64,9 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
     spdlog::error("exec-worker: {}", executor.status().message());
     return 2;
   }
-  InProcessRunner runner(**executor, **meter, device);
+  std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &why);
+  spdlog::debug("exec-worker: telemetry {}", why);
+  InProcessRunner runner(**executor, **meter, device, telemetry.get());
   return ServeExecWorker(runner);
 }
 
@@ -73,7 +75,16 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
   DeviceInfo d = ProbeDevice(roots.proc_root);
   auto exec = MakeExecutor(ExecutorOptions{});
   const std::string torch = exec.ok() ? (*exec)->torch_version() : "";
+  std::vector<std::string> dtypes;
+  if (exec.ok()) {
+    for (DType t : (*exec)->dtypes()) dtypes.emplace_back(DTypeName(t));
+  }
   auto sensors = ProbeSensors(roots);
+  std::string telemetry_why;
+  auto sample = OpenTelemetry(roots, &telemetry_why)->Read();
+  const auto figure = [](const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
   if (json) {
     nlohmann::json j;
     j["device"] = roots.device;
@@ -84,11 +95,20 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
     j["os"] = d.os;
     j["accelerator"] = nullptr;
     j["libtorch_version"] = torch.empty() ? nlohmann::json(nullptr) : nlohmann::json(torch);
+    j["dtypes"] = dtypes;  // those the device computes in (float16/bfloat16 where it can)
     j["agent_version"] = WATTFLEET_VERSION;
     j["sensors"] = nlohmann::json::array();
     for (const auto& s : sensors) {
       j["sensors"].push_back({{"backend", s.backend}, {"available", s.available}, {"reason", s.reason}});
     }
+    // null figures: not exposed here.
+    nlohmann::json t;
+    t["source"] = sample.ok() && !sample->source.empty() ? nlohmann::json(sample->source)
+                                                         : nlohmann::json(nullptr);
+    t["temperature_c"] = sample.ok() ? figure(sample->temperature_c) : nlohmann::json(nullptr);
+    t["clock_mhz"] = sample.ok() ? figure(sample->clock_mhz) : nlohmann::json(nullptr);
+    t["reason"] = sample.ok() ? telemetry_why : telemetry_why + ": " + sample.status().message();
+    j["telemetry"] = t;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -96,9 +116,28 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
             << "cpu         " << d.cpu_model << " (" << d.cores << " cores)\n"
             << "memory      " << d.memory_bytes / (1 << 20) << " MiB\n"
             << "libtorch    " << (torch.empty() ? "not built in" : torch) << "\n"
+            << "dtypes      " << (dtypes.empty() ? "none" : "");
+  for (size_t i = 0; i < dtypes.size(); ++i) std::cout << (i ? ", " : "") << dtypes[i];
+  std::cout << "\n"
             << "sensors:\n";
   for (const auto& s : sensors) {
     std::cout << "  " << (s.available ? "[x] " : "[ ] ") << s.backend << ": " << s.reason << "\n";
+  }
+  std::cout << "telemetry   ";
+  if (!sample.ok()) {
+    std::cout << "unreadable: " << sample.status().message() << "\n";
+  } else {
+    if (sample->temperature_c) {
+      std::cout << *sample->temperature_c << " C, ";
+    } else {
+      std::cout << "temperature not exposed, ";
+    }
+    if (sample->clock_mhz) {
+      std::cout << *sample->clock_mhz << " MHz";
+    } else {
+      std::cout << "clock not exposed";
+    }
+    std::cout << " (" << telemetry_why << ")\n";
   }
   return 0;
 }
@@ -231,6 +270,10 @@ int main(int argc, char** argv) {
     spdlog::info("agent: peak throughput unknown: {}", peak.status().message());
   }
 
+  // Opened here for the log line and the in-process runner; an exec-worker opens its own.
+  std::string telemetry_why;
+  std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &telemetry_why);
+  spdlog::info("agent: telemetry {}", telemetry_why);
   std::unique_ptr<JobRunner> runner;
   if (isolation == "process") {
     // The worker gets this agent's executor and meter flags; logs share this agent's stderr.
@@ -242,7 +285,7 @@ int main(int argc, char** argv) {
                   "exec-worker"};
     runner = MakeChildProcessRunner(child);
   } else {
-    runner = std::make_unique<InProcessRunner>(**executor, **meter, device);
+    runner = std::make_unique<InProcessRunner>(**executor, **meter, device, telemetry.get());
   }
 
   AgentOptions options;

@@ -181,8 +181,16 @@ double StudentT95(int64_t dof) {
 }
 
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
-                            const MeasurementSettings& settings, Clock& clock) {
+                            const MeasurementSettings& settings, Clock& clock,
+                            Telemetry* telemetry) {
   CooldownGuard cooldown(clock, static_cast<double>(settings.cooldown_ms) / 1000.0);
+  const auto sample = [telemetry]() -> Result<TelemetrySample> {
+    if (telemetry == nullptr) return TelemetrySample{};
+    return telemetry->Read();
+  };
+
+  // 0. The device's state as the job finds it: the previous job's heat, or a cold start.
+  const Result<TelemetrySample> before = sample();
 
   // 1. Warm-up.
   WF_RETURN_IF_ERROR(WarmUp(workload, clock, static_cast<double>(settings.warmup_ms) / 1000.0));
@@ -258,7 +266,9 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.rel_ci = rel_ci;
   m.time_rel_ci = RelCi(time_per_iter);
   m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;
-  // 6. Cool-down: CooldownGuard, on return.
+  // 6. The device's state at the end of the work, before cool-down lets it recover.
+  RecordTelemetry(before, sample(), &m);
+  // 7. Cool-down: CooldownGuard, on return.
   return m;
 }
 

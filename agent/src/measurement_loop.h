@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "meter.h"
+#include "telemetry.h"
 #include "wattfleet/common/clock.h"
 #include "wattfleet/common/job.h"
 #include "wattfleet/common/status.h"
@@ -42,8 +43,11 @@ double StudentT95(int64_t dof);
 
 // Runs the protocol and fills a Measurement (sensor, repeats, means, CI, idle power).
 // A SENSOR failure is returned as a Status with code kUnavailable whose message starts with
-// "sensor:"; workload errors are passed through.
+// "sensor:"; workload errors are passed through. With `telemetry`, temperature and clock are
+// sampled before warm-up and after the last window (before cool-down); a failed sample only
+// leaves its figures "not exposed".
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
-                            const MeasurementSettings& settings, Clock& clock = SystemClock());
+                            const MeasurementSettings& settings, Clock& clock = SystemClock(),
+                            Telemetry* telemetry = nullptr);
 
 }  // namespace wattfleet

@@ -11,6 +11,9 @@
 //   - power-sampled: on older GPUs that counter is NOT_SUPPORTED, so a background thread
 //     samples nvmlDeviceGetPowerUsage every 20 ms and integrates it (trapezoid rule) against
 //     the injected Clock.
+//
+// The same loader serves the nvml telemetry backend (telemetry.h): GPU temperature and SM
+// clock, whose symbols are optional so that a library without them still measures energy.
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -19,11 +22,13 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include "meter.h"
+#include "telemetry.h"
 
 namespace wattfleet {
 namespace {
@@ -35,6 +40,8 @@ using nvmlDevice_t = nvmlDevice_st*;
 constexpr nvmlReturn_t NVML_SUCCESS = 0;
 constexpr nvmlReturn_t NVML_ERROR_NOT_SUPPORTED = 3;
 constexpr unsigned int kNameBufferSize = 96;  // NVML_DEVICE_NAME_V2_BUFFER_SIZE
+constexpr int NVML_TEMPERATURE_GPU = 0;       // nvmlTemperatureSensors_t
+constexpr int NVML_CLOCK_SM = 1;              // nvmlClockType_t
 
 using InitFn = nvmlReturn_t (*)();
 using ShutdownFn = nvmlReturn_t (*)();
@@ -43,6 +50,8 @@ using GetTotalEnergyFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long*);
 using GetPowerUsageFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
 using GetNameFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
 using ErrorStringFn = const char* (*)(nvmlReturn_t);
+using GetTemperatureFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);  // degrees C
+using GetClockInfoFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);    // MHz
 
 // Sampling period of the power fallback: fine enough to follow per-layer power changes, coarse
 // enough that the NVML calls (a few hundred microseconds each) cost well under 1% of a core.
@@ -79,6 +88,8 @@ class NvmlLibrary {
     WF_RETURN_IF_ERROR(lib->Resolve(&lib->get_power_usage, "nvmlDeviceGetPowerUsage"));
     WF_RETURN_IF_ERROR(lib->Resolve(&lib->get_name, "nvmlDeviceGetName"));
     WF_RETURN_IF_ERROR(lib->Resolve(&lib->error_string_, "nvmlErrorString"));
+    lib->ResolveOptional(&lib->get_temperature, "nvmlDeviceGetTemperature");
+    lib->ResolveOptional(&lib->get_clock_info, "nvmlDeviceGetClockInfo");
     const nvmlReturn_t rc = lib->init_();
     if (rc != NVML_SUCCESS) {
       return Status::Unavailable("nvmlInit_v2 failed: " + lib->ErrorString(rc) +
@@ -108,6 +119,9 @@ class NvmlLibrary {
   GetTotalEnergyFn get_total_energy = nullptr;
   GetPowerUsageFn get_power_usage = nullptr;
   GetNameFn get_name = nullptr;
+  // Optional (telemetry only): null when the library lacks them.
+  GetTemperatureFn get_temperature = nullptr;
+  GetClockInfoFn get_clock_info = nullptr;
 
  private:
   template <typename Fn>
@@ -122,6 +136,12 @@ class NvmlLibrary {
     }
     *fn = reinterpret_cast<Fn>(p);
     return Status::OK();
+  }
+
+  template <typename Fn>
+  void ResolveOptional(Fn* fn, const char* symbol) {
+    dlerror();
+    *fn = reinterpret_cast<Fn>(dlsym(handle_.get(), symbol));
   }
 
   LibraryHandle handle_;
@@ -284,34 +304,93 @@ class NvmlSampledMeter final : public Meter {
   std::thread sampler_;  // last: started once every member above is initialised
 };
 
+class NvmlTelemetry final : public Telemetry {
+ public:
+  NvmlTelemetry(std::unique_ptr<NvmlLibrary> lib, nvmlDevice_t device, int index,
+                std::string model)
+      : lib_(std::move(lib)), device_(device), index_(index), model_(std::move(model)) {}
+
+  Result<TelemetrySample> Read() override {
+    TelemetrySample s;
+    Status failure;
+    s.temperature_c = Query(lib_->get_temperature, NVML_TEMPERATURE_GPU,
+                            "nvmlDeviceGetTemperature", &failure);
+    s.clock_mhz = Query(lib_->get_clock_info, NVML_CLOCK_SM, "nvmlDeviceGetClockInfo", &failure);
+    // A figure the GPU does not support is absent; only a GPU that answers nothing at all,
+    // with a real error, makes the reading fail.
+    if (!s.temperature_c && !s.clock_mhz && !failure.ok()) return failure;
+    if (s.temperature_c || s.clock_mhz) s.source = "nvml:gpu" + std::to_string(index_);
+    return s;
+  }
+
+ private:
+  using QueryFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);
+
+  std::optional<double> Query(QueryFn fn, int which, const char* call, Status* failure) {
+    if (fn == nullptr) return std::nullopt;  // an older driver without the call
+    unsigned int v = 0;
+    const nvmlReturn_t rc = fn(device_, which, &v);
+    if (rc == NVML_SUCCESS) return static_cast<double>(v);
+    if (rc != NVML_ERROR_NOT_SUPPORTED && failure->ok()) {
+      *failure = Status::Unavailable(std::string(call) + "(" + Describe(index_, model_) +
+                                     "): " + lib_->ErrorString(rc));
+    }
+    return std::nullopt;
+  }
+
+  std::unique_ptr<NvmlLibrary> lib_;
+  nvmlDevice_t device_;
+  int index_;
+  std::string model_;
+};
+
+// One GPU of a freshly loaded and initialised library.
+struct OpenedDevice {
+  std::unique_ptr<NvmlLibrary> lib;
+  nvmlDevice_t device = nullptr;
+  std::string model;
+};
+
+Result<OpenedDevice> OpenDevice(int device_index, const std::string& library, const char* what) {
+  if (device_index < 0) {
+    return Status::InvalidArgument(std::string(what) + ": device index must be >= 0, got " +
+                                   std::to_string(device_index));
+  }
+  OpenedDevice d;
+  WF_ASSIGN_OR_RETURN(d.lib, NvmlLibrary::Open(library));
+  const nvmlReturn_t rc =
+      d.lib->get_handle_by_index(static_cast<unsigned int>(device_index), &d.device);
+  if (rc != NVML_SUCCESS) {
+    return Status::NotFound("nvmlDeviceGetHandleByIndex_v2(" + std::to_string(device_index) +
+                            "): " + d.lib->ErrorString(rc) + " (no such GPU on this machine?)");
+  }
+  // The model only makes error messages readable; a failure here is not worth refusing for.
+  char name_buf[kNameBufferSize] = {};
+  if (d.lib->get_name(d.device, name_buf, sizeof(name_buf)) == NVML_SUCCESS) {
+    name_buf[sizeof(name_buf) - 1] = '\0';
+    d.model = name_buf;
+  }
+  return d;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<Telemetry>> MakeNvmlTelemetry(int device_index,
+                                                     const std::string& library) {
+  WF_ASSIGN_OR_RETURN(OpenedDevice d, OpenDevice(device_index, library, "nvml telemetry"));
+  return std::unique_ptr<Telemetry>(std::make_unique<NvmlTelemetry>(
+      std::move(d.lib), d.device, device_index, std::move(d.model)));
+}
 
 Result<std::unique_ptr<Meter>> MakeNvmlMeter(int device_index, const std::string& library,
                                              Clock& clock) {
-  if (device_index < 0) {
-    return Status::InvalidArgument("nvml meter: device index must be >= 0, got " +
-                                   std::to_string(device_index));
-  }
-  WF_ASSIGN_OR_RETURN(std::unique_ptr<NvmlLibrary> lib, NvmlLibrary::Open(library));
-
-  nvmlDevice_t device = nullptr;
-  nvmlReturn_t rc =
-      lib->get_handle_by_index(static_cast<unsigned int>(device_index), &device);
-  if (rc != NVML_SUCCESS) {
-    return Status::NotFound("nvmlDeviceGetHandleByIndex_v2(" + std::to_string(device_index) +
-                            "): " + lib->ErrorString(rc) + " (no such GPU on this machine?)");
-  }
-
-  // The model only makes error messages readable; a failure here is not worth refusing for.
-  char name_buf[kNameBufferSize] = {};
-  std::string model;
-  if (lib->get_name(device, name_buf, sizeof(name_buf)) == NVML_SUCCESS) {
-    name_buf[sizeof(name_buf) - 1] = '\0';
-    model = name_buf;
-  }
+  WF_ASSIGN_OR_RETURN(OpenedDevice opened, OpenDevice(device_index, library, "nvml meter"));
+  std::unique_ptr<NvmlLibrary> lib = std::move(opened.lib);
+  nvmlDevice_t device = opened.device;
+  std::string model = std::move(opened.model);
 
   unsigned long long first_mj = 0;
-  rc = lib->get_total_energy(device, &first_mj);
+  nvmlReturn_t rc = lib->get_total_energy(device, &first_mj);
   if (rc == NVML_SUCCESS) {
     return std::unique_ptr<Meter>(std::make_unique<NvmlCounterMeter>(
         std::move(lib), device, device_index, std::move(model), first_mj));

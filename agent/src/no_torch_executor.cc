@@ -12,6 +12,7 @@ class NoTorchExecutor final : public Executor {
   }
   std::string torch_version() const override { return ""; }
   int threads() const override { return 0; }
+  std::vector<DType> dtypes() const override { return {}; }
   Result<double> MeasurePeakFlops(double) override {
     return Status::Unavailable("built without libtorch");
   }

@@ -7,29 +7,60 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 
 #include "executor.h"
+#include "torch_modules.h"
 
 namespace wattfleet {
 namespace {
 
-using NodeFn = std::function<torch::Tensor(const torch::Tensor&)>;
+using torch::Tensor;
+namespace tm = torch_modules;
+// A node's computation on its inputs (one per ArchNode input, in order).
+using NodeFn = std::function<Tensor(c10::ArrayRef<Tensor>)>;
 
-// A graph of modules: node i reads the outputs of the nodes it names (-1: the graph input).
-// Nodes with one input are all that the layer types need today; adds and concatenations
-// extend Forward, not the representation.
+// A DAG of modules in topological order: node i reads the outputs of the nodes it names, or
+// graph inputs (GraphInput(k)). Intermediate outputs are released after their last reader,
+// so a deep model holds only its live activations.
 struct GraphModuleImpl : torch::nn::Module {
   std::vector<NodeFn> fns;
   std::vector<std::vector<int>> inputs;
+  std::vector<size_t> last_use;  // per node: the last node reading it (itself when unread)
+  std::vector<std::vector<Tensor>> scratch;  // per multi-input node, reused every iteration
 
-  torch::Tensor forward(const torch::Tensor& x) {
-    std::vector<torch::Tensor> outs;
-    outs.reserve(fns.size());
+  void Finalize() {
+    last_use.resize(fns.size());
+    scratch.resize(fns.size());
     for (size_t i = 0; i < fns.size(); ++i) {
-      const int in = inputs[i].empty() ? -1 : inputs[i][0];
-      outs.push_back(fns[i](in < 0 ? x : outs[static_cast<size_t>(in)]));
+      last_use[i] = i;
+      for (int in : inputs[i]) {
+        if (in >= 0) last_use[static_cast<size_t>(in)] = i;
+      }
+      if (inputs[i].size() > 1) scratch[i].resize(inputs[i].size());
+    }
+  }
+
+  Tensor forward(const std::vector<Tensor>& graph_inputs) {
+    std::vector<Tensor> outs(fns.size());
+    auto value = [&](int in) -> const Tensor& {
+      return in < 0 ? graph_inputs[static_cast<size_t>(GraphInput(0) - in)]
+                    : outs[static_cast<size_t>(in)];
+    };
+    for (size_t i = 0; i < fns.size(); ++i) {
+      const std::vector<int>& ins = inputs[i];
+      if (ins.size() == 1) {
+        outs[i] = fns[i](c10::ArrayRef<Tensor>(value(ins[0])));
+      } else {
+        for (size_t j = 0; j < ins.size(); ++j) scratch[i][j] = value(ins[j]);
+        outs[i] = fns[i](scratch[i]);
+        for (Tensor& t : scratch[i]) t.reset();
+      }
+      for (int in : ins) {
+        if (in >= 0 && last_use[static_cast<size_t>(in)] == i) outs[static_cast<size_t>(in)].reset();
+      }
     }
     return outs.back();
   }
@@ -38,7 +69,10 @@ TORCH_MODULE(GraphModule);
 
 template <typename M>
 NodeFn Wrap(M module) {
-  return [module](const torch::Tensor& x) mutable { return module->forward(x); };
+  return [module](c10::ArrayRef<Tensor> x) mutable { return module->forward(x[0]); };
+}
+NodeFn Fn(std::function<Tensor(const Tensor&)> f) {
+  return [f = std::move(f)](c10::ArrayRef<Tensor> x) { return f(x[0]); };
 }
 
 // Per-sample dims become batched dims: a non-negative dim shifts by one.
@@ -47,6 +81,10 @@ int64_t BatchedDim(int64_t dim) { return dim >= 0 ? dim + 1 : dim; }
 Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const LayerSpec& s) {
   namespace nn = torch::nn;
   const auto i = [&s](const char* key, int64_t fallback = 0) { return s.Int(key, fallback); };
+  const auto real = [&s](const char* key, double fallback) {
+    const auto it = s.params.find(key);
+    return it == s.params.end() ? fallback : it->second;
+  };
   switch (s.type) {
     case LayerType::kConv1d:
       return Wrap(g.register_module(
@@ -66,6 +104,20 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
                                .dilation(i("dilation", 1))
                                .groups(i("groups", 1))
                                .bias(i("bias", 1) != 0))));
+    case LayerType::kConvTranspose2d: {
+      auto m = g.register_module(
+          name, nn::ConvTranspose2d(nn::ConvTranspose2dOptions(i("in_channels"),
+                                                               i("out_channels"),
+                                                               i("kernel_size"))
+                                        .stride(i("stride", 1))
+                                        .padding(i("padding"))
+                                        .output_padding(i("output_padding"))
+                                        .dilation(i("dilation", 1))
+                                        .groups(i("groups", 1))
+                                        .bias(i("bias", 1) != 0)));
+      // forward() takes an optional output size: no default-argument call through Wrap.
+      return Fn([m](const Tensor& x) mutable { return m->forward(x); });
+    }
     case LayerType::kLinear:
       return Wrap(g.register_module(
           name, nn::Linear(nn::LinearOptions(i("in_features"), i("out_features"))
@@ -78,10 +130,22 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       return Wrap(g.register_module(
           name, nn::LayerNorm(nn::LayerNormOptions({i("normalized_shape")})
                                   .elementwise_affine(i("elementwise_affine", 1) != 0))));
+    case LayerType::kGroupNorm:
+      return Wrap(g.register_module(
+          name, nn::GroupNorm(nn::GroupNormOptions(i("num_groups"), i("num_channels"))
+                                  .affine(i("affine", 1) != 0))));
     case LayerType::kReLU:
       return Wrap(g.register_module(name, nn::ReLU()));
+    case LayerType::kReLU6:
+      return Wrap(g.register_module(name, nn::ReLU6()));
     case LayerType::kGELU:
       return Wrap(g.register_module(name, nn::GELU()));
+    case LayerType::kSiLU:
+      return Wrap(g.register_module(name, nn::SiLU()));
+    case LayerType::kHardswish:
+      return Fn([](const Tensor& x) { return torch::hardswish(x); });
+    case LayerType::kHardsigmoid:
+      return Fn([](const Tensor& x) { return torch::hardsigmoid(x); });
     case LayerType::kSigmoid:
       return Wrap(g.register_module(name, nn::Sigmoid()));
     case LayerType::kTanh:
@@ -118,11 +182,8 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
     }
     case LayerType::kFlatten:
       return Wrap(g.register_module(name, nn::Flatten()));
-    case LayerType::kDropout: {
-      const auto it = s.params.find("p");
-      return Wrap(g.register_module(
-          name, nn::Dropout(nn::DropoutOptions(it == s.params.end() ? 0.5 : it->second))));
-    }
+    case LayerType::kDropout:
+      return Wrap(g.register_module(name, nn::Dropout(nn::DropoutOptions(real("p", 0.5)))));
     case LayerType::kEmbedding:
       return Wrap(g.register_module(
           name, nn::Embedding(nn::EmbeddingOptions(i("num_embeddings"), i("embedding_dim")))));
@@ -134,7 +195,7 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
                              .bidirectional(i("bidirectional", 0) != 0)
                              .batch_first(true)));
       // The module returns (output, (h, c)); the sequence output is what the next layer reads.
-      return NodeFn([m](const torch::Tensor& x) mutable { return std::get<0>(m->forward(x)); });
+      return Fn([m](const Tensor& x) mutable { return std::get<0>(m->forward(x)); });
     }
     case LayerType::kGRU: {
       auto m = g.register_module(
@@ -143,7 +204,78 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
                             .bias(i("bias", 1) != 0)
                             .bidirectional(i("bidirectional", 0) != 0)
                             .batch_first(true)));
-      return NodeFn([m](const torch::Tensor& x) mutable { return std::get<0>(m->forward(x)); });
+      return Fn([m](const Tensor& x) mutable { return std::get<0>(m->forward(x)); });
+    }
+    case LayerType::kMultiheadAttention:
+      return Wrap(g.register_module(
+          name, tm::SelfAttention(i("embed_dim"), i("num_heads"), i("bias", 1) != 0,
+                                  real("dropout", 0), i("causal") != 0)));
+    case LayerType::kTransformerEncoderLayer:
+      return Wrap(g.register_module(
+          name, tm::EncoderLayer(i("d_model"), i("nhead"), i("dim_feedforward", 2048),
+                                 real("dropout", 0.1), i("gelu") != 0, i("norm_first") != 0,
+                                 i("causal") != 0)));
+    case LayerType::kAdd:
+      return NodeFn([](c10::ArrayRef<Tensor> x) {
+        Tensor sum = x[0] + x[1];
+        for (size_t j = 2; j < x.size(); ++j) sum = sum + x[j];
+        return sum;
+      });
+    case LayerType::kMul:
+      return NodeFn([](c10::ArrayRef<Tensor> x) {
+        Tensor product = x[0] * x[1];
+        for (size_t j = 2; j < x.size(); ++j) product = product * x[j];
+        return product;
+      });
+    case LayerType::kConcat: {
+      const int64_t dim = BatchedDim(i("dim"));
+      return NodeFn([dim](c10::ArrayRef<Tensor> x) { return torch::cat(x, dim); });
+    }
+    case LayerType::kUpsample: {
+      const double scale = static_cast<double>(i("scale_factor"));
+      auto options = nn::UpsampleOptions().scale_factor(std::vector<double>{scale, scale});
+      if (i("bilinear") != 0) {
+        options.mode(torch::kBilinear).align_corners(false);
+      } else {
+        options.mode(torch::kNearest);
+      }
+      return Wrap(g.register_module(name, nn::Upsample(options)));
+    }
+    case LayerType::kNarrow: {
+      const int64_t dim = BatchedDim(i("dim")), start = i("start"), length = i("length");
+      // contiguous(): the next layer reads a real copy, as after torch.chunk in a model.
+      return Fn([=](const Tensor& x) { return x.narrow(dim, start, length).contiguous(); });
+    }
+    case LayerType::kChannelShuffle: {
+      const int64_t groups = i("groups");
+      return Fn([groups](const Tensor& x) {
+        const auto sizes = x.sizes();
+        return x.view({sizes[0], groups, sizes[1] / groups, sizes[2], sizes[3]})
+            .transpose(1, 2)
+            .contiguous()
+            .view(sizes);
+      });
+    }
+    case LayerType::kChannelsLast:
+      return Fn([](const Tensor& x) { return x.permute({0, 2, 3, 1}).contiguous(); });
+    case LayerType::kChannelsFirst:
+      return Fn([](const Tensor& x) { return x.permute({0, 3, 1, 2}).contiguous(); });
+    case LayerType::kTranspose:
+      return Fn([](const Tensor& x) { return x.transpose(1, 2).contiguous(); });
+    case LayerType::kTokens:
+      return Fn([](const Tensor& x) { return x.flatten(2).transpose(1, 2).contiguous(); });
+    case LayerType::kClassToken:
+      return Wrap(g.register_module(name, tm::ClassToken(s.input_shape[1])));
+    case LayerType::kPositionalEmbedding:
+      return Wrap(g.register_module(name, tm::LearnedTable(s.input_shape, false)));
+    case LayerType::kSelectToken: {
+      const int64_t index = i("index");
+      return Fn([index](const Tensor& x) { return x.select(1, index); });
+    }
+    case LayerType::kLayerScale: {
+      std::vector<int64_t> shape(s.input_shape.size(), 1);
+      shape[0] = s.input_shape[0];
+      return Wrap(g.register_module(name, tm::LearnedTable(shape, true)));
     }
   }
   return Status::InvalidArgument("layer type " + std::string(LayerTypeName(s.type)) +
@@ -161,8 +293,8 @@ Result<torch::ScalarType> ScalarTypeOf(DType d) {
 
 class TorchWorkload final : public Workload {
  public:
-  TorchWorkload(GraphModule graph, torch::Tensor input, Mode mode, torch::Device device)
-      : graph_(std::move(graph)), input_(std::move(input)), mode_(mode), device_(device) {
+  TorchWorkload(GraphModule graph, std::vector<Tensor> inputs, Mode mode, torch::Device device)
+      : graph_(std::move(graph)), inputs_(std::move(inputs)), mode_(mode), device_(device) {
     if (mode_ == Mode::kTraining) {
       graph_->train();
       auto params = graph_->parameters();
@@ -178,11 +310,11 @@ class TorchWorkload final : public Workload {
     try {
       if (mode_ == Mode::kInference) {
         c10::InferenceMode guard;
-        for (int64_t k = 0; k < iterations; ++k) sink_ = graph_->forward(input_);
+        for (int64_t k = 0; k < iterations; ++k) sink_ = graph_->forward(inputs_);
       } else {
         for (int64_t k = 0; k < iterations; ++k) {
           if (optimizer_) optimizer_->zero_grad();
-          torch::Tensor loss = graph_->forward(input_).to(torch::kFloat32).square().mean();
+          Tensor loss = graph_->forward(inputs_).to(torch::kFloat32).square().mean();
           loss.backward();
           if (optimizer_) optimizer_->step();
         }
@@ -200,20 +332,80 @@ class TorchWorkload final : public Workload {
 
  private:
   GraphModule graph_;
-  torch::Tensor input_;
-  torch::Tensor sink_;  // keeps the last output alive so that nothing is elided
+  std::vector<Tensor> inputs_;
+  Tensor sink_;  // keeps the last output alive so that nothing is elided
   Mode mode_;
   torch::Device device_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
 };
 
+// The graph's inputs on random data: token ids for inputs that Embedding nodes read, values
+// of the job's dtype otherwise (requiring gradients in training, so that a layer without
+// parameters still has a backward pass to measure).
+std::vector<Tensor> MakeInputs(const JobSpec& job, torch::ScalarType dtype,
+                               torch::Device device) {
+  const Architecture& g = job.graph;
+  std::vector<Tensor> inputs;
+  for (size_t k = 0; k <= g.extra_inputs.size(); ++k) {
+    std::vector<int64_t> shape{job.batch};
+    const Shape& sample = k == 0 ? g.input_shape : g.extra_inputs[k - 1];
+    shape.insert(shape.end(), sample.begin(), sample.end());
+    int64_t vocabulary = 0;  // the smallest table of the Embedding nodes reading this input
+    for (const ArchNode& node : g.nodes) {
+      if (node.spec.type != LayerType::kEmbedding) continue;
+      for (int in : node.inputs) {
+        if (in != GraphInput(static_cast<int>(k))) continue;
+        const int64_t n = node.spec.Int("num_embeddings");
+        vocabulary = vocabulary == 0 ? n : std::min(vocabulary, n);
+      }
+    }
+    if (vocabulary > 0) {
+      inputs.push_back(torch::randint(0, vocabulary, shape,
+                                      torch::TensorOptions().dtype(torch::kLong).device(device)));
+    } else {
+      Tensor x = torch::randn(shape, torch::TensorOptions().dtype(dtype).device(device));
+      if (job.mode == Mode::kTraining) x.requires_grad_(true);
+      inputs.push_back(std::move(x));
+    }
+  }
+  return inputs;
+}
+
+// Whether the device computes in `dtype`: a convolution, a matrix product and a normalization
+// (the kernels that lack reduced-precision versions on some CPUs), forward and backward.
+bool DeviceHasDType(torch::Device device, torch::ScalarType dtype) {
+  try {
+    auto opts = torch::TensorOptions().dtype(dtype).device(device);
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(2, 2, 3));
+    torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({2}));
+    conv->to(device, dtype);
+    norm->to(device, dtype);
+    Tensor x = torch::randn({1, 2, 4, 4}, opts).requires_grad_(true);
+    Tensor y = norm->forward(conv->forward(x).transpose(1, 3)).matmul(torch::randn({2, 2}, opts));
+    y.to(torch::kFloat32).sum().backward();
+    if (device.is_cuda()) torch::cuda::synchronize(device.index());
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 class TorchExecutor final : public Executor {
  public:
-  TorchExecutor(torch::Device device, int threads) : device_(device), threads_(threads) {}
+  TorchExecutor(torch::Device device, int threads) : device_(device), threads_(threads) {
+    for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+      auto t = ScalarTypeOf(d);
+      if (t.ok() && DeviceHasDType(device_, *t)) dtypes_.push_back(d);
+    }
+  }
 
   Result<std::unique_ptr<Workload>> Prepare(const JobSpec& job) override {
     if (job.graph.nodes.empty()) return Status::InvalidArgument("job has an empty graph");
     WF_ASSIGN_OR_RETURN(torch::ScalarType dtype, ScalarTypeOf(job.dtype));
+    if (std::find(dtypes_.begin(), dtypes_.end(), job.dtype) == dtypes_.end()) {
+      return Status::InvalidArgument(std::string(DTypeName(job.dtype)) + " is not supported on " +
+                                     device_.str() + " by libtorch " + TORCH_VERSION);
+    }
     try {
       GraphModule graph;
       for (size_t n = 0; n < job.graph.nodes.size(); ++n) {
@@ -221,24 +413,13 @@ class TorchExecutor final : public Executor {
         // Module names may not contain dots; node indices keep them unique.
         WF_ASSIGN_OR_RETURN(NodeFn fn, BuildNode(*graph, "n" + std::to_string(n), node.spec));
         graph->fns.push_back(std::move(fn));
-        graph->inputs.push_back(node.inputs);
+        graph->inputs.push_back(node.inputs.empty() ? std::vector<int>{GraphInput(0)}
+                                                    : node.inputs);
       }
+      graph->Finalize();
       graph->to(device_, dtype);
-
-      std::vector<int64_t> shape{job.batch};
-      shape.insert(shape.end(), job.graph.input_shape.begin(), job.graph.input_shape.end());
-      const LayerSpec& first = job.graph.nodes.front().spec;
-      torch::Tensor input;
-      if (first.type == LayerType::kEmbedding) {
-        input = torch::randint(0, first.Int("num_embeddings"), shape,
-                               torch::TensorOptions().dtype(torch::kLong).device(device_));
-      } else {
-        input = torch::randn(shape, torch::TensorOptions().dtype(dtype).device(device_));
-        // A layer without parameters still has a backward pass to measure in training.
-        if (job.mode == Mode::kTraining) input.requires_grad_(true);
-      }
-      auto workload =
-          std::make_unique<TorchWorkload>(std::move(graph), std::move(input), job.mode, device_);
+      auto workload = std::make_unique<TorchWorkload>(
+          std::move(graph), MakeInputs(job, dtype, device_), job.mode, device_);
       // One untimed iteration catches shape or dtype errors before the protocol starts.
       // A failure here is the job's own fault (shapes, dtype): FAILED, never retried.
       if (Status first = workload->Run(1); !first.ok()) {
@@ -251,6 +432,8 @@ class TorchExecutor final : public Executor {
       return Status::InvalidArgument(e.what());
     }
   }
+
+  std::vector<DType> dtypes() const override { return dtypes_; }
 
   Result<double> MeasurePeakFlops(double seconds) override {
     try {
@@ -281,6 +464,7 @@ class TorchExecutor final : public Executor {
  private:
   torch::Device device_;
   int threads_;
+  std::vector<DType> dtypes_;
 };
 
 }  // namespace

@@ -98,10 +98,10 @@ WF_MSGPACK_ENUM(wattfleet::JobKind, wattfleet::JobKindName, wattfleet::ParseJobK
 WF_MSGPACK_ENUM(wattfleet::Outcome, wattfleet::OutcomeName, wattfleet::ParseOutcome)
 
 WF_MSGPACK_MAP(wattfleet::LayerSpec, "type", v.type, "params", v.params, "input_shape",
-               v.input_shape)
+               v.input_shape, "extra_inputs", v.extra_inputs)
 WF_MSGPACK_MAP(wattfleet::ArchNode, "name", v.name, "spec", v.spec, "inputs", v.inputs)
 WF_MSGPACK_MAP(wattfleet::Architecture, "name", v.name, "family", v.family, "input_shape",
-               v.input_shape, "nodes", v.nodes)
+               v.input_shape, "extra_inputs", v.extra_inputs, "nodes", v.nodes)
 WF_MSGPACK_MAP(wattfleet::MeasurementSettings, "warmup_ms", v.warmup_ms, "min_window_ms",
                v.min_window_ms, "target_rel_ci", v.target_rel_ci, "min_repeats",
                v.min_repeats, "max_repeats", v.max_repeats, "cooldown_ms", v.cooldown_ms)
@@ -121,7 +121,10 @@ WF_MSGPACK_MAP(wattfleet::Measurement, "sensor", v.sensor, "domain", v.domain,
                "energy_dynamic_per_iter_j", v.energy_dynamic_per_iter_j, "idle_w", v.idle_w,
                "rel_ci", v.rel_ci, "time_rel_ci", v.time_rel_ci, "ci_met", v.ci_met,
                "agent_name", v.agent_name, "agent_version", v.agent_version,
-               "torch_version", v.torch_version, "device", v.device, "threads", v.threads)
+               "torch_version", v.torch_version, "device", v.device, "threads", v.threads,
+               "temperature_before_c", v.temperature_before_c, "temperature_after_c",
+               v.temperature_after_c, "clock_before_mhz", v.clock_before_mhz,
+               "clock_after_mhz", v.clock_after_mhz, "telemetry_source", v.telemetry_source)
 WF_MSGPACK_MAP(wattfleet::JobResult, "job_id", v.job_id, "attempt", v.attempt, "outcome",
                v.outcome, "error", v.error, "measurement", v.measurement)
 WF_MSGPACK_MAP(wattfleet::ReadyMsg, "protocol_version", v.protocol_version, "name", v.name,

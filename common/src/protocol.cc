@@ -79,13 +79,21 @@ Result<T> Unpack(std::string_view body, const char* what) {
 Status CheckGraph(const Architecture& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (int input : graph.nodes[i].inputs) {
-      if (input < -1 || input >= static_cast<int>(i)) {
+      const int lowest = GraphInput(static_cast<int>(graph.extra_inputs.size()));
+      if (input < lowest || input >= static_cast<int>(i)) {
         return Status::Corruption("node " + std::to_string(i) + " reads input " +
-                                  std::to_string(input) + ", which is not an earlier node");
+                                  std::to_string(input) +
+                                  ", which is neither an earlier node nor a graph input");
       }
     }
-    for (int64_t d : graph.nodes[i].spec.input_shape) {
-      if (d <= 0) return Status::Corruption("node " + std::to_string(i) + " has a non-positive dimension");
+    const LayerSpec& spec = graph.nodes[i].spec;
+    for (size_t j = 0; j <= spec.extra_inputs.size(); ++j) {
+      for (int64_t d : j == 0 ? spec.input_shape : spec.extra_inputs[j - 1]) {
+        if (d <= 0) {
+          return Status::Corruption("node " + std::to_string(i) +
+                                    " has a non-positive dimension");
+        }
+      }
     }
   }
   return Status::OK();

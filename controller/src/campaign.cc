@@ -325,12 +325,34 @@ Status Parser::ParsePlan(const Field& f, PlanOptions* p) const {
     WF_ASSIGN_OR_RETURN(p->whole_models, Bool(*g, "plan.whole_models"));
   }
   if (const Field* g = Find(fields, "thor_probes")) {
-    WF_ASSIGN_OR_RETURN(p->thor_probes, Bool(*g, "plan.thor_probes"));
-    // Accepting `true` and planning nothing would leave the user waiting for probe data that
-    // never comes.
-    if (p->thor_probes) {
-      return Err(At(*g), "thor_probes: not implemented yet (probe jobs come in a later version; "
-                         "remove the key or set it to false)");
+    if (g->value.IsMap()) {
+      // {widths: [...]}: probes on, over the given grid.
+      WF_ASSIGN_OR_RETURN(std::vector<Field> probe,
+                          Fields(g->value, "plan.thor_probes", {"widths"}));
+      p->thor_probes = true;
+      if (const Field* w = Find(probe, "widths")) {
+        const std::string label = "plan.thor_probes.widths";
+        if (!w->value.IsSequence() || w->value.size() == 0 || w->value.size() > 32) {
+          return Err(At(*w), label + " must be a list of 1 to 32 widths such as [8, 16, 32], got " +
+                                 Describe(w->value));
+        }
+        p->probe_widths.clear();
+        for (const YAML::Node& item : w->value) {
+          std::optional<int64_t> v;
+          if (item.IsScalar()) v = ParseInt(item.Scalar());
+          if (!v || *v < 1 || *v > 65536) {
+            return Err(item.Mark(), label + ": each width must be an integer in [1, 65536], got " +
+                                        Describe(item));
+          }
+          if (std::find(p->probe_widths.begin(), p->probe_widths.end(), *v) !=
+              p->probe_widths.end()) {
+            return Err(item.Mark(), label + ": width " + std::to_string(*v) + " is listed twice");
+          }
+          p->probe_widths.push_back(*v);
+        }
+      }
+    } else {
+      WF_ASSIGN_OR_RETURN(p->thor_probes, Bool(*g, "plan.thor_probes"));
     }
   }
   if (const Field* g = Find(fields, "active")) {

@@ -25,7 +25,9 @@ struct DeviceSelector {
 struct PlanOptions {
   bool distinct_layers = true;  // plan.layers: distinct (each distinct layer once per class)
   bool whole_models = true;     // plan.whole_models
-  bool thor_probes = false;     // plan.thor_probes (planned in a later version)
+  bool thor_probes = false;     // plan.thor_probes: THOR's 1-, 2- and 3-layer probe models
+  // plan.thor_probes.widths: the width grid of the probes (channels or units).
+  std::vector<int64_t> probe_widths = {8, 16, 32, 64};
 };
 
 struct Campaign {

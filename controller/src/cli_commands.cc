@@ -264,6 +264,8 @@ int CmdPlan(const std::string& campaign_path, bool json) {
                           {"layers_distinct", plan->layers.size()},
                           {"jobs", by_kind},
                           {"jobs_total", plan->jobs.size()},
+                          {"probe_kinds", plan->probe_kinds},
+                          {"probe_kinds_skipped", plan->probe_kinds_skipped},
                           {"estimated_device_seconds", plan->estimated_device_seconds}};
     std::cout << out.dump(2) << "\n";
     return 0;
@@ -274,6 +276,10 @@ int CmdPlan(const std::string& campaign_path, bool json) {
             << "  layers (distinct)   " << plan->layers.size() << "\n";
   for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
   std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
+  for (const std::string& k : plan->probe_kinds) std::cout << "  THOR probe kind " << k << "\n";
+  for (const std::string& k : plan->probe_kinds_skipped) {
+    std::cout << "  no THOR probes for " << k << "\n";
+  }
   for (const Architecture& a : campaign->architectures) {
     const LayerFeatures t = a.Totals();
     std::printf("  %-28s %3zu layers %14lld MACs %12lld params\n", a.name.c_str(),

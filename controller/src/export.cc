@@ -19,7 +19,14 @@ namespace wattfleet {
 
 namespace {
 
-using Cell = std::variant<int64_t, double, bool, std::string>;
+// monostate: a missing value (empty in CSV, null in JSON).
+using Cell = std::variant<std::monostate, int64_t, double, bool, std::string>;
+
+// An optional text figure: empty means not recorded.
+Cell TextOrMissing(const std::string& s) {
+  if (s.empty()) return std::monostate{};
+  return s;
+}
 
 // One row's values, in ExportColumns() order. The single place that maps columns to fields,
 // so that CSV and JSON Lines can never disagree.
@@ -61,6 +68,11 @@ std::vector<Cell> Cells(const ExportRow& r) {
       r.measured_at_ms,
       m.device,
       m.threads,
+      m.temperature_before_c,
+      m.temperature_after_c,
+      m.clock_before_mhz,
+      m.clock_after_mhz,
+      TextOrMissing(m.telemetry_source),
   };
 }
 
@@ -90,6 +102,7 @@ void WriteCsvField(std::string_view s, std::ostream& out) {
 }
 
 void WriteCsvCell(const Cell& cell, std::ostream& out) {
+  if (std::holds_alternative<std::monostate>(cell)) return;
   if (const auto* i = std::get_if<int64_t>(&cell)) {
     out << *i;
   } else if (const auto* d = std::get_if<double>(&cell)) {
@@ -103,6 +116,7 @@ void WriteCsvCell(const Cell& cell, std::ostream& out) {
 }
 
 nlohmann::ordered_json ToJson(const Cell& cell) {
+  if (std::holds_alternative<std::monostate>(cell)) return nullptr;
   if (const auto* i = std::get_if<int64_t>(&cell)) return *i;
   if (const auto* d = std::get_if<double>(&cell)) {
     if (!std::isfinite(*d)) return nullptr;
@@ -172,7 +186,9 @@ const std::vector<std::string>& ExportColumns() {
       "repeats",          "rel_ci",         "time_rel_ci",
       "ci_met",           "idle_w",         "iterations_per_window",
       "agent_version",    "torch_version",  "measured_at_ms",
-      "torch_device",     "threads",
+      "torch_device",     "threads",        "temperature_before_c",
+      "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
+      "telemetry_source",
   };
   return kColumns;
 }

@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "probe_planner.h"
+
 namespace wattfleet {
 namespace {
 
@@ -42,20 +44,6 @@ JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class
   return job;
 }
 
-// A layer job runs the layer alone on random input: a one-node graph reading the input.
-Architecture SingleLayerGraph(const std::string& key, const LayerSpec& spec) {
-  Architecture graph;
-  graph.name = key;
-  graph.family = "layer";
-  graph.input_shape = spec.input_shape;
-  ArchNode node;
-  node.name = "layer";
-  node.spec = spec;
-  node.inputs = {-1};
-  graph.nodes.push_back(std::move(node));
-  return graph;
-}
-
 }  // namespace
 
 std::map<std::string, int64_t> Plan::JobsByKind() const {
@@ -77,12 +65,6 @@ Result<Plan> MakePlan(const Campaign& campaign) {
   if (campaign.devices.empty()) {
     return Status::InvalidArgument("campaign '" + campaign.name + "' has no devices");
   }
-  if (campaign.plan.thor_probes) {
-    // ParseCampaign rejects this already; a hand-built campaign must not get a plan that
-    // silently lacks the probes it asked for.
-    return Status::InvalidArgument("plan.thor_probes: not implemented yet");
-  }
-
   Plan plan;
   plan.campaign = campaign;
 
@@ -123,6 +105,14 @@ Result<Plan> MakePlan(const Campaign& campaign) {
   }
   plan.layers_total = static_cast<int64_t>(layer_of_node.size());
 
+  std::vector<Architecture> probes;
+  if (campaign.plan.thor_probes) {
+    ProbeKindPlan kinds = DeriveProbeKinds(campaign.architectures);
+    for (const ProbeKind& k : kinds.kinds) plan.probe_kinds.push_back(k.name);
+    plan.probe_kinds_skipped = std::move(kinds.skipped);
+    WF_ASSIGN_OR_RETURN(probes, BuildProbeModels(kinds.kinds, campaign.plan.probe_widths));
+  }
+
   // Per class: its layer jobs, then its whole-model jobs (a class's queue measures the
   // building blocks before the calibration runs that are compared against their sum).
   for (const std::string& cls : classes) {
@@ -136,6 +126,12 @@ Result<Plan> MakePlan(const Campaign& campaign) {
       for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
     } else {
       for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);
+    }
+    for (const Architecture& probe : probes) {
+      JobSpec job = BaseJob(campaign, JobKind::kProbe, cls);
+      job.subject = probe.name;
+      job.graph = probe;
+      plan.jobs.push_back(std::move(job));
     }
     if (campaign.plan.whole_models) {
       for (const Architecture& arch : campaign.architectures) {

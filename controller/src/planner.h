@@ -1,6 +1,7 @@
 // The planner: decomposes a campaign's architectures into layers, computes features, dedups
 // identical layers by canonical key and emits the jobs (one per distinct layer and device
-// class, plus one per whole architecture and device class when whole_models is on).
+// class, THOR's probe models when thor_probes is on, and one per whole architecture and device
+// class when whole_models is on).
 #pragma once
 
 #include <map>
@@ -32,6 +33,8 @@ struct Plan {
   std::vector<ArchLayerRef> arch_layers;    // every node of every architecture
   std::vector<JobSpec> jobs;                // job_id = 0 until stored
   int64_t layers_total = 0;                 // nodes over all architectures
+  std::vector<std::string> probe_kinds;     // THOR kinds probed (plan.thor_probes)
+  std::vector<std::string> probe_kinds_skipped;  // architectures without a probe-able kind
   double estimated_device_seconds = 0;      // sum over jobs of the protocol's minimum time
 
   // kind name -> count, e.g. {"layer": 25, "model": 3}.

@@ -268,15 +268,26 @@ CREATE TABLE measurements(
 CREATE UNIQUE INDEX measurements_one_per_job ON measurements(job_id);
 )sql";
 
+// Version 2: device temperature and clock before and after each measurement (MEASUREMENT.md,
+// rule 5). NULL where the device does not expose them, and in rows stored before version 2.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE measurements ADD COLUMN temperature_before_c REAL;
+ALTER TABLE measurements ADD COLUMN temperature_after_c REAL;
+ALTER TABLE measurements ADD COLUMN clock_before_mhz REAL;
+ALTER TABLE measurements ADD COLUMN clock_after_mhz REAL;
+ALTER TABLE measurements ADD COLUMN telemetry_source TEXT;
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
 };
 
-// Append version 2 here as {2, "ALTER TABLE ..."}; Migrate() runs every step above the file's
+// Append version N here as {N, "ALTER TABLE ..."}; Migrate() runs every step above the file's
 // version in order.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

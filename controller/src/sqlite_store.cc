@@ -4,6 +4,7 @@
 // so a failed write leaves the file exactly as it was.
 #include <array>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -68,6 +69,11 @@ std::string RepeatsJson(const std::vector<Repeat>& repeats) {
   for (const Repeat& r : repeats)
     arr.push_back({{"iterations", r.iterations}, {"time_s", r.time_s}, {"energy_j", r.energy_j}});
   return arr.dump();
+}
+
+// An optional figure as a column: NaN (the wire's "not exposed") and infinities are NULL.
+std::optional<double> Figure(double v) {
+  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
 }
 
 std::string ParamsJson(const std::map<std::string, double>& params) {
@@ -337,16 +343,21 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
                     "sensor, domain, energy_is_estimate, time_per_iter_s, time_std_s, "
                     "energy_per_iter_j, energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, "
                     "time_rel_ci, ci_met, iterations_per_window, repeats, repeats_json, "
-                    "agent_version, torch_version, device, threads, payload) "
+                    "agent_version, torch_version, device, threads, payload, "
+                    "temperature_before_c, temperature_after_c, clock_before_mhz, "
+                    "clock_after_mhz, telemetry_source) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?)"));
+                    "?, ?, ?, ?, ?, ?, ?)"));
   const int64_t now = Now();
   ins.BindAll(result.job_id, result.attempt, agent, hash, now, m.sensor, m.domain,
               m.energy_is_estimate, m.time_per_iter_s, m.time_std_s, m.energy_per_iter_j,
               m.energy_std_j, m.energy_dynamic_per_iter_j, m.idle_w, m.rel_ci, m.time_rel_ci,
               m.ci_met, m.iterations_per_window, static_cast<int64_t>(m.repeats.size()),
               RepeatsJson(m.repeats), m.agent_version, m.torch_version, m.device, m.threads,
-              Blob{payload});
+              Blob{payload}, Figure(m.temperature_before_c), Figure(m.temperature_after_c),
+              Figure(m.clock_before_mhz), Figure(m.clock_after_mhz),
+              m.telemetry_source.empty() ? std::nullopt
+                                         : std::optional<std::string>(m.telemetry_source));
   WF_RETURN_IF_ERROR(ins.Run().WithContext("measurement of " + JobLabel(result.job_id)));
 
   WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'done', agent = ?, "

@@ -1,5 +1,5 @@
-// A stand-in libnvidia-ml for meter_nvml_test: exports the few NVML C symbols the nvml meter
-// resolves with dlsym. Behaviour is read from the environment and from files at call time, so
+// A stand-in libnvidia-ml for meter_nvml_test and telemetry_test: exports the few NVML C
+// symbols the nvml meter and the nvml telemetry resolve with dlsym. Behaviour is read from the environment and from files at call time, so
 // a test changes readings between calls without any other seam:
 //
 //   FAKE_NVML_MODE          counter (default) | power_only (energy counter NOT_SUPPORTED, as
@@ -8,6 +8,13 @@
 //                           return GPU_IS_LOST
 //   FAKE_NVML_POWER_FILE    the current power in mW (or "fail"), read on every call
 //   FAKE_NVML_POWER_MW      a constant power when no power file is set
+//   FAKE_NVML_TEMPERATURE_C the GPU temperature (default 45); "unsupported" makes the call
+//                           return NOT_SUPPORTED, "fail" GPU_IS_LOST
+//   FAKE_NVML_SM_CLOCK_MHZ  the SM clock (default 1410), with the same two words; the
+//                           graphics and memory clocks are fixed at 1000 and 2619 MHz
+//
+// Built with FAKE_NVML_NO_TELEMETRY, the library lacks nvmlDeviceGetTemperature and
+// nvmlDeviceGetClockInfo, like a driver too old to have them.
 //
 // Files are read (not environment variables) for values that change while a meter's sampler
 // thread is running: setenv racing getenv in another thread is undefined behaviour.
@@ -54,6 +61,18 @@ bool ReadValueFile(const char* env, unsigned long long* value, bool* fail) {
 }
 
 bool ValidDevice(void* device) { return device == &g_device_token; }
+
+#ifndef FAKE_NVML_NO_TELEMETRY
+// Telemetry values are read from the environment: nothing samples them from another thread.
+int TelemetryValue(const char* env, unsigned int fallback, unsigned int* out) {
+  const char* v = std::getenv(env);
+  const std::string s = v != nullptr ? v : "";
+  if (s == "unsupported") return NVML_ERROR_NOT_SUPPORTED;
+  if (s == "fail") return NVML_ERROR_GPU_IS_LOST;
+  *out = s.empty() ? fallback : static_cast<unsigned int>(std::strtoul(s.c_str(), nullptr, 10));
+  return NVML_SUCCESS;
+}
+#endif
 
 }  // namespace
 
@@ -107,6 +126,23 @@ int nvmlDeviceGetPowerUsage(void* device, unsigned int* mw) {
   *mw = static_cast<unsigned int>(v);
   return NVML_SUCCESS;
 }
+
+#ifndef FAKE_NVML_NO_TELEMETRY
+int nvmlDeviceGetTemperature(void* device, int sensor, unsigned int* temp) {
+  if (!ValidDevice(device) || sensor != 0) return NVML_ERROR_INVALID_ARGUMENT;  // GPU sensor
+  return TelemetryValue("FAKE_NVML_TEMPERATURE_C", 45, temp);
+}
+
+int nvmlDeviceGetClockInfo(void* device, int type, unsigned int* mhz) {
+  if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
+  switch (type) {
+    case 0: *mhz = 1000; return NVML_SUCCESS;  // graphics
+    case 1: return TelemetryValue("FAKE_NVML_SM_CLOCK_MHZ", 1410, mhz);
+    case 2: *mhz = 2619; return NVML_SUCCESS;  // memory
+    default: return NVML_ERROR_INVALID_ARGUMENT;
+  }
+}
+#endif
 
 const char* nvmlErrorString(int rc) {
   switch (rc) {

@@ -117,6 +117,11 @@ ExportRow LayerRow() {
   r.m.torch_version = "2.1.0";
   r.m.device = "cpu";
   r.m.threads = 8;
+  r.m.temperature_before_c = 44.5;
+  r.m.temperature_after_c = 58.25;
+  r.m.clock_before_mhz = 2400;
+  r.m.clock_after_mhz = 1800.5;
+  r.m.telemetry_source = "sysfs:x86_pkg_temp+cpufreq";
   return r;
 }
 
@@ -131,6 +136,10 @@ ExportRow ModelRow() {
   r.m.energy_is_estimate = true;
   r.m.ci_met = false;
   r.m.rel_ci = std::nan("");
+  // Not exposed on this device.
+  r.m.temperature_before_c = r.m.temperature_after_c = std::nan("");
+  r.m.clock_before_mhz = r.m.clock_after_mhz = std::nan("");
+  r.m.telemetry_source.clear();
   return r;
 }
 
@@ -156,6 +165,12 @@ TEST(ExportTest, ColumnsStartWithTheDocumentedOnesInOrder) {
   const auto& cols = ExportColumns();
   ASSERT_GE(cols.size(), documented.size());
   for (size_t i = 0; i < documented.size(); ++i) EXPECT_EQ(cols[i], documented[i]) << i;
+  // Telemetry comes last (docs/dataset.md), so readers by position keep working.
+  const std::vector<std::string> telemetry = {"temperature_before_c", "temperature_after_c",
+                                              "clock_before_mhz", "clock_after_mhz",
+                                              "telemetry_source"};
+  ASSERT_GE(cols.size(), telemetry.size());
+  EXPECT_EQ(std::vector<std::string>(cols.end() - 5, cols.end()), telemetry);
   // Columns are unique (they are JSON keys too).
   for (size_t i = 0; i < cols.size(); ++i)
     for (size_t j = i + 1; j < cols.size(); ++j) EXPECT_NE(cols[i], cols[j]);
@@ -201,6 +216,16 @@ TEST(ExportTest, CsvQuotesAndParsesBack) {
   EXPECT_EQ(model[Col("layer_key")], "");
   EXPECT_EQ(model[Col("rel_ci")], "");  // NaN is a missing value
   EXPECT_EQ(model[Col("energy_is_estimate")], "true");
+
+  EXPECT_EQ(row[Col("temperature_before_c")], "44.5");
+  EXPECT_EQ(row[Col("temperature_after_c")], "58.25");
+  EXPECT_EQ(row[Col("clock_before_mhz")], "2400");
+  EXPECT_EQ(row[Col("clock_after_mhz")], "1800.5");
+  EXPECT_EQ(row[Col("telemetry_source")], "sysfs:x86_pkg_temp+cpufreq");
+  for (const char* c : {"temperature_before_c", "temperature_after_c", "clock_before_mhz",
+                        "clock_after_mhz", "telemetry_source"}) {
+    EXPECT_EQ(model[Col(c)], "") << c;  // not exposed: an empty cell
+  }
 }
 
 TEST(ExportTest, JsonLinesHaveEveryColumnWithItsType) {
@@ -234,6 +259,13 @@ TEST(ExportTest, JsonLinesHaveEveryColumnWithItsType) {
   EXPECT_FALSE(j["energy_is_estimate"].get<bool>());
   EXPECT_EQ(j["repeats"].get<int64_t>(), 2);
   EXPECT_TRUE(objs[1]["rel_ci"].is_null());
+  EXPECT_EQ(j["temperature_before_c"].get<double>(), 44.5);
+  EXPECT_EQ(j["clock_after_mhz"].get<double>(), 1800.5);
+  EXPECT_EQ(j["telemetry_source"], "sysfs:x86_pkg_temp+cpufreq");
+  for (const char* c : {"temperature_before_c", "temperature_after_c", "clock_before_mhz",
+                        "clock_after_mhz", "telemetry_source"}) {
+    EXPECT_TRUE(objs[1][c].is_null()) << c;
+  }
   // Keys come in column order, like the CSV.
   EXPECT_EQ(out.str().rfind("{\"campaign\":", 0), 0u);
 }

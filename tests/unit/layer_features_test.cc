@@ -11,6 +11,7 @@
 
 #include "wattfleet/common/architecture.h"
 #include "wattfleet/common/layer.h"
+#include "layer_samples.h"
 
 namespace wattfleet {
 namespace {
@@ -47,7 +48,7 @@ void ExpectInvalid(const LayerSpec& spec, std::initializer_list<std::string> nee
 // ---- Names and shapes --------------------------------------------------------------------
 
 TEST(LayerType, NamesRoundTrip) {
-  EXPECT_EQ(AllLayerTypes().size(), 22u);
+  EXPECT_EQ(AllLayerTypes().size(), 44u);
   std::set<std::string> seen;
   for (LayerType t : AllLayerTypes()) {
     const std::string name(LayerTypeName(t));
@@ -462,34 +463,7 @@ TEST(Normalize, RejectsLayersWhoseFeaturesOverflow) {
 }
 
 // One valid spec per layer type, for the properties that hold for all of them.
-std::vector<LayerSpec> OneOfEach() {
-  return {
-      Spec(LayerType::kConv1d, {{"in_channels", 2}, {"out_channels", 4}, {"kernel_size", 3}},
-           {2, 16}),
-      Spec(LayerType::kConv2d, {{"in_channels", 2}, {"out_channels", 4}, {"kernel_size", 3}},
-           {2, 8, 8}),
-      Spec(LayerType::kLinear, {{"in_features", 8}, {"out_features", 4}}, {8}),
-      Spec(LayerType::kBatchNorm1d, {}, {8, 4}),
-      Spec(LayerType::kBatchNorm2d, {}, {8, 4, 4}),
-      Spec(LayerType::kLayerNorm, {}, {4, 8}),
-      Spec(LayerType::kReLU, {}, {8}),
-      Spec(LayerType::kGELU, {}, {8}),
-      Spec(LayerType::kSigmoid, {}, {8}),
-      Spec(LayerType::kTanh, {}, {8}),
-      Spec(LayerType::kSoftmax, {}, {8}),
-      Spec(LayerType::kMaxPool1d, {{"kernel_size", 2}}, {2, 8}),
-      Spec(LayerType::kMaxPool2d, {{"kernel_size", 2}}, {2, 8, 8}),
-      Spec(LayerType::kAvgPool1d, {{"kernel_size", 2}}, {2, 8}),
-      Spec(LayerType::kAvgPool2d, {{"kernel_size", 2}}, {2, 8, 8}),
-      Spec(LayerType::kAdaptiveAvgPool1d, {{"output_size", 2}}, {2, 8}),
-      Spec(LayerType::kAdaptiveAvgPool2d, {{"output_size", 2}}, {2, 8, 8}),
-      Spec(LayerType::kFlatten, {}, {2, 8, 8}),
-      Spec(LayerType::kDropout, {{"p", 0.1}}, {8}),
-      Spec(LayerType::kEmbedding, {{"num_embeddings", 10}, {"embedding_dim", 4}}, {8}),
-      Spec(LayerType::kLSTM, {{"input_size", 4}, {"hidden_size", 4}}, {3, 4}),
-      Spec(LayerType::kGRU, {{"input_size", 4}, {"hidden_size", 4}}, {3, 4}),
-  };
-}
+std::vector<LayerSpec> OneOfEach() { return testing::OneOfEachLayer(); }
 
 TEST(Normalize, CoversEveryTypeAndIsIdempotent) {
   std::set<LayerType> covered;

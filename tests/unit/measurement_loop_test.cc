@@ -498,5 +498,74 @@ TEST(Measure, MinRepeatsBelowTwoStillGivesACi) {
   EXPECT_TRUE(std::isfinite(m->rel_ci));
 }
 
+// Remembers how many clock events (runs, sleeps) had happened at each read; the n-th read
+// reports 40 + 10 n degrees and a clock falling by 100 MHz per read.
+class FakeTelemetry final : public Telemetry {
+ public:
+  explicit FakeTelemetry(FakeClock& clock) : clock_(clock) {}
+  Result<TelemetrySample> Read() override {
+    events_at_read.push_back(clock_.events.size());
+    if (fail) return Status::Unavailable("gpu lost");
+    TelemetrySample s;
+    s.temperature_c = 40.0 + 10.0 * static_cast<double>(events_at_read.size());
+    s.clock_mhz = 3000.0 - 100.0 * static_cast<double>(events_at_read.size());
+    s.source = "fake:cpu";
+    return s;
+  }
+  FakeClock& clock_;
+  std::vector<size_t> events_at_read;
+  bool fail = false;
+};
+
+TEST(Measure, TelemetryIsSampledBeforeWarmUpAndAfterTheLastWindowBeforeCoolDown) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  FakeTelemetry telemetry(clock);
+  auto m = Measure(work, meter, idle, Settings(), clock, &telemetry);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(telemetry.events_at_read.size(), 2u);
+  EXPECT_EQ(telemetry.events_at_read[0], 0u) << "sampled after the warm-up began";
+  // Last event: the cool-down sleep; the one before it: the last window. The second sample
+  // falls between them.
+  ASSERT_GE(clock.events.size(), 2u);
+  EXPECT_EQ(clock.events.back().kind, Event::kSleep);
+  EXPECT_DOUBLE_EQ(clock.events.back().amount, 0.1);
+  EXPECT_EQ(telemetry.events_at_read[1], clock.events.size() - 1);
+  const Event& last_window = clock.events[clock.events.size() - 2];
+  EXPECT_EQ(last_window.kind, Event::kRun);
+  EXPECT_EQ(last_window.amount, static_cast<double>(m->iterations_per_window));
+
+  EXPECT_DOUBLE_EQ(m->temperature_before_c, 50.0);
+  EXPECT_DOUBLE_EQ(m->temperature_after_c, 60.0);
+  EXPECT_DOUBLE_EQ(m->clock_before_mhz, 2900.0);
+  EXPECT_DOUBLE_EQ(m->clock_after_mhz, 2800.0);
+  EXPECT_EQ(m->telemetry_source, "fake:cpu");
+}
+
+TEST(Measure, WithoutOrWithFailingTelemetryTheFiguresAreNotExposed) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  auto plain = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_TRUE(std::isnan(plain->temperature_before_c));
+  EXPECT_TRUE(std::isnan(plain->clock_after_mhz));
+  EXPECT_EQ(plain->telemetry_source, "");
+
+  FakeTelemetry broken(clock);
+  broken.fail = true;
+  auto m = Measure(work, meter, idle, Settings(), clock, &broken);
+  ASSERT_TRUE(m.ok()) << "telemetry must never fail a measurement: " << m.status().ToString();
+  EXPECT_EQ(broken.events_at_read.size(), 2u);
+  EXPECT_TRUE(std::isnan(m->temperature_before_c));
+  EXPECT_TRUE(std::isnan(m->temperature_after_c));
+  EXPECT_TRUE(std::isnan(m->clock_before_mhz));
+  EXPECT_TRUE(std::isnan(m->clock_after_mhz));
+  EXPECT_EQ(m->telemetry_source, "");
+}
+
 }  // namespace
 }  // namespace wattfleet

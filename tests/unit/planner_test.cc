@@ -164,15 +164,69 @@ TEST(PlannerTest, EstimateAndLease) {
   for (const JobSpec& j : slow->jobs) EXPECT_EQ(j.lease_ms, 401200);
 }
 
-TEST(PlannerTest, EmptyDevicesAndProbesAreRejected) {
+TEST(PlannerTest, EmptyDevicesAreRejected) {
   Campaign c = TwoArchitectures();
   c.devices.clear();
   EXPECT_EQ(MakePlan(c).status().code(), StatusCode::kInvalidArgument);
-  Campaign d = TwoArchitectures();
-  d.plan.thor_probes = true;
-  Result<Plan> p = MakePlan(d);
-  ASSERT_FALSE(p.ok());
-  EXPECT_NE(p.status().message().find("not implemented"), std::string::npos);
+}
+
+// Both architectures start with Linear(8, ...) on [8] but end in 4 and 2 classes: two kinds.
+// Per kind and class: one output and one input probe per width, one hidden probe per pair.
+TEST(PlannerTest, ThorProbesPerKindAndClass) {
+  Campaign c = TwoArchitectures({"cpu", "cuda"});
+  c.plan.thor_probes = true;
+  c.plan.probe_widths = {8, 32, 64};
+  c.architectures.push_back(Build("flat", {Relu()}));  // no layer THOR can probe
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->probe_kinds, (std::vector<std::string>{"linear-8-c4", "linear-8-c2"}));
+  ASSERT_EQ(p->probe_kinds_skipped.size(), 1u);
+  EXPECT_NE(p->probe_kinds_skipped[0].find("architecture 'flat'"), std::string::npos);
+  const int64_t per_kind = 3 + 3 + 3 * 3;
+  EXPECT_EQ(Count(*p, JobKind::kProbe, "cpu"), 2 * per_kind);
+  EXPECT_EQ(Count(*p, JobKind::kProbe, "cuda"), 2 * per_kind);
+  std::set<std::string> subjects;
+  for (const JobSpec& j : p->jobs) {
+    if (j.kind != JobKind::kProbe || j.device_class != "cpu") continue;
+    EXPECT_TRUE(subjects.insert(j.subject).second) << j.subject;
+    EXPECT_EQ(j.subject, j.graph.name);
+    EXPECT_EQ(j.mode, Mode::kTraining);  // the campaign's settings
+  }
+  EXPECT_TRUE(subjects.count("linear-8-c4/hidden/32x64"));
+  EXPECT_TRUE(subjects.count("linear-8-c2/output/8"));
+  // Probes come after the class's layer jobs and before its whole models.
+  size_t last_layer = 0, first_probe = p->jobs.size(), first_model = p->jobs.size();
+  for (size_t i = 0; i < p->jobs.size(); ++i) {
+    if (p->jobs[i].device_class != "cpu") continue;
+    if (p->jobs[i].kind == JobKind::kLayer) last_layer = i;
+    if (p->jobs[i].kind == JobKind::kProbe) first_probe = std::min(first_probe, i);
+    if (p->jobs[i].kind == JobKind::kModel) first_model = std::min(first_model, i);
+  }
+  EXPECT_LT(last_layer, first_probe);
+  EXPECT_LT(first_probe, first_model);
+
+  c.plan.thor_probes = false;
+  Result<Plan> none = MakePlan(c);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(Count(*none, JobKind::kProbe, "cpu"), 0);
+}
+
+TEST(PlannerTest, ConvolutionKindsNeedSamePadding) {
+  Campaign c = TwoArchitectures();
+  c.architectures.clear();
+  c.plan.thor_probes = true;
+  c.plan.probe_widths = {4};
+  Result<Campaign> file = LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) +
+                                           "/experiments/quickstart.yaml");
+  ASSERT_TRUE(file.ok());
+  c.architectures = file->architectures;  // lenet5 (5x5, unpadded), mlp, cnn (3x3, padded)
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->probe_kinds.size(), 2u);
+  EXPECT_EQ(p->probe_kinds[1], "conv2d-k3-p1-1x28x28-c10");
+  ASSERT_EQ(p->probe_kinds_skipped.size(), 1u);
+  EXPECT_NE(p->probe_kinds_skipped[0].find("lenet5"), std::string::npos);
+  EXPECT_NE(p->probe_kinds_skipped[0].find("not a 'same' stride-1"), std::string::npos);
 }
 
 TEST(PlannerTest, QuickstartPlansAFewDozenJobs) {

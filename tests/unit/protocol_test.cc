@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <msgpack.hpp>
 
+#include <cmath>
+#include <map>
+
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -93,6 +96,61 @@ TEST(ProtocolTest, ResultRoundTrip) {
   ASSERT_EQ(d->measurement.repeats.size(), 2u);
   EXPECT_DOUBLE_EQ(d->measurement.repeats[1].energy_j, 12.6);
   EXPECT_DOUBLE_EQ(d->measurement.energy_per_iter_j, 1.25);
+}
+
+TEST(ProtocolTest, TelemetryRoundTripsAndNaNStaysNotExposed) {
+  JobResult r;
+  r.job_id = 4;
+  r.attempt = 1;
+  r.measurement.sensor = "nvml";
+  r.measurement.repeats = {{10, 0.5, 12.5}};
+  r.measurement.time_per_iter_s = 0.05;
+  r.measurement.energy_per_iter_j = 1.25;
+  r.measurement.temperature_before_c = 41.5;
+  r.measurement.clock_before_mhz = 1980;  // integral: msgpack packs it as an integer
+  r.measurement.temperature_after_c = 67.25;
+  r.measurement.telemetry_source = "nvml:gpu0";
+  // clock_after_mhz keeps its default: not exposed.
+  auto d = DecodeJobResult(Encode(r));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_DOUBLE_EQ(d->measurement.temperature_before_c, 41.5);
+  EXPECT_DOUBLE_EQ(d->measurement.clock_before_mhz, 1980);
+  EXPECT_DOUBLE_EQ(d->measurement.temperature_after_c, 67.25);
+  EXPECT_TRUE(std::isnan(d->measurement.clock_after_mhz));
+  EXPECT_EQ(d->measurement.telemetry_source, "nvml:gpu0");
+}
+
+TEST(ProtocolTest, ResultFromAnAgentWithoutTelemetryDecodesAsNotExposed) {
+  // A DONE result as an agent that predates telemetry sends it: no telemetry keys at all.
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(4);
+  pk.pack(std::string("job_id"));
+  pk.pack(int64_t{9});
+  pk.pack(std::string("attempt"));
+  pk.pack(1);
+  pk.pack(std::string("outcome"));
+  pk.pack(std::string("DONE"));
+  pk.pack(std::string("measurement"));
+  pk.pack_map(4);
+  pk.pack(std::string("sensor"));
+  pk.pack(std::string("rapl"));
+  pk.pack(std::string("repeats"));
+  pk.pack_array(1);
+  pk.pack(std::map<std::string, double>{{"iterations", 10}, {"time_s", 0.5}, {"energy_j", 3}});
+  pk.pack(std::string("time_per_iter_s"));
+  pk.pack(0.05);
+  pk.pack(std::string("energy_per_iter_j"));
+  pk.pack(0.3);
+  auto d = DecodeJobResult(std::string_view(buf.data(), buf.size()));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->measurement.sensor, "rapl");
+  EXPECT_DOUBLE_EQ(d->measurement.energy_per_iter_j, 0.3);
+  EXPECT_TRUE(std::isnan(d->measurement.temperature_before_c));
+  EXPECT_TRUE(std::isnan(d->measurement.temperature_after_c));
+  EXPECT_TRUE(std::isnan(d->measurement.clock_before_mhz));
+  EXPECT_TRUE(std::isnan(d->measurement.clock_after_mhz));
+  EXPECT_EQ(d->measurement.telemetry_source, "");
 }
 
 TEST(ProtocolTest, FailureResultNeedsNoMeasurement) {

@@ -3,13 +3,16 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
+#include "export.h"
 #include "store.h"
 #include "wattfleet/common/protocol.h"
 
@@ -230,7 +233,7 @@ TEST(JobStateTest, NamesRoundTrip) {
 }
 
 TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 1);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 2);
   EXPECT_EQ(QueryText(path_, "PRAGMA journal_mode"), "wal");
   for (const char* table : {"campaigns", "architectures", "layers", "arch_layers", "devices",
                             "jobs", "measurements"}) {
@@ -241,7 +244,7 @@ TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
   }
   store_.reset();
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 1);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 2);
 }
 
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
@@ -250,7 +253,7 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   auto s = OpenSqliteStore(path_);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("version 1"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version 2"), std::string::npos) << s.status().ToString();
 }
 
 TEST(StoreOpenTest, NotADatabaseIsAnError) {
@@ -571,6 +574,91 @@ TEST_F(StoreTest, ExportRowsJoinLayersAndArchitectures) {
   EXPECT_EQ((*all)[4].campaign, "second");
   EXPECT_EQ((*all)[4].device, "agent-2");
   EXPECT_EQ((*all)[4].architecture, "mlp-a;mlp-b");
+}
+
+// The text after the last `n` commas of a CSV line (the trailing columns, which hold no commas).
+std::string LastCells(const std::string& line, int n) {
+  size_t pos = line.size();
+  for (int i = 0; i < n && pos != std::string::npos && pos > 0; ++i) pos = line.rfind(',', pos - 1);
+  return pos == std::string::npos ? std::string() : line.substr(pos + 1);
+}
+
+TEST_F(StoreTest, TelemetryIsStoredAndExportedWithNullWhereNotExposed) {
+  const int64_t cid = Create(MakePlan());
+  JobResult hot = Done(1, 1);
+  hot.measurement.temperature_before_c = 41.5;
+  hot.measurement.temperature_after_c = 63;
+  hot.measurement.clock_before_mhz = 3000;
+  // clock_after_mhz: not exposed (NaN).
+  hot.measurement.telemetry_source = "sysfs:x86_pkg_temp+cpufreq";
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(hot), RecordOutcome::kStored);
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(Done(2, 1)), RecordOutcome::kStored);  // nothing exposed at all
+
+  const auto column = [&](const char* name, int job) {
+    return QueryText(path_, std::string("SELECT ") + name +
+                                " FROM measurements WHERE job_id = " + std::to_string(job));
+  };
+  EXPECT_EQ(column("temperature_before_c", 1), "41.5");
+  EXPECT_EQ(column("temperature_after_c", 1), "63.0");
+  EXPECT_EQ(column("clock_before_mhz", 1), "3000.0");
+  EXPECT_EQ(column("clock_after_mhz", 1), "<null>");
+  EXPECT_EQ(column("telemetry_source", 1), "sysfs:x86_pkg_temp+cpufreq");
+  for (const char* name : {"temperature_before_c", "temperature_after_c", "clock_before_mhz",
+                           "clock_after_mhz", "telemetry_source"}) {
+    EXPECT_EQ(column(name, 2), "<null>") << name;
+  }
+
+  auto rows = store_->ExportRows(cid);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_DOUBLE_EQ((*rows)[0].m.temperature_before_c, 41.5);
+  EXPECT_TRUE(std::isnan((*rows)[0].m.clock_after_mhz));
+  EXPECT_TRUE(std::isnan((*rows)[1].m.temperature_before_c));
+  std::ostringstream csv;
+  WriteCsv(*rows, csv);
+  std::istringstream lines(csv.str());
+  std::string header, first, second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_EQ(LastCells(header, 5),
+            "temperature_before_c,temperature_after_c,clock_before_mhz,clock_after_mhz,"
+            "telemetry_source");
+  EXPECT_EQ(LastCells(first, 5), "41.5,63,3000,,sysfs:x86_pkg_temp+cpufreq");
+  EXPECT_EQ(LastCells(second, 5), ",,,,");
+}
+
+TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
+  Create(MakePlan());
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(Done(1, 1)), RecordOutcome::kStored);
+  store_.reset();
+  // Back to the version 1 schema, as a file written before telemetry was recorded.
+  for (const char* col : {"temperature_before_c", "temperature_after_c", "clock_before_mhz",
+                          "clock_after_mhz", "telemetry_source"}) {
+    ExecRaw(path_, std::string("ALTER TABLE measurements DROP COLUMN ") + col);
+  }
+  ExecRaw(path_, "PRAGMA user_version = 1");
+  ASSERT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') "
+                            "WHERE name = 'telemetry_source'"),
+            0);
+
+  Open();
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') WHERE "
+                            "name IN ('temperature_before_c', 'temperature_after_c', "
+                            "'clock_before_mhz', 'clock_after_mhz', 'telemetry_source')"),
+            5);
+  EXPECT_EQ(QueryText(path_, "SELECT temperature_before_c FROM measurements WHERE job_id = 1"),
+            "<null>");
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
+  JobResult r = Done(2, 1);
+  r.measurement.clock_after_mhz = 1410;
+  ASSERT_EQ(Record(r), RecordOutcome::kStored);
+  EXPECT_EQ(QueryText(path_, "SELECT clock_after_mhz FROM measurements WHERE job_id = 2"),
+            "1410.0");
 }
 
 TEST_F(StoreTest, FailedCreateCampaignLeavesNothing) {

@@ -3,9 +3,14 @@
 // whose in_features is the predicted output size, so a wrong prediction fails Prepare.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "executor.h"
+#include "layer_samples.h"
 #include "wattfleet/common/architecture.h"
 #include "wattfleet/common/layer.h"
+#include "wattfleet/common/probe.h"
 
 namespace wattfleet {
 namespace {
@@ -72,6 +77,124 @@ TEST_P(TorchExecutorTest, EveryLayerTypeRunsWithThePredictedOutputShape) {
   }
 }
 
+// `spec` reading the graph's inputs, then Flatten and a Linear sized from the predicted output:
+// Prepare fails when libtorch's output size differs from the layer model's.
+Architecture Checked(const LayerSpec& spec) {
+  Architecture g = SingleLayerGraph("check", spec);
+  auto features = ComputeFeatures(spec);
+  EXPECT_TRUE(features.ok()) << features.status().ToString();
+  ArchNode flat{"flat", {LayerType::kFlatten, {}, features->output_shape, {}}, {0}};
+  ArchNode head{"head",
+                {LayerType::kLinear,
+                 {{"in_features", static_cast<double>(features->output_elements)},
+                  {"out_features", 3}},
+                 {features->output_elements},
+                 {}},
+                {1}};
+  g.nodes.push_back(std::move(flat));
+  g.nodes.push_back(std::move(head));
+  return g;
+}
+
+std::vector<LayerSpec> EveryTypeAndVariants() {
+  using testing::Spec;
+  std::vector<LayerSpec> specs = testing::OneOfEachLayer();
+  specs.push_back(Spec(LayerType::kConvTranspose2d,
+                       {{"in_channels", 4}, {"out_channels", 6}, {"kernel_size", 3}, {"stride", 2},
+                        {"padding", 1}, {"output_padding", 1}, {"groups", 2}},
+                       {4, 7, 9}));
+  specs.push_back(Spec(LayerType::kUpsample, {{"scale_factor", 3}}, {2, 4, 5}));
+  specs.push_back(Spec(LayerType::kMultiheadAttention, {{"num_heads", 4}, {"causal", 1}}, {6, 16}));
+  specs.push_back(Spec(LayerType::kTransformerEncoderLayer,
+                       {{"nhead", 2}, {"dim_feedforward", 32}, {"gelu", 1}, {"norm_first", 1},
+                        {"causal", 1}},
+                       {6, 8}));
+  specs.push_back(Spec(LayerType::kConcat, {{"dim", -1}}, {3, 4, 2}, {{3, 4, 5}, {3, 4, 1}}));
+  specs.push_back(Spec(LayerType::kNarrow, {{"dim", 1}, {"start", 1}, {"length", 3}}, {2, 5, 4}));
+  return specs;
+}
+
+TEST_P(TorchExecutorTest, EveryLayerTypeOfTheModelRunsWithThePredictedOutputSize) {
+  auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
+  ASSERT_TRUE(executor.ok()) << executor.status().ToString();
+  std::set<LayerType> covered;
+  for (const LayerSpec& raw : EveryTypeAndVariants()) {
+    auto spec = Normalize(raw);
+    ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+    JobSpec job;
+    job.job_id = 1;
+    job.kind = JobKind::kLayer;
+    job.mode = GetParam();
+    job.batch = 2;
+    job.graph = Checked(*spec);
+    auto workload = (*executor)->Prepare(job);
+    ASSERT_TRUE(workload.ok()) << CanonicalKey(*spec) << ": " << workload.status().ToString();
+    EXPECT_TRUE((*workload)->Run(2).ok()) << CanonicalKey(*spec);
+    covered.insert(spec->type);
+  }
+  EXPECT_EQ(covered.size(), AllLayerTypes().size());
+}
+
+// A small DAG with a residual add, a concatenation of two branches and a squeeze-and-excite
+// style broadcast product runs in both modes.
+TEST_P(TorchExecutorTest, RunsDagArchitectures) {
+  using T = LayerType;
+  GraphBuilder g("dag", "test", {4, 8, 8});
+  const auto stem = g.Then(T::kConv2d, {{"in_channels", 4}, {"out_channels", 8}, {"kernel_size", 3},
+                                        {"padding", 1}});
+  const auto a = g.Add(T::kConv2d, {{"in_channels", 8}, {"out_channels", 8}, {"kernel_size", 3},
+                                    {"padding", 1}}, {stem});
+  const auto res = g.Add(T::kAdd, {}, {a, stem});
+  const auto b = g.Add(T::kConv2d, {{"in_channels", 8}, {"out_channels", 4}, {"kernel_size", 1}},
+                       {stem});
+  const auto cat = g.Add(T::kConcat, {}, {res, b});
+  g.Then(T::kAdaptiveAvgPool2d, {{"output_size", 1}});
+  const auto gate = g.Then(T::kSigmoid);
+  g.Add(T::kMul, {}, {cat, gate});
+  g.Then(T::kFlatten);
+  g.Then(T::kLinear, {{"in_features", 12 * 64}, {"out_features", 5}});
+  auto arch = std::move(g).Finish();
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
+  ASSERT_TRUE(executor.ok());
+  JobSpec job;
+  job.job_id = 1;
+  job.kind = JobKind::kModel;
+  job.mode = GetParam();
+  job.batch = 3;
+  job.graph = *arch;
+  auto workload = (*executor)->Prepare(job);
+  ASSERT_TRUE(workload.ok()) << workload.status().ToString();
+  EXPECT_TRUE((*workload)->Run(3).ok());
+}
+
+// THOR's three probe models of a convolutional and a recurrent kind run as probe jobs.
+TEST_P(TorchExecutorTest, RunsThorProbeModels) {
+  auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
+  ASSERT_TRUE(executor.ok());
+  const ProbeKind kinds[] = {
+      {"conv", LayerType::kConv2d, {{"kernel_size", 3}, {"padding", 1}}, {3, 12, 12}, 10},
+      {"gru", LayerType::kGRU, {}, {6, 5}, 4}};
+  for (const ProbeKind& kind : kinds) {
+    for (ProbeRole role : {ProbeRole::kOutput, ProbeRole::kInput, ProbeRole::kHidden}) {
+      auto probe = BuildProbe(kind, role, role == ProbeRole::kHidden
+                                              ? std::vector<int64_t>{8, 16}
+                                              : std::vector<int64_t>{8});
+      ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+      JobSpec job;
+      job.job_id = 1;
+      job.kind = JobKind::kProbe;
+      job.mode = GetParam();
+      job.batch = 2;
+      job.subject = probe->name;
+      job.graph = *probe;
+      auto workload = (*executor)->Prepare(job);
+      ASSERT_TRUE(workload.ok()) << probe->name << ": " << workload.status().ToString();
+      EXPECT_TRUE((*workload)->Run(2).ok()) << probe->name;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, TorchExecutorTest,
                          ::testing::Values(Mode::kInference, Mode::kTraining));
 
@@ -103,6 +226,36 @@ TEST(TorchExecutor, MeasuresAPlausiblePeakThroughput) {
   // no single core reaches 1 TFLOP/s: outside that range the measurement itself is broken.
   EXPECT_GT(*peak, 1e8);
   EXPECT_LT(*peak, 1e12);
+}
+
+TEST(TorchExecutor, RunsOnlyTheDTypesTheDeviceHas) {
+  auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
+  ASSERT_TRUE(executor.ok());
+  const std::vector<DType> dtypes = (*executor)->dtypes();
+  ASSERT_FALSE(dtypes.empty());
+  EXPECT_EQ(dtypes.front(), DType::kFloat32);
+  auto spec = Normalize(testing::Spec(
+      LayerType::kConv2d, {{"in_channels", 2}, {"out_channels", 4}, {"kernel_size", 3}},
+      {2, 8, 8}));
+  ASSERT_TRUE(spec.ok());
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+    JobSpec job;
+    job.job_id = 1;
+    job.batch = 2;
+    job.dtype = d;
+    job.graph = SingleLayerGraph("conv", *spec);
+    auto workload = (*executor)->Prepare(job);
+    const bool listed = std::find(dtypes.begin(), dtypes.end(), d) != dtypes.end();
+    if (listed) {
+      ASSERT_TRUE(workload.ok()) << DTypeName(d) << ": " << workload.status().ToString();
+      EXPECT_TRUE((*workload)->Run(1).ok());
+    } else {
+      ASSERT_FALSE(workload.ok()) << DTypeName(d);
+      EXPECT_EQ(workload.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_NE(workload.status().message().find("is not supported on cpu"), std::string::npos)
+          << workload.status().message();
+    }
+  }
 }
 
 TEST(TorchExecutor, RejectsUnknownDevice) {

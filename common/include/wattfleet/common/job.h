@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -101,6 +102,14 @@ struct Measurement {
   std::string torch_version;
   std::string device;               // "cpu", "cuda:0"
   int64_t threads = 0;
+  // Device temperature (degrees C) and clock (MHz) right before the protocol starts and right
+  // after its last window (MEASUREMENT.md, rule 5). NaN: not exposed by the device, or sent
+  // by an agent that predates these fields (a missing key keeps the default).
+  double temperature_before_c = std::numeric_limits<double>::quiet_NaN();
+  double temperature_after_c = std::numeric_limits<double>::quiet_NaN();
+  double clock_before_mhz = std::numeric_limits<double>::quiet_NaN();
+  double clock_after_mhz = std::numeric_limits<double>::quiet_NaN();
+  std::string telemetry_source;     // e.g. "nvml:gpu0", "sysfs:x86_pkg_temp+cpufreq"; "": none
 };
 
 // What an agent sends back for one job attempt.

@@ -45,6 +45,28 @@ enum class LayerType {
   kEmbedding,
   kLSTM,
   kGRU,
+  kConvTranspose2d,
+  kGroupNorm,
+  kReLU6,
+  kSiLU,
+  kHardswish,
+  kHardsigmoid,
+  kMultiheadAttention,       // self-attention over [seq, embed_dim]
+  kTransformerEncoderLayer,  // attention + feed-forward block over [seq, d_model]
+  kAdd,                      // element-wise sum of equal shapes (residual paths)
+  kMul,                      // element-wise product; later inputs may broadcast size-1 dims
+  kConcat,                   // concatenation along `dim`
+  kUpsample,                 // nearest or bilinear, integer scale factor
+  kNarrow,                   // a slice [start, start + length) of `dim`
+  kChannelShuffle,
+  kChannelsLast,             // [C,H,W] -> [H,W,C]
+  kChannelsFirst,            // [H,W,C] -> [C,H,W]
+  kTranspose,                // [A,B] -> [B,A]
+  kTokens,                   // [C,H,W] -> [H*W,C] (a patch grid as a token sequence)
+  kClassToken,               // prepends a learned token: [N,C] -> [N+1,C]
+  kPositionalEmbedding,      // adds a learned [N,C] table
+  kSelectToken,              // one token: [N,C] -> [C]
+  kLayerScale,               // learned per-channel scale of dim 0
 };
 
 // All layer types, in enum order.
@@ -64,11 +86,15 @@ struct LayerSpec {
   std::map<std::string, double> params;
   // Per-sample input shape (no batch dimension).
   Shape input_shape;
+  // Per-sample shapes of the second and later inputs of multi-input layers (Add, Mul, Concat);
+  // empty for every other type.
+  std::vector<Shape> extra_inputs = {};
 
   // The hyper-parameter as an integer, or `fallback` when absent.
   int64_t Int(const std::string& key, int64_t fallback = 0) const;
   bool operator==(const LayerSpec& other) const {
-    return type == other.type && params == other.params && input_shape == other.input_shape;
+    return type == other.type && params == other.params && input_shape == other.input_shape &&
+           extra_inputs == other.extra_inputs;
   }
 };
 
@@ -76,7 +102,7 @@ struct LayerFeatures {
   int64_t macs = 0;             // multiply-accumulates, per sample
   int64_t flops = 0;            // 2 x MACs plus element-wise operations, per sample
   int64_t params = 0;           // trainable parameters (buffers such as running stats excluded)
-  int64_t input_elements = 0;   // per sample
+  int64_t input_elements = 0;   // per sample, summed over all inputs
   int64_t output_elements = 0;  // per sample
   Shape output_shape;           // per sample
 };
@@ -91,7 +117,7 @@ Result<LayerSpec> Normalize(LayerSpec spec);
 Result<LayerFeatures> ComputeFeatures(const LayerSpec& spec);
 
 // Deterministic identity of a normalized spec: type, every hyper-parameter in name order and
-// the input shape, e.g. "Conv2d(bias=1,dilation=1,...)[1,28,28]". Two specs are the same
+// the input shapes, e.g. "Conv2d(bias=1,dilation=1,...)[1,28,28]". Two specs are the same
 // layer exactly when their keys are equal.
 std::string CanonicalKey(const LayerSpec& spec);
 
