@@ -3,8 +3,12 @@
 //   ./build/bench/bench_planner
 //
 // Counters: architectures, layers_total, layers_distinct and the dedup ratio
-// (layers_total / layers_distinct) of each campaign.
+// (layers_total / layers_distinct) of each campaign; peak_rss_mib is the process's peak
+// resident memory after the benchmark (run one benchmark alone, with --benchmark_filter, for
+// a figure that belongs to it alone).
 #include <benchmark/benchmark.h>
+
+#include <sys/resource.h>
 
 #include <fstream>
 #include <sstream>
@@ -61,6 +65,9 @@ void PlanText(benchmark::State& state, const std::string& text, const std::strin
   state.counters["layers_distinct"] = static_cast<double>(distinct);
   state.counters["jobs"] = static_cast<double>(jobs);
   state.counters["dedup_ratio"] = distinct ? static_cast<double>(total) / distinct : 0;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  state.counters["peak_rss_mib"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
 void BM_PlanQuickstart(benchmark::State& state) {
@@ -71,6 +78,14 @@ BENCHMARK(BM_PlanQuickstart)->Unit(benchmark::kMicrosecond);
 
 void BM_PlanSweep(benchmark::State& state) { PlanText(state, kSweep, "bench-sweep.yaml"); }
 BENCHMARK(BM_PlanSweep)->Unit(benchmark::kMillisecond);
+
+// The whole zoo: 300+ architectures across vision, language and audio, two device classes,
+// THOR probes.
+void BM_PlanZooFull(benchmark::State& state) {
+  const std::string path = std::string(WATTFLEET_SOURCE_DIR) + "/experiments/zoo-full.yaml";
+  PlanText(state, ReadFile(path), path);
+}
+BENCHMARK(BM_PlanZooFull)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace wattfleet

@@ -156,22 +156,26 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       return Wrap(g.register_module(
           name, nn::MaxPool1d(nn::MaxPool1dOptions(i("kernel_size"))
                                   .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding")))));
+                                  .padding(i("padding"))
+                                  .ceil_mode(i("ceil_mode") != 0))));
     case LayerType::kMaxPool2d:
       return Wrap(g.register_module(
           name, nn::MaxPool2d(nn::MaxPool2dOptions(i("kernel_size"))
                                   .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding")))));
+                                  .padding(i("padding"))
+                                  .ceil_mode(i("ceil_mode") != 0))));
     case LayerType::kAvgPool1d:
       return Wrap(g.register_module(
           name, nn::AvgPool1d(nn::AvgPool1dOptions(i("kernel_size"))
                                   .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding")))));
+                                  .padding(i("padding"))
+                                  .ceil_mode(i("ceil_mode") != 0))));
     case LayerType::kAvgPool2d:
       return Wrap(g.register_module(
           name, nn::AvgPool2d(nn::AvgPool2dOptions(i("kernel_size"))
                                   .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding")))));
+                                  .padding(i("padding"))
+                                  .ceil_mode(i("ceil_mode") != 0))));
     case LayerType::kAdaptiveAvgPool1d:
       return Wrap(g.register_module(
           name, nn::AdaptiveAvgPool1d(nn::AdaptiveAvgPool1dOptions(i("output_size")))));

@@ -12,7 +12,8 @@
 //     min, max, divide), Hardswish 5 (Hardsigmoid, multiply), GELU 8 (tanh approximation:
 //     cube, 2 mul, add, tanh, add, 2 mul counted with tanh as one op), Softmax 3 (exp, sum,
 //     divide) per element.
-//   Max/Avg pools: kernel_size^dims per output element. AdaptiveAvgPool: 1 per input element.
+//   Max/Avg pools: kernel_size^dims per output element (ceil_mode's partial windows too).
+//     AdaptiveAvgPool: 1 per input element.
 //   Upsample: nearest 0, bilinear 7 per output element (4 weighted neighbours: 4 mul, 3 add).
 //   Add / Mul: 1 per output element per extra input. PositionalEmbedding, LayerScale: 1 per
 //     element.
@@ -235,9 +236,13 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       if (p > k / 2) {
         return Error(type, StrCat("padding ", p, " is more than half of kernel_size ", k));
       }
+      const bool ceil_mode = get("ceil_mode") != 0;
       f.output_shape = {in[0]};
       for (size_t i = 1; i <= dims; ++i) {
         WF_ASSIGN_OR_RETURN(int64_t o, SpatialOut(type, in[i], k, s, p, 1));
+        // PyTorch's ceil_mode keeps a last, partial window, unless it would start in the
+        // right padding (pooling_output_shape).
+        if (ceil_mode && (in[i] + 2 * p - k) % s != 0 && o * s < in[i] + p) ++o;
         f.output_shape.push_back(o);
       }
       f.flops = mul({elements_of(f.output_shape), Pow(k, dims)});

@@ -88,7 +88,8 @@ const std::vector<ParamDef>& ParamDefs(LayerType type) {
   static const std::vector<ParamDef> kSoftmax = {{"dim", K::kDefault, -1, D::kAnyInt}};
   static const std::vector<ParamDef> kPool = {{"kernel_size", K::kRequired, 0, D::kPositive},
                                               {"stride", K::kDerived, 0, D::kPositive},
-                                              {"padding", K::kDefault, 0, D::kNonNegative}};
+                                              {"padding", K::kDefault, 0, D::kNonNegative},
+                                              {"ceil_mode", K::kDefault, 0, D::kBool}};
   static const std::vector<ParamDef> kAdaptive = {{"output_size", K::kRequired, 0, D::kPositive}};
   static const std::vector<ParamDef> kDropout = {{"p", K::kDefault, 0.5, D::kProbability}};
   static const std::vector<ParamDef> kEmbedding = {

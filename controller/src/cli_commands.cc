@@ -277,8 +277,15 @@ int CmdPlan(const std::string& campaign_path, bool json) {
   for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
   std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
   for (const std::string& k : plan->probe_kinds) std::cout << "  THOR probe kind " << k << "\n";
-  for (const std::string& k : plan->probe_kinds_skipped) {
-    std::cout << "  no THOR probes for " << k << "\n";
+  // Long campaigns skip many architectures (every strided stem): a few lines say why, --json
+  // lists them all.
+  const size_t shown = std::min<size_t>(plan->probe_kinds_skipped.size(), 3);
+  for (size_t i = 0; i < shown; ++i) {
+    std::cout << "  no THOR probes for " << plan->probe_kinds_skipped[i] << "\n";
+  }
+  if (plan->probe_kinds_skipped.size() > shown) {
+    std::cout << "  ... and " << plan->probe_kinds_skipped.size() - shown
+              << " more architectures without THOR probes (see --json)\n";
   }
   for (const Architecture& a : campaign->architectures) {
     const LayerFeatures t = a.Totals();

@@ -38,6 +38,15 @@ Result<ProbeKind> KindOf(const Architecture& arch) {
   if (first == arch.nodes.end()) {
     return Status::NotFound("no Conv1d, Conv2d, Linear, LSTM or GRU layer");
   }
+  // Only reshaping may come before the input layer: a network that starts with, say, an
+  // Embedding has its cost there, and a deeper Linear is not THOR's input layer.
+  for (auto it = arch.nodes.begin(); it != first; ++it) {
+    if (it->spec.type != LayerType::kFlatten && it->spec.type != LayerType::kDropout) {
+      return Status::InvalidArgument("its first layer is " +
+                                     std::string(LayerTypeName(it->spec.type)) +
+                                     ", not a layer THOR can probe");
+    }
+  }
   const LayerSpec& s = first->spec;
   ProbeKind kind;
   kind.type = s.type;

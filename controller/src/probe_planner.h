@@ -2,7 +2,7 @@
 // models that profile them (ESTIMATORS.md section 1).
 //
 // A kind is taken from each architecture's input layer (its first Conv1d/Conv2d, Linear, LSTM
-// or GRU): its type, the hyper-parameters other than widths, the network input and the
+// or GRU, with nothing but Flatten or Dropout before it): its type, the hyper-parameters other than widths, the network input and the
 // network's output width. Convolutions must keep the spatial size ("same" padding, stride 1)
 // so that the output layer sees one input size at every probe depth; other kinds are skipped
 // with the reason.

@@ -1,5 +1,6 @@
 // torchvision's RegNet (Radosavovic et al. 2020) and ConvNeXt (Liu et al. 2022), and the
 // convnext family.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,13 @@ struct RegNetSpec {
   bool se;  // Y models: squeeze-and-excitation with se_ratio 0.25
 };
 
+// int(round(0.25 * width)) with Python's round-half-to-even.
+int64_t QuarterRounded(int64_t width) {
+  const int64_t q = width / 4, rem = width % 4;
+  if (rem == 2) return q % 2 == 0 ? q : q + 1;
+  return rem > 2 ? q + 1 : q;
+}
+
 // ResBottleneckBlock: 1x1, grouped 3x3 (stride), optional SE, linear 1x1, plus the shortcut
 // (projected when the shape changes), then ReLU. bottleneck_multiplier is 1.0 in every model.
 Id RegNetBlock(GraphBuilder& g, Id x, int64_t out, int64_t stride, const RegNetSpec& s) {
@@ -30,7 +38,7 @@ Id RegNetBlock(GraphBuilder& g, Id x, int64_t out, int64_t stride, const RegNetS
   Id y = ConvBnAct(g, x, out, 1, 1, 1, kReLU);
   y = ConvBnAct(g, y, out, 3, stride, out / s.group_width, kReLU);
   // The squeeze width is a quarter of the block's input width, not of the bottleneck's.
-  if (s.se) y = SqueezeExcite(g, y, (in + 2) / 4, kReLU, LayerType::kSigmoid);
+  if (s.se) y = SqueezeExcite(g, y, QuarterRounded(in), kReLU, LayerType::kSigmoid);
   y = ConvBn(g, y, out, 1);
   const Id shortcut = (in != out || stride != 1) ? ConvBn(g, x, out, 1, stride) : x;
   return Act(g, Residual(g, shortcut, y), kReLU);

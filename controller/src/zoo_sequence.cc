@@ -142,7 +142,7 @@ Result<Architecture> BuildTransformer(const std::string& family, const SweepPoin
 const std::vector<ParamInfo> kRnnParams = {
     {"layers", "stacked recurrent layers (default 1)"},
     {"hidden", "hidden units per layer and direction (required)"},
-    {"input", "input features per step (required)"},
+    {"features", "input features per step (required)"},
     {"seq", "sequence length in steps (default 32)"},
     {"bidirectional", "0 or 1 (default 0)"},
     {"classes", "classifier outputs (default 10)"},
@@ -155,7 +155,7 @@ Result<Architecture> BuildRnn(const std::string& family, const SweepPoint& point
   s.cell = family == "gru" ? T::kGRU : T::kLSTM;
   WF_ASSIGN_OR_RETURN(s.layers, r.Scalar("layers", 1, 16));
   WF_ASSIGN_OR_RETURN(s.hidden, r.Scalar("hidden", -1, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(s.input, r.Scalar("input", -1, kMaxWidth));
+  WF_ASSIGN_OR_RETURN(s.input, r.Scalar("features", -1, kMaxWidth));
   WF_ASSIGN_OR_RETURN(s.seq, r.Scalar("seq", 32, 65536));
   WF_ASSIGN_OR_RETURN(int64_t bi, r.Scalar("bidirectional", 0, 1, 0));
   WF_ASSIGN_OR_RETURN(s.classes, r.Scalar("classes", 10, kMaxWidth));

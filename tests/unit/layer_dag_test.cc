@@ -243,5 +243,39 @@ TEST(GraphBuilder, VitB16MatchesTorchvision) {
   EXPECT_EQ(arch->OutputShape(), (Shape{1000}));
 }
 
+// ceil_mode (SqueezeNet's pools): a last partial window counts, unless it would start in the
+// padding.
+TEST(NewLayers, PoolCeilMode) {
+  // [2,54,54] k3 s2: floor (54-3)/2 + 1 = 26; ceil keeps the partial window: 27.
+  auto floor = Features(Spec(T::kMaxPool2d, {{"kernel_size", 3}, {"stride", 2}}, {2, 54, 54}));
+  EXPECT_EQ(floor.output_shape, (Shape{2, 26, 26}));
+  auto ceil = Features(
+      Spec(T::kMaxPool2d, {{"kernel_size", 3}, {"stride", 2}, {"ceil_mode", 1}}, {2, 54, 54}));
+  EXPECT_EQ(ceil.output_shape, (Shape{2, 27, 27}));
+  EXPECT_EQ(ceil.flops, 2 * 27 * 27 * 9);
+  // An exact fit is the same either way: (55-3)/2 + 1 = 27.
+  EXPECT_EQ(Features(Spec(T::kMaxPool2d, {{"kernel_size", 3}, {"stride", 2}, {"ceil_mode", 1}},
+                          {2, 55, 55}))
+                .output_shape,
+            (Shape{2, 27, 27}));
+  // [1,5] k2 s2 p1: floor (5+2-2)/2 + 1 = 3; the fourth window would start at 6 = 5 + 1, in the
+  // right padding, so PyTorch drops it.
+  EXPECT_EQ(Features(Spec(T::kAvgPool1d,
+                          {{"kernel_size", 2}, {"stride", 2}, {"padding", 1}, {"ceil_mode", 1}},
+                          {1, 5}))
+                .output_shape,
+            (Shape{1, 3}));
+  // [1,4] k3 s2: floor (4-3)/2 + 1 = 1; ceil adds the window starting at 2 < 4: 2.
+  EXPECT_EQ(Features(Spec(T::kMaxPool1d, {{"kernel_size", 3}, {"stride", 2}, {"ceil_mode", 1}},
+                          {1, 4}))
+                .output_shape,
+            (Shape{1, 2}));
+  auto normalized = Normalize(Spec(T::kMaxPool2d, {{"kernel_size", 2}}, {1, 4, 4}));
+  ASSERT_TRUE(normalized.ok());
+  EXPECT_EQ(normalized->Int("ceil_mode", -1), 0);  // filled as a default
+  ExpectInvalid(Spec(T::kMaxPool2d, {{"kernel_size", 2}, {"ceil_mode", 2}}, {1, 4, 4}),
+                "ceil_mode");
+}
+
 }  // namespace
 }  // namespace wattfleet

@@ -79,7 +79,7 @@ TEST(SequenceZoo, FamiliesNameEveryPointDistinctly) {
   }
   for (const char* family : {"lstm", "gru"}) {
     for (int64_t bi : {0, 1}) {
-      auto a = BuildFamilyMember(family, {{"hidden", Int(64)}, {"input", Int(16)},
+      auto a = BuildFamilyMember(family, {{"hidden", Int(64)}, {"features", Int(16)},
                                           {"bidirectional", Int(bi)}});
       ASSERT_TRUE(a.ok()) << a.status().ToString();
       EXPECT_TRUE(names.insert(a->name).second) << a->name;
@@ -101,8 +101,8 @@ TEST(SequenceZoo, FamilyErrorsNameTheParameter) {
   EXPECT_EQ(heads.status().message(), "family 'bert': heads 8 does not divide d_model 100");
   auto missing = BuildFamilyMember("lstm", {{"hidden", Int(8)}});
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().message(), "family 'lstm': input is required");
-  auto range = BuildFamilyMember("gru", {{"hidden", Int(8)}, {"input", Int(4)},
+  EXPECT_EQ(missing.status().message(), "family 'lstm': features is required");
+  auto range = BuildFamilyMember("gru", {{"hidden", Int(8)}, {"features", Int(4)},
                                          {"bidirectional", Int(2)}});
   ASSERT_FALSE(range.ok());
   EXPECT_EQ(range.status().message(), "family 'gru': bidirectional must be in [0, 1], got 2");

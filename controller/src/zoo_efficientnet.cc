@@ -1,0 +1,114 @@
+// torchvision's EfficientNet B0-B7 (Tan and Le 2019) and the efficientnet family.
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "zoo_vision.h"
+
+namespace wattfleet::zoo::vision {
+namespace {
+
+constexpr LayerType kSiLU = LayerType::kSiLU;
+
+// torchvision's _efficientnet_conf multipliers, classifier dropout and the resolution of its
+// evaluation transforms, per variant.
+struct Variant {
+  double width_mult;
+  double depth_mult;
+  double dropout;
+  int64_t resolution;
+};
+constexpr Variant kVariants[] = {
+    {1.0, 1.0, 0.2, 224}, {1.0, 1.1, 0.2, 240}, {1.1, 1.2, 0.3, 288}, {1.2, 1.4, 0.3, 300},
+    {1.4, 1.8, 0.4, 380}, {1.6, 2.2, 0.4, 456}, {1.8, 2.6, 0.5, 528}, {2.0, 3.1, 0.5, 600}};
+constexpr int64_t kVariantCount = sizeof(kVariants) / sizeof(kVariants[0]);
+
+// MBConv: 1x1 expansion (unless the ratio is 1), depthwise conv, squeeze-and-excitation
+// (squeeze = input channels / 4, SiLU, Sigmoid gate), linear 1x1 projection, and the residual
+// when the shape is kept (StochasticDepth omitted).
+Id MBConv(GraphBuilder& g, Id x, int64_t expand, int64_t kernel, int64_t stride, int64_t out) {
+  const int64_t in = Channels(g, x);
+  const int64_t expanded = MakeDivisible(static_cast<double>(in * expand));
+  Id y = x;
+  if (expanded != in) y = ConvBnAct(g, y, expanded, 1, 1, 1, kSiLU);
+  y = ConvBnAct(g, y, expanded, kernel, stride, expanded, kSiLU);
+  y = SqueezeExcite(g, y, std::max<int64_t>(1, in / 4), kSiLU, LayerType::kSigmoid);
+  y = ConvBn(g, y, out, 1);
+  return (stride == 1 && in == out) ? Residual(g, y, x) : y;
+}
+
+struct EfficientNetConfig {
+  std::string name;
+  std::string family = "efficientnet";
+  int64_t variant = 0;
+  int64_t resolution = 224;
+  int64_t classes = 1000;
+};
+
+Result<Architecture> BuildEfficientNet(const EfficientNetConfig& c) {
+  // torchvision's bneck_conf rows: expand ratio, kernel, stride, in, out, layers (at B0).
+  struct Stage {
+    int64_t expand, kernel, stride, in, out, layers;
+  };
+  static const Stage kStages[] = {{1, 3, 1, 32, 16, 1},   {6, 3, 2, 16, 24, 2},
+                                  {6, 5, 2, 24, 40, 2},   {6, 3, 2, 40, 80, 3},
+                                  {6, 5, 1, 80, 112, 3},  {6, 5, 2, 112, 192, 4},
+                                  {6, 3, 1, 192, 320, 1}};
+  const Variant& v = kVariants[c.variant];
+  // adjust_channels and adjust_depth, in double as Python computes them.
+  auto channels = [&](int64_t ch) { return MakeDivisible(static_cast<double>(ch) * v.width_mult); };
+  auto depth = [&](int64_t n) {
+    return static_cast<int64_t>(std::ceil(static_cast<double>(n) * v.depth_mult));
+  };
+
+  GraphBuilder g(c.name, c.family, {3, c.resolution, c.resolution});
+  Id x = ConvBnAct(g, GraphBuilder::kInput, channels(kStages[0].in), 3, 2, 1, kSiLU);
+  for (const Stage& s : kStages) {
+    const int64_t layers = depth(s.layers);
+    for (int64_t i = 0; i < layers; ++i) {
+      x = MBConv(g, x, s.expand, s.kernel, i == 0 ? s.stride : 1, channels(s.out));
+    }
+  }
+  x = ConvBnAct(g, x, 4 * Channels(g, x), 1, 1, 1, kSiLU);
+  x = Dropout(g, PoolFlatten(g, x), v.dropout);
+  Linear(g, x, c.classes);
+  return std::move(g).Finish();
+}
+
+const std::vector<ParamInfo>& EfficientNetParams() {
+  static const std::vector<ParamInfo> kParams = {
+      {"classes", "output classes (default 1000)"},
+      {"resolution", "input height and width (default: the variant's, 224 for B0 to 600 for "
+                     "B7; at least 32)"},
+      {"variant", "0 to 7: EfficientNet-B0 to B7 width and depth multipliers (default 0)"},
+  };
+  return kParams;
+}
+
+Result<Architecture> BuildEfficientNetFamily(const SweepPoint& point) {
+  PointReader r("efficientnet", point, EfficientNetParams());
+  WF_RETURN_IF_ERROR(r.CheckNames());
+  EfficientNetConfig c;
+  WF_ASSIGN_OR_RETURN(c.variant, r.Scalar("variant", 0, kVariantCount - 1, 0));
+  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, kVariants[c.variant].resolution, 32));
+  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.name = "efficientnet-b" + std::to_string(c.variant) + "-r" + std::to_string(c.resolution) +
+           ClassesSuffix(c.classes);
+  return BuildEfficientNet(c);
+}
+
+}  // namespace
+
+void AddEfficientNets(Registry& r) {
+  for (int64_t variant = 0; variant < kVariantCount; ++variant) {
+    EfficientNetConfig c;
+    c.name = "efficientnet_b" + std::to_string(variant);
+    c.variant = variant;
+    c.resolution = kVariants[variant].resolution;
+    r.models.push_back({c.name, Source(c.name), [c] { return BuildEfficientNet(c); }});
+  }
+  r.families.push_back({"efficientnet", EfficientNetParams(), BuildEfficientNetFamily});
+}
+
+}  // namespace wattfleet::zoo::vision

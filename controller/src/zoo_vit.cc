@@ -1,0 +1,109 @@
+// torchvision's Vision Transformers (Dosovitskiy et al. 2021) and the vit family.
+#include <utility>
+#include <vector>
+
+#include "zoo_vision.h"
+
+namespace wattfleet::zoo::vision {
+namespace {
+
+struct VitConfig {
+  std::string name;
+  std::string family = "vit";
+  int64_t layers = 12;
+  int64_t hidden = 768;
+  int64_t heads = 12;
+  int64_t mlp = 3072;
+  int64_t patch = 16;
+  int64_t resolution = 224;
+  int64_t classes = 1000;
+};
+
+// conv_proj patchifies, the patch grid becomes a token sequence with a class token prepended
+// and a learned positional embedding added. torchvision's EncoderBlock (LayerNorm first,
+// attention, residual, LayerNorm, Linear-GELU-Linear, residual) is a norm_first
+// TransformerEncoderLayer with GELU; every dropout of these models has p = 0 and is left out.
+// The final LayerNorm, the class token and the head Linear follow.
+Result<Architecture> BuildVit(const VitConfig& c) {
+  GraphBuilder g(c.name, c.family, {3, c.resolution, c.resolution});
+  Conv(g, GraphBuilder::kInput, c.hidden, c.patch, c.patch, 1, /*bias=*/true, 0);
+  g.Then(LayerType::kTokens);
+  g.Then(LayerType::kClassToken);
+  g.Then(LayerType::kPositionalEmbedding);
+  for (int64_t i = 0; i < c.layers; ++i) {
+    g.Then(LayerType::kTransformerEncoderLayer, {{"nhead", c.heads},
+                                                 {"dim_feedforward", c.mlp},
+                                                 {"gelu", 1},
+                                                 {"norm_first", 1},
+                                                 {"dropout", 0}});
+  }
+  g.Then(LayerType::kLayerNorm);
+  g.Then(LayerType::kSelectToken, {{"index", 0}});
+  g.Then(LayerType::kLinear, {{"in_features", c.hidden}, {"out_features", c.classes}});
+  return std::move(g).Finish();
+}
+
+ModelEntry NamedVit(const std::string& name, int64_t layers, int64_t hidden, int64_t heads,
+                    int64_t mlp, int64_t patch) {
+  VitConfig c;
+  c.name = name;
+  c.layers = layers;
+  c.hidden = hidden;
+  c.heads = heads;
+  c.mlp = mlp;
+  c.patch = patch;
+  return {name, Source(name), [c] { return BuildVit(c); }};
+}
+
+const std::vector<ParamInfo>& VitParams() {
+  static const std::vector<ParamInfo> kParams = {
+      {"classes", "output classes (default 1000)"},
+      {"heads", "attention heads; must divide hidden (default 12)"},
+      {"hidden", "token width d_model (default 768)"},
+      {"layers", "encoder layers (default 12)"},
+      {"mlp", "feed-forward width dim_feedforward (default 3072)"},
+      {"patch", "patch size; must divide resolution (default 16)"},
+      {"resolution", "input height and width (default 224)"},
+  };
+  return kParams;
+}
+
+Result<Architecture> BuildVitFamily(const SweepPoint& point) {
+  PointReader r("vit", point, VitParams());
+  WF_RETURN_IF_ERROR(r.CheckNames());
+  VitConfig c;
+  WF_ASSIGN_OR_RETURN(c.layers, r.Scalar("layers", 12, kMaxDepth));
+  WF_ASSIGN_OR_RETURN(c.hidden, r.Scalar("hidden", 768, 8192));
+  WF_ASSIGN_OR_RETURN(c.heads, r.Scalar("heads", 12, 256));
+  WF_ASSIGN_OR_RETURN(c.mlp, r.Scalar("mlp", 3072, 32768));
+  WF_ASSIGN_OR_RETURN(c.patch, r.Scalar("patch", 16, 64));
+  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 1));
+  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  // torchvision asserts both: the patch grid must tile the image, heads must split d_model.
+  if (c.resolution % c.patch != 0) {
+    return r.Bad("patch", std::to_string(c.patch) + " does not divide resolution " +
+                              std::to_string(c.resolution));
+  }
+  if (c.hidden % c.heads != 0) {
+    return r.Bad("heads", std::to_string(c.heads) + " does not divide hidden " +
+                              std::to_string(c.hidden));
+  }
+  c.name = "vit-l" + std::to_string(c.layers) + "-d" + std::to_string(c.hidden) + "-h" +
+           std::to_string(c.heads) + "-m" + std::to_string(c.mlp) + "-p" +
+           std::to_string(c.patch) + "-r" + std::to_string(c.resolution) +
+           ClassesSuffix(c.classes);
+  return BuildVit(c);
+}
+
+}  // namespace
+
+void AddVisionTransformers(Registry& r) {
+  r.models.push_back(NamedVit("vit_b_16", 12, 768, 12, 3072, 16));
+  r.models.push_back(NamedVit("vit_b_32", 12, 768, 12, 3072, 32));
+  r.models.push_back(NamedVit("vit_l_16", 24, 1024, 16, 4096, 16));
+  r.models.push_back(NamedVit("vit_l_32", 24, 1024, 16, 4096, 32));
+  r.models.push_back(NamedVit("vit_h_14", 32, 1280, 16, 5120, 14));
+  r.families.push_back({"vit", VitParams(), BuildVitFamily});
+}
+
+}  // namespace wattfleet::zoo::vision
