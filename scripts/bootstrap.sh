@@ -10,7 +10,7 @@ packages=(
   libsqlite3-dev libeigen3-dev libcli11-dev nlohmann-json3-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtorch-dev sqlite3
+  libtorch-dev python3-torchvision sqlite3
   clang libclang-rt-14-dev
 )
 

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "text_util.h"
+#include "torchscript_import.h"
 #include "zoo.h"
 
 namespace wattfleet {
@@ -97,6 +98,8 @@ class Parser {
   Status ParseFamily(const YAML::Node& entry, const std::vector<Field>& fields,
                      const std::string& label, std::vector<Architecture>* out) const;
   Result<std::vector<SweepValue>> SweepValues(const Field& f, const std::string& label) const;
+  Status ParseTorchScript(const YAML::Node& entry, const std::vector<Field>& fields,
+                          const std::string& label, std::vector<Architecture>* out) const;
 
   std::string path_;
 };
@@ -426,10 +429,7 @@ Status Parser::ParseEntry(const YAML::Node& entry, const std::string& label,
     return Err(shape->key.Mark(), label + ": input_shape goes with torchscript, not " + kind);
   }
 
-  if (kind == "torchscript") {
-    return Err(entry.Mark(), "torchscript import is not supported in this build (" + label +
-                                 "); use zoo or family entries");
-  }
+  if (kind == "torchscript") return ParseTorchScript(entry, fields, label, out);
   if (kind == "zoo") {
     WF_ASSIGN_OR_RETURN(std::string name, Name(*Find(fields, "zoo"), label + ".zoo"));
     Result<Architecture> arch = FindZooArchitecture(name);
@@ -438,6 +438,52 @@ Status Parser::ParseEntry(const YAML::Node& entry, const std::string& label,
     return Status::OK();
   }
   return ParseFamily(entry, fields, label, out);
+}
+
+// `torchscript: FILE` with `input_shape`: the shape the model was traced with, batch first
+// (what was passed to torch.jit.trace); the batch dimension is dropped because the campaign's
+// batch_size decides it. A relative FILE is relative to the campaign file's directory.
+Status Parser::ParseTorchScript(const YAML::Node& entry, const std::vector<Field>& fields,
+                                const std::string& label, std::vector<Architecture>* out) const {
+  const Field& file_field = *Find(fields, "torchscript");
+  WF_ASSIGN_OR_RETURN(std::string file, Name(file_field, label + ".torchscript"));
+  const Field* shape = Find(fields, "input_shape");
+  if (shape == nullptr) {
+    return Err(entry.Mark(), label + ": torchscript needs input_shape, the traced input's shape "
+                                     "with its batch dimension, e.g. [1, 3, 224, 224]");
+  }
+  Shape traced;
+  if (shape->value.IsSequence()) {
+    for (const YAML::Node& d : shape->value) {
+      std::optional<int64_t> v;
+      if (d.IsScalar()) v = ParseInt(d.Scalar());
+      if (!v || *v < 1) {
+        return Err(d.Mark(), label + ".input_shape: dimensions must be integers >= 1, got " +
+                                 Describe(d));
+      }
+      traced.push_back(*v);
+    }
+  }
+  if (traced.size() < 2) {
+    return Err(At(*shape), label + ".input_shape must list the batch and at least one more "
+                                   "dimension, e.g. [1, 3, 224, 224], got " +
+                               Describe(shape->value));
+  }
+  std::filesystem::path path(file);
+  if (path.is_relative()) path = std::filesystem::path(path_).parent_path() / path;
+  // The file name, extension included, so that an imported resnet18.pt never shadows the zoo's
+  // resnet18 (architectures are deduplicated by name).
+  const std::string name = std::filesystem::path(file).filename().string();
+  Result<TorchScriptImport> imported =
+      ImportTorchScript(path.string(), Shape(traced.begin() + 1, traced.end()), name);
+  if (!imported.ok()) return Err(At(file_field), imported.status().message());
+  if (!imported->unsupported.empty()) {
+    // A partial import would measure a different network under the model's name.
+    return Err(At(file_field), "torchscript '" + file + "' uses operators wattfleet cannot map: " +
+                                   Join(imported->unsupported));
+  }
+  out->push_back(std::move(imported->architecture));
+  return Status::OK();
 }
 
 Result<std::vector<SweepValue>> Parser::SweepValues(const Field& f,

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "metrics_server.h"
 #include "planner.h"
 #include "store.h"
+#include "torchscript_import.h"
 #include "zoo.h"
 
 namespace wattfleet {
@@ -310,9 +312,26 @@ int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std:
   return 0;
 }
 
-int CmdInspect(const std::string& arch_name, const std::string& campaign_file, bool json) {
+int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
+               const std::string& torchscript, const std::vector<int64_t>& input_shape,
+               bool json) {
   Result<Architecture> arch = Status::NotFound("");
-  if (!campaign_file.empty()) {
+  std::vector<std::string> unsupported;
+  if (arch_name.empty() == torchscript.empty()) {
+    return Fail(Status::InvalidArgument("give exactly one of --arch or --torchscript"));
+  }
+  if (!torchscript.empty()) {
+    if (input_shape.size() < 2) {
+      return Fail(Status::InvalidArgument(
+          "--input-shape: the traced input's shape with its batch dimension, e.g. 1,3,224,224"));
+    }
+    auto imported = ImportTorchScript(
+        torchscript, Shape(input_shape.begin() + 1, input_shape.end()),
+        std::filesystem::path(torchscript).filename().string());
+    if (!imported.ok()) return Fail(imported.status());
+    unsupported = imported->unsupported;
+    arch = std::move(imported->architecture);
+  } else if (!campaign_file.empty()) {
     auto campaign = LoadCampaignFile(campaign_file);
     if (!campaign.ok()) return Fail(campaign.status());
     arch = Status::InvalidArgument("--arch " + arch_name + ": not in " + campaign_file);
@@ -337,7 +356,7 @@ int CmdInspect(const std::string& arch_name, const std::string& campaign_file, b
                           {"input_shape", arch->input_shape},
                           {"macs", total.macs},     {"flops", total.flops},
                           {"params", total.params}, {"layers", layers},
-                          {"unsupported", nlohmann::json::array()}};
+                          {"unsupported", unsupported}};
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -355,6 +374,10 @@ int CmdInspect(const std::string& arch_name, const std::string& campaign_file, b
   }
   std::printf("total: %lld MACs, %lld FLOPs, %lld params\n", static_cast<long long>(total.macs),
               static_cast<long long>(total.flops), static_cast<long long>(total.params));
+  if (!unsupported.empty()) {
+    std::printf("unsupported operators (not in the layers or totals above):\n");
+    for (const std::string& op : unsupported) std::printf("  %s\n", op.c_str());
+  }
   return 0;
 }
 

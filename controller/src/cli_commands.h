@@ -32,7 +32,11 @@ int CmdCancel(int64_t id, const std::string& admin);
 int CmdPlan(const std::string& campaign_path, bool json);
 int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
               const std::string& out);
-int CmdInspect(const std::string& arch, const std::string& campaign_file, bool json);
+// One of `arch_name` (zoo, or of `campaign_file`) or `torchscript` (with `input_shape`, the
+// traced shape with its batch dimension) names the architecture.
+int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
+               const std::string& torchscript, const std::vector<int64_t>& input_shape,
+               bool json);
 // `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
 // agents' public keys enrolled in out/agents (cli_keys.cc).
 int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents);

@@ -80,11 +80,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"csv", "jsonl"}))->capture_default_str();
   c_export->add_option("--out", out, "output file")->required();
 
-  std::string arch, campaign_file;
+  std::string arch, campaign_file, torchscript;
+  std::vector<int64_t> input_shape;
   auto* c_inspect = app.add_subcommand("inspect", "an architecture's layers and features");
-  c_inspect->add_option("--arch", arch, "architecture name (zoo, or of --campaign-file)")
-      ->required();
-  c_inspect->add_option("--campaign-file", campaign_file, "look the name up in this campaign");
+  auto* o_arch =
+      c_inspect->add_option("--arch", arch, "architecture name (zoo, or of --campaign-file)");
+  c_inspect->add_option("--campaign-file", campaign_file, "look the name up in this campaign")
+      ->needs(o_arch);
+  auto* o_ts = c_inspect->add_option("--torchscript", torchscript, "a traced TorchScript file")
+                   ->excludes(o_arch);
+  c_inspect->add_option("--input-shape", input_shape,
+                        "the traced input's shape, batch first: 1,3,224,224")
+      ->delimiter(',')
+      ->needs(o_ts);
   c_inspect->add_flag("--json", json, "one JSON document on stdout");
 
   std::string keys_out;
@@ -110,7 +118,9 @@ int main(int argc, char** argv) {
     if (c_cancel->parsed()) return CmdCancel(cancel_id, admin);
     if (c_plan->parsed()) return CmdPlan(campaign_path, json);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
-    if (c_inspect->parsed()) return CmdInspect(arch, campaign_file, json);
+    if (c_inspect->parsed()) {
+      return CmdInspect(arch, campaign_file, torchscript, input_shape, json);
+    }
     if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
   } catch (const std::exception& e) {
     // Nothing should get here; if something does, it is a failure, not a crash.
