@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli_commands.h"
+#include "cli_evaluate.h"
+#include "cli_fit.h"
 #include "wattfleet/common/cli_parse.h"
 
 int main(int argc, char** argv) {
@@ -105,6 +107,29 @@ int main(int argc, char** argv) {
       ->required();
   c_keys_generate->add_option("--agent", keys_agents, "an agent's name, repeatable (default: agent)");
 
+  std::string import_mapping;
+  auto* c_import = app.add_subcommand("import", "external measurement CSVs into the dataset");
+  c_import->add_option("--db", db, "SQLite dataset file")->required();
+  c_import->add_option("--mapping", import_mapping, "mapping YAML (docs/import.md)")->required();
+  c_import->add_flag("--json", json, "one JSON document on stdout");
+
+  std::optional<std::string> fit_device;
+  std::string fit_estimator = "all";
+  auto* c_fit = app.add_subcommand("fit", "fit and cross-validate estimators");
+  c_fit->add_option("--db", db, "SQLite dataset file")->required();
+  c_fit->add_option("--device", fit_device, "only this device");
+  c_fit->add_option("--estimator", fit_estimator,
+                    "macs | tdp | wattlayer | powerlaw (imported data) | all")
+      ->capture_default_str();
+  std::string fit_target = "both", fit_split = "both";
+  c_fit->add_option("--target", fit_target, "energy | time | both")
+      ->check(CLI::IsMember({"energy", "time", "both"}))
+      ->capture_default_str();
+  c_fit->add_option("--split", fit_split, "kfold (by architecture) | lofo (by family) | both")
+      ->check(CLI::IsMember({"kfold", "lofo", "both"}))
+      ->capture_default_str();
+  c_fit->add_flag("--json", json, "one JSON document on stdout");
+
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet"));
@@ -122,6 +147,23 @@ int main(int argc, char** argv) {
       return CmdInspect(arch, campaign_file, torchscript, input_shape, json);
     }
     if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
+    if (c_import->parsed()) return CmdImport(db, import_mapping, json);
+    if (c_fit->parsed()) {
+      // The dataset's own measurements go to the layer and model estimators; imported
+      // operation measurements to the power law.
+      wattfleet::EvaluateOptions eo;
+      eo.db = db;
+      eo.device = fit_device;
+      eo.target = fit_target;
+      eo.split = fit_split;
+      eo.json = json;
+      if (fit_estimator == "powerlaw") return CmdFit(db, fit_device, fit_estimator, json);
+      if (fit_estimator != "all") eo.estimators = {fit_estimator};
+      if (fit_estimator == "all" && !wattfleet::HasOwnModelMeasurements(db)) {
+        return CmdFit(db, fit_device, fit_estimator, json);
+      }
+      return CmdEvaluate(eo);
+    }
   } catch (const std::exception& e) {
     // Nothing should get here; if something does, it is a failure, not a crash.
     spdlog::error("{}", e.what());

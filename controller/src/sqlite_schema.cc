@@ -278,6 +278,49 @@ ALTER TABLE measurements ADD COLUMN clock_after_mhz REAL;
 ALTER TABLE measurements ADD COLUMN telemetry_source TEXT;
 )sql";
 
+// Version 3: measurements imported from other tools' CSVs (`wattfleet import`, docs/import.md).
+// They are not jobs of a campaign, so they live apart from `measurements`:
+// - imports: one row per imported file. UNIQUE(source, csv_sha256) makes a second import of
+//   the same file under the same mapping source a no-op (the file's content, not its path or
+//   mtime, is the identity).
+// - external_measurements: one row per kept CSV row, UNIQUE(import_id, row); features and the
+//   per-operation FLOPs of architecture rows as JSON objects.
+// - external_devices: the devices those rows name, with the peak FLOP/s the mapping gave.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE external_devices(
+  name TEXT PRIMARY KEY,
+  peak_flops REAL
+);
+CREATE TABLE imports(
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  csv_path TEXT NOT NULL,
+  csv_sha256 TEXT NOT NULL,
+  mapping_path TEXT NOT NULL,
+  mapping_sha256 TEXT NOT NULL,
+  rows_read INTEGER NOT NULL,
+  rows_stored INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (source, csv_sha256)
+);
+CREATE TABLE external_measurements(
+  id INTEGER PRIMARY KEY,
+  import_id INTEGER NOT NULL REFERENCES imports(id),
+  row INTEGER NOT NULL,
+  device TEXT NOT NULL REFERENCES external_devices(name),
+  kind TEXT NOT NULL CHECK (kind = 'operation' OR kind = 'architecture'),
+  name TEXT NOT NULL,
+  family TEXT NOT NULL,
+  flops REAL,
+  time_s REAL,
+  energy_j REAL,
+  features_json TEXT NOT NULL,
+  operations_json TEXT NOT NULL,
+  UNIQUE (import_id, row)
+);
+CREATE INDEX external_by_device_kind ON external_measurements(device, kind, name);
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -288,6 +331,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

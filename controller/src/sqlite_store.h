@@ -23,7 +23,7 @@ namespace wattfleet {
 namespace sqlite {
 
 // The schema version this build writes (PRAGMA user_version). Opening a newer file fails.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct DbCloser {
   // close_v2 defers the close until every statement is finalized, so the order in which

@@ -233,10 +233,11 @@ TEST(JobStateTest, NamesRoundTrip) {
 }
 
 TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 3);
   EXPECT_EQ(QueryText(path_, "PRAGMA journal_mode"), "wal");
   for (const char* table : {"campaigns", "architectures", "layers", "arch_layers", "devices",
-                            "jobs", "measurements"}) {
+                            "jobs", "measurements", "external_devices", "imports",
+                            "external_measurements"}) {
     EXPECT_EQ(QueryInt(path_, std::string("SELECT COUNT(*) FROM sqlite_master WHERE name = '") +
                                   table + "'"),
               1)
@@ -244,7 +245,7 @@ TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
   }
   store_.reset();
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 3);
 }
 
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
@@ -253,7 +254,7 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   auto s = OpenSqliteStore(path_);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("version 2"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version 3"), std::string::npos) << s.status().ToString();
 }
 
 TEST(StoreOpenTest, NotADatabaseIsAnError) {
@@ -640,13 +641,18 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
                           "clock_after_mhz", "telemetry_source"}) {
     ExecRaw(path_, std::string("ALTER TABLE measurements DROP COLUMN ") + col);
   }
+  // Version 3's tables did not exist either.
+  for (const char* table : {"external_measurements", "imports", "external_devices"}) {
+    ExecRaw(path_, std::string("DROP TABLE ") + table);
+  }
   ExecRaw(path_, "PRAGMA user_version = 1");
   ASSERT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') "
                             "WHERE name = 'telemetry_source'"),
             0);
 
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 2);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'imports'"), 1);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') WHERE "
                             "name IN ('temperature_before_c', 'temperature_after_c', "
                             "'clock_before_mhz', 'clock_after_mhz', 'telemetry_source')"),

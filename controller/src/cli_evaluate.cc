@@ -1,0 +1,95 @@
+// `wattfleet fit` over the dataset's measurements: a table, or JSON with the fields CLI.md
+// promises (results[] with device, estimator, level, median_ape, mape, p90_ape, r2, n).
+#include "cli_evaluate.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "evaluation.h"
+
+namespace wattfleet {
+
+bool HasOwnModelMeasurements(const std::string& db) {
+  auto data = LoadTrainingData(db);
+  return data.ok() && !data->models.empty();
+}
+
+int CmdEvaluate(const EvaluateOptions& o) {
+  auto fail = [](const std::string& what) {
+    std::cerr << "wattfleet: " << what << "\n";
+    return 2;
+  };
+  std::vector<std::string> names = o.estimators.empty() ? EstimatorNames() : o.estimators;
+  for (const std::string& n : names) {
+    if (auto e = MakeEstimator(n); !e.ok()) return fail("--estimator: " + e.status().message());
+  }
+  std::vector<Target> targets;
+  if (o.target == "energy" || o.target == "both") targets.push_back(Target::kEnergy);
+  if (o.target == "time" || o.target == "both") targets.push_back(Target::kTime);
+  std::vector<Split> splits;
+  if (o.split == "kfold" || o.split == "both") splits.push_back(Split::kGroupedKFold);
+  if (o.split == "lofo" || o.split == "both") splits.push_back(Split::kLeaveOneFamilyOut);
+  if (targets.empty()) return fail("--target must be energy, time or both");
+  if (splits.empty()) return fail("--split must be kfold, lofo or both");
+
+  auto data = LoadTrainingData(o.db);
+  if (!data.ok()) return fail(data.status().message());
+  if (o.device) {
+    auto other = [&](const auto& s) { return s.device_class != *o.device; };
+    data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), other),
+                       data->layers.end());
+    data->models.erase(std::remove_if(data->models.begin(), data->models.end(), other),
+                       data->models.end());
+  }
+  if (data->models.empty()) {
+    return fail("--db " + o.db + ": no whole-model measurements to evaluate on (plan "
+                "whole_models: true)");
+  }
+
+  nlohmann::json results = nlohmann::json::array();
+  for (Split split : splits) {
+    for (Target target : targets) {
+      for (const EvalResult& r : Evaluate(*data, names, target, split, o.folds)) {
+        results.push_back({{"device", r.device},       {"mode", r.mode},
+                           {"estimator", r.estimator}, {"level", r.level},
+                           {"target", r.target},       {"split", r.split},
+                           {"median_ape", r.median_ape}, {"mape", r.mape},
+                           {"p90_ape", r.p90_ape},     {"r2", r.r2},
+                           {"n", r.n},                 {"unmodelled_types", r.unmodelled},
+                           {"error", r.error}});
+      }
+    }
+  }
+  if (o.json) {
+    std::cout << nlohmann::json{{"results", results}}.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-8s %-10s %-7s %-6s %-10s %10s %8s %8s %7s %4s\n", "device", "mode", "target",
+              "split", "estimator", "median APE", "MAPE", "p90 APE", "R2", "n");
+  for (const auto& r : results) {
+    if (r["n"].get<int>() == 0) {
+      std::printf("%-8s %-10s %-7s %-6s %-10s  not scored: %s\n",
+                  r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
+                  r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
+                  r["estimator"].get<std::string>().c_str(),
+                  r["error"].get<std::string>().c_str());
+      continue;
+    }
+    std::printf("%-8s %-10s %-7s %-6s %-10s %9.1f%% %7.1f%% %7.1f%% %7.3f %4d\n",
+                r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
+                r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
+                r["estimator"].get<std::string>().c_str(), 100 * r["median_ape"].get<double>(),
+                100 * r["mape"].get<double>(), 100 * r["p90_ape"].get<double>(),
+                r["r2"].get<double>(), r["n"].get<int>());
+    for (const auto& t : r["unmodelled_types"]) {
+      std::printf("    no model of its own for %s (global fallback used)\n",
+                  t.get<std::string>().c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace wattfleet

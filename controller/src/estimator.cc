@@ -1,0 +1,122 @@
+// The estimator interface's shared pieces and the two baselines of ESTIMATORS.md section 5:
+// MACs-linear and TDP x time.
+#include "estimator.h"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+
+#include "estimator_wattlayer.h"
+
+namespace wattfleet {
+
+std::string_view TargetName(Target t) { return t == Target::kEnergy ? "energy" : "time"; }
+double TargetOf(const LayerSample& s, Target t) {
+  return t == Target::kEnergy ? s.energy_j : s.time_s;
+}
+double TargetOf(const ModelSample& s, Target t) {
+  return t == Target::kEnergy ? s.energy_j : s.time_s;
+}
+
+std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
+                                 const std::vector<double>& y) {
+  if (rows.empty() || rows.size() != y.size()) return {};
+  const Eigen::Index n = static_cast<Eigen::Index>(rows.size());
+  const Eigen::Index p = static_cast<Eigen::Index>(rows[0].size());
+  Eigen::MatrixXd X(n, p);
+  Eigen::VectorXd b(n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < p; ++j) X(i, j) = rows[static_cast<size_t>(i)][static_cast<size_t>(j)];
+    b(i) = y[static_cast<size_t>(i)];
+  }
+  // Column scaling keeps MACs (1e9) and intercepts (1) in one well-conditioned system.
+  Eigen::VectorXd scale = X.colwise().norm().transpose();
+  for (Eigen::Index j = 0; j < p; ++j) {
+    if (scale(j) == 0) return {};
+    X.col(j) /= scale(j);
+  }
+  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(X);
+  if (qr.rank() < p) return {};
+  Eigen::VectorXd coef = qr.solve(b);
+  std::vector<double> out(static_cast<size_t>(p));
+  for (Eigen::Index j = 0; j < p; ++j) out[static_cast<size_t>(j)] = coef(j) / scale(j);
+  return out;
+}
+
+namespace {
+
+// E = a * MACs + b over the device's whole-model measurements: the FLOPs-based estimation
+// that THOR and WattLayer compare against.
+class MacsEstimator final : public Estimator {
+ public:
+  std::string name() const override { return "macs"; }
+  Status Fit(const std::vector<LayerSample>&, const std::vector<ModelSample>& models,
+             Target target) override {
+    std::vector<std::vector<double>> rows;
+    std::vector<double> y;
+    for (const ModelSample& m : models) {
+      if (m.macs <= 0) continue;
+      rows.push_back({m.macs, 1.0});
+      y.push_back(TargetOf(m, target));
+    }
+    coef_ = LeastSquares(rows, y);
+    if (coef_.empty()) {
+      return Status::Unavailable("macs: needs whole-model measurements of at least two "
+                                        "architectures with different MACs");
+    }
+    return Status::OK();
+  }
+  Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
+    if (coef_.empty()) return Status::Unavailable("macs: not fitted");
+    return Estimate{coef_[0] * m.macs + coef_[1]};
+  }
+
+ private:
+  std::vector<double> coef_;
+};
+
+// TDP x utilisation x t̂: the device's average power under load (its measured energy over
+// time on whole models, which is what TDP x utilisation approximates) times a MACs-linear
+// prediction of the time. For the time target it is the MACs-linear time model itself.
+class TdpEstimator final : public Estimator {
+ public:
+  std::string name() const override { return "tdp"; }
+  Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
+             Target target) override {
+    target_ = target;
+    WF_RETURN_IF_ERROR(time_.Fit(layers, models, Target::kTime));
+    double energy = 0, time = 0;
+    for (const ModelSample& m : models) {
+      energy += m.energy_j;
+      time += m.time_s;
+    }
+    if (time <= 0) return Status::Unavailable("tdp: no whole-model time measured");
+    power_w_ = energy / time;
+    return Status::OK();
+  }
+  Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
+    WF_ASSIGN_OR_RETURN(Estimate t, time_.Predict(m, catalog));
+    if (target_ == Target::kTime) return t;
+    return Estimate{power_w_ * std::max(t.value, 0.0)};
+  }
+
+ private:
+  MacsEstimator time_;
+  Target target_ = Target::kEnergy;
+  double power_w_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::string> EstimatorNames() { return {"macs", "tdp", "wattlayer"}; }
+
+Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name) {
+  if (name == "macs") return std::unique_ptr<Estimator>(std::make_unique<MacsEstimator>());
+  if (name == "tdp") return std::unique_ptr<Estimator>(std::make_unique<TdpEstimator>());
+  if (name == "wattlayer") return MakeWattLayerEstimator();
+  std::string known;
+  for (const auto& n : EstimatorNames()) known += (known.empty() ? "" : ", ") + n;
+  return Status::NotFound("unknown estimator '" + name + "'; known: " + known);
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,55 @@
+// One interface for every estimator (ESTIMATORS.md): fitted on one device class's
+// measurements, it predicts the energy or the time per iteration of a whole architecture,
+// with a standard deviation where the method has one.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "training_data.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+enum class Target { kEnergy, kTime };
+std::string_view TargetName(Target t);  // "energy" | "time"
+// The sample's value of the target: raw energy per iteration, or time per iteration.
+double TargetOf(const LayerSample& s, Target t);
+double TargetOf(const ModelSample& s, Target t);
+
+struct Estimate {
+  double value = 0;
+  double std = -1;  // < 0: the method states no uncertainty
+};
+
+// Features of every layer the dataset knows, by canonical key (measured or not: features
+// come from the layer model, never from a measurement).
+using LayerCatalog = std::map<std::string, LayerSample>;
+
+class Estimator {
+ public:
+  virtual ~Estimator() = default;
+  virtual std::string name() const = 0;
+  // Fits on one device class's training samples. Unavailable when the samples cannot
+  // support the method (too few, no whole models, ...), with the reason.
+  virtual Status Fit(const std::vector<LayerSample>& layers,
+                     const std::vector<ModelSample>& models, Target target) = 0;
+  // The architecture `model` (its features and layer keys; its measured values are not
+  // read). Layer-based estimators look its layers up in `catalog`.
+  virtual Result<Estimate> Predict(const ModelSample& model, const LayerCatalog& catalog) const = 0;
+  // Layer types the fitted estimator could not model (reported, never silently skipped).
+  virtual std::vector<std::string> UnmodelledTypes() const { return {}; }
+};
+
+// "macs", "tdp", "wattlayer"; NotFound listing the known names otherwise.
+Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);
+std::vector<std::string> EstimatorNames();
+
+// Ordinary least squares y ~ X (columns of X as given; add a column of ones for an
+// intercept). Empty when the system is rank-deficient.
+std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
+                                 const std::vector<double>& y);
+
+}  // namespace wattfleet

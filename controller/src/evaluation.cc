@@ -1,0 +1,136 @@
+// Grouped cross-validation of the estimators on whole architectures.
+#include "evaluation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace wattfleet {
+namespace {
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+void Score(const std::vector<double>& truth, const std::vector<double>& pred, EvalResult* r) {
+  std::vector<double> apes;
+  double mean = 0;
+  for (double t : truth) mean += t;
+  mean /= static_cast<double>(truth.size());
+  double ss_res = 0, ss_tot = 0;
+  for (size_t i = 0; i < truth.size(); ++i) {
+    apes.push_back(std::fabs(pred[i] - truth[i]) / truth[i]);
+    ss_res += (pred[i] - truth[i]) * (pred[i] - truth[i]);
+    ss_tot += (truth[i] - mean) * (truth[i] - mean);
+  }
+  r->n = static_cast<int>(truth.size());
+  r->median_ape = Quantile(apes, 0.5);
+  r->p90_ape = Quantile(apes, 0.9);
+  double sum = 0;
+  for (double a : apes) sum += a;
+  r->mape = sum / static_cast<double>(apes.size());
+  r->r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : 0.0;
+}
+
+}  // namespace
+
+std::string_view SplitName(Split s) { return s == Split::kGroupedKFold ? "kfold" : "lofo"; }
+
+std::vector<EvalResult> Evaluate(const TrainingData& data,
+                                 const std::vector<std::string>& estimators, Target target,
+                                 Split split, int folds) {
+  // One evaluation per device class and mode: a campaign's measurements share both.
+  std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>> groups;
+  for (const ModelSample& m : data.models) {
+    if (m.kind == "model" && TargetOf(m, target) > 0) groups[{m.device_class, m.mode}].push_back(&m);
+  }
+  std::vector<EvalResult> results;
+  for (const auto& [where, models] : groups) {
+    const auto& [device, mode] = where;
+    std::vector<LayerSample> device_layers;
+    LayerCatalog catalog;
+    for (const LayerSample& s : data.layers) {
+      if (s.device_class != device || s.mode != mode) continue;
+      device_layers.push_back(s);
+      catalog.emplace(s.key, s);
+    }
+    // Fold of each architecture: sorted names dealt round-robin, or one fold per family.
+    std::vector<std::string> names;
+    std::set<std::string> families;
+    for (const ModelSample* m : models) {
+      names.push_back(m->name);
+      families.insert(m->family);
+    }
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    const std::vector<std::string> family_list(families.begin(), families.end());
+    const int k = split == Split::kGroupedKFold
+                      ? std::min<int>(folds, static_cast<int>(names.size()))
+                      : static_cast<int>(family_list.size());
+    auto fold_of = [&](const ModelSample& m) {
+      if (split == Split::kLeaveOneFamilyOut) {
+        return static_cast<int>(std::find(family_list.begin(), family_list.end(), m.family) -
+                                family_list.begin());
+      }
+      return static_cast<int>(std::lower_bound(names.begin(), names.end(), m.name) -
+                              names.begin()) % k;
+    };
+
+    for (const std::string& name : estimators) {
+      EvalResult r;
+      r.device = device;
+      r.mode = mode;
+      r.estimator = name;
+      r.target = std::string(TargetName(target));
+      r.split = std::string(SplitName(split));
+      std::vector<double> truth, pred;
+      std::set<std::string> unmodelled;
+      if (k < 2) r.error = "fewer than two groups of architectures to hold out";
+      for (int fold = 0; fold < k && k >= 2; ++fold) {
+        std::vector<ModelSample> train_models;
+        std::set<std::string> train_keys, held_keys;
+        for (const ModelSample* m : models) {
+          auto& keys = fold_of(*m) == fold ? held_keys : train_keys;
+          keys.insert(m->layer_keys.begin(), m->layer_keys.end());
+          if (fold_of(*m) != fold) train_models.push_back(*m);
+        }
+        std::vector<LayerSample> train_layers;
+        for (const LayerSample& s : device_layers) {
+          if (train_keys.count(s.key) || !held_keys.count(s.key)) train_layers.push_back(s);
+        }
+        auto estimator = MakeEstimator(name);
+        if (!estimator.ok()) {
+          r.error = estimator.status().message();
+          break;
+        }
+        if (Status s = (*estimator)->Fit(train_layers, train_models, target); !s.ok()) {
+          r.error = s.message();
+          continue;
+        }
+        for (const ModelSample* m : models) {
+          if (fold_of(*m) != fold) continue;
+          auto p = (*estimator)->Predict(*m, catalog);
+          if (!p.ok()) {
+            r.error = p.status().message();
+            continue;
+          }
+          truth.push_back(TargetOf(*m, target));
+          pred.push_back(p->value);
+        }
+        for (const std::string& t : (*estimator)->UnmodelledTypes()) unmodelled.insert(t);
+      }
+      if (!truth.empty()) Score(truth, pred, &r);
+      r.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,128 @@
+// Reads the estimators' samples straight from the dataset with two queries: layer jobs joined
+// with the layers table, and model/probe jobs joined with their architecture and its nodes.
+#include "training_data.h"
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "sqlite_store.h"
+
+namespace wattfleet {
+namespace {
+
+double Param(const nlohmann::json& params, const char* name) {
+  auto it = params.find(name);
+  return it != params.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+}  // namespace
+
+std::vector<std::string> TrainingData::DeviceClasses() const {
+  std::set<std::string> classes;
+  for (const auto& l : layers) classes.insert(l.device_class);
+  for (const auto& m : models) classes.insert(m.device_class);
+  return {classes.begin(), classes.end()};
+}
+
+Result<TrainingData> LoadTrainingData(const std::string& db_path) {
+  if (::access(db_path.c_str(), R_OK) != 0) {
+    return Status::InvalidArgument("--db " + db_path + ": no such dataset");
+  }
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  sqlite::DbPtr db(raw);
+  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + db_path);
+  sqlite3_busy_timeout(db.get(), 5000);
+
+  TrainingData data;
+  {
+    auto q = sqlite::Stmt::Prepare(
+        db.get(),
+        "SELECT j.device_class, j.mode, j.subject, l.type, j.batch, l.macs, l.flops, l.params, "
+        "l.input_elements, l.output_elements, l.params_json, m.energy_per_iter_j, "
+        "m.energy_dynamic_per_iter_j, m.time_per_iter_s "
+        "FROM measurements m JOIN jobs j ON j.id = m.job_id "
+        "JOIN layers l ON l.key = j.subject WHERE j.kind = 'layer' ORDER BY m.id");
+    if (!q.ok()) {
+      return Status::InvalidArgument("--db " + db_path + ": not a wattfleet dataset (" +
+                                     q.status().message() + ")");
+    }
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      LayerSample s;
+      s.device_class = q->Text(0);
+      s.mode = q->Text(1);
+      s.key = q->Text(2);
+      s.type = q->Text(3);
+      s.batch = q->Int(4);
+      const double b = static_cast<double>(s.batch);
+      // The layers table holds per-sample features; a job runs `batch` samples.
+      s.macs = static_cast<double>(q->Int(5)) * b;
+      s.flops = static_cast<double>(q->Int(6)) * b;
+      s.params = static_cast<double>(q->Int(7));
+      s.input_elements = static_cast<double>(q->Int(8)) * b;
+      s.output_elements = static_cast<double>(q->Int(9)) * b;
+      const auto params = nlohmann::json::parse(q->Text(10), nullptr, false);
+      if (params.is_object()) {
+        s.kernel = Param(params, "kernel_size");
+        s.stride = Param(params, "stride");
+        s.groups = Param(params, "groups");
+      }
+      s.energy_j = q->Double(11);
+      s.energy_dynamic_j = q->Double(12);
+      s.time_s = q->Double(13);
+      data.layers.push_back(std::move(s));
+    }
+  }
+  {
+    // Model jobs have an architecture row in their campaign; probes do not (their features
+    // come from the stored job's graph, which the estimators that use probes read elsewhere).
+    auto q = sqlite::Stmt::Prepare(
+        db.get(),
+        "SELECT j.device_class, j.mode, j.subject, COALESCE(a.family, ''), j.kind, j.batch, "
+        "COALESCE(a.macs, 0), COALESCE(a.flops, 0), COALESCE(a.params, 0), a.id, "
+        "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s "
+        "FROM measurements m JOIN jobs j ON j.id = m.job_id "
+        "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
+        "WHERE j.kind <> 'layer' ORDER BY m.id");
+    if (!q.ok()) return q.status();
+    auto nodes = sqlite::Stmt::Prepare(
+        db.get(), "SELECT layer_key FROM arch_layers WHERE architecture_id = ? ORDER BY position");
+    if (!nodes.ok()) return nodes.status();
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      ModelSample s;
+      s.device_class = q->Text(0);
+      s.mode = q->Text(1);
+      s.name = q->Text(2);
+      s.family = q->Text(3);
+      s.kind = q->Text(4);
+      s.batch = q->Int(5);
+      const double b = static_cast<double>(s.batch);
+      s.macs = static_cast<double>(q->Int(6)) * b;
+      s.flops = static_cast<double>(q->Int(7)) * b;
+      s.params = static_cast<double>(q->Int(8));
+      if (!q->IsNull(9)) {
+        nodes->Reset();
+        nodes->Bind(1, q->Int(9));
+        for (;;) {
+          WF_ASSIGN_OR_RETURN(bool n, nodes->Step());
+          if (!n) break;
+          s.layer_keys.push_back(nodes->Text(0));
+        }
+      }
+      s.energy_j = q->Double(10);
+      s.energy_dynamic_j = q->Double(11);
+      s.time_s = q->Double(12);
+      data.models.push_back(std::move(s));
+    }
+  }
+  return data;
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,53 @@
+// What the estimators learn from: the dataset's DONE measurements as layer samples (one per
+// measured layer job, with the layer's features) and model samples (one per measured whole
+// architecture or probe, with the layer keys it is made of), per device class.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// Features of one layer job, per iteration (per-sample features x batch).
+struct LayerSample {
+  std::string device_class;
+  std::string mode;
+  std::string key;   // canonical key
+  std::string type;  // "Conv2d", ...
+  int64_t batch = 1;
+  double macs = 0, flops = 0, params = 0, input_elements = 0, output_elements = 0;
+  double kernel = 0, stride = 0, groups = 0;  // 0 where the type has none
+  double energy_j = 0;          // raw, per iteration
+  double energy_dynamic_j = 0;  // idle power subtracted
+  double time_s = 0;            // per iteration
+};
+
+// One whole architecture (or probe) measured on a device class.
+struct ModelSample {
+  std::string device_class;
+  std::string mode;
+  std::string name;
+  std::string family;
+  std::string kind;  // "model" | "probe"
+  int64_t batch = 1;
+  double macs = 0, flops = 0, params = 0;  // per iteration
+  std::vector<std::string> layer_keys;     // one per node, in order (empty for probes)
+  double energy_j = 0, energy_dynamic_j = 0, time_s = 0;
+};
+
+struct TrainingData {
+  std::vector<LayerSample> layers;
+  std::vector<ModelSample> models;
+  // Device classes with samples, sorted.
+  std::vector<std::string> DeviceClasses() const;
+};
+
+// Reads a wattfleet SQLite dataset (read-only). InvalidArgument when the file is missing or
+// not a wattfleet dataset.
+Result<TrainingData> LoadTrainingData(const std::string& db_path);
+
+}  // namespace wattfleet

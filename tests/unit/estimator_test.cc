@@ -1,0 +1,151 @@
+// The estimators and their evaluation on synthetic datasets whose truth is known: layer
+// energies from per-type laws, whole models costing κ times the sum of their layers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "estimator.h"
+#include "evaluation.h"
+
+namespace wattfleet {
+namespace {
+
+// Energy (and time) of a layer: a per-type law on MACs or elements, with 2 % noise.
+LayerSample Layer(const std::string& type, double macs, double elements, std::mt19937& rng,
+                  double relu_j = 0.5e-9) {
+  std::normal_distribution<double> noise(1.0, 0.02);
+  LayerSample s;
+  s.device_class = "cpu";
+  s.mode = "inference";
+  s.type = type;
+  s.macs = macs;
+  s.flops = 2 * macs + elements;
+  s.input_elements = elements;
+  s.output_elements = elements;
+  s.params = macs > 0 ? macs / 100 : 0;
+  s.key = type + "/" + std::to_string(static_cast<long long>(macs)) + "/" +
+          std::to_string(static_cast<long long>(elements));
+  // Linear-type layers: 1 nJ per MAC plus 5 µJ; ReLU: `relu_j` per element plus 1 µJ.
+  const double truth = type == "ReLU" ? relu_j * elements + 1e-6 : 1e-9 * macs + 5e-6;
+  s.energy_j = truth * noise(rng);
+  s.energy_dynamic_j = s.energy_j;
+  s.time_s = s.energy_j / 20.0;  // 20 W
+  return s;
+}
+
+// MLPs of `depth` Linear+ReLU pairs of width w on 784 inputs; the whole model costs
+// kappa x the sum of its layers' true costs.
+TrainingData Synthetic(double kappa, double relu_j = 0.5e-9) {
+  std::mt19937 rng(7);
+  TrainingData data;
+  std::map<std::string, LayerSample> seen;
+  for (int depth = 1; depth <= 4; ++depth) {
+    for (double width : {64.0, 128.0, 256.0, 512.0, 1024.0}) {
+      ModelSample m;
+      m.device_class = "cpu";
+      m.mode = "inference";
+      m.kind = "model";
+      m.family = depth % 2 ? "odd" : "even";
+      m.name = "mlp-d" + std::to_string(depth) + "-w" + std::to_string(static_cast<int>(width));
+      double in = 784, energy = 0, macs = 0;
+      for (int l = 0; l < depth; ++l) {
+        for (const LayerSample& s : {Layer("Linear", 16 * in * width, 16 * width, rng, relu_j),
+                                     Layer("ReLU", 0, 16 * width, rng, relu_j)}) {
+          m.layer_keys.push_back(s.key);
+          energy += s.type == "ReLU" ? relu_j * s.input_elements + 1e-6 : 1e-9 * s.macs + 5e-6;
+          macs += s.macs;
+          if (seen.emplace(s.key, s).second) data.layers.push_back(s);
+        }
+        in = width;
+      }
+      m.macs = macs;
+      m.energy_j = kappa * energy;
+      m.time_s = m.energy_j / 20.0;
+      data.models.push_back(m);
+    }
+  }
+  return data;
+}
+
+const EvalResult& Find(const std::vector<EvalResult>& rs, const std::string& name) {
+  for (const auto& r : rs) {
+    if (r.estimator == name) return r;
+  }
+  static EvalResult none;
+  ADD_FAILURE() << "no result for " << name;
+  return none;
+}
+
+TEST(Estimators, WattLayerRecoversTheCalibrationFactorOnHeldOutArchitectures) {
+  const TrainingData data = Synthetic(1.25);
+  auto rs = Evaluate(data, {"wattlayer", "macs", "tdp"}, Target::kEnergy, Split::kGroupedKFold);
+  ASSERT_EQ(rs.size(), 3u);
+  const EvalResult& w = Find(rs, "wattlayer");
+  EXPECT_EQ(w.n, 20);
+  EXPECT_TRUE(w.error.empty()) << w.error;
+  // Layer laws are linear with 2 % noise and κ is exact: held-out errors stay small.
+  EXPECT_LT(w.median_ape, 0.05) << w.median_ape;
+  EXPECT_GT(w.r2, 0.98);
+  EXPECT_EQ(w.device, "cpu");
+  EXPECT_EQ(w.split, "kfold");
+  EXPECT_GT(Find(rs, "macs").n, 0);
+}
+
+TEST(Estimators, WattLayerBeatsMacsWhenActivationsMatter) {
+  // Memory-bound activations (200 nJ per element) make the total far from proportional to
+  // MACs (the first layer has 784 MACs per activation, later ones only the width): the
+  // per-layer model should win on median error.
+  const TrainingData data = Synthetic(1.0, 2e-7);
+  auto rs = Evaluate(data, {"wattlayer", "macs"}, Target::kEnergy, Split::kGroupedKFold);
+  EXPECT_LT(Find(rs, "wattlayer").median_ape, Find(rs, "macs").median_ape);
+}
+
+TEST(Estimators, LeaveOneFamilyOutAndTimeTarget) {
+  const TrainingData data = Synthetic(1.1);
+  auto rs = Evaluate(data, {"wattlayer"}, Target::kTime, Split::kLeaveOneFamilyOut);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].split, "lofo");
+  EXPECT_EQ(rs[0].target, "time");
+  EXPECT_EQ(rs[0].n, 20);
+  EXPECT_LT(rs[0].median_ape, 0.08);
+}
+
+TEST(Estimators, TypesWithoutEnoughLayersAreReported) {
+  TrainingData data = Synthetic(1.0);
+  std::mt19937 rng(1);
+  // One lonely Softmax in one model: too few distinct layers for its own model.
+  LayerSample soft = Layer("Softmax", 0, 160, rng);
+  data.layers.push_back(soft);
+  data.models[3].layer_keys.push_back(soft.key);
+  auto rs = Evaluate(data, {"wattlayer"}, Target::kEnergy, Split::kGroupedKFold);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_NE(std::find(rs[0].unmodelled.begin(), rs[0].unmodelled.end(), "Softmax"),
+            rs[0].unmodelled.end());
+}
+
+TEST(Estimators, UnknownNameAndTooLittleData) {
+  auto bad = MakeEstimator("nope");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("known: macs, tdp, wattlayer"), std::string::npos);
+  auto macs = MakeEstimator("macs");
+  ASSERT_TRUE(macs.ok());
+  EXPECT_FALSE((*macs)->Fit({}, {}, Target::kEnergy).ok());
+  TrainingData one = Synthetic(1.0);
+  one.models.resize(1);
+  auto rs = Evaluate(one, {"macs"}, Target::kEnergy, Split::kGroupedKFold);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].n, 0);
+  EXPECT_FALSE(rs[0].error.empty());
+}
+
+TEST(LeastSquares, SolvesAndRefusesRankDeficiency) {
+  auto c = LeastSquares({{1e9, 1}, {2e9, 1}, {3e9, 1}}, {3, 5, 7});
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_NEAR(c[0], 2e-9, 1e-18);
+  EXPECT_NEAR(c[1], 1, 1e-9);
+  EXPECT_TRUE(LeastSquares({{1, 2}, {2, 4}}, {1, 2}).empty());
+}
+
+}  // namespace
+}  // namespace wattfleet
