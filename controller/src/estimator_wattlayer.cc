@@ -171,17 +171,21 @@ class WattLayerEstimator final : public Estimator {
         unmodelled_.push_back(type);
       }
     }
-    // κ by least squares through the origin over the device's whole-model measurements. The
-    // layer samples give the features of every layer the training models contain.
+    // κ by least squares through the origin over the device's whole-model measurements, on
+    // relative errors (minimising Σ ((E − κ·S) / E)²): absolute residuals would let the few
+    // largest models decide κ for all. The layer samples give the features of every layer
+    // the training models contain.
     LayerCatalog catalog;
     for (const LayerSample& s : layers) catalog.emplace(s.key, s);
     double num = 0, den = 0;
     for (const ModelSample& m : models) {
-      if (m.layer_keys.empty()) continue;
+      const double measured = TargetOf(m, target);
+      if (m.layer_keys.empty() || measured <= 0) continue;
       Result<double> sum = SumOfLayers(m, catalog);
       if (!sum.ok()) continue;
-      num += TargetOf(m, target) * *sum;
-      den += *sum * *sum;
+      const double ratio = *sum / measured;
+      num += ratio;
+      den += ratio * ratio;
     }
     kappa_ = den > 0 ? num / den : 1.0;
     return Status::OK();
