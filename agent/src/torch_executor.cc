@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <mutex>
 
 #include "executor.h"
 #include "torch_modules.h"
@@ -396,17 +397,13 @@ bool DeviceHasDType(torch::Device device, torch::ScalarType dtype) {
 
 class TorchExecutor final : public Executor {
  public:
-  TorchExecutor(torch::Device device, int threads) : device_(device), threads_(threads) {
-    for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
-      auto t = ScalarTypeOf(d);
-      if (t.ok() && DeviceHasDType(device_, *t)) dtypes_.push_back(d);
-    }
-  }
+  TorchExecutor(torch::Device device, int threads) : device_(device), threads_(threads) {}
 
   Result<std::unique_ptr<Workload>> Prepare(const JobSpec& job) override {
     if (job.graph.nodes.empty()) return Status::InvalidArgument("job has an empty graph");
     WF_ASSIGN_OR_RETURN(torch::ScalarType dtype, ScalarTypeOf(job.dtype));
-    if (std::find(dtypes_.begin(), dtypes_.end(), job.dtype) == dtypes_.end()) {
+    const std::vector<DType> supported = dtypes();
+    if (std::find(supported.begin(), supported.end(), job.dtype) == supported.end()) {
       return Status::InvalidArgument(std::string(DTypeName(job.dtype)) + " is not supported on " +
                                      device_.str() + " by libtorch " + TORCH_VERSION);
     }
@@ -437,7 +434,17 @@ class TorchExecutor final : public Executor {
     }
   }
 
-  std::vector<DType> dtypes() const override { return dtypes_; }
+  // Probed on first use, not at construction: the agent process that only dispatches to its
+  // exec-worker never needs them, and the probe runs kernels on the device.
+  std::vector<DType> dtypes() const override {
+    std::call_once(dtypes_probed_, [this] {
+      for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+        auto t = ScalarTypeOf(d);
+        if (t.ok() && DeviceHasDType(device_, *t)) dtypes_.push_back(d);
+      }
+    });
+    return dtypes_;
+  }
 
   Result<double> MeasurePeakFlops(double seconds) override {
     try {
@@ -468,7 +475,8 @@ class TorchExecutor final : public Executor {
  private:
   torch::Device device_;
   int threads_;
-  std::vector<DType> dtypes_;
+  mutable std::once_flag dtypes_probed_;
+  mutable std::vector<DType> dtypes_;
 };
 
 }  // namespace

@@ -89,11 +89,10 @@ Result<Architecture> BuildSequential(const std::string& name, const std::string&
     spec.type = decl.type;
     spec.params = decl.params;
     spec.input_shape = shape;
-    auto normalized = Normalize(std::move(spec));
+    LayerFeatures features;
+    auto normalized = Normalize(std::move(spec), &features);
     if (!normalized.ok()) return normalized.status().WithContext(context);
-    auto features = ComputeFeatures(*normalized);
-    if (!features.ok()) return features.status().WithContext(context);
-    shape = features->output_shape;
+    shape = features.output_shape;
 
     ArchNode node;
     node.name = std::move(node_name);
@@ -165,12 +164,11 @@ GraphBuilder::Id GraphBuilder::Add(LayerType type, std::map<std::string, double>
       spec.extra_inputs.push_back(std::move(shape));
     }
   }
-  auto normalized = Normalize(std::move(spec));
+  LayerFeatures features;
+  auto normalized = Normalize(std::move(spec), &features);
   if (!normalized.ok()) return fail(normalized.status());
-  auto features = ComputeFeatures(*normalized);
-  if (!features.ok()) return fail(features.status());
 
-  shapes_.push_back(features->output_shape);
+  shapes_.push_back(features.output_shape);
   ArchNode node;
   node.name = std::move(name);
   node.spec = std::move(normalized).value();

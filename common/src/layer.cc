@@ -195,9 +195,13 @@ int64_t LayerSpec::Int(const std::string& key, int64_t fallback) const {
 }
 
 Result<LayerSpec> Normalize(LayerSpec spec) {
+  LayerFeatures unused;
+  return Normalize(std::move(spec), &unused);
+}
+
+Result<LayerSpec> Normalize(LayerSpec spec, LayerFeatures* features) {
   WF_ASSIGN_OR_RETURN(LayerSpec checked, CheckParams(std::move(spec)));
-  WF_ASSIGN_OR_RETURN(LayerFeatures unused, Analyze(checked));
-  (void)unused;
+  WF_ASSIGN_OR_RETURN(*features, Analyze(checked));
   return checked;
 }
 

@@ -16,13 +16,7 @@
 namespace wattfleet {
 namespace {
 
-LayerSpec Spec(LayerType type, std::map<std::string, double> params, Shape input) {
-  LayerSpec s;
-  s.type = type;
-  s.params = std::move(params);
-  s.input_shape = std::move(input);
-  return s;
-}
+using testing::Spec;
 
 // Normalizes and computes features, failing the test on any error.
 LayerFeatures Features(const LayerSpec& spec) {

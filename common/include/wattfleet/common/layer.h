@@ -112,6 +112,8 @@ struct LayerFeatures {
 // hyper-parameters, missing required ones, non-positive sizes and shapes that do not fit are
 // InvalidArgument errors naming the hyper-parameter.
 Result<LayerSpec> Normalize(LayerSpec spec);
+// The same, also giving the features of the normalized spec (computed once, not twice).
+Result<LayerSpec> Normalize(LayerSpec spec, LayerFeatures* features);
 
 // Output shape and features of a normalized spec.
 Result<LayerFeatures> ComputeFeatures(const LayerSpec& spec);
