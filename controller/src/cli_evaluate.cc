@@ -67,18 +67,18 @@ int CmdEvaluate(const EvaluateOptions& o) {
     std::cout << nlohmann::json{{"results", results}}.dump(2) << "\n";
     return 0;
   }
-  std::printf("%-8s %-10s %-7s %-6s %-10s %10s %8s %8s %7s %4s\n", "device", "mode", "target",
+  std::printf("%-8s %-10s %-7s %-6s %-15s %10s %8s %8s %7s %4s\n", "device", "mode", "target",
               "split", "estimator", "median APE", "MAPE", "p90 APE", "R2", "n");
   for (const auto& r : results) {
     if (r["n"].get<int>() == 0) {
-      std::printf("%-8s %-10s %-7s %-6s %-10s  not scored: %s\n",
+      std::printf("%-8s %-10s %-7s %-6s %-15s  not scored: %s\n",
                   r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
                   r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
                   r["estimator"].get<std::string>().c_str(),
                   r["error"].get<std::string>().c_str());
       continue;
     }
-    std::printf("%-8s %-10s %-7s %-6s %-10s %9.1f%% %7.1f%% %7.1f%% %7.3f %4d\n",
+    std::printf("%-8s %-10s %-7s %-6s %-15s %9.1f%% %7.1f%% %7.1f%% %7.3f %4d\n",
                 r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
                 r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
                 r["estimator"].get<std::string>().c_str(), 100 * r["median_ape"].get<double>(),

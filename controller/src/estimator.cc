@@ -43,6 +43,19 @@ std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
   return out;
 }
 
+Status CheckStateOf(const nlohmann::json& state, const std::string& estimator) {
+  if (!state.is_object()) return Status::Corruption(estimator + ": stored state is not an object");
+  auto it = state.find("estimator");
+  if (it == state.end() || !it->is_string()) {
+    return Status::Corruption(estimator + ": stored state names no estimator");
+  }
+  if (*it != estimator) {
+    return Status::Corruption(estimator + ": the stored state belongs to '" +
+                              it->get<std::string>() + "'");
+  }
+  return Status::OK();
+}
+
 namespace {
 
 // E = a * MACs + b over the device's whole-model measurements: the FLOPs-based estimation
@@ -68,7 +81,17 @@ class MacsEstimator final : public Estimator {
   }
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
     if (coef_.empty()) return Status::Unavailable("macs: not fitted");
-    return Estimate{coef_[0] * m.macs + coef_[1]};
+    return Estimate{coef_[0] * m.macs + coef_[1], -1, {}};
+  }
+  nlohmann::json ToJson() const override { return {{"estimator", name()}, {"coef", coef_}}; }
+  Status FromJson(const nlohmann::json& j) override {
+    WF_RETURN_IF_ERROR(CheckStateOf(j, name()));
+    auto coef = j.find("coef");
+    if (coef == j.end() || !coef->is_array() || coef->size() != 2) {
+      return Status::Corruption("macs: stored state lacks its two coefficients");
+    }
+    coef_ = coef->get<std::vector<double>>();
+    return Status::OK();
   }
 
  private:
@@ -97,7 +120,23 @@ class TdpEstimator final : public Estimator {
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
     WF_ASSIGN_OR_RETURN(Estimate t, time_.Predict(m, catalog));
     if (target_ == Target::kTime) return t;
-    return Estimate{power_w_ * std::max(t.value, 0.0)};
+    return Estimate{power_w_ * std::max(t.value, 0.0), -1, {}};
+  }
+  nlohmann::json ToJson() const override {
+    return {{"estimator", name()}, {"target", TargetName(target_)}, {"power_w", power_w_},
+            {"time", time_.ToJson()}};
+  }
+  Status FromJson(const nlohmann::json& j) override {
+    WF_RETURN_IF_ERROR(CheckStateOf(j, name()));
+    auto power = j.find("power_w");
+    auto target = j.find("target");
+    auto time = j.find("time");
+    if (power == j.end() || !power->is_number() || target == j.end() || time == j.end()) {
+      return Status::Corruption("tdp: stored state lacks power_w, target or time");
+    }
+    power_w_ = power->get<double>();
+    target_ = *target == "time" ? Target::kTime : Target::kEnergy;
+    return time_.FromJson(*time);
   }
 
  private:
@@ -108,12 +147,15 @@ class TdpEstimator final : public Estimator {
 
 }  // namespace
 
-std::vector<std::string> EstimatorNames() { return {"macs", "tdp", "wattlayer"}; }
+std::vector<std::string> EstimatorNames() {
+  return {"macs", "tdp", "wattlayer", "measured-layers"};
+}
 
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name) {
   if (name == "macs") return std::unique_ptr<Estimator>(std::make_unique<MacsEstimator>());
   if (name == "tdp") return std::unique_ptr<Estimator>(std::make_unique<TdpEstimator>());
   if (name == "wattlayer") return MakeWattLayerEstimator();
+  if (name == "measured-layers") return MakeMeasuredLayersEstimator();
   std::string known;
   for (const auto& n : EstimatorNames()) known += (known.empty() ? "" : ", ") + n;
   return Status::NotFound("unknown estimator '" + name + "'; known: " + known);

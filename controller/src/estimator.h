@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "training_data.h"
 #include "wattfleet/common/status.h"
 
@@ -22,6 +24,9 @@ double TargetOf(const ModelSample& s, Target t);
 struct Estimate {
   double value = 0;
   double std = -1;  // < 0: the method states no uncertainty
+  // One value per entry of the model's layer_keys where the method attributes its estimate
+  // to layers (calibration included, so they sum to `value`); empty where it cannot.
+  std::vector<double> layers;
 };
 
 // Features of every layer the dataset knows, by canonical key (measured or not: features
@@ -41,11 +46,19 @@ class Estimator {
   virtual Result<Estimate> Predict(const ModelSample& model, const LayerCatalog& catalog) const = 0;
   // Layer types the fitted estimator could not model (reported, never silently skipped).
   virtual std::vector<std::string> UnmodelledTypes() const { return {}; }
+  // The fitted state as one JSON document (the store's models table), and back: an
+  // estimator restored with FromJson predicts exactly as the fitted one did. Corruption for a
+  // document this estimator did not write.
+  virtual nlohmann::json ToJson() const = 0;
+  virtual Status FromJson(const nlohmann::json& state) = 0;
 };
 
-// "macs", "tdp", "wattlayer"; NotFound listing the known names otherwise.
+// "macs", "tdp", "wattlayer", "measured-layers"; NotFound listing the known names otherwise.
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);
 std::vector<std::string> EstimatorNames();
+
+// For FromJson implementations: OK when `state` is an object written by `estimator`.
+Status CheckStateOf(const nlohmann::json& state, const std::string& estimator);
 
 // Ordinary least squares y ~ X (columns of X as given; add a column of ones for an
 // intercept). Empty when the system is rank-deficient.

@@ -15,6 +15,8 @@
 #include <functional>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 namespace wattfleet {
 namespace {
 
@@ -126,9 +128,47 @@ double CrossValidate(const std::vector<const LayerSample*>& samples, Variant v, 
   return MedianApe(apes);
 }
 
+const char* VariantName(Variant v) {
+  switch (v) {
+    case Variant::kLinearWork: return "linear-work";
+    case Variant::kMultiLinear: return "multi-linear";
+    case Variant::kLogWork: return "log-work";
+    case Variant::kLogMulti: return "log-multi";
+    case Variant::kProportional: return "proportional";
+  }
+  return "";
+}
+
+Result<Variant> VariantFromName(const std::string& name) {
+  for (Variant v : {Variant::kLinearWork, Variant::kMultiLinear, Variant::kLogWork,
+                    Variant::kLogMulti, Variant::kProportional}) {
+    if (name == VariantName(v)) return v;
+  }
+  return Status::Corruption("wattlayer: unknown variant '" + name + "'");
+}
+
+nlohmann::json ModelToJson(const Model& m) {
+  return {{"variant", VariantName(m.variant)}, {"coef", m.coef}};
+}
+
+Result<Model> ModelFromJson(const nlohmann::json& j) {
+  Model m;
+  WF_ASSIGN_OR_RETURN(m.variant, VariantFromName(j.at("variant").get<std::string>()));
+  m.coef = j.at("coef").get<std::vector<double>>();
+  if (m.coef.size() != Features(LayerSample{}, m.variant).size()) {
+    return Status::Corruption("wattlayer: coefficient count does not match its variant");
+  }
+  return m;
+}
+
+// `use_measured`: the "measured-layers" estimator. A layer the training set measured
+// contributes its measurement (the mean of its repeats) rather than its type's regression:
+// an architecture nobody measured whole is mostly made of layers that other architectures
+// share, and the dataset exists to reuse them. Only layers never measured are regressed.
 class WattLayerEstimator final : public Estimator {
  public:
-  std::string name() const override { return "wattlayer"; }
+  explicit WattLayerEstimator(bool use_measured) : use_measured_(use_measured) {}
+  std::string name() const override { return use_measured_ ? "measured-layers" : "wattlayer"; }
 
   Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
              Target target) override {
@@ -137,13 +177,20 @@ class WattLayerEstimator final : public Estimator {
     unseen_.clear();
     std::map<std::string, std::vector<const LayerSample*>> groups;
     std::vector<const LayerSample*> all;
+    measured_.clear();
+    std::map<std::string, int> counts;
     for (const LayerSample& s : layers) {
       groups[s.type].push_back(&s);
       all.push_back(&s);
+      if (use_measured_) {
+        measured_[s.key] += TargetOf(s, target);
+        ++counts[s.key];
+      }
     }
+    for (auto& [key, sum] : measured_) sum /= counts[key];
     fallback_ = Model{Variant::kLogWork, FitVariant(all, Variant::kLogWork, target)};
     if (fallback_.coef.empty()) {
-      return Status::Unavailable("wattlayer: needs layer measurements of at least two "
+      return Status::Unavailable(name() + ": needs layer measurements of at least two "
                                         "different sizes");
     }
     for (const auto& [type, samples] : groups) {
@@ -181,9 +228,11 @@ class WattLayerEstimator final : public Estimator {
     for (const ModelSample& m : models) {
       const double measured = TargetOf(m, target);
       if (m.layer_keys.empty() || measured <= 0) continue;
-      Result<double> sum = SumOfLayers(m, catalog);
-      if (!sum.ok()) continue;
-      const double ratio = *sum / measured;
+      Result<std::vector<double>> parts = LayerValues(m, catalog);
+      if (!parts.ok()) continue;
+      double sum = 0;
+      for (double v : *parts) sum += v;
+      const double ratio = sum / measured;
       num += ratio;
       den += ratio * ratio;
     }
@@ -193,10 +242,45 @@ class WattLayerEstimator final : public Estimator {
 
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
     if (m.layer_keys.empty()) {
-      return Status::Unavailable("wattlayer: '" + m.name + "' has no layer list");
+      return Status::Unavailable(name() + ": '" + m.name + "' has no layer list");
     }
-    WF_ASSIGN_OR_RETURN(double sum, SumOfLayers(m, catalog));
-    return Estimate{kappa_ * sum};
+    WF_ASSIGN_OR_RETURN(std::vector<double> parts, LayerValues(m, catalog));
+    Estimate e;
+    for (double& v : parts) {
+      v *= kappa_;
+      e.value += v;
+    }
+    e.layers = std::move(parts);
+    return e;
+  }
+
+  nlohmann::json ToJson() const override {
+    nlohmann::json types = nlohmann::json::object();
+    for (const auto& [type, m] : by_type_) types[type] = ModelToJson(m);
+    return {{"estimator", name()},   {"kappa", kappa_},
+            {"types", types},        {"fallback", ModelToJson(fallback_)},
+            {"unmodelled", unmodelled_}, {"measured", measured_}};
+  }
+
+  Status FromJson(const nlohmann::json& j) override {
+    try {
+      if (j.at("estimator").get<std::string>() != name()) {
+        return Status::Corruption(name() + ": the stored state belongs to '" +
+                                  j.at("estimator").get<std::string>() + "'");
+      }
+      by_type_.clear();
+      for (const auto& [type, m] : j.at("types").items()) {
+        WF_ASSIGN_OR_RETURN(by_type_[type], ModelFromJson(m));
+      }
+      WF_ASSIGN_OR_RETURN(fallback_, ModelFromJson(j.at("fallback")));
+      unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
+      measured_ = j.at("measured").get<std::map<std::string, double>>();
+      kappa_ = j.at("kappa").get<double>();
+      unseen_.clear();
+      return Status::OK();
+    } catch (const nlohmann::json::exception& e) {
+      return Status::Corruption(name() + ": malformed stored state: " + e.what());
+    }
   }
 
   // Types fitted without a model of their own, and types met only at prediction time (both
@@ -208,32 +292,45 @@ class WattLayerEstimator final : public Estimator {
   }
 
  private:
-  Result<double> SumOfLayers(const ModelSample& m, const LayerCatalog& catalog) const {
-    double sum = 0;
+  // Each layer's uncalibrated estimate, in the model's node order.
+  Result<std::vector<double>> LayerValues(const ModelSample& m,
+                                          const LayerCatalog& catalog) const {
+    std::vector<double> out;
+    out.reserve(m.layer_keys.size());
     for (const std::string& key : m.layer_keys) {
+      if (auto known = measured_.find(key); known != measured_.end()) {
+        out.push_back(known->second);
+        continue;
+      }
       auto it = catalog.find(key);
       if (it == catalog.end()) {
-        return Status::NotFound("wattlayer: no features for layer " + key);
+        return Status::NotFound(name() + ": no features for layer " + key);
       }
       auto model = by_type_.find(it->second.type);
       if (model == by_type_.end()) unseen_.insert(it->second.type);
-      sum += std::max(0.0, (model == by_type_.end() ? fallback_ : model->second)
-                               .Predict(it->second));
+      out.push_back(std::max(0.0, (model == by_type_.end() ? fallback_ : model->second)
+                                      .Predict(it->second)));
     }
-    return sum;
+    return out;
   }
 
   std::map<std::string, Model> by_type_;
+  std::map<std::string, double> measured_;
   Model fallback_;
   std::vector<std::string> unmodelled_;
   mutable std::set<std::string> unseen_;  // a record of what Predict met, not model state
   double kappa_ = 1.0;
+  bool use_measured_ = false;
 };
 
 }  // namespace
 
 std::unique_ptr<Estimator> MakeWattLayerEstimator() {
-  return std::make_unique<WattLayerEstimator>();
+  return std::make_unique<WattLayerEstimator>(false);
+}
+
+std::unique_ptr<Estimator> MakeMeasuredLayersEstimator() {
+  return std::make_unique<WattLayerEstimator>(true);
 }
 
 }  // namespace wattfleet

@@ -10,5 +10,8 @@
 namespace wattfleet {
 
 std::unique_ptr<Estimator> MakeWattLayerEstimator();
+// WattLayer with the measurements of layers the training set holds used as measured, and
+// only the others regressed ("measured-layers").
+std::unique_ptr<Estimator> MakeMeasuredLayersEstimator();
 
 }  // namespace wattfleet

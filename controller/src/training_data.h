@@ -36,6 +36,11 @@ struct ModelSample {
   int64_t batch = 1;
   double macs = 0, flops = 0, params = 0;  // per iteration
   std::vector<std::string> layer_keys;     // one per node, in order (empty for probes)
+  // THOR's view (thor_signature.h): the probe kind of the network and its widths C_1 …
+  // C_{n-1}, for architectures THOR can predict and for probes; empty otherwise.
+  std::string thor_kind;
+  std::vector<int64_t> thor_widths;
+  std::string probe_role;  // probes: "output" | "input" | "hidden"; empty for models
   double energy_j = 0, energy_dynamic_j = 0, time_s = 0;
 };
 
