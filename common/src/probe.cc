@@ -46,6 +46,49 @@ void AddOutput(GraphBuilder& g, const ProbeKind& kind, int64_t cin) {
          "out");
 }
 
+// The output layer alone reading widths[0] (`output_only`), or the chain C0 -> widths[0] ->
+// ... -> widths.back() followed by the output layer.
+Result<Architecture> Build(const ProbeKind& kind, bool output_only,
+                           const std::vector<int64_t>& widths, const std::string& name) {
+  const std::string where = "probe kind '" + kind.name + "'";
+  const bool supported = IsConv(kind.type) || IsRecurrent(kind.type) ||
+                         kind.type == LayerType::kLinear;
+  if (!supported) {
+    return Status::InvalidArgument(where + ": " + std::string(LayerTypeName(kind.type)) +
+                                   " has no probe models (Conv1d, Conv2d, Linear, LSTM, GRU)");
+  }
+  for (int64_t w : widths) {
+    if (w < 1) return Status::InvalidArgument(where + ": widths must be positive");
+  }
+  if (kind.input_shape.empty()) return Status::InvalidArgument(where + ": no input shape");
+  if (kind.classes < 1) return Status::InvalidArgument(where + ": classes must be positive");
+  // The channel (feature) dimension of the network input.
+  const size_t channel_dim = IsRecurrent(kind.type) ? kind.input_shape.size() - 1 : 0;
+  Shape input = kind.input_shape;
+  if (output_only) input[channel_dim] = widths[0];
+  GraphBuilder g(name, "probe", input);
+  if (!output_only) {
+    int64_t cin = kind.input_shape[channel_dim];
+    for (size_t i = 0; i < widths.size(); ++i) {
+      AddLayer(g, kind, cin, widths[i], i == 0 ? "in" : widths.size() == 2 ? "hidden"
+                                                                          : "hidden" + std::to_string(i));
+      cin = widths[i];
+    }
+  }
+  // "Same" layers only: the output layer must see the input's spatial size at every depth.
+  if (g.status().ok() && IsConv(kind.type)) {
+    Shape seen = g.ShapeOf(g.last());
+    seen[0] = kind.input_shape[0];
+    if (seen != kind.input_shape) {
+      return Status::InvalidArgument(where + ": its layers change the spatial size (" +
+                                     ShapeToString(kind.input_shape) + " becomes " +
+                                     ShapeToString(seen) + "); probes need 'same' layers");
+    }
+  }
+  AddOutput(g, kind, widths.back());
+  return std::move(g).Finish();
+}
+
 }  // namespace
 
 std::string_view ProbeRoleName(ProbeRole role) {
@@ -59,49 +102,23 @@ std::string_view ProbeRoleName(ProbeRole role) {
 
 Result<Architecture> BuildProbe(const ProbeKind& kind, ProbeRole role,
                                 const std::vector<int64_t>& widths) {
-  const std::string where = "probe kind '" + kind.name + "'";
-  const bool supported = IsConv(kind.type) || IsRecurrent(kind.type) ||
-                         kind.type == LayerType::kLinear;
-  if (!supported) {
-    return Status::InvalidArgument(where + ": " + std::string(LayerTypeName(kind.type)) +
-                                   " has no probe models (Conv1d, Conv2d, Linear, LSTM, GRU)");
-  }
   const size_t want = role == ProbeRole::kHidden ? 2 : 1;
   if (widths.size() != want) {
-    return Status::InvalidArgument(where + ": a " + std::string(ProbeRoleName(role)) +
-                                   " probe takes " + std::to_string(want) + " width(s)");
+    return Status::InvalidArgument("probe kind '" + kind.name + "': a " +
+                                   std::string(ProbeRoleName(role)) + " probe takes " +
+                                   std::to_string(want) + " width(s)");
   }
-  for (int64_t w : widths) {
-    if (w < 1) return Status::InvalidArgument(where + ": widths must be positive");
-  }
-  if (kind.input_shape.empty()) return Status::InvalidArgument(where + ": no input shape");
-  if (kind.classes < 1) return Status::InvalidArgument(where + ": classes must be positive");
-
   std::string name = kind.name + "/" + std::string(ProbeRoleName(role)) + "/";
   for (size_t i = 0; i < widths.size(); ++i) name += (i ? "x" : "") + std::to_string(widths[i]);
+  return Build(kind, role == ProbeRole::kOutput, widths, name);
+}
 
-  // The channel (feature) dimension of the network input.
-  const size_t channel_dim = IsRecurrent(kind.type) ? kind.input_shape.size() - 1 : 0;
-  const int64_t c0 = kind.input_shape[channel_dim];
-  Shape input = kind.input_shape;
-  if (role == ProbeRole::kOutput) input[channel_dim] = widths[0];
-
-  GraphBuilder g(name, "probe", input);
-  if (role != ProbeRole::kOutput) AddLayer(g, kind, c0, widths[0], "in");
-  if (role == ProbeRole::kHidden) AddLayer(g, kind, widths[0], widths[1], "hidden");
-  const int64_t last_width = widths.back();
-  // "Same" layers only: the output layer must see the input's spatial size at every depth.
-  if (g.status().ok() && IsConv(kind.type)) {
-    Shape seen = g.ShapeOf(g.last());
-    seen[0] = kind.input_shape[0];
-    if (seen != kind.input_shape) {
-      return Status::InvalidArgument(where + ": its layers change the spatial size (" +
-                                     ShapeToString(kind.input_shape) + " becomes " +
-                                     ShapeToString(seen) + "); probes need 'same' layers");
-    }
+Result<Architecture> BuildThorChain(const ProbeKind& kind, const std::vector<int64_t>& widths,
+                                    const std::string& name) {
+  if (widths.empty()) {
+    return Status::InvalidArgument("probe kind '" + kind.name + "': a network needs a width");
   }
-  AddOutput(g, kind, last_width);
-  return std::move(g).Finish();
+  return Build(kind, false, widths, name);
 }
 
 }  // namespace wattfleet

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <utility>
 
+#include "active_grid.h"
 #include "text_util.h"
 #include "torchscript_import.h"
 #include "zoo.h"
@@ -57,7 +58,9 @@ struct Field {
 
 class Parser {
  public:
-  explicit Parser(std::string path) : path_(std::move(path)) {}
+  // `plan_only`: stop after the plan (ParseCampaignPlan); the architectures are not built.
+  explicit Parser(std::string path, bool plan_only = false)
+      : path_(std::move(path)), plan_only_(plan_only) {}
 
   Result<Campaign> Parse(const std::string& text);
 
@@ -87,10 +90,13 @@ class Parser {
   Result<int64_t> Int(const Field& f, const std::string& label, int64_t min) const;
   Result<bool> Bool(const Field& f, const std::string& label) const;
   Result<std::string> Name(const Field& f, const std::string& label) const;
+  // A number strictly between 0 and 1, e.g. a relative CI or std target.
+  Result<double> Fraction(const Field& f, const std::string& label) const;
 
   Status ParseDevices(const Field& f, Campaign* c) const;
   Status ParseMeasurement(const Field& f, MeasurementSettings* m) const;
   Status ParsePlan(const Field& f, PlanOptions* p) const;
+  Status ParseActive(const Field& f, const PlanOptions& p, ActiveOptions* out) const;
   Status ParseEstimators(const Field& f, std::vector<std::string>* out) const;
   Status ParseArchitectures(const Field& f, std::vector<Architecture>* out) const;
   Status ParseEntry(const YAML::Node& entry, const std::string& label,
@@ -102,6 +108,7 @@ class Parser {
                           const std::string& label, std::vector<Architecture>* out) const;
 
   std::string path_;
+  bool plan_only_ = false;
 };
 
 Result<std::vector<Field>> Parser::Fields(const YAML::Node& node, const std::string& where,
@@ -152,6 +159,16 @@ Result<std::string> Parser::Name(const Field& f, const std::string& label) const
     return Err(At(f), label + " must be a non-empty name, got " + Describe(f.value));
   }
   return f.value.Scalar();
+}
+
+Result<double> Parser::Fraction(const Field& f, const std::string& label) const {
+  std::optional<double> v;
+  if (f.value.IsScalar()) v = ParseDouble(f.value.Scalar());
+  if (!v || *v <= 0 || *v >= 1) {
+    return Err(At(f), label + " must be a number strictly between 0 and 1 (e.g. 0.05), got " +
+                          Describe(f.value));
+  }
+  return *v;
 }
 
 Result<Campaign> Parser::Parse(const std::string& text) {
@@ -213,12 +230,13 @@ Result<Campaign> Parser::Parse(const std::string& text) {
   if (const Field* f = Find(fields, "measurement")) {
     WF_RETURN_IF_ERROR(ParseMeasurement(*f, &c.measurement));
   }
-  // The plan is checked before architectures so that a not-implemented option is reported
-  // without first expanding (possibly large) sweeps.
+  // The plan is checked before architectures so that a bad plan is reported without first
+  // expanding (possibly large) sweeps, and so that ParseCampaignPlan can stop after it.
   if (const Field* f = Find(fields, "plan")) WF_RETURN_IF_ERROR(ParsePlan(*f, &c.plan));
   if (const Field* f = Find(fields, "estimators")) {
     WF_RETURN_IF_ERROR(ParseEstimators(*f, &c.estimators));
   }
+  if (plan_only_) return c;
   const Field* archs = Find(fields, "architectures");
   if (archs == nullptr) {
     return Err(root.Mark(), "architectures is required (a list of zoo: or family: entries)");
@@ -287,13 +305,7 @@ Status Parser::ParseMeasurement(const Field& f, MeasurementSettings* m) const {
     }
   }
   if (const Field* g = Find(fields, "target_rel_ci")) {
-    std::optional<double> v;
-    if (g->value.IsScalar()) v = ParseDouble(g->value.Scalar());
-    if (!v || *v <= 0 || *v >= 1) {
-      return Err(At(*g), "measurement.target_rel_ci must be a number strictly between 0 and 1 "
-                         "(e.g. 0.05), got " + Describe(g->value));
-    }
-    m->target_rel_ci = *v;
+    WF_ASSIGN_OR_RETURN(m->target_rel_ci, Fraction(*g, "measurement.target_rel_ci"));
   }
   if (m->max_repeats < m->min_repeats) {
     const Field* max = Find(fields, "max_repeats");
@@ -359,8 +371,44 @@ Status Parser::ParsePlan(const Field& f, PlanOptions* p) const {
     }
   }
   if (const Field* g = Find(fields, "active")) {
-    return Err(At(*g), "active: not implemented yet (active learning comes in a later version; "
-                       "remove the key)");
+    ActiveOptions active;
+    WF_RETURN_IF_ERROR(ParseActive(*g, *p, &active));
+    p->active = active;
+  }
+  return Status::OK();
+}
+
+// plan.active, checked against the probes it chooses from (`p` is the rest of the plan).
+Status Parser::ParseActive(const Field& f, const PlanOptions& p, ActiveOptions* out) const {
+  if (!f.value.IsMap()) {
+    return Err(At(f), "plan.active must be a map such as {budget_jobs: 100, target_rel_std: "
+                      "0.05}, got " + Describe(f.value));
+  }
+  WF_ASSIGN_OR_RETURN(std::vector<Field> fields,
+                      Fields(f.value, "plan.active", {"budget_jobs", "target_rel_std"}));
+  if (!p.thor_probes) {
+    return Err(f.key.Mark(), "plan.active needs plan.thor_probes: it chooses which THOR probes "
+                             "to measure");
+  }
+  // The seed must give each of THOR's GPs enough distinct widths to be fitted.
+  if (p.probe_widths.size() < 3) {
+    return Err(f.key.Mark(), "plan.active needs at least 3 widths in plan.thor_probes.widths, "
+                             "got " + std::to_string(p.probe_widths.size()));
+  }
+  const Field* budget = Find(fields, "budget_jobs");
+  if (budget == nullptr) {
+    return Err(f.value.Mark(), "plan.active.budget_jobs is required (the most probe jobs per "
+                               "kind and device class, seed included)");
+  }
+  WF_ASSIGN_OR_RETURN(out->budget_jobs, Int(*budget, "plan.active.budget_jobs", 1));
+  const int64_t seed = static_cast<int64_t>(ActiveSeed(p.probe_widths).size());
+  if (out->budget_jobs < seed) {
+    return Err(At(*budget), "plan.active.budget_jobs (" + std::to_string(out->budget_jobs) +
+                                ") must be at least " + std::to_string(seed) +
+                                ", the seed probes of each kind");
+  }
+  if (const Field* g = Find(fields, "target_rel_std")) {
+    WF_ASSIGN_OR_RETURN(out->target_rel_std, Fraction(*g, "plan.active.target_rel_std"));
   }
   return Status::OK();
 }
@@ -638,6 +686,16 @@ Result<Campaign> ParseCampaign(const std::string& yaml_text, const std::string& 
   } catch (const std::exception& e) {
     // The zoo and the layer model return Status, but a bad_alloc from a huge shape must not
     // take the controller down either.
+    return Status::InvalidArgument(path + ": cannot parse campaign: " + e.what());
+  }
+}
+
+Result<PlanOptions> ParseCampaignPlan(const std::string& yaml_text, const std::string& path) {
+  Parser parser(path, /*plan_only=*/true);
+  try {
+    WF_ASSIGN_OR_RETURN(Campaign c, parser.Parse(yaml_text));
+    return c.plan;
+  } catch (const std::exception& e) {
     return Status::InvalidArgument(path + ": cannot parse campaign: " + e.what());
   }
 }

@@ -4,6 +4,7 @@
 // are 1-based). A campaign that fails validation is never stored.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,23 @@ struct DeviceSelector {
   std::string sensor;        // optional
 };
 
+// plan.active: THOR's probes chosen while the campaign runs (active_profiler.h).
+struct ActiveOptions {
+  // Probe jobs per kind and device class at most, the seed included.
+  int64_t budget_jobs = 0;
+  // A kind is finished once no candidate's relative posterior std reaches this.
+  double target_rel_std = 0.05;
+};
+
 struct PlanOptions {
   bool distinct_layers = true;  // plan.layers: distinct (each distinct layer once per class)
   bool whole_models = true;     // plan.whole_models
   bool thor_probes = false;     // plan.thor_probes: THOR's 1-, 2- and 3-layer probe models
   // plan.thor_probes.widths: the width grid of the probes (channels or units).
   std::vector<int64_t> probe_widths = {8, 16, 32, 64};
+  // plan.active (only with thor_probes): start from a seed, then measure the most uncertain
+  // probe of the grid until the target or the budget is reached.
+  std::optional<ActiveOptions> active;
 };
 
 struct Campaign {
@@ -48,5 +60,9 @@ struct Campaign {
 Result<Campaign> ParseCampaign(const std::string& yaml_text, const std::string& path);
 // Reads the file, then ParseCampaign. A missing file is InvalidArgument naming the path.
 Result<Campaign> LoadCampaignFile(const std::string& path);
+// The `plan` section of a campaign that was validated when it was stored, without expanding
+// its architectures (which may be large sweeps or TorchScript files): the controller reads
+// a running campaign's plan.active from the YAML stored with it.
+Result<PlanOptions> ParseCampaignPlan(const std::string& yaml_text, const std::string& path);
 
 }  // namespace wattfleet

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -16,14 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "architecture_source.h"
 #include "campaign.h"
 #include "dispatcher.h"
 #include "export.h"
 #include "metrics_server.h"
 #include "planner.h"
 #include "store.h"
-#include "torchscript_import.h"
-#include "zoo.h"
 
 namespace wattfleet {
 namespace {
@@ -269,6 +267,12 @@ int CmdPlan(const std::string& campaign_path, bool json) {
                           {"probe_kinds", plan->probe_kinds},
                           {"probe_kinds_skipped", plan->probe_kinds_skipped},
                           {"estimated_device_seconds", plan->estimated_device_seconds}};
+    if (const auto& active = campaign->plan.active) {
+      // `jobs` holds the seed: the controller adds probes up to the budget while it runs.
+      out["active"] = {{"budget_jobs", active->budget_jobs},
+                       {"target_rel_std", active->target_rel_std},
+                       {"probe_jobs_max", plan->ActiveProbeJobsMax()}};
+    }
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -279,6 +283,11 @@ int CmdPlan(const std::string& campaign_path, bool json) {
   for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
   std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
   for (const std::string& k : plan->probe_kinds) std::cout << "  THOR probe kind " << k << "\n";
+  if (const auto& active = campaign->plan.active) {
+    std::cout << "  active profiling: probe jobs are the seed; up to " << active->budget_jobs
+              << " per kind and device class (" << plan->ActiveProbeJobsMax()
+              << " in all) until the relative std is under " << active->target_rel_std << "\n";
+  }
   // Long campaigns skip many architectures (every strided stem): a few lines say why, --json
   // lists them all.
   const size_t shown = std::min<size_t>(plan->probe_kinds_skipped.size(), 3);
@@ -315,34 +324,10 @@ int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std:
 int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
                const std::string& torchscript, const std::vector<int64_t>& input_shape,
                bool json) {
-  Result<Architecture> arch = Status::NotFound("");
-  std::vector<std::string> unsupported;
-  if (arch_name.empty() == torchscript.empty()) {
-    return Fail(Status::InvalidArgument("give exactly one of --arch or --torchscript"));
-  }
-  if (!torchscript.empty()) {
-    if (input_shape.size() < 2) {
-      return Fail(Status::InvalidArgument(
-          "--input-shape: the traced input's shape with its batch dimension, e.g. 1,3,224,224"));
-    }
-    auto imported = ImportTorchScript(
-        torchscript, Shape(input_shape.begin() + 1, input_shape.end()),
-        std::filesystem::path(torchscript).filename().string());
-    if (!imported.ok()) return Fail(imported.status());
-    unsupported = imported->unsupported;
-    arch = std::move(imported->architecture);
-  } else if (!campaign_file.empty()) {
-    auto campaign = LoadCampaignFile(campaign_file);
-    if (!campaign.ok()) return Fail(campaign.status());
-    arch = Status::InvalidArgument("--arch " + arch_name + ": not in " + campaign_file);
-    for (const Architecture& a : campaign->architectures) {
-      if (a.name == arch_name) arch = a;
-    }
-  } else {
-    arch = FindZooArchitecture(arch_name);
-    if (!arch.ok()) arch = Status::InvalidArgument("--arch " + arch.status().message());
-  }
-  if (!arch.ok()) return Fail(arch.status());
+  auto resolved = ResolveArchitecture({arch_name, campaign_file, torchscript, input_shape});
+  if (!resolved.ok()) return Fail(resolved.status());
+  const Architecture* arch = &resolved->architecture;
+  const std::vector<std::string>& unsupported = resolved->unsupported;
 
   nlohmann::json layers = nlohmann::json::array();
   for (const ArchNode& node : arch->nodes) {

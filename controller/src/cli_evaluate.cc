@@ -5,12 +5,67 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "evaluation.h"
+#include "model_store.h"
 
 namespace wattfleet {
+
+namespace {
+
+// Every estimator fitted on all of each device class's measurements (per mode and target) and
+// kept in the models table, where `wattfleet predict` restores it while the measurements stay
+// the same. Nothing is fitted for a dataset that cannot be written; `note` says why.
+nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
+                           const std::vector<std::string>& names,
+                           const std::vector<Target>& targets, std::string* note) {
+  nlohmann::json rows = nlohmann::json::array();
+  auto store = ModelStore::Open(db);
+  if (!store.ok()) {
+    *note = "fitted models not stored: " + store.status().message();
+    return rows;
+  }
+  if (!(*store)->writable()) {
+    *note = "fitted models not stored: " + (*store)->read_only_reason();
+    return rows;
+  }
+  std::set<std::pair<std::string, std::string>> where;
+  for (const LayerSample& s : data.layers) where.insert({s.device_class, s.mode});
+  for (const ModelSample& s : data.models) where.insert({s.device_class, s.mode});
+  for (const auto& [device, mode] : where) {
+    const TrainingSet set = SelectTrainingSet(data, device, mode);
+    auto info = (*store)->Describe(set);
+    if (!info.ok()) {
+      *note = "fitted models not stored: " + info.status().message();
+      return rows;
+    }
+    for (const std::string& name : names) {
+      for (Target target : targets) {
+        ObtainOptions refit;
+        refit.restore = false;
+        auto got = ObtainEstimator(store->get(), set, *info, name, target, refit);
+        nlohmann::json row = {{"device", device}, {"mode", mode}, {"estimator", name},
+                              {"target", TargetName(target)}};
+        if (got.ok()) {
+          row["model_id"] = got->model_id;
+          row["stored"] = got->source == ModelSource::kStored;
+          row["note"] = got->note;
+        } else {
+          row["model_id"] = nullptr;
+          row["stored"] = false;
+          row["note"] = "not fitted: " + got.status().message();
+        }
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace
 
 bool HasOwnModelMeasurements(const std::string& db) {
   auto data = LoadTrainingData(db);
@@ -63,8 +118,13 @@ int CmdEvaluate(const EvaluateOptions& o) {
       }
     }
   }
+  std::string models_note;
+  const nlohmann::json models = FitAndStore(o.db, *data, names, targets, &models_note);
   if (o.json) {
-    std::cout << nlohmann::json{{"results", results}}.dump(2) << "\n";
+    std::cout << nlohmann::json{{"results", results}, {"models", models},
+                                {"models_note", models_note}}
+                     .dump(2)
+              << "\n";
     return 0;
   }
   std::printf("%-8s %-10s %-7s %-6s %-15s %10s %8s %8s %7s %4s\n", "device", "mode", "target",
@@ -88,6 +148,22 @@ int CmdEvaluate(const EvaluateOptions& o) {
       std::printf("    no model of its own for %s (global fallback used)\n",
                   t.get<std::string>().c_str());
     }
+  }
+  if (!models_note.empty()) {
+    std::printf("\nnote: %s\n", models_note.c_str());
+    return 0;
+  }
+  std::printf("\nfitted on all measurements, in the models table of %s (for wattfleet predict):\n",
+              o.db.c_str());
+  for (const auto& m : models) {
+    std::string what = m["model_id"].is_number()
+                           ? "models row " + std::to_string(m["model_id"].get<int64_t>())
+                           : std::string();
+    const std::string note = m["note"].get<std::string>();
+    if (!note.empty()) what += what.empty() ? note : " (" + note + ")";
+    std::printf("%-8s %-10s %-7s %-15s %s\n", m["device"].get<std::string>().c_str(),
+                m["mode"].get<std::string>().c_str(), m["target"].get<std::string>().c_str(),
+                m["estimator"].get<std::string>().c_str(), what.c_str());
   }
   return 0;
 }

@@ -289,6 +289,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     switch (*outcome) {
       case RecordOutcome::kStored:
         ++counters_.results_stored;
+        NoteEnded(r.job_id);
         EndJob(r.job_id);
         break;
       case RecordOutcome::kDuplicate:
@@ -330,6 +331,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
                            : std::string(" (will retry)"));
   if (final_state) {
     ++(*final_state == JobState::kFailed ? counters_.jobs_failed : counters_.jobs_quarantined);
+    NoteEnded(r.job_id);
     EndJob(r.job_id);
   } else {
     ++counters_.retries;
@@ -377,6 +379,7 @@ void Dispatcher::Requeue(int64_t job_id, const std::string& why, bool spend) {
     }
     spdlog::warn("controller: job {} quarantined: {}", job_id, r.error);
     ++counters_.jobs_quarantined;
+    NoteEnded(job_id);
     EndJob(job_id);
     return;
   }
@@ -522,6 +525,7 @@ Status Dispatcher::Run() {
       }
     }
     Tick();
+    AddActiveJobs();
     Dispatch();
     CheckCampaigns();
     if (batch.ok()) {

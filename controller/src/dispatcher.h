@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "active_profiler.h"
 #include "job_queue.h"
 #include "store.h"
 #include "zap_handler.h"
@@ -59,6 +60,7 @@ struct DispatcherCounters {
   std::atomic<int64_t> jobs_quarantined{0};  // since start
   std::atomic<int64_t> jobs_failed{0};       // since start (FAILED: never retried)
   std::atomic<int64_t> auth_denied{0};       // CURVE handshakes refused by the allowlist
+  std::atomic<int64_t> jobs_added{0};        // since start: probes added by active profiling
 };
 
 class Dispatcher {
@@ -110,6 +112,12 @@ class Dispatcher {
   // leased -> queued. `spend`: whether the attempt counts (false when the job never left).
   void Requeue(int64_t job_id, const std::string& why, bool spend = true);
   void EndJob(int64_t job_id);
+  // Before EndJob of a job that ended for good (stored, failed, quarantined): a probe of an
+  // active campaign makes the ActiveProfiler choose its successor.
+  void NoteEnded(int64_t job_id);
+  // The ActiveProfiler's new jobs into memory and the queues; inside the pass's batch and
+  // before CheckCampaigns, so a campaign that gains jobs is not finished.
+  void AddActiveJobs();
   void Dispatch();
   // Whether `agent` may run `job` (the campaign's device selectors).
   static bool Matches(const AgentState& agent, const JobSpec& job);
@@ -151,6 +159,7 @@ class Dispatcher {
     int64_t job_id;  // for JOB: what to requeue when it cannot be sent
   };
   std::vector<Outgoing> outbox_;
+  ActiveProfiler active_{store_};  // plan.active: probes chosen while campaigns run
 };
 
 }  // namespace wattfleet

@@ -92,6 +92,26 @@ void Dispatcher::Dispatch() {
   }
 }
 
+void Dispatcher::NoteEnded(int64_t job_id) {
+  auto it = jobs_.find(job_id);
+  if (it != jobs_.end()) active_.JobEnded(it->second.job.spec);
+}
+
+void Dispatcher::AddActiveJobs() {
+  if (active_.idle()) return;
+  for (ActiveJob& added : active_.Run()) {
+    const int64_t id = added.spec.job_id;
+    if (jobs_.count(id)) continue;
+    JobEntry e;
+    e.job = std::move(added);
+    queues_[e.job.spec.device_class].PushBack(e.job.spec.campaign_id, id);
+    ++active_per_campaign_[e.job.spec.campaign_id];
+    jobs_.emplace(id, std::move(e));
+    ++counters_.jobs_added;
+  }
+  counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
+}
+
 void Dispatcher::Defer(const std::string& identity, Command command, std::string body,
                        int64_t job_id) {
   outbox_.push_back(Outgoing{identity, command, std::move(body), job_id});

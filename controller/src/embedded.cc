@@ -107,7 +107,10 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
 
   const auto started = std::chrono::steady_clock::now();
   auto last_report = started;
-  const size_t total = plan.jobs.size();
+  // plan.active: the dispatcher adds probe jobs while the campaign runs.
+  auto total = [&] {
+    return plan.jobs.size() + static_cast<size_t>(dispatcher.counters().jobs_added.load());
+  };
   Status agents_status;
   while (!loop_done.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -121,7 +124,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
         std::chrono::steady_clock::now() - last_report > std::chrono::seconds(5)) {
       last_report = std::chrono::steady_clock::now();
       const auto& c = dispatcher.counters();
-      out << "progress: " << c.results_stored.load() << "/" << total << " jobs measured, "
+      out << "progress: " << c.results_stored.load() << "/" << total() << " jobs measured, "
           << c.agents_alive.load() << " agents alive\n";
       out.flush();
     }
@@ -145,8 +148,12 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                               : options.export_path;
   WF_RETURN_IF_ERROR(WriteExportFile(rows, "csv", csv));
   out << "export: " << csv << " (" << rows.size() << " rows)\n";
-  if (rows.size() != total) {
-    return Status::Internal(std::to_string(total - rows.size()) +
+  if (const int64_t added = dispatcher.counters().jobs_added.load(); added > 0) {
+    out << "active profiling added " << added << " probe jobs to the " << plan.jobs.size()
+        << " planned\n";
+  }
+  if (rows.size() != total()) {
+    return Status::Internal(std::to_string(total() - rows.size()) +
                             " jobs ended without a measurement; see `wattfleet status`");
   }
   return Status::OK();

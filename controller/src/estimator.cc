@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "estimator_pre.h"
+#include "estimator_thor.h"
 #include "estimator_wattlayer.h"
 
 namespace wattfleet {
@@ -68,7 +70,7 @@ class MacsEstimator final : public Estimator {
     std::vector<std::vector<double>> rows;
     std::vector<double> y;
     for (const ModelSample& m : models) {
-      if (m.macs <= 0) continue;
+      if (m.kind != "model" || m.macs <= 0) continue;
       rows.push_back({m.macs, 1.0});
       y.push_back(TargetOf(m, target));
     }
@@ -110,6 +112,7 @@ class TdpEstimator final : public Estimator {
     WF_RETURN_IF_ERROR(time_.Fit(layers, models, Target::kTime));
     double energy = 0, time = 0;
     for (const ModelSample& m : models) {
+      if (m.kind != "model") continue;  // probes are THOR's, not architectures
       energy += m.energy_j;
       time += m.time_s;
     }
@@ -148,7 +151,7 @@ class TdpEstimator final : public Estimator {
 }  // namespace
 
 std::vector<std::string> EstimatorNames() {
-  return {"macs", "tdp", "wattlayer", "measured-layers"};
+  return {"macs", "tdp", "wattlayer", "measured-layers", "thor", "pre"};
 }
 
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name) {
@@ -156,6 +159,8 @@ Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name) {
   if (name == "tdp") return std::unique_ptr<Estimator>(std::make_unique<TdpEstimator>());
   if (name == "wattlayer") return MakeWattLayerEstimator();
   if (name == "measured-layers") return MakeMeasuredLayersEstimator();
+  if (name == "thor") return MakeThorEstimator();
+  if (name == "pre") return MakePreEstimator();
   std::string known;
   for (const auto& n : EstimatorNames()) known += (known.empty() ? "" : ", ") + n;
   return Status::NotFound("unknown estimator '" + name + "'; known: " + known);

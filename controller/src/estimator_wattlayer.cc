@@ -128,6 +128,11 @@ double CrossValidate(const std::vector<const LayerSample*>& samples, Variant v, 
   return MedianApe(apes);
 }
 
+// Measured layers are looked up by canonical key and batch size.
+std::string MeasuredKey(const std::string& key, int64_t batch) {
+  return key + "@b" + std::to_string(batch);
+}
+
 const char* VariantName(Variant v) {
   switch (v) {
     case Variant::kLinearWork: return "linear-work";
@@ -183,8 +188,8 @@ class WattLayerEstimator final : public Estimator {
       groups[s.type].push_back(&s);
       all.push_back(&s);
       if (use_measured_) {
-        measured_[s.key] += TargetOf(s, target);
-        ++counts[s.key];
+        measured_[MeasuredKey(s.key, s.batch)] += TargetOf(s, target);
+        ++counts[MeasuredKey(s.key, s.batch)];
       }
     }
     for (auto& [key, sum] : measured_) sum /= counts[key];
@@ -298,13 +303,14 @@ class WattLayerEstimator final : public Estimator {
     std::vector<double> out;
     out.reserve(m.layer_keys.size());
     for (const std::string& key : m.layer_keys) {
-      if (auto known = measured_.find(key); known != measured_.end()) {
-        out.push_back(known->second);
-        continue;
-      }
       auto it = catalog.find(key);
       if (it == catalog.end()) {
         return Status::NotFound(name() + ": no features for layer " + key);
+      }
+      // A layer measured at another batch size is a different measurement: regressed.
+      if (auto known = measured_.find(MeasuredKey(key, m.batch)); known != measured_.end()) {
+        out.push_back(known->second);
+        continue;
       }
       auto model = by_type_.find(it->second.type);
       if (model == by_type_.end()) unseen_.insert(it->second.type);

@@ -47,8 +47,10 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
                                  Split split, int folds) {
   // One evaluation per device class and mode: a campaign's measurements share both.
   std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>> groups;
+  std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>> probes;
   for (const ModelSample& m : data.models) {
     if (m.kind == "model" && TargetOf(m, target) > 0) groups[{m.device_class, m.mode}].push_back(&m);
+    if (m.kind == "probe") probes[{m.device_class, m.mode}].push_back(&m);
   }
   std::vector<EvalResult> results;
   for (const auto& [where, models] : groups) {
@@ -99,6 +101,17 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
           auto& keys = fold_of(*m) == fold ? held_keys : train_keys;
           keys.insert(m->layer_keys.begin(), m->layer_keys.end());
           if (fold_of(*m) != fold) train_models.push_back(*m);
+        }
+        // Probes train THOR in every fold, except a probe that is a held-out architecture
+        // under another name (an MLP of one hidden layer is exactly an input probe):
+        // scoring an architecture on its own measurement is not a prediction.
+        for (const ModelSample* p : probes[where]) {
+          const bool is_held_out = std::any_of(models.begin(), models.end(), [&](const ModelSample* m) {
+            return fold_of(*m) == fold && p->probe_role != "output" &&
+                   !m->thor_kind.empty() && m->thor_kind == p->thor_kind &&
+                   m->thor_widths == p->thor_widths && m->batch == p->batch;
+          });
+          if (!is_held_out) train_models.push_back(*p);
         }
         std::vector<LayerSample> train_layers;
         for (const LayerSample& s : device_layers) {

@@ -6,6 +6,9 @@
 #include "cli_commands.h"
 #include "cli_evaluate.h"
 #include "cli_fit.h"
+#include "cli_project.h"
+#include "cli_predict.h"
+#include "estimator.h"
 #include "wattfleet/common/cli_parse.h"
 
 int main(int argc, char** argv) {
@@ -130,6 +133,52 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   c_fit->add_flag("--json", json, "one JSON document on stdout");
 
+  PredictOptions predict;
+  std::string estimator_names;
+  for (const std::string& n : EstimatorNames()) {
+    estimator_names += (estimator_names.empty() ? "" : " | ") + n;
+  }
+  auto* c_predict = app.add_subcommand(
+      "predict", "energy and time of an architecture on a device, total and per layer");
+  c_predict->add_option("--db", predict.db, "SQLite dataset file")->required();
+  c_predict->add_option("--device", predict.device, "device class, as measured (e.g. cpu)")
+      ->required();
+  auto* p_arch = c_predict->add_option("--arch", predict.source.arch_name,
+                                       "architecture name (zoo, or of --campaign-file)");
+  c_predict->add_option("--campaign-file", predict.source.campaign_file,
+                        "look the name up in this campaign")
+      ->needs(p_arch);
+  auto* p_ts = c_predict->add_option("--torchscript", predict.source.torchscript,
+                                     "a traced TorchScript file")
+                   ->excludes(p_arch);
+  c_predict->add_option("--input-shape", predict.source.input_shape,
+                        "the traced input's shape, batch first: 1,3,224,224")
+      ->delimiter(',')
+      ->needs(p_ts);
+  c_predict->add_option("--batch", predict.batch,
+                        "batch size (default: the batch the device was measured at)");
+  c_predict->add_option("--mode", predict.mode, "inference | training")
+      ->check(CLI::IsMember({"inference", "training"}))
+      ->capture_default_str();
+  c_predict->add_option("--estimator", predict.estimator, estimator_names)->capture_default_str();
+  c_predict->add_flag("--json", predict.json, "one JSON document on stdout");
+
+  ProjectOptions project;
+  auto* c_project = app.add_subcommand(
+      "project", "STEP: a training run's total from its stable iterations (docs/estimators.md)");
+  c_project->add_option("--series", project.series,
+                        "training log CSV: a header row, then one row per iteration")
+      ->required();
+  c_project->add_option("--iterations", project.iterations, "N: iterations of the whole run")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  c_project->add_option("--column", project.column,
+                        "the per-iteration column (default: energy_j, else time_s)");
+  c_project->add_option("--window", project.window,
+                        "W: iterations averaged after the stable point (default: all)")
+      ->check(CLI::PositiveNumber);
+  c_project->add_flag("--json", project.json, "one JSON document on stdout");
+
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet"));
@@ -148,6 +197,8 @@ int main(int argc, char** argv) {
     }
     if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
     if (c_import->parsed()) return CmdImport(db, import_mapping, json);
+    if (c_project->parsed()) return CmdProject(project);
+    if (c_predict->parsed()) return CmdPredict(predict);
     if (c_fit->parsed()) {
       // The dataset's own measurements go to the layer and model estimators; imported
       // operation measurements to the power law.

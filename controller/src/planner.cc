@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "active_grid.h"
 #include "probe_planner.h"
 
 namespace wattfleet {
@@ -50,6 +51,22 @@ std::map<std::string, int64_t> Plan::JobsByKind() const {
   std::map<std::string, int64_t> counts;
   for (const JobSpec& job : jobs) ++counts[std::string(JobKindName(job.kind))];
   return counts;
+}
+
+int64_t Plan::ActiveProbeJobsMax() const {
+  if (!campaign.plan.active) return 0;
+  std::vector<std::string> classes;
+  for (const DeviceSelector& d : campaign.devices) {
+    if (std::find(classes.begin(), classes.end(), d.device_class) == classes.end()) {
+      classes.push_back(d.device_class);
+    }
+  }
+  // A budget larger than the grid cannot be spent.
+  const int64_t per_kind =
+      std::min<int64_t>(campaign.plan.active->budget_jobs,
+                        static_cast<int64_t>(ProbeGrid(campaign.plan.probe_widths).size()));
+  return per_kind * static_cast<int64_t>(probe_kinds.size()) *
+         static_cast<int64_t>(classes.size());
 }
 
 double EstimateJobSeconds(const MeasurementSettings& s) {
@@ -110,7 +127,14 @@ Result<Plan> MakePlan(const Campaign& campaign) {
     ProbeKindPlan kinds = DeriveProbeKinds(campaign.architectures);
     for (const ProbeKind& k : kinds.kinds) plan.probe_kinds.push_back(k.name);
     plan.probe_kinds_skipped = std::move(kinds.skipped);
-    WF_ASSIGN_OR_RETURN(probes, BuildProbeModels(kinds.kinds, campaign.plan.probe_widths));
+    if (campaign.plan.active) {
+      // Active profiling: each kind starts from its seed; the controller adds the rest of the
+      // grid one probe at a time while the campaign runs (active_profiler.h).
+      WF_ASSIGN_OR_RETURN(probes, BuildProbePoints(kinds.kinds,
+                                                   ActiveSeed(campaign.plan.probe_widths)));
+    } else {
+      WF_ASSIGN_OR_RETURN(probes, BuildProbeModels(kinds.kinds, campaign.plan.probe_widths));
+    }
   }
 
   // Per class: its layer jobs, then its whole-model jobs (a class's queue measures the

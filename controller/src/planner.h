@@ -39,6 +39,10 @@ struct Plan {
 
   // kind name -> count, e.g. {"layer": 25, "model": 3}.
   std::map<std::string, int64_t> JobsByKind() const;
+  // plan.active: the most probe jobs the campaign may end with (per kind and device class the
+  // budget, or the whole grid when that is smaller); 0 without active profiling. `jobs` holds
+  // the seed only.
+  int64_t ActiveProbeJobsMax() const;
 };
 
 Result<Plan> MakePlan(const Campaign& campaign);

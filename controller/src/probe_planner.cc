@@ -30,8 +30,9 @@ std::string KindName(const ProbeKind& k) {
   return name + "-c" + std::to_string(k.classes);
 }
 
-// The kind of `arch`'s input layer, or the reason it has none.
-Result<ProbeKind> KindOf(const Architecture& arch) {
+}  // namespace
+
+Result<ProbeKind> ProbeKindOf(const Architecture& arch) {
   const auto first = std::find_if(arch.nodes.begin(), arch.nodes.end(), [](const ArchNode& n) {
     return IsProbeType(n.spec.type);
   });
@@ -69,9 +70,11 @@ Result<ProbeKind> KindOf(const Architecture& arch) {
                   {"padding", static_cast<double>(s.Int("padding"))}};
     if (d != 1) kind.fixed["dilation"] = static_cast<double>(d);
   } else if (s.type == LayerType::kLSTM || s.type == LayerType::kGRU) {
-    if (s.Int("num_layers", 1) != 1 || s.Int("bidirectional") != 0) {
+    // A stack (num_layers > 1) is probed as single layers: the stack computes exactly a
+    // chain of them, which THOR's hidden probes measure.
+    if (s.Int("bidirectional") != 0) {
       return Status::InvalidArgument("its input layer " + CanonicalKey(s) +
-                                     " is not a single unidirectional layer");
+                                     " is bidirectional");
     }
   } else if (s.input_shape.size() != 1) {
     return Status::InvalidArgument("its input Linear reads " + ShapeToString(s.input_shape) +
@@ -81,12 +84,10 @@ Result<ProbeKind> KindOf(const Architecture& arch) {
   return kind;
 }
 
-}  // namespace
-
 ProbeKindPlan DeriveProbeKinds(const std::vector<Architecture>& architectures) {
   ProbeKindPlan plan;
   for (const Architecture& arch : architectures) {
-    Result<ProbeKind> kind = KindOf(arch);
+    Result<ProbeKind> kind = ProbeKindOf(arch);
     if (!kind.ok()) {
       plan.skipped.push_back("architecture '" + arch.name + "': " + kind.status().message());
       continue;

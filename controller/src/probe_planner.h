@@ -20,6 +20,9 @@ struct ProbeKindPlan {
   std::vector<std::string> skipped;     // "architecture 'x': why", one per skipped one
 };
 
+// The kind of `arch`'s input layer, or the reason it has none.
+Result<ProbeKind> ProbeKindOf(const Architecture& arch);
+
 ProbeKindPlan DeriveProbeKinds(const std::vector<Architecture>& architectures);
 
 // Every probe of every kind over `widths`: one output and one input probe per width, one

@@ -321,6 +321,27 @@ CREATE TABLE external_measurements(
 CREATE INDEX external_by_device_kind ON external_measurements(device, kind, name);
 )sql";
 
+// Version 4: fitted estimators (`wattfleet fit`, `wattfleet predict`, model_store.h). One row
+// per fit, never updated: a new training set or a new fit is a new row, and readers take the
+// latest row whose fingerprint (a SHA-256 over the training set's measurement ids) matches the
+// data they would fit on, so a stored model is never used for data it was not fitted on.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE models(
+  id INTEGER PRIMARY KEY,
+  estimator TEXT NOT NULL,
+  device_class TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  target TEXT NOT NULL CHECK (target = 'energy' OR target = 'time'),
+  format_version INTEGER NOT NULL,
+  wattfleet_version TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  training_json TEXT NOT NULL,
+  state_json TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX models_by_fit ON models(estimator, device_class, mode, target, fingerprint);
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -332,6 +353,7 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

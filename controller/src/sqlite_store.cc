@@ -117,6 +117,16 @@ class SqliteStore final : public Store {
   Status CancelCampaign(int64_t campaign_id) override;
   Status UpsertDevice(const DeviceRecord& device) override;
   Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override;
+  Result<CampaignSource> GetCampaignSource(int64_t campaign_id) override {
+    return sqlite::GetCampaignSource(db(), cache_, campaign_id);
+  }
+  Result<std::vector<CampaignJob>> ListCampaignJobs(int64_t campaign_id,
+                                                    const CampaignJobFilter& filter) override {
+    return sqlite::ListCampaignJobs(db(), cache_, campaign_id, filter);
+  }
+  Result<ActiveJob> AddJob(int64_t campaign_id, const JobSpec& job) override {
+    return sqlite::AddJob(db(), cache_, campaign_id, job, Now());
+  }
 
  private:
   struct JobRow {
@@ -215,26 +225,10 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
                                                  r.architecture + "'"));
   }
 
-  // The spec BLOB must carry the job's own id, known only after the insert: insert with an
-  // empty BLOB, then store the encoding (both inside this transaction).
-  WF_ASSIGN_OR_RETURN(Stmt ins_job,
-                      cache_.Get("INSERT INTO jobs(campaign_id, kind, device_class, subject, "
-                                    "mode, dtype, batch, spec, state, attempts, updated_ms) "
-                                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?)"));
-  WF_ASSIGN_OR_RETURN(Stmt set_spec, cache_.Get("UPDATE jobs SET spec = ? WHERE id = ?"));
+  // Jobs added while the campaign runs (active profiling) go through the same InsertJob.
   for (const JobSpec& job : plan.jobs) {
-    ins_job.Reset();
-    ins_job.BindAll(campaign_id, JobKindName(job.kind), job.device_class, job.subject,
-                    ModeName(job.mode), DTypeName(job.dtype), job.batch, Blob{}, now);
-    WF_RETURN_IF_ERROR(ins_job.Run().WithContext("job for '" + job.subject + "'"));
-    JobSpec stored = job;
-    stored.job_id = sqlite3_last_insert_rowid(db());
-    stored.campaign_id = campaign_id;
-    stored.attempt = 0;
-    const std::string encoded = Encode(stored);
-    set_spec.Reset();
-    set_spec.BindAll(Blob{encoded}, stored.job_id);
-    WF_RETURN_IF_ERROR(set_spec.Run());
+    int64_t job_id = 0;
+    WF_RETURN_IF_ERROR(sqlite::InsertJob(db(), cache_, campaign_id, job, now, &job_id));
   }
 
   WF_RETURN_IF_ERROR(tx.Commit());

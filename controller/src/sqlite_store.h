@@ -20,10 +20,17 @@
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
+
+struct ActiveJob;
+struct CampaignJob;
+struct CampaignJobFilter;
+struct CampaignSource;
+struct JobSpec;
+
 namespace sqlite {
 
 // The schema version this build writes (PRAGMA user_version). Opening a newer file fails.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct DbCloser {
   // close_v2 defers the close until every statement is finalized, so the order in which
@@ -163,6 +170,18 @@ class Transaction {
   bool nested_;  // a savepoint inside an open batch
   StmtCache* cache_;
 };
+
+// Jobs of one campaign (sqlite_campaign_jobs.cc), for the Store methods of the same names.
+// InsertJob runs inside the caller's transaction; AddJob opens its own and refuses a campaign
+// that is not running.
+Status InsertJob(sqlite3* db, StmtCache& cache, int64_t campaign_id, const JobSpec& job,
+                 int64_t now_ms, int64_t* job_id);
+Result<CampaignSource> GetCampaignSource(sqlite3* db, StmtCache& cache, int64_t campaign_id);
+Result<std::vector<CampaignJob>> ListCampaignJobs(sqlite3* db, StmtCache& cache,
+                                                  int64_t campaign_id,
+                                                  const CampaignJobFilter& filter);
+Result<ActiveJob> AddJob(sqlite3* db, StmtCache& cache, int64_t campaign_id,
+                         const JobSpec& job, int64_t now_ms);
 
 // Brings the schema from the file's user_version up to kSchemaVersion, one transaction per
 // step. A file written by a newer build (user_version > kSchemaVersion) is refused.

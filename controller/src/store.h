@@ -60,6 +60,30 @@ struct QuarantinedJob {
   std::string last_error;
 };
 
+// A campaign as stored: what a controller needs to act on it after a restart.
+struct CampaignSource {
+  std::string name;
+  std::string state;        // "running" | "done" | "cancelled"
+  std::string source_path;  // as given at submit
+  std::string yaml;         // the campaign file's text
+};
+
+// Which of a campaign's jobs ListCampaignJobs returns.
+struct CampaignJobFilter {
+  JobKind kind = JobKind::kProbe;
+  std::string device_class;    // empty: every class
+  std::string subject_prefix;  // empty: every subject
+};
+
+// One job of a campaign, in any state, with its measurement when it has one.
+struct CampaignJob {
+  JobSpec spec;  // as stored (job_id and campaign_id set)
+  JobState state = JobState::kQueued;
+  bool measured = false;
+  double energy_per_iter_j = 0;  // when measured (NaN when the store holds none)
+  double time_per_iter_s = 0;    // when measured
+};
+
 struct DeviceRecord {
   std::string name;
   std::string device_class;
@@ -138,6 +162,18 @@ class Store {
 
   // Every stored measurement, optionally of one campaign, ordered by job id.
   virtual Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) = 0;
+
+  // Active profiling (active_profiler.h) reads a campaign's plan and probes and adds jobs to
+  // it while it runs.
+  // The campaign's name, state and YAML; NotFound for an unknown id.
+  virtual Result<CampaignSource> GetCampaignSource(int64_t campaign_id) = 0;
+  // The campaign's jobs that match `filter`, in every state, ordered by job id.
+  virtual Result<std::vector<CampaignJob>> ListCampaignJobs(int64_t campaign_id,
+                                                            const CampaignJobFilter& filter) = 0;
+  // Appends a queued job to a running campaign, stored exactly as CreateCampaign stores the
+  // planned ones. InvalidArgument when the campaign is not running (done, cancelled), NotFound
+  // for an unknown one.
+  virtual Result<ActiveJob> AddJob(int64_t campaign_id, const JobSpec& job) = 0;
 };
 
 // Opens (creating and migrating as needed) an SQLite dataset in WAL mode.

@@ -6,9 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "sqlite_store.h"
+#include "thor_signature.h"
+#include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
 namespace {
@@ -16,6 +21,84 @@ namespace {
 double Param(const nlohmann::json& params, const char* name) {
   auto it = params.find(name);
   return it != params.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+// THOR's view of a model or probe job: probes by their name, architectures by their stored
+// graph. Samples THOR cannot use keep an empty view; a spec that does not decode (written by
+// a future version, say) is not an error for the other estimators.
+void AddThorView(ModelSample& s, const std::string& spec_blob) {
+  if (s.kind == "probe") {
+    Result<ProbeName> probe = ParseProbeName(s.name);
+    if (!probe.ok()) return;
+    s.thor_kind = probe->kind;
+    s.thor_widths = probe->widths;
+    s.probe_role = std::string(ProbeRoleName(probe->role));
+    return;
+  }
+  Result<JobSpec> spec = DecodeJob(spec_blob);
+  if (!spec.ok()) return;
+  Result<ThorSignature> signature = ThorSignatureOf(spec->graph);
+  if (!signature.ok()) return;
+  s.thor_kind = signature->kind.name;
+  s.thor_widths = signature->widths;
+}
+
+}  // namespace
+
+namespace {
+
+// Elements of one input sample from architectures.input_shape ("[3,224,224]"); 0 unknown.
+double InputSize(const std::string& shape_json) {
+  const auto shape = nlohmann::json::parse(shape_json, nullptr, false);
+  if (!shape.is_array() || shape.empty()) return 0;
+  double n = 1;
+  for (const auto& d : shape) {
+    if (!d.is_number() || d.get<double>() <= 0) return 0;
+    n *= d.get<double>();
+  }
+  return n;
+}
+
+DeviceFeatures DeviceOf(const std::string& capabilities_json) {
+  DeviceFeatures d;
+  const auto caps = nlohmann::json::parse(capabilities_json, nullptr, false);
+  if (!caps.is_object()) return d;
+  d.cores = Param(caps, "cores");
+  d.memory_bytes = Param(caps, "memory_bytes");
+  d.peak_flops = Param(caps, "peak_flops");
+  d.max_power_w = Param(caps, "max_power_w");  // read when an agent reports it
+  return d;
+}
+
+// Input size and the measuring agent's device features of every model sample (PRE's
+// features). A query of its own over the same rows as the model query: rows are matched by
+// (device class, mode, subject, kind, batch) in measurement order, so the model query may
+// change its columns or filter rows without the two falling out of step.
+Status AddModelContext(sqlite3* db, TrainingData* data) {
+  auto q = sqlite::Stmt::Prepare(
+      db,
+      "SELECT j.device_class, j.mode, j.subject, j.kind, j.batch, "
+      "COALESCE(a.input_shape, ''), COALESCE(d.capabilities_json, '') "
+      "FROM measurements m JOIN jobs j ON j.id = m.job_id "
+      "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
+      "LEFT JOIN devices d ON d.name = m.agent "
+      "WHERE j.kind <> 'layer' ORDER BY m.id");
+  if (!q.ok()) return q.status();
+  using Key = std::tuple<std::string, std::string, std::string, std::string, int64_t>;
+  std::map<Key, std::deque<std::pair<double, DeviceFeatures>>> context;
+  for (;;) {
+    WF_ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    context[Key{q->Text(0), q->Text(1), q->Text(2), q->Text(3), q->Int(4)}].emplace_back(
+        InputSize(q->Text(5)), DeviceOf(q->Text(6)));
+  }
+  for (ModelSample& m : data->models) {
+    auto it = context.find(Key{m.device_class, m.mode, m.name, m.kind, m.batch});
+    if (it == context.end() || it->second.empty()) continue;
+    std::tie(m.input_size, m.device) = it->second.front();
+    it->second.pop_front();
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -85,7 +168,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
         db.get(),
         "SELECT j.device_class, j.mode, j.subject, COALESCE(a.family, ''), j.kind, j.batch, "
         "COALESCE(a.macs, 0), COALESCE(a.flops, 0), COALESCE(a.params, 0), a.id, "
-        "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s "
+        "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s, j.spec "
         "FROM measurements m JOIN jobs j ON j.id = m.job_id "
         "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
         "WHERE j.kind <> 'layer' ORDER BY m.id");
@@ -119,9 +202,11 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       s.energy_j = q->Double(10);
       s.energy_dynamic_j = q->Double(11);
       s.time_s = q->Double(12);
+      AddThorView(s, q->BlobAt(13));
       data.models.push_back(std::move(s));
     }
   }
+  WF_RETURN_IF_ERROR(AddModelContext(db.get(), &data));
   return data;
 }
 

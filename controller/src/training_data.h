@@ -26,6 +26,15 @@ struct LayerSample {
   double time_s = 0;            // per iteration
 };
 
+// What the measuring agent reported about its device (the devices table's capabilities_json);
+// 0 where it did not report the figure.
+struct DeviceFeatures {
+  double cores = 0;
+  double memory_bytes = 0;
+  double peak_flops = 0;   // attainable float32 FLOP/s
+  double max_power_w = 0;  // power limit (board TDP, RAPL constraint)
+};
+
 // One whole architecture (or probe) measured on a device class.
 struct ModelSample {
   std::string device_class;
@@ -42,6 +51,9 @@ struct ModelSample {
   std::vector<int64_t> thor_widths;
   std::string probe_role;  // probes: "output" | "input" | "hidden"; empty for models
   double energy_j = 0, energy_dynamic_j = 0, time_s = 0;
+  // Elements of one input sample (product of the architecture's input shape); 0 unknown.
+  double input_size = 0;
+  DeviceFeatures device;  // of the agent that measured it
 };
 
 struct TrainingData {

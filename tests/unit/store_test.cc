@@ -210,11 +210,11 @@ TEST(JobStateTest, NamesRoundTrip) {
 }
 
 TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
   EXPECT_EQ(QueryText(path_, "PRAGMA journal_mode"), "wal");
   for (const char* table : {"campaigns", "architectures", "layers", "arch_layers", "devices",
                             "jobs", "measurements", "external_devices", "imports",
-                            "external_measurements"}) {
+                            "external_measurements", "models"}) {
     EXPECT_EQ(QueryInt(path_, std::string("SELECT COUNT(*) FROM sqlite_master WHERE name = '") +
                                   table + "'"),
               1)
@@ -222,7 +222,7 @@ TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
   }
   store_.reset();
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
 }
 
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
@@ -231,7 +231,7 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   auto s = OpenSqliteStore(path_);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("version 3"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version 4"), std::string::npos) << s.status().ToString();
 }
 
 TEST(StoreOpenTest, NotADatabaseIsAnError) {
@@ -618,8 +618,8 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
                           "clock_after_mhz", "telemetry_source"}) {
     ExecRaw(path_, std::string("ALTER TABLE measurements DROP COLUMN ") + col);
   }
-  // Version 3's tables did not exist either.
-  for (const char* table : {"external_measurements", "imports", "external_devices"}) {
+  // Version 3's and 4's tables did not exist either.
+  for (const char* table : {"external_measurements", "imports", "external_devices", "models"}) {
     ExecRaw(path_, std::string("DROP TABLE ") + table);
   }
   ExecRaw(path_, "PRAGMA user_version = 1");
@@ -628,7 +628,7 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
             0);
 
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 3);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'imports'"), 1);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') WHERE "
                             "name IN ('temperature_before_c', 'temperature_after_c', "
@@ -642,6 +642,37 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
   ASSERT_EQ(Record(r), RecordOutcome::kStored);
   EXPECT_EQ(QueryText(path_, "SELECT clock_after_mhz FROM measurements WHERE job_id = 2"),
             "1410.0");
+}
+
+TEST_F(StoreTest, VersionThreeFileGainsTheModelsTableKeepingItsRows) {
+  Create(MakePlan());
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(Done(1, 1)), RecordOutcome::kStored);
+  store_.reset();
+  // Back to version 3, as a file written before fitted estimators were stored.
+  ExecRaw(path_, "DROP TABLE models");
+  ExecRaw(path_, "PRAGMA user_version = 3");
+
+  Open();
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM measurements"), 1);
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('models') WHERE name IN "
+                            "('estimator', 'device_class', 'mode', 'target', 'format_version', "
+                            "'wattfleet_version', 'fingerprint', 'training_json', 'state_json', "
+                            "'created_ms')"),
+            10);
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM models"), 0);
+  // The target is checked by the schema.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db,
+                         "INSERT INTO models(estimator, device_class, mode, target, "
+                         "format_version, wattfleet_version, fingerprint, training_json, "
+                         "state_json, created_ms) VALUES('macs', 'cpu', 'inference', 'power', "
+                         "1, 'x', 'f', '{}', '{}', 0)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
 }
 
 TEST_F(StoreTest, FailedCreateCampaignLeavesNothing) {

@@ -41,4 +41,10 @@ std::string_view ProbeRoleName(ProbeRole role);  // "output" | "input" | "hidden
 Result<Architecture> BuildProbe(const ProbeKind& kind, ProbeRole role,
                                 const std::vector<int64_t>& widths);
 
+// A network of the kind with widths C_1 … C_{n-1}: the input layer C0 -> C_1, hidden layers
+// C_{i-1} -> C_i, then the output layer. The input and hidden probes are such networks of one
+// and two widths; THOR predicts the longer ones from them.
+Result<Architecture> BuildThorChain(const ProbeKind& kind, const std::vector<int64_t>& widths,
+                                    const std::string& name);
+
 }  // namespace wattfleet

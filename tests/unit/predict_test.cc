@@ -1,0 +1,401 @@
+// `wattfleet predict`, the models table and architecture samples on a real dataset file built
+// through the planner and the store (synthetic_dataset.h).
+#include <sqlite3.h>
+
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "architecture_sample.h"
+#include "cli_evaluate.h"
+#include "cli_predict.h"
+#include "model_store.h"
+#include "synthetic_dataset.h"
+#include "temp_dir.h"
+#include "zoo.h"
+
+namespace wattfleet {
+namespace {
+
+using testing::QueryInt;
+using testing::TempDir;
+
+std::string QueryText(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
+  std::string v = "<no row>";
+  if (sqlite3_step(stmt) == SQLITE_ROW) {
+    const auto* p = sqlite3_column_text(stmt, 0);
+    v = p ? reinterpret_cast<const char*>(p) : "<null>";
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return v;
+}
+
+void ExecRaw(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+  sqlite3_close(db);
+}
+
+double Sum(const std::vector<LayerPrediction>& layers, bool energy) {
+  double sum = 0;
+  for (const LayerPrediction& l : layers) {
+    const auto& v = energy ? l.energy_j : l.time_s;
+    EXPECT_TRUE(v.has_value()) << l.name;
+    sum += v.value_or(0);
+  }
+  return sum;
+}
+
+class PredictTest : public ::testing::Test {
+ protected:
+  void SetUp() override { left_ = testing::BuildSyntheticDataset(db_, 1); }
+
+  PredictOptions Options(const std::string& arch,
+                         const std::string& estimator = "measured-layers") const {
+    PredictOptions o;
+    o.db = db_;
+    o.device = "cpu";
+    o.source.arch_name = arch;
+    o.estimator = estimator;
+    return o;
+  }
+  Prediction MustPredict(const PredictOptions& o) const {
+    auto p = PredictArchitecture(o);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? *p : Prediction{};
+  }
+  int64_t ModelRows() const { return QueryInt(db_, "SELECT COUNT(*) FROM models"); }
+
+  TempDir dir_{"wf-predict"};
+  std::string db_ = dir_.File("dataset.db");
+  std::vector<JobSpec> left_;  // one job not measured yet
+};
+
+TEST_F(PredictTest, ArchitectureSamplesHaveTheFeaturesTheDatasetGivesItsLayers) {
+  auto data = LoadTrainingData(db_);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  auto campaign = ParseCampaign(testing::kSyntheticCampaign, "predict-test.yaml");
+  ASSERT_TRUE(campaign.ok());
+  int models_compared = 0, layers_compared = 0, with_kernel = 0;
+  for (const Architecture& arch : campaign->architectures) {
+    auto sample = MakeArchitectureSample(arch, 4, "cpu", "inference");
+    ASSERT_TRUE(sample.ok()) << sample.status().ToString();
+    ASSERT_EQ(sample->nodes.size(), arch.nodes.size());
+    for (const ModelSample& m : data->models) {
+      if (m.kind != "model" || m.name != arch.name) continue;
+      ++models_compared;
+      EXPECT_EQ(sample->model.layer_keys, m.layer_keys) << arch.name;
+      EXPECT_EQ(sample->model.macs, m.macs) << arch.name;
+      EXPECT_EQ(sample->model.flops, m.flops) << arch.name;
+      EXPECT_EQ(sample->model.params, m.params) << arch.name;
+      EXPECT_EQ(sample->model.family, m.family) << arch.name;
+      EXPECT_EQ(sample->model.batch, m.batch) << arch.name;
+    }
+    for (const auto& [key, s] : sample->catalog) {
+      const LayerSample* measured = nullptr;
+      for (const LayerSample& l : data->layers) {
+        if (l.key == key) measured = &l;
+      }
+      ASSERT_NE(measured, nullptr) << key;
+      ++layers_compared;
+      with_kernel += s.kernel > 0;
+      EXPECT_EQ(s.type, measured->type) << key;
+      EXPECT_EQ(s.batch, measured->batch) << key;
+      EXPECT_EQ(s.macs, measured->macs) << key;
+      EXPECT_EQ(s.flops, measured->flops) << key;
+      EXPECT_EQ(s.params, measured->params) << key;
+      EXPECT_EQ(s.input_elements, measured->input_elements) << key;
+      EXPECT_EQ(s.output_elements, measured->output_elements) << key;
+      EXPECT_EQ(s.kernel, measured->kernel) << key;
+      EXPECT_EQ(s.stride, measured->stride) << key;
+      EXPECT_EQ(s.groups, measured->groups) << key;
+    }
+  }
+  EXPECT_GE(models_compared, 10);  // every architecture but the one left unmeasured
+  EXPECT_GE(layers_compared, 35);
+  EXPECT_GT(with_kernel, 0);  // convolutions and pools carry their kernel size
+
+  // Per-iteration features scale with the batch; parameters do not.
+  auto lenet = FindZooArchitecture("lenet5");
+  ASSERT_TRUE(lenet.ok());
+  auto b1 = MakeArchitectureSample(*lenet, 1, "cpu", "inference");
+  auto b8 = MakeArchitectureSample(*lenet, 8, "cpu", "inference");
+  ASSERT_TRUE(b1.ok() && b8.ok());
+  EXPECT_EQ(b8->model.macs, 8 * b1->model.macs);
+  EXPECT_EQ(b8->model.params, b1->model.params);
+  EXPECT_EQ(b8->nodes[0].output_elements, 8 * b1->nodes[0].output_elements);
+  EXPECT_EQ(b8->nodes[0].key, b1->nodes[0].key);
+  EXPECT_FALSE(MakeArchitectureSample(*lenet, 0, "cpu", "inference").ok());
+}
+
+TEST_F(PredictTest, PerLayerValuesSumToTheTotal) {
+  for (const char* arch : {"mlp-mnist", "lenet5"}) {
+    for (const char* estimator : {"measured-layers", "wattlayer"}) {
+      SCOPED_TRACE(std::string(arch) + " / " + estimator);
+      const Prediction p = MustPredict(Options(arch, estimator));
+      auto zoo = FindZooArchitecture(arch);
+      ASSERT_TRUE(zoo.ok());
+      ASSERT_EQ(p.layers.size(), zoo->nodes.size());
+      EXPECT_GT(p.energy_j, 0);
+      EXPECT_GT(p.time_s, 0);
+      EXPECT_NEAR(Sum(p.layers, true), p.energy_j, 1e-9 * p.energy_j);
+      EXPECT_NEAR(Sum(p.layers, false), p.time_s, 1e-9 * p.time_s);
+      for (size_t i = 0; i < p.layers.size(); ++i) {
+        auto f = ComputeFeatures(zoo->nodes[i].spec);
+        ASSERT_TRUE(f.ok());
+        EXPECT_EQ(p.layers[i].name, zoo->nodes[i].name);
+        EXPECT_EQ(p.layers[i].macs, 4 * f->macs);  // per iteration at the measured batch
+        EXPECT_EQ(p.layers[i].params, f->params);
+      }
+      EXPECT_FALSE(p.energy_j_std.has_value());
+    }
+  }
+  // A model-level estimator attributes nothing to layers: per-layer values are null.
+  const Prediction macs = MustPredict(Options("mlp-mnist", "macs"));
+  EXPECT_GT(macs.energy_j, 0);
+  for (const LayerPrediction& l : macs.layers) {
+    EXPECT_FALSE(l.energy_j.has_value());
+    EXPECT_FALSE(l.time_s.has_value());
+  }
+  const nlohmann::json j = PredictionToJson(macs);
+  for (const char* field : {"energy_j", "energy_j_std", "time_s", "estimator", "layers"}) {
+    EXPECT_TRUE(j.contains(field)) << field;
+  }
+  EXPECT_TRUE(j["energy_j_std"].is_null());
+  EXPECT_EQ(j["estimator"], "macs");
+  for (const char* field : {"name", "type", "energy_j", "time_s", "macs", "params"}) {
+    EXPECT_TRUE(j["layers"][0].contains(field)) << field;
+  }
+  EXPECT_TRUE(j["layers"][0]["energy_j"].is_null());
+}
+
+TEST_F(PredictTest, RestoredEstimatorsPredictExactlyAsFitted) {
+  auto data = LoadTrainingData(db_);
+  ASSERT_TRUE(data.ok());
+  const TrainingSet set = SelectTrainingSet(*data, "cpu", "inference");
+  std::vector<ArchitectureSample> samples;
+  for (const char* name : {"mlp-mnist", "lenet5", "har-lstm"}) {
+    auto arch = FindZooArchitecture(name);
+    ASSERT_TRUE(arch.ok());
+    auto s = MakeArchitectureSample(*arch, 4, "cpu", "inference");
+    ASSERT_TRUE(s.ok());
+    samples.push_back(std::move(s).value());
+  }
+  int fitted = 0;
+  for (const std::string& name : EstimatorNames()) {
+    for (Target target : {Target::kEnergy, Target::kTime}) {
+      SCOPED_TRACE(name + " / " + std::string(TargetName(target)));
+      auto est = MakeEstimator(name);
+      ASSERT_TRUE(est.ok());
+      Status fit = (*est)->Fit(set.layers, set.models, target);
+      if (!fit.ok()) {
+        // The four layer and model estimators must fit on this dataset; others may need
+        // measurements it lacks.
+        const bool required = name == "macs" || name == "tdp" || name == "wattlayer" ||
+                              name == "measured-layers";
+        EXPECT_FALSE(required) << fit.ToString();
+        continue;
+      }
+      ++fitted;
+      // Through text, as the models table stores it.
+      const std::string text = (*est)->ToJson().dump();
+      auto restored = MakeEstimator(name);
+      ASSERT_TRUE(restored.ok());
+      ASSERT_TRUE((*restored)->FromJson(nlohmann::json::parse(text)).ok());
+      for (const ArchitectureSample& s : samples) {
+        auto a = (*est)->Predict(s.model, s.catalog);
+        auto b = (*restored)->Predict(s.model, s.catalog);
+        ASSERT_EQ(a.ok(), b.ok()) << s.model.name;
+        if (!a.ok()) {
+          EXPECT_EQ(a.status().message(), b.status().message());
+          continue;
+        }
+        EXPECT_EQ(a->value, b->value) << s.model.name;
+        EXPECT_EQ(a->std, b->std) << s.model.name;
+        EXPECT_EQ(a->layers, b->layers) << s.model.name;
+      }
+      // A state belongs to its estimator.
+      const std::string other = name == "macs" ? "wattlayer" : "macs";
+      auto wrong = MakeEstimator(other);
+      ASSERT_TRUE(wrong.ok());
+      EXPECT_FALSE((*wrong)->FromJson(nlohmann::json::parse(text)).ok());
+    }
+  }
+  EXPECT_GE(fitted, 8);
+}
+
+TEST_F(PredictTest, ModelsTableIsReusedUntilTheMeasurementsChange) {
+  const Prediction first = MustPredict(Options("mlp-mnist"));
+  ASSERT_EQ(first.models.size(), 2u);
+  EXPECT_EQ(first.models[0].target, "energy");
+  EXPECT_EQ(first.models[0].source, "stored");
+  EXPECT_EQ(first.models[1].source, "stored");
+  EXPECT_GT(first.models[0].model_id, 0);
+  EXPECT_EQ(ModelRows(), 2);
+  EXPECT_EQ(first.training.fingerprint.size(), 64u);
+  auto column = [&](const std::string& c) {
+    return QueryText(db_, "SELECT " + c + " FROM models WHERE id = " +
+                              std::to_string(first.models[0].model_id));
+  };
+  EXPECT_EQ(column("estimator"), "measured-layers");
+  EXPECT_EQ(column("device_class"), "cpu");
+  EXPECT_EQ(column("mode"), "inference");
+  EXPECT_EQ(column("target"), "energy");
+  EXPECT_EQ(column("format_version"), std::to_string(kModelFormatVersion));
+  EXPECT_EQ(column("wattfleet_version"), WATTFLEET_VERSION);
+  EXPECT_EQ(column("fingerprint"), first.training.fingerprint);
+  const auto training = nlohmann::json::parse(column("training_json"));
+  EXPECT_EQ(training["layer_samples"], first.training.layer_samples);
+  EXPECT_EQ(training["model_samples"], first.training.model_samples);
+  EXPECT_EQ(training["fingerprint"], first.training.fingerprint);
+  EXPECT_GT(training["last_measurement_id"].get<int64_t>(), 0);
+  EXPECT_EQ(nlohmann::json::parse(column("state_json"))["estimator"], "measured-layers");
+  EXPECT_GT(std::stoll(column("created_ms")), 0);
+
+  const Prediction second = MustPredict(Options("mlp-mnist"));
+  EXPECT_EQ(second.models[0].source, "restored");
+  EXPECT_EQ(second.models[1].source, "restored");
+  EXPECT_EQ(second.models[0].model_id, first.models[0].model_id);
+  EXPECT_EQ(second.models[1].model_id, first.models[1].model_id);
+  EXPECT_EQ(second.energy_j, first.energy_j);
+  EXPECT_EQ(second.time_s, first.time_s);
+  EXPECT_EQ(ModelRows(), 2);
+  // The models are of the device, not of one architecture.
+  EXPECT_EQ(MustPredict(Options("lenet5")).models[0].source, "restored");
+
+  // One more measurement: another training set, so the estimator is fitted again.
+  ASSERT_EQ(left_.size(), 1u);
+  testing::MeasureLater(db_, left_[0]);
+  const Prediction third = MustPredict(Options("mlp-mnist"));
+  EXPECT_EQ(third.models[0].source, "stored");
+  EXPECT_NE(third.models[0].model_id, first.models[0].model_id);
+  EXPECT_NE(third.training.fingerprint, first.training.fingerprint);
+  EXPECT_EQ(third.training.measurements, first.training.measurements + 1);
+  EXPECT_EQ(ModelRows(), 4);
+  EXPECT_EQ(MustPredict(Options("mlp-mnist")).models[0].model_id, third.models[0].model_id);
+}
+
+TEST_F(PredictTest, ReadOnlyStoreFitsWithoutStoring) {
+  auto data = LoadTrainingData(db_);
+  ASSERT_TRUE(data.ok());
+  const TrainingSet set = SelectTrainingSet(*data, "cpu", "inference");
+  auto store = ModelStore::OpenReadOnly(db_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_FALSE((*store)->writable());
+  auto info = (*store)->Describe(set);
+  ASSERT_TRUE(info.ok());
+  auto got = ObtainEstimator(store->get(), set, *info, "wattlayer", Target::kEnergy);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->source, ModelSource::kFitted);
+  EXPECT_NE(got->note.find("not stored"), std::string::npos) << got->note;
+  StoredModel m;
+  m.estimator = "wattlayer";
+  m.state = got->estimator->ToJson();
+  EXPECT_FALSE((*store)->Save(m).ok());
+  EXPECT_EQ(ModelRows(), 0);
+}
+
+TEST_F(PredictTest, VersionThreeDatasetGainsTheModelsTableWhenWritable) {
+  ExecRaw(db_, "DROP TABLE models");
+  ExecRaw(db_, "PRAGMA user_version = 3");
+  {
+    // Read-only: no table to read, nothing to migrate, and no error.
+    auto ro = ModelStore::OpenReadOnly(db_);
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    auto latest = (*ro)->Latest("macs", "cpu", "inference", Target::kEnergy, "x");
+    ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+    EXPECT_FALSE(latest->has_value());
+  }
+  EXPECT_EQ(QueryInt(db_, "PRAGMA user_version"), 3);
+  const Prediction p = MustPredict(Options("mlp-mnist"));
+  EXPECT_EQ(QueryInt(db_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(p.models[0].source, "stored");
+  EXPECT_EQ(ModelRows(), 2);
+}
+
+TEST_F(PredictTest, FitStoresWhatPredictRestores) {
+  EvaluateOptions eo;
+  eo.db = db_;
+  eo.estimators = {"measured-layers", "macs"};
+  eo.split = "kfold";
+  eo.json = true;
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(CmdEvaluate(eo), 0);
+  const auto out = nlohmann::json::parse(::testing::internal::GetCapturedStdout());
+  EXPECT_FALSE(out["results"].empty());
+  ASSERT_EQ(out["models"].size(), 4u);  // two estimators, two targets
+  EXPECT_EQ(out["models_note"], "");
+  int64_t energy_row = 0;
+  for (const auto& m : out["models"]) {
+    EXPECT_TRUE(m["stored"].get<bool>()) << m.dump();
+    if (m["estimator"] == "measured-layers" && m["target"] == "energy") {
+      energy_row = m["model_id"].get<int64_t>();
+    }
+  }
+  EXPECT_EQ(ModelRows(), 4);
+  const Prediction p = MustPredict(Options("mlp-mnist"));
+  EXPECT_EQ(p.models[0].source, "restored");
+  EXPECT_EQ(p.models[0].model_id, energy_row);
+  EXPECT_EQ(ModelRows(), 4);
+  // Fitting again on the same measurements gives the same state: nothing is stored twice.
+  ::testing::internal::CaptureStdout();
+  ASSERT_EQ(CmdEvaluate(eo), 0);
+  ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(ModelRows(), 4);
+}
+
+TEST_F(PredictTest, BadInputIsAnInvalidArgumentNamingTheFlag) {
+  auto expect_bad = [&](PredictOptions o, const std::string& flag, const std::string& text) {
+    auto p = PredictArchitecture(o);
+    ASSERT_FALSE(p.ok()) << flag;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << p.status().ToString();
+    EXPECT_NE(p.status().message().find(flag), std::string::npos) << p.status().ToString();
+    EXPECT_NE(p.status().message().find(text), std::string::npos) << p.status().ToString();
+  };
+  PredictOptions o = Options("mlp-mnist");
+  o.device = "jetson";
+  expect_bad(o, "--device jetson", "known devices: cpu");
+  expect_bad(Options("no-such-net"), "--arch", "no-such-net");
+  expect_bad(Options("mlp-mnist", "nope"), "--estimator", "known: macs");
+  o = Options("mlp-mnist");
+  o.mode = "training";
+  expect_bad(o, "--mode training", "inference");
+  o = Options("mlp-mnist");
+  o.batch = 0;
+  expect_bad(o, "--batch", "at least 1");
+  o = Options("mlp-mnist");
+  o.db = dir_.File("missing.db");
+  expect_bad(o, "--db", "no such dataset");
+  EXPECT_EQ(ModelRows(), 0);  // nothing was written for any of them
+
+  // Without whole-model measurements the MACs baseline cannot be fitted: its reason is given.
+  ExecRaw(db_, "DELETE FROM measurements WHERE job_id IN "
+               "(SELECT id FROM jobs WHERE kind <> 'layer')");
+  expect_bad(Options("mlp-mnist", "macs"), "--estimator macs", "whole-model");
+  EXPECT_EQ(ModelRows(), 0);
+}
+
+TEST_F(PredictTest, BatchDefaultsToTheMeasuredOne) {
+  const Prediction p = MustPredict(Options("mlp-mnist"));
+  EXPECT_EQ(p.batch, 4);
+  EXPECT_EQ(p.measured_batches, std::vector<int64_t>{4});
+  EXPECT_TRUE(p.notes.empty());
+  PredictOptions o = Options("mlp-mnist");
+  o.batch = 8;
+  const Prediction p8 = MustPredict(o);
+  EXPECT_EQ(p8.batch, 8);
+  EXPECT_EQ(p8.macs, 2 * p.macs);
+  EXPECT_EQ(p8.params, p.params);
+  ASSERT_EQ(p8.notes.size(), 1u);
+  EXPECT_NE(p8.notes[0].find("batch 8 was not measured"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wattfleet
