@@ -50,31 +50,62 @@ nlohmann::json CurveJson(const CurveReport& c) {
 
 }  // namespace
 
-int CmdImport(const std::string& db, const std::string& mapping, bool json) {
-  auto batch = LoadImport(mapping);
-  if (!batch.ok()) return ExitCode(batch.status());
+namespace {
+
+nlohmann::json ImportJson(const ImportBatch& batch, const ImportOutcome& outcome) {
+  return {{"import_id", outcome.import_id},
+          {"source", batch.source},
+          {"csv", batch.csv_path},
+          {"csv_sha256", batch.csv_sha256},
+          {"rows_read", batch.rows_read},
+          {"rows_filtered", batch.rows_filtered},
+          {"rows_stored", outcome.rows_stored},
+          {"already_imported", outcome.already_imported}};
+}
+
+void PrintImport(const ImportBatch& batch, const ImportOutcome& outcome) {
+  if (outcome.already_imported) {
+    std::cout << batch.csv_path << ": already imported as '" << batch.source << "' (import "
+              << outcome.import_id << "), nothing stored\n";
+  } else {
+    std::cout << batch.csv_path << ": " << outcome.rows_stored << " rows stored as '"
+              << batch.source << "' (import " << outcome.import_id << "; " << batch.rows_read
+              << " read, " << batch.rows_filtered << " filtered out)\n";
+  }
+}
+
+}  // namespace
+
+int CmdImport(const std::string& db, const std::string& mapping,
+              const std::vector<std::string>& csvs, bool json) {
+  // Every file is read and evaluated before anything is stored: a bad row in the last CSV
+  // leaves the dataset as it was.
+  std::vector<ImportBatch> batches;
+  if (csvs.empty()) {
+    auto batch = LoadImport(mapping);
+    if (!batch.ok()) return ExitCode(batch.status());
+    batches.push_back(std::move(batch).value());
+  }
+  for (const std::string& csv : csvs) {
+    auto batch = LoadImport(mapping, csv);
+    if (!batch.ok()) return ExitCode(batch.status());
+    batches.push_back(std::move(batch).value());
+  }
   auto store = ExternalStore::Open(db);
   if (!store.ok()) return ExitCode(store.status());
-  auto outcome = (*store)->Import(*batch);
-  if (!outcome.ok()) return ExitCode(outcome.status());
-  if (json) {
-    nlohmann::json doc = {{"import_id", outcome->import_id},
-                          {"source", batch->source},
-                          {"csv", batch->csv_path},
-                          {"csv_sha256", batch->csv_sha256},
-                          {"rows_read", batch->rows_read},
-                          {"rows_filtered", batch->rows_filtered},
-                          {"rows_stored", outcome->rows_stored},
-                          {"already_imported", outcome->already_imported}};
-    std::cout << doc.dump(2) << "\n";
-  } else if (outcome->already_imported) {
-    std::cout << batch->csv_path << ": already imported as '" << batch->source << "' (import "
-              << outcome->import_id << "), nothing stored\n";
-  } else {
-    std::cout << batch->csv_path << ": " << outcome->rows_stored << " rows stored as '"
-              << batch->source << "' (import " << outcome->import_id << "; "
-              << batch->rows_read << " read, " << batch->rows_filtered << " filtered out)\n";
+  nlohmann::json imports = nlohmann::json::array();
+  for (const ImportBatch& batch : batches) {
+    auto outcome = (*store)->Import(batch);
+    if (!outcome.ok()) return ExitCode(outcome.status());
+    if (json) {
+      imports.push_back(ImportJson(batch, *outcome));
+    } else {
+      PrintImport(batch, *outcome);
+    }
   }
+  // The mapping's own CSV keeps its one-document form; CSVs named on the command line give
+  // one entry each under imports[].
+  if (json) std::cout << (csvs.empty() ? imports[0] : nlohmann::json{{"imports", imports}}).dump(2) << "\n";
   return 0;
 }
 

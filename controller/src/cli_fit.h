@@ -4,13 +4,17 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wattfleet {
 
 // External measurement CSVs into the dataset through a mapping file (docs/import.md). With
 // `json`, one document on stdout: import_id, source, csv, rows_read, rows_filtered,
 // rows_stored, already_imported.
-int CmdImport(const std::string& db, const std::string& mapping, bool json);
+// CSVs named in `csvs` are imported through the mapping in turn (each once, by content);
+// with none, the mapping's own csv:. With several, `json` gives imports[] of such documents.
+int CmdImport(const std::string& db, const std::string& mapping,
+              const std::vector<std::string>& csvs, bool json);
 
 // Fits and evaluates `estimator` ("powerlaw", or "all" for every estimator built here) on
 // the dataset's imported measurements; prints curves and the comparison table, or with

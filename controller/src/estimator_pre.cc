@@ -24,7 +24,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +50,8 @@ constexpr const char* kName = "pre";
 constexpr size_t kMinSamples = 5;
 constexpr size_t kMinGroups = 3;  // each inner training fold keeps at least two architectures
 constexpr int kFolds = 5;
+constexpr size_t kMaxPoints = 2000;   // distinct points in the final solve
+constexpr size_t kMaxCvPoints = 400;  // points in each cross-validation solve
 // Features from this index on may be 0 for "unknown" (input size, device figures); before it
 // (FLOPs, parameters, batch) 0 is a value.
 constexpr size_t kFirstOptional = 3;
@@ -117,19 +121,65 @@ class PreEstimator final : public Estimator {
     }
     Standardise(used);
 
-    std::vector<Eigen::VectorXd> x;
-    Eigen::VectorXd y(static_cast<Eigen::Index>(used.size()));
-    for (size_t i = 0; i < used.size(); ++i) {
-      x.push_back(Scaled(*used[i]));
-      y(static_cast<Eigen::Index>(i)) = std::log(TargetOf(*used[i], target));
+    // Repeats of one architecture on one device at one batch are one point of the regression
+    // (their mean log target): kernel ridge costs the cube of its points, and a repeat adds
+    // no new place in feature space.
+    std::map<std::vector<double>, std::tuple<double, int, std::string>> points;
+    for (const ModelSample* m : used) {
+      const Eigen::VectorXd row = Scaled(*m);
+      auto& [sum, count, name] = points[std::vector<double>(row.data(), row.data() + row.size())];
+      sum += std::log(TargetOf(*m, target));
+      if (count++ == 0) name = m->name;
     }
-    // Fold of each sample: its architecture's rank among the sorted names, dealt round-robin.
+    std::vector<Eigen::VectorXd> x;
+    std::vector<double> ys;
+    std::vector<std::string> point_names;
+    for (const auto& [row, value] : points) {
+      const auto& [sum, count, name] = value;
+      x.push_back(Eigen::Map<const Eigen::VectorXd>(row.data(), static_cast<Eigen::Index>(row.size())));
+      ys.push_back(sum / count);
+      point_names.push_back(name);
+    }
+    // Past kMaxPoints distinct points, an evenly strided subset (in feature order, so every
+    // region keeps its share) is fitted: 2 000 points already cost a few seconds per solve.
+    if (x.size() > kMaxPoints) {
+      std::vector<Eigen::VectorXd> kept_x;
+      std::vector<double> kept_y;
+      std::vector<std::string> kept_names;
+      for (size_t i = 0; i < kMaxPoints; ++i) {
+        const size_t at = i * x.size() / kMaxPoints;
+        kept_x.push_back(x[at]);
+        kept_y.push_back(ys[at]);
+        kept_names.push_back(point_names[at]);
+      }
+      x = std::move(kept_x);
+      ys = std::move(kept_y);
+      point_names = std::move(kept_names);
+    }
+    Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(ys.data(), static_cast<Eigen::Index>(ys.size()));
+    // Fold of each point: its architecture's rank among the sorted names, dealt round-robin.
     const std::vector<std::string> names(groups.begin(), groups.end());
     const int k = std::min<int>(kFolds, static_cast<int>(names.size()));
-    std::vector<int> fold(used.size());
-    for (size_t i = 0; i < used.size(); ++i) {
-      fold[i] = static_cast<int>(std::lower_bound(names.begin(), names.end(), used[i]->name) -
+    std::vector<int> fold(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      fold[i] = static_cast<int>(std::lower_bound(names.begin(), names.end(), point_names[i]) -
                                  names.begin()) % k;
+    }
+    // The hyper-parameter search solves the system 5 x 50 times: on at most kMaxCvPoints of
+    // the points (strided likewise); the final solve uses them all.
+    std::vector<Eigen::VectorXd> cv_x = x;
+    Eigen::VectorXd cv_y = y;
+    std::vector<int> cv_fold = fold;
+    if (x.size() > kMaxCvPoints) {
+      cv_x.clear();
+      cv_fold.clear();
+      cv_y.resize(static_cast<Eigen::Index>(kMaxCvPoints));
+      for (size_t i = 0; i < kMaxCvPoints; ++i) {
+        const size_t at = i * x.size() / kMaxCvPoints;
+        cv_x.push_back(x[at]);
+        cv_y(static_cast<Eigen::Index>(i)) = y(static_cast<Eigen::Index>(at));
+        cv_fold.push_back(fold[at]);
+      }
     }
 
     double best_mse = std::numeric_limits<double>::infinity();
@@ -137,7 +187,7 @@ class PreEstimator final : public Estimator {
       for (double g : kGammaTimesD) {
         for (double lambda : kLambdas) {
           const Hyper h{g / dims_, lambda, linear};
-          const double mse = CrossValidate(x, y, fold, k, h);
+          const double mse = CrossValidate(cv_x, cv_y, cv_fold, k, h);
           if (mse < best_mse) {
             best_mse = mse;
             hyper_ = h;

@@ -133,7 +133,7 @@ struct DeviceRule {
 struct Mapping {
   std::string source;
   std::string csv;
-  YAML::Mark csv_mark;
+  YAML::Mark csv_mark = YAML::Mark::null_mark();  // null when the CSV is not the mapping's
   std::vector<DeviceRule> devices;
   std::vector<Filter> filters;
   std::string kind;
@@ -164,13 +164,17 @@ class MappingParser {
     WF_RETURN_IF_ERROR(CheckKeys(root, "", {"source", "csv", "device", "devices", "filters",
                                             "record"}));
     Mapping m;
-    WF_ASSIGN_OR_RETURN(const YAML::Node csv, Required(root, "csv", ""));
-    WF_ASSIGN_OR_RETURN(m.csv, ScalarOf(csv, "csv"));
-    m.csv_mark = csv.Mark();
+    // csv: may be left out when the CSVs are named on the command line instead.
+    if (const YAML::Node csv = root["csv"]) {
+      WF_ASSIGN_OR_RETURN(m.csv, ScalarOf(csv, "csv"));
+      m.csv_mark = csv.Mark();
+    }
     if (root["source"]) {
       WF_ASSIGN_OR_RETURN(m.source, ScalarOf(root["source"], "source"));
-    } else {
+    } else if (!m.csv.empty()) {
       m.source = std::filesystem::path(m.csv).filename().string();
+    } else {
+      m.source = std::filesystem::path(path_).stem().string();
     }
 
     if (root["device"] && root["devices"]) {
@@ -546,20 +550,31 @@ class RowEvaluator {
 
 }  // namespace
 
-Result<ImportBatch> LoadImport(const std::string& mapping_path) {
+Result<ImportBatch> LoadImport(const std::string& mapping_path, const std::string& csv_path) {
   WF_ASSIGN_OR_RETURN(const std::string text, ReadFile(mapping_path, "mapping"));
   MappingParser parser(mapping_path);
-  WF_ASSIGN_OR_RETURN(const Mapping m, parser.Parse(text));
+  WF_ASSIGN_OR_RETURN(Mapping m, parser.Parse(text));
+  if (csv_path.empty() && m.csv.empty()) {
+    return Status::InvalidArgument(mapping_path + ": the mapping names no csv: and no CSV was "
+                                   "given on the command line");
+  }
 
   ImportBatch batch;
   batch.source = m.source;
   batch.mapping_path = mapping_path;
   batch.mapping_sha256 = Sha256Hex(text);
-  std::filesystem::path csv(m.csv);
-  if (csv.is_relative()) csv = std::filesystem::path(mapping_path).parent_path() / csv;
+  // A CSV from the command line is relative to the working directory; the mapping's own is
+  // relative to the mapping.
+  std::filesystem::path csv(csv_path.empty() ? m.csv : csv_path);
+  if (csv_path.empty() && csv.is_relative()) {
+    csv = std::filesystem::path(mapping_path).parent_path() / csv;
+  }
   batch.csv_path = csv.lexically_normal().string();
   auto csv_text = ReadFile(batch.csv_path, "CSV");
-  if (!csv_text.ok()) return parser.Err(m.csv_mark, csv_text.status().message());
+  if (!csv_text.ok()) {
+    if (!csv_path.empty()) return Status::InvalidArgument(csv_text.status().message());
+    return parser.Err(m.csv_mark, csv_text.status().message());
+  }
   batch.csv_sha256 = Sha256Hex(*csv_text);
   WF_ASSIGN_OR_RETURN(const std::vector<CsvRecord> rows, ParseCsv(*csv_text, batch.csv_path));
   for (const DeviceRule& d : m.devices) batch.devices.push_back(d.device);

@@ -60,7 +60,8 @@ struct ImportBatch {
   int64_t rows_filtered = 0;  // left out by the mapping's filters
 };
 
-// Reads the mapping at `mapping_path` and the CSV it names, and evaluates every row.
-Result<ImportBatch> LoadImport(const std::string& mapping_path);
+// Reads the mapping at `mapping_path` and the CSV it names (or `csv_path`, when given: the
+// command line's CSV, relative to the working directory), and evaluates every row.
+Result<ImportBatch> LoadImport(const std::string& mapping_path, const std::string& csv_path = "");
 
 }  // namespace wattfleet

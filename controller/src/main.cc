@@ -114,6 +114,9 @@ int main(int argc, char** argv) {
   auto* c_import = app.add_subcommand("import", "external measurement CSVs into the dataset");
   c_import->add_option("--db", db, "SQLite dataset file")->required();
   c_import->add_option("--mapping", import_mapping, "mapping YAML (docs/import.md)")->required();
+  std::vector<std::string> import_csvs;
+  c_import->add_option("csv", import_csvs,
+                       "CSV files to import through the mapping (default: the mapping's csv:)");
   c_import->add_flag("--json", json, "one JSON document on stdout");
 
   std::optional<std::string> fit_device;
@@ -122,7 +125,7 @@ int main(int argc, char** argv) {
   c_fit->add_option("--db", db, "SQLite dataset file")->required();
   c_fit->add_option("--device", fit_device, "only this device");
   c_fit->add_option("--estimator", fit_estimator,
-                    "macs | tdp | wattlayer | powerlaw (imported data) | all")
+                    "macs | tdp | wattlayer | measured-layers | thor | pre | powerlaw (imported data) | all")
       ->capture_default_str();
   std::string fit_target = "both", fit_split = "both";
   c_fit->add_option("--target", fit_target, "energy | time | both")
@@ -196,7 +199,7 @@ int main(int argc, char** argv) {
       return CmdInspect(arch, campaign_file, torchscript, input_shape, json);
     }
     if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
-    if (c_import->parsed()) return CmdImport(db, import_mapping, json);
+    if (c_import->parsed()) return CmdImport(db, import_mapping, import_csvs, json);
     if (c_project->parsed()) return CmdProject(project);
     if (c_predict->parsed()) return CmdPredict(predict);
     if (c_fit->parsed()) {

@@ -48,7 +48,14 @@ Result<GaussianProcess> FitRole(const std::vector<const ThorProbe*>& probes, con
     for (Eigen::Index j = 0; j < d; ++j) X(i, j) = static_cast<double>(p.widths[static_cast<size_t>(j)]);
     WF_ASSIGN_OR_RETURN(y(i), target(p));
   }
-  Result<GaussianProcess> gp = GaussianProcess::Fit(X, y, options);
+  // Energy grows as a product of widths (E_hid ~ C1·C2): on log widths that is a stationary
+  // function only of log energy. A GP on the linear target has one absolute noise and signal
+  // scale for millijoules at 32 channels and joules at 512, which misplaces the uncertainty
+  // active profiling reads. Log energy is modelled whenever every differenced sample is
+  // positive; noise can make a small E_hid sample negative, and then the role stays linear.
+  GpOptions role_options = options;
+  if (y.minCoeff() > 0) role_options.log_target = true;
+  Result<GaussianProcess> gp = GaussianProcess::Fit(X, y, role_options);
   if (!gp.ok()) {
     return Status::Unavailable("thor: the " + std::string(role) + " GP: " + gp.status().message());
   }

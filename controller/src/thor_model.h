@@ -7,9 +7,11 @@
 //   hidden probes (input, hidden C_1 -> C_2, output)       -> E_hid(C_1, C_2)
 //                                                             = y - Ê_in(C_1) - Ê_out(C_2)
 //
-// Each GP is Matérn 5/2 with one length scale per input, inputs (widths) on a log scale and
-// the target linear (gaussian_process.h). Prediction sums the GP means and their latent
-// variances; the variance of the subtracted Ê terms is not propagated into the differenced
+// Each GP is Matérn 5/2 with one length scale per input, inputs (widths) on a log scale
+// (gaussian_process.h), and log energy as its target when every sample of the role is
+// positive (else energy itself): costs grow as products of widths, which in log-log space is
+// a smooth stationary surface. Prediction sums the GP means and their latent variances (the
+// log-normal moments, for log targets); the variance of the subtracted Ê terms is not propagated into the differenced
 // samples (THOR does the same): the GPs' learned noise absorbs it.
 #pragma once
 

@@ -6,10 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <deque>
-#include <map>
 #include <set>
-#include <tuple>
 
 #include "sqlite_store.h"
 #include "thor_signature.h"
@@ -43,10 +40,6 @@ void AddThorView(ModelSample& s, const std::string& spec_blob) {
   s.thor_widths = signature->widths;
 }
 
-}  // namespace
-
-namespace {
-
 // Elements of one input sample from architectures.input_shape ("[3,224,224]"); 0 unknown.
 double InputSize(const std::string& shape_json) {
   const auto shape = nlohmann::json::parse(shape_json, nullptr, false);
@@ -68,37 +61,6 @@ DeviceFeatures DeviceOf(const std::string& capabilities_json) {
   d.peak_flops = Param(caps, "peak_flops");
   d.max_power_w = Param(caps, "max_power_w");  // read when an agent reports it
   return d;
-}
-
-// Input size and the measuring agent's device features of every model sample (PRE's
-// features). A query of its own over the same rows as the model query: rows are matched by
-// (device class, mode, subject, kind, batch) in measurement order, so the model query may
-// change its columns or filter rows without the two falling out of step.
-Status AddModelContext(sqlite3* db, TrainingData* data) {
-  auto q = sqlite::Stmt::Prepare(
-      db,
-      "SELECT j.device_class, j.mode, j.subject, j.kind, j.batch, "
-      "COALESCE(a.input_shape, ''), COALESCE(d.capabilities_json, '') "
-      "FROM measurements m JOIN jobs j ON j.id = m.job_id "
-      "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
-      "LEFT JOIN devices d ON d.name = m.agent "
-      "WHERE j.kind <> 'layer' ORDER BY m.id");
-  if (!q.ok()) return q.status();
-  using Key = std::tuple<std::string, std::string, std::string, std::string, int64_t>;
-  std::map<Key, std::deque<std::pair<double, DeviceFeatures>>> context;
-  for (;;) {
-    WF_ASSIGN_OR_RETURN(bool row, q->Step());
-    if (!row) break;
-    context[Key{q->Text(0), q->Text(1), q->Text(2), q->Text(3), q->Int(4)}].emplace_back(
-        InputSize(q->Text(5)), DeviceOf(q->Text(6)));
-  }
-  for (ModelSample& m : data->models) {
-    auto it = context.find(Key{m.device_class, m.mode, m.name, m.kind, m.batch});
-    if (it == context.end() || it->second.empty()) continue;
-    std::tie(m.input_size, m.device) = it->second.front();
-    it->second.pop_front();
-  }
-  return Status::OK();
 }
 
 }  // namespace
@@ -168,9 +130,11 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
         db.get(),
         "SELECT j.device_class, j.mode, j.subject, COALESCE(a.family, ''), j.kind, j.batch, "
         "COALESCE(a.macs, 0), COALESCE(a.flops, 0), COALESCE(a.params, 0), a.id, "
-        "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s, j.spec "
+        "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s, j.spec, "
+        "COALESCE(a.input_shape, ''), COALESCE(d.capabilities_json, '') "
         "FROM measurements m JOIN jobs j ON j.id = m.job_id "
         "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
+        "LEFT JOIN devices d ON d.name = m.agent "
         "WHERE j.kind <> 'layer' ORDER BY m.id");
     if (!q.ok()) return q.status();
     auto nodes = sqlite::Stmt::Prepare(
@@ -203,10 +167,12 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       s.energy_dynamic_j = q->Double(11);
       s.time_s = q->Double(12);
       AddThorView(s, q->BlobAt(13));
+      // PRE's features: the network input and the measuring agent's device.
+      s.input_size = InputSize(q->Text(14));
+      s.device = DeviceOf(q->Text(15));
       data.models.push_back(std::move(s));
     }
   }
-  WF_RETURN_IF_ERROR(AddModelContext(db.get(), &data));
   return data;
 }
 

@@ -15,6 +15,7 @@
 #include "active_profiler.h"
 #include "campaign.h"
 #include "planner.h"
+#include "probe_planner.h"
 #include "store.h"
 #include "temp_dir.h"
 #include "thor_model.h"
@@ -212,6 +213,43 @@ TEST(ActiveGridTest, ParsesActiveAndPlansTheSeedOnly) {
   Result<Plan> full = MakePlan(*ParseCampaign(CampaignYaml(""), "a.yaml"));
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->JobsByKind()["probe"], static_cast<int64_t>(kGrid));
+}
+
+// The profiler builds new probes from the kind it reads off a stored input probe: that must
+// be the planned kind, for every type of kind.
+TEST(ActiveGridTest, AnInputProbeDescribesItsKind) {
+  const std::string yaml =
+      "name: kinds\n"
+      "devices: [{class: cpu}]\n"
+      "architectures:\n"
+      "  - family: mlp\n"
+      "    sweep: {depth: [1], width: [16], input: [[1, 28, 28]]}\n"
+      "  - family: cnn\n"
+      "    sweep: {depth: [2], width: [8], input: [[3, 32, 32]]}\n"
+      "  - family: lstm\n"
+      "    sweep: {layers: [2], hidden: [64], features: [32], seq: [16]}\n"
+      "  - family: gru\n"
+      "    sweep: {layers: [1], hidden: [64], features: [32], seq: [16]}\n"
+      "plan: {thor_probes: {widths: [8, 16, 32]}, active: {budget_jobs: 20}}\n";
+  Result<Campaign> c = ParseCampaign(yaml, "kinds.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Result<Plan> plan = MakePlan(*c);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(plan->probe_kinds.size(), 4u) << ::testing::PrintToString(plan->probe_kinds_skipped);
+  size_t checked = 0;
+  for (const JobSpec& j : plan->jobs) {
+    if (j.kind != JobKind::kProbe || j.subject.find("/output/") != std::string::npos) continue;
+    Result<ProbeName> name = ParseProbeName(j.subject);
+    ASSERT_TRUE(name.ok());
+    Result<ProbeKind> kind = ProbeKindOf(j.graph);
+    ASSERT_TRUE(kind.ok()) << j.subject << ": " << kind.status().ToString();
+    EXPECT_EQ(kind->name, name->kind) << j.subject;
+    Result<Architecture> again = BuildProbe(*kind, name->role, name->widths);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->name, j.subject);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4u * 8u);  // per kind: 3 input and 5 hidden seed probes
 }
 
 TEST(SelectProbesTest, PicksTheHighestRelativeStdAndStopsAtTheTarget) {

@@ -79,6 +79,29 @@ void Replace(std::string* s, const std::string& from, const std::string& to) {
   s->replace(at, from.size(), to);
 }
 
+TEST(ImportMappingTest, CsvsNamedOnTheCommandLineUseTheMapping) {
+  TempDir dir;
+  std::string mapping = kMapping;
+  Replace(&mapping, "csv: ops.csv\n", "");
+  const std::string map_path = dir.Write("map.yaml", mapping);
+  const std::string csv = dir.Write("other.csv", kCsv);
+  auto batch = LoadImport(map_path, csv);
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_EQ(batch->csv_path, csv);
+  EXPECT_EQ(batch->source, "toy");
+  EXPECT_EQ(batch->records.size(), 2u);
+
+  // Neither the mapping nor the command line names a CSV.
+  auto none = LoadImport(map_path);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(none.status().message().find("no csv"), std::string::npos) << none.status().message();
+  // A missing command-line CSV is named.
+  auto missing = LoadImport(map_path, dir.path() + "/absent.csv");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("absent.csv"), std::string::npos);
+}
+
 TEST(ImportMappingTest, MappingErrorsNameFileLineColumn) {
   TempDir dir;
   dir.Write("ops.csv", kCsv);
