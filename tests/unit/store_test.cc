@@ -23,29 +23,9 @@ namespace {
 
 using testing::TempDir;
 
+using testing::ExecRaw;
 using testing::QueryInt;
-
-std::string QueryText(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sql;
-  std::string v = "<no row>";
-  if (sqlite3_step(stmt) == SQLITE_ROW) {
-    const auto* p = sqlite3_column_text(stmt, 0);
-    v = p ? reinterpret_cast<const char*>(p) : "<null>";
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return v;
-}
-
-void ExecRaw(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
-  sqlite3_close(db);
-}
+using testing::QueryText;
 
 // Hand-built layers: the keys contain commas like real canonical keys do.
 const char* kFc8x16 = "Linear(bias=1,in_features=8,out_features=16)[8]";
