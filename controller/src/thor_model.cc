@@ -1,4 +1,4 @@
-// THOR per kind: the three GPs fitted in dependency order (output, input, hidden).
+// THOR per kind: a GP per probe role, THOR's components from their predictions.
 #include "thor_model.h"
 
 #include <cmath>
@@ -48,11 +48,10 @@ Result<GaussianProcess> FitRole(const std::vector<const ThorProbe*>& probes, con
     for (Eigen::Index j = 0; j < d; ++j) X(i, j) = static_cast<double>(p.widths[static_cast<size_t>(j)]);
     WF_ASSIGN_OR_RETURN(y(i), target(p));
   }
-  // Energy grows as a product of widths (E_hid ~ C1·C2): on log widths that is a stationary
-  // function only of log energy. A GP on the linear target has one absolute noise and signal
-  // scale for millijoules at 32 channels and joules at 512, which misplaces the uncertainty
-  // active profiling reads. Log energy is modelled whenever every differenced sample is
-  // positive; noise can make a small E_hid sample negative, and then the role stays linear.
+  // Energy grows as a product of widths: on log widths that is a stationary function only of
+  // log energy. A GP on the linear target has one absolute noise and signal scale for
+  // millijoules at 32 channels and joules at 512, which misplaces the uncertainty active
+  // profiling reads. Measured energies are positive; a target that is not stays linear.
   GpOptions role_options = options;
   if (y.minCoeff() > 0) role_options.log_target = true;
   Result<GaussianProcess> gp = GaussianProcess::Fit(X, y, role_options);
@@ -81,46 +80,45 @@ Result<ThorKindModel> ThorKindModel::Fit(const std::vector<ThorProbe>& probes,
     }
     (p.role == ProbeRole::kOutput ? out : p.role == ProbeRole::kInput ? in : hidden).push_back(&p);
   }
+  const auto value = [](const ThorProbe& p) -> Result<double> { return p.value; };
   ThorKindModel m;
-  WF_ASSIGN_OR_RETURN(GaussianProcess gp_out,
-                      FitRole(out, "output", 2, options,
-                              [](const ThorProbe& p) -> Result<double> { return p.value; }));
+  WF_ASSIGN_OR_RETURN(GaussianProcess gp_out, FitRole(out, "output", 2, options, value));
   m.out_ = std::move(gp_out);
-  WF_ASSIGN_OR_RETURN(
-      GaussianProcess gp_in,
-      FitRole(in, "input", 2, options, [&](const ThorProbe& p) -> Result<double> {
-        WF_ASSIGN_OR_RETURN(double e_out, MeanAt(*m.out_, {p.widths[0]}));
-        return p.value - e_out;
-      }));
+  WF_ASSIGN_OR_RETURN(GaussianProcess gp_in, FitRole(in, "input", 2, options, value));
   m.in_ = std::move(gp_in);
-  WF_ASSIGN_OR_RETURN(
-      GaussianProcess gp_hidden,
-      FitRole(hidden, "hidden", 3, options, [&](const ThorProbe& p) -> Result<double> {
-        WF_ASSIGN_OR_RETURN(double e_in, MeanAt(*m.in_, {p.widths[0]}));
-        WF_ASSIGN_OR_RETURN(double e_out, MeanAt(*m.out_, {p.widths[1]}));
-        return p.value - e_in - e_out;
-      }));
+  WF_ASSIGN_OR_RETURN(GaussianProcess gp_hidden, FitRole(hidden, "hidden", 3, options, value));
   m.hidden_ = std::move(gp_hidden);
   return m;
 }
 
 Result<ThorPrediction> ThorKindModel::Predict(const std::vector<int64_t>& widths) const {
   if (widths.empty()) return Status::InvalidArgument("thor: a network needs a width");
+  // P_out, P_in and P_hid are the probes' GPs. THOR's components follow from them:
+  //   E_out(C) = P_out(C),  E_in(C) = P_in(C) − P_out(C),
+  //   E_hid(a, b) = P_hid(a, b) − P_in(a) + P_out(a) − P_out(b).
+  // A part's variance is the sum of its terms' variances (the GPs are independent; the
+  // covariance of one GP at two widths is left out).
   ThorPrediction p;
-  auto add = [&](double mean, double variance) {
-    p.parts.push_back(mean);
-    p.mean += mean;
-    p.variance += variance;
+  auto at = [](const GaussianProcess& gp, std::initializer_list<int64_t> w, double* var) {
+    return MeanAt(gp, w, var);
   };
-  double var = 0;
-  WF_ASSIGN_OR_RETURN(double e_in, MeanAt(*in_, {widths[0]}, &var));
-  add(e_in, var);
+  double v1 = 0, v2 = 0, v3 = 0, v4 = 0;
+  WF_ASSIGN_OR_RETURN(double in0, at(*in_, {widths[0]}, &v1));
+  WF_ASSIGN_OR_RETURN(double out0, at(*out_, {widths[0]}, &v2));
+  p.parts.push_back(in0 - out0);
+  p.variance += v1 + v2;
   for (size_t i = 1; i < widths.size(); ++i) {
-    WF_ASSIGN_OR_RETURN(double e_hid, MeanAt(*hidden_, {widths[i - 1], widths[i]}, &var));
-    add(e_hid, var);
+    WF_ASSIGN_OR_RETURN(double hid, at(*hidden_, {widths[i - 1], widths[i]}, &v1));
+    WF_ASSIGN_OR_RETURN(double in_a, at(*in_, {widths[i - 1]}, &v2));
+    WF_ASSIGN_OR_RETURN(double out_a, at(*out_, {widths[i - 1]}, &v3));
+    WF_ASSIGN_OR_RETURN(double out_b, at(*out_, {widths[i]}, &v4));
+    p.parts.push_back(hid - in_a + out_a - out_b);
+    p.variance += v1 + v2 + v3 + v4;
   }
-  WF_ASSIGN_OR_RETURN(double e_out, MeanAt(*out_, {widths.back()}, &var));
-  add(e_out, var);
+  WF_ASSIGN_OR_RETURN(double out_last, at(*out_, {widths.back()}, &v1));
+  p.parts.push_back(out_last);
+  p.variance += v1;
+  for (double part : p.parts) p.mean += part;
   return p;
 }
 
@@ -132,27 +130,29 @@ Result<ProbeUncertainty> ThorKindModel::Uncertainty(ProbeRole role,
   double var = 0;
   if (role == ProbeRole::kOutput) {
     WF_ASSIGN_OR_RETURN(u.predicted, MeanAt(*out_, {widths[0]}, &var));
+  } else if (role == ProbeRole::kInput) {
+    WF_ASSIGN_OR_RETURN(u.predicted, MeanAt(*in_, {widths[0]}, &var));
   } else {
-    WF_ASSIGN_OR_RETURN(ThorPrediction p, Predict(widths));
-    u.predicted = p.mean;
-    if (role == ProbeRole::kInput) {
-      WF_RETURN_IF_ERROR(MeanAt(*in_, {widths[0]}, &var).status());
-    } else {
-      WF_RETURN_IF_ERROR(MeanAt(*hidden_, {widths[0], widths[1]}, &var).status());
-    }
+    WF_ASSIGN_OR_RETURN(u.predicted, MeanAt(*hidden_, {widths[0], widths[1]}, &var));
   }
   u.component_std = std::sqrt(var);
   return u;
 }
 
 nlohmann::json ThorKindModel::ToJson() const {
-  return {{"output", nlohmann::json::parse(out_->ToJson())},
+  return {{"form", "probe-totals"},
+          {"output", nlohmann::json::parse(out_->ToJson())},
           {"input", nlohmann::json::parse(in_->ToJson())},
           {"hidden", nlohmann::json::parse(hidden_->ToJson())}};
 }
 
 Result<ThorKindModel> ThorKindModel::FromJson(const nlohmann::json& j) {
   ThorKindModel m;
+  // Models stored by builds that fitted differenced samples read differently: refused, so
+  // that the caller refits.
+  if (j.value("form", "") != "probe-totals") {
+    return Status::Corruption("thor: stored model is of an older form");
+  }
   for (const char* role : {"output", "input", "hidden"}) {
     auto it = j.find(role);
     if (it == j.end()) return Status::Corruption(std::string("thor: stored model lacks ") + role);

@@ -1,18 +1,27 @@
-// THOR's model of one layer kind on one device (ESTIMATORS.md section 1): three Gaussian
-// processes, E_out(C), E_in(C_1) and E_hid(C_{i-1}, C_i), fitted from the kind's probe
-// measurements by differencing, and the sum that predicts a network of the kind.
+// THOR's model of one layer kind on one device (ESTIMATORS.md section 1): E_out(C),
+// E_in(C_1) and E_hid(C_{i-1}, C_i) from the kind's probe measurements, and the sum that
+// predicts a network of the kind.
 //
-//   output probes (the output layer alone, reading C)      -> samples of E_out(C)
-//   input probes (input C0 -> C_1, then the output layer)  -> E_in(C_1) = y - Ê_out(C_1)
-//   hidden probes (input, hidden C_1 -> C_2, output)       -> E_hid(C_1, C_2)
-//                                                             = y - Ê_in(C_1) - Ê_out(C_2)
+// ESTIMATORS.md differences the samples (E_in = y_in − Ê_out, E_hid = y_hid − Ê_in − Ê_out)
+// and fits a GP to each difference. Here one GP is fitted to each probe's own measured
+// energy (P_out(C), P_in(C_1), P_hid(C_1, C_2)) and the differencing is done on the GPs'
+// predictions:
 //
-// Each GP is Matérn 5/2 with one length scale per input, inputs (widths) on a log scale
-// (gaussian_process.h), and log energy as its target when every sample of the role is
-// positive (else energy itself): costs grow as products of widths, which in log-log space is
-// a smooth stationary surface. Prediction sums the GP means and their latent variances (the
-// log-normal moments, for log targets); the variance of the subtracted Ê terms is not propagated into the differenced
-// samples (THOR does the same): the GPs' learned noise absorbs it.
+//   E_out(C) = P_out(C),  E_in(C) = P_in(C) − P_out(C),
+//   E_hid(a, b) = P_hid(a, b) − P_in(a) + P_out(a) − P_out(b).
+//
+// Both give the same components where the probes are dense; they differ where they are
+// sparse, which is where active profiling works. A differenced E_hid sample is a small
+// difference of large probe energies (at narrow hidden layers the input layer dominates), so
+// its GP is fitted to noise amplified by the subtraction and moves from fit to fit; measured
+// probe energies are positive and smooth in the widths. On the CPU campaigns this form
+// matched the differencing form on a uniform grid and let active profiling reach the grid's
+// error with a third of its probes, which the differencing form did not (bench/RESULTS.md).
+//
+// Each GP is Matérn 5/2 with one length scale per input, widths on a log scale and log energy
+// as its target (costs grow as products of widths: a smooth stationary surface in log-log
+// space), falling back to energy itself if a sample is not positive. A prediction sums the
+// parts' means; its variance sums the terms' variances.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +50,7 @@ struct ThorPrediction {
 };
 
 // What measuring one more probe would tell: the predicted value of the probe itself and the
-// posterior std of the component it samples (E_out, E_in or E_hid at its widths).
+// posterior std of its GP there.
 struct ProbeUncertainty {
   double predicted = 0;
   double component_std = 0;
