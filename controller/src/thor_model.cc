@@ -30,9 +30,9 @@ Result<double> MeanAt(const GaussianProcess& gp, std::initializer_list<int64_t> 
   return p.mean(0);
 }
 
+// The GP of one role's probes: widths in, measured value out.
 Result<GaussianProcess> FitRole(const std::vector<const ThorProbe*>& probes, const char* role,
-                                size_t min_distinct, const GpOptions& options,
-                                const std::function<Result<double>(const ThorProbe&)>& target) {
+                                size_t min_distinct, const GpOptions& options) {
   if (DistinctRows(probes) < min_distinct) {
     return Status::Unavailable("thor: " + std::string(role) + " probes at " +
                                std::to_string(DistinctRows(probes)) +
@@ -46,7 +46,7 @@ Result<GaussianProcess> FitRole(const std::vector<const ThorProbe*>& probes, con
   for (Eigen::Index i = 0; i < n; ++i) {
     const ThorProbe& p = *probes[static_cast<size_t>(i)];
     for (Eigen::Index j = 0; j < d; ++j) X(i, j) = static_cast<double>(p.widths[static_cast<size_t>(j)]);
-    WF_ASSIGN_OR_RETURN(y(i), target(p));
+    y(i) = p.value;
   }
   // Energy grows as a product of widths: on log widths that is a stationary function only of
   // log energy. A GP on the linear target has one absolute noise and signal scale for
@@ -80,13 +80,12 @@ Result<ThorKindModel> ThorKindModel::Fit(const std::vector<ThorProbe>& probes,
     }
     (p.role == ProbeRole::kOutput ? out : p.role == ProbeRole::kInput ? in : hidden).push_back(&p);
   }
-  const auto value = [](const ThorProbe& p) -> Result<double> { return p.value; };
   ThorKindModel m;
-  WF_ASSIGN_OR_RETURN(GaussianProcess gp_out, FitRole(out, "output", 2, options, value));
+  WF_ASSIGN_OR_RETURN(GaussianProcess gp_out, FitRole(out, "output", 2, options));
   m.out_ = std::move(gp_out);
-  WF_ASSIGN_OR_RETURN(GaussianProcess gp_in, FitRole(in, "input", 2, options, value));
+  WF_ASSIGN_OR_RETURN(GaussianProcess gp_in, FitRole(in, "input", 2, options));
   m.in_ = std::move(gp_in);
-  WF_ASSIGN_OR_RETURN(GaussianProcess gp_hidden, FitRole(hidden, "hidden", 3, options, value));
+  WF_ASSIGN_OR_RETURN(GaussianProcess gp_hidden, FitRole(hidden, "hidden", 3, options));
   m.hidden_ = std::move(gp_hidden);
   return m;
 }
@@ -99,23 +98,20 @@ Result<ThorPrediction> ThorKindModel::Predict(const std::vector<int64_t>& widths
   // A part's variance is the sum of its terms' variances (the GPs are independent; the
   // covariance of one GP at two widths is left out).
   ThorPrediction p;
-  auto at = [](const GaussianProcess& gp, std::initializer_list<int64_t> w, double* var) {
-    return MeanAt(gp, w, var);
-  };
   double v1 = 0, v2 = 0, v3 = 0, v4 = 0;
-  WF_ASSIGN_OR_RETURN(double in0, at(*in_, {widths[0]}, &v1));
-  WF_ASSIGN_OR_RETURN(double out0, at(*out_, {widths[0]}, &v2));
+  WF_ASSIGN_OR_RETURN(double in0, MeanAt(*in_, {widths[0]}, &v1));
+  WF_ASSIGN_OR_RETURN(double out0, MeanAt(*out_, {widths[0]}, &v2));
   p.parts.push_back(in0 - out0);
   p.variance += v1 + v2;
   for (size_t i = 1; i < widths.size(); ++i) {
-    WF_ASSIGN_OR_RETURN(double hid, at(*hidden_, {widths[i - 1], widths[i]}, &v1));
-    WF_ASSIGN_OR_RETURN(double in_a, at(*in_, {widths[i - 1]}, &v2));
-    WF_ASSIGN_OR_RETURN(double out_a, at(*out_, {widths[i - 1]}, &v3));
-    WF_ASSIGN_OR_RETURN(double out_b, at(*out_, {widths[i]}, &v4));
+    WF_ASSIGN_OR_RETURN(double hid, MeanAt(*hidden_, {widths[i - 1], widths[i]}, &v1));
+    WF_ASSIGN_OR_RETURN(double in_a, MeanAt(*in_, {widths[i - 1]}, &v2));
+    WF_ASSIGN_OR_RETURN(double out_a, MeanAt(*out_, {widths[i - 1]}, &v3));
+    WF_ASSIGN_OR_RETURN(double out_b, MeanAt(*out_, {widths[i]}, &v4));
     p.parts.push_back(hid - in_a + out_a - out_b);
     p.variance += v1 + v2 + v3 + v4;
   }
-  WF_ASSIGN_OR_RETURN(double out_last, at(*out_, {widths.back()}, &v1));
+  WF_ASSIGN_OR_RETURN(double out_last, MeanAt(*out_, {widths.back()}, &v1));
   p.parts.push_back(out_last);
   p.variance += v1;
   for (double part : p.parts) p.mean += part;

@@ -124,8 +124,8 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
     }
   }
   {
-    // Model jobs have an architecture row in their campaign; probes do not (their features
-    // come from the stored job's graph, which the estimators that use probes read elsewhere).
+    // Model jobs have an architecture row in their campaign; probes do not (THOR reads what it
+    // needs of them from their names, AddThorView).
     auto q = sqlite::Stmt::Prepare(
         db.get(),
         "SELECT j.device_class, j.mode, j.subject, COALESCE(a.family, ''), j.kind, j.batch, "
