@@ -67,12 +67,72 @@ Result<std::vector<Scored>> Score(const ThorKindModel& model,
   return scored;
 }
 
+// Every candidate not in `excluded`, scored by how much measuring it would lower the
+// relative variance of the target networks' predictions, summed over the networks; best
+// first. This aims the budget at the widths the campaign's networks use: a probe far from
+// them, however uncertain, tells little about them.
+Result<std::vector<Scored>> ScoreForTargets(const ThorKindModel& model,
+                                            const std::vector<ProbePoint>& candidates,
+                                            const std::set<ProbePoint>& excluded,
+                                            const std::vector<std::vector<int64_t>>& targets) {
+  std::vector<Scored> scored;
+  for (ProbeRole role : {ProbeRole::kOutput, ProbeRole::kInput, ProbeRole::kHidden}) {
+    std::vector<const ProbePoint*> mine;
+    for (const ProbePoint& c : candidates) {
+      if (c.role == role && !excluded.count(c)) mine.push_back(&c);
+    }
+    if (mine.empty()) continue;
+    const Eigen::Index dims = static_cast<Eigen::Index>(mine[0]->widths.size());
+    Eigen::MatrixXd X(static_cast<Eigen::Index>(mine.size()), dims);
+    for (size_t i = 0; i < mine.size(); ++i) {
+      for (Eigen::Index j = 0; j < dims; ++j) {
+        X(static_cast<Eigen::Index>(i), j) = static_cast<double>(mine[i]->widths[static_cast<size_t>(j)]);
+      }
+    }
+    Eigen::VectorXd total = Eigen::VectorXd::Zero(X.rows());
+    for (const std::vector<int64_t>& chain : targets) {
+      WF_ASSIGN_OR_RETURN(Eigen::VectorXd r, model.ChainVarianceReduction(chain, role, X));
+      total += r;
+    }
+    for (size_t i = 0; i < mine.size(); ++i) {
+      const double score = total(static_cast<Eigen::Index>(i));
+      if (std::isnan(score)) {
+        return Status::Internal("thor: non-finite variance reduction at " +
+                                ProbePointName("probe", *mine[i]));
+      }
+      WF_ASSIGN_OR_RETURN(ProbeUncertainty u, model.Uncertainty(role, mine[i]->widths));
+      scored.push_back(Scored{*mine[i], score, u.predicted});
+    }
+  }
+  std::stable_sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.point < b.point;
+  });
+  return scored;
+}
+
+// The largest relative std over the target networks' predictions.
+Result<double> WorstTarget(const ThorKindModel& model,
+                           const std::vector<std::vector<int64_t>>& targets) {
+  double worst = 0;
+  for (const std::vector<int64_t>& chain : targets) {
+    WF_ASSIGN_OR_RETURN(double r, model.ChainRelativeStd(chain));
+    worst = std::max(worst, r);
+  }
+  return worst;
+}
+
+// Below this expected fall of relative variance (summed over the targets: a relative std
+// that moves in its fourth decimal) a probe would tell the targets nothing worth a job.
+constexpr double kNegligibleReduction = 1e-8;
+
 }  // namespace
 
 Result<ActiveSelection> SelectProbes(const std::vector<ThorProbe>& measured,
                                      const std::vector<ProbePoint>& planned,
                                      const std::vector<int64_t>& widths,
                                      const ActiveOptions& options, size_t want,
+                                     const std::vector<std::vector<int64_t>>& targets,
                                      const GpOptions& gp) {
   ActiveSelection sel;
   const std::vector<ProbePoint> grid = ProbeGrid(widths);
@@ -91,27 +151,60 @@ Result<ActiveSelection> SelectProbes(const std::vector<ThorProbe>& measured,
       std::min<size_t>(want, static_cast<size_t>(options.budget_jobs - planned_count));
   const bool refit = measured.size() <= kBelieverMaxProbes;
   std::vector<ThorProbe> data = measured;
+  // Probes planned but not measured yet (queued or running) count at their predicted values
+  // too: they are no candidates any more, and without them a target whose own probes are in
+  // flight would look as uncertain as before they were chosen.
+  std::set<ProbePoint> pending(planned.begin(), planned.end());
+  for (const ThorProbe& m : measured) pending.erase(ProbePoint{m.role, m.widths});
+  if (!pending.empty() && refit) {
+    WF_ASSIGN_OR_RETURN(ThorKindModel first, ThorKindModel::Fit(measured, gp));
+    for (const ProbePoint& p : pending) {
+      WF_ASSIGN_OR_RETURN(ProbeUncertainty u, first.Uncertainty(p.role, p.widths));
+      data.push_back(ThorProbe{p.role, p.widths, u.predicted});
+    }
+  }
   std::vector<Scored> scored;
+  const bool aimed = !targets.empty();
   for (size_t pick = 0; pick < allowed; ++pick) {
     if (pick == 0 || refit) {
       WF_ASSIGN_OR_RETURN(ThorKindModel model, ThorKindModel::Fit(data, gp));
-      WF_ASSIGN_OR_RETURN(scored, Score(model, grid, excluded));
+      if (aimed) {
+        // Stop once every target is known well enough; the believer's refits lower the
+        // targets' std as if the picks were measured, which ends a batch early too.
+        WF_ASSIGN_OR_RETURN(double worst, WorstTarget(model, targets));
+        if (pick == 0) sel.max_score = worst;
+        if (worst < options.target_rel_std) break;
+        WF_ASSIGN_OR_RETURN(scored, ScoreForTargets(model, grid, excluded, targets));
+      } else {
+        WF_ASSIGN_OR_RETURN(scored, Score(model, grid, excluded));
+      }
     }
     // Without a refit the list is the first fit's, minus what was picked.
     const auto best = std::find_if(scored.begin(), scored.end(),
                                    [&](const Scored& c) { return !excluded.count(c.point); });
     if (best == scored.end()) break;
-    if (pick == 0) sel.max_score = best->score;
-    if (best->score < options.target_rel_std) break;
+    if (aimed) {
+      if (best->score < kNegligibleReduction) {
+        if (sel.chosen.empty()) {
+          sel.stop = "no probe left would tell the campaign's networks more (their largest "
+                     "relative std " + Number(sel.max_score) + ")";
+        }
+        break;
+      }
+    } else {
+      if (pick == 0) sel.max_score = best->score;
+      if (best->score < options.target_rel_std) break;
+    }
     sel.chosen.push_back(best->point);
     sel.scores.push_back(best->score);
     excluded.insert(best->point);
     // The believer: the pick as if measured at its prediction, for the next pick's fit.
     data.push_back(ThorProbe{best->point.role, best->point.widths, best->predicted});
   }
-  if (sel.chosen.empty() && allowed > 0) {
-    sel.stop = "every candidate's relative std is under " + Number(options.target_rel_std) +
-               " (largest " + Number(sel.max_score) + ")";
+  if (sel.chosen.empty() && allowed > 0 && sel.stop.empty()) {
+    sel.stop = std::string(aimed ? "every target network's" : "every candidate's") +
+               " relative std is under " + Number(options.target_rel_std) + " (largest " +
+               Number(sel.max_score) + ")";
   }
   return sel;
 }
@@ -153,6 +246,42 @@ const std::optional<PlanOptions>& ActiveProfiler::ActivePlanOf(int64_t campaign)
     plan = std::move(parsed).value();
   }
   return plans_.emplace(campaign, std::move(plan)).first->second;
+}
+
+const std::vector<std::vector<int64_t>>& ActiveProfiler::TargetsOf(int64_t campaign,
+                                                                    const std::string& kind) {
+  static const std::vector<std::vector<int64_t>> kNone;
+  auto it = targets_.find(campaign);
+  if (it == targets_.end()) {
+    std::map<std::string, std::vector<std::vector<int64_t>>> by_kind;
+    Result<CampaignSource> source = store_.GetCampaignSource(campaign);
+    if (!source.ok()) {
+      // Not cached: a store error may be transient, and the campaign's aim must not change
+      // for good because of it. This pass chooses by the grid.
+      spdlog::error("controller: active profiling: campaign {}: {}", campaign,
+                    source.status().ToString());
+      return kNone;
+    }
+    Result<Campaign> parsed = ParseCampaign(source->yaml, source->source_path);
+    if (!parsed.ok()) {
+      spdlog::warn("controller: active profiling: campaign {}: its networks are not known, so "
+                   "probes are chosen by their own uncertainty: {}",
+                   campaign, parsed.status().message());
+    } else {
+      std::set<std::vector<int64_t>> seen;
+      for (const Architecture& arch : parsed->architectures) {
+        Result<ThorSignature> sig = ThorSignatureOf(arch);
+        if (!sig.ok()) continue;
+        std::vector<std::vector<int64_t>>& chains = by_kind[sig->kind.name];
+        if (std::find(chains.begin(), chains.end(), sig->widths) == chains.end()) {
+          chains.push_back(sig->widths);
+        }
+      }
+    }
+    it = targets_.emplace(campaign, std::move(by_kind)).first;
+  }
+  auto k = it->second.find(kind);
+  return k == it->second.end() ? kNone : k->second;
 }
 
 void ActiveProfiler::Finish(const Key& key, const std::string& why, bool failure) {
@@ -238,9 +367,13 @@ Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOp
     Finish(key, "no input or hidden probe describes the kind", /*failure=*/true);
     return std::vector<ActiveJob>{};
   }
+  static const std::vector<std::vector<int64_t>> kGrid;
+  const std::vector<std::vector<int64_t>>& targets =
+      plan.active->aim == ActiveOptions::Aim::kGrid ? kGrid : TargetsOf(key.campaign, key.kind);
+  const bool aimed = !targets.empty();
   Result<ActiveSelection> sel =
       SelectProbes(measured, planned, plan.probe_widths, *plan.active,
-                   static_cast<size_t>(in_flight - unfinished), gp_);
+                   static_cast<size_t>(in_flight - unfinished), targets, gp_);
   if (!sel.ok()) {
     Finish(key, "the fit failed: " + sel.status().message(), /*failure=*/true);
     return std::vector<ActiveJob>{};
@@ -281,9 +414,10 @@ Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOp
       }
       break;
     }
-    spdlog::info("controller: active profiling: {}: + {} (relative std {}, probe {} of at most "
-                 "{})",
-                 Label(key), spec.subject, Number(sel->scores[i]),
+    spdlog::info("controller: active profiling: {}: + {} ({} {}, probe {} of at most {})",
+                 Label(key), spec.subject,
+                 aimed ? "targets' relative variance falls by" : "relative std",
+                 Number(sel->scores[i]),
                  planned.size() + added.size() + 1, plan.active->budget_jobs);
     added.push_back(std::move(job).value());
   }

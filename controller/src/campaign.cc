@@ -385,7 +385,7 @@ Status Parser::ParseActive(const Field& f, const PlanOptions& p, ActiveOptions* 
                       "0.05}, got " + Describe(f.value));
   }
   WF_ASSIGN_OR_RETURN(std::vector<Field> fields,
-                      Fields(f.value, "plan.active", {"budget_jobs", "target_rel_std"}));
+                      Fields(f.value, "plan.active", {"budget_jobs", "target_rel_std", "aim"}));
   if (!p.thor_probes) {
     return Err(f.key.Mark(), "plan.active needs plan.thor_probes: it chooses which THOR probes "
                              "to measure");
@@ -409,6 +409,14 @@ Status Parser::ParseActive(const Field& f, const PlanOptions& p, ActiveOptions* 
   }
   if (const Field* g = Find(fields, "target_rel_std")) {
     WF_ASSIGN_OR_RETURN(out->target_rel_std, Fraction(*g, "plan.active.target_rel_std"));
+  }
+  if (const Field* g = Find(fields, "aim")) {
+    const std::string aim = g->value.IsScalar() ? g->value.Scalar() : "";
+    if (aim != "networks" && aim != "grid") {
+      return Err(At(*g), "plan.active.aim must be 'networks' or 'grid', got " +
+                             Describe(g->value));
+    }
+    out->aim = aim == "grid" ? ActiveOptions::Aim::kGrid : ActiveOptions::Aim::kNetworks;
   }
   return Status::OK();
 }

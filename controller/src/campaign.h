@@ -27,8 +27,14 @@ struct DeviceSelector {
 struct ActiveOptions {
   // Probe jobs per kind and device class at most, the seed included.
   int64_t budget_jobs = 0;
-  // A kind is finished once no candidate's relative posterior std reaches this.
+  // A kind is finished once the relative posterior std of every target (aiming at the
+  // grid: of every candidate probe) is under this.
   double target_rel_std = 0.05;
+  // What the probes are chosen for (active_profiler.h). kNetworks: the campaign's own
+  // networks that THOR predicts (its targets), or, when it has none, the grid; kGrid: the
+  // whole probe grid, for a model meant for networks the campaign does not list.
+  enum class Aim { kNetworks, kGrid };
+  Aim aim = Aim::kNetworks;
 };
 
 struct PlanOptions {

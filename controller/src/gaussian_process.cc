@@ -422,6 +422,27 @@ Result<GpPrediction> GaussianProcess::Predict(const Eigen::MatrixXd& Xstar) cons
   return p;
 }
 
+Result<Eigen::MatrixXd> GaussianProcess::LatentCovariance(const Eigen::MatrixXd& A,
+                                                          const Eigen::MatrixXd& B) const {
+  if (A.cols() != X_.cols() || B.cols() != X_.cols()) {
+    return Status::InvalidArgument("gp: covariance inputs need " + std::to_string(X_.cols()) +
+                                   " columns");
+  }
+  WF_ASSIGN_OR_RETURN(Eigen::MatrixXd TA, Transform(A, "covariance inputs"));
+  WF_ASSIGN_OR_RETURN(Eigen::MatrixXd TB, Transform(B, "covariance inputs"));
+  const Eigen::Index dims = X_.cols();
+  const Eigen::VectorXd ls = length_scales();
+  const double sf2 = std::exp(theta_(dims));
+  // k(a, b) − v_aᵀ v_b with v = L⁻¹ k(X, ·): the prior covariance less what the training
+  // points already explain, in standardised units, then scaled back.
+  Eigen::MatrixXd VA = Matern52Kernel(X_, TA, ls, sf2);
+  Eigen::MatrixXd VB = Matern52Kernel(X_, TB, ls, sf2);
+  llt_.matrixL().solveInPlace(VA);
+  llt_.matrixL().solveInPlace(VB);
+  const Eigen::MatrixXd cov = Matern52Kernel(TA, TB, ls, sf2) - VA.transpose() * VB;
+  return Eigen::MatrixXd(cov * (y_scale_ * y_scale_));
+}
+
 Result<size_t> MostUncertain(const GaussianProcess& gp, const Eigen::MatrixXd& candidates,
                              bool relative) {
   if (candidates.rows() == 0) return Status::InvalidArgument("gp: no candidates");

@@ -87,6 +87,12 @@ class GaussianProcess {
   // a wrong column count or values the input transform cannot take.
   Result<GpPrediction> Predict(const Eigen::MatrixXd& Xstar) const;
 
+  // Posterior covariance of the latent f between the rows of A and of B (untransformed
+  // inputs), in the modelled target's units (of log y when log_target): what a design
+  // criterion needs to know how much measuring at B would tell about A. Same errors as
+  // Predict.
+  Result<Eigen::MatrixXd> LatentCovariance(const Eigen::MatrixXd& A, const Eigen::MatrixXd& B) const;
+
   // In the modelled target's units (of log y when log_target).
   double log_marginal_likelihood() const { return lml_; }
   Eigen::VectorXd length_scales() const;  // in transformed input units (log units by default)

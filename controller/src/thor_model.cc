@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
+#include <utility>
 #include <set>
 #include <string>
 
@@ -66,6 +68,25 @@ Result<GaussianProcess> FitRole(const std::vector<const ThorProbe*>& probes, con
 double ProbeUncertainty::Relative() const {
   return predicted == 0 ? std::numeric_limits<double>::infinity()
                         : component_std / std::fabs(predicted);
+}
+
+std::vector<ThorTerm> ThorTerms(const std::vector<int64_t>& widths) {
+  std::map<std::pair<ProbeRole, std::vector<int64_t>>, double> coef;
+  if (widths.empty()) return {};
+  coef[{ProbeRole::kInput, {widths[0]}}] += 1;
+  coef[{ProbeRole::kOutput, {widths[0]}}] -= 1;
+  for (size_t i = 1; i < widths.size(); ++i) {
+    coef[{ProbeRole::kHidden, {widths[i - 1], widths[i]}}] += 1;
+    coef[{ProbeRole::kInput, {widths[i - 1]}}] -= 1;
+    coef[{ProbeRole::kOutput, {widths[i - 1]}}] += 1;
+    coef[{ProbeRole::kOutput, {widths[i]}}] -= 1;
+  }
+  coef[{ProbeRole::kOutput, {widths.back()}}] += 1;
+  std::vector<ThorTerm> terms;
+  for (const auto& [key, c] : coef) {
+    if (c != 0) terms.push_back(ThorTerm{key.first, key.second, c});
+  }
+  return terms;
 }
 
 Result<ThorKindModel> ThorKindModel::Fit(const std::vector<ThorProbe>& probes,
@@ -133,6 +154,97 @@ Result<ProbeUncertainty> ThorKindModel::Uncertainty(ProbeRole role,
   }
   u.component_std = std::sqrt(var);
   return u;
+}
+
+const GaussianProcess& ThorKindModel::Gp(ProbeRole role) const {
+  return role == ProbeRole::kOutput ? *out_ : role == ProbeRole::kInput ? *in_ : *hidden_;
+}
+
+namespace {
+
+// One role's terms of a chain: their inputs, c_t·s_t (coefficient times the scale that makes
+// the GP's covariance absolute) and the role's share of the chain's total.
+struct RoleTerms {
+  Eigen::MatrixXd X;
+  Eigen::VectorXd weight;
+  double mean = 0;
+};
+
+Result<RoleTerms> TermsOfRole(const GaussianProcess& gp, const std::vector<ThorTerm>& terms,
+                              ProbeRole role) {
+  RoleTerms r;
+  std::vector<const ThorTerm*> mine;
+  for (const ThorTerm& t : terms) {
+    if (t.role == role) mine.push_back(&t);
+  }
+  const Eigen::Index n = static_cast<Eigen::Index>(mine.size());
+  r.X.resize(n, gp.dims());
+  r.weight.resize(n);
+  if (n == 0) return r;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const ThorTerm& t = *mine[static_cast<size_t>(i)];
+    if (static_cast<int>(t.widths.size()) != gp.dims()) {
+      return Status::InvalidArgument("thor: wrong number of widths");
+    }
+    for (Eigen::Index j = 0; j < gp.dims(); ++j) {
+      r.X(i, j) = static_cast<double>(t.widths[static_cast<size_t>(j)]);
+    }
+  }
+  WF_ASSIGN_OR_RETURN(GpPrediction p, gp.Predict(r.X));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const double c = mine[static_cast<size_t>(i)]->coef;
+    r.weight(i) = c * (gp.options().log_target ? p.mean(i) : 1.0);
+    r.mean += c * p.mean(i);
+  }
+  return r;
+}
+
+constexpr ProbeRole kRoles[] = {ProbeRole::kOutput, ProbeRole::kInput, ProbeRole::kHidden};
+
+}  // namespace
+
+Result<double> ThorKindModel::ChainRelativeStd(const std::vector<int64_t>& chain) const {
+  if (chain.empty()) return Status::InvalidArgument("thor: a network needs a width");
+  const std::vector<ThorTerm> terms = ThorTerms(chain);
+  double total = 0, variance = 0;
+  for (ProbeRole role : kRoles) {
+    WF_ASSIGN_OR_RETURN(RoleTerms r, TermsOfRole(Gp(role), terms, role));
+    if (r.X.rows() == 0) continue;
+    WF_ASSIGN_OR_RETURN(Eigen::MatrixXd cov, Gp(role).LatentCovariance(r.X, r.X));
+    total += r.mean;
+    variance += std::max(0.0, r.weight.dot(cov * r.weight));
+  }
+  return total == 0 ? std::numeric_limits<double>::infinity()
+                    : std::sqrt(variance) / std::fabs(total);
+}
+
+Result<Eigen::VectorXd> ThorKindModel::ChainVarianceReduction(
+    const std::vector<int64_t>& chain, ProbeRole role, const Eigen::MatrixXd& probes) const {
+  if (chain.empty()) return Status::InvalidArgument("thor: a network needs a width");
+  const GaussianProcess& gp = Gp(role);
+  if (probes.cols() != gp.dims()) return Status::InvalidArgument("thor: wrong number of widths");
+  const std::vector<ThorTerm> terms = ThorTerms(chain);
+  double total = 0;
+  RoleTerms mine;
+  for (ProbeRole r : kRoles) {
+    WF_ASSIGN_OR_RETURN(RoleTerms t, TermsOfRole(Gp(r), terms, r));
+    total += t.mean;
+    if (r == role) mine = std::move(t);
+  }
+  Eigen::VectorXd reduction = Eigen::VectorXd::Zero(probes.rows());
+  if (mine.X.rows() == 0 || probes.rows() == 0) return reduction;  // the role is not used
+  if (total == 0) {
+    reduction.setConstant(std::numeric_limits<double>::infinity());
+    return reduction;
+  }
+  WF_ASSIGN_OR_RETURN(Eigen::MatrixXd cross, gp.LatentCovariance(mine.X, probes));
+  WF_ASSIGN_OR_RETURN(Eigen::MatrixXd self, gp.LatentCovariance(probes, probes));
+  const Eigen::VectorXd c = cross.transpose() * mine.weight;
+  for (Eigen::Index i = 0; i < probes.rows(); ++i) {
+    const double denominator = std::max(0.0, self(i, i)) + gp.noise_variance();
+    reduction(i) = denominator > 0 ? c(i) * c(i) / denominator / (total * total) : 0.0;
+  }
+  return reduction;
 }
 
 nlohmann::json ThorKindModel::ToJson() const {

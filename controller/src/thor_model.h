@@ -57,6 +57,18 @@ struct ProbeUncertainty {
   double Relative() const;  // component_std / |predicted|; infinite for a zero prediction
 };
 
+// One probe value in a chain's prediction. Predict's parts telescope: a chain's total is
+// Σ coef · P_role(widths) over a few probe values (a constant-width chain of depth d is
+// (d − 1)·P_hid(C, C) − (d − 2)·P_in(C)).
+struct ThorTerm {
+  ProbeRole role = ProbeRole::kOutput;
+  std::vector<int64_t> widths;
+  double coef = 0;
+};
+// The chain C_1 … C_{n-1} (at least one width) as probe values, like terms merged and zero
+// coefficients dropped, in ProbeRole then widths order.
+std::vector<ThorTerm> ThorTerms(const std::vector<int64_t>& widths);
+
 class ThorKindModel {
  public:
   // Unavailable when a role has too few distinct widths (output and input: 2, hidden: 3)
@@ -68,11 +80,24 @@ class ThorKindModel {
   Result<ThorPrediction> Predict(const std::vector<int64_t>& widths) const;
   Result<ProbeUncertainty> Uncertainty(ProbeRole role, const std::vector<int64_t>& widths) const;
 
+  // Active profiling aimed at the networks a campaign wants predicted:
+  // the relative posterior std of a chain's total, with the covariance within each GP;
+  Result<double> ChainRelativeStd(const std::vector<int64_t>& chain) const;
+  // and, for each row x of `probes` (widths of probes of one role), the expected fall of that
+  // relative variance if the probe were measured: (Σ_t c_t s_t cov(t, x))² / (var(x) + noise)
+  // / total², over the chain's terms t of the probe's role, with s_t the term's value where
+  // the GP models log energy (so that covariances are absolute) and 1 where it models energy
+  // itself.
+  Result<Eigen::VectorXd> ChainVarianceReduction(const std::vector<int64_t>& chain,
+                                                 ProbeRole role,
+                                                 const Eigen::MatrixXd& probes) const;
+
   nlohmann::json ToJson() const;
   static Result<ThorKindModel> FromJson(const nlohmann::json& j);
 
  private:
   ThorKindModel() = default;
+  const GaussianProcess& Gp(ProbeRole role) const;
   std::optional<GaussianProcess> out_, in_, hidden_;
 };
 

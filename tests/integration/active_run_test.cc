@@ -59,7 +59,8 @@ TEST(ActiveRunTest, AddsProbesWithinTheBudgetAndFinishes) {
   ASSERT_FALSE(dir.path().empty());
   const std::string campaign = dir.File("active.yaml");
   // A Linear kind on a 32-feature input, five widths (35 probes in the grid), very short
-  // windows. A target no noisy measurement reaches, so that the budget ends it.
+  // windows. The MLPs at widths 8 and 32 are the targets; none of their probes is in the
+  // seed (4, 16, 64). A target no noisy measurement reaches, so that the budget ends it.
   std::ofstream(campaign) << "name: active-e2e\n"
                              "mode: inference\n"
                              "batch_size: 4\n"
@@ -68,7 +69,7 @@ TEST(ActiveRunTest, AddsProbesWithinTheBudgetAndFinishes) {
                              " min_repeats: 1, max_repeats: 2, cooldown_ms: 0}\n"
                              "architectures:\n"
                              "  - family: mlp\n"
-                             "    sweep: {depth: [1], width: [16], input: [32]}\n"
+                             "    sweep: {depth: [1, 2], width: [8, 32], input: [32]}\n"
                              "plan:\n"
                              "  whole_models: false\n"
                              "  thor_probes: {widths: [4, 8, 16, 32, 64]}\n"

@@ -87,6 +87,18 @@ class ActiveProfilerTest : public ::testing::Test {
     store_ = std::move(store).value();
   }
 
+  // The campaign's networks THOR predicts with the kind: the profiler's targets.
+  std::vector<std::vector<int64_t>> Targets() {
+    Result<Campaign> c = ParseCampaign(CampaignYaml(""), "active.yaml");
+    EXPECT_TRUE(c.ok());
+    std::vector<std::vector<int64_t>> chains;
+    for (const Architecture& a : c->architectures) {
+      Result<ThorSignature> sig = ThorSignatureOf(a);
+      if (sig.ok() && sig->kind.name == kind_) chains.push_back(sig->widths);
+    }
+    return chains;
+  }
+
   std::vector<CampaignJob> Probes() {
     auto jobs = store_->ListCampaignJobs(campaign_, CampaignJobFilter{JobKind::kProbe, "", ""});
     EXPECT_TRUE(jobs.ok()) << jobs.status().ToString();
@@ -188,6 +200,10 @@ TEST(ActiveGridTest, ParsesActiveAndPlansTheSeedOnly) {
   ASSERT_TRUE(c->plan.active.has_value());
   EXPECT_EQ(c->plan.active->budget_jobs, 20);
   EXPECT_DOUBLE_EQ(c->plan.active->target_rel_std, 0.05);  // the documented default
+  EXPECT_EQ(c->plan.active->aim, ActiveOptions::Aim::kNetworks);
+  Result<Campaign> grid = ParseCampaign(CampaignYaml("{budget_jobs: 20, aim: grid}"), "a.yaml");
+  ASSERT_TRUE(grid.ok()) << grid.status().ToString();
+  EXPECT_EQ(grid->plan.active->aim, ActiveOptions::Aim::kGrid);
   Result<Plan> plan = MakePlan(*c);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->JobsByKind()["probe"], static_cast<int64_t>(kSeed));
@@ -304,6 +320,39 @@ TEST(SelectProbesTest, PicksTheHighestRelativeStdAndStopsAtTheTarget) {
   EXPECT_NE(sel->stop.find("budget"), std::string::npos) << sel->stop;
 }
 
+TEST(SelectProbesTest, WithTargetsPicksWhatTheTargetsUseAndStopsWhenTheyAreKnown) {
+  std::vector<ThorProbe> measured;
+  std::vector<ProbePoint> planned;
+  for (const ProbePoint& p : ActiveSeed(kWidths)) {
+    planned.push_back(p);
+    measured.push_back(ThorProbe{p.role, p.widths, Energy(ProbePointName("k", p))});
+  }
+  // Constant-width chains at 8 and 32 use P_in and P_hid at those widths, never P_out.
+  const std::vector<std::vector<int64_t>> targets = {{8, 8}, {32, 32, 32}};
+  Result<ActiveSelection> sel =
+      SelectProbes(measured, planned, kWidths, ActiveOptions{100, 1e-9}, 4, targets);
+  ASSERT_TRUE(sel.ok()) << sel.status().ToString();
+  ASSERT_FALSE(sel->chosen.empty());
+  EXPECT_GT(sel->max_score, 0);
+  for (const ProbePoint& p : sel->chosen) {
+    EXPECT_NE(p.role, ProbeRole::kOutput) << ProbePointName("k", p);
+  }
+  // The first pick is a probe the targets' sums contain.
+  const ProbePoint& first = sel->chosen[0];
+  bool used = false;
+  for (const std::vector<int64_t>& chain : targets) {
+    for (const ThorTerm& t : ThorTerms(chain)) {
+      used = used || (t.role == first.role && t.widths == first.widths);
+    }
+  }
+  EXPECT_TRUE(used) << ProbePointName("k", first);
+  // Every target known well enough: nothing, and the reason names the targets.
+  sel = SelectProbes(measured, planned, kWidths, ActiveOptions{100, 1e6}, 4, targets);
+  ASSERT_TRUE(sel.ok());
+  EXPECT_TRUE(sel->chosen.empty());
+  EXPECT_NE(sel->stop.find("target network"), std::string::npos) << sel->stop;
+}
+
 TEST(SelectProbesTest, ManyMeasuredProbesTakeABatchFromOneFit) {
   // 9 widths, 99 probes; 72 measured: past the refit limit.
   const std::vector<int64_t> widths = {4, 6, 8, 12, 16, 24, 32, 48, 64};
@@ -336,7 +385,7 @@ TEST(SelectProbesTest, ManyMeasuredProbesTakeABatchFromOneFit) {
 }
 
 TEST_F(ActiveProfilerTest, WaitsForTheSeedThenPicksTheMostUncertainProbe) {
-  Create("{budget_jobs: 30, target_rel_std: 1e-9}");
+  Create("{budget_jobs: 30, target_rel_std: 1e-9, aim: grid}");
   ActiveProfiler profiler(*store_);
   std::vector<CampaignJob> seed = Probes();
   ASSERT_EQ(seed.size(), kSeed);
@@ -350,12 +399,22 @@ TEST_F(ActiveProfilerTest, WaitsForTheSeedThenPicksTheMostUncertainProbe) {
     }
     EXPECT_LE(Queued().size(), kSeed);
   }
-  // Pick what the profiler will have to beat, from the same data it will see.
+  // Pick what the profiler will have to beat, from the same data it will see: the measured
+  // probes, and the probes chosen while the seed was measured (queued) at their predictions.
   Measure(profiler, seed.back());
   std::vector<ThorProbe> measured;
   std::vector<ProbePoint> planned;
   Read(&measured, &planned);
-  Result<ThorKindModel> model = ThorKindModel::Fit(measured);
+  ASSERT_GT(planned.size(), kSeed) << "probes were chosen once the seed could be fitted";
+  Result<ThorKindModel> first = ThorKindModel::Fit(measured);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::vector<ThorProbe> believed = measured;
+  std::set<ProbePoint> pending(planned.begin(), planned.end());
+  for (const ThorProbe& m : measured) pending.erase(ProbePoint{m.role, m.widths});
+  for (const ProbePoint& p : pending) {
+    believed.push_back({p.role, p.widths, first->Uncertainty(p.role, p.widths)->predicted});
+  }
+  Result<ThorKindModel> model = ThorKindModel::Fit(believed);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   std::vector<std::pair<double, std::string>> scores;
   for (const ProbePoint& c : ProbeGrid(kWidths)) {
@@ -381,8 +440,50 @@ TEST_F(ActiveProfilerTest, WaitsForTheSeedThenPicksTheMostUncertainProbe) {
   EXPECT_TRUE(profiler.Run().empty());
 }
 
+TEST_F(ActiveProfilerTest, AimsAtTheCampaignsNetworksAndStopsOnceTheyAreKnown) {
+  const double target = 0.05;
+  Create("{budget_jobs: 30, target_rel_std: 0.05}");
+  ActiveProfiler profiler(*store_);
+  const std::vector<CampaignJob> seed = Probes();
+  std::set<std::string> seeded;
+  for (const CampaignJob& j : seed) seeded.insert(j.spec.subject);
+  RunToEnd(profiler);
+  const std::vector<CampaignJob> jobs = Probes();
+  EXPECT_GT(jobs.size(), kSeed);
+  EXPECT_LT(jobs.size(), 30u) << "the targets are known well before the budget";
+  std::set<std::string> subjects;
+  for (const CampaignJob& j : jobs) subjects.insert(j.spec.subject);
+  EXPECT_EQ(subjects.size(), jobs.size());
+  // MLPs of depth 1 and 2 at widths 8 and 32 are P_in(C) and P_hid(C, C): the first probes
+  // added are of those, and no output probe is added (constant-width chains do not use P_out).
+  const std::vector<std::vector<int64_t>> targets = Targets();
+  ASSERT_EQ(targets.size(), 4u);
+  std::set<std::string> terms;
+  for (const std::vector<int64_t>& chain : targets) {
+    for (const ThorTerm& t : ThorTerms(chain)) {
+      terms.insert(ProbePointName(kind_, ProbePoint{t.role, t.widths}));
+    }
+  }
+  const CampaignJob& first_added = jobs[kSeed];
+  EXPECT_TRUE(terms.count(first_added.spec.subject)) << first_added.spec.subject;
+  for (const std::string& s : subjects) {
+    if (!seeded.count(s)) EXPECT_EQ(s.find("/output/"), std::string::npos) << s;
+  }
+  // Where it stopped, every target's prediction is within the target.
+  std::vector<ThorProbe> measured;
+  std::vector<ProbePoint> planned;
+  Read(&measured, &planned);
+  Result<ThorKindModel> model = ThorKindModel::Fit(measured);
+  ASSERT_TRUE(model.ok());
+  for (const std::vector<int64_t>& chain : targets) {
+    Result<double> r = model->ChainRelativeStd(chain);
+    ASSERT_TRUE(r.ok());
+    EXPECT_LT(*r, target) << chain.size() << " layers of " << chain[0];
+  }
+}
+
 TEST_F(ActiveProfilerTest, RespectsTheBudgetAndNeverPlansAProbeTwice) {
-  Create("{budget_jobs: 19, target_rel_std: 1e-9}");
+  Create("{budget_jobs: 19, target_rel_std: 1e-9, aim: grid}");
   ActiveProfiler profiler(*store_);
   RunToEnd(profiler);
   const std::vector<CampaignJob> jobs = Probes();
@@ -395,9 +496,9 @@ TEST_F(ActiveProfilerTest, RespectsTheBudgetAndNeverPlansAProbeTwice) {
   EXPECT_EQ(subjects.size(), jobs.size());
 }
 
-TEST_F(ActiveProfilerTest, StopsWhenEveryCandidateIsUnderTheTarget) {
+TEST_F(ActiveProfilerTest, AimedAtTheGridStopsWhenEveryCandidateIsUnderTheTarget) {
   const double target = 0.05;
-  Create("{budget_jobs: 35, target_rel_std: 0.05}");
+  Create("{budget_jobs: 35, target_rel_std: 0.05, aim: grid}");
   ActiveProfiler profiler(*store_);
   RunToEnd(profiler);
   const std::vector<CampaignJob> jobs = Probes();
@@ -420,7 +521,7 @@ TEST_F(ActiveProfilerTest, StopsWhenEveryCandidateIsUnderTheTarget) {
 }
 
 TEST_F(ActiveProfilerTest, ARestartedControllerContinuesFromTheStore) {
-  Create("{budget_jobs: 30, target_rel_std: 1e-9}");
+  Create("{budget_jobs: 30, target_rel_std: 1e-9, aim: grid}");
   {
     ActiveProfiler first(*store_);
     RunToEnd(first, kSeed + 2);  // the seed and a couple of chosen probes

@@ -118,6 +118,34 @@ TEST(GaussianProcess, RecoversSmoothOneDimensionalFunction) {
   EXPECT_LT(gp->noise_variance(), 0.0025 * 4);
 }
 
+TEST(GaussianProcess, LatentCovarianceAgreesWithPredictAndConditioning) {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0, 0.05);
+  auto f = [](double x) { return 3.0 + std::sin(1.5 * std::log(x)); };
+  const Eigen::MatrixXd X = LogUniform(rng, 12, 1, 1, 1000);
+  Eigen::VectorXd y(X.rows());
+  for (int i = 0; i < X.rows(); ++i) y(i) = f(X(i, 0)) + noise(rng);
+  auto gp = GaussianProcess::Fit(X, y);
+  ASSERT_TRUE(gp.ok()) << gp.status().ToString();
+  const Eigen::MatrixXd T = LogUniform(rng, 6, 1, 1, 5000);
+  auto p = gp->Predict(T);
+  auto cov = gp->LatentCovariance(T, T);
+  ASSERT_TRUE(p.ok() && cov.ok());
+  for (int i = 0; i < T.rows(); ++i) {
+    EXPECT_NEAR((*cov)(i, i), p->variance(i), 1e-9 * (1 + p->variance(i)));
+    for (int j = 0; j < T.rows(); ++j) EXPECT_NEAR((*cov)(i, j), (*cov)(j, i), 1e-12);
+  }
+  // What observing T_0 (with noise) takes off the variance at T_1, cov(1, 0)² / (var(0) +
+  // noise), lies between nothing and all of var(1) (Cauchy–Schwarz on a valid covariance).
+  const double reduction =
+      (*cov)(1, 0) * (*cov)(1, 0) / ((*cov)(0, 0) + gp->noise_variance());
+  EXPECT_GE(reduction, 0);
+  EXPECT_LE(reduction, (*cov)(1, 1) + 1e-12);
+  Eigen::MatrixXd bad(1, 2);
+  bad << 1, 2;
+  EXPECT_FALSE(gp->LatentCovariance(bad, T).ok());
+}
+
 // THOR's setting: an energy-like c · x1^a · x2^b over widths 8 … 1024 with measurement noise,
 // log inputs, linear target.
 TEST(GaussianProcess, RecoversEnergyLikeTwoDimensionalFunction) {

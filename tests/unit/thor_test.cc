@@ -2,6 +2,7 @@
 // probes by differencing, and the estimator around it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -131,6 +132,77 @@ TEST(ThorKindModel, PredictsDeeperNetworksThanItsProbes) {
   auto outside = model->Uncertainty(ProbeRole::kHidden, {4096, 4096});
   ASSERT_TRUE(inside.ok() && outside.ok());
   EXPECT_GT(outside->component_std, inside->component_std);
+}
+
+TEST(ThorKindModel, ChainTermsTelescopePredictsParts) {
+  // A constant-width chain of depth d is (d − 1)·P_hid(C, C) − (d − 2)·P_in(C): P_out cancels.
+  std::vector<ThorTerm> terms = ThorTerms({64, 64, 64});
+  ASSERT_EQ(terms.size(), 2u);
+  EXPECT_EQ(terms[0].role, ProbeRole::kInput);
+  EXPECT_EQ(terms[0].widths, (std::vector<int64_t>{64}));
+  EXPECT_DOUBLE_EQ(terms[0].coef, -1);
+  EXPECT_EQ(terms[1].role, ProbeRole::kHidden);
+  EXPECT_EQ(terms[1].widths, (std::vector<int64_t>{64, 64}));
+  EXPECT_DOUBLE_EQ(terms[1].coef, 2);
+  // One hidden layer is exactly an input probe.
+  terms = ThorTerms({32});
+  ASSERT_EQ(terms.size(), 1u);
+  EXPECT_EQ(terms[0].role, ProbeRole::kInput);
+
+  // For any chain, Σ coef · (the probe GP's prediction) is Predict's total.
+  auto model = ThorKindModel::Fit(GridProbes({16, 32, 64, 128, 256}, 7));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  for (const std::vector<int64_t>& w :
+       {std::vector<int64_t>{32, 128, 48, 200, 16}, {100, 20}, {64}}) {
+    double sum = 0;
+    for (const ThorTerm& t : ThorTerms(w)) {
+      auto u = model->Uncertainty(t.role, t.widths);
+      ASSERT_TRUE(u.ok());
+      sum += t.coef * u->predicted;
+    }
+    auto p = model->Predict(w);
+    ASSERT_TRUE(p.ok());
+    EXPECT_NEAR(sum, p->mean, 1e-12 * std::fabs(p->mean));
+  }
+}
+
+TEST(ThorKindModel, VarianceReductionIsLargestAtTheTargetsOwnProbes) {
+  // Probes at 16 and 256 only (plus the hidden corners): a 64-wide chain is uncertain.
+  std::vector<ThorProbe> probes;
+  for (const ThorProbe& p : GridProbes({16, 64, 256}, 3)) {
+    const bool at64 = std::find(p.widths.begin(), p.widths.end(), 64) != p.widths.end();
+    if (!at64 || p.role == ProbeRole::kOutput) probes.push_back(p);
+  }
+  auto model = ThorKindModel::Fit(probes);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const std::vector<int64_t> chain = {64, 64, 64};
+  auto rel = model->ChainRelativeStd(chain);
+  ASSERT_TRUE(rel.ok());
+  EXPECT_GT(*rel, 0);
+  EXPECT_TRUE(std::isfinite(*rel));
+
+  Eigen::MatrixXd hidden(3, 2);
+  hidden << 64, 64, 16, 16, 256, 16;
+  auto r = model->ChainVarianceReduction(chain, ProbeRole::kHidden, hidden);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT((*r)(0), (*r)(1));
+  EXPECT_GT((*r)(0), (*r)(2));
+  EXPECT_GE((*r)(1), 0);
+  // A probe's reduction cannot exceed what is uncertain about the chain.
+  EXPECT_LE((*r)(0), (*rel) * (*rel) * (1 + 1e-9));
+  // The chain does not use P_out: no output probe helps it.
+  Eigen::MatrixXd out(2, 1);
+  out << 64, 16;
+  r = model->ChainVarianceReduction(chain, ProbeRole::kOutput, out);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)(0), 0);
+  EXPECT_EQ((*r)(1), 0);
+  // With every probe at 64 measured too, the chain is far more certain.
+  auto full = ThorKindModel::Fit(GridProbes({16, 64, 256}, 3));
+  ASSERT_TRUE(full.ok());
+  auto after = full->ChainRelativeStd(chain);
+  ASSERT_TRUE(after.ok());
+  EXPECT_LT(*after, *rel / 2);
 }
 
 TEST(ThorKindModel, RoundTripsAndRefusesTooFewWidths) {
