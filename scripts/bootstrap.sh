@@ -8,10 +8,12 @@ packages=(
   build-essential cmake pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev
   libsqlite3-dev libeigen3-dev libcli11-dev nlohmann-json3-dev
+  libpq-dev postgresql
   libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev python3-torchvision sqlite3
   clang libclang-rt-14-dev
+  chromium libpng-dev
 )
 
 missing=()

@@ -21,7 +21,9 @@
 #include "export.h"
 #include "metrics_server.h"
 #include "planner.h"
+#include "progress.h"
 #include "store.h"
+#include "store_open.h"
 
 namespace wattfleet {
 namespace {
@@ -90,11 +92,33 @@ nlohmann::json LayerJson(const ArchNode& node, const LayerFeatures& f) {
           {"key", CanonicalKey(node.spec)}};
 }
 
+// Jobs that have ended (any state but planned, queued and leased) of all the campaign's jobs,
+// with the count of each state and of the agents alive.
+void UpdateCampaignProgress(const nlohmann::json& campaign, const nlohmann::json& agents,
+                            Progress* progress) {
+  int64_t total = 0, ended = 0;
+  std::string states;
+  for (const auto& [state, n] : campaign["jobs"].items()) {
+    const int64_t count = n.get<int64_t>();
+    total += count;
+    if (state != "planned" && state != "queued" && state != "leased") ended += count;
+    states += (states.empty() ? "" : ", ") + state + " " + std::to_string(count);
+  }
+  int64_t alive = 0;
+  for (const auto& a : agents) alive += a.value("alive", false) ? 1 : 0;
+  progress->SetTotal(total);
+  progress->Update(ended, "jobs ended (" + states + "), " + std::to_string(alive) +
+                              " agents alive");
+}
+
 }  // namespace
 
 int CmdServe(const ServeArgs& args) {
-  auto store = OpenSqliteStore(args.db);
-  if (!store.ok()) return Fail(store.status().WithContext("--db " + args.db));
+  auto store = OpenStore(args.db);
+  // A PostgreSQL store's errors name the server themselves (without the password).
+  if (!store.ok()) {
+    return Fail(store.status().WithContext(IsPostgresUri(args.db) ? "--db" : "--db " + args.db));
+  }
   DispatcherOptions options;
   options.bind = args.bind;
   options.admin = args.admin;
@@ -147,7 +171,9 @@ int CmdServe(const ServeArgs& args) {
 }
 
 int CmdRun(const EmbeddedOptions& options) {
-  Status s = RunEmbedded(options, std::cout);
+  EmbeddedOptions with_display = options;
+  with_display.progress_bar = ::isatty(STDOUT_FILENO) == 1;
+  Status s = RunEmbedded(with_display, std::cout);
   return s.ok() ? 0 : Fail(s);
 }
 
@@ -167,14 +193,27 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
     if (json) std::cout << reply->dump() << "\n";
     return 0;
   }
+  std::cout.flush();
+  // stdout carries the id (or the document) that scripts read: progress lines go to stderr
+  // unless stdout is a terminal, where a bar follows the id.
+  Progress progress = MakeCliProgress("campaign " + std::to_string(id),
+                                      reply->value("jobs", int64_t{0}), json, std::cerr);
   for (;;) {
     auto status = AdminRequest(admin, {{"op", "status"}});
-    if (!status.ok()) return Fail(status.status());
-    if (Status st = ReplyStatus(*status); !st.ok()) return Fail(st);
+    if (!status.ok()) {
+      progress.Finish();
+      return Fail(status.status());
+    }
+    if (Status st = ReplyStatus(*status); !st.ok()) {
+      progress.Finish();
+      return Fail(st);
+    }
     for (const auto& c : (*status)["campaigns"]) {
       if (c.value("id", int64_t{0}) != id) continue;
       const std::string state = c.value("state", "");
+      UpdateCampaignProgress(c, (*status)["agents"], &progress);
       if (state != "running") {
+        progress.Finish();
         if (json) {
           std::cout << c.dump() << "\n";
         } else {
@@ -225,11 +264,15 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
                   q.value("last_error", "").c_str());
     }
   }
-  std::printf("\n%-28s %-6s %-8s %-10s %s\n", "agent", "alive", "class", "sensor", "running");
+  std::printf("\n%-28s %-6s %-8s %-10s %-8s %s\n", "agent", "alive", "class", "sensor",
+              "running", "last seen");
   for (const auto& a : out["agents"]) {
-    std::printf("%-28s %-6s %-8s %-10s %lld\n", a.value("name", "").c_str(),
+    // A dropped agent says why it was dropped.
+    const std::string why = a.value("dropped", "");
+    std::printf("%-28s %-6s %-8s %-10s %-8lld %.1f s ago%s\n", a.value("name", "").c_str(),
                 a.value("alive", false) ? "yes" : "no", a.value("device_class", "").c_str(),
-                a.value("sensor", "").c_str(), static_cast<long long>(a.value("running", int64_t{0})));
+                a.value("sensor", "").c_str(), static_cast<long long>(a.value("running", int64_t{0})),
+                a.value("last_seen_s", 0.0), why.empty() ? "" : ("  (" + why + ")").c_str());
   }
   return 0;
 }
@@ -271,6 +314,7 @@ int CmdPlan(const std::string& campaign_path, bool json) {
       // `jobs` holds the seed: the controller adds probes up to the budget while it runs.
       out["active"] = {{"budget_jobs", active->budget_jobs},
                        {"target_rel_std", active->target_rel_std},
+                       {"aim", active->aim == ActiveOptions::Aim::kGrid ? "grid" : "networks"},
                        {"probe_jobs_max", plan->ActiveProbeJobsMax()}};
     }
     std::cout << out.dump(2) << "\n";
@@ -308,11 +352,13 @@ int CmdPlan(const std::string& campaign_path, bool json) {
 
 int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
               const std::string& out) {
-  if (::access(db.c_str(), R_OK) != 0) {
+  if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
     return Fail(Status::InvalidArgument("--db " + db + ": no such dataset"));
   }
-  auto store = OpenSqliteStore(db);
-  if (!store.ok()) return Fail(store.status().WithContext("--db " + db));
+  auto store = OpenStore(db);
+  if (!store.ok()) {
+    return Fail(store.status().WithContext(IsPostgresUri(db) ? "--db" : "--db " + db));
+  }
   auto rows = (*store)->ExportRows(campaign);
   if (!rows.ok()) return Fail(rows.status());
   Status s = WriteExportFile(*rows, format, out);
@@ -364,6 +410,12 @@ int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
     for (const std::string& op : unsupported) std::printf("  %s\n", op.c_str());
   }
   return 0;
+}
+
+std::optional<int> RefuseSharedStore(const std::string& db, const std::string& command) {
+  Status s = RequireSqliteDataset(db, command);
+  if (s.ok()) return std::nullopt;
+  return Fail(s);
 }
 
 }  // namespace wattfleet

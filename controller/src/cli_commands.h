@@ -40,5 +40,8 @@ int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
 // `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
 // agents' public keys enrolled in out/agents (cli_keys.cc).
 int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents);
+// fit, predict and import read and write SQLite dataset files directly: for a PostgreSQL
+// --db, the message and exit code 2; nothing for a file.
+std::optional<int> RefuseSharedStore(const std::string& db, const std::string& command);
 
 }  // namespace wattfleet

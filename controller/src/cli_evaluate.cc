@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <set>
 
@@ -11,6 +12,7 @@
 
 #include "evaluation.h"
 #include "model_store.h"
+#include "progress.h"
 
 namespace wattfleet {
 
@@ -19,9 +21,19 @@ namespace {
 // Every estimator fitted on all of each device class's measurements (per mode and target) and
 // kept in the models table, where `wattfleet predict` restores it while the measurements stay
 // the same. Nothing is fitted for a dataset that cannot be written; `note` says why.
+// The device classes and modes that FitAndStore fits estimators for.
+std::set<std::pair<std::string, std::string>> FitPlaces(const TrainingData& data) {
+  std::set<std::pair<std::string, std::string>> where;
+  for (const LayerSample& s : data.layers) where.insert({s.device_class, s.mode});
+  for (const ModelSample& s : data.models) where.insert({s.device_class, s.mode});
+  return where;
+}
+
+// `fitted` is called after each estimator and target has been fitted on one place.
 nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
                            const std::vector<std::string>& names,
-                           const std::vector<Target>& targets, std::string* note) {
+                           const std::vector<Target>& targets, std::string* note,
+                           const std::function<void(const std::string&)>& fitted) {
   nlohmann::json rows = nlohmann::json::array();
   auto store = ModelStore::Open(db);
   if (!store.ok()) {
@@ -32,10 +44,7 @@ nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
     *note = "fitted models not stored: " + (*store)->read_only_reason();
     return rows;
   }
-  std::set<std::pair<std::string, std::string>> where;
-  for (const LayerSample& s : data.layers) where.insert({s.device_class, s.mode});
-  for (const ModelSample& s : data.models) where.insert({s.device_class, s.mode});
-  for (const auto& [device, mode] : where) {
+  for (const auto& [device, mode] : FitPlaces(data)) {
     const TrainingSet set = SelectTrainingSet(data, device, mode);
     auto info = (*store)->Describe(set);
     if (!info.ok()) {
@@ -59,6 +68,7 @@ nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
           row["note"] = "not fitted: " + got.status().message();
         }
         rows.push_back(std::move(row));
+        fitted(name + " on all " + device + " " + mode + " measurements");
       }
     }
   }
@@ -104,10 +114,28 @@ int CmdEvaluate(const EvaluateOptions& o) {
                 "whole_models: true)");
   }
 
+  // Progress counts each estimator fitted on a fold, then each fitted on all measurements
+  // (stored for `predict`); with --json it goes to stderr as plain lines.
+  int64_t steps = 0;
+  for (Split split : splits) {
+    for (Target target : targets) {
+      steps += EvaluationFolds(*data, names.size(), target, split, o.folds);
+    }
+  }
+  steps += static_cast<int64_t>(FitPlaces(*data).size() * names.size() * targets.size());
+  Progress progress = MakeCliProgress("fit", steps, o.json, o.json ? std::cerr : std::cout);
+  int64_t done = 0;
+  progress.Update(done);
+
   nlohmann::json results = nlohmann::json::array();
   for (Split split : splits) {
     for (Target target : targets) {
-      for (const EvalResult& r : Evaluate(*data, names, target, split, o.folds)) {
+      const std::string what =
+          std::string(SplitName(split)) + " " + std::string(TargetName(target)) + ", ";
+      const FoldDone fold_done = [&](const std::string& estimator) {
+        progress.Update(++done, what + estimator);
+      };
+      for (const EvalResult& r : Evaluate(*data, names, target, split, o.folds, fold_done)) {
         results.push_back({{"device", r.device},       {"mode", r.mode},
                            {"estimator", r.estimator}, {"level", r.level},
                            {"target", r.target},       {"split", r.split},
@@ -119,7 +147,12 @@ int CmdEvaluate(const EvaluateOptions& o) {
     }
   }
   std::string models_note;
-  const nlohmann::json models = FitAndStore(o.db, *data, names, targets, &models_note);
+  const nlohmann::json models =
+      FitAndStore(o.db, *data, names, targets, &models_note,
+                  [&](const std::string& fitted) { progress.Update(++done, fitted); });
+  // Fits that did not happen (a dataset that cannot be written) leave the count.
+  progress.SetTotal(done);
+  progress.Finish();
   if (o.json) {
     std::cout << nlohmann::json{{"results", results}, {"models", models},
                                 {"models_note", models_note}}

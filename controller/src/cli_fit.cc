@@ -12,6 +12,7 @@
 #include "external_store.h"
 #include "import_mapping.h"
 #include "power_law_eval.h"
+#include "progress.h"
 
 namespace wattfleet {
 namespace {
@@ -79,30 +80,57 @@ void PrintImport(const ImportBatch& batch, const ImportOutcome& outcome) {
 int CmdImport(const std::string& db, const std::string& mapping,
               const std::vector<std::string>& csvs, bool json) {
   // Every file is read and evaluated before anything is stored: a bad row in the last CSV
-  // leaves the dataset as it was.
+  // leaves the dataset as it was. Two displays, one per pass over the files; each is
+  // finished before anything else is printed.
+  std::vector<std::string> files = csvs;
+  if (files.empty()) files.push_back("");  // the mapping's own csv:
   std::vector<ImportBatch> batches;
-  if (csvs.empty()) {
-    auto batch = LoadImport(mapping);
-    if (!batch.ok()) return ExitCode(batch.status());
-    batches.push_back(std::move(batch).value());
-  }
-  for (const std::string& csv : csvs) {
-    auto batch = LoadImport(mapping, csv);
-    if (!batch.ok()) return ExitCode(batch.status());
-    batches.push_back(std::move(batch).value());
+  {
+    Progress reading = MakeCliProgress("reading CSVs", static_cast<int64_t>(files.size()),
+                                       json, json ? std::cerr : std::cout);
+    for (const std::string& csv : files) {
+      reading.Update(static_cast<int64_t>(batches.size()), csv.empty() ? mapping : csv);
+      auto batch = LoadImport(mapping, csv);
+      if (!batch.ok()) {
+        reading.Finish();
+        return ExitCode(batch.status());
+      }
+      batches.push_back(std::move(batch).value());
+    }
+    reading.Update(static_cast<int64_t>(batches.size()),
+                   std::to_string(batches.back().rows_read) + " rows in " +
+                       batches.back().csv_path);
+    reading.Finish();
   }
   auto store = ExternalStore::Open(db);
   if (!store.ok()) return ExitCode(store.status());
   nlohmann::json imports = nlohmann::json::array();
-  for (const ImportBatch& batch : batches) {
-    auto outcome = (*store)->Import(batch);
-    if (!outcome.ok()) return ExitCode(outcome.status());
+  std::vector<ImportOutcome> outcomes;
+  Status failed;
+  {
+    Progress storing = MakeCliProgress("storing CSVs", static_cast<int64_t>(batches.size()),
+                                       json, json ? std::cerr : std::cout);
+    for (const ImportBatch& batch : batches) {
+      storing.Update(static_cast<int64_t>(outcomes.size()), batch.csv_path);
+      auto outcome = (*store)->Import(batch);
+      if (!outcome.ok()) {
+        failed = outcome.status();
+        break;
+      }
+      outcomes.push_back(*outcome);
+    }
+    storing.Update(static_cast<int64_t>(outcomes.size()), "");
+    storing.Finish();
+  }
+  // What was stored before a failure is reported, then the failure.
+  for (size_t i = 0; i < outcomes.size(); ++i) {
     if (json) {
-      imports.push_back(ImportJson(batch, *outcome));
+      imports.push_back(ImportJson(batches[i], outcomes[i]));
     } else {
-      PrintImport(batch, *outcome);
+      PrintImport(batches[i], outcomes[i]);
     }
   }
+  if (!failed.ok()) return ExitCode(failed);
   // The mapping's own CSV keeps its one-document form; CSVs named on the command line give
   // one entry each under imports[].
   if (json) std::cout << (csvs.empty() ? imports[0] : nlohmann::json{{"imports", imports}}).dump(2) << "\n";

@@ -102,7 +102,7 @@ Status Dispatcher::Start() {
   return LoadJobs();
 }
 
-Status Dispatcher::LoadJobs() {
+Status Dispatcher::LoadJobs(std::optional<int64_t> campaign) {
   WF_ASSIGN_OR_RETURN(std::vector<ActiveJob> active, store_.LoadActiveJobs());
   const double now = clock_.NowSeconds();
   const int64_t now_ms = clock_.UnixMillis();
@@ -111,6 +111,7 @@ Status Dispatcher::LoadJobs() {
     const int64_t id = a.spec.job_id;
     if (jobs_.count(id)) continue;
     if (options_.only_campaign != 0 && a.spec.campaign_id != options_.only_campaign) continue;
+    if (campaign && a.spec.campaign_id != *campaign) continue;
     JobEntry e;
     e.job = std::move(a);
     if (e.job.state == JobState::kLeased) {
@@ -203,6 +204,7 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& bod
       held.insert(id);
     }
   }
+  departed_.erase(ready->name);
   AgentState state;
   state.identity = identity;
   state.ready = *ready;
@@ -302,6 +304,10 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
                      r.job_id, r.attempt, name);
         break;
     }
+    // Every outcome but kStored means the job had already ended in the store. With one
+    // controller it has ended here too; a job another controller sharing the store finished
+    // may still be held here, and is forgotten.
+    if (*outcome != RecordOutcome::kStored) EndJob(r.job_id);
     Defer(identity, Command::kAck, Encode(ack));
     return;
   }
@@ -402,6 +408,14 @@ void Dispatcher::DropAgent(const std::string& identity, const std::string& why) 
   auto it = agents_.find(identity);
   if (it == agents_.end()) return;
   spdlog::warn("controller: agent {} dropped: {}", it->second.ready.name, why);
+  departed_[it->second.ready.name] = DepartedAgent{it->second.ready, it->second.last_seen, why};
+  constexpr size_t kDepartedKept = 64;
+  if (departed_.size() > kDepartedKept) {
+    departed_.erase(std::min_element(departed_.begin(), departed_.end(),
+                                     [](const auto& a, const auto& b) {
+                                       return a.second.last_seen < b.second.last_seen;
+                                     }));
+  }
   const std::set<int64_t> held = it->second.in_flight;
   agents_.erase(it);
   for (int64_t id : held) Requeue(id, "agent lost: " + why);
@@ -457,6 +471,15 @@ void Dispatcher::CheckCampaigns() {
   for (auto it = active_per_campaign_.begin(); it != active_per_campaign_.end();) {
     if (it->second <= 0) {
       Status s = store_.FinishCampaign(it->first);
+      if (s.code() == StatusCode::kInvalidArgument) {
+        // Refused for good, not failed: its other jobs are held by another controller sharing
+        // the store (which finishes the campaign when its last one ends), or the campaign was
+        // cancelled there. Nothing of it is left here.
+        spdlog::info("controller: campaign {} left to the store's other controllers: {}",
+                     it->first, s.message());
+        it = active_per_campaign_.erase(it);
+        continue;
+      }
       if (!s.ok()) {
         spdlog::error("controller: store: {}", s.ToString());
         campaigns_changed_ = true;  // try again next pass

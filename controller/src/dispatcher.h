@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <zmq.hpp>
@@ -100,7 +101,10 @@ class Dispatcher {
     std::set<std::string> tried;  // agents that held it: a retry prefers another
   };
 
-  Status LoadJobs();
+  // The store's queued and leased jobs not yet in memory; `campaign`: only that campaign's (a
+  // submit loads its own campaign, not the campaigns other controllers sharing the store were
+  // given since this one started).
+  Status LoadJobs(std::optional<int64_t> campaign = std::nullopt);
   void HandleAgentMessage(const std::string& identity, const Envelope& env);
   void HandleReady(const std::string& identity, const std::string& body);
   void HandleResult(const std::string& identity, const std::string& body, bool done);
@@ -145,6 +149,14 @@ class Dispatcher {
   DispatcherCounters counters_;
 
   std::map<std::string, AgentState> agents_;              // by identity
+  // Agents dropped (silent, disconnected, unreachable), by name, for `status` until they
+  // register again; only the most recently seen few are kept.
+  struct DepartedAgent {
+    ReadyMsg ready;
+    double last_seen = 0;
+    std::string why;
+  };
+  std::map<std::string, DepartedAgent> departed_;
   std::map<int64_t, JobEntry> jobs_;                      // queued and leased
   std::map<std::string, JobQueue> queues_;                // device class -> queued jobs
   std::map<int64_t, int64_t> active_per_campaign_;        // campaign -> jobs not ended

@@ -39,7 +39,7 @@ nlohmann::json Dispatcher::AdminSubmit(const nlohmann::json& req) {
   if (!plan.ok()) return {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
   auto id = store_.CreateCampaign(*plan);
   if (!id.ok()) return {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
-  Status s = LoadJobs();
+  Status s = LoadJobs(*id);
   if (!s.ok()) return {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
   spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, campaign->name,
                plan->jobs.size());
@@ -64,6 +64,15 @@ nlohmann::json Dispatcher::AdminStatus() {
                              {"sensor", a.ready.sensor},
                              {"running", a.in_flight.size()},
                              {"last_seen_s", now - a.last_seen}});
+  }
+  for (const auto& [name, a] : departed_) {
+    out["agents"].push_back({{"name", name},
+                             {"alive", false},
+                             {"device_class", a.ready.device_class},
+                             {"sensor", a.ready.sensor},
+                             {"running", 0},
+                             {"last_seen_s", now - a.last_seen},
+                             {"dropped", a.why}});
   }
   auto quarantined = store_.ListQuarantined(100);
   if (!quarantined.ok()) {

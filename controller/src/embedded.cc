@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <filesystem>
 #include <csignal>
+#include <optional>
 #include <thread>
 
 #include "campaign.h"
@@ -14,7 +16,9 @@
 #include "export.h"
 #include "planner.h"
 #include "process.h"
+#include "progress.h"
 #include "store.h"
+#include "store_open.h"
 #include "summary.h"
 
 namespace wattfleet {
@@ -28,6 +32,25 @@ extern "C" void OnEmbeddedStop(int) {
 std::string Directory(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Where the run's files go by default (agents' logs and spools, the CSV): next to an SQLite
+// dataset; for a PostgreSQL one, which has no folder, in --log-dir or the working directory.
+std::string FilesDirectory(const EmbeddedOptions& options) {
+  if (!IsPostgresUri(options.db_path)) return Directory(options.db_path);
+  return options.log_dir.empty() ? "." : options.log_dir;
+}
+
+// Stable per dataset, so that results an interrupted run left in a spool are replayed by the
+// next run on the same dataset, and never into another one (job ids are per dataset).
+std::string SpoolRoot(const EmbeddedOptions& options) {
+  const std::string& db = options.db_path;
+  if (!IsPostgresUri(db)) return db + ".spool";
+  std::string name = DatasetLabel(db).substr(std::string_view("postgresql://").size());
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  }
+  return FilesDirectory(options) + "/wattfleet-" + name + ".spool";
 }
 
 }  // namespace
@@ -48,17 +71,19 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                       FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
 
   // The dataset's folder is created only now that the campaign is known to be valid.
-  const std::string db_dir = Directory(options.db_path);
+  const std::string db_dir = FilesDirectory(options);
   std::error_code ec;
   std::filesystem::create_directories(db_dir, ec);
   if (ec) {
-    return Status::InvalidArgument("--db " + options.db_path + ": cannot create " + db_dir +
-                                   ": " + ec.message());
+    const std::string flag =
+        IsPostgresUri(options.db_path) ? "--log-dir " + options.log_dir : "--db " + options.db_path;
+    return Status::InvalidArgument(flag + ": cannot create " + db_dir + ": " + ec.message());
   }
-  WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenSqliteStore(options.db_path));
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
   WF_ASSIGN_OR_RETURN(int64_t campaign_id, store->CreateCampaign(plan));
   out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
-      << options.db_path << ": " << plan.jobs.size() << " jobs (" << plan.layers.size()
+      << DatasetLabel(options.db_path) << ": " << plan.jobs.size() << " jobs ("
+      << plan.layers.size()
       << " distinct layers of " << plan.layers_total << ", "
       << campaign.architectures.size() << " architectures)\n";
   out.flush();
@@ -71,10 +96,8 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   Dispatcher dispatcher(dopts, *store);
   WF_RETURN_IF_ERROR(dispatcher.Start());
 
-  const std::string log_dir = options.log_dir.empty() ? Directory(options.db_path) : options.log_dir;
-  // Stable per dataset, so that results an interrupted run left in a spool are replayed by the
-  // next run on the same file.
-  const std::string spool_root = options.db_path + ".spool";
+  const std::string log_dir = options.log_dir.empty() ? db_dir : options.log_dir;
+  const std::string spool_root = SpoolRoot(options);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads = options.threads_per_agent > 0
                           ? options.threads_per_agent
@@ -106,11 +129,22 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   });
 
   const auto started = std::chrono::steady_clock::now();
-  auto last_report = started;
   // plan.active: the dispatcher adds probe jobs while the campaign runs.
   auto total = [&] {
     return plan.jobs.size() + static_cast<size_t>(dispatcher.counters().jobs_added.load());
   };
+  // A bar on a terminal; elsewhere a "progress: N/M jobs measured, K agents alive" line
+  // every 5 s.
+  std::optional<Progress> progress;
+  if (options.progress) {
+    progress.emplace(out, options.progress_bar, "progress", static_cast<int64_t>(total()));
+  }
+  // The controller's info lines repeat what this report says, and on a terminal they would
+  // land on the bar's line: while the bar is up, only warnings and errors are logged.
+  const spdlog::level::level_enum log_level = spdlog::get_level();
+  if (progress && options.progress_bar && log_level == spdlog::level::info) {
+    spdlog::set_level(spdlog::level::warn);
+  }
   Status agents_status;
   while (!loop_done.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -120,16 +154,18 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
       agents_status = Status::Internal("every agent exited; see their logs in " + log_dir);
       dispatcher.RequestStop();
     }
-    if (options.progress &&
-        std::chrono::steady_clock::now() - last_report > std::chrono::seconds(5)) {
-      last_report = std::chrono::steady_clock::now();
+    if (progress) {
       const auto& c = dispatcher.counters();
-      out << "progress: " << c.results_stored.load() << "/" << total() << " jobs measured, "
-          << c.agents_alive.load() << " agents alive\n";
-      out.flush();
+      progress->SetTotal(static_cast<int64_t>(total()));
+      progress->Update(c.results_stored.load(), "jobs measured, " +
+                                                    std::to_string(c.agents_alive.load()) +
+                                                    " agents alive");
     }
   }
   loop.join();
+  // The summary below starts on a line of its own.
+  if (progress) progress->Finish();
+  spdlog::set_level(log_level);
   g_dispatcher.store(nullptr);
   std::signal(SIGTERM, old_term);
   std::signal(SIGINT, old_int);
@@ -144,7 +180,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   out << "\n" << rows.size() << " measurements in " << wall << " s ("
       << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";
   const std::string csv = options.export_path.empty()
-                              ? Directory(options.db_path) + "/" + campaign.name + ".csv"
+                              ? db_dir + "/" + campaign.name + ".csv"
                               : options.export_path;
   WF_RETURN_IF_ERROR(WriteExportFile(rows, "csv", csv));
   out << "export: " << csv << " (" << rows.size() << " rows)\n";

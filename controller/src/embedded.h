@@ -17,7 +17,8 @@ struct EmbeddedOptions {
   std::string sensor = "auto";  // passed to every agent
   int threads_per_agent = 0;    // 0: the machine's cores shared among the agents
   std::string log_dir;          // agents' logs; empty: next to the db
-  bool progress = true;         // a line of progress every few seconds
+  bool progress = true;         // show progress (progress.h)
+  bool progress_bar = false;    // as a bar redrawn in place (`out` is a terminal), not lines
 };
 
 // Validates the campaign (InvalidArgument, nothing stored, when it is bad), stores it, starts

@@ -38,18 +38,70 @@ void Score(const std::vector<double>& truth, const std::vector<double>& pred, Ev
   r->r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : 0.0;
 }
 
+using Groups = std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>>;
+
+// Whole-model measurements of `target` by device class and mode: one evaluation each, since a
+// campaign's measurements share both.
+Groups ModelGroups(const TrainingData& data, Target target) {
+  Groups groups;
+  for (const ModelSample& m : data.models) {
+    if (m.kind == "model" && TargetOf(m, target) > 0) groups[{m.device_class, m.mode}].push_back(&m);
+  }
+  return groups;
+}
+
+// The fold of each architecture: sorted names dealt round-robin, or one fold per family.
+class Folds {
+ public:
+  Folds(const std::vector<const ModelSample*>& models, Split split, int folds) : split_(split) {
+    std::set<std::string> families;
+    for (const ModelSample* m : models) {
+      names_.push_back(m->name);
+      families.insert(m->family);
+    }
+    std::sort(names_.begin(), names_.end());
+    names_.erase(std::unique(names_.begin(), names_.end()), names_.end());
+    families_.assign(families.begin(), families.end());
+    k_ = split == Split::kGroupedKFold ? std::min<int>(folds, static_cast<int>(names_.size()))
+                                       : static_cast<int>(families_.size());
+  }
+  int count() const { return k_; }
+  int Of(const ModelSample& m) const {
+    if (split_ == Split::kLeaveOneFamilyOut) {
+      return static_cast<int>(std::find(families_.begin(), families_.end(), m.family) -
+                              families_.begin());
+    }
+    return static_cast<int>(std::lower_bound(names_.begin(), names_.end(), m.name) -
+                            names_.begin()) % k_;
+  }
+
+ private:
+  Split split_;
+  std::vector<std::string> names_;
+  std::vector<std::string> families_;
+  int k_ = 0;
+};
+
 }  // namespace
 
 std::string_view SplitName(Split s) { return s == Split::kGroupedKFold ? "kfold" : "lofo"; }
 
+int64_t EvaluationFolds(const TrainingData& data, size_t estimators, Target target, Split split,
+                        int folds) {
+  int64_t n = 0;
+  for (const auto& [where, models] : ModelGroups(data, target)) {
+    const int k = Folds(models, split, folds).count();
+    if (k >= 2) n += static_cast<int64_t>(estimators) * k;
+  }
+  return n;
+}
+
 std::vector<EvalResult> Evaluate(const TrainingData& data,
                                  const std::vector<std::string>& estimators, Target target,
-                                 Split split, int folds) {
-  // One evaluation per device class and mode: a campaign's measurements share both.
-  std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>> groups;
-  std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>> probes;
+                                 Split split, int folds, const FoldDone& fold_done) {
+  const Groups groups = ModelGroups(data, target);
+  Groups probes;
   for (const ModelSample& m : data.models) {
-    if (m.kind == "model" && TargetOf(m, target) > 0) groups[{m.device_class, m.mode}].push_back(&m);
     if (m.kind == "probe") probes[{m.device_class, m.mode}].push_back(&m);
   }
   std::vector<EvalResult> results;
@@ -62,27 +114,9 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
       device_layers.push_back(s);
       catalog.emplace(s.key, s);
     }
-    // Fold of each architecture: sorted names dealt round-robin, or one fold per family.
-    std::vector<std::string> names;
-    std::set<std::string> families;
-    for (const ModelSample* m : models) {
-      names.push_back(m->name);
-      families.insert(m->family);
-    }
-    std::sort(names.begin(), names.end());
-    names.erase(std::unique(names.begin(), names.end()), names.end());
-    const std::vector<std::string> family_list(families.begin(), families.end());
-    const int k = split == Split::kGroupedKFold
-                      ? std::min<int>(folds, static_cast<int>(names.size()))
-                      : static_cast<int>(family_list.size());
-    auto fold_of = [&](const ModelSample& m) {
-      if (split == Split::kLeaveOneFamilyOut) {
-        return static_cast<int>(std::find(family_list.begin(), family_list.end(), m.family) -
-                                family_list.begin());
-      }
-      return static_cast<int>(std::lower_bound(names.begin(), names.end(), m.name) -
-                              names.begin()) % k;
-    };
+    const Folds fold_list(models, split, folds);
+    const int k = fold_list.count();
+    auto fold_of = [&](const ModelSample& m) { return fold_list.Of(m); };
 
     for (const std::string& name : estimators) {
       EvalResult r;
@@ -124,6 +158,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
         }
         if (Status s = (*estimator)->Fit(train_layers, train_models, target); !s.ok()) {
           r.error = s.message();
+          if (fold_done) fold_done(name);
           continue;
         }
         for (const ModelSample* m : models) {
@@ -135,8 +170,10 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
           }
           truth.push_back(TargetOf(*m, target));
           pred.push_back(p->value);
+          r.points.push_back({m->name, truth.back(), pred.back()});
         }
         for (const std::string& t : (*estimator)->UnmodelledTypes()) unmodelled.insert(t);
+        if (fold_done) fold_done(name);
       }
       if (!truth.empty()) Score(truth, pred, &r);
       r.unmodelled.assign(unmodelled.begin(), unmodelled.end());

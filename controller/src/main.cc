@@ -8,6 +8,7 @@
 #include "cli_fit.h"
 #include "cli_project.h"
 #include "cli_predict.h"
+#include "cli_report.h"
 #include "estimator.h"
 #include "wattfleet/common/cli_parse.h"
 
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
 
   ServeArgs serve;
   auto* c_serve = app.add_subcommand("serve", "the controller daemon");
-  c_serve->add_option("--db", serve.db, "SQLite dataset file")->required();
+  c_serve->add_option("--db", serve.db, "SQLite file or postgresql:// URI")->required();
   c_serve->add_option("--bind", serve.bind, "endpoint agents connect to")->capture_default_str();
   c_serve->add_option("--admin", serve.admin, "endpoint for submit/status/cancel")
       ->capture_default_str();
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   EmbeddedOptions run;
   auto* c_run = app.add_subcommand("run", "embedded mode: a controller and N local agents");
   c_run->add_option("campaign", run.campaign_path, "campaign YAML")->required();
-  c_run->add_option("--db", run.db_path, "SQLite dataset file")->capture_default_str();
+  c_run->add_option("--db", run.db_path, "SQLite file or postgresql:// URI")->capture_default_str();
   c_run->add_option("--agents", run.agents, "local agent processes")
       ->check(CLI::Range(1, 256))->capture_default_str();
   c_run->add_option("--sensor", run.sensor, "sensor backend for the agents")->capture_default_str();
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
   std::string db, format = "csv", out;
   std::optional<int64_t> export_campaign;
   auto* c_export = app.add_subcommand("export", "the dataset, one row per measurement");
-  c_export->add_option("--db", db, "SQLite dataset file")->required();
+  c_export->add_option("--db", db, "SQLite file or postgresql:// URI")->required();
   c_export->add_option("--campaign", export_campaign, "only this campaign id");
   c_export->add_option("--format", format, "csv | jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}))->capture_default_str();
@@ -182,6 +183,15 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   c_project->add_flag("--json", project.json, "one JSON document on stdout");
 
+  ReportOptions report_options;
+  std::string report_out;
+  auto* c_report = app.add_subcommand("report", "HTML report with plots (docs/report.md)");
+  c_report->add_option("--db", report_options.db, "SQLite dataset file")->required();
+  c_report->add_option("--out", report_out, "the HTML file to write")->required();
+  c_report->add_option("--folds", report_options.folds, "k of the grouped k-fold evaluation")
+      ->check(CLI::Range(2, 100))
+      ->capture_default_str();
+
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet"));
@@ -199,10 +209,21 @@ int main(int argc, char** argv) {
       return CmdInspect(arch, campaign_file, torchscript, input_shape, json);
     }
     if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
-    if (c_import->parsed()) return CmdImport(db, import_mapping, import_csvs, json);
+    if (c_import->parsed()) {
+      if (auto code = RefuseSharedStore(db, "import")) return *code;
+      return CmdImport(db, import_mapping, import_csvs, json);
+    }
     if (c_project->parsed()) return CmdProject(project);
-    if (c_predict->parsed()) return CmdPredict(predict);
+    if (c_report->parsed()) {
+      if (auto code = RefuseSharedStore(report_options.db, "report")) return *code;
+      return CmdReport(report_options, report_out);
+    }
+    if (c_predict->parsed()) {
+      if (auto code = RefuseSharedStore(predict.db, "predict")) return *code;
+      return CmdPredict(predict);
+    }
     if (c_fit->parsed()) {
+      if (auto code = RefuseSharedStore(db, "fit")) return *code;
       // The dataset's own measurements go to the layer and model estimators; imported
       // operation measurements to the power law.
       wattfleet::EvaluateOptions eo;

@@ -3,17 +3,14 @@
 // Every write method is one IMMEDIATE transaction whose guard rolls back on any early return,
 // so a failed write leaves the file exactly as it was.
 #include <array>
-#include <cinttypes>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <set>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include "sqlite_store.h"
 #include "store.h"
+#include "store_values.h"
 #include "wattfleet/common/clock.h"
 #include "wattfleet/common/protocol.h"
 
@@ -52,34 +49,9 @@ using sqlite::DbPtr;
 using sqlite::Stmt;
 using sqlite::Transaction;
 
-// FNV-1a, 64 bit, as 16 lower-case hex digits: the identity of a result payload.
-std::string PayloadHash(std::string_view bytes) {
-  uint64_t h = 14695981039346656037ull;
-  for (const unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016" PRIx64, h);
-  return buf;
-}
-
-std::string RepeatsJson(const std::vector<Repeat>& repeats) {
-  nlohmann::json arr = nlohmann::json::array();
-  for (const Repeat& r : repeats)
-    arr.push_back({{"iterations", r.iterations}, {"time_s", r.time_s}, {"energy_j", r.energy_j}});
-  return arr.dump();
-}
-
 // An optional figure as a column: NaN (the wire's "not exposed") and infinities are NULL.
 std::optional<double> Figure(double v) {
   return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
-
-std::string ParamsJson(const std::map<std::string, double>& params) {
-  nlohmann::json obj = nlohmann::json::object();
-  for (const auto& [k, v] : params) obj[k] = v;
-  return obj.dump();
 }
 
 std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
@@ -277,8 +249,10 @@ Status SqliteStore::MarkLeased(int64_t job_id, int32_t attempt, const std::strin
   }
   if (sqlite3_changes(db()) == 1) return Status::OK();
   WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
-  return Status::InvalidArgument("cannot lease " + JobLabel(job_id) + ": it is " +
-                                 std::string(JobStateName(job.state)) + ", not queued");
+  // AlreadyExists, not InvalidArgument: the caller's view is stale (another controller on the
+  // same dataset leased it first, or it ended), and the job is no longer its to hand out.
+  return Status::AlreadyExists("cannot lease " + JobLabel(job_id) + ": it is " +
+                               std::string(JobStateName(job.state)) + ", not queued");
 }
 
 Status SqliteStore::Requeue(int64_t job_id, const std::string& reason) {

@@ -1,0 +1,24 @@
+// Column values that every Store backend derives the same way from what it is given: the
+// identity of a result payload, and the JSON texts of repeats and layer parameters.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wattfleet/common/job.h"
+
+namespace wattfleet {
+
+// FNV-1a, 64 bit, as 16 lower-case hex digits: the identity of a result payload (a second
+// delivery of the same attempt is recognised by it).
+std::string PayloadHash(std::string_view bytes);
+
+// [{"iterations":..,"time_s":..,"energy_j":..}, ...]
+std::string RepeatsJson(const std::vector<Repeat>& repeats);
+
+// {"name": value, ...}
+std::string ParamsJson(const std::map<std::string, double>& params);
+
+}  // namespace wattfleet
