@@ -355,10 +355,12 @@ int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std:
   if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
     return Fail(Status::InvalidArgument("--db " + db + ": no such dataset"));
   }
-  auto store = OpenStore(db);
-  if (!store.ok()) {
-    return Fail(store.status().WithContext(IsPostgresUri(db) ? "--db" : "--db " + db));
-  }
+  // Export only reads: a mistyped name must not become a new, empty dataset.
+  StoreOpenOptions open;
+  open.create_if_missing = false;
+  auto store = OpenStore(db, open);
+  // Both backends' errors name the dataset themselves (a URI without its password).
+  if (!store.ok()) return Fail(store.status().WithContext("--db"));
   auto rows = (*store)->ExportRows(campaign);
   if (!rows.ok()) return Fail(rows.status());
   Status s = WriteExportFile(*rows, format, out);

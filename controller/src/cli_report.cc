@@ -19,7 +19,8 @@ int Fail(int code, const std::string& what) {
   return code;
 }
 
-// Removes the temporary file unless the rename has taken it.
+// Removes the temporary file unless the rename has taken it, and only when Create() made it:
+// a file that was already there (Create() fails with EEXIST) belongs to someone else.
 class TempFile {
  public:
   explicit TempFile(std::string path) : path_(std::move(path)) {}
@@ -27,11 +28,12 @@ class TempFile {
   TempFile& operator=(const TempFile&) = delete;
   ~TempFile() {
     if (fd_ >= 0) ::close(fd_);
-    if (!kept_) ::unlink(path_.c_str());
+    if (created_ && !kept_) ::unlink(path_.c_str());
   }
   bool Create() {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    return fd_ >= 0;
+    created_ = fd_ >= 0;
+    return created_;
   }
   bool Write(std::string_view data) {
     while (!data.empty()) {
@@ -58,6 +60,7 @@ class TempFile {
  private:
   std::string path_;
   int fd_ = -1;
+  bool created_ = false;
   bool kept_ = false;
 };
 

@@ -113,7 +113,9 @@ class Dispatcher {
   nlohmann::json AdminStatus();
   nlohmann::json AdminCancel(const nlohmann::json& req);
   void DropAgent(const std::string& identity, const std::string& why);
-  // leased -> queued. `spend`: whether the attempt counts (false when the job never left).
+  // leased -> queued (dispatcher_leases.cc). `spend`: whether the attempt counts (false when
+  // the job never left). A job whose lease the store no longer holds (its result is stored,
+  // or another controller sharing the store leased it again) is forgotten instead.
   void Requeue(int64_t job_id, const std::string& why, bool spend = true);
   void EndJob(int64_t job_id);
   // Before EndJob of a job that ended for good (stored, failed, quarantined): a probe of an

@@ -134,10 +134,11 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     return plan.jobs.size() + static_cast<size_t>(dispatcher.counters().jobs_added.load());
   };
   // A bar on a terminal; elsewhere a "progress: N/M jobs measured, K agents alive" line
-  // every 5 s.
+  // every 5 s (WATTFLEET_PROGRESS_INTERVAL_S).
   std::optional<Progress> progress;
   if (options.progress) {
-    progress.emplace(out, options.progress_bar, "progress", static_cast<int64_t>(total()));
+    progress.emplace(out, options.progress_bar, "progress", static_cast<int64_t>(total()),
+                     SystemClock(), CliProgressOptions());
   }
   // The controller's info lines repeat what this report says, and on a terminal they would
   // land on the bar's line: while the bar is up, only warnings and errors are logged.

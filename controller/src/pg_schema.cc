@@ -435,7 +435,7 @@ Result<int> SchemaVersion(PGconn* conn) {
   return static_cast<int>(version.Int(0, 0));
 }
 
-Status Migrate(PGconn* conn) {
+Status Migrate(PGconn* conn, bool create_if_missing) {
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(conn));
   // Controllers opening the database at once queue here (the lock ends with the transaction):
   // the first creates the schema, the others then find it current. Without the lock two
@@ -452,6 +452,11 @@ Status Migrate(PGconn* conn) {
   }
   // A current schema needs no write at all, so a role without CREATE rights can open it.
   if (current == kSchemaVersion) return tx.Commit();
+  if (current == 0 && !create_if_missing) {
+    return Status::InvalidArgument(
+        "not a wattfleet dataset (the database has no wattfleet schema; `wattfleet serve` and "
+        "`wattfleet run` create one)");
+  }
   WF_RETURN_IF_ERROR(
       Exec(conn, "CREATE TABLE IF NOT EXISTS wattfleet_schema(version INTEGER NOT NULL)")
           .status());

@@ -6,17 +6,20 @@
 // savepoint inside a batch) and every decision that depends on a row's state either is one
 // conditional statement (MarkLeased, Requeue) or locks the row first (SELECT ... FOR NO KEY
 // UPDATE), so that two controllers never both act on the same state:
-// - a job is leased by one controller only (UPDATE ... WHERE state = 'queued');
+// - a job is leased by one controller only, and requeued only by the controller holding its
+//   current lease (pg_jobs.cc);
 // - a job keeps one measurement (its row is locked while the result is decided, and
 //   UNIQUE(job_id) backs that up);
 // - a layer key is one row (INSERT ... ON CONFLICT DO NOTHING, in key order so that two
 //   campaigns created at once cannot deadlock);
 // - a campaign is finished by whichever controller ends its last job (the campaign row is
-//   locked while its open jobs are counted).
+//   locked while its open jobs are counted), and a cancelled one gains no job afterwards (its
+//   row is locked before its jobs are cancelled).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cmath>
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <utility>
@@ -32,18 +35,16 @@ namespace wattfleet {
 
 namespace {
 
-using pg::Bytes;
 using pg::Exec;
 using pg::Params;
 using pg::Rows;
 using pg::Transaction;
 
-// An optional figure as a column: NaN (the wire's "not exposed") and infinities are NULL.
-std::optional<double> Figure(double v) {
-  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
-
 std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
+
+// While the server is unreachable, at most one reconnect attempt per this many seconds: an
+// attempt can block for the whole connect_timeout, and a loop pass makes many store calls.
+constexpr double kReconnectIntervalS = 2;
 
 class PgStore final : public Store {
  public:
@@ -52,11 +53,23 @@ class PgStore final : public Store {
   Result<int64_t> CreateCampaign(const Plan& plan) override;
   Result<std::vector<ActiveJob>> LoadActiveJobs() override;
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
-                    int64_t lease_deadline_ms) override;
-  Status Requeue(int64_t job_id, const std::string& reason) override;
-  Result<RecordOutcome> RecordResult(const JobResult& result, const std::string& agent) override;
+                    int64_t lease_deadline_ms) override {
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    return pg::MarkLeased(c, job_id, attempt, agent, lease_deadline_ms, Now());
+  }
+  Status Requeue(int64_t job_id, int32_t attempt, const std::string& reason) override {
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    return pg::Requeue(c, job_id, attempt, reason, Now());
+  }
+  Result<RecordOutcome> RecordResult(const JobResult& result, const std::string& agent) override {
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    return pg::RecordResult(c, result, agent, Now());
+  }
   Status RecordFailure(const JobResult& result, const std::string& agent,
-                       std::optional<JobState> final_state) override;
+                       std::optional<JobState> final_state) override {
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    return pg::RecordFailure(c, result, agent, final_state, Now());
+  }
   Result<std::vector<CampaignStatus>> ListCampaigns() override;
   Result<std::vector<QuarantinedJob>> ListQuarantined(int64_t limit) override;
   Status BeginBatch() override;
@@ -89,18 +102,13 @@ class PgStore final : public Store {
   }
 
  private:
-  struct JobRow {
-    JobState state = JobState::kQueued;
-    int32_t attempts = 0;
-  };
   // The connection, re-established when it was lost between transactions. Inside a batch a
   // lost connection is not replaced: the batch's writes are gone, and only CommitBatch's
-  // failure may say so (the dispatcher then reloads from the store).
+  // failure may say so (the dispatcher then reloads from the store). After a failed reconnect
+  // the next attempt waits kReconnectIntervalS; calls in between fail at once (Unavailable).
   Result<PGconn*> Conn();
-  // The job's state and attempts, NotFound for an unknown id. `lock`: the row stays locked
-  // until the transaction ends, so that another controller deciding on the same job waits and
-  // then sees this one's outcome.
-  Result<JobRow> ReadJob(PGconn* c, int64_t job_id, bool lock);
+  // One CancelCampaign transaction.
+  Status CancelOnce(PGconn* c, int64_t campaign_id);
   // Refuses arch_layers rows whose architecture or layer the plan does not define (SQLite's
   // foreign keys report these; here they are checked before the multi-row insert, which could
   // not name the node).
@@ -112,6 +120,9 @@ class PgStore final : public Store {
   pg::ConnPtr conn_;
   std::string label_;
   bool batch_open_ = false;
+  // The end of the last failed reconnect attempt, and why it failed; unset while connected.
+  std::optional<std::chrono::steady_clock::time_point> reconnect_failed_at_;
+  std::string reconnect_error_;
 };
 
 Result<PGconn*> PgStore::Conn() {
@@ -120,26 +131,31 @@ Result<PGconn*> PgStore::Conn() {
   if (batch_open_) {
     return Status::Unavailable("postgresql: " + label_ + ": the connection was lost in a batch");
   }
+  using Steady = std::chrono::steady_clock;
+  if (reconnect_failed_at_) {
+    const double since =
+        std::chrono::duration<double>(Steady::now() - *reconnect_failed_at_).count();
+    if (since < kReconnectIntervalS) {
+      char due[32];
+      std::snprintf(due, sizeof(due), "%.1f s", kReconnectIntervalS - since);
+      return Status::Unavailable("postgresql: " + label_ + ": connection lost (" +
+                                 reconnect_error_ + "); next reconnect attempt in " + due);
+    }
+  }
   PQreset(c);
   if (PQstatus(c) != CONNECTION_OK) {
+    reconnect_failed_at_ = Steady::now();
+    reconnect_error_ = PQerrorMessage(c);
+    while (!reconnect_error_.empty() &&
+           (reconnect_error_.back() == '\n' || reconnect_error_.back() == ' ')) {
+      reconnect_error_.pop_back();
+    }
     return Status::Unavailable("postgresql: " + label_ + ": connection lost: " +
-                               std::string(PQerrorMessage(c)));
+                               reconnect_error_);
   }
+  reconnect_failed_at_.reset();
   spdlog::warn("store: reconnected to {}", label_);
   return c;
-}
-
-Result<PgStore::JobRow> PgStore::ReadJob(PGconn* c, int64_t job_id, bool lock) {
-  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
-                                         lock ? "SELECT state, attempts FROM jobs WHERE id = $1 "
-                                                "FOR NO KEY UPDATE"
-                                              : "SELECT state, attempts FROM jobs WHERE id = $1",
-                                         Params::Of(job_id)));
-  if (q.empty()) return Status::NotFound("unknown " + JobLabel(job_id));
-  const std::string name = q.Text(0, 0);
-  const auto state = ParseJobState(name);
-  if (!state) return Status::Corruption(JobLabel(job_id) + " has unknown state '" + name + "'");
-  return JobRow{*state, static_cast<int32_t>(q.Int(0, 1))};
 }
 
 Status PgStore::BeginBatch() {
@@ -294,138 +310,6 @@ Result<std::vector<ActiveJob>> PgStore::LoadActiveJobs() {
   return jobs;
 }
 
-Status PgStore::MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
-                           int64_t lease_deadline_ms) {
-  WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
-  // A savepoint even for one statement: inside a batch, a failed statement (a deadlock with
-  // another controller, say) would otherwise spoil the whole batch.
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
-  // The condition is the lease: of two controllers updating the same queued job, the second
-  // waits for the first to commit, re-reads the row and updates nothing.
-  WF_ASSIGN_OR_RETURN(const Rows u,
-                      Exec(c,
-                           "UPDATE jobs SET state = 'leased', attempts = $1, agent = $2, "
-                           "lease_deadline_ms = $3, updated_ms = $4 "
-                           "WHERE id = $5 AND state = 'queued'",
-                           Params::Of(attempt, agent, lease_deadline_ms, Now(), job_id)));
-  if (u.Affected() == 1) return tx.Commit();
-  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(c, job_id, /*lock=*/false));
-  // AlreadyExists: another controller leased it first, or it ended; either way it is no longer
-  // the caller's to hand out (the dispatcher drops it).
-  return Status::AlreadyExists("cannot lease " + JobLabel(job_id) + ": it is " +
-                               std::string(JobStateName(job.state)) + ", not queued");
-}
-
-Status PgStore::Requeue(int64_t job_id, const std::string& reason) {
-  WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
-  // Only a leased job goes back; any other state means the caller's view is stale (the result
-  // was stored meanwhile, here or by another controller), so it is a no-op, not an error.
-  WF_ASSIGN_OR_RETURN(const Rows u,
-                      Exec(c,
-                           "UPDATE jobs SET state = 'queued', agent = NULL, "
-                           "lease_deadline_ms = NULL, last_error = $1, updated_ms = $2 "
-                           "WHERE id = $3 AND state = 'leased'",
-                           Params::Of(reason, Now(), job_id)));
-  if (u.Affected() == 0) {
-    WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(c, job_id, /*lock=*/false));  // NotFound
-    (void)job;
-  }
-  return tx.Commit();
-}
-
-Result<RecordOutcome> PgStore::RecordResult(const JobResult& result, const std::string& agent) {
-  const Measurement& m = result.measurement;
-  const std::string payload = Encode(m);
-  const std::string hash = PayloadHash(payload);
-
-  WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
-  // Locked: a second controller recording the same job waits here until this transaction
-  // ends, then reads the job (done) and its measurement, and answers kDuplicate or kLate.
-  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(c, result.job_id, /*lock=*/true));
-
-  WF_ASSIGN_OR_RETURN(const Rows stored,
-                      Exec(c, "SELECT attempt, payload_hash FROM measurements WHERE job_id = $1",
-                           Params::Of(result.job_id)));
-  // Read-only outcomes return without committing; the guard's rollback ends the read.
-  if (!stored.empty()) {
-    if (stored.Int(0, 0) != result.attempt) return RecordOutcome::kLate;
-    return stored.Text(0, 1) == hash ? RecordOutcome::kDuplicate : RecordOutcome::kConflict;
-  }
-  if (job.state == JobState::kDone || job.state == JobState::kCancelled)
-    return RecordOutcome::kLate;
-  // Only an attempt that was actually handed out can carry a measurement.
-  if (result.attempt < 1 || result.attempt > job.attempts) {
-    return Status::InvalidArgument("job " + std::to_string(result.job_id) + " has had " +
-                                   std::to_string(job.attempts) + " attempts, not " +
-                                   std::to_string(result.attempt));
-  }
-
-  // Any other state accepts the first result, even from an attempt whose lease expired: the
-  // measurement is valid, and whichever attempt is still running will be answered kLate.
-  const int64_t now = Now();
-  WF_ASSIGN_OR_RETURN(
-      const Rows ins,
-      Exec(c,
-           "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, sensor, "
-           "domain, energy_is_estimate, time_per_iter_s, time_std_s, energy_per_iter_j, "
-           "energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, time_rel_ci, ci_met, "
-           "iterations_per_window, repeats, repeats_json, agent_version, torch_version, "
-           "device, threads, payload, temperature_before_c, temperature_after_c, "
-           "clock_before_mhz, clock_after_mhz, telemetry_source) "
-           "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-           "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) "
-           "ON CONFLICT (job_id) DO NOTHING",
-           Params::Of(result.job_id, result.attempt, agent, hash, now, m.sensor, m.domain,
-                      m.energy_is_estimate, m.time_per_iter_s, m.time_std_s,
-                      m.energy_per_iter_j, m.energy_std_j, m.energy_dynamic_per_iter_j,
-                      m.idle_w, m.rel_ci, m.time_rel_ci, m.ci_met, m.iterations_per_window,
-                      static_cast<int64_t>(m.repeats.size()), RepeatsJson(m.repeats),
-                      m.agent_version, m.torch_version, m.device, m.threads, Bytes{payload},
-                      Figure(m.temperature_before_c), Figure(m.temperature_after_c),
-                      Figure(m.clock_before_mhz), Figure(m.clock_after_mhz),
-                      m.telemetry_source.empty()
-                          ? std::nullopt
-                          : std::optional<std::string>(m.telemetry_source))));
-  // The job row is locked, so no other measurement of it can have appeared; should one have
-  // (a row written outside the store), the job keeps it and this result is late.
-  if (ins.Affected() == 0) return RecordOutcome::kLate;
-
-  WF_RETURN_IF_ERROR(Exec(c,
-                          "UPDATE jobs SET state = 'done', agent = $1, lease_deadline_ms = NULL, "
-                          "updated_ms = $2 WHERE id = $3",
-                          Params::Of(agent, now, result.job_id))
-                         .status());
-  WF_RETURN_IF_ERROR(tx.Commit());
-  return RecordOutcome::kStored;
-}
-
-Status PgStore::RecordFailure(const JobResult& result, const std::string& agent,
-                              std::optional<JobState> final_state) {
-  if (final_state && *final_state != JobState::kFailed &&
-      *final_state != JobState::kQuarantined) {
-    return Status::InvalidArgument("a failed job ends failed or quarantined, not " +
-                                   std::string(JobStateName(*final_state)));
-  }
-  WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
-  WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(c, result.job_id, /*lock=*/true));
-  // A failure of an attempt that is no longer the job's current one (its lease expired and
-  // the job was handed out again, or the job ended meanwhile) must not undo the newer state.
-  const bool active = job.state == JobState::kLeased || job.state == JobState::kQueued;
-  if (!active || job.attempts != result.attempt) return tx.Commit();
-
-  const std::string error = std::string(OutcomeName(result.outcome)) + ": " + result.error;
-  const std::string next(JobStateName(final_state.value_or(JobState::kQueued)));
-  WF_RETURN_IF_ERROR(Exec(c,
-                          "UPDATE jobs SET state = $1, agent = $2, lease_deadline_ms = NULL, "
-                          "last_error = $3, updated_ms = $4 WHERE id = $5",
-                          Params::Of(next, agent, error, Now(), result.job_id))
-                         .status());
-  return tx.Commit();
-}
-
 Result<std::vector<QuarantinedJob>> PgStore::ListQuarantined(int64_t limit) {
   WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
@@ -510,26 +394,45 @@ Status PgStore::FinishCampaign(int64_t campaign_id) {
 }
 
 Status PgStore::CancelCampaign(int64_t campaign_id) {
-  WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+  // The campaign row is locked first, and a controller's batch may hold a lock on one of its
+  // jobs and want the campaign next (a result, then FinishCampaign): the server then aborts
+  // one of the two as a deadlock. Outside a batch this is its own transaction, so it tries
+  // again rather than fail the user's cancel.
+  constexpr int kTries = 3;
+  Status s;
+  for (int i = 0; i < kTries; ++i) {
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    s = CancelOnce(c, campaign_id);
+    if (s.code() != StatusCode::kUnavailable || batch_open_ || PQstatus(c) != CONNECTION_OK) {
+      return s;
+    }
+  }
+  return s;
+}
+
+Status PgStore::CancelOnce(PGconn* c, int64_t campaign_id) {
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
-  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c, "SELECT state FROM campaigns WHERE id = $1",
+  // Locked before the jobs are cancelled: AddJob holds FOR SHARE on the campaign row until its
+  // new job commits, so this waits for such a job and then cancels it too, and an AddJob
+  // after this waits and then finds the campaign cancelled. (Read unlocked, a job inserted
+  // meanwhile would stay queued in a cancelled campaign, which no controller dispatches.)
+  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
+                                         "SELECT state FROM campaigns WHERE id = $1 "
+                                         "FOR NO KEY UPDATE",
                                          Params::Of(campaign_id)));
   if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
   // A finished campaign has nothing left to stop; it stays "done" so its state stays true.
   if (q.Text(0, 0) != "running") return tx.Commit();
   const int64_t now = Now();
-  // Jobs first, then the campaign: the order in which a controller recording a result and then
-  // finishing the campaign takes its locks, so the two wait for each other without deadlock.
   WF_RETURN_IF_ERROR(Exec(c,
                           "UPDATE jobs SET state = 'cancelled', lease_deadline_ms = NULL, "
                           "updated_ms = $1 WHERE campaign_id = $2 "
                           "AND state IN ('planned', 'queued', 'leased')",
                           Params::Of(now, campaign_id))
                          .status());
-  // A controller that finished the campaign meanwhile wins: done stays done.
   WF_RETURN_IF_ERROR(Exec(c,
                           "UPDATE campaigns SET state = 'cancelled', finished_ms = $1 "
-                          "WHERE id = $2 AND state = 'running'",
+                          "WHERE id = $2",
                           Params::Of(now, campaign_id))
                          .status());
   return tx.Commit();
@@ -565,7 +468,8 @@ void LogNotice(void* /*arg*/, const char* message) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo) {
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo,
+                                                 const StoreOpenOptions& options) {
   const std::string label = pg::Label(conninfo);
   {
     // A malformed URI is the user's input: InvalidArgument, before any connection attempt.
@@ -593,7 +497,9 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo) {
     return Status::Unavailable("cannot connect to " + label + ": " + why);
   }
   PQsetNoticeProcessor(conn.get(), LogNotice, nullptr);
-  if (Status s = pg::Migrate(conn.get()); !s.ok()) return s.WithContext(label);
+  if (Status s = pg::Migrate(conn.get(), options.create_if_missing); !s.ok()) {
+    return s.WithContext(label);
+  }
   return std::unique_ptr<Store>(std::make_unique<PgStore>(std::move(conn), label));
 }
 

@@ -26,7 +26,10 @@ struct CampaignJob;
 struct CampaignJobFilter;
 struct CampaignSource;
 struct ExportRow;
+struct JobResult;
 struct JobSpec;
+enum class JobState;
+enum class RecordOutcome;
 
 namespace pg {
 
@@ -187,13 +190,25 @@ Result<std::vector<CampaignJob>> ListCampaignJobs(PGconn* conn, int64_t campaign
                                                   const CampaignJobFilter& filter);
 Result<ActiveJob> AddJob(PGconn* conn, int64_t campaign_id, const JobSpec& job, int64_t now_ms);
 
+// A job's state changes (pg_jobs.cc), for the Store methods of the same names, with their
+// semantics (store.h); each is one transaction, a savepoint inside a store batch.
+Status MarkLeased(PGconn* conn, int64_t job_id, int32_t attempt, const std::string& agent,
+                  int64_t lease_deadline_ms, int64_t now_ms);
+Status Requeue(PGconn* conn, int64_t job_id, int32_t attempt, const std::string& reason,
+               int64_t now_ms);
+Result<RecordOutcome> RecordResult(PGconn* conn, const JobResult& result,
+                                   const std::string& agent, int64_t now_ms);
+Status RecordFailure(PGconn* conn, const JobResult& result, const std::string& agent,
+                     std::optional<JobState> final_state, int64_t now_ms);
+
 // Store::ExportRows (pg_export.cc): one snapshot, ordered by job id.
 Result<std::vector<ExportRow>> ExportRows(PGconn* conn, std::optional<int64_t> campaign_id);
 
 // Creates or upgrades the schema to kSchemaVersion in one transaction, under an advisory lock
 // so that controllers opening the same database at once migrate it once. A database written
-// by a newer build is refused.
-Status Migrate(PGconn* conn);
+// by a newer build is refused. `create_if_missing` false: a database without any wattfleet
+// schema is refused too (InvalidArgument, "not a wattfleet dataset"), and nothing is created.
+Status Migrate(PGconn* conn, bool create_if_missing = true);
 
 // The database's schema version (0: no wattfleet schema yet).
 Result<int> SchemaVersion(PGconn* conn);

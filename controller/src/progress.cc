@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <utility>
 
@@ -133,9 +134,26 @@ std::string Progress::PlainLine() const {
   return line;
 }
 
+ProgressOptions CliProgressOptions() {
+  ProgressOptions options;
+  const char* env = std::getenv("WATTFLEET_PROGRESS_INTERVAL_S");
+  if (env == nullptr || *env == '\0') return options;
+  char* end = nullptr;
+  const double seconds = std::strtod(env, &end);
+  if (*end != '\0' || !std::isfinite(seconds) || seconds < 0) {
+    std::cerr << "wattfleet: WATTFLEET_PROGRESS_INTERVAL_S=" << env
+              << ": not a number of seconds >= 0; progress lines every "
+              << options.line_interval_s << " s\n";
+    return options;
+  }
+  options.line_interval_s = seconds;
+  return options;
+}
+
 Progress MakeCliProgress(std::string label, int64_t total, bool json, std::ostream& plain) {
   const bool terminal = !json && ::isatty(STDOUT_FILENO) == 1;
-  return Progress(terminal ? std::cout : plain, terminal, std::move(label), total);
+  return Progress(terminal ? std::cout : plain, terminal, std::move(label), total, SystemClock(),
+                  CliProgressOptions());
 }
 
 }  // namespace wattfleet

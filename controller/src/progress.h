@@ -4,8 +4,9 @@
 // the elapsed time and an estimate of the time left, and a free-form detail — clipped to the
 // terminal's width, at most ten times a second, and ended with a newline by Finish().
 // Elsewhere (a pipe, a file, a log): a plain line "LABEL: DONE/TOTAL DETAIL" at most every
-// few seconds, so that logs stay readable; a command that ends before the first such line
-// prints none at all, one that printed some prints a last one at Finish().
+// few seconds (5; the commands' WATTFLEET_PROGRESS_INTERVAL_S, below), so that logs stay
+// readable; a command that ends before the first such line prints none at all, one that
+// printed some prints a last one at Finish().
 //
 // Results must never share a line with the display: callers Finish() before printing them.
 // Not thread-safe: one thread updates it.
@@ -73,9 +74,16 @@ class Progress {
 // The width of the terminal on `fd`, or 80 when it is not a terminal or does not say.
 int TerminalColumns(int fd);
 
+// The options of the commands' displays: the defaults, except that the environment variable
+// WATTFLEET_PROGRESS_INTERVAL_S (seconds, >= 0; 0: a line on every update) sets the plain
+// lines' interval, for logs that want more or fewer of them. A value that is not such a
+// number is ignored, with a warning on stderr.
+ProgressOptions CliProgressOptions();
+
 // The display a command shows: a bar on stdout when stdout is a terminal and no --json
 // document goes there; otherwise plain lines on `plain` (stdout for a human's report, stderr
 // where stdout carries something a script reads: the --json document, `submit`'s id).
+// Options from CliProgressOptions().
 Progress MakeCliProgress(std::string label, int64_t total, bool json, std::ostream& plain);
 
 }  // namespace wattfleet

@@ -392,5 +392,13 @@ Status Migrate(sqlite3* db) {
   return Status::OK();
 }
 
+Status RequireSchema(sqlite3* db, const std::string& path) {
+  auto version = SchemaVersion(db);
+  if (!version.ok()) return version.status().WithContext(path);
+  if (*version > 0) return Status::OK();
+  return Status::InvalidArgument(path + ": not a wattfleet dataset (it has no wattfleet schema; "
+                                 "`wattfleet serve` and `wattfleet run` create one)");
+}
+
 }  // namespace sqlite
 }  // namespace wattfleet

@@ -64,7 +64,7 @@ class SqliteStore final : public Store {
   Result<std::vector<ActiveJob>> LoadActiveJobs() override;
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                     int64_t lease_deadline_ms) override;
-  Status Requeue(int64_t job_id, const std::string& reason) override;
+  Status Requeue(int64_t job_id, int32_t attempt, const std::string& reason) override;
   Result<RecordOutcome> RecordResult(const JobResult& result, const std::string& agent) override;
   Status RecordFailure(const JobResult& result, const std::string& agent,
                        std::optional<JobState> final_state) override;
@@ -243,33 +243,33 @@ Status SqliteStore::MarkLeased(int64_t job_id, int32_t attempt, const std::strin
   {
     WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'leased', attempts = ?, "
                                            "agent = ?, lease_deadline_ms = ?, updated_ms = ? "
-                                           "WHERE id = ? AND state = 'queued'"));
-    u.BindAll(attempt, agent, lease_deadline_ms, Now(), job_id);
+                                           "WHERE id = ? AND state = 'queued' AND attempts <= ?"));
+    u.BindAll(attempt, agent, lease_deadline_ms, Now(), job_id, attempt);
     WF_RETURN_IF_ERROR(u.Run());
   }
   if (sqlite3_changes(db()) == 1) return Status::OK();
   WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));
   // AlreadyExists, not InvalidArgument: the caller's view is stale (another controller on the
   // same dataset leased it first, or it ended), and the job is no longer its to hand out.
-  return Status::AlreadyExists("cannot lease " + JobLabel(job_id) + ": it is " +
-                               std::string(JobStateName(job.state)) + ", not queued");
+  return Status::AlreadyExists(LeaseRefusal(job_id, attempt, JobStateName(job.state), job.attempts));
 }
 
-Status SqliteStore::Requeue(int64_t job_id, const std::string& reason) {
-  // Only a leased job goes back. Any other state means the dispatcher's view is stale: the
-  // result (or a final failure, or a cancel) was stored between its lease check and this
-  // call. Requeueing then would measure a finished job twice, so it is a no-op, not an error.
+Status SqliteStore::Requeue(int64_t job_id, int32_t attempt, const std::string& reason) {
+  // Only the lease of `attempt` goes back. Anything else means the dispatcher's view is stale:
+  // the result (or a final failure, or a cancel) was stored between its lease check and this
+  // call, or another controller on the same dataset leased the job again. Requeueing then
+  // would measure a finished job twice, or take the job from under its new holder.
   {
     WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'queued', agent = NULL, "
                                            "lease_deadline_ms = NULL, last_error = ?, "
-                                           "updated_ms = ? WHERE id = ? AND state = 'leased'"));
-    u.BindAll(reason, Now(), job_id);
+                                           "updated_ms = ? WHERE id = ? AND state = 'leased' "
+                                           "AND attempts = ?"));
+    u.BindAll(reason, Now(), job_id, attempt);
     WF_RETURN_IF_ERROR(u.Run());
   }
   if (sqlite3_changes(db()) == 1) return Status::OK();
   WF_ASSIGN_OR_RETURN(const JobRow job, ReadJob(job_id));  // NotFound for an unknown id
-  (void)job;
-  return Status::OK();
+  return Status::AlreadyExists(RequeueRefusal(job_id, attempt, JobStateName(job.state), job.attempts));
 }
 
 Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
@@ -560,14 +560,21 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const StoreOpenOptions& options) {
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &raw,
+      SQLITE_OPEN_READWRITE | (options.create_if_missing ? SQLITE_OPEN_CREATE : 0), nullptr);
   // The handle is allocated even when the open fails; the owner closes it either way.
   DbPtr db(raw);
+  if (rc == SQLITE_CANTOPEN && !options.create_if_missing) {
+    return Status::InvalidArgument(path + ": no such dataset");
+  }
   if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + path);
   sqlite3_extended_result_codes(db.get(), 1);
+  // Checked before the pragmas below, which write to the file.
+  if (!options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireSchema(db.get(), path));
   // Another controller or a CLI command may hold the write lock briefly; wait rather than
   // fail.
   sqlite3_busy_timeout(db.get(), 5000);

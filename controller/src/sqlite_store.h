@@ -187,6 +187,10 @@ Result<ActiveJob> AddJob(sqlite3* db, StmtCache& cache, int64_t campaign_id,
 // step. A file written by a newer build (user_version > kSchemaVersion) is refused.
 Status Migrate(sqlite3* db);
 
+// For an open that must not create a dataset: InvalidArgument, naming `path`, unless the file
+// already holds a wattfleet schema (any version).
+Status RequireSchema(sqlite3* db, const std::string& path);
+
 // The file's PRAGMA user_version.
 Result<int> SchemaVersion(sqlite3* db);
 

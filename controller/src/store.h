@@ -125,11 +125,22 @@ class Store {
   // Queued and leased jobs of running campaigns, oldest first.
   virtual Result<std::vector<ActiveJob>> LoadActiveJobs() = 0;
 
-  // queued -> leased with `attempt` (the attempts counter becomes `attempt`).
+  // queued -> leased with `attempt` (the attempts counter becomes `attempt`). The job must be
+  // queued and must not have had more than `attempt` attempts already: a lease never lowers
+  // the counter. (Equal is allowed: a JOB that could not be sent is requeued without spending
+  // its attempt and leased again with the same number.) AlreadyExists when the job is not
+  // queued, or when it has had more attempts: the caller's copy of the job is stale (another
+  // controller sharing the store leased it since, or it ended) and the job is no longer the
+  // caller's to hand out. NotFound for an unknown id.
   virtual Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                             int64_t lease_deadline_ms) = 0;
-  // leased -> queued (lease expired, agent lost); the reason is kept as the last error.
-  virtual Status Requeue(int64_t job_id, const std::string& reason) = 0;
+  // leased -> queued (lease expired, agent lost), for the lease of `attempt` only; the reason
+  // is kept as the last error and the attempts counter stays. AlreadyExists when the job is no
+  // longer leased as `attempt` (its result was stored, it failed or was cancelled, or another
+  // controller sharing the store has leased it again since): nothing changes, and the caller
+  // forgets the job, which someone else now holds or which has ended. NotFound for an unknown
+  // id.
+  virtual Status Requeue(int64_t job_id, int32_t attempt, const std::string& reason) = 0;
 
   // Stores a DONE result once per job (idempotent on job + attempt, payload hash checked) and
   // marks the job done, in one transaction.
@@ -176,7 +187,17 @@ class Store {
   virtual Result<ActiveJob> AddJob(int64_t campaign_id, const JobSpec& job) = 0;
 };
 
+// How a dataset is opened.
+struct StoreOpenOptions {
+  // Create the dataset (SQLite: the file) and its schema when they are missing. Off for
+  // commands that only read (export): a mistyped name is then an error, "not a wattfleet
+  // dataset" (InvalidArgument), instead of a new, empty dataset. An older schema is upgraded
+  // either way, and a newer one refused.
+  bool create_if_missing = true;
+};
+
 // Opens (creating and migrating as needed) an SQLite dataset in WAL mode.
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               const StoreOpenOptions& options = {});
 
 }  // namespace wattfleet

@@ -8,9 +8,9 @@ bool IsPostgresUri(std::string_view db) {
   return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0;
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& db) {
-  if (IsPostgresUri(db)) return OpenPostgresStore(db);
-  return OpenSqliteStore(db);
+Result<std::unique_ptr<Store>> OpenStore(const std::string& db, const StoreOpenOptions& options) {
+  if (IsPostgresUri(db)) return OpenPostgresStore(db, options);
+  return OpenSqliteStore(db, options);
 }
 
 std::string DatasetLabel(const std::string& db) {

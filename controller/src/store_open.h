@@ -15,11 +15,14 @@ namespace wattfleet {
 bool IsPostgresUri(std::string_view db);
 
 // Connects and creates or migrates the schema (pg_store.cc). InvalidArgument for a malformed
-// URI, Unavailable when the server cannot be reached.
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo);
+// URI, and for a database without a wattfleet schema when `options.create_if_missing` is off;
+// Unavailable when the server cannot be reached.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo,
+                                                 const StoreOpenOptions& options = {});
 
 // OpenPostgresStore for a URI, OpenSqliteStore for anything else.
-Result<std::unique_ptr<Store>> OpenStore(const std::string& db);
+Result<std::unique_ptr<Store>> OpenStore(const std::string& db,
+                                         const StoreOpenOptions& options = {});
 
 // `db` as messages may show it: a URI loses its password, a path stays as it is.
 std::string DatasetLabel(const std::string& db);

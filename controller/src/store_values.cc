@@ -31,4 +31,24 @@ std::string ParamsJson(const std::map<std::string, double>& params) {
   return obj.dump();
 }
 
+std::string LeaseRefusal(int64_t job_id, int32_t attempt, std::string_view state,
+                         int32_t attempts) {
+  const std::string job = "job " + std::to_string(job_id);
+  if (state != "queued") {
+    return "cannot lease " + job + ": it is " + std::string(state) + ", not queued";
+  }
+  // Queued, but leased more often than the caller knows: its copy predates leases by another
+  // controller, and a lease with its lower number would refuse their results later.
+  return "cannot lease " + job + " as attempt " + std::to_string(attempt) + ": it has had " +
+         std::to_string(attempts) + " attempts already";
+}
+
+std::string RequeueRefusal(int64_t job_id, int32_t attempt, std::string_view state,
+                           int32_t attempts) {
+  std::string now = std::string(state);
+  if (state == "leased") now += " as attempt " + std::to_string(attempts);
+  return "cannot requeue job " + std::to_string(job_id) + " attempt " + std::to_string(attempt) +
+         ": it is " + now + " now";
+}
+
 }  // namespace wattfleet

@@ -1,7 +1,9 @@
 // Column values that every Store backend derives the same way from what it is given: the
-// identity of a result payload, and the JSON texts of repeats and layer parameters.
+// identity of a result payload, and the JSON texts of repeats and layer parameters. Also the
+// messages with which both backends refuse a stale lease or requeue.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -20,5 +22,13 @@ std::string RepeatsJson(const std::vector<Repeat>& repeats);
 
 // {"name": value, ...}
 std::string ParamsJson(const std::map<std::string, double>& params);
+
+// Why MarkLeased refused to lease a job as `attempt`: it is `state` (JobStateName) after
+// `attempts` attempts.
+std::string LeaseRefusal(int64_t job_id, int32_t attempt, std::string_view state,
+                         int32_t attempts);
+// Why Requeue refused to requeue the lease of `attempt`.
+std::string RequeueRefusal(int64_t job_id, int32_t attempt, std::string_view state,
+                           int32_t attempts);
 
 }  // namespace wattfleet

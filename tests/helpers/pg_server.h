@@ -1,7 +1,8 @@
 // A real PostgreSQL server for tests: initdb into a temporary directory, then `postgres` on a
 // free port of 127.0.0.1 (and a Unix socket in that directory), waited for until it accepts
 // connections, and stopped (fast shutdown) with the object. Trust authentication, loopback
-// only, fsync off: a throwaway server.
+// only, fsync off: a throwaway server. A test may stop it and start it again (same data, same
+// port) to see what clients do while it is gone.
 //
 // The server binaries come from Debian's postgresql package (/usr/lib/postgresql/N/bin);
 // without them the test fails, saying so. PostgreSQL refuses to run as root: as root, the
@@ -159,51 +160,37 @@ class PgServer {
         return Status::Internal("initdb failed:\n" + TailOf(initdb_log));
       }
     }
+    server->postgres_ = as_user;
+    server->postgres_.push_back(bin.postgres);
 
     // The free port may be taken between the probe and the bind: a few tries.
-    const std::string log = server->dir_ + "/postgres.log";
+    Status launched;
     for (int attempt = 0; attempt < 3; ++attempt) {
       WF_ASSIGN_OR_RETURN(const int port, FreeLoopbackPort());
-      std::vector<std::string> argv = as_user;
-      for (const std::string& a :
-           {bin.postgres, std::string("-D"), data, std::string("-k"), server->dir_,
-            std::string("-p"), std::to_string(port), std::string("-c"),
-            std::string("listen_addresses=127.0.0.1"), std::string("-c"), std::string("fsync=off"),
-            std::string("-c"), std::string("synchronous_commit=off"), std::string("-c"),
-            std::string("full_page_writes=off"), std::string("-c"),
-            std::string("shared_buffers=32MB"), std::string("-c"),
-            std::string("max_connections=100")}) {
-        argv.push_back(a);
-      }
-      WF_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Start(argv, log));
-      server->process_.emplace(std::move(child));
-      server->port_ = port;
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-      const std::string ping = "host=127.0.0.1 port=" + std::to_string(port) +
-                               " user=postgres dbname=postgres connect_timeout=2";
-      while (std::chrono::steady_clock::now() < deadline && server->process_->Running()) {
-        if (PQping(ping.c_str()) == PQPING_OK) return server;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      if (server->process_->Running()) {
-        return Status::Timeout("postgres did not accept connections within " +
-                               std::to_string(timeout_s) + " s:\n" + TailOf(log));
-      }
-      server->process_.reset();
+      launched = server->Launch(port, timeout_s);
+      if (launched.ok()) return server;
+      if (launched.code() == StatusCode::kTimeout) break;  // started, but never answered
     }
-    return Status::Internal("postgres did not start:\n" + TailOf(log));
+    return launched;
   }
 
   ~PgServer() {
-    if (process_) {
-      // SIGINT: fast shutdown (clients are disconnected); SIGTERM would wait for them.
-      process_->Signal(SIGINT);
-      if (!process_->Wait(30).ok()) process_->Stop(5);
-      process_.reset();
-    }
+    Stop();
     std::error_code ec;
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Fast shutdown: clients are disconnected (SIGTERM would wait for them).
+  void Stop() {
+    if (!process_) return;
+    process_->Signal(SIGINT);
+    if (!process_->Wait(30).ok()) process_->Stop(5);
+    process_.reset();
+  }
+  // After Stop(): the same data directory on the same port again.
+  Status Resume(double timeout_s = 60) {
+    if (process_) return Status::Internal("the server is running");
+    return Launch(port_, timeout_s);
   }
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
@@ -246,7 +233,48 @@ class PgServer {
   }
 
  private:
+  std::string log() const { return dir_ + "/postgres.log"; }
+
+  // Starts postgres on `port` and waits until it accepts connections. The wait asks through
+  // the server's own Unix socket (in dir_): a TCP ping could be answered by another test's
+  // server that holds the port, if this one failed to bind it. (This one does not keep
+  // running without its TCP socket: postgres exits when it cannot listen on
+  // listen_addresses.)
+  Status Launch(int port, double timeout_s) {
+    std::vector<std::string> argv = postgres_;
+    for (const std::string& a :
+         {std::string("-D"), dir_ + "/data", std::string("-k"), dir_, std::string("-p"),
+          std::to_string(port), std::string("-c"), std::string("listen_addresses=127.0.0.1"),
+          std::string("-c"), std::string("fsync=off"), std::string("-c"),
+          std::string("synchronous_commit=off"), std::string("-c"),
+          std::string("full_page_writes=off"), std::string("-c"),
+          std::string("shared_buffers=32MB"), std::string("-c"),
+          std::string("max_connections=100")}) {
+      argv.push_back(a);
+    }
+    WF_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Start(argv, log()));
+    process_.emplace(std::move(child));
+    port_ = port;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+    const std::string ping = "host=" + dir_ + " port=" + std::to_string(port) +
+                             " user=postgres dbname=postgres connect_timeout=2";
+    while (std::chrono::steady_clock::now() < deadline && process_->Running()) {
+      if (PQping(ping.c_str()) == PQPING_OK) return Status::OK();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (process_->Running()) {
+      Stop();
+      return Status::Timeout("postgres did not accept connections within " +
+                             std::to_string(timeout_s) + " s:\n" + TailOf(log()));
+    }
+    process_.reset();
+    return Status::Internal("postgres did not start on port " + std::to_string(port) + ":\n" +
+                            TailOf(log()));
+  }
+
   std::string dir_;
+  std::vector<std::string> postgres_;  // the server's command line up to its arguments
   std::optional<ChildProcess> process_;
   int port_ = 0;
 };

@@ -222,6 +222,52 @@ TEST_F(DispatcherTest, SilentAgentLosesItsJobsToAnother) {
       << (*quarantined)[0].last_error;
 }
 
+TEST_F(DispatcherTest, AJobAnotherControllerLeasedAgainIsForgottenNotRequeued) {
+  AddCampaign();
+  Start(/*heartbeat_ms=*/1000);
+  FakeAgent quiet(ctx_, dispatcher_->endpoint(), "quiet");
+  quiet.Send(Command::kReady, Encode(Ready("quiet")));
+  ASSERT_EQ(quiet.Receive()->command, Command::kWelcome);
+  auto held = quiet.Receive();
+  ASSERT_TRUE(held);
+  auto job = DecodeJob(held->body);
+  ASSERT_TRUE(job.ok());
+  ASSERT_EQ(job->attempt, 1);
+  // Meanwhile another controller sharing the dataset took the job over: it requeued lease 1
+  // (its own copy of the lease ran out) and leased the job again, as attempt 2.
+  auto other = OpenSqliteStore(dir_ + "/d.db");
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Requeue(job->job_id, 1, "lease expired").ok());
+  ASSERT_TRUE((*other)->MarkLeased(job->job_id, 2, "elsewhere", 4102444800000).ok());
+  quiet.Send(Command::kHeartbeat, EncodeEmpty());
+
+  // `quiet` goes silent: its lease of attempt 1 is no longer the store's, so the job is
+  // forgotten here instead of being requeued from under the other controller.
+  EXPECT_TRUE(
+      Eventually([&] { return dispatcher_->counters().agents_alive.load() == 0; }, 10000ms));
+  auto jobs = (*other)->LoadActiveJobs();
+  ASSERT_TRUE(jobs.ok());
+  bool found = false;
+  for (const ActiveJob& j : *jobs) {
+    if (j.spec.job_id != job->job_id) continue;
+    found = true;
+    EXPECT_EQ(j.state, JobState::kLeased);
+    EXPECT_EQ(j.agent, "elsewhere");
+    EXPECT_EQ(j.spec.attempt, 2);
+  }
+  EXPECT_TRUE(found);
+  // Nor is it handed out here again: the next agent gets another job.
+  FakeAgent busy(ctx_, dispatcher_->endpoint(), "busy");
+  busy.Send(Command::kReady, Encode(Ready("busy")));
+  ASSERT_EQ(busy.Receive()->command, Command::kWelcome);
+  auto next = busy.Receive();
+  ASSERT_TRUE(next);
+  auto given = DecodeJob(next->body);
+  ASSERT_TRUE(given.ok());
+  EXPECT_NE(given->job_id, job->job_id);
+  EXPECT_EQ(dispatcher_->counters().retries.load(), 0);
+}
+
 TEST_F(DispatcherTest, DeviceSelectorsDecideWhichAgentsGetJobs) {
   AddCampaign(
       "name: sel\ndevices: [{class: cpu, name: 'lab-*', sensor: simulated}]\n"

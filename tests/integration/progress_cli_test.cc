@@ -16,7 +16,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -213,6 +215,28 @@ TEST(ProgressCli, FitDrawsABarOnATerminalAndNoCarriageReturnInAPipe) {
   EXPECT_EQ(piped.err.find('\r'), std::string::npos) << piped.err;
 }
 
+// Sets an environment variable for the children this test starts; restores it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 TEST(ProgressCli, FitJsonKeepsStdoutOneDocumentEvenOnATerminal) {
   TempDir dir;
   const std::string db = dir.File("dataset.db");
@@ -220,10 +244,15 @@ TEST(ProgressCli, FitJsonKeepsStdoutOneDocumentEvenOnATerminal) {
   ASSERT_FALSE(::testing::Test::HasFailure());
   const std::vector<std::string> fit = {"fit", "--db", db, "--estimator", "wattlayer", "--json"};
 
+  // A plain line on every update (the fit ends long before the default 5 s): the lines are
+  // printed, and must all go to stderr.
+  const ScopedEnv every_update("WATTFLEET_PROGRESS_INTERVAL_S", "0");
   const Captured piped = RunInPipes(fit);
   ASSERT_EQ(piped.code, 0) << piped.err;
   const auto doc = nlohmann::json::parse(piped.out);  // the document and nothing else
   EXPECT_FALSE(doc["results"].empty());
+  EXPECT_TRUE(std::regex_search(piped.err, std::regex("(^|\n)fit: \\d+/\\d+")))
+      << "no progress line on stderr:\n" << piped.err;
 
   const Captured tty = RunInTerminal(fit);
   ASSERT_EQ(tty.code, 0) << tty.out;

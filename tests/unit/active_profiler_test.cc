@@ -467,7 +467,9 @@ TEST_F(ActiveProfilerTest, AimsAtTheCampaignsNetworksAndStopsOnceTheyAreKnown) {
   const CampaignJob& first_added = jobs[kSeed];
   EXPECT_TRUE(terms.count(first_added.spec.subject)) << first_added.spec.subject;
   for (const std::string& s : subjects) {
-    if (!seeded.count(s)) EXPECT_EQ(s.find("/output/"), std::string::npos) << s;
+    if (!seeded.count(s)) {
+      EXPECT_EQ(s.find("/output/"), std::string::npos) << s;
+    }
   }
   // Where it stopped, every target's prediction is within the target.
   std::vector<ThorProbe> measured;

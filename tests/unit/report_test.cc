@@ -2,14 +2,18 @@
 // from a real dataset file: a plot or a visible note for every estimator, the held-out points
 // behind each scatter plot, and notes instead of plots where the dataset lacks something.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "cli_report.h"
 #include "estimator.h"
 #include "evaluation.h"
 #include "report.h"
@@ -341,6 +345,25 @@ TEST(Report, MissingDatasetIsAnErrorNamingTheFlag) {
   EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(report.status().message().find("--db"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(options.db));  // not created
+}
+
+TEST(Report, ATemporaryFileThatWasAlreadyThereIsLeftAlone) {
+  testing::TempDir dir;
+  const std::string db = dir.File("data.db");
+  testing::BuildSyntheticDataset(db);
+  const std::string out = dir.File("report.html");
+  // The name of the temporary file the report is written to before the rename (beside --out,
+  // with this process's id) is taken by a file that is someone else's.
+  const std::string taken = out + ".tmp-" + std::to_string(::getpid());
+  std::ofstream(taken) << "not the report's";
+  ReportOptions options;
+  options.db = db;
+  EXPECT_EQ(CmdReport(options, out), 2);
+  ASSERT_TRUE(std::filesystem::exists(taken)) << "a file the report did not create was deleted";
+  std::ifstream in(taken);
+  std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, "not the report's");
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 }  // namespace

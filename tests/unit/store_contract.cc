@@ -76,19 +76,69 @@ TEST_P(StoreContractTest, LeaseAndRequeueStateMachine) {
   // A distinct code: the dispatcher drops a job another controller leased first.
   EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
 
-  ASSERT_TRUE(store_->Requeue(1, "lease expired").ok());
+  ASSERT_TRUE(store_->Requeue(1, 1, "lease expired").ok());
   EXPECT_EQ(StateOf(1), "queued");
   EXPECT_EQ(QueryText("SELECT last_error FROM jobs WHERE id = 1"), "lease expired");
   // Attempts are kept: the next lease is attempt 2.
   EXPECT_EQ(QueryInt("SELECT attempts FROM jobs WHERE id = 1"), 1);
-  // Requeue of a job that is not leased changes nothing.
-  ASSERT_TRUE(store_->Requeue(1, "again").ok());
+  // Requeue of a job that is not leased changes nothing, and says so: the caller's view of
+  // the job is stale.
+  EXPECT_EQ(store_->Requeue(1, 1, "again").code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(QueryText("SELECT last_error FROM jobs WHERE id = 1"), "lease expired");
   ASSERT_TRUE(store_->MarkLeased(1, 2, "agent-2", 1).ok());
   EXPECT_EQ(QueryInt("SELECT attempts FROM jobs WHERE id = 1"), 2);
 
   EXPECT_EQ(store_->MarkLeased(99, 1, "a", 1).code(), StatusCode::kNotFound);
-  EXPECT_EQ(store_->Requeue(99, "x").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Requeue(99, 1, "x").code(), StatusCode::kNotFound);
+}
+
+
+TEST_P(StoreContractTest, AStaleLeaseDoesNotLowerTheAttempts) {
+  Create(MakeTestPlan());
+  // Attempts 1 and 2 were handed out (by another controller sharing the dataset, say), and
+  // attempt 2's lease ran out too.
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store_->Requeue(1, 1, "lease expired").ok());
+  ASSERT_TRUE(store_->MarkLeased(1, 2, "agent-2", 1).ok());
+  ASSERT_TRUE(store_->Requeue(1, 2, "lease expired").ok());
+  // A controller whose copy of the job was loaded before both (0 attempts) leases it as
+  // attempt 1: refused, as a lease lost to another controller is, and nothing changes.
+  const Status stale = store_->MarkLeased(1, 1, "agent-3", 1);
+  EXPECT_EQ(stale.code(), StatusCode::kAlreadyExists) << stale.ToString();
+  EXPECT_NE(stale.message().find("2 attempts"), std::string::npos) << stale.ToString();
+  EXPECT_EQ(StateOf(1), "queued");
+  EXPECT_EQ(QueryInt("SELECT attempts FROM jobs WHERE id = 1"), 2);
+  // Attempt 2's result, delivered late, still counts: it was handed out.
+  EXPECT_EQ(Record(Done(1, 2), "agent-2"), RecordOutcome::kStored);
+
+  // The same number again is a lease too: a JOB that could not be sent is requeued without
+  // spending its attempt and leased again as the same attempt.
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store_->Requeue(2, 1, "send failed").ok());
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-2", 1).ok());
+  EXPECT_EQ(QueryInt("SELECT attempts FROM jobs WHERE id = 2"), 1);
+  EXPECT_EQ(QueryText("SELECT agent FROM jobs WHERE id = 2"), "agent-2");
+}
+
+
+TEST_P(StoreContractTest, RequeueTakesBackOnlyTheLeaseOfItsAttempt) {
+  Create(MakeTestPlan());
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store_->Requeue(1, 1, "lease expired").ok());
+  ASSERT_TRUE(store_->MarkLeased(1, 2, "agent-2", 777).ok());
+  // A controller whose copy of attempt 1's lease ran out requeues it only now: the job is
+  // agent-2's, leased again since, and stays so.
+  const Status stale = store_->Requeue(1, 1, "lease expired");
+  EXPECT_EQ(stale.code(), StatusCode::kAlreadyExists) << stale.ToString();
+  EXPECT_EQ(StateOf(1), "leased");
+  EXPECT_EQ(QueryText("SELECT agent FROM jobs WHERE id = 1"), "agent-2");
+  EXPECT_EQ(QueryInt("SELECT lease_deadline_ms FROM jobs WHERE id = 1"), 777);
+  EXPECT_EQ(QueryInt("SELECT attempts FROM jobs WHERE id = 1"), 2);
+  // The current lease goes back.
+  ASSERT_TRUE(store_->Requeue(1, 2, "agent lost").ok());
+  EXPECT_EQ(StateOf(1), "queued");
+  EXPECT_EQ(QueryText("SELECT last_error FROM jobs WHERE id = 1"), "agent lost");
+  EXPECT_EQ(QueryInt("SELECT attempts FROM jobs WHERE id = 1"), 2);
 }
 
 
@@ -113,9 +163,10 @@ TEST_P(StoreContractTest, RecordResultOutcomes) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
 
-  // A done job can be neither leased nor requeued; Requeue racing with the result is a no-op.
+  // A done job can be neither leased nor requeued; Requeue racing with the result changes
+  // nothing (the dispatcher then forgets the job).
   EXPECT_FALSE(store_->MarkLeased(1, 3, "agent-1", 1).ok());
-  EXPECT_TRUE(store_->Requeue(1, "lease expired").ok());
+  EXPECT_EQ(store_->Requeue(1, 1, "lease expired").code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(StateOf(1), "done");
 }
 
@@ -123,7 +174,7 @@ TEST_P(StoreContractTest, RecordResultOutcomes) {
 TEST_P(StoreContractTest, ResultOfAnExpiredAttemptStillCountsOnce) {
   Create(MakeTestPlan());
   ASSERT_TRUE(store_->MarkLeased(2, 1, "slow", 1).ok());
-  ASSERT_TRUE(store_->Requeue(2, "lease expired").ok());
+  ASSERT_TRUE(store_->Requeue(2, 1, "lease expired").ok());
   ASSERT_TRUE(store_->MarkLeased(2, 2, "fast", 1).ok());
   // The slow attempt finishes first after all: its result is stored, the second is late.
   EXPECT_EQ(Record(Done(2, 1), "slow"), RecordOutcome::kStored);

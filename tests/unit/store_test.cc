@@ -141,6 +141,39 @@ TEST(StoreOpenTest, NotADatabaseIsAnError) {
 }
 
 
+TEST(StoreOpenTest, OpeningWithoutCreatingRefusesWhatIsNotADataset) {
+  TempDir dir;
+  StoreOpenOptions read_only;
+  read_only.create_if_missing = false;
+  // A mistyped name: refused, and no file appears.
+  const std::string missing = dir.File("typo.db");
+  auto none = OpenSqliteStore(missing, read_only);
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument) << none.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  // Another program's SQLite file: refused, and left without wattfleet's tables.
+  const std::string other = dir.File("other.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(other.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "CREATE TABLE notes(id INTEGER)", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto foreign = OpenSqliteStore(other, read_only);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.status().code(), StatusCode::kInvalidArgument) << foreign.status().ToString();
+  EXPECT_NE(foreign.status().message().find("not a wattfleet dataset"), std::string::npos)
+      << foreign.status().ToString();
+  EXPECT_EQ(QueryInt(other, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"), 1);
+  EXPECT_EQ(QueryInt(other, "PRAGMA user_version"), 0);
+  // A dataset opens.
+  const std::string dataset = dir.File("d.db");
+  ASSERT_TRUE(OpenSqliteStore(dataset).ok());
+  EXPECT_TRUE(OpenSqliteStore(dataset, read_only).ok());
+}
+
+
 TEST_F(StoreTest, TelemetryColumnsHoldReals) {
   Create(MakeTestPlan());
   JobResult hot = Done(1, 1);
