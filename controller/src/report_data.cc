@@ -2,7 +2,6 @@
 // its job's protocol settings (for the busy time, report_data.h).
 #include "report_data.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -30,14 +29,7 @@ double WindowsSeconds(const std::string& repeats_json) {
 }  // namespace
 
 Result<ReportData> LoadReportData(const std::string& db_path) {
-  if (::access(db_path.c_str(), R_OK) != 0) {
-    return Status::InvalidArgument("--db " + db_path + ": no such dataset");
-  }
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  sqlite::DbPtr db(raw);
-  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + db_path);
-  sqlite3_busy_timeout(db.get(), 5000);
+  WF_ASSIGN_OR_RETURN(sqlite::DbPtr db, sqlite::OpenDatasetReadOnly(db_path));
   auto not_a_dataset = [&](const Status& s) {
     return Status::InvalidArgument("--db " + db_path + ": not a wattfleet dataset (" +
                                    s.message() + ")");

@@ -3,6 +3,8 @@
 // Schema changes are append-only: a new version is a new entry in kMigrations that alters the
 // previous schema; released entries are never edited, because files in the field were
 // created by them.
+#include <unistd.h>
+
 #include <string>
 
 #include "sqlite_store.h"
@@ -38,6 +40,18 @@ Status Error(sqlite3* db, int rc, std::string_view what) {
     default:
       return Status::Internal(std::move(msg));
   }
+}
+
+Result<DbPtr> OpenDatasetReadOnly(const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0) {
+    return Status::InvalidArgument("--db " + path + ": no such dataset");
+  }
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) return Error(db.get(), rc, "open " + path);
+  sqlite3_busy_timeout(db.get(), 5000);
+  return db;
 }
 
 Status Exec(sqlite3* db, const char* sql) {

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "sqlite_store.h"
+
+#include "export_row.h"
 #include "store.h"
 #include "store_values.h"
 #include "wattfleet/common/clock.h"
@@ -109,8 +111,7 @@ class SqliteStore final : public Store {
   Result<JobRow> ReadJob(int64_t job_id);
   // The campaign's state, NotFound for an unknown id.
   Result<std::string> ReadCampaignState(int64_t campaign_id);
-  Result<std::map<std::pair<int64_t, std::string>, std::set<std::string>>> LayerArchitectures(
-      std::optional<int64_t> campaign_id);
+  Result<LayerArchitectureMap> LayerArchitectures(std::optional<int64_t> campaign_id);
 
   sqlite3* db() { return db_.get(); }
   static int64_t Now() { return SystemClock().UnixMillis(); }
@@ -462,14 +463,13 @@ Status SqliteStore::UpsertDevice(const DeviceRecord& device) {
   return tx.Commit();
 }
 
-Result<std::map<std::pair<int64_t, std::string>, std::set<std::string>>>
-SqliteStore::LayerArchitectures(std::optional<int64_t> campaign_id) {
+Result<LayerArchitectureMap> SqliteStore::LayerArchitectures(std::optional<int64_t> campaign_id) {
   WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT a.campaign_id, al.layer_key, a.name "
                                             "FROM arch_layers al JOIN architectures a "
                                             "ON a.id = al.architecture_id "
                                             "WHERE ?1 IS NULL OR a.campaign_id = ?1"));
   q.Bind(1, campaign_id);
-  std::map<std::pair<int64_t, std::string>, std::set<std::string>> out;
+  LayerArchitectureMap out;
   while (true) {
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
     if (!row) break;
@@ -489,10 +489,7 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
   WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(campaign_id));
   WF_ASSIGN_OR_RETURN(
       Stmt q,
-      cache_.Get("SELECT m.job_id, m.attempt, m.agent, m.created_ms, m.payload, "
-                    "j.campaign_id, c.name, j.kind, j.subject, j.device_class, j.mode, j.dtype, "
-                    "j.batch, l.type, l.macs, l.flops, l.params, a.macs, a.flops, a.params, "
-                    "j.spec "
+      cache_.Get("SELECT " WATTFLEET_EXPORT_COLUMNS
                     "FROM measurements m JOIN jobs j ON j.id = m.job_id "
                     "JOIN campaigns c ON c.id = j.campaign_id "
                     "LEFT JOIN layers l ON j.kind = 'layer' AND l.key = j.subject "
@@ -505,54 +502,14 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
   while (true) {
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
     if (!row) break;
-    ExportRow r;
-    r.job_id = q.Int(0);
-    r.attempt = static_cast<int32_t>(q.Int(1));
-    r.device = q.Text(2);
-    r.measured_at_ms = q.Int(3);
-    auto m = DecodeMeasurement(q.BlobAt(4));
-    if (!m.ok()) return m.status().WithContext("stored measurement of " + JobLabel(r.job_id));
-    r.m = std::move(m).value();
-    r.campaign_id = q.Int(5);
-    r.campaign = q.Text(6);
-    r.kind = q.Text(7);
-    const std::string subject = q.Text(8);
-    r.device_class = q.Text(9);
-    r.mode = q.Text(10);
-    r.dtype = q.Text(11);
-    r.batch = q.Int(12);
-    int64_t macs = 0, flops = 0;
-    if (r.kind == "layer") {
-      r.layer_key = subject;
-      r.layer_type = q.Text(13);
-      macs = q.Int(14);
-      flops = q.Int(15);
-      r.params = q.Int(16);
-      const auto it = layer_archs.find({r.campaign_id, subject});
-      if (it != layer_archs.end()) {
-        for (const std::string& name : it->second) {
-          if (!r.architecture.empty()) r.architecture += ';';
-          r.architecture += name;
-        }
-      }
-    } else if (!q.IsNull(17)) {
-      r.architecture = subject;
-      macs = q.Int(17);
-      flops = q.Int(18);
-      r.params = q.Int(19);
-    } else {
-      // Probe models (and anything else without an architecture row): the features of the
-      // graph the agent actually ran.
-      auto spec = DecodeJob(q.BlobAt(20));
-      if (!spec.ok()) return spec.status().WithContext("stored spec of " + JobLabel(r.job_id));
-      r.architecture = subject;
-      const LayerFeatures totals = spec->graph.Totals();
-      macs = totals.macs;
-      flops = totals.flops;
-      r.params = totals.params;
-    }
-    r.macs = macs * r.batch;
-    r.flops = flops * r.batch;
+    struct Columns {
+      const Stmt& q;
+      int64_t Int(int k) const { return q.Int(k); }
+      std::string Text(int k) const { return q.Text(k); }
+      std::string Bytes(int k) const { return q.BlobAt(k); }
+      bool IsNull(int k) const { return q.IsNull(k); }
+    };
+    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(Columns{q}, layer_archs));
     rows.push_back(std::move(r));
   }
   return rows;

@@ -194,5 +194,10 @@ Status RequireSchema(sqlite3* db, const std::string& path);
 // The file's PRAGMA user_version.
 Result<int> SchemaVersion(sqlite3* db);
 
+// An existing dataset opened read-only, with a busy timeout so that a controller writing to
+// it meanwhile only delays the reader: for the commands that only read (fit, report).
+// InvalidArgument naming --db when the file does not exist.
+Result<DbPtr> OpenDatasetReadOnly(const std::string& path);
+
 }  // namespace sqlite
 }  // namespace wattfleet

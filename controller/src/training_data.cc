@@ -3,7 +3,6 @@
 #include "training_data.h"
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -73,14 +72,7 @@ std::vector<std::string> TrainingData::DeviceClasses() const {
 }
 
 Result<TrainingData> LoadTrainingData(const std::string& db_path) {
-  if (::access(db_path.c_str(), R_OK) != 0) {
-    return Status::InvalidArgument("--db " + db_path + ": no such dataset");
-  }
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  sqlite::DbPtr db(raw);
-  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + db_path);
-  sqlite3_busy_timeout(db.get(), 5000);
+  WF_ASSIGN_OR_RETURN(sqlite::DbPtr db, sqlite::OpenDatasetReadOnly(db_path));
 
   TrainingData data;
   {
