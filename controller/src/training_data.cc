@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "sqlite_store.h"
@@ -132,6 +133,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
     auto nodes = sqlite::Stmt::Prepare(
         db.get(), "SELECT layer_key FROM arch_layers WHERE architecture_id = ? ORDER BY position");
     if (!nodes.ok()) return nodes.status();
+    std::map<int64_t, std::vector<std::string>> layer_keys_of;
     for (;;) {
       WF_ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
@@ -147,13 +149,21 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       s.flops = static_cast<double>(q->Int(7)) * b;
       s.params = static_cast<double>(q->Int(8));
       if (!q->IsNull(9)) {
-        nodes->Reset();
-        nodes->Bind(1, q->Int(9));
-        for (;;) {
-          WF_ASSIGN_OR_RETURN(bool n, nodes->Step());
-          if (!n) break;
-          s.layer_keys.push_back(nodes->Text(0));
+        // Repeats of one architecture share its layer list: read it once.
+        const int64_t arch_id = q->Int(9);
+        auto known = layer_keys_of.find(arch_id);
+        if (known == layer_keys_of.end()) {
+          std::vector<std::string> keys;
+          nodes->Reset();
+          nodes->Bind(1, arch_id);
+          for (;;) {
+            WF_ASSIGN_OR_RETURN(bool n, nodes->Step());
+            if (!n) break;
+            keys.push_back(nodes->Text(0));
+          }
+          known = layer_keys_of.emplace(arch_id, std::move(keys)).first;
         }
+        s.layer_keys = known->second;
       }
       s.energy_j = q->Double(10);
       s.energy_dynamic_j = q->Double(11);

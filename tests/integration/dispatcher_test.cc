@@ -71,6 +71,18 @@ class DispatcherTest : public ::testing::Test {
     EXPECT_TRUE(loop_status_.ok());
     dispatcher_.reset();
   }
+  // Registers `agent` as `name` and takes the first job the dispatcher hands it.
+  void RegisterAndTake(FakeAgent& agent, const std::string& name, JobSpec* job) {
+    agent.Send(Command::kReady, Encode(Ready(name)));
+    auto welcome = agent.Receive();
+    ASSERT_TRUE(welcome);
+    ASSERT_EQ(welcome->command, Command::kWelcome);
+    auto frame = agent.Receive();
+    ASSERT_TRUE(frame);
+    auto decoded = DecodeJob(frame->body);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    *job = std::move(decoded).value();
+  }
   template <typename Pred>
   bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -192,32 +204,24 @@ TEST_F(DispatcherTest, SilentAgentLosesItsJobsToAnother) {
   AddCampaign();
   Start(/*heartbeat_ms=*/50);
   FakeAgent quiet(ctx_, dispatcher_->endpoint(), "quiet");
-  quiet.Send(Command::kReady, Encode(Ready("quiet")));
-  ASSERT_EQ(quiet.Receive()->command, Command::kWelcome);
-  auto held = quiet.Receive();
-  ASSERT_TRUE(held);
-  auto job = DecodeJob(held->body);
-  ASSERT_TRUE(job.ok());
+  JobSpec job;
+  ASSERT_NO_FATAL_FAILURE(RegisterAndTake(quiet, "quiet", &job));
   // `quiet` never answers: after liveness x heartbeat it is dead and its job is requeued.
   EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().agents_alive.load() == 0; }));
   EXPECT_GE(dispatcher_->counters().retries.load(), 1);
 
   FakeAgent busy(ctx_, dispatcher_->endpoint(), "busy");
-  busy.Send(Command::kReady, Encode(Ready("busy")));
-  ASSERT_EQ(busy.Receive()->command, Command::kWelcome);
-  auto again = busy.Receive();
-  ASSERT_TRUE(again);
-  auto retried = DecodeJob(again->body);
-  ASSERT_TRUE(retried.ok());
-  EXPECT_EQ(retried->job_id, job->job_id);  // the lost job goes out first
-  EXPECT_EQ(retried->attempt, 2);
+  JobSpec retried;
+  ASSERT_NO_FATAL_FAILURE(RegisterAndTake(busy, "busy", &retried));
+  EXPECT_EQ(retried.job_id, job.job_id);  // the lost job goes out first
+  EXPECT_EQ(retried.attempt, 2);
   // busy goes silent too: attempt 2 of 2 is lost, and the job is quarantined, not retried.
   EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().jobs_quarantined.load() == 1; }));
   Stop();
   auto quarantined = store_->ListQuarantined(10);
   ASSERT_TRUE(quarantined.ok());
   ASSERT_EQ(quarantined->size(), 1u);
-  EXPECT_EQ((*quarantined)[0].job_id, job->job_id);
+  EXPECT_EQ((*quarantined)[0].job_id, job.job_id);
   EXPECT_NE((*quarantined)[0].last_error.find("agent lost"), std::string::npos)
       << (*quarantined)[0].last_error;
 }
@@ -226,19 +230,15 @@ TEST_F(DispatcherTest, AJobAnotherControllerLeasedAgainIsForgottenNotRequeued) {
   AddCampaign();
   Start(/*heartbeat_ms=*/1000);
   FakeAgent quiet(ctx_, dispatcher_->endpoint(), "quiet");
-  quiet.Send(Command::kReady, Encode(Ready("quiet")));
-  ASSERT_EQ(quiet.Receive()->command, Command::kWelcome);
-  auto held = quiet.Receive();
-  ASSERT_TRUE(held);
-  auto job = DecodeJob(held->body);
-  ASSERT_TRUE(job.ok());
-  ASSERT_EQ(job->attempt, 1);
+  JobSpec job;
+  ASSERT_NO_FATAL_FAILURE(RegisterAndTake(quiet, "quiet", &job));
+  ASSERT_EQ(job.attempt, 1);
   // Meanwhile another controller sharing the dataset took the job over: it requeued lease 1
   // (its own copy of the lease ran out) and leased the job again, as attempt 2.
   auto other = OpenSqliteStore(dir_ + "/d.db");
   ASSERT_TRUE(other.ok());
-  ASSERT_TRUE((*other)->Requeue(job->job_id, 1, "lease expired").ok());
-  ASSERT_TRUE((*other)->MarkLeased(job->job_id, 2, "elsewhere", 4102444800000).ok());
+  ASSERT_TRUE((*other)->Requeue(job.job_id, 1, "lease expired").ok());
+  ASSERT_TRUE((*other)->MarkLeased(job.job_id, 2, "elsewhere", 4102444800000).ok());
   quiet.Send(Command::kHeartbeat, EncodeEmpty());
 
   // `quiet` goes silent: its lease of attempt 1 is no longer the store's, so the job is
@@ -249,7 +249,7 @@ TEST_F(DispatcherTest, AJobAnotherControllerLeasedAgainIsForgottenNotRequeued) {
   ASSERT_TRUE(jobs.ok());
   bool found = false;
   for (const ActiveJob& j : *jobs) {
-    if (j.spec.job_id != job->job_id) continue;
+    if (j.spec.job_id != job.job_id) continue;
     found = true;
     EXPECT_EQ(j.state, JobState::kLeased);
     EXPECT_EQ(j.agent, "elsewhere");
@@ -258,13 +258,9 @@ TEST_F(DispatcherTest, AJobAnotherControllerLeasedAgainIsForgottenNotRequeued) {
   EXPECT_TRUE(found);
   // Nor is it handed out here again: the next agent gets another job.
   FakeAgent busy(ctx_, dispatcher_->endpoint(), "busy");
-  busy.Send(Command::kReady, Encode(Ready("busy")));
-  ASSERT_EQ(busy.Receive()->command, Command::kWelcome);
-  auto next = busy.Receive();
-  ASSERT_TRUE(next);
-  auto given = DecodeJob(next->body);
-  ASSERT_TRUE(given.ok());
-  EXPECT_NE(given->job_id, job->job_id);
+  JobSpec given;
+  ASSERT_NO_FATAL_FAILURE(RegisterAndTake(busy, "busy", &given));
+  EXPECT_NE(given.job_id, job.job_id);
   EXPECT_EQ(dispatcher_->counters().retries.load(), 0);
 }
 
