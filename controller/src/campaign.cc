@@ -272,8 +272,11 @@ Status Parser::ParsePlan(const Field& f, PlanOptions* p) const {
       p->distinct_layers = true;
     } else if (v == "all") {
       p->distinct_layers = false;
+    } else if (v == "none") {
+      p->layers = false;
     } else {
-      return Err(At(*g), "plan.layers must be 'distinct' or 'all', got " + Describe(g->value));
+      return Err(At(*g), "plan.layers must be 'distinct', 'all' or 'none', got " +
+                             Describe(g->value));
     }
   }
   if (const Field* g = Find(fields, "whole_models")) {

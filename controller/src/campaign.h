@@ -39,6 +39,7 @@ struct ActiveOptions {
 
 struct PlanOptions {
   bool distinct_layers = true;  // plan.layers: distinct (each distinct layer once per class)
+  bool layers = true;           // plan.layers: none (whole models only) sets it false
   bool whole_models = true;     // plan.whole_models
   bool thor_probes = false;     // plan.thor_probes: THOR's 1-, 2- and 3-layer probe models
   // plan.thor_probes.widths: the width grid of the probes (channels or units).

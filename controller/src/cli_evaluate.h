@@ -15,6 +15,8 @@ struct EvaluateOptions {
   std::string target = "both";          // energy | time | both
   std::string split = "kfold";          // kfold | lofo | both
   int folds = 5;
+  // Campaigns never trained on; their whole models are scored (split "campaign").
+  std::vector<std::string> holdout_campaigns;
   bool json = false;
 };
 

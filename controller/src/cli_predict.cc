@@ -10,6 +10,7 @@
 #include <set>
 
 #include "architecture_sample.h"
+#include "evaluation.h"
 
 namespace wattfleet {
 namespace {
@@ -44,11 +45,32 @@ nlohmann::json OrNull(const std::optional<double>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
+nlohmann::json IntervalJson(const std::optional<std::pair<double, double>>& v) {
+  return v ? nlohmann::json::array({v->first, v->second}) : nlohmann::json(nullptr);
+}
+
 std::string Figure(const std::optional<double>& v) {
   if (!v) return "-";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g", *v);
   return buf;
+}
+
+// The set's whole-model measurements of an architecture with exactly `model`'s layers at its
+// batch (the name may differ: a campaign's name for a zoo model).
+std::optional<MeasuredWhole> MeasuredWholeOf(const TrainingSet& set, const ModelSample& model) {
+  MeasuredWhole w;
+  for (const ModelSample& m : set.models) {
+    if (m.kind != "model" || m.batch != model.batch || m.layer_keys != model.layer_keys) continue;
+    ++w.count;
+    w.energy_is_estimate |= m.energy_is_estimate;
+    w.energy_j += m.energy_j;
+    w.time_s += m.time_s;
+  }
+  if (w.count == 0) return std::nullopt;
+  w.energy_j /= static_cast<double>(w.count);
+  w.time_s /= static_cast<double>(w.count);
+  return w;
 }
 
 }  // namespace
@@ -183,10 +205,43 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     p.models.push_back({std::string(TargetName(targets[i])),
                         std::string(ModelSourceName(e.source)), e.model_id, e.note});
   }
-  p.energy_j = estimates[0].value;
+  p.energy_j = p.estimated_energy_j = estimates[0].value;
   p.energy_j_std = Std(estimates[0]);
-  p.time_s = estimates[1].value;
+  p.time_s = p.estimated_time_s = estimates[1].value;
   p.time_s_std = Std(estimates[1]);
+  if (const Interval& i = obtained_for[0].interval; i.ok()) {
+    p.energy_j_interval = {i.Low(p.energy_j), i.High(p.energy_j)};
+  }
+  if (const Interval& i = obtained_for[1].interval; i.ok()) {
+    p.time_s_interval = {i.Low(p.time_s), i.High(p.time_s)};
+  }
+  for (const Estimate& e : estimates) {
+    for (const std::string& w : e.warnings) {
+      if (std::find(p.notes.begin(), p.notes.end(), w) == p.notes.end()) p.notes.push_back(w);
+    }
+  }
+  if (!obtained_for[0].interval.ok() || !obtained_for[1].interval.ok()) {
+    p.notes.push_back("no 90 % interval: fewer than 9 architectures measured whole to rest "
+                      "it on");
+  }
+  p.measured = MeasuredWholeOf(set, sample.model);
+  p.energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),
+                                 [](const LayerSample& s) { return s.energy_is_estimate; }) ||
+                     std::any_of(set.models.begin(), set.models.end(),
+                                 [](const ModelSample& s) { return s.energy_is_estimate; });
+  if (p.energy_modeled) {
+    p.notes.push_back("energy on " + o.device + " was modeled, not metered (no power sensor): "
+                      "measured time x modeled power, itself an estimate");
+  }
+  if (p.measured && o.prefer_measured) {
+    p.source = "measured";
+    p.energy_j = p.measured->energy_j;
+    p.time_s = p.measured->time_s;
+    p.energy_j_std.reset();
+    p.time_s_std.reset();
+    p.energy_j_interval.reset();
+    p.time_s_interval.reset();
+  }
   p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
 
   const size_t n = arch.nodes.size();
@@ -223,6 +278,13 @@ nlohmann::json PredictionToJson(const Prediction& p) {
                       {"id", m.model_id ? nlohmann::json(m.model_id) : nlohmann::json(nullptr)},
                       {"note", m.note}});
   }
+  nlohmann::json measured = nullptr;
+  if (p.measured) {
+    measured = {{"count", p.measured->count},
+                {"energy_is_estimate", p.measured->energy_is_estimate},
+                {"energy_j", p.measured->energy_j},
+                {"time_s", p.measured->time_s}};
+  }
   nlohmann::json training = p.training.ToJson();
   training["device"] = p.device;
   training["mode"] = p.mode;
@@ -233,10 +295,18 @@ nlohmann::json PredictionToJson(const Prediction& p) {
           {"batch", p.batch},
           {"measured_batches", p.measured_batches},
           {"estimator", p.estimator},
+          {"source", p.source},
           {"energy_j", p.energy_j},
           {"energy_j_std", OrNull(p.energy_j_std)},
+          {"energy_j_interval", IntervalJson(p.energy_j_interval)},
           {"time_s", p.time_s},
           {"time_s_std", OrNull(p.time_s_std)},
+          {"time_s_interval", IntervalJson(p.time_s_interval)},
+          {"interval_level", kIntervalLevel},
+          {"estimate", {{"energy_j", p.estimated_energy_j}, {"time_s", p.estimated_time_s}}},
+          {"measured", measured},
+          {"energy_is_estimate", p.source == "estimate" || p.energy_modeled},
+          {"training_energy_modeled", p.energy_modeled},
           {"macs", p.macs},
           {"flops", p.flops},
           {"params", p.params},
@@ -277,13 +347,34 @@ void PrintTable(const Prediction& p) {
   std::printf("%-*s %-20s %16lld %12lld %12s %12s\n", width, "total", "",
               static_cast<long long>(p.macs), static_cast<long long>(p.params),
               Figure(p.energy_j).c_str(), Figure(p.time_s).c_str());
-  std::printf("energy %.4g J per iteration", p.energy_j);
-  if (p.energy_j_std) std::printf(" (std %.2g J)", *p.energy_j_std);
-  std::printf(", time %.4g s per iteration", p.time_s);
-  if (p.time_s_std) std::printf(" (std %.2g s)", *p.time_s_std);
-  std::printf("\n");
+  if (p.source == "measured") {
+    std::printf("energy %.4g J, time %.4g s per iteration: measured (%lld repeats in the "
+                "dataset); estimate beside it: %.4g J, %.4g s\n",
+                p.energy_j, p.time_s, static_cast<long long>(p.measured->count),
+                p.estimated_energy_j, p.estimated_time_s);
+  } else {
+    std::printf("estimate: energy %.4g J per iteration", p.energy_j);
+    if (p.energy_j_interval) {
+      std::printf(" (90%% interval %.4g to %.4g J)", p.energy_j_interval->first,
+                  p.energy_j_interval->second);
+    }
+    if (p.energy_j_std) std::printf(" (std %.2g J)", *p.energy_j_std);
+    std::printf(", time %.4g s per iteration", p.time_s);
+    if (p.time_s_interval) {
+      std::printf(" (90%% interval %.4g to %.4g s)", p.time_s_interval->first,
+                  p.time_s_interval->second);
+    }
+    if (p.time_s_std) std::printf(" (std %.2g s)", *p.time_s_std);
+    std::printf("\n");
+    if (p.measured) {
+      std::printf("measured in the dataset: energy %.4g J, time %.4g s per iteration (%lld "
+                  "repeats; --prefer-measured returns these)\n",
+                  p.measured->energy_j, p.measured->time_s,
+                  static_cast<long long>(p.measured->count));
+    }
+  }
   for (const std::string& t : p.unmodelled) {
-    std::printf("note: no model of its own for %s (global fallback used)\n", t.c_str());
+    std::printf("note: no model of its own for %s (bounded by the fitted types)\n", t.c_str());
   }
   for (const std::string& n : p.notes) std::printf("note: %s\n", n.c_str());
 }

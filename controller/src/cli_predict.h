@@ -23,7 +23,18 @@ struct PredictOptions {
   std::optional<int64_t> batch;  // default: the most common batch of the device's measurements
   std::string mode = "inference";
   std::string estimator = "measured-layers";
+  // When the dataset holds a whole-model measurement of this architecture at this batch,
+  // mode and device class, return it as the figures (the estimate stays beside it).
+  bool prefer_measured = false;
   bool json = false;
+};
+
+// The dataset's own whole-model measurements of the asked architecture (same layers, batch,
+// mode and device class): the mean over its repeats.
+struct MeasuredWhole {
+  int64_t count = 0;
+  double energy_j = 0, time_s = 0;
+  bool energy_is_estimate = false;  // modeled energy: measured time, estimated power
 };
 
 struct LayerPrediction {
@@ -58,6 +69,14 @@ struct Prediction {
   std::optional<double> energy_j_std;  // null: the method states no uncertainty
   double time_s = 0;
   std::optional<double> time_s_std;
+  // Split-conformal 90 % intervals (evaluation.h) where the estimator has held-out errors to
+  // rest them on: [low, high] around the estimate.
+  std::optional<std::pair<double, double>> energy_j_interval, time_s_interval;
+  // What the figures are: "estimate", or "measured" with --prefer-measured and a measurement.
+  std::string source = "estimate";
+  double estimated_energy_j = 0, estimated_time_s = 0;  // the estimate, whatever `source`
+  std::optional<MeasuredWhole> measured;                // the dataset's own, when it has one
+  bool energy_modeled = false;  // the training set's energy came from the modeled meter
   std::vector<LayerPrediction> layers;   // one per node, in node order
   std::vector<std::string> unmodelled;   // layer types predicted by a fallback model
   std::vector<std::string> unsupported;  // TorchScript operators left out of the estimate

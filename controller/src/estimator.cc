@@ -7,7 +7,9 @@
 #include <algorithm>
 
 #include "estimator_pre.h"
+#include "estimator_layerwise.h"
 #include "estimator_thor.h"
+#include "layer_cost.h"
 #include "estimator_wattlayer.h"
 
 namespace wattfleet {
@@ -18,6 +20,18 @@ double TargetOf(const LayerSample& s, Target t) {
 }
 double TargetOf(const ModelSample& s, Target t) {
   return t == Target::kEnergy ? s.energy_j : s.time_s;
+}
+
+LayerSample AtBatch(const LayerSample& s, int64_t batch) {
+  if (batch == s.batch || s.batch <= 0 || batch <= 0) return s;
+  LayerSample out = s;
+  const double f = static_cast<double>(batch) / static_cast<double>(s.batch);
+  out.macs *= f;
+  out.flops *= f;
+  out.input_elements *= f;
+  out.output_elements *= f;
+  out.batch = batch;
+  return out;
 }
 
 std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
@@ -75,6 +89,11 @@ class MacsEstimator final : public Estimator {
       y.push_back(TargetOf(m, target));
     }
     coef_ = LeastSquares(rows, y);
+    // A negative slope or intercept predicts energy falling with size, or below zero for
+    // small models: refit with both constrained to be non-negative.
+    if (!coef_.empty() && (coef_[0] < 0 || coef_[1] < 0)) {
+      coef_ = NonNegativeRelativeLeastSquares(rows, y);
+    }
     if (coef_.empty()) {
       return Status::Unavailable("macs: needs whole-model measurements of at least two "
                                         "architectures with different MACs");
@@ -83,7 +102,7 @@ class MacsEstimator final : public Estimator {
   }
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
     if (coef_.empty()) return Status::Unavailable("macs: not fitted");
-    return Estimate{coef_[0] * m.macs + coef_[1], -1, {}};
+    return Estimate{coef_[0] * m.macs + coef_[1], -1, {}, {}};
   }
   nlohmann::json ToJson() const override { return {{"estimator", name()}, {"coef", coef_}}; }
   Status FromJson(const nlohmann::json& j) override {
@@ -123,7 +142,7 @@ class TdpEstimator final : public Estimator {
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
     WF_ASSIGN_OR_RETURN(Estimate t, time_.Predict(m, catalog));
     if (target_ == Target::kTime) return t;
-    return Estimate{power_w_ * std::max(t.value, 0.0), -1, {}};
+    return Estimate{power_w_ * std::max(t.value, 0.0), -1, {}, {}};
   }
   nlohmann::json ToJson() const override {
     return {{"estimator", name()}, {"target", TargetName(target_)}, {"power_w", power_w_},
@@ -151,13 +170,14 @@ class TdpEstimator final : public Estimator {
 }  // namespace
 
 std::vector<std::string> EstimatorNames() {
-  return {"macs", "tdp", "wattlayer", "measured-layers", "thor", "pre"};
+  return {"macs", "tdp", "wattlayer", "wattlayer-paper", "measured-layers", "thor", "pre"};
 }
 
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name) {
   if (name == "macs") return std::unique_ptr<Estimator>(std::make_unique<MacsEstimator>());
   if (name == "tdp") return std::unique_ptr<Estimator>(std::make_unique<TdpEstimator>());
-  if (name == "wattlayer") return MakeWattLayerEstimator();
+  if (name == "wattlayer") return MakeLayerwiseEstimator();
+  if (name == "wattlayer-paper") return MakeWattLayerPaperEstimator();
   if (name == "measured-layers") return MakeMeasuredLayersEstimator();
   if (name == "thor") return MakeThorEstimator();
   if (name == "pre") return MakePreEstimator();

@@ -27,7 +27,14 @@ struct Estimate {
   // One value per entry of the model's layer_keys where the method attributes its estimate
   // to layers (calibration included, so they sum to `value`); empty where it cannot.
   std::vector<double> layers;
+  // What the caller should know about this estimate: types priced without a model of their
+  // own, sizes or batches outside what the fit has seen. Empty when there is nothing to say.
+  std::vector<std::string> warnings;
 };
+
+// `s` with its per-iteration features (MACs, FLOPs, input and output elements: per-sample
+// figures times the batch) at `batch` instead of s.batch. Parameters do not scale.
+LayerSample AtBatch(const LayerSample& s, int64_t batch);
 
 // Features of every layer the dataset knows, by canonical key (measured or not: features
 // come from the layer model, never from a measurement).
@@ -53,7 +60,7 @@ class Estimator {
   virtual Status FromJson(const nlohmann::json& state) = 0;
 };
 
-// "macs", "tdp", "wattlayer", "measured-layers"; NotFound listing the known names otherwise.
+// "macs", "tdp", "wattlayer", "wattlayer-paper", "measured-layers", "thor", "pre"; NotFound listing the known names otherwise.
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);
 std::vector<std::string> EstimatorNames();
 

@@ -128,11 +128,6 @@ double CrossValidate(const std::vector<const LayerSample*>& samples, Variant v, 
   return MedianApe(apes);
 }
 
-// Measured layers are looked up by canonical key and batch size.
-std::string MeasuredKey(const std::string& key, int64_t batch) {
-  return key + "@b" + std::to_string(batch);
-}
-
 const char* VariantName(Variant v) {
   switch (v) {
     case Variant::kLinearWork: return "linear-work";
@@ -149,7 +144,7 @@ Result<Variant> VariantFromName(const std::string& name) {
                     Variant::kLogMulti, Variant::kProportional}) {
     if (name == VariantName(v)) return v;
   }
-  return Status::Corruption("wattlayer: unknown variant '" + name + "'");
+  return Status::Corruption("wattlayer-paper: unknown variant '" + name + "'");
 }
 
 nlohmann::json ModelToJson(const Model& m) {
@@ -161,19 +156,14 @@ Result<Model> ModelFromJson(const nlohmann::json& j) {
   WF_ASSIGN_OR_RETURN(m.variant, VariantFromName(j.at("variant").get<std::string>()));
   m.coef = j.at("coef").get<std::vector<double>>();
   if (m.coef.size() != Features(LayerSample{}, m.variant).size()) {
-    return Status::Corruption("wattlayer: coefficient count does not match its variant");
+    return Status::Corruption("wattlayer-paper: coefficient count does not match its variant");
   }
   return m;
 }
 
-// `use_measured`: the "measured-layers" estimator. A layer the training set measured
-// contributes its measurement (the mean of its repeats) rather than its type's regression:
-// an architecture nobody measured whole is mostly made of layers that other architectures
-// share, and the dataset exists to reuse them. Only layers never measured are regressed.
 class WattLayerEstimator final : public Estimator {
  public:
-  explicit WattLayerEstimator(bool use_measured) : use_measured_(use_measured) {}
-  std::string name() const override { return use_measured_ ? "measured-layers" : "wattlayer"; }
+  std::string name() const override { return "wattlayer-paper"; }
 
   Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
              Target target) override {
@@ -182,17 +172,19 @@ class WattLayerEstimator final : public Estimator {
     unseen_.clear();
     std::map<std::string, std::vector<const LayerSample*>> groups;
     std::vector<const LayerSample*> all;
-    measured_.clear();
-    std::map<std::string, int> counts;
+    ratio_range_.clear();
     for (const LayerSample& s : layers) {
       groups[s.type].push_back(&s);
       all.push_back(&s);
-      if (use_measured_) {
-        measured_[MeasuredKey(s.key, s.batch)] += TargetOf(s, target);
-        ++counts[MeasuredKey(s.key, s.batch)];
+      // The range of cost per unit of work, per kind of work: what bounds a type without a
+      // model of its own.
+      const double v = TargetOf(s, target), w = Work(s);
+      if (v > 0 && w > 0) {
+        auto [it, fresh] = ratio_range_.try_emplace(s.macs > 0 ? "macs" : "elements", v / w, v / w);
+        it->second.first = std::min(it->second.first, v / w);
+        it->second.second = std::max(it->second.second, v / w);
       }
     }
-    for (auto& [key, sum] : measured_) sum /= counts[key];
     fallback_ = Model{Variant::kLogWork, FitVariant(all, Variant::kLogWork, target)};
     if (fallback_.coef.empty()) {
       return Status::Unavailable(name() + ": needs layer measurements of at least two "
@@ -256,6 +248,15 @@ class WattLayerEstimator final : public Estimator {
       e.value += v;
     }
     e.layers = std::move(parts);
+    std::set<std::string> unseen;
+    for (const std::string& key : m.layer_keys) {
+      auto it = catalog.find(key);
+      if (it != catalog.end() && !by_type_.count(it->second.type)) unseen.insert(it->second.type);
+    }
+    for (const std::string& type : unseen) {
+      e.warnings.push_back(type + " has no model of its own: the global fallback, clamped to "
+                                  "the cost per unit of work measured");
+    }
     return e;
   }
 
@@ -264,7 +265,7 @@ class WattLayerEstimator final : public Estimator {
     for (const auto& [type, m] : by_type_) types[type] = ModelToJson(m);
     return {{"estimator", name()},   {"kappa", kappa_},
             {"types", types},        {"fallback", ModelToJson(fallback_)},
-            {"unmodelled", unmodelled_}, {"measured", measured_}};
+            {"unmodelled", unmodelled_}, {"ratio_range", ratio_range_}};
   }
 
   Status FromJson(const nlohmann::json& j) override {
@@ -279,7 +280,7 @@ class WattLayerEstimator final : public Estimator {
       }
       WF_ASSIGN_OR_RETURN(fallback_, ModelFromJson(j.at("fallback")));
       unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
-      measured_ = j.at("measured").get<std::map<std::string, double>>();
+      ratio_range_ = j.at("ratio_range").get<std::map<std::string, std::pair<double, double>>>();
       kappa_ = j.at("kappa").get<double>();
       unseen_.clear();
       return Status::OK();
@@ -307,36 +308,39 @@ class WattLayerEstimator final : public Estimator {
       if (it == catalog.end()) {
         return Status::NotFound(name() + ": no features for layer " + key);
       }
-      // A layer measured at another batch size is a different measurement: regressed.
-      if (auto known = measured_.find(MeasuredKey(key, m.batch)); known != measured_.end()) {
-        out.push_back(known->second);
+      const LayerSample s = AtBatch(it->second, m.batch);
+      auto model = by_type_.find(s.type);
+      if (model != by_type_.end()) {
+        out.push_back(std::max(0.0, model->second.Predict(s)));
         continue;
       }
-      auto model = by_type_.find(it->second.type);
-      if (model == by_type_.end()) unseen_.insert(it->second.type);
-      out.push_back(std::max(0.0, (model == by_type_.end() ? fallback_ : model->second)
-                                      .Predict(it->second)));
+      unseen_.insert(s.type);
+      // The paper has no answer for a type it has no model of; the global fallback is
+      // clamped to the cost per unit of work seen for that kind of work, so it cannot price
+      // a pooling layer above every layer measured.
+      double v = std::max(0.0, fallback_.Predict(s));
+      auto range = ratio_range_.find(s.macs > 0 ? "macs" : "elements");
+      if (range == ratio_range_.end()) range = ratio_range_.begin();
+      if (range != ratio_range_.end()) {
+        v = std::clamp(v, range->second.first * Work(s), range->second.second * Work(s));
+      }
+      out.push_back(v);
     }
     return out;
   }
 
   std::map<std::string, Model> by_type_;
-  std::map<std::string, double> measured_;
+  std::map<std::string, std::pair<double, double>> ratio_range_;  // kind → min, max cost/work
   Model fallback_;
   std::vector<std::string> unmodelled_;
   mutable std::set<std::string> unseen_;  // a record of what Predict met, not model state
   double kappa_ = 1.0;
-  bool use_measured_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<Estimator> MakeWattLayerEstimator() {
-  return std::make_unique<WattLayerEstimator>(false);
-}
-
-std::unique_ptr<Estimator> MakeMeasuredLayersEstimator() {
-  return std::make_unique<WattLayerEstimator>(true);
+std::unique_ptr<Estimator> MakeWattLayerPaperEstimator() {
+  return std::make_unique<WattLayerEstimator>();
 }
 
 }  // namespace wattfleet

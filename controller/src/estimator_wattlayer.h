@@ -9,9 +9,8 @@
 
 namespace wattfleet {
 
-std::unique_ptr<Estimator> MakeWattLayerEstimator();
-// WattLayer with the measurements of layers the training set holds used as measured, and
-// only the others regressed ("measured-layers").
-std::unique_ptr<Estimator> MakeMeasuredLayersEstimator();
+// "wattlayer-paper": the method as the WattLayer paper states it, kept to be compared with
+// "wattlayer" (estimator_layerwise.h), which replaces its per-type regressions.
+std::unique_ptr<Estimator> MakeWattLayerPaperEstimator();
 
 }  // namespace wattfleet

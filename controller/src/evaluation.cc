@@ -84,7 +84,70 @@ class Folds {
 
 }  // namespace
 
-std::string_view SplitName(Split s) { return s == Split::kGroupedKFold ? "kfold" : "lofo"; }
+std::string_view SplitName(Split s) {
+  switch (s) {
+    case Split::kGroupedKFold: return "kfold";
+    case Split::kLeaveOneFamilyOut: return "lofo";
+    case Split::kHeldOutCampaigns: return "campaign";
+  }
+  return "";
+}
+
+namespace {
+
+double LogError(const EvalPoint& p) {
+  if (!(p.measured > 0) || !(p.predicted > 0)) return INFINITY;
+  return std::fabs(std::log(p.predicted / p.measured));
+}
+
+double ConformalQuantile(std::vector<double> r) {
+  if (r.empty()) return -1;
+  std::sort(r.begin(), r.end());
+  const size_t n = r.size();
+  const size_t rank = static_cast<size_t>(std::ceil(kIntervalLevel * static_cast<double>(n + 1)));
+  // Fewer than 9 points cannot support a 90 % interval: the largest error is too few.
+  if (rank > n) return INFINITY;
+  return r[rank - 1];
+}
+
+}  // namespace
+
+Interval ConformalInterval(const std::vector<EvalPoint>& points) {
+  Interval out;
+  std::vector<double> r;
+  for (const EvalPoint& p : points) r.push_back(LogError(p));
+  out.n = static_cast<int>(r.size());
+  out.log_q = ConformalQuantile(r);
+  // Cross-fitted coverage: each fold's points against the interval of the other folds.
+  std::set<int> folds;
+  for (const EvalPoint& p : points) folds.insert(p.fold);
+  if (folds.size() >= 2) {
+    int inside = 0, total = 0;
+    for (int f : folds) {
+      std::vector<double> others;
+      for (const EvalPoint& p : points) {
+        if (p.fold != f) others.push_back(LogError(p));
+      }
+      const double q = ConformalQuantile(others);
+      for (const EvalPoint& p : points) {
+        if (p.fold != f) continue;
+        ++total;
+        if (LogError(p) <= q) ++inside;
+      }
+    }
+    if (total > 0) out.coverage = static_cast<double>(inside) / total;
+  }
+  return out;
+}
+
+double Coverage(const Interval& interval, const std::vector<EvalPoint>& points) {
+  if (!interval.ok() || points.empty()) return -1;
+  int inside = 0;
+  for (const EvalPoint& p : points) {
+    if (LogError(p) <= interval.log_q) ++inside;
+  }
+  return static_cast<double>(inside) / static_cast<double>(points.size());
+}
 
 int64_t EvaluationFolds(const TrainingData& data, size_t estimators, Target target, Split split,
                         int folds) {
@@ -114,6 +177,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
       device_layers.push_back(s);
       catalog.emplace(s.key, s);
     }
+    for (const auto& [key, features] : data.layer_features) catalog.emplace(key, features);
     const Folds fold_list(models, split, folds);
     const int k = fold_list.count();
     auto fold_of = [&](const ModelSample& m) { return fold_list.Of(m); };
@@ -170,13 +234,75 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
           }
           truth.push_back(TargetOf(*m, target));
           pred.push_back(p->value);
-          r.points.push_back({m->name, truth.back(), pred.back()});
+          r.points.push_back({m->name, truth.back(), pred.back(), fold, m->batch});
         }
         for (const std::string& t : (*estimator)->UnmodelledTypes()) unmodelled.insert(t);
         if (fold_done) fold_done(name);
       }
       if (!truth.empty()) Score(truth, pred, &r);
+      r.interval = ConformalInterval(r.points);
       r.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
+}
+
+std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const TrainingData& test,
+                                        const std::vector<std::string>& estimators,
+                                        Target target,
+                                        const std::map<std::string, Interval>& intervals,
+                                        const FoldDone& fold_done) {
+  std::vector<EvalResult> results;
+  for (const auto& [where, models] : ModelGroups(test, target)) {
+    const auto& [device, mode] = where;
+    std::vector<LayerSample> layers;
+    std::vector<ModelSample> train_models;
+    LayerCatalog catalog;
+    for (const LayerSample& s : train.layers) {
+      if (s.device_class != device || s.mode != mode) continue;
+      layers.push_back(s);
+      catalog.emplace(s.key, s);
+    }
+    for (const ModelSample& m : train.models) {
+      if (m.device_class == device && m.mode == mode) train_models.push_back(m);
+    }
+    // Layers of held-out architectures the training set never measured: features only.
+    for (const auto& [key, features] : train.layer_features) catalog.emplace(key, features);
+    for (const auto& [key, features] : test.layer_features) catalog.emplace(key, features);
+    for (const std::string& name : estimators) {
+      EvalResult r;
+      r.device = device;
+      r.mode = mode;
+      r.estimator = name;
+      r.target = std::string(TargetName(target));
+      r.split = std::string(SplitName(Split::kHeldOutCampaigns));
+      std::vector<double> truth, pred;
+      auto estimator = MakeEstimator(name);
+      if (!estimator.ok()) {
+        r.error = estimator.status().message();
+      } else if (Status s = (*estimator)->Fit(layers, train_models, target); !s.ok()) {
+        r.error = s.message();
+      } else {
+        for (const ModelSample* m : models) {
+          auto p = (*estimator)->Predict(*m, catalog);
+          if (!p.ok()) {
+            r.error = p.status().message();
+            continue;
+          }
+          truth.push_back(TargetOf(*m, target));
+          pred.push_back(p->value);
+          r.points.push_back({m->name, truth.back(), pred.back(), 0, m->batch});
+        }
+        const std::vector<std::string> types = (*estimator)->UnmodelledTypes();
+        r.unmodelled.assign(types.begin(), types.end());
+      }
+      if (fold_done) fold_done(name);
+      if (!truth.empty()) Score(truth, pred, &r);
+      if (auto it = intervals.find(name); it != intervals.end()) {
+        r.interval = it->second;
+        r.interval.coverage = Coverage(it->second, r.points);
+      }
       results.push_back(std::move(r));
     }
   }

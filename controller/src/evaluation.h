@@ -3,8 +3,10 @@
 // the held-out architectures' whole-model measurements.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,15 +14,36 @@
 
 namespace wattfleet {
 
-enum class Split { kGroupedKFold, kLeaveOneFamilyOut };
-std::string_view SplitName(Split s);  // "kfold" | "lofo"
+enum class Split { kGroupedKFold, kLeaveOneFamilyOut, kHeldOutCampaigns };
+std::string_view SplitName(Split s);  // "kfold" | "lofo" | "campaign"
 
 // One held-out prediction: an architecture's measurement and what the estimator, fitted
 // without it, predicted for it.
 struct EvalPoint {
   std::string architecture;
   double measured = 0, predicted = 0;
+  int fold = 0;  // the fold it was held out in
+  int64_t batch = 1;
 };
+
+// A split-conformal prediction interval of nominal coverage 90 %: [p·e^−q, p·e^q] around a
+// prediction p, with q the ⌈0.9 (n + 1)⌉-th smallest of n held-out |ln(predicted/measured)|
+// (architecture-level errors, so the interval is as wide as the estimator's errors on
+// architectures it was not fitted on). `coverage` is how often such intervals, each
+// computed without the fold it is checked on, held the measurement (< 0: not computed).
+struct Interval {
+  double log_q = -1;  // < 0: no interval (too few held-out points)
+  int n = 0;          // held-out points it rests on
+  double coverage = -1;
+  bool ok() const { return log_q >= 0 && std::isfinite(log_q); }
+  double Low(double p) const { return p * std::exp(-log_q); }
+  double High(double p) const { return p * std::exp(log_q); }
+};
+inline constexpr double kIntervalLevel = 0.9;
+// The interval from held-out points (those with a positive measurement and prediction).
+Interval ConformalInterval(const std::vector<EvalPoint>& points);
+// The fraction of `points` inside `interval` around their predictions.
+double Coverage(const Interval& interval, const std::vector<EvalPoint>& points);
 
 struct EvalResult {
   std::string device;  // device class
@@ -34,6 +57,7 @@ struct EvalResult {
   std::vector<std::string> unmodelled;  // layer types without their own model (any fold)
   std::string error;                    // why nothing was scored, if n == 0
   std::vector<EvalPoint> points;        // the n scored predictions, fold by fold
+  Interval interval;                    // from `points`, with its cross-fitted coverage
 };
 
 // Called each time an estimator has been fitted and scored on one fold, with its name: what
@@ -50,5 +74,15 @@ int64_t EvaluationFolds(const TrainingData& data, size_t estimators, Target targ
 std::vector<EvalResult> Evaluate(const TrainingData& data,
                                  const std::vector<std::string>& estimators, Target target,
                                  Split split, int folds = 5, const FoldDone& fold_done = nullptr);
+
+// Fits on all of `train` and scores on `test`'s whole models (split "campaign": held-out
+// campaigns, e.g. architectures at sizes or batches the training set never measured).
+// Coverage is that of `intervals` (by estimator, the k-fold intervals of the training set)
+// where given.
+std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const TrainingData& test,
+                                        const std::vector<std::string>& estimators,
+                                        Target target,
+                                        const std::map<std::string, Interval>& intervals = {},
+                                        const FoldDone& fold_done = nullptr);
 
 }  // namespace wattfleet

@@ -1,4 +1,8 @@
 // wattfleet: the controller daemon and the command line (CLI.md).
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -126,8 +130,13 @@ int main(int argc, char** argv) {
   c_fit->add_option("--db", db, "SQLite dataset file")->required();
   c_fit->add_option("--device", fit_device, "only this device");
   c_fit->add_option("--estimator", fit_estimator,
-                    "macs | tdp | wattlayer | measured-layers | thor | pre | powerlaw (imported data) | all")
+                    "macs | tdp | wattlayer | wattlayer-paper | measured-layers | thor | pre | "
+                    "powerlaw (imported data) | all, or several joined by commas")
       ->capture_default_str();
+  std::vector<std::string> fit_holdout;
+  c_fit->add_option("--holdout-campaign", fit_holdout,
+                    "never train on this campaign's measurements; score its whole models "
+                    "(split 'campaign'); repeatable");
   std::string fit_target = "both", fit_split = "both";
   c_fit->add_option("--target", fit_target, "energy | time | both")
       ->check(CLI::IsMember({"energy", "time", "both"}))
@@ -165,6 +174,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"inference", "training"}))
       ->capture_default_str();
   c_predict->add_option("--estimator", predict.estimator, estimator_names)->capture_default_str();
+  c_predict->add_flag("--prefer-measured", predict.prefer_measured,
+                     "return the dataset's whole-model measurement of this architecture, "
+                     "batch, mode and device when it holds one");
   c_predict->add_flag("--json", predict.json, "one JSON document on stdout");
 
   ProjectOptions project;
@@ -233,7 +245,11 @@ int main(int argc, char** argv) {
       eo.split = fit_split;
       eo.json = json;
       if (fit_estimator == "powerlaw") return CmdFit(db, fit_device, fit_estimator, json);
-      if (fit_estimator != "all") eo.estimators = {fit_estimator};
+      eo.holdout_campaigns = fit_holdout;
+      if (fit_estimator != "all") {
+        std::stringstream names(fit_estimator);
+        for (std::string n; std::getline(names, n, ',');) eo.estimators.push_back(n);
+      }
       if (fit_estimator == "all" && !wattfleet::HasOwnModelMeasurements(db)) {
         return CmdFit(db, fit_device, fit_estimator, json);
       }

@@ -128,6 +128,7 @@ TrainingSet SelectTrainingSet(const TrainingData& data, const std::string& devic
   for (const ModelSample& s : data.models) {
     if (s.device_class == device_class && s.mode == mode) set.models.push_back(s);
   }
+  set.layer_features = data.layer_features;
   return set;
 }
 
@@ -262,6 +263,30 @@ std::string_view ModelSourceName(ModelSource s) {
   return "";
 }
 
+namespace {
+
+Interval IntervalFromJson(const nlohmann::json& state) {
+  Interval out;
+  auto it = state.find("interval");
+  if (it == state.end() || !it->is_object()) return out;
+  out.log_q = it->value("log_q", -1.0);
+  out.n = it->value("n", 0);
+  out.coverage = it->value("coverage", -1.0);
+  return out;
+}
+
+// The estimator's interval from a grouped 5-fold over the set's architectures.
+Interval CrossValidatedInterval(const TrainingSet& set, const std::string& name, Target target) {
+  TrainingData data;
+  data.layers = set.layers;
+  data.models = set.models;
+  data.layer_features = set.layer_features;
+  const std::vector<EvalResult> r = Evaluate(data, {name}, target, Split::kGroupedKFold);
+  return r.empty() ? Interval{} : r.front().interval;
+}
+
+}  // namespace
+
 Result<ObtainedEstimator> ObtainEstimator(ModelStore* store, const TrainingSet& set,
                                           const TrainingSetInfo& info, const std::string& name,
                                           Target target, const ObtainOptions& options) {
@@ -275,7 +300,9 @@ Result<ObtainedEstimator> ObtainEstimator(ModelStore* store, const TrainingSet& 
       const StoredModel& stored = **latest;
       Status s = estimator->FromJson(stored.state);
       if (s.ok()) {
-        return ObtainedEstimator{std::move(estimator), ModelSource::kRestored, stored.id, ""};
+        ObtainedEstimator out{std::move(estimator), ModelSource::kRestored, stored.id, "", {}};
+        out.interval = IntervalFromJson(stored.state);
+        return out;
       }
       note = "stored model " + std::to_string(stored.id) + " not restored (" + s.message() +
              "); fitted again";
@@ -284,7 +311,8 @@ Result<ObtainedEstimator> ObtainEstimator(ModelStore* store, const TrainingSet& 
     }
   }
   WF_RETURN_IF_ERROR(estimator->Fit(set.layers, set.models, target));
-  ObtainedEstimator out{std::move(estimator), ModelSource::kFitted, 0, note};
+  ObtainedEstimator out{std::move(estimator), ModelSource::kFitted, 0, note, {}};
+  out.interval = options.interval ? *options.interval : CrossValidatedInterval(set, name, target);
   if (options.store) StoreFitted(store, set, info, name, target, &out);
   return out;
 }
@@ -303,6 +331,11 @@ void StoreFitted(ModelStore* store, const TrainingSet& set, const TrainingSetInf
   m.target = target;
   m.training = info;
   m.state = out->estimator->ToJson();
+  if (out->interval.ok()) {
+    m.state["interval"] = {{"log_q", out->interval.log_q},
+                           {"n", out->interval.n},
+                           {"coverage", out->interval.coverage}};
+  }
   // Fitting the same training set again gives the same state: one row is enough.
   auto latest = store->Latest(name, set.device_class, set.mode, target, info.fingerprint);
   if (latest.ok() && latest->has_value() && (*latest)->state == m.state) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "estimator.h"
+#include "evaluation.h"
 #include "training_data.h"
 #include "wattfleet/common/status.h"
 
@@ -35,6 +37,7 @@ struct TrainingSet {
   std::string mode;
   std::vector<LayerSample> layers;
   std::vector<ModelSample> models;  // whole models and probes
+  std::map<std::string, LayerSample> layer_features;  // TrainingData::layer_features
 };
 TrainingSet SelectTrainingSet(const TrainingData& data, const std::string& device_class,
                               const std::string& mode);
@@ -114,11 +117,17 @@ struct ObtainedEstimator {
   ModelSource source = ModelSource::kFitted;
   int64_t model_id = 0;  // the row restored or stored (or an identical existing row); 0: none
   std::string note;      // why a fitted model was not stored, if it was not
+  // Its split-conformal 90 % interval from a grouped k-fold of the same training set (stored
+  // with the state as "interval"); not ok() when the set has too few architectures.
+  Interval interval;
 };
 
 struct ObtainOptions {
   bool restore = true;  // false: always fit (`wattfleet fit`)
   bool store = true;    // false: leave storing to a later StoreFitted call
+  // The interval of a fresh fit when the caller has already cross-validated it (`wattfleet
+  // fit`); otherwise a grouped 5-fold of the training set computes it.
+  std::optional<Interval> interval;
 };
 
 // The estimator `name` for `target` on `set`: restored from `store` when it holds a model of

@@ -146,7 +146,9 @@ Result<Plan> MakePlan(const Campaign& campaign) {
       job.graph = SingleLayerGraph(layer.key, layer.spec);
       plan.jobs.push_back(std::move(job));
     };
-    if (campaign.plan.distinct_layers) {
+    if (!campaign.plan.layers) {
+      // Whole models only: the layers are still analysed (plan.layers), not measured.
+    } else if (campaign.plan.distinct_layers) {
       for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
     } else {
       for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);

@@ -63,6 +63,29 @@ DeviceFeatures DeviceOf(const std::string& capabilities_json) {
   return d;
 }
 
+// The columns ReadLayerFeatures reads, from the layers table as `l`.
+#define WF_LAYER_COLUMNS \
+  "l.key, l.type, l.macs, l.flops, l.params, l.input_elements, l.output_elements, l.params_json"
+
+// A layer's features from WF_LAYER_COLUMNS starting at column `col`, per iteration at s->batch
+// (the layers table holds per-sample features; a job runs `batch` samples).
+void ReadLayerFeatures(const sqlite::Stmt& q, int col, LayerSample* s) {
+  s->key = q.Text(col);
+  s->type = q.Text(col + 1);
+  const double b = static_cast<double>(s->batch);
+  s->macs = static_cast<double>(q.Int(col + 2)) * b;
+  s->flops = static_cast<double>(q.Int(col + 3)) * b;
+  s->params = static_cast<double>(q.Int(col + 4));
+  s->input_elements = static_cast<double>(q.Int(col + 5)) * b;
+  s->output_elements = static_cast<double>(q.Int(col + 6)) * b;
+  const auto params = nlohmann::json::parse(q.Text(col + 7), nullptr, false);
+  if (params.is_object()) {
+    s->kernel = Param(params, "kernel_size");
+    s->stride = Param(params, "stride");
+    s->groups = Param(params, "groups");
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> TrainingData::DeviceClasses() const {
@@ -79,11 +102,12 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
   {
     auto q = sqlite::Stmt::Prepare(
         db.get(),
-        "SELECT j.device_class, j.mode, j.subject, l.type, j.batch, l.macs, l.flops, l.params, "
-        "l.input_elements, l.output_elements, l.params_json, m.energy_per_iter_j, "
-        "m.energy_dynamic_per_iter_j, m.time_per_iter_s "
-        "FROM measurements m JOIN jobs j ON j.id = m.job_id "
-        "JOIN layers l ON l.key = j.subject WHERE j.kind = 'layer' ORDER BY m.id");
+        "SELECT j.device_class, j.mode, j.batch, m.energy_per_iter_j, "
+        "m.energy_dynamic_per_iter_j, m.time_per_iter_s, COALESCE(c.name, ''), "
+        "m.energy_is_estimate, " WF_LAYER_COLUMNS
+        " FROM measurements m JOIN jobs j ON j.id = m.job_id "
+        "JOIN layers l ON l.key = j.subject LEFT JOIN campaigns c ON c.id = j.campaign_id "
+        "WHERE j.kind = 'layer' ORDER BY m.id");
     if (!q.ok()) {
       return Status::InvalidArgument("--db " + db_path + ": not a wattfleet dataset (" +
                                      q.status().message() + ")");
@@ -94,26 +118,28 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       LayerSample s;
       s.device_class = q->Text(0);
       s.mode = q->Text(1);
-      s.key = q->Text(2);
-      s.type = q->Text(3);
-      s.batch = q->Int(4);
-      const double b = static_cast<double>(s.batch);
-      // The layers table holds per-sample features; a job runs `batch` samples.
-      s.macs = static_cast<double>(q->Int(5)) * b;
-      s.flops = static_cast<double>(q->Int(6)) * b;
-      s.params = static_cast<double>(q->Int(7));
-      s.input_elements = static_cast<double>(q->Int(8)) * b;
-      s.output_elements = static_cast<double>(q->Int(9)) * b;
-      const auto params = nlohmann::json::parse(q->Text(10), nullptr, false);
-      if (params.is_object()) {
-        s.kernel = Param(params, "kernel_size");
-        s.stride = Param(params, "stride");
-        s.groups = Param(params, "groups");
-      }
-      s.energy_j = q->Double(11);
-      s.energy_dynamic_j = q->Double(12);
-      s.time_s = q->Double(13);
+      s.batch = q->Int(2);
+      s.energy_j = q->Double(3);
+      s.energy_dynamic_j = q->Double(4);
+      s.time_s = q->Double(5);
+      s.campaign = q->Text(6);
+      s.energy_is_estimate = q->Int(7) != 0;
+      ReadLayerFeatures(*q, 8, &s);
       data.layers.push_back(std::move(s));
+    }
+  }
+  {
+    // Every layer the dataset knows, measured or not (whole-model-only campaigns plan their
+    // layers without measuring them): features at batch 1.
+    auto q = sqlite::Stmt::Prepare(db.get(), "SELECT " WF_LAYER_COLUMNS " FROM layers l");
+    if (!q.ok()) return q.status();
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(bool row, q->Step());
+      if (!row) break;
+      LayerSample s;
+      ReadLayerFeatures(*q, 0, &s);
+      std::string key = s.key;
+      data.layer_features.emplace(std::move(key), std::move(s));
     }
   }
   {
@@ -124,10 +150,12 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
         "SELECT j.device_class, j.mode, j.subject, COALESCE(a.family, ''), j.kind, j.batch, "
         "COALESCE(a.macs, 0), COALESCE(a.flops, 0), COALESCE(a.params, 0), a.id, "
         "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s, j.spec, "
-        "COALESCE(a.input_shape, ''), COALESCE(d.capabilities_json, '') "
+        "COALESCE(a.input_shape, ''), COALESCE(d.capabilities_json, ''), COALESCE(c.name, ''), "
+        "m.energy_is_estimate "
         "FROM measurements m JOIN jobs j ON j.id = m.job_id "
         "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
         "LEFT JOIN devices d ON d.name = m.agent "
+        "LEFT JOIN campaigns c ON c.id = j.campaign_id "
         "WHERE j.kind <> 'layer' ORDER BY m.id");
     if (!q.ok()) return q.status();
     auto nodes = sqlite::Stmt::Prepare(
@@ -172,6 +200,8 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       // PRE's features: the network input and the measuring agent's device.
       s.input_size = InputSize(q->Text(14));
       s.device = DeviceOf(q->Text(15));
+      s.campaign = q->Text(16);
+      s.energy_is_estimate = q->Int(17) != 0;
       data.models.push_back(std::move(s));
     }
   }

@@ -16,6 +16,7 @@ namespace wattfleet {
 struct LayerSample {
   std::string device_class;
   std::string mode;
+  std::string campaign;  // the name of the campaign that measured it; empty for imports
   std::string key;   // canonical key
   std::string type;  // "Conv2d", ...
   int64_t batch = 1;
@@ -24,6 +25,7 @@ struct LayerSample {
   double energy_j = 0;          // raw, per iteration
   double energy_dynamic_j = 0;  // idle power subtracted
   double time_s = 0;            // per iteration
+  bool energy_is_estimate = false;  // modeled energy (no power sensor): measured time only
 };
 
 // What the measuring agent reported about its device (the devices table's capabilities_json);
@@ -39,6 +41,7 @@ struct DeviceFeatures {
 struct ModelSample {
   std::string device_class;
   std::string mode;
+  std::string campaign;  // the name of the campaign that measured it; empty for imports
   std::string name;
   std::string family;
   std::string kind;  // "model" | "probe"
@@ -51,6 +54,7 @@ struct ModelSample {
   std::vector<int64_t> thor_widths;
   std::string probe_role;  // probes: "output" | "input" | "hidden"; empty for models
   double energy_j = 0, energy_dynamic_j = 0, time_s = 0;
+  bool energy_is_estimate = false;  // modeled energy (no power sensor): measured time only
   // Elements of one input sample (product of the architecture's input shape); 0 unknown.
   double input_size = 0;
   DeviceFeatures device;  // of the agent that measured it
@@ -59,6 +63,10 @@ struct ModelSample {
 struct TrainingData {
   std::vector<LayerSample> layers;
   std::vector<ModelSample> models;
+  // The features of every layer the dataset knows by key, measured or not, at batch 1 (no
+  // device, mode or measured values): what a whole model's layers are looked up in when
+  // they were never measured on their own.
+  std::map<std::string, LayerSample> layer_features;
   // Device classes with samples, sorted.
   std::vector<std::string> DeviceClasses() const;
 };

@@ -1,0 +1,257 @@
+// Layer cost curves: non-negative combinations of monotone bases (layer_cost.h).
+#include "layer_cost.h"
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace wattfleet {
+namespace {
+
+constexpr double kAlphas[] = {0.2, 0.35, 0.5, 0.65, 0.8, 1.0};
+// k is placed by where the curve bends: k · W_median^α takes these values.
+constexpr double kBends[] = {0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0};
+constexpr size_t kMinPoints = 3;
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::infinity();
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+// W / η(W), with η(W) = 1 − exp(−k W^α); -expm1 keeps precision where k W^α is tiny.
+double SaturatedWork(double w, double alpha, double k) {
+  const double eta = -std::expm1(-k * std::pow(w, alpha));
+  return eta > 0 ? w / eta : std::numeric_limits<double>::infinity();
+}
+
+// Relative sum of squared errors of a fit (rows already divided by y: residual = x·c − 1).
+double RelativeSse(const std::vector<std::vector<double>>& x, const std::vector<double>& y,
+                   const std::vector<double>& c) {
+  double sse = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    double p = 0;
+    for (size_t j = 0; j < c.size(); ++j) p += c[j] * x[i][j];
+    const double r = p / y[i] - 1.0;
+    sse += r * r;
+  }
+  return sse;
+}
+
+}  // namespace
+
+std::string_view CostShapeName(CostShape s) {
+  switch (s) {
+    case CostShape::kSaturating: return "saturating";
+    case CostShape::kSaturatingMemory: return "saturating+memory";
+    case CostShape::kLinear: return "linear";
+  }
+  return "";
+}
+
+double LayerWork(const LayerSample& s) {
+  double w = s.macs > 0 ? s.macs : (s.flops > 0 ? s.flops : s.input_elements);
+  return std::max(w, 1.0);
+}
+
+double LayerMemory(const LayerSample& s) {
+  return s.input_elements + s.output_elements + s.params;
+}
+
+std::string CostGroup(const LayerSample& s) {
+  if (s.type == "Conv1d" || s.type == "Conv2d") {
+    if (s.groups > 1) return s.type + "/grouped";
+    if (s.kernel == 1) return s.type + "/1x1";
+    return s.type + "/kxk";
+  }
+  return s.type;
+}
+
+std::string CostGroupType(const std::string& group) { return group.substr(0, group.find('/')); }
+
+std::vector<double> NonNegativeRelativeLeastSquares(const std::vector<std::vector<double>>& x,
+                                                    const std::vector<double>& y) {
+  if (x.empty() || x.size() != y.size()) return {};
+  const size_t p = x[0].size();
+  if (p == 0 || p > 6) return {};
+  const Eigen::Index n = static_cast<Eigen::Index>(x.size());
+  std::vector<double> best;
+  double best_sse = std::numeric_limits<double>::infinity();
+  for (unsigned mask = 1; mask < (1u << p); ++mask) {
+    std::vector<size_t> cols;
+    for (size_t j = 0; j < p; ++j) {
+      if (mask & (1u << j)) cols.push_back(j);
+    }
+    const Eigen::Index q = static_cast<Eigen::Index>(cols.size());
+    if (n < q) continue;
+    Eigen::MatrixXd a(n, q);
+    Eigen::VectorXd b = Eigen::VectorXd::Ones(n);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      for (Eigen::Index j = 0; j < q; ++j) {
+        a(i, j) = x[static_cast<size_t>(i)][cols[static_cast<size_t>(j)]] / y[static_cast<size_t>(i)];
+      }
+    }
+    // Column scaling: work in MACs (1e9) and an intercept (1) in one system.
+    Eigen::VectorXd scale = a.colwise().norm().transpose();
+    bool usable = true;
+    for (Eigen::Index j = 0; j < q; ++j) {
+      if (!(scale(j) > 0) || !std::isfinite(scale(j))) usable = false;
+    }
+    if (!usable) continue;
+    for (Eigen::Index j = 0; j < q; ++j) a.col(j) /= scale(j);
+    Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(a);
+    if (qr.rank() < q) continue;
+    const Eigen::VectorXd c = qr.solve(b);
+    std::vector<double> coef(p, 0.0);
+    bool feasible = true;
+    for (Eigen::Index j = 0; j < q; ++j) {
+      const double v = c(j) / scale(j);
+      if (!(v >= 0) || !std::isfinite(v)) feasible = false;
+      coef[cols[static_cast<size_t>(j)]] = v;
+    }
+    if (!feasible) continue;
+    const double sse = RelativeSse(x, y, coef);
+    if (sse < best_sse) {
+      best_sse = sse;
+      best = std::move(coef);
+    }
+  }
+  return best;
+}
+
+std::vector<double> LayerCostModel::Basis(const LayerSample& s) const {
+  const double w = LayerWork(s);
+  switch (shape_) {
+    case CostShape::kSaturating: return {1.0, SaturatedWork(w, alpha_, k_)};
+    case CostShape::kSaturatingMemory:
+      return {1.0, SaturatedWork(w, alpha_, k_), LayerMemory(s)};
+    case CostShape::kLinear: return {1.0, w, LayerMemory(s)};
+  }
+  return {};
+}
+
+Result<LayerCostModel> LayerCostModel::Fit(const std::vector<const LayerSample*>& samples,
+                                           CostShape shape, Target target) {
+  std::vector<const LayerSample*> usable;
+  std::vector<double> y, works;
+  for (const LayerSample* s : samples) {
+    const double v = TargetOf(*s, target);
+    if (!(v > 0) || !std::isfinite(v)) continue;
+    usable.push_back(s);
+    y.push_back(v);
+    works.push_back(LayerWork(*s));
+  }
+  if (usable.size() < kMinPoints) {
+    return Status::Unavailable("layer cost: fewer than " + std::to_string(kMinPoints) +
+                               " measurements with a positive value");
+  }
+  LayerCostModel best;
+  double best_sse = std::numeric_limits<double>::infinity();
+  auto consider = [&](LayerCostModel m) {
+    std::vector<std::vector<double>> x;
+    x.reserve(usable.size());
+    for (const LayerSample* s : usable) x.push_back(m.Basis(*s));
+    m.coef_ = NonNegativeRelativeLeastSquares(x, y);
+    if (m.coef_.empty()) return;
+    const double sse = RelativeSse(x, y, m.coef_);
+    if (sse < best_sse) {
+      best_sse = sse;
+      best = std::move(m);
+    }
+  };
+  LayerCostModel m;
+  m.shape_ = shape;
+  m.work_min_ = *std::min_element(works.begin(), works.end());
+  m.work_max_ = *std::max_element(works.begin(), works.end());
+  if (shape == CostShape::kLinear) {
+    consider(m);
+  } else {
+    const double w_median = Median(works);
+    for (double alpha : kAlphas) {
+      for (double bend : kBends) {
+        m.alpha_ = alpha;
+        m.k_ = bend / std::pow(w_median, alpha);
+        consider(m);
+      }
+    }
+  }
+  if (best.coef_.empty()) {
+    return Status::Unavailable("layer cost: no non-negative fit of the " +
+                               std::string(CostShapeName(shape)) + " shape");
+  }
+  return best;
+}
+
+double LayerCostModel::Predict(const LayerSample& s) const {
+  const std::vector<double> x = Basis(s);
+  double v = 0;
+  for (size_t j = 0; j < coef_.size() && j < x.size(); ++j) v += coef_[j] * x[j];
+  return std::isfinite(v) ? std::max(v, 0.0) : 0.0;
+}
+
+nlohmann::json LayerCostModel::ToJson() const {
+  return {{"shape", CostShapeName(shape_)}, {"alpha", alpha_},       {"k", k_},
+          {"coef", coef_},                   {"work_min", work_min_}, {"work_max", work_max_}};
+}
+
+Result<LayerCostModel> LayerCostModel::FromJson(const nlohmann::json& j) {
+  try {
+    LayerCostModel m;
+    const std::string shape = j.at("shape").get<std::string>();
+    bool known = false;
+    for (CostShape s : {CostShape::kSaturating, CostShape::kSaturatingMemory, CostShape::kLinear}) {
+      if (shape == CostShapeName(s)) {
+        m.shape_ = s;
+        known = true;
+      }
+    }
+    if (!known) return Status::Corruption("layer cost: unknown shape '" + shape + "'");
+    m.alpha_ = j.at("alpha").get<double>();
+    m.k_ = j.at("k").get<double>();
+    m.coef_ = j.at("coef").get<std::vector<double>>();
+    m.work_min_ = j.at("work_min").get<double>();
+    m.work_max_ = j.at("work_max").get<double>();
+    if (m.coef_.size() != m.Basis(LayerSample{}).size() || !(m.alpha_ > 0) || !(m.k_ > 0)) {
+      return Status::Corruption("layer cost: coefficients do not match the shape");
+    }
+    for (double c : m.coef_) {
+      if (!(c >= 0)) return Status::Corruption("layer cost: a negative coefficient");
+    }
+    return m;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption(std::string("layer cost: malformed state: ") + e.what());
+  }
+}
+
+double CrossValidateCost(const std::vector<const LayerSample*>& samples, CostShape shape,
+                         Target target, size_t folds) {
+  std::vector<std::string> keys;
+  for (const LayerSample* s : samples) keys.push_back(s->key);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  const size_t k = std::min(folds, keys.size());
+  if (k < 2) return std::numeric_limits<double>::infinity();
+  std::vector<double> apes;
+  auto fold_of = [&](const LayerSample* s) {
+    return static_cast<size_t>(std::lower_bound(keys.begin(), keys.end(), s->key) -
+                               keys.begin()) % k;
+  };
+  for (size_t fold = 0; fold < k; ++fold) {
+    std::vector<const LayerSample*> train;
+    for (const LayerSample* s : samples) {
+      if (fold_of(s) != fold) train.push_back(s);
+    }
+    auto m = LayerCostModel::Fit(train, shape, target);
+    if (!m.ok()) return std::numeric_limits<double>::infinity();
+    for (const LayerSample* s : samples) {
+      if (fold_of(s) != fold) continue;
+      const double truth = TargetOf(*s, target);
+      if (truth > 0) apes.push_back(std::fabs(m->Predict(*s) - truth) / truth);
+    }
+  }
+  return Median(apes);
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,141 @@
+// Physical sanity of the estimators over the whole zoo: fitted on the layers and whole models
+// of three architectures (a MobileNet, a BERT, an LSTM) at batches 1 and 8, with costs from a
+// saturating per-type law, every zoo architecture's predicted time and energy must not fall
+// as the batch grows, no layer may be predicted above its whole model, and a layer of a type
+// the fit never saw must cost per unit of work what some measured layer of the same kind of
+// work cost, with a warning naming the type.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+#include <set>
+
+#include "architecture_sample.h"
+#include "estimator.h"
+#include "layer_cost.h"
+#include "zoo.h"
+
+namespace wattfleet {
+namespace {
+
+// Seconds per iteration of a layer on an imaginary CPU: a per-call overhead, then work at an
+// efficiency that rises with size; element-wise types at a memory rate. 3 % noise.
+double LawTime(const LayerSample& s, std::mt19937& rng) {
+  std::normal_distribution<double> noise(1.0, 0.03);
+  const double w = LayerWork(s);
+  double t = 6e-6;
+  if (s.macs > 0) {
+    const double per_mac = s.groups > 1 ? 4e-10 : 1e-10;  // depthwise runs slower
+    t += per_mac * w / -std::expm1(-std::pow(w / 1e6, 0.5));
+  } else {
+    t += 2e-10 * LayerMemory(s);
+  }
+  return t * noise(rng);
+}
+
+struct Fixture {
+  TrainingData data;
+  LayerCatalog catalog;
+};
+
+Fixture Train() {
+  Fixture f;
+  std::mt19937 rng(11);
+  for (const char* name : {"mobilenet_v2", "bert-small", "lstm-text"}) {
+    auto arch = FindZooArchitecture(name);
+    EXPECT_TRUE(arch.ok()) << name;
+    for (int64_t batch : {1, 8}) {
+      auto sample = MakeArchitectureSample(*arch, batch, "cpu", "inference");
+      EXPECT_TRUE(sample.ok()) << sample.status().message();
+      ModelSample m = sample->model;
+      std::map<std::string, double> cost;
+      for (const auto& [key, layer] : sample->catalog) {
+        LayerSample s = layer;
+        s.time_s = LawTime(s, rng);
+        s.energy_j = 15 * s.time_s;
+        cost[key] = s.time_s;
+        f.data.layers.push_back(s);
+        f.catalog.emplace(key, layer);
+      }
+      double sum = 0;
+      for (const std::string& key : m.layer_keys) sum += cost[key];
+      m.time_s = 1.1 * sum;
+      m.energy_j = 15 * m.time_s;
+      m.family = name;
+      f.data.models.push_back(m);
+    }
+  }
+  return f;
+}
+
+// The range of cost per unit of work of the training layers, by kind of work.
+std::map<bool, std::pair<double, double>> Ratios(const TrainingData& data, Target target) {
+  std::map<bool, std::pair<double, double>> out;
+  for (const LayerSample& s : data.layers) {
+    const double r = TargetOf(s, target) / LayerWork(s);
+    auto [it, fresh] = out.try_emplace(s.macs > 0, r, r);
+    it->second.first = std::min(it->second.first, r);
+    it->second.second = std::max(it->second.second, r);
+  }
+  return out;
+}
+
+class ZooSanity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ZooSanity, MonotoneInBatchBoundedLayersWarnedTypes) {
+  static const Fixture f = Train();
+  std::set<std::string> trained_types;
+  for (const LayerSample& s : f.data.layers) trained_types.insert(s.type);
+  const std::vector<std::string> names = ZooNames();
+  ASSERT_GT(names.size(), 50u);
+  for (Target target : {Target::kTime, Target::kEnergy}) {
+    const auto ratios = Ratios(f.data, target);
+    auto est = MakeEstimator(GetParam());
+    ASSERT_TRUE(est.ok());
+    ASSERT_TRUE((*est)->Fit(f.data.layers, f.data.models, target).ok());
+    for (const std::string& name : names) {
+      auto arch = FindZooArchitecture(name);
+      ASSERT_TRUE(arch.ok()) << name;
+      double previous = 0;
+      for (int64_t batch : {1, 2, 4, 8, 16, 32}) {
+        auto sample = MakeArchitectureSample(*arch, batch, "cpu", "inference");
+        ASSERT_TRUE(sample.ok()) << name;
+        LayerCatalog catalog = sample->catalog;
+        auto e = (*est)->Predict(sample->model, catalog);
+        ASSERT_TRUE(e.ok()) << name << ": " << e.status().message();
+        const std::string where = GetParam() + " " + std::string(TargetName(target)) + " " +
+                                  name + " batch " + std::to_string(batch);
+        ASSERT_TRUE(std::isfinite(e->value)) << where;
+        EXPECT_GT(e->value, 0) << where;
+        EXPECT_GE(e->value, previous * (1 - 1e-9)) << where << " falls below the smaller batch";
+        previous = e->value;
+        if (e->layers.empty()) continue;  // model-level methods
+        ASSERT_EQ(e->layers.size(), sample->nodes.size()) << where;
+        std::set<std::string> unseen;
+        for (size_t i = 0; i < e->layers.size(); ++i) {
+          const LayerSample& node = sample->nodes[i];
+          EXPECT_LE(e->layers[i], e->value * (1 + 1e-9)) << where << " node " << i;
+          if (trained_types.count(node.type)) continue;
+          unseen.insert(node.type);
+          // κ scales every layer alike; undo it with the estimate's own sum for the bound.
+          const auto [lo, hi] = ratios.at(node.macs > 0);
+          const double per_work = e->layers[i] / LayerWork(node);
+          EXPECT_LE(per_work, hi * 1.5) << where << " " << node.type;
+          EXPECT_GE(per_work, lo / 1.5) << where << " " << node.type;
+        }
+        for (const std::string& type : unseen) {
+          bool named = false;
+          for (const std::string& w : e->warnings) named |= w.find(type) != std::string::npos;
+          EXPECT_TRUE(named) << where << ": no warning names " << type;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LayerWise, ZooSanity,
+                         ::testing::Values("wattlayer", "measured-layers", "wattlayer-paper", "macs", "tdp", "pre"));
+
+}  // namespace
+}  // namespace wattfleet
