@@ -191,7 +191,7 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
       if (s.code() == StatusCode::kUnavailable) return Status::InvalidArgument(msg);
       return s.WithContext("--estimator " + o.estimator + " (" + what + ")");
     }
-    auto estimate = obtained->estimator->Predict(sample.model, sample.catalog);
+    auto estimate = PredictMonotoneInBatch(*obtained->estimator, sample.model, sample.catalog);
     if (!estimate.ok()) {
       return estimate.status().WithContext("--estimator " + o.estimator + " (" + what + ")");
     }

@@ -34,6 +34,48 @@ LayerSample AtBatch(const LayerSample& s, int64_t batch) {
   return out;
 }
 
+ModelSample AtBatch(const ModelSample& m, int64_t batch) {
+  if (batch == m.batch || m.batch <= 0 || batch <= 0) return m;
+  ModelSample out = m;
+  const double f = static_cast<double>(batch) / static_cast<double>(m.batch);
+  out.macs *= f;
+  out.flops *= f;
+  out.batch = batch;
+  return out;
+}
+
+Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelSample& model,
+                                        const LayerCatalog& catalog) {
+  WF_ASSIGN_OR_RETURN(Estimate e, estimator.Predict(model, catalog));
+  std::vector<int64_t> smaller;
+  for (int64_t b = 1; b < model.batch && b <= 16; ++b) smaller.push_back(b);
+  for (int64_t p = 16; p < model.batch; p *= 2) {
+    if (p > 16) smaller.push_back(p);
+    if (3 * p / 2 < model.batch) smaller.push_back(3 * p / 2);
+    if (p > (int64_t{1} << 40)) break;
+  }
+  int64_t raised_from = 0;
+  double best = e.value;
+  for (int64_t b : smaller) {
+    auto lower = estimator.Predict(AtBatch(model, b), catalog);
+    if (lower.ok() && lower->value > best) {
+      best = lower->value;
+      raised_from = b;
+    }
+  }
+  if (raised_from > 0) {
+    const double f = e.value > 0 ? best / e.value : 0;
+    for (double& v : e.layers) v *= f;
+    if (e.value <= 0) e.layers.clear();
+    if (e.std >= 0) e.std *= f;
+    e.value = best;
+    e.warnings.push_back("raised to the estimate at batch " + std::to_string(raised_from) +
+                         " (the method predicted less at batch " + std::to_string(model.batch) +
+                         "; more samples never cost less)");
+  }
+  return e;
+}
+
 std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
                                  const std::vector<double>& y) {
   if (rows.empty() || rows.size() != y.size()) return {};

@@ -36,6 +36,9 @@ struct Estimate {
 // figures times the batch) at `batch` instead of s.batch. Parameters do not scale.
 LayerSample AtBatch(const LayerSample& s, int64_t batch);
 
+// `m` at `batch`: its per-iteration features (MACs, FLOPs) scaled from m.batch.
+ModelSample AtBatch(const ModelSample& m, int64_t batch);
+
 // Features of every layer the dataset knows, by canonical key (measured or not: features
 // come from the layer model, never from a measurement).
 using LayerCatalog = std::map<std::string, LayerSample>;
@@ -59,6 +62,14 @@ class Estimator {
   virtual nlohmann::json ToJson() const = 0;
   virtual Status FromJson(const nlohmann::json& state) = 0;
 };
+
+// `estimator`'s prediction for `model`, raised where needed so that it never falls as the
+// batch grows: the largest of its predictions at model.batch and at smaller batches (every
+// batch up to 16, then 2^k and 3·2^k). A method whose parts are not monotone (a regime
+// change in the framework's kernels, a kernel regression) could otherwise predict that more
+// samples cost less. The layers are scaled with the total, and a warning says so.
+Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelSample& model,
+                                        const LayerCatalog& catalog);
 
 // "macs", "tdp", "wattlayer", "wattlayer-paper", "measured-layers", "thor", "pre"; NotFound listing the known names otherwise.
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);

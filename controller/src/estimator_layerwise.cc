@@ -40,7 +40,7 @@ constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape b
 // A prediction at more than this many times the largest work its curve saw is flagged.
 constexpr double kExtrapolationFactor = 2.0;
 constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
-                                 CostShape::kLinear};
+                                 CostShape::kLinear, CostShape::kRegimes};
 
 bool UsesMacs(const LayerSample& s) { return s.macs > 0; }
 std::string WorkKind(const LayerSample& s) { return UsesMacs(s) ? "macs" : "elements"; }

@@ -227,7 +227,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
         }
         for (const ModelSample* m : models) {
           if (fold_of(*m) != fold) continue;
-          auto p = (*estimator)->Predict(*m, catalog);
+          auto p = PredictMonotoneInBatch(**estimator, *m, catalog);
           if (!p.ok()) {
             r.error = p.status().message();
             continue;
@@ -285,7 +285,7 @@ std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const Trainin
         r.error = s.message();
       } else {
         for (const ModelSample* m : models) {
-          auto p = (*estimator)->Predict(*m, catalog);
+          auto p = PredictMonotoneInBatch(**estimator, *m, catalog);
           if (!p.ok()) {
             r.error = p.status().message();
             continue;

@@ -47,8 +47,81 @@ std::string_view CostShapeName(CostShape s) {
     case CostShape::kSaturating: return "saturating";
     case CostShape::kSaturatingMemory: return "saturating+memory";
     case CostShape::kLinear: return "linear";
+    case CostShape::kRegimes: return "regimes";
   }
   return "";
+}
+
+namespace {
+
+// The features the regimes tree splits on.
+std::vector<double> RegimeFeatures(const LayerSample& s) {
+  const double w = LayerWork(s);
+  return {std::log(w),
+          std::log(std::max(s.input_elements, 1.0)),
+          std::log(std::max(s.output_elements, 1.0)),
+          std::log1p(s.params),
+          s.kernel,
+          s.stride,
+          s.groups > 1 ? 1.0 : 0.0,
+          std::log(static_cast<double>(std::max<int64_t>(s.batch, 1))),
+          std::log(w / std::max(s.params, 1.0))};
+}
+
+constexpr int kTreeDepth = 4;
+constexpr size_t kTreeLeaf = 3;          // samples per leaf at least
+constexpr double kTreeMinGain = 0.02;    // a split must remove 2 % of the node's squared error
+
+}  // namespace
+
+int LayerCostModel::Grow(const std::vector<std::vector<double>>& x, const std::vector<double>& z,
+                         std::vector<size_t> rows, int depth) {
+  double sum = 0, sum2 = 0;
+  for (size_t r : rows) {
+    sum += z[r];
+    sum2 += z[r] * z[r];
+  }
+  const double n = static_cast<double>(rows.size());
+  const double sse = sum2 - sum * sum / n;
+  const int index = static_cast<int>(tree_.size());
+  tree_.push_back(Node{-1, 0, -1, -1, sum / n});
+  if (depth == 0 || rows.size() < 2 * kTreeLeaf) return index;
+  double best_sse = sse * (1 - kTreeMinGain);
+  int best_feature = -1;
+  double best_threshold = 0;
+  const size_t features = x[rows[0]].size();
+  for (size_t f = 0; f < features; ++f) {
+    std::sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return x[a][f] < x[b][f]; });
+    double left = 0, left2 = 0;
+    for (size_t i = 0; i + 1 < rows.size(); ++i) {
+      left += z[rows[i]];
+      left2 += z[rows[i]] * z[rows[i]];
+      const size_t nl = i + 1, nr = rows.size() - nl;
+      if (nl < kTreeLeaf || nr < kTreeLeaf) continue;
+      const double a = x[rows[i]][f], b = x[rows[i + 1]][f];
+      if (a == b) continue;
+      const double right = sum - left, right2 = sum2 - left2;
+      const double split_sse = (left2 - left * left / static_cast<double>(nl)) +
+                               (right2 - right * right / static_cast<double>(nr));
+      if (split_sse < best_sse) {
+        best_sse = split_sse;
+        best_feature = static_cast<int>(f);
+        best_threshold = 0.5 * (a + b);
+      }
+    }
+  }
+  if (best_feature < 0) return index;
+  std::vector<size_t> lo, hi;
+  for (size_t r : rows) {
+    (x[r][static_cast<size_t>(best_feature)] <= best_threshold ? lo : hi).push_back(r);
+  }
+  const int l = Grow(x, z, std::move(lo), depth - 1);
+  const int h = Grow(x, z, std::move(hi), depth - 1);
+  tree_[static_cast<size_t>(index)].feature = best_feature;
+  tree_[static_cast<size_t>(index)].threshold = best_threshold;
+  tree_[static_cast<size_t>(index)].left = l;
+  tree_[static_cast<size_t>(index)].right = h;
+  return index;
 }
 
 double LayerWork(const LayerSample& s) {
@@ -128,6 +201,7 @@ std::vector<double> LayerCostModel::Basis(const LayerSample& s) const {
     case CostShape::kSaturatingMemory:
       return {1.0, SaturatedWork(w, alpha_, k_), LayerMemory(s)};
     case CostShape::kLinear: return {1.0, w, LayerMemory(s)};
+    case CostShape::kRegimes: return {};
   }
   return {};
 }
@@ -165,6 +239,18 @@ Result<LayerCostModel> LayerCostModel::Fit(const std::vector<const LayerSample*>
   m.shape_ = shape;
   m.work_min_ = *std::min_element(works.begin(), works.end());
   m.work_max_ = *std::max_element(works.begin(), works.end());
+  if (shape == CostShape::kRegimes) {
+    std::vector<std::vector<double>> x;
+    std::vector<double> z;
+    std::vector<size_t> rows;
+    for (size_t i = 0; i < usable.size(); ++i) {
+      x.push_back(RegimeFeatures(*usable[i]));
+      z.push_back(std::log(y[i] / works[i]));
+      rows.push_back(i);
+    }
+    m.Grow(x, z, std::move(rows), kTreeDepth);
+    return m;
+  }
   if (shape == CostShape::kLinear) {
     consider(m);
   } else {
@@ -185,6 +271,17 @@ Result<LayerCostModel> LayerCostModel::Fit(const std::vector<const LayerSample*>
 }
 
 double LayerCostModel::Predict(const LayerSample& s) const {
+  if (shape_ == CostShape::kRegimes) {
+    if (tree_.empty()) return 0;
+    const std::vector<double> f = RegimeFeatures(s);
+    size_t node = 0;
+    while (tree_[node].feature >= 0) {
+      const Node& n = tree_[node];
+      node = static_cast<size_t>(f[static_cast<size_t>(n.feature)] <= n.threshold ? n.left : n.right);
+    }
+    const double v = LayerWork(s) * std::exp(tree_[node].value);
+    return std::isfinite(v) ? v : 0.0;
+  }
   const std::vector<double> x = Basis(s);
   double v = 0;
   for (size_t j = 0; j < coef_.size() && j < x.size(); ++j) v += coef_[j] * x[j];
@@ -192,8 +289,15 @@ double LayerCostModel::Predict(const LayerSample& s) const {
 }
 
 nlohmann::json LayerCostModel::ToJson() const {
-  return {{"shape", CostShapeName(shape_)}, {"alpha", alpha_},       {"k", k_},
-          {"coef", coef_},                   {"work_min", work_min_}, {"work_max", work_max_}};
+  nlohmann::json j = {{"shape", CostShapeName(shape_)}, {"alpha", alpha_},
+                      {"k", k_},                        {"coef", coef_},
+                      {"work_min", work_min_},          {"work_max", work_max_}};
+  if (shape_ == CostShape::kRegimes) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (const Node& n : tree_) nodes.push_back({n.feature, n.threshold, n.left, n.right, n.value});
+    j["tree"] = nodes;
+  }
+  return j;
 }
 
 Result<LayerCostModel> LayerCostModel::FromJson(const nlohmann::json& j) {
@@ -201,7 +305,8 @@ Result<LayerCostModel> LayerCostModel::FromJson(const nlohmann::json& j) {
     LayerCostModel m;
     const std::string shape = j.at("shape").get<std::string>();
     bool known = false;
-    for (CostShape s : {CostShape::kSaturating, CostShape::kSaturatingMemory, CostShape::kLinear}) {
+    for (CostShape s : {CostShape::kSaturating, CostShape::kSaturatingMemory, CostShape::kLinear,
+                        CostShape::kRegimes}) {
       if (shape == CostShapeName(s)) {
         m.shape_ = s;
         known = true;
@@ -213,6 +318,23 @@ Result<LayerCostModel> LayerCostModel::FromJson(const nlohmann::json& j) {
     m.coef_ = j.at("coef").get<std::vector<double>>();
     m.work_min_ = j.at("work_min").get<double>();
     m.work_max_ = j.at("work_max").get<double>();
+    if (m.shape_ == CostShape::kRegimes) {
+      const nlohmann::json& nodes = j.at("tree");
+      const int count = static_cast<int>(nodes.size());
+      for (const auto& n : nodes) {
+        Node node{n.at(0).get<int>(), n.at(1).get<double>(), n.at(2).get<int>(),
+                  n.at(3).get<int>(), n.at(4).get<double>()};
+        // Children come after their parent: a stored cycle cannot make Predict loop.
+        const int self = static_cast<int>(m.tree_.size());
+        if (node.feature >= 9 || (node.feature >= 0 && (node.left <= self || node.right <= self ||
+                                                        node.left >= count || node.right >= count))) {
+          return Status::Corruption("layer cost: malformed regimes tree");
+        }
+        m.tree_.push_back(node);
+      }
+      if (m.tree_.empty()) return Status::Corruption("layer cost: empty regimes tree");
+      return m;
+    }
     if (m.coef_.size() != m.Basis(LayerSample{}).size() || !(m.alpha_ > 0) || !(m.k_ > 0)) {
       return Status::Corruption("layer cost: coefficients do not match the shape");
     }

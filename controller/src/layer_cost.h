@@ -7,6 +7,7 @@
 //   saturating:  t = t0 + b · W / η(W)            η(W) = 1 − exp(−k · W^α),  0 < α ≤ 1
 //   saturating+memory:  t = t0 + b · W / η(W) + c · M
 //   linear:      t = t0 + b · W + c · M
+//   regimes:     t = W · exp(r(x))      r: a regression tree over the layer's features
 //
 // η is the power-law paper's hardware efficiency (Mayaki & Charpenay) with η_max folded into
 // b: small operations run far below the hardware's throughput and large ones approach it, so
@@ -14,7 +15,18 @@
 // t0 is the per-call overhead that dominates small layers on a CPU. (α, k) are chosen on a
 // grid and the coefficients by non-negative least squares on relative residuals (so that a
 // 10 µs ReLU counts as much as a 10 ms convolution). Every basis is non-decreasing in W and M
-// and every coefficient is ≥ 0, so a prediction never falls as the batch (or any size) grows.
+// and every coefficient is ≥ 0, so a curve's prediction never falls as the batch (or any size)
+// grows.
+//
+// Regimes: a framework does not run every layer of a type with one kernel. libtorch on a CPU,
+// for one, runs a convolution through oneDNN or through its own im2col path depending on its
+// kernel, stride, batch and input size, at rates 10-16x apart (bench/RESULTS.md). No smooth
+// curve in W fits that; a regression tree of depth ≤ 4 on log(t / W) over the layer's
+// features (log work, input, output and parameter counts, kernel, stride, grouping, batch,
+// work per parameter) finds the regimes from the measurements themselves. Within a leaf the
+// cost is linear in W. A tree is not monotone across its splits (nor is the framework: a
+// batch-2 convolution can run faster than a batch-1 one), so the estimators guard monotonicity
+// in the batch at the architecture level (estimator.h, PredictMonotoneInBatch).
 #pragma once
 
 #include <string>
@@ -27,8 +39,9 @@
 
 namespace wattfleet {
 
-enum class CostShape { kSaturating, kSaturatingMemory, kLinear };
-std::string_view CostShapeName(CostShape s);  // "saturating" | "saturating+memory" | "linear"
+enum class CostShape { kSaturating, kSaturatingMemory, kLinear, kRegimes };
+// "saturating" | "saturating+memory" | "linear" | "regimes"
+std::string_view CostShapeName(CostShape s);
 
 // W and M of a layer sample, per iteration.
 double LayerWork(const LayerSample& s);
@@ -59,7 +72,18 @@ class LayerCostModel {
  private:
   std::vector<double> Basis(const LayerSample& s) const;
 
+  // One node of the regimes tree: a split (feature >= 0) or a leaf holding log(t / W).
+  struct Node {
+    int feature = -1;
+    double threshold = 0;
+    int left = -1, right = -1;  // indices into tree_; x[feature] <= threshold goes left
+    double value = 0;
+  };
+  int Grow(const std::vector<std::vector<double>>& x, const std::vector<double>& z,
+           std::vector<size_t> rows, int depth);
+
   CostShape shape_ = CostShape::kLinear;
+  std::vector<Node> tree_;  // kRegimes only; tree_[0] is the root
   double alpha_ = 1, k_ = 1;  // η(W) of the saturating shapes
   std::vector<double> coef_;  // one per basis, all >= 0
   double work_min_ = 0, work_max_ = 0;

@@ -102,7 +102,7 @@ TEST_P(ZooSanity, MonotoneInBatchBoundedLayersWarnedTypes) {
         auto sample = MakeArchitectureSample(*arch, batch, "cpu", "inference");
         ASSERT_TRUE(sample.ok()) << name;
         LayerCatalog catalog = sample->catalog;
-        auto e = (*est)->Predict(sample->model, catalog);
+        auto e = PredictMonotoneInBatch(**est, sample->model, catalog);
         ASSERT_TRUE(e.ok()) << name << ": " << e.status().message();
         const std::string where = GetParam() + " " + std::string(TargetName(target)) + " " +
                                   name + " batch " + std::to_string(batch);
@@ -132,6 +132,47 @@ TEST_P(ZooSanity, MonotoneInBatchBoundedLayersWarnedTypes) {
       }
     }
   }
+}
+
+// An estimator whose prediction falls as the batch grows past 4 (as a framework's kernel
+// switch can make a method predict): the guard raises it, scales the layers, and says so.
+class Falling final : public Estimator {
+ public:
+  std::string name() const override { return "falling"; }
+  Status Fit(const std::vector<LayerSample>&, const std::vector<ModelSample>&, Target) override {
+    return Status::OK();
+  }
+  Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
+    const double v = m.batch <= 4 ? 1.0 * m.batch : 0.5 * m.batch;
+    return Estimate{v, -1, {v / 2, v / 2}, {}};
+  }
+  nlohmann::json ToJson() const override { return nlohmann::json::object(); }
+  Status FromJson(const nlohmann::json&) override { return Status::OK(); }
+};
+
+TEST(MonotoneInBatch, RaisesAFallingPredictionAndSaysSo) {
+  Falling f;
+  ModelSample m;
+  m.batch = 6;
+  ASSERT_EQ(f.Predict(m, {})->value, 3.0);  // below batch 4's 4.0
+  auto e = PredictMonotoneInBatch(f, m, {});
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->value, 4.0);
+  ASSERT_EQ(e->layers.size(), 2u);
+  EXPECT_DOUBLE_EQ(e->layers[0] + e->layers[1], 4.0);
+  ASSERT_EQ(e->warnings.size(), 1u);
+  EXPECT_NE(e->warnings[0].find("batch 4"), std::string::npos);
+  double previous = 0;
+  for (int64_t b = 1; b <= 64; ++b) {
+    m.batch = b;
+    const double v = PredictMonotoneInBatch(f, m, {})->value;
+    EXPECT_GE(v, previous) << "batch " << b;
+    previous = v;
+  }
+  m.batch = 3;  // rising already: untouched, no warning
+  e = PredictMonotoneInBatch(f, m, {});
+  EXPECT_EQ(e->value, 3.0);
+  EXPECT_TRUE(e->warnings.empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(LayerWise, ZooSanity,

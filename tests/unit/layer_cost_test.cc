@@ -116,6 +116,37 @@ TEST(LayerCost, StateRoundTripsAndCorruptStateIsRefused) {
   EXPECT_EQ(LayerCostModel::FromJson(bad).status().code(), StatusCode::kCorruption);
 }
 
+TEST(LayerCost, RegimesTreeFindsAKernelSwitchNoCurveCanFit) {
+  // Two kernels, 12x apart in rate, chosen by input size as libtorch chooses oneDNN: every
+  // curve in W averages them; the tree splits on the input size and predicts both.
+  std::vector<LayerSample> train;
+  for (int i = 0; i < 40; ++i) {
+    const double w = 1e5 * std::pow(1.2, i);
+    const double input = (i % 2 ? 4e4 : 1e4) * (1 + 0.01 * i);
+    const double rate = input > 20480 ? 0.03e-9 : 0.4e-9;
+    LayerSample s = Conv(w, input, 5e-6 + rate * w);
+    s.key += "/" + std::to_string(i);
+    train.push_back(s);
+  }
+  auto tree = LayerCostModel::Fit(Pointers(train), CostShape::kRegimes, Target::kTime);
+  auto curve = LayerCostModel::Fit(Pointers(train), CostShape::kSaturatingMemory, Target::kTime);
+  ASSERT_TRUE(tree.ok());
+  ASSERT_TRUE(curve.ok());
+  const double tree_cv = CrossValidateCost(Pointers(train), CostShape::kRegimes, Target::kTime);
+  const double curve_cv =
+      CrossValidateCost(Pointers(train), CostShape::kSaturatingMemory, Target::kTime);
+  EXPECT_LT(tree_cv, 0.15);
+  EXPECT_GT(curve_cv, 2 * tree_cv);
+  // The state round-trips, and a tree whose child points back at its parent is refused.
+  auto back = LayerCostModel::FromJson(tree->ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  for (const LayerSample& s : train) EXPECT_DOUBLE_EQ(back->Predict(s), tree->Predict(s));
+  nlohmann::json bad = tree->ToJson();
+  ASSERT_GT(bad["tree"].size(), 1u);
+  bad["tree"][0][2] = 0;
+  EXPECT_EQ(LayerCostModel::FromJson(bad).status().code(), StatusCode::kCorruption);
+}
+
 TEST(LayerCost, TooFewPointsIsUnavailable) {
   const std::vector<LayerSample> two = Sweep(1e5, 1e6, 2, 0, 1);
   auto m = LayerCostModel::Fit(Pointers(two), CostShape::kSaturating, Target::kTime);
