@@ -88,9 +88,32 @@ class LayerwiseEstimator final : public Estimator {
     macs_type_.clear();
     measured_.clear();
     unmodelled_.clear();
+    // Repeats of one layer at one batch are averaged first: distinct layers, not repeats, are
+    // the evidence a curve rests on, and a dataset of many repeated campaigns fits as fast as
+    // one of each.
+    std::vector<LayerSample> means;
+    {
+      std::map<std::pair<std::string, int64_t>, std::pair<size_t, int>> index;
+      for (const LayerSample& s : layers) {
+        const double v = TargetOf(s, target);
+        if (!(v > 0) || !std::isfinite(v)) continue;
+        auto [it, fresh] = index.try_emplace({s.key, s.batch}, means.size(), 0);
+        if (fresh) {
+          means.push_back(s);
+          means.back().energy_j = means.back().time_s = 0;
+        }
+        LayerSample& m = means[it->second.first];
+        ++it->second.second;
+        (target == Target::kTime ? m.time_s : m.energy_j) += v;
+      }
+      for (const auto& [where, at] : index) {
+        LayerSample& m = means[at.first];
+        (target == Target::kTime ? m.time_s : m.energy_j) /= at.second;
+      }
+    }
     std::map<std::string, std::vector<const LayerSample*>> by_group, by_type;
     ratio_range_.clear();
-    for (const LayerSample& s : layers) {
+    for (const LayerSample& s : means) {
       by_group[CostGroup(s)].push_back(&s);
       by_type[s.type].push_back(&s);
       macs_type_[s.type] = UsesMacs(s);
@@ -103,17 +126,7 @@ class LayerwiseEstimator final : public Estimator {
       }
     }
     if (use_measured_) {
-      std::map<std::string, std::map<int64_t, std::pair<double, int>>> sums;
-      for (const LayerSample& s : layers) {
-        const double v = TargetOf(s, target);
-        if (!(v > 0)) continue;
-        auto& [sum, n] = sums[s.key][s.batch];
-        sum += v;
-        ++n;
-      }
-      for (const auto& [key, batches] : sums) {
-        for (const auto& [batch, sn] : batches) measured_[key][batch] = sn.first / sn.second;
-      }
+      for (const LayerSample& s : means) measured_[s.key][s.batch] = TargetOf(s, target);
     }
     auto fit_group = [&](const std::string& group,
                          const std::vector<const LayerSample*>& samples) {
