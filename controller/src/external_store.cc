@@ -21,12 +21,6 @@ struct ExternalStore::Impl {
 
 namespace {
 
-std::string ToJson(const std::map<std::string, double>& values) {
-  nlohmann::json obj = nlohmann::json::object();
-  for (const auto& [k, v] : values) obj[k] = v;
-  return obj.dump();
-}
-
 std::string ToJson(const std::map<std::string, OperationCost>& ops) {
   nlohmann::json obj = nlohmann::json::object();
   for (const auto& [k, v] : ops) obj[k] = {{"flops", v.flops}, {"count", v.count}};
@@ -48,15 +42,31 @@ Result<std::map<std::string, OperationCost>> OperationsFromJson(const std::strin
   return out;
 }
 
-Result<std::map<std::string, double>> FromJson(const std::string& text, const std::string& what) {
-  std::map<std::string, double> out;
+// features_json: the numeric features, and a layer's or a zoo architecture's spec under
+// "layer" or "zoo" (objects, where features are numbers).
+std::string FeaturesJson(const ExternalRecord& r) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (const auto& [k, v] : r.features) obj[k] = v;
+  if (r.spec.is_object()) {
+    for (const auto& [k, v] : r.spec.items()) obj[k] = v;
+  }
+  return obj.dump();
+}
+
+Status FromJson(const std::string& text, const std::string& what, ExternalRecord* r) {
   try {
     const nlohmann::json obj = nlohmann::json::parse(text);
-    for (auto it = obj.begin(); it != obj.end(); ++it) out[it.key()] = it.value().get<double>();
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+      if (it.value().is_object() && (it.key() == "layer" || it.key() == "zoo")) {
+        r->spec[it.key()] = it.value();
+      } else {
+        r->features[it.key()] = it.value().get<double>();
+      }
+    }
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(what + ": " + e.what());
   }
-  return out;
+  return Status::OK();
 }
 
 std::optional<double> Column(const Stmt& q, int col) {
@@ -152,7 +162,7 @@ Result<ImportOutcome> ExternalStore::Import(const ImportBatch& batch) {
   for (const ExternalRecord& r : batch.records) {
     ins.Reset();
     ins.BindAll(out.import_id, r.row, r.device, r.kind, r.name, r.family, r.flops, r.time_s,
-                r.energy_j, ToJson(r.features), ToJson(r.operations));
+                r.energy_j, FeaturesJson(r), ToJson(r.operations));
     WF_RETURN_IF_ERROR(ins.Run().WithContext(batch.csv_path + " row " + std::to_string(r.row)));
     ++out.rows_stored;
   }
@@ -198,7 +208,7 @@ Result<std::vector<StoredExternalRecord>> ExternalStore::Records(
     r.time_s = Column(q, 7);
     r.energy_j = Column(q, 8);
     const std::string where = s.source + " row " + std::to_string(r.row);
-    WF_ASSIGN_OR_RETURN(r.features, FromJson(q.Text(9), where + " features"));
+    WF_RETURN_IF_ERROR(FromJson(q.Text(9), where + " features", &r));
     WF_ASSIGN_OR_RETURN(r.operations, OperationsFromJson(q.Text(10), where + " operations"));
     out.push_back(std::move(s));
   }

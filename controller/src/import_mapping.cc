@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "expression.h"
+#include "import_layers.h"
 #include "sha256.h"
 #include "text_util.h"
 
@@ -130,6 +132,15 @@ struct DeviceRule {
   YAML::Mark mark;
 };
 
+// record.layer: a layer named per row, and its per-sample input shape.
+struct LayerField {
+  TextTemplate type;
+  std::map<std::string, std::vector<NumericField>> params;  // by layer type
+  // One sample's input shape, by layer type ("" for every type when given as one list).
+  std::map<std::string, std::vector<NumericField>> input;
+  YAML::Mark mark;
+};
+
 struct Mapping {
   std::string source;
   std::string csv;
@@ -141,6 +152,10 @@ struct Mapping {
   std::vector<NumericField> scalars;     // flops, time_s, energy_j
   std::vector<NumericField> features;
   std::vector<OperationField> operations;
+  std::optional<LayerField> layer;         // operations: the layer that was run
+  std::optional<TextTemplate> zoo;         // architectures: the zoo architecture it was
+  std::optional<NumericField> batch;       // with layer or zoo; 1 when absent
+  std::string mode = "inference";
 };
 
 class MappingParser {
@@ -330,10 +345,79 @@ class MappingParser {
     return out;
   }
 
+  // record.layer (operations), record.zoo (architectures), record.batch and record.mode.
+  Status ParseLayerAndZoo(const YAML::Node& rec, Mapping* m) const {
+    if (const YAML::Node layer = rec["layer"]) {
+      if (m->kind != "operation") return Err(layer.Mark(), "layer goes with kind: operation");
+      if (!layer.IsMap()) {
+        return Err(layer.Mark(), "record.layer must be a map {type, params, input}");
+      }
+      WF_RETURN_IF_ERROR(CheckKeys(layer, "record.layer", {"type", "params", "input"}));
+      LayerField f;
+      f.mark = layer.Mark();
+      WF_ASSIGN_OR_RETURN(const YAML::Node type, Required(layer, "type", "record.layer"));
+      WF_ASSIGN_OR_RETURN(f.type, ParseTemplate(type, "record.layer.type"));
+      if (const YAML::Node params = layer["params"]) {
+        if (!params.IsMap()) {
+          return Err(params.Mark(), "record.layer.params must be a map of layer type: "
+                                    "{hyper-parameter: expression}");
+        }
+        for (auto it = params.begin(); it != params.end(); ++it) {
+          WF_ASSIGN_OR_RETURN(const std::string t, ScalarOf(it->first, "record.layer.params"));
+          WF_ASSIGN_OR_RETURN(f.params[t],
+                              ParseNumericMap(it->second, "record.layer.params." + t));
+        }
+      }
+      WF_ASSIGN_OR_RETURN(const YAML::Node input, Required(layer, "input", "record.layer"));
+      auto shape = [&](const YAML::Node& list, const std::string& label,
+                       std::vector<NumericField>* out) -> Status {
+        if (!list.IsSequence() || list.size() == 0 || list.size() > 4) {
+          return Err(list.Mark(), label + " must list 1 to 4 dimensions of one sample's input "
+                                          "(no batch), e.g. [channels, size, size]");
+        }
+        for (size_t i = 0; i < list.size(); ++i) {
+          const std::string at = label + "[" + std::to_string(i) + "]";
+          WF_ASSIGN_OR_RETURN(NumericField d, ParseNumeric(list[i], at, at));
+          out->push_back(std::move(d));
+        }
+        return Status::OK();
+      };
+      if (input.IsMap()) {
+        // One shape per layer type: a Linear reads [features], a Conv2d [C, H, W].
+        for (auto it = input.begin(); it != input.end(); ++it) {
+          WF_ASSIGN_OR_RETURN(const std::string t, ScalarOf(it->first, "record.layer.input"));
+          WF_RETURN_IF_ERROR(shape(it->second, "record.layer.input." + t, &f.input[t]));
+        }
+      } else {
+        WF_RETURN_IF_ERROR(shape(input, "record.layer.input", &f.input[""]));
+      }
+      m->layer = std::move(f);
+    }
+    if (const YAML::Node zoo = rec["zoo"]) {
+      if (m->kind != "architecture") return Err(zoo.Mark(), "zoo goes with kind: architecture");
+      WF_ASSIGN_OR_RETURN(m->zoo, ParseTemplate(zoo, "record.zoo"));
+    }
+    const bool named = m->layer.has_value() || m->zoo.has_value();
+    if (const YAML::Node batch = rec["batch"]) {
+      if (!named) return Err(batch.Mark(), "batch goes with layer: or zoo:");
+      WF_ASSIGN_OR_RETURN(m->batch, ParseNumeric(batch, "batch", "record.batch"));
+    }
+    if (const YAML::Node mode = rec["mode"]) {
+      if (!named) return Err(mode.Mark(), "mode goes with layer: or zoo:");
+      WF_ASSIGN_OR_RETURN(m->mode, ScalarOf(mode, "record.mode"));
+      if (m->mode != "inference" && m->mode != "training") {
+        return Err(mode.Mark(), "record.mode must be inference or training, got '" + m->mode +
+                                    "'");
+      }
+    }
+    return Status::OK();
+  }
+
   Status ParseRecord(const YAML::Node& rec, Mapping* m) const {
     if (!rec.IsMap()) return Err(rec.Mark(), "record must be a map (kind, name, flops, ...)");
-    WF_RETURN_IF_ERROR(CheckKeys(rec, "record", {"kind", "name", "family", "flops", "time_s",
-                                                 "energy_j", "features", "operations"}));
+    WF_RETURN_IF_ERROR(CheckKeys(rec, "record",
+                                 {"kind", "name", "family", "flops", "time_s", "energy_j",
+                                  "features", "operations", "layer", "zoo", "batch", "mode"}));
     WF_ASSIGN_OR_RETURN(const YAML::Node kind, Required(rec, "kind", "record"));
     WF_ASSIGN_OR_RETURN(m->kind, ScalarOf(kind, "record.kind"));
     if (m->kind != "operation" && m->kind != "architecture") {
@@ -351,14 +435,16 @@ class MappingParser {
                           ParseNumeric(rec[key], key, std::string("record.") + key));
       m->scalars.push_back(std::move(f));
     }
+    WF_RETURN_IF_ERROR(ParseLayerAndZoo(rec, m));
     if (m->kind == "operation") {
-      bool has_flops = false, has_time = false;
+      bool has_flops = m->layer.has_value(), has_time = false;  // a layer's FLOPs are known
       for (const NumericField& f : m->scalars) {
         has_flops = has_flops || f.name == "flops";
         has_time = has_time || f.name == "time_s";
       }
       if (!has_flops || !has_time) {
-        return Err(rec.Mark(), "an operation record needs flops and time_s");
+        return Err(rec.Mark(), "an operation record needs time_s, and flops unless it "
+                               "names its layer");
       }
       if (rec["operations"]) {
         return Err(rec["operations"].Mark(), "operations goes with kind: architecture");
@@ -451,12 +537,22 @@ class RowEvaluator {
     for (const DeviceRule& d : m_.devices)
       for (const auto& [col, val] : d.where) WF_RETURN_IF_ERROR(Need(col, d.mark, "device where"));
     for (const Filter& f : m_.filters) WF_RETURN_IF_ERROR(Need(f.column, f.mark, "filter"));
-    for (const TextTemplate* t : {&m_.name, &m_.family})
+    std::vector<const TextTemplate*> templates = {&m_.name, &m_.family};
+    if (m_.layer) templates.push_back(&m_.layer->type);
+    if (m_.zoo) templates.push_back(&*m_.zoo);
+    for (const TextTemplate* t : templates)
       for (const auto& [is_col, text] : t->parts)
         if (is_col) WF_RETURN_IF_ERROR(Need(text, t->mark, "template"));
     std::vector<const NumericField*> fields;
     for (const auto* list : {&m_.scalars, &m_.features})
       for (const NumericField& f : *list) fields.push_back(&f);
+    if (m_.layer) {
+      for (const auto& [type, list] : m_.layer->input)
+        for (const NumericField& f : list) fields.push_back(&f);
+      for (const auto& [type, list] : m_.layer->params)
+        for (const NumericField& f : list) fields.push_back(&f);
+    }
+    if (m_.batch) fields.push_back(&*m_.batch);
     for (const OperationField& op : m_.operations) {
       fields.push_back(&op.flops);
       if (op.count) fields.push_back(&*op.count);
@@ -537,7 +633,64 @@ class RowEvaluator {
       }
       rec.operations[op.name] = cost;
     }
+    WF_RETURN_IF_ERROR(AddSpec(&rec));
     return rec;
+  }
+
+  // A whole number in [lo, hi] from `f`, or an error naming the row.
+  Result<int64_t> Count(const NumericField& f, int64_t lo, int64_t hi) const {
+    WF_ASSIGN_OR_RETURN(const double v, Eval(f));
+    if (!(v >= static_cast<double>(lo) && v <= static_cast<double>(hi)) || v != std::floor(v)) {
+      return parser_.Err(f.mark, f.name + ": " + Where() + ": " + std::to_string(v) +
+                                     " is not a whole number in [" + std::to_string(lo) + ", " +
+                                     std::to_string(hi) + "]");
+    }
+    return static_cast<int64_t>(v);
+  }
+
+  // record.layer / record.zoo: the spec the layer-wise estimators read (import_layers.h).
+  Status AddSpec(ExternalRecord* rec) const {
+    int64_t batch = 1;
+    if (m_.batch) {
+      WF_ASSIGN_OR_RETURN(batch, Count(*m_.batch, 1, kMaxImportedBatch));
+    }
+    if (m_.layer) {
+      const std::string type = Expand(m_.layer->type);
+      std::map<std::string, double> params;
+      if (auto it = m_.layer->params.find(type); it != m_.layer->params.end()) {
+        for (const NumericField& f : it->second) {
+          WF_ASSIGN_OR_RETURN(params[f.name], Eval(f));
+        }
+      }
+      if (Status known = CheckImportedLayerType(type); !known.ok()) {
+        return parser_.Err(m_.layer->mark, "layer: " + Where() + ": " + known.message());
+      }
+      auto shape = m_.layer->input.find(type);
+      if (shape == m_.layer->input.end()) shape = m_.layer->input.find("");
+      if (shape == m_.layer->input.end()) {
+        return parser_.Err(m_.layer->mark, "layer: " + Where() + ": record.layer.input gives "
+                                           "no input shape for " + type);
+      }
+      std::vector<int64_t> input;
+      for (const NumericField& d : shape->second) {
+        WF_ASSIGN_OR_RETURN(const int64_t v, Count(d, 1, kMaxImportedDimension));
+        input.push_back(v);
+      }
+      auto layer = ImportedLayer(type, params, input, batch, m_.mode);
+      if (!layer.ok()) {
+        return parser_.Err(m_.layer->mark, "layer: " + Where() + ": " + layer.status().message());
+      }
+      if (!rec->flops) rec->flops = (*layer)["flops"].get<double>() * static_cast<double>(batch);
+      rec->spec = {{"layer", *std::move(layer)}};
+    }
+    if (m_.zoo) {
+      auto arch = ImportedArchitecture(Expand(*m_.zoo), batch, m_.mode);
+      if (!arch.ok()) {
+        return parser_.Err(m_.zoo->mark, "zoo: " + Where() + ": " + arch.status().message());
+      }
+      rec->spec = {{"zoo", *std::move(arch)}};
+    }
+    return Status::OK();
   }
 
   const MappingParser& parser_;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
@@ -45,6 +47,10 @@ struct ExternalRecord {
   std::optional<double> energy_j;
   std::map<std::string, double> features;
   std::map<std::string, OperationCost> operations;  // by operation type (architectures)
+  // What the layer-wise estimators need of a row that names a layer or a zoo architecture:
+  // null, {"layer": ImportedLayer(...)} or {"zoo": ImportedArchitecture(...)}
+  // (import_layers.h); stored beside the features.
+  nlohmann::json spec;
 };
 
 // Everything one `import` would store.

@@ -8,7 +8,9 @@
 #include <map>
 #include <set>
 
+#include "architecture_sample.h"
 #include "sqlite_store.h"
+#include "zoo.h"
 #include "thor_signature.h"
 #include "wattfleet/common/protocol.h"
 
@@ -84,6 +86,76 @@ void ReadLayerFeatures(const sqlite::Stmt& q, int col, LayerSample* s) {
     s->stride = Param(params, "stride");
     s->groups = Param(params, "groups");
   }
+}
+
+// Imported rows that name a layer or a zoo architecture (import_layers.h) train the
+// layer-wise estimators like the dataset's own measurements, under the device name the
+// mapping gave. Their campaign is "import:SOURCE".
+Status AddImportedRecords(sqlite3* db, TrainingData* data) {
+  // Datasets from before schema version 3 have no imports.
+  auto has = sqlite::Stmt::Prepare(
+      db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'external_measurements'");
+  if (!has.ok()) return has.status();
+  WF_ASSIGN_OR_RETURN(bool exists, has->Step());
+  if (!exists) return Status::OK();
+  auto q = sqlite::Stmt::Prepare(
+      db, "SELECT m.device, m.name, m.family, m.time_s, m.energy_j, m.features_json, i.source, "
+          "m.row FROM external_measurements m JOIN imports i ON i.id = m.import_id "
+          "ORDER BY m.id");
+  if (!q.ok()) return q.status();
+  for (;;) {
+    WF_ASSIGN_OR_RETURN(bool row, q->Step());
+    if (!row) break;
+    const auto features = nlohmann::json::parse(q->Text(5), nullptr, false);
+    if (!features.is_object()) continue;
+    const std::string where = "import " + q->Text(6) + " row " + std::to_string(q->Int(7));
+    try {
+      if (auto layer = features.find("layer"); layer != features.end() && layer->is_object()) {
+        LayerSample s;
+        s.device_class = q->Text(0);
+        s.mode = layer->at("mode").get<std::string>();
+        s.campaign = "import:" + q->Text(6);
+        s.key = layer->at("key").get<std::string>();
+        s.type = layer->at("type").get<std::string>();
+        s.batch = 1;
+        s.macs = layer->at("macs").get<double>();
+        s.flops = layer->at("flops").get<double>();
+        s.params = layer->at("params").get<double>();
+        s.input_elements = layer->at("input_elements").get<double>();
+        s.output_elements = layer->at("output_elements").get<double>();
+        s.kernel = layer->at("kernel").get<double>();
+        s.stride = layer->at("stride").get<double>();
+        s.groups = layer->at("groups").get<double>();
+        data->layer_features.emplace(s.key, s);
+        s = AtBatch(s, layer->at("batch").get<int64_t>());
+        s.time_s = q->IsNull(3) ? 0.0 : q->Double(3);
+        s.energy_j = q->IsNull(4) ? 0.0 : q->Double(4);
+        s.energy_dynamic_j = s.energy_j;
+        data->layers.push_back(std::move(s));
+      } else if (auto zoo = features.find("zoo"); zoo != features.end() && zoo->is_object()) {
+        auto arch = FindZooArchitecture(zoo->at("name").get<std::string>());
+        if (!arch.ok()) return arch.status().WithContext(where);
+        const std::string mode = zoo->at("mode").get<std::string>();
+        WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
+                            MakeArchitectureSample(*arch, zoo->at("batch").get<int64_t>(),
+                                                   q->Text(0), mode));
+        for (const auto& [key, layer] : sample.catalog) {
+          data->layer_features.emplace(key, AtBatch(layer, 1));
+        }
+        ModelSample m = std::move(sample.model);
+        m.name = q->Text(1);
+        if (!q->Text(2).empty()) m.family = q->Text(2);
+        m.campaign = "import:" + q->Text(6);
+        m.time_s = q->IsNull(3) ? 0.0 : q->Double(3);
+        m.energy_j = q->IsNull(4) ? 0.0 : q->Double(4);
+        m.energy_dynamic_j = m.energy_j;
+        data->models.push_back(std::move(m));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return Status::Corruption(where + ": malformed layer or zoo record: " + e.what());
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -205,6 +277,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       data.models.push_back(std::move(s));
     }
   }
+  WF_RETURN_IF_ERROR(AddImportedRecords(db.get(), &data));
   return data;
 }
 
