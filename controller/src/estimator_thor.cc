@@ -48,7 +48,20 @@ class ThorEstimator final : public Estimator {
                                  "campaign)");
     }
     std::string reasons;
-    for (const auto& [key, list] : probes) {
+    for (auto& [key, list] : probes) {
+      // Repeats of one probe (the same campaign run again) are averaged: the GPs' cost grows
+      // with the cube of their points, and a dataset of thirty repeated campaigns holds no
+      // more configurations than one.
+      std::map<std::pair<int, std::vector<int64_t>>, std::pair<double, int>> sums;
+      for (const ThorProbe& p : list) {
+        auto& [sum, n] = sums[{static_cast<int>(p.role), p.widths}];
+        sum += p.value;
+        ++n;
+      }
+      list.clear();
+      for (const auto& [where, sn] : sums) {
+        list.push_back({static_cast<ProbeRole>(where.first), where.second, sn.first / sn.second});
+      }
       Result<ThorKindModel> model = ThorKindModel::Fit(list);
       if (!model.ok()) {
         reasons += (reasons.empty() ? "" : "; ") + key + ": " + model.status().message();
