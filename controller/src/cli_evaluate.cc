@@ -196,17 +196,15 @@ int CmdEvaluate(const EvaluateOptions& o) {
                        {"p90_ape", r.p90_ape},     {"r2", r.r2},
                        {"n", r.n},                 {"unmodelled_types", r.unmodelled},
                        {"interval", interval},     {"error", r.error}});
-    // Held-out campaigns are few models a reader wants one by one.
-    if (r.split == SplitName(Split::kHeldOutCampaigns)) {
-      nlohmann::json points = nlohmann::json::array();
-      for (const EvalPoint& p : r.points) {
-        points.push_back({{"architecture", p.architecture},
-                          {"batch", p.batch},
-                          {"measured", p.measured},
-                          {"predicted", p.predicted}});
-      }
-      results.back()["points"] = std::move(points);
+    // Every held-out prediction, for a reader who wants to see which architectures miss.
+    nlohmann::json points = nlohmann::json::array();
+    for (const EvalPoint& p : r.points) {
+      points.push_back({{"architecture", p.architecture},
+                        {"batch", p.batch},
+                        {"measured", p.measured},
+                        {"predicted", p.predicted}});
     }
+    results.back()["points"] = std::move(points);
   };
   // The k-fold intervals per (device, mode, target, estimator): the held-out campaigns are
   // checked against them.

@@ -166,7 +166,9 @@ class LayerwiseEstimator final : public Estimator {
     // (Σ ((E − κ·S) / E)²), so that the few largest models do not decide it for all.
     LayerCatalog catalog;
     for (const LayerSample& s : layers) catalog.emplace(s.key, s);
-    double num = 0, den = 0;
+    // One κ per measured batch: how a whole model differs from its layers run alone (caches,
+    // the framework's per-call work) changes with the batch.
+    std::map<int64_t, std::pair<double, double>> sums;  // batch → Σ ratio, Σ ratio²
     for (const ModelSample& m : models) {
       const double measured = TargetOf(m, target);
       if (m.layer_keys.empty() || !(measured > 0)) continue;
@@ -176,10 +178,14 @@ class LayerwiseEstimator final : public Estimator {
       for (double v : *parts) sum += v;
       if (!(sum > 0)) continue;
       const double ratio = sum / measured;
-      num += ratio;
-      den += ratio * ratio;
+      for (int64_t b : {int64_t{0}, m.batch}) {  // 0: every batch together
+        sums[b].first += ratio;
+        sums[b].second += ratio * ratio;
+      }
     }
-    kappa_ = den > 0 ? num / den : 1.0;
+    kappa_.clear();
+    for (const auto& [batch, s] : sums) kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
+    if (kappa_.empty()) kappa_[0] = 1.0;
     return Status::OK();
   }
 
@@ -191,8 +197,9 @@ class LayerwiseEstimator final : public Estimator {
     Flags flags;
     WF_ASSIGN_OR_RETURN(std::vector<double> parts, LayerValues(m, catalog, &flags));
     e.warnings = flags.Warnings(m.batch);
+    const double kappa = KappaAt(m.batch);
     for (double& v : parts) {
-      v *= kappa_;
+      v *= kappa;
       e.value += v;
     }
     e.layers = std::move(parts);
@@ -214,7 +221,9 @@ class LayerwiseEstimator final : public Estimator {
       for (const auto& [batch, v] : batches) b[std::to_string(batch)] = v;
       measured[key] = b;
     }
-    return {{"estimator", name()},       {"kappa", kappa_},   {"curves", curves},
+    nlohmann::json kappa = nlohmann::json::object();
+    for (const auto& [batch, k] : kappa_) kappa[std::to_string(batch)] = k;
+    return {{"estimator", name()},       {"kappa", kappa},    {"curves", curves},
             {"macs_types", macs_type_},  {"measured", measured},
             {"ratio_range", ratio_range_},
             {"unmodelled", unmodelled_}};
@@ -238,9 +247,12 @@ class LayerwiseEstimator final : public Estimator {
         }
       }
       unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
-      kappa_ = j.at("kappa").get<double>();
+      kappa_.clear();
+      for (const auto& [batch, k] : j.at("kappa").items()) kappa_[std::stoll(batch)] = k.get<double>();
       unseen_.clear();
-      if (curves_.empty() || !(kappa_ > 0)) {
+      bool kappa_ok = !kappa_.empty();
+      for (const auto& [batch, k] : kappa_) kappa_ok = kappa_ok && batch >= 0 && k > 0;
+      if (curves_.empty() || !kappa_ok) {
         return Status::Corruption(name() + ": stored state has no curve or no κ");
       }
       return Status::OK();
@@ -250,6 +262,21 @@ class LayerwiseEstimator final : public Estimator {
   }
 
  private:
+  // κ at `batch`: the measured batch's; between two, interpolated log-log in the batch;
+  // outside them the nearest; the all-batch κ when no batch had a whole model.
+  double KappaAt(int64_t batch) const {
+    std::map<int64_t, double> by_batch(kappa_.upper_bound(0), kappa_.end());
+    if (by_batch.empty()) return kappa_.count(0) ? kappa_.at(0) : 1.0;
+    if (auto exact = by_batch.find(batch); exact != by_batch.end()) return exact->second;
+    auto hi = by_batch.upper_bound(batch);
+    if (hi == by_batch.begin()) return hi->second;
+    if (hi == by_batch.end()) return by_batch.rbegin()->second;
+    auto lo = std::prev(hi);
+    const double f = std::log(static_cast<double>(batch) / static_cast<double>(lo->first)) /
+                     std::log(static_cast<double>(hi->first) / static_cast<double>(lo->first));
+    return lo->second * std::pow(hi->second / lo->second, f);
+  }
+
   // The curve of a layer: its group's, else its type's; null when neither was fitted.
   const LayerCostModel* CurveOf(const LayerSample& s) const {
     if (auto it = curves_.find(CostGroup(s)); it != curves_.end()) return &it->second;
@@ -359,7 +386,7 @@ class LayerwiseEstimator final : public Estimator {
   std::map<std::string, std::map<int64_t, double>> measured_;  // key → batch → mean
   std::vector<std::string> unmodelled_;
   mutable std::set<std::string> unseen_;  // a record of what Predict met, not model state
-  double kappa_ = 1.0;
+  std::map<int64_t, double> kappa_;  // by batch; 0: every batch together
   bool use_measured_ = false;
 };
 

@@ -2,6 +2,9 @@
 #include "evaluation.h"
 
 #include <algorithm>
+#include <functional>
+#include <future>
+#include <thread>
 #include <cmath>
 #include <map>
 #include <set>
@@ -36,6 +39,32 @@ void Score(const std::vector<double>& truth, const std::vector<double>& pred, Ev
   for (double a : apes) sum += a;
   r->mape = sum / static_cast<double>(apes.size());
   r->r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : 0.0;
+}
+
+// What one fold of one estimator gave.
+struct FoldOutcome {
+  std::vector<EvalPoint> points;
+  std::vector<std::string> unmodelled;
+  std::string error;  // the last failure of the fold, if any
+};
+
+// run(0) … run(k − 1) on up to as many threads as the machine has, in fold order; `done` is
+// called on this thread once per fold as the results are collected.
+std::vector<FoldOutcome> RunFolds(int k, const std::function<FoldOutcome(int)>& run,
+                                  const std::function<void()>& done) {
+  const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<FoldOutcome> out(static_cast<size_t>(std::max(k, 0)));
+  for (int first = 0; first < k; first += threads) {
+    std::vector<std::future<FoldOutcome>> running;
+    for (int fold = first; fold < std::min(k, first + threads); ++fold) {
+      running.push_back(std::async(std::launch::async, run, fold));
+    }
+    for (size_t i = 0; i < running.size(); ++i) {
+      out[static_cast<size_t>(first) + i] = running[i].get();
+      done();
+    }
+  }
+  return out;
 }
 
 using Groups = std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>>;
@@ -178,6 +207,8 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
       catalog.emplace(s.key, s);
     }
     for (const auto& [key, features] : data.layer_features) catalog.emplace(key, features);
+    // Looked up once: the folds run on several threads and must not insert into `probes`.
+    const std::vector<const ModelSample*>& place_probes = probes[where];
     const Folds fold_list(models, split, folds);
     const int k = fold_list.count();
     auto fold_of = [&](const ModelSample& m) { return fold_list.Of(m); };
@@ -192,7 +223,11 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
       std::vector<double> truth, pred;
       std::set<std::string> unmodelled;
       if (k < 2) r.error = "fewer than two groups of architectures to hold out";
-      for (int fold = 0; fold < k && k >= 2; ++fold) {
+      // One fold: fit without it, predict its architectures. Folds share only read-only data,
+      // so they run in parallel, and are merged in fold order (the result does not depend on
+      // the number of threads).
+      auto run_fold = [&](int fold) {
+        FoldOutcome out;
         std::vector<ModelSample> train_models;
         std::set<std::string> train_keys, held_keys;
         for (const ModelSample* m : models) {
@@ -203,7 +238,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
         // Probes train THOR in every fold, except a probe that is a held-out architecture
         // under another name (an MLP of one hidden layer is exactly an input probe):
         // scoring an architecture on its own measurement is not a prediction.
-        for (const ModelSample* p : probes[where]) {
+        for (const ModelSample* p : place_probes) {
           const bool is_held_out = std::any_of(models.begin(), models.end(), [&](const ModelSample* m) {
             return fold_of(*m) == fold && p->probe_role != "output" &&
                    !m->thor_kind.empty() && m->thor_kind == p->thor_kind &&
@@ -217,27 +252,35 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
         }
         auto estimator = MakeEstimator(name);
         if (!estimator.ok()) {
-          r.error = estimator.status().message();
-          break;
+          out.error = estimator.status().message();
+          return out;
         }
-        if (Status s = (*estimator)->Fit(train_layers, train_models, target); !s.ok()) {
-          r.error = s.message();
-          if (fold_done) fold_done(name);
-          continue;
+        if (Status st = (*estimator)->Fit(train_layers, train_models, target); !st.ok()) {
+          out.error = st.message();
+          return out;
         }
         for (const ModelSample* m : models) {
           if (fold_of(*m) != fold) continue;
           auto p = PredictMonotoneInBatch(**estimator, *m, catalog);
           if (!p.ok()) {
-            r.error = p.status().message();
+            out.error = p.status().message();
             continue;
           }
-          truth.push_back(TargetOf(*m, target));
-          pred.push_back(p->value);
-          r.points.push_back({m->name, truth.back(), pred.back(), fold, m->batch});
+          out.points.push_back({m->name, TargetOf(*m, target), p->value, fold, m->batch});
         }
-        for (const std::string& t : (*estimator)->UnmodelledTypes()) unmodelled.insert(t);
-        if (fold_done) fold_done(name);
+        out.unmodelled = (*estimator)->UnmodelledTypes();
+        return out;
+      };
+      for (FoldOutcome& f : RunFolds(k >= 2 ? k : 0, run_fold, [&] {
+             if (fold_done) fold_done(name);
+           })) {
+        if (!f.error.empty()) r.error = f.error;
+        for (const EvalPoint& p : f.points) {
+          truth.push_back(p.measured);
+          pred.push_back(p.predicted);
+          r.points.push_back(p);
+        }
+        unmodelled.insert(f.unmodelled.begin(), f.unmodelled.end());
       }
       if (!truth.empty()) Score(truth, pred, &r);
       r.interval = ConformalInterval(r.points);

@@ -7,12 +7,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "architecture_sample.h"
 #include "sqlite_store.h"
-#include "zoo.h"
 #include "thor_signature.h"
 #include "wattfleet/common/protocol.h"
+#include "zoo.h"
 
 namespace wattfleet {
 namespace {
@@ -25,7 +26,10 @@ double Param(const nlohmann::json& params, const char* name) {
 // THOR's view of a model or probe job: probes by their name, architectures by their stored
 // graph. Samples THOR cannot use keep an empty view; a spec that does not decode (written by
 // a future version, say) is not an error for the other estimators.
-void AddThorView(ModelSample& s, const std::string& spec_blob) {
+// Decoding a stored graph costs more than the rest of a sample: `seen` remembers the view of
+// each distinct spec (a dataset of repeated campaigns stores the same spec many times).
+using ThorViews = std::unordered_map<std::string, std::pair<std::string, std::vector<int64_t>>>;
+void AddThorView(ModelSample& s, const std::string& spec_blob, ThorViews* seen) {
   if (s.kind == "probe") {
     Result<ProbeName> probe = ParseProbeName(s.name);
     if (!probe.ok()) return;
@@ -34,12 +38,19 @@ void AddThorView(ModelSample& s, const std::string& spec_blob) {
     s.probe_role = std::string(ProbeRoleName(probe->role));
     return;
   }
-  Result<JobSpec> spec = DecodeJob(spec_blob);
-  if (!spec.ok()) return;
-  Result<ThorSignature> signature = ThorSignatureOf(spec->graph);
-  if (!signature.ok()) return;
-  s.thor_kind = signature->kind.name;
-  s.thor_widths = signature->widths;
+  // The batch is part of the spec: two jobs of one architecture at one batch share a view.
+  auto known = seen->find(spec_blob);
+  if (known == seen->end()) {
+    std::pair<std::string, std::vector<int64_t>> view;
+    Result<JobSpec> spec = DecodeJob(spec_blob);
+    if (spec.ok()) {
+      Result<ThorSignature> signature = ThorSignatureOf(spec->graph);
+      if (signature.ok()) view = {signature->kind.name, signature->widths};
+    }
+    known = seen->emplace(spec_blob, std::move(view)).first;
+  }
+  s.thor_kind = known->second.first;
+  s.thor_widths = known->second.second;
 }
 
 // Elements of one input sample from architectures.input_shape ("[3,224,224]"); 0 unknown.
@@ -234,6 +245,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
         db.get(), "SELECT layer_key FROM arch_layers WHERE architecture_id = ? ORDER BY position");
     if (!nodes.ok()) return nodes.status();
     std::map<int64_t, std::vector<std::string>> layer_keys_of;
+    ThorViews thor_views;
     for (;;) {
       WF_ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
@@ -268,7 +280,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       s.energy_j = q->Double(10);
       s.energy_dynamic_j = q->Double(11);
       s.time_s = q->Double(12);
-      AddThorView(s, q->BlobAt(13));
+      AddThorView(s, q->BlobAt(13), &thor_views);
       // PRE's features: the network input and the measuring agent's device.
       s.input_size = InputSize(q->Text(14));
       s.device = DeviceOf(q->Text(15));

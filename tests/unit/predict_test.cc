@@ -391,3 +391,61 @@ TEST_F(PredictTest, BatchDefaultsToTheMeasuredOne) {
 
 }  // namespace
 }  // namespace wattfleet
+
+namespace wattfleet {
+namespace {
+
+TEST_F(PredictTest, TheDatasetsOwnMeasurementStandsBesideTheEstimate) {
+  auto data = LoadTrainingData(db_);
+  ASSERT_TRUE(data.ok());
+  // An architecture of the campaign that was measured whole (not the one job left out).
+  std::string name;
+  for (const ModelSample& m : data->models) {
+    if (m.kind == "model" && m.name.rfind("mlp-d2", 0) == 0) name = m.name;
+  }
+  ASSERT_FALSE(name.empty());
+  double time = 0, energy = 0;
+  int n = 0;
+  for (const ModelSample& m : data->models) {
+    if (m.kind != "model" || m.name != name || m.batch != 4) continue;
+    time += m.time_s;
+    energy += m.energy_j;
+    ++n;
+  }
+  ASSERT_GT(n, 0);
+  PredictOptions o = Options(name);
+  o.source.campaign_file = dir_.Write("campaign.yaml", testing::kSyntheticCampaign);
+  const Prediction p = MustPredict(o);
+  ASSERT_TRUE(p.measured.has_value());
+  EXPECT_EQ(p.measured->count, n);
+  EXPECT_DOUBLE_EQ(p.measured->time_s, time / n);
+  EXPECT_DOUBLE_EQ(p.measured->energy_j, energy / n);
+  EXPECT_EQ(p.source, "estimate");
+  EXPECT_EQ(p.time_s, p.estimated_time_s);
+  // A 90 % interval around the estimate, from the held-out architectures.
+  ASSERT_TRUE(p.time_s_interval.has_value());
+  EXPECT_LT(p.time_s_interval->first, p.time_s);
+  EXPECT_GT(p.time_s_interval->second, p.time_s);
+  ASSERT_TRUE(p.energy_j_interval.has_value());
+
+  o.prefer_measured = true;
+  const Prediction m = MustPredict(o);
+  EXPECT_EQ(m.source, "measured");
+  EXPECT_DOUBLE_EQ(m.time_s, time / n);
+  EXPECT_DOUBLE_EQ(m.energy_j, energy / n);
+  EXPECT_DOUBLE_EQ(m.estimated_time_s, p.estimated_time_s);
+  const nlohmann::json j = PredictionToJson(m);
+  EXPECT_EQ(j["source"], "measured");
+  EXPECT_EQ(j["measured"]["count"], n);
+  EXPECT_DOUBLE_EQ(j["estimate"]["time_s"].get<double>(), p.estimated_time_s);
+
+  // Not measured at batch 8: nothing to prefer, the estimate it is.
+  o.batch = 8;
+  const Prediction b8 = MustPredict(o);
+  EXPECT_FALSE(b8.measured.has_value());
+  EXPECT_EQ(b8.source, "estimate");
+  EXPECT_TRUE(PredictionToJson(b8)["measured"].is_null());
+}
+
+}  // namespace
+}  // namespace wattfleet

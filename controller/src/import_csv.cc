@@ -1,0 +1,71 @@
+// RFC 4180 CSV records (import_csv.h).
+#include "import_csv.h"
+
+#include <cctype>
+
+namespace wattfleet {
+
+Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::string& path) {
+  std::vector<CsvRecord> out;
+  CsvRecord rec;
+  std::string cell;
+  int64_t line = 1;
+  rec.line = 1;
+  bool quoted = false, any = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          cell += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        cell += c;
+      }
+      continue;
+    }
+    if (c == '"' && cell.empty()) {
+      quoted = true;
+      any = true;
+    } else if (c == ',') {
+      rec.cells.push_back(std::move(cell));
+      cell.clear();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (any || !cell.empty()) {
+        rec.cells.push_back(std::move(cell));
+        out.push_back(std::move(rec));
+      }
+      cell.clear();
+      rec = CsvRecord();
+      any = false;
+      rec.line = ++line;
+    } else {
+      cell += c;
+      any = true;
+    }
+  }
+  if (quoted) {
+    return Status::InvalidArgument(path + ":" + std::to_string(rec.line) +
+                                   ": unterminated quoted field");
+  }
+  if (any || !cell.empty()) {
+    rec.cells.push_back(std::move(cell));
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,26 @@
+// CSV reading for `wattfleet import`: RFC 4180 records with the physical line each starts on,
+// for messages that name the line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// RFC 4180 CSV: comma separated, double quotes around fields with commas, quotes ("") or
+// newlines. `line` is the physical line each record starts on, for messages.
+struct CsvRecord {
+  int64_t line = 0;
+  std::vector<std::string> cells;
+};
+
+// Parses `text` (the file `path`, for messages); InvalidArgument naming the line where a
+// quoted field is left open.
+Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::string& path);
+// `s` without leading and trailing white space.
+std::string Trim(const std::string& s);
+
+}  // namespace wattfleet
