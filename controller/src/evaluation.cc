@@ -67,6 +67,29 @@ std::vector<FoldOutcome> RunFolds(int k, const std::function<FoldOutcome(int)>& 
   return out;
 }
 
+// The layer samples of one device class and mode, and the catalog of every layer's features:
+// those measured there, then every other layer the dataset knows (features only).
+void LayersOf(const TrainingData& data, const std::string& device, const std::string& mode,
+              std::vector<LayerSample>* layers, LayerCatalog* catalog) {
+  for (const LayerSample& s : data.layers) {
+    if (s.device_class != device || s.mode != mode) continue;
+    layers->push_back(s);
+    catalog->emplace(s.key, s);
+  }
+  for (const auto& [key, features] : data.layer_features) catalog->emplace(key, features);
+}
+
+EvalResult NewResult(const std::string& device, const std::string& mode,
+                     const std::string& estimator, Target target, Split split) {
+  EvalResult r;
+  r.device = device;
+  r.mode = mode;
+  r.estimator = estimator;
+  r.target = std::string(TargetName(target));
+  r.split = std::string(SplitName(split));
+  return r;
+}
+
 using Groups = std::map<std::pair<std::string, std::string>, std::vector<const ModelSample*>>;
 
 // Whole-model measurements of `target` by device class and mode: one evaluation each, since a
@@ -201,12 +224,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
     const auto& [device, mode] = where;
     std::vector<LayerSample> device_layers;
     LayerCatalog catalog;
-    for (const LayerSample& s : data.layers) {
-      if (s.device_class != device || s.mode != mode) continue;
-      device_layers.push_back(s);
-      catalog.emplace(s.key, s);
-    }
-    for (const auto& [key, features] : data.layer_features) catalog.emplace(key, features);
+    LayersOf(data, device, mode, &device_layers, &catalog);
     // Looked up once: the folds run on several threads and must not insert into `probes`.
     const std::vector<const ModelSample*>& place_probes = probes[where];
     const Folds fold_list(models, split, folds);
@@ -214,12 +232,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
     auto fold_of = [&](const ModelSample& m) { return fold_list.Of(m); };
 
     for (const std::string& name : estimators) {
-      EvalResult r;
-      r.device = device;
-      r.mode = mode;
-      r.estimator = name;
-      r.target = std::string(TargetName(target));
-      r.split = std::string(SplitName(split));
+      EvalResult r = NewResult(device, mode, name, target, split);
       std::vector<double> truth, pred;
       std::set<std::string> unmodelled;
       if (k < 2) r.error = "fewer than two groups of architectures to hold out";
@@ -302,24 +315,14 @@ std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const Trainin
     std::vector<LayerSample> layers;
     std::vector<ModelSample> train_models;
     LayerCatalog catalog;
-    for (const LayerSample& s : train.layers) {
-      if (s.device_class != device || s.mode != mode) continue;
-      layers.push_back(s);
-      catalog.emplace(s.key, s);
-    }
+    LayersOf(train, device, mode, &layers, &catalog);
     for (const ModelSample& m : train.models) {
       if (m.device_class == device && m.mode == mode) train_models.push_back(m);
     }
     // Layers of held-out architectures the training set never measured: features only.
-    for (const auto& [key, features] : train.layer_features) catalog.emplace(key, features);
     for (const auto& [key, features] : test.layer_features) catalog.emplace(key, features);
     for (const std::string& name : estimators) {
-      EvalResult r;
-      r.device = device;
-      r.mode = mode;
-      r.estimator = name;
-      r.target = std::string(TargetName(target));
-      r.split = std::string(SplitName(Split::kHeldOutCampaigns));
+      EvalResult r = NewResult(device, mode, name, target, Split::kHeldOutCampaigns);
       std::vector<double> truth, pred;
       auto estimator = MakeEstimator(name);
       if (!estimator.ok()) {
