@@ -134,7 +134,7 @@ int CmdEvaluate(const EvaluateOptions& o) {
     if (std::none_of(data->models.begin(), data->models.end(), in) &&
         std::none_of(data->layers.begin(), data->layers.end(), in)) {
       return fail("--holdout-campaign " + name + ": no measurements of a campaign of that name in " +
-                  o.db);
+                  o.db + (o.device ? " on device " + *o.device : std::string()));
     }
   }
   // Stored fits are of every measurement (the models table's fingerprint says so); held-out
@@ -158,6 +158,10 @@ int CmdEvaluate(const EvaluateOptions& o) {
                        data->layers.end());
   }
   if (data->models.empty()) {
+    if (!held_out.models.empty()) {
+      return fail("--holdout-campaign: every whole-model measurement is held out; nothing is "
+                  "left to fit on");
+    }
     return fail("--db " + o.db + ": no whole-model measurements to evaluate on (plan "
                 "whole_models: true)");
   }

@@ -58,18 +58,30 @@ std::string Figure(const std::optional<double>& v) {
 
 // The set's whole-model measurements of an architecture with exactly `model`'s layers at its
 // batch (the name may differ: a campaign's name for a zoo model).
+// Each figure is the mean of the repeats that have it (an import may give time only); a
+// figure no repeat has is 0 and says so in `count`'s absence: nothing is returned when
+// neither is known.
 std::optional<MeasuredWhole> MeasuredWholeOf(const TrainingSet& set, const ModelSample& model) {
   MeasuredWhole w;
+  int64_t with_energy = 0, with_time = 0;
   for (const ModelSample& m : set.models) {
     if (m.kind != "model" || m.batch != model.batch || m.layer_keys != model.layer_keys) continue;
     ++w.count;
     w.energy_is_estimate |= m.energy_is_estimate;
-    w.energy_j += m.energy_j;
-    w.time_s += m.time_s;
+    if (m.energy_j > 0 && std::isfinite(m.energy_j)) {
+      w.energy_j += m.energy_j;
+      ++with_energy;
+    }
+    if (m.time_s > 0 && std::isfinite(m.time_s)) {
+      w.time_s += m.time_s;
+      ++with_time;
+    }
   }
-  if (w.count == 0) return std::nullopt;
-  w.energy_j /= static_cast<double>(w.count);
-  w.time_s /= static_cast<double>(w.count);
+  if (with_energy == 0 && with_time == 0) return std::nullopt;
+  if (with_energy > 0) w.energy_j /= static_cast<double>(with_energy);
+  if (with_time > 0) w.time_s /= static_cast<double>(with_time);
+  w.has_energy = with_energy > 0;
+  w.has_time = with_time > 0;
   return w;
 }
 
@@ -233,7 +245,7 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     p.notes.push_back("energy on " + o.device + " was modeled, not metered (no power sensor): "
                       "measured time x modeled power, itself an estimate");
   }
-  if (p.measured && o.prefer_measured) {
+  if (p.measured && o.prefer_measured && p.measured->has_energy && p.measured->has_time) {
     p.source = "measured";
     p.energy_j = p.measured->energy_j;
     p.time_s = p.measured->time_s;
@@ -241,6 +253,9 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     p.time_s_std.reset();
     p.energy_j_interval.reset();
     p.time_s_interval.reset();
+  } else if (p.measured && o.prefer_measured) {
+    p.notes.push_back("the dataset's measurement of this architecture lacks energy or time: "
+                      "the estimate is returned");
   }
   p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
 
@@ -282,8 +297,10 @@ nlohmann::json PredictionToJson(const Prediction& p) {
   if (p.measured) {
     measured = {{"count", p.measured->count},
                 {"energy_is_estimate", p.measured->energy_is_estimate},
-                {"energy_j", p.measured->energy_j},
-                {"time_s", p.measured->time_s}};
+                {"energy_j", p.measured->has_energy ? nlohmann::json(p.measured->energy_j)
+                                                    : nlohmann::json(nullptr)},
+                {"time_s", p.measured->has_time ? nlohmann::json(p.measured->time_s)
+                                                : nlohmann::json(nullptr)}};
   }
   nlohmann::json training = p.training.ToJson();
   training["device"] = p.device;

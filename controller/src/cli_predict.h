@@ -33,7 +33,8 @@ struct PredictOptions {
 // mode and device class): the mean over its repeats.
 struct MeasuredWhole {
   int64_t count = 0;
-  double energy_j = 0, time_s = 0;
+  double energy_j = 0, time_s = 0;  // 0 where no repeat has the figure (has_*)
+  bool has_energy = false, has_time = false;
   bool energy_is_estimate = false;  // modeled energy: measured time, estimated power
 };
 

@@ -48,11 +48,10 @@ Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelS
                                         const LayerCatalog& catalog) {
   WF_ASSIGN_OR_RETURN(Estimate e, estimator.Predict(model, catalog));
   std::vector<int64_t> smaller;
-  for (int64_t b = 1; b < model.batch && b <= 16; ++b) smaller.push_back(b);
-  for (int64_t p = 16; p < model.batch; p *= 2) {
-    if (p > 16) smaller.push_back(p);
+  for (int64_t b = 1; b < model.batch && b <= kMonotoneExact; ++b) smaller.push_back(b);
+  for (int64_t p = kMonotoneExact; p < model.batch && p < (int64_t{1} << 40); p *= 2) {
+    if (p > kMonotoneExact) smaller.push_back(p);
     if (3 * p / 2 < model.batch) smaller.push_back(3 * p / 2);
-    if (p > (int64_t{1} << 40)) break;
   }
   int64_t raised_from = 0;
   double best = e.value;
@@ -66,7 +65,10 @@ Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelS
   if (raised_from > 0) {
     const double f = e.value > 0 ? best / e.value : 0;
     for (double& v : e.layers) v *= f;
-    if (e.value <= 0) e.layers.clear();
+    if (e.value <= 0) {
+      e.layers.clear();
+      e.std = -1;  // nothing to scale from: no stated uncertainty
+    }
     if (e.std >= 0) e.std *= f;
     e.value = best;
     e.warnings.push_back("raised to the estimate at batch " + std::to_string(raised_from) +
@@ -126,7 +128,9 @@ class MacsEstimator final : public Estimator {
     std::vector<std::vector<double>> rows;
     std::vector<double> y;
     for (const ModelSample& m : models) {
-      if (m.kind != "model" || m.macs <= 0) continue;
+      const double value = TargetOf(m, target);
+      // A sample without this target (a time-only import) is no evidence of it.
+      if (m.kind != "model" || m.macs <= 0 || !(value > 0) || !std::isfinite(value)) continue;
       rows.push_back({m.macs, 1.0});
       y.push_back(TargetOf(m, target));
     }

@@ -65,13 +65,16 @@ class Estimator {
 
 // `estimator`'s prediction for `model`, raised where needed so that it never falls as the
 // batch grows: the largest of its predictions at model.batch and at smaller batches (every
-// batch up to 16, then 2^k and 3·2^k). A method whose parts are not monotone (a regime
-// change in the framework's kernels, a kernel regression) could otherwise predict that more
-// samples cost less. The layers are scaled with the total, and a warning says so.
+// batch up to kMonotoneExact, then 2^k and 3·2^k: exact up to there, on that grid beyond).
+// A method whose parts are not monotone (a regime change in the framework's kernels, a
+// kernel regression) could otherwise predict that more samples cost less. The layers are
+// scaled with the total, and a warning says so.
+inline constexpr int64_t kMonotoneExact = 1024;
 Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelSample& model,
                                         const LayerCatalog& catalog);
 
-// "macs", "tdp", "wattlayer", "wattlayer-paper", "measured-layers", "thor", "pre"; NotFound listing the known names otherwise.
+// "macs", "tdp", "wattlayer", "wattlayer-paper", "measured-layers", "thor", "pre"; NotFound
+// listing the known names otherwise.
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);
 std::vector<std::string> EstimatorNames();
 

@@ -37,13 +37,23 @@ namespace {
 
 constexpr size_t kMinDistinct = 3;   // distinct layers for a curve of its own
 constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape by CV
+constexpr int kMinModelsForKappa = 3;  // whole models of one batch for a κ of its own
 // A prediction at more than this many times the largest work its curve saw is flagged.
 constexpr double kExtrapolationFactor = 2.0;
 constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
                                  CostShape::kLinear, CostShape::kRegimes};
 
-bool UsesMacs(const LayerSample& s) { return s.macs > 0; }
-std::string WorkKind(const LayerSample& s) { return UsesMacs(s) ? "macs" : "elements"; }
+
+// A stored batch key: a whole number ≥ 0 written in full ("12x" is not 12).
+std::optional<int64_t> BatchOf(const std::string& text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
 
 std::string FormatFactor(double f) {
   char buf[32];
@@ -85,9 +95,10 @@ class LayerwiseEstimator final : public Estimator {
   Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
              Target target) override {
     curves_.clear();
-    macs_type_.clear();
+    work_kind_.clear();
     measured_.clear();
     unmodelled_.clear();
+    unseen_.clear();
     // Repeats of one layer at one batch are averaged first: distinct layers, not repeats, are
     // the evidence a curve rests on, and a dataset of many repeated campaigns fits as fast as
     // one of each.
@@ -116,11 +127,11 @@ class LayerwiseEstimator final : public Estimator {
     for (const LayerSample& s : means) {
       by_group[CostGroup(s)].push_back(&s);
       by_type[s.type].push_back(&s);
-      macs_type_[s.type] = UsesMacs(s);
+      work_kind_[s.type] = std::string(WorkKind(s));
       const double v = TargetOf(s, target);
       if (v > 0) {
         const double r = v / LayerWork(s);
-        auto [it, fresh] = ratio_range_.try_emplace(WorkKind(s), r, r);
+        auto [it, fresh] = ratio_range_.try_emplace(std::string(WorkKind(s)), r, r);
         it->second.first = std::min(it->second.first, r);
         it->second.second = std::max(it->second.second, r);
       }
@@ -169,6 +180,7 @@ class LayerwiseEstimator final : public Estimator {
     // One κ per measured batch: how a whole model differs from its layers run alone (caches,
     // the framework's per-call work) changes with the batch.
     std::map<int64_t, std::pair<double, double>> sums;  // batch → Σ ratio, Σ ratio²
+    std::map<int64_t, int> counts;
     for (const ModelSample& m : models) {
       const double measured = TargetOf(m, target);
       if (m.layer_keys.empty() || !(measured > 0)) continue;
@@ -181,10 +193,15 @@ class LayerwiseEstimator final : public Estimator {
       for (int64_t b : {int64_t{0}, m.batch}) {  // 0: every batch together
         sums[b].first += ratio;
         sums[b].second += ratio * ratio;
+        ++counts[b];
       }
     }
     kappa_.clear();
-    for (const auto& [batch, s] : sums) kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
+    for (const auto& [batch, s] : sums) {
+      // A batch's own κ needs a few whole models; otherwise the all-batch κ serves it.
+      if (batch != 0 && counts[batch] < kMinModelsForKappa) continue;
+      kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
+    }
     if (kappa_.empty()) kappa_[0] = 1.0;
     return Status::OK();
   }
@@ -224,7 +241,7 @@ class LayerwiseEstimator final : public Estimator {
     nlohmann::json kappa = nlohmann::json::object();
     for (const auto& [batch, k] : kappa_) kappa[std::to_string(batch)] = k;
     return {{"estimator", name()},       {"kappa", kappa},    {"curves", curves},
-            {"macs_types", macs_type_},  {"measured", measured},
+            {"work_kinds", work_kind_},  {"measured", measured},
             {"ratio_range", ratio_range_},
             {"unmodelled", unmodelled_}};
   }
@@ -237,18 +254,33 @@ class LayerwiseEstimator final : public Estimator {
         WF_ASSIGN_OR_RETURN(LayerCostModel curve, LayerCostModel::FromJson(c));
         curves_.emplace(group, std::move(curve));
       }
-      macs_type_ = j.at("macs_types").get<std::map<std::string, bool>>();
+      work_kind_ = j.at("work_kinds").get<std::map<std::string, std::string>>();
       ratio_range_ =
           j.at("ratio_range").get<std::map<std::string, std::pair<double, double>>>();
+      for (const auto& [kind, range] : ratio_range_) {
+        if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
+          return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
+        }
+      }
       measured_.clear();
       for (const auto& [key, batches] : j.at("measured").items()) {
         for (const auto& [batch, v] : batches.items()) {
-          measured_[key][std::stoll(batch)] = v.get<double>();
+          const std::optional<int64_t> b = BatchOf(batch);
+          const double value = v.get<double>();
+          if (!b || !(value > 0) || !std::isfinite(value)) {
+            return Status::Corruption(name() + ": stored measurement of " + key + " at batch '" +
+                                      batch + "' is not a positive value");
+          }
+          measured_[key][*b] = value;
         }
       }
       unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
       kappa_.clear();
-      for (const auto& [batch, k] : j.at("kappa").items()) kappa_[std::stoll(batch)] = k.get<double>();
+      for (const auto& [batch, k] : j.at("kappa").items()) {
+        const std::optional<int64_t> b = BatchOf(batch);
+        if (!b) return Status::Corruption(name() + ": stored κ of batch '" + batch + "'");
+        kappa_[*b] = k.get<double>();
+      }
       unseen_.clear();
       bool kappa_ok = !kappa_.empty();
       for (const auto& [batch, k] : kappa_) kappa_ok = kappa_ok && batch >= 0 && k > 0;
@@ -292,8 +324,8 @@ class LayerwiseEstimator final : public Estimator {
     for (int pass = 0; pass < 2 && n == 0; ++pass) {
       for (const auto& [group, curve] : curves_) {
         if (group != CostGroupType(group)) continue;  // types only, not their subgroups
-        auto kind = macs_type_.find(group);
-        const bool same_kind = kind != macs_type_.end() && kind->second == UsesMacs(s);
+        auto kind = work_kind_.find(group);
+        const bool same_kind = kind != work_kind_.end() && kind->second == WorkKind(s);
         if (pass == 0 && !same_kind) continue;
         const double v = curve.Predict(s);
         if (v > 0) {
@@ -304,8 +336,9 @@ class LayerwiseEstimator final : public Estimator {
     }
     double v = n > 0 ? std::exp(log_sum / n) : 0.0;
     // And within the cost per unit of work that layers of that kind were measured at.
-    auto range = ratio_range_.find(WorkKind(s));
-    if (range == ratio_range_.end()) range = ratio_range_.begin();
+    // Costs per unit of work compare only within one kind of work: without a measured layer
+    // of this kind, the geometric mean stands alone.
+    auto range = ratio_range_.find(std::string(WorkKind(s)));
     if (range != ratio_range_.end()) {
       const double w = LayerWork(s);
       v = std::clamp(v, range->second.first * w, range->second.second * w);
@@ -380,8 +413,8 @@ class LayerwiseEstimator final : public Estimator {
   }
 
   std::map<std::string, LayerCostModel> curves_;  // by cost group and by type
-  std::map<std::string, bool> macs_type_;         // type → counts work in MACs
-  // Kind of work ("macs" | "elements") → the least and most cost per unit of work measured.
+  std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
+  // WorkKind → the least and most cost per unit of work measured.
   std::map<std::string, std::pair<double, double>> ratio_range_;
   std::map<std::string, std::map<int64_t, double>> measured_;  // key → batch → mean
   std::vector<std::string> unmodelled_;

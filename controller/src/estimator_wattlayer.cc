@@ -10,6 +10,8 @@
 // all use a global log-linear model on work and are reported as unmodelled.
 #include "estimator_wattlayer.h"
 
+#include "layer_cost.h"
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -66,7 +68,8 @@ std::vector<double> FitVariant(const std::vector<const LayerSample*>& samples, V
   std::vector<double> y;
   for (const LayerSample* s : samples) {
     const double value = TargetOf(*s, target);
-    if (IsLog(v) && value <= 0) continue;
+    // A sample without this target (a time-only import) is no evidence of it.
+    if (!(value > 0) || !std::isfinite(value)) continue;
     rows.push_back(Features(*s, v));
     y.push_back(IsLog(v) ? std::log(value) : value);
   }
@@ -180,7 +183,7 @@ class WattLayerEstimator final : public Estimator {
       // model of its own.
       const double v = TargetOf(s, target), w = Work(s);
       if (v > 0 && w > 0) {
-        auto [it, fresh] = ratio_range_.try_emplace(s.macs > 0 ? "macs" : "elements", v / w, v / w);
+        auto [it, fresh] = ratio_range_.try_emplace(std::string(WorkKind(s)), v / w, v / w);
         it->second.first = std::min(it->second.first, v / w);
         it->second.second = std::max(it->second.second, v / w);
       }
@@ -281,6 +284,11 @@ class WattLayerEstimator final : public Estimator {
       WF_ASSIGN_OR_RETURN(fallback_, ModelFromJson(j.at("fallback")));
       unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
       ratio_range_ = j.at("ratio_range").get<std::map<std::string, std::pair<double, double>>>();
+      for (const auto& [kind, range] : ratio_range_) {
+        if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
+          return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
+        }
+      }
       kappa_ = j.at("kappa").get<double>();
       unseen_.clear();
       return Status::OK();
@@ -319,8 +327,7 @@ class WattLayerEstimator final : public Estimator {
       // clamped to the cost per unit of work seen for that kind of work, so it cannot price
       // a pooling layer above every layer measured.
       double v = std::max(0.0, fallback_.Predict(s));
-      auto range = ratio_range_.find(s.macs > 0 ? "macs" : "elements");
-      if (range == ratio_range_.end()) range = ratio_range_.begin();
+      auto range = ratio_range_.find(std::string(WorkKind(s)));
       if (range != ratio_range_.end()) {
         v = std::clamp(v, range->second.first * Work(s), range->second.second * Work(s));
       }

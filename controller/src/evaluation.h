@@ -40,7 +40,8 @@ struct Interval {
   double High(double p) const { return p * std::exp(log_q); }
 };
 inline constexpr double kIntervalLevel = 0.9;
-// The interval from held-out points (those with a positive measurement and prediction).
+// The interval from held-out points; a point whose measurement or prediction is not positive
+// counts as an unbounded error (so it widens, never narrows, the interval).
 Interval ConformalInterval(const std::vector<EvalPoint>& points);
 // The fraction of `points` inside `interval` around their predictions.
 double Coverage(const Interval& interval, const std::vector<EvalPoint>& points);

@@ -129,6 +129,12 @@ double LayerWork(const LayerSample& s) {
   return std::max(w, 1.0);
 }
 
+std::string_view WorkKind(const LayerSample& s) {
+  if (s.macs > 0) return "macs";
+  if (s.flops > 0) return "flops";
+  return "elements";
+}
+
 double LayerMemory(const LayerSample& s) {
   return s.input_elements + s.output_elements + s.params;
 }

@@ -45,6 +45,9 @@ std::string_view CostShapeName(CostShape s);
 
 // W and M of a layer sample, per iteration.
 double LayerWork(const LayerSample& s);
+// What W counts: "macs", "flops" or "elements" (LayerWork's choice), so that costs per unit of
+// work are only compared between layers that count work the same way.
+std::string_view WorkKind(const LayerSample& s);
 double LayerMemory(const LayerSample& s);
 
 // The group a layer's cost is fitted in: its type, with convolutions split by kind since a

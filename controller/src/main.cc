@@ -1,4 +1,5 @@
 // wattfleet: the controller daemon and the command line (CLI.md).
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -244,6 +245,14 @@ int main(int argc, char** argv) {
       eo.target = fit_target;
       eo.split = fit_split;
       eo.json = json;
+      const bool power_law =
+          fit_estimator == "powerlaw" ||
+          (fit_estimator == "all" && !wattfleet::HasOwnModelMeasurements(db));
+      if (power_law && !fit_holdout.empty()) {
+        std::cerr << "wattfleet: --holdout-campaign: the power law is fitted on imported "
+                     "operations, which belong to no campaign\n";
+        return 2;
+      }
       if (fit_estimator == "powerlaw") return CmdFit(db, fit_device, fit_estimator, json);
       eo.holdout_campaigns = fit_holdout;
       if (fit_estimator != "all") {

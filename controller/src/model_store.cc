@@ -2,6 +2,8 @@
 // offline commands (fit, predict) that otherwise read the dataset read-only.
 #include "model_store.h"
 
+#include <cmath>
+
 #include <unistd.h>
 
 #include <string>
@@ -269,9 +271,14 @@ Interval IntervalFromJson(const nlohmann::json& state) {
   Interval out;
   auto it = state.find("interval");
   if (it == state.end() || !it->is_object()) return out;
-  out.log_q = it->value("log_q", -1.0);
-  out.n = it->value("n", 0);
-  out.coverage = it->value("coverage", -1.0);
+  const auto q = it->find("log_q"), n = it->find("n"), c = it->find("coverage");
+  // A stored interval that is not what this build writes is no interval (never a crash).
+  if (q == it->end() || !q->is_number() || n == it->end() || !n->is_number_integer()) return out;
+  const double log_q = q->get<double>();
+  if (!(log_q >= 0) || !std::isfinite(log_q)) return out;
+  out.log_q = log_q;
+  out.n = n->get<int>();
+  if (c != it->end() && c->is_number()) out.coverage = c->get<double>();
   return out;
 }
 

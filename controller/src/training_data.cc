@@ -3,6 +3,7 @@
 #include "training_data.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <map>
@@ -145,7 +146,12 @@ Status AddImportedRecords(sqlite3* db, TrainingData* data) {
         data->layers.push_back(std::move(s));
       } else if (auto zoo = features.find("zoo"); zoo != features.end() && zoo->is_object()) {
         auto arch = FindZooArchitecture(zoo->at("name").get<std::string>());
-        if (!arch.ok()) return arch.status().WithContext(where);
+        if (!arch.ok()) {
+          // Stored by a build whose zoo had it: the row stays in the dataset, unused here.
+          spdlog::warn("{}: zoo architecture '{}' is not in this build's zoo; row not used",
+                       where, zoo->at("name").get<std::string>());
+          continue;
+        }
         const std::string mode = zoo->at("mode").get<std::string>();
         WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
                             MakeArchitectureSample(*arch, zoo->at("batch").get<int64_t>(),

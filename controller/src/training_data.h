@@ -16,7 +16,7 @@ namespace wattfleet {
 struct LayerSample {
   std::string device_class;
   std::string mode;
-  std::string campaign;  // the name of the campaign that measured it; empty for imports
+  std::string campaign;  // the campaign that measured it; "import:SOURCE" for imported rows
   std::string key;   // canonical key
   std::string type;  // "Conv2d", ...
   int64_t batch = 1;
@@ -41,7 +41,7 @@ struct DeviceFeatures {
 struct ModelSample {
   std::string device_class;
   std::string mode;
-  std::string campaign;  // the name of the campaign that measured it; empty for imports
+  std::string campaign;  // the campaign that measured it; "import:SOURCE" for imported rows
   std::string name;
   std::string family;
   std::string kind;  // "model" | "probe"

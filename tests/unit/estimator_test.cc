@@ -149,3 +149,60 @@ TEST(LeastSquares, SolvesAndRefusesRankDeficiency) {
 
 }  // namespace
 }  // namespace wattfleet
+
+namespace wattfleet {
+namespace {
+
+TEST(Estimators, LayerwiseStateRoundTripsAndCorruptStateIsRefused) {
+  const TrainingData data = Synthetic(1.1);
+  auto fitted = MakeEstimator("measured-layers");
+  ASSERT_TRUE((*fitted)->Fit(data.layers, data.models, Target::kEnergy).ok());
+  LayerCatalog catalog;
+  for (const LayerSample& s : data.layers) catalog.emplace(s.key, s);
+  const nlohmann::json state = (*fitted)->ToJson();
+  auto restored = MakeEstimator("measured-layers");
+  ASSERT_TRUE((*restored)->FromJson(state).ok());
+  for (const ModelSample& m : data.models) {
+    EXPECT_DOUBLE_EQ((*restored)->Predict(m, catalog)->value, (*fitted)->Predict(m, catalog)->value);
+  }
+  auto refused = [&](nlohmann::json bad, const char* what) {
+    auto e = MakeEstimator("measured-layers");
+    EXPECT_EQ((*e)->FromJson(bad).code(), StatusCode::kCorruption) << what;
+  };
+  nlohmann::json bad = state;
+  bad["measured"].begin().value().begin().value() = -1.0;
+  refused(bad, "a negative measurement");
+  bad = state;
+  bad["ratio_range"].begin().value() = {2.0, 1.0};
+  refused(bad, "a reversed range");
+  bad = state;
+  bad["kappa"]["12x"] = 1.0;
+  refused(bad, "a batch that is not a number");
+  bad = state;
+  bad["estimator"] = "wattlayer";
+  refused(bad, "another estimator's state");
+}
+
+TEST(Estimators, SamplesWithoutTheTargetAreNotEvidence) {
+  // A time-only import stores energy 0: the energy fits must leave such samples out rather
+  // than fit a law through zero.
+  TrainingData data = Synthetic(1.0);
+  const TrainingData clean = data;
+  for (size_t i = 0; i < data.models.size(); i += 3) data.models[i].energy_j = 0;
+  for (size_t i = 0; i < data.layers.size(); i += 4) data.layers[i].energy_j = 0;
+  for (const char* name : {"macs", "wattlayer-paper", "wattlayer"}) {
+    auto with_zeros = MakeEstimator(name);
+    auto without = MakeEstimator(name);
+    ASSERT_TRUE((*with_zeros)->Fit(data.layers, data.models, Target::kEnergy).ok()) << name;
+    ASSERT_TRUE((*without)->Fit(clean.layers, clean.models, Target::kEnergy).ok()) << name;
+    LayerCatalog catalog;
+    for (const LayerSample& s : clean.layers) catalog.emplace(s.key, s);
+    const ModelSample& m = clean.models[1];
+    const double a = (*with_zeros)->Predict(m, catalog)->value;
+    const double b = (*without)->Predict(m, catalog)->value;
+    EXPECT_NEAR(a / b, 1.0, 0.1) << name;
+  }
+}
+
+}  // namespace
+}  // namespace wattfleet
