@@ -364,11 +364,15 @@ void PrintTable(const Prediction& p) {
   std::printf("%-*s %-20s %16lld %12lld %12s %12s\n", width, "total", "",
               static_cast<long long>(p.macs), static_cast<long long>(p.params),
               Figure(p.energy_j).c_str(), Figure(p.time_s).c_str());
+  const std::string repeats =
+      p.measured ? std::to_string(p.measured->count) +
+                       (p.measured->count == 1 ? " repeat" : " repeats")
+                 : std::string();
   if (p.source == "measured") {
-    std::printf("energy %.4g J, time %.4g s per iteration: measured (%lld repeats in the "
-                "dataset); estimate beside it: %.4g J, %.4g s\n",
-                p.energy_j, p.time_s, static_cast<long long>(p.measured->count),
-                p.estimated_energy_j, p.estimated_time_s);
+    std::printf("energy %.4g J, time %.4g s per iteration: measured (%s in the dataset); "
+                "estimate beside it: %.4g J, %.4g s\n",
+                p.energy_j, p.time_s, repeats.c_str(), p.estimated_energy_j,
+                p.estimated_time_s);
   } else {
     std::printf("estimate: energy %.4g J per iteration", p.energy_j);
     if (p.energy_j_interval) {
@@ -384,10 +388,13 @@ void PrintTable(const Prediction& p) {
     if (p.time_s_std) std::printf(" (std %.2g s)", *p.time_s_std);
     std::printf("\n");
     if (p.measured) {
-      std::printf("measured in the dataset: energy %.4g J, time %.4g s per iteration (%lld "
-                  "repeats; --prefer-measured returns these)\n",
-                  p.measured->energy_j, p.measured->time_s,
-                  static_cast<long long>(p.measured->count));
+      const std::optional<double> energy =
+          p.measured->has_energy ? std::optional<double>(p.measured->energy_j) : std::nullopt;
+      const std::optional<double> time =
+          p.measured->has_time ? std::optional<double>(p.measured->time_s) : std::nullopt;
+      std::printf("measured in the dataset: energy %s J, time %s s per iteration (%s; "
+                  "--prefer-measured returns these)\n",
+                  Figure(energy).c_str(), Figure(time).c_str(), repeats.c_str());
     }
   }
   for (const std::string& t : p.unmodelled) {
