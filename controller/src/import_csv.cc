@@ -2,6 +2,7 @@
 #include "import_csv.h"
 
 #include <cctype>
+#include <cstdio>
 
 namespace wattfleet {
 
@@ -12,8 +13,18 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
   int64_t line = 1;
   rec.line = 1;
   bool quoted = false, any = false;
-  for (size_t i = 0; i < text.size(); ++i) {
+  // A UTF-8 byte order mark (spreadsheets write one) is not part of the first column's name.
+  const size_t start = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+  for (size_t i = start; i < text.size(); ++i) {
     const char c = text[i];
+    // Control characters (a NUL, an escape) belong in no name or number: refused, never stored.
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n' && c != '\r' && c != '\t') || u == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", u);
+      return Status::InvalidArgument(path + ":" + std::to_string(line) +
+                                     ": control character " + hex + " in the CSV");
+    }
     if (quoted) {
       if (c == '"') {
         if (i + 1 < text.size() && text[i + 1] == '"') {

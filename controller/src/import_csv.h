@@ -17,8 +17,9 @@ struct CsvRecord {
   std::vector<std::string> cells;
 };
 
-// Parses `text` (the file `path`, for messages); InvalidArgument naming the line where a
-// quoted field is left open.
+// Parses `text` (the file `path`, for messages); a leading UTF-8 byte order mark is skipped.
+// InvalidArgument naming the line where a quoted field is left open or a control character
+// (other than tab and line ends) stands.
 Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::string& path);
 // `s` without leading and trailing white space.
 std::string Trim(const std::string& s);

@@ -49,7 +49,17 @@ class RowEvaluator {
 
   Status Run(const std::vector<CsvRecord>& rows, ImportBatch* out) {
     if (rows.empty()) return parser_.Err(m_.csv_mark, "CSV " + csv_path_ + " is empty");
-    for (size_t i = 0; i < rows[0].cells.size(); ++i) index_[Trim(rows[0].cells[i])] = i;
+    for (size_t i = 0; i < rows[0].cells.size(); ++i) {
+      const std::string name = Trim(rows[0].cells[i]);
+      auto [it, fresh] = index_.emplace(name, i);
+      // Which of two same-named columns a mapping means cannot be known: refused.
+      if (!fresh) {
+        return parser_.Err(m_.csv_mark, "CSV " + csv_path_ + ": the header names column '" +
+                                            name + "' twice (columns " +
+                                            std::to_string(it->second + 1) + " and " +
+                                            std::to_string(i + 1) + ")");
+      }
+    }
     WF_RETURN_IF_ERROR(CheckColumns());
     for (size_t r = 1; r < rows.size(); ++r) {
       ++out->rows_read;

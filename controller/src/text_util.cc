@@ -66,8 +66,33 @@ std::optional<int64_t> ParseInt(const std::string& s) {
   return static_cast<int64_t>(v);
 }
 
+// Decimal notation only: [+-] digits [. digits] [(e|E) [+-] digits], at least one digit in the
+// mantissa. strtod alone also reads "0x10" (16), "inf" and "nan", which no measurement file
+// means.
+bool IsDecimal(const std::string& s) {
+  size_t i = 0;
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t mantissa = digits();
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
 std::optional<double> ParseDouble(const std::string& s) {
-  if (s.empty()) return std::nullopt;
+  if (s.empty() || !IsDecimal(s)) return std::nullopt;
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(s.c_str(), &end);

@@ -18,7 +18,8 @@ std::string Suggestion(const std::string& word, const std::vector<std::string>& 
 std::string Join(const std::vector<std::string>& items);
 // The whole string as a base-10 integer, or nullopt (no trailing junk, no overflow).
 std::optional<int64_t> ParseInt(const std::string& s);
-// The whole string as a finite double, or nullopt.
+// The whole string as a finite double in decimal notation (no hexadecimal, inf or nan), or
+// nullopt.
 std::optional<double> ParseDouble(const std::string& s);
 
 }  // namespace wattfleet

@@ -253,3 +253,43 @@ TEST(ImportStoreTest, ShippedMappingsImportTheMayakiCopy) {
 
 }  // namespace
 }  // namespace wattfleet
+
+namespace wattfleet {
+namespace {
+
+// Hostile or careless CSVs: each refused naming what is wrong, or read as meant.
+TEST(ImportCsvTest, BomDuplicateHeadersHexNumbersAndControlCharacters) {
+  TempDir dir;
+  // A spreadsheet's byte order mark is not part of the first column's name.
+  dir.Write("ops.csv", std::string("\xEF\xBB\xBF") + kCsv);
+  auto bom = LoadImport(dir.Write("map.yaml", kMapping));
+  ASSERT_TRUE(bom.ok()) << bom.status().ToString();
+  EXPECT_EQ(bom->records.size(), 2u);
+  EXPECT_EQ(bom->records[0].name, "matmul");
+
+  // Two columns of one name: which one the mapping means cannot be known.
+  dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu,ms\nmatmul,2e9,4,0.001,2,a,5\n");
+  std::string msg = LoadError(dir, kMapping);
+  EXPECT_NE(msg.find("column 'ms' twice (columns 3 and 7)"), std::string::npos) << msg;
+
+  // Decimal numbers only: 0x10 is not 16, inf and nan are not measurements.
+  for (const char* cell : {"0x10", "inf", "nan", "1e", "."}) {
+    dir.Write("ops.csv", std::string("op,flops,ms,kwh,reps,gpu\nmatmul,") + cell +
+                             ",4,0.001,2,a\n");
+    msg = LoadError(dir, kMapping);
+    EXPECT_NE(msg.find("is not a number"), std::string::npos) << cell << ": " << msg;
+  }
+  dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu\nmatmul,-2.5E+3,4,0.001,2,a\n");
+  msg = LoadError(dir, kMapping);  // parsed (as -2500), then refused as negative
+  EXPECT_NE(msg.find("negative"), std::string::npos) << msg;
+
+  // A NUL byte or an escape in a name is refused at its line, never stored.
+  for (const std::string& bad : {std::string("mat\0mul", 7), std::string("mat\x1b[31mmul")}) {
+    dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu\nmm,1e9,2,1,1,a\n" + bad + ",1e9,2,1,1,a\n");
+    msg = LoadError(dir, kMapping);
+    EXPECT_NE(msg.find("ops.csv:3: control character"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace wattfleet
