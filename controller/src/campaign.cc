@@ -84,12 +84,13 @@ Result<std::vector<Field>> Parser::Fields(const YAML::Node& node, const std::str
   return out;
 }
 
-Result<int64_t> Parser::Int(const Field& f, const std::string& label, int64_t min) const {
+Result<int64_t> Parser::Int(const Field& f, const std::string& label, int64_t min,
+                            int64_t max) const {
   std::optional<int64_t> v;
   if (f.value.IsScalar()) v = ParseInt(f.value.Scalar());
-  if (!v || *v < min) {
-    return Err(At(f), label + " must be an integer >= " + std::to_string(min) + ", got " +
-                          Describe(f.value));
+  if (!v || *v < min || *v > max) {
+    return Err(At(f), label + " must be an integer in [" + std::to_string(min) + ", " +
+                          std::to_string(max) + "], got " + Describe(f.value));
   }
   return *v;
 }
@@ -168,7 +169,7 @@ Result<Campaign> Parser::Parse(const std::string& text) {
     c.dtype = *d;
   }
   if (const Field* f = Find(fields, "batch_size")) {
-    WF_ASSIGN_OR_RETURN(c.batch_size, Int(*f, "batch_size", 1));
+    WF_ASSIGN_OR_RETURN(c.batch_size, Int(*f, "batch_size", 1, kMaxBatchSize));
   }
   const Field* devices = Find(fields, "devices");
   if (devices == nullptr) {
@@ -238,18 +239,21 @@ Status Parser::ParseMeasurement(const Field& f, MeasurementSettings* m) const {
                               "max_repeats", "cooldown_ms"}));
   struct IntKey {
     const char* name;
-    int64_t min;
+    int64_t min, max;
     int64_t* dest;
   };
   // min_window_ms 0 would make the window loop degenerate, and a CI needs a window at all.
-  const IntKey ints[] = {{"warmup_ms", 0, &m->warmup_ms},
-                         {"min_window_ms", 1, &m->min_window_ms},
-                         {"min_repeats", 1, &m->min_repeats},
-                         {"max_repeats", 1, &m->max_repeats},
-                         {"cooldown_ms", 0, &m->cooldown_ms}};
+  // The upper bounds are what a real measurement could want (an hour of warm-up, ten-minute
+  // windows, a thousand repeats); past them the lease arithmetic would overflow.
+  constexpr int64_t kHourMs = 3'600'000;
+  const IntKey ints[] = {{"warmup_ms", 0, kHourMs, &m->warmup_ms},
+                         {"min_window_ms", 1, kHourMs / 6, &m->min_window_ms},
+                         {"min_repeats", 1, 1000, &m->min_repeats},
+                         {"max_repeats", 1, 1000, &m->max_repeats},
+                         {"cooldown_ms", 0, kHourMs, &m->cooldown_ms}};
   for (const IntKey& k : ints) {
     if (const Field* g = Find(fields, k.name)) {
-      WF_ASSIGN_OR_RETURN(*k.dest, Int(*g, std::string("measurement.") + k.name, k.min));
+      WF_ASSIGN_OR_RETURN(*k.dest, Int(*g, std::string("measurement.") + k.name, k.min, k.max));
     }
   }
   if (const Field* g = Find(fields, "target_rel_ci")) {
@@ -351,7 +355,7 @@ Status Parser::ParseActive(const Field& f, const PlanOptions& p, ActiveOptions* 
     return Err(f.value.Mark(), "plan.active.budget_jobs is required (the most probe jobs per "
                                "kind and device class, seed included)");
   }
-  WF_ASSIGN_OR_RETURN(out->budget_jobs, Int(*budget, "plan.active.budget_jobs", 1));
+  WF_ASSIGN_OR_RETURN(out->budget_jobs, Int(*budget, "plan.active.budget_jobs", 1, 100'000));
   const int64_t seed = static_cast<int64_t>(ActiveSeed(p.probe_widths).size());
   if (out->budget_jobs < seed) {
     return Err(At(*budget), "plan.active.budget_jobs (" + std::to_string(out->budget_jobs) +

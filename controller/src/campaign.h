@@ -49,6 +49,10 @@ struct PlanOptions {
   std::optional<ActiveOptions> active;
 };
 
+// The largest batch a campaign (or a prediction) may ask for: beyond what any device runs in
+// one iteration, and far below where per-iteration features would overflow.
+inline constexpr int64_t kMaxBatchSize = 65536;
+
 struct Campaign {
   std::string name;
   Mode mode = Mode::kInference;

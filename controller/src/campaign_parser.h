@@ -59,7 +59,8 @@ class Parser {
     return nullptr;
   }
 
-  Result<int64_t> Int(const Field& f, const std::string& label, int64_t min) const;
+  // An integer scalar in [min, max]; the error names the range.
+  Result<int64_t> Int(const Field& f, const std::string& label, int64_t min, int64_t max) const;
   Result<bool> Bool(const Field& f, const std::string& label) const;
   Result<std::string> Name(const Field& f, const std::string& label) const;
   // A number strictly between 0 and 1, e.g. a relative CI or std target.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "architecture_sample.h"
+#include "campaign.h"
 #include "evaluation.h"
 
 namespace wattfleet {
@@ -94,9 +95,9 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   if (o.mode != "inference" && o.mode != "training") {
     return Status::InvalidArgument("--mode " + o.mode + ": must be inference or training");
   }
-  if (o.batch && *o.batch < 1) {
+  if (o.batch && (*o.batch < 1 || *o.batch > kMaxBatchSize)) {
     return Status::InvalidArgument("--batch " + std::to_string(*o.batch) +
-                                   ": must be at least 1");
+                                   ": must be in [1, " + std::to_string(kMaxBatchSize) + "]");
   }
   WF_ASSIGN_OR_RETURN(ResolvedArchitecture resolved, ResolveArchitecture(o.source));
   const Architecture& arch = resolved.architecture;

@@ -181,7 +181,7 @@ TEST(CampaignTest, ErrorsAreOneBasedAndNameTheKey) {
       ParseCampaign("name: quick\ndevices: [{class: cpu}]\nbatch_size: abc\n", "quick.yaml");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(c.status().message(), "quick.yaml:3:13: batch_size must be an integer >= 1, got 'abc'");
+  EXPECT_EQ(c.status().message(), "quick.yaml:3:13: batch_size must be an integer in [1, 65536], got 'abc'");
 }
 
 TEST(CampaignTest, GarbageNeverThrows) {

@@ -351,7 +351,10 @@ TEST_F(PredictTest, BadInputIsAnInvalidArgumentNamingTheFlag) {
   expect_bad(o, "--mode training", "inference");
   o = Options("mlp-mnist");
   o.batch = 0;
-  expect_bad(o, "--batch", "at least 1");
+  expect_bad(o, "--batch", "must be in [1, 65536]");
+  // A batch no device runs: refused at the door, not turned into negative MACs.
+  o.batch = 99999999999999999;
+  expect_bad(o, "--batch 99999999999999999", "must be in [1, 65536]");
   o = Options("mlp-mnist");
   o.db = dir_.File("missing.db");
   expect_bad(o, "--db", "no such dataset");
