@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
   app.add_option("--prefetch", prefetch, "jobs held at once")->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--threads", threads, "intra-op threads (0: libtorch default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1024));
   app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval before WELCOME")
       ->check(CLI::Range(int64_t{10}, int64_t{60000}));
   app.add_option("--max-jobs", max_jobs, "exit after this many jobs (0: never)")

@@ -1,5 +1,7 @@
 #include "cli_commands.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -361,6 +363,17 @@ int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std:
   auto store = OpenStore(db, open);
   // Both backends' errors name the dataset themselves (a URI without its password).
   if (!store.ok()) return Fail(store.status().WithContext("--db"));
+  if (campaign) {
+    // An unknown campaign is a typo, not an empty export (as `status ID` says too).
+    auto campaigns = (*store)->ListCampaigns();
+    if (!campaigns.ok()) return Fail(campaigns.status());
+    const bool known = std::any_of(campaigns->begin(), campaigns->end(),
+                                   [&](const CampaignStatus& c) { return c.id == *campaign; });
+    if (!known) {
+      return Fail(Status::InvalidArgument("--campaign " + std::to_string(*campaign) +
+                                          ": no such campaign in " + db));
+    }
+  }
   auto rows = (*store)->ExportRows(campaign);
   if (!rows.ok()) return Fail(rows.status());
   Status s = WriteExportFile(*rows, format, out);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <zmq_addon.hpp>
 
+#include "text_util.h"
 #include "wattfleet/common/curve_keys.h"
 
 namespace wattfleet {
@@ -24,6 +25,20 @@ std::string Printable(const std::string& id) {
     }
   }
   return out;
+}
+
+// A tcp:// endpoint's port must be '*' (any free port) or 1..65535: ZeroMQ takes 99999
+// modulo 65536 and binds another port than the one asked for.
+Status CheckTcpPort(const std::string& flag, const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return Status::OK();
+  const size_t colon = endpoint.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+  if (port == "*") return Status::OK();
+  const std::optional<int64_t> v = ParseInt(port);
+  if (!v || *v < 1 || *v > 65535) {
+    return Status::InvalidArgument(flag + " " + endpoint + ": the port must be * or 1 to 65535");
+  }
+  return Status::OK();
 }
 
 bool IsLoopbackEndpoint(const std::string& endpoint) {
@@ -46,6 +61,8 @@ Status Dispatcher::Start() {
   if (curve && (options_.curve_secret_file.empty() || options_.agents_dir.empty())) {
     return Status::InvalidArgument("--curve-secret and --agents-dir go together");
   }
+  WF_RETURN_IF_ERROR(CheckTcpPort("--bind", options_.bind));
+  if (!options_.admin.empty()) WF_RETURN_IF_ERROR(CheckTcpPort("--admin", options_.admin));
   if (!curve && !IsLoopbackEndpoint(options_.bind)) {
     return Status::InvalidArgument(
         "--bind " + options_.bind +

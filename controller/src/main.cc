@@ -1,4 +1,5 @@
 // wattfleet: the controller daemon and the command line (CLI.md).
+#include <cstdint>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -15,6 +16,7 @@
 #include "cli_predict.h"
 #include "cli_report.h"
 #include "estimator.h"
+#include "text_util.h"
 #include "wattfleet/common/cli_parse.h"
 
 int main(int argc, char** argv) {
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256))->capture_default_str();
   c_run->add_option("--sensor", run.sensor, "sensor backend for the agents")->capture_default_str();
   c_run->add_option("--threads", run.threads_per_agent, "threads per agent (0: cores / agents)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1024));
   c_run->add_option("--out", run.export_path, "CSV export (default: next to the db)");
   c_run->add_option("--log-dir", run.log_dir, "agents' logs and spools (default: next to the db)");
 
@@ -73,7 +75,7 @@ int main(int argc, char** argv) {
   c_status->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
   c_status->add_flag("--json", json, "one JSON document on stdout");
 
-  int64_t cancel_id = 0;
+  std::string cancel_id;
   auto* c_cancel = app.add_subcommand("cancel", "stop dispatching a campaign");
   c_cancel->add_option("id", cancel_id, "campaign id")->required();
   c_cancel->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
@@ -215,7 +217,16 @@ int main(int argc, char** argv) {
     if (c_run->parsed()) return CmdRun(run);
     if (c_submit->parsed()) return CmdSubmit(campaign_path, admin, wait, json);
     if (c_status->parsed()) return CmdStatus(status_id, admin, json);
-    if (c_cancel->parsed()) return CmdCancel(cancel_id, admin);
+    if (c_cancel->parsed()) {
+      // Parsed here: a number past int64 must not become another campaign's id.
+      const std::optional<int64_t> id = wattfleet::ParseInt(cancel_id);
+      if (!id || *id < 1) {
+        std::cerr << "wattfleet: cancel: '" << cancel_id << "' is not a campaign id (a whole "
+                     "number from 1 to " << INT64_MAX << ")\n";
+        return 2;
+      }
+      return CmdCancel(*id, admin);
+    }
     if (c_plan->parsed()) return CmdPlan(campaign_path, json);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
     if (c_inspect->parsed()) {

@@ -111,6 +111,24 @@ TEST_F(DispatcherTest, RefusesNonLoopbackWithoutAuthentication) {
   EXPECT_NE(s.message().find("loopback"), std::string::npos);
 }
 
+TEST_F(DispatcherTest, RefusesPortsOutOfRange) {
+  // ZeroMQ would bind 99999 modulo 65536 (34463) and say nothing.
+  for (const char* bind : {"tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://127.0.0.1:x"}) {
+    DispatcherOptions o;
+    o.bind = bind;
+    Dispatcher d(o, *store_);
+    Status s = d.Start();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bind;
+    EXPECT_NE(s.message().find("the port must be * or 1 to 65535"), std::string::npos)
+        << s.message();
+  }
+  DispatcherOptions o;
+  o.bind = "tcp://127.0.0.1:*";
+  o.admin = "tcp://127.0.0.1:70000";
+  Dispatcher d(o, *store_);
+  EXPECT_NE(d.Start().message().find("--admin tcp://127.0.0.1:70000"), std::string::npos);
+}
+
 TEST_F(DispatcherTest, WelcomesAgentsAndRefusesOtherProtocolVersions) {
   Start();
   FakeAgent good(ctx_, dispatcher_->endpoint(), "good");

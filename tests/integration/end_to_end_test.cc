@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -156,6 +157,25 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
                              "rel_ci", "idle_w"}) {
     EXPECT_NE(header.find(column), std::string::npos) << column;
   }
+
+  // Bad numbers at the door: an unknown campaign is not an empty export, a campaign id past
+  // int64 is not another campaign, a negative thread count is refused with its range.
+  const std::string none = dir_ + "/none.csv";
+  EXPECT_EQ(RunCli({"export", "--db", db, "--campaign", "999", "--out", none},
+                   dir_ + "/export-999.log", 30), 2);
+  EXPECT_FALSE(std::ifstream(none).good());
+  EXPECT_EQ(RunCli({"cancel", "99999999999999999999999", "--admin", "tcp://127.0.0.1:1"},
+                   dir_ + "/cancel.log", 30), 2);
+  std::ifstream cancel_log(dir_ + "/cancel.log");
+  const std::string cancel_text((std::istreambuf_iterator<char>(cancel_log)),
+                                std::istreambuf_iterator<char>());
+  EXPECT_NE(cancel_text.find("is not a campaign id"), std::string::npos) << cancel_text;
+  EXPECT_EQ(RunCli({"run", "--threads", "-1", "x.yaml"}, dir_ + "/threads.log", 30), 2);
+  std::ifstream threads_log(dir_ + "/threads.log");
+  const std::string threads_text((std::istreambuf_iterator<char>(threads_log)),
+                                 std::istreambuf_iterator<char>());
+  EXPECT_NE(threads_text.find("0 to 1024"), std::string::npos) << threads_text;
+  EXPECT_LT(threads_text.size(), 300u) << threads_text;
 }
 
 TEST_F(EndToEndTest, InvalidCampaignIsRejectedWithPositionAndNothingStored) {
