@@ -36,7 +36,14 @@ namespace campaign_detail {
 // What a node holds, for "got ..." in messages.
 std::string Describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Scalar: {
+      // A message quotes at most the start of a value: a 1 MB name must not become a 1 MB
+      // error.
+      constexpr size_t kShown = 60;
+      const std::string& v = n.Scalar();
+      if (v.size() <= kShown) return "'" + v + "'";
+      return "'" + v.substr(0, kShown) + "…' (" + std::to_string(v.size()) + " characters)";
+    }
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Map: return "a map";
     default: return "nothing";
@@ -107,7 +114,17 @@ Result<std::string> Parser::Name(const Field& f, const std::string& label) const
   if (!f.value.IsScalar() || f.value.Scalar().empty()) {
     return Err(At(f), label + " must be a non-empty name, got " + Describe(f.value));
   }
-  return f.value.Scalar();
+  const std::string& v = f.value.Scalar();
+  // Names reach logs, terminals and file paths: bounded, and no control characters.
+  if (v.size() > kMaxNameLength ||
+      std::any_of(v.begin(), v.end(), [](char ch) {
+        const auto u = static_cast<unsigned char>(ch);
+        return u < 0x20 || u == 0x7f;
+      })) {
+    return Err(At(f), label + " must be a name of at most " + std::to_string(kMaxNameLength) +
+                          " printable characters, got " + Describe(f.value));
+  }
+  return v;
 }
 
 Result<double> Parser::Fraction(const Field& f, const std::string& label) const {
@@ -143,13 +160,14 @@ Result<Campaign> Parser::Parse(const std::string& text) {
   {
     const YAML::Node& v = name->value;
     bool ok = v.IsScalar() && !v.Scalar().empty() &&
+              v.Scalar().size() <= kMaxCampaignNameLength &&
               std::all_of(v.Scalar().begin(), v.Scalar().end(), [](char ch) {
                 return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' ||
                        ch == '.' || ch == '-';
               });
     if (!ok) {
-      return Err(At(*name), "name must be non-empty and use only letters, digits, '_', '.' "
-                            "and '-', got " + Describe(v));
+      return Err(At(*name), "name must be 1 to " + std::to_string(kMaxCampaignNameLength) +
+                                " letters, digits, '_', '.' and '-', got " + Describe(v));
     }
     c.name = v.Scalar();
   }

@@ -52,6 +52,10 @@ struct PlanOptions {
 // The largest batch a campaign (or a prediction) may ask for: beyond what any device runs in
 // one iteration, and far below where per-iteration features would overflow.
 inline constexpr int64_t kMaxBatchSize = 65536;
+// The longest campaign name, and the longest other name (device class, family, a file path)
+// a campaign may give.
+inline constexpr size_t kMaxCampaignNameLength = 128;
+inline constexpr size_t kMaxNameLength = 4096;
 
 struct Campaign {
   std::string name;
