@@ -1,4 +1,6 @@
 // wattfleet: the controller daemon and the command line (CLI.md).
+#include <unistd.h>
+
 #include <cstdint>
 #include <iostream>
 #include <sstream>
@@ -248,6 +250,11 @@ int main(int argc, char** argv) {
     }
     if (c_fit->parsed()) {
       if (auto code = RefuseSharedStore(db, "fit")) return *code;
+      // fit only reads and adds fitted models: a mistyped name must not become a new dataset.
+      if (::access(db.c_str(), F_OK) != 0) {
+        std::cerr << "wattfleet: --db " << db << ": no such dataset\n";
+        return 2;
+      }
       // The dataset's own measurements go to the layer and model estimators; imported
       // operation measurements to the power law.
       wattfleet::EvaluateOptions eo;

@@ -36,9 +36,10 @@ struct CliRun {
   std::string err;
 };
 
-// Runs `wattfleet predict` with stdout and stderr in separate files, bounded in time.
-CliRun Predict(const testing::TempDir& dir, const std::vector<std::string>& args) {
-  std::string command = std::string("exec '") + WATTFLEET_BIN + "' predict";
+// Runs `wattfleet SUBCOMMAND ARGS` with stdout and stderr in separate files, bounded in time.
+CliRun RunWattfleet(const testing::TempDir& dir, const std::string& subcommand,
+                    const std::vector<std::string>& args) {
+  std::string command = std::string("exec '") + WATTFLEET_BIN + "' " + subcommand;
   for (const std::string& a : args) command += " '" + a + "'";
   command += " > '" + dir.File("out.txt") + "' 2> '" + dir.File("err.txt") + "'";
   CliRun run;
@@ -56,6 +57,10 @@ CliRun Predict(const testing::TempDir& dir, const std::vector<std::string>& args
   run.out = testing::Slurp(dir.File("out.txt"));
   run.err = testing::Slurp(dir.File("err.txt"));
   return run;
+}
+
+CliRun Predict(const testing::TempDir& dir, const std::vector<std::string>& args) {
+  return RunWattfleet(dir, "predict", args);
 }
 
 TEST(PredictCli, JsonDocumentAndModelsTableReuse) {
@@ -137,6 +142,11 @@ TEST(PredictCli, BadInputExitsTwoWithAMessage) {
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.err.find("--db"), std::string::npos) << missing.err;
   EXPECT_FALSE(testing::Exists(dir.File("none.db")));  // not created
+  // fit only reads: a mistyped --db is no dataset, and no file appears.
+  const CliRun fit = RunWattfleet(dir, "fit", {"--db", dir.File("typo.db")});
+  EXPECT_EQ(fit.code, 2);
+  EXPECT_NE(fit.err.find("no such dataset"), std::string::npos) << fit.err;
+  EXPECT_FALSE(testing::Exists(dir.File("typo.db")));
 
   EXPECT_EQ(CountModels(db), 0);
 }
