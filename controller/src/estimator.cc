@@ -22,10 +22,21 @@ double TargetOf(const ModelSample& s, Target t) {
   return t == Target::kEnergy ? s.energy_j : s.time_s;
 }
 
+namespace {
+
+// The factor per-iteration features scale by from batch `from` to `to`; 1 where either is not
+// a batch (the sample is then returned as it is).
+double BatchFactor(int64_t from, int64_t to) {
+  if (from == to || from <= 0 || to <= 0) return 1.0;
+  return static_cast<double>(to) / static_cast<double>(from);
+}
+
+}  // namespace
+
 LayerSample AtBatch(const LayerSample& s, int64_t batch) {
-  if (batch == s.batch || s.batch <= 0 || batch <= 0) return s;
+  const double f = BatchFactor(s.batch, batch);
+  if (f == 1.0) return s;
   LayerSample out = s;
-  const double f = static_cast<double>(batch) / static_cast<double>(s.batch);
   out.macs *= f;
   out.flops *= f;
   out.input_elements *= f;
@@ -35,9 +46,9 @@ LayerSample AtBatch(const LayerSample& s, int64_t batch) {
 }
 
 ModelSample AtBatch(const ModelSample& m, int64_t batch) {
-  if (batch == m.batch || m.batch <= 0 || batch <= 0) return m;
+  const double f = BatchFactor(m.batch, batch);
+  if (f == 1.0) return m;
   ModelSample out = m;
-  const double f = static_cast<double>(batch) / static_cast<double>(m.batch);
   out.macs *= f;
   out.flops *= f;
   out.batch = batch;
