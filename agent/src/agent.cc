@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -149,12 +150,20 @@ Status Agent::Loop(zmq::socket_t& results) {
     queue_.clear();
   };
 
+  // The routing id is the name and a number drawn once per process: the same across this
+  // process's reconnects, so that the controller hands its identity to each fresh socket,
+  // and unknown to other peers, so that none can take that identity over.
+  const std::string routing_id = [&] {
+    std::random_device entropy;
+    char suffix[40];
+    std::snprintf(suffix, sizeof suffix, "~%08x%08x%08x%08x", entropy(), entropy(), entropy(),
+                  entropy());
+    return ready_.name + suffix;
+  }();
   for (;;) {
     zmq::socket_t dealer(context_, zmq::socket_type::dealer);
     dealer.set(zmq::sockopt::linger, 0);
-    // A stable routing id lets the controller's router_handover hand a reconnecting agent's
-    // identity to its fresh socket.
-    dealer.set(zmq::sockopt::routing_id, ready_.name);
+    dealer.set(zmq::sockopt::routing_id, routing_id);
     if (!options_.curve_server_public.empty()) {
       dealer.set(zmq::sockopt::curve_serverkey, options_.curve_server_public);
       dealer.set(zmq::sockopt::curve_publickey, options_.curve_public);

@@ -21,6 +21,7 @@
 #include "job_runner.h"
 #include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/curve_keys.h"
+#include "wattfleet/common/peer_text.h"
 
 namespace {
 
@@ -213,11 +214,14 @@ int main(int argc, char** argv) {
   if (name.empty()) {
     name = info.hostname + "-" + device;
     for (char& c : name) {
-      if (c == ':') c = '-';
+      const unsigned char u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u >= 0x7f || c == '/' || c == ':') c = '-';
     }
+    if (name.size() > kMaxAgentNameBytes) name.resize(kMaxAgentNameBytes);
   }
-  if (name.size() > 200 || name.find_first_of(std::string("\0/ \t\n", 5)) != std::string::npos) {
-    std::cerr << "--name must be 1-200 characters without '/', spaces or NUL\n";
+  // The controller refuses a READY whose name breaks this rule: say so before connecting.
+  if (Status s = CheckAgentName(name); !s.ok()) {
+    std::cerr << "--name: " << s.message() << "\n";
     return 2;
   }
   if (device_class.empty()) device_class = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";

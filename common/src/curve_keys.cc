@@ -235,14 +235,14 @@ Result<CurveKeyPair> ReadCurvePublicKey(const std::string& path) {
 
 Result<CurveKeyPair> ReadCurveKeyPair(const std::string& path) { return ParseKeyFile(path); }
 
-Result<std::set<std::string>> ReadAllowlist(const std::string& dir) {
+Result<std::map<std::string, std::string>> ReadAllowlist(const std::string& dir) {
   std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), &::closedir);
   if (!d) {
     const int err = errno;
     if (err == ENOENT) return Status::NotFound(dir + ": no such directory");
     return Status::IOError(dir + ": cannot list (" + ErrnoText(err) + ")");
   }
-  std::set<std::string> keys;
+  std::map<std::string, std::string> keys;
   errno = 0;
   while (const dirent* e = ::readdir(d.get())) {
     const std::string name = e->d_name;
@@ -250,7 +250,12 @@ Result<std::set<std::string>> ReadAllowlist(const std::string& dir) {
     if (name.empty() || name[0] == '.') continue;
     if (name.size() <= 4 || name.compare(name.size() - 4, 4, ".key") != 0) continue;
     WF_ASSIGN_OR_RETURN(CurveKeyPair pair, ReadCurvePublicKey(dir + "/" + name));
-    keys.insert(pair.public_key);
+    const std::string agent = name.substr(0, name.size() - 4);
+    auto [it, fresh] = keys.emplace(pair.public_key, agent);
+    if (!fresh) {
+      return Status::InvalidArgument(dir + ": one key is enrolled as both " + it->second +
+                                     ".key and " + name + "; remove one");
+    }
     errno = 0;
   }
   if (errno != 0) return Status::IOError(dir + ": cannot list (" + ErrnoText(errno) + ")");

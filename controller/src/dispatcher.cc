@@ -7,25 +7,10 @@
 
 #include "text_util.h"
 #include "wattfleet/common/curve_keys.h"
+#include "wattfleet/common/peer_text.h"
 
 namespace wattfleet {
 namespace {
-
-// Peer ids may be arbitrary bytes: print them safely.
-std::string Printable(const std::string& id) {
-  std::string out;
-  for (unsigned char c : id) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 // A tcp:// endpoint's port must be '*' (any free port) or 1..65535: ZeroMQ takes 99999
 // modulo 65536 and binds another port than the one asked for.
@@ -78,6 +63,7 @@ Status Dispatcher::Start() {
     // The handler must answer before the first handshake, so it starts before the bind.
     WF_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(context_, options_.agents_dir));
   }
+  curve_ = curve;
   try {
     router_ = zmq::socket_t(context_, zmq::socket_type::router);
     if (curve) {
@@ -86,9 +72,11 @@ Status Dispatcher::Start() {
       router_.set(zmq::sockopt::zap_domain, "wattfleet");
     }
     router_.set(zmq::sockopt::linger, 0);
-    // Unroutable sends fail loudly instead of vanishing; a reconnecting agent's fresh socket
-    // takes over its identity.
+    // Unroutable sends fail loudly instead of vanishing.
     router_.set(zmq::sockopt::router_mandatory, 1);
+    // A reconnecting agent's fresh socket takes over its routing id. The agent makes that id
+    // from its name and a random number drawn at its start, so no other peer can guess it;
+    // a second peer under a connected agent's name has another id and is refused at READY.
     router_.set(zmq::sockopt::router_handover, 1);
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxBodyBytes + 4096));
     router_.bind(options_.bind);
@@ -132,6 +120,7 @@ Status Dispatcher::LoadJobs(std::optional<int64_t> campaign) {
     JobEntry e;
     e.job = std::move(a);
     if (e.job.state == JobState::kLeased) {
+      e.holders[e.job.spec.attempt] = e.job.agent;
       // A lease from before a restart keeps its deadline: the agent may still deliver.
       e.deadline = now + std::max<int64_t>(0, e.job.lease_deadline_ms - now_ms) / 1000.0;
       e.identity.clear();
@@ -159,12 +148,27 @@ bool Dispatcher::SendTo(const std::string& identity, Command command, std::strin
   }
 }
 
-void Dispatcher::HandleAgentMessage(const std::string& identity, const Envelope& env) {
+void Dispatcher::RefuseAgent(const std::string& identity, const std::string& why, bool final) {
+  ++counters_.agents_refused;
+  spdlog::warn("controller: refused peer {}: {}", Escaped(identity, kMaxAgentNameBytes), why);
+  // "refused:" tells an agent to stop; anything else, to try again later.
+  SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{(final ? "refused: " : "") + why}));
+}
+
+void Dispatcher::HandleAgentMessage(const std::string& identity, const std::string& user,
+                                    const Envelope& env) {
   auto it = agents_.find(identity);
+  // Under CURVE every message is held to the name its key was enrolled under: a peer that
+  // took over a registered agent's routing id with another key speaks for nobody.
+  if (curve_ && it != agents_.end() && user != it->second.ready.name) {
+    RefuseAgent(identity, "this connection's key is enrolled as '" + Escaped(user) +
+                              "', not as '" + it->second.ready.name + "'");
+    return;
+  }
   if (it != agents_.end()) it->second.last_seen = clock_.NowSeconds();
   switch (env.command) {
     case Command::kReady:
-      HandleReady(identity, env.body);
+      HandleReady(identity, user, env.body);
       return;
     case Command::kHeartbeat:
     case Command::kProgress:
@@ -182,17 +186,51 @@ void Dispatcher::HandleAgentMessage(const std::string& identity, const Envelope&
     default:
       ++counters_.malformed;
       spdlog::warn("controller: unexpected {} from {}; dropped", CommandName(env.command),
-                   Printable(identity));
+                   Escaped(identity));
   }
 }
 
-void Dispatcher::HandleReady(const std::string& identity, const std::string& body) {
+void Dispatcher::HandleReady(const std::string& identity, const std::string& user,
+                             const std::string& body) {
   auto ready = DecodeReady(body);
   if (!ready.ok()) {
     ++counters_.malformed;
-    spdlog::warn("controller: malformed READY from {}: {}", Printable(identity),
+    spdlog::warn("controller: malformed READY from {}: {}", Escaped(identity),
                  ready.status().message());
     return;
+  }
+  if (Status name = CheckAgentName(ready->name); !name.ok()) {
+    RefuseAgent(identity, name.message());
+    return;
+  }
+  if (curve_ && user != ready->name) {
+    RefuseAgent(identity, "this connection's key is enrolled as '" + Escaped(user) +
+                              "', not as '" + ready->name + "'");
+    return;
+  }
+  // One connection per name: a READY from another routing id under the name of an agent
+  // that is still connected would take its leases. It may be that agent restarted (its old
+  // connection not yet found silent), so it is told to try again rather than to stop.
+  for (const auto& [other, agent] : agents_) {
+    if (other != identity && agent.ready.name == ready->name) {
+      RefuseAgent(identity,
+                  "agent name '" + ready->name + "' is in use by a connected agent; try again "
+                  "once it has gone",
+                  /*final=*/false);
+      return;
+    }
+  }
+  for (const auto& [field, value] :
+       {std::pair<const char*, const std::string*>{"device class", &ready->device_class},
+        {"device", &ready->device},
+        {"sensor", &ready->sensor},
+        {"hostname", &ready->hostname},
+        {"agent version", &ready->agent_version},
+        {"torch version", &ready->torch_version}}) {
+    if (Status f = CheckPeerField(field, *value); !f.ok()) {
+      RefuseAgent(identity, f.message());
+      return;
+    }
   }
   if (ready->protocol_version != kProtocolVersion) {
     spdlog::warn("controller: refused {}: protocol version {}", ready->name,
@@ -208,13 +246,18 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& bod
   // or finished and waiting in its spool — stay leased to it; the rest go back to the queue.
   const std::set<int64_t> resumed(ready->resumed_job_ids.begin(), ready->resumed_job_ids.end());
   std::set<int64_t> held;
-  for (auto a = agents_.begin(); a != agents_.end();) {
-    if (a->first == identity || a->second.ready.name == ready->name) {
-      held.insert(a->second.in_flight.begin(), a->second.in_flight.end());
-      a = agents_.erase(a);
+  if (auto a = agents_.find(identity); a != agents_.end()) {
+    // The same connection registering again. Under another name it keeps nothing: the
+    // leases were handed to the old name, and only that name may answer for them.
+    if (a->second.ready.name == ready->name) {
+      held = a->second.in_flight;
     } else {
-      ++a;
+      for (int64_t id : a->second.in_flight) {
+        if (auto j = jobs_.find(id); j != jobs_.end()) j->second.identity.clear();
+        Requeue(id, "agent " + a->second.ready.name + " registered again as " + ready->name);
+      }
     }
+    agents_.erase(a);
   }
   for (const auto& [id, e] : jobs_) {
     if (e.job.state == JobState::kLeased && e.identity.empty() && e.job.agent == ready->name) {
@@ -266,7 +309,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   if (!result.ok()) {
     ++counters_.malformed;
     spdlog::warn("controller: malformed {} from {}: {}", done ? "RESULT" : "NACK",
-                 Printable(identity), result.status().message());
+                 Escaped(identity), result.status().message());
     return;
   }
   auto agent = agents_.find(identity);
@@ -275,7 +318,9 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"not registered"}));
     return;
   }
-  const JobResult& r = *result;
+  JobResult& r = *result;
+  // What a peer says is printed by `status` and logged: never raw.
+  r.error = Escaped(r.error);
   if (done != (r.outcome == Outcome::kDone)) {
     ++counters_.malformed;
     spdlog::warn("controller: {} from {} carries outcome {}; dropped", done ? "RESULT" : "NACK",
@@ -287,7 +332,44 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   const std::string name = agent->second.ready.name;
   AckMsg ack{r.job_id, r.attempt};
 
+  // Only the agent an attempt was handed to may answer for it. A known holder that is not
+  // the sender makes this a forgery: refused, not acknowledged, nothing changes. An attempt
+  // this controller does not know (a replay after it restarted, a job it never held) is
+  // not stored either, but acknowledged, so that the sender's spool lets go of it.
+  const std::string* holder = HolderOf(r.job_id, r.attempt);
+  if (holder == nullptr || *holder != name) {
+    ++counters_.results_refused;
+    if (holder != nullptr) {
+      spdlog::warn("controller: refused {} from {} for job {} attempt {}, which was handed to "
+                   "{}",
+                   done ? "RESULT" : "NACK", name, r.job_id, r.attempt, *holder);
+      return;
+    }
+    spdlog::warn("controller: {} from {} for job {} attempt {} not stored: this controller "
+                 "did not hand that attempt to it",
+                 done ? "RESULT" : "NACK", name, r.job_id, r.attempt);
+    Defer(identity, Command::kAck, Encode(ack));
+    return;
+  }
+
   if (done) {
+    const Measurement& m = r.measurement;
+    for (const auto& [field, value] :
+         {std::pair<const char*, const std::string*>{"sensor", &m.sensor},
+          {"domain", &m.domain},
+          {"device", &m.device},
+          {"agent version", &m.agent_version},
+          {"torch version", &m.torch_version},
+          {"telemetry source", &m.telemetry_source}}) {
+      if (Status f = CheckPeerField(field, *value); !f.ok()) {
+        // Never storable: acknowledged so that the spool lets go of it, and counted.
+        ++counters_.malformed;
+        spdlog::warn("controller: result from {} for job {} not stored: {}", name, r.job_id,
+                     f.message());
+        Defer(identity, Command::kAck, Encode(ack));
+        return;
+      }
+    }
     auto outcome = store_.RecordResult(r, name);
     if (!outcome.ok()) {
       const StatusCode code = outcome.status().code();
@@ -439,16 +521,23 @@ Status Dispatcher::Run() {
         auto env = ParseFrames(views);
         if (!env.ok()) {
           ++counters_.malformed;
-          spdlog::warn("controller: malformed message from {}: {}", Printable(identity),
+          spdlog::warn("controller: malformed message from {}: {}", Escaped(identity),
                        env.status().message());
           continue;
         }
         try {
-          HandleAgentMessage(identity, *env);
+          // The ZAP handler's answer for this connection: the name its key is enrolled
+          // under. libzmq attaches it to every frame of an authenticated connection.
+          std::string user;
+          if (curve_) {
+            const char* id = zmq_msg_gets(frames.back().handle(), "User-Id");
+            if (id != nullptr) user = id;
+          }
+          HandleAgentMessage(identity, user, *env);
         } catch (const std::exception& e) {
           // Nothing a peer sends may take the controller down.
           ++counters_.malformed;
-          spdlog::warn("controller: message from {} dropped: {}", Printable(identity), e.what());
+          spdlog::warn("controller: message from {} dropped: {}", Escaped(identity), e.what());
         }
       }
     }

@@ -61,6 +61,12 @@ struct DispatcherCounters {
   std::atomic<int64_t> jobs_quarantined{0};  // since start
   std::atomic<int64_t> jobs_failed{0};       // since start (FAILED: never retried)
   std::atomic<int64_t> auth_denied{0};       // CURVE handshakes refused by the allowlist
+  // RESULTs and NACKs for a lease the sender was never handed (forged, or replayed after a
+  // controller restart forgot who held it): never stored, never changing a job.
+  std::atomic<int64_t> results_refused{0};
+  // Peers refused at READY or later for the name they use: a name that is not printable, not
+  // their routing id, or (under CURVE) not the name their key was enrolled under.
+  std::atomic<int64_t> agents_refused{0};
   std::atomic<int64_t> jobs_added{0};        // since start: probes added by active profiling
 };
 
@@ -99,14 +105,22 @@ class Dispatcher {
     std::string identity;  // agent holding the lease
     double deadline = 0;   // monotonic seconds
     std::set<std::string> tried;  // agents that held it: a retry prefers another
+    // attempt -> the agent it was handed to: only that agent may answer for that attempt.
+    std::map<int32_t, std::string> holders;
   };
 
   // The store's queued and leased jobs not yet in memory; `campaign`: only that campaign's (a
   // submit loads its own campaign, not the campaigns other controllers sharing the store were
   // given since this one started).
   Status LoadJobs(std::optional<int64_t> campaign = std::nullopt);
-  void HandleAgentMessage(const std::string& identity, const Envelope& env);
-  void HandleReady(const std::string& identity, const std::string& body);
+  // `user`: the name the peer's CURVE key is enrolled under (empty without CURVE).
+  void HandleAgentMessage(const std::string& identity, const std::string& user,
+                          const Envelope& env);
+  // Refuses a peer for the name it uses: counted, logged, told why; `final`: for good (the
+  // agent stops) rather than for now (it reconnects later).
+  void RefuseAgent(const std::string& identity, const std::string& why, bool final = true);
+  void HandleReady(const std::string& identity, const std::string& user,
+                   const std::string& body);
   void HandleResult(const std::string& identity, const std::string& body, bool done);
   void HandleAdmin();
   nlohmann::json AdminSubmit(const nlohmann::json& req);
@@ -118,6 +132,9 @@ class Dispatcher {
   // or another controller sharing the store leased it again) is forgotten instead.
   void Requeue(int64_t job_id, const std::string& why, bool spend = true);
   void EndJob(int64_t job_id);
+  // The agent `attempt` of `job_id` was handed to, when this controller knows it (an active
+  // job, or one of the last ended ones); nullptr otherwise.
+  const std::string* HolderOf(int64_t job_id, int32_t attempt) const;
   // Before EndJob of a job that ended for good (stored, failed, quarantined): a probe of an
   // active campaign makes the ActiveProfiler choose its successor.
   void NoteEnded(int64_t job_id);
@@ -143,6 +160,7 @@ class Dispatcher {
   Clock& clock_;
   zmq::context_t context_{1};
   std::unique_ptr<ZapHandler> zap_;  // CURVE allowlist; before router_ so it outlives it
+  bool curve_ = false;  // agents authenticate with enrolled keys
   zmq::socket_t router_;
   zmq::socket_t admin_;
   std::string endpoint_;
@@ -160,6 +178,10 @@ class Dispatcher {
   };
   std::map<std::string, DepartedAgent> departed_;
   std::map<int64_t, JobEntry> jobs_;                      // queued and leased
+  // Lease holders of recently ended jobs, so that a late or replayed result of a job that
+  // has ended is still held to its holder; the oldest are forgotten first.
+  std::map<int64_t, std::map<int32_t, std::string>> ended_holders_;
+  std::deque<int64_t> ended_order_;
   std::map<std::string, JobQueue> queues_;                // device class -> queued jobs
   std::map<int64_t, int64_t> active_per_campaign_;        // campaign -> jobs not ended
   bool campaigns_changed_ = false;

@@ -92,7 +92,9 @@ nlohmann::json Dispatcher::AdminStatus() {
                      {"failures", counters_.failures.load()},
                      {"retries", counters_.retries.load()},
                      {"lease_expiries", counters_.lease_expiries.load()},
-                     {"malformed", counters_.malformed.load()}};
+                     {"malformed", counters_.malformed.load()},
+                     {"results_refused", counters_.results_refused.load()},
+                     {"agents_refused", counters_.agents_refused.load()}};
   return out;
 }
 

@@ -91,6 +91,7 @@ void Dispatcher::Dispatch() {
       Defer(identity, Command::kJob, Encode(e.job.spec), id);
       e.job.state = JobState::kLeased;
       e.job.agent = agent.ready.name;
+      e.holders[attempt] = agent.ready.name;
       e.identity = identity;
       e.deadline = now + lease_ms / 1000.0;
       e.tried.insert(agent.ready.name);

@@ -17,9 +17,30 @@ void Dispatcher::EndJob(int64_t job_id) {
     auto a = agents_.find(it->second.identity);
     if (a != agents_.end()) a->second.in_flight.erase(job_id);
   }
+  if (!it->second.holders.empty()) {
+    constexpr size_t kEndedHoldersKept = 1 << 16;
+    ended_holders_[job_id] = std::move(it->second.holders);
+    ended_order_.push_back(job_id);
+    while (ended_order_.size() > kEndedHoldersKept) {
+      ended_holders_.erase(ended_order_.front());
+      ended_order_.pop_front();
+    }
+  }
   jobs_.erase(it);  // queues drop it lazily
   if (--active_per_campaign_[campaign] <= 0) campaigns_changed_ = true;
   counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
+}
+
+const std::string* Dispatcher::HolderOf(int64_t job_id, int32_t attempt) const {
+  const std::map<int32_t, std::string>* holders = nullptr;
+  if (auto j = jobs_.find(job_id); j != jobs_.end()) {
+    holders = &j->second.holders;
+  } else if (auto e = ended_holders_.find(job_id); e != ended_holders_.end()) {
+    holders = &e->second;
+  }
+  if (holders == nullptr) return nullptr;
+  auto h = holders->find(attempt);
+  return h == holders->end() ? nullptr : &h->second;
 }
 
 void Dispatcher::Requeue(int64_t job_id, const std::string& why, bool spend) {

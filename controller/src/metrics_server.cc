@@ -276,6 +276,12 @@ std::string FormatMetrics(const DispatcherCounters& c, double uptime_s,
           c.malformed);
   Counter(out, "wattfleet_auth_denied_total",
           "CURVE handshakes refused because the key is not enrolled.", c.auth_denied);
+  Counter(out, "wattfleet_results_refused_total",
+          "Results and NACKs for a lease the sender was not handed; never stored.",
+          c.results_refused);
+  Counter(out, "wattfleet_agents_refused_total",
+          "Peers refused for their name: invalid, not their routing id, or not their key's.",
+          c.agents_refused);
   Counter(out, "wattfleet_jobs_quarantined_total",
           "Jobs quarantined after too many infrastructure failures, since start.",
           c.jobs_quarantined);

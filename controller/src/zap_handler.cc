@@ -24,7 +24,7 @@ constexpr double kDenialLogInterval_s = 10.0;
 struct Decision {
   bool allow = false;
   std::string reason;   // status text
-  std::string user_id;  // Z85 key when allowed
+  std::string user_id;  // the enrolled agent name when allowed
 };
 
 std::string Z85(const std::string& binary_key) {
@@ -129,10 +129,12 @@ void ZapHandler::Loop() {
       if (!allowlist.ok()) {
         d.reason = "allowlist unavailable";
         detail = allowlist.status().message();
-      } else if (allowlist->count(key_z85) != 0) {
+      } else if (auto enrolled = allowlist->find(key_z85); enrolled != allowlist->end()) {
         d.allow = true;
         d.reason = "OK";
-        d.user_id = key_z85;
+        // Every message of this connection carries it as its "User-Id" property: the
+        // dispatcher holds each one to the name the key was enrolled under.
+        d.user_id = enrolled->second;
       } else {
         d.reason = "key not enrolled";
       }

@@ -44,7 +44,7 @@ class CurveAuthTest : public ::testing::Test {
     server_ = NewPair("controller");
     enrolled_ = NewPair("enrolled");
     stranger_ = NewPair("stranger");
-    Enrol("enrolled", enrolled_);
+    Enrol("a1", enrolled_);
   }
   void TearDown() override {
     Stop();
@@ -159,6 +159,42 @@ TEST_F(CurveAuthTest, UnenrolledAgentIsRefusedAndItsResultsAreNotStored) {
   EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
 }
 
+TEST_F(CurveAuthTest, AKeySpeaksOnlyForTheNameItWasEnrolledUnder) {
+  AddCampaign();
+  Enrol("bob", stranger_);
+  Start();
+  CurvePeer alice(ctx_, dispatcher_->endpoint(), "a1", server_.public_key, enrolled_);
+  alice.Send(Command::kReady, Encode(Ready("a1")));
+  ASSERT_EQ(alice.Receive()->command, Command::kWelcome);
+  auto leased = alice.Receive();
+  ASSERT_TRUE(leased);
+  auto job = DecodeJob(leased->body);
+  ASSERT_TRUE(job.ok());
+
+  // Bob's key (enrolled, so the handshake succeeds) under another name: refused and told why.
+  CurvePeer posing(ctx_, dispatcher_->endpoint(), "a2", server_.public_key, stranger_);
+  posing.Send(Command::kReady, Encode(Ready("a2")));
+  auto refused = posing.Receive();
+  ASSERT_TRUE(refused);
+  ASSERT_EQ(refused->command, Command::kDisconnect);
+  const std::string reason = DecodeDisconnect(refused->body)->reason;
+  EXPECT_NE(reason.find("enrolled as 'bob'"), std::string::npos) << reason;
+
+  // Bob's key taking over alice's very routing id: every message is held to the key's name,
+  // so a result for alice's lease is refused, not stored.
+  CurvePeer impostor(ctx_, dispatcher_->endpoint(), "a1", server_.public_key, stranger_);
+  impostor.Send(Command::kReady, Encode(Ready("a1")));
+  impostor.Send(Command::kResult, Encode(Done(*job, 885.0)));
+  refused = impostor.Receive();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->command, Command::kDisconnect);
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().agents_refused.load() >= 2; }));
+  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 0);
+  auto rows = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
+}
+
 TEST_F(CurveAuthTest, AgentWithoutCurveGetsNothing) {
   Start();
   CurvePeer plain(ctx_, dispatcher_->endpoint(), "plain");
@@ -187,8 +223,8 @@ TEST_F(CurveAuthTest, EnrolmentAndRemovalTakeEffectWithoutRestart) {
     EXPECT_EQ(welcome->command, Command::kWelcome);
   }
   ASSERT_EQ(::unlink((agents_dir_ + "/late.key").c_str()), 0);
-  CurvePeer again(ctx_, dispatcher_->endpoint(), "late-again", server_.public_key, stranger_);
-  again.Send(Command::kReady, Encode(Ready("late-again")));
+  CurvePeer again(ctx_, dispatcher_->endpoint(), "late", server_.public_key, stranger_);
+  again.Send(Command::kReady, Encode(Ready("late")));
   EXPECT_FALSE(again.Receive(1000ms));
   EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().auth_denied.load() >= 1; }));
 }

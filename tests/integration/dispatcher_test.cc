@@ -17,7 +17,7 @@
 #include "planner.h"
 #include "store.h"
 #include "wattfleet/common/protocol.h"
-#include "fake_agent.h"
+#include "dispatcher_fixture.h"
 
 namespace wattfleet {
 namespace {
@@ -28,79 +28,7 @@ using testing::Done;
 using testing::FakeAgent;
 using testing::Ready;
 
-class DispatcherTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/wattfleet-dispatcher-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto store = OpenSqliteStore(dir_ + "/d.db");
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-  }
-  void TearDown() override {
-    Stop();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
-  void AddCampaign(const std::string& yaml = "") {
-    auto campaign = yaml.empty() ? LoadCampaignFile(std::string(WATTFLEET_SOURCE_DIR) +
-                                                    "/experiments/quickstart.yaml")
-                                 : ParseCampaign(yaml, "inline.yaml");
-    ASSERT_TRUE(campaign.ok()) << campaign.status().ToString();
-    auto plan = MakePlan(*campaign);
-    ASSERT_TRUE(plan.ok());
-    planned_ = plan->jobs.size();
-    ASSERT_TRUE(store_->CreateCampaign(*plan).ok());
-  }
-  void Start(int64_t heartbeat_ms = 100) {
-    DispatcherOptions o;
-    o.bind = "tcp://127.0.0.1:*";
-    o.admin = "tcp://127.0.0.1:*";
-    o.heartbeat_ms = heartbeat_ms;
-    o.liveness = 3;
-    o.max_attempts = 2;
-    dispatcher_ = std::make_unique<Dispatcher>(o, *store_);
-    ASSERT_TRUE(dispatcher_->Start().ok());
-    loop_ = std::thread([this] { loop_status_ = dispatcher_->Run(); });
-  }
-  void Stop() {
-    if (!dispatcher_) return;
-    dispatcher_->RequestStop();
-    loop_.join();
-    EXPECT_TRUE(loop_status_.ok());
-    dispatcher_.reset();
-  }
-  // Registers `agent` as `name` and takes the first job the dispatcher hands it.
-  void RegisterAndTake(FakeAgent& agent, const std::string& name, JobSpec* job) {
-    agent.Send(Command::kReady, Encode(Ready(name)));
-    auto welcome = agent.Receive();
-    ASSERT_TRUE(welcome);
-    ASSERT_EQ(welcome->command, Command::kWelcome);
-    auto frame = agent.Receive();
-    ASSERT_TRUE(frame);
-    auto decoded = DecodeJob(frame->body);
-    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-    *job = std::move(decoded).value();
-  }
-  template <typename Pred>
-  bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(10ms);
-    }
-    return pred();
-  }
-
-  std::string dir_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  std::thread loop_;
-  Status loop_status_;
-  size_t planned_ = 0;
-  zmq::context_t ctx_{1};
-};
+class DispatcherTest : public testing::DispatcherFixture {};
 
 TEST_F(DispatcherTest, RefusesNonLoopbackWithoutAuthentication) {
   DispatcherOptions o;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace wattfleet {
@@ -166,7 +167,15 @@ TEST_F(CurveKeysTest, AllowlistHoldsEveryKeyFileAndOnlyThose) {
   WriteText(dir_ + "/.hidden.key", "garbage, but hidden\n");
   auto keys = ReadAllowlist(dir_);
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
-  EXPECT_EQ(*keys, (std::set<std::string>{a.public_key, b.public_key}));
+  EXPECT_EQ(*keys, (std::map<std::string, std::string>{{a.public_key, "a"}, {b.public_key, "b"}}));
+
+  // One key under two names would let its holder take either name.
+  WriteText(dir_ + "/a-again.key", a.public_key + "\n");
+  keys = ReadAllowlist(dir_);
+  ASSERT_FALSE(keys.ok());
+  EXPECT_NE(keys.status().message().find("a-again.key"), std::string::npos)
+      << keys.status().message();
+  ASSERT_EQ(::unlink((dir_ + "/a-again.key").c_str()), 0);
 
   // One bad enrolment file invalidates the list, and the error says which file.
   WriteText(dir_ + "/broken.key", "nonsense\n");

@@ -37,6 +37,8 @@ void SetCounters(DispatcherCounters& c) {
   c.lease_expiries = 2;
   c.malformed = 7;
   c.auth_denied = 1;
+  c.results_refused = 12;
+  c.agents_refused = 13;
   c.agents_alive = 6;
   c.jobs_active = 11;
   c.jobs_queued = 8;
@@ -57,6 +59,8 @@ TEST(FormatMetrics, ExactSampleLines) {
            "wattfleet_lease_expiries_total 2",
            "wattfleet_malformed_frames_total 7",
            "wattfleet_auth_denied_total 1",
+           "wattfleet_results_refused_total 12",
+           "wattfleet_agents_refused_total 13",
            "wattfleet_agents_alive 6",
            "wattfleet_jobs{state=\"queued\"} 8",
            "wattfleet_jobs{state=\"leased\"} 3",
@@ -111,7 +115,7 @@ TEST(FormatMetrics, ValidExpositionSyntax) {
       ADD_FAILURE() << "not exposition syntax: \"" << line << "\"";
     }
   }
-  EXPECT_EQ(helps.size(), 14u);  // 9 counters, 5 gauges
+  EXPECT_EQ(helps.size(), 16u);  // 11 counters, 5 gauges
   for (const auto& [name, n] : helps) EXPECT_EQ(n, 1) << name;
   for (const auto& [name, n] : types) EXPECT_EQ(n, 1) << name;
   EXPECT_EQ(helps.size(), types.size());

@@ -2,10 +2,11 @@
 //
 // A key pair is two files: NAME.key (public key, one line) and NAME.key_secret (public and
 // secret key, `public=...` and `secret=...` lines, mode 0600). An agents allowlist directory
-// holds public key files (*.key), one per enrolled agent.
+// holds public key files (*.key), one per enrolled agent: NAME.key enrols the agent NAME, and
+// only the holder of that key may register under that name.
 #pragma once
 
-#include <set>
+#include <map>
 #include <string>
 
 #include "wattfleet/common/status.h"
@@ -29,7 +30,9 @@ Status WriteCurveKeyPair(const std::string& dir, const std::string& name,
 Result<CurveKeyPair> ReadCurvePublicKey(const std::string& path);
 Result<CurveKeyPair> ReadCurveKeyPair(const std::string& path);
 
-// Every valid public key in DIR/*.key. Invalid files are errors naming the file.
-Result<std::set<std::string>> ReadAllowlist(const std::string& dir);
+// Every valid public key in DIR/*.key, mapped to the agent name it enrols (the file name
+// without ".key"). Invalid files are errors naming the file, and so is one key enrolled under
+// two names (either name could then be taken by the other's holder).
+Result<std::map<std::string, std::string>> ReadAllowlist(const std::string& dir);
 
 }  // namespace wattfleet

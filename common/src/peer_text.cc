@@ -1,0 +1,62 @@
+#include "wattfleet/common/peer_text.h"
+
+namespace wattfleet {
+namespace {
+
+bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+}  // namespace
+
+Status CheckAgentName(std::string_view name) {
+  if (name.empty()) return Status::InvalidArgument("agent name is empty");
+  if (name.size() > kMaxAgentNameBytes) {
+    return Status::InvalidArgument("agent name is " + std::to_string(name.size()) +
+                                   " bytes long; at most " + std::to_string(kMaxAgentNameBytes));
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (c <= 0x20 || c >= 0x7f || c == '/') {
+      return Status::InvalidArgument(
+          "agent name '" + Escaped(name.substr(0, 64)) + "' has " +
+          (c == '/' ? std::string("'/'") : Escaped(name.substr(i, 1))) + " at character " +
+          std::to_string(i + 1) + ": only printable ASCII without space or '/' is allowed");
+    }
+  }
+  return Status::OK();
+}
+
+Status CheckPeerField(std::string_view field, std::string_view value, size_t max_bytes) {
+  if (value.size() > max_bytes) {
+    return Status::InvalidArgument(std::string(field) + " is " + std::to_string(value.size()) +
+                                   " bytes long; at most " + std::to_string(max_bytes));
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (IsControl(static_cast<unsigned char>(value[i]))) {
+      return Status::InvalidArgument(std::string(field) + " '" + Escaped(value, 64) +
+                                     "' has a control character at byte " +
+                                     std::to_string(i + 1));
+    }
+  }
+  return Status::OK();
+}
+
+std::string Escaped(std::string_view text, size_t max_bytes) {
+  static const char* hex = "0123456789abcdef";
+  const bool cut = text.size() > max_bytes;
+  if (cut) text = text.substr(0, max_bytes);
+  std::string out;
+  out.reserve(text.size() + 3);
+  for (unsigned char c : text) {
+    if (IsControl(c)) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
+
+}  // namespace wattfleet
