@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev
+  libzmq3-dev libsodium-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev
   libsqlite3-dev libeigen3-dev libcli11-dev nlohmann-json3-dev
   libpq-dev postgresql
   libcpp-httplib-dev

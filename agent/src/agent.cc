@@ -140,7 +140,7 @@ Status Agent::Loop(zmq::socket_t& results) {
   auto drained = [&](double now) {
     if (!Idle()) return false;
     if (ack_deadline < 0) ack_deadline = now + options_.drain_timeout_s;
-    return spool_.List().empty() || now > ack_deadline;
+    return SpooledResults().empty() || now > ack_deadline;
   };
   auto begin_drain = [&] {
     if (draining) return;
@@ -176,7 +176,7 @@ Status Agent::Loop(zmq::socket_t& results) {
     }
     // Jobs this agent still holds: finished ones in its spool and the one running now.
     ReadyMsg ready = ready_;
-    for (const JobResult& r : spool_.List()) ready.resumed_job_ids.push_back(r.job_id);
+    for (const JobResult& r : SpooledResults()) ready.resumed_job_ids.push_back(r.job_id);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (running_job_) ready.resumed_job_ids.push_back(running_job_id_);
@@ -275,7 +275,7 @@ Status Agent::Loop(zmq::socket_t& results) {
     const double until = clock.NowSeconds() + pause;
     while (clock.NowSeconds() < until) {
       // A stop with nothing left to deliver need not wait for the controller.
-      if (stop_.load() && Idle() && spool_.List().empty()) return Status::OK();
+      if (stop_.load() && Idle() && SpooledResults().empty()) return Status::OK();
       clock.SleepFor(0.05);
     }
     backoff = std::min(backoff * 2, options_.reconnect_max_s);
@@ -287,10 +287,30 @@ Status Agent::Loop(zmq::socket_t& results) {
   }
 }
 
+std::vector<JobResult> Agent::SpooledResults() {
+  std::vector<std::string> errors;
+  std::vector<SpoolRejection> rejected;
+  std::vector<JobResult> results = spool_.List(&errors, &rejected);
+  for (const std::string& e : errors) spdlog::error("agent: spool: {}", e);
+  spool_rejected_.insert(spool_rejected_.end(), rejected.begin(), rejected.end());
+  return results;
+}
+
 void Agent::ReplaySpool(zmq::socket_t& dealer) {
-  for (const JobResult& r : spool_.List()) {
+  for (const JobResult& r : SpooledResults()) {
     Send(dealer, r.outcome == Outcome::kDone ? Command::kResult : Command::kNack, Encode(r));
   }
+  // A refused record is no measurement: the controller hears that the attempt was lost (and
+  // why, in the job's last error), and measures the job again.
+  for (const SpoolRejection& bad : spool_rejected_) {
+    JobResult lost;
+    lost.job_id = bad.job_id;
+    lost.attempt = bad.attempt;
+    lost.outcome = Outcome::kLost;
+    lost.error = "spool record refused: " + bad.why;
+    Send(dealer, Command::kNack, Encode(lost));
+  }
+  spool_rejected_.clear();
 }
 
 void Agent::HandleControllerMessage(zmq::socket_t& dealer, std::vector<zmq::message_t>& frames,

@@ -71,6 +71,9 @@ class Agent {
   void HandleControllerMessage(zmq::socket_t& dealer, std::vector<zmq::message_t>& frames,
                                bool draining, Session& session);
   void ReplaySpool(zmq::socket_t& dealer);
+  // The spool's results; what it refuses is logged and kept for ReplaySpool to report.
+  // Loop thread only.
+  std::vector<JobResult> SpooledResults();
   // Nothing running, nothing queued, no result on its way from the worker.
   bool Idle();
   void WorkerLoop();
@@ -80,6 +83,9 @@ class Agent {
   ReadyMsg ready_;
   JobRunner& runner_;
   Spool& spool_;
+  // Spool records refused (edited, damaged) and not yet reported to the controller, which
+  // then measures their jobs again. Loop thread only.
+  std::vector<SpoolRejection> spool_rejected_;
   std::atomic<bool> stop_{false};
   zmq::context_t context_{1};
   std::string results_endpoint_;  // inproc: worker -> Run()'s thread

@@ -1,5 +1,6 @@
-// The result spool: one file per job attempt, "<job_id>-<attempt>.result", holding the
-// protocol's encoding of the JobResult (the same bytes that go on the wire).
+// The result spool: one file per job attempt, "<job_id>-<attempt>.result", holding a magic,
+// an HMAC-SHA256 tag and the protocol's encoding of the JobResult (the same bytes that go on
+// the wire), the tag keyed by the spool's own random key (.spool-key).
 //
 // Durability: a result is acknowledged as spooled only after its bytes and its directory entry
 // are on disk (write to a .tmp, fsync, rename, fsync the directory). A crash leaves either the
@@ -9,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +33,13 @@ namespace {
 constexpr std::string_view kResultSuffix = ".result";
 constexpr std::string_view kTmpSuffix = ".tmp";
 constexpr std::string_view kCorruptSuffix = ".corrupt";
+// Hidden (List skips names not ending in .result), and its temporary ends in .tmp so that
+// Open discards one a crash left behind.
+constexpr std::string_view kKeyFile = ".spool-key";
+// Records before this format had no tag: they are refused like any unverifiable record.
+constexpr std::string_view kRecordMagic = "WFSPOOL2";
+constexpr size_t kTagBytes = crypto_auth_hmacsha256_BYTES;
+constexpr size_t kKeyBytes = crypto_auth_hmacsha256_KEYBYTES;
 
 // Owns a file descriptor; closes it on destruction unless Close() already did (and reported
 // the error, which matters after writes: close can report a deferred write failure).
@@ -175,6 +184,69 @@ Result<std::vector<std::string>> ListDir(const std::string& dir) {
   return names;
 }
 
+std::string Tag(const std::string& key, std::string_view body) {
+  std::string tag(kTagBytes, '\0');
+  crypto_auth_hmacsha256(reinterpret_cast<unsigned char*>(tag.data()),
+                         reinterpret_cast<const unsigned char*>(body.data()), body.size(),
+                         reinterpret_cast<const unsigned char*>(key.data()));
+  return tag;
+}
+
+// The record's body when its magic and tag are right; otherwise why not.
+Result<std::string_view> VerifiedBody(const std::string& key, std::string_view record) {
+  if (record.size() < kRecordMagic.size() + kTagBytes ||
+      record.substr(0, kRecordMagic.size()) != kRecordMagic) {
+    return Status::Corruption("not a spool record of this version (no integrity tag)");
+  }
+  const std::string_view tag = record.substr(kRecordMagic.size(), kTagBytes);
+  const std::string_view body = record.substr(kRecordMagic.size() + kTagBytes);
+  if (crypto_auth_hmacsha256_verify(reinterpret_cast<const unsigned char*>(tag.data()),
+                                    reinterpret_cast<const unsigned char*>(body.data()),
+                                    body.size(),
+                                    reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+    return Status::Corruption("fails its integrity check (edited or damaged on disk)");
+  }
+  return body;
+}
+
+// The spool's key: read, or made once (random, 0600, durable before first use).
+Result<std::string> LoadOrCreateKey(const std::string& dir) {
+  const std::string path = dir + "/" + std::string(kKeyFile);
+  auto existing = ReadAll(path);
+  if (existing.ok()) {
+    if (existing->size() != kKeyBytes) {
+      return Status::InvalidArgument(
+          "spool key " + path + " holds " + std::to_string(existing->size()) + " bytes, not " +
+          std::to_string(kKeyBytes) + "; remove it to start a new one (the results spooled "
+          "under it will then be measured again)");
+    }
+    return std::move(existing).value();
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  std::string key(kKeyBytes, '\0');
+  randombytes_buf(key.data(), key.size());
+  const std::string tmp = path + std::string(kTmpSuffix);
+  Status st = [&]() -> Status {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Errno("open", tmp, errno);
+    WF_RETURN_IF_ERROR(WriteAll(fd.get(), key, tmp));
+    if (::fsync(fd.get()) != 0) return Errno("fsync", tmp, errno);
+    if (fd.Close() != 0) return Errno("close", tmp, errno);
+    // link, not rename: two agents opening one spool at once must not end with two keys.
+    if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
+      return Errno("link to " + path, tmp, errno);
+    }
+    return Status::OK();
+  }();
+  ::unlink(tmp.c_str());
+  WF_RETURN_IF_ERROR(st);
+  WF_RETURN_IF_ERROR(FsyncDir(dir));
+  // Whoever won a race, the key on disk is the one.
+  WF_ASSIGN_OR_RETURN(std::string on_disk, ReadAll(path));
+  if (on_disk.size() != kKeyBytes) return Status::IOError("spool key " + path + " is damaged");
+  return on_disk;
+}
+
 }  // namespace
 
 Result<Spool> Spool::Open(const std::string& dir) {
@@ -190,14 +262,17 @@ Result<Spool> Spool::Open(const std::string& dir) {
       return Errno("cannot remove stale temporary file", path, errno);
     }
   }
-  return Spool(dir);
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  WF_ASSIGN_OR_RETURN(std::string key, LoadOrCreateKey(dir));
+  return Spool(dir, std::move(key));
 }
 
 Status Spool::Put(const JobResult& result) {
   const std::string name = FileName(result.job_id, result.attempt);
   const std::string path = dir_ + "/" + name;
   const std::string tmp = path + std::string(kTmpSuffix);
-  const std::string body = Encode(result);
+  const std::string encoded = Encode(result);
+  const std::string body = std::string(kRecordMagic) + Tag(key_, encoded) + encoded;
 
   Status st = [&]() -> Status {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -223,7 +298,8 @@ Status Spool::Remove(int64_t job_id, int32_t attempt) {
   return Status::OK();
 }
 
-std::vector<JobResult> Spool::List(std::vector<std::string>* errors) const {
+std::vector<JobResult> Spool::List(std::vector<std::string>* errors,
+                                   std::vector<SpoolRejection>* rejected) const {
   auto report = [errors](std::string msg) {
     if (errors) errors->push_back(std::move(msg));
   };
@@ -248,12 +324,15 @@ std::vector<JobResult> Spool::List(std::vector<std::string>* errors) const {
         report(path + ": " + body.status().message());
         continue;
       }
-      auto decoded = DecodeJobResult(*body);
+      auto verified = VerifiedBody(key_, *body);
+      auto decoded = verified.ok() ? DecodeJobResult(*verified) : Result<JobResult>(verified.status());
       if (!decoded.ok()) {
         problem = decoded.status().message();
+        if (rejected) rejected->push_back(SpoolRejection{job_id, attempt, problem});
       } else if (decoded->job_id != job_id || decoded->attempt != attempt) {
         problem = "holds job " + std::to_string(decoded->job_id) + " attempt " +
                   std::to_string(decoded->attempt) + ", not the one its name says";
+        if (rejected) rejected->push_back(SpoolRejection{job_id, attempt, problem});
       } else {
         out.push_back(std::move(decoded).value());
         continue;

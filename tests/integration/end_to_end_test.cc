@@ -141,7 +141,7 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
   // The spools are empty: every result was acknowledged.
   for (int i = 1; i <= 2; ++i) {
     const std::string spool = dir_ + "/spool-e2e-agent-" + std::to_string(i);
-    std::string cmd = "test -z \"$(ls -A '" + spool + "')\"";
+    std::string cmd = "test -z \"$(ls '" + spool + "')\"";  // hidden: the spool's key
     EXPECT_EQ(std::system(cmd.c_str()), 0) << spool << " still holds results";
   }
 

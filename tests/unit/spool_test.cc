@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -64,7 +65,10 @@ JobResult Failed(int64_t job, int32_t attempt) {
 
 std::vector<std::string> Names(const std::string& dir) {
   std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name != ".spool-key") out.push_back(name);  // the spool's key, always there
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -233,6 +237,76 @@ TEST(Spool, CorruptFilesAreMovedAsideAndReported) {
   EXPECT_EQ(spool->List(&errors).size(), 2u);
   EXPECT_TRUE(errors.empty()) << "moved aside once, not reported forever";
   EXPECT_EQ(spool->List().size(), 2u) << "errors may be omitted";
+}
+
+TEST(Spool, AnEditedRecordIsRefusedAndItsJobReportedForAnotherMeasurement) {
+  TempDir tmp;
+  auto spool = Spool::Open(tmp.path());
+  ASSERT_TRUE(spool.ok()) << spool.status().ToString();
+  ASSERT_TRUE(spool->Put(Done(7, 2, /*energy=*/0.000885)).ok());
+  ASSERT_TRUE(spool->Put(Done(8, 1)).ok());
+  // Someone multiplies the measured energy by 1000 in place: same length, valid encoding.
+  const std::string path = tmp.path() + "/7-2.result";
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // msgpack float64: big-endian IEEE 754.
+  auto big_endian = [](double v) {
+    uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((bits >> (56 - 8 * i)) & 0xff);
+    return out;
+  };
+  const std::string needle = big_endian(0.000885), patch = big_endian(0.885);
+  const size_t at = bytes.find(needle);
+  ASSERT_NE(at, std::string::npos) << "the energy is not where the test expects it";
+  bytes.replace(at, 8, patch);
+  WriteFile(path, bytes);
+
+  std::vector<std::string> errors;
+  std::vector<SpoolRejection> rejected;
+  auto all = spool->List(&errors, &rejected);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].job_id, 8);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].job_id, 7);
+  EXPECT_EQ(rejected[0].attempt, 2);
+  EXPECT_NE(rejected[0].why.find("integrity"), std::string::npos) << rejected[0].why;
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find(path), std::string::npos) << errors[0];
+  EXPECT_TRUE(fs::exists(path + ".corrupt"));
+}
+
+TEST(Spool, TheKeyIsPrivateStableAndAKeyThatIsNotOneIsAnError) {
+  TempDir tmp;
+  {
+    auto spool = Spool::Open(tmp.path());
+    ASSERT_TRUE(spool.ok());
+    ASSERT_TRUE(spool->Put(Done(1, 1)).ok());
+  }
+  const std::string key = tmp.path() + "/.spool-key";
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Reopened (a restarted agent): the same key verifies what was spooled before.
+  auto again = Spool::Open(tmp.path());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->List().size(), 1u);
+  // A record written before records carried a tag is not trusted either.
+  WriteFile(tmp.path() + "/2-1.result", std::string("\x85\xa6job_id\x02"));
+  std::vector<SpoolRejection> rejected;
+  EXPECT_EQ(again->List(nullptr, &rejected).size(), 1u);
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_EQ(rejected[0].job_id, 2);
+
+  WriteFile(key, "short");
+  auto broken = Spool::Open(tmp.path());
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.status().message().find(key), std::string::npos)
+      << broken.status().message();
 }
 
 TEST(Spool, PutFailsCleanlyWhenTheDirectoryIsReadOnly) {
