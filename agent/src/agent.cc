@@ -291,7 +291,10 @@ std::vector<JobResult> Agent::SpooledResults() {
   std::vector<std::string> errors;
   std::vector<SpoolRejection> rejected;
   std::vector<JobResult> results = spool_.List(&errors, &rejected);
-  for (const std::string& e : errors) spdlog::error("agent: spool: {}", e);
+  // An unreadable file stays where it is and is seen on every call: said once.
+  for (const std::string& e : errors) {
+    if (spool_errors_said_.insert(e).second) spdlog::error("agent: spool: {}", e);
+  }
   spool_rejected_.insert(spool_rejected_.end(), rejected.begin(), rejected.end());
   return results;
 }

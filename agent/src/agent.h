@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -86,6 +87,7 @@ class Agent {
   // Spool records refused (edited, damaged) and not yet reported to the controller, which
   // then measures their jobs again. Loop thread only.
   std::vector<SpoolRejection> spool_rejected_;
+  std::set<std::string> spool_errors_said_;  // Loop thread only
   std::atomic<bool> stop_{false};
   zmq::context_t context_{1};
   std::string results_endpoint_;  // inproc: worker -> Run()'s thread

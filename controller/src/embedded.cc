@@ -70,14 +70,29 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   WF_ASSIGN_OR_RETURN(std::string agent_bin,
                       FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
 
-  // The dataset's folder is created only now that the campaign is known to be valid.
+  // The folders are checked (or, with --mkdir, created) only now that the campaign is known
+  // to be valid.
   const std::string db_dir = FilesDirectory(options);
-  std::error_code ec;
-  std::filesystem::create_directories(db_dir, ec);
-  if (ec) {
-    const std::string flag =
+  {
+    const std::string db_flag =
         IsPostgresUri(options.db_path) ? "--log-dir " + options.log_dir : "--db " + options.db_path;
-    return Status::InvalidArgument(flag + ": cannot create " + db_dir + ": " + ec.message());
+    std::vector<std::pair<std::string, std::string>> dirs = {{db_flag, db_dir}};
+    if (!options.log_dir.empty()) dirs.emplace_back("--log-dir " + options.log_dir, options.log_dir);
+    if (!options.export_path.empty()) {
+      dirs.emplace_back("--out " + options.export_path, Directory(options.export_path));
+    }
+    for (const auto& [flag, dir] : dirs) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(dir, ec)) continue;
+      if (!options.make_dirs) {
+        return Status::InvalidArgument(flag + ": the directory " + dir +
+                                       " does not exist (create it, or pass --mkdir)");
+      }
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return Status::InvalidArgument(flag + ": cannot create " + dir + ": " + ec.message());
+      }
+    }
   }
   WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
   WF_ASSIGN_OR_RETURN(int64_t campaign_id, store->CreateCampaign(plan));

@@ -17,6 +17,9 @@ struct EmbeddedOptions {
   std::string sensor = "auto";  // passed to every agent
   int threads_per_agent = 0;    // 0: the machine's cores shared among the agents
   std::string log_dir;          // agents' logs; empty: next to the db
+  // Create the folders of --db, --out and --log-dir when missing; otherwise a missing one is
+  // an error (a typo in a path must not scatter new folders).
+  bool make_dirs = false;
   bool progress = true;         // show progress (progress.h)
   bool progress_bar = false;    // as a bar redrawn in place (`out` is a terminal), not lines
 };

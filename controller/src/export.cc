@@ -1,6 +1,7 @@
 #include "export.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -233,6 +234,16 @@ Status WriteExportFile(const std::vector<ExportRow>& rows, const std::string& fo
   } else {
     return Status::InvalidArgument("unknown export format '" + format +
                                    "' (expected csv or jsonl)");
+  }
+  // A missing folder is a typo in --out, not something to create.
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    struct stat st {};
+    const std::string dir = path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::InvalidArgument("--out " + path + ": the directory " + dir +
+                                     " does not exist");
+    }
   }
   const std::string tmp = path + ".tmp";
   const Status written = WriteAndRename(body.str(), tmp, path);

@@ -88,6 +88,8 @@ Result<std::unique_ptr<ExternalStore>> ExternalStore::Open(const std::string& pa
   sqlite3_extended_result_codes(db.get(), 1);
   // The same settings as the main store: a running controller may hold the write lock.
   sqlite3_busy_timeout(db.get(), 5000);
+  // Before the pragmas, which write: an import may start a dataset, never take over a file.
+  WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, /*empty_ok=*/true));
   const Status s = [&]() -> Status {
     WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA journal_mode = WAL"));
     WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA synchronous = NORMAL"));

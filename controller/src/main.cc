@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   c_run->add_option("--out", run.export_path, "CSV export (default: next to the db)");
   c_run->add_option("--log-dir", run.log_dir, "agents' logs and spools (default: next to the db)");
+  c_run->add_flag("--mkdir", run.make_dirs,
+                  "create the folders of --db, --out and --log-dir when missing");
 
   std::string campaign_path, admin = "tcp://127.0.0.1:5556";
   bool wait = false, json = false;

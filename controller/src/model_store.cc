@@ -36,6 +36,7 @@ Result<DbPtr> OpenConnection(const std::string& path, int flags) {
   sqlite3_extended_result_codes(db.get(), 1);
   // A running controller may hold the write lock for a moment.
   sqlite3_busy_timeout(db.get(), 5000);
+  WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, /*empty_ok=*/false));
   return db;
 }
 

@@ -5,7 +5,10 @@
 // created by them.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "sqlite_store.h"
 
@@ -51,6 +54,7 @@ Result<DbPtr> OpenDatasetReadOnly(const std::string& path) {
   DbPtr db(raw);
   if (rc != SQLITE_OK) return Error(db.get(), rc, "open " + path);
   sqlite3_busy_timeout(db.get(), 5000);
+  WF_RETURN_IF_ERROR(CheckOwnership(db.get(), "--db " + path, /*empty_ok=*/false));
   return db;
 }
 
@@ -381,6 +385,64 @@ Result<int> SchemaVersion(sqlite3* db) {
   return static_cast<int>(stmt.Int(0));
 }
 
+namespace {
+
+Result<int64_t> PragmaInt(sqlite3* db, const char* sql) {
+  WF_ASSIGN_OR_RETURN(Stmt stmt, Stmt::Prepare(db, sql));
+  WF_ASSIGN_OR_RETURN(const bool row, stmt.Step());
+  if (!row) return Status::Internal(std::string("sqlite: ") + sql + " returned no row");
+  return stmt.Int(0);
+}
+
+}  // namespace
+
+Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
+  auto id = PragmaInt(db, "PRAGMA application_id");
+  if (!id.ok()) {
+    // The first read of the header: a file that is not SQLite fails here.
+    if (id.status().code() == StatusCode::kCorruption) {
+      return Status::InvalidArgument(path + ": not an SQLite database, so not a wattfleet "
+                                     "dataset; left unchanged");
+    }
+    return id.status().WithContext(path);
+  }
+  if (*id == kApplicationId) return Status::OK();
+  if (*id != 0) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", static_cast<uint32_t>(*id));
+    return Status::InvalidArgument(path + ": another application's SQLite database "
+                                   "(application_id " + hex + "), not a wattfleet dataset; "
+                                   "left unchanged");
+  }
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT name FROM sqlite_master WHERE type = "
+                                                "'table' AND name NOT LIKE 'sqlite_%' "
+                                                "ORDER BY name"));
+  std::vector<std::string> tables;
+  for (;;) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    tables.push_back(q.Text(0));
+  }
+  if (tables.empty()) {
+    if (empty_ok) return Status::OK();
+    return Status::InvalidArgument(path + ": not a wattfleet dataset (an empty database; "
+                                   "`wattfleet serve` and `wattfleet run` create one)");
+  }
+  // Datasets written before the mark existed: wattfleet's schema version and core tables.
+  WF_ASSIGN_OR_RETURN(const int version, SchemaVersion(db));
+  auto has = [&](const char* t) {
+    return std::find(tables.begin(), tables.end(), t) != tables.end();
+  };
+  if (version > 0 && has("campaigns") && has("jobs") && has("measurements")) {
+    return Status::OK();
+  }
+  std::string listed;
+  for (size_t i = 0; i < tables.size() && i < 5; ++i) listed += (i ? ", " : "") + tables[i];
+  if (tables.size() > 5) listed += ", ...";
+  return Status::InvalidArgument(path + ": not a wattfleet dataset (it holds another "
+                                 "application's tables: " + listed + "); left unchanged");
+}
+
 Status Migrate(sqlite3* db) {
   WF_ASSIGN_OR_RETURN(const int current, SchemaVersion(db));
   if (current > kSchemaVersion) {
@@ -402,6 +464,12 @@ Status Migrate(sqlite3* db) {
     const std::string set_version = "PRAGMA user_version = " + std::to_string(m.to_version);
     WF_RETURN_IF_ERROR(Exec(db, set_version.c_str()));
     WF_RETURN_IF_ERROR(tx.Commit());
+  }
+  // The mark goes on with the schema, and onto datasets written before it existed.
+  WF_ASSIGN_OR_RETURN(const int64_t id, PragmaInt(db, "PRAGMA application_id"));
+  if (id != kApplicationId) {
+    const std::string mark = "PRAGMA application_id = " + std::to_string(kApplicationId);
+    WF_RETURN_IF_ERROR(Exec(db, mark.c_str()));
   }
   return Status::OK();
 }

@@ -530,11 +530,12 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   }
   if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + path);
   sqlite3_extended_result_codes(db.get(), 1);
-  // Checked before the pragmas below, which write to the file.
-  if (!options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireSchema(db.get(), path));
   // Another controller or a CLI command may hold the write lock briefly; wait rather than
   // fail.
   sqlite3_busy_timeout(db.get(), 5000);
+  // Checked before the pragmas below, which write to the file.
+  WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, options.create_if_missing));
+  if (!options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireSchema(db.get(), path));
   // WAL: readers (status, export) never block the dispatcher's writes. NORMAL is durable
   // across process crashes in WAL mode; only an OS crash may lose the last commits.
   const Status pragmas = [&]() -> Status {

@@ -194,6 +194,18 @@ Status RequireSchema(sqlite3* db, const std::string& path);
 // The file's PRAGMA user_version.
 Result<int> SchemaVersion(sqlite3* db);
 
+// wattfleet's mark in the SQLite file header (PRAGMA application_id), "WFLT": set when the
+// schema is created or upgraded, so that another application's database is never taken for
+// a dataset.
+inline constexpr int32_t kApplicationId = 0x57464c54;
+
+// Refuses, before anything writes to it, a file that is not a wattfleet dataset: not an
+// SQLite database at all, another application's (its application_id), or a database holding
+// tables without wattfleet's mark or schema. An empty database (a file just created, or of
+// zero bytes) is accepted when `empty_ok`. InvalidArgument naming `path`: the file is the
+// user's input, and it is left as it was.
+Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok);
+
 // An existing dataset opened read-only, with a busy timeout so that a controller writing to
 // it meanwhile only delays the reader: for the commands that only read (fit, report).
 // InvalidArgument naming --db when the file does not exist.

@@ -249,7 +249,7 @@ TEST_F(PgTwoControllersTest, EmbeddedRunStoresInTheSharedDataset) {
   ASSERT_GT(planned, 1u);
   const std::string log = dir_ + "/run.log";
   ASSERT_EQ(testing::RunCli({"run", campaign, "--db", uri_, "--agents", "1", "--sensor",
-                             "modeled", "--log-dir", dir_ + "/run", "--out",
+                             "modeled", "--log-dir", dir_ + "/run", "--mkdir", "--out",
                              dir_ + "/embedded.csv"},
                             log, 120),
             0)

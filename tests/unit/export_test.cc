@@ -283,10 +283,11 @@ TEST(ExportTest, WriteExportFileIsAtomic) {
   EXPECT_FALSE(std::filesystem::exists(parquet));
   EXPECT_FALSE(std::filesystem::exists(parquet + ".tmp"));
 
-  // An unwritable location is an I/O error naming the path, and the old file is untouched.
+  // A folder that does not exist is a typo in the path, named, and nothing is created.
   const std::string nowhere = dir.File("no/such/dir/data.csv");
   const Status io = WriteExportFile({LayerRow()}, "csv", nowhere);
-  EXPECT_EQ(io.code(), StatusCode::kIOError);
+  EXPECT_EQ(io.code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("no")));
   EXPECT_NE(io.message().find(nowhere), std::string::npos) << io.ToString();
 
   // A rename that fails (the target is a non-empty directory) removes the temporary file.

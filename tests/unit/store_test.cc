@@ -13,10 +13,12 @@
 
 #include <gtest/gtest.h>
 
+#include "sqlite_store.h"
 #include "store_contract.h"
 #include "temp_dir.h"
 
 #include "export.h"
+#include "sqlite_store.h"
 #include "store.h"
 #include "wattfleet/common/protocol.h"
 
@@ -128,13 +130,48 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
 }
 
 
+TEST(StoreOpenTest, DatasetsCarryTheMarkAndOnesWrittenBeforeItAreStampedOnOpen) {
+  TempDir dir;
+  const std::string path = dir.File("old.db");
+  ASSERT_TRUE(OpenSqliteStore(path).ok());
+  auto application_id = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &q, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(q), SQLITE_ROW);
+    const int64_t id = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return id;
+  };
+  EXPECT_EQ(application_id(), sqlite::kApplicationId);
+  // As a dataset from before the mark: wattfleet's schema, no application_id.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA application_id = 0", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(application_id(), 0);
+  StoreOpenOptions existing;
+  existing.create_if_missing = false;
+  auto reopened = OpenSqliteStore(path, existing);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(application_id(), sqlite::kApplicationId);
+}
+
 TEST(StoreOpenTest, NotADatabaseIsAnError) {
   TempDir dir;
   const std::string path = dir.File("garbage.db");
   std::ofstream(path) << std::string(4096, 'x');
   auto s = OpenSqliteStore(path);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), StatusCode::kCorruption) << s.status().ToString();
+  // The user's file, not ours: a user-input error (exit 2), and the file is left as it was.
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("not an SQLite database"), std::string::npos);
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), std::string(4096, 'x'));
   auto missing_dir = OpenSqliteStore(dir.File("no/such/dir/x.db"));
   ASSERT_FALSE(missing_dir.ok());
   EXPECT_EQ(missing_dir.status().code(), StatusCode::kIOError);
