@@ -417,6 +417,11 @@ Status Parser::ParseEstimators(const Field& f, std::vector<std::string>* out) co
 using campaign_detail::Parser;
 
 Result<Campaign> ParseCampaign(const std::string& yaml_text, const std::string& path) {
+  if (yaml_text.size() > kMaxCampaignBytes) {
+    return Status::InvalidArgument(path + ": " + std::to_string(yaml_text.size()) +
+                                   " bytes; a campaign file is at most " +
+                                   std::to_string(kMaxCampaignBytes) + " bytes");
+  }
   Parser parser(path);
   try {
     return parser.Parse(yaml_text);
@@ -446,6 +451,13 @@ Result<Campaign> LoadCampaignFile(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return Status::InvalidArgument(path + ": cannot read file (it is a directory)");
+  }
+  // Refused before it is read into memory.
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxCampaignBytes) {
+    return Status::InvalidArgument(path + ": " + std::to_string(size) +
+                                   " bytes; a campaign file is at most " +
+                                   std::to_string(kMaxCampaignBytes) + " bytes");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument(path + ": cannot read file");

@@ -27,9 +27,25 @@ Status Parser::ParseArchitectures(const Field& f, std::vector<Architecture>* out
                           Describe(f.value));
   }
   std::vector<Architecture> all;
+  int64_t layers = 0;
   for (size_t i = 0; i < f.value.size(); ++i) {
-    WF_RETURN_IF_ERROR(
-        ParseEntry(f.value[i], "architectures[" + std::to_string(i) + "]", &all));
+    const std::string label = "architectures[" + std::to_string(i) + "]";
+    // Entries that each add one architecture (3 million `- zoo:` lines) stop here.
+    if (static_cast<int64_t>(all.size()) >= kMaxCampaignArchitectures) {
+      return Err(f.value[i].Mark(), label + ": the campaign has more than " +
+                                        std::to_string(kMaxCampaignArchitectures) +
+                                        " architectures");
+    }
+    const size_t before = all.size();
+    WF_RETURN_IF_ERROR(ParseEntry(f.value[i], label, &all));
+    for (size_t a = before; a < all.size(); ++a) {
+      layers += static_cast<int64_t>(all[a].nodes.size());
+    }
+    if (layers > kMaxCampaignLayers) {
+      return Err(f.value[i].Mark(), label + ": the campaign's architectures have more than " +
+                                        std::to_string(kMaxCampaignLayers) +
+                                        " layers together");
+    }
   }
   // The same architecture named twice (e.g. lenet5 in the zoo and as a sweep point) would be
   // measured twice for nothing: keep the first.
@@ -239,6 +255,12 @@ Status Parser::ParseFamily(const YAML::Node& entry, const std::vector<Field>& fi
       return Err(entry.Mark(), label + ": the sweep expands to more than " +
                                    std::to_string(kMaxSweepPoints) + " architectures");
     }
+  }
+  // Checked before the points are built: entries together stay within the campaign's bound.
+  if (static_cast<int64_t>(out->size()) + points > kMaxCampaignArchitectures) {
+    return Err(entry.Mark(), label + ": its " + std::to_string(points) +
+                                 " architectures take the campaign past " +
+                                 std::to_string(kMaxCampaignArchitectures));
   }
 
   // Cartesian product, odometer style: the last parameter in the file varies fastest.

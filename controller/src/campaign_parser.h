@@ -17,6 +17,11 @@ namespace wattfleet::campaign_detail {
 
 // A sweep larger than this is almost certainly a mistake (and would plan for hours).
 constexpr int64_t kMaxSweepPoints = 10000;
+// The whole campaign's bounds, checked before anything is built beyond them: the
+// architectures of every entry together, and their layers together (what the plan, the
+// store and the dispatcher hold in memory).
+constexpr int64_t kMaxCampaignArchitectures = 10000;
+constexpr int64_t kMaxCampaignLayers = 1000000;
 
 // What a node holds, for "got ..." in messages.
 std::string Describe(const YAML::Node& n);

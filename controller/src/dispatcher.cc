@@ -484,9 +484,13 @@ void Dispatcher::CheckCampaigns() {
 Status Dispatcher::Run() {
   double drain_deadline = -1;
   for (;;) {
+    // While a submitted campaign is being planned, the admin socket owes that request its
+    // reply (REP alternates strictly), so no other request is read meanwhile.
+    const bool admin_readable = admin_ && !pending_submit_.valid();
     std::array<zmq::pollitem_t, 2> items{{{router_.handle(), 0, ZMQ_POLLIN, 0},
                                           {admin_ ? admin_.handle() : nullptr, 0,
-                                           static_cast<short>(admin_ ? ZMQ_POLLIN : 0), 0}}};
+                                           static_cast<short>(admin_readable ? ZMQ_POLLIN : 0),
+                                           0}}};
     const auto wait = std::chrono::milliseconds(std::min<int64_t>(options_.heartbeat_ms / 4, 50));
     try {
       zmq::poll(items.data(), admin_ ? 2 : 1, wait);
@@ -555,9 +559,17 @@ Status Dispatcher::Run() {
     Flush();
     // Outside the batch: an admin reply (a submitted campaign's id, say) must not go out
     // before what it reports is committed. Each admin write is its own transaction.
-    if (admin_ && (items[1].revents & ZMQ_POLLIN)) {
+    if (admin_readable && (items[1].revents & ZMQ_POLLIN)) {
       try {
         HandleAdmin();
+      } catch (const std::exception& e) {
+        spdlog::error("controller: admin request failed: {}", e.what());
+      }
+    }
+    if (pending_submit_.valid() &&
+        pending_submit_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      try {
+        FinishSubmit();
       } catch (const std::exception& e) {
         spdlog::error("controller: admin request failed: {}", e.what());
       }

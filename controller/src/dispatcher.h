@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -21,6 +22,7 @@
 
 #include "active_profiler.h"
 #include "job_queue.h"
+#include "planner.h"
 #include "store.h"
 #include "zap_handler.h"
 #include "wattfleet/common/clock.h"
@@ -123,7 +125,12 @@ class Dispatcher {
                    const std::string& body);
   void HandleResult(const std::string& identity, const std::string& body, bool done);
   void HandleAdmin();
-  nlohmann::json AdminSubmit(const nlohmann::json& req);
+  // A submit is parsed and planned on a thread of its own (a large campaign takes seconds,
+  // and heartbeats and results must not wait for it); FinishSubmit stores the plan and
+  // answers, on this thread, once the plan is ready.
+  void StartSubmit(const nlohmann::json& req);
+  void FinishSubmit();
+  void Reply(const nlohmann::json& reply);
   nlohmann::json AdminStatus();
   nlohmann::json AdminCancel(const nlohmann::json& req);
   void DropAgent(const std::string& identity, const std::string& why);
@@ -195,6 +202,7 @@ class Dispatcher {
     int64_t job_id;  // for JOB: what to requeue when it cannot be sent
   };
   std::vector<Outgoing> outbox_;
+  std::future<Result<Plan>> pending_submit_;  // a submit being planned
   ActiveProfiler active_{store_};  // plan.active: probes chosen while campaigns run
 };
 

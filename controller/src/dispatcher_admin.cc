@@ -8,6 +8,11 @@
 
 namespace wattfleet {
 
+void Dispatcher::Reply(const nlohmann::json& reply) {
+  admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+              zmq::send_flags::dontwait);
+}
+
 void Dispatcher::HandleAdmin() {
   zmq::message_t request;
   if (!admin_.recv(request, zmq::recv_flags::dontwait)) return;
@@ -16,7 +21,8 @@ void Dispatcher::HandleAdmin() {
     const auto req = nlohmann::json::parse(request.to_string());
     const std::string op = req.value("op", "");
     if (op == "submit") {
-      reply = AdminSubmit(req);
+      StartSubmit(req);  // answered by FinishSubmit
+      return;
     } else if (op == "status") {
       reply = AdminStatus();
     } else if (op == "cancel") {
@@ -28,22 +34,44 @@ void Dispatcher::HandleAdmin() {
     ++counters_.malformed;
     reply = {{"ok", false}, {"code", 2}, {"error", std::string("bad admin request: ") + e.what()}};
   }
-  admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
-              zmq::send_flags::dontwait);
+  Reply(reply);
 }
 
-nlohmann::json Dispatcher::AdminSubmit(const nlohmann::json& req) {
-  auto campaign = ParseCampaign(req.at("yaml").get<std::string>(), req.value("path", "campaign"));
-  if (!campaign.ok()) return {{"ok", false}, {"code", 2}, {"error", campaign.status().message()}};
-  auto plan = MakePlan(*campaign);
-  if (!plan.ok()) return {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
-  auto id = store_.CreateCampaign(*plan);
-  if (!id.ok()) return {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
-  Status s = LoadJobs(*id);
-  if (!s.ok()) return {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
-  spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, campaign->name,
-               plan->jobs.size());
-  return {{"ok", true}, {"id", *id}, {"name", campaign->name}, {"jobs", plan->jobs.size()}};
+void Dispatcher::StartSubmit(const nlohmann::json& req) {
+  std::string yaml = req.at("yaml").get<std::string>();
+  std::string path = req.value("path", "campaign");
+  // Parsing and planning touch neither the store nor the sockets.
+  pending_submit_ = std::async(std::launch::async,
+                               [yaml = std::move(yaml), path = std::move(path)]() -> Result<Plan> {
+                                 WF_ASSIGN_OR_RETURN(Campaign campaign, ParseCampaign(yaml, path));
+                                 return MakePlan(campaign);
+                               });
+}
+
+void Dispatcher::FinishSubmit() {
+  // get() leaves the future invalid, so the admin socket is read again; whatever happened on
+  // the planning thread, the request is answered.
+  Result<Plan> plan = [&]() -> Result<Plan> {
+    try {
+      return pending_submit_.get();
+    } catch (const std::exception& e) {
+      return Status::InvalidArgument(std::string("cannot plan the campaign: ") + e.what());
+    }
+  }();
+  nlohmann::json reply;
+  if (!plan.ok()) {
+    reply = {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
+  } else if (auto id = store_.CreateCampaign(*plan); !id.ok()) {
+    reply = {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
+  } else if (Status s = LoadJobs(*id); !s.ok()) {
+    reply = {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
+  } else {
+    spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, plan->campaign.name,
+                 plan->jobs.size());
+    reply = {{"ok", true}, {"id", *id}, {"name", plan->campaign.name},
+             {"jobs", plan->jobs.size()}};
+  }
+  Reply(reply);
 }
 
 nlohmann::json Dispatcher::AdminStatus() {

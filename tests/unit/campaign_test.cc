@@ -197,6 +197,24 @@ TEST(CampaignTest, GarbageNeverThrows) {
   }
 }
 
+TEST(CampaignTest, TheWholeCampaignIsBoundedBeforeItIsBuilt) {
+  // A file past the size bound is refused unread.
+  const std::string huge = "name: big\ndevices: [{class: cpu}]\narchitectures:\n" +
+                           std::string(kMaxCampaignBytes, '#') + "\n";
+  Result<Campaign> c = ParseCampaign(huge, "huge.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("at most"), std::string::npos) << c.status().message();
+
+  // Entries of one architecture each, past the campaign's bound: refused at the first one
+  // too many, with its position.
+  std::string many = "name: many\ndevices: [{class: cpu}]\narchitectures:\n";
+  for (int i = 0; i <= 10000; ++i) many += "  - zoo: lenet5\n";
+  c = ParseCampaign(many, "many.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().rfind("many.yaml:10004:5: architectures[10000]", 0), 0u)
+      << c.status().message();
+}
+
 // Reads `# expect: L:C: fragment` from the first line of each invalid file.
 TEST(CampaignTest, InvalidFilesReportTheirExpectedMessage) {
   const std::filesystem::path dir = kSourceDir + "/tests/data/campaigns/invalid";
