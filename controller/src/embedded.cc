@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <csignal>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "campaign.h"
@@ -17,6 +18,7 @@
 #include "planner.h"
 #include "process.h"
 #include "progress.h"
+#include "resume.h"
 #include "store.h"
 #include "store_open.h"
 #include "summary.h"
@@ -95,12 +97,35 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     }
   }
   WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
-  WF_ASSIGN_OR_RETURN(int64_t campaign_id, store->CreateCampaign(plan));
-  out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
-      << DatasetLabel(options.db_path) << ": " << plan.jobs.size() << " jobs ("
-      << plan.layers.size()
-      << " distinct layers of " << plan.layers_total << ", "
-      << campaign.architectures.size() << " architectures)\n";
+  std::set<std::string> agent_names;
+  for (int i = 0; i < options.agents; ++i) agent_names.insert("local-" + std::to_string(i + 1));
+  // An interrupted run of this campaign (same name, same plan) is resumed, unless --fresh.
+  WF_ASSIGN_OR_RETURN(std::optional<int64_t> unfinished, FindUnfinishedCampaign(*store, plan));
+  int64_t campaign_id = 0;
+  if (unfinished && !options.fresh) {
+    campaign_id = *unfinished;
+    WF_ASSIGN_OR_RETURN(const int64_t released,
+                        ReleaseOrphanedLeases(*store, campaign_id, agent_names));
+    WF_ASSIGN_OR_RETURN(const CampaignProgress before, ProgressOf(*store, campaign_id));
+    out << "resuming campaign " << campaign.name << " #" << campaign_id << " in "
+        << DatasetLabel(options.db_path) << ": " << before.done << " of " << before.total
+        << " jobs already measured" << (released > 0 ? ", " + std::to_string(released) +
+                                                           " leases of gone agents released"
+                                                     : std::string())
+        << " (--fresh starts over)\n";
+  } else {
+    if (unfinished) {
+      WF_RETURN_IF_ERROR(store->CancelCampaign(*unfinished));
+      out << "campaign " << campaign.name << " #" << *unfinished
+          << " was unfinished: cancelled (--fresh); what it measured stays in the dataset\n";
+    }
+    WF_ASSIGN_OR_RETURN(campaign_id, store->CreateCampaign(plan));
+    out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
+        << DatasetLabel(options.db_path) << ": " << plan.jobs.size() << " jobs ("
+        << plan.layers.size() << " distinct layers of " << plan.layers_total << ", "
+        << campaign.architectures.size() << " architectures)\n";
+  }
+  WF_ASSIGN_OR_RETURN(const CampaignProgress at_start, ProgressOf(*store, campaign_id));
   out.flush();
 
   DispatcherOptions dopts;
@@ -118,8 +143,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                           ? options.threads_per_agent
                           : std::max(1, cores / options.agents);
   std::vector<ChildProcess> agents;
-  for (int i = 0; i < options.agents; ++i) {
-    const std::string name = "local-" + std::to_string(i + 1);
+  for (const std::string& name : agent_names) {
     std::vector<std::string> argv{agent_bin,       "--controller", dispatcher.endpoint(),
                                   "--name",        name,           "--sensor",
                                   options.sensor,  "--threads",    std::to_string(threads),
@@ -146,7 +170,8 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   const auto started = std::chrono::steady_clock::now();
   // plan.active: the dispatcher adds probe jobs while the campaign runs.
   auto total = [&] {
-    return plan.jobs.size() + static_cast<size_t>(dispatcher.counters().jobs_added.load());
+    return static_cast<size_t>(at_start.total) +
+           static_cast<size_t>(dispatcher.counters().jobs_added.load());
   };
   // A bar on a terminal; elsewhere a "progress: N/M jobs measured, K agents alive" line
   // every 5 s (WATTFLEET_PROGRESS_INTERVAL_S).
@@ -173,7 +198,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     if (progress) {
       const auto& c = dispatcher.counters();
       progress->SetTotal(static_cast<int64_t>(total()));
-      progress->Update(c.results_stored.load(), "jobs measured, " +
+      progress->Update(at_start.done + c.results_stored.load(), "jobs measured, " +
                                                     std::to_string(c.agents_alive.load()) +
                                                     " agents alive");
     }
@@ -204,8 +229,9 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     out << "active profiling added " << added << " probe jobs to the " << plan.jobs.size()
         << " planned\n";
   }
-  if (rows.size() != total()) {
-    return Status::Internal(std::to_string(total() - rows.size()) +
+  WF_ASSIGN_OR_RETURN(const CampaignProgress at_end, ProgressOf(*store, campaign_id));
+  if (at_end.done != at_end.total) {
+    return Status::Internal(std::to_string(at_end.total - at_end.done) +
                             " jobs ended without a measurement; see `wattfleet status`");
   }
   return Status::OK();

@@ -20,12 +20,15 @@ struct EmbeddedOptions {
   // Create the folders of --db, --out and --log-dir when missing; otherwise a missing one is
   // an error (a typo in a path must not scatter new folders).
   bool make_dirs = false;
+  // Start the campaign over even when the dataset holds an unfinished run of it (that one is
+  // cancelled). Otherwise an unfinished campaign of the same name and plan is resumed.
+  bool fresh = false;
   bool progress = true;         // show progress (progress.h)
   bool progress_bar = false;    // as a bar redrawn in place (`out` is a terminal), not lines
 };
 
-// Validates the campaign (InvalidArgument, nothing stored, when it is bad), stores it, starts
-// the agents, dispatches until every job has ended, prints the summary to `out` and writes the
+// Validates the campaign (InvalidArgument, nothing stored, when it is bad), stores it (or
+// resumes the unfinished campaign of the same name and plan in the dataset), starts the agents, dispatches until every job has ended, prints the summary to `out` and writes the
 // CSV export.
 Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out);
 

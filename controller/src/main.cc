@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   c_run->add_option("--log-dir", run.log_dir, "agents' logs and spools (default: next to the db)");
   c_run->add_flag("--mkdir", run.make_dirs,
                   "create the folders of --db, --out and --log-dir when missing");
+  c_run->add_flag("--fresh", run.fresh,
+                  "start the campaign over (an unfinished run of it in the dataset is resumed "
+                  "otherwise)");
 
   std::string campaign_path, admin = "tcp://127.0.0.1:5556";
   bool wait = false, json = false;

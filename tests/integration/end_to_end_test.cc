@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -176,6 +177,97 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
                                  std::istreambuf_iterator<char>());
   EXPECT_NE(threads_text.find("0 to 1024"), std::string::npos) << threads_text;
   EXPECT_LT(threads_text.size(), 300u) << threads_text;
+}
+
+// Starts `wattfleet run` on the campaign and SIGKILLs it, with its agents, once campaign
+// `campaign` holds at least `measured` measurements: an interrupted run, as a crash or a
+// closed terminal leaves.
+void RunAndKill(const std::vector<std::string>& args, const std::string& db,
+                const std::string& log, int64_t campaign, size_t measured) {
+  auto run = ChildProcess::Start(args, log);
+  ASSERT_TRUE(run.ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  size_t rows = 0;
+  while (std::chrono::steady_clock::now() < deadline && run->Running()) {
+    StoreOpenOptions existing;
+    existing.create_if_missing = false;
+    if (auto store = OpenSqliteStore(db, existing); store.ok()) {
+      if (auto r = (*store)->ExportRows(campaign); r.ok()) rows = r->size();
+    }
+    if (rows >= measured) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(run->Running()) << "the run ended before it could be interrupted:\n"
+                              << Slurp(log);
+  ASSERT_GE(rows, measured) << Slurp(log);
+  run->Signal(SIGKILL);
+  ASSERT_TRUE(run->Wait(30).ok());
+  // Its agents go too (a terminal's Ctrl-C or a machine crash takes the whole group).
+  // "spoo[l]": the pattern must not match the shell that runs pkill.
+  const std::string cmd = "pkill -KILL -f -- '" + db + ".spoo[l]/' ; true";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST_F(EndToEndTest, AnInterruptedRunIsResumedAndFreshStartsOver) {
+#ifndef WATTFLEET_E2E_WITH_TORCH
+  GTEST_SKIP() << "agents built without libtorch refuse every job (WATTFLEET_WITH_TORCH=OFF)";
+#endif
+  const std::string db = dir_ + "/data.db";
+  const std::string campaign_path = dir_ + "/e2e.yaml";
+  WriteCampaign(campaign_path);
+  auto campaign = LoadCampaignFile(campaign_path);
+  ASSERT_TRUE(campaign.ok());
+  auto plan = MakePlan(*campaign);
+  ASSERT_TRUE(plan.ok());
+  const size_t planned = plan->jobs.size();
+  const std::vector<std::string> run = {WATTFLEET_BIN, "run",       campaign_path, "--agents",
+                                        "1",           "--sensor",  "modeled",     "--threads",
+                                        "1",           "--db",      db};
+
+  // Interrupted once; then --fresh, interrupted too: the first is cancelled, not resumed.
+  RunAndKill(run, db, dir_ + "/run1.log", 1, 2);
+  std::vector<std::string> fresh = run;
+  fresh.push_back("--fresh");
+  RunAndKill(fresh, db, dir_ + "/run2.log", 2, 2);
+  EXPECT_NE(Slurp(dir_ + "/run2.log").find("#1 was unfinished: cancelled"), std::string::npos)
+      << Slurp(dir_ + "/run2.log");
+
+  std::map<int64_t, int64_t> measured_before;  // job id -> when it was measured
+  {
+    auto store = OpenSqliteStore(db);
+    ASSERT_TRUE(store.ok());
+    auto rows = (*store)->ExportRows(2);
+    ASSERT_TRUE(rows.ok());
+    for (const ExportRow& r : *rows) measured_before[r.job_id] = r.measured_at_ms;
+  }
+  ASSERT_GE(measured_before.size(), 1u);
+  ASSERT_LT(measured_before.size(), planned);
+
+  // The same file again: campaign #2 goes on where it stopped.
+  std::vector<std::string> again(run.begin() + 1, run.end());
+  ASSERT_EQ(RunCli(again, dir_ + "/run3.log", 300), 0) << Slurp(dir_ + "/run3.log");
+  EXPECT_NE(Slurp(dir_ + "/run3.log").find("resuming campaign e2e #2"), std::string::npos)
+      << Slurp(dir_ + "/run3.log");
+
+  auto store = OpenSqliteStore(db);
+  ASSERT_TRUE(store.ok());
+  auto campaigns = (*store)->ListCampaigns();
+  ASSERT_TRUE(campaigns.ok());
+  ASSERT_EQ(campaigns->size(), 2u) << "a run of the same campaign started another one";
+  EXPECT_EQ((*campaigns)[0].state, "cancelled");
+  EXPECT_EQ((*campaigns)[1].state, "done");
+  EXPECT_EQ((*campaigns)[1].jobs["done"], static_cast<int64_t>(planned));
+  auto rows = (*store)->ExportRows(2);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), planned);
+  std::set<int64_t> ids;
+  for (const ExportRow& r : *rows) {
+    EXPECT_TRUE(ids.insert(r.job_id).second) << "job " << r.job_id << " stored twice";
+    // What the interrupted run measured was kept, not measured again.
+    if (auto b = measured_before.find(r.job_id); b != measured_before.end()) {
+      EXPECT_EQ(r.measured_at_ms, b->second) << "job " << r.job_id << " measured again";
+    }
+  }
 }
 
 TEST_F(EndToEndTest, InvalidCampaignIsRejectedWithPositionAndNothingStored) {

@@ -1,0 +1,83 @@
+#include "resume.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+#include <vector>
+
+namespace wattfleet {
+namespace {
+
+using JobIdentity = std::tuple<int, std::string, std::string, int64_t>;  // kind, class, subject, batch
+
+JobIdentity IdentityOf(const JobSpec& job) {
+  return {static_cast<int>(job.kind), job.device_class, job.subject, job.batch};
+}
+
+}  // namespace
+
+Result<std::optional<int64_t>> FindUnfinishedCampaign(Store& store, const Plan& plan) {
+  WF_ASSIGN_OR_RETURN(std::vector<CampaignStatus> campaigns, store.ListCampaigns());
+  std::multiset<JobIdentity> planned, planned_probes;
+  for (const JobSpec& job : plan.jobs) {
+    (job.kind == JobKind::kProbe ? planned_probes : planned).insert(IdentityOf(job));
+  }
+  // Newest first: after a --fresh run, the fresh campaign is the one to resume.
+  std::sort(campaigns.begin(), campaigns.end(),
+            [](const CampaignStatus& a, const CampaignStatus& b) { return a.id > b.id; });
+  for (const CampaignStatus& c : campaigns) {
+    if (c.state != "running" || c.name != plan.campaign.name) continue;
+    std::multiset<JobIdentity> stored, stored_probes;
+    for (JobKind kind : {JobKind::kLayer, JobKind::kModel, JobKind::kProbe}) {
+      CampaignJobFilter filter;
+      filter.kind = kind;
+      WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, store.ListCampaignJobs(c.id, filter));
+      for (const CampaignJob& j : jobs) {
+        (kind == JobKind::kProbe ? stored_probes : stored).insert(IdentityOf(j.spec));
+      }
+    }
+    if (stored != planned) continue;
+    if (!std::includes(stored_probes.begin(), stored_probes.end(), planned_probes.begin(),
+                       planned_probes.end())) {
+      continue;
+    }
+    return std::optional<int64_t>(c.id);
+  }
+  return std::optional<int64_t>();
+}
+
+Result<int64_t> ReleaseOrphanedLeases(Store& store, int64_t campaign,
+                                      const std::set<std::string>& agents) {
+  WF_ASSIGN_OR_RETURN(std::vector<ActiveJob> active, store.LoadActiveJobs());
+  int64_t released = 0;
+  for (const ActiveJob& job : active) {
+    if (job.spec.campaign_id != campaign || job.state != JobState::kLeased) continue;
+    if (agents.count(job.agent)) continue;
+    Status s = store.Requeue(job.spec.job_id, job.spec.attempt,
+                             "agent " + job.agent + " of an interrupted run is gone");
+    // AlreadyExists: it ended or moved meanwhile, which is as good.
+    if (!s.ok() && s.code() != StatusCode::kAlreadyExists) return s;
+    if (s.ok()) ++released;
+  }
+  return released;
+}
+
+Result<CampaignProgress> ProgressOf(Store& store, int64_t campaign) {
+  WF_ASSIGN_OR_RETURN(std::vector<CampaignStatus> campaigns, store.ListCampaigns());
+  for (const CampaignStatus& c : campaigns) {
+    if (c.id != campaign) continue;
+    CampaignProgress p;
+    for (const auto& [state, n] : c.jobs) {
+      p.total += n;
+      if (state == "done") p.done += n;
+      if (state == "failed" || state == "quarantined" || state == "cancelled") {
+        p.unmeasured_final += n;
+      }
+    }
+    return p;
+  }
+  return Status::NotFound("no campaign " + std::to_string(campaign));
+}
+
+}  // namespace wattfleet
