@@ -29,6 +29,7 @@
 #include "text_util.h"
 #include "torchscript_import.h"
 #include "zoo.h"
+#include "wattfleet/common/peer_text.h"
 
 namespace wattfleet {
 namespace campaign_detail {
@@ -41,8 +42,14 @@ std::string Describe(const YAML::Node& n) {
       // error.
       constexpr size_t kShown = 60;
       const std::string& v = n.Scalar();
-      if (v.size() <= kShown) return "'" + v + "'";
-      return "'" + v.substr(0, kShown) + "…' (" + std::to_string(v.size()) + " characters)";
+      // A double-quoted value that swallowed the following keys: its closing quote is missing.
+      const std::string hint =
+          n.Tag() == "!" && v.find(": ") != std::string::npos ? " (is a closing quote missing?)"
+                                                              : "";
+      // Control characters (a NUL, an escape) are shown, not printed.
+      if (v.size() <= kShown) return "'" + Escaped(v) + "'" + hint;
+      return "'" + Escaped(v.substr(0, kShown)) + "…' (" + std::to_string(v.size()) +
+             " characters)" + hint;
     }
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Map: return "a map";
@@ -421,6 +428,16 @@ Result<Campaign> ParseCampaign(const std::string& yaml_text, const std::string& 
     return Status::InvalidArgument(path + ": " + std::to_string(yaml_text.size()) +
                                    " bytes; a campaign file is at most " +
                                    std::to_string(kMaxCampaignBytes) + " bytes");
+  }
+  // The YAML reader takes a NUL byte for a line break, which would shift every position
+  // after it: a binary or damaged file is named at the byte itself.
+  if (const size_t nul = yaml_text.find('\0'); nul != std::string::npos) {
+    const size_t line = 1 + std::count(yaml_text.begin(), yaml_text.begin() + nul, '\n');
+    const size_t start = yaml_text.rfind('\n', nul);
+    const size_t column = nul - (start == std::string::npos ? 0 : start + 1) + 1;
+    return Status::InvalidArgument(path + ":" + std::to_string(line) + ":" +
+                                   std::to_string(column) +
+                                   ": a NUL byte (is this a text file?)");
   }
   Parser parser(path);
   try {

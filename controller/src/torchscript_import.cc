@@ -136,7 +136,13 @@ Result<TorchScriptImport> ImportTorchScript(const std::string& path, const Shape
     }
   }
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return invalid("no such file");
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) return invalid("no such file");
+  // A device (/dev/zero), a pipe or a folder is there, but is no model file.
+  if (!std::filesystem::is_regular_file(status)) {
+    return invalid(std::filesystem::is_directory(status) ? "is a directory, not a model file"
+                                                         : "is not a regular file");
+  }
   if (!std::ifstream(path).good()) return invalid("cannot be read");
 
   Result<TsGraph> graph = Status::Internal("unset");

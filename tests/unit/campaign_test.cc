@@ -215,6 +215,21 @@ TEST(CampaignTest, TheWholeCampaignIsBoundedBeforeItIsBuilt) {
       << c.status().message();
 }
 
+TEST(CampaignTest, MessagesShowControlCharactersAndSuspectAnUnclosedQuote) {
+  Result<Campaign> c = ParseCampaign(
+      "name: \"abc\ndevices: [{class: cpu}]\narchitectures:\n  - zoo: lenet5\n", "q.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("closing quote"), std::string::npos)
+      << c.status().message();
+  c = ParseCampaign(std::string("name: x\ndevices: [{class: cpu}]\narchitectures:\n"
+                                "  - zoo: le\0net5\n", 64),
+                    "nul.yaml");
+  ASSERT_FALSE(c.ok());
+  // At the byte itself (the YAML reader would take it for a line break).
+  EXPECT_EQ(c.status().message().rfind("nul.yaml:4:12: a NUL byte", 0), 0u)
+      << c.status().message();
+}
+
 // Reads `# expect: L:C: fragment` from the first line of each invalid file.
 TEST(CampaignTest, InvalidFilesReportTheirExpectedMessage) {
   const std::filesystem::path dir = kSourceDir + "/tests/data/campaigns/invalid";

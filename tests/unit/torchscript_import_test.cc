@@ -354,6 +354,14 @@ TEST(TorchScriptImport, BadFilesAndShapesAreInvalidArguments) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(r.status().message().find(path), std::string::npos) << r.status().message();
   }
+  // A device or a folder is there, but is not a model: said so, not "no such file".
+  for (const std::string& path : {std::string("/dev/zero"), dir.string()}) {
+    auto r = ImportTorchScript(path, {3, 32, 32}, "m");
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(r.status().message().find("no such file"), std::string::npos)
+        << r.status().message();
+  }
   for (const Shape& shape : {Shape{}, Shape{3, 0, 32}, Shape{3, -1, 32}}) {
     auto r = ImportTorchScript(garbage, shape, "m");
     ASSERT_FALSE(r.ok());
