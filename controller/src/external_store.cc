@@ -80,6 +80,7 @@ ExternalStore::ExternalStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)
 ExternalStore::~ExternalStore() = default;
 
 Result<std::unique_ptr<ExternalStore>> ExternalStore::Open(const std::string& path) {
+  WF_RETURN_IF_ERROR(sqlite::RequireParentFolder(path));
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);

@@ -3,6 +3,7 @@
 // Schema changes are append-only: a new version is a new entry in kMigrations that alters the
 // previous schema; released entries are never edited, because files in the field were
 // created by them.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -441,6 +442,15 @@ Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
   if (tables.size() > 5) listed += ", ...";
   return Status::InvalidArgument(path + ": not a wattfleet dataset (it holds another "
                                  "application's tables: " + listed + "); left unchanged");
+}
+
+Status RequireParentFolder(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return Status::OK();
+  const std::string dir = path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
+  return Status::InvalidArgument(path + ": the directory " + dir + " does not exist");
 }
 
 Status Migrate(sqlite3* db) {

@@ -519,6 +519,9 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
 
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                const StoreOpenOptions& options) {
+  // A new dataset goes into a folder that exists: a typo in it is the user's to fix, not a
+  // folder to create (SQLite would only say "unable to open database file").
+  if (options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireParentFolder(path));
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &raw,

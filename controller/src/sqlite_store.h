@@ -206,6 +206,9 @@ inline constexpr int32_t kApplicationId = 0x57464c54;
 // user's input, and it is left as it was.
 Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok);
 
+// InvalidArgument naming `path` when the folder it would be created in does not exist.
+Status RequireParentFolder(const std::string& path);
+
 // An existing dataset opened read-only, with a busy timeout so that a controller writing to
 // it meanwhile only delays the reader: for the commands that only read (fit, report).
 // InvalidArgument naming --db when the file does not exist.

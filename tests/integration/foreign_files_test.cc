@@ -149,6 +149,17 @@ TEST_F(ForeignFilesTest, AMissingFolderIsAnErrorUnlessAskedFor) {
   EXPECT_NE(Slurp(tmp_.File("run.log")).find("--mkdir"), std::string::npos);
   EXPECT_FALSE(Exists(tmp_.File("typo-dir")));
 
+  // serve and import on a dataset in a folder that is not there: refused, nothing created.
+  ASSERT_EQ(RunCli({"serve", "--db", db, "--bind", "tcp://127.0.0.1:*"},
+                   tmp_.File("serve.log"), 60),
+            2)
+      << Slurp(tmp_.File("serve.log"));
+  ASSERT_EQ(RunCli({"import", "--db", db, "--mapping", tmp_.File("map.yaml")},
+                   tmp_.File("import.log"), 60),
+            2)
+      << Slurp(tmp_.File("import.log"));
+  EXPECT_FALSE(Exists(tmp_.File("typo-dir")));
+
   // export into a folder that is not there: refused, nothing created.
   const std::string real = tmp_.File("real.db");
   ASSERT_TRUE(OpenSqliteStore(real).ok());

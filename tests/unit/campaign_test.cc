@@ -1,5 +1,5 @@
 // Campaign parsing: the quickstart file, defaults, sweeps, and every file under
-// tests/data/campaigns/invalid/ (each names its expected message on its first line).
+// tests/data/campaigns/invalid/ and hostile/ (each names its expected message on its first line).
 #include "campaign.h"
 
 #include <gtest/gtest.h>
@@ -230,15 +230,19 @@ TEST(CampaignTest, MessagesShowControlCharactersAndSuspectAnUnclosedQuote) {
       << c.status().message();
 }
 
-// Reads `# expect: L:C: fragment` from the first line of each invalid file.
+// Reads `# expect: L:C: fragment` from the first line of each invalid file: mistakes
+// (invalid/) and hostile input (hostile/: oversize, overflow, control characters, NUL bytes).
 TEST(CampaignTest, InvalidFilesReportTheirExpectedMessage) {
-  const std::filesystem::path dir = kSourceDir + "/tests/data/campaigns/invalid";
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  for (const char* corpus : {"invalid", "hostile"}) {
+    size_t found = 0;
+    for (const auto& e : std::filesystem::directory_iterator(kSourceDir + "/tests/data/campaigns/" +
+                                                             corpus)) {
+      if (e.path().extension() == ".yaml") files.push_back(e.path()), ++found;
+    }
+    ASSERT_GE(found, 6u) << corpus;
   }
   std::sort(files.begin(), files.end());
-  ASSERT_GE(files.size(), 12u);
   const std::string kPrefix = "# expect: ";
   for (const auto& file : files) {
     SCOPED_TRACE(file.filename().string());

@@ -174,7 +174,10 @@ TEST(StoreOpenTest, NotADatabaseIsAnError) {
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), std::string(4096, 'x'));
   auto missing_dir = OpenSqliteStore(dir.File("no/such/dir/x.db"));
   ASSERT_FALSE(missing_dir.ok());
-  EXPECT_EQ(missing_dir.status().code(), StatusCode::kIOError);
+  // A folder that does not exist is a typo in the path: named, and not created.
+  EXPECT_EQ(missing_dir.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(missing_dir.status().message().find("does not exist"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("no")));
 }
 
 
