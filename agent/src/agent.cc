@@ -295,7 +295,12 @@ std::vector<JobResult> Agent::SpooledResults() {
   for (const std::string& e : errors) {
     if (spool_errors_said_.insert(e).second) spdlog::error("agent: spool: {}", e);
   }
-  spool_rejected_.insert(spool_rejected_.end(), rejected.begin(), rejected.end());
+  // Once per record: one that could not be moved aside is refused again on every call.
+  for (SpoolRejection& r : rejected) {
+    if (spool_rejections_seen_.insert({r.job_id, r.attempt}).second) {
+      spool_rejected_.push_back(std::move(r));
+    }
+  }
   return results;
 }
 

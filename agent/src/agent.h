@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 #include <zmq.hpp>
 
@@ -88,6 +89,7 @@ class Agent {
   // then measures their jobs again. Loop thread only.
   std::vector<SpoolRejection> spool_rejected_;
   std::set<std::string> spool_errors_said_;  // Loop thread only
+  std::set<std::pair<int64_t, int32_t>> spool_rejections_seen_;  // Loop thread only
   std::atomic<bool> stop_{false};
   zmq::context_t context_{1};
   std::string results_endpoint_;  // inproc: worker -> Run()'s thread

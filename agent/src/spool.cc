@@ -126,6 +126,16 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return Status::OK();
 }
 
+// `data` as the whole of a new file at `path` (mode `mode`), on disk before it returns.
+Status WriteSynced(const std::string& path, std::string_view data, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd.valid()) return Errno("open", path, errno);
+  WF_RETURN_IF_ERROR(WriteAll(fd.get(), data, path));
+  if (::fsync(fd.get()) != 0) return Errno("fsync", path, errno);
+  if (fd.Close() != 0) return Errno("close", path, errno);
+  return Status::OK();
+}
+
 Result<std::string> ReadAll(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Errno("open", path, errno);
@@ -227,11 +237,7 @@ Result<std::string> LoadOrCreateKey(const std::string& dir) {
   randombytes_buf(key.data(), key.size());
   const std::string tmp = path + std::string(kTmpSuffix);
   Status st = [&]() -> Status {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!fd.valid()) return Errno("open", tmp, errno);
-    WF_RETURN_IF_ERROR(WriteAll(fd.get(), key, tmp));
-    if (::fsync(fd.get()) != 0) return Errno("fsync", tmp, errno);
-    if (fd.Close() != 0) return Errno("close", tmp, errno);
+    WF_RETURN_IF_ERROR(WriteSynced(tmp, key, 0600));
     // link, not rename: two agents opening one spool at once must not end with two keys.
     if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
       return Errno("link to " + path, tmp, errno);
@@ -275,11 +281,7 @@ Status Spool::Put(const JobResult& result) {
   const std::string body = std::string(kRecordMagic) + Tag(key_, encoded) + encoded;
 
   Status st = [&]() -> Status {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd.valid()) return Errno("open", tmp, errno);
-    WF_RETURN_IF_ERROR(WriteAll(fd.get(), body, tmp));
-    if (::fsync(fd.get()) != 0) return Errno("fsync", tmp, errno);
-    if (fd.Close() != 0) return Errno("close", tmp, errno);
+    WF_RETURN_IF_ERROR(WriteSynced(tmp, body, 0644));
     if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename to " + path, tmp, errno);
     return Status::OK();
   }();

@@ -12,6 +12,14 @@
 namespace wattfleet {
 namespace {
 
+// A peer's routing id as logs may show it: an agent's is its name and a random number that
+// only it should know (whoever reads the log could otherwise take over its identity).
+std::string PeerLabel(const std::string& identity) {
+  const size_t tilde = identity.find('~');
+  if (tilde == std::string::npos) return Escaped(identity, kMaxAgentNameBytes);
+  return Escaped(identity.substr(0, std::min(tilde, kMaxAgentNameBytes))) + "~...";
+}
+
 // A tcp:// endpoint's port must be '*' (any free port) or 1..65535: ZeroMQ takes 99999
 // modulo 65536 and binds another port than the one asked for.
 Status CheckTcpPort(const std::string& flag, const std::string& endpoint) {
@@ -150,7 +158,7 @@ bool Dispatcher::SendTo(const std::string& identity, Command command, std::strin
 
 void Dispatcher::RefuseAgent(const std::string& identity, const std::string& why, bool final) {
   ++counters_.agents_refused;
-  spdlog::warn("controller: refused peer {}: {}", Escaped(identity, kMaxAgentNameBytes), why);
+  spdlog::warn("controller: refused peer {}: {}", PeerLabel(identity), why);
   // "refused:" tells an agent to stop; anything else, to try again later.
   SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{(final ? "refused: " : "") + why}));
 }
@@ -186,7 +194,7 @@ void Dispatcher::HandleAgentMessage(const std::string& identity, const std::stri
     default:
       ++counters_.malformed;
       spdlog::warn("controller: unexpected {} from {}; dropped", CommandName(env.command),
-                   Escaped(identity));
+                   PeerLabel(identity));
   }
 }
 
@@ -195,7 +203,7 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& use
   auto ready = DecodeReady(body);
   if (!ready.ok()) {
     ++counters_.malformed;
-    spdlog::warn("controller: malformed READY from {}: {}", Escaped(identity),
+    spdlog::warn("controller: malformed READY from {}: {}", PeerLabel(identity),
                  ready.status().message());
     return;
   }
@@ -309,7 +317,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   if (!result.ok()) {
     ++counters_.malformed;
     spdlog::warn("controller: malformed {} from {}: {}", done ? "RESULT" : "NACK",
-                 Escaped(identity), result.status().message());
+                 PeerLabel(identity), result.status().message());
     return;
   }
   auto agent = agents_.find(identity);
@@ -525,7 +533,7 @@ Status Dispatcher::Run() {
         auto env = ParseFrames(views);
         if (!env.ok()) {
           ++counters_.malformed;
-          spdlog::warn("controller: malformed message from {}: {}", Escaped(identity),
+          spdlog::warn("controller: malformed message from {}: {}", PeerLabel(identity),
                        env.status().message());
           continue;
         }
@@ -541,7 +549,7 @@ Status Dispatcher::Run() {
         } catch (const std::exception& e) {
           // Nothing a peer sends may take the controller down.
           ++counters_.malformed;
-          spdlog::warn("controller: message from {} dropped: {}", Escaped(identity), e.what());
+          spdlog::warn("controller: message from {} dropped: {}", PeerLabel(identity), e.what());
         }
       }
     }
@@ -587,7 +595,14 @@ Status Dispatcher::Run() {
       }
       bool in_flight = false;
       for (const auto& [id, a] : agents_) in_flight |= !a.in_flight.empty();
-      if (!in_flight || clock_.NowSeconds() > drain_deadline) break;
+      if (!in_flight || clock_.NowSeconds() > drain_deadline) {
+        // A submit still being planned is answered (refused) before the loop ends.
+        if (pending_submit_.valid()) {
+          pending_submit_.wait();
+          FinishSubmit();
+        }
+        break;
+      }
     }
   }
   // Tell agents to reconnect later rather than wait out their liveness.

@@ -66,8 +66,8 @@ struct DispatcherCounters {
   // RESULTs and NACKs for a lease the sender was never handed (forged, or replayed after a
   // controller restart forgot who held it): never stored, never changing a job.
   std::atomic<int64_t> results_refused{0};
-  // Peers refused at READY or later for the name they use: a name that is not printable, not
-  // their routing id, or (under CURVE) not the name their key was enrolled under.
+  // Peers refused at READY or later for the name they use: a name that is not printable, in
+  // use by a connected agent, or (under CURVE) not the name their key was enrolled under.
   std::atomic<int64_t> agents_refused{0};
   std::atomic<int64_t> jobs_added{0};        // since start: probes added by active profiling
 };

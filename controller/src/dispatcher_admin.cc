@@ -9,8 +9,12 @@
 namespace wattfleet {
 
 void Dispatcher::Reply(const nlohmann::json& reply) {
-  admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
-              zmq::send_flags::dontwait);
+  try {
+    admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("controller: admin reply not sent: {}", e.what());
+  }
 }
 
 void Dispatcher::HandleAdmin() {
@@ -59,17 +63,24 @@ void Dispatcher::FinishSubmit() {
     }
   }();
   nlohmann::json reply;
-  if (!plan.ok()) {
-    reply = {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
-  } else if (auto id = store_.CreateCampaign(*plan); !id.ok()) {
-    reply = {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
-  } else if (Status s = LoadJobs(*id); !s.ok()) {
-    reply = {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
-  } else {
-    spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, plan->campaign.name,
-                 plan->jobs.size());
-    reply = {{"ok", true}, {"id", *id}, {"name", plan->campaign.name},
-             {"jobs", plan->jobs.size()}};
+  try {
+    if (!plan.ok()) {
+      reply = {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
+    } else if (stop_.load()) {
+      reply = {{"ok", false}, {"code", 1}, {"error", "the controller is stopping"}};
+    } else if (auto id = store_.CreateCampaign(*plan); !id.ok()) {
+      reply = {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
+    } else if (Status s = LoadJobs(*id); !s.ok()) {
+      reply = {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
+    } else {
+      spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, plan->campaign.name,
+                   plan->jobs.size());
+      reply = {{"ok", true}, {"id", *id}, {"name", plan->campaign.name},
+               {"jobs", plan->jobs.size()}};
+    }
+  } catch (const std::exception& e) {
+    // A REP socket that owes a reply reads nothing more: answer, whatever happened.
+    reply = {{"ok", false}, {"code", 1}, {"error", std::string("submit failed: ") + e.what()}};
   }
   Reply(reply);
 }

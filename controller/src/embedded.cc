@@ -1,16 +1,21 @@
 #include "embedded.h"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <csignal>
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "campaign.h"
 #include "dispatcher.h"
@@ -55,6 +60,36 @@ std::string SpoolRoot(const EmbeddedOptions& options) {
   return FilesDirectory(options) + "/wattfleet-" + name + ".spool";
 }
 
+// An exclusive lock on a dataset's spools for as long as one `run` uses them: a second run
+// on the same dataset would share its agents' names and spools, and take its leases back.
+class RunLock {
+ public:
+  static Result<RunLock> Take(const std::string& spool_root) {
+    if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::IOError("cannot create " + spool_root + ": " + std::strerror(errno));
+    }
+    const std::string path = spool_root + "/.run.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+    RunLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Unavailable("another `wattfleet run` is using this dataset (its spools in " +
+                                 spool_root + "): wait for it to end");
+    }
+    return lock;
+  }
+  RunLock(RunLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
@@ -97,6 +132,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     }
   }
   WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
+  WF_ASSIGN_OR_RETURN(RunLock lock, RunLock::Take(SpoolRoot(options)));
   std::set<std::string> agent_names;
   for (int i = 0; i < options.agents; ++i) agent_names.insert("local-" + std::to_string(i + 1));
   // An interrupted run of this campaign (same name, same plan) is resumed, unless --fresh.

@@ -280,7 +280,7 @@ std::string FormatMetrics(const DispatcherCounters& c, double uptime_s,
           "Results and NACKs for a lease the sender was not handed; never stored.",
           c.results_refused);
   Counter(out, "wattfleet_agents_refused_total",
-          "Peers refused for their name: invalid, not their routing id, or not their key's.",
+          "Peers refused for their name: invalid, in use by a connected agent, or not their key's.",
           c.agents_refused);
   Counter(out, "wattfleet_jobs_quarantined_total",
           "Jobs quarantined after too many infrastructure failures, since start.",

@@ -3,16 +3,22 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <tuple>
 #include <vector>
+
+#include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
 namespace {
 
-using JobIdentity = std::tuple<int, std::string, std::string, int64_t>;  // kind, class, subject, batch
+// A job as it would be run: everything in its spec but the ids and the attempt count (mode,
+// dtype, batch, selectors, the graph, the measurement settings, the lease), encoded.
+using JobIdentity = std::string;
 
-JobIdentity IdentityOf(const JobSpec& job) {
-  return {static_cast<int>(job.kind), job.device_class, job.subject, job.batch};
+JobIdentity IdentityOf(JobSpec job) {
+  job.job_id = 0;
+  job.campaign_id = 0;
+  job.attempt = 0;
+  return Encode(job);
 }
 
 }  // namespace

@@ -15,7 +15,8 @@
 namespace wattfleet {
 
 // The newest running campaign in `store` with the plan's name and the same plan (the same
-// layer and model jobs; probes an active campaign added since are allowed), if there is one.
+// layer and model jobs, each with the same graph, mode, dtype, batch, selectors and
+// measurement settings; probes an active campaign added since are allowed), if there is one.
 Result<std::optional<int64_t>> FindUnfinishedCampaign(Store& store, const Plan& plan);
 
 // Leased jobs of `campaign` whose agent is not among `agents` go back to the queue: the run

@@ -415,9 +415,10 @@ Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
                                    "(application_id " + hex + "), not a wattfleet dataset; "
                                    "left unchanged");
   }
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT name FROM sqlite_master WHERE type = "
-                                                "'table' AND name NOT LIKE 'sqlite_%' "
-                                                "ORDER BY name"));
+  // Every object counts (tables, views, indexes, triggers): a database of views only is
+  // someone's too.
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT name FROM sqlite_master WHERE name NOT "
+                                                "LIKE 'sqlite_%' ORDER BY name"));
   std::vector<std::string> tables;
   for (;;) {
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
@@ -441,7 +442,8 @@ Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
   for (size_t i = 0; i < tables.size() && i < 5; ++i) listed += (i ? ", " : "") + tables[i];
   if (tables.size() > 5) listed += ", ...";
   return Status::InvalidArgument(path + ": not a wattfleet dataset (it holds another "
-                                 "application's tables: " + listed + "); left unchanged");
+                                 "application's tables or views: " + listed +
+                                 "); left unchanged");
 }
 
 Status RequireParentFolder(const std::string& path) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <set>
@@ -183,7 +184,8 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
 // `campaign` holds at least `measured` measurements: an interrupted run, as a crash or a
 // closed terminal leaves.
 void RunAndKill(const std::vector<std::string>& args, const std::string& db,
-                const std::string& log, int64_t campaign, size_t measured) {
+                const std::string& log, int64_t campaign, size_t measured,
+                const std::function<void()>& meanwhile = {}) {
   auto run = ChildProcess::Start(args, log);
   ASSERT_TRUE(run.ok());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
@@ -200,6 +202,7 @@ void RunAndKill(const std::vector<std::string>& args, const std::string& db,
   ASSERT_TRUE(run->Running()) << "the run ended before it could be interrupted:\n"
                               << Slurp(log);
   ASSERT_GE(rows, measured) << Slurp(log);
+  if (meanwhile) meanwhile();
   run->Signal(SIGKILL);
   ASSERT_TRUE(run->Wait(30).ok());
   // Its agents go too (a terminal's Ctrl-C or a machine crash takes the whole group).
@@ -225,7 +228,14 @@ TEST_F(EndToEndTest, AnInterruptedRunIsResumedAndFreshStartsOver) {
                                         "1",           "--db",      db};
 
   // Interrupted once; then --fresh, interrupted too: the first is cancelled, not resumed.
-  RunAndKill(run, db, dir_ + "/run1.log", 1, 2);
+  // While it runs, a second run on the same dataset is refused (it would share its agents'
+  // names and spools).
+  RunAndKill(run, db, dir_ + "/run1.log", 1, 2, [&] {
+    std::vector<std::string> second(run.begin() + 1, run.end());
+    EXPECT_EQ(RunCli(second, dir_ + "/second.log", 60), 1) << Slurp(dir_ + "/second.log");
+    EXPECT_NE(Slurp(dir_ + "/second.log").find("another `wattfleet run`"), std::string::npos)
+        << Slurp(dir_ + "/second.log");
+  });
   std::vector<std::string> fresh = run;
   fresh.push_back("--fresh");
   RunAndKill(fresh, db, dir_ + "/run2.log", 2, 2);

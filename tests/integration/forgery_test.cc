@@ -26,6 +26,23 @@ class ForgeryTest : public testing::DispatcherFixture {
     do m = agent.Receive(timeout); while (m && m->command == Command::kJob);
     return m;
   }
+  // `agent` sends its result for `job`: acknowledged, and (once the dispatcher stops) the one
+  // measurement in the dataset, under its name, with its figure.
+  void ExpectStoredFrom(FakeAgent& agent, const std::string& name, const JobSpec& job,
+                        double energy) {
+    agent.Send(Command::kResult, Encode(Done(job, energy)));
+    auto ack = NextReply(agent);
+    ASSERT_TRUE(ack);
+    ASSERT_EQ(ack->command, Command::kAck);
+    EXPECT_EQ(DecodeAck(ack->body)->job_id, job.job_id);
+    EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
+    Stop();
+    auto rows = store_->ExportRows(std::nullopt);
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].device, name);
+    EXPECT_NEAR((*rows)[0].m.energy_per_iter_j, energy, 1e-12);
+  }
   std::optional<CampaignJob> Job(int64_t job_id) {
     auto jobs = store_->ListCampaignJobs(1, CampaignJobFilter{JobKind::kLayer, "", ""});
     EXPECT_TRUE(jobs.ok());
@@ -57,7 +74,7 @@ TEST_F(ForgeryTest, AResultOrNackForAnotherAgentsLeaseIsRefusedAndTheGenuineOneS
   nack.outcome = Outcome::kFailed;
   nack.error = "forged";
   mallory.Send(Command::kNack, Encode(nack));
-  mallory.Send(Command::kResult, Encode(Done(job, /*energy=*/885.0)));
+  mallory.Send(Command::kResult, Encode(Done(job, /*energy=*/0.885)));
   ASSERT_TRUE(Eventually([&] { return dispatcher_->counters().results_refused.load() == 2; }));
   EXPECT_FALSE(NextReply(mallory, 300ms)) << "a forged result was acknowledged";
   EXPECT_EQ(dispatcher_->counters().results_stored.load(), 0);
@@ -68,18 +85,7 @@ TEST_F(ForgeryTest, AResultOrNackForAnotherAgentsLeaseIsRefusedAndTheGenuineOneS
   EXPECT_FALSE(before->measured);
 
   // The agent that holds the lease is heard.
-  honest.Send(Command::kResult, Encode(Done(job, /*energy=*/0.885)));
-  auto ack = NextReply(honest);
-  ASSERT_TRUE(ack);
-  ASSERT_EQ(ack->command, Command::kAck);
-  EXPECT_EQ(DecodeAck(ack->body)->job_id, job.job_id);
-  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
-  Stop();
-  auto rows = store_->ExportRows(std::nullopt);
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].device, "honest");
-  EXPECT_NEAR((*rows)[0].m.energy_per_iter_j, 0.885, 1e-12);
+  ExpectStoredFrom(honest, "honest", job, /*energy=*/0.000885);
 }
 
 TEST_F(ForgeryTest, AReadyUnderAConnectedAgentsNameIsRefusedAndItsLeasesStay) {
@@ -106,17 +112,7 @@ TEST_F(ForgeryTest, AReadyUnderAConnectedAgentsNameIsRefusedAndItsLeasesStay) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->command, Command::kDisconnect);
 
-  honest.Send(Command::kResult, Encode(Done(job, 0.5)));
-  auto ack = NextReply(honest);
-  ASSERT_TRUE(ack);
-  EXPECT_EQ(ack->command, Command::kAck);
-  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
-  Stop();
-  auto rows = store_->ExportRows(std::nullopt);
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].device, "honest");
-  EXPECT_NEAR((*rows)[0].m.energy_per_iter_j, 0.5, 1e-12);
+  ExpectStoredFrom(honest, "honest", job, 0.5);
 }
 
 TEST_F(ForgeryTest, ARestartedAgentGetsItsNameBackOnceTheOldOneHasGone) {
