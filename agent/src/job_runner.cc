@@ -3,11 +3,12 @@
 namespace wattfleet {
 
 InProcessRunner::InProcessRunner(Executor& executor, Meter& meter, std::string device,
-                                 Telemetry* telemetry)
+                                 Telemetry* telemetry, CpuActivitySource* activity)
     : executor_(executor),
       meter_(meter),
       device_(std::move(device)),
       telemetry_(telemetry),
+      activity_(activity),
       idle_(meter, SystemClock()) {}
 
 JobResult InProcessRunner::Run(const JobSpec& job) {
@@ -21,7 +22,8 @@ JobResult InProcessRunner::Run(const JobSpec& job) {
       result.error = workload.status().message();
       return result;
     }
-    auto measurement = Measure(**workload, meter_, idle_, job.settings, SystemClock(), telemetry_);
+    auto measurement =
+        Measure(**workload, meter_, idle_, job.settings, SystemClock(), telemetry_, activity_);
     if (!measurement.ok()) {
       const std::string& msg = measurement.status().message();
       result.outcome = msg.rfind("sensor:", 0) == 0 ? Outcome::kSensor : Outcome::kFailed;

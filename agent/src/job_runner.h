@@ -25,8 +25,9 @@ class JobRunner {
 // `telemetry`, every measurement records temperature and clock before and after.
 class InProcessRunner final : public JobRunner {
  public:
+  // With `activity`, every window's interference is measured (measurement_loop.h).
   InProcessRunner(Executor& executor, Meter& meter, std::string device,
-                  Telemetry* telemetry = nullptr);
+                  Telemetry* telemetry = nullptr, CpuActivitySource* activity = nullptr);
   JobResult Run(const JobSpec& job) override;
 
  private:
@@ -34,6 +35,7 @@ class InProcessRunner final : public JobRunner {
   Meter& meter_;
   std::string device_;
   Telemetry* telemetry_;
+  CpuActivitySource* activity_;
   IdleBaseline idle_;
 };
 

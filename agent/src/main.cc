@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "agent.h"
+#include "cpu_activity.h"
 #include "device_info.h"
 #include "exec_worker.h"
 #include "job_runner.h"
@@ -67,7 +68,9 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
   }
   std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &why);
   spdlog::debug("exec-worker: telemetry {}", why);
-  InProcessRunner runner(**executor, **meter, device, telemetry.get());
+  // The workload runs in this process: its own CPU time is /proc/self's.
+  ProcCpuActivity activity(roots.proc_root);
+  InProcessRunner runner(**executor, **meter, device, telemetry.get(), &activity);
   return ServeExecWorker(runner);
 }
 
@@ -279,6 +282,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &telemetry_why);
   spdlog::info("agent: telemetry {}", telemetry_why);
   std::unique_ptr<JobRunner> runner;
+  ProcCpuActivity activity(roots.proc_root);  // for the in-process runner
   if (isolation == "process") {
     // The worker gets this agent's executor and meter flags; logs share this agent's stderr.
     ChildRunnerOptions child;
@@ -289,7 +293,8 @@ int main(int argc, char** argv) {
                   "exec-worker"};
     runner = MakeChildProcessRunner(child);
   } else {
-    runner = std::make_unique<InProcessRunner>(**executor, **meter, device, telemetry.get());
+    runner = std::make_unique<InProcessRunner>(**executor, **meter, device, telemetry.get(),
+                                               &activity);
   }
 
   AgentOptions options;

@@ -3,6 +3,7 @@
 #include "measurement_loop.h"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -131,6 +132,10 @@ IdleBaseline::IdleBaseline(Meter& meter, Clock& clock, double window_s, double m
 
 Result<double> IdleBaseline::Watts() {
   if (measured_at_ >= 0 && clock_.NowSeconds() - measured_at_ <= max_age_s_) return watts_;
+  return Refresh();
+}
+
+Result<double> IdleBaseline::Refresh() {
   auto e0 = meter_.ReadJoules();
   if (!e0.ok()) return SensorError(e0.status().WithContext("idle baseline"));
   const double t0 = clock_.NowSeconds();
@@ -182,7 +187,7 @@ double StudentT95(int64_t dof) {
 
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
                             const MeasurementSettings& settings, Clock& clock,
-                            Telemetry* telemetry) {
+                            Telemetry* telemetry, CpuActivitySource* activity) {
   CooldownGuard cooldown(clock, static_cast<double>(settings.cooldown_ms) / 1000.0);
   const auto sample = [telemetry]() -> Result<TelemetrySample> {
     if (telemetry == nullptr) return TelemetrySample{};
@@ -219,7 +224,22 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   std::vector<double> energy_per_iter, time_per_iter, dynamic_per_iter;
   double rel_ci = std::numeric_limits<double>::infinity();
   const double dn = static_cast<double>(n);
+  // Interference: others' busy cores per kept window; windows over the limit are measured
+  // again, at most max_repeats of them (a machine that never quietens down must not hold the
+  // job forever: its windows are then kept and flagged).
+  std::vector<double> interference;
+  bool kept_shared = false;
+  // What another process could read as ticks but not as a change of window.
+  auto read_activity = [&]() -> std::optional<CpuActivity> {
+    if (activity == nullptr) return std::nullopt;
+    auto a = activity->Read();
+    if (a.ok()) return *a;
+    // Unreadable procfs: interference is "not measured" rather than a failed job.
+    activity = nullptr;
+    return std::nullopt;
+  };
   for (int64_t k = 1; k <= max_repeats; ++k) {
+    const std::optional<CpuActivity> a0 = read_activity();
     auto e0 = meter.ReadJoules();
     if (!e0.ok()) return SensorError(e0.status());
     const double t0 = clock.NowSeconds();
@@ -229,6 +249,18 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     if (!e1.ok()) return SensorError(e1.status());
     const double energy = *e1 - *e0;
     const double time = t1 - t0;
+    if (const std::optional<CpuActivity> a1 = a0 ? read_activity() : std::nullopt; a1) {
+      const double others = OthersCores(*a0, *a1, activity->ticks_per_second(), time);
+      if (others > settings.max_interference) {
+        if (m.windows_discarded < max_repeats) {
+          ++m.windows_discarded;
+          --k;  // this window does not count: measured again
+          continue;
+        }
+        kept_shared = true;
+      }
+      interference.push_back(others);
+    }
     const double idle_floor = idle_w * time * kBelowIdleTolerance;
     if (!std::isfinite(energy) || energy <= 0 || energy < idle_floor) {
       std::string why = !std::isfinite(energy) ? "is not finite"
@@ -263,9 +295,25 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.time_per_iter_s = t.mean;
   m.time_std_s = t.std;
   m.energy_dynamic_per_iter_j = MeanStd(dynamic_per_iter).mean;
+  // Below idle by more than the windows' own spread (and 1 %): a workload cannot draw less
+  // than an idle device, so noise around zero is fine and anything past it is not.
+  const double below_idle_tolerance =
+      -std::max(std::isfinite(rel_ci) ? rel_ci : 0.0, 0.01) * e.mean;
+  if (m.energy_dynamic_per_iter_j < below_idle_tolerance) {
+    // Less than idle power over the windows: the idle figure is likely stale (measured while
+    // something else ran, or before the device settled). Measured again, once.
+    if (auto fresh = idle.Refresh(); fresh.ok()) {
+      m.idle_w = *fresh;
+      m.energy_dynamic_per_iter_j = e.mean - m.idle_w * t.mean;
+    }
+  }
+  if (!interference.empty()) m.interference = MeanStd(interference).mean;
   m.rel_ci = rel_ci;
   m.time_rel_ci = RelCi(time_per_iter);
   m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;
+  if (!m.ci_met) m.flags.push_back(kFlagCi);
+  if (kept_shared) m.flags.push_back(kFlagInterference);
+  if (m.energy_dynamic_per_iter_j < below_idle_tolerance) m.flags.push_back(kFlagBelowIdle);
   // 6. The device's state at the end of the work, before cool-down lets it recover.
   RecordTelemetry(before, sample(), &m);
   // 7. Cool-down: CooldownGuard, on return.

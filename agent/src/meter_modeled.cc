@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "meter.h"
+#include "proc_stat.h"
 
 namespace wattfleet {
 namespace {
@@ -26,66 +27,6 @@ namespace {
 // Per-core package power when the caller gives no TDP: a middle-of-the-road laptop/server
 // figure; the estimate is rough by construction.
 constexpr double kDefaultWattsPerCore = 15.0;
-
-struct CpuSample {
-  unsigned long long busy = 0;  // jiffies, all cores together
-  int cores = 0;                // "cpuN" lines
-};
-
-// Parses /proc/stat. Only user..steal are summed: guest and guest_nice are already counted in
-// user and nice, so adding them would count virtual-machine time twice.
-Result<CpuSample> ReadProcStat(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return Status::IOError(path + ": cannot open (" + std::string(std::strerror(errno)) + ")");
-  }
-  CpuSample sample;
-  std::string line;
-  bool have_total = false;
-  int line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.compare(0, 3, "cpu") != 0) continue;
-    if (line.size() > 3 && line[3] != ' ') {
-      // "cpuN": one core. Only the digit after "cpu" matters; the rest is per-core jiffies.
-      if (line[3] >= '0' && line[3] <= '9') ++sample.cores;
-      continue;
-    }
-    if (line_no != 1) {
-      return Status::Corruption(path + ":" + std::to_string(line_no) +
-                                ": aggregate \"cpu\" line is not the first line");
-    }
-    std::istringstream fields(line.substr(3));
-    std::vector<unsigned long long> v;
-    std::string tok;
-    while (fields >> tok && v.size() < 8) {
-      char* end = nullptr;
-      errno = 0;
-      unsigned long long x = std::strtoull(tok.c_str(), &end, 10);
-      if (errno != 0 || end == tok.c_str() || *end != '\0' || tok[0] == '-') {
-        return Status::Corruption(path + ":1: bad jiffies field \"" + tok + "\"");
-      }
-      v.push_back(x);
-    }
-    // Kernels before 2.6 had four fields (user nice system idle); iowait and later are
-    // optional.
-    if (v.size() < 4) {
-      return Status::Corruption(path + ":1: expected at least 4 jiffies fields on the cpu line");
-    }
-    unsigned long long total = 0;
-    for (unsigned long long x : v) total += x;
-    unsigned long long idle = v[3] + (v.size() > 4 ? v[4] : 0);  // idle + iowait
-    sample.busy = total - idle;
-    have_total = true;
-  }
-  if (!have_total) {
-    return Status::Corruption(path + ": no aggregate \"cpu\" line on line 1");
-  }
-  if (sample.cores == 0) {
-    return Status::Corruption(path + ": no \"cpuN\" lines (cannot count cores)");
-  }
-  return sample;
-}
 
 class ModeledMeter final : public Meter {
  public:
@@ -149,15 +90,13 @@ Result<std::unique_ptr<Meter>> MakeModeledMeter(const ModeledMeterOptions& optio
     return Status::InvalidArgument("modeled meter: idle_fraction must be in [0, 1], got " +
                                    std::to_string(options.idle_fraction));
   }
-  long hz = sysconf(_SC_CLK_TCK);
-  if (hz <= 0) hz = 100;  // USER_HZ has been 100 on every Linux ABI; sysconf cannot fail here
   const std::string path = options.proc_root + "/stat";
   WF_ASSIGN_OR_RETURN(CpuSample s, ReadProcStat(path));
   const double tdp = options.tdp_w > 0 ? options.tdp_w : kDefaultWattsPerCore * s.cores;
   const double idle = options.idle_fraction * tdp;
   const double t0 = clock.NowSeconds();
   return std::unique_ptr<Meter>(std::make_unique<ModeledMeter>(
-      path, clock, static_cast<double>(hz), s.cores, tdp, idle, s.busy, t0));
+      path, clock, TicksPerSecond(), s.cores, tdp, idle, s.busy, t0));
 }
 
 }  // namespace wattfleet

@@ -1,5 +1,6 @@
 #include "wattfleet/common/job.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -47,5 +48,13 @@ std::optional<JobKind> ParseJobKind(std::string_view s) { return Lookup(kKinds, 
 std::optional<Outcome> ParseOutcome(std::string_view s) { return Lookup(kOutcomes, s); }
 
 bool IsRetryable(Outcome o) { return o != Outcome::kDone && o != Outcome::kFailed; }
+
+std::vector<std::string> QualityFlags(const Measurement& m) {
+  std::vector<std::string> flags = m.flags;
+  if (!m.ci_met && std::find(flags.begin(), flags.end(), kFlagCi) == flags.end()) {
+    flags.insert(flags.begin(), kFlagCi);
+  }
+  return flags;
+}
 
 }  // namespace wattfleet

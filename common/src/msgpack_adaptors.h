@@ -104,7 +104,8 @@ WF_MSGPACK_MAP(wattfleet::Architecture, "name", v.name, "family", v.family, "inp
                v.input_shape, "extra_inputs", v.extra_inputs, "nodes", v.nodes)
 WF_MSGPACK_MAP(wattfleet::MeasurementSettings, "warmup_ms", v.warmup_ms, "min_window_ms",
                v.min_window_ms, "target_rel_ci", v.target_rel_ci, "min_repeats",
-               v.min_repeats, "max_repeats", v.max_repeats, "cooldown_ms", v.cooldown_ms)
+               v.min_repeats, "max_repeats", v.max_repeats, "cooldown_ms", v.cooldown_ms,
+               "max_interference", v.max_interference)
 WF_MSGPACK_MAP(wattfleet::AgentSelector, "name_glob", v.name_glob, "accelerator",
                v.accelerator, "sensor", v.sensor)
 WF_MSGPACK_MAP(wattfleet::JobSpec, "job_id", v.job_id, "attempt", v.attempt, "campaign_id",
@@ -124,7 +125,9 @@ WF_MSGPACK_MAP(wattfleet::Measurement, "sensor", v.sensor, "domain", v.domain,
                "torch_version", v.torch_version, "device", v.device, "threads", v.threads,
                "temperature_before_c", v.temperature_before_c, "temperature_after_c",
                v.temperature_after_c, "clock_before_mhz", v.clock_before_mhz,
-               "clock_after_mhz", v.clock_after_mhz, "telemetry_source", v.telemetry_source)
+               "clock_after_mhz", v.clock_after_mhz, "telemetry_source", v.telemetry_source,
+               "interference", v.interference, "windows_discarded", v.windows_discarded,
+               "flags", v.flags)
 WF_MSGPACK_MAP(wattfleet::JobResult, "job_id", v.job_id, "attempt", v.attempt, "outcome",
                v.outcome, "error", v.error, "measurement", v.measurement)
 WF_MSGPACK_MAP(wattfleet::ReadyMsg, "protocol_version", v.protocol_version, "name", v.name,

@@ -95,7 +95,9 @@ nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
 }  // namespace
 
 bool HasOwnModelMeasurements(const std::string& db) {
-  auto data = LoadTrainingData(db);
+  TrainingDataOptions all;
+  all.include_flagged = true;
+  auto data = LoadTrainingData(db, all);
   return data.ok() && !data->models.empty();
 }
 
@@ -117,8 +119,11 @@ int CmdEvaluate(const EvaluateOptions& o) {
   if (targets.empty()) return fail("--target must be energy, time or both");
   if (splits.empty()) return fail("--split must be kfold, lofo or both");
 
-  auto data = LoadTrainingData(o.db);
+  TrainingDataOptions load;
+  load.include_flagged = o.include_flagged;
+  auto data = LoadTrainingData(o.db, load);
   if (!data.ok()) return fail(data.status().message());
+  const int64_t flagged = data->flagged_left_out;
   if (o.device) {
     auto other = [&](const auto& s) { return s.device_class != *o.device; };
     data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), other),
@@ -258,10 +263,16 @@ int CmdEvaluate(const EvaluateOptions& o) {
   progress.Finish();
   if (o.json) {
     std::cout << nlohmann::json{{"results", results}, {"models", models},
-                                {"models_note", models_note}}
+                                {"models_note", models_note},
+                                {"flagged_left_out", flagged}}
                      .dump(2)
               << "\n";
     return 0;
+  }
+  if (flagged > 0) {
+    std::printf("%lld measurements with quality flags (ci, interference, below-idle) left out; "
+                "--include-flagged keeps them\n",
+                static_cast<long long>(flagged));
   }
   std::printf("%-8s %-10s %-7s %-8s %-15s %10s %8s %8s %7s %4s %18s\n", "device", "mode",
               "target", "split", "estimator", "median APE", "MAPE", "p90 APE", "R2", "n",

@@ -17,6 +17,8 @@ struct EvaluateOptions {
   int folds = 5;
   // Campaigns never trained on; their whole models are scored (split "campaign").
   std::vector<std::string> holdout_campaigns;
+  // Train and score on measurements with quality flags too (left out by default).
+  bool include_flagged = false;
   bool json = false;
 };
 

@@ -27,6 +27,7 @@
 #include "store.h"
 #include "store_open.h"
 #include "summary.h"
+#include "wattfleet/common/peer_text.h"
 
 namespace wattfleet {
 namespace {
@@ -267,8 +268,16 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   }
   WF_ASSIGN_OR_RETURN(const CampaignProgress at_end, ProgressOf(*store, campaign_id));
   if (at_end.done != at_end.total) {
+    // Said here: the controller that could answer `wattfleet status` has exited.
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> unmeasured, UnmeasuredJobs(*store, campaign_id));
+    out << "\njobs without a measurement:\n";
+    for (const CampaignJob& j : unmeasured) {
+      out << "  job " << j.spec.job_id << " (" << JobKindName(j.spec.kind) << " "
+          << j.spec.subject.substr(0, 60) << "): " << JobStateName(j.state)
+          << (j.last_error.empty() ? std::string() : ": " + Escaped(j.last_error, 300)) << "\n";
+    }
     return Status::Internal(std::to_string(at_end.total - at_end.done) +
-                            " jobs ended without a measurement; see `wattfleet status`");
+                            " jobs ended without a measurement (listed above)");
   }
   return Status::OK();
 }

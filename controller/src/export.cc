@@ -29,6 +29,13 @@ Cell TextOrMissing(const std::string& s) {
   return s;
 }
 
+// Quality flags as one cell, "ci;interference"; empty when there are none.
+std::string JoinFlags(const std::vector<std::string>& flags) {
+  std::string out;
+  for (const std::string& f : flags) out += (out.empty() ? "" : ";") + f;
+  return out;
+}
+
 // One row's values, in ExportColumns() order. The single place that maps columns to fields,
 // so that CSV and JSON Lines can never disagree.
 std::vector<Cell> Cells(const ExportRow& r) {
@@ -74,6 +81,9 @@ std::vector<Cell> Cells(const ExportRow& r) {
       m.clock_before_mhz,
       m.clock_after_mhz,
       TextOrMissing(m.telemetry_source),
+      m.interference,
+      m.windows_discarded,
+      JoinFlags(QualityFlags(m)),
   };
 }
 
@@ -189,7 +199,8 @@ const std::vector<std::string>& ExportColumns() {
       "agent_version",    "torch_version",  "measured_at_ms",
       "torch_device",     "threads",        "temperature_before_c",
       "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
-      "telemetry_source",
+      "telemetry_source", "interference", "windows_discarded",
+      "quality_flags",
   };
   return kColumns;
 }

@@ -154,6 +154,10 @@ int main(int argc, char** argv) {
   c_fit->add_option("--split", fit_split, "kfold (by architecture) | lofo (by family) | both")
       ->check(CLI::IsMember({"kfold", "lofo", "both"}))
       ->capture_default_str();
+  bool fit_include_flagged = false;
+  c_fit->add_flag("--include-flagged", fit_include_flagged,
+                  "also train on measurements with quality flags (missed CI target, "
+                  "interference, energy below idle)");
   c_fit->add_flag("--json", json, "one JSON document on stdout");
 
   PredictOptions predict;
@@ -278,6 +282,7 @@ int main(int argc, char** argv) {
       }
       if (fit_estimator == "powerlaw") return CmdFit(db, fit_device, fit_estimator, json);
       eo.holdout_campaigns = fit_holdout;
+      eo.include_flagged = fit_include_flagged;
       if (fit_estimator != "all") {
         std::stringstream names(fit_estimator);
         for (std::string n; std::getline(names, n, ',');) eo.estimators.push_back(n);

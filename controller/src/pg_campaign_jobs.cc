@@ -73,7 +73,7 @@ Result<std::vector<CampaignJob>> ListCampaignJobs(PGconn* conn, int64_t campaign
       const Rows q,
       Exec(conn,
            "SELECT j.id, j.state, j.spec, m.id IS NOT NULL, m.energy_per_iter_j, "
-           "m.time_per_iter_s FROM jobs j "
+           "m.time_per_iter_s, COALESCE(j.last_error, '') FROM jobs j "
            "LEFT JOIN measurements m ON m.job_id = j.id "
            "WHERE j.campaign_id = $1 AND j.kind = $2 "
            "AND ($3::text = '' OR j.device_class = $3::text) "
@@ -102,6 +102,7 @@ Result<std::vector<CampaignJob>> ListCampaignJobs(PGconn* conn, int64_t campaign
     const double nan = std::numeric_limits<double>::quiet_NaN();
     job.energy_per_iter_j = q.IsNull(row, 4) ? nan : q.Double(row, 4);
     job.time_per_iter_s = q.IsNull(row, 5) ? nan : q.Double(row, 5);
+    job.last_error = q.Text(row, 6);
     jobs.push_back(std::move(job));
   }
   return jobs;

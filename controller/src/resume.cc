@@ -87,3 +87,20 @@ Result<CampaignProgress> ProgressOf(Store& store, int64_t campaign) {
 }
 
 }  // namespace wattfleet
+
+namespace wattfleet {
+
+Result<std::vector<CampaignJob>> UnmeasuredJobs(Store& store, int64_t campaign) {
+  std::vector<CampaignJob> out;
+  for (JobKind kind : {JobKind::kLayer, JobKind::kModel, JobKind::kProbe}) {
+    CampaignJobFilter filter;
+    filter.kind = kind;
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, store.ListCampaignJobs(campaign, filter));
+    for (CampaignJob& j : jobs) {
+      if (!j.measured) out.push_back(std::move(j));
+    }
+  }
+  return out;
+}
+
+}  // namespace wattfleet

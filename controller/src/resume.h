@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "planner.h"
 #include "store.h"
@@ -32,5 +33,9 @@ struct CampaignProgress {
   int64_t unmeasured_final = 0;  // failed, quarantined or cancelled
 };
 Result<CampaignProgress> ProgressOf(Store& store, int64_t campaign);
+
+// The jobs of `campaign` that ended without a measurement (failed, quarantined, cancelled, or
+// still unfinished), with their state and last error.
+Result<std::vector<CampaignJob>> UnmeasuredJobs(Store& store, int64_t campaign);
 
 }  // namespace wattfleet

@@ -53,7 +53,7 @@ Result<std::vector<CampaignJob>> ListCampaignJobs(sqlite3* /*db*/, StmtCache& ca
   // substr rather than LIKE: a subject may contain LIKE's wildcards.
   WF_ASSIGN_OR_RETURN(
       Stmt q, cache.Get("SELECT j.id, j.state, j.spec, m.id IS NOT NULL, m.energy_per_iter_j, "
-                        "m.time_per_iter_s FROM jobs j "
+                        "m.time_per_iter_s, COALESCE(j.last_error, '') FROM jobs j "
                         "LEFT JOIN measurements m ON m.job_id = j.id "
                         "WHERE j.campaign_id = ?1 AND j.kind = ?2 "
                         "AND (?3 = '' OR j.device_class = ?3) "
@@ -82,6 +82,7 @@ Result<std::vector<CampaignJob>> ListCampaignJobs(sqlite3* /*db*/, StmtCache& ca
     const double nan = std::numeric_limits<double>::quiet_NaN();
     job.energy_per_iter_j = q.IsNull(4) ? nan : q.Double(4);
     job.time_per_iter_s = q.IsNull(5) ? nan : q.Double(5);
+    job.last_error = q.Text(6);
     jobs.push_back(std::move(job));
   }
   return jobs;

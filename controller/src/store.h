@@ -82,6 +82,7 @@ struct CampaignJob {
   bool measured = false;
   double energy_per_iter_j = 0;  // when measured (NaN when the store holds none)
   double time_per_iter_s = 0;    // when measured
+  std::string last_error;        // why its last attempt failed ("" when none did)
 };
 
 struct DeviceRecord {

@@ -184,16 +184,29 @@ std::vector<std::string> TrainingData::DeviceClasses() const {
   return {classes.begin(), classes.end()};
 }
 
-Result<TrainingData> LoadTrainingData(const std::string& db_path) {
+Result<TrainingData> LoadTrainingData(const std::string& db_path,
+                                      const TrainingDataOptions& options) {
   WF_ASSIGN_OR_RETURN(sqlite::DbPtr db, sqlite::OpenDatasetReadOnly(db_path));
 
   TrainingData data;
+  // Whether the row's measurement is left out: its flags are in its payload (older ones have
+  // none, and their ci_met column says whether the CI target was met).
+  auto left_out = [&](const sqlite::Stmt& q, int ci_met_col, int payload_col) {
+    if (options.include_flagged) return false;
+    bool flagged = q.Int(ci_met_col) == 0;
+    if (!flagged) {
+      auto m = DecodeMeasurement(q.BlobAt(payload_col));
+      flagged = m.ok() && !QualityFlags(*m).empty();
+    }
+    if (flagged) ++data.flagged_left_out;
+    return flagged;
+  };
   {
     auto q = sqlite::Stmt::Prepare(
         db.get(),
         "SELECT j.device_class, j.mode, j.batch, m.energy_per_iter_j, "
         "m.energy_dynamic_per_iter_j, m.time_per_iter_s, COALESCE(c.name, ''), "
-        "m.energy_is_estimate, " WF_LAYER_COLUMNS
+        "m.energy_is_estimate, m.ci_met, m.payload, " WF_LAYER_COLUMNS
         " FROM measurements m JOIN jobs j ON j.id = m.job_id "
         "JOIN layers l ON l.key = j.subject LEFT JOIN campaigns c ON c.id = j.campaign_id "
         "WHERE j.kind = 'layer' ORDER BY m.id");
@@ -204,6 +217,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
     for (;;) {
       WF_ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
+      if (left_out(*q, 8, 9)) continue;
       LayerSample s;
       s.device_class = q->Text(0);
       s.mode = q->Text(1);
@@ -213,7 +227,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
       s.time_s = q->Double(5);
       s.campaign = q->Text(6);
       s.energy_is_estimate = q->Int(7) != 0;
-      ReadLayerFeatures(*q, 8, &s);
+      ReadLayerFeatures(*q, 10, &s);
       data.layers.push_back(std::move(s));
     }
   }
@@ -240,7 +254,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
         "COALESCE(a.macs, 0), COALESCE(a.flops, 0), COALESCE(a.params, 0), a.id, "
         "m.energy_per_iter_j, m.energy_dynamic_per_iter_j, m.time_per_iter_s, j.spec, "
         "COALESCE(a.input_shape, ''), COALESCE(d.capabilities_json, ''), COALESCE(c.name, ''), "
-        "m.energy_is_estimate "
+        "m.energy_is_estimate, m.ci_met, m.payload "
         "FROM measurements m JOIN jobs j ON j.id = m.job_id "
         "LEFT JOIN architectures a ON a.campaign_id = j.campaign_id AND a.name = j.subject "
         "LEFT JOIN devices d ON d.name = m.agent "
@@ -255,6 +269,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path) {
     for (;;) {
       WF_ASSIGN_OR_RETURN(bool row, q->Step());
       if (!row) break;
+      if (left_out(*q, 18, 19)) continue;
       ModelSample s;
       s.device_class = q->Text(0);
       s.mode = q->Text(1);

@@ -67,12 +67,22 @@ struct TrainingData {
   // device, mode or measured values): what a whole model's layers are looked up in when
   // they were never measured on their own.
   std::map<std::string, LayerSample> layer_features;
+  // Measurements left out because they carry quality flags (TrainingDataOptions).
+  int64_t flagged_left_out = 0;
   // Device classes with samples, sorted.
   std::vector<std::string> DeviceClasses() const;
 };
 
+struct TrainingDataOptions {
+  // Keep measurements with quality flags (a missed CI target, interference, energy below
+  // idle: QualityFlags in job.h). By default they train nothing: a number the protocol itself
+  // doubts must not pull an estimator.
+  bool include_flagged = false;
+};
+
 // Reads a wattfleet SQLite dataset (read-only). InvalidArgument when the file is missing or
 // not a wattfleet dataset.
-Result<TrainingData> LoadTrainingData(const std::string& db_path);
+Result<TrainingData> LoadTrainingData(const std::string& db_path,
+                                      const TrainingDataOptions& options = {});
 
 }  // namespace wattfleet

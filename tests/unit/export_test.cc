@@ -109,6 +109,9 @@ ExportRow LayerRow() {
   r.m.clock_before_mhz = 2400;
   r.m.clock_after_mhz = 1800.5;
   r.m.telemetry_source = "sysfs:x86_pkg_temp+cpufreq";
+  r.m.interference = 0.375;
+  r.m.windows_discarded = 2;
+  r.m.flags = {"interference", "below-idle"};
   return r;
 }
 
@@ -127,6 +130,9 @@ ExportRow ModelRow() {
   r.m.temperature_before_c = r.m.temperature_after_c = std::nan("");
   r.m.clock_before_mhz = r.m.clock_after_mhz = std::nan("");
   r.m.telemetry_source.clear();
+  r.m.interference = std::nan("");
+  r.m.windows_discarded = 0;
+  r.m.flags.clear();
   return r;
 }
 
@@ -152,12 +158,13 @@ TEST(ExportTest, ColumnsStartWithTheDocumentedOnesInOrder) {
   const auto& cols = ExportColumns();
   ASSERT_GE(cols.size(), documented.size());
   for (size_t i = 0; i < documented.size(); ++i) EXPECT_EQ(cols[i], documented[i]) << i;
-  // Telemetry comes last (docs/dataset.md), so readers by position keep working.
-  const std::vector<std::string> telemetry = {"temperature_before_c", "temperature_after_c",
-                                              "clock_before_mhz", "clock_after_mhz",
-                                              "telemetry_source"};
-  ASSERT_GE(cols.size(), telemetry.size());
-  EXPECT_EQ(std::vector<std::string>(cols.end() - 5, cols.end()), telemetry);
+  // Later columns are appended (docs/dataset.md), so readers by position keep working:
+  // telemetry, then the quality of the measurement.
+  const std::vector<std::string> appended = {
+      "temperature_before_c", "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
+      "telemetry_source",     "interference",        "windows_discarded", "quality_flags"};
+  ASSERT_GE(cols.size(), appended.size());
+  EXPECT_EQ(std::vector<std::string>(cols.end() - 8, cols.end()), appended);
   // Columns are unique (they are JSON keys too).
   for (size_t i = 0; i < cols.size(); ++i)
     for (size_t j = i + 1; j < cols.size(); ++j) EXPECT_NE(cols[i], cols[j]);
@@ -203,6 +210,13 @@ TEST(ExportTest, CsvQuotesAndParsesBack) {
   EXPECT_EQ(model[Col("layer_key")], "");
   EXPECT_EQ(model[Col("rel_ci")], "");  // NaN is a missing value
   EXPECT_EQ(model[Col("energy_is_estimate")], "true");
+
+  // Quality: the measurement's own flags; "ci" for a missed target, also from ci_met alone.
+  EXPECT_EQ(row[Col("interference")], "0.375");
+  EXPECT_EQ(row[Col("windows_discarded")], "2");
+  EXPECT_EQ(row[Col("quality_flags")], "interference;below-idle");
+  EXPECT_EQ(model[Col("interference")], "");
+  EXPECT_EQ(model[Col("quality_flags")], "ci");
 
   EXPECT_EQ(row[Col("temperature_before_c")], "44.5");
   EXPECT_EQ(row[Col("temperature_after_c")], "58.25");

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -71,7 +72,7 @@ class FakeMeter final : public Meter {
     last_t_ = clock_.now;
     if (dt > 0) {
       const double f = noise.empty() ? 1.0 : 1.0 + noise[noise_i_++ % noise.size()];
-      energy_ += power_w * dt * f;
+      energy_ += (power_now ? power_now() : power_w) * dt * f;
     }
     if (tamper) return tamper(reads, energy_);
     return energy_;
@@ -82,6 +83,7 @@ class FakeMeter final : public Meter {
   double period_s = 0.001;
   std::vector<double> noise;
   std::function<Result<double>(int read, double energy)> tamper;
+  std::function<double()> power_now;  // instead of power_w, when set
   int reads = 0;
 
  private:
@@ -288,6 +290,7 @@ TEST(Measure, NoisyRunsToMaxRepeatsAndFlagsMissedTarget) {
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->repeats.size(), 7u);
   EXPECT_FALSE(m->ci_met);
+  EXPECT_EQ(m->flags, std::vector<std::string>{kFlagCi});
   EXPECT_GT(m->rel_ci, 0.05);
   EXPECT_GT(m->energy_std_j, 0);
 
@@ -565,6 +568,102 @@ TEST(Measure, WithoutOrWithFailingTelemetryTheFiguresAreNotExposed) {
   EXPECT_TRUE(std::isnan(m->clock_before_mhz));
   EXPECT_TRUE(std::isnan(m->clock_after_mhz));
   EXPECT_EQ(m->telemetry_source, "");
+}
+
+// Other work on the machine, per window: each Read pair (before, after a window) adds
+// `others[window]` cores' worth of ticks beside the measuring process's own.
+class FakeActivity final : public CpuActivitySource {
+ public:
+  explicit FakeActivity(FakeClock& clock) : clock_(clock) {}
+  Result<CpuActivity> Read() override {
+    const double dt = clock_.now - last_;
+    last_ = clock_.now;
+    if (reads_++ % 2 == 1) {  // the end of a window
+      const double o = window_ < others.size() ? others[window_] : others_after;
+      ++window_;
+      now_.self += static_cast<unsigned long long>(dt * kTicks);
+      now_.machine_busy += static_cast<unsigned long long>(dt * kTicks * (1 + o));
+    }
+    return now_;
+  }
+  double ticks_per_second() const override { return kTicks; }
+
+  static constexpr double kTicks = 100000;  // fine ticks: the test's windows are short
+  std::vector<double> others;  // per window, in order
+  double others_after = 0;     // for every window past `others`
+
+ private:
+  FakeClock& clock_;
+  double last_ = 0;
+  int reads_ = 0;
+  size_t window_ = 0;
+  CpuActivity now_;
+};
+
+TEST(Measure, WindowsSharedWithOtherWorkAreMeasuredAgain) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  FakeActivity activity(clock);
+  activity.others = {0.0, 1.5, 0.1, 2.0};  // windows 2 and 4 share the machine
+  auto m = Measure(work, meter, idle, Settings(), clock, nullptr, &activity);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->windows_discarded, 2);
+  EXPECT_EQ(m->repeats.size(), 3u);  // min_repeats kept, quiet ones
+  EXPECT_NEAR(m->interference, (0.0 + 0.1 + 0.0) / 3, 1e-3);
+  EXPECT_TRUE(m->flags.empty()) << m->flags.size();
+}
+
+TEST(Measure, AMachineThatNeverQuietensIsFlaggedNotHeldForever) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  FakeActivity activity(clock);
+  activity.others_after = 1.0;
+  MeasurementSettings s = Settings();
+  s.max_repeats = 5;
+  auto m = Measure(work, meter, idle, s, clock, nullptr, &activity);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->windows_discarded, 5);  // at most max_repeats discarded
+  EXPECT_EQ(m->repeats.size(), 3u);
+  EXPECT_NEAR(m->interference, 1.0, 1e-3);
+  EXPECT_EQ(m->flags, std::vector<std::string>{kFlagInterference});
+  // The limit is the campaign's to set: with room for one core, nothing is discarded.
+  FakeActivity again(clock);
+  again.others_after = 1.0;
+  s.max_interference = 1.5;
+  m = Measure(work, meter, idle, s, clock, nullptr, &again);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->windows_discarded, 0);
+  EXPECT_TRUE(m->flags.empty());
+}
+
+TEST(Measure, EnergyBelowIdleMeasuresIdleAgainAndIsFlaggedWhenItStays) {
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  ASSERT_TRUE(idle.Watts().ok());  // 100 W, cached
+  // The device settles lower: the windows draw 80 W; the idle figure was stale.
+  meter.power_w = 80;
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_NEAR(m->idle_w, 80, 1e-6);
+  EXPECT_GE(m->energy_dynamic_per_iter_j, -1e-9);
+  EXPECT_TRUE(m->flags.empty());
+
+  // Windows that read below idle power even after idle is measured again: a device that
+  // draws 100 W idle and 70 W while the work runs (no such device: a sensor to doubt).
+  FakeMeter low(clock, 100);
+  IdleBaseline idle_low(low, clock);
+  low.power_now = [&] { return clock.events.back().kind == Event::kRun ? 70.0 : 100.0; };
+  m = Measure(work, low, idle_low, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_NEAR(m->idle_w, 100, 1e-6);
+  EXPECT_LT(m->energy_dynamic_per_iter_j, 0);
+  EXPECT_EQ(m->flags, std::vector<std::string>{kFlagBelowIdle});
 }
 
 }  // namespace

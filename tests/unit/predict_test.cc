@@ -264,6 +264,26 @@ TEST_F(PredictTest, ModelsTableIsReusedUntilTheMeasurementsChange) {
   EXPECT_EQ(MustPredict(Options("mlp-mnist")).models[0].model_id, third.models[0].model_id);
 }
 
+TEST_F(PredictTest, FlaggedMeasurementsTrainNothingUnlessAskedFor) {
+  auto before = LoadTrainingData(db_);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->flagged_left_out, 0);
+  ASSERT_EQ(left_.size(), 1u);
+  testing::MeasureLater(db_, left_[0], {kFlagInterference});
+  auto after = LoadTrainingData(db_);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->flagged_left_out, 1);
+  EXPECT_EQ(after->layers.size() + after->models.size(),
+            before->layers.size() + before->models.size());
+  TrainingDataOptions all;
+  all.include_flagged = true;
+  auto with = LoadTrainingData(db_, all);
+  ASSERT_TRUE(with.ok());
+  EXPECT_EQ(with->flagged_left_out, 0);
+  EXPECT_EQ(with->layers.size() + with->models.size(),
+            before->layers.size() + before->models.size() + 1);
+}
+
 TEST_F(PredictTest, ReadOnlyStoreFitsWithoutStoring) {
   auto data = LoadTrainingData(db_);
   ASSERT_TRUE(data.ok());

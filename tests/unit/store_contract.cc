@@ -429,11 +429,11 @@ TEST_P(StoreContractTest, TelemetryIsStoredAndExportedWithNullWhereNotExposed) {
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  EXPECT_EQ(LastCells(header, 5),
+  EXPECT_EQ(LastCells(header, 8),
             "temperature_before_c,temperature_after_c,clock_before_mhz,clock_after_mhz,"
-            "telemetry_source");
-  EXPECT_EQ(LastCells(first, 5), "41.5,63,3000,,sysfs:x86_pkg_temp+cpufreq");
-  EXPECT_EQ(LastCells(second, 5), ",,,,");
+            "telemetry_source,interference,windows_discarded,quality_flags");
+  EXPECT_EQ(LastCells(first, 8), "41.5,63,3000,,sysfs:x86_pkg_temp+cpufreq,,0,");
+  EXPECT_EQ(LastCells(second, 8), ",,,,,,0,");
 }
 
 

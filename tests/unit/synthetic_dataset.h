@@ -110,11 +110,15 @@ inline std::vector<JobSpec> BuildSyntheticDataset(const std::string& path,
 }
 
 // Records the result of a job left unmeasured by BuildSyntheticDataset.
-inline void MeasureLater(const std::string& path, const JobSpec& job) {
+// `flags`: the quality flags the measurement carries (none: a clean one).
+inline void MeasureLater(const std::string& path, const JobSpec& job,
+                         std::vector<std::string> flags = {}) {
   auto store = OpenSqliteStore(path);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   ASSERT_TRUE((*store)->MarkLeased(job.job_id, 1, "agent-1", 0).ok());
-  auto outcome = (*store)->RecordResult(SyntheticResult(job), "agent-1");
+  JobResult result = SyntheticResult(job);
+  result.measurement.flags = std::move(flags);
+  auto outcome = (*store)->RecordResult(result, "agent-1");
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(*outcome, RecordOutcome::kStored);
 }

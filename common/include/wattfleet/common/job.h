@@ -38,10 +38,15 @@ struct MeasurementSettings {
   int64_t min_repeats = 3;       // a CI needs a few windows
   int64_t max_repeats = 20;      // ... and stops here even when the target is missed
   int64_t cooldown_ms = 100;     // pause after the job
+  // A window during which other work kept more than this many cores busy (on average) is
+  // discarded and measured again, at most max_repeats times per job; past that the windows
+  // are kept and the measurement is flagged "interference".
+  double max_interference = 0.25;
   bool operator==(const MeasurementSettings& o) const {
     return warmup_ms == o.warmup_ms && min_window_ms == o.min_window_ms &&
            target_rel_ci == o.target_rel_ci && min_repeats == o.min_repeats &&
-           max_repeats == o.max_repeats && cooldown_ms == o.cooldown_ms;
+           max_repeats == o.max_repeats && cooldown_ms == o.cooldown_ms &&
+           max_interference == o.max_interference;
   }
 };
 
@@ -96,6 +101,12 @@ struct Measurement {
   double rel_ci = 0;                // 95 % CI half-width / mean of energy per iteration
   double time_rel_ci = 0;           // the same for time per iteration
   bool ci_met = false;              // rel_ci <= target_rel_ci
+  // Cores kept busy by other work during the kept windows, on average (NaN: not measured),
+  // and how many windows were discarded for interference.
+  double interference = std::numeric_limits<double>::quiet_NaN();
+  int64_t windows_discarded = 0;
+  // What a reviewer should know before trusting it (QualityFlag names): empty when nothing.
+  std::vector<std::string> flags;
   // Provenance.
   std::string agent_name;
   std::string agent_version;
@@ -111,6 +122,13 @@ struct Measurement {
   double clock_after_mhz = std::numeric_limits<double>::quiet_NaN();
   std::string telemetry_source;     // e.g. "nvml:gpu0", "sysfs:x86_pkg_temp+cpufreq"; "": none
 };
+
+// Quality flags a measurement may carry.
+inline constexpr const char* kFlagCi = "ci";                      // CI target missed
+inline constexpr const char* kFlagInterference = "interference";  // shared the machine
+inline constexpr const char* kFlagBelowIdle = "below-idle";       // dynamic energy < 0
+// The flags of `m`: its own, and "ci" for one stored before flags existed.
+std::vector<std::string> QualityFlags(const Measurement& m);
 
 // What an agent sends back for one job attempt.
 struct JobResult {
