@@ -167,6 +167,12 @@ int CmdEvaluate(const EvaluateOptions& o) {
       return fail("--holdout-campaign: every whole-model measurement is held out; nothing is "
                   "left to fit on");
     }
+    if (flagged > 0) {
+      return fail("--db " + o.db + ": no whole-model measurements to evaluate on: " +
+                  std::to_string(flagged) +
+                  " measurements with quality flags were left out (--include-flagged keeps "
+                  "them; docs/dataset.md)");
+    }
     return fail("--db " + o.db + ": no whole-model measurements to evaluate on (plan "
                 "whole_models: true)");
   }

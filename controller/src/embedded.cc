@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <csignal>
+#include <map>
 #include <optional>
 #include <set>
 #include <thread>
@@ -257,6 +258,23 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   out << "\n" << FormatSummary(plan, rows);
   out << "\n" << rows.size() << " measurements in " << wall << " s ("
       << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";
+  // What the protocol doubts, said where the numbers are shown (docs/dataset.md).
+  std::map<std::string, int64_t> flag_counts;
+  int64_t flagged = 0;
+  for (const ExportRow& r : rows) {
+    const std::vector<std::string> flags = QualityFlags(r.m);
+    flagged += flags.empty() ? 0 : 1;
+    for (const std::string& f : flags) ++flag_counts[f];
+  }
+  if (flagged > 0) {
+    out << flagged << " of them carry quality flags (";
+    bool first = true;
+    for (const auto& [flag, n] : flag_counts) {
+      out << (first ? "" : ", ") << flag << ": " << n;
+      first = false;
+    }
+    out << "; column quality_flags of the export); fit leaves them out\n";
+  }
   const std::string csv = options.export_path.empty()
                               ? db_dir + "/" + campaign.name + ".csv"
                               : options.export_path;
