@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -26,7 +27,9 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "cuda_device_map.h"
 #include "meter.h"
 #include "telemetry.h"
 
@@ -52,6 +55,10 @@ using GetNameFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
 using ErrorStringFn = const char* (*)(nvmlReturn_t);
 using GetTemperatureFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);  // degrees C
 using GetClockInfoFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);    // MHz
+using GetCountFn = nvmlReturn_t (*)(unsigned int*);
+using GetUuidFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
+using GetMigModeFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
+constexpr unsigned int kUuidBufferSize = 96;  // NVML_DEVICE_UUID_V2_BUFFER_SIZE
 
 // Sampling period of the power fallback: fine enough to follow per-layer power changes, coarse
 // enough that the NVML calls (a few hundred microseconds each) cost well under 1% of a core.
@@ -90,6 +97,9 @@ class NvmlLibrary {
     WF_RETURN_IF_ERROR(lib->Resolve(&lib->error_string_, "nvmlErrorString"));
     lib->ResolveOptional(&lib->get_temperature, "nvmlDeviceGetTemperature");
     lib->ResolveOptional(&lib->get_clock_info, "nvmlDeviceGetClockInfo");
+    lib->ResolveOptional(&lib->get_count, "nvmlDeviceGetCount_v2");
+    lib->ResolveOptional(&lib->get_uuid, "nvmlDeviceGetUUID");
+    lib->ResolveOptional(&lib->get_mig_mode, "nvmlDeviceGetMigMode");
     const nvmlReturn_t rc = lib->init_();
     if (rc != NVML_SUCCESS) {
       return Status::Unavailable("nvmlInit_v2 failed: " + lib->ErrorString(rc) +
@@ -122,6 +132,10 @@ class NvmlLibrary {
   // Optional (telemetry only): null when the library lacks them.
   GetTemperatureFn get_temperature = nullptr;
   GetClockInfoFn get_clock_info = nullptr;
+  // Optional (mapping CUDA devices by UUID, MIG): null in drivers too old to have them.
+  GetCountFn get_count = nullptr;
+  GetUuidFn get_uuid = nullptr;
+  GetMigModeFn get_mig_mode = nullptr;
 
  private:
   template <typename Fn>
@@ -348,8 +362,67 @@ class NvmlTelemetry final : public Telemetry {
 struct OpenedDevice {
   std::unique_ptr<NvmlLibrary> lib;
   nvmlDevice_t device = nullptr;
+  int nvml_index = 0;  // NVML's number of the GPU (by PCI bus)
   std::string model;
 };
+
+std::optional<std::string> Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+}
+
+// Every GPU NVML sees, by PCI bus.
+Result<std::vector<PhysicalGpu>> Enumerate(NvmlLibrary& lib) {
+  unsigned int count = 0;
+  nvmlReturn_t rc = lib.get_count(&count);
+  if (rc != NVML_SUCCESS) return Status::Unavailable("nvmlDeviceGetCount_v2: " + lib.ErrorString(rc));
+  std::vector<PhysicalGpu> gpus;
+  for (unsigned int i = 0; i < count; ++i) {
+    nvmlDevice_t device = nullptr;
+    rc = lib.get_handle_by_index(i, &device);
+    if (rc != NVML_SUCCESS) {
+      return Status::Unavailable("nvmlDeviceGetHandleByIndex_v2(" + std::to_string(i) +
+                                 "): " + lib.ErrorString(rc));
+    }
+    PhysicalGpu g;
+    g.nvml_index = static_cast<int>(i);
+    char buf[kUuidBufferSize] = {};
+    if (lib.get_uuid(device, buf, sizeof buf) == NVML_SUCCESS) {
+      buf[sizeof buf - 1] = '\0';
+      g.uuid = buf;
+    }
+    char name[kNameBufferSize] = {};
+    if (lib.get_name(device, name, sizeof name) == NVML_SUCCESS) {
+      name[sizeof name - 1] = '\0';
+      g.name = name;
+    }
+    unsigned int current = 0, pending = 0;
+    // NOT_SUPPORTED: a GPU without MIG.
+    if (lib.get_mig_mode != nullptr && lib.get_mig_mode(device, &current, &pending) == NVML_SUCCESS) {
+      g.mig_enabled = current == 1;
+    }
+    gpus.push_back(std::move(g));
+  }
+  return gpus;
+}
+
+// `device_index` is the CUDA device number (`cuda:N`); the NVML index it maps to.
+Result<int> NvmlIndexOf(NvmlLibrary& lib, int device_index) {
+  const auto visible = Env("CUDA_VISIBLE_DEVICES");
+  if (lib.get_count == nullptr || lib.get_uuid == nullptr) {
+    // A driver without UUIDs: only the unremapped numbering can be trusted.
+    if (visible) {
+      return Status::InvalidArgument(
+          "CUDA_VISIBLE_DEVICES is set, but this libnvidia-ml cannot name GPUs by UUID "
+          "(nvmlDeviceGetUUID missing): unset it and give --device cuda:N by NVML's numbering");
+    }
+    return device_index;
+  }
+  WF_ASSIGN_OR_RETURN(std::vector<PhysicalGpu> gpus, Enumerate(lib));
+  WF_ASSIGN_OR_RETURN(PhysicalGpu gpu,
+                      ResolveCudaDevice(device_index, gpus, visible, Env("CUDA_DEVICE_ORDER")));
+  return gpu.nvml_index;
+}
 
 Result<OpenedDevice> OpenDevice(int device_index, const std::string& library, const char* what) {
   if (device_index < 0) {
@@ -358,8 +431,9 @@ Result<OpenedDevice> OpenDevice(int device_index, const std::string& library, co
   }
   OpenedDevice d;
   WF_ASSIGN_OR_RETURN(d.lib, NvmlLibrary::Open(library));
+  WF_ASSIGN_OR_RETURN(d.nvml_index, NvmlIndexOf(*d.lib, device_index));
   const nvmlReturn_t rc =
-      d.lib->get_handle_by_index(static_cast<unsigned int>(device_index), &d.device);
+      d.lib->get_handle_by_index(static_cast<unsigned int>(d.nvml_index), &d.device);
   if (rc != NVML_SUCCESS) {
     return Status::NotFound("nvmlDeviceGetHandleByIndex_v2(" + std::to_string(device_index) +
                             "): " + d.lib->ErrorString(rc) + " (no such GPU on this machine?)");
@@ -379,12 +453,14 @@ Result<std::unique_ptr<Telemetry>> MakeNvmlTelemetry(int device_index,
                                                      const std::string& library) {
   WF_ASSIGN_OR_RETURN(OpenedDevice d, OpenDevice(device_index, library, "nvml telemetry"));
   return std::unique_ptr<Telemetry>(std::make_unique<NvmlTelemetry>(
-      std::move(d.lib), d.device, device_index, std::move(d.model)));
+      std::move(d.lib), d.device, d.nvml_index, std::move(d.model)));
 }
 
 Result<std::unique_ptr<Meter>> MakeNvmlMeter(int device_index, const std::string& library,
                                              Clock& clock) {
   WF_ASSIGN_OR_RETURN(OpenedDevice opened, OpenDevice(device_index, library, "nvml meter"));
+  // Named by NVML's number from here on: that is the GPU whose energy is read.
+  device_index = opened.nvml_index;
   std::unique_ptr<NvmlLibrary> lib = std::move(opened.lib);
   nvmlDevice_t device = opened.device;
   std::string model = std::move(opened.model);

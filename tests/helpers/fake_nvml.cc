@@ -13,19 +13,25 @@
 //   FAKE_NVML_SM_CLOCK_MHZ  the SM clock (default 1410), with the same two words; the
 //                           graphics and memory clocks are fixed at 1000 and 2619 MHz
 //
+//   FAKE_NVML_GPUS          several GPUs, "UUID/NAME/MIG;..." (MIG 1: enabled), in NVML's
+//                           order; unset: one "Fake GPU", GPU-00000000-fake, MIG off
+//
 // Built with FAKE_NVML_NO_TELEMETRY, the library lacks nvmlDeviceGetTemperature and
 // nvmlDeviceGetClockInfo, like a driver too old to have them.
 //
 // Files are read (not environment variables) for values that change while a meter's sampler
 // thread is running: setenv racing getenv in another thread is undefined behaviour.
 //
-// Two extra symbols let the test observe the library: fake_nvml_live_inits() (inits minus
-// shutdowns) and fake_nvml_power_calls().
+// Three extra symbols let the test observe the library: fake_nvml_live_inits() (inits minus
+// shutdowns), fake_nvml_power_calls() and fake_nvml_last_energy_gpu() (which GPU's energy
+// counter was read last).
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -37,7 +43,42 @@ constexpr int NVML_ERROR_GPU_IS_LOST = 15;
 
 std::atomic<int> g_live_inits{0};
 std::atomic<long> g_power_calls{0};
-int g_device_token = 0;  // its address is the one device handle
+std::atomic<int> g_last_energy_gpu{-1};
+constexpr int kMaxGpus = 8;
+int g_device_tokens[kMaxGpus] = {};  // their addresses are the device handles
+
+struct FakeGpu {
+  std::string uuid, name;
+  bool mig = false;
+};
+
+// The GPUs of FAKE_NVML_GPUS (read on every call: the environment does not change while a
+// test's meter runs).
+std::vector<FakeGpu> Gpus() {
+  const char* v = std::getenv("FAKE_NVML_GPUS");
+  if (v == nullptr) return {FakeGpu{"GPU-00000000-fake", "Fake GPU", false}};
+  std::vector<FakeGpu> gpus;
+  std::string all = v;
+  size_t start = 0;
+  while (start < all.size() && static_cast<int>(gpus.size()) < kMaxGpus) {
+    const size_t end = std::min(all.find(';', start), all.size());
+    const std::string item = all.substr(start, end - start);
+    const size_t a = item.find('/'), b = item.rfind('/');
+    if (a != std::string::npos && b > a) {
+      gpus.push_back(FakeGpu{item.substr(0, a), item.substr(a + 1, b - a - 1),
+                             item.substr(b + 1) == "1"});
+    }
+    start = end + 1;
+  }
+  return gpus;
+}
+
+int IndexOf(void* device) {
+  for (int i = 0; i < kMaxGpus; ++i) {
+    if (device == &g_device_tokens[i]) return i;
+  }
+  return -1;
+}
 
 std::string Mode() {
   const char* m = std::getenv("FAKE_NVML_MODE");
@@ -60,7 +101,10 @@ bool ReadValueFile(const char* env, unsigned long long* value, bool* fail) {
   return true;
 }
 
-bool ValidDevice(void* device) { return device == &g_device_token; }
+bool ValidDevice(void* device) {
+  const int i = IndexOf(device);
+  return i >= 0 && i < static_cast<int>(Gpus().size());
+}
 
 #ifndef FAKE_NVML_NO_TELEMETRY
 // Telemetry values are read from the environment: nothing samples them from another thread.
@@ -89,22 +133,41 @@ int nvmlShutdown() {
   return NVML_SUCCESS;
 }
 
+int nvmlDeviceGetCount_v2(unsigned int* count) {
+  *count = Mode() == "no_device" ? 0 : static_cast<unsigned int>(Gpus().size());
+  return NVML_SUCCESS;
+}
+
 int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
-  if (Mode() == "no_device" || index != 0) return NVML_ERROR_INVALID_ARGUMENT;
-  *device = &g_device_token;
+  if (Mode() == "no_device" || index >= Gpus().size()) return NVML_ERROR_INVALID_ARGUMENT;
+  *device = &g_device_tokens[index];
   return NVML_SUCCESS;
 }
 
 int nvmlDeviceGetName(void* device, char* name, unsigned int length) {
   if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
-  std::strncpy(name, "Fake GPU", length);
+  std::strncpy(name, Gpus()[IndexOf(device)].name.c_str(), length);
   if (length > 0) name[length - 1] = '\0';
+  return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetUUID(void* device, char* uuid, unsigned int length) {
+  if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
+  std::strncpy(uuid, Gpus()[IndexOf(device)].uuid.c_str(), length);
+  if (length > 0) uuid[length - 1] = '\0';
+  return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetMigMode(void* device, unsigned int* current, unsigned int* pending) {
+  if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
+  *current = *pending = Gpus()[IndexOf(device)].mig ? 1 : 0;
   return NVML_SUCCESS;
 }
 
 int nvmlDeviceGetTotalEnergyConsumption(void* device, unsigned long long* mj) {
   if (!ValidDevice(device)) return NVML_ERROR_INVALID_ARGUMENT;
   if (Mode() == "power_only") return NVML_ERROR_NOT_SUPPORTED;
+  g_last_energy_gpu = IndexOf(device);
   bool fail = false;
   unsigned long long v = 0;
   ReadValueFile("FAKE_NVML_ENERGY_FILE", &v, &fail);
@@ -157,5 +220,6 @@ const char* nvmlErrorString(int rc) {
 
 int fake_nvml_live_inits() { return g_live_inits.load(); }
 long fake_nvml_power_calls() { return g_power_calls.load(); }
+int fake_nvml_last_energy_gpu() { return g_last_energy_gpu.load(); }
 
 }  // extern "C"

@@ -39,7 +39,9 @@ class FakeNvml {
     if (handle_ == nullptr) return;
     live_inits_ = reinterpret_cast<int (*)()>(dlsym(handle_, "fake_nvml_live_inits"));
     power_calls_ = reinterpret_cast<long (*)()>(dlsym(handle_, "fake_nvml_power_calls"));
+    last_energy_gpu_ = reinterpret_cast<int (*)()>(dlsym(handle_, "fake_nvml_last_energy_gpu"));
   }
+  int last_energy_gpu() const { return last_energy_gpu_ ? last_energy_gpu_() : -2; }
   ~FakeNvml() {
     if (handle_ != nullptr) dlclose(handle_);
   }
@@ -62,6 +64,7 @@ class FakeNvml {
   void* handle_;
   int (*live_inits_)() = nullptr;
   long (*power_calls_)() = nullptr;
+  int (*last_energy_gpu_)() = nullptr;
 };
 
 class NvmlMeterTest : public ::testing::Test {
@@ -80,6 +83,9 @@ class NvmlMeterTest : public ::testing::Test {
     WritePower("0");
   }
   void TearDown() override {
+    unsetenv("FAKE_NVML_GPUS");
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    unsetenv("CUDA_DEVICE_ORDER");
     unsetenv("FAKE_NVML_ENERGY_FILE");
     unsetenv("FAKE_NVML_POWER_FILE");
     unsetenv("FAKE_NVML_MODE");
@@ -294,7 +300,8 @@ TEST_F(NvmlMeterTest, MissingDeviceRefusesAndShutsNvmlDown) {
   auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
   ASSERT_FALSE(meter.ok());
   EXPECT_EQ(meter.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(meter.status().message().find("nvmlDeviceGetHandleByIndex_v2(0)"), std::string::npos)
+  // NVML lists no GPU: the CUDA device cannot be mapped to one.
+  EXPECT_NE(meter.status().message().find("sees 0 GPU(s)"), std::string::npos)
       << meter.status().ToString();
   EXPECT_EQ(fake_.live_inits(), 0) << "nvmlShutdown must follow a failed factory";
 
@@ -303,6 +310,35 @@ TEST_F(NvmlMeterTest, MissingDeviceRefusesAndShutsNvmlDown) {
   auto negative = MakeNvmlMeter(-1, FAKE_NVML_LIB, clock_);
   ASSERT_FALSE(negative.ok());
   EXPECT_EQ(negative.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(NvmlMeterTest, CudaDevicesAreMappedToTheirPhysicalGpuByUuid) {
+  setenv("FAKE_NVML_GPUS",
+         "GPU-aaaa/Fake A100/0;GPU-bbbb/Fake A100/0;GPU-cccc/Fake A100/1", 1);
+  // CUDA sees GPU 1 as its device 0: the meter must read GPU 1's counter, not GPU 0's.
+  setenv("CUDA_VISIBLE_DEVICES", "1,0", 1);
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  EXPECT_EQ((*meter)->domain(), "gpu1");
+  ASSERT_TRUE((*meter)->ReadJoules().ok());
+  EXPECT_EQ(fake_.last_energy_gpu(), 1);
+
+  setenv("CUDA_VISIBLE_DEVICES", "GPU-aaaa", 1);
+  meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  ASSERT_TRUE((*meter)->ReadJoules().ok());
+  EXPECT_EQ(fake_.last_energy_gpu(), 0);
+
+  // GPU 2 has MIG on: refused, saying why.
+  setenv("CUDA_VISIBLE_DEVICES", "2", 1);
+  meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_FALSE(meter.ok());
+  EXPECT_NE(meter.status().message().find("MIG"), std::string::npos) << meter.status().message();
+  // No such CUDA device.
+  unsetenv("CUDA_VISIBLE_DEVICES");
+  meter = MakeNvmlMeter(3, FAKE_NVML_LIB, clock_);
+  ASSERT_FALSE(meter.ok());
+  EXPECT_NE(meter.status().message().find("sees 3 GPU(s)"), std::string::npos);
 }
 
 }  // namespace
