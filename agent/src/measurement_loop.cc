@@ -229,7 +229,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // job forever: its windows are then kept and flagged).
   std::vector<double> interference;
   bool kept_shared = false;
-  // What another process could read as ticks but not as a change of window.
+  // The CPU counters; a failed read turns interference measurement off for this job.
   auto read_activity = [&]() -> std::optional<CpuActivity> {
     if (activity == nullptr) return std::nullopt;
     auto a = activity->Read();
