@@ -146,7 +146,9 @@ std::string CampaignSection(const ReportData& data, Page& page) {
   std::map<int64_t, std::string> names;
   for (const CampaignSummary& c : data.campaigns) {
     svg::StackedBar bar;
-    bar.label = "#" + std::to_string(c.id) + " " + c.name + " (" + c.state + ")";
+    bar.label = "#" + std::to_string(c.id) + " " + c.name + " (" + c.state +
+                (c.flagged > 0 ? ", " + std::to_string(c.flagged) + " flagged" : std::string()) +
+                ")";
     names[c.id] = "#" + std::to_string(c.id) + " " + c.name;
     for (const std::string& st : states) {
       auto it = c.jobs.find(st);
@@ -161,6 +163,21 @@ std::string CampaignSection(const ReportData& data, Page& page) {
   jobs.x = {"jobs (count)"};
   jobs.y = {"campaign"};
   std::string items = page.Plot(svg::StackedBarChart(jobs, states, colours, bars));
+  // Which flags, said in words: estimators leave these measurements out (docs/dataset.md).
+  std::string flagged;
+  for (const CampaignSummary& c : data.campaigns) {
+    if (c.flagged == 0) continue;
+    std::string kinds;
+    for (const auto& [flag, n] : c.flags) {
+      kinds += (kinds.empty() ? "" : ", ") + flag + " " + std::to_string(n);
+    }
+    flagged += (flagged.empty() ? "" : "; ") + std::string("#") + std::to_string(c.id) + " " +
+               c.name + ": " + std::to_string(c.flagged) + " (" + kinds + ")";
+  }
+  if (!flagged.empty()) {
+    items += page.Note("Measurements with quality flags, left out of every estimator: " +
+                       flagged + ".", true);
+  }
 
   if (data.activity.empty()) {
     items += page.Note("No measurements stored yet, so no progress over time.", true);

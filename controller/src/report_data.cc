@@ -71,8 +71,9 @@ Result<ReportData> LoadReportData(const std::string& db_path) {
   {
     auto q = sqlite::Stmt::Prepare(
         db.get(),
-        "SELECT j.campaign_id, m.agent, j.device_class, m.created_ms, m.repeats_json, j.spec "
-        "FROM measurements m JOIN jobs j ON j.id = m.job_id ORDER BY m.created_ms, m.id");
+        "SELECT j.campaign_id, m.agent, j.device_class, m.created_ms, m.repeats_json, j.spec, "
+        "m.payload FROM measurements m JOIN jobs j ON j.id = m.job_id "
+        "ORDER BY m.created_ms, m.id");
     if (!q.ok()) return not_a_dataset(q.status());
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q->Step());
@@ -87,6 +88,16 @@ Result<ReportData> LoadReportData(const std::string& db_path) {
       if (Result<JobSpec> spec = DecodeJob(q->BlobAt(5)); spec.ok()) {
         a.busy_ms += static_cast<double>(std::max<int64_t>(0, spec->settings.warmup_ms) +
                                          std::max<int64_t>(0, spec->settings.cooldown_ms));
+      }
+      // What the protocol doubts, per campaign (a payload this build cannot decode: none).
+      if (Result<Measurement> m = DecodeMeasurement(q->BlobAt(6)); m.ok()) {
+        const std::vector<std::string> flags = QualityFlags(*m);
+        auto c = std::find_if(data.campaigns.begin(), data.campaigns.end(),
+                              [&](const CampaignSummary& x) { return x.id == a.campaign_id; });
+        if (!flags.empty() && c != data.campaigns.end()) {
+          ++c->flagged;
+          for (const std::string& f : flags) ++c->flags[f];
+        }
       }
       data.activity.push_back(std::move(a));
     }

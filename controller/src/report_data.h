@@ -16,6 +16,9 @@ struct CampaignSummary {
   std::string name;
   std::string state;  // "running" | "done" | "cancelled"
   std::map<std::string, int64_t> jobs;  // job state ("planned", "queued", ...) -> count
+  // Measurements with quality flags (QualityFlags in job.h): how many, and per flag.
+  int64_t flagged = 0;
+  std::map<std::string, int64_t> flags;
 };
 
 // One stored measurement seen as work of the agent that made it.

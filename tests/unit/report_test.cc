@@ -273,6 +273,21 @@ TEST(Report, EveryEstimatorHasAPlotOrANote) {
   EXPECT_NE(html.find("id=\"comparison-table\""), std::string::npos);
   // Three jobs left queued show in the campaign's bar.
   EXPECT_NE(SvgById(html, "campaign-jobs").find("queued: 3"), std::string::npos);
+  EXPECT_EQ(html.find("flagged"), std::string::npos) << "nothing is flagged yet";
+}
+
+TEST(Report, FlaggedMeasurementsAreCountedPerCampaign) {
+  testing::TempDir dir;
+  const std::string db = dir.File("data.db");
+  std::vector<JobSpec> left = testing::BuildSyntheticDataset(db, 1);
+  ASSERT_EQ(left.size(), 1u);
+  testing::MeasureLater(db, left[0], {kFlagInterference});
+  ReportOptions options;
+  options.db = db;
+  auto report = BuildReport(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_NE(SvgById(report->html, "campaign-jobs").find("1 flagged"), std::string::npos);
+  EXPECT_NE(report->html.find("(interference 1)"), std::string::npos);
 }
 
 TEST(Report, NotesInsteadOfPlotsWithoutWholeModels) {
