@@ -13,7 +13,9 @@ struct EmbeddedOptions {
   std::string campaign_path;
   std::string db_path = "wattfleet.db";
   std::string export_path;      // CSV of the campaign's measurements; empty: next to the db
-  int agents = 2;
+  // One: several agents on one machine share its CPU package, and each sees the others'
+  // work as interference in every window (docs/quickstart.md).
+  int agents = 1;
   std::string sensor = "auto";  // passed to every agent
   int threads_per_agent = 0;    // 0: the machine's cores shared among the agents
   std::string log_dir;          // agents' logs; empty: next to the db

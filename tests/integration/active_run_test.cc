@@ -66,7 +66,10 @@ TEST(ActiveRunTest, AddsProbesWithinTheBudgetAndFinishes) {
                              "batch_size: 4\n"
                              "devices: [{class: cpu}]\n"
                              "measurement: {warmup_ms: 0, min_window_ms: 20, target_rel_ci: 0.5,"
-                             " min_repeats: 1, max_repeats: 2, cooldown_ms: 0}\n"
+                             " min_repeats: 1, max_repeats: 2, cooldown_ms: 0,"
+                             // Two agents share this machine: each is the other's interference,
+                             // which is not what this test is about.
+                             " max_interference: 4096}\n"
                              "architectures:\n"
                              "  - family: mlp\n"
                              "    sweep: {depth: [1, 2], width: [8, 32], input: [32]}\n"
