@@ -45,6 +45,11 @@ std::string SelfExe() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("wattfleet-agent");
 }
 
+// Whether other processes' CPU work lands in this meter's energy: it does for meters of the
+// CPU package or the whole machine (RAPL, modeled, hwmon, a phone's battery), not for one
+// GPU's own counter (NVML), where CPU interference would only discard good windows.
+bool CpuInterferenceMatters(const wattfleet::Meter& meter) { return meter.name() != "nvml"; }
+
 // The exec-worker: runs jobs sent on stdin until EOF (exec_worker.h).
 int ExecWorkerMain(const std::string& device, const std::string& sensor, int threads,
                    const wattfleet::SensorRoots& roots) {
@@ -70,7 +75,8 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
   spdlog::debug("exec-worker: telemetry {}", why);
   // The workload runs in this process: its own CPU time is /proc/self's.
   ProcCpuActivity activity(roots.proc_root);
-  InProcessRunner runner(**executor, **meter, device, telemetry.get(), &activity);
+  InProcessRunner runner(**executor, **meter, device, telemetry.get(),
+                         CpuInterferenceMatters(**meter) ? &activity : nullptr);
   return ServeExecWorker(runner);
 }
 
@@ -293,8 +299,9 @@ int main(int argc, char** argv) {
                   "exec-worker"};
     runner = MakeChildProcessRunner(child);
   } else {
-    runner = std::make_unique<InProcessRunner>(**executor, **meter, device, telemetry.get(),
-                                               &activity);
+    runner = std::make_unique<InProcessRunner>(
+        **executor, **meter, device, telemetry.get(),
+        CpuInterferenceMatters(**meter) ? &activity : nullptr);
   }
 
   AgentOptions options;
