@@ -72,6 +72,10 @@ struct DispatcherCounters {
   std::atomic<int64_t> jobs_added{0};        // since start: probes added by active profiling
 };
 
+// A peer's routing id as logs may show it, without the random part of an agent's (for the
+// dispatcher's own files).
+std::string PeerLabel(const std::string& identity);
+
 class Dispatcher {
  public:
   Dispatcher(DispatcherOptions options, Store& store, Clock& clock = SystemClock());
