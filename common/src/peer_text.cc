@@ -1,5 +1,8 @@
 #include "wattfleet/common/peer_text.h"
 
+#include <initializer_list>
+#include <utility>
+
 namespace wattfleet {
 namespace {
 
@@ -38,6 +41,33 @@ Status CheckPeerField(std::string_view field, std::string_view value, size_t max
     }
   }
   return Status::OK();
+}
+
+namespace {
+
+Status CheckAll(std::initializer_list<std::pair<const char*, const std::string*>> fields) {
+  for (const auto& [field, value] : fields) WF_RETURN_IF_ERROR(CheckPeerField(field, *value));
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CheckPeerText(const ReadyMsg& r) {
+  return CheckAll({{"device class", &r.device_class},
+                   {"device", &r.device},
+                   {"sensor", &r.sensor},
+                   {"hostname", &r.hostname},
+                   {"agent version", &r.agent_version},
+                   {"torch version", &r.torch_version}});
+}
+
+Status CheckPeerText(const Measurement& m) {
+  return CheckAll({{"sensor", &m.sensor},
+                   {"domain", &m.domain},
+                   {"device", &m.device},
+                   {"agent version", &m.agent_version},
+                   {"torch version", &m.torch_version},
+                   {"telemetry source", &m.telemetry_source}});
 }
 
 std::string Escaped(std::string_view text, size_t max_bytes) {

@@ -205,22 +205,13 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   }
 
   if (done) {
-    const Measurement& m = r.measurement;
-    for (const auto& [field, value] :
-         {std::pair<const char*, const std::string*>{"sensor", &m.sensor},
-          {"domain", &m.domain},
-          {"device", &m.device},
-          {"agent version", &m.agent_version},
-          {"torch version", &m.torch_version},
-          {"telemetry source", &m.telemetry_source}}) {
-      if (Status f = CheckPeerField(field, *value); !f.ok()) {
-        // Never storable: acknowledged so that the spool lets go of it, and counted.
-        ++counters_.malformed;
-        spdlog::warn("controller: result from {} for job {} not stored: {}", name, r.job_id,
-                     f.message());
-        Defer(identity, Command::kAck, Encode(ack));
-        return;
-      }
+    if (Status f = CheckPeerText(r.measurement); !f.ok()) {
+      // Never storable: acknowledged so that the spool lets go of it, and counted.
+      ++counters_.malformed;
+      spdlog::warn("controller: result from {} for job {} not stored: {}", name, r.job_id,
+                   f.message());
+      Defer(identity, Command::kAck, Encode(ack));
+      return;
     }
     auto outcome = store_.RecordResult(r, name);
     if (!outcome.ok()) {

@@ -80,17 +80,9 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& use
       return;
     }
   }
-  for (const auto& [field, value] :
-       {std::pair<const char*, const std::string*>{"device class", &ready->device_class},
-        {"device", &ready->device},
-        {"sensor", &ready->sensor},
-        {"hostname", &ready->hostname},
-        {"agent version", &ready->agent_version},
-        {"torch version", &ready->torch_version}}) {
-    if (Status f = CheckPeerField(field, *value); !f.ok()) {
-      RefuseAgent(identity, f.message());
-      return;
-    }
+  if (Status f = CheckPeerText(*ready); !f.ok()) {
+    RefuseAgent(identity, f.message());
+    return;
   }
   if (ready->protocol_version != kProtocolVersion) {
     spdlog::warn("controller: refused {}: protocol version {}", ready->name,

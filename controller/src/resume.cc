@@ -1,6 +1,7 @@
 #include "resume.h"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <vector>
@@ -21,6 +22,18 @@ JobIdentity IdentityOf(JobSpec job) {
   return Encode(job);
 }
 
+// Every job of `campaign`, of every kind.
+Result<std::vector<CampaignJob>> AllJobs(Store& store, int64_t campaign) {
+  std::vector<CampaignJob> all;
+  for (JobKind kind : {JobKind::kLayer, JobKind::kModel, JobKind::kProbe}) {
+    CampaignJobFilter filter;
+    filter.kind = kind;
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, store.ListCampaignJobs(campaign, filter));
+    std::move(jobs.begin(), jobs.end(), std::back_inserter(all));
+  }
+  return all;
+}
+
 }  // namespace
 
 Result<std::optional<int64_t>> FindUnfinishedCampaign(Store& store, const Plan& plan) {
@@ -35,13 +48,9 @@ Result<std::optional<int64_t>> FindUnfinishedCampaign(Store& store, const Plan& 
   for (const CampaignStatus& c : campaigns) {
     if (c.state != "running" || c.name != plan.campaign.name) continue;
     std::multiset<JobIdentity> stored, stored_probes;
-    for (JobKind kind : {JobKind::kLayer, JobKind::kModel, JobKind::kProbe}) {
-      CampaignJobFilter filter;
-      filter.kind = kind;
-      WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, store.ListCampaignJobs(c.id, filter));
-      for (const CampaignJob& j : jobs) {
-        (kind == JobKind::kProbe ? stored_probes : stored).insert(IdentityOf(j.spec));
-      }
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, AllJobs(store, c.id));
+    for (const CampaignJob& j : jobs) {
+      (j.spec.kind == JobKind::kProbe ? stored_probes : stored).insert(IdentityOf(j.spec));
     }
     if (stored != planned) continue;
     if (!std::includes(stored_probes.begin(), stored_probes.end(), planned_probes.begin(),
@@ -86,21 +95,12 @@ Result<CampaignProgress> ProgressOf(Store& store, int64_t campaign) {
   return Status::NotFound("no campaign " + std::to_string(campaign));
 }
 
-}  // namespace wattfleet
-
-namespace wattfleet {
-
 Result<std::vector<CampaignJob>> UnmeasuredJobs(Store& store, int64_t campaign) {
-  std::vector<CampaignJob> out;
-  for (JobKind kind : {JobKind::kLayer, JobKind::kModel, JobKind::kProbe}) {
-    CampaignJobFilter filter;
-    filter.kind = kind;
-    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, store.ListCampaignJobs(campaign, filter));
-    for (CampaignJob& j : jobs) {
-      if (!j.measured) out.push_back(std::move(j));
-    }
-  }
-  return out;
+  WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs, AllJobs(store, campaign));
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
+                            [](const CampaignJob& j) { return j.measured; }),
+             jobs.end());
+  return jobs;
 }
 
 }  // namespace wattfleet

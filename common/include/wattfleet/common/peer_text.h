@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "wattfleet/common/job.h"
+#include "wattfleet/common/protocol.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
@@ -28,6 +30,12 @@ Status CheckAgentName(std::string_view name);
 // error. Bytes >= 0x80 are allowed (UTF-8 host names and versions).
 Status CheckPeerField(std::string_view field, std::string_view value,
                       size_t max_bytes = kMaxPeerFieldBytes);
+// CheckPeerField over every short text a peer reports in a READY (device class, device,
+// sensor, host name, versions) or in a measurement (sensor, domain, device, versions,
+// telemetry source); the first that fails.
+Status CheckPeerText(const ReadyMsg& ready);
+Status CheckPeerText(const Measurement& m);
+
 // `text` with every control byte (and DEL) written as \xNN and cut to `max_bytes` (marked
 // with "..."): safe to print on a terminal or to log.
 std::string Escaped(std::string_view text, size_t max_bytes = kMaxPeerErrorBytes);
