@@ -63,6 +63,16 @@ class DispatcherFixture : public ::testing::Test {
     EXPECT_TRUE(loop_status_.ok());
     dispatcher_.reset();
   }
+  // A connection of its own onto the dataset, as `export` or `status` would open: the store
+  // the dispatcher writes through is its alone while it runs (one SQLite connection is not
+  // shared between threads).
+  std::unique_ptr<Store> ReadStore() {
+    StoreOpenOptions read;
+    read.create_if_missing = false;
+    auto store = OpenSqliteStore(dir_ + "/d.db", read);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(*store) : nullptr;
+  }
   // Registers `agent` as `name` and takes the first job the dispatcher hands it.
   void RegisterAndTake(FakeAgent& agent, const std::string& name, JobSpec* job) {
     agent.Send(Command::kReady, Encode(Ready(name)));
