@@ -16,6 +16,7 @@
 #include <iostream>
 
 #include "agent.h"
+#include "characterise.h"
 #include "cpu_activity.h"
 #include "device_info.h"
 #include "exec_worker.h"
@@ -23,6 +24,7 @@
 #include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/peer_text.h"
+#include "wattfleet/common/sensor_character_json.h"
 
 namespace {
 
@@ -52,7 +54,7 @@ bool CpuInterferenceMatters(const wattfleet::Meter& meter) { return meter.name()
 
 // The exec-worker: runs jobs sent on stdin until EOF (exec_worker.h).
 int ExecWorkerMain(const std::string& device, const std::string& sensor, int threads,
-                   const wattfleet::SensorRoots& roots) {
+                   double sensor_period_s, const wattfleet::SensorRoots& roots) {
   using namespace wattfleet;
   // Dies with the agent (even a SIGKILLed one), and leaves stop signals to the agent, which
   // drains by letting the running job finish.
@@ -61,11 +63,13 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
   std::string why;
-  auto meter = OpenMeter(sensor, roots, &why);
-  if (!meter.ok()) {
-    spdlog::error("exec-worker: {}", meter.status().message());
+  auto opened = OpenMeter(sensor, roots, &why);
+  if (!opened.ok()) {
+    spdlog::error("exec-worker: {}", opened.status().message());
     return 2;
   }
+  // Windows sized from the period the agent characterised, not only the declared one.
+  std::unique_ptr<Meter> meter = WithUpdatePeriod(**opened, sensor_period_s);
   auto executor = MakeExecutor(ExecutorOptions{device, threads});
   if (!executor.ok()) {
     spdlog::error("exec-worker: {}", executor.status().message());
@@ -75,12 +79,22 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
   spdlog::debug("exec-worker: telemetry {}", why);
   // The workload runs in this process: its own CPU time is /proc/self's.
   ProcCpuActivity activity(roots.proc_root);
-  InProcessRunner runner(**executor, **meter, device, telemetry.get(),
-                         CpuInterferenceMatters(**meter) ? &activity : nullptr);
+  InProcessRunner runner(**executor, *meter, device, telemetry.get(),
+                         CpuInterferenceMatters(*meter) ? &activity : nullptr);
   return ServeExecWorker(runner);
 }
 
-int Probe(const wattfleet::SensorRoots& roots, bool json) {
+// The meter `sensor` picks, characterised (characterise.h); its error when it cannot open.
+wattfleet::Result<wattfleet::SensorCharacter> CharacteriseSensor(
+    const std::string& sensor, const wattfleet::SensorRoots& roots, std::string* backend) {
+  using namespace wattfleet;
+  std::string why;
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Meter> meter, OpenMeter(sensor, roots, &why));
+  *backend = meter->name();
+  return Characterise(*meter, SystemClock());
+}
+
+int Probe(const wattfleet::SensorRoots& roots, const std::string& sensor, bool json) {
   using namespace wattfleet;
   DeviceInfo d = ProbeDevice(roots.proc_root);
   auto exec = MakeExecutor(ExecutorOptions{});
@@ -90,6 +104,8 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
     for (DType t : (*exec)->dtypes()) dtypes.emplace_back(DTypeName(t));
   }
   auto sensors = ProbeSensors(roots);
+  std::string backend;
+  auto character = CharacteriseSensor(sensor, roots, &backend);
   std::string telemetry_why;
   auto sample = OpenTelemetry(roots, &telemetry_why)->Read();
   const auto figure = [](const std::optional<double>& v) {
@@ -119,6 +135,15 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
     t["clock_mhz"] = sample.ok() ? figure(sample->clock_mhz) : nlohmann::json(nullptr);
     t["reason"] = sample.ok() ? telemetry_why : telemetry_why + ": " + sample.status().message();
     j["telemetry"] = t;
+    // The meter a job would use (--sensor), characterised by polling it.
+    nlohmann::json m = {{"sensor", sensor}};
+    if (character.ok()) {
+      m["backend"] = backend;
+      m["character"] = SensorCharacterJson(*character);
+    } else {
+      m["error"] = character.status().message();
+    }
+    j["meter"] = m;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -132,6 +157,12 @@ int Probe(const wattfleet::SensorRoots& roots, bool json) {
             << "sensors:\n";
   for (const auto& s : sensors) {
     std::cout << "  " << (s.available ? "[x] " : "[ ] ") << s.backend << ": " << s.reason << "\n";
+  }
+  std::cout << "meter       ";
+  if (character.ok()) {
+    std::cout << backend << ": " << DescribeSensor(*character) << "\n";
+  } else {
+    std::cout << sensor << ": " << character.status().message() << "\n";
   }
   std::cout << "telemetry   ";
   if (!sample.ok()) {
@@ -203,6 +234,8 @@ int main(int argc, char** argv) {
   probe->add_flag("--json", probe_json, "one JSON document on stdout");
   // The child process of --isolation process; not for direct use.
   CLI::App* exec_worker = app.add_subcommand("exec-worker", "")->group("");
+  double sensor_period_s = 0;  // the agent's characterised update period
+  exec_worker->add_option("--sensor-period", sensor_period_s)->check(CLI::NonNegativeNumber);
 
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   roots.device = device;
@@ -210,8 +243,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  if (probe->parsed()) return Probe(roots, probe_json);
-  if (exec_worker->parsed()) return ExecWorkerMain(device, sensor, threads, roots);
+  if (probe->parsed()) return Probe(roots, sensor, probe_json);
+  if (exec_worker->parsed()) return ExecWorkerMain(device, sensor, threads, sensor_period_s, roots);
 
   if (controller.empty()) {
     std::cerr << "--controller is required (e.g. --controller tcp://127.0.0.1:5555)\n";
@@ -253,6 +286,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::info("agent: sensor {} ({})", (*meter)->name(), why);
+  // What the meter can resolve, measured before any job relies on it.
+  SensorCharacter character;
+  if (auto c = Characterise(**meter, SystemClock()); c.ok()) {
+    character = std::move(c).value();
+    if (character.stuck) {
+      spdlog::warn("agent: sensor: {}", DescribeSensor(character));
+    } else {
+      spdlog::info("agent: sensor: {}", DescribeSensor(character));
+    }
+  } else {
+    spdlog::warn("agent: sensor not characterised: {}", c.status().message());
+  }
+  std::unique_ptr<Meter> sized = WithUpdatePeriod(**meter, character.EffectivePeriod());
   auto executor = MakeExecutor(ExecutorOptions{device, threads});
   if (!executor.ok()) {
     std::cerr << executor.status().message() << "\n";
@@ -275,6 +321,7 @@ int main(int argc, char** argv) {
   ready.agent_version = WATTFLEET_VERSION;
   ready.torch_version = (*executor)->torch_version();
   ready.prefetch = prefetch;
+  ready.sensor_character = character;
   // A short matrix-product run (about 0.3 s) before registering: what the device can attain.
   if (auto peak = (*executor)->MeasurePeakFlops(0.3); peak.ok()) {
     ready.peak_flops = *peak;
@@ -296,12 +343,13 @@ int main(int argc, char** argv) {
                   "--threads",  std::to_string(threads),         "--sysfs-root",
                   roots.sysfs_root, "--proc-root", roots.proc_root, "--nvml-library",
                   roots.nvml_library, "--log-level", log_level,
-                  "exec-worker"};
+                  "exec-worker", "--sensor-period",
+                  std::to_string(character.EffectivePeriod())};
     runner = MakeChildProcessRunner(child);
   } else {
     runner = std::make_unique<InProcessRunner>(
-        **executor, **meter, device, telemetry.get(),
-        CpuInterferenceMatters(**meter) ? &activity : nullptr);
+        **executor, *sized, device, telemetry.get(),
+        CpuInterferenceMatters(*sized) ? &activity : nullptr);
   }
 
   AgentOptions options;

@@ -205,10 +205,11 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   if (!idle_w_or.ok()) return SensorError(idle_w_or.status());
   const double idle_w = *idle_w_or;
 
-  // 3. Window length: min_window_ms, and never fewer than 10 counter updates, because a
-  // window's energy is uncertain by up to one update period at each end.
+  // 3. Window length: min_window_ms, and never fewer than kWindowUpdates counter updates,
+  // because a window's energy is uncertain by up to one update period at each end. The
+  // period is the characterised one when the agent measured a longer one (characterise.h).
   const double target_s = std::max(static_cast<double>(settings.min_window_ms) / 1000.0,
-                                   10.0 * meter.update_period_s());
+                                   kWindowUpdates * meter.update_period_s());
   WF_ASSIGN_OR_RETURN(const int64_t n, GrowWindow(workload, clock, target_s));
 
   // 4. Repeats. A CI needs two windows, so min_repeats is raised to 2 and max_repeats to at
@@ -263,8 +264,11 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     }
     const double idle_floor = idle_w * time * kBelowIdleTolerance;
     if (!std::isfinite(energy) || energy <= 0 || energy < idle_floor) {
+      // A counter that did not move is a stuck sensor, never zero power.
       std::string why = !std::isfinite(energy) ? "is not finite"
-                        : energy <= 0          ? "is not positive"
+                        : energy == 0          ? "is zero: the sensor did not move over " +
+                                                     Num(time) + " s (stuck?)"
+                        : energy < 0           ? "is not positive"
                                                : "is below half of what idle power implies (" +
                                                      Num(idle_w) + " W x " + Num(time) +
                                                      " s x " + Num(kBelowIdleTolerance) +
@@ -308,6 +312,13 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     }
   }
   if (!interference.empty()) m.interference = MeanStd(interference).mean;
+  // The sensor's own bound: a read sees the counter as of its last update, up to one period
+  // late at each end, which can shift a window by up to one period of its power; plus one
+  // counter step. Spread over the window's iterations.
+  const double period = meter.update_period_s();
+  const double window_w = t.mean > 0 ? e.mean / t.mean : 0;
+  m.sensor_update_period_s = period;
+  m.energy_bound_j = (window_w * period + meter.facts().resolution_j) / dn;
   m.rel_ci = rel_ci;
   m.time_rel_ci = RelCi(time_per_iter);
   m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;

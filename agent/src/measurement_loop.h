@@ -1,5 +1,5 @@
-// The measurement protocol of MEASUREMENT.md, independent of what runs: warm-up, idle
-// baseline, window growth to min_window_ms (and >= 10 sensor update periods), repeats until
+// The measurement protocol of docs/measurement.md, independent of what runs: warm-up, idle
+// baseline, window growth to min_window_ms (and >= kWindowUpdates sensor updates), repeats until
 // the 95 % CI half-width of energy per iteration is within target_rel_ci or max_repeats,
 // cool-down, and SENSOR failures for windows that read zero, negative, NaN or below idle.
 #pragma once
@@ -15,6 +15,11 @@
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
+
+// A window spans at least this many updates of the sensor, whatever min_window_ms says: its
+// ends are uncertain by up to one update each, so 10 keeps that under ~10 % of the window
+// before averaging over repeats (docs/measurement.md, "Window length").
+inline constexpr double kWindowUpdates = 10.0;
 
 // What is measured: runs `iterations` iterations and returns when they are complete (a CUDA
 // workload synchronizes before returning).

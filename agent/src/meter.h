@@ -1,4 +1,4 @@
-// Energy meters: one interface, several backends (MEASUREMENT.md).
+// Energy meters: one interface, several backends (docs/measurement.md).
 //
 // A meter is a cumulative counter: Read() returns joules since an arbitrary origin, and the
 // energy of a window is the difference of two reads. Backends that sample power integrate it
@@ -14,6 +14,15 @@
 
 namespace wattfleet {
 
+// What a backend knows of its sensor before polling it (docs/measurement.md, "Sensors").
+struct MeterFacts {
+  std::string method;       // "energy counter" | "power sampling" | "model"
+  double resolution_j = 0;  // one step of the counter as reported (RAPL: 1 uJ; NVML: 1 mJ)
+  double wrap_j = 0;        // the counter wraps to zero past this (0: never in practice)
+  double averaging_s = 0;   // readings are averages over this long (0: none known)
+  std::string note;         // a fallback or a known limit, in one sentence
+};
+
 class Meter {
  public:
   virtual ~Meter() = default;
@@ -25,6 +34,11 @@ class Meter {
   virtual double update_period_s() const = 0;
   // Cumulative energy in joules. Errors are SENSOR failures.
   virtual Result<double> ReadJoules() = 0;
+  virtual MeterFacts facts() const = 0;
+  // The reading the hardware updates, read once: the counter (J) of a counter, the power (W)
+  // of a sampled sensor. Polling it shows how often the sensor really updates, which
+  // ReadJoules cannot (a sampled meter's integral moves at every read).
+  virtual Result<double> ReadSensor() = 0;
 };
 
 struct ModeledMeterOptions {

@@ -63,15 +63,22 @@ Result<double> ReadDischargeWatts(const BatteryFiles& f) {
 
 class AndroidMeter final : public Meter {
  public:
-  explicit AndroidMeter(std::unique_ptr<PowerSampler> sampler) : sampler_(std::move(sampler)) {}
+  AndroidMeter(BatteryFiles files, std::unique_ptr<PowerSampler> sampler)
+      : files_(std::move(files)), sampler_(std::move(sampler)) {}
 
   std::string name() const override { return "android"; }
   std::string domain() const override { return "battery"; }
   bool is_estimate() const override { return false; }
   double update_period_s() const override { return kSamplePeriodS; }
   Result<double> ReadJoules() override { return sampler_->ReadJoules(); }
+  MeterFacts facts() const override {
+    return {"power sampling", 0, 0, 0,
+            "the fuel gauge updates current_now at its own cadence (often 0.1-1 s)"};
+  }
+  Result<double> ReadSensor() override { return ReadDischargeWatts(files_); }
 
  private:
+  const BatteryFiles files_;
   std::unique_ptr<PowerSampler> sampler_;  // its destructor stops the sampling thread
 };
 
@@ -91,7 +98,7 @@ Result<std::unique_ptr<Meter>> MakeAndroidMeter(const std::string& sysfs_root, C
   WF_ASSIGN_OR_RETURN(std::unique_ptr<PowerSampler> sampler,
                       PowerSampler::Start([f] { return ReadDischargeWatts(f); }, kSamplePeriodS,
                                           clock));
-  return std::unique_ptr<Meter>(std::make_unique<AndroidMeter>(std::move(sampler)));
+  return std::unique_ptr<Meter>(std::make_unique<AndroidMeter>(f, std::move(sampler)));
 }
 
 }  // namespace wattfleet

@@ -13,7 +13,9 @@
 // differ by board (VDD_IN on TX2/Xavier NX/Orin, POM_5V_IN on Nano, none on AGX Xavier).
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +44,7 @@ struct Rail {
   RailKind kind;
   std::string a;  // the power file, or the voltage file
   std::string b;  // the current file (kVoltsTimesAmps only)
+  std::string dir;  // the hwmon or iio directory it was found in
 };
 
 Result<double> ReadRailWatts(const Rail& r) {
@@ -91,9 +94,9 @@ Status ScanRails(const std::string& dir, std::vector<Rail>* rails) {
       const std::string volt = dir + "/in" + idx + "_input";
       const std::string curr = dir + "/curr" + idx + "_input";
       if (sysfs::Exists(power)) {
-        rails->push_back({label, RailKind::kPowerMicrowatts, power, ""});
+        rails->push_back({label, RailKind::kPowerMicrowatts, power, "", dir});
       } else if (sysfs::Exists(volt) && sysfs::Exists(curr)) {
-        rails->push_back({label, RailKind::kVoltsTimesAmps, volt, curr});
+        rails->push_back({label, RailKind::kVoltsTimesAmps, volt, curr, dir});
       }
       // Otherwise a label without a power reading (e.g. "sum of shunt voltages"): not a rail.
       continue;
@@ -103,7 +106,7 @@ Status ScanRails(const std::string& dir, std::vector<Rail>* rails) {
       WF_ASSIGN_OR_RETURN(std::string label, sysfs::ReadTrimmed(dir + "/" + name));
       if (label.empty() || label == "NC") continue;
       const std::string power = dir + "/in_power" + std::to_string(n) + "_input";
-      if (sysfs::Exists(power)) rails->push_back({label, RailKind::kPowerMilliwatts, power, ""});
+      if (sysfs::Exists(power)) rails->push_back({label, RailKind::kPowerMilliwatts, power, "", dir});
     }
   }
   return Status::OK();
@@ -134,17 +137,32 @@ int TotalRail(const std::vector<Rail>& rails) {
 
 class HwmonMeter final : public Meter {
  public:
-  HwmonMeter(std::string domain, std::unique_ptr<PowerSampler> sampler)
-      : domain_(std::move(domain)), sampler_(std::move(sampler)) {}
+  HwmonMeter(std::string domain, std::function<Result<double>()> read, double averaging_s,
+             std::unique_ptr<PowerSampler> sampler)
+      : domain_(std::move(domain)),
+        read_(std::move(read)),
+        averaging_s_(averaging_s),
+        sampler_(std::move(sampler)) {}
 
   std::string name() const override { return "hwmon"; }
   std::string domain() const override { return domain_; }
   bool is_estimate() const override { return false; }
   double update_period_s() const override { return kSamplePeriodS; }
   Result<double> ReadJoules() override { return sampler_->ReadJoules(); }
+  MeterFacts facts() const override {
+    std::string note;
+    if (averaging_s_ > 0) {
+      note = "the monitor converts every " + std::to_string(std::lround(averaging_s_ * 1000)) +
+             " ms (update_interval): readings are averages over that";
+    }
+    return {"power sampling", 0, 0, averaging_s_, note};
+  }
+  Result<double> ReadSensor() override { return read_(); }
 
  private:
   const std::string domain_;
+  const std::function<Result<double>()> read_;
+  const double averaging_s_;
   std::unique_ptr<PowerSampler> sampler_;  // its destructor stops the sampling thread
 };
 
@@ -216,9 +234,18 @@ Result<std::unique_ptr<Meter>> MakeHwmonMeter(const std::string& sysfs_root,
     }
     return w;
   };
+  // hwmon's update_interval (ms): how often the chip converts, so how long each reading
+  // averages (the INA3221 multiplies conversion time by its averaging count and channels).
+  double averaging_s = 0;
+  for (const Rail& r : chosen) {
+    if (auto ms = sysfs::ReadInt(r.dir + "/update_interval"); ms.ok() && *ms > 0) {
+      averaging_s = std::max(averaging_s, static_cast<double>(*ms) / 1000.0);
+    }
+  }
   WF_ASSIGN_OR_RETURN(std::unique_ptr<PowerSampler> sampler,
                       PowerSampler::Start(read, kSamplePeriodS, clock));
-  return std::unique_ptr<Meter>(std::make_unique<HwmonMeter>(domain, std::move(sampler)));
+  return std::unique_ptr<Meter>(
+      std::make_unique<HwmonMeter>(domain, read, averaging_s, std::move(sampler)));
 }
 
 }  // namespace wattfleet

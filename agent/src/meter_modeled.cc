@@ -48,6 +48,14 @@ class ModeledMeter final : public Meter {
   // The jiffy counter advances once per 1/USER_HZ (10 ms on nearly every Linux, where
   // USER_HZ = 100); never claim a finer period than 10 ms.
   double update_period_s() const override { return std::max(0.01, 1.0 / hz_); }
+  MeterFacts facts() const override {
+    return {"model", 0, 0, 0, "TDP x CPU utilisation: an estimate, not a measurement"};
+  }
+  // The busy jiffies the model follows: they move at most once per tick.
+  Result<double> ReadSensor() override {
+    WF_ASSIGN_OR_RETURN(CpuSample s, ReadProcStat(stat_path_));
+    return static_cast<double>(s.busy);
+  }
 
   Result<double> ReadJoules() override {
     WF_ASSIGN_OR_RETURN(CpuSample s, ReadProcStat(stat_path_));

@@ -186,6 +186,20 @@ class NvmlCounterMeter final : public Meter {
   std::string domain() const override { return "gpu" + std::to_string(index_); }
   bool is_estimate() const override { return false; }
   double update_period_s() const override { return kCounterPeriodS; }
+  MeterFacts facts() const override {
+    return {"energy counter", 1e-3, 0, 0,
+            "on A100/H100-class parts the counter follows power sampled over part of each "
+            "period only: long windows and phase-shifted repeats (docs/measurement.md)"};
+  }
+  Result<double> ReadSensor() override {
+    unsigned long long mj = 0;
+    const nvmlReturn_t rc = lib_->get_total_energy(device_, &mj);
+    if (rc != NVML_SUCCESS) {
+      return Status::Unavailable("nvmlDeviceGetTotalEnergyConsumption(" +
+                                 Describe(index_, model_) + "): " + lib_->ErrorString(rc));
+    }
+    return static_cast<double>(mj) / 1000.0;
+  }
 
   Result<double> ReadJoules() override {
     unsigned long long mj = 0;
@@ -247,6 +261,20 @@ class NvmlSampledMeter final : public Meter {
   std::string domain() const override { return "gpu" + std::to_string(index_) + "-power-sampled"; }
   bool is_estimate() const override { return false; }
   double update_period_s() const override { return kSamplePeriodS; }
+  MeterFacts facts() const override {
+    return {"power sampling", 0, 0, 0,
+            "no NVML energy counter on this GPU (before Volta): power sampled every 20 ms and "
+            "integrated"};
+  }
+  Result<double> ReadSensor() override {
+    unsigned int mw = 0;
+    const nvmlReturn_t rc = lib_->get_power_usage(device_, &mw);
+    if (rc != NVML_SUCCESS) {
+      return Status::Unavailable("nvmlDeviceGetPowerUsage(" + Describe(index_, model_) +
+                                 "): " + lib_->ErrorString(rc));
+    }
+    return mw / 1000.0;
+  }
 
   Result<double> ReadJoules() override {
     std::lock_guard<std::mutex> lock(mu_);

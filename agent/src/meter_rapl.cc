@@ -83,8 +83,10 @@ Result<Domain> OpenDomain(const std::string& dir) {
 
 class RaplMeter final : public Meter {
  public:
-  RaplMeter(std::vector<Domain> domains, std::string domain_label)
-      : domains_(std::move(domains)), domain_label_(std::move(domain_label)) {}
+  RaplMeter(std::vector<Domain> domains, std::string domain_label, std::string note)
+      : domains_(std::move(domains)),
+        domain_label_(std::move(domain_label)),
+        note_(std::move(note)) {}
 
   ~RaplMeter() override { poller_.reset(); }  // join before domains_ and mu_ go away
 
@@ -101,6 +103,23 @@ class RaplMeter final : public Meter {
   bool is_estimate() const override { return false; }
   // The hardware updates energy_uj about every millisecond.
   double update_period_s() const override { return 0.001; }
+  MeterFacts facts() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // The first counter to wrap bounds how long a window may go unpolled.
+    uint64_t wrap = domains_.front().max_range;
+    for (const Domain& d : domains_) wrap = std::min(wrap, d.max_range);
+    return {"energy counter", 1e-6, static_cast<double>(wrap) * 1e-6, 0, note_};
+  }
+  // The counters as the kernel shows them now, summed, without accumulating: a change of any
+  // of them is an update.
+  Result<double> ReadSensor() override {
+    uint64_t sum = 0;
+    for (const Domain& d : domains_) {
+      WF_ASSIGN_OR_RETURN(uint64_t v, ReadCounter(d.energy_path));
+      sum += v;
+    }
+    return static_cast<double>(sum) * 1e-6;
+  }
 
   Result<double> ReadJoules() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -140,9 +159,10 @@ class RaplMeter final : public Meter {
     return first;
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<Domain> domains_;
   const std::string domain_label_;
+  const std::string note_;
   Status latched_;
   std::unique_ptr<PeriodicThread> poller_;
 };
@@ -197,8 +217,11 @@ Result<std::unique_ptr<Meter>> MakeRaplMeter(const std::string& sysfs_root, Cloc
     domains.push_back(std::move(d));
     have_dram = true;
   }
-  auto meter = std::make_unique<RaplMeter>(std::move(domains),
-                                           have_dram ? "package+dram" : "package");
+  // Many client CPUs and AMD parts expose no dram domain: memory energy is then outside the
+  // figure, which matters for memory-bound layers.
+  auto meter = std::make_unique<RaplMeter>(
+      std::move(domains), have_dram ? "package+dram" : "package",
+      have_dram ? "" : "no dram domain: memory energy is not included");
   meter->StartPoller();
   return std::unique_ptr<Meter>(std::move(meter));
 }

@@ -41,6 +41,12 @@ class SimulatedMeter final : public Meter {
   std::string domain() const override { return "simulated"; }
   bool is_estimate() const override { return true; }
   double update_period_s() const override { return 0.001; }
+  MeterFacts facts() const override { return {"model", 0, 0, 0, "simulated: tests only"}; }
+  // The counter as of now at idle power, without drawing noise: reading it must not shift the
+  // seeded noise sequence ReadJoules follows.
+  Result<double> ReadSensor() override {
+    return energy_ + o_.idle_w * std::max(0.0, clock_.NowSeconds() - last_wall_);
+  }
 
   Result<double> ReadJoules() override {
     const double wall = clock_.NowSeconds();

@@ -127,15 +127,21 @@ WF_MSGPACK_MAP(wattfleet::Measurement, "sensor", v.sensor, "domain", v.domain,
                v.temperature_after_c, "clock_before_mhz", v.clock_before_mhz,
                "clock_after_mhz", v.clock_after_mhz, "telemetry_source", v.telemetry_source,
                "interference", v.interference, "windows_discarded", v.windows_discarded,
-               "flags", v.flags)
+               "flags", v.flags, "energy_bound_j", v.energy_bound_j,
+               "sensor_update_period_s", v.sensor_update_period_s)
 WF_MSGPACK_MAP(wattfleet::JobResult, "job_id", v.job_id, "attempt", v.attempt, "outcome",
                v.outcome, "error", v.error, "measurement", v.measurement)
+WF_MSGPACK_MAP(wattfleet::SensorCharacter, "method", v.method, "declared_period_s",
+               v.declared_period_s, "update_period_s", v.update_period_s, "updates_seen",
+               v.updates_seen, "polled_s", v.polled_s, "resolution_j", v.resolution_j,
+               "wrap_j", v.wrap_j, "averaging_s", v.averaging_s, "stuck", v.stuck, "note",
+               v.note)
 WF_MSGPACK_MAP(wattfleet::ReadyMsg, "protocol_version", v.protocol_version, "name", v.name,
                "device_class", v.device_class, "device", v.device, "sensor", v.sensor,
                "hostname", v.hostname, "cores", v.cores, "memory_bytes", v.memory_bytes,
                "agent_version", v.agent_version, "torch_version", v.torch_version,
                "prefetch", v.prefetch, "resumed_job_ids", v.resumed_job_ids, "peak_flops",
-               v.peak_flops)
+               v.peak_flops, "sensor_character", v.sensor_character)
 WF_MSGPACK_MAP(wattfleet::WelcomeMsg, "heartbeat_ms", v.heartbeat_ms, "liveness", v.liveness,
                "controller_version", v.controller_version)
 WF_MSGPACK_MAP(wattfleet::AckMsg, "job_id", v.job_id, "attempt", v.attempt)

@@ -58,7 +58,9 @@ Status CheckPeerText(const ReadyMsg& r) {
                    {"sensor", &r.sensor},
                    {"hostname", &r.hostname},
                    {"agent version", &r.agent_version},
-                   {"torch version", &r.torch_version}});
+                   {"torch version", &r.torch_version},
+                   {"sensor method", &r.sensor_character.method},
+                   {"sensor note", &r.sensor_character.note}});
 }
 
 Status CheckPeerText(const Measurement& m) {

@@ -275,6 +275,10 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
                 a.value("alive", false) ? "yes" : "no", a.value("device_class", "").c_str(),
                 a.value("sensor", "").c_str(), static_cast<long long>(a.value("running", int64_t{0})),
                 a.value("last_seen_s", 0.0), why.empty() ? "" : ("  (" + why + ")").c_str());
+    // What its meter resolves (characterised when the agent started).
+    if (const std::string sensor = a.value("sensor_summary", ""); !sensor.empty()) {
+      std::printf("    sensor: %s\n", sensor.c_str());
+    }
   }
   return 0;
 }

@@ -5,6 +5,7 @@
 #include "campaign.h"
 #include "dispatcher.h"
 #include "planner.h"
+#include "wattfleet/common/sensor_character_json.h"
 
 namespace wattfleet {
 
@@ -101,6 +102,8 @@ nlohmann::json Dispatcher::AdminStatus() {
                              {"alive", true},
                              {"device_class", a.ready.device_class},
                              {"sensor", a.ready.sensor},
+                             {"sensor_character", SensorCharacterJson(a.ready.sensor_character)},
+                             {"sensor_summary", DescribeSensor(a.ready.sensor_character)},
                              {"running", a.in_flight.size()},
                              {"last_seen_s", now - a.last_seen}});
   }

@@ -5,6 +5,7 @@
 
 #include "dispatcher.h"
 #include "wattfleet/common/peer_text.h"
+#include "wattfleet/common/sensor_character_json.h"
 
 namespace wattfleet {
 
@@ -140,7 +141,8 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& use
                          {"memory_bytes", ready->memory_bytes},
                          {"agent_version", ready->agent_version},
                          {"torch_version", ready->torch_version},
-                         {"peak_flops", ready->peak_flops}};
+                         {"peak_flops", ready->peak_flops},
+                         {"sensor_character", SensorCharacterJson(ready->sensor_character)}};
   // Peers' strings need not be UTF-8: replace what is not, rather than throw.
   Status s = store_.UpsertDevice(DeviceRecord{
       ready->name, ready->device_class,

@@ -84,6 +84,8 @@ std::vector<Cell> Cells(const ExportRow& r) {
       m.interference,
       m.windows_discarded,
       JoinFlags(QualityFlags(m)),
+      m.energy_bound_j,
+      m.sensor_update_period_s,
   };
 }
 
@@ -200,7 +202,7 @@ const std::vector<std::string>& ExportColumns() {
       "torch_device",     "threads",        "temperature_before_c",
       "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
       "telemetry_source", "interference", "windows_discarded",
-      "quality_flags",
+      "quality_flags",    "energy_bound_j", "sensor_update_period_s",
   };
   return kColumns;
 }

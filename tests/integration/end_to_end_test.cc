@@ -3,6 +3,7 @@
 // must end with exactly one stored measurement.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,6 +112,13 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
   EXPECT_EQ(status["campaigns"][0]["state"], "done");
   EXPECT_EQ(status["campaigns"][0]["jobs"]["done"], planned);
   EXPECT_EQ(status["agents"].size(), 2u);
+  // Each agent's meter, as it characterised it at start-up: a model is not polled, and its
+  // windows are sized from the period it declares.
+  for (const auto& a : status["agents"]) {
+    EXPECT_EQ(a["sensor_character"]["method"], "model") << a.dump();
+    EXPECT_GE(a["sensor_character"]["effective_period_s"].get<double>(), 0.01) << a.dump();
+    EXPECT_NE(a.value("sensor_summary", "").find("model"), std::string::npos) << a.dump();
+  }
 
   // Drain: agents and controller exit cleanly on SIGTERM.
   for (ChildProcess& a : agents) {
@@ -136,9 +144,32 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     EXPECT_GT(r.m.time_per_iter_s, 0);
     EXPECT_GT(r.m.energy_per_iter_j, 0);
     EXPECT_GE(r.m.repeats.size(), 2u);
+    // The sensor's own bound, beside the CI: positive, and far below the figure itself.
+    EXPECT_GT(r.m.energy_bound_j, 0) << r.job_id;
+    EXPECT_LT(r.m.energy_bound_j, r.m.energy_per_iter_j) << r.job_id;
+    EXPECT_GE(r.m.sensor_update_period_s, 0.01) << r.job_id;
     EXPECT_TRUE(r.device == "e2e-agent-1" || r.device == "e2e-agent-2") << r.device;
   }
   EXPECT_EQ(job_ids.size(), planned);
+  // Stored with the device: what each agent's meter resolves.
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> conn(raw, &sqlite3_close);
+    sqlite3_stmt* q = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT name, capabilities_json FROM devices ORDER BY name", -1, &q,
+                                 nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(raw);
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(q, &sqlite3_finalize);
+    int devices = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      ++devices;
+      const auto caps = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
+      EXPECT_EQ(caps["sensor_character"]["method"], "model") << caps.dump();
+    }
+    EXPECT_EQ(devices, 2);
+  }
 
   // The spools are empty: every result was acknowledged.
   for (int i = 1; i <= 2; ++i) {

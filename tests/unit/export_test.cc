@@ -112,6 +112,8 @@ ExportRow LayerRow() {
   r.m.interference = 0.375;
   r.m.windows_discarded = 2;
   r.m.flags = {"interference", "below-idle"};
+  r.m.energy_bound_j = 2.5e-5;
+  r.m.sensor_update_period_s = 0.1;
   return r;
 }
 
@@ -133,6 +135,8 @@ ExportRow ModelRow() {
   r.m.interference = std::nan("");
   r.m.windows_discarded = 0;
   r.m.flags.clear();
+  r.m.energy_bound_j = std::nan("");  // from an agent that predates the bound
+  r.m.sensor_update_period_s = std::nan("");
   return r;
 }
 
@@ -162,9 +166,10 @@ TEST(ExportTest, ColumnsStartWithTheDocumentedOnesInOrder) {
   // telemetry, then the quality of the measurement.
   const std::vector<std::string> appended = {
       "temperature_before_c", "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
-      "telemetry_source",     "interference",        "windows_discarded", "quality_flags"};
+      "telemetry_source",     "interference",        "windows_discarded", "quality_flags",
+      "energy_bound_j",       "sensor_update_period_s"};
   ASSERT_GE(cols.size(), appended.size());
-  EXPECT_EQ(std::vector<std::string>(cols.end() - 8, cols.end()), appended);
+  EXPECT_EQ(std::vector<std::string>(cols.end() - 10, cols.end()), appended);
   // Columns are unique (they are JSON keys too).
   for (size_t i = 0; i < cols.size(); ++i)
     for (size_t j = i + 1; j < cols.size(); ++j) EXPECT_NE(cols[i], cols[j]);
@@ -217,6 +222,10 @@ TEST(ExportTest, CsvQuotesAndParsesBack) {
   EXPECT_EQ(row[Col("quality_flags")], "interference;below-idle");
   EXPECT_EQ(model[Col("interference")], "");
   EXPECT_EQ(model[Col("quality_flags")], "ci");
+  // The sensor's own bound beside the CI, and the update period the windows were sized from.
+  EXPECT_EQ(row[Col("energy_bound_j")], "2.5e-05");
+  EXPECT_EQ(row[Col("sensor_update_period_s")], "0.1");
+  EXPECT_EQ(model[Col("energy_bound_j")], "");
 
   EXPECT_EQ(row[Col("temperature_before_c")], "44.5");
   EXPECT_EQ(row[Col("temperature_after_c")], "58.25");

@@ -2,6 +2,8 @@
 // every number is exact and nothing sleeps.
 #include "measurement_loop.h"
 
+#include "fake_meter.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,83 +16,10 @@
 namespace wattfleet {
 namespace {
 
-// What happened, in order: workload runs and sleeps, with the clock at their start.
-struct Event {
-  enum Kind { kRun, kSleep } kind;
-  double amount;  // iterations for kRun, seconds for kSleep
-  double at;
-};
-
-// Time advances only through SleepFor and the fake workload.
-class FakeClock final : public Clock {
- public:
-  double NowSeconds() override { return now; }
-  int64_t UnixMillis() override { return static_cast<int64_t>(now * 1000); }
-  void SleepFor(double seconds) override {
-    events.push_back({Event::kSleep, seconds, now});
-    if (seconds > 0) now += seconds;
-  }
-  void Advance(double seconds) { now += seconds; }
-
-  double now = 1000;
-  std::vector<Event> events;
-};
-
-class FakeWorkload final : public Workload {
- public:
-  FakeWorkload(FakeClock& clock, double per_iter_s) : clock_(clock), per_iter_s(per_iter_s) {}
-  Status Run(int64_t iterations) override {
-    ++calls;
-    clock_.events.push_back({Event::kRun, static_cast<double>(iterations), clock_.now});
-    if (fail_at_call == calls) return failure;
-    clock_.Advance(per_iter_s * static_cast<double>(iterations));
-    return Status::OK();
-  }
-
-  FakeClock& clock_;
-  double per_iter_s;
-  int calls = 0;
-  int fail_at_call = -1;
-  Status failure;
-};
-
-// Energy = power x fake time, integrated between reads; each read with elapsed time takes the
-// next value of `noise` as a relative error of its increment. `tamper` rewrites what a read
-// returns (zero, NaN, negative windows, errors).
-class FakeMeter final : public Meter {
- public:
-  explicit FakeMeter(FakeClock& clock, double power_w = 100) : clock_(clock), power_w(power_w) {
-    last_t_ = clock.now;
-  }
-  std::string name() const override { return "fake"; }
-  std::string domain() const override { return "fake-domain"; }
-  bool is_estimate() const override { return false; }
-  double update_period_s() const override { return period_s; }
-  Result<double> ReadJoules() override {
-    ++reads;
-    const double dt = clock_.now - last_t_;
-    last_t_ = clock_.now;
-    if (dt > 0) {
-      const double f = noise.empty() ? 1.0 : 1.0 + noise[noise_i_++ % noise.size()];
-      energy_ += (power_now ? power_now() : power_w) * dt * f;
-    }
-    if (tamper) return tamper(reads, energy_);
-    return energy_;
-  }
-
-  FakeClock& clock_;
-  double power_w;
-  double period_s = 0.001;
-  std::vector<double> noise;
-  std::function<Result<double>(int read, double energy)> tamper;
-  std::function<double()> power_now;  // instead of power_w, when set
-  int reads = 0;
-
- private:
-  double last_t_;
-  double energy_ = 0;
-  size_t noise_i_ = 0;
-};
+using testing::Event;
+using testing::FakeClock;
+using testing::FakeMeter;
+using testing::FakeWorkload;
 
 MeasurementSettings Settings() {
   MeasurementSettings s;  // documented defaults: 200 ms warm-up, 500 ms windows, 5 %, 3..20
@@ -242,6 +171,8 @@ class PerIterationMeter final : public Meter {
   Result<double> ReadJoules() override {
     return static_cast<double>(iterations_) + 0.001 * clock_.NowSeconds();
   }
+  MeterFacts facts() const override { return {"model", 0, 0, 0, ""}; }
+  Result<double> ReadSensor() override { return ReadJoules(); }
 
  private:
   FakeClock& clock_;
@@ -423,8 +354,9 @@ void ExpectSensor(const Status& s, const std::string& fragment) {
 }
 
 TEST(Measure, ZeroWindowIsSensorFailure) {
+  // A counter that stops moving is a stuck sensor, never zero power: the error says so.
   ExpectSensor(MeasureTampered([](int, double) -> Result<double> { return 123.0; }),
-               "not positive");
+               "the sensor did not move over");
 }
 
 TEST(Measure, NegativeWindowIsSensorFailure) {

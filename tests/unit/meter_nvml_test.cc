@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "characterise.h"
 #include "meter.h"
 
 namespace wattfleet {
@@ -203,6 +205,65 @@ TEST_F(NvmlMeterTest, PowerSampledFallbackIntegratesExactlyWithFakeClock) {
   r = m.ReadJoules();
   ASSERT_TRUE(r.ok());
   EXPECT_DOUBLE_EQ(*r, 400.0);
+}
+
+TEST_F(NvmlMeterTest, WithoutAnEnergyCounterPowerIsSampledAndTheCharacterSaysSo) {
+  setenv("FAKE_NVML_MODE", "power_only", 1);
+  WritePower("100000");
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  const MeterFacts f = (*meter)->facts();
+  EXPECT_EQ(f.method, "power sampling");
+  EXPECT_NE(f.note.find("no NVML energy counter"), std::string::npos) << f.note;
+  auto w = (*meter)->ReadSensor();
+  ASSERT_TRUE(w.ok());
+  EXPECT_DOUBLE_EQ(*w, 100.0);
+  CharacteriseOptions o;
+  o.max_s = 0.1;
+  o.poll_s = 0.01;
+  auto c = Characterise(**meter, clock_, o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_NE(c->note.find("no NVML energy counter"), std::string::npos) << c->note;
+}
+
+TEST_F(NvmlMeterTest, TheCounterIsCharacterisedFromNvmlItself) {
+  auto meter = MakeNvmlMeter(0, FAKE_NVML_LIB, clock_);
+  ASSERT_TRUE(meter.ok()) << meter.status().ToString();
+  const MeterFacts f = (*meter)->facts();
+  EXPECT_EQ(f.method, "energy counter");
+  EXPECT_DOUBLE_EQ(f.resolution_j, 1e-3);
+  EXPECT_NE(f.note.find("A100/H100"), std::string::npos) << f.note;
+
+  // The driver refreshes the counter every 100 ms of the clock the poll runs on.
+  class Refreshing final : public Clock {
+   public:
+    explicit Refreshing(std::function<void(const std::string&)> write)
+        : write_(std::move(write)) {}
+    double NowSeconds() override { return now; }
+    int64_t UnixMillis() override { return static_cast<int64_t>(now * 1000); }
+    void SleepFor(double seconds) override {
+      now += seconds;
+      if (now + 1e-9 >= next) {
+        next += 0.1;
+        mj += 25000;
+        write_(std::to_string(mj));
+      }
+    }
+    double now = 0, next = 0.1;
+    long long mj = 0;
+
+   private:
+    std::function<void(const std::string&)> write_;
+  } clock([this](const std::string& mj) { WriteEnergy(mj); });
+  CharacteriseOptions o;
+  o.poll_s = 0.01;
+  o.enough = 8;
+  auto c = Characterise(**meter, clock, o);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_NEAR(c->update_period_s, 0.1, 0.011);
+  EXPECT_EQ(c->updates_seen, 8);
+  EXPECT_FALSE(c->stuck);
+  EXPECT_NEAR(c->EffectivePeriod(), 0.1, 0.011);
 }
 
 TEST_F(NvmlMeterTest, SamplerThreadFollowsPowerBetweenReads) {

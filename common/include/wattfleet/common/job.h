@@ -107,6 +107,12 @@ struct Measurement {
   int64_t windows_discarded = 0;
   // What a reviewer should know before trusting it (QualityFlag names): empty when nothing.
   std::vector<std::string> flags;
+  // What the sensor itself cannot resolve, per iteration (J): one update period of the
+  // window's power plus one counter step, over the window's iterations (docs/measurement.md,
+  // "Sensor resolution"). A bound beside the statistical CI, not part of it. NaN: recorded by
+  // an agent that predates it. And the sensor's update period the window was sized from (s).
+  double energy_bound_j = std::numeric_limits<double>::quiet_NaN();
+  double sensor_update_period_s = std::numeric_limits<double>::quiet_NaN();
   // Provenance.
   std::string agent_name;
   std::string agent_version;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "wattfleet/common/job.h"
+#include "wattfleet/common/sensor_character.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
@@ -51,6 +52,7 @@ struct ReadyMsg {
   int32_t prefetch = 1;                  // jobs the agent wants to hold
   double peak_flops = 0;                 // attainable float32 FLOP/s (0: unknown)
   std::vector<int64_t> resumed_job_ids;  // results still in its spool
+  SensorCharacter sensor_character;      // its meter, characterised at start-up
 };
 
 struct WelcomeMsg {
