@@ -6,7 +6,7 @@
 // module's forward, (b) the executor's workload (the path every job runs), alternated round by
 // round (and which goes first alternates too) so that drift hits both alike, and the median
 // ratio; then (c) the full protocol of
-// MEASUREMENT.md (warm-up, window growth, repeats to the CI target, default settings) with
+// docs/measurement.md (warm-up, window growth, repeats to the CI target, default settings) with
 // its 95 % CI of time per iteration.
 #include <torch/torch.h>
 

@@ -1,5 +1,5 @@
 // Jobs in a child process: the one place where the agent survives a job that crashes, hangs or
-// exhausts memory (MEASUREMENT.md, "Isolation").
+// exhausts memory (docs/measurement.md, "Isolation").
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>

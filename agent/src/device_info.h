@@ -35,7 +35,7 @@ struct SensorRoots {
   std::string device = "cpu";  // "cuda:N" makes nvml measure GPU N
 };
 
-// Every backend of MEASUREMENT.md with its availability here.
+// Every backend of docs/measurement.md with its availability here.
 std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots);
 
 // Opens the named backend; "auto" picks the best available one for the device and says why

@@ -1,5 +1,5 @@
-// The measurement protocol (MEASUREMENT.md, "The loop"): warm-up, idle baseline, window growth,
-// repeats until the 95 % CI is met, cool-down; SENSOR failures instead of bad data points.
+// The measurement protocol (docs/measurement.md, "The loop"): warm-up, idle baseline, window
+// growth, repeats until the 95 % CI is met, cool-down; SENSOR failures instead of bad data.
 #include "measurement_loop.h"
 
 #include <algorithm>
@@ -24,6 +24,9 @@ constexpr int64_t kMaxIterations = int64_t{1} << 40;
 // 10 ms jiffies) attribute a window's energy to the update that lands after it, so a short
 // window can legitimately read somewhat less than idle power alone implies; half of it cannot.
 constexpr double kBelowIdleTolerance = 0.5;
+// Sensors updating faster than this are not phase-shifted: the loop's own jitter between
+// windows (reads, the workload's start) already spreads their phase.
+constexpr double kPhaseShiftMinPeriodS = 0.05;
 
 std::string Num(double x) {
   std::ostringstream os;
@@ -239,7 +242,17 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     activity = nullptr;
     return std::nullopt;
   };
+  // A slow sensor's phase: on parts whose sensor samples only part of each update period
+  // (docs/measurement.md, "NVML"), windows that all start at the same phase would all miss the
+  // same work. Each window after the first starts a further fraction of a period later, by
+  // the golden ratio's fractional part, so the starts spread evenly over the period.
+  const double sensor_period = meter.update_period_s();
+  int64_t windows_started = 0;
   for (int64_t k = 1; k <= max_repeats; ++k) {
+    if (windows_started++ > 0 && sensor_period >= kPhaseShiftMinPeriodS) {
+      const double phase = std::fmod(static_cast<double>(windows_started) * 0.6180339887, 1.0);
+      clock.SleepFor(phase * sensor_period);
+    }
     const std::optional<CpuActivity> a0 = read_activity();
     auto e0 = meter.ReadJoules();
     if (!e0.ok()) return SensorError(e0.status());
@@ -315,10 +328,9 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // The sensor's own bound: a read sees the counter as of its last update, up to one period
   // late at each end, which can shift a window by up to one period of its power; plus one
   // counter step. Spread over the window's iterations.
-  const double period = meter.update_period_s();
   const double window_w = t.mean > 0 ? e.mean / t.mean : 0;
-  m.sensor_update_period_s = period;
-  m.energy_bound_j = (window_w * period + meter.facts().resolution_j) / dn;
+  m.sensor_update_period_s = sensor_period;
+  m.energy_bound_j = (window_w * sensor_period + meter.facts().resolution_j) / dn;
   m.rel_ci = rel_ci;
   m.time_rel_ci = RelCi(time_per_iter);
   m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;

@@ -18,7 +18,7 @@ namespace wattfleet {
 
 // A window spans at least this many updates of the sensor, whatever min_window_ms says: its
 // ends are uncertain by up to one update each, so 10 keeps that under ~10 % of the window
-// before averaging over repeats (docs/measurement.md, "Window length").
+// before averaging over repeats (docs/measurement.md, "The loop").
 inline constexpr double kWindowUpdates = 10.0;
 
 // What is measured: runs `iterations` iterations and returns when they are complete (a CUDA

@@ -14,7 +14,7 @@
 
 namespace wattfleet {
 
-// What a backend knows of its sensor before polling it (docs/measurement.md, "Sensors").
+// What a backend knows of its sensor before polling it (docs/measurement.md, "Meters").
 struct MeterFacts {
   std::string method;       // "energy counter" | "power sampling" | "model"
   double resolution_j = 0;  // one step of the counter as reported (RAPL: 1 uJ; NVML: 1 mJ)

@@ -1,5 +1,5 @@
 // The `android` meter: battery discharge power of a phone, sampled and integrated
-// (MEASUREMENT.md's table).
+// (docs/measurement.md, "Meters").
 //
 //   <sysfs_root>/class/power_supply/battery/current_now  (uA)
 //   <sysfs_root>/class/power_supply/battery/voltage_now  (uV)

@@ -1,5 +1,5 @@
 // The `hwmon` meter: INA3221 power monitors on Jetson boards (and boards like them), sampled
-// and integrated (MEASUREMENT.md's table). Two layouts exist:
+// and integrated (docs/measurement.md, "Meters"). Two layouts exist:
 //
 //   upstream ina3221 driver (L4T 32.5+/JetPack 5+):
 //     <sysfs_root>/bus/i2c/drivers/ina3221/<bus-addr>/hwmon/hwmonK/
@@ -106,7 +106,9 @@ Status ScanRails(const std::string& dir, std::vector<Rail>* rails) {
       WF_ASSIGN_OR_RETURN(std::string label, sysfs::ReadTrimmed(dir + "/" + name));
       if (label.empty() || label == "NC") continue;
       const std::string power = dir + "/in_power" + std::to_string(n) + "_input";
-      if (sysfs::Exists(power)) rails->push_back({label, RailKind::kPowerMilliwatts, power, "", dir});
+      if (sysfs::Exists(power)) {
+        rails->push_back({label, RailKind::kPowerMilliwatts, power, "", dir});
+      }
     }
   }
   return Status::OK();

@@ -1,5 +1,6 @@
-// The `modeled` meter: an energy estimate from CPU utilisation (MEASUREMENT.md's table), for
-// machines without a power sensor. It is labelled as an estimate everywhere it is reported.
+// The `modeled` meter: an energy estimate from CPU utilisation (docs/measurement.md,
+// "Meters"), for machines without a power sensor. It is labelled as an estimate everywhere it
+// is reported.
 //
 //   energy(t) = idle_w * (t - t0) + (tdp_w - idle_w) * busy_seconds_since_t0 / cores
 //

@@ -1,4 +1,4 @@
-// The `nvml` meter (MEASUREMENT.md's table): NVIDIA GPUs through libnvidia-ml.
+// The `nvml` meter (docs/measurement.md, "Meters"): NVIDIA GPUs through libnvidia-ml.
 //
 // The library is loaded with dlopen at run time rather than linked, so that one agent binary
 // runs on machines without an NVIDIA driver (and builds without the CUDA toolkit, whose

@@ -1,5 +1,5 @@
 // The `rapl` meter: Intel/AMD package (and dram) energy counters from the Linux powercap
-// framework (MEASUREMENT.md's table).
+// framework (docs/measurement.md, "Meters").
 //
 //   <sysfs_root>/class/powercap/intel-rapl:N/{name,energy_uj,max_energy_range_uj}
 //   <sysfs_root>/class/powercap/intel-rapl:N:M/...        (subdomains; only "dram" is used)

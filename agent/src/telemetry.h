@@ -1,5 +1,5 @@
 // Device temperature and clock frequency, read right before a job's measurement protocol
-// starts and right after its last window (MEASUREMENT.md, "The loop", rule 5): a layer
+// starts and right after its last window (docs/measurement.md, "The loop", rule 5): a layer
 // measured on a throttled, hot device is a different data point from one measured cold.
 //
 // Telemetry is supplementary: a device that exposes neither figure still measures, so every

@@ -287,8 +287,8 @@ CREATE TABLE measurements(
 CREATE UNIQUE INDEX measurements_one_per_job ON measurements(job_id);
 )sql";
 
-// Version 2: device temperature and clock before and after each measurement (MEASUREMENT.md,
-// rule 5). NULL where the device does not expose them, and in rows stored before version 2.
+// Version 2: device temperature and clock before and after each measurement
+// (docs/measurement.md, "The loop", rule 5). NULL where the device does not expose them, and in rows stored before version 2.
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE measurements ADD COLUMN temperature_before_c REAL;
 ALTER TABLE measurements ADD COLUMN temperature_after_c REAL;

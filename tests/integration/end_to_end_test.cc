@@ -157,7 +157,7 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     ASSERT_EQ(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> conn(raw, &sqlite3_close);
     sqlite3_stmt* q = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT name, capabilities_json FROM devices ORDER BY name", -1, &q,
+    ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT name, capabilities_json FROM devices", -1, &q,
                                  nullptr),
               SQLITE_OK)
         << sqlite3_errmsg(raw);
@@ -165,7 +165,8 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     int devices = 0;
     while (sqlite3_step(q) == SQLITE_ROW) {
       ++devices;
-      const auto caps = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
+      const auto caps =
+          nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(q, 1)));
       EXPECT_EQ(caps["sensor_character"]["method"], "model") << caps.dump();
     }
     EXPECT_EQ(devices, 2);

@@ -8,9 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "fake_meter.h"
 #include "measurement_loop.h"
@@ -124,6 +126,50 @@ TEST(Characterise, WindowsAreSizedFromTheMeasuredPeriodWhenItIsLonger) {
   const double n = static_cast<double>(m->iterations_per_window);
   EXPECT_NEAR(m->energy_bound_j, (50 * 0.2 + 1e-3) / n, 1e-12);
   EXPECT_GT(m->energy_bound_j, 0);
+}
+
+TEST(Characterise, WindowsOfASlowSensorStartAtSpreadPhases) {
+  // Each window after the first starts a further fraction of a period later, so that a sensor
+  // that samples part of each period does not miss the same work in every window.
+  const auto starts = [](double period) {
+    FakeClock clock;
+    FakeMeter meter(clock, 50);
+    meter.period_s = period;
+    FakeWorkload work(clock, 0.001);
+    IdleBaseline idle(meter, clock);
+    MeasurementSettings s;
+    s.min_repeats = 6;
+    s.max_repeats = 6;
+    s.cooldown_ms = 0;
+    auto m = Measure(work, meter, idle, s, clock);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    // Pauses between two timed windows (runs of the window's iteration count).
+    std::vector<double> pauses;
+    const double n = m.ok() ? static_cast<double>(m->iterations_per_window) : 0;
+    bool after_window = false;
+    for (const testing::Event& e : clock.events) {
+      if (e.kind == testing::Event::kRun && e.amount == n) {
+        after_window = true;
+      } else if (e.kind == testing::Event::kSleep && after_window) {
+        pauses.push_back(e.amount);
+        after_window = false;
+      }
+    }
+    return pauses;
+  };
+  const std::vector<double> slow = starts(0.1);
+  ASSERT_EQ(slow.size(), 5u);  // between six windows
+  std::vector<double> phases;
+  for (double p : slow) {
+    EXPECT_GE(p, 0);
+    EXPECT_LT(p, 0.1);
+    phases.push_back(p);
+  }
+  std::sort(phases.begin(), phases.end());
+  // Five distinct phases, no two within 10 % of a period of each other.
+  for (size_t i = 1; i < phases.size(); ++i) EXPECT_GT(phases[i] - phases[i - 1], 0.01);
+  // A fast sensor (RAPL's millisecond) is not delayed.
+  EXPECT_TRUE(starts(0.001).empty());
 }
 
 TEST(Characterise, ModelsAreNotPolled) {

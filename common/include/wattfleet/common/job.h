@@ -30,7 +30,7 @@ std::optional<Outcome> ParseOutcome(std::string_view s);
 // Infrastructure failures are retried; FAILED (the job itself is bad) never is.
 bool IsRetryable(Outcome o);
 
-// The measurement protocol's knobs (MEASUREMENT.md). Defaults are the documented ones.
+// The measurement protocol's knobs (docs/measurement.md). Defaults are the documented ones.
 struct MeasurementSettings {
   int64_t warmup_ms = 200;       // untimed warm-up, at least this long
   int64_t min_window_ms = 500;   // one window lasts at least this (and >= 10 sensor periods)
@@ -120,7 +120,7 @@ struct Measurement {
   std::string device;               // "cpu", "cuda:0"
   int64_t threads = 0;
   // Device temperature (degrees C) and clock (MHz) right before the protocol starts and right
-  // after its last window (MEASUREMENT.md, rule 5). NaN: not exposed by the device, or sent
+  // after its last window (docs/measurement.md, rule 5). NaN: not exposed by the device, or sent
   // by an agent that predates these fields (a missing key keeps the default).
   double temperature_before_c = std::numeric_limits<double>::quiet_NaN();
   double temperature_after_c = std::numeric_limits<double>::quiet_NaN();
