@@ -57,4 +57,10 @@ std::vector<std::string> QualityFlags(const Measurement& m) {
   return flags;
 }
 
+std::string QualityFlagsText(const Measurement& m) {
+  std::string out;
+  for (const std::string& f : QualityFlags(m)) out += (out.empty() ? "" : ";") + f;
+  return out;
+}
+
 }  // namespace wattfleet

@@ -255,6 +255,15 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
     }
     std::printf("%-5lld %-24s %-10s %s\n", static_cast<long long>(c.value("id", int64_t{0})),
                 c.value("name", "").c_str(), c.value("state", "").c_str(), jobs.c_str());
+    // Measured, but not to be trusted blindly: how many and why (docs/measurement.md).
+    if (const int64_t flagged = c.value("flagged", int64_t{0}); flagged > 0) {
+      std::string why;
+      for (const auto& [flag, n] : c["flags"].items()) {
+        why += (why.empty() ? "" : ", ") + flag + " " + std::to_string(n.get<int64_t>());
+      }
+      std::printf("      %lld measurement(s) flagged (%s); fit leaves them out\n",
+                  static_cast<long long>(flagged), why.c_str());
+    }
   }
   if (!out["quarantined"].empty()) {
     std::printf("\nquarantined jobs (not dispatched again):\n");

@@ -92,8 +92,12 @@ nlohmann::json Dispatcher::AdminStatus() {
   nlohmann::json out = {{"ok", true}};
   out["campaigns"] = nlohmann::json::array();
   for (const auto& c : *campaigns) {
-    out["campaigns"].push_back(
-        {{"id", c.id}, {"name", c.name}, {"state", c.state}, {"jobs", c.jobs}});
+    out["campaigns"].push_back({{"id", c.id},
+                                {"name", c.name},
+                                {"state", c.state},
+                                {"jobs", c.jobs},
+                                {"flagged", c.flagged},
+                                {"flags", c.flags}});
   }
   out["agents"] = nlohmann::json::array();
   const double now = clock_.NowSeconds();

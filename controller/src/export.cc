@@ -29,13 +29,6 @@ Cell TextOrMissing(const std::string& s) {
   return s;
 }
 
-// Quality flags as one cell, "ci;interference"; empty when there are none.
-std::string JoinFlags(const std::vector<std::string>& flags) {
-  std::string out;
-  for (const std::string& f : flags) out += (out.empty() ? "" : ";") + f;
-  return out;
-}
-
 // One row's values, in ExportColumns() order. The single place that maps columns to fields,
 // so that CSV and JSON Lines can never disagree.
 std::vector<Cell> Cells(const ExportRow& r) {
@@ -83,7 +76,7 @@ std::vector<Cell> Cells(const ExportRow& r) {
       TextOrMissing(m.telemetry_source),
       m.interference,
       m.windows_discarded,
-      JoinFlags(QualityFlags(m)),
+      QualityFlagsText(m),
       m.energy_bound_j,
       m.sensor_update_period_s,
   };

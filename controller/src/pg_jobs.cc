@@ -128,9 +128,9 @@ Result<RecordOutcome> RecordResult(PGconn* c, const JobResult& result, const std
            "energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, time_rel_ci, ci_met, "
            "iterations_per_window, repeats, repeats_json, agent_version, torch_version, "
            "device, threads, payload, temperature_before_c, temperature_after_c, "
-           "clock_before_mhz, clock_after_mhz, telemetry_source) "
+           "clock_before_mhz, clock_after_mhz, telemetry_source, quality_flags) "
            "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-           "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) "
+           "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) "
            "ON CONFLICT (job_id) DO NOTHING",
            Params::Of(result.job_id, result.attempt, agent, hash, now_ms, m.sensor, m.domain,
                       m.energy_is_estimate, m.time_per_iter_s, m.time_std_s,
@@ -142,7 +142,8 @@ Result<RecordOutcome> RecordResult(PGconn* c, const JobResult& result, const std
                       Figure(m.clock_before_mhz), Figure(m.clock_after_mhz),
                       m.telemetry_source.empty()
                           ? std::nullopt
-                          : std::optional<std::string>(m.telemetry_source))));
+                          : std::optional<std::string>(m.telemetry_source),
+                      QualityFlagsText(m))));
   // The job row is locked, so no other measurement of it can have appeared; should one have
   // (a row written outside the store), the job keeps it and this result is late.
   if (ins.Affected() == 0) return RecordOutcome::kLate;

@@ -407,6 +407,12 @@ constexpr const char* kSchemaV1[] = {
 ))sql",
 };
 
+// Version 2: each measurement's quality flags as text, as SQLite's version 5.
+constexpr const char* kSchemaV2[] = {
+    "ALTER TABLE measurements ADD COLUMN quality_flags TEXT NOT NULL DEFAULT ''",
+    "UPDATE measurements SET quality_flags = 'ci' WHERE NOT ci_met",
+};
+
 struct Migration {
   int to_version;
   const char* const* statements;
@@ -417,6 +423,7 @@ struct Migration {
 // above the database's version in order, all in one transaction.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1, sizeof(kSchemaV1) / sizeof(kSchemaV1[0])},
+    {2, kSchemaV2, sizeof(kSchemaV2) / sizeof(kSchemaV2[0])},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

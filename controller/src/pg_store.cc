@@ -348,10 +348,17 @@ Result<std::vector<CampaignStatus>> PgStore::ListCampaigns() {
   WF_ASSIGN_OR_RETURN(const Rows counts, Exec(c,
                                               "SELECT campaign_id, state, COUNT(*) FROM jobs "
                                               "GROUP BY campaign_id, state"));
+  WF_ASSIGN_OR_RETURN(const Rows flagged, Exec(c, kFlaggedCountsSql));
   WF_RETURN_IF_ERROR(tx.Commit());
   for (int row = 0; row < counts.size(); ++row) {
     const auto it = index.find(counts.Int(row, 0));
     if (it != index.end()) out[it->second].jobs[counts.Text(row, 1)] = counts.Int(row, 2);
+  }
+  for (int row = 0; row < flagged.size(); ++row) {
+    const auto it = index.find(flagged.Int(row, 0));
+    if (it != index.end()) {
+      AddFlagged(flagged.Text(row, 1), flagged.Int(row, 2), &out[it->second]);
+    }
   }
   return out;
 }

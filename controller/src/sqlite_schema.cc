@@ -288,7 +288,8 @@ CREATE UNIQUE INDEX measurements_one_per_job ON measurements(job_id);
 )sql";
 
 // Version 2: device temperature and clock before and after each measurement
-// (docs/measurement.md, "The loop", rule 5). NULL where the device does not expose them, and in rows stored before version 2.
+// (docs/measurement.md, "The loop", rule 5). NULL where the device does not expose them, and
+// in rows stored before version 2.
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE measurements ADD COLUMN temperature_before_c REAL;
 ALTER TABLE measurements ADD COLUMN temperature_after_c REAL;
@@ -361,6 +362,14 @@ CREATE TABLE models(
 CREATE INDEX models_by_fit ON models(estimator, device_class, mode, target, fingerprint);
 )sql";
 
+// Version 5: each measurement's quality flags as text ("ci;interference", QualityFlagsText),
+// so that status and ListCampaigns count them without decoding every payload. Rows stored
+// before version 5 predate the other flags: a missed CI target is all they can carry.
+constexpr const char* kSchemaV5 = R"sql(
+ALTER TABLE measurements ADD COLUMN quality_flags TEXT NOT NULL DEFAULT '';
+UPDATE measurements SET quality_flags = 'ci' WHERE ci_met = 0;
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -373,6 +382,7 @@ constexpr Migration kMigrations[] = {
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
+    {5, kSchemaV5},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

@@ -314,9 +314,9 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
                     "time_rel_ci, ci_met, iterations_per_window, repeats, repeats_json, "
                     "agent_version, torch_version, device, threads, payload, "
                     "temperature_before_c, temperature_after_c, clock_before_mhz, "
-                    "clock_after_mhz, telemetry_source) "
+                    "clock_after_mhz, telemetry_source, quality_flags) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?, ?, ?, ?, ?, ?)"));
+                    "?, ?, ?, ?, ?, ?, ?, ?)"));
   const int64_t now = Now();
   ins.BindAll(result.job_id, result.attempt, agent, hash, now, m.sensor, m.domain,
               m.energy_is_estimate, m.time_per_iter_s, m.time_std_s, m.energy_per_iter_j,
@@ -326,7 +326,8 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
               Blob{payload}, Figure(m.temperature_before_c), Figure(m.temperature_after_c),
               Figure(m.clock_before_mhz), Figure(m.clock_after_mhz),
               m.telemetry_source.empty() ? std::nullopt
-                                         : std::optional<std::string>(m.telemetry_source));
+                                         : std::optional<std::string>(m.telemetry_source),
+              QualityFlagsText(m));
   WF_RETURN_IF_ERROR(ins.Run().WithContext("measurement of " + JobLabel(result.job_id)));
 
   WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'done', agent = ?, "
@@ -400,6 +401,13 @@ Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {
     if (!row) break;
     const auto it = index.find(counts.Int(0));
     if (it != index.end()) out[it->second].jobs[counts.Text(1)] = counts.Int(2);
+  }
+  WF_ASSIGN_OR_RETURN(Stmt flagged, cache_.Get(kFlaggedCountsSql));
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, flagged.Step());
+    if (!row) break;
+    const auto it = index.find(flagged.Int(0));
+    if (it != index.end()) AddFlagged(flagged.Text(1), flagged.Int(2), &out[it->second]);
   }
   return out;
 }

@@ -48,6 +48,9 @@ struct CampaignStatus {
   std::string state;  // "running" | "done" | "cancelled"
   int64_t created_ms = 0;
   std::map<std::string, int64_t> jobs;  // job state name -> count (states with jobs only)
+  // Measurements carrying quality flags (QualityFlags in job.h): how many, and per flag.
+  int64_t flagged = 0;
+  std::map<std::string, int64_t> flags;
 };
 
 // A job that kept failing and is no longer dispatched, with the reason of its last failure.

@@ -1,5 +1,6 @@
 #include "store_values.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 
@@ -49,6 +50,16 @@ std::string RequeueRefusal(int64_t job_id, int32_t attempt, std::string_view sta
   if (state == "leased") now += " as attempt " + std::to_string(attempts);
   return "cannot requeue job " + std::to_string(job_id) + " attempt " + std::to_string(attempt) +
          ": it is " + now + " now";
+}
+
+void AddFlagged(std::string_view flags_text, int64_t count, CampaignStatus* campaign) {
+  campaign->flagged += count;
+  size_t start = 0;
+  while (start <= flags_text.size()) {
+    const size_t end = std::min(flags_text.find(';', start), flags_text.size());
+    if (end > start) campaign->flags[std::string(flags_text.substr(start, end - start))] += count;
+    start = end + 1;
+  }
 }
 
 }  // namespace wattfleet

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "store.h"
 #include "wattfleet/common/job.h"
 
 namespace wattfleet {
@@ -30,5 +31,14 @@ std::string LeaseRefusal(int64_t job_id, int32_t attempt, std::string_view state
 // Why Requeue refused to requeue the lease of `attempt`.
 std::string RequeueRefusal(int64_t job_id, int32_t attempt, std::string_view state,
                            int32_t attempts);
+
+// Flagged measurements per campaign and flag text, as both backends count them for
+// ListCampaigns: rows of (campaign_id, quality_flags, count).
+inline constexpr const char* kFlaggedCountsSql =
+    "SELECT j.campaign_id, m.quality_flags, COUNT(*) FROM measurements m "
+    "JOIN jobs j ON j.id = m.job_id WHERE m.quality_flags <> '' "
+    "GROUP BY j.campaign_id, m.quality_flags";
+// Adds `count` measurements flagged `flags_text` ("ci;interference") to `campaign`.
+void AddFlagged(std::string_view flags_text, int64_t count, CampaignStatus* campaign);
 
 }  // namespace wattfleet

@@ -151,6 +151,17 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     EXPECT_TRUE(r.device == "e2e-agent-1" || r.device == "e2e-agent-2") << r.device;
   }
   EXPECT_EQ(job_ids.size(), planned);
+  // status counted the flagged measurements the dataset holds, flag by flag.
+  int64_t flagged = 0;
+  std::map<std::string, int64_t> flags;
+  for (const ExportRow& r : *rows) {
+    const std::vector<std::string> f = QualityFlags(r.m);
+    flagged += f.empty() ? 0 : 1;
+    for (const std::string& name : f) ++flags[name];
+  }
+  EXPECT_EQ(status["campaigns"][0]["flagged"].get<int64_t>(), flagged);
+  using FlagCounts = std::map<std::string, int64_t>;
+  EXPECT_EQ(status["campaigns"][0]["flags"].get<FlagCounts>(), flags);
   // Stored with the device: what each agent's meter resolves.
   {
     sqlite3* raw = nullptr;

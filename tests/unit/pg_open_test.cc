@@ -18,6 +18,7 @@
 #include "store_contract.h"
 #include "temp_dir.h"
 
+#include "pg_store.h"
 #include "store.h"
 #include "store_open.h"
 
@@ -74,7 +75,7 @@ TEST(PgStoreOpenTest, OpenStorePicksTheBackendByTheName) {
   // postgres:// is the same URI scheme to libpq.
   auto shared = OpenStore("postgres://" + uri->substr(std::string("postgresql://").size()));
   ASSERT_TRUE(shared.ok()) << shared.status().ToString();
-  EXPECT_EQ(PgQueryInt(*uri, "SELECT version FROM wattfleet_schema"), 1);
+  EXPECT_EQ(PgQueryInt(*uri, "SELECT version FROM wattfleet_schema"), pg::kSchemaVersion);
 }
 
 TEST(PgStoreOpenTest, OpeningWithoutCreatingRefusesADatabaseWithoutTheSchema) {

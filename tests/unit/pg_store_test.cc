@@ -22,6 +22,7 @@
 #include "store_contract.h"
 #include "temp_dir.h"
 
+#include "pg_store.h"
 #include "store.h"
 #include "store_open.h"
 
@@ -161,7 +162,7 @@ Plan PlanWithLayers(const std::string& name, const std::vector<int>& keys) {
 
 TEST_F(PgStoreTest, SchemaIsCreatedOnceVersionedAndReopened) {
   ASSERT_NE(OpenOne(), nullptr);
-  EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), 1);
+  EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), pg::kSchemaVersion);
   EXPECT_EQ(Int("SELECT COUNT(*) FROM wattfleet_schema"), 1);
   for (const char* table : {"campaigns", "architectures", "layers", "arch_layers", "devices",
                             "jobs", "measurements"}) {
@@ -183,7 +184,33 @@ TEST_F(PgStoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("version 1"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version " + std::to_string(pg::kSchemaVersion)),
+            std::string::npos)
+      << s.status().ToString();
+}
+
+TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsCiColumn) {
+  Store* store = OpenOne();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateCampaign(MakeTestPlan()).ok());
+  JobResult missed = Done(1, 1);
+  missed.measurement.ci_met = false;
+  ASSERT_TRUE(store->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store->RecordResult(missed, "agent-1").ok());
+  ASSERT_TRUE(store->MarkLeased(2, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store->RecordResult(Done(2, 1), "agent-1").ok());
+  stores_.clear();
+  // As a version-1 database holds it: no quality_flags column.
+  testing::PgExec(uri_, "ALTER TABLE measurements DROP COLUMN quality_flags");
+  testing::PgExec(uri_, "UPDATE wattfleet_schema SET version = 1");
+  store = OpenOne();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), pg::kSchemaVersion);
+  EXPECT_EQ(Text("SELECT quality_flags FROM measurements WHERE job_id = 1"), "ci");
+  EXPECT_EQ(Text("SELECT quality_flags FROM measurements WHERE job_id = 2"), "");
+  auto list = store->ListCampaigns();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ((*list)[0].flagged, 1);
 }
 
 TEST_F(PgStoreTest, ControllersOpeningANewDatabaseAtOnceMigrateItOnce) {
@@ -197,7 +224,7 @@ TEST_F(PgStoreTest, ControllersOpeningANewDatabaseAtOnceMigrateItOnce) {
   });
   for (const Status& s : opened) EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Int("SELECT COUNT(*) FROM wattfleet_schema"), 1);
-  EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), 1);
+  EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), pg::kSchemaVersion);
 }
 
 TEST_F(PgStoreTest, TextThatIsNotUtf8IsStoredWithReplacementCharacters) {

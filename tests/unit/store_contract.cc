@@ -315,11 +315,43 @@ TEST_P(StoreContractTest, ListAndFinishCampaigns) {
   EXPECT_EQ((*list)[0].state, "done");
   EXPECT_EQ((*list)[0].jobs, (std::map<std::string, int64_t>{{"done", 5}}));
   EXPECT_EQ(store_->FinishCampaign(999).code(), StatusCode::kNotFound);
+  EXPECT_EQ((*list)[0].flagged, 0);  // every measurement met its target, nothing else
+  EXPECT_TRUE((*list)[0].flags.empty());
   // Cancel does not rewrite a finished campaign.
   EXPECT_TRUE(store_->CancelCampaign(cid).ok());
   EXPECT_EQ(QueryText("SELECT state FROM campaigns"), "done");
 }
 
+
+TEST_P(StoreContractTest, ListCampaignsCountsFlaggedMeasurementsPerFlag) {
+  const int64_t cid = Create(MakeTestPlan());
+  const int64_t other = Create(MakeTestPlan("second"));
+  JobResult shared = Done(1, 1);
+  shared.measurement.ci_met = false;
+  shared.measurement.flags = {"interference"};
+  JobResult missed = Done(2, 1);
+  missed.measurement.ci_met = false;  // "ci" from ci_met alone (QualityFlags)
+  JobResult below = Done(3, 1);
+  below.measurement.flags = {"below-idle"};
+  for (JobResult* r : {&shared, &missed, &below}) {
+    ASSERT_TRUE(store_->MarkLeased(r->job_id, 1, "agent-1", 1).ok());
+    ASSERT_EQ(Record(*r), RecordOutcome::kStored);
+  }
+  ASSERT_TRUE(store_->MarkLeased(4, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(Done(4, 1)), RecordOutcome::kStored);  // clean
+  EXPECT_EQ(QueryText("SELECT quality_flags FROM measurements WHERE job_id = 1"),
+            "ci;interference");
+
+  auto list = store_->ListCampaigns();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, cid);
+  EXPECT_EQ((*list)[0].flagged, 3);
+  const std::map<std::string, int64_t> want{{"below-idle", 1}, {"ci", 2}, {"interference", 1}};
+  EXPECT_EQ((*list)[0].flags, want);
+  EXPECT_EQ((*list)[1].id, other);
+  EXPECT_EQ((*list)[1].flagged, 0);
+}
 
 TEST_P(StoreContractTest, ExportRowsJoinLayersAndArchitectures) {
   const Plan plan = MakeTestPlan();

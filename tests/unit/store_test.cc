@@ -104,7 +104,7 @@ TEST(JobStateTest, NamesRoundTrip) {
 
 
 TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
   EXPECT_EQ(QueryText(path_, "PRAGMA journal_mode"), "wal");
   for (const char* table : {"campaigns", "architectures", "layers", "arch_layers", "devices",
                             "jobs", "measurements", "external_devices", "imports",
@@ -116,9 +116,30 @@ TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
   }
   store_.reset();
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
 }
 
+
+TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsCiColumn) {
+  Create(MakeTestPlan());
+  JobResult missed = Done(1, 1);
+  missed.measurement.ci_met = false;
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(missed), RecordOutcome::kStored);
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(Done(2, 1)), RecordOutcome::kStored);
+  store_.reset();
+  // As a version-4 file holds it: no quality_flags column.
+  ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");
+  ExecRaw(path_, "PRAGMA user_version = 4");
+  Open();
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
+  EXPECT_EQ(QueryText(path_, "SELECT quality_flags FROM measurements WHERE job_id = 1"), "ci");
+  EXPECT_EQ(QueryText(path_, "SELECT quality_flags FROM measurements WHERE job_id = 2"), "");
+  auto list = store_->ListCampaigns();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)[0].flagged, 1);
+}
 
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   store_.reset();
@@ -126,7 +147,9 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   auto s = OpenSqliteStore(path_);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("version 4"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version " + std::to_string(sqlite::kSchemaVersion)),
+            std::string::npos)
+      << s.status().ToString();
 }
 
 
@@ -237,6 +260,7 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
                           "clock_after_mhz", "telemetry_source"}) {
     ExecRaw(path_, std::string("ALTER TABLE measurements DROP COLUMN ") + col);
   }
+  ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // version 5's
   // Version 3's and 4's tables did not exist either.
   for (const char* table : {"external_measurements", "imports", "external_devices", "models"}) {
     ExecRaw(path_, std::string("DROP TABLE ") + table);
@@ -247,7 +271,7 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
             0);
 
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'imports'"), 1);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') WHERE "
                             "name IN ('temperature_before_c', 'temperature_after_c', "
@@ -271,10 +295,11 @@ TEST_F(StoreTest, VersionThreeFileGainsTheModelsTableKeepingItsRows) {
   store_.reset();
   // Back to version 3, as a file written before fitted estimators were stored.
   ExecRaw(path_, "DROP TABLE models");
+  ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // version 5's
   ExecRaw(path_, "PRAGMA user_version = 3");
 
   Open();
-  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 4);
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM measurements"), 1);
   EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('models') WHERE name IN "
                             "('estimator', 'device_class', 'mode', 'target', 'format_version', "

@@ -135,6 +135,9 @@ inline constexpr const char* kFlagInterference = "interference";  // shared the 
 inline constexpr const char* kFlagBelowIdle = "below-idle";       // dynamic energy < 0
 // The flags of `m`: its own, and "ci" for one stored before flags existed.
 std::vector<std::string> QualityFlags(const Measurement& m);
+// The same as one text, ';'-separated ("ci;interference"); empty when there are none. The
+// export's quality_flags column and the measurements table's hold this form.
+std::string QualityFlagsText(const Measurement& m);
 
 // What an agent sends back for one job attempt.
 struct JobResult {
