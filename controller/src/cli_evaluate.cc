@@ -124,6 +124,7 @@ int CmdEvaluate(const EvaluateOptions& o) {
   auto data = LoadTrainingData(o.db, load);
   if (!data.ok()) return fail(data.status().message());
   const int64_t flagged = data->flagged_left_out;
+  const int64_t layer_sum = data->layer_sum_left_out;
   if (o.device) {
     auto other = [&](const auto& s) { return s.device_class != *o.device; };
     data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), other),
@@ -270,15 +271,17 @@ int CmdEvaluate(const EvaluateOptions& o) {
   if (o.json) {
     std::cout << nlohmann::json{{"results", results}, {"models", models},
                                 {"models_note", models_note},
-                                {"flagged_left_out", flagged}}
+                                {"flagged_left_out", flagged},
+                                {"layer_sum_left_out", layer_sum}}
                      .dump(2)
               << "\n";
     return 0;
   }
   if (flagged > 0) {
-    std::printf("%lld measurements with quality flags (ci, interference, below-idle) left out; "
-                "--include-flagged keeps them\n",
-                static_cast<long long>(flagged));
+    std::printf("%lld measurements with quality flags (ci, interference, below-idle, "
+                "layer-sum) left out, %lld of them whole models whose layers sum to outside "
+                "1/3-3x their time; --include-flagged keeps them\n",
+                static_cast<long long>(flagged), static_cast<long long>(layer_sum));
   }
   std::printf("%-8s %-10s %-7s %-8s %-15s %10s %8s %8s %7s %4s %18s\n", "device", "mode",
               "target", "split", "estimator", "median APE", "MAPE", "p90 APE", "R2", "n",

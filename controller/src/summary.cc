@@ -1,5 +1,7 @@
 #include "summary.h"
 
+#include "layer_sum.h"
+
 #include <cstdarg>
 #include <cstdio>
 #include <map>
@@ -68,6 +70,7 @@ std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) 
   out += "\nPer model (whole model measured vs. the sum of its measured layers)\n";
   out += Format("%-8s %-24s %6s %12s %12s %7s %12s %12s\n", "class", "model", "layers",
                 "time ms", "sum ms", "ratio", "energy mJ", "sum mJ");
+  int outliers = 0;
   for (const ExportRow& r : rows) {
     if (r.kind != "model") continue;
     double sum_t = 0, sum_e = 0;
@@ -85,12 +88,20 @@ std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) 
       sum_e += it->second->m.energy_per_iter_j;
     }
     const double t = r.m.time_per_iter_s;
-    out += Format("%-8s %-24s %6lld %12.3f %12s %7s %12.3f %12s\n", r.device_class.c_str(),
+    const bool outlier = complete && t > 0 && LayerSumOutOfRange(sum_t / t);
+    outliers += outlier ? 1 : 0;
+    out += Format("%-8s %-24s %6lld %12.3f %12s %7s %12.3f %12s%s\n", r.device_class.c_str(),
                   r.architecture.c_str(), static_cast<long long>(layers), t * 1e3,
                   complete ? Format("%.3f", sum_t * 1e3).c_str() : "n/a",
                   complete && t > 0 ? Format("%.2f", sum_t / t).c_str() : "n/a",
                   r.m.energy_per_iter_j * 1e3,
-                  complete ? Format("%.3f", sum_e * 1e3).c_str() : "n/a");
+                  complete ? Format("%.3f", sum_e * 1e3).c_str() : "n/a",
+                  outlier ? "  layer-sum" : "");
+  }
+  if (outliers > 0) {
+    out += Format("%d model(s) flagged layer-sum: their layers sum to outside 1/3-3x of the "
+                  "whole model's time, so one of the two was disturbed; fit leaves them out\n",
+                  outliers);
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // with the layers table, and model/probe jobs joined with their architecture and its nodes.
 #include "training_data.h"
 
+#include "layer_sum.h"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +13,7 @@
 #include <unordered_map>
 
 #include "architecture_sample.h"
+#include "layer_sum.h"
 #include "sqlite_store.h"
 #include "thor_signature.h"
 #include "wattfleet/common/protocol.h"
@@ -309,6 +312,13 @@ Result<TrainingData> LoadTrainingData(const std::string& db_path,
       s.energy_is_estimate = q->Int(17) != 0;
       data.models.push_back(std::move(s));
     }
+  }
+  // Whole models whose layers sum to far more or less than they took themselves: one of the
+  // two was disturbed (layer_sum.h). Only where every layer is measured, so that flagged
+  // layers left out above make the check moot rather than wrong.
+  if (!options.include_flagged) {
+    data.layer_sum_left_out = DropLayerSumOutliers(&data);
+    data.flagged_left_out += data.layer_sum_left_out;
   }
   WF_RETURN_IF_ERROR(AddImportedRecords(db.get(), &data));
   return data;

@@ -67,15 +67,17 @@ struct TrainingData {
   // device, mode or measured values): what a whole model's layers are looked up in when
   // they were never measured on their own.
   std::map<std::string, LayerSample> layer_features;
-  // Measurements left out because they carry quality flags (TrainingDataOptions).
+  // Measurements left out because they carry quality flags (TrainingDataOptions), whole-model
+  // measurements that failed the layer-sum check (layer_sum.h) included; those alone too.
   int64_t flagged_left_out = 0;
+  int64_t layer_sum_left_out = 0;
   // Device classes with samples, sorted.
   std::vector<std::string> DeviceClasses() const;
 };
 
 struct TrainingDataOptions {
   // Keep measurements with quality flags (a missed CI target, interference, energy below
-  // idle: QualityFlags in job.h). By default they train nothing: a number the protocol itself
+  // idle: QualityFlags in job.h; and whole models failing the layer-sum check, layer_sum.h). By default they train nothing: a number the protocol itself
   // doubts must not pull an estimator.
   bool include_flagged = false;
 };

@@ -133,6 +133,9 @@ struct Measurement {
 inline constexpr const char* kFlagCi = "ci";                      // CI target missed
 inline constexpr const char* kFlagInterference = "interference";  // shared the machine
 inline constexpr const char* kFlagBelowIdle = "below-idle";       // dynamic energy < 0
+// A whole model whose layers' times sum to far more or less than its own: derived where the
+// measurements meet (fit, the run summary), never sent by an agent.
+inline constexpr const char* kFlagLayerSum = "layer-sum";
 // The flags of `m`: its own, and "ci" for one stored before flags existed.
 std::vector<std::string> QualityFlags(const Measurement& m);
 // The same as one text, ';'-separated ("ci;interference"); empty when there are none. The
