@@ -133,4 +133,21 @@ Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const Senso
                                  "simulated)");
 }
 
+std::unique_ptr<InterferenceProbe> OpenInterference(const Meter& meter, const SensorRoots& roots,
+                                                    CpuActivitySource& cpu, pid_t self,
+                                                    std::string* why) {
+  if (meter.name() != "nvml") {
+    if (why) *why = "other processes' CPU time (procfs)";
+    return std::make_unique<CpuInterference>(cpu);
+  }
+  // A GPU's own counter: CPU work elsewhere does not land in it, other kernels on it do.
+  auto gpu = MakeNvmlInterference(CudaIndex(roots.device), roots.nvml_library, self);
+  if (!gpu.ok()) {
+    if (why) *why = "not measured: " + gpu.status().message();
+    return nullptr;
+  }
+  if (why) *why = "other processes' kernels on the GPU (NVML per-process utilisation)";
+  return std::move(gpu).value();
+}
+
 }  // namespace wattfleet

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "interference.h"
 #include "meter.h"
 #include "telemetry.h"
 #include "wattfleet/common/status.h"
@@ -48,5 +49,13 @@ Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const Senso
 // else sysfs (the CPU). Never fails, since a device that exposes nothing still measures;
 // `why` says which backend and, after a fallback, why.
 std::unique_ptr<Telemetry> OpenTelemetry(const SensorRoots& roots, std::string* why = nullptr);
+
+// What may share `meter`'s energy with the jobs of process `self` (interference.h): other
+// processes' kernels on the GPU for nvml (NVML's per-process samples), other processes' CPU
+// work, read from `cpu`, for every other meter. Null when it cannot be measured here; `why`
+// says which and, when null, why.
+std::unique_ptr<InterferenceProbe> OpenInterference(const Meter& meter, const SensorRoots& roots,
+                                                    CpuActivitySource& cpu, pid_t self,
+                                                    std::string* why = nullptr);
 
 }  // namespace wattfleet

@@ -3,12 +3,12 @@
 namespace wattfleet {
 
 InProcessRunner::InProcessRunner(Executor& executor, Meter& meter, std::string device,
-                                 Telemetry* telemetry, CpuActivitySource* activity)
+                                 Telemetry* telemetry, InterferenceProbe* interference)
     : executor_(executor),
       meter_(meter),
       device_(std::move(device)),
       telemetry_(telemetry),
-      activity_(activity),
+      interference_(interference),
       idle_(meter, SystemClock()) {}
 
 JobResult InProcessRunner::Run(const JobSpec& job) {
@@ -23,7 +23,7 @@ JobResult InProcessRunner::Run(const JobSpec& job) {
       return result;
     }
     auto measurement =
-        Measure(**workload, meter_, idle_, job.settings, SystemClock(), telemetry_, activity_);
+        Measure(**workload, meter_, idle_, job.settings, SystemClock(), telemetry_, interference_);
     if (!measurement.ok()) {
       const std::string& msg = measurement.status().message();
       result.outcome = msg.rfind("sensor:", 0) == 0 ? Outcome::kSensor : Outcome::kFailed;

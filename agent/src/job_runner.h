@@ -25,9 +25,9 @@ class JobRunner {
 // `telemetry`, every measurement records temperature and clock before and after.
 class InProcessRunner final : public JobRunner {
  public:
-  // With `activity`, every window's interference is measured (measurement_loop.h).
+  // With `interference`, every window's interference is measured (measurement_loop.h).
   InProcessRunner(Executor& executor, Meter& meter, std::string device,
-                  Telemetry* telemetry = nullptr, CpuActivitySource* activity = nullptr);
+                  Telemetry* telemetry = nullptr, InterferenceProbe* interference = nullptr);
   JobResult Run(const JobSpec& job) override;
 
  private:
@@ -35,7 +35,7 @@ class InProcessRunner final : public JobRunner {
   Meter& meter_;
   std::string device_;
   Telemetry* telemetry_;
-  CpuActivitySource* activity_;
+  InterferenceProbe* interference_;
   IdleBaseline idle_;
 };
 

@@ -47,11 +47,6 @@ std::string SelfExe() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("wattfleet-agent");
 }
 
-// Whether other processes' CPU work lands in this meter's energy: it does for meters of the
-// CPU package or the whole machine (RAPL, modeled, hwmon, a phone's battery), not for one
-// GPU's own counter (NVML), where CPU interference would only discard good windows.
-bool CpuInterferenceMatters(const wattfleet::Meter& meter) { return meter.name() != "nvml"; }
-
 // The exec-worker: runs jobs sent on stdin until EOF (exec_worker.h).
 int ExecWorkerMain(const std::string& device, const std::string& sensor, int threads,
                    double sensor_period_s, const wattfleet::SensorRoots& roots) {
@@ -77,10 +72,13 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
   }
   std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &why);
   spdlog::debug("exec-worker: telemetry {}", why);
-  // The workload runs in this process: its own CPU time is /proc/self's.
+  // The workload runs in this process: its own CPU time is /proc/self's, its kernels are
+  // this pid's.
   ProcCpuActivity activity(roots.proc_root);
-  InProcessRunner runner(**executor, *meter, device, telemetry.get(),
-                         CpuInterferenceMatters(*meter) ? &activity : nullptr);
+  std::unique_ptr<InterferenceProbe> interference =
+      OpenInterference(*meter, roots, activity, ::getpid(), &why);
+  spdlog::debug("exec-worker: interference {}", why);
+  InProcessRunner runner(**executor, *meter, device, telemetry.get(), interference.get());
   return ServeExecWorker(runner);
 }
 
@@ -335,7 +333,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &telemetry_why);
   spdlog::info("agent: telemetry {}", telemetry_why);
   std::unique_ptr<JobRunner> runner;
-  ProcCpuActivity activity(roots.proc_root);  // for the in-process runner
+  // For the in-process runner; the exec-worker opens its own (its pid runs the jobs).
+  ProcCpuActivity activity(roots.proc_root);
+  std::string interference_why;
+  std::unique_ptr<InterferenceProbe> interference =
+      OpenInterference(*sized, roots, activity, ::getpid(), &interference_why);
+  spdlog::info("agent: interference {}", interference_why);
   if (isolation == "process") {
     // The worker gets this agent's executor and meter flags; logs share this agent's stderr.
     ChildRunnerOptions child;
@@ -348,8 +351,7 @@ int main(int argc, char** argv) {
     runner = MakeChildProcessRunner(child);
   } else {
     runner = std::make_unique<InProcessRunner>(
-        **executor, *sized, device, telemetry.get(),
-        CpuInterferenceMatters(*sized) ? &activity : nullptr);
+        **executor, *sized, device, telemetry.get(), interference.get());
   }
 
   AgentOptions options;

@@ -190,7 +190,7 @@ double StudentT95(int64_t dof) {
 
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
                             const MeasurementSettings& settings, Clock& clock,
-                            Telemetry* telemetry, CpuActivitySource* activity) {
+                            Telemetry* telemetry, InterferenceProbe* interference_probe) {
   CooldownGuard cooldown(clock, static_cast<double>(settings.cooldown_ms) / 1000.0);
   const auto sample = [telemetry]() -> Result<TelemetrySample> {
     if (telemetry == nullptr) return TelemetrySample{};
@@ -233,15 +233,9 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // job forever: its windows are then kept and flagged).
   std::vector<double> interference;
   bool kept_shared = false;
-  // The CPU counters; a failed read turns interference measurement off for this job.
-  auto read_activity = [&]() -> std::optional<CpuActivity> {
-    if (activity == nullptr) return std::nullopt;
-    auto a = activity->Read();
-    if (a.ok()) return *a;
-    // Unreadable procfs: interference is "not measured" rather than a failed job.
-    activity = nullptr;
-    return std::nullopt;
-  };
+  // A probe that fails turns interference measurement off for this job: "not measured"
+  // rather than a failed job.
+  InterferenceProbe* probe = interference_probe;
   // A slow sensor's phase: on parts whose sensor samples only part of each update period
   // (docs/measurement.md, "NVML"), windows that all start at the same phase would all miss the
   // same work. Each window after the first starts a further fraction of a period later, by
@@ -253,7 +247,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
       const double phase = std::fmod(static_cast<double>(windows_started) * 0.6180339887, 1.0);
       clock.SleepFor(phase * sensor_period);
     }
-    const std::optional<CpuActivity> a0 = read_activity();
+    if (probe != nullptr && !probe->Begin().ok()) probe = nullptr;
     auto e0 = meter.ReadJoules();
     if (!e0.ok()) return SensorError(e0.status());
     const double t0 = clock.NowSeconds();
@@ -263,8 +257,16 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     if (!e1.ok()) return SensorError(e1.status());
     const double energy = *e1 - *e0;
     const double time = t1 - t0;
-    if (const std::optional<CpuActivity> a1 = a0 ? read_activity() : std::nullopt; a1) {
-      const double others = OthersCores(*a0, *a1, activity->ticks_per_second(), time);
+    std::optional<double> shared;
+    if (probe != nullptr) {
+      if (auto o = probe->End(time); o.ok()) {
+        shared = *o;
+      } else {
+        probe = nullptr;
+      }
+    }
+    if (shared) {
+      const double others = *shared;
       if (others > settings.max_interference) {
         if (m.windows_discarded < max_repeats) {
           ++m.windows_discarded;

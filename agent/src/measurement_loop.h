@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "cpu_activity.h"
+#include "interference.h"
 #include "meter.h"
 #include "telemetry.h"
 #include "wattfleet/common/clock.h"
@@ -54,15 +54,15 @@ double StudentT95(int64_t dof);
 // A SENSOR failure is returned as a Status with code kUnavailable whose message starts with
 // "sensor:"; workload errors are passed through. With `telemetry`, temperature and clock are
 // sampled before warm-up and after the last window (before cool-down); a failed sample only
-// leaves its figures "not exposed". With `activity`, each window's interference (cores kept
-// busy by other work) is measured: windows over settings.max_interference are discarded and
-// measured again (at most max_repeats of them), and the measurement records the interference
-// of the windows it kept. A negative dynamic energy makes the idle baseline be measured
-// again; the measurement is flagged (Measurement::flags) when the CI target was missed, when
-// windows over the limit had to be kept, and when dynamic energy stays negative.
+// leaves its figures "not exposed". With `interference`, each window's interference (what
+// other work kept busy of the device) is measured: windows over settings.max_interference are
+// discarded and measured again (at most max_repeats of them), and the measurement records
+// the interference of the windows it kept. A negative dynamic energy makes the idle baseline
+// be measured again; the measurement is flagged (Measurement::flags) when the CI target was
+// missed, when windows over the limit had to be kept, and when dynamic energy stays negative.
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
                             const MeasurementSettings& settings, Clock& clock = SystemClock(),
                             Telemetry* telemetry = nullptr,
-                            CpuActivitySource* activity = nullptr);
+                            InterferenceProbe* interference = nullptr);
 
 }  // namespace wattfleet

@@ -1,9 +1,5 @@
-// The `nvml` meter (docs/measurement.md, "Meters"): NVIDIA GPUs through libnvidia-ml.
-//
-// The library is loaded with dlopen at run time rather than linked, so that one agent binary
-// runs on machines without an NVIDIA driver (and builds without the CUDA toolkit, whose
-// headers Debian does not ship as a build dependency here). The handful of NVML types and
-// signatures used are declared below; they are part of NVML's stable C ABI.
+// The `nvml` meter (docs/measurement.md, "Meters"): NVIDIA GPUs through libnvidia-ml
+// (nvml_library.h).
 //
 // Two modes:
 //   - counter: nvmlDeviceGetTotalEnergyConsumption, a millijoule counter (Volta and later),
@@ -14,8 +10,6 @@
 //
 // The same loader serves the nvml telemetry backend (telemetry.h): GPU temperature and SM
 // clock, whose symbols are optional so that a library without them still measures energy.
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -29,147 +23,19 @@
 #include <utility>
 #include <vector>
 
-#include "cuda_device_map.h"
 #include "meter.h"
+#include "nvml_library.h"
 #include "telemetry.h"
 
 namespace wattfleet {
 namespace {
-
-// --- The slice of nvml.h we need (the enum is int-sized in the C ABI). ---
-using nvmlReturn_t = int;
-struct nvmlDevice_st;
-using nvmlDevice_t = nvmlDevice_st*;
-constexpr nvmlReturn_t NVML_SUCCESS = 0;
-constexpr nvmlReturn_t NVML_ERROR_NOT_SUPPORTED = 3;
-constexpr unsigned int kNameBufferSize = 96;  // NVML_DEVICE_NAME_V2_BUFFER_SIZE
-constexpr int NVML_TEMPERATURE_GPU = 0;       // nvmlTemperatureSensors_t
-constexpr int NVML_CLOCK_SM = 1;              // nvmlClockType_t
-
-using InitFn = nvmlReturn_t (*)();
-using ShutdownFn = nvmlReturn_t (*)();
-using GetHandleByIndexFn = nvmlReturn_t (*)(unsigned int, nvmlDevice_t*);
-using GetTotalEnergyFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned long long*);
-using GetPowerUsageFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*);
-using GetNameFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
-using ErrorStringFn = const char* (*)(nvmlReturn_t);
-using GetTemperatureFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);  // degrees C
-using GetClockInfoFn = nvmlReturn_t (*)(nvmlDevice_t, int, unsigned int*);    // MHz
-using GetCountFn = nvmlReturn_t (*)(unsigned int*);
-using GetUuidFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
-using GetMigModeFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int*, unsigned int*);
-constexpr unsigned int kUuidBufferSize = 96;  // NVML_DEVICE_UUID_V2_BUFFER_SIZE
+using namespace nvml;  // NOLINT: this file is NVML through and through
 
 // Sampling period of the power fallback: fine enough to follow per-layer power changes, coarse
 // enough that the NVML calls (a few hundred microseconds each) cost well under 1% of a core.
 constexpr double kSamplePeriodS = 0.02;
 // The energy counter's refresh period on A100/H100 (measured by others; NVML documents none).
 constexpr double kCounterPeriodS = 0.1;
-
-struct DlCloser {
-  void operator()(void* handle) const {
-    if (handle != nullptr) dlclose(handle);
-  }
-};
-using LibraryHandle = std::unique_ptr<void, DlCloser>;
-
-// One loaded libnvidia-ml with one nvmlInit. NVML reference-counts init/shutdown, so several
-// meters (one per GPU) may each own one. Shutdown runs before dlclose: the destructor body runs
-// before the members are destroyed.
-class NvmlLibrary {
- public:
-  static Result<std::unique_ptr<NvmlLibrary>> Open(const std::string& path) {
-    dlerror();  // clear any stale error so the one reported is ours
-    LibraryHandle handle(dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL));
-    if (!handle) {
-      const char* err = dlerror();
-      return Status::Unavailable(path + " not found: no NVIDIA driver on this machine (" +
-                                 std::string(err != nullptr ? err : "dlopen failed") + ")");
-    }
-    auto lib = std::make_unique<NvmlLibrary>(std::move(handle), path);
-    WF_RETURN_IF_ERROR(lib->Resolve(&lib->init_, "nvmlInit_v2"));
-    WF_RETURN_IF_ERROR(lib->Resolve(&lib->shutdown_, "nvmlShutdown"));
-    WF_RETURN_IF_ERROR(lib->Resolve(&lib->get_handle_by_index, "nvmlDeviceGetHandleByIndex_v2"));
-    WF_RETURN_IF_ERROR(
-        lib->Resolve(&lib->get_total_energy, "nvmlDeviceGetTotalEnergyConsumption"));
-    WF_RETURN_IF_ERROR(lib->Resolve(&lib->get_power_usage, "nvmlDeviceGetPowerUsage"));
-    WF_RETURN_IF_ERROR(lib->Resolve(&lib->get_name, "nvmlDeviceGetName"));
-    WF_RETURN_IF_ERROR(lib->Resolve(&lib->error_string_, "nvmlErrorString"));
-    lib->ResolveOptional(&lib->get_temperature, "nvmlDeviceGetTemperature");
-    lib->ResolveOptional(&lib->get_clock_info, "nvmlDeviceGetClockInfo");
-    lib->ResolveOptional(&lib->get_count, "nvmlDeviceGetCount_v2");
-    lib->ResolveOptional(&lib->get_uuid, "nvmlDeviceGetUUID");
-    lib->ResolveOptional(&lib->get_mig_mode, "nvmlDeviceGetMigMode");
-    const nvmlReturn_t rc = lib->init_();
-    if (rc != NVML_SUCCESS) {
-      return Status::Unavailable("nvmlInit_v2 failed: " + lib->ErrorString(rc) +
-                                 " (is the NVIDIA kernel driver loaded?)");
-    }
-    lib->initialized_ = true;
-    return lib;
-  }
-
-  // Public for make_unique only; Open() is the way in.
-  NvmlLibrary(LibraryHandle handle, std::string path)
-      : handle_(std::move(handle)), path_(std::move(path)) {}
-  NvmlLibrary(const NvmlLibrary&) = delete;
-  NvmlLibrary& operator=(const NvmlLibrary&) = delete;
-  ~NvmlLibrary() {
-    if (initialized_) shutdown_();
-  }
-
-  // Never null: a driver that returns null for an unknown code still gets a readable message.
-  std::string ErrorString(nvmlReturn_t rc) const {
-    const char* s = error_string_(rc);
-    return std::string(s != nullptr ? s : "unknown NVML error") + " (" + std::to_string(rc) +
-           ")";
-  }
-
-  GetHandleByIndexFn get_handle_by_index = nullptr;
-  GetTotalEnergyFn get_total_energy = nullptr;
-  GetPowerUsageFn get_power_usage = nullptr;
-  GetNameFn get_name = nullptr;
-  // Optional (telemetry only): null when the library lacks them.
-  GetTemperatureFn get_temperature = nullptr;
-  GetClockInfoFn get_clock_info = nullptr;
-  // Optional (mapping CUDA devices by UUID, MIG): null in drivers too old to have them.
-  GetCountFn get_count = nullptr;
-  GetUuidFn get_uuid = nullptr;
-  GetMigModeFn get_mig_mode = nullptr;
-
- private:
-  template <typename Fn>
-  Status Resolve(Fn* fn, const char* symbol) {
-    dlerror();
-    void* p = dlsym(handle_.get(), symbol);
-    if (p == nullptr) {
-      const char* err = dlerror();
-      return Status::Unavailable(path_ + " has no symbol " + symbol +
-                                 " (not libnvidia-ml, or a driver too old): " +
-                                 (err != nullptr ? err : "null symbol"));
-    }
-    *fn = reinterpret_cast<Fn>(p);
-    return Status::OK();
-  }
-
-  template <typename Fn>
-  void ResolveOptional(Fn* fn, const char* symbol) {
-    dlerror();
-    *fn = reinterpret_cast<Fn>(dlsym(handle_.get(), symbol));
-  }
-
-  LibraryHandle handle_;
-  std::string path_;
-  InitFn init_ = nullptr;
-  ShutdownFn shutdown_ = nullptr;
-  ErrorStringFn error_string_ = nullptr;
-  bool initialized_ = false;
-};
-
-// What every error message calls the device: "gpu0 (NVIDIA H100 80GB HBM3)".
-std::string Describe(int index, const std::string& model) {
-  return "gpu" + std::to_string(index) + (model.empty() ? "" : " (" + model + ")");
-}
 
 class NvmlCounterMeter final : public Meter {
  public:
@@ -385,95 +251,6 @@ class NvmlTelemetry final : public Telemetry {
   int index_;
   std::string model_;
 };
-
-// One GPU of a freshly loaded and initialised library.
-struct OpenedDevice {
-  std::unique_ptr<NvmlLibrary> lib;
-  nvmlDevice_t device = nullptr;
-  int nvml_index = 0;  // NVML's number of the GPU (by PCI bus)
-  std::string model;
-};
-
-std::optional<std::string> Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
-}
-
-// Every GPU NVML sees, by PCI bus.
-Result<std::vector<PhysicalGpu>> Enumerate(NvmlLibrary& lib) {
-  unsigned int count = 0;
-  nvmlReturn_t rc = lib.get_count(&count);
-  if (rc != NVML_SUCCESS) return Status::Unavailable("nvmlDeviceGetCount_v2: " + lib.ErrorString(rc));
-  std::vector<PhysicalGpu> gpus;
-  for (unsigned int i = 0; i < count; ++i) {
-    nvmlDevice_t device = nullptr;
-    rc = lib.get_handle_by_index(i, &device);
-    if (rc != NVML_SUCCESS) {
-      return Status::Unavailable("nvmlDeviceGetHandleByIndex_v2(" + std::to_string(i) +
-                                 "): " + lib.ErrorString(rc));
-    }
-    PhysicalGpu g;
-    g.nvml_index = static_cast<int>(i);
-    char buf[kUuidBufferSize] = {};
-    if (lib.get_uuid(device, buf, sizeof buf) == NVML_SUCCESS) {
-      buf[sizeof buf - 1] = '\0';
-      g.uuid = buf;
-    }
-    char name[kNameBufferSize] = {};
-    if (lib.get_name(device, name, sizeof name) == NVML_SUCCESS) {
-      name[sizeof name - 1] = '\0';
-      g.name = name;
-    }
-    unsigned int current = 0, pending = 0;
-    // NOT_SUPPORTED: a GPU without MIG.
-    if (lib.get_mig_mode != nullptr && lib.get_mig_mode(device, &current, &pending) == NVML_SUCCESS) {
-      g.mig_enabled = current == 1;
-    }
-    gpus.push_back(std::move(g));
-  }
-  return gpus;
-}
-
-// `device_index` is the CUDA device number (`cuda:N`); the NVML index it maps to.
-Result<int> NvmlIndexOf(NvmlLibrary& lib, int device_index) {
-  const auto visible = Env("CUDA_VISIBLE_DEVICES");
-  if (lib.get_count == nullptr || lib.get_uuid == nullptr) {
-    // A driver without UUIDs: only the unremapped numbering can be trusted.
-    if (visible) {
-      return Status::InvalidArgument(
-          "CUDA_VISIBLE_DEVICES is set, but this libnvidia-ml cannot name GPUs by UUID "
-          "(nvmlDeviceGetUUID missing): unset it and give --device cuda:N by NVML's numbering");
-    }
-    return device_index;
-  }
-  WF_ASSIGN_OR_RETURN(std::vector<PhysicalGpu> gpus, Enumerate(lib));
-  WF_ASSIGN_OR_RETURN(PhysicalGpu gpu,
-                      ResolveCudaDevice(device_index, gpus, visible, Env("CUDA_DEVICE_ORDER")));
-  return gpu.nvml_index;
-}
-
-Result<OpenedDevice> OpenDevice(int device_index, const std::string& library, const char* what) {
-  if (device_index < 0) {
-    return Status::InvalidArgument(std::string(what) + ": device index must be >= 0, got " +
-                                   std::to_string(device_index));
-  }
-  OpenedDevice d;
-  WF_ASSIGN_OR_RETURN(d.lib, NvmlLibrary::Open(library));
-  WF_ASSIGN_OR_RETURN(d.nvml_index, NvmlIndexOf(*d.lib, device_index));
-  const nvmlReturn_t rc =
-      d.lib->get_handle_by_index(static_cast<unsigned int>(d.nvml_index), &d.device);
-  if (rc != NVML_SUCCESS) {
-    return Status::NotFound("nvmlDeviceGetHandleByIndex_v2(" + std::to_string(device_index) +
-                            "): " + d.lib->ErrorString(rc) + " (no such GPU on this machine?)");
-  }
-  // The model only makes error messages readable; a failure here is not worth refusing for.
-  char name_buf[kNameBufferSize] = {};
-  if (d.lib->get_name(d.device, name_buf, sizeof(name_buf)) == NVML_SUCCESS) {
-    name_buf[sizeof(name_buf) - 1] = '\0';
-    d.model = name_buf;
-  }
-  return d;
-}
 
 }  // namespace
 

@@ -285,13 +285,13 @@ Status Parser::ParseMeasurement(const Field& f, MeasurementSettings* m) const {
     WF_ASSIGN_OR_RETURN(m->target_rel_ci, Fraction(*g, "measurement.target_rel_ci"));
   }
   if (const Field* g = Find(fields, "max_interference")) {
-    // Cores kept busy by other work: 0 refuses any (coarse tick accounting makes that strict),
-    // and no machine has more cores than this.
+    // Cores (or GPUs) kept busy by other work: 0 refuses any (coarse tick accounting makes
+    // that strict), and no machine has more cores than this.
     std::optional<double> v;
     if (g->value.IsScalar()) v = ParseDouble(g->value.Scalar());
     if (!v || *v < 0 || *v > 4096) {
-      return Err(At(*g), "measurement.max_interference must be a number of cores in [0, 4096] "
-                         "(e.g. 0.25), got " + Describe(g->value));
+      return Err(At(*g), "measurement.max_interference must be a number of cores (GPUs for "
+                         "nvml) in [0, 4096] (e.g. 0.25), got " + Describe(g->value));
     }
     m->max_interference = *v;
   }

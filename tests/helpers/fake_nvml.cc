@@ -13,6 +13,10 @@
 //   FAKE_NVML_SM_CLOCK_MHZ  the SM clock (default 1410), with the same two words; the
 //                           graphics and memory clocks are fixed at 1000 and 2619 MHz
 //
+//   FAKE_NVML_PROCS_FILE    per-process utilisation samples, one "PID SM_PERCENT" per line,
+//                           each stamped just after the caller's timestamp (an empty file: no
+//                           process ran, NOT_FOUND); unset: NOT_SUPPORTED, as on GPUs whose
+//                           driver keeps no per-process samples
 //   FAKE_NVML_GPUS          several GPUs, "UUID/NAME/MIG;..." (MIG 1: enabled), in NVML's
 //                           order; unset: one "Fake GPU", GPU-00000000-fake, MIG off
 //
@@ -38,6 +42,8 @@ namespace {
 constexpr int NVML_SUCCESS = 0;
 constexpr int NVML_ERROR_INVALID_ARGUMENT = 2;
 constexpr int NVML_ERROR_NOT_SUPPORTED = 3;
+constexpr int NVML_ERROR_NOT_FOUND = 6;
+constexpr int NVML_ERROR_INSUFFICIENT_SIZE = 7;
 constexpr int NVML_ERROR_DRIVER_NOT_LOADED = 9;
 constexpr int NVML_ERROR_GPU_IS_LOST = 15;
 
@@ -187,6 +193,31 @@ int nvmlDeviceGetPowerUsage(void* device, unsigned int* mw) {
   }
   if (fail) return NVML_ERROR_GPU_IS_LOST;
   *mw = static_cast<unsigned int>(v);
+  return NVML_SUCCESS;
+}
+
+struct ProcessSample {  // nvmlProcessUtilizationSample_t
+  unsigned int pid;
+  unsigned long long timeStamp;
+  unsigned int smUtil, memUtil, encUtil, decUtil;
+};
+
+int nvmlDeviceGetProcessUtilization(void* device, ProcessSample* samples, unsigned int* count,
+                                    unsigned long long last_seen) {
+  if (!ValidDevice(device) || count == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
+  const char* path = std::getenv("FAKE_NVML_PROCS_FILE");
+  if (path == nullptr) return NVML_ERROR_NOT_SUPPORTED;
+  std::vector<ProcessSample> all;
+  std::ifstream in(path);
+  unsigned int pid = 0, sm = 0;
+  while (in >> pid >> sm) all.push_back({pid, last_seen + 1, sm, 0, 0, 0});
+  if (all.empty()) return NVML_ERROR_NOT_FOUND;
+  if (samples == nullptr || *count < all.size()) {
+    *count = static_cast<unsigned int>(all.size());
+    return NVML_ERROR_INSUFFICIENT_SIZE;
+  }
+  std::copy(all.begin(), all.end(), samples);
+  *count = static_cast<unsigned int>(all.size());
   return NVML_SUCCESS;
 }
 

@@ -85,6 +85,20 @@ TEST(SensorSelection, SimulatedOnlyByName) {
   EXPECT_EQ((*named)->name(), "simulated");
 }
 
+TEST(SensorSelection, InterferenceFollowsWhatTheMeterMeasures) {
+  FakeRoots fake;
+  fake.AddRapl();
+  auto rapl = OpenMeter("rapl", fake.roots, nullptr);
+  ASSERT_TRUE(rapl.ok()) << rapl.status().ToString();
+  ProcCpuActivity cpu(fake.roots.proc_root);
+  std::string why;
+  // The package's counter takes in every process's CPU work.
+  auto probe = OpenInterference(**rapl, fake.roots, cpu, ::getpid(), &why);
+  ASSERT_NE(probe, nullptr);
+  EXPECT_NE(dynamic_cast<CpuInterference*>(probe.get()), nullptr);
+  EXPECT_NE(why.find("CPU time"), std::string::npos) << why;
+}
+
 TEST(SensorSelection, ProbeListsEveryBackendWithAReason) {
   FakeRoots fake;
   fake.AddRapl();

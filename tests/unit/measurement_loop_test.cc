@@ -539,7 +539,8 @@ TEST(Measure, WindowsSharedWithOtherWorkAreMeasuredAgain) {
   IdleBaseline idle(meter, clock);
   FakeActivity activity(clock);
   activity.others = {0.0, 1.5, 0.1, 2.0};  // windows 2 and 4 share the machine
-  auto m = Measure(work, meter, idle, Settings(), clock, nullptr, &activity);
+  CpuInterference probe(activity);
+  auto m = Measure(work, meter, idle, Settings(), clock, nullptr, &probe);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->windows_discarded, 2);
   EXPECT_EQ(m->repeats.size(), 3u);  // min_repeats kept, quiet ones
@@ -556,7 +557,8 @@ TEST(Measure, AMachineThatNeverQuietensIsFlaggedNotHeldForever) {
   activity.others_after = 1.0;
   MeasurementSettings s = Settings();
   s.max_repeats = 5;
-  auto m = Measure(work, meter, idle, s, clock, nullptr, &activity);
+  CpuInterference probe(activity);
+  auto m = Measure(work, meter, idle, s, clock, nullptr, &probe);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->windows_discarded, 5);  // at most max_repeats discarded
   EXPECT_EQ(m->repeats.size(), 3u);
@@ -566,7 +568,8 @@ TEST(Measure, AMachineThatNeverQuietensIsFlaggedNotHeldForever) {
   FakeActivity again(clock);
   again.others_after = 1.0;
   s.max_interference = 1.5;
-  m = Measure(work, meter, idle, s, clock, nullptr, &again);
+  CpuInterference again_probe(again);
+  m = Measure(work, meter, idle, s, clock, nullptr, &again_probe);
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->windows_discarded, 0);
   EXPECT_TRUE(m->flags.empty());

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "characterise.h"
+#include "interference.h"
 #include "meter.h"
 
 namespace wattfleet {
@@ -91,6 +92,7 @@ class NvmlMeterTest : public ::testing::Test {
     unsetenv("FAKE_NVML_ENERGY_FILE");
     unsetenv("FAKE_NVML_POWER_FILE");
     unsetenv("FAKE_NVML_MODE");
+    unsetenv("FAKE_NVML_PROCS_FILE");
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
@@ -264,6 +266,39 @@ TEST_F(NvmlMeterTest, TheCounterIsCharacterisedFromNvmlItself) {
   EXPECT_EQ(c->updates_seen, 8);
   EXPECT_FALSE(c->stuck);
   EXPECT_NEAR(c->EffectivePeriod(), 0.1, 0.011);
+}
+
+TEST_F(NvmlMeterTest, OtherProcessesKernelsOnTheGpuAreInterferenceItsOwnAreNot) {
+  const std::string procs = dir_ + "/procs";
+  setenv("FAKE_NVML_PROCS_FILE", procs.c_str(), 1);
+  WriteAtomically(procs, "");  // nothing ran
+  constexpr pid_t kSelf = 4242;
+  auto probe = MakeNvmlInterference(0, FAKE_NVML_LIB, kSelf);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  const auto window = [&](const std::string& samples) -> Result<double> {
+    WriteAtomically(procs, samples);
+    WF_RETURN_IF_ERROR((*probe)->Begin());
+    return (*probe)->End(1.0);
+  };
+  auto o = window("");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_DOUBLE_EQ(*o, 0);
+  // The measuring process itself, however busy, is not interference.
+  o = window("4242 97\n4242 99");
+  ASSERT_TRUE(o.ok());
+  EXPECT_DOUBLE_EQ(*o, 0);
+  // Two others: one at 40 % on average over its samples, one at 10 %: half the GPU.
+  o = window("4242 90\n777 30\n777 50\n888 10");
+  ASSERT_TRUE(o.ok());
+  EXPECT_NEAR(*o, 0.5, 1e-12);
+}
+
+TEST_F(NvmlMeterTest, ADriverWithoutPerProcessSamplesMeasuresNoGpuInterference) {
+  // FAKE_NVML_PROCS_FILE unset: NOT_SUPPORTED, said at start-up, not at the first window.
+  auto probe = MakeNvmlInterference(0, FAKE_NVML_LIB, 1);
+  ASSERT_FALSE(probe.ok());
+  EXPECT_NE(probe.status().message().find("nvmlDeviceGetProcessUtilization"), std::string::npos)
+      << probe.status().ToString();
 }
 
 TEST_F(NvmlMeterTest, SamplerThreadFollowsPowerBetweenReads) {
