@@ -133,12 +133,13 @@ Result<int64_t> GrowWindow(Workload& workload, Clock& clock, double target_s) {
 IdleBaseline::IdleBaseline(Meter& meter, Clock& clock, double window_s, double max_age_s)
     : meter_(meter), clock_(clock), window_s_(window_s), max_age_s_(max_age_s) {}
 
-Result<double> IdleBaseline::Watts() {
+Result<double> IdleBaseline::Watts(InterferenceProbe* interference) {
   if (measured_at_ >= 0 && clock_.NowSeconds() - measured_at_ <= max_age_s_) return watts_;
-  return Refresh();
+  return Refresh(interference);
 }
 
-Result<double> IdleBaseline::Refresh() {
+Result<double> IdleBaseline::Refresh(InterferenceProbe* interference) {
+  if (interference != nullptr && !interference->Begin().ok()) interference = nullptr;
   auto e0 = meter_.ReadJoules();
   if (!e0.ok()) return SensorError(e0.status().WithContext("idle baseline"));
   const double t0 = clock_.NowSeconds();
@@ -160,6 +161,10 @@ Result<double> IdleBaseline::Refresh() {
   // overwrite it, so the next call retries.
   watts_ = watts;
   measured_at_ = t1;
+  interference_ = std::numeric_limits<double>::quiet_NaN();
+  if (interference != nullptr) {
+    if (auto o = interference->End(dt); o.ok()) interference_ = *o;
+  }
   return watts_;
 }
 
@@ -203,8 +208,12 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // 1. Warm-up.
   WF_RETURN_IF_ERROR(WarmUp(workload, clock, static_cast<double>(settings.warmup_ms) / 1000.0));
 
-  // 2. Idle baseline (cached per agent by IdleBaseline).
-  auto idle_w_or = idle.Watts();
+  // 2. Idle baseline (cached per agent by IdleBaseline). Measured while others kept the
+  // device busy, it is too high and every dynamic figure too low: measured again, once.
+  auto idle_w_or = idle.Watts(interference_probe);
+  if (idle_w_or.ok() && idle.interference() > settings.max_interference) {
+    idle_w_or = idle.Refresh(interference_probe);
+  }
   if (!idle_w_or.ok()) return SensorError(idle_w_or.status());
   const double idle_w = *idle_w_or;
 
@@ -321,7 +330,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   if (m.energy_dynamic_per_iter_j < below_idle_tolerance) {
     // Less than idle power over the windows: the idle figure is likely stale (measured while
     // something else ran, or before the device settled). Measured again, once.
-    if (auto fresh = idle.Refresh(); fresh.ok()) {
+    if (auto fresh = idle.Refresh(interference_probe); fresh.ok()) {
       m.idle_w = *fresh;
       m.energy_dynamic_per_iter_j = e.mean - m.idle_w * t.mean;
     }
@@ -339,6 +348,12 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   if (!m.ci_met) m.flags.push_back(kFlagCi);
   if (kept_shared) m.flags.push_back(kFlagInterference);
   if (m.energy_dynamic_per_iter_j < below_idle_tolerance) m.flags.push_back(kFlagBelowIdle);
+  // The idle figure the dynamic energy rests on: measured while the device was shared (even
+  // after measuring it again), or older than its refresh age by the last window's end.
+  if (idle.interference() > settings.max_interference ||
+      clock.NowSeconds() - idle.measured_at() > idle.max_age_s()) {
+    m.flags.push_back(kFlagIdleStale);
+  }
   // 6. The device's state at the end of the work, before cool-down lets it recover.
   RecordTelemetry(before, sample(), &m);
   // 7. Cool-down: CooldownGuard, on return.

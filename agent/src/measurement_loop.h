@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 
 #include "interference.h"
 #include "meter.h"
@@ -33,11 +34,18 @@ class Workload {
 class IdleBaseline {
  public:
   IdleBaseline(Meter& meter, Clock& clock, double window_s = 0.3, double max_age_s = 300);
-  // The cached value, refreshed when older than max_age_s. Errors are SENSOR failures.
-  Result<double> Watts();
+  // The cached value, refreshed when older than max_age_s. Errors are SENSOR failures. With
+  // `interference`, a refresh also measures what else kept the device busy meanwhile.
+  Result<double> Watts(InterferenceProbe* interference = nullptr);
   // Measured again now, whatever its age (a window that drew less than idle power suggests
   // the idle figure is stale).
-  Result<double> Refresh();
+  Result<double> Refresh(InterferenceProbe* interference = nullptr);
+  // When the cached value was measured (the clock's seconds), and what others kept busy then
+  // (NaN: not measured).
+  double measured_at() const { return measured_at_; }
+  double interference() const { return interference_; }
+  double max_age_s() const { return max_age_s_; }
+
  private:
   Meter& meter_;
   Clock& clock_;
@@ -45,6 +53,7 @@ class IdleBaseline {
   double max_age_s_;
   double watts_ = 0;
   double measured_at_ = -1;
+  double interference_ = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Two-sided 95 % Student-t quantile for `dof` degrees of freedom (dof >= 1).

@@ -279,7 +279,7 @@ int CmdEvaluate(const EvaluateOptions& o) {
   }
   if (flagged > 0) {
     std::printf("%lld measurements with quality flags (ci, interference, below-idle, "
-                "layer-sum) left out, %lld of them whole models whose layers sum to outside "
+                "idle-stale, layer-sum) left out, %lld of them whole models whose layers sum to outside "
                 "1/3-3x their time; --include-flagged keeps them\n",
                 static_cast<long long>(flagged), static_cast<long long>(layer_sum));
   }

@@ -157,7 +157,8 @@ int main(int argc, char** argv) {
   bool fit_include_flagged = false;
   c_fit->add_flag("--include-flagged", fit_include_flagged,
                   "also train on measurements with quality flags (missed CI target, "
-                  "interference, energy below idle, whole models failing the layer-sum check)");
+                  "interference, energy below idle, a doubtful idle figure, whole models "
+                  "failing the layer-sum check)");
   c_fit->add_flag("--json", json, "one JSON document on stdout");
 
   PredictOptions predict;

@@ -133,6 +133,7 @@ struct Measurement {
 inline constexpr const char* kFlagCi = "ci";                      // CI target missed
 inline constexpr const char* kFlagInterference = "interference";  // shared the machine
 inline constexpr const char* kFlagBelowIdle = "below-idle";       // dynamic energy < 0
+inline constexpr const char* kFlagIdleStale = "idle-stale";  // idle measured shared, or long ago
 // A whole model whose layers' times sum to far more or less than its own: derived where the
 // measurements meet (fit, the run summary), never sent by an agent.
 inline constexpr const char* kFlagLayerSum = "layer-sum";
