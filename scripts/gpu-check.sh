@@ -143,7 +143,7 @@ agent=$build_dir/agent/wattfleet-agent
 # The campaign: GEMM-heavy Linear layers, Conv2d layers, one ResNet-sized model. The CPU path
 # keeps the same shape of campaign at sizes a small machine measures in a minute.
 if [ "$device" = cpu ]; then
-  width=512 batch=4 window=200 repeats=10 model=lenet5 cnn_input="[3, 32, 32]" cnn_width=8
+  width=512 batch=4 window=200 repeats=6 model=lenet5 cnn_input="[3, 32, 32]" cnn_width=8
   threads=1
 else
   width=4096 batch=64 window=1000 repeats=20 model=resnet18 cnn_input="[3, 224, 224]"

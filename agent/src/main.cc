@@ -77,7 +77,7 @@ int ExecWorkerMain(const std::string& device, const std::string& sensor, int thr
   ProcCpuActivity activity(roots.proc_root);
   std::unique_ptr<InterferenceProbe> interference =
       OpenInterference(*meter, roots, activity, ::getpid(), &why);
-  spdlog::debug("exec-worker: interference {}", why);
+  spdlog::info("exec-worker: interference {}", why);
   InProcessRunner runner(**executor, *meter, device, telemetry.get(), interference.get());
   return ServeExecWorker(runner);
 }
@@ -335,10 +335,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<JobRunner> runner;
   // For the in-process runner; the exec-worker opens its own (its pid runs the jobs).
   ProcCpuActivity activity(roots.proc_root);
-  std::string interference_why;
-  std::unique_ptr<InterferenceProbe> interference =
-      OpenInterference(*sized, roots, activity, ::getpid(), &interference_why);
-  spdlog::info("agent: interference {}", interference_why);
+  std::unique_ptr<InterferenceProbe> interference;
   if (isolation == "process") {
     // The worker gets this agent's executor and meter flags; logs share this agent's stderr.
     ChildRunnerOptions child;
@@ -350,6 +347,9 @@ int main(int argc, char** argv) {
                   std::to_string(character.EffectivePeriod())};
     runner = MakeChildProcessRunner(child);
   } else {
+    std::string interference_why;
+    interference = OpenInterference(*sized, roots, activity, ::getpid(), &interference_why);
+    spdlog::info("agent: interference {}", interference_why);
     runner = std::make_unique<InProcessRunner>(
         **executor, *sized, device, telemetry.get(), interference.get());
   }

@@ -104,6 +104,20 @@ Status WarmUp(Workload& workload, Clock& clock, double warmup_s) {
   }
 }
 
+// Returns right after the sensor's reading next changes, or after two periods without a change
+// (or when it cannot be read: the window then starts unanchored, not failed).
+void WaitForUpdate(Meter& meter, Clock& clock, double period_s) {
+  auto first = meter.ReadSensor();
+  if (!first.ok()) return;
+  const double poll = std::min(0.001, period_s / 100);
+  const double give_up = clock.NowSeconds() + 2 * period_s;
+  while (clock.NowSeconds() < give_up) {
+    clock.SleepFor(poll);
+    auto now = meter.ReadSensor();
+    if (!now.ok() || *now != *first) return;
+  }
+}
+
 // Grows the iteration count until one run lasts at least target_s. These runs are timing
 // probes, not repeats: their energy is never read.
 Result<int64_t> GrowWindow(Workload& workload, Clock& clock, double target_s) {
@@ -208,9 +222,13 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // 1. Warm-up.
   WF_RETURN_IF_ERROR(WarmUp(workload, clock, static_cast<double>(settings.warmup_ms) / 1000.0));
 
-  // 2. Idle baseline (cached per agent by IdleBaseline). Measured while others kept the
-  // device busy, it is too high and every dynamic figure too low: measured again, once.
-  auto idle_w_or = idle.Watts(interference_probe);
+  // 2. Idle baseline (cached per agent by IdleBaseline). Past half its maximum age it is
+  // measured again now, so that only a job longer than that half can end with a figure older
+  // than the maximum (idle-stale below). Measured while others kept the device busy, it is
+  // too high and every dynamic figure too low: measured again, once.
+  const bool aging = idle.measured_at() >= 0 &&
+                     clock.NowSeconds() - idle.measured_at() > idle.max_age_s() / 2;
+  auto idle_w_or = aging ? idle.Refresh(interference_probe) : idle.Watts(interference_probe);
   if (idle_w_or.ok() && idle.interference() > settings.max_interference) {
     idle_w_or = idle.Refresh(interference_probe);
   }
@@ -247,12 +265,14 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   InterferenceProbe* probe = interference_probe;
   // A slow sensor's phase: on parts whose sensor samples only part of each update period
   // (docs/measurement.md, "NVML"), windows that all start at the same phase would all miss the
-  // same work. Each window after the first starts a further fraction of a period later, by
-  // the golden ratio's fractional part, so the starts spread evenly over the period.
+  // same work. Each window after the first waits for the sensor's next update, then starts
+  // the k-th multiple of the golden ratio's fractional part of a period after it, so that the
+  // starts spread evenly over the period.
   const double sensor_period = meter.update_period_s();
   int64_t windows_started = 0;
   for (int64_t k = 1; k <= max_repeats; ++k) {
     if (windows_started++ > 0 && sensor_period >= kPhaseShiftMinPeriodS) {
+      WaitForUpdate(meter, clock, sensor_period);
       const double phase = std::fmod(static_cast<double>(windows_started) * 0.6180339887, 1.0);
       clock.SleepFor(phase * sensor_period);
     }
@@ -339,9 +359,12 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // The sensor's own bound: a read sees the counter as of its last update, up to one period
   // late at each end, which can shift a window by up to one period of its power; plus one
   // counter step. Spread over the window's iterations.
+  // A reading that averages over longer than it updates lags by that much instead.
+  const MeterFacts facts = meter.facts();
+  const double lag = std::max(sensor_period, facts.averaging_s);
   const double window_w = t.mean > 0 ? e.mean / t.mean : 0;
   m.sensor_update_period_s = sensor_period;
-  m.energy_bound_j = (window_w * sensor_period + meter.facts().resolution_j) / dn;
+  m.energy_bound_j = (window_w * lag + facts.resolution_j) / dn;
   m.rel_ci = rel_ci;
   m.time_rel_ci = RelCi(time_per_iter);
   m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;

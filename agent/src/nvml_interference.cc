@@ -1,13 +1,13 @@
 // Other processes' work on the measured GPU (interference.h), from NVML's per-process
-// utilisation samples: the driver keeps, per process with a context on the GPU, the share of
-// each of its sampling periods (about 1/6 s) that the process's kernels ran. The share others
-// kept over a window is the sum, over every process but the measuring one, of its mean SM
-// utilisation in the samples taken since the window began.
+// utilisation samples: the driver keeps, per process that ran kernels, the share of each of
+// its sampling periods (about 1/6 s) that they ran. The share of the GPU others kept over a
+// window is the sum of their samples' shares since the window began, over the number of
+// sampling periods in the window (a process that ran in one period of six kept a sixth).
 #include <unistd.h>
 
 #include <chrono>
 #include <algorithm>
-#include <map>
+#include <set>
 #include <vector>
 
 #include "interference.h"
@@ -17,6 +17,12 @@ namespace wattfleet {
 namespace {
 
 using namespace nvml;  // NOLINT: NVML through and through
+
+// The driver's per-process sampling period (about 1/6 s on current GPUs; NVML documents none).
+constexpr double kSamplePeriodS = 1.0 / 6.0;
+// Windows at least this long, of the agent's own work, must show its own samples; shorter
+// ones (the idle baseline's) may not.
+constexpr double kJudgeWindowS = 0.5;
 
 // NVML's sample timestamps are CPU time in microseconds since the epoch.
 unsigned long long NowMicros() {
@@ -40,18 +46,30 @@ class NvmlInterference final : public InterferenceProbe {
     return Status::OK();
   }
 
-  Result<double> End(double /*wall_s*/) override {
+  Result<double> End(double wall_s) override {
+    if (unmatched_) return Unmatched();
     WF_ASSIGN_OR_RETURN(std::vector<nvmlProcessUtilizationSample_t> samples, Samples(since_));
-    std::map<unsigned int, std::pair<double, int>> by_pid;  // sum of smUtil, samples
+    double others = 0;  // the sum of other processes' per-period shares
+    bool self_ran = false;
+    std::set<unsigned long long> periods;
     for (const auto& s : samples) {
-      if (static_cast<pid_t>(s.pid) == self_ || s.timeStamp < since_) continue;
-      auto& [sum, n] = by_pid[s.pid];
-      sum += s.smUtil;
-      ++n;
+      if (s.timeStamp < since_) continue;
+      periods.insert(s.timeStamp);
+      if (static_cast<pid_t>(s.pid) == self_) {
+        self_ran = true;
+      } else {
+        others += s.smUtil / 100.0;
+      }
     }
-    double share = 0;
-    for (const auto& [pid, acc] : by_pid) share += acc.first / acc.second / 100.0;
-    return share;
+    // NVML names processes by the host's pids: in a container (another PID namespace) this
+    // process's own kernels would read as another's. A timed window of its own work during
+    // which only "others" ran means exactly that: say so rather than discard every window.
+    if (!self_ran && others > 0 && wall_s >= kJudgeWindowS) {
+      unmatched_ = true;
+      return Unmatched();
+    }
+    const double n = std::max(static_cast<double>(periods.size()), wall_s / kSamplePeriodS);
+    return n > 0 ? others / std::max(n, 1.0) : 0.0;
   }
 
  private:
@@ -71,6 +89,13 @@ class NvmlInterference final : public InterferenceProbe {
     return samples;
   }
 
+  Status Unmatched() const {
+    return Status::Unavailable(
+        "nvml interference: " + Describe(index_, model_) + "'s process samples never name "
+        "this process (pid " + std::to_string(self_) + "; in another PID namespace?): GPU "
+        "interference not measured");
+  }
+
   Status Error(nvmlReturn_t rc) const {
     return Status::Unavailable("nvmlDeviceGetProcessUtilization(" + Describe(index_, model_) +
                                "): " + lib_->ErrorString(rc));
@@ -82,6 +107,7 @@ class NvmlInterference final : public InterferenceProbe {
   std::string model_;
   pid_t self_;
   unsigned long long since_ = 0;
+  bool unmatched_ = false;
 };
 
 }  // namespace

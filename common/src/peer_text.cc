@@ -64,12 +64,25 @@ Status CheckPeerText(const ReadyMsg& r) {
 }
 
 Status CheckPeerText(const Measurement& m) {
-  return CheckAll({{"sensor", &m.sensor},
-                   {"domain", &m.domain},
-                   {"device", &m.device},
-                   {"agent version", &m.agent_version},
-                   {"torch version", &m.torch_version},
-                   {"telemetry source", &m.telemetry_source}});
+  WF_RETURN_IF_ERROR(CheckAll({{"sensor", &m.sensor},
+                               {"domain", &m.domain},
+                               {"device", &m.device},
+                               {"agent version", &m.agent_version},
+                               {"torch version", &m.torch_version},
+                               {"telemetry source", &m.telemetry_source}}));
+  // Flags are names: printable, short, and without the ';' that joins them in a column.
+  if (m.flags.size() > kMaxPeerFlags) {
+    return Status::InvalidArgument(std::to_string(m.flags.size()) + " quality flags; at most " +
+                                   std::to_string(kMaxPeerFlags));
+  }
+  for (const std::string& flag : m.flags) {
+    WF_RETURN_IF_ERROR(CheckPeerField("quality flag", flag, kMaxPeerFlagBytes));
+    if (flag.empty() || flag.find_first_of("; ") != std::string::npos) {
+      return Status::InvalidArgument("quality flag \"" + Escaped(flag, 64) +
+                                     "\" is not a name (empty, or with ';' or a space)");
+    }
+  }
+  return Status::OK();
 }
 
 std::string Escaped(std::string_view text, size_t max_bytes) {

@@ -23,10 +23,15 @@ struct LayerTimes {
     if (m.layer_keys.empty() || !(m.time_s > 0)) return std::nullopt;
     double sum = 0;
     for (const std::string& key : m.layer_keys) {
-      auto it = own.find({m.device_class, m.mode, m.batch, m.campaign, key});
-      if (it == own.end()) it = any.find({m.device_class, m.mode, m.batch, "", key});
-      if (it == any.end()) return std::nullopt;
-      sum += it->second;
+      if (auto it = own.find({m.device_class, m.mode, m.batch, m.campaign, key});
+          it != own.end()) {
+        sum += it->second;
+      } else if (auto any_it = any.find({m.device_class, m.mode, m.batch, "", key});
+                 any_it != any.end()) {
+        sum += any_it->second;
+      } else {
+        return std::nullopt;
+      }
     }
     return sum / m.time_s;
   }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "pg_store.h"
+#include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
 namespace pg {
@@ -407,23 +408,38 @@ constexpr const char* kSchemaV1[] = {
 ))sql",
 };
 
-// Version 2: each measurement's quality flags as text, as SQLite's version 5.
+// Version 2: each measurement's quality flags as text, as SQLite's version 5; the rows
+// already stored get theirs from their payloads (FillQualityFlags).
 constexpr const char* kSchemaV2[] = {
     "ALTER TABLE measurements ADD COLUMN quality_flags TEXT NOT NULL DEFAULT ''",
-    "UPDATE measurements SET quality_flags = 'ci' WHERE NOT ci_met",
 };
+
+Status FillQualityFlags(PGconn* conn) {
+  WF_ASSIGN_OR_RETURN(const Rows rows, Exec(conn, "SELECT id, payload FROM measurements"));
+  for (int row = 0; row < rows.size(); ++row) {
+    auto m = DecodeMeasurement(rows.BytesAt(row, 1));
+    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(rows.Int(row, 0)));
+    const std::string flags = QualityFlagsText(*m);
+    if (flags.empty()) continue;
+    WF_RETURN_IF_ERROR(Exec(conn, "UPDATE measurements SET quality_flags = $1 WHERE id = $2",
+                            Params::Of(flags, rows.Int(row, 0)))
+                           .status());
+  }
+  return Status::OK();
+}
 
 struct Migration {
   int to_version;
   const char* const* statements;
   size_t count;
+  Status (*fill)(PGconn*) = nullptr;  // run after the statements, in the same transaction
 };
 
 // Append version N here as {N, kSchemaVN, std::size(kSchemaVN)}; Migrate() runs every step
 // above the database's version in order, all in one transaction.
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1, sizeof(kSchemaV1) / sizeof(kSchemaV1[0])},
-    {2, kSchemaV2, sizeof(kSchemaV2) / sizeof(kSchemaV2[0])},
+    {2, kSchemaV2, sizeof(kSchemaV2) / sizeof(kSchemaV2[0]), &FillQualityFlags},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
@@ -474,6 +490,10 @@ Status Migrate(PGconn* conn, bool create_if_missing) {
                              .status()
                              .WithContext("schema migration to version " +
                                           std::to_string(m.to_version)));
+    }
+    if (m.fill != nullptr) {
+      WF_RETURN_IF_ERROR(m.fill(conn).WithContext("schema migration to version " +
+                                                  std::to_string(m.to_version)));
     }
   }
   WF_RETURN_IF_ERROR(Exec(conn, "DELETE FROM wattfleet_schema").status());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sqlite_store.h"
+#include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
 namespace sqlite {
@@ -363,16 +364,36 @@ CREATE INDEX models_by_fit ON models(estimator, device_class, mode, target, fing
 )sql";
 
 // Version 5: each measurement's quality flags as text ("ci;interference", QualityFlagsText),
-// so that status and ListCampaigns count them without decoding every payload. Rows stored
-// before version 5 predate the other flags: a missed CI target is all they can carry.
+// so that status and ListCampaigns count them without decoding every payload. The rows
+// already stored get theirs from their payloads (FillQualityFlags).
 constexpr const char* kSchemaV5 = R"sql(
 ALTER TABLE measurements ADD COLUMN quality_flags TEXT NOT NULL DEFAULT '';
-UPDATE measurements SET quality_flags = 'ci' WHERE ci_met = 0;
 )sql";
+
+// Each stored measurement's flags, from its payload (where agents have put them since
+// before the column existed; older payloads have only ci_met).
+Status FillQualityFlags(sqlite3* db) {
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT id, payload FROM measurements"));
+  WF_ASSIGN_OR_RETURN(Stmt up,
+                      Stmt::Prepare(db, "UPDATE measurements SET quality_flags = ? WHERE id = ?"));
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    auto m = DecodeMeasurement(q.BlobAt(1));
+    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(q.Int(0)));
+    const std::string flags = QualityFlagsText(*m);
+    if (flags.empty()) continue;
+    up.Reset();
+    up.BindAll(flags, q.Int(0));
+    WF_RETURN_IF_ERROR(up.Run());
+  }
+  return Status::OK();
+}
 
 struct Migration {
   int to_version;
   const char* sql;
+  Status (*fill)(sqlite3*) = nullptr;  // run after `sql`, in its transaction
 };
 
 // Append version N here as {N, "ALTER TABLE ..."}; Migrate() runs every step above the file's
@@ -382,7 +403,7 @@ constexpr Migration kMigrations[] = {
     {2, kSchemaV2},
     {3, kSchemaV3},
     {4, kSchemaV4},
-    {5, kSchemaV5},
+    {5, kSchemaV5, &FillQualityFlags},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");
@@ -481,6 +502,10 @@ Status Migrate(sqlite3* db) {
     if (now >= m.to_version) continue;
     WF_RETURN_IF_ERROR(Exec(db, m.sql).WithContext("schema migration to version " +
                                                    std::to_string(m.to_version)));
+    if (m.fill != nullptr) {
+      WF_RETURN_IF_ERROR(m.fill(db).WithContext("schema migration to version " +
+                                                std::to_string(m.to_version)));
+    }
     // user_version lives in the file header and is written by the same transaction, so a
     // crash leaves either the old schema and version or the new ones.
     const std::string set_version = "PRAGMA user_version = " + std::to_string(m.to_version);

@@ -13,8 +13,9 @@
 //   FAKE_NVML_SM_CLOCK_MHZ  the SM clock (default 1410), with the same two words; the
 //                           graphics and memory clocks are fixed at 1000 and 2619 MHz
 //
-//   FAKE_NVML_PROCS_FILE    per-process utilisation samples, one "PID SM_PERCENT" per line,
-//                           each stamped just after the caller's timestamp (an empty file: no
+//   FAKE_NVML_PROCS_FILE    per-process utilisation samples, one "PID SM_PERCENT [PERIOD]" per
+//                           line, stamped PERIOD (default 1) us after the caller's timestamp,
+//                           so that equal PERIODs are one sampling period (an empty file: no
 //                           process ran, NOT_FOUND); unset: NOT_SUPPORTED, as on GPUs whose
 //                           driver keeps no per-process samples
 //   FAKE_NVML_GPUS          several GPUs, "UUID/NAME/MIG;..." (MIG 1: enabled), in NVML's
@@ -31,6 +32,7 @@
 // counter was read last).
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -209,8 +211,13 @@ int nvmlDeviceGetProcessUtilization(void* device, ProcessSample* samples, unsign
   if (path == nullptr) return NVML_ERROR_NOT_SUPPORTED;
   std::vector<ProcessSample> all;
   std::ifstream in(path);
-  unsigned int pid = 0, sm = 0;
-  while (in >> pid >> sm) all.push_back({pid, last_seen + 1, sm, 0, 0, 0});
+  std::string line;
+  while (std::getline(in, line)) {
+    unsigned int pid = 0, sm = 0;
+    unsigned long long offset = 1;
+    const int n = std::sscanf(line.c_str(), "%u %u %llu", &pid, &sm, &offset);
+    if (n >= 2) all.push_back({pid, last_seen + offset, sm, 0, 0, 0});
+  }
   if (all.empty()) return NVML_ERROR_NOT_FOUND;
   if (samples == nullptr || *count < all.size()) {
     *count = static_cast<unsigned int>(all.size());

@@ -275,22 +275,53 @@ TEST_F(NvmlMeterTest, OtherProcessesKernelsOnTheGpuAreInterferenceItsOwnAreNot) 
   constexpr pid_t kSelf = 4242;
   auto probe = MakeNvmlInterference(0, FAKE_NVML_LIB, kSelf);
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
-  const auto window = [&](const std::string& samples) -> Result<double> {
+  // Windows of two of the driver's sampling periods (1/3 s).
+  const auto window = [&](const std::string& samples, double wall_s = 1.0 / 3) -> Result<double> {
     WriteAtomically(procs, samples);
     WF_RETURN_IF_ERROR((*probe)->Begin());
-    return (*probe)->End(1.0);
+    return (*probe)->End(wall_s);
   };
   auto o = window("");
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_DOUBLE_EQ(*o, 0);
   // The measuring process itself, however busy, is not interference.
-  o = window("4242 97\n4242 99");
+  o = window("4242 97 1\n4242 99 2");
   ASSERT_TRUE(o.ok());
   EXPECT_DOUBLE_EQ(*o, 0);
-  // Two others: one at 40 % on average over its samples, one at 10 %: half the GPU.
-  o = window("4242 90\n777 30\n777 50\n888 10");
+  // Two others over two periods: 30 % and 50 %, and 10 % in one: (0.3 + 0.5 + 0.1) / 2.
+  o = window("4242 90 1\n777 30 1\n4242 90 2\n777 50 2\n888 10 2");
   ASSERT_TRUE(o.ok());
-  EXPECT_NEAR(*o, 0.5, 1e-12);
+  EXPECT_NEAR(*o, 0.45, 1e-12);
+  // One that ran flat out in one period of a one-second window kept a sixth of the GPU.
+  o = window("4242 90 1\n777 100 1\n4242 90 2\n4242 90 3\n4242 90 4\n4242 90 5\n4242 90 6",
+             1.0);
+  ASSERT_TRUE(o.ok());
+  EXPECT_NEAR(*o, 1.0 / 6, 1e-12);
+}
+
+TEST_F(NvmlMeterTest, SamplesThatNeverNameThisProcessLeaveGpuInterferenceUnmeasured) {
+  // In a container NVML names the host's pids: this process's own kernels read as another's.
+  const std::string procs = dir_ + "/procs";
+  setenv("FAKE_NVML_PROCS_FILE", procs.c_str(), 1);
+  WriteAtomically(procs, "");
+  auto probe = MakeNvmlInterference(0, FAKE_NVML_LIB, 4242);
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  // A short (idle) window with another process is just that.
+  WriteAtomically(procs, "777 80 1");
+  ASSERT_TRUE((*probe)->Begin().ok());
+  auto o = (*probe)->End(0.3);
+  ASSERT_TRUE(o.ok());
+  EXPECT_GT(*o, 0);
+  // A timed window of this process's work in which only "another" ran: not measurable.
+  WriteAtomically(procs, "777 99 1\n777 99 2\n777 99 3");
+  ASSERT_TRUE((*probe)->Begin().ok());
+  o = (*probe)->End(1.0);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("PID namespace"), std::string::npos) << o.status().ToString();
+  // And from then on, without asking NVML again.
+  WriteAtomically(procs, "4242 99 1");
+  ASSERT_TRUE((*probe)->Begin().ok());
+  EXPECT_FALSE((*probe)->End(1.0).ok());
 }
 
 TEST_F(NvmlMeterTest, ADriverWithoutPerProcessSamplesMeasuresNoGpuInterference) {

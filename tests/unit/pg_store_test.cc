@@ -189,7 +189,7 @@ TEST_F(PgStoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
       << s.status().ToString();
 }
 
-TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsCiColumn) {
+TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsPayloads) {
   Store* store = OpenOne();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateCampaign(MakeTestPlan()).ok());
@@ -199,6 +199,10 @@ TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsCiColumn) {
   ASSERT_TRUE(store->RecordResult(missed, "agent-1").ok());
   ASSERT_TRUE(store->MarkLeased(2, 1, "agent-1", 1).ok());
   ASSERT_TRUE(store->RecordResult(Done(2, 1), "agent-1").ok());
+  JobResult shared = Done(3, 1);  // its flags only in its payload, as agents sent them
+  shared.measurement.flags = {"interference"};
+  ASSERT_TRUE(store->MarkLeased(3, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store->RecordResult(shared, "agent-1").ok());
   stores_.clear();
   // As a version-1 database holds it: no quality_flags column.
   testing::PgExec(uri_, "ALTER TABLE measurements DROP COLUMN quality_flags");
@@ -208,9 +212,10 @@ TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsCiColumn) {
   EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), pg::kSchemaVersion);
   EXPECT_EQ(Text("SELECT quality_flags FROM measurements WHERE job_id = 1"), "ci");
   EXPECT_EQ(Text("SELECT quality_flags FROM measurements WHERE job_id = 2"), "");
+  EXPECT_EQ(Text("SELECT quality_flags FROM measurements WHERE job_id = 3"), "interference");
   auto list = store->ListCampaigns();
   ASSERT_TRUE(list.ok()) << list.status().ToString();
-  EXPECT_EQ((*list)[0].flagged, 1);
+  EXPECT_EQ((*list)[0].flagged, 2);
 }
 
 TEST_F(PgStoreTest, ControllersOpeningANewDatabaseAtOnceMigrateItOnce) {

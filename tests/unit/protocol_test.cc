@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "wattfleet/common/peer_text.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -62,6 +63,44 @@ TEST(ProtocolTest, ReadyRoundTrip) {
   EXPECT_EQ(d->cores, 8);
   EXPECT_EQ(d->prefetch, 3);
   EXPECT_EQ(d->resumed_job_ids, (std::vector<int64_t>{5, 9}));
+  EXPECT_TRUE(d->sensor_character.method.empty());  // not sent: not characterised
+}
+
+TEST(ProtocolTest, TheSensorCharacterTravelsInReadyAndIsCheckedLikeEveryPeerText) {
+  ReadyMsg m;
+  m.name = "agent-a";
+  m.device_class = "cuda";
+  m.device = "cuda:0";
+  m.sensor = "nvml";
+  m.sensor_character.method = "energy counter";
+  m.sensor_character.update_period_s = 0.1;
+  m.sensor_character.updates_seen = 20;
+  m.sensor_character.resolution_j = 1e-3;
+  m.sensor_character.stuck = true;
+  m.sensor_character.note = "no dram domain";
+  auto d = DecodeReady(Encode(m));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->sensor_character.method, "energy counter");
+  EXPECT_DOUBLE_EQ(d->sensor_character.update_period_s, 0.1);
+  EXPECT_EQ(d->sensor_character.updates_seen, 20);
+  EXPECT_TRUE(d->sensor_character.stuck);
+  EXPECT_EQ(d->sensor_character.note, "no dram domain");
+  EXPECT_TRUE(CheckPeerText(*d).ok());
+  d->sensor_character.note = "fake\n[info] line";
+  EXPECT_FALSE(CheckPeerText(*d).ok());
+}
+
+TEST(ProtocolTest, QualityFlagsFromAPeerAreNamesOrTheMeasurementIsRefused) {
+  Measurement m;
+  m.flags = {"ci", "interference"};
+  EXPECT_TRUE(CheckPeerText(m).ok());
+  for (const std::string& bad : {std::string("ci;forged"), std::string("\x1b[31mred"),
+                                std::string(""), std::string(100, 'x'), std::string("a b")}) {
+    m.flags = {bad};
+    EXPECT_FALSE(CheckPeerText(m).ok()) << bad;
+  }
+  m.flags.assign(kMaxPeerFlags + 1, "ci");
+  EXPECT_FALSE(CheckPeerText(m).ok());
 }
 
 TEST(ProtocolTest, JobRoundTripKeepsEveryField) {

@@ -120,7 +120,7 @@ TEST_F(StoreTest, SchemaCreatedInWalModeAndReopened) {
 }
 
 
-TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsCiColumn) {
+TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsPayloads) {
   Create(MakeTestPlan());
   JobResult missed = Done(1, 1);
   missed.measurement.ci_met = false;
@@ -128,6 +128,10 @@ TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsCiColumn) {
   ASSERT_EQ(Record(missed), RecordOutcome::kStored);
   ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
   ASSERT_EQ(Record(Done(2, 1)), RecordOutcome::kStored);
+  JobResult shared = Done(3, 1);  // its flags only in its payload, as agents sent them
+  shared.measurement.flags = {"interference", "below-idle"};
+  ASSERT_TRUE(store_->MarkLeased(3, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(shared), RecordOutcome::kStored);
   store_.reset();
   // As a version-4 file holds it: no quality_flags column.
   ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");
@@ -136,9 +140,11 @@ TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsCiColumn) {
   EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
   EXPECT_EQ(QueryText(path_, "SELECT quality_flags FROM measurements WHERE job_id = 1"), "ci");
   EXPECT_EQ(QueryText(path_, "SELECT quality_flags FROM measurements WHERE job_id = 2"), "");
+  EXPECT_EQ(QueryText(path_, "SELECT quality_flags FROM measurements WHERE job_id = 3"),
+            "interference;below-idle");
   auto list = store_->ListCampaigns();
   ASSERT_TRUE(list.ok());
-  EXPECT_EQ((*list)[0].flagged, 1);
+  EXPECT_EQ((*list)[0].flagged, 2);
 }
 
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {

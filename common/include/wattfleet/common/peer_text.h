@@ -20,6 +20,9 @@ namespace wattfleet {
 inline constexpr size_t kMaxAgentNameBytes = 128;
 // Other short strings a peer reports (device, sensor, hostname, versions).
 inline constexpr size_t kMaxPeerFieldBytes = 256;
+// A measurement's quality flags: how many, and how long each name may be.
+inline constexpr size_t kMaxPeerFlags = 16;
+inline constexpr size_t kMaxPeerFlagBytes = 32;
 // Error messages a peer reports for a failed job: longer ones are cut.
 inline constexpr size_t kMaxPeerErrorBytes = 4096;
 
