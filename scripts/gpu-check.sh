@@ -4,8 +4,8 @@
 # python3 imports, runs a short campaign on the GPU with the nvml sensor (GEMM-heavy Linear
 # and Conv2d layers, one ResNet-18), and checks what the measurements rest on:
 #
-#   1. NVML's energy counter against its own power readings x time, over a 5 s GEMM load:
-#      within 5 %;
+#   1. NVML's energy counter against its own power readings x time, over 20 s of a steady
+#      GEMM load entered 3 s before (power readings are 1 s averages on recent GPUs): 5 %;
 #   2. every measurement's repeat CI within 5 %;
 #   3. time per iteration of a 4096 x 4096 Linear layer within 10 % of torch.cuda.Event
 #      timing of the same layer in Python;
@@ -124,7 +124,9 @@ if [ "$device" = cpu ]; then
   sensor=modeled class=cpu
 else
   sensor=nvml class=cuda
-  # One numbering for the agent, NVML and the Python check below.
+  # One numbering for the agent, NVML and the Python check below: NVML's, by PCI bus.
+  [ -z "${CUDA_VISIBLE_DEVICES:-}" ] ||
+    die_usage "unset CUDA_VISIBLE_DEVICES and pick the GPU with --device cuda:N (PCI bus order)"
   export CUDA_DEVICE_ORDER=PCI_BUS_ID
 fi
 
@@ -195,15 +197,20 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [ -s "$ready" ] || die "the controller never listened (see $out/serve.log)"
-endpoint=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$ready")
-admin=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"])' "$ready")
+endpoint=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$ready") ||
+  die "$python cannot read $ready"
+admin=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"])' "$ready") ||
+  die "$python cannot read $ready"
 
 "$agent" --controller "$endpoint" --name gpu-check-agent --device "$device" \
   --device-class "$class" --sensor "$sensor" --threads "$threads" \
   --spool "$out/spool" > "$out/agent.log" 2>&1 &
 agent_pid=$!
-"$wattfleet" submit "$out/campaign.yaml" --admin "$admin" --wait > "$out/submit.log" 2>&1 ||
-  die "the campaign did not finish (see $out/submit.log, $out/agent.log)"
+# Bounded: an agent that dies at start-up leaves the campaign waiting forever.
+timeout 7200 "$wattfleet" submit "$out/campaign.yaml" --admin "$admin" --wait \
+  > "$out/submit.log" 2>&1 ||
+  die "the campaign did not finish within 2 h (see $out/submit.log, $out/agent.log)"
+kill -0 "$agent_pid" 2>/dev/null || die "the agent exited (see $out/agent.log)"
 "$wattfleet" export --db "$db" --format csv --out "$out/gpu-check.csv" > "$out/export.log" 2>&1 ||
   die "export failed (see $out/export.log)"
 "$wattfleet" report --db "$db" --out "$out/report.html" > "$out/report.log" 2>&1 ||
@@ -308,20 +315,31 @@ if on_gpu:
 
         dev = torch.device(device)
         a = torch.randn(8192, 8192, device=dev)
+
+        def load(seconds):
+            t_end = time.monotonic() + seconds
+            while time.monotonic() < t_end:
+                a @ a
+                torch.cuda.synchronize(dev)
+
+        # Steady first: from Ampere on a power reading averages the last second, so a load
+        # entered during the comparison would read low for its first second.
+        load(3)
         sampler = threading.Thread(target=sample)
-        assert nvml.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy)) == 0
-        e0 = energy.value
         sampler.start()
-        t_end = time.monotonic() + 5
-        while time.monotonic() < t_end:
-            a @ a
-            torch.cuda.synchronize(dev)
+        time.sleep(0.05)  # a first power sample before the counter's first read
+        assert nvml.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy)) == 0
+        e0, start = energy.value, time.monotonic()
+        load(20)
+        assert nvml.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy)) == 0
+        end = time.monotonic()
         stop.set()
         sampler.join()
-        assert nvml.nvmlDeviceGetTotalEnergyConsumption(handle, ctypes.byref(energy)) == 0
         counter = (energy.value - e0) / 1000
-        integral = sum((t1 - t0) * (p0 + p1) / 2
-                       for (t0, p0), (t1, p1) in zip(samples, samples[1:]))
+        # The power readings over the same span as the counter's two reads.
+        inside = [(t, p) for t, p in samples if start <= t <= end]
+        integral = sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(inside, inside[1:]))
+        integral *= (end - start) / max(inside[-1][0] - inside[0][0], 1e-9)
         off = abs(counter - integral) / integral
         figures.insert(0, f"NVML counter {counter:.1f} J vs power x time {integral:.1f} J ({off:.1%})")
         if off > 0.05:

@@ -168,8 +168,9 @@ Result<double> IdleBaseline::Refresh(InterferenceProbe* interference) {
   // it means the counter did not move over the window.
   if (!std::isfinite(watts) || watts <= 0) {
     return Status::Unavailable("sensor: idle baseline: " + Num(de) + " J over " + Num(dt) +
-                               " s gives " + Num(watts) + " W (" + meter_.name() + "/" +
-                               meter_.domain() + ")");
+                               " s gives " + Num(watts) + " W" +
+                               (de == 0 ? ": the sensor did not move (stuck?)" : "") + " (" +
+                               meter_.name() + "/" + meter_.domain() + ")");
   }
   // A failed refresh keeps the old value out of use (the error is returned) but does not
   // overwrite it, so the next call retries.

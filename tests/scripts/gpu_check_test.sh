@@ -31,13 +31,14 @@ refused "needs a value" --out
 refused "no folder" --debs "$work/missing" --out "$work/o"
 
 # 2. Packaging: two packages, one with a pkg-config file, unpacked into the prefix.
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 for name in fakedep fakelib; do
   root=$work/pkg-$name
-  mkdir -p "$root/DEBIAN" "$root/usr/lib/x86_64-linux-gnu/pkgconfig" "$root/usr/include"
+  mkdir -p "$root/DEBIAN" "$root/usr/lib/$multiarch/pkgconfig" "$root/usr/include"
   printf 'Package: %s\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n' \
     "$name" > "$root/DEBIAN/control"
   printf 'prefix=/usr\nincludedir=${prefix}/include\nName: %s\nDescription: t\nVersion: 1.0\nCflags: -I${includedir}\n' \
-    "$name" > "$root/usr/lib/x86_64-linux-gnu/pkgconfig/$name.pc"
+    "$name" > "$root/usr/lib/$multiarch/pkgconfig/$name.pc"
   echo "/* $name */" > "$root/usr/include/$name.h"
   mkdir -p "$work/debs"
   dpkg-deb --build "$root" "$work/debs/$name.deb" > /dev/null
