@@ -58,22 +58,12 @@ class NvmlCounterMeter final : public Meter {
             "period only: long windows and phase-shifted repeats (docs/measurement.md)"};
   }
   Result<double> ReadSensor() override {
-    unsigned long long mj = 0;
-    const nvmlReturn_t rc = lib_->get_total_energy(device_, &mj);
-    if (rc != NVML_SUCCESS) {
-      return Status::Unavailable("nvmlDeviceGetTotalEnergyConsumption(" +
-                                 Describe(index_, model_) + "): " + lib_->ErrorString(rc));
-    }
+    WF_ASSIGN_OR_RETURN(const unsigned long long mj, ReadMillijoules());
     return static_cast<double>(mj) / 1000.0;
   }
 
   Result<double> ReadJoules() override {
-    unsigned long long mj = 0;
-    const nvmlReturn_t rc = lib_->get_total_energy(device_, &mj);
-    if (rc != NVML_SUCCESS) {
-      return Status::Unavailable("nvmlDeviceGetTotalEnergyConsumption(" +
-                                 Describe(index_, model_) + "): " + lib_->ErrorString(rc));
-    }
+    WF_ASSIGN_OR_RETURN(const unsigned long long mj, ReadMillijoules());
     // The counter is 64-bit millijoules since driver load: it does not wrap in practice, so a
     // decrease means the driver was reloaded (or the GPU reset) and the origin is gone.
     if (mj < last_mj_) {
@@ -88,6 +78,17 @@ class NvmlCounterMeter final : public Meter {
   }
 
  private:
+  // The counter as NVML reports it.
+  Result<unsigned long long> ReadMillijoules() {
+    unsigned long long mj = 0;
+    const nvmlReturn_t rc = lib_->get_total_energy(device_, &mj);
+    if (rc != NVML_SUCCESS) {
+      return Status::Unavailable("nvmlDeviceGetTotalEnergyConsumption(" +
+                                 Describe(index_, model_) + "): " + lib_->ErrorString(rc));
+    }
+    return mj;
+  }
+
   std::unique_ptr<NvmlLibrary> lib_;
   nvmlDevice_t device_;
   int index_;
