@@ -415,17 +415,26 @@ constexpr const char* kSchemaV2[] = {
 };
 
 Status FillQualityFlags(PGconn* conn) {
-  WF_ASSIGN_OR_RETURN(const Rows rows, Exec(conn, "SELECT id, payload FROM measurements"));
-  for (int row = 0; row < rows.size(); ++row) {
-    auto m = DecodeMeasurement(rows.BytesAt(row, 1));
-    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(rows.Int(row, 0)));
-    const std::string flags = QualityFlagsText(*m);
-    if (flags.empty()) continue;
-    WF_RETURN_IF_ERROR(Exec(conn, "UPDATE measurements SET quality_flags = $1 WHERE id = $2",
-                            Params::Of(flags, rows.Int(row, 0)))
-                           .status());
+  // A thousand payloads at a time: a shared dataset may hold millions.
+  int64_t after = 0;
+  for (;;) {
+    WF_ASSIGN_OR_RETURN(const Rows rows,
+                        Exec(conn,
+                             "SELECT id, payload FROM measurements WHERE id > $1 "
+                             "ORDER BY id LIMIT 1000",
+                             Params::Of(after)));
+    if (rows.size() == 0) return Status::OK();
+    for (int row = 0; row < rows.size(); ++row) {
+      after = rows.Int(row, 0);
+      auto m = DecodeMeasurement(rows.BytesAt(row, 1));
+      if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(after));
+      const std::string flags = QualityFlagsText(*m);
+      if (flags.empty()) continue;
+      WF_RETURN_IF_ERROR(Exec(conn, "UPDATE measurements SET quality_flags = $1 WHERE id = $2",
+                              Params::Of(flags, after))
+                             .status());
+    }
   }
-  return Status::OK();
 }
 
 struct Migration {
