@@ -104,7 +104,8 @@ if [ -n "$debs" ]; then
   multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
   cat > "$out/prefix.env" <<EOF
 export CMAKE_PREFIX_PATH="$prefix/usr\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
-export PKG_CONFIG_PATH="$prefix/usr/lib/$multiarch/pkgconfig:$prefix/usr/share/pkgconfig\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}"
+# Only the prefix's .pc files: the sysroot below would misplace the system's own.
+export PKG_CONFIG_LIBDIR="$prefix/usr/lib/$multiarch/pkgconfig:$prefix/usr/share/pkgconfig"
 export PKG_CONFIG_SYSROOT_DIR="$prefix"
 # The packages' .pc files say /usr/include and /usr/lib, which pkg-config would drop as the
 # system's own: kept, they come out under the prefix.
