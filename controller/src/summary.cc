@@ -1,11 +1,11 @@
 #include "summary.h"
 
-#include "layer_sum.h"
-
 #include <cstdarg>
 #include <cstdio>
 #include <map>
 #include <set>
+
+#include "layer_sum.h"
 
 namespace wattfleet {
 namespace {
