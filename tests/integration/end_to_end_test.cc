@@ -119,6 +119,14 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     EXPECT_GE(a["sensor_character"]["effective_period_s"].get<double>(), 0.01) << a.dump();
     EXPECT_NE(a.value("sensor_summary", "").find("model"), std::string::npos) << a.dump();
   }
+  // The same for people: each agent's sensor under it, and the flagged count when there is one.
+  ASSERT_EQ(RunCli({"status", "--admin", admin}, dir_ + "/status.txt", 20), 0);
+  const std::string status_text = Slurp(dir_ + "/status.txt");
+  EXPECT_NE(status_text.find("    sensor: model"), std::string::npos) << status_text;
+  const int64_t flagged_now = status["campaigns"][0].value("flagged", int64_t{-1});
+  EXPECT_GE(flagged_now, 0);
+  EXPECT_EQ(status_text.find("measurement(s) flagged") != std::string::npos, flagged_now > 0)
+      << status_text;
 
   // Drain: agents and controller exit cleanly on SIGTERM.
   for (ChildProcess& a : agents) {
