@@ -14,9 +14,10 @@
 # It prints one verdict line, "gpu-check: PASS ..." or "gpu-check: FAIL ...", and leaves the
 # dataset, its CSV export, an HTML report and every log under --out.
 #
-# A GPU machine may have no package registry: `--fetch-debs DIR` (on a Debian machine that has
-# one) downloads the build's dependencies as .deb files, and `--debs DIR` (on the GPU machine)
-# unpacks them into a prefix under --out that the build and the binaries then use.
+# A GPU machine may have no package registry: `--fetch-debs DIR` (on a Debian 12 machine that
+# has one) downloads the build's library dependencies as .deb files, and `--debs DIR` (on the
+# GPU machine, which brings cmake, a C++17 compiler and make) unpacks them into a prefix under
+# --out that the build and the binaries then use.
 #
 # `--device cpu` runs the same steps on the CPU with the modeled sensor and Debian's libtorch
 # (smaller layers; check 1 does not apply, check 3 times with perf_counter): the path the
@@ -69,9 +70,10 @@ done
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die_usage "--jobs must be a positive integer, got '$jobs'"
 [ "$unpack_only" = 0 ] || [ -n "$debs" ] || die_usage "--unpack-only goes with --debs"
 
-# The packages the controller and the agent build against (scripts/bootstrap.sh installs the
-# same with apt-get); libtorch comes from the PyTorch instead.
-packages="cmake g++ make pkgconf libpkgconf3 cppzmq-dev libzmq3-dev libzmq5 libmsgpack-cxx-dev
+# The libraries the controller and the agent build against (scripts/bootstrap.sh installs the
+# same with apt-get); libtorch comes from the PyTorch instead. The toolchain (cmake >= 3.20,
+# a C++17 compiler, make) is the GPU machine's own: a compiler does not run from a prefix.
+packages="pkgconf libpkgconf3 cppzmq-dev libzmq3-dev libzmq5 libmsgpack-cxx-dev
   libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcli11-dev nlohmann-json3-dev libsodium-dev
   libsodium23 libyaml-cpp-dev libyaml-cpp0.7 libsqlite3-dev libsqlite3-0 libpq-dev libpq5
   libeigen3-dev libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 libbrotli-dev
