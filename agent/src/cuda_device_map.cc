@@ -4,15 +4,10 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "wattfleet/common/text.h"
+
 namespace wattfleet {
 namespace {
-
-std::string Trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 bool IsIndex(const std::string& s) {
   return !s.empty() && s.size() < 9 &&

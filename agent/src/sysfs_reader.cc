@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "wattfleet/common/text.h"
+
 namespace wattfleet {
 namespace sysfs {
 namespace {
@@ -26,15 +28,6 @@ class Fd {
  private:
   int fd_;
 };
-
-bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
-
-std::string Trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && IsSpace(s[b])) ++b;
-  while (e > b && IsSpace(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
 
 }  // namespace
 

@@ -13,6 +13,8 @@
 #include <vector>
 #include <zmq.h>
 
+#include "wattfleet/common/text.h"
+
 namespace wattfleet {
 namespace {
 
@@ -42,13 +44,6 @@ bool ValidZ85Key(const std::string& key) {
   char text[kZ85KeyChars + 1];
   if (zmq_z85_encode(text, binary, kBinaryKeyBytes) == nullptr) return false;
   return key == std::string(text, kZ85KeyChars);
-}
-
-std::string Trim(const std::string& s) {
-  const char* ws = " \t\r\n";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
 Result<std::string> Slurp(const std::string& path) {

@@ -12,16 +12,10 @@
 
 #include "step_projection.h"
 #include "text_util.h"
+#include "wattfleet/common/text.h"
 
 namespace wattfleet {
 namespace {
-
-std::string Trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
 
 // The cells of one CSV line: comma separated, double quotes around a cell that holds commas
 // or quotes ("" inside). A log's cells never span lines.

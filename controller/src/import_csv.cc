@@ -72,11 +72,4 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
   return out;
 }
 
-std::string Trim(const std::string& s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
 }  // namespace wattfleet

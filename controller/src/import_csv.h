@@ -21,7 +21,5 @@ struct CsvRecord {
 // InvalidArgument naming the line where a quoted field is left open or a control character
 // (other than tab and line ends) stands.
 Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::string& path);
-// `s` without leading and trailing white space.
-std::string Trim(const std::string& s);
 
 }  // namespace wattfleet

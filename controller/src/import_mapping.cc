@@ -20,6 +20,7 @@
 #include "import_mapping_parser.h"
 #include "sha256.h"
 #include "text_util.h"
+#include "wattfleet/common/text.h"
 
 namespace wattfleet {
 namespace {
