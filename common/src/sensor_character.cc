@@ -5,32 +5,28 @@
 namespace wattfleet {
 namespace {
 
-// "100 ms", "1.2 s", "61 us": three significant figures in a unit that reads naturally.
-std::string Seconds(double s) {
-  char buf[32];
-  if (s >= 1) {
-    std::snprintf(buf, sizeof buf, "%.3g s", s);
-  } else if (s >= 1e-3) {
-    std::snprintf(buf, sizeof buf, "%.3g ms", s * 1e3);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g us", s * 1e6);
+// Three significant figures with the largest SI prefix (of k, none, m, u; up to `largest`)
+// that keeps the figure at 1 or more: "100 ms", "1.2 s", "61 uJ", "262 kJ".
+std::string Scaled(double v, const char* unit, double largest) {
+  struct Prefix {
+    double factor;
+    const char* name;
+  };
+  static constexpr Prefix kPrefixes[] = {{1e3, "k"}, {1, ""}, {1e-3, "m"}, {1e-6, "u"}};
+  const Prefix* p = &kPrefixes[3];
+  for (const Prefix& candidate : kPrefixes) {
+    if (candidate.factor <= largest && v >= candidate.factor) {
+      p = &candidate;
+      break;
+    }
   }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g %s%s", v / p->factor, p->name, unit);
   return buf;
 }
 
-std::string Joules(double j) {
-  char buf[32];
-  if (j >= 1e3) {
-    std::snprintf(buf, sizeof buf, "%.3g kJ", j / 1e3);
-  } else if (j >= 1) {
-    std::snprintf(buf, sizeof buf, "%.3g J", j);
-  } else if (j >= 1e-3) {
-    std::snprintf(buf, sizeof buf, "%.3g mJ", j * 1e3);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.3g uJ", j * 1e6);
-  }
-  return buf;
-}
+std::string Seconds(double s) { return Scaled(s, "s", 1); }
+std::string Joules(double j) { return Scaled(j, "J", 1e3); }
 
 }  // namespace
 
