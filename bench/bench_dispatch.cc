@@ -25,9 +25,9 @@
 #include <msgpack.hpp>
 #include <spdlog/spdlog.h>
 
-#include "dispatcher.h"
-#include "planner.h"
-#include "store.h"
+#include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {

@@ -1,5 +1,5 @@
-// Fitting every estimator on 100 000 measurements (ESTIMATORS.md; issue target: the fit of a
-// dataset of that size stays practical).
+// Fitting every estimator on 100 000 measurements (docs/design/estimators.md): the fit of a
+// dataset of that size must stay practical.
 //
 //   ./build/bench/bench_estimators --benchmark_counters_tabular=true
 //
@@ -14,7 +14,7 @@
 #include <cmath>
 #include <random>
 
-#include "estimator.h"
+#include "wattfleet/estimate/estimator.h"
 #include "wattfleet/common/probe.h"
 
 namespace wattfleet {
@@ -64,7 +64,7 @@ const Dataset& Data() {
       ModelSample m;
       m.device_class = "cpu";
       m.mode = "inference";
-      m.kind = "model";
+      m.kind = JobKind::kModel;
       m.name = "arch-" + std::to_string(a);
       m.family = "family-" + std::to_string(a % 12);
       m.batch = 16;
@@ -100,7 +100,7 @@ const Dataset& Data() {
         ModelSample p;
         p.device_class = "cpu";
         p.mode = "inference";
-        p.kind = "probe";
+        p.kind = JobKind::kProbe;
         p.batch = 16;
         p.thor_kind = "linear-" + std::to_string(100 + k) + "-c10";
         p.probe_role = std::string(ProbeRoleName(role));
@@ -158,7 +158,7 @@ void BM_PredictAll(benchmark::State& state, const std::string& name) {
   for (auto _ : state) {
     predicted = 0;
     for (const ModelSample& m : d.models) {
-      if (m.kind != "model") continue;
+      if (m.kind != JobKind::kModel) continue;
       auto p = (*estimator)->Predict(m, d.catalog);
       predicted += p.ok();
     }

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "campaign.h"
-#include "planner.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/plan/planner.h"
 
 namespace wattfleet {
 namespace {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <zmq_addon.hpp>
 
+#include "wattfleet/common/channel.h"
 #include "wattfleet/common/clock.h"
 
 namespace wattfleet {
@@ -21,12 +22,8 @@ namespace {
 using Frames = std::vector<zmq::message_t>;
 
 void Send(zmq::socket_t& socket, Command command, std::string body) {
-  auto frames = MakeFrames(command, std::move(body));
-  std::array<zmq::const_buffer, 3> bufs{zmq::buffer(frames[0]), zmq::buffer(frames[1]),
-                                        zmq::buffer(frames[2])};
-  // DEALER sends do not block while the pipe has room; a full pipe means the controller is
-  // gone, and the liveness check will reconnect.
-  if (!zmq::send_multipart(socket, bufs, zmq::send_flags::dontwait)) {
+  // A full pipe means the controller is gone, and the liveness check will reconnect.
+  if (!channel::Send(socket, command, std::move(body))) {
     spdlog::warn("agent: send of {} dropped (controller not reachable)", CommandName(command));
   }
 }
@@ -205,11 +202,12 @@ Status Agent::Loop(zmq::socket_t& results) {
       }
 
       if (items[0].revents & ZMQ_POLLIN) {
-        Frames frames;
-        if (zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+        auto incoming = channel::Receive(dealer, channel::Side::kDealer);
+        if (!incoming.ok()) spdlog::warn("agent: {}", incoming.status().ToString());
+        if (incoming.ok() && incoming->has_value()) {
           session.last_recv = clock.NowSeconds();
           const bool was_welcomed = session.welcomed;
-          HandleControllerMessage(dealer, frames, draining, session);
+          HandleControllerMessage(dealer, (*incoming)->message, draining, session);
           if (session.refused) return Status::Unavailable(session.refusal);
           if (session.welcomed && !was_welcomed) {
             backoff = options_.reconnect_min_s;
@@ -321,11 +319,8 @@ void Agent::ReplaySpool(zmq::socket_t& dealer) {
   spool_rejected_.clear();
 }
 
-void Agent::HandleControllerMessage(zmq::socket_t& dealer, std::vector<zmq::message_t>& frames,
+void Agent::HandleControllerMessage(zmq::socket_t& dealer, const Result<Envelope>& env,
                                     bool draining, Session& session) {
-  std::vector<std::string_view> views;
-  for (auto& f : frames) views.emplace_back(f.data<char>(), f.size());
-  auto env = ParseFrames(views);
   if (!env.ok()) {
     spdlog::warn("agent: dropped malformed message: {}", env.status().message());
     return;

@@ -70,7 +70,7 @@ class Agent {
   static constexpr double kReplayInterval = 30.0;  // seconds between spool replays
 
   Status Loop(zmq::socket_t& results);
-  void HandleControllerMessage(zmq::socket_t& dealer, std::vector<zmq::message_t>& frames,
+  void HandleControllerMessage(zmq::socket_t& dealer, const Result<Envelope>& env,
                                bool draining, Session& session);
   void ReplaySpool(zmq::socket_t& dealer);
   // The spool's results; what it refuses is logged and kept for ReplaySpool to report.

@@ -25,9 +25,9 @@ JobResult InProcessRunner::Run(const JobSpec& job) {
     auto measurement =
         Measure(**workload, meter_, idle_, job.settings, SystemClock(), telemetry_, interference_);
     if (!measurement.ok()) {
-      const std::string& msg = measurement.status().message();
-      result.outcome = msg.rfind("sensor:", 0) == 0 ? Outcome::kSensor : Outcome::kFailed;
-      result.error = msg;
+      const Status& s = measurement.status();
+      result.outcome = s.code() == StatusCode::kSensor ? Outcome::kSensor : Outcome::kFailed;
+      result.error = s.message();
       return result;
     }
     result.measurement = std::move(measurement).value();

@@ -1,4 +1,4 @@
-// wattfleet-agent: the device daemon (CLI.md).
+// wattfleet-agent: the device daemon (docs/design/cli.md).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>

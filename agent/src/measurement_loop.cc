@@ -35,11 +35,12 @@ std::string Num(double x) {
   return os.str();
 }
 
-// Meter errors are SENSOR failures by contract (meter.h); give them the code and prefix that
-// callers look for, keeping the backend's message (which names the file).
+// Meter errors are SENSOR failures by contract (meter.h): code kSensor, which is what callers
+// look for, and a message that says "sensor:" to whoever reads the job's error, keeping the
+// backend's words (which name the file).
 Status SensorError(const Status& s) {
-  if (s.code() == StatusCode::kUnavailable && s.message().rfind("sensor:", 0) == 0) return s;
-  return Status::Unavailable("sensor: " + s.message());
+  if (s.code() == StatusCode::kSensor) return s;
+  return Status::Sensor("sensor: " + s.message());
 }
 
 struct Stats {
@@ -167,7 +168,7 @@ Result<double> IdleBaseline::Refresh(InterferenceProbe* interference) {
   // Zero idle power is as implausible as negative: every powered device draws something, so
   // it means the counter did not move over the window.
   if (!std::isfinite(watts) || watts <= 0) {
-    return Status::Unavailable("sensor: idle baseline: " + Num(de) + " J over " + Num(dt) +
+    return Status::Sensor("sensor: idle baseline: " + Num(de) + " J over " + Num(dt) +
                                " s gives " + Num(watts) + " W" +
                                (de == 0 ? ": the sensor did not move (stuck?)" : "") + " (" +
                                meter_.name() + "/" + meter_.domain() + ")");
@@ -318,7 +319,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
                                                      Num(idle_w) + " W x " + Num(time) +
                                                      " s x " + Num(kBelowIdleTolerance) +
                                                      " = " + Num(idle_floor) + " J)";
-      return Status::Unavailable("sensor: window " + std::to_string(k) + " of " +
+      return Status::Sensor("sensor: window " + std::to_string(k) + " of " +
                                  std::to_string(n) + " iterations: energy " + Num(energy) +
                                  " J (" + Num(*e0) + " -> " + Num(*e1) + ") over " + Num(time) +
                                  " s " + why + " (" + m.sensor + "/" + m.domain + ")");

@@ -60,8 +60,8 @@ class IdleBaseline {
 double StudentT95(int64_t dof);
 
 // Runs the protocol and fills a Measurement (sensor, repeats, means, CI, idle power).
-// A SENSOR failure is returned as a Status with code kUnavailable whose message starts with
-// "sensor:"; workload errors are passed through. With `telemetry`, temperature and clock are
+// A SENSOR failure is returned as a Status with code kSensor (its message starts with
+// "sensor:" for the reader of the job's error); workload errors are passed through. With `telemetry`, temperature and clock are
 // sampled before warm-up and after the last window (before cool-down); a failed sample only
 // leaves its figures "not exposed". With `interference`, each window's interference (what
 // other work kept busy of the device) is measured: windows over settings.max_interference are

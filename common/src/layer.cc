@@ -69,13 +69,14 @@ Status CheckValue(LayerType type, const ParamDef& def, double v) {
 
 // `which` names the input in messages ("input shape" or "input 2 shape").
 Status CheckOneShape(LayerType type, const Shape& shape, const std::string& which) {
-  const auto [lo, hi] = RankRange(type);
+  const TypeRow row = RowOf(type);
+  const size_t lo = row.min_rank, hi = row.max_rank;
   const size_t rank = shape.size();
   if (rank < lo || rank > hi) {
     std::string want = lo == hi ? StrCat(lo) : hi >= 64 ? StrCat("at least ", lo)
                                                         : StrCat(lo, " or ", hi);
     return Error(type, StrCat(which, " ", ShapeToString(shape), " must have ", want,
-                              " dimensions", RankHint(type)));
+                              " dimensions", row.rank_hint));
   }
   double elements = 1;
   for (int64_t d : shape) {
@@ -92,7 +93,8 @@ Status CheckOneShape(LayerType type, const Shape& shape, const std::string& whic
 }
 
 Status CheckInputShapes(const LayerSpec& spec) {
-  const auto [lo, hi] = InputCountRange(spec.type);
+  const TypeRow row = RowOf(spec.type);
+  const size_t lo = row.min_inputs, hi = row.max_inputs;
   const size_t count = 1 + spec.extra_inputs.size();
   if (count < lo || count > hi) {
     return Error(spec.type, lo == hi ? StrCat("takes ", lo, " input, got ", count)
@@ -123,7 +125,7 @@ Result<LayerSpec> CheckParams(LayerSpec spec) {
       spec.params.erase(it);
     }
   }
-  const auto& defs = ParamDefs(type);
+  const auto& defs = *RowOf(type).params;
   for (const auto& [name, value] : spec.params) {
     bool known = false;
     for (const auto& d : defs) known = known || name == d.name;
@@ -149,25 +151,16 @@ Result<LayerSpec> CheckParams(LayerSpec spec) {
 
 }  // namespace
 
-const std::vector<LayerType>& AllLayerTypes() {
-  static const std::vector<LayerType> kAll = [] {
-    std::vector<LayerType> all;
-    for (const auto& t : TypeNames()) all.push_back(t.type);
-    return all;
-  }();
-  return kAll;
-}
+const std::vector<LayerType>& AllLayerTypes() { return AllTypes(); }
 
 std::string_view LayerTypeName(LayerType type) {
-  for (const auto& t : TypeNames()) {
-    if (t.type == type) return t.name;
-  }
-  return "Unknown";
+  const char* name = RowOf(type).name;
+  return name ? name : "Unknown";
 }
 
 std::optional<LayerType> ParseLayerType(std::string_view name) {
-  for (const auto& t : TypeNames()) {
-    if (name == t.name) return t.type;
+  for (LayerType t : AllTypes()) {
+    if (name == RowOf(t).name) return t;
   }
   return std::nullopt;
 }

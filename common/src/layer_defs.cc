@@ -1,62 +1,21 @@
-// Per-type definitions of the layer model: names, hyper-parameters with their defaults and
-// domains, input ranks and input counts.
+// Per-type definitions of the layer model: one row per layer type with its name, its
+// hyper-parameters (defaults and domains), the rank of its inputs and how many it reads.
 #include <algorithm>
 
 #include "layer_internal.h"
 
 namespace wattfleet::layer_internal {
+namespace {
 
-const std::vector<TypeName>& TypeNames() {
-  static const std::vector<TypeName> kNames = {
-      {LayerType::kConv1d, "Conv1d"},
-      {LayerType::kConv2d, "Conv2d"},
-      {LayerType::kLinear, "Linear"},
-      {LayerType::kBatchNorm1d, "BatchNorm1d"},
-      {LayerType::kBatchNorm2d, "BatchNorm2d"},
-      {LayerType::kLayerNorm, "LayerNorm"},
-      {LayerType::kReLU, "ReLU"},
-      {LayerType::kGELU, "GELU"},
-      {LayerType::kSigmoid, "Sigmoid"},
-      {LayerType::kTanh, "Tanh"},
-      {LayerType::kSoftmax, "Softmax"},
-      {LayerType::kMaxPool1d, "MaxPool1d"},
-      {LayerType::kMaxPool2d, "MaxPool2d"},
-      {LayerType::kAvgPool1d, "AvgPool1d"},
-      {LayerType::kAvgPool2d, "AvgPool2d"},
-      {LayerType::kAdaptiveAvgPool1d, "AdaptiveAvgPool1d"},
-      {LayerType::kAdaptiveAvgPool2d, "AdaptiveAvgPool2d"},
-      {LayerType::kFlatten, "Flatten"},
-      {LayerType::kDropout, "Dropout"},
-      {LayerType::kEmbedding, "Embedding"},
-      {LayerType::kLSTM, "LSTM"},
-      {LayerType::kGRU, "GRU"},
-      {LayerType::kConvTranspose2d, "ConvTranspose2d"},
-      {LayerType::kGroupNorm, "GroupNorm"},
-      {LayerType::kReLU6, "ReLU6"},
-      {LayerType::kSiLU, "SiLU"},
-      {LayerType::kHardswish, "Hardswish"},
-      {LayerType::kHardsigmoid, "Hardsigmoid"},
-      {LayerType::kMultiheadAttention, "MultiheadAttention"},
-      {LayerType::kTransformerEncoderLayer, "TransformerEncoderLayer"},
-      {LayerType::kAdd, "Add"},
-      {LayerType::kMul, "Mul"},
-      {LayerType::kConcat, "Concat"},
-      {LayerType::kUpsample, "Upsample"},
-      {LayerType::kNarrow, "Narrow"},
-      {LayerType::kChannelShuffle, "ChannelShuffle"},
-      {LayerType::kChannelsLast, "ChannelsLast"},
-      {LayerType::kChannelsFirst, "ChannelsFirst"},
-      {LayerType::kTranspose, "Transpose"},
-      {LayerType::kTokens, "Tokens"},
-      {LayerType::kClassToken, "ClassToken"},
-      {LayerType::kPositionalEmbedding, "PositionalEmbedding"},
-      {LayerType::kSelectToken, "SelectToken"},
-      {LayerType::kLayerScale, "LayerScale"},
-  };
-  return kNames;
-}
+constexpr size_t kAnyRank = 64;
 
-const std::vector<ParamDef>& ParamDefs(LayerType type) {
+}  // namespace
+
+// A switch without `default:`: a layer type without a row does not compile (-Wswitch is an
+// error, CMakeLists.txt).
+TypeRow RowOf(LayerType type) {
+  // Function-local statics: rows are read while other translation units initialise their
+  // own statics, before namespace-scope tables here would be guaranteed to exist.
   using K = Kind;
   using D = Domain;
   static const std::vector<ParamDef> kConv = {
@@ -74,8 +33,8 @@ const std::vector<ParamDef>& ParamDefs(LayerType type) {
     return defs;
   }();
   static const std::vector<ParamDef> kLinear = {{"in_features", K::kRequired, 0, D::kPositive},
-                                                {"out_features", K::kRequired, 0, D::kPositive},
-                                                {"bias", K::kDefault, 1, D::kBool}};
+                                              {"out_features", K::kRequired, 0, D::kPositive},
+                                              {"bias", K::kDefault, 1, D::kBool}};
   static const std::vector<ParamDef> kBatchNorm = {{"num_features", K::kDerived, 0, D::kPositive}};
   static const std::vector<ParamDef> kLayerNorm = {
       {"normalized_shape", K::kDerived, 0, D::kPositive},
@@ -118,81 +77,78 @@ const std::vector<ParamDef>& ParamDefs(LayerType type) {
       {"scale_factor", K::kRequired, 0, D::kPositive},
       {"bilinear", K::kDefault, 0, D::kBool}};
   static const std::vector<ParamDef> kNarrow = {{"dim", K::kDefault, 0, D::kAnyInt},
-                                                {"start", K::kDefault, 0, D::kNonNegative},
-                                                {"length", K::kRequired, 0, D::kPositive}};
+                                              {"start", K::kDefault, 0, D::kNonNegative},
+                                              {"length", K::kRequired, 0, D::kPositive}};
   static const std::vector<ParamDef> kShuffle = {{"groups", K::kRequired, 0, D::kPositive}};
   static const std::vector<ParamDef> kSelect = {{"index", K::kDefault, 0, D::kNonNegative}};
   switch (type) {
-    case LayerType::kConv1d:
-    case LayerType::kConv2d:
-      return kConv;
-    case LayerType::kConvTranspose2d:
-      return kConvTranspose;
-    case LayerType::kLinear:
-      return kLinear;
-    case LayerType::kBatchNorm1d:
-    case LayerType::kBatchNorm2d:
-      return kBatchNorm;
-    case LayerType::kLayerNorm:
-      return kLayerNorm;
-    case LayerType::kGroupNorm:
-      return kGroupNorm;
-    case LayerType::kSoftmax:
-      return kSoftmax;
-    case LayerType::kMaxPool1d:
-    case LayerType::kMaxPool2d:
-    case LayerType::kAvgPool1d:
-    case LayerType::kAvgPool2d:
-      return kPool;
-    case LayerType::kAdaptiveAvgPool1d:
+    case LayerType::kConv1d: return {"Conv1d", &kConv, 2, 2, " [C,L]"};
+    case LayerType::kConv2d: return {"Conv2d", &kConv, 3, 3, " [C,H,W]"};
+    case LayerType::kLinear: return {"Linear", &kLinear, 1, kAnyRank, ""};
+    case LayerType::kBatchNorm1d: return {"BatchNorm1d", &kBatchNorm, 1, 2, " [C] or [C,L]"};
+    case LayerType::kBatchNorm2d: return {"BatchNorm2d", &kBatchNorm, 3, 3, " [C,H,W]"};
+    case LayerType::kLayerNorm: return {"LayerNorm", &kLayerNorm, 1, kAnyRank, ""};
+    case LayerType::kReLU: return {"ReLU", &kNone, 1, kAnyRank, ""};
+    case LayerType::kGELU: return {"GELU", &kNone, 1, kAnyRank, ""};
+    case LayerType::kSigmoid: return {"Sigmoid", &kNone, 1, kAnyRank, ""};
+    case LayerType::kTanh: return {"Tanh", &kNone, 1, kAnyRank, ""};
+    case LayerType::kSoftmax: return {"Softmax", &kSoftmax, 1, kAnyRank, ""};
+    case LayerType::kMaxPool1d: return {"MaxPool1d", &kPool, 2, 2, " [C,L]"};
+    case LayerType::kMaxPool2d: return {"MaxPool2d", &kPool, 3, 3, " [C,H,W]"};
+    case LayerType::kAvgPool1d: return {"AvgPool1d", &kPool, 2, 2, " [C,L]"};
+    case LayerType::kAvgPool2d: return {"AvgPool2d", &kPool, 3, 3, " [C,H,W]"};
+    case LayerType::kAdaptiveAvgPool1d: return {"AdaptiveAvgPool1d", &kAdaptive, 2, 2, " [C,L]"};
     case LayerType::kAdaptiveAvgPool2d:
-      return kAdaptive;
-    case LayerType::kDropout:
-      return kDropout;
-    case LayerType::kEmbedding:
-      return kEmbedding;
-    case LayerType::kLSTM:
-    case LayerType::kGRU:
-      return kRnn;
+      return {"AdaptiveAvgPool2d", &kAdaptive, 3, 3, " [C,H,W]"};
+    case LayerType::kFlatten: return {"Flatten", &kNone, 1, kAnyRank, ""};
+    case LayerType::kDropout: return {"Dropout", &kDropout, 1, kAnyRank, ""};
+    case LayerType::kEmbedding: return {"Embedding", &kEmbedding, 1, kAnyRank, ""};
+    case LayerType::kLSTM: return {"LSTM", &kRnn, 2, 2, " [seq,input_size]"};
+    case LayerType::kGRU: return {"GRU", &kRnn, 2, 2, " [seq,input_size]"};
+    case LayerType::kConvTranspose2d:
+      return {"ConvTranspose2d", &kConvTranspose, 3, 3, " [C,H,W]"};
+    case LayerType::kGroupNorm: return {"GroupNorm", &kGroupNorm, 2, kAnyRank, " [C,...]"};
+    case LayerType::kReLU6: return {"ReLU6", &kNone, 1, kAnyRank, ""};
+    case LayerType::kSiLU: return {"SiLU", &kNone, 1, kAnyRank, ""};
+    case LayerType::kHardswish: return {"Hardswish", &kNone, 1, kAnyRank, ""};
+    case LayerType::kHardsigmoid: return {"Hardsigmoid", &kNone, 1, kAnyRank, ""};
     case LayerType::kMultiheadAttention:
-      return kAttention;
+      return {"MultiheadAttention", &kAttention, 2, 2, " [seq,d_model]"};
     case LayerType::kTransformerEncoderLayer:
-      return kEncoder;
-    case LayerType::kConcat:
-      return kConcat;
-    case LayerType::kUpsample:
-      return kUpsample;
-    case LayerType::kNarrow:
-      return kNarrow;
-    case LayerType::kChannelShuffle:
-      return kShuffle;
-    case LayerType::kSelectToken:
-      return kSelect;
-    case LayerType::kReLU:
-    case LayerType::kGELU:
-    case LayerType::kSigmoid:
-    case LayerType::kTanh:
-    case LayerType::kFlatten:
-    case LayerType::kReLU6:
-    case LayerType::kSiLU:
-    case LayerType::kHardswish:
-    case LayerType::kHardsigmoid:
-    case LayerType::kAdd:
-    case LayerType::kMul:
-    case LayerType::kChannelsLast:
-    case LayerType::kChannelsFirst:
-    case LayerType::kTranspose:
-    case LayerType::kTokens:
-    case LayerType::kClassToken:
+      return {"TransformerEncoderLayer", &kEncoder, 2, 2, " [seq,d_model]"};
+    case LayerType::kAdd: return {"Add", &kNone, 1, kAnyRank, "", 2, 64};
+    case LayerType::kMul: return {"Mul", &kNone, 1, kAnyRank, "", 2, 64};
+    case LayerType::kConcat: return {"Concat", &kConcat, 1, kAnyRank, "", 2, 64};
+    case LayerType::kUpsample: return {"Upsample", &kUpsample, 3, 3, " [C,H,W]"};
+    case LayerType::kNarrow: return {"Narrow", &kNarrow, 1, kAnyRank, ""};
+    case LayerType::kChannelShuffle: return {"ChannelShuffle", &kShuffle, 3, 3, " [C,H,W]"};
+    case LayerType::kChannelsLast: return {"ChannelsLast", &kNone, 3, 3, " [C,H,W]"};
+    case LayerType::kChannelsFirst: return {"ChannelsFirst", &kNone, 3, 3, " [H,W,C]"};
+    case LayerType::kTranspose: return {"Transpose", &kNone, 2, 2, " [A,B]"};
+    case LayerType::kTokens: return {"Tokens", &kNone, 3, 3, " [C,H,W]"};
+    case LayerType::kClassToken: return {"ClassToken", &kNone, 2, 2, " [seq,d_model]"};
     case LayerType::kPositionalEmbedding:
-    case LayerType::kLayerScale:
-      return kNone;
+      return {"PositionalEmbedding", &kNone, 2, 2, " [seq,d_model]"};
+    case LayerType::kSelectToken: return {"SelectToken", &kSelect, 2, 2, " [seq,d_model]"};
+    case LayerType::kLayerScale: return {"LayerScale", &kNone, 1, kAnyRank, ""};
   }
-  return kNone;
+  return {};  // not a LayerType (an integer cast past the last one): name is null
+}
+
+const std::vector<LayerType>& AllTypes() {
+  // The enumerators run from 0 without gaps; the first value without a row ends the list.
+  static const std::vector<LayerType> kAll = [] {
+    std::vector<LayerType> all;
+    for (int i = 0; RowOf(static_cast<LayerType>(i)).name != nullptr; ++i) {
+      all.push_back(static_cast<LayerType>(i));
+    }
+    return all;
+  }();
+  return kAll;
 }
 
 std::string AcceptedNames(LayerType type) {
-  const auto& defs = ParamDefs(type);
+  const auto& defs = *RowOf(type).params;
   if (defs.empty()) return "it takes no hyper-parameters";
   std::vector<std::string> names;
   for (const auto& d : defs) names.emplace_back(d.name);
@@ -200,94 +156,6 @@ std::string AcceptedNames(LayerType type) {
   std::string out = "accepted: ";
   for (size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + names[i];
   return out;
-}
-
-std::pair<size_t, size_t> RankRange(LayerType type) {
-  constexpr size_t kAny = 64;
-  switch (type) {
-    case LayerType::kConv1d:
-    case LayerType::kMaxPool1d:
-    case LayerType::kAvgPool1d:
-    case LayerType::kAdaptiveAvgPool1d:
-    case LayerType::kLSTM:
-    case LayerType::kGRU:
-    case LayerType::kMultiheadAttention:
-    case LayerType::kTransformerEncoderLayer:
-    case LayerType::kTranspose:
-    case LayerType::kClassToken:
-    case LayerType::kPositionalEmbedding:
-    case LayerType::kSelectToken:
-      return {2, 2};
-    case LayerType::kConv2d:
-    case LayerType::kConvTranspose2d:
-    case LayerType::kBatchNorm2d:
-    case LayerType::kMaxPool2d:
-    case LayerType::kAvgPool2d:
-    case LayerType::kAdaptiveAvgPool2d:
-    case LayerType::kUpsample:
-    case LayerType::kChannelShuffle:
-    case LayerType::kChannelsLast:
-    case LayerType::kChannelsFirst:
-    case LayerType::kTokens:
-      return {3, 3};
-    case LayerType::kBatchNorm1d:
-      return {1, 2};
-    case LayerType::kGroupNorm:
-      return {2, kAny};
-    default:
-      return {1, kAny};
-  }
-}
-
-const char* RankHint(LayerType type) {
-  switch (type) {
-    case LayerType::kConv1d:
-    case LayerType::kMaxPool1d:
-    case LayerType::kAvgPool1d:
-    case LayerType::kAdaptiveAvgPool1d:
-      return " [C,L]";
-    case LayerType::kLSTM:
-    case LayerType::kGRU:
-      return " [seq,input_size]";
-    case LayerType::kMultiheadAttention:
-    case LayerType::kTransformerEncoderLayer:
-    case LayerType::kClassToken:
-    case LayerType::kPositionalEmbedding:
-    case LayerType::kSelectToken:
-      return " [seq,d_model]";
-    case LayerType::kTranspose:
-      return " [A,B]";
-    case LayerType::kConv2d:
-    case LayerType::kConvTranspose2d:
-    case LayerType::kBatchNorm2d:
-    case LayerType::kMaxPool2d:
-    case LayerType::kAvgPool2d:
-    case LayerType::kAdaptiveAvgPool2d:
-    case LayerType::kUpsample:
-    case LayerType::kChannelShuffle:
-    case LayerType::kChannelsLast:
-    case LayerType::kTokens:
-      return " [C,H,W]";
-    case LayerType::kChannelsFirst:
-      return " [H,W,C]";
-    case LayerType::kBatchNorm1d:
-      return " [C] or [C,L]";
-    case LayerType::kGroupNorm:
-      return " [C,...]";
-    default:
-      return "";
-  }
-}
-
-std::pair<size_t, size_t> InputCountRange(LayerType type) {
-  switch (type) {
-    case LayerType::kAdd:
-    case LayerType::kMul:
-    case LayerType::kConcat:
-      return {2, 64};
-    default:
-      return {1, 1};
-  }
 }
 
 }  // namespace wattfleet::layer_internal

@@ -51,23 +51,21 @@ struct ParamDef {
   Domain domain;
 };
 
-struct TypeName {
-  LayerType type;
-  const char* name;
+// One layer type's facts (layer_defs.cc).
+struct TypeRow {
+  const char* name = nullptr;                    // libtorch's class name
+  const std::vector<ParamDef>* params = nullptr;  // hyper-parameters, in declaration order
+  size_t min_rank = 1, max_rank = 1;             // the rank every input must have
+  const char* rank_hint = "";                    // " [C,H,W]": for messages about the rank
+  size_t min_inputs = 1, max_inputs = 1;         // inputs read (Add, Mul, Concat: 2 or more)
 };
-// Every layer type with its libtorch class name, in enum order.
-const std::vector<TypeName>& TypeNames();
+// The row of `type`; a row with a null name for an integer that is no LayerType.
+TypeRow RowOf(LayerType type);
+// Every layer type, in enum order.
+const std::vector<LayerType>& AllTypes();
 
-const std::vector<ParamDef>& ParamDefs(LayerType type);
 // "accepted: a, b" or "it takes no hyper-parameters", for error messages.
 std::string AcceptedNames(LayerType type);
-
-// Expected rank of every input: [min, max], and a hint such as " [C,H,W]".
-std::pair<size_t, size_t> RankRange(LayerType type);
-const char* RankHint(LayerType type);
-
-// How many inputs a layer type reads: [min, max] (1 for all but Add, Mul and Concat).
-std::pair<size_t, size_t> InputCountRange(LayerType type);
 
 // Fills the derived hyper-parameters of `spec` (those still absent), checks the shape
 // arithmetic and returns the features. `spec` has passed the per-parameter checks.

@@ -14,6 +14,7 @@ const char* StatusCodeName(StatusCode code) {
     case StatusCode::kPermissionDenied: return "permission denied";
     case StatusCode::kTimeout: return "timeout";
     case StatusCode::kInternal: return "internal error";
+    case StatusCode::kSensor: return "sensor failure";
   }
   return "unknown";
 }

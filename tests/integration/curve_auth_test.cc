@@ -11,10 +11,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "campaign.h"
-#include "dispatcher.h"
-#include "planner.h"
-#include "store.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/protocol.h"
 #include "fake_agent.h"

@@ -11,11 +11,11 @@
 #include <thread>
 #include <zmq.hpp>
 
-#include "campaign.h"
-#include "dispatcher.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/dispatch/dispatcher.h"
 #include "fake_agent.h"
-#include "planner.h"
-#include "store.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet::testing {

@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <zmq_addon.hpp>
 
-#include "campaign.h"
-#include "dispatcher.h"
-#include "planner.h"
-#include "store.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
 #include "dispatcher_fixture.h"
 

@@ -19,10 +19,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "campaign.h"
-#include "planner.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/plan/planner.h"
 #include "process.h"
-#include "store.h"
+#include "wattfleet/store/store.h"
 #include "harness.h"
 
 namespace wattfleet {

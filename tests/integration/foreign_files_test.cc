@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "harness.h"
-#include "store.h"
+#include "wattfleet/store/store.h"
 
 namespace wattfleet {
 namespace {

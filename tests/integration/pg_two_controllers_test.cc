@@ -4,8 +4,7 @@
 // overlapping layers are submitted to both at once, and one campaign is dispatched by both;
 // every job must end done with exactly one measurement, every layer key must be one row, and
 // `wattfleet export` must read the shared dataset. Also `wattfleet run` on the shared dataset,
-// `export` refusing a database that holds no dataset (without creating one), and the commands
-// that read SQLite files refusing it.
+// `export` refusing a database that holds no dataset (without creating one).
 //
 // Agents built without libtorch refuse every job, so the end-to-end tests skip in such builds;
 // the store's side of two controllers (concurrent leases, results, campaign ends, cancels, stale
@@ -23,10 +22,10 @@
 #include <thread>
 #include <vector>
 
-#include "campaign.h"
+#include "wattfleet/campaign/campaign.h"
 #include "harness.h"
 #include "pg_server.h"
-#include "planner.h"
+#include "wattfleet/plan/planner.h"
 #include "process.h"
 
 namespace wattfleet {
@@ -285,24 +284,6 @@ TEST_F(PgTwoControllersTest, ExportRefusesADatabaseWithoutADatasetAndCreatesNoth
   size_t lines = 0;
   for (std::string line; std::getline(in, line);) ++lines;
   EXPECT_EQ(lines, 1u);
-}
-
-TEST(PgCliTest, CommandsThatReadSqliteFilesRefuseAPostgresDataset) {
-  wattfleet::testing::TempDir tmp;
-  const std::string uri = "postgresql://lab:hunter2@127.0.0.1:1/wattfleet";
-  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
-      {"fit", {"fit", "--db", uri}},
-      {"predict", {"predict", "--db", uri, "--device", "cpu", "--arch", "lenet5"}},
-      {"import", {"import", "--db", uri, "--mapping", tmp.File("mapping.yaml")}},
-  };
-  for (const auto& [name, args] : commands) {
-    const std::string log = tmp.File(name + ".log");
-    EXPECT_EQ(testing::RunCli(args, log, 30), 2) << name << ": " << Slurp(log);
-    const std::string out = Slurp(log);
-    EXPECT_NE(out.find(name + " reads an SQLite dataset"), std::string::npos) << out;
-    EXPECT_NE(out.find("postgresql://lab@127.0.0.1:1/wattfleet"), std::string::npos) << out;
-    EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
-  }
 }
 
 }  // namespace

@@ -29,10 +29,10 @@
 #include <nlohmann/json.hpp>
 
 #include "../unit/synthetic_dataset.h"
-#include "campaign.h"
+#include "wattfleet/campaign/campaign.h"
 #include "fake_agent.h"
 #include "harness.h"
-#include "planner.h"
+#include "wattfleet/plan/planner.h"
 #include "process.h"
 #include "wattfleet/common/protocol.h"
 

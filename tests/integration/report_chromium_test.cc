@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "../unit/synthetic_dataset.h"
-#include "estimator.h"
+#include "wattfleet/estimate/estimator.h"
 #include "harness.h"
 #include "process.h"
-#include "report.h"
+#include "wattfleet/report/report.h"
 
 namespace wattfleet {
 namespace {

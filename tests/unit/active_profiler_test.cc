@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "active_grid.h"
-#include "active_profiler.h"
-#include "campaign.h"
-#include "planner.h"
-#include "probe_planner.h"
-#include "store.h"
+#include "wattfleet/campaign/active_grid.h"
+#include "wattfleet/active/active_profiler.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/plan/probe_planner.h"
+#include "wattfleet/store/store.h"
 #include "temp_dir.h"
-#include "thor_model.h"
-#include "thor_signature.h"
+#include "wattfleet/estimate/thor_model.h"
+#include "wattfleet/plan/thor_signature.h"
 
 namespace wattfleet {
 namespace {

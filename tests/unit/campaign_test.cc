@@ -1,6 +1,6 @@
 // Campaign parsing: the quickstart file, defaults, sweeps, and every file under
 // tests/data/campaigns/invalid/ and hostile/ (each names its expected message on its first line).
-#include "campaign.h"
+#include "wattfleet/campaign/campaign.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "zoo.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {

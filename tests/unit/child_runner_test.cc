@@ -1,10 +1,12 @@
-// Job isolation: jobs run in a child process; a crash is KILLED, a hang is TIMEOUT, and the
-// runner (so the agent) carries on with a fresh worker. The misbehaving worker is a stand-in
+// How jobs are run. In this process: how a failure is classified. In a child process (job
+// isolation): a crash is KILLED, a hang is TIMEOUT, and the runner (so the agent) carries on
+// with a fresh worker. The misbehaving worker is a stand-in
 // behind the runner's command line; the real exec-worker runs a real libtorch job.
 #include <gtest/gtest.h>
 
 #include <chrono>
 
+#include "fake_meter.h"
 #include "job_runner.h"
 #include "wattfleet/common/architecture.h"
 
@@ -27,6 +29,48 @@ std::unique_ptr<JobRunner> FakeRunner() {
   ChildRunnerOptions o;
   o.argv = {FAKE_EXEC_WORKER};
   return MakeChildProcessRunner(o);
+}
+
+// Real time per iteration: the in-process runner measures on the system clock.
+class SpinWorkload final : public Workload {
+ public:
+  Status Run(int64_t iterations) override {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(20) * iterations;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return Status::OK();
+  }
+};
+
+// An executor whose every job spins, or is refused.
+class FakeExecutor final : public Executor {
+ public:
+  Result<std::unique_ptr<Workload>> Prepare(const JobSpec& job) override {
+    if (job.subject == "refused") return Status::InvalidArgument("no kernel for this layer");
+    return std::unique_ptr<Workload>(std::make_unique<SpinWorkload>());
+  }
+  std::string torch_version() const override { return ""; }
+  int threads() const override { return 1; }
+  std::vector<DType> dtypes() const override { return {DType::kFloat32}; }
+  Result<double> MeasurePeakFlops(double) override { return 1e9; }
+};
+
+// How a job ended is decided by the Status code, not by the words of its message: a meter
+// error is a SENSOR failure (retried elsewhere), a job the executor refuses is FAILED.
+TEST(InProcessRunner, AMeterErrorIsASensorFailureAndARefusedJobFailed) {
+  testing::FakeClock clock;
+  testing::FakeMeter meter(clock);
+  meter.tamper = [](int, double) -> Result<double> { return Status::IOError("energy_uj: gone"); };
+  FakeExecutor executor;
+  InProcessRunner runner(executor, meter, "fake-device");
+
+  const JobResult sensor = runner.Run(Job(1, "ok"));
+  EXPECT_EQ(sensor.outcome, Outcome::kSensor) << sensor.error;
+  EXPECT_NE(sensor.error.find("energy_uj: gone"), std::string::npos) << sensor.error;
+
+  const JobResult refused = runner.Run(Job(2, "refused"));
+  EXPECT_EQ(refused.outcome, Outcome::kFailed) << refused.error;
+  EXPECT_NE(refused.error.find("no kernel"), std::string::npos) << refused.error;
 }
 
 TEST(ChildRunner, HealthyJobsShareOneWorker) {

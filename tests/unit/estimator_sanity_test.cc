@@ -11,10 +11,10 @@
 #include <random>
 #include <set>
 
-#include "architecture_sample.h"
-#include "estimator.h"
-#include "layer_cost.h"
-#include "zoo.h"
+#include "wattfleet/estimate/architecture_sample.h"
+#include "wattfleet/estimate/estimator.h"
+#include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {

@@ -2,11 +2,14 @@
 // energies from per-type laws, whole models costing κ times the sum of their layers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <random>
 
-#include "estimator.h"
-#include "evaluation.h"
+#include "wattfleet/campaign/estimator_names.h"
+#include "wattfleet/estimate/estimator.h"
+#include "wattfleet/estimate/evaluation.h"
 
 namespace wattfleet {
 namespace {
@@ -45,7 +48,7 @@ TrainingData Synthetic(double kappa, double relu_j = 0.5e-9) {
       ModelSample m;
       m.device_class = "cpu";
       m.mode = "inference";
-      m.kind = "model";
+      m.kind = JobKind::kModel;
       m.family = depth % 2 ? "odd" : "even";
       m.name = "mlp-d" + std::to_string(depth) + "-w" + std::to_string(static_cast<int>(width));
       double in = 784, energy = 0, macs = 0;
@@ -201,6 +204,50 @@ TEST(Estimators, SamplesWithoutTheTargetAreNotEvidence) {
     const double a = (*with_zeros)->Predict(m, catalog)->value;
     const double b = (*without)->Predict(m, catalog)->value;
     EXPECT_NEAR(a / b, 1.0, 0.1) << name;
+  }
+}
+
+TEST(Estimators, TdpPowerComesFromSamplesWithBothEnergyAndTime) {
+  // Every synthetic model draws 20 W. Time-only samples (an import that carries no energy)
+  // must not lower the power: it is energy over time of the same samples.
+  TrainingData data = Synthetic(1.0);
+  const TrainingData clean = data;
+  for (size_t i = 0; i < clean.models.size(); i += 2) {
+    ModelSample time_only = clean.models[i];
+    time_only.name += "-time-only";
+    time_only.energy_j = 0;
+    data.models.push_back(time_only);
+  }
+  auto with = MakeEstimator("tdp");
+  auto without = MakeEstimator("tdp");
+  ASSERT_TRUE((*with)->Fit(data.layers, data.models, Target::kEnergy).ok());
+  ASSERT_TRUE((*without)->Fit(clean.layers, clean.models, Target::kEnergy).ok());
+  const LayerCatalog catalog;
+  const ModelSample& m = clean.models[3];
+  const double a = (*with)->Predict(m, catalog)->value;
+  const double b = (*without)->Predict(m, catalog)->value;
+  // The time model sees the time-only samples too (they are evidence of time), so t̂ moves
+  // a little; the power, taken without them, does not (with them it would fall by a third).
+  EXPECT_NEAR(a / b, 1.0, 1e-3);
+}
+
+TEST(Estimators, OneListOfNamesAndEveryMeasuredOneIsBuilt) {
+  // What `fit` and `predict` build is exactly the measured names; a campaign may also name the
+  // power law and STEP, which MakeEstimator does not build (they are fitted elsewhere).
+  EXPECT_EQ(EstimatorNames(), std::vector<std::string>(kMeasuredEstimatorNames.begin(),
+                                                       kMeasuredEstimatorNames.end()));
+  for (std::string_view name : kMeasuredEstimatorNames) {
+    auto e = MakeEstimator(std::string(name));
+    ASSERT_TRUE(e.ok()) << name;
+    EXPECT_EQ((*e)->name(), name);
+    EXPECT_NE(std::find(kCampaignEstimatorNames.begin(), kCampaignEstimatorNames.end(), name),
+              kCampaignEstimatorNames.end())
+        << name;
+  }
+  for (const char* other : {"powerlaw", "step"}) {
+    EXPECT_NE(std::find(kCampaignEstimatorNames.begin(), kCampaignEstimatorNames.end(), other),
+              kCampaignEstimatorNames.end());
+    EXPECT_EQ(MakeEstimator(other).status().code(), StatusCode::kNotFound) << other;
   }
 }
 

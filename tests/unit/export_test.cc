@@ -16,7 +16,7 @@
 #include "temp_dir.h"
 #include <nlohmann/json.hpp>
 
-#include "export.h"
+#include "wattfleet/store/export.h"
 
 namespace wattfleet {
 namespace {
@@ -75,7 +75,7 @@ ExportRow LayerRow() {
   r.attempt = 2;
   r.device = "agent-1";
   r.device_class = "cpu";
-  r.kind = "layer";
+  r.kind = JobKind::kLayer;
   r.layer_key = "Conv2d(bias=1,dilation=1,groups=1,in_channels=1,kernel_size=5)[1,28,28]";
   r.layer_type = "Conv2d";
   r.architecture = "lenet5;mlp-d3-w64";
@@ -121,7 +121,7 @@ ExportRow ModelRow() {
   ExportRow r = LayerRow();
   r.campaign = "plain";
   r.job_id = 42;
-  r.kind = "model";
+  r.kind = JobKind::kModel;
   r.layer_key.clear();
   r.layer_type.clear();
   r.architecture = "lenet5";

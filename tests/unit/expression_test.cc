@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "expression.h"
-#include "sha256.h"
+#include "wattfleet/common/sha256.h"
 
 namespace wattfleet {
 namespace {

@@ -1,4 +1,4 @@
-#include "gaussian_process.h"
+#include "wattfleet/estimate/gaussian_process.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "lbfgs.h"
+#include "wattfleet/estimate/lbfgs.h"
 
 namespace wattfleet {
 namespace {

@@ -8,13 +8,13 @@
 #include <cmath>
 #include <sstream>
 
-#include "architecture_sample.h"
-#include "estimator.h"
-#include "external_store.h"
-#include "import_mapping.h"
+#include "wattfleet/estimate/architecture_sample.h"
+#include "wattfleet/estimate/estimator.h"
+#include "wattfleet/import/external_store.h"
+#include "wattfleet/import/import_mapping.h"
 #include "temp_dir.h"
-#include "training_data.h"
-#include "zoo.h"
+#include "wattfleet/estimate/training_data.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "temp_dir.h"
 
-#include "external_store.h"
-#include "import_mapping.h"
+#include "wattfleet/import/external_store.h"
+#include "wattfleet/import/import_mapping.h"
 
 namespace wattfleet {
 namespace {

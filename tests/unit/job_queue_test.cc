@@ -1,4 +1,4 @@
-#include "job_queue.h"
+#include "wattfleet/dispatch/job_queue.h"
 
 #include <gtest/gtest.h>
 

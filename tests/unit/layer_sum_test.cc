@@ -1,6 +1,6 @@
 // The layer-sum check (layer_sum.h): a whole model against the sum of its measured layers, on
 // samples built by hand and on a real synthetic dataset whose model time is made implausible.
-#include "layer_sum.h"
+#include "wattfleet/estimate/layer_sum.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "summary.h"
 #include "synthetic_dataset.h"
 #include "temp_dir.h"
-#include "training_data.h"
+#include "wattfleet/estimate/training_data.h"
 
 namespace wattfleet {
 namespace {
@@ -32,7 +32,7 @@ ModelSample Model(std::vector<std::string> keys, double time_s) {
   m.device_class = "cpu";
   m.mode = "inference";
   m.campaign = "c1";
-  m.kind = "model";
+  m.kind = JobKind::kModel;
   m.batch = 4;
   m.layer_keys = std::move(keys);
   m.time_s = time_s;
@@ -84,7 +84,7 @@ TEST(LayerSum, FitLeavesOutWholeModelsWhoseLayersDoNotAddUp) {
   EXPECT_EQ(before->layer_sum_left_out, 0) << "the synthetic models add up";
   std::string victim;
   for (const ModelSample& m : before->models) {
-    if (m.kind == "model" && LayerSumRatio(m, before->layers)) victim = m.name;
+    if (m.kind == JobKind::kModel && LayerSumRatio(m, before->layers)) victim = m.name;
   }
   ASSERT_FALSE(victim.empty()) << "no whole model with every layer measured";
   // Its whole-model time shrunk tenfold: its layers now sum to ten times as much.
@@ -108,7 +108,7 @@ TEST(LayerSum, FitLeavesOutWholeModelsWhoseLayersDoNotAddUp) {
 
 ExportRow Row(const std::string& kind, const std::string& name, double time_s) {
   ExportRow r;
-  r.kind = kind;
+  r.kind = *ParseJobKind(kind);
   r.device_class = "cpu";
   (kind == "layer" ? r.layer_key : r.architecture) = name;
   r.m.time_per_iter_s = time_s;

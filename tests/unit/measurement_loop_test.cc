@@ -76,13 +76,13 @@ TEST(IdleBaseline, ZeroNegativeNanAndErrorsAreSensorFailures) {
   meter.tamper = [](int, double) -> Result<double> { return 5.0; };  // counter stuck
   auto w = idle.Watts();
   ASSERT_FALSE(w.ok());
-  EXPECT_EQ(w.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(w.status().code(), StatusCode::kSensor);
   EXPECT_EQ(w.status().message().rfind("sensor:", 0), 0u) << w.status().message();
 
   meter.tamper = [](int read, double) -> Result<double> { return -1.0 * read; };
   w = idle.Watts();
   ASSERT_FALSE(w.ok());
-  EXPECT_EQ(w.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(w.status().code(), StatusCode::kSensor);
 
   meter.tamper = [](int, double) -> Result<double> {
     return std::numeric_limits<double>::quiet_NaN();
@@ -94,7 +94,7 @@ TEST(IdleBaseline, ZeroNegativeNanAndErrorsAreSensorFailures) {
   };
   w = idle.Watts();
   ASSERT_FALSE(w.ok());
-  EXPECT_EQ(w.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(w.status().code(), StatusCode::kSensor);
   EXPECT_NE(w.status().message().find("/fake/energy_uj"), std::string::npos);
 
   meter.tamper = nullptr;  // a failed refresh is retried on the next call
@@ -348,7 +348,7 @@ Status MeasureTampered(std::function<Result<double>(int, double)> tamper, double
 
 void ExpectSensor(const Status& s, const std::string& fragment) {
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  EXPECT_EQ(s.code(), StatusCode::kSensor) << s.ToString();
   EXPECT_EQ(s.message().rfind("sensor:", 0), 0u) << s.message();
   EXPECT_NE(s.message().find(fragment), std::string::npos) << s.message();
 }

@@ -1,4 +1,4 @@
-#include "metrics_server.h"
+#include "wattfleet/dispatch/metrics_server.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>

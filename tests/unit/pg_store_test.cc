@@ -23,8 +23,8 @@
 #include "temp_dir.h"
 
 #include "pg_store.h"
-#include "store.h"
-#include "store_open.h"
+#include "wattfleet/store/store.h"
+#include "wattfleet/store/store_open.h"
 
 namespace wattfleet {
 namespace {
@@ -49,6 +49,7 @@ class PgBackend final : public testing::StoreBackend {
     if (PgServer* server = SharedPgServer()) server->DropDatabase(uri_.substr(uri_.rfind('/') + 1));
   }
   Result<std::unique_ptr<Store>> Open() override { return OpenPostgresStore(uri_); }
+  std::string Db() const override { return uri_; }
   int64_t QueryInt(const std::string& sql) override { return PgQueryInt(uri_, sql); }
   std::string QueryText(const std::string& sql) override { return PgQueryText(uri_, sql); }
   std::string QueryBytes(const std::string& sql) override {
@@ -165,12 +166,11 @@ TEST_F(PgStoreTest, SchemaIsCreatedOnceVersionedAndReopened) {
   EXPECT_EQ(Int("SELECT version FROM wattfleet_schema"), pg::kSchemaVersion);
   EXPECT_EQ(Int("SELECT COUNT(*) FROM wattfleet_schema"), 1);
   for (const char* table : {"campaigns", "architectures", "layers", "arch_layers", "devices",
-                            "jobs", "measurements"}) {
+                            "jobs", "measurements", "models", "external_devices", "imports",
+                            "external_measurements"}) {
     EXPECT_EQ(Text(std::string("SELECT to_regclass('") + table + "') IS NOT NULL"), "t")
         << table;
   }
-  // fit, predict and import stay on SQLite: their tables are not here.
-  EXPECT_EQ(Text("SELECT to_regclass('models') IS NULL"), "t");
   stores_.clear();
   ASSERT_NE(OpenOne(), nullptr);
   EXPECT_EQ(Int("SELECT COUNT(*) FROM wattfleet_schema"), 1);
@@ -204,8 +204,10 @@ TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsPayloads) {
   ASSERT_TRUE(store->MarkLeased(3, 1, "agent-1", 1).ok());
   ASSERT_TRUE(store->RecordResult(shared, "agent-1").ok());
   stores_.clear();
-  // As a version-1 database holds it: no quality_flags column.
+  // As a version-1 database holds it: no quality_flags column, no models or import tables.
   testing::PgExec(uri_, "ALTER TABLE measurements DROP COLUMN quality_flags");
+  testing::PgExec(uri_, "DROP TABLE models");
+  testing::PgExec(uri_, "DROP TABLE external_measurements, imports, external_devices");
   testing::PgExec(uri_, "UPDATE wattfleet_schema SET version = 1");
   store = OpenOne();
   ASSERT_NE(store, nullptr);

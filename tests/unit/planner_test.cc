@@ -1,7 +1,7 @@
 // The planner: dedup by canonical key per device class, whole-model jobs, `layers: all`,
 // counts and the device-time estimate. Campaigns are built by hand (BuildSequential) so that
 // the expected layers are known exactly, independent of the zoo.
-#include "planner.h"
+#include "wattfleet/plan/planner.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The power-law estimator: recovery of known curves, the energy regression, and the figures
-// of ESTIMATORS.md §3 on the shipped copy of the Mayaki & Charpenay data (data/mayaki2025),
+// of docs/design/estimators.md section 3 on the shipped copy of the Mayaki & Charpenay data (data/mayaki2025),
 // imported through the shipped mappings as `wattfleet import` does.
 #include <stdlib.h>
 
@@ -10,10 +10,10 @@
 
 #include <gtest/gtest.h>
 
-#include "external_store.h"
-#include "import_mapping.h"
-#include "power_law.h"
-#include "power_law_eval.h"
+#include "wattfleet/import/external_store.h"
+#include "wattfleet/import/import_mapping.h"
+#include "wattfleet/estimate/power_law.h"
+#include "wattfleet/import/power_law_eval.h"
 
 namespace wattfleet {
 namespace {

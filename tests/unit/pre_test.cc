@@ -9,11 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "estimator.h"
+#include "wattfleet/estimate/estimator.h"
 #include "estimator_pre.h"
 #include "synthetic_dataset.h"
 #include "temp_dir.h"
-#include "training_data.h"
+#include "wattfleet/estimate/training_data.h"
 
 namespace wattfleet {
 namespace {
@@ -38,7 +38,7 @@ ModelSample Sample(const std::string& name, double flops, double params, double 
   ModelSample m;
   m.device_class = "dev";
   m.mode = "training";
-  m.kind = "model";
+  m.kind = JobKind::kModel;
   m.name = name;
   m.family = "synthetic";
   m.batch = 32;
@@ -175,7 +175,7 @@ TEST(Pre, RefusesTooFewSamples) {
   EXPECT_EQ(pre->Fit({}, repeated, Target::kEnergy).code(), StatusCode::kUnavailable);
   // Probes are not architectures.
   auto probes = Architectures("p", 10, kSmall, rng);
-  for (ModelSample& m : probes) m.kind = "probe";
+  for (ModelSample& m : probes) m.kind = JobKind::kProbe;
   EXPECT_EQ(pre->Fit({}, probes, Target::kEnergy).code(), StatusCode::kUnavailable);
   // Not fitted: no prediction.
   EXPECT_EQ(pre->Predict(probes[0], {}).status().code(), StatusCode::kUnavailable);
@@ -236,7 +236,7 @@ TEST(Pre, TrainingDataCarriesInputSizeAndTheMeasuringDevice) {
   ASSERT_TRUE(data.ok()) << data.status().ToString();
   int models = 0;
   for (const ModelSample& m : data->models) {
-    if (m.kind != "model") continue;
+    if (m.kind != JobKind::kModel) continue;
     ++models;
     EXPECT_EQ(m.device.cores, 12) << m.name;
     EXPECT_EQ(m.device.memory_bytes, 1 << 30);

@@ -9,14 +9,14 @@
 
 #include <algorithm>
 
-#include "architecture_sample.h"
+#include "wattfleet/estimate/architecture_sample.h"
 #include "cli_evaluate.h"
 #include "cli_predict.h"
-#include "model_store.h"
+#include "wattfleet/estimate/model_store.h"
 #include "sqlite_store.h"
 #include "synthetic_dataset.h"
 #include "temp_dir.h"
-#include "zoo.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {
@@ -72,7 +72,7 @@ TEST_F(PredictTest, ArchitectureSamplesHaveTheFeaturesTheDatasetGivesItsLayers) 
     ASSERT_TRUE(sample.ok()) << sample.status().ToString();
     ASSERT_EQ(sample->nodes.size(), arch.nodes.size());
     for (const ModelSample& m : data->models) {
-      if (m.kind != "model" || m.name != arch.name) continue;
+      if (m.kind != JobKind::kModel || m.name != arch.name) continue;
       ++models_compared;
       EXPECT_EQ(sample->model.layer_keys, m.layer_keys) << arch.name;
       EXPECT_EQ(sample->model.macs, m.macs) << arch.name;
@@ -426,13 +426,13 @@ TEST_F(PredictTest, TheDatasetsOwnMeasurementStandsBesideTheEstimate) {
   // An architecture of the campaign that was measured whole (not the one job left out).
   std::string name;
   for (const ModelSample& m : data->models) {
-    if (m.kind == "model" && m.name.rfind("mlp-d2", 0) == 0) name = m.name;
+    if (m.kind == JobKind::kModel && m.name.rfind("mlp-d2", 0) == 0) name = m.name;
   }
   ASSERT_FALSE(name.empty());
   double time = 0, energy = 0;
   int n = 0;
   for (const ModelSample& m : data->models) {
-    if (m.kind != "model" || m.name != name || m.batch != 4) continue;
+    if (m.kind != JobKind::kModel || m.name != name || m.batch != 4) continue;
     time += m.time_s;
     energy += m.energy_j;
     ++n;

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "cli_report.h"
-#include "estimator.h"
-#include "evaluation.h"
-#include "report.h"
+#include "wattfleet/estimate/estimator.h"
+#include "wattfleet/estimate/evaluation.h"
+#include "wattfleet/report/report.h"
 #include "svg_plot.h"
 #include "synthetic_dataset.h"
 #include "temp_dir.h"

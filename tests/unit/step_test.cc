@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.h"
-#include "step_projection.h"
+#include "wattfleet/estimate/step_projection.h"
 #include "temp_dir.h"
 
 namespace wattfleet {

@@ -10,8 +10,8 @@
 
 #include "store_contract.h"
 
-#include "export.h"
-#include "store.h"
+#include "wattfleet/store/export.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet::testing {
@@ -374,7 +374,7 @@ TEST_P(StoreContractTest, ExportRowsJoinLayersAndArchitectures) {
   EXPECT_EQ(fc1.attempt, 1);
   EXPECT_EQ(fc1.device, "agent-1");
   EXPECT_EQ(fc1.device_class, "cpu");
-  EXPECT_EQ(fc1.kind, "layer");
+  EXPECT_EQ(fc1.kind, JobKind::kLayer);
   EXPECT_EQ(fc1.layer_key, kFc8x16);
   EXPECT_EQ(fc1.layer_type, "Linear");
   EXPECT_EQ(fc1.architecture, "mlp-a;mlp-b");  // shared by both, sorted
@@ -396,7 +396,7 @@ TEST_P(StoreContractTest, ExportRowsJoinLayersAndArchitectures) {
   EXPECT_EQ((*rows)[2].architecture, "mlp-b");  // fc2
   const ExportRow& model = (*rows)[3];
   EXPECT_EQ(model.job_id, 5);
-  EXPECT_EQ(model.kind, "model");
+  EXPECT_EQ(model.kind, JobKind::kModel);
   EXPECT_EQ(model.architecture, "mlp-b");
   EXPECT_TRUE(model.layer_key.empty());
   const LayerFeatures totals = plan.campaign.architectures[1].Totals();

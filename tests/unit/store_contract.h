@@ -1,4 +1,5 @@
-// The Store contract, written once (store_contract.cc) and run against every backend: each
+// The Store contract, written once (store_contract.cc, and store_read_contract.cc for the read
+// side: DatasetReader, ModelTable) and run against every backend: each
 // backend's test binary instantiates StoreContractTest with a factory of fresh datasets
 // (store_test.cc: SQLite files; pg_store_test.cc: PostgreSQL databases on a real server).
 //
@@ -13,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "store.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/job.h"
 
 namespace wattfleet::testing {
@@ -25,6 +26,9 @@ class StoreBackend {
  public:
   virtual ~StoreBackend() = default;
   virtual Result<std::unique_ptr<Store>> Open() = 0;
+  // The dataset as --db names it (a file path or a postgresql:// URI): what the read side
+  // (OpenDatasetReader, OpenModelTable) is opened with.
+  virtual std::string Db() const = 0;
   // The first column of the first row: -1 without a row.
   virtual int64_t QueryInt(const std::string& sql) = 0;
   // As text: "<no row>" without a row, "<null>" for NULL.

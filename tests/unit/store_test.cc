@@ -17,9 +17,9 @@
 #include "store_contract.h"
 #include "temp_dir.h"
 
-#include "export.h"
+#include "wattfleet/store/export.h"
 #include "sqlite_store.h"
-#include "store.h"
+#include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -38,6 +38,7 @@ using testing::StoreContractTest;
 class SqliteBackend final : public testing::StoreBackend {
  public:
   Result<std::unique_ptr<Store>> Open() override { return OpenSqliteStore(path_); }
+  std::string Db() const override { return path_; }
   int64_t QueryInt(const std::string& sql) override { return testing::QueryInt(path_, sql); }
   std::string QueryText(const std::string& sql) override {
     return testing::QueryText(path_, sql);

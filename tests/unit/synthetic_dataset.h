@@ -11,8 +11,9 @@
 
 #include <gtest/gtest.h>
 
-#include "planner.h"
-#include "store.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/store/store.h"
+#include "wattfleet/store/store_open.h"
 
 namespace wattfleet::testing {
 
@@ -87,7 +88,7 @@ inline std::vector<JobSpec> BuildSyntheticDataset(const std::string& path,
   auto plan = MakePlan(*campaign);
   EXPECT_TRUE(plan.ok()) << plan.status().ToString();
   if (!plan.ok()) return left;
-  auto store = OpenSqliteStore(path);
+  auto store = OpenStore(path);
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   if (!store.ok()) return left;
   auto id = (*store)->CreateCampaign(*plan);
@@ -113,7 +114,7 @@ inline std::vector<JobSpec> BuildSyntheticDataset(const std::string& path,
 // `flags`: the quality flags the measurement carries (none: a clean one).
 inline void MeasureLater(const std::string& path, const JobSpec& job,
                          std::vector<std::string> flags = {}) {
-  auto store = OpenSqliteStore(path);
+  auto store = OpenStore(path);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   ASSERT_TRUE((*store)->MarkLeased(job.job_id, 1, "agent-1", 0).ok());
   JobResult result = SyntheticResult(job);

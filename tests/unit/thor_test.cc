@@ -6,10 +6,10 @@
 #include <cmath>
 #include <random>
 
-#include "estimator.h"
-#include "thor_model.h"
-#include "thor_signature.h"
-#include "zoo.h"
+#include "wattfleet/estimate/estimator.h"
+#include "wattfleet/estimate/thor_model.h"
+#include "wattfleet/plan/thor_signature.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {
@@ -225,7 +225,7 @@ TEST(ThorKindModel, RoundTripsAndRefusesTooFewWidths) {
 
 ModelSample Sample(const std::string& kind, const ThorProbe& p) {
   ModelSample s;
-  s.kind = "probe";
+  s.kind = JobKind::kProbe;
   s.batch = 16;
   s.thor_kind = kind;
   s.thor_widths = p.widths;
@@ -245,7 +245,7 @@ TEST(ThorEstimator, FitsFromProbesAndPredictsChainsLayerByLayer) {
 
   // An MLP of three hidden layers: Flatten, (Linear, ReLU) x 3, Linear.
   ModelSample mlp;
-  mlp.kind = "model";
+  mlp.kind = JobKind::kModel;
   mlp.name = "mlp";
   mlp.batch = 16;
   mlp.thor_kind = kind;

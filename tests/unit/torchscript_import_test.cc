@@ -14,8 +14,8 @@
 #include <sstream>
 #include <string>
 
-#include "campaign.h"
-#include "torchscript_import.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/zoo/torchscript_import.h"
 
 namespace wattfleet {
 namespace {

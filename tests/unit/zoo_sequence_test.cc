@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "zoo.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {

@@ -1,6 +1,6 @@
-// Tests of the architecture zoo and the parametric families (controller/src/zoo.h).
+// Tests of the architecture zoo and the parametric families (controller/zoo/include/wattfleet/zoo/zoo.h).
 // Expected numbers are computed by hand in the comments.
-#include "zoo.h"
+#include "wattfleet/zoo/zoo.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Tests of torchvision's image classifiers in the zoo (controller/src/zoo_vision*.cc).
+// Tests of torchvision's image classifiers in the zoo (controller/zoo/zoo_vision*.cc).
 //
 // Parameter counts are torchvision 0.14's (sum of p.numel() over model.parameters(), the
 // figures of its model documentation); MACs are compared with the "GFLOPS" column of that
@@ -10,7 +10,7 @@
 #include <set>
 #include <string>
 
-#include "zoo.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {

@@ -1,4 +1,4 @@
-// Command-line parsing with the project's exit codes (CLI.md): --help exits 0, a bad flag
+// Command-line parsing with the project's exit codes (docs/design/cli.md): --help exits 0, a bad flag
 // exits 2 with CLI11's message naming it. Header-only, for the two binaries that link CLI11.
 #pragma once
 

@@ -16,7 +16,7 @@ enum class Mode { kInference, kTraining };
 enum class DType { kFloat32, kFloat16, kBFloat16 };
 // layer: one layer alone; model: a whole architecture; probe: a THOR probe model.
 enum class JobKind { kLayer, kModel, kProbe };
-// How a job ended (ARCHITECTURE.md's failure classes).
+// How a job ended (docs/design/protocol.md, failure classes).
 enum class Outcome { kDone, kFailed, kTimeout, kKilled, kLost, kSensor };
 
 std::string_view ModeName(Mode m);        // "inference" | "training"

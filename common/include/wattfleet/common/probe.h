@@ -1,4 +1,4 @@
-// THOR's probe models (ESTIMATORS.md section 1): for one layer kind, the output layer alone,
+// THOR's probe models (docs/design/estimators.md section 1): for one layer kind, the output layer alone,
 // input + output, and input + hidden + output, at chosen widths. Their measured energies are
 // differenced into E_out(C), E_in(C_1) and E_hid(C_{i-1}, C_i).
 //

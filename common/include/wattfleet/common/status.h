@@ -23,11 +23,16 @@ enum class StatusCode {
   kPermissionDenied,
   kTimeout,
   kInternal,
+  kSensor,            // the power or energy sensor failed or read nonsense: the job is a SENSOR
+                      // failure (Outcome::kSensor), retried, and the device's sensor suspect
 };
 
 const char* StatusCodeName(StatusCode code);
 
-class Status {
+// [[nodiscard]]: a Status or Result that nobody looks at is an error that vanished; the build
+// treats dropping one as an error (-Werror=unused-result). Where ignoring is deliberate, say
+// why and cast to void.
+class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
 
@@ -41,6 +46,7 @@ class Status {
   static Status PermissionDenied(std::string msg) { return Status(StatusCode::kPermissionDenied, std::move(msg)); }
   static Status Timeout(std::string msg) { return Status(StatusCode::kTimeout, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
+  static Status Sensor(std::string msg) { return Status(StatusCode::kSensor, std::move(msg)); }
 
   bool ok() const { return state_ == nullptr; }
   StatusCode code() const { return state_ ? state_->code : StatusCode::kOk; }
@@ -64,7 +70,7 @@ class Status {
 
 // Either a value or a non-OK Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design

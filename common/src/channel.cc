@@ -1,0 +1,63 @@
+#include "wattfleet/common/channel.h"
+
+#include <array>
+#include <iterator>
+#include <string_view>
+#include <vector>
+#include <zmq_addon.hpp>
+
+namespace wattfleet::channel {
+
+bool Send(zmq::socket_t& dealer, Command command, std::string body) {
+  const auto frames = MakeFrames(command, std::move(body));
+  std::array<zmq::const_buffer, 3> bufs{zmq::buffer(frames[0]), zmq::buffer(frames[1]),
+                                        zmq::buffer(frames[2])};
+  try {
+    return zmq::send_multipart(dealer, bufs, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+bool SendTo(zmq::socket_t& router, const std::string& identity, Command command,
+            std::string body) {
+  const auto frames = MakeFrames(command, std::move(body));
+  std::array<zmq::const_buffer, 4> bufs{zmq::buffer(identity), zmq::buffer(frames[0]),
+                                        zmq::buffer(frames[1]), zmq::buffer(frames[2])};
+  try {
+    return zmq::send_multipart(router, bufs, zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    // EHOSTUNREACH under router_mandatory: the peer is gone.
+    return false;
+  }
+}
+
+Result<std::optional<Incoming>> Receive(zmq::socket_t& socket, Side side) {
+  std::vector<zmq::message_t> frames;
+  try {
+    if (!zmq::recv_multipart(socket, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+      return std::optional<Incoming>();
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::IOError(std::string("receive: ") + e.what());
+  }
+  Incoming in{"", "", Status::Corruption("no frames")};
+  size_t first = 0;
+  if (side == Side::kRouter) {
+    if (frames.empty()) return std::optional<Incoming>(std::move(in));
+    in.identity = frames[0].to_string();
+    first = 1;
+  }
+  std::vector<std::string_view> views;
+  views.reserve(frames.size() - first);
+  for (size_t i = first; i < frames.size(); ++i) {
+    views.emplace_back(frames[i].data<char>(), frames[i].size());
+  }
+  in.message = ParseFrames(views);
+  if (!frames.empty()) {
+    if (const char* user = zmq_msg_gets(frames.back().handle(), "User-Id")) in.user_id = user;
+  }
+  return std::optional<Incoming>(std::move(in));
+}
+
+}  // namespace wattfleet::channel

@@ -1,0 +1,446 @@
+#include "cli_commands.h"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+#include <zmq.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "wattfleet/campaign/architecture_source.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/active/active_profiler.h"
+#include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/store/export.h"
+#include "wattfleet/dispatch/metrics_server.h"
+#include "wattfleet/plan/planner.h"
+#include "progress.h"
+#include "wattfleet/store/store.h"
+#include "wattfleet/store/store_open.h"
+
+namespace wattfleet {
+namespace {
+
+int ExitCode(const Status& s) { return s.code() == StatusCode::kInvalidArgument ? 2 : 1; }
+
+int Fail(const Status& s) {
+  std::cerr << "wattfleet: " << s.message() << "\n";
+  return ExitCode(s);
+}
+
+std::atomic<Dispatcher*> g_serving{nullptr};
+extern "C" void OnServeStop(int) {
+  if (Dispatcher* d = g_serving.load()) d->RequestStop();
+}
+
+// One request/reply with the controller's admin socket, bounded in time.
+Result<nlohmann::json> AdminRequest(const std::string& endpoint, const nlohmann::json& request,
+                                    double timeout_s = 10) {
+  zmq::context_t ctx(1);
+  zmq::socket_t req(ctx, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  try {
+    req.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("--admin " + endpoint + ": " + e.what());
+  }
+  req.send(zmq::buffer(request.dump()), zmq::send_flags::none);
+  zmq::pollitem_t item{req.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
+  if (!(item.revents & ZMQ_POLLIN)) {
+    return Status::Unavailable("no answer from the controller at " + endpoint +
+                               " (is `wattfleet serve` running?)");
+  }
+  zmq::message_t reply;
+  if (!req.recv(reply)) return Status::Unavailable("no answer from " + endpoint);
+  try {
+    return nlohmann::json::parse(reply.to_string());
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("unreadable answer from the controller: ") + e.what());
+  }
+}
+
+// An admin reply as a Status (ok:false carries its exit code).
+Status ReplyStatus(const nlohmann::json& reply) {
+  if (reply.value("ok", false)) return Status::OK();
+  const std::string error = reply.value("error", std::string("unknown error"));
+  return reply.value("code", 1) == 2 ? Status::InvalidArgument(error) : Status::Internal(error);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json LayerJson(const ArchNode& node, const LayerFeatures& f) {
+  return {{"name", node.name},
+          {"type", std::string(LayerTypeName(node.spec.type))},
+          {"input_shape", node.spec.input_shape},
+          {"output_shape", f.output_shape},
+          {"macs", f.macs},
+          {"flops", f.flops},
+          {"params", f.params},
+          {"key", CanonicalKey(node.spec)}};
+}
+
+// Jobs that have ended (any state but planned, queued and leased) of all the campaign's jobs,
+// with the count of each state and of the agents alive.
+void UpdateCampaignProgress(const nlohmann::json& campaign, const nlohmann::json& agents,
+                            Progress* progress) {
+  int64_t total = 0, ended = 0;
+  std::string states;
+  for (const auto& [state, n] : campaign["jobs"].items()) {
+    const int64_t count = n.get<int64_t>();
+    total += count;
+    if (state != "planned" && state != "queued" && state != "leased") ended += count;
+    states += (states.empty() ? "" : ", ") + state + " " + std::to_string(count);
+  }
+  int64_t alive = 0;
+  for (const auto& a : agents) alive += a.value("alive", false) ? 1 : 0;
+  progress->SetTotal(total);
+  progress->Update(ended, "jobs ended (" + states + "), " + std::to_string(alive) +
+                              " agents alive");
+}
+
+}  // namespace
+
+int CmdServe(const ServeArgs& args) {
+  auto store = OpenStore(args.db);
+  // A PostgreSQL store's errors name the server themselves (without the password).
+  if (!store.ok()) {
+    return Fail(store.status().WithContext(IsPostgresUri(args.db) ? "--db" : "--db " + args.db));
+  }
+  DispatcherOptions options;
+  options.bind = args.bind;
+  options.admin = args.admin;
+  options.heartbeat_ms = args.heartbeat_ms;
+  options.liveness = args.liveness;
+  options.max_attempts = args.max_attempts;
+  options.curve_secret_file = args.curve_secret;
+  options.agents_dir = args.agents_dir;
+  ActiveProfiler active(**store);  // plan.active: probes chosen while campaigns run
+  options.job_source = &active;
+  Dispatcher dispatcher(options, **store);
+  Status s = dispatcher.Start();
+  if (!s.ok()) return Fail(s);
+  // Started before the ready file is written so that the file can carry its port; kept alive
+  // until Run() returns, since it reads the dispatcher's counters.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!args.metrics.empty()) {
+    auto started = MetricsServer::Start(args.metrics, dispatcher.counters());
+    if (!started.ok()) {
+      const Status& err = started.status();
+      return Fail(Status::InvalidArgument("--metrics: " + err.message()));
+    }
+    metrics = std::move(started).value();
+    spdlog::info("controller: metrics on http://{}:{}/metrics",
+                 args.metrics.substr(0, args.metrics.rfind(':')), metrics->port());
+  }
+  if (!args.ready_file.empty()) {
+    // Written whole, then renamed: a reader never sees half of it.
+    const std::string tmp = args.ready_file + ".tmp";
+    {
+      nlohmann::json ready{{"endpoint", dispatcher.endpoint()},
+                           {"admin", dispatcher.admin_endpoint()},
+                           {"pid", ::getpid()}};
+      if (metrics) ready["metrics_port"] = metrics->port();
+      std::ofstream f(tmp);
+      f << ready.dump() << "\n";
+    }
+    if (std::rename(tmp.c_str(), args.ready_file.c_str()) != 0) {
+      return Fail(Status::InvalidArgument("--ready-file " + args.ready_file + ": cannot write"));
+    }
+  }
+  spdlog::info("controller: serving {} (admin {})", dispatcher.endpoint(),
+               dispatcher.admin_endpoint());
+  g_serving.store(&dispatcher);
+  std::signal(SIGTERM, OnServeStop);
+  std::signal(SIGINT, OnServeStop);
+  s = dispatcher.Run();
+  g_serving.store(nullptr);
+  if (!s.ok()) return Fail(s);
+  spdlog::info("controller: stopped");
+  return 0;
+}
+
+int CmdRun(const EmbeddedOptions& options) {
+  EmbeddedOptions with_display = options;
+  with_display.progress_bar = ::isatty(STDOUT_FILENO) == 1;
+  Status s = RunEmbedded(with_display, std::cout);
+  return s.ok() ? 0 : Fail(s);
+}
+
+int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json) {
+  // Validated here first, so that errors name this machine's file and nothing is sent.
+  auto campaign = LoadCampaignFile(campaign_path);
+  if (!campaign.ok()) return Fail(campaign.status());
+  auto reply = AdminRequest(admin, {{"op", "submit"},
+                                    {"yaml", ReadFile(campaign_path)},
+                                    {"path", campaign_path}});
+  if (!reply.ok()) return Fail(reply.status());
+  Status s = ReplyStatus(*reply);
+  if (!s.ok()) return Fail(s);
+  const int64_t id = reply->value("id", int64_t{0});
+  if (!json) std::cout << id << "\n";
+  if (!wait) {
+    if (json) std::cout << reply->dump() << "\n";
+    return 0;
+  }
+  std::cout.flush();
+  // stdout carries the id (or the document) that scripts read: progress lines go to stderr
+  // unless stdout is a terminal, where a bar follows the id.
+  Progress progress = MakeCliProgress("campaign " + std::to_string(id),
+                                      reply->value("jobs", int64_t{0}), json, std::cerr);
+  for (;;) {
+    auto status = AdminRequest(admin, {{"op", "status"}});
+    if (!status.ok()) {
+      progress.Finish();
+      return Fail(status.status());
+    }
+    if (Status st = ReplyStatus(*status); !st.ok()) {
+      progress.Finish();
+      return Fail(st);
+    }
+    for (const auto& c : (*status)["campaigns"]) {
+      if (c.value("id", int64_t{0}) != id) continue;
+      const std::string state = c.value("state", "");
+      UpdateCampaignProgress(c, (*status)["agents"], &progress);
+      if (state != "running") {
+        progress.Finish();
+        if (json) {
+          std::cout << c.dump() << "\n";
+        } else {
+          std::cerr << "campaign " << id << " " << state << ": " << c["jobs"].dump() << "\n";
+        }
+        return 0;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
+  auto reply = AdminRequest(admin, {{"op", "status"}});
+  if (!reply.ok()) return Fail(reply.status());
+  Status s = ReplyStatus(*reply);
+  if (!s.ok()) return Fail(s);
+  nlohmann::json out = *reply;
+  out.erase("ok");
+  if (id) {
+    nlohmann::json kept = nlohmann::json::array();
+    for (const auto& c : out["campaigns"]) {
+      if (c.value("id", int64_t{0}) == *id) kept.push_back(c);
+    }
+    if (kept.empty()) return Fail(Status::InvalidArgument("no campaign " + std::to_string(*id)));
+    out["campaigns"] = kept;
+  }
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-5s %-24s %-10s %s\n", "id", "campaign", "state", "jobs");
+  for (const auto& c : out["campaigns"]) {
+    std::string jobs;
+    for (const auto& [state, n] : c["jobs"].items()) {
+      jobs += (jobs.empty() ? "" : ", ") + state + " " + std::to_string(n.get<int64_t>());
+    }
+    std::printf("%-5lld %-24s %-10s %s\n", static_cast<long long>(c.value("id", int64_t{0})),
+                c.value("name", "").c_str(), c.value("state", "").c_str(), jobs.c_str());
+    // Measured, but not to be trusted blindly: how many and why (docs/measurement.md).
+    if (const int64_t flagged = c.value("flagged", int64_t{0}); flagged > 0) {
+      std::string why;
+      for (const auto& [flag, n] : c["flags"].items()) {
+        why += (why.empty() ? "" : ", ") + flag + " " + std::to_string(n.get<int64_t>());
+      }
+      std::printf("      %lld measurement(s) flagged (%s); fit leaves them out\n",
+                  static_cast<long long>(flagged), why.c_str());
+    }
+  }
+  if (!out["quarantined"].empty()) {
+    std::printf("\nquarantined jobs (not dispatched again):\n");
+    for (const auto& q : out["quarantined"]) {
+      std::printf("  job %lld (campaign %lld, %s, %d attempts): %s\n",
+                  static_cast<long long>(q.value("job_id", int64_t{0})),
+                  static_cast<long long>(q.value("campaign", int64_t{0})),
+                  q.value("kind", "").c_str(), q.value("attempts", 0),
+                  q.value("last_error", "").c_str());
+    }
+  }
+  std::printf("\n%-28s %-6s %-8s %-10s %-8s %s\n", "agent", "alive", "class", "sensor",
+              "running", "last seen");
+  for (const auto& a : out["agents"]) {
+    // A dropped agent says why it was dropped.
+    const std::string why = a.value("dropped", "");
+    std::printf("%-28s %-6s %-8s %-10s %-8lld %.1f s ago%s\n", a.value("name", "").c_str(),
+                a.value("alive", false) ? "yes" : "no", a.value("device_class", "").c_str(),
+                a.value("sensor", "").c_str(), static_cast<long long>(a.value("running", int64_t{0})),
+                a.value("last_seen_s", 0.0), why.empty() ? "" : ("  (" + why + ")").c_str());
+    // What its meter resolves (characterised when the agent started).
+    if (const std::string sensor = a.value("sensor_summary", ""); !sensor.empty()) {
+      std::printf("    sensor: %s\n", sensor.c_str());
+    }
+  }
+  return 0;
+}
+
+int CmdCancel(int64_t id, const std::string& admin) {
+  auto reply = AdminRequest(admin, {{"op", "cancel"}, {"id", id}});
+  if (!reply.ok()) return Fail(reply.status());
+  Status s = ReplyStatus(*reply);
+  if (!s.ok()) return Fail(s);
+  std::cout << "campaign " << id << " cancelled (" << reply->value("cancelled_jobs", 0)
+            << " jobs no longer dispatched)\n";
+  return 0;
+}
+
+int CmdPlan(const std::string& campaign_path, bool json) {
+  auto campaign = LoadCampaignFile(campaign_path);
+  if (!campaign.ok()) return Fail(campaign.status());
+  auto plan = MakePlan(*campaign);
+  if (!plan.ok()) return Fail(plan.status());
+  const auto by_kind = plan->JobsByKind();
+  if (json) {
+    nlohmann::json archs = nlohmann::json::array();
+    for (const Architecture& a : campaign->architectures) {
+      const LayerFeatures t = a.Totals();
+      archs.push_back({{"name", a.name}, {"family", a.family}, {"layers", a.nodes.size()},
+                       {"macs", t.macs}, {"params", t.params}});
+    }
+    nlohmann::json out = {{"name", campaign->name},
+                          {"architectures", campaign->architectures.size()},
+                          {"architecture_list", archs},
+                          {"layers_total", plan->layers_total},
+                          {"layers_distinct", plan->layers.size()},
+                          {"jobs", by_kind},
+                          {"jobs_total", plan->jobs.size()},
+                          {"probe_kinds", plan->probe_kinds},
+                          {"probe_kinds_skipped", plan->probe_kinds_skipped},
+                          {"estimated_device_seconds", plan->estimated_device_seconds}};
+    if (const auto& active = campaign->plan.active) {
+      // `jobs` holds the seed: the controller adds probes up to the budget while it runs.
+      out["active"] = {{"budget_jobs", active->budget_jobs},
+                       {"target_rel_std", active->target_rel_std},
+                       {"aim", active->aim == ActiveOptions::Aim::kGrid ? "grid" : "networks"},
+                       {"probe_jobs_max", plan->ActiveProbeJobsMax()}};
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "campaign " << campaign->name << "\n"
+            << "  architectures       " << campaign->architectures.size() << "\n"
+            << "  layers (total)      " << plan->layers_total << "\n"
+            << "  layers (distinct)   " << plan->layers.size() << "\n";
+  for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
+  std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
+  for (const std::string& k : plan->probe_kinds) std::cout << "  THOR probe kind " << k << "\n";
+  if (const auto& active = campaign->plan.active) {
+    std::cout << "  active profiling: probe jobs are the seed; up to " << active->budget_jobs
+              << " per kind and device class (" << plan->ActiveProbeJobsMax()
+              << " in all) until the relative std is under " << active->target_rel_std << "\n";
+  }
+  // Long campaigns skip many architectures (every strided stem): a few lines say why, --json
+  // lists them all.
+  const size_t shown = std::min<size_t>(plan->probe_kinds_skipped.size(), 3);
+  for (size_t i = 0; i < shown; ++i) {
+    std::cout << "  no THOR probes for " << plan->probe_kinds_skipped[i] << "\n";
+  }
+  if (plan->probe_kinds_skipped.size() > shown) {
+    std::cout << "  ... and " << plan->probe_kinds_skipped.size() - shown
+              << " more architectures without THOR probes (see --json)\n";
+  }
+  for (const Architecture& a : campaign->architectures) {
+    const LayerFeatures t = a.Totals();
+    std::printf("  %-28s %3zu layers %14lld MACs %12lld params\n", a.name.c_str(),
+                a.nodes.size(), static_cast<long long>(t.macs), static_cast<long long>(t.params));
+  }
+  return 0;
+}
+
+int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
+              const std::string& out) {
+  if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
+    return Fail(Status::InvalidArgument("--db " + db + ": no such dataset"));
+  }
+  // Export only reads: a mistyped name must not become a new, empty dataset.
+  StoreOpenOptions open;
+  open.create_if_missing = false;
+  auto store = OpenStore(db, open);
+  // Both backends' errors name the dataset themselves (a URI without its password).
+  if (!store.ok()) return Fail(store.status().WithContext("--db"));
+  if (campaign) {
+    // An unknown campaign is a typo, not an empty export (as `status ID` says too).
+    auto campaigns = (*store)->ListCampaigns();
+    if (!campaigns.ok()) return Fail(campaigns.status());
+    const bool known = std::any_of(campaigns->begin(), campaigns->end(),
+                                   [&](const CampaignStatus& c) { return c.id == *campaign; });
+    if (!known) {
+      return Fail(Status::InvalidArgument("--campaign " + std::to_string(*campaign) +
+                                          ": no such campaign in " + db));
+    }
+  }
+  auto rows = (*store)->ExportRows(campaign);
+  if (!rows.ok()) return Fail(rows.status());
+  Status s = WriteExportFile(*rows, format, out);
+  if (!s.ok()) return Fail(s);
+  std::cerr << rows->size() << " measurements written to " << out << "\n";
+  return 0;
+}
+
+int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
+               const std::string& torchscript, const std::vector<int64_t>& input_shape,
+               bool json) {
+  auto resolved = ResolveArchitecture({arch_name, campaign_file, torchscript, input_shape});
+  if (!resolved.ok()) return Fail(resolved.status());
+  const Architecture* arch = &resolved->architecture;
+  const std::vector<std::string>& unsupported = resolved->unsupported;
+
+  nlohmann::json layers = nlohmann::json::array();
+  for (const ArchNode& node : arch->nodes) {
+    auto f = ComputeFeatures(node.spec);
+    if (!f.ok()) return Fail(f.status());
+    layers.push_back(LayerJson(node, *f));
+  }
+  const LayerFeatures total = arch->Totals();
+  if (json) {
+    nlohmann::json out = {{"name", arch->name},     {"family", arch->family},
+                          {"input_shape", arch->input_shape},
+                          {"macs", total.macs},     {"flops", total.flops},
+                          {"params", total.params}, {"layers", layers},
+                          {"unsupported", unsupported}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s (%s), input %s\n", arch->name.c_str(), arch->family.c_str(),
+              ShapeToString(arch->input_shape).c_str());
+  std::printf("%-12s %-18s %-16s %-16s %14s %10s\n", "name", "type", "input", "output", "MACs",
+              "params");
+  for (const auto& l : layers) {
+    std::printf("%-12s %-18s %-16s %-16s %14lld %10lld\n", l["name"].get<std::string>().c_str(),
+                l["type"].get<std::string>().c_str(),
+                ShapeToString(l["input_shape"].get<Shape>()).c_str(),
+                ShapeToString(l["output_shape"].get<Shape>()).c_str(),
+                static_cast<long long>(l["macs"].get<int64_t>()),
+                static_cast<long long>(l["params"].get<int64_t>()));
+  }
+  std::printf("total: %lld MACs, %lld FLOPs, %lld params\n", static_cast<long long>(total.macs),
+              static_cast<long long>(total.flops), static_cast<long long>(total.params));
+  if (!unsupported.empty()) {
+    std::printf("unsupported operators (not in the layers or totals above):\n");
+    for (const std::string& op : unsupported) std::printf("  %s\n", op.c_str());
+  }
+  return 0;
+}
+
+}  // namespace wattfleet

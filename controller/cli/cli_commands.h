@@ -1,0 +1,44 @@
+// The `wattfleet` subcommands (docs/design/cli.md). Each returns the process exit code: 0 success, 2 bad
+// input (with a message naming the file:line:column or the flag), 1 any other failure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "embedded.h"
+
+namespace wattfleet {
+
+struct ServeArgs {
+  std::string db;
+  std::string bind = "tcp://127.0.0.1:5555";
+  std::string admin = "tcp://127.0.0.1:5556";
+  int64_t heartbeat_ms = 1000;
+  int32_t liveness = 3;
+  int32_t max_attempts = 3;
+  std::string ready_file;  // JSON with the bound endpoints, written once listening
+  std::string curve_secret;  // controller.key_secret: CURVE on (with agents_dir)
+  std::string agents_dir;    // enrolled agents' public keys (*.key)
+  std::string metrics;     // HOST:PORT for Prometheus metrics; empty: off
+};
+
+int CmdServe(const ServeArgs& args);
+int CmdRun(const EmbeddedOptions& options);
+int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json);
+int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json);
+int CmdCancel(int64_t id, const std::string& admin);
+int CmdPlan(const std::string& campaign_path, bool json);
+int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
+              const std::string& out);
+// One of `arch_name` (zoo, or of `campaign_file`) or `torchscript` (with `input_shape`, the
+// traced shape with its batch dimension) names the architecture.
+int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
+               const std::string& torchscript, const std::vector<int64_t>& input_shape,
+               bool json);
+// `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
+// agents' public keys enrolled in out/agents (cli_keys.cc).
+int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents);
+
+}  // namespace wattfleet

@@ -1,0 +1,340 @@
+// `wattfleet fit` over the dataset's measurements: a table, or JSON with the fields docs/design/cli.md
+// promises (results[] with device, estimator, level, median_ape, mape, p90_ape, r2, n).
+#include "cli_evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "wattfleet/estimate/evaluation.h"
+#include "wattfleet/estimate/model_store.h"
+#include "progress.h"
+
+namespace wattfleet {
+
+namespace {
+
+// Every estimator fitted on all of each device class's measurements (per mode and target) and
+// kept in the models table, where `wattfleet predict` restores it while the measurements stay
+// the same. Nothing is fitted for a dataset that cannot be written; `note` says why.
+std::string IntervalKey(std::string_view device, std::string_view mode, std::string_view target) {
+  return std::string(device) + "\n" + std::string(mode) + "\n" + std::string(target);
+}
+
+// The device classes and modes that FitAndStore fits estimators for.
+std::set<std::pair<std::string, std::string>> FitPlaces(const TrainingData& data) {
+  std::set<std::pair<std::string, std::string>> where;
+  for (const LayerSample& s : data.layers) where.insert({s.device_class, s.mode});
+  for (const ModelSample& s : data.models) where.insert({s.device_class, s.mode});
+  return where;
+}
+
+// `fitted` is called after each estimator and target has been fitted on one place.
+// `intervals`: the k-fold intervals already computed on exactly `data`, by
+// IntervalKey(device, mode, target) and estimator; the others are cross-validated anew.
+nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
+                           const std::vector<std::string>& names,
+                           const std::vector<Target>& targets,
+                           const std::map<std::string, std::map<std::string, Interval>>& intervals,
+                           std::string* note,
+                           const std::function<void(const std::string&)>& fitted) {
+  nlohmann::json rows = nlohmann::json::array();
+  auto store = ModelStore::Open(db);
+  if (!store.ok()) {
+    *note = "fitted models not stored: " + store.status().message();
+    return rows;
+  }
+  if (!(*store)->writable()) {
+    *note = "fitted models not stored: " + (*store)->read_only_reason();
+    return rows;
+  }
+  for (const auto& [device, mode] : FitPlaces(data)) {
+    const TrainingSet set = SelectTrainingSet(data, device, mode);
+    auto info = (*store)->Describe(set);
+    if (!info.ok()) {
+      *note = "fitted models not stored: " + info.status().message();
+      return rows;
+    }
+    for (const std::string& name : names) {
+      for (Target target : targets) {
+        ObtainOptions refit;
+        refit.restore = false;
+        if (auto place = intervals.find(IntervalKey(device, mode, TargetName(target)));
+            place != intervals.end()) {
+          if (auto known = place->second.find(name); known != place->second.end()) {
+            refit.interval = known->second;
+          }
+        }
+        auto got = ObtainEstimator(store->get(), set, *info, name, target, refit);
+        nlohmann::json row = {{"device", device}, {"mode", mode}, {"estimator", name},
+                              {"target", TargetName(target)}};
+        if (got.ok()) {
+          row["model_id"] = got->model_id;
+          row["stored"] = got->source == ModelSource::kStored;
+          row["note"] = got->note;
+        } else {
+          row["model_id"] = nullptr;
+          row["stored"] = false;
+          row["note"] = "not fitted: " + got.status().message();
+        }
+        rows.push_back(std::move(row));
+        fitted(name + " on all " + device + " " + mode + " measurements");
+      }
+    }
+  }
+  return rows;
+}
+
+}  // namespace
+
+bool HasOwnModelMeasurements(const std::string& db) {
+  TrainingDataOptions all;
+  all.include_flagged = true;
+  auto data = LoadTrainingData(db, all);
+  return data.ok() && !data->models.empty();
+}
+
+int CmdEvaluate(const EvaluateOptions& o) {
+  auto fail = [](const std::string& what) {
+    std::cerr << "wattfleet: " << what << "\n";
+    return 2;
+  };
+  std::vector<std::string> names = o.estimators.empty() ? EstimatorNames() : o.estimators;
+  for (const std::string& n : names) {
+    if (auto e = MakeEstimator(n); !e.ok()) return fail("--estimator: " + e.status().message());
+  }
+  std::vector<Target> targets;
+  if (o.target == "energy" || o.target == "both") targets.push_back(Target::kEnergy);
+  if (o.target == "time" || o.target == "both") targets.push_back(Target::kTime);
+  std::vector<Split> splits;
+  if (o.split == "kfold" || o.split == "both") splits.push_back(Split::kGroupedKFold);
+  if (o.split == "lofo" || o.split == "both") splits.push_back(Split::kLeaveOneFamilyOut);
+  if (targets.empty()) return fail("--target must be energy, time or both");
+  if (splits.empty()) return fail("--split must be kfold, lofo or both");
+
+  TrainingDataOptions load;
+  load.include_flagged = o.include_flagged;
+  auto data = LoadTrainingData(o.db, load);
+  if (!data.ok()) return fail(data.status().message());
+  const int64_t flagged = data->flagged_left_out;
+  const int64_t layer_sum = data->layer_sum_left_out;
+  if (o.device) {
+    auto other = [&](const auto& s) { return s.device_class != *o.device; };
+    data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), other),
+                       data->layers.end());
+    data->models.erase(std::remove_if(data->models.begin(), data->models.end(), other),
+                       data->models.end());
+  }
+  // Held-out campaigns: their samples leave the training data for good.
+  TrainingData held_out;
+  held_out.layer_features = data->layer_features;
+  for (const std::string& name : o.holdout_campaigns) {
+    auto in = [&](const auto& s) { return s.campaign == name; };
+    if (std::none_of(data->models.begin(), data->models.end(), in) &&
+        std::none_of(data->layers.begin(), data->layers.end(), in)) {
+      return fail("--holdout-campaign " + name + ": no measurements of a campaign of that name in " +
+                  o.db + (o.device ? " on device " + *o.device : std::string()));
+    }
+  }
+  // Stored fits are of every measurement (the models table's fingerprint says so); held-out
+  // campaigns are left out of the evaluation only.
+  std::optional<TrainingData> everything;
+  if (!o.holdout_campaigns.empty()) {
+    everything = *data;
+    auto held = [&](const auto& s) {
+      return std::find(o.holdout_campaigns.begin(), o.holdout_campaigns.end(), s.campaign) !=
+             o.holdout_campaigns.end();
+    };
+    for (const ModelSample& m : data->models) {
+      if (held(m)) held_out.models.push_back(m);
+    }
+    for (const LayerSample& l : data->layers) {
+      if (held(l)) held_out.layers.push_back(l);
+    }
+    data->models.erase(std::remove_if(data->models.begin(), data->models.end(), held),
+                       data->models.end());
+    data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), held),
+                       data->layers.end());
+  }
+  if (data->models.empty()) {
+    if (!held_out.models.empty()) {
+      return fail("--holdout-campaign: every whole-model measurement is held out; nothing is "
+                  "left to fit on");
+    }
+    if (flagged > 0) {
+      return fail("--db " + o.db + ": no whole-model measurements to evaluate on: " +
+                  std::to_string(flagged) +
+                  " measurements with quality flags were left out (--include-flagged keeps "
+                  "them; docs/dataset.md)");
+    }
+    return fail("--db " + o.db + ": no whole-model measurements to evaluate on (plan "
+                "whole_models: true)");
+  }
+
+  // Progress counts each estimator fitted on a fold, then each fitted on all measurements
+  // (stored for `predict`); with --json it goes to stderr as plain lines.
+  int64_t steps = 0;
+  for (Split split : splits) {
+    for (Target target : targets) {
+      steps += EvaluationFolds(*data, names.size(), target, split, o.folds);
+    }
+  }
+  steps += static_cast<int64_t>(FitPlaces(everything ? *everything : *data).size() *
+                                names.size() * targets.size());
+  if (!held_out.models.empty()) {
+    steps += static_cast<int64_t>(FitPlaces(held_out).size() * names.size() * targets.size());
+  }
+  Progress progress = MakeCliProgress("fit", steps, o.json, o.json ? std::cerr : std::cout);
+  int64_t done = 0;
+  progress.Update(done);
+
+  nlohmann::json results = nlohmann::json::array();
+  auto add = [&](const EvalResult& r) {
+    nlohmann::json interval = nullptr;
+    if (r.interval.ok()) {
+      interval = {{"level", kIntervalLevel},
+                  {"factor", std::exp(r.interval.log_q)},
+                  {"n", r.interval.n},
+                  {"coverage", r.interval.coverage >= 0 ? nlohmann::json(r.interval.coverage)
+                                                        : nlohmann::json(nullptr)}};
+    }
+    results.push_back({{"device", r.device},       {"mode", r.mode},
+                       {"estimator", r.estimator}, {"level", r.level},
+                       {"target", r.target},       {"split", r.split},
+                       {"median_ape", r.median_ape}, {"mape", r.mape},
+                       {"p90_ape", r.p90_ape},     {"r2", r.r2},
+                       {"n", r.n},                 {"unmodelled_types", r.unmodelled},
+                       {"interval", interval},     {"error", r.error}});
+    // Every held-out prediction, for a reader who wants to see which architectures miss.
+    nlohmann::json points = nlohmann::json::array();
+    for (const EvalPoint& p : r.points) {
+      points.push_back({{"architecture", p.architecture},
+                        {"batch", p.batch},
+                        {"measured", p.measured},
+                        {"predicted", p.predicted}});
+    }
+    results.back()["points"] = std::move(points);
+  };
+  // The k-fold intervals per (device, mode, target, estimator): the held-out campaigns are
+  // checked against them.
+  std::map<std::string, std::map<std::string, Interval>> kfold_intervals;
+  for (Split split : splits) {
+    for (Target target : targets) {
+      const std::string what =
+          std::string(SplitName(split)) + " " + std::string(TargetName(target)) + ", ";
+      const FoldDone fold_done = [&](const std::string& estimator) {
+        progress.Update(++done, what + estimator);
+      };
+      for (const EvalResult& r : Evaluate(*data, names, target, split, o.folds, fold_done)) {
+        if (split == Split::kGroupedKFold) {
+          kfold_intervals[IntervalKey(r.device, r.mode, r.target)][r.estimator] = r.interval;
+        }
+        add(r);
+      }
+    }
+  }
+  for (Target target : targets) {
+    if (held_out.models.empty()) break;
+    for (const auto& [device, mode] : FitPlaces(held_out)) {
+      TrainingData train = *data, test = held_out;
+      auto other = [&](const auto& x) { return x.device_class != device || x.mode != mode; };
+      test.models.erase(std::remove_if(test.models.begin(), test.models.end(), other),
+                        test.models.end());
+      const auto& intervals =
+          kfold_intervals[IntervalKey(device, mode, TargetName(target))];
+      const FoldDone fold_done = [&](const std::string& estimator) {
+        progress.Update(++done, "held-out campaigns, " + estimator);
+      };
+      for (const EvalResult& r :
+           EvaluateHeldOut(train, test, names, target, intervals, fold_done)) {
+        add(r);
+      }
+    }
+  }
+  std::string models_note;
+  const nlohmann::json models =
+      FitAndStore(o.db, everything ? *everything : *data, names, targets,
+                  // Intervals of the data without the held-out campaigns are not the stored
+                  // fits' own.
+                  everything ? decltype(kfold_intervals){} : kfold_intervals, &models_note,
+                  [&](const std::string& fitted) { progress.Update(++done, fitted); });
+  // Fits that did not happen (a dataset that cannot be written) leave the count.
+  progress.SetTotal(done);
+  progress.Finish();
+  if (o.json) {
+    std::cout << nlohmann::json{{"results", results}, {"models", models},
+                                {"models_note", models_note},
+                                {"flagged_left_out", flagged},
+                                {"layer_sum_left_out", layer_sum}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  if (flagged > 0) {
+    std::printf("%lld measurements with quality flags (ci, interference, below-idle, "
+                "idle-stale, layer-sum) left out, %lld of them whole models whose layers sum to outside "
+                "1/3-3x their time; --include-flagged keeps them\n",
+                static_cast<long long>(flagged), static_cast<long long>(layer_sum));
+  }
+  std::printf("%-8s %-10s %-7s %-8s %-15s %10s %8s %8s %7s %4s %18s\n", "device", "mode",
+              "target", "split", "estimator", "median APE", "MAPE", "p90 APE", "R2", "n",
+              "90% interval");
+  for (const auto& r : results) {
+    if (r["n"].get<int>() == 0) {
+      std::printf("%-8s %-10s %-7s %-8s %-15s  not scored: %s\n",
+                  r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
+                  r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
+                  r["estimator"].get<std::string>().c_str(),
+                  r["error"].get<std::string>().c_str());
+      continue;
+    }
+    // The interval as its factor (×/÷ e^q) and the coverage it had on held-out points.
+    std::string interval = "-";
+    if (const auto& i = r["interval"]; i.is_object()) {
+      char buf[64];
+      if (i["coverage"].is_number()) {
+        std::snprintf(buf, sizeof buf, "x/%.2f, cover %.0f%%", i["factor"].get<double>(),
+                      100 * i["coverage"].get<double>());
+      } else {
+        std::snprintf(buf, sizeof buf, "x/%.2f", i["factor"].get<double>());
+      }
+      interval = buf;
+    }
+    std::printf("%-8s %-10s %-7s %-8s %-15s %9.1f%% %7.1f%% %7.1f%% %7.3f %4d %18s\n",
+                r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
+                r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
+                r["estimator"].get<std::string>().c_str(), 100 * r["median_ape"].get<double>(),
+                100 * r["mape"].get<double>(), 100 * r["p90_ape"].get<double>(),
+                r["r2"].get<double>(), r["n"].get<int>(), interval.c_str());
+    for (const auto& t : r["unmodelled_types"]) {
+      std::printf("    no model of its own for %s (bounded by the fitted types)\n",
+                  t.get<std::string>().c_str());
+    }
+  }
+  if (!models_note.empty()) {
+    std::printf("\nnote: %s\n", models_note.c_str());
+    return 0;
+  }
+  std::printf("\nfitted on all measurements, in the models table of %s (for wattfleet predict):\n",
+              o.db.c_str());
+  for (const auto& m : models) {
+    std::string what = m["model_id"].is_number()
+                           ? "models row " + std::to_string(m["model_id"].get<int64_t>())
+                           : std::string();
+    const std::string note = m["note"].get<std::string>();
+    if (!note.empty()) what += what.empty() ? note : " (" + note + ")";
+    std::printf("%-8s %-10s %-7s %-15s %s\n", m["device"].get<std::string>().c_str(),
+                m["mode"].get<std::string>().c_str(), m["target"].get<std::string>().c_str(),
+                m["estimator"].get<std::string>().c_str(), what.c_str());
+  }
+  return 0;
+}
+
+}  // namespace wattfleet

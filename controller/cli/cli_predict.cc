@@ -1,0 +1,428 @@
+// `wattfleet predict`: resolve the architecture, select the device's training set, obtain the
+// estimator for energy and for time (restored or fitted), predict, print.
+#include "cli_predict.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "wattfleet/estimate/architecture_sample.h"
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/estimate/evaluation.h"
+
+namespace wattfleet {
+namespace {
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// The most common batch of the set's samples (the smallest on a tie), and every batch seen.
+int64_t CommonBatch(const TrainingSet& set, std::vector<int64_t>* batches) {
+  std::map<int64_t, int64_t> counts;
+  for (const LayerSample& s : set.layers) ++counts[s.batch];
+  for (const ModelSample& s : set.models) ++counts[s.batch];
+  int64_t best = 1, best_n = 0;
+  for (const auto& [batch, n] : counts) {
+    batches->push_back(batch);
+    if (n > best_n) {
+      best = batch;
+      best_n = n;
+    }
+  }
+  return best;
+}
+
+std::optional<double> Std(const Estimate& e) {
+  return e.std >= 0 ? std::optional<double>(e.std) : std::nullopt;
+}
+
+nlohmann::json OrNull(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json IntervalJson(const std::optional<std::pair<double, double>>& v) {
+  return v ? nlohmann::json::array({v->first, v->second}) : nlohmann::json(nullptr);
+}
+
+std::string Figure(const std::optional<double>& v) {
+  if (!v) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", *v);
+  return buf;
+}
+
+// The set's whole-model measurements of an architecture with exactly `model`'s layers at its
+// batch (the name may differ: a campaign's name for a zoo model).
+// Each figure is the mean of the repeats that have it (an import may give time only); a
+// figure no repeat has is 0 and says so in `count`'s absence: nothing is returned when
+// neither is known.
+std::optional<MeasuredWhole> MeasuredWholeOf(const TrainingSet& set, const ModelSample& model) {
+  MeasuredWhole w;
+  int64_t with_energy = 0, with_time = 0;
+  for (const ModelSample& m : set.models) {
+    if (m.kind != JobKind::kModel || m.batch != model.batch || m.layer_keys != model.layer_keys) continue;
+    ++w.count;
+    w.energy_is_estimate |= m.energy_is_estimate;
+    if (m.energy_j > 0 && std::isfinite(m.energy_j)) {
+      w.energy_j += m.energy_j;
+      ++with_energy;
+    }
+    if (m.time_s > 0 && std::isfinite(m.time_s)) {
+      w.time_s += m.time_s;
+      ++with_time;
+    }
+  }
+  if (with_energy == 0 && with_time == 0) return std::nullopt;
+  if (with_energy > 0) w.energy_j /= static_cast<double>(with_energy);
+  if (with_time > 0) w.time_s /= static_cast<double>(with_time);
+  w.has_energy = with_energy > 0;
+  w.has_time = with_time > 0;
+  return w;
+}
+
+}  // namespace
+
+Result<Prediction> PredictArchitecture(const PredictOptions& o) {
+  if (auto e = MakeEstimator(o.estimator); !e.ok()) {
+    return Status::InvalidArgument("--estimator: " + e.status().message());
+  }
+  if (o.mode != "inference" && o.mode != "training") {
+    return Status::InvalidArgument("--mode " + o.mode + ": must be inference or training");
+  }
+  if (o.batch && (*o.batch < 1 || *o.batch > kMaxBatchSize)) {
+    return Status::InvalidArgument("--batch " + std::to_string(*o.batch) +
+                                   ": must be in [1, " + std::to_string(kMaxBatchSize) + "]");
+  }
+  WF_ASSIGN_OR_RETURN(ResolvedArchitecture resolved, ResolveArchitecture(o.source));
+  const Architecture& arch = resolved.architecture;
+  if (arch.nodes.empty()) {
+    return Status::InvalidArgument("--arch " + arch.name + ": has no layers to predict");
+  }
+
+  auto data = LoadTrainingData(o.db);
+  if (!data.ok()) return data.status();
+  const std::vector<std::string> devices = data->DeviceClasses();
+  if (std::find(devices.begin(), devices.end(), o.device) == devices.end()) {
+    if (devices.empty()) {
+      return Status::InvalidArgument("--device " + o.device + ": " + o.db +
+                                     " holds no measurements of any device");
+    }
+    return Status::InvalidArgument("--device " + o.device + ": no measurements in " + o.db +
+                                   "; known devices: " + JoinNames(devices));
+  }
+  TrainingSet set = SelectTrainingSet(*data, o.device, o.mode);
+  if (set.layers.empty() && set.models.empty()) {
+    std::set<std::string> modes;
+    for (const LayerSample& s : data->layers) {
+      if (s.device_class == o.device) modes.insert(s.mode);
+    }
+    for (const ModelSample& s : data->models) {
+      if (s.device_class == o.device) modes.insert(s.mode);
+    }
+    return Status::InvalidArgument("--mode " + o.mode + ": " + o.device + " was measured in " +
+                                   JoinNames({modes.begin(), modes.end()}) + " mode only");
+  }
+  data = TrainingData{};  // the set holds what is needed; release the rest
+
+  Prediction p;
+  p.architecture = arch.name;
+  p.family = arch.family;
+  p.device = o.device;
+  p.mode = o.mode;
+  p.estimator = o.estimator;
+  p.unsupported = resolved.unsupported;
+  const int64_t common = CommonBatch(set, &p.measured_batches);
+  p.batch = o.batch.value_or(common);
+  if (std::find(p.measured_batches.begin(), p.measured_batches.end(), p.batch) ==
+      p.measured_batches.end()) {
+    std::string measured;
+    for (int64_t b : p.measured_batches) {
+      measured += (measured.empty() ? "" : ", ") + std::to_string(b);
+    }
+    p.notes.push_back("batch " + std::to_string(p.batch) + " was not measured on " + o.device +
+                      " (measured: " + measured + "): the estimate extrapolates");
+  }
+  if (!p.unsupported.empty()) {
+    p.notes.push_back("operators without a layer are not in the estimate: " +
+                      JoinNames(p.unsupported));
+  }
+
+  WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
+                      MakeArchitectureSample(arch, p.batch, o.device, o.mode));
+  // PRE reads the device's features: those of the agents that measured the training set.
+  for (const ModelSample& m : set.models) {
+    if (m.device.cores > 0 || m.device.peak_flops > 0) {
+      sample.model.device = m.device;
+      break;
+    }
+  }
+  p.macs = std::llround(sample.model.macs);
+  p.flops = std::llround(sample.model.flops);
+  p.params = std::llround(sample.model.params);
+
+  // The models table is a cache of fits: when it cannot be used, predict fits and says so.
+  std::unique_ptr<ModelStore> store;
+  if (auto opened = ModelStore::Open(o.db); opened.ok()) {
+    store = std::move(opened).value();
+    if (auto info = store->Describe(set); info.ok()) {
+      p.training = *info;
+    } else {
+      p.notes.push_back("models table not used: " + info.status().message());
+      store.reset();
+    }
+  } else {
+    p.notes.push_back("models table not used: " + opened.status().message());
+  }
+  if (store == nullptr) {
+    p.training.layer_samples = static_cast<int64_t>(set.layers.size());
+    p.training.model_samples = static_cast<int64_t>(set.models.size());
+  }
+
+  // Both targets are obtained and predicted before anything is stored: a failure leaves the
+  // models table as it was.
+  ObtainOptions later;
+  later.store = false;
+  ObtainedEstimator obtained_for[2];
+  Estimate estimates[2];
+  std::set<std::string> unmodelled;
+  const Target targets[2] = {Target::kEnergy, Target::kTime};
+  for (int i = 0; i < 2; ++i) {
+    const std::string what = std::string(TargetName(targets[i]));
+    auto obtained = ObtainEstimator(store.get(), set, p.training, o.estimator, targets[i], later);
+    if (!obtained.ok()) {
+      const Status& s = obtained.status();
+      const std::string msg = "--estimator " + o.estimator + ": cannot be fitted for " + what +
+                              " on the " + o.device + " " + o.mode + " measurements: " +
+                              s.message();
+      // The dataset cannot support the method the user chose: an input error.
+      if (s.code() == StatusCode::kUnavailable) return Status::InvalidArgument(msg);
+      return s.WithContext("--estimator " + o.estimator + " (" + what + ")");
+    }
+    auto estimate = PredictMonotoneInBatch(*obtained->estimator, sample.model, sample.catalog);
+    if (!estimate.ok()) {
+      return estimate.status().WithContext("--estimator " + o.estimator + " (" + what + ")");
+    }
+    estimates[i] = std::move(estimate).value();
+    for (const std::string& t : obtained->estimator->UnmodelledTypes()) unmodelled.insert(t);
+    obtained_for[i] = std::move(obtained).value();
+  }
+  for (int i = 0; i < 2; ++i) {
+    ObtainedEstimator& e = obtained_for[i];
+    StoreFitted(store.get(), set, p.training, o.estimator, targets[i], &e);
+    p.models.push_back({std::string(TargetName(targets[i])),
+                        std::string(ModelSourceName(e.source)), e.model_id, e.note});
+  }
+  p.energy_j = p.estimated_energy_j = estimates[0].value;
+  p.energy_j_std = Std(estimates[0]);
+  p.time_s = p.estimated_time_s = estimates[1].value;
+  p.time_s_std = Std(estimates[1]);
+  if (const Interval& i = obtained_for[0].interval; i.ok()) {
+    p.energy_j_interval = {i.Low(p.energy_j), i.High(p.energy_j)};
+  }
+  if (const Interval& i = obtained_for[1].interval; i.ok()) {
+    p.time_s_interval = {i.Low(p.time_s), i.High(p.time_s)};
+  }
+  for (const Estimate& e : estimates) {
+    for (const std::string& w : e.warnings) {
+      if (std::find(p.notes.begin(), p.notes.end(), w) == p.notes.end()) p.notes.push_back(w);
+    }
+  }
+  if (!obtained_for[0].interval.ok() || !obtained_for[1].interval.ok()) {
+    p.notes.push_back("no 90 % interval: fewer than 9 architectures measured whole to rest "
+                      "it on");
+  }
+  p.measured = MeasuredWholeOf(set, sample.model);
+  p.energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),
+                                 [](const LayerSample& s) { return s.energy_is_estimate; }) ||
+                     std::any_of(set.models.begin(), set.models.end(),
+                                 [](const ModelSample& s) { return s.energy_is_estimate; });
+  if (p.energy_modeled) {
+    p.notes.push_back("energy on " + o.device + " was modeled, not metered (no power sensor): "
+                      "measured time x modeled power, itself an estimate");
+  }
+  if (p.measured && o.prefer_measured && p.measured->has_energy && p.measured->has_time) {
+    p.source = "measured";
+    p.energy_j = p.measured->energy_j;
+    p.time_s = p.measured->time_s;
+    p.energy_j_std.reset();
+    p.time_s_std.reset();
+    p.energy_j_interval.reset();
+    p.time_s_interval.reset();
+  } else if (p.measured && o.prefer_measured) {
+    p.notes.push_back("the dataset's measurement of this architecture lacks energy or time: "
+                      "the estimate is returned");
+  }
+  p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+
+  const size_t n = arch.nodes.size();
+  for (size_t i = 0; i < n; ++i) {
+    const LayerSample& s = sample.nodes[i];
+    LayerPrediction l;
+    l.name = arch.nodes[i].name;
+    l.type = s.type;
+    l.key = s.key;
+    l.macs = std::llround(s.macs);
+    l.params = std::llround(s.params);
+    if (estimates[0].layers.size() == n) l.energy_j = estimates[0].layers[i];
+    if (estimates[1].layers.size() == n) l.time_s = estimates[1].layers[i];
+    p.layers.push_back(std::move(l));
+  }
+  return p;
+}
+
+nlohmann::json PredictionToJson(const Prediction& p) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerPrediction& l : p.layers) {
+    layers.push_back({{"name", l.name},
+                      {"type", l.type},
+                      {"key", l.key},
+                      {"macs", l.macs},
+                      {"params", l.params},
+                      {"energy_j", OrNull(l.energy_j)},
+                      {"time_s", OrNull(l.time_s)}});
+  }
+  nlohmann::json models = nlohmann::json::array();
+  for (const ModelUse& m : p.models) {
+    models.push_back({{"target", m.target},
+                      {"source", m.source},
+                      {"id", m.model_id ? nlohmann::json(m.model_id) : nlohmann::json(nullptr)},
+                      {"note", m.note}});
+  }
+  nlohmann::json measured = nullptr;
+  if (p.measured) {
+    measured = {{"count", p.measured->count},
+                {"energy_is_estimate", p.measured->energy_is_estimate},
+                {"energy_j", p.measured->has_energy ? nlohmann::json(p.measured->energy_j)
+                                                    : nlohmann::json(nullptr)},
+                {"time_s", p.measured->has_time ? nlohmann::json(p.measured->time_s)
+                                                : nlohmann::json(nullptr)}};
+  }
+  nlohmann::json training = p.training.ToJson();
+  training["device"] = p.device;
+  training["mode"] = p.mode;
+  return {{"architecture", p.architecture},
+          {"family", p.family},
+          {"device", p.device},
+          {"mode", p.mode},
+          {"batch", p.batch},
+          {"measured_batches", p.measured_batches},
+          {"estimator", p.estimator},
+          {"source", p.source},
+          {"energy_j", p.energy_j},
+          {"energy_j_std", OrNull(p.energy_j_std)},
+          {"energy_j_interval", IntervalJson(p.energy_j_interval)},
+          {"time_s", p.time_s},
+          {"time_s_std", OrNull(p.time_s_std)},
+          {"time_s_interval", IntervalJson(p.time_s_interval)},
+          {"interval_level", kIntervalLevel},
+          {"estimate", {{"energy_j", p.estimated_energy_j}, {"time_s", p.estimated_time_s}}},
+          {"measured", measured},
+          {"energy_is_estimate", p.source == "estimate" || p.energy_modeled},
+          {"training_energy_modeled", p.energy_modeled},
+          {"macs", p.macs},
+          {"flops", p.flops},
+          {"params", p.params},
+          {"layers", layers},
+          {"unmodelled_types", p.unmodelled},
+          {"unsupported", p.unsupported},
+          {"models", models},
+          {"training_set", training},
+          {"notes", p.notes}};
+}
+
+namespace {
+
+void PrintTable(const Prediction& p) {
+  std::printf("%s (%s) on %s, %s, batch %lld, estimator %s\n", p.architecture.c_str(),
+              p.family.c_str(), p.device.c_str(), p.mode.c_str(),
+              static_cast<long long>(p.batch), p.estimator.c_str());
+  for (const ModelUse& m : p.models) {
+    std::printf("  %-6s model: %s", m.target.c_str(), m.source.c_str());
+    if (m.model_id > 0) std::printf(" (models row %lld)", static_cast<long long>(m.model_id));
+    if (!m.note.empty()) std::printf("; %s", m.note.c_str());
+    std::printf("\n");
+  }
+  std::printf("  trained on %lld layer and %lld model measurements\n",
+              static_cast<long long>(p.training.layer_samples),
+              static_cast<long long>(p.training.model_samples));
+  int width = 5;
+  for (const LayerPrediction& l : p.layers) {
+    width = std::max(width, static_cast<int>(l.name.size()));
+  }
+  std::printf("%-*s %-20s %16s %12s %12s %12s\n", width, "name", "type", "MACs", "params",
+              "energy_j", "time_s");
+  for (const LayerPrediction& l : p.layers) {
+    std::printf("%-*s %-20s %16lld %12lld %12s %12s\n", width, l.name.c_str(), l.type.c_str(),
+                static_cast<long long>(l.macs), static_cast<long long>(l.params),
+                Figure(l.energy_j).c_str(), Figure(l.time_s).c_str());
+  }
+  std::printf("%-*s %-20s %16lld %12lld %12s %12s\n", width, "total", "",
+              static_cast<long long>(p.macs), static_cast<long long>(p.params),
+              Figure(p.energy_j).c_str(), Figure(p.time_s).c_str());
+  const std::string repeats =
+      p.measured ? std::to_string(p.measured->count) +
+                       (p.measured->count == 1 ? " repeat" : " repeats")
+                 : std::string();
+  if (p.source == "measured") {
+    std::printf("energy %.4g J, time %.4g s per iteration: measured (%s in the dataset); "
+                "estimate beside it: %.4g J, %.4g s\n",
+                p.energy_j, p.time_s, repeats.c_str(), p.estimated_energy_j,
+                p.estimated_time_s);
+  } else {
+    std::printf("estimate: energy %.4g J per iteration", p.energy_j);
+    if (p.energy_j_interval) {
+      std::printf(" (90%% interval %.4g to %.4g J)", p.energy_j_interval->first,
+                  p.energy_j_interval->second);
+    }
+    if (p.energy_j_std) std::printf(" (std %.2g J)", *p.energy_j_std);
+    std::printf(", time %.4g s per iteration", p.time_s);
+    if (p.time_s_interval) {
+      std::printf(" (90%% interval %.4g to %.4g s)", p.time_s_interval->first,
+                  p.time_s_interval->second);
+    }
+    if (p.time_s_std) std::printf(" (std %.2g s)", *p.time_s_std);
+    std::printf("\n");
+    if (p.measured) {
+      const std::optional<double> energy =
+          p.measured->has_energy ? std::optional<double>(p.measured->energy_j) : std::nullopt;
+      const std::optional<double> time =
+          p.measured->has_time ? std::optional<double>(p.measured->time_s) : std::nullopt;
+      std::printf("measured in the dataset: energy %s J, time %s s per iteration (%s; "
+                  "--prefer-measured returns these)\n",
+                  Figure(energy).c_str(), Figure(time).c_str(), repeats.c_str());
+    }
+  }
+  for (const std::string& t : p.unmodelled) {
+    std::printf("note: no model of its own for %s (bounded by the fitted types)\n", t.c_str());
+  }
+  for (const std::string& n : p.notes) std::printf("note: %s\n", n.c_str());
+}
+
+}  // namespace
+
+int CmdPredict(const PredictOptions& options) {
+  try {
+    auto p = PredictArchitecture(options);
+    if (!p.ok()) {
+      std::cerr << "wattfleet: " << p.status().message() << "\n";
+      return p.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    if (options.json) {
+      std::cout << PredictionToJson(*p).dump(2) << "\n";
+    } else {
+      PrintTable(*p);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "wattfleet: predict: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,103 @@
+// `wattfleet predict` (docs/design/cli.md): the energy and time per iteration of an architecture on a
+// device class, total and per layer, from an estimator fitted on the dataset's measurements of
+// that device class and mode (restored from the models table when it holds a model of exactly
+// those measurements, and stored there when fitted afresh and the dataset is writable).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "wattfleet/campaign/architecture_source.h"
+#include "wattfleet/estimate/model_store.h"
+
+namespace wattfleet {
+
+struct PredictOptions {
+  std::string db;
+  std::string device;  // device class
+  ArchitectureSource source;
+  std::optional<int64_t> batch;  // default: the most common batch of the device's measurements
+  std::string mode = "inference";
+  std::string estimator = "measured-layers";
+  // When the dataset holds a whole-model measurement of this architecture at this batch,
+  // mode and device class, return it as the figures (the estimate stays beside it).
+  bool prefer_measured = false;
+  bool json = false;
+};
+
+// The dataset's own whole-model measurements of the asked architecture (same layers, batch,
+// mode and device class): the mean over its repeats.
+struct MeasuredWhole {
+  int64_t count = 0;
+  double energy_j = 0, time_s = 0;  // 0 where no repeat has the figure (has_*)
+  bool has_energy = false, has_time = false;
+  bool energy_is_estimate = false;  // modeled energy: measured time, estimated power
+};
+
+struct LayerPrediction {
+  std::string name;  // node name
+  std::string type;
+  std::string key;   // canonical key
+  int64_t macs = 0;  // per iteration (per-sample MACs x batch)
+  int64_t params = 0;
+  // Null where the estimator does not attribute its estimate to layers.
+  std::optional<double> energy_j;
+  std::optional<double> time_s;
+};
+
+// Where the estimator of one target came from.
+struct ModelUse {
+  std::string target;  // "energy" | "time"
+  std::string source;  // ModelSourceName
+  int64_t model_id = 0;  // models row restored or stored; 0: none
+  std::string note;
+};
+
+struct Prediction {
+  std::string architecture;
+  std::string family;
+  std::string device;
+  std::string mode;
+  std::string estimator;
+  int64_t batch = 1;
+  std::vector<int64_t> measured_batches;  // batches the device was measured at in this mode
+  int64_t macs = 0, flops = 0, params = 0;  // per iteration (params: count)
+  double energy_j = 0;
+  std::optional<double> energy_j_std;  // null: the method states no uncertainty
+  double time_s = 0;
+  std::optional<double> time_s_std;
+  // Split-conformal 90 % intervals (evaluation.h) where the estimator has held-out errors to
+  // rest them on: [low, high] around the estimate.
+  std::optional<std::pair<double, double>> energy_j_interval, time_s_interval;
+  // What the figures are: "estimate", or "measured" with --prefer-measured and a measurement.
+  std::string source = "estimate";
+  double estimated_energy_j = 0, estimated_time_s = 0;  // the estimate, whatever `source`
+  std::optional<MeasuredWhole> measured;                // the dataset's own, when it has one
+  bool energy_modeled = false;  // the training set's energy came from the modeled meter
+  std::vector<LayerPrediction> layers;   // one per node, in node order
+  std::vector<std::string> unmodelled;   // layer types predicted by a fallback model
+  std::vector<std::string> unsupported;  // TorchScript operators left out of the estimate
+  TrainingSetInfo training;              // fingerprint empty when the store was not usable
+  std::vector<ModelUse> models;          // energy, then time
+  std::vector<std::string> notes;        // what the reader should know about the figures
+};
+
+// InvalidArgument naming the flag for bad input: an unknown estimator, mode, device class
+// (listing the known ones) or architecture, a mode the device was not measured in, a batch
+// under 1, and an estimator the device's measurements cannot support (with its reason).
+// Other failures (an unreadable dataset, a failed prediction) keep their codes.
+Result<Prediction> PredictArchitecture(const PredictOptions& options);
+
+// The --json document: energy_j, energy_j_std, time_s, estimator, layers[] (name, type,
+// energy_j, time_s, macs, params) as docs/design/cli.md promises, and the fields above.
+nlohmann::json PredictionToJson(const Prediction& p);
+
+// Exit code: 0, 2 for bad input, 1 for other failures. With `json`, only the document on
+// stdout.
+int CmdPredict(const PredictOptions& options);
+
+}  // namespace wattfleet

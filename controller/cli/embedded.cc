@@ -1,0 +1,306 @@
+#include "embedded.h"
+
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <csignal>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/active/active_profiler.h"
+#include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/store/export.h"
+#include "wattfleet/plan/planner.h"
+#include "process.h"
+#include "progress.h"
+#include "resume.h"
+#include "wattfleet/store/store.h"
+#include "wattfleet/store/store_open.h"
+#include "summary.h"
+#include "wattfleet/common/peer_text.h"
+
+namespace wattfleet {
+namespace {
+
+std::atomic<Dispatcher*> g_dispatcher{nullptr};
+extern "C" void OnEmbeddedStop(int) {
+  if (Dispatcher* d = g_dispatcher.load()) d->RequestStop();
+}
+
+std::string Directory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+// Where the run's files go by default (agents' logs and spools, the CSV): next to an SQLite
+// dataset; for a PostgreSQL one, which has no folder, in --log-dir or the working directory.
+std::string FilesDirectory(const EmbeddedOptions& options) {
+  if (!IsPostgresUri(options.db_path)) return Directory(options.db_path);
+  return options.log_dir.empty() ? "." : options.log_dir;
+}
+
+// Stable per dataset, so that results an interrupted run left in a spool are replayed by the
+// next run on the same dataset, and never into another one (job ids are per dataset).
+std::string SpoolRoot(const EmbeddedOptions& options) {
+  const std::string& db = options.db_path;
+  if (!IsPostgresUri(db)) return db + ".spool";
+  std::string name = DatasetLabel(db).substr(std::string_view("postgresql://").size());
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+  }
+  return FilesDirectory(options) + "/wattfleet-" + name + ".spool";
+}
+
+// An exclusive lock on a dataset's spools for as long as one `run` uses them: a second run
+// on the same dataset would share its agents' names and spools, and take its leases back.
+class RunLock {
+ public:
+  static Result<RunLock> Take(const std::string& spool_root) {
+    if (::mkdir(spool_root.c_str(), 0755) != 0 && errno != EEXIST) {
+      return Status::IOError("cannot create " + spool_root + ": " + std::strerror(errno));
+    }
+    const std::string path = spool_root + "/.run.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
+    RunLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Unavailable("another `wattfleet run` is using this dataset (its spools in " +
+                                 spool_root + "): wait for it to end");
+    }
+    return lock;
+  }
+  RunLock(RunLock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  ~RunLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+
+ private:
+  explicit RunLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace
+
+Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
+  if (options.agents < 1) return Status::InvalidArgument("--agents must be at least 1");
+  // Everything the user wrote is checked before anything is stored or started.
+  WF_ASSIGN_OR_RETURN(Campaign campaign, LoadCampaignFile(options.campaign_path));
+  WF_ASSIGN_OR_RETURN(Plan plan, MakePlan(campaign));
+  for (const DeviceSelector& d : campaign.devices) {
+    if (d.device_class != "cpu") {
+      return Status::InvalidArgument(
+          options.campaign_path + ": embedded mode runs local CPU agents only; device class '" +
+          d.device_class + "' needs agents started with `wattfleet-agent`");
+    }
+  }
+  WF_ASSIGN_OR_RETURN(std::string agent_bin,
+                      FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
+
+  // The folders are checked (or, with --mkdir, created) only now that the campaign is known
+  // to be valid.
+  const std::string db_dir = FilesDirectory(options);
+  {
+    const std::string db_flag =
+        IsPostgresUri(options.db_path) ? "--log-dir " + options.log_dir : "--db " + options.db_path;
+    std::vector<std::pair<std::string, std::string>> dirs = {{db_flag, db_dir}};
+    if (!options.log_dir.empty()) dirs.emplace_back("--log-dir " + options.log_dir, options.log_dir);
+    if (!options.export_path.empty()) {
+      dirs.emplace_back("--out " + options.export_path, Directory(options.export_path));
+    }
+    for (const auto& [flag, dir] : dirs) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(dir, ec)) continue;
+      if (!options.make_dirs) {
+        return Status::InvalidArgument(flag + ": the directory " + dir +
+                                       " does not exist (create it, or pass --mkdir)");
+      }
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return Status::InvalidArgument(flag + ": cannot create " + dir + ": " + ec.message());
+      }
+    }
+  }
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
+  WF_ASSIGN_OR_RETURN(RunLock lock, RunLock::Take(SpoolRoot(options)));
+  std::set<std::string> agent_names;
+  for (int i = 0; i < options.agents; ++i) agent_names.insert("local-" + std::to_string(i + 1));
+  // An interrupted run of this campaign (same name, same plan) is resumed, unless --fresh.
+  WF_ASSIGN_OR_RETURN(std::optional<int64_t> unfinished, FindUnfinishedCampaign(*store, plan));
+  int64_t campaign_id = 0;
+  if (unfinished && !options.fresh) {
+    campaign_id = *unfinished;
+    WF_ASSIGN_OR_RETURN(const int64_t released,
+                        ReleaseOrphanedLeases(*store, campaign_id, agent_names));
+    WF_ASSIGN_OR_RETURN(const CampaignProgress before, ProgressOf(*store, campaign_id));
+    out << "resuming campaign " << campaign.name << " #" << campaign_id << " in "
+        << DatasetLabel(options.db_path) << ": " << before.done << " of " << before.total
+        << " jobs already measured" << (released > 0 ? ", " + std::to_string(released) +
+                                                           " leases of gone agents released"
+                                                     : std::string())
+        << " (--fresh starts over)\n";
+  } else {
+    if (unfinished) {
+      WF_RETURN_IF_ERROR(store->CancelCampaign(*unfinished));
+      out << "campaign " << campaign.name << " #" << *unfinished
+          << " was unfinished: cancelled (--fresh); what it measured stays in the dataset\n";
+    }
+    WF_ASSIGN_OR_RETURN(campaign_id, store->CreateCampaign(plan));
+    out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
+        << DatasetLabel(options.db_path) << ": " << plan.jobs.size() << " jobs ("
+        << plan.layers.size() << " distinct layers of " << plan.layers_total << ", "
+        << campaign.architectures.size() << " architectures)\n";
+  }
+  WF_ASSIGN_OR_RETURN(const CampaignProgress at_start, ProgressOf(*store, campaign_id));
+  out.flush();
+
+  DispatcherOptions dopts;
+  dopts.bind = "tcp://127.0.0.1:*";
+  dopts.exit_when_campaigns_done = true;
+  // Other campaigns in the same file (another run's, a served one's) are not this run's.
+  dopts.only_campaign = campaign_id;
+  ActiveProfiler active(*store);  // plan.active: probes chosen while the campaign runs
+  dopts.job_source = &active;
+  Dispatcher dispatcher(dopts, *store);
+  WF_RETURN_IF_ERROR(dispatcher.Start());
+
+  const std::string log_dir = options.log_dir.empty() ? db_dir : options.log_dir;
+  const std::string spool_root = SpoolRoot(options);
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = options.threads_per_agent > 0
+                          ? options.threads_per_agent
+                          : std::max(1, cores / options.agents);
+  std::vector<ChildProcess> agents;
+  for (const std::string& name : agent_names) {
+    std::vector<std::string> argv{agent_bin,       "--controller", dispatcher.endpoint(),
+                                  "--name",        name,           "--sensor",
+                                  options.sensor,  "--threads",    std::to_string(threads),
+                                  "--spool",       spool_root + "/" + name,
+                                  "--log-level",   "warn"};
+    WF_ASSIGN_OR_RETURN(ChildProcess child,
+                        ChildProcess::Start(argv, log_dir + "/" + name + ".log"));
+    agents.push_back(std::move(child));
+  }
+  out << "started " << options.agents << " agents (" << threads << " threads each, sensor "
+      << options.sensor << "), logs in " << log_dir << "/local-*.log\n";
+  out.flush();
+
+  g_dispatcher.store(&dispatcher);
+  auto old_term = std::signal(SIGTERM, OnEmbeddedStop);
+  auto old_int = std::signal(SIGINT, OnEmbeddedStop);
+  Status loop_status;
+  std::atomic<bool> loop_done{false};
+  std::thread loop([&] {
+    loop_status = dispatcher.Run();
+    loop_done.store(true);
+  });
+
+  const auto started = std::chrono::steady_clock::now();
+  // plan.active: the dispatcher adds probe jobs while the campaign runs.
+  auto total = [&] {
+    return static_cast<size_t>(at_start.total) +
+           static_cast<size_t>(dispatcher.counters().jobs_added.load());
+  };
+  // A bar on a terminal; elsewhere a "progress: N/M jobs measured, K agents alive" line
+  // every 5 s (WATTFLEET_PROGRESS_INTERVAL_S).
+  std::optional<Progress> progress;
+  if (options.progress) {
+    progress.emplace(out, options.progress_bar, "progress", static_cast<int64_t>(total()),
+                     SystemClock(), CliProgressOptions());
+  }
+  // The controller's info lines repeat what this report says, and on a terminal they would
+  // land on the bar's line: while the bar is up, only warnings and errors are logged.
+  const spdlog::level::level_enum log_level = spdlog::get_level();
+  if (progress && options.progress_bar && log_level == spdlog::level::info) {
+    spdlog::set_level(spdlog::level::warn);
+  }
+  Status agents_status;
+  while (!loop_done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    size_t alive = 0;
+    for (ChildProcess& a : agents) alive += a.Running() ? 1 : 0;
+    if (alive == 0 && agents_status.ok()) {
+      agents_status = Status::Internal("every agent exited; see their logs in " + log_dir);
+      dispatcher.RequestStop();
+    }
+    if (progress) {
+      const auto& c = dispatcher.counters();
+      progress->SetTotal(static_cast<int64_t>(total()));
+      progress->Update(at_start.done + c.results_stored.load(), "jobs measured, " +
+                                                    std::to_string(c.agents_alive.load()) +
+                                                    " agents alive");
+    }
+  }
+  loop.join();
+  // The summary below starts on a line of its own.
+  if (progress) progress->Finish();
+  spdlog::set_level(log_level);
+  g_dispatcher.store(nullptr);
+  std::signal(SIGTERM, old_term);
+  std::signal(SIGINT, old_int);
+  for (ChildProcess& a : agents) a.Stop(10);
+  WF_RETURN_IF_ERROR(loop_status);
+  WF_RETURN_IF_ERROR(agents_status);
+
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, store->ExportRows(campaign_id));
+  out << "\n" << FormatSummary(plan, rows);
+  out << "\n" << rows.size() << " measurements in " << wall << " s ("
+      << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";
+  // What the protocol doubts, said where the numbers are shown (docs/dataset.md).
+  std::map<std::string, int64_t> flag_counts;
+  int64_t flagged = 0;
+  for (const ExportRow& r : rows) {
+    const std::vector<std::string> flags = QualityFlags(r.m);
+    flagged += flags.empty() ? 0 : 1;
+    for (const std::string& f : flags) ++flag_counts[f];
+  }
+  if (flagged > 0) {
+    out << flagged << " of them carry quality flags (";
+    bool first = true;
+    for (const auto& [flag, n] : flag_counts) {
+      out << (first ? "" : ", ") << flag << ": " << n;
+      first = false;
+    }
+    out << "; column quality_flags of the export); fit leaves them out\n";
+  }
+  const std::string csv = options.export_path.empty()
+                              ? db_dir + "/" + campaign.name + ".csv"
+                              : options.export_path;
+  WF_RETURN_IF_ERROR(WriteExportFile(rows, "csv", csv));
+  out << "export: " << csv << " (" << rows.size() << " rows)\n";
+  if (const int64_t added = dispatcher.counters().jobs_added.load(); added > 0) {
+    out << "active profiling added " << added << " probe jobs to the " << plan.jobs.size()
+        << " planned\n";
+  }
+  WF_ASSIGN_OR_RETURN(const CampaignProgress at_end, ProgressOf(*store, campaign_id));
+  if (at_end.done != at_end.total) {
+    // Said here: the controller that could answer `wattfleet status` has exited.
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> unmeasured, UnmeasuredJobs(*store, campaign_id));
+    out << "\njobs without a measurement:\n";
+    for (const CampaignJob& j : unmeasured) {
+      out << "  job " << j.spec.job_id << " (" << JobKindName(j.spec.kind) << " "
+          << j.spec.subject.substr(0, 60) << "): " << JobStateName(j.state)
+          << (j.last_error.empty() ? std::string() : ": " + Escaped(j.last_error, 300)) << "\n";
+    }
+    return Status::Internal(std::to_string(at_end.total - at_end.done) +
+                            " jobs ended without a measurement (listed above)");
+  }
+  return Status::OK();
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,427 @@
+#include "wattfleet/dispatch/dispatcher.h"
+
+#include "wattfleet/common/channel.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <zmq_addon.hpp>
+
+#include "wattfleet/common/text.h"
+#include "wattfleet/common/curve_keys.h"
+#include "wattfleet/common/peer_text.h"
+
+namespace wattfleet {
+namespace {
+
+// A tcp:// endpoint's port must be '*' (any free port) or 1..65535: ZeroMQ takes 99999
+// modulo 65536 and binds another port than the one asked for.
+Status CheckTcpPort(const std::string& flag, const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return Status::OK();
+  const size_t colon = endpoint.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : endpoint.substr(colon + 1);
+  if (port == "*") return Status::OK();
+  const std::optional<int64_t> v = ParseInt(port);
+  if (!v || *v < 1 || *v > 65535) {
+    return Status::InvalidArgument(flag + " " + endpoint + ": the port must be * or 1 to 65535");
+  }
+  return Status::OK();
+}
+
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("inproc://", 0) == 0 || endpoint.rfind("ipc://", 0) == 0) return true;
+  const std::string prefix = "tcp://";
+  if (endpoint.rfind(prefix, 0) != 0) return false;
+  const std::string host = endpoint.substr(prefix.size(), endpoint.rfind(':') - prefix.size());
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]";
+}
+
+}  // namespace
+
+// A peer's routing id as logs may show it: an agent's is its name and a random number that
+// only it should know (whoever reads the log could otherwise take over its identity).
+std::string PeerLabel(const std::string& identity) {
+  const size_t tilde = identity.find('~');
+  if (tilde == std::string::npos) return Escaped(identity, kMaxAgentNameBytes);
+  return Escaped(identity.substr(0, std::min(tilde, kMaxAgentNameBytes))) + "~...";
+}
+
+Dispatcher::Dispatcher(DispatcherOptions options, Store& store, Clock& clock)
+    : options_(std::move(options)), store_(store), clock_(clock) {}
+
+Dispatcher::~Dispatcher() = default;
+
+Status Dispatcher::Start() {
+  const bool curve = !options_.curve_secret_file.empty() || !options_.agents_dir.empty();
+  if (curve && (options_.curve_secret_file.empty() || options_.agents_dir.empty())) {
+    return Status::InvalidArgument("--curve-secret and --agents-dir go together");
+  }
+  WF_RETURN_IF_ERROR(CheckTcpPort("--bind", options_.bind));
+  if (!options_.admin.empty()) WF_RETURN_IF_ERROR(CheckTcpPort("--admin", options_.admin));
+  if (!curve && !IsLoopbackEndpoint(options_.bind)) {
+    return Status::InvalidArgument(
+        "--bind " + options_.bind +
+        ": without CURVE authentication the controller binds to loopback only");
+  }
+  CurveKeyPair server_keys;
+  if (curve) {
+    WF_ASSIGN_OR_RETURN(server_keys, ReadCurveKeyPair(options_.curve_secret_file));
+    if (server_keys.secret_key.empty()) {
+      return Status::InvalidArgument("--curve-secret " + options_.curve_secret_file +
+                                     ": holds no secret key");
+    }
+    // The handler must answer before the first handshake, so it starts before the bind.
+    WF_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(context_, options_.agents_dir));
+  }
+  curve_ = curve;
+  try {
+    router_ = zmq::socket_t(context_, zmq::socket_type::router);
+    if (curve) {
+      router_.set(zmq::sockopt::curve_server, 1);
+      router_.set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
+      router_.set(zmq::sockopt::zap_domain, "wattfleet");
+    }
+    router_.set(zmq::sockopt::linger, 0);
+    // Unroutable sends fail loudly instead of vanishing.
+    router_.set(zmq::sockopt::router_mandatory, 1);
+    // A reconnecting agent's fresh socket takes over its routing id. The agent makes that id
+    // from its name and a random number drawn at its start, so no other peer can guess it;
+    // a second peer under a connected agent's name has another id and is refused at READY.
+    router_.set(zmq::sockopt::router_handover, 1);
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxBodyBytes + 4096));
+    router_.bind(options_.bind);
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("--bind " + options_.bind + ": " + e.what());
+  }
+  if (!options_.admin.empty()) {
+    if (!IsLoopbackEndpoint(options_.admin)) {
+      return Status::InvalidArgument("--admin " + options_.admin + ": must be a loopback address");
+    }
+    try {
+      admin_ = zmq::socket_t(context_, zmq::socket_type::rep);
+      admin_.set(zmq::sockopt::linger, 0);
+      admin_.bind(options_.admin);
+      admin_endpoint_ = admin_.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+      return Status::InvalidArgument("--admin " + options_.admin + ": " + e.what());
+    }
+  }
+  if (curve) {
+    spdlog::info("controller: agents connect to {} (CURVE: agents enrolled in {})", endpoint_,
+                 options_.agents_dir);
+  } else {
+    spdlog::info("controller: agents connect to {} (no CURVE configured: loopback only)",
+                 endpoint_);
+  }
+  return LoadJobs();
+}
+
+Status Dispatcher::LoadJobs(std::optional<int64_t> campaign) {
+  WF_ASSIGN_OR_RETURN(std::vector<ActiveJob> active, store_.LoadActiveJobs());
+  const double now = clock_.NowSeconds();
+  const int64_t now_ms = clock_.UnixMillis();
+  int64_t added = 0;
+  for (ActiveJob& a : active) {
+    const int64_t id = a.spec.job_id;
+    if (jobs_.count(id)) continue;
+    if (options_.only_campaign != 0 && a.spec.campaign_id != options_.only_campaign) continue;
+    if (campaign && a.spec.campaign_id != *campaign) continue;
+    JobEntry e;
+    e.job = std::move(a);
+    if (e.job.state == JobState::kLeased) {
+      e.holders[e.job.spec.attempt] = e.job.agent;
+      // A lease from before a restart keeps its deadline: the agent may still deliver.
+      e.deadline = now + std::max<int64_t>(0, e.job.lease_deadline_ms - now_ms) / 1000.0;
+      e.identity.clear();
+    } else {
+      queues_[e.job.spec.device_class].PushBack(e.job.spec.campaign_id, id);
+    }
+    ++active_per_campaign_[e.job.spec.campaign_id];
+    jobs_.emplace(id, std::move(e));
+    ++added;
+  }
+  counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
+  if (added) spdlog::info("controller: {} active jobs loaded", added);
+  return Status::OK();
+}
+
+bool Dispatcher::SendTo(const std::string& identity, Command command, std::string body) {
+  return channel::SendTo(router_, identity, command, std::move(body));
+}
+
+void Dispatcher::HandleResult(const std::string& identity, const std::string& body, bool done) {
+  auto result = DecodeJobResult(body);
+  if (!result.ok()) {
+    ++counters_.malformed;
+    spdlog::warn("controller: malformed {} from {}: {}", done ? "RESULT" : "NACK",
+                 PeerLabel(identity), result.status().message());
+    return;
+  }
+  auto agent = agents_.find(identity);
+  if (agent == agents_.end()) {
+    // Unknown peers must register first; their spool replays the result after WELCOME.
+    SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"not registered"}));
+    return;
+  }
+  JobResult& r = *result;
+  // What a peer says is printed by `status` and logged: never raw.
+  r.error = Escaped(r.error);
+  if (done != (r.outcome == Outcome::kDone)) {
+    ++counters_.malformed;
+    spdlog::warn("controller: {} from {} carries outcome {}; dropped", done ? "RESULT" : "NACK",
+                 agent->second.ready.name, OutcomeName(r.outcome));
+    return;
+  }
+  // The agent's slot frees when the job ends or is requeued (EndJob/Requeue), not on any
+  // message: a stale attempt's answer must not free the slot of the attempt it now holds.
+  const std::string name = agent->second.ready.name;
+  AckMsg ack{r.job_id, r.attempt};
+
+  // Only the agent an attempt was handed to may answer for it. A known holder that is not
+  // the sender makes this a forgery: refused, not acknowledged, nothing changes. An attempt
+  // this controller does not know (a replay after it restarted, a job it never held) is
+  // not stored either, but acknowledged, so that the sender's spool lets go of it.
+  const std::string* holder = HolderOf(r.job_id, r.attempt);
+  if (holder == nullptr || *holder != name) {
+    ++counters_.results_refused;
+    if (holder != nullptr) {
+      spdlog::warn("controller: refused {} from {} for job {} attempt {}, which was handed to "
+                   "{}",
+                   done ? "RESULT" : "NACK", name, r.job_id, r.attempt, *holder);
+      return;
+    }
+    spdlog::warn("controller: {} from {} for job {} attempt {} not stored: this controller "
+                 "did not hand that attempt to it",
+                 done ? "RESULT" : "NACK", name, r.job_id, r.attempt);
+    Defer(identity, Command::kAck, Encode(ack));
+    return;
+  }
+
+  if (done) {
+    if (Status f = CheckPeerText(r.measurement); !f.ok()) {
+      // Never storable: acknowledged so that the spool lets go of it, and counted.
+      ++counters_.malformed;
+      spdlog::warn("controller: result from {} for job {} not stored: {}", name, r.job_id,
+                   f.message());
+      Defer(identity, Command::kAck, Encode(ack));
+      return;
+    }
+    auto outcome = store_.RecordResult(r, name);
+    if (!outcome.ok()) {
+      const StatusCode code = outcome.status().code();
+      if (code == StatusCode::kNotFound || code == StatusCode::kInvalidArgument) {
+        // Never storable (unknown job, an attempt never handed out): acknowledged so that
+        // the agent's spool lets go of it, and counted.
+        ++counters_.malformed;
+        spdlog::warn("controller: result from {} not stored: {}", name,
+                     outcome.status().message());
+        Defer(identity, Command::kAck, Encode(ack));
+      } else {
+        // Not acknowledged: the agent keeps it in its spool and sends it again.
+        spdlog::error("controller: store: {}", outcome.status().ToString());
+      }
+      return;
+    }
+    // Counted before the ACK leaves, so that whoever sees the ACK sees the count.
+    switch (*outcome) {
+      case RecordOutcome::kStored:
+        ++counters_.results_stored;
+        NoteEnded(r.job_id);
+        EndJob(r.job_id);
+        break;
+      case RecordOutcome::kDuplicate:
+      case RecordOutcome::kLate:
+        ++counters_.results_duplicate;
+        break;
+      case RecordOutcome::kConflict:
+        ++counters_.results_duplicate;
+        spdlog::warn("controller: job {} attempt {} from {} differs from the stored result",
+                     r.job_id, r.attempt, name);
+        break;
+    }
+    // Every outcome but kStored means the job had already ended in the store. With one
+    // controller it has ended here too; a job another controller sharing the store finished
+    // may still be held here, and is forgotten.
+    if (*outcome != RecordOutcome::kStored) EndJob(r.job_id);
+    Defer(identity, Command::kAck, Encode(ack));
+    return;
+  }
+
+  ++counters_.failures;
+  auto job = jobs_.find(r.job_id);
+  if (job == jobs_.end() || job->second.job.state != JobState::kLeased ||
+      job->second.job.spec.attempt != r.attempt) {
+    Defer(identity, Command::kAck, Encode(ack));  // a stale attempt: nothing to decide
+    return;
+  }
+  const std::optional<JobState> final_state =
+      FinalStateAfter(r.outcome, r.attempt, options_.max_attempts);
+  Status s = store_.RecordFailure(r, name, final_state);
+  if (!s.ok()) {
+    spdlog::error("controller: store: {}", s.ToString());
+    return;
+  }
+  Defer(identity, Command::kAck, Encode(ack));
+  spdlog::warn("controller: job {} attempt {} on {}: {}: {}{}", r.job_id, r.attempt, name,
+               OutcomeName(r.outcome), r.error,
+               final_state ? std::string(" -> ") + std::string(JobStateName(*final_state))
+                           : std::string(" (will retry)"));
+  if (final_state) {
+    ++(*final_state == JobState::kFailed ? counters_.jobs_failed : counters_.jobs_quarantined);
+    NoteEnded(r.job_id);
+    EndJob(r.job_id);
+  } else {
+    ++counters_.retries;
+    if (!job->second.identity.empty()) {
+      auto holder = agents_.find(job->second.identity);
+      if (holder != agents_.end()) holder->second.in_flight.erase(r.job_id);
+    }
+    job->second.job.state = JobState::kQueued;
+    job->second.identity.clear();
+    // Retries go first: a job that failed once should not wait behind the whole campaign.
+    queues_[job->second.job.spec.device_class].PushFront(job->second.job.spec.campaign_id,
+                                                         r.job_id);
+  }
+}
+
+void Dispatcher::CheckCampaigns() {
+  if (!campaigns_changed_) return;
+  campaigns_changed_ = false;
+  for (auto it = active_per_campaign_.begin(); it != active_per_campaign_.end();) {
+    if (it->second <= 0) {
+      Status s = store_.FinishCampaign(it->first);
+      if (s.code() == StatusCode::kInvalidArgument) {
+        // Refused for good, not failed: its other jobs are held by another controller sharing
+        // the store (which finishes the campaign when its last one ends), or the campaign was
+        // cancelled there. Nothing of it is left here.
+        spdlog::info("controller: campaign {} left to the store's other controllers: {}",
+                     it->first, s.message());
+        it = active_per_campaign_.erase(it);
+        continue;
+      }
+      if (!s.ok()) {
+        spdlog::error("controller: store: {}", s.ToString());
+        campaigns_changed_ = true;  // try again next pass
+        ++it;
+        continue;
+      }
+      spdlog::info("controller: campaign {} finished", it->first);
+      it = active_per_campaign_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Status Dispatcher::Run() {
+  double drain_deadline = -1;
+  for (;;) {
+    // While a submitted campaign is being planned, the admin socket owes that request its
+    // reply (REP alternates strictly), so no other request is read meanwhile.
+    const bool admin_readable = admin_ && !pending_submit_.valid();
+    std::array<zmq::pollitem_t, 2> items{{{router_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {admin_ ? admin_.handle() : nullptr, 0,
+                                           static_cast<short>(admin_readable ? ZMQ_POLLIN : 0),
+                                           0}}};
+    const auto wait = std::chrono::milliseconds(std::min<int64_t>(options_.heartbeat_ms / 4, 50));
+    try {
+      zmq::poll(items.data(), admin_ ? 2 : 1, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Internal(std::string("poll: ") + e.what());
+    }
+    // One store transaction per pass: results arrive in bursts, and a commit per message would
+    // cap throughput at the disk's commit rate.
+    Status batch = store_.BeginBatch();
+    if (!batch.ok()) spdlog::error("controller: store: {}", batch.ToString());
+    if (items[0].revents & ZMQ_POLLIN) {
+      // Take what is waiting in one go: results arrive in bursts.
+      for (int n = 0; n < 1024; ++n) {
+        auto incoming = channel::Receive(router_, channel::Side::kRouter);
+        if (!incoming.ok()) {
+          spdlog::warn("controller: {}", incoming.status().message());
+          break;
+        }
+        if (!incoming->has_value()) break;
+        const std::string identity = std::move((*incoming)->identity);
+        const Result<Envelope>& env = (*incoming)->message;
+        if (!env.ok()) {
+          ++counters_.malformed;
+          spdlog::warn("controller: malformed message from {}: {}", PeerLabel(identity),
+                       env.status().message());
+          continue;
+        }
+        try {
+          // The ZAP handler's answer for this connection (the name its key is enrolled under),
+          // only where CURVE authenticates connections.
+          const std::string user = curve_ ? (*incoming)->user_id : std::string();
+          HandleAgentMessage(identity, user, *env);
+        } catch (const std::exception& e) {
+          // Nothing a peer sends may take the controller down.
+          ++counters_.malformed;
+          spdlog::warn("controller: message from {} dropped: {}", PeerLabel(identity), e.what());
+        }
+      }
+    }
+    Tick();
+    AddActiveJobs();
+    Dispatch();
+    CheckCampaigns();
+    if (batch.ok()) {
+      Status committed = store_.CommitBatch();
+      if (!committed.ok()) {
+        spdlog::error("controller: store: {}", committed.ToString());
+        ReloadAfterFailedCommit();
+      }
+    }
+    Flush();
+    // Outside the batch: an admin reply (a submitted campaign's id, say) must not go out
+    // before what it reports is committed. Each admin write is its own transaction.
+    if (admin_readable && (items[1].revents & ZMQ_POLLIN)) {
+      try {
+        HandleAdmin();
+      } catch (const std::exception& e) {
+        spdlog::error("controller: admin request failed: {}", e.what());
+      }
+    }
+    if (pending_submit_.valid() &&
+        pending_submit_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      try {
+        FinishSubmit();
+      } catch (const std::exception& e) {
+        spdlog::error("controller: admin request failed: {}", e.what());
+      }
+    }
+
+    if (options_.exit_when_campaigns_done && active_per_campaign_.empty() && !campaigns_changed_) {
+      spdlog::info("controller: every campaign has ended");
+      break;
+    }
+    if (stop_.load()) {
+      if (drain_deadline < 0) {
+        drain_deadline = clock_.NowSeconds() + options_.drain_timeout_s;
+        spdlog::info("controller: draining (no new jobs; waiting up to {:.0f} s for results)",
+                     options_.drain_timeout_s);
+      }
+      bool in_flight = false;
+      for (const auto& [id, a] : agents_) in_flight |= !a.in_flight.empty();
+      if (!in_flight || clock_.NowSeconds() > drain_deadline) {
+        // A submit still being planned is answered (refused) before the loop ends.
+        if (pending_submit_.valid()) {
+          pending_submit_.wait();
+          FinishSubmit();
+        }
+        break;
+      }
+    }
+  }
+  // Tell agents to reconnect later rather than wait out their liveness.
+  for (const auto& [identity, agent] : agents_) {
+    SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"controller stopping"}));
+  }
+  // Let the last ACKs and DISCONNECTs leave before the socket closes.
+  router_.set(zmq::sockopt::linger, 500);
+  return Status::OK();
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,162 @@
+// The dispatcher's admin socket: JSON requests from the CLI (submit, status, cancel),
+// answered on the dispatcher's own thread so that the store has one user.
+#include <spdlog/spdlog.h>
+
+#include "wattfleet/campaign/campaign.h"
+#include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/plan/planner.h"
+#include "wattfleet/common/sensor_character_json.h"
+
+namespace wattfleet {
+
+void Dispatcher::Reply(const nlohmann::json& reply) {
+  try {
+    admin_.send(zmq::buffer(reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)),
+                zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("controller: admin reply not sent: {}", e.what());
+  }
+}
+
+void Dispatcher::HandleAdmin() {
+  zmq::message_t request;
+  if (!admin_.recv(request, zmq::recv_flags::dontwait)) return;
+  nlohmann::json reply;
+  try {
+    const auto req = nlohmann::json::parse(request.to_string());
+    const std::string op = req.value("op", "");
+    if (op == "submit") {
+      StartSubmit(req);  // answered by FinishSubmit
+      return;
+    } else if (op == "status") {
+      reply = AdminStatus();
+    } else if (op == "cancel") {
+      reply = AdminCancel(req);
+    } else {
+      reply = {{"ok", false}, {"code", 2}, {"error", "unknown admin op '" + op + "'"}};
+    }
+  } catch (const std::exception& e) {
+    ++counters_.malformed;
+    reply = {{"ok", false}, {"code", 2}, {"error", std::string("bad admin request: ") + e.what()}};
+  }
+  Reply(reply);
+}
+
+void Dispatcher::StartSubmit(const nlohmann::json& req) {
+  std::string yaml = req.at("yaml").get<std::string>();
+  std::string path = req.value("path", "campaign");
+  // Parsing and planning touch neither the store nor the sockets.
+  pending_submit_ = std::async(std::launch::async,
+                               [yaml = std::move(yaml), path = std::move(path)]() -> Result<Plan> {
+                                 WF_ASSIGN_OR_RETURN(Campaign campaign, ParseCampaign(yaml, path));
+                                 return MakePlan(campaign);
+                               });
+}
+
+void Dispatcher::FinishSubmit() {
+  // get() leaves the future invalid, so the admin socket is read again; whatever happened on
+  // the planning thread, the request is answered.
+  Result<Plan> plan = [&]() -> Result<Plan> {
+    try {
+      return pending_submit_.get();
+    } catch (const std::exception& e) {
+      return Status::InvalidArgument(std::string("cannot plan the campaign: ") + e.what());
+    }
+  }();
+  nlohmann::json reply;
+  try {
+    if (!plan.ok()) {
+      reply = {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
+    } else if (stop_.load()) {
+      reply = {{"ok", false}, {"code", 1}, {"error", "the controller is stopping"}};
+    } else if (auto id = store_.CreateCampaign(*plan); !id.ok()) {
+      reply = {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
+    } else if (Status s = LoadJobs(*id); !s.ok()) {
+      reply = {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
+    } else {
+      spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, plan->campaign.name,
+                   plan->jobs.size());
+      reply = {{"ok", true}, {"id", *id}, {"name", plan->campaign.name},
+               {"jobs", plan->jobs.size()}};
+    }
+  } catch (const std::exception& e) {
+    // A REP socket that owes a reply reads nothing more: answer, whatever happened.
+    reply = {{"ok", false}, {"code", 1}, {"error", std::string("submit failed: ") + e.what()}};
+  }
+  Reply(reply);
+}
+
+nlohmann::json Dispatcher::AdminStatus() {
+  auto campaigns = store_.ListCampaigns();
+  if (!campaigns.ok()) return {{"ok", false}, {"code", 1}, {"error", campaigns.status().ToString()}};
+  nlohmann::json out = {{"ok", true}};
+  out["campaigns"] = nlohmann::json::array();
+  for (const auto& c : *campaigns) {
+    out["campaigns"].push_back({{"id", c.id},
+                                {"name", c.name},
+                                {"state", c.state},
+                                {"jobs", c.jobs},
+                                {"flagged", c.flagged},
+                                {"flags", c.flags}});
+  }
+  out["agents"] = nlohmann::json::array();
+  const double now = clock_.NowSeconds();
+  for (const auto& [identity, a] : agents_) {
+    out["agents"].push_back({{"name", a.ready.name},
+                             {"alive", true},
+                             {"device_class", a.ready.device_class},
+                             {"sensor", a.ready.sensor},
+                             {"sensor_character", SensorCharacterJson(a.ready.sensor_character)},
+                             {"sensor_summary", DescribeSensor(a.ready.sensor_character)},
+                             {"running", a.in_flight.size()},
+                             {"last_seen_s", now - a.last_seen}});
+  }
+  for (const auto& [name, a] : departed_) {
+    out["agents"].push_back({{"name", name},
+                             {"alive", false},
+                             {"device_class", a.ready.device_class},
+                             {"sensor", a.ready.sensor},
+                             {"running", 0},
+                             {"last_seen_s", now - a.last_seen},
+                             {"dropped", a.why}});
+  }
+  auto quarantined = store_.ListQuarantined(100);
+  if (!quarantined.ok()) {
+    return {{"ok", false}, {"code", 1}, {"error", quarantined.status().ToString()}};
+  }
+  out["quarantined"] = nlohmann::json::array();
+  for (const QuarantinedJob& q : *quarantined) {
+    out["quarantined"].push_back({{"job_id", q.job_id},
+                                  {"campaign", q.campaign_id},
+                                  {"kind", q.kind},
+                                  {"subject", q.subject},
+                                  {"attempts", q.attempts},
+                                  {"last_error", q.last_error}});
+  }
+  out["counters"] = {{"results_stored", counters_.results_stored.load()},
+                     {"duplicates", counters_.results_duplicate.load()},
+                     {"failures", counters_.failures.load()},
+                     {"retries", counters_.retries.load()},
+                     {"lease_expiries", counters_.lease_expiries.load()},
+                     {"malformed", counters_.malformed.load()},
+                     {"results_refused", counters_.results_refused.load()},
+                     {"agents_refused", counters_.agents_refused.load()}};
+  return out;
+}
+
+nlohmann::json Dispatcher::AdminCancel(const nlohmann::json& req) {
+  const int64_t id = req.at("id").get<int64_t>();
+  Status s = store_.CancelCampaign(id);
+  if (!s.ok()) {
+    return {{"ok", false}, {"code", s.code() == StatusCode::kNotFound ? 2 : 1}, {"error", s.message()}};
+  }
+  std::vector<int64_t> ended;
+  for (const auto& [job_id, e] : jobs_) {
+    if (e.job.spec.campaign_id == id) ended.push_back(job_id);
+  }
+  for (int64_t job_id : ended) EndJob(job_id);
+  active_per_campaign_.erase(id);
+  return {{"ok", true}, {"id", id}, {"cancelled_jobs", ended.size()}};
+}
+
+}  // namespace wattfleet

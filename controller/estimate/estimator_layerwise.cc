@@ -1,0 +1,436 @@
+// WattLayer with saturating per-group cost curves (estimator_layerwise.h).
+//
+// Why not the paper's regressions (estimator_wattlayer.cc, "wattlayer-paper"): on a campaign
+// of modern architectures (bench/RESULTS.md) they lose to a MACs-linear baseline. A cost
+// linear in MACs fitted on small layers over-predicts large ones (hardware efficiency rises
+// with size until it saturates); the log-space variants extrapolate as powers and let a
+// layer's cost fall with the batch; per-call overhead dominates the small layers of a CPU; a
+// depthwise convolution and a dense one of equal MACs differ several-fold; and a type the fit
+// never saw went to a global log-linear model that can price a pooling layer at 1 000 J.
+//
+// Here:
+// - each cost group (type, convolutions split into 1x1 / kxk / grouped) gets the curve of
+//   layer_cost.h whose shape wins a 5-fold cross-validation over its distinct layers, the
+//   saturating shape when it has too few for one; a group with fewer than 3 distinct layers
+//   falls back to its type's curve;
+// - a type with no curve of its own is priced by the curves of the fitted types that measure
+//   work the same way (MACs, or elements): their geometric mean at the layer's size, clamped
+//   to the least and most cost per unit of work measured for that kind of work, so it is
+//   bounded by what the fit has seen; it is named in a warning;
+// - κ is fitted on relative errors over whole models, as in WattLayer;
+// - "measured-layers" uses a layer's own measurement at the asked batch, interpolates
+//   log-log between the batches it was measured at, and scales by its curve outside them, so
+//   a prediction is non-decreasing in the batch throughout.
+#include "estimator_layerwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "wattfleet/estimate/layer_cost.h"
+
+namespace wattfleet {
+namespace {
+
+constexpr size_t kMinDistinct = 3;   // distinct layers for a curve of its own
+constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape by CV
+constexpr int kMinModelsForKappa = 3;  // whole models of one batch for a κ of its own
+// A prediction at more than this many times the largest work its curve saw is flagged.
+constexpr double kExtrapolationFactor = 2.0;
+constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
+                                 CostShape::kLinear, CostShape::kRegimes};
+
+
+// A stored batch key: a whole number ≥ 0 written in full ("12x" is not 12).
+std::optional<int64_t> BatchOf(const std::string& text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string FormatFactor(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", f);
+  return buf;
+}
+
+// What one prediction met that its reader should know, gathered over its layers and
+// stated once each (Estimate::warnings).
+struct Flags {
+  std::set<std::string> unseen;                // types without a curve of their own
+  std::map<std::string, double> beyond;        // group → largest work / largest fitted work
+  std::set<int64_t> scaled_from;               // batches measured layers were scaled from
+
+  std::vector<std::string> Warnings(int64_t batch) const {
+    std::vector<std::string> out;
+    for (const std::string& type : unseen) {
+      out.push_back(type + " has no cost model of its own: priced as the fitted types of the "
+                           "same kind of work at its size, within the cost per unit of work "
+                           "measured");
+    }
+    for (const auto& [group, factor] : beyond) {
+      out.push_back(group + ": work up to " + FormatFactor(factor) +
+                    "x the largest the fit has seen (extrapolated)");
+    }
+    for (int64_t from : scaled_from) {
+      out.push_back("layers measured at batch " + std::to_string(from) + " only near batch " +
+                    std::to_string(batch) + ": scaled by their cost curves (extrapolated)");
+    }
+    return out;
+  }
+};
+
+class LayerwiseEstimator final : public Estimator {
+ public:
+  explicit LayerwiseEstimator(bool use_measured) : use_measured_(use_measured) {}
+  std::string name() const override { return use_measured_ ? "measured-layers" : "wattlayer"; }
+
+  Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
+             Target target) override {
+    curves_.clear();
+    work_kind_.clear();
+    measured_.clear();
+    unmodelled_.clear();
+    unseen_.clear();
+    // Repeats of one layer at one batch are averaged first: distinct layers, not repeats, are
+    // the evidence a curve rests on, and a dataset of many repeated campaigns fits as fast as
+    // one of each.
+    std::vector<LayerSample> means;
+    {
+      std::map<std::pair<std::string, int64_t>, std::pair<size_t, int>> index;
+      for (const LayerSample& s : layers) {
+        const double v = TargetOf(s, target);
+        if (!(v > 0) || !std::isfinite(v)) continue;
+        auto [it, fresh] = index.try_emplace({s.key, s.batch}, means.size(), 0);
+        if (fresh) {
+          means.push_back(s);
+          means.back().energy_j = means.back().time_s = 0;
+        }
+        LayerSample& m = means[it->second.first];
+        ++it->second.second;
+        (target == Target::kTime ? m.time_s : m.energy_j) += v;
+      }
+      for (const auto& [where, at] : index) {
+        LayerSample& m = means[at.first];
+        (target == Target::kTime ? m.time_s : m.energy_j) /= at.second;
+      }
+    }
+    std::map<std::string, std::vector<const LayerSample*>> by_group, by_type;
+    ratio_range_.clear();
+    for (const LayerSample& s : means) {
+      by_group[CostGroup(s)].push_back(&s);
+      by_type[s.type].push_back(&s);
+      work_kind_[s.type] = std::string(WorkKind(s));
+      const double v = TargetOf(s, target);
+      if (v > 0) {
+        const double r = v / LayerWork(s);
+        auto [it, fresh] = ratio_range_.try_emplace(std::string(WorkKind(s)), r, r);
+        it->second.first = std::min(it->second.first, r);
+        it->second.second = std::max(it->second.second, r);
+      }
+    }
+    if (use_measured_) {
+      for (const LayerSample& s : means) measured_[s.key][s.batch] = TargetOf(s, target);
+    }
+    auto fit_group = [&](const std::string& group,
+                         const std::vector<const LayerSample*>& samples) {
+      std::set<std::string> distinct;
+      for (const LayerSample* s : samples) distinct.insert(s->key);
+      if (distinct.size() < kMinDistinct) return;
+      CostShape shape = CostShape::kSaturating;
+      if (distinct.size() >= kMinForChoice) {
+        double best = INFINITY;
+        for (CostShape candidate : kShapes) {
+          const double score = CrossValidateCost(samples, candidate, target);
+          if (score < best) {
+            best = score;
+            shape = candidate;
+          }
+        }
+      }
+      auto curve = LayerCostModel::Fit(samples, shape, target);
+      if (!curve.ok() && shape != CostShape::kSaturating) {
+        curve = LayerCostModel::Fit(samples, CostShape::kSaturating, target);
+      }
+      if (curve.ok()) curves_.emplace(group, std::move(curve).value());
+    };
+    for (const auto& [type, samples] : by_type) fit_group(type, samples);
+    for (const auto& [group, samples] : by_group) {
+      if (group != CostGroupType(group)) fit_group(group, samples);
+    }
+    for (const auto& [type, samples] : by_type) {
+      if (!curves_.count(type)) unmodelled_.push_back(type);
+    }
+    if (curves_.empty()) {
+      return Status::Unavailable(name() + ": needs at least " + std::to_string(kMinDistinct) +
+                                 " distinct measured layers of one type");
+    }
+
+    // κ by least squares through the origin on relative errors over the whole models
+    // (Σ ((E − κ·S) / E)²), so that the few largest models do not decide it for all.
+    LayerCatalog catalog;
+    for (const LayerSample& s : layers) catalog.emplace(s.key, s);
+    // One κ per measured batch: how a whole model differs from its layers run alone (caches,
+    // the framework's per-call work) changes with the batch.
+    std::map<int64_t, std::pair<double, double>> sums;  // batch → Σ ratio, Σ ratio²
+    std::map<int64_t, int> counts;
+    for (const ModelSample& m : models) {
+      const double measured = TargetOf(m, target);
+      if (m.layer_keys.empty() || !(measured > 0)) continue;
+      Result<std::vector<double>> parts = LayerValues(m, catalog, nullptr);
+      if (!parts.ok()) continue;
+      double sum = 0;
+      for (double v : *parts) sum += v;
+      if (!(sum > 0)) continue;
+      const double ratio = sum / measured;
+      for (int64_t b : {int64_t{0}, m.batch}) {  // 0: every batch together
+        sums[b].first += ratio;
+        sums[b].second += ratio * ratio;
+        ++counts[b];
+      }
+    }
+    kappa_.clear();
+    for (const auto& [batch, s] : sums) {
+      // A batch's own κ needs a few whole models; otherwise the all-batch κ serves it.
+      if (batch != 0 && counts[batch] < kMinModelsForKappa) continue;
+      kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
+    }
+    if (kappa_.empty()) kappa_[0] = 1.0;
+    return Status::OK();
+  }
+
+  Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
+    if (m.layer_keys.empty()) {
+      return Status::Unavailable(name() + ": '" + m.name + "' has no layer list");
+    }
+    Estimate e;
+    Flags flags;
+    WF_ASSIGN_OR_RETURN(std::vector<double> parts, LayerValues(m, catalog, &flags));
+    e.warnings = flags.Warnings(m.batch);
+    const double kappa = KappaAt(m.batch);
+    for (double& v : parts) {
+      v *= kappa;
+      e.value += v;
+    }
+    e.layers = std::move(parts);
+    return e;
+  }
+
+  std::vector<std::string> UnmodelledTypes() const override {
+    std::set<std::string> all(unmodelled_.begin(), unmodelled_.end());
+    all.insert(unseen_.begin(), unseen_.end());
+    return {all.begin(), all.end()};
+  }
+
+  nlohmann::json ToJson() const override {
+    nlohmann::json curves = nlohmann::json::object();
+    for (const auto& [group, c] : curves_) curves[group] = c.ToJson();
+    nlohmann::json measured = nlohmann::json::object();
+    for (const auto& [key, batches] : measured_) {
+      nlohmann::json b = nlohmann::json::object();
+      for (const auto& [batch, v] : batches) b[std::to_string(batch)] = v;
+      measured[key] = b;
+    }
+    nlohmann::json kappa = nlohmann::json::object();
+    for (const auto& [batch, k] : kappa_) kappa[std::to_string(batch)] = k;
+    return {{"estimator", name()},       {"kappa", kappa},    {"curves", curves},
+            {"work_kinds", work_kind_},  {"measured", measured},
+            {"ratio_range", ratio_range_},
+            {"unmodelled", unmodelled_}};
+  }
+
+  Status FromJson(const nlohmann::json& j) override {
+    WF_RETURN_IF_ERROR(CheckStateOf(j, name()));
+    try {
+      curves_.clear();
+      for (const auto& [group, c] : j.at("curves").items()) {
+        WF_ASSIGN_OR_RETURN(LayerCostModel curve, LayerCostModel::FromJson(c));
+        curves_.emplace(group, std::move(curve));
+      }
+      work_kind_ = j.at("work_kinds").get<std::map<std::string, std::string>>();
+      ratio_range_ =
+          j.at("ratio_range").get<std::map<std::string, std::pair<double, double>>>();
+      for (const auto& [kind, range] : ratio_range_) {
+        if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
+          return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
+        }
+      }
+      measured_.clear();
+      for (const auto& [key, batches] : j.at("measured").items()) {
+        for (const auto& [batch, v] : batches.items()) {
+          const std::optional<int64_t> b = BatchOf(batch);
+          const double value = v.get<double>();
+          if (!b || !(value > 0) || !std::isfinite(value)) {
+            return Status::Corruption(name() + ": stored measurement of " + key + " at batch '" +
+                                      batch + "' is not a positive value");
+          }
+          measured_[key][*b] = value;
+        }
+      }
+      unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
+      kappa_.clear();
+      for (const auto& [batch, k] : j.at("kappa").items()) {
+        const std::optional<int64_t> b = BatchOf(batch);
+        if (!b) return Status::Corruption(name() + ": stored κ of batch '" + batch + "'");
+        kappa_[*b] = k.get<double>();
+      }
+      unseen_.clear();
+      bool kappa_ok = !kappa_.empty();
+      for (const auto& [batch, k] : kappa_) kappa_ok = kappa_ok && batch >= 0 && k > 0;
+      if (curves_.empty() || !kappa_ok) {
+        return Status::Corruption(name() + ": stored state has no curve or no κ");
+      }
+      return Status::OK();
+    } catch (const std::exception& e) {
+      return Status::Corruption(name() + ": malformed stored state: " + e.what());
+    }
+  }
+
+ private:
+  // κ at `batch`: the measured batch's; between two, interpolated log-log in the batch;
+  // outside them the nearest; the all-batch κ when no batch had a whole model.
+  double KappaAt(int64_t batch) const {
+    std::map<int64_t, double> by_batch(kappa_.upper_bound(0), kappa_.end());
+    if (by_batch.empty()) return kappa_.count(0) ? kappa_.at(0) : 1.0;
+    if (auto exact = by_batch.find(batch); exact != by_batch.end()) return exact->second;
+    auto hi = by_batch.upper_bound(batch);
+    if (hi == by_batch.begin()) return hi->second;
+    if (hi == by_batch.end()) return by_batch.rbegin()->second;
+    auto lo = std::prev(hi);
+    const double f = std::log(static_cast<double>(batch) / static_cast<double>(lo->first)) /
+                     std::log(static_cast<double>(hi->first) / static_cast<double>(lo->first));
+    return lo->second * std::pow(hi->second / lo->second, f);
+  }
+
+  // The curve of a layer: its group's, else its type's; null when neither was fitted.
+  const LayerCostModel* CurveOf(const LayerSample& s) const {
+    if (auto it = curves_.find(CostGroup(s)); it != curves_.end()) return &it->second;
+    if (auto it = curves_.find(s.type); it != curves_.end()) return &it->second;
+    return nullptr;
+  }
+
+  // A type without a curve: the geometric mean of the curves of the fitted types that count
+  // work the same way, at this layer's size (so within the range of their predictions).
+  double Unmodelled(const LayerSample& s) const {
+    double log_sum = 0;
+    int n = 0;
+    for (int pass = 0; pass < 2 && n == 0; ++pass) {
+      for (const auto& [group, curve] : curves_) {
+        if (group != CostGroupType(group)) continue;  // types only, not their subgroups
+        auto kind = work_kind_.find(group);
+        const bool same_kind = kind != work_kind_.end() && kind->second == WorkKind(s);
+        if (pass == 0 && !same_kind) continue;
+        const double v = curve.Predict(s);
+        if (v > 0) {
+          log_sum += std::log(v);
+          ++n;
+        }
+      }
+    }
+    double v = n > 0 ? std::exp(log_sum / n) : 0.0;
+    // And within the cost per unit of work that layers of that kind were measured at.
+    // Costs per unit of work compare only within one kind of work: without a measured layer
+    // of this kind, the geometric mean stands alone.
+    auto range = ratio_range_.find(std::string(WorkKind(s)));
+    if (range != ratio_range_.end()) {
+      const double w = LayerWork(s);
+      v = std::clamp(v, range->second.first * w, range->second.second * w);
+    }
+    return v;
+  }
+
+  double Regressed(const LayerSample& s, Flags* flags) const {
+    const LayerCostModel* curve = CurveOf(s);
+    if (curve == nullptr) {
+      unseen_.insert(s.type);
+      if (flags != nullptr) flags->unseen.insert(s.type);
+      return Unmodelled(s);
+    }
+    const double factor = LayerWork(s) / curve->work_max();
+    if (flags != nullptr && factor > kExtrapolationFactor) {
+      double& worst = flags->beyond[CostGroup(s)];
+      worst = std::max(worst, factor);
+    }
+    return curve->Predict(s);
+  }
+
+  // A measured layer at `batch`: its measurement there; between two measured batches, the
+  // log-log interpolation (the larger batch's value at least the smaller's); outside them,
+  // the nearest measurement scaled by the curve's ratio, which is ≥ 1 upward and ≤ 1
+  // downward since curves never fall as sizes grow.
+  std::optional<double> Measured(const LayerSample& s, int64_t batch, Flags* flags) const {
+    auto it = measured_.find(s.key);
+    if (it == measured_.end() || it->second.empty()) return std::nullopt;
+    const std::map<int64_t, double>& at = it->second;
+    if (auto exact = at.find(batch); exact != at.end()) return exact->second;
+    auto hi = at.upper_bound(batch);
+    if (hi != at.begin() && hi != at.end()) {
+      auto lo = std::prev(hi);
+      const double v_lo = lo->second, v_hi = std::max(hi->second, lo->second);
+      const double f = (std::log(static_cast<double>(batch)) - std::log(static_cast<double>(lo->first))) /
+                       (std::log(static_cast<double>(hi->first)) - std::log(static_cast<double>(lo->first)));
+      return v_lo * std::pow(v_hi / v_lo, f);
+    }
+    const auto& [near_batch, near_value] = hi == at.end() ? *at.rbegin() : *at.begin();
+    const double r_here = Regressed(AtBatch(s, batch), nullptr);
+    const double r_there = Regressed(AtBatch(s, near_batch), nullptr);
+    double ratio = r_there > 0 && r_here > 0
+                       ? r_here / r_there
+                       : static_cast<double>(batch) / static_cast<double>(near_batch);
+    // Guard the direction whatever the curve: more samples never cost less.
+    ratio = batch > near_batch ? std::max(ratio, 1.0) : std::min(ratio, 1.0);
+    if (flags != nullptr) flags->scaled_from.insert(near_batch);
+    return near_value * ratio;
+  }
+
+  // Each layer's uncalibrated estimate, in the model's node order.
+  Result<std::vector<double>> LayerValues(const ModelSample& m, const LayerCatalog& catalog,
+                                          Flags* flags) const {
+    std::vector<double> out;
+    out.reserve(m.layer_keys.size());
+    for (const std::string& key : m.layer_keys) {
+      auto it = catalog.find(key);
+      if (it == catalog.end()) return Status::NotFound(name() + ": no features for layer " + key);
+      // Catalog entries carry the features at the batch they were made for; the model's
+      // batch decides.
+      const LayerSample s = AtBatch(it->second, m.batch);
+      if (use_measured_) {
+        if (std::optional<double> v = Measured(s, m.batch, flags)) {
+          out.push_back(*v);
+          continue;
+        }
+      }
+      out.push_back(Regressed(s, flags));
+    }
+    return out;
+  }
+
+  std::map<std::string, LayerCostModel> curves_;  // by cost group and by type
+  std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
+  // WorkKind → the least and most cost per unit of work measured.
+  std::map<std::string, std::pair<double, double>> ratio_range_;
+  std::map<std::string, std::map<int64_t, double>> measured_;  // key → batch → mean
+  std::vector<std::string> unmodelled_;
+  mutable std::set<std::string> unseen_;  // a record of what Predict met, not model state
+  std::map<int64_t, double> kappa_;  // by batch; 0: every batch together
+  bool use_measured_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Estimator> MakeLayerwiseEstimator() {
+  return std::make_unique<LayerwiseEstimator>(false);
+}
+
+std::unique_ptr<Estimator> MakeMeasuredLayersEstimator() {
+  return std::make_unique<LayerwiseEstimator>(true);
+}
+
+}  // namespace wattfleet

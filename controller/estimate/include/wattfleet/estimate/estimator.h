@@ -1,0 +1,89 @@
+// One interface for every estimator (docs/design/estimators.md): fitted on one device class's
+// measurements, it predicts the energy or the time per iteration of a whole architecture,
+// with a standard deviation where the method has one.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "wattfleet/estimate/training_data.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+enum class Target { kEnergy, kTime };
+std::string_view TargetName(Target t);  // "energy" | "time"
+// The sample's value of the target: raw energy per iteration, or time per iteration.
+double TargetOf(const LayerSample& s, Target t);
+double TargetOf(const ModelSample& s, Target t);
+
+struct Estimate {
+  double value = 0;
+  double std = -1;  // < 0: the method states no uncertainty
+  // One value per entry of the model's layer_keys where the method attributes its estimate
+  // to layers (calibration included, so they sum to `value`); empty where it cannot.
+  std::vector<double> layers;
+  // What the caller should know about this estimate: types priced without a model of their
+  // own, sizes or batches outside what the fit has seen. Empty when there is nothing to say.
+  std::vector<std::string> warnings;
+};
+
+// `s` with its per-iteration features (MACs, FLOPs, input and output elements: per-sample
+// figures times the batch) at `batch` instead of s.batch. Parameters do not scale.
+LayerSample AtBatch(const LayerSample& s, int64_t batch);
+
+// `m` at `batch`: its per-iteration features (MACs, FLOPs) scaled from m.batch.
+ModelSample AtBatch(const ModelSample& m, int64_t batch);
+
+// Features of every layer the dataset knows, by canonical key (measured or not: features
+// come from the layer model, never from a measurement).
+using LayerCatalog = std::map<std::string, LayerSample>;
+
+class Estimator {
+ public:
+  virtual ~Estimator() = default;
+  virtual std::string name() const = 0;
+  // Fits on one device class's training samples. Unavailable when the samples cannot
+  // support the method (too few, no whole models, ...), with the reason.
+  virtual Status Fit(const std::vector<LayerSample>& layers,
+                     const std::vector<ModelSample>& models, Target target) = 0;
+  // The architecture `model` (its features and layer keys; its measured values are not
+  // read). Layer-based estimators look its layers up in `catalog`.
+  virtual Result<Estimate> Predict(const ModelSample& model, const LayerCatalog& catalog) const = 0;
+  // Layer types the fitted estimator could not model (reported, never silently skipped).
+  virtual std::vector<std::string> UnmodelledTypes() const { return {}; }
+  // The fitted state as one JSON document (the store's models table), and back: an
+  // estimator restored with FromJson predicts exactly as the fitted one did. Corruption for a
+  // document this estimator did not write.
+  virtual nlohmann::json ToJson() const = 0;
+  virtual Status FromJson(const nlohmann::json& state) = 0;
+};
+
+// `estimator`'s prediction for `model`, raised where needed so that it never falls as the
+// batch grows: the largest of its predictions at model.batch and at smaller batches (every
+// batch up to kMonotoneExact, then 2^k and 3·2^k: exact up to there, on that grid beyond).
+// A method whose parts are not monotone (a regime change in the framework's kernels, a
+// kernel regression) could otherwise predict that more samples cost less. The layers are
+// scaled with the total, and a warning says so.
+inline constexpr int64_t kMonotoneExact = 1024;
+Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelSample& model,
+                                        const LayerCatalog& catalog);
+
+// One of kMeasuredEstimatorNames (wattfleet/campaign/estimator_names.h); NotFound listing
+// them otherwise. EstimatorNames() is that list.
+Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);
+std::vector<std::string> EstimatorNames();
+
+// For FromJson implementations: OK when `state` is an object written by `estimator`.
+Status CheckStateOf(const nlohmann::json& state, const std::string& estimator);
+
+// Ordinary least squares y ~ X (columns of X as given; add a column of ones for an
+// intercept). Empty when the system is rank-deficient.
+std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
+                                 const std::vector<double>& y);
+
+}  // namespace wattfleet

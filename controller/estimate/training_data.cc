@@ -1,0 +1,275 @@
+// The estimators' samples from a dataset's records (DatasetReader, either backend): layer
+// measurements with their layer's features, model and probe measurements with their
+// architecture and its layers, and imported rows.
+#include "wattfleet/estimate/training_data.h"
+
+#include "wattfleet/estimate/layer_sum.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "wattfleet/estimate/architecture_sample.h"
+#include "wattfleet/estimate/layer_sum.h"
+#include "wattfleet/store/dataset_reader.h"
+#include "wattfleet/plan/thor_signature.h"
+#include "wattfleet/common/protocol.h"
+#include "wattfleet/zoo/zoo.h"
+
+namespace wattfleet {
+namespace {
+
+double Param(const nlohmann::json& params, const char* name) {
+  auto it = params.find(name);
+  return it != params.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+// THOR's view of a model or probe job: probes by their name, architectures by their stored
+// graph. Samples THOR cannot use keep an empty view; a spec that does not decode (written by
+// a future version, say) is not an error for the other estimators.
+// Decoding a stored graph costs more than the rest of a sample: `seen` remembers the view of
+// each distinct spec (a dataset of repeated campaigns stores the same spec many times).
+using ThorViews = std::unordered_map<std::string, std::pair<std::string, std::vector<int64_t>>>;
+void AddThorView(ModelSample& s, const std::string& spec_blob, ThorViews* seen) {
+  if (s.kind == JobKind::kProbe) {
+    Result<ProbeName> probe = ParseProbeName(s.name);
+    if (!probe.ok()) return;
+    s.thor_kind = probe->kind;
+    s.thor_widths = probe->widths;
+    s.probe_role = std::string(ProbeRoleName(probe->role));
+    return;
+  }
+  // The batch is part of the spec: two jobs of one architecture at one batch share a view.
+  auto known = seen->find(spec_blob);
+  if (known == seen->end()) {
+    std::pair<std::string, std::vector<int64_t>> view;
+    Result<JobSpec> spec = DecodeJob(spec_blob);
+    if (spec.ok()) {
+      Result<ThorSignature> signature = ThorSignatureOf(spec->graph);
+      if (signature.ok()) view = {signature->kind.name, signature->widths};
+    }
+    known = seen->emplace(spec_blob, std::move(view)).first;
+  }
+  s.thor_kind = known->second.first;
+  s.thor_widths = known->second.second;
+}
+
+// Elements of one input sample from architectures.input_shape ("[3,224,224]"); 0 unknown.
+double InputSize(const std::string& shape_json) {
+  const auto shape = nlohmann::json::parse(shape_json, nullptr, false);
+  if (!shape.is_array() || shape.empty()) return 0;
+  double n = 1;
+  for (const auto& d : shape) {
+    if (!d.is_number() || d.get<double>() <= 0) return 0;
+    n *= d.get<double>();
+  }
+  return n;
+}
+
+DeviceFeatures DeviceOf(const std::string& capabilities_json) {
+  DeviceFeatures d;
+  const auto caps = nlohmann::json::parse(capabilities_json, nullptr, false);
+  if (!caps.is_object()) return d;
+  d.cores = Param(caps, "cores");
+  d.memory_bytes = Param(caps, "memory_bytes");
+  d.peak_flops = Param(caps, "peak_flops");
+  d.max_power_w = Param(caps, "max_power_w");  // read when an agent reports it
+  return d;
+}
+
+// A layer's features per iteration at s->batch (the layers table holds per-sample features; a
+// job runs `batch` samples).
+void SetLayerFeatures(const LayerRecord& l, LayerSample* s) {
+  s->key = l.key;
+  s->type = l.type;
+  const double b = static_cast<double>(s->batch);
+  s->macs = static_cast<double>(l.macs) * b;
+  s->flops = static_cast<double>(l.flops) * b;
+  s->params = static_cast<double>(l.params);
+  s->input_elements = static_cast<double>(l.input_elements) * b;
+  s->output_elements = static_cast<double>(l.output_elements) * b;
+  const auto params = nlohmann::json::parse(l.params_json, nullptr, false);
+  if (params.is_object()) {
+    s->kernel = Param(params, "kernel_size");
+    s->stride = Param(params, "stride");
+    s->groups = Param(params, "groups");
+  }
+}
+
+// Imported rows that name a layer or a zoo architecture (import_layers.h) train the
+// layer-wise estimators like the dataset's own measurements, under the device name the
+// mapping gave. Their campaign is "import:SOURCE".
+Status AddImportedRecords(DatasetReader& reader, TrainingData* data) {
+  WF_ASSIGN_OR_RETURN(const std::vector<ImportedRecord> records, reader.ImportedRecords());
+  for (const ImportedRecord& r : records) {
+    const auto features = nlohmann::json::parse(r.features_json, nullptr, false);
+    if (!features.is_object()) continue;
+    const std::string where = "import " + r.source + " row " + std::to_string(r.row);
+    try {
+      if (auto layer = features.find("layer"); layer != features.end() && layer->is_object()) {
+        LayerSample s;
+        s.device_class = r.device;
+        s.mode = layer->at("mode").get<std::string>();
+        s.campaign = "import:" + r.source;
+        s.key = layer->at("key").get<std::string>();
+        s.type = layer->at("type").get<std::string>();
+        s.batch = 1;
+        s.macs = layer->at("macs").get<double>();
+        s.flops = layer->at("flops").get<double>();
+        s.params = layer->at("params").get<double>();
+        s.input_elements = layer->at("input_elements").get<double>();
+        s.output_elements = layer->at("output_elements").get<double>();
+        s.kernel = layer->at("kernel").get<double>();
+        s.stride = layer->at("stride").get<double>();
+        s.groups = layer->at("groups").get<double>();
+        data->layer_features.emplace(s.key, s);
+        s = AtBatch(s, layer->at("batch").get<int64_t>());
+        s.time_s = r.time_s.value_or(0.0);
+        s.energy_j = r.energy_j.value_or(0.0);
+        s.energy_dynamic_j = s.energy_j;
+        data->layers.push_back(std::move(s));
+      } else if (auto zoo = features.find("zoo"); zoo != features.end() && zoo->is_object()) {
+        auto arch = FindZooArchitecture(zoo->at("name").get<std::string>());
+        if (!arch.ok()) {
+          // Stored by a build whose zoo had it: the row stays in the dataset, unused here.
+          spdlog::warn("{}: zoo architecture '{}' is not in this build's zoo; row not used",
+                       where, zoo->at("name").get<std::string>());
+          continue;
+        }
+        const std::string mode = zoo->at("mode").get<std::string>();
+        WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
+                            MakeArchitectureSample(*arch, zoo->at("batch").get<int64_t>(),
+                                                   r.device, mode));
+        for (const auto& [key, layer] : sample.catalog) {
+          data->layer_features.emplace(key, AtBatch(layer, 1));
+        }
+        ModelSample m = std::move(sample.model);
+        m.name = r.name;
+        if (!r.family.empty()) m.family = r.family;
+        m.campaign = "import:" + r.source;
+        m.time_s = r.time_s.value_or(0.0);
+        m.energy_j = r.energy_j.value_or(0.0);
+        m.energy_dynamic_j = m.energy_j;
+        data->models.push_back(std::move(m));
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return Status::Corruption(where + ": malformed layer or zoo record: " + e.what());
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::vector<std::string> TrainingData::DeviceClasses() const {
+  std::set<std::string> classes;
+  for (const auto& l : layers) classes.insert(l.device_class);
+  for (const auto& m : models) classes.insert(m.device_class);
+  return {classes.begin(), classes.end()};
+}
+
+Result<TrainingData> LoadTrainingData(const std::string& db,
+                                      const TrainingDataOptions& options) {
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(db));
+  return LoadTrainingData(*reader, options);
+}
+
+Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataOptions& options) {
+  TrainingData data;
+  // Every layer the dataset knows, measured or not (whole-model-only campaigns plan their
+  // layers without measuring them): features at batch 1.
+  WF_ASSIGN_OR_RETURN(const std::vector<LayerRecord> layers, reader.Layers());
+  std::unordered_map<std::string, const LayerRecord*> layer_of;
+  for (const LayerRecord& l : layers) {
+    layer_of.emplace(l.key, &l);
+    LayerSample s;
+    SetLayerFeatures(l, &s);
+    data.layer_features.emplace(l.key, std::move(s));
+  }
+  // Whether the measurement is left out: its flags are in its payload (older ones have none,
+  // and their ci_met column says whether the CI target was met).
+  auto left_out = [&](const MeasurementRecord& r) {
+    if (options.include_flagged) return false;
+    bool flagged = !r.ci_met;
+    if (!flagged) {
+      auto m = DecodeMeasurement(r.payload);
+      flagged = m.ok() && !QualityFlags(*m).empty();
+    }
+    if (flagged) ++data.flagged_left_out;
+    return flagged;
+  };
+  std::map<int64_t, std::vector<std::string>> layer_keys_of;
+  ThorViews thor_views;
+  WF_RETURN_IF_ERROR(reader.ForEachMeasurement([&](const MeasurementRecord& r) -> Status {
+    if (r.kind == JobKind::kLayer) {
+      // A layer measurement counts only with its layer's row (its features).
+      const auto layer = layer_of.find(r.subject);
+      if (layer == layer_of.end()) return Status::OK();
+      data.measurement_ids[{r.device_class, r.mode}].push_back(r.id);
+      if (left_out(r)) return Status::OK();
+      LayerSample s;
+      s.device_class = r.device_class;
+      s.mode = r.mode;
+      s.batch = r.batch;
+      s.energy_j = r.energy_per_iter_j;
+      s.energy_dynamic_j = r.energy_dynamic_per_iter_j;
+      s.time_s = r.time_per_iter_s;
+      s.campaign = r.campaign;
+      s.energy_is_estimate = r.energy_is_estimate;
+      SetLayerFeatures(*layer->second, &s);
+      data.layers.push_back(std::move(s));
+      return Status::OK();
+    }
+    // Model jobs have an architecture row in their campaign; probes do not (THOR reads what
+    // it needs of them from their names, AddThorView).
+    data.measurement_ids[{r.device_class, r.mode}].push_back(r.id);
+    if (left_out(r)) return Status::OK();
+    ModelSample s;
+    s.device_class = r.device_class;
+    s.mode = r.mode;
+    s.name = r.subject;
+    s.family = r.family;
+    s.kind = r.kind;
+    s.batch = r.batch;
+    const double b = static_cast<double>(s.batch);
+    s.macs = static_cast<double>(r.arch_macs) * b;
+    s.flops = static_cast<double>(r.arch_flops) * b;
+    s.params = static_cast<double>(r.arch_params);
+    if (r.architecture_id) {
+      // Repeats of one architecture share its layer list: read it once.
+      auto known = layer_keys_of.find(*r.architecture_id);
+      if (known == layer_keys_of.end()) {
+        WF_ASSIGN_OR_RETURN(std::vector<std::string> keys,
+                            reader.ArchitectureLayers(*r.architecture_id));
+        known = layer_keys_of.emplace(*r.architecture_id, std::move(keys)).first;
+      }
+      s.layer_keys = known->second;
+    }
+    s.energy_j = r.energy_per_iter_j;
+    s.energy_dynamic_j = r.energy_dynamic_per_iter_j;
+    s.time_s = r.time_per_iter_s;
+    AddThorView(s, r.spec, &thor_views);
+    // PRE's features: the network input and the measuring agent's device.
+    s.input_size = InputSize(r.input_shape);
+    s.device = DeviceOf(r.capabilities_json);
+    s.campaign = r.campaign;
+    s.energy_is_estimate = r.energy_is_estimate;
+    data.models.push_back(std::move(s));
+    return Status::OK();
+  }));
+  // Whole models whose layers sum to far more or less than they took themselves: one of the
+  // two was disturbed (layer_sum.h). Only where every layer is measured, so that flagged
+  // layers left out above make the check moot rather than wrong.
+  if (!options.include_flagged) {
+    data.layer_sum_left_out = DropLayerSumOutliers(&data);
+    data.flagged_left_out += data.layer_sum_left_out;
+  }
+  WF_RETURN_IF_ERROR(AddImportedRecords(reader, &data));
+  return data;
+}
+
+}  // namespace wattfleet

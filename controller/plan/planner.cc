@@ -1,0 +1,178 @@
+// The planner: architectures -> distinct layers -> jobs (see planner.h and docs/campaign.md).
+#include "wattfleet/plan/planner.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+#include "wattfleet/campaign/active_grid.h"
+#include "wattfleet/plan/probe_planner.h"
+
+namespace wattfleet {
+namespace {
+
+// A lease shorter than this would requeue jobs that are merely waiting behind a slow
+// device's warm-up or a libtorch module build.
+constexpr int64_t kMinLeaseMs = 60000;
+// Jobs often need more than the protocol's minimum (CI targets missed, slow module builds):
+// a lease of ten minimums leaves room for that without hiding a dead agent for long.
+constexpr double kLeaseFactor = 10.0;
+
+int64_t LeaseMs(const MeasurementSettings& settings) {
+  double ms = kLeaseFactor * EstimateJobSeconds(settings) * 1000.0;
+  return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(ms));
+}
+
+JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class) {
+  JobSpec job;
+  // Every selector of the class: an agent matching any of them may take the job. A plain
+  // `{class: X}` selector admits the whole class.
+  for (const DeviceSelector& d : c.devices) {
+    if (d.device_class != device_class) continue;
+    if (d.name_glob.empty() && d.accelerator.empty() && d.sensor.empty()) {
+      job.selectors.clear();
+      break;
+    }
+    job.selectors.push_back(AgentSelector{d.name_glob, d.accelerator, d.sensor});
+  }
+  job.kind = kind;
+  job.mode = c.mode;
+  job.dtype = c.dtype;
+  job.batch = c.batch_size;
+  job.device_class = device_class;
+  job.settings = c.measurement;
+  job.lease_ms = LeaseMs(c.measurement);
+  return job;
+}
+
+}  // namespace
+
+std::map<std::string, int64_t> Plan::JobsByKind() const {
+  std::map<std::string, int64_t> counts;
+  for (const JobSpec& job : jobs) ++counts[std::string(JobKindName(job.kind))];
+  return counts;
+}
+
+int64_t Plan::ActiveProbeJobsMax() const {
+  if (!campaign.plan.active) return 0;
+  std::vector<std::string> classes;
+  for (const DeviceSelector& d : campaign.devices) {
+    if (std::find(classes.begin(), classes.end(), d.device_class) == classes.end()) {
+      classes.push_back(d.device_class);
+    }
+  }
+  // A budget larger than the grid cannot be spent.
+  const int64_t per_kind =
+      std::min<int64_t>(campaign.plan.active->budget_jobs,
+                        static_cast<int64_t>(ProbeGrid(campaign.plan.probe_widths).size()));
+  return per_kind * static_cast<int64_t>(probe_kinds.size()) *
+         static_cast<int64_t>(classes.size());
+}
+
+double EstimateJobSeconds(const MeasurementSettings& s) {
+  // One window more than min_repeats: the first window is spent growing the iteration count
+  // until a window lasts min_window_ms.
+  double ms = static_cast<double>(s.warmup_ms) +
+              static_cast<double>(s.min_window_ms) * static_cast<double>(s.min_repeats + 1) +
+              static_cast<double>(s.cooldown_ms);
+  return ms / 1000.0;
+}
+
+Result<Plan> MakePlan(const Campaign& campaign) {
+  if (campaign.devices.empty()) {
+    return Status::InvalidArgument("campaign '" + campaign.name + "' has no devices");
+  }
+  Plan plan;
+  plan.campaign = campaign;
+
+  // Device classes decide the queues; two selectors of one class share its jobs.
+  std::vector<std::string> classes;
+  for (const DeviceSelector& d : campaign.devices) {
+    if (std::find(classes.begin(), classes.end(), d.device_class) == classes.end()) {
+      classes.push_back(d.device_class);
+    }
+  }
+
+  // Decompose. `layer_of_node` keeps, per node in visiting order, the index of its distinct
+  // layer, so that `layers: all` can emit one job per node without recomputing keys.
+  std::unordered_map<std::string, size_t> index_of_key;
+  std::vector<size_t> layer_of_node;
+  for (const Architecture& arch : campaign.architectures) {
+    for (size_t i = 0; i < arch.nodes.size(); ++i) {
+      const ArchNode& node = arch.nodes[i];
+      std::string key = CanonicalKey(node.spec);
+      auto it = index_of_key.find(key);
+      if (it == index_of_key.end()) {
+        Result<LayerFeatures> features = ComputeFeatures(node.spec);
+        if (!features.ok()) {
+          return features.status().WithContext("architecture '" + arch.name + "', node '" +
+                                               node.name + "'");
+        }
+        PlannedLayer layer;
+        layer.key = key;
+        layer.spec = node.spec;
+        layer.features = std::move(features).value();
+        it = index_of_key.emplace(key, plan.layers.size()).first;
+        plan.layers.push_back(std::move(layer));
+      }
+      layer_of_node.push_back(it->second);
+      plan.arch_layers.push_back(
+          ArchLayerRef{arch.name, static_cast<int>(i), node.name, std::move(key)});
+    }
+  }
+  plan.layers_total = static_cast<int64_t>(layer_of_node.size());
+
+  std::vector<Architecture> probes;
+  if (campaign.plan.thor_probes) {
+    ProbeKindPlan kinds = DeriveProbeKinds(campaign.architectures);
+    for (const ProbeKind& k : kinds.kinds) plan.probe_kinds.push_back(k.name);
+    plan.probe_kinds_skipped = std::move(kinds.skipped);
+    if (campaign.plan.active) {
+      // Active profiling: each kind starts from its seed; the controller adds the rest of the
+      // grid one probe at a time while the campaign runs (active_profiler.h).
+      WF_ASSIGN_OR_RETURN(probes, BuildProbePoints(kinds.kinds,
+                                                   ActiveSeed(campaign.plan.probe_widths)));
+    } else {
+      WF_ASSIGN_OR_RETURN(probes, BuildProbeModels(kinds.kinds, campaign.plan.probe_widths));
+    }
+  }
+
+  // Per class: its layer jobs, then its whole-model jobs (a class's queue measures the
+  // building blocks before the calibration runs that are compared against their sum).
+  for (const std::string& cls : classes) {
+    auto add_layer_job = [&](const PlannedLayer& layer) {
+      JobSpec job = BaseJob(campaign, JobKind::kLayer, cls);
+      job.subject = layer.key;
+      job.graph = SingleLayerGraph(layer.key, layer.spec);
+      plan.jobs.push_back(std::move(job));
+    };
+    if (!campaign.plan.layers) {
+      // Whole models only: the layers are still analysed (plan.layers), not measured.
+    } else if (campaign.plan.distinct_layers) {
+      for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
+    } else {
+      for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);
+    }
+    for (const Architecture& probe : probes) {
+      JobSpec job = BaseJob(campaign, JobKind::kProbe, cls);
+      job.subject = probe.name;
+      job.graph = probe;
+      plan.jobs.push_back(std::move(job));
+    }
+    if (campaign.plan.whole_models) {
+      for (const Architecture& arch : campaign.architectures) {
+        JobSpec job = BaseJob(campaign, JobKind::kModel, cls);
+        job.subject = arch.name;
+        job.graph = arch;
+        plan.jobs.push_back(std::move(job));
+      }
+    }
+  }
+
+  for (const JobSpec& job : plan.jobs) {
+    plan.estimated_device_seconds += EstimateJobSeconds(job.settings);
+  }
+  return plan;
+}
+
+}  // namespace wattfleet

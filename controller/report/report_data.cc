@@ -1,0 +1,79 @@
+// What the report shows of a dataset (report_data.h), from its records (DatasetReader, either
+// backend): campaigns with their jobs by state, and every measurement with its job's protocol
+// settings (for the busy time).
+#include "report_data.h"
+
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "wattfleet/store/dataset_reader.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+namespace {
+
+// Sum of the windows' wall time in a repeats_json array; 0 for anything else.
+double WindowsSeconds(const std::string& repeats_json) {
+  const auto repeats = nlohmann::json::parse(repeats_json, nullptr, false);
+  if (!repeats.is_array()) return 0;
+  double s = 0;
+  for (const auto& r : repeats) {
+    if (!r.is_object()) continue;
+    auto t = r.find("time_s");
+    if (t != r.end() && t->is_number() && t->get<double>() > 0) s += t->get<double>();
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<ReportData> LoadReportData(const std::string& db) {
+  // One snapshot for everything, while a controller may be writing.
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(db));
+  ReportData data;
+  WF_ASSIGN_OR_RETURN(const std::vector<CampaignRecord> campaigns, reader->Campaigns());
+  for (const CampaignRecord& r : campaigns) {
+    CampaignSummary c;
+    c.id = r.id;
+    c.name = r.name;
+    c.state = r.state;
+    c.jobs = r.jobs;
+    data.campaigns.push_back(std::move(c));
+  }
+  // Measurements by the time they were stored.
+  std::vector<Activity> activity;
+  WF_RETURN_IF_ERROR(reader->ForEachMeasurement([&](const MeasurementRecord& r) -> Status {
+    Activity a;
+    a.campaign_id = r.campaign_id;
+    a.agent = r.agent;
+    a.device_class = r.device_class;
+    a.end_ms = r.created_ms;
+    a.busy_ms = 1000 * WindowsSeconds(r.repeats_json);
+    // A spec this build cannot decode (a newer version's) leaves the windows alone.
+    if (Result<JobSpec> spec = DecodeJob(r.spec); spec.ok()) {
+      a.busy_ms += static_cast<double>(std::max<int64_t>(0, spec->settings.warmup_ms) +
+                                       std::max<int64_t>(0, spec->settings.cooldown_ms));
+    }
+    // What the protocol doubts, per campaign (a payload this build cannot decode: none).
+    if (Result<Measurement> m = DecodeMeasurement(r.payload); m.ok()) {
+      const std::vector<std::string> flags = QualityFlags(*m);
+      auto c = std::find_if(data.campaigns.begin(), data.campaigns.end(),
+                            [&](const CampaignSummary& x) { return x.id == a.campaign_id; });
+      if (!flags.empty() && c != data.campaigns.end()) {
+        ++c->flagged;
+        for (const std::string& f : flags) ++c->flags[f];
+      }
+    }
+    activity.push_back(std::move(a));
+    return Status::OK();
+  }));
+  // The scan is in storage order; the activity plot reads them by time (ties by storage).
+  std::stable_sort(activity.begin(), activity.end(),
+                   [](const Activity& x, const Activity& y) { return x.end_ms < y.end_ms; });
+  data.activity = std::move(activity);
+  return data;
+}
+
+}  // namespace wattfleet

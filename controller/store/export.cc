@@ -1,0 +1,260 @@
+#include "wattfleet/store/export.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include <nlohmann/json.hpp>
+
+namespace wattfleet {
+
+namespace {
+
+// monostate: a missing value (empty in CSV, null in JSON).
+using Cell = std::variant<std::monostate, int64_t, double, bool, std::string>;
+
+// An optional text figure: empty means not recorded.
+Cell TextOrMissing(const std::string& s) {
+  if (s.empty()) return std::monostate{};
+  return s;
+}
+
+// One row's values, in ExportColumns() order. The single place that maps columns to fields,
+// so that CSV and JSON Lines can never disagree.
+std::vector<Cell> Cells(const ExportRow& r) {
+  const Measurement& m = r.m;
+  return {
+      r.campaign,
+      r.campaign_id,
+      r.job_id,
+      int64_t{r.attempt},
+      r.device,
+      r.device_class,
+      m.sensor,
+      m.domain,
+      m.energy_is_estimate,
+      std::string(JobKindName(r.kind)),
+      r.layer_key,
+      r.layer_type,
+      r.architecture,
+      r.mode,
+      r.dtype,
+      r.batch,
+      r.macs,
+      r.flops,
+      r.params,
+      m.energy_per_iter_j,
+      m.energy_std_j,
+      m.energy_dynamic_per_iter_j,
+      m.time_per_iter_s,
+      m.time_std_s,
+      static_cast<int64_t>(m.repeats.size()),
+      m.rel_ci,
+      m.time_rel_ci,
+      m.ci_met,
+      m.idle_w,
+      m.iterations_per_window,
+      m.agent_version,
+      m.torch_version,
+      r.measured_at_ms,
+      m.device,
+      m.threads,
+      m.temperature_before_c,
+      m.temperature_after_c,
+      m.clock_before_mhz,
+      m.clock_after_mhz,
+      TextOrMissing(m.telemetry_source),
+      m.interference,
+      m.windows_discarded,
+      QualityFlagsText(m),
+      m.energy_bound_j,
+      m.sensor_update_period_s,
+  };
+}
+
+// The shortest %g form that reads back as the same double (15 digits usually suffice; 17
+// always do), so "0.1" stays "0.1" while nothing is lost.
+std::string FormatDouble(double v) {
+  char buf[32];
+  for (int precision : {15, 16, 17}) {
+    std::snprintf(buf, sizeof(buf), "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
+void WriteCsvField(std::string_view s, std::ostream& out) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out << s;
+    return;
+  }
+  out << '"';
+  for (const char c : s) {
+    if (c == '"') out << '"';
+    out << c;
+  }
+  out << '"';
+}
+
+void WriteCsvCell(const Cell& cell, std::ostream& out) {
+  if (std::holds_alternative<std::monostate>(cell)) return;
+  if (const auto* i = std::get_if<int64_t>(&cell)) {
+    out << *i;
+  } else if (const auto* d = std::get_if<double>(&cell)) {
+    // Not-a-number and infinities are missing values (empty), as in the JSON form (null).
+    if (std::isfinite(*d)) out << FormatDouble(*d);
+  } else if (const auto* b = std::get_if<bool>(&cell)) {
+    out << (*b ? "true" : "false");
+  } else {
+    WriteCsvField(std::get<std::string>(cell), out);
+  }
+}
+
+nlohmann::ordered_json ToJson(const Cell& cell) {
+  if (std::holds_alternative<std::monostate>(cell)) return nullptr;
+  if (const auto* i = std::get_if<int64_t>(&cell)) return *i;
+  if (const auto* d = std::get_if<double>(&cell)) {
+    if (!std::isfinite(*d)) return nullptr;
+    return *d;
+  }
+  if (const auto* b = std::get_if<bool>(&cell)) return *b;
+  return std::get<std::string>(cell);
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IOError("cannot write " + path + ": " + std::strerror(errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
+// Closes a descriptor once; Close() reports the error that a destructor would have to drop.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int Close() { return ::close(std::exchange(fd_, -1)); }
+
+ private:
+  int fd_;
+};
+
+// Writes and syncs `data` into `tmp`, then renames it over `path`.
+Status WriteAndRename(const std::string& data, const std::string& tmp, const std::string& path) {
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0)
+    return Status::IOError("cannot create " + tmp + " (for " + path + "): " +
+                           std::strerror(errno));
+  WF_RETURN_IF_ERROR(WriteAll(fd.get(), data, tmp));
+  // The data must be on disk before the rename makes it visible under the final name;
+  // otherwise a crash could leave a complete-looking but empty file.
+  if (::fsync(fd.get()) != 0)
+    return Status::IOError("cannot sync " + tmp + ": " + std::strerror(errno));
+  if (fd.Close() != 0) return Status::IOError("cannot close " + tmp + ": " + std::strerror(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::IOError("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+  return Status::OK();
+}
+
+}  // namespace
+
+const std::vector<std::string>& ExportColumns() {
+  static const std::vector<std::string> kColumns = {
+      "campaign",         "campaign_id",    "job_id",
+      "attempt",          "device",         "device_class",
+      "sensor",           "domain",         "energy_is_estimate",
+      "kind",             "layer_key",      "layer_type",
+      "architecture",     "mode",           "dtype",
+      "batch",            "macs",           "flops",
+      "params",           "energy_j",       "energy_std_j",
+      "energy_dynamic_j", "time_s",         "time_std_s",
+      "repeats",          "rel_ci",         "time_rel_ci",
+      "ci_met",           "idle_w",         "iterations_per_window",
+      "agent_version",    "torch_version",  "measured_at_ms",
+      "torch_device",     "threads",        "temperature_before_c",
+      "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
+      "telemetry_source", "interference", "windows_discarded",
+      "quality_flags",    "energy_bound_j", "sensor_update_period_s",
+  };
+  return kColumns;
+}
+
+void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out) {
+  const auto& columns = ExportColumns();
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i > 0) out << ',';
+    out << columns[i];
+  }
+  // RFC 4180 ends records with CRLF, but every CSV reader accepts LF and LF keeps the file
+  // friendly to line-based tools.
+  out << '\n';
+  for (const ExportRow& row : rows) {
+    const std::vector<Cell> cells = Cells(row);
+    for (size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) out << ',';
+      WriteCsvCell(cells[i], out);
+    }
+    out << '\n';
+  }
+}
+
+void WriteJsonLines(const std::vector<ExportRow>& rows, std::ostream& out) {
+  const auto& columns = ExportColumns();
+  for (const ExportRow& row : rows) {
+    const std::vector<Cell> cells = Cells(row);
+    nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < cells.size(); ++i) obj[columns[i]] = ToJson(cells[i]);
+    // Replacing invalid UTF-8 (a stray byte in a version string) keeps dump() from throwing.
+    out << obj.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+  }
+}
+
+Status WriteExportFile(const std::vector<ExportRow>& rows, const std::string& format,
+                       const std::string& path) {
+  std::ostringstream body;
+  if (format == "csv") {
+    WriteCsv(rows, body);
+  } else if (format == "jsonl") {
+    WriteJsonLines(rows, body);
+  } else {
+    return Status::InvalidArgument("unknown export format '" + format +
+                                   "' (expected csv or jsonl)");
+  }
+  // A missing folder is a typo in --out, not something to create.
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    struct stat st {};
+    const std::string dir = path.substr(0, slash);
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::InvalidArgument("--out " + path + ": the directory " + dir +
+                                     " does not exist");
+    }
+  }
+  const std::string tmp = path + ".tmp";
+  const Status written = WriteAndRename(body.str(), tmp, path);
+  if (!written.ok()) ::unlink(tmp.c_str());
+  return written;
+}
+
+}  // namespace wattfleet

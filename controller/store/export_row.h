@@ -1,0 +1,86 @@
+// One row of the export (store.h, ExportRow) from the columns every store backend selects
+// for it, so that SQLite and PostgreSQL datasets export the same rows the same way.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "wattfleet/store/store.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+
+// The architectures containing each layer, by (campaign id, layer key): a layer row's
+// `architecture` column.
+using LayerArchitectureMap = std::map<std::pair<int64_t, std::string>, std::set<std::string>>;
+
+// The columns ExportRowFrom reads, in its order; each backend's query selects exactly these
+// (FROM measurements m, jobs j, campaigns c, layers l, architectures a).
+#define WATTFLEET_EXPORT_COLUMNS                                                              \
+  "m.job_id, m.attempt, m.agent, m.created_ms, m.payload, "                                 \
+  "j.campaign_id, c.name, j.kind, j.subject, j.device_class, j.mode, j.dtype, "             \
+  "j.batch, l.type, l.macs, l.flops, l.params, a.macs, a.flops, a.params, j.spec "
+
+// `row` reads column k of the current row: Int(k), Text(k), Bytes(k) (a BLOB or BYTEA's
+// bytes) and IsNull(k). Corruption-style errors name the job.
+template <class Row>
+Result<ExportRow> ExportRowFrom(const Row& row, const LayerArchitectureMap& layer_archs) {
+  ExportRow r;
+  r.job_id = row.Int(0);
+  r.attempt = static_cast<int32_t>(row.Int(1));
+  r.device = row.Text(2);
+  r.measured_at_ms = row.Int(3);
+  const std::string label = "job " + std::to_string(r.job_id);
+  auto m = DecodeMeasurement(row.Bytes(4));
+  if (!m.ok()) return m.status().WithContext("stored measurement of " + label);
+  r.m = std::move(m).value();
+  r.campaign_id = row.Int(5);
+  r.campaign = row.Text(6);
+  const std::string kind = row.Text(7);
+  const std::optional<JobKind> parsed = ParseJobKind(kind);
+  if (!parsed) return Status::Corruption(label + " has unknown kind '" + kind + "'");
+  r.kind = *parsed;
+  const std::string subject = row.Text(8);
+  r.device_class = row.Text(9);
+  r.mode = row.Text(10);
+  r.dtype = row.Text(11);
+  r.batch = row.Int(12);
+  int64_t macs = 0, flops = 0;
+  if (r.kind == JobKind::kLayer) {
+    r.layer_key = subject;
+    r.layer_type = row.Text(13);
+    macs = row.Int(14);
+    flops = row.Int(15);
+    r.params = row.Int(16);
+    const auto it = layer_archs.find({r.campaign_id, subject});
+    if (it != layer_archs.end()) {
+      for (const std::string& name : it->second) {
+        if (!r.architecture.empty()) r.architecture += ';';
+        r.architecture += name;
+      }
+    }
+  } else if (!row.IsNull(17)) {
+    r.architecture = subject;
+    macs = row.Int(17);
+    flops = row.Int(18);
+    r.params = row.Int(19);
+  } else {
+    // Probe models (and anything else without an architecture row): the features of the
+    // graph the agent actually ran.
+    auto spec = DecodeJob(row.Bytes(20));
+    if (!spec.ok()) return spec.status().WithContext("stored spec of " + label);
+    r.architecture = subject;
+    const LayerFeatures totals = spec->graph.Totals();
+    macs = totals.macs;
+    flops = totals.flops;
+    r.params = totals.params;
+  }
+  r.macs = macs * r.batch;
+  r.flops = flops * r.batch;
+  return r;
+}
+
+}  // namespace wattfleet

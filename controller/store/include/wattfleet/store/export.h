@@ -1,0 +1,25 @@
+// Export of the dataset: one row per measurement, as CSV (one header row) or JSON Lines.
+// The columns are a public interface (docs/design/cli.md, docs/dataset.md): add, never rename.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "wattfleet/store/store.h"
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// Column names in output order.
+const std::vector<std::string>& ExportColumns();
+
+void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out);
+void WriteJsonLines(const std::vector<ExportRow>& rows, std::ostream& out);
+
+// Writes `format` ("csv" | "jsonl") to `path` atomically (temporary file, then rename), so
+// that a failure never leaves a half-written file. Unknown formats are InvalidArgument.
+Status WriteExportFile(const std::vector<ExportRow>& rows, const std::string& format,
+                       const std::string& path);
+
+}  // namespace wattfleet

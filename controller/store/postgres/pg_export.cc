@@ -1,0 +1,71 @@
+// The PostgreSQL store's export: every measurement with its layer and architecture context,
+// read in one snapshot while other controllers keep writing.
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "export_row.h"
+#include "pg_store.h"
+#include "wattfleet/store/store.h"
+#include "wattfleet/common/protocol.h"
+
+namespace wattfleet {
+namespace pg {
+
+namespace {
+
+// For each (campaign, layer key): the names of the campaign's architectures containing it.
+Result<LayerArchitectureMap> LayerArchitectures(PGconn* c, std::optional<int64_t> campaign_id) {
+  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
+                                         "SELECT a.campaign_id, al.layer_key, a.name "
+                                         "FROM arch_layers al JOIN architectures a "
+                                         "ON a.id = al.architecture_id "
+                                         "WHERE $1::bigint IS NULL OR a.campaign_id = $1::bigint",
+                                         Params().Add(campaign_id)));
+  LayerArchitectureMap out;
+  for (int row = 0; row < q.size(); ++row) {
+    out[{q.Int(row, 0), q.Text(row, 1)}].insert(q.Text(row, 2));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<ExportRow>> ExportRows(PGconn* c, std::optional<int64_t> campaign_id) {
+  // One snapshot, so that the rows and the architecture lists agree while other controllers
+  // keep writing.
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c, Transaction::Kind::kSnapshot));
+  WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(c, campaign_id));
+  WF_ASSIGN_OR_RETURN(
+      const Rows q,
+      Exec(c,
+           "SELECT " WATTFLEET_EXPORT_COLUMNS
+           "FROM measurements m JOIN jobs j ON j.id = m.job_id "
+           "JOIN campaigns c ON c.id = j.campaign_id "
+           "LEFT JOIN layers l ON j.kind = 'layer' AND l.key = j.subject "
+           "LEFT JOIN architectures a ON j.kind <> 'layer' "
+           "AND a.campaign_id = j.campaign_id AND a.name = j.subject "
+           "WHERE $1::bigint IS NULL OR j.campaign_id = $1::bigint "
+           "ORDER BY m.job_id",
+           Params().Add(campaign_id)));
+  WF_RETURN_IF_ERROR(tx.Commit());
+  std::vector<ExportRow> rows;
+  rows.reserve(static_cast<size_t>(q.size()));
+  for (int i = 0; i < q.size(); ++i) {
+    struct Columns {
+      const Rows& q;
+      int i;
+      int64_t Int(int k) const { return q.Int(i, k); }
+      std::string Text(int k) const { return q.Text(i, k); }
+      std::string Bytes(int k) const { return q.BytesAt(i, k); }
+      bool IsNull(int k) const { return q.IsNull(i, k); }
+    };
+    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(Columns{q, i}, layer_archs));
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace pg
+}  // namespace wattfleet

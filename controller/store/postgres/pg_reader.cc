@@ -1,0 +1,129 @@
+// DatasetReader over a PostgreSQL dataset: a connection of its own, one REPEATABLE READ, READ
+// ONLY transaction for the reader's life (a snapshot while controllers write), the queries of
+// read_rows.h; measurements through a cursor, so that a large dataset is never one result.
+#include <libpq-fe.h>
+
+#include "pg_store.h"
+#include "read_rows.h"
+#include "wattfleet/store/dataset_reader.h"
+
+namespace wattfleet {
+namespace {
+
+using pg::ConnPtr;
+using pg::Params;
+using pg::Rows;
+
+// Row `row` of a result, as read_rows.h reads rows.
+struct PgRow {
+  const Rows& r;
+  int row;
+  int64_t Int(int c) const { return r.Int(row, c); }
+  double Double(int c) const { return r.Double(row, c); }
+  bool Bool(int c) const { return r.Bool(row, c); }
+  std::string Text(int c) const { return r.Text(row, c); }
+  std::string Bytes(int c) const { return r.BytesAt(row, c); }
+  bool IsNull(int c) const { return r.IsNull(row, c); }
+};
+
+// Rows fetched per round trip of the measurement cursor.
+constexpr int kFetchRows = 2000;
+
+class PgReader final : public DatasetReader {
+ public:
+  PgReader(ConnPtr conn, pg::Transaction snapshot)
+      : conn_(std::move(conn)), snapshot_(std::move(snapshot)) {}
+  // The snapshot is rolled back (nothing was written) before the connection closes.
+  ~PgReader() override = default;
+
+  Result<std::vector<LayerRecord>> Layers() override {
+    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kLayersSql));
+    std::vector<LayerRecord> out;
+    out.reserve(static_cast<size_t>(q.size()));
+    for (int i = 0; i < q.size(); ++i) out.push_back(read_rows::LayerFrom(PgRow{q, i}));
+    return out;
+  }
+
+  Status ForEachMeasurement(
+      const std::function<Status(const MeasurementRecord&)>& fn) override {
+    const std::string cursor = "wattfleet_measurements_" + std::to_string(++cursors_);
+    WF_RETURN_IF_ERROR(pg::Exec(conn_.get(), "DECLARE " + cursor + " NO SCROLL CURSOR FOR " +
+                                                 read_rows::kMeasurementsSql)
+                           .status());
+    Status result = Status::OK();
+    for (;;) {
+      Result<Rows> batch = pg::Exec(
+          conn_.get(), "FETCH FORWARD " + std::to_string(kFetchRows) + " FROM " + cursor);
+      if (!batch.ok()) return batch.status();
+      const Rows& q = *batch;
+      for (int i = 0; i < q.size() && result.ok(); ++i) {
+        Result<MeasurementRecord> m = read_rows::MeasurementFrom(PgRow{q, i});
+        result = m.ok() ? fn(*m) : m.status();
+      }
+      if (!result.ok() || q.size() < kFetchRows) break;
+    }
+    WF_RETURN_IF_ERROR(pg::Exec(conn_.get(), "CLOSE " + cursor).status());
+    return result;
+  }
+
+  Result<std::vector<std::string>> ArchitectureLayers(int64_t architecture_id) override {
+    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitectureLayersSql,
+                                               Params::Of(architecture_id)));
+    std::vector<std::string> keys;
+    keys.reserve(static_cast<size_t>(q.size()));
+    for (int i = 0; i < q.size(); ++i) keys.push_back(q.Text(i, 0));
+    return keys;
+  }
+
+  Result<std::vector<CampaignRecord>> Campaigns() override {
+    WF_ASSIGN_OR_RETURN(const Rows c, pg::Exec(conn_.get(), read_rows::kCampaignsSql));
+    std::vector<CampaignRecord> out;
+    for (int i = 0; i < c.size(); ++i) {
+      out.push_back(CampaignRecord{c.Int(i, 0), c.Text(i, 1), c.Text(i, 2), {}});
+    }
+    WF_ASSIGN_OR_RETURN(const Rows j, pg::Exec(conn_.get(), read_rows::kJobCountsSql));
+    for (int i = 0; i < j.size(); ++i) {
+      read_rows::AddJobCount(j.Int(i, 0), j.Text(i, 1), j.Int(i, 2), &out);
+    }
+    return out;
+  }
+
+  Result<std::vector<ImportedRecord>> ImportedRecords() override {
+    // A database whose schema has no import tables has imported nothing.
+    WF_ASSIGN_OR_RETURN(
+        const Rows has,
+        pg::Exec(conn_.get(), "SELECT to_regclass('external_measurements') IS NOT NULL"));
+    std::vector<ImportedRecord> out;
+    if (has.empty() || !has.Bool(0, 0)) return out;
+    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kImportedSql));
+    for (int i = 0; i < q.size(); ++i) out.push_back(read_rows::ImportedFrom(PgRow{q, i}));
+    return out;
+  }
+
+ private:
+  ConnPtr conn_;
+  pg::Transaction snapshot_;  // after conn_: rolled back before the connection closes
+  int cursors_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DatasetReader>> OpenPgDatasetReader(const std::string& conninfo) {
+  const std::string label = pg::Label(conninfo);
+  WF_ASSIGN_OR_RETURN(ConnPtr conn, pg::Connect(conninfo));
+  WF_ASSIGN_OR_RETURN(const int version, pg::SchemaVersion(conn.get()));
+  if (version == 0) {
+    return Status::InvalidArgument("--db " + label + ": not a wattfleet dataset");
+  }
+  if (version > pg::kSchemaVersion) {
+    return Status::InvalidArgument("--db " + label + ": written by a newer wattfleet (schema " +
+                                   std::to_string(version) + ", this build reads up to " +
+                                   std::to_string(pg::kSchemaVersion) + ")");
+  }
+  WF_ASSIGN_OR_RETURN(pg::Transaction snapshot,
+                      pg::Transaction::Begin(conn.get(), pg::Transaction::Kind::kSnapshot));
+  return std::unique_ptr<DatasetReader>(
+      std::make_unique<PgReader>(std::move(conn), std::move(snapshot)));
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,142 @@
+// DatasetReader over an SQLite dataset file: opened read-only, one read transaction for the
+// reader's life (a snapshot under WAL), the queries of read_rows.h.
+#include <sqlite3.h>
+
+#include "read_rows.h"
+#include "sqlite_store.h"
+#include "wattfleet/store/dataset_reader.h"
+
+namespace wattfleet {
+namespace {
+
+using sqlite::DbPtr;
+using sqlite::Stmt;
+
+// A row of a stepped statement, as read_rows.h reads rows.
+struct SqliteRow {
+  const Stmt& q;
+  int64_t Int(int c) const { return q.Int(c); }
+  double Double(int c) const { return q.Double(c); }
+  bool Bool(int c) const { return q.Int(c) != 0; }
+  std::string Text(int c) const { return q.Text(c); }
+  std::string Bytes(int c) const { return q.BlobAt(c); }
+  bool IsNull(int c) const { return q.IsNull(c); }
+};
+
+class SqliteReader final : public DatasetReader {
+ public:
+  SqliteReader(DbPtr db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+  ~SqliteReader() override {
+    // Ends the read transaction (nothing was written).
+    sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);
+  }
+
+  Status Begin() { return sqlite::Exec(db_.get(), "BEGIN"); }
+
+  Result<std::vector<LayerRecord>> Layers() override {
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kLayersSql));
+    std::vector<LayerRecord> out;
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      out.push_back(read_rows::LayerFrom(SqliteRow{q}));
+    }
+    return out;
+  }
+
+  Status ForEachMeasurement(
+      const std::function<Status(const MeasurementRecord&)>& fn) override {
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kMeasurementsSql));
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      WF_ASSIGN_OR_RETURN(const MeasurementRecord m, read_rows::MeasurementFrom(SqliteRow{q}));
+      WF_RETURN_IF_ERROR(fn(m));
+    }
+    return Status::OK();
+  }
+
+  Result<std::vector<std::string>> ArchitectureLayers(int64_t architecture_id) override {
+    if (!arch_layers_) {
+      WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kArchitectureLayersSql));
+      arch_layers_.emplace(std::move(q));
+    }
+    Stmt& q = *arch_layers_;
+    q.Reset();
+    q.Bind(1, architecture_id);
+    std::vector<std::string> keys;
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      keys.push_back(q.Text(0));
+    }
+    return keys;
+  }
+
+  Result<std::vector<CampaignRecord>> Campaigns() override {
+    std::vector<CampaignRecord> out;
+    {
+      WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kCampaignsSql));
+      for (;;) {
+        WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+        if (!row) break;
+        out.push_back(CampaignRecord{q.Int(0), q.Text(1), q.Text(2), {}});
+      }
+    }
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kJobCountsSql));
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      read_rows::AddJobCount(q.Int(0), q.Text(1), q.Int(2), &out);
+    }
+    return out;
+  }
+
+  Result<std::vector<ImportedRecord>> ImportedRecords() override {
+    // Datasets from before schema version 3 have no import tables.
+    WF_ASSIGN_OR_RETURN(Stmt has, Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                          "AND name = 'external_measurements'"));
+    WF_ASSIGN_OR_RETURN(const bool exists, has.Step());
+    std::vector<ImportedRecord> out;
+    if (!exists) return out;
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kImportedSql));
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      out.push_back(read_rows::ImportedFrom(SqliteRow{q}));
+    }
+    return out;
+  }
+
+ private:
+  // A query that does not prepare means tables are missing: not a dataset this build reads.
+  Result<Stmt> Prepare(const char* sql) {
+    Result<Stmt> q = Stmt::Prepare(db_.get(), sql);
+    if (!q.ok()) {
+      return Status::InvalidArgument("--db " + path_ + ": not a wattfleet dataset (" +
+                                     q.status().message() + ")");
+    }
+    return q;
+  }
+
+  DbPtr db_;
+  std::string path_;
+  std::optional<Stmt> arch_layers_;  // prepared once, reused per architecture
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DatasetReader>> OpenSqliteDatasetReader(const std::string& path) {
+  WF_ASSIGN_OR_RETURN(DbPtr db, sqlite::OpenDatasetReadOnly(path));
+  WF_ASSIGN_OR_RETURN(const int version, sqlite::SchemaVersion(db.get()));
+  if (version > sqlite::kSchemaVersion) {
+    return Status::InvalidArgument("--db " + path + ": written by a newer wattfleet (schema " +
+                                   std::to_string(version) + ", this build reads up to " +
+                                   std::to_string(sqlite::kSchemaVersion) + ")");
+  }
+  auto reader = std::make_unique<SqliteReader>(std::move(db), path);
+  WF_RETURN_IF_ERROR(reader->Begin());
+  return std::unique_ptr<DatasetReader>(std::move(reader));
+}
+
+}  // namespace wattfleet
