@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -295,40 +294,5 @@ TEST(Characterise, HwmonSaysHowLongItsReadingsAverage) {
 }
 
 // stdout of `command` (bounded by the command itself).
-std::string Output(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-TEST(Characterise, TheAgentsProbeShowsItsMeter) {
-  TempDir dir;
-  RaplDomain(dir, "intel-rapl:0", "package-0", 5000, 262143328850LL);
-  const std::string agent = std::string(WATTFLEET_AGENT_BIN) + " --sensor rapl --sysfs-root '" +
-                            dir.path() + "' probe";
-  // A frozen fake counter: stuck, said in both forms, after polling for at most ~2 s.
-  const auto j = nlohmann::json::parse(Output("timeout 60 " + agent + " --json 2>/dev/null"));
-  ASSERT_TRUE(j.contains("meter")) << j.dump();
-  EXPECT_EQ(j["meter"]["backend"], "rapl");
-  EXPECT_EQ(j["meter"]["character"]["method"], "energy counter");
-  EXPECT_EQ(j["meter"]["character"]["stuck"], true);
-  EXPECT_DOUBLE_EQ(j["meter"]["character"]["resolution_j"].get<double>(), 1e-6);
-  EXPECT_NE(j["meter"]["character"]["note"].get<std::string>().find("no dram domain"),
-            std::string::npos);
-  const std::string text = Output("timeout 60 " + agent + " 2>/dev/null");
-  EXPECT_NE(text.find("meter       rapl: energy counter, STUCK"), std::string::npos) << text;
-  // A meter that cannot open says why, in place of its character.
-  const auto none = nlohmann::json::parse(Output(
-      "timeout 60 " + std::string(WATTFLEET_AGENT_BIN) + " --sensor hwmon --sysfs-root '" +
-      dir.path() + "' probe --json 2>/dev/null"));
-  EXPECT_NE(none["meter"].value("error", "").find("ina3221"), std::string::npos)
-      << none.dump();
-}
-
 }  // namespace
 }  // namespace wattfleet

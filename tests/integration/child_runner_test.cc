@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-#include "fake_meter.h"
+#include "../unit/fake_meter.h"
 #include "job_runner.h"
 #include "wattfleet/common/architecture.h"
 

@@ -15,8 +15,8 @@
 #include <gtest/gtest.h>
 
 #include "pg_server.h"
-#include "store_contract.h"
-#include "temp_dir.h"
+#include "../unit/store_contract.h"
+#include "../unit/temp_dir.h"
 
 #include "pg_store.h"
 #include "wattfleet/store/store.h"
