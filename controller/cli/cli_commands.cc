@@ -20,6 +20,7 @@
 #include "wattfleet/campaign/architecture_source.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/active/active_profiler.h"
+#include "wattfleet/dispatch/admin_protocol.h"
 #include "wattfleet/dispatch/dispatcher.h"
 #include "wattfleet/store/export.h"
 #include "wattfleet/dispatch/metrics_server.h"
@@ -44,8 +45,8 @@ extern "C" void OnServeStop(int) {
 }
 
 // One request/reply with the controller's admin socket, bounded in time.
-Result<nlohmann::json> AdminRequest(const std::string& endpoint, const nlohmann::json& request,
-                                    double timeout_s = 10) {
+Result<nlohmann::json> Ask(const std::string& endpoint, const AdminRequest& request,
+                           double timeout_s = 10) {
   zmq::context_t ctx(1);
   zmq::socket_t req(ctx, zmq::socket_type::req);
   req.set(zmq::sockopt::linger, 0);
@@ -54,7 +55,7 @@ Result<nlohmann::json> AdminRequest(const std::string& endpoint, const nlohmann:
   } catch (const zmq::error_t& e) {
     return Status::InvalidArgument("--admin " + endpoint + ": " + e.what());
   }
-  req.send(zmq::buffer(request.dump()), zmq::send_flags::none);
+  req.send(zmq::buffer(request.ToJson().dump()), zmq::send_flags::none);
   zmq::pollitem_t item{req.handle(), 0, ZMQ_POLLIN, 0};
   zmq::poll(&item, 1, std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
   if (!(item.revents & ZMQ_POLLIN)) {
@@ -68,13 +69,6 @@ Result<nlohmann::json> AdminRequest(const std::string& endpoint, const nlohmann:
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("unreadable answer from the controller: ") + e.what());
   }
-}
-
-// An admin reply as a Status (ok:false carries its exit code).
-Status ReplyStatus(const nlohmann::json& reply) {
-  if (reply.value("ok", false)) return Status::OK();
-  const std::string error = reply.value("error", std::string("unknown error"));
-  return reply.value("code", 1) == 2 ? Status::InvalidArgument(error) : Status::Internal(error);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -186,13 +180,15 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
   // Validated here first, so that errors name this machine's file and nothing is sent.
   auto campaign = LoadCampaignFile(campaign_path);
   if (!campaign.ok()) return Fail(campaign.status());
-  auto reply = AdminRequest(admin, {{"op", "submit"},
-                                    {"yaml", ReadFile(campaign_path)},
-                                    {"path", campaign_path}});
+  AdminRequest submit;
+  submit.op = AdminOp::kSubmit;
+  submit.yaml = ReadFile(campaign_path);
+  submit.path = campaign_path;
+  auto reply = Ask(admin, submit);
   if (!reply.ok()) return Fail(reply.status());
-  Status s = ReplyStatus(*reply);
-  if (!s.ok()) return Fail(s);
-  const int64_t id = reply->value("id", int64_t{0});
+  auto submitted = SubmitReply::FromJson(*reply);
+  if (!submitted.ok()) return Fail(submitted.status());
+  const int64_t id = submitted->campaign_id;
   if (!json) std::cout << id << "\n";
   if (!wait) {
     if (json) std::cout << reply->dump() << "\n";
@@ -201,10 +197,13 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
   std::cout.flush();
   // stdout carries the id (or the document) that scripts read: progress lines go to stderr
   // unless stdout is a terminal, where a bar follows the id.
-  Progress progress = MakeCliProgress("campaign " + std::to_string(id),
-                                      reply->value("jobs", int64_t{0}), json, std::cerr);
+  Progress progress = MakeCliProgress("campaign " + std::to_string(id), submitted->jobs, json,
+                                      std::cerr);
+  // A campaign the controller no longer lists (its dataset replaced, say) ends the wait.
+  int missing = 0;
+  constexpr int kMissingPolls = 20;
   for (;;) {
-    auto status = AdminRequest(admin, {{"op", "status"}});
+    auto status = Ask(admin, AdminRequest{AdminOp::kStatus, "", "", 0});
     if (!status.ok()) {
       progress.Finish();
       return Fail(status.status());
@@ -213,8 +212,10 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
       progress.Finish();
       return Fail(st);
     }
+    bool listed = false;
     for (const auto& c : (*status)["campaigns"]) {
       if (c.value("id", int64_t{0}) != id) continue;
+      listed = true;
       const std::string state = c.value("state", "");
       UpdateCampaignProgress(c, (*status)["agents"], &progress);
       if (state != "running") {
@@ -224,15 +225,32 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
         } else {
           std::cerr << "campaign " << id << " " << state << ": " << c["jobs"].dump() << "\n";
         }
+        // As `run`: a campaign that ended with jobs unmeasured, or was cancelled, is not a
+        // success.
+        const auto& jobs = c["jobs"];
+        const int64_t unmeasured = jobs.value("failed", int64_t{0}) +
+                                   jobs.value("quarantined", int64_t{0}) +
+                                   jobs.value("cancelled", int64_t{0});
+        if (state != "done" || unmeasured > 0) {
+          std::cerr << "wattfleet: campaign " << id << " ended " << state << " with "
+                    << unmeasured << " job(s) unmeasured (wattfleet status shows why)\n";
+          return 1;
+        }
         return 0;
       }
+    }
+    if (!listed && ++missing >= kMissingPolls) {
+      progress.Finish();
+      std::cerr << "wattfleet: campaign " << id << " is no longer listed by the controller at "
+                << admin << "\n";
+      return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
 int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
-  auto reply = AdminRequest(admin, {{"op", "status"}});
+  auto reply = Ask(admin, AdminRequest{AdminOp::kStatus, "", "", 0});
   if (!reply.ok()) return Fail(reply.status());
   Status s = ReplyStatus(*reply);
   if (!s.ok()) return Fail(s);
@@ -296,11 +314,11 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
 }
 
 int CmdCancel(int64_t id, const std::string& admin) {
-  auto reply = AdminRequest(admin, {{"op", "cancel"}, {"id", id}});
+  auto reply = Ask(admin, AdminRequest{AdminOp::kCancel, "", "", id});
   if (!reply.ok()) return Fail(reply.status());
-  Status s = ReplyStatus(*reply);
-  if (!s.ok()) return Fail(s);
-  std::cout << "campaign " << id << " cancelled (" << reply->value("cancelled_jobs", 0)
+  auto cancelled = CancelReply::FromJson(*reply);
+  if (!cancelled.ok()) return Fail(cancelled.status());
+  std::cout << "campaign " << id << " cancelled (" << cancelled->cancelled_jobs
             << " jobs no longer dispatched)\n";
   return 0;
 }

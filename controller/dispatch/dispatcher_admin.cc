@@ -1,8 +1,10 @@
-// The dispatcher's admin socket: JSON requests from the CLI (submit, status, cancel),
-// answered on the dispatcher's own thread so that the store has one user.
+// The dispatcher's admin socket: requests from the CLI (submit, status, cancel; the protocol
+// is admin_protocol.h), answered on the dispatcher's own thread so that the store has one
+// user.
 #include <spdlog/spdlog.h>
 
 #include "wattfleet/campaign/campaign.h"
+#include "wattfleet/dispatch/admin_protocol.h"
 #include "wattfleet/dispatch/dispatcher.h"
 #include "wattfleet/plan/planner.h"
 #include "wattfleet/common/sensor_character_json.h"
@@ -23,28 +25,35 @@ void Dispatcher::HandleAdmin() {
   if (!admin_.recv(request, zmq::recv_flags::dontwait)) return;
   nlohmann::json reply;
   try {
-    const auto req = nlohmann::json::parse(request.to_string());
-    const std::string op = req.value("op", "");
-    if (op == "submit") {
-      StartSubmit(req);  // answered by FinishSubmit
-      return;
-    } else if (op == "status") {
-      reply = AdminStatus();
-    } else if (op == "cancel") {
-      reply = AdminCancel(req);
+    Result<AdminRequest> req = ParseAdminRequest(request.to_string());
+    if (!req.ok()) {
+      ++counters_.malformed;
+      reply = ErrorReply(req.status());
+      // The exit code a version-1 CLI reads, so that it exits 2 and shows why.
+      reply["code"] = 2;
     } else {
-      reply = {{"ok", false}, {"code", 2}, {"error", "unknown admin op '" + op + "'"}};
+      switch (req->op) {
+        case AdminOp::kSubmit:
+          StartSubmit(*req);  // answered by FinishSubmit
+          return;
+        case AdminOp::kStatus:
+          reply = AdminStatus();
+          break;
+        case AdminOp::kCancel:
+          reply = AdminCancel(req->campaign_id);
+          break;
+      }
     }
   } catch (const std::exception& e) {
-    ++counters_.malformed;
-    reply = {{"ok", false}, {"code", 2}, {"error", std::string("bad admin request: ") + e.what()}};
+    // A REP socket that owes a reply reads nothing more: answer, whatever happened.
+    reply = ErrorReply(ErrorKind::kFailed, std::string("admin request failed: ") + e.what());
   }
   Reply(reply);
 }
 
-void Dispatcher::StartSubmit(const nlohmann::json& req) {
-  std::string yaml = req.at("yaml").get<std::string>();
-  std::string path = req.value("path", "campaign");
+void Dispatcher::StartSubmit(const AdminRequest& req) {
+  std::string yaml = req.yaml;
+  std::string path = req.path;
   // Parsing and planning touch neither the store nor the sockets.
   pending_submit_ = std::async(std::launch::async,
                                [yaml = std::move(yaml), path = std::move(path)]() -> Result<Plan> {
@@ -66,29 +75,29 @@ void Dispatcher::FinishSubmit() {
   nlohmann::json reply;
   try {
     if (!plan.ok()) {
-      reply = {{"ok", false}, {"code", 2}, {"error", plan.status().message()}};
+      reply = ErrorReply(ErrorKind::kBadRequest, plan.status().message());
     } else if (stop_.load()) {
-      reply = {{"ok", false}, {"code", 1}, {"error", "the controller is stopping"}};
+      reply = ErrorReply(ErrorKind::kFailed, "the controller is stopping");
     } else if (auto id = store_.CreateCampaign(*plan); !id.ok()) {
-      reply = {{"ok", false}, {"code", 1}, {"error", id.status().ToString()}};
+      reply = ErrorReply(ErrorKind::kFailed, id.status().ToString());
     } else if (Status s = LoadJobs(*id); !s.ok()) {
-      reply = {{"ok", false}, {"code", 1}, {"error", s.ToString()}};
+      reply = ErrorReply(ErrorKind::kFailed, s.ToString());
     } else {
       spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, plan->campaign.name,
                    plan->jobs.size());
-      reply = {{"ok", true}, {"id", *id}, {"name", plan->campaign.name},
-               {"jobs", plan->jobs.size()}};
+      reply = SubmitReply{*id, plan->campaign.name, static_cast<int64_t>(plan->jobs.size())}
+                  .ToJson();
     }
   } catch (const std::exception& e) {
     // A REP socket that owes a reply reads nothing more: answer, whatever happened.
-    reply = {{"ok", false}, {"code", 1}, {"error", std::string("submit failed: ") + e.what()}};
+    reply = ErrorReply(ErrorKind::kFailed, std::string("submit failed: ") + e.what());
   }
   Reply(reply);
 }
 
 nlohmann::json Dispatcher::AdminStatus() {
   auto campaigns = store_.ListCampaigns();
-  if (!campaigns.ok()) return {{"ok", false}, {"code", 1}, {"error", campaigns.status().ToString()}};
+  if (!campaigns.ok()) return ErrorReply(ErrorKind::kFailed, campaigns.status().ToString());
   nlohmann::json out = {{"ok", true}};
   out["campaigns"] = nlohmann::json::array();
   for (const auto& c : *campaigns) {
@@ -121,9 +130,7 @@ nlohmann::json Dispatcher::AdminStatus() {
                              {"dropped", a.why}});
   }
   auto quarantined = store_.ListQuarantined(100);
-  if (!quarantined.ok()) {
-    return {{"ok", false}, {"code", 1}, {"error", quarantined.status().ToString()}};
-  }
+  if (!quarantined.ok()) return ErrorReply(ErrorKind::kFailed, quarantined.status().ToString());
   out["quarantined"] = nlohmann::json::array();
   for (const QuarantinedJob& q : *quarantined) {
     out["quarantined"].push_back({{"job_id", q.job_id},
@@ -144,19 +151,16 @@ nlohmann::json Dispatcher::AdminStatus() {
   return out;
 }
 
-nlohmann::json Dispatcher::AdminCancel(const nlohmann::json& req) {
-  const int64_t id = req.at("id").get<int64_t>();
+nlohmann::json Dispatcher::AdminCancel(int64_t id) {
   Status s = store_.CancelCampaign(id);
-  if (!s.ok()) {
-    return {{"ok", false}, {"code", s.code() == StatusCode::kNotFound ? 2 : 1}, {"error", s.message()}};
-  }
+  if (!s.ok()) return ErrorReply(s);
   std::vector<int64_t> ended;
   for (const auto& [job_id, e] : jobs_) {
     if (e.job.spec.campaign_id == id) ended.push_back(job_id);
   }
   for (int64_t job_id : ended) EndJob(job_id);
   active_per_campaign_.erase(id);
-  return {{"ok", true}, {"id", id}, {"cancelled_jobs", ended.size()}};
+  return CancelReply{id, static_cast<int64_t>(ended.size())}.ToJson();
 }
 
 }  // namespace wattfleet

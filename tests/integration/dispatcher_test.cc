@@ -13,6 +13,7 @@
 #include <zmq_addon.hpp>
 
 #include "wattfleet/campaign/campaign.h"
+#include "wattfleet/dispatch/admin_protocol.h"
 #include "wattfleet/dispatch/dispatcher.h"
 #include "wattfleet/plan/planner.h"
 #include "wattfleet/store/store.h"
@@ -275,12 +276,12 @@ TEST_F(DispatcherTest, ASubmittedCampaignIsCommittedBeforeItsIdIsAnswered) {
   // The window between an early answer and the commit is short: look right after each of
   // several answers.
   for (int i = 0; i < 20; ++i) {
-    nlohmann::json submit = {{"op", "submit"},
-                             {"path", "inline.yaml"},
-                             {"yaml", "name: c" + std::to_string(i) +
-                                          "\ndevices: [{class: cpu}]\n"
-                                          "architectures: [{zoo: lenet5}]\n"}};
-    req.send(zmq::buffer(submit.dump()), zmq::send_flags::none);
+    AdminRequest submit;
+    submit.op = AdminOp::kSubmit;
+    submit.path = "inline.yaml";
+    submit.yaml = "name: c" + std::to_string(i) +
+                  "\ndevices: [{class: cpu}]\narchitectures: [{zoo: lenet5}]\n";
+    req.send(zmq::buffer(submit.ToJson().dump()), zmq::send_flags::none);
     zmq::pollitem_t item{req.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(5000));
     ASSERT_TRUE(item.revents & ZMQ_POLLIN);
@@ -295,6 +296,36 @@ TEST_F(DispatcherTest, ASubmittedCampaignIsCommittedBeforeItsIdIsAnswered) {
     for (const auto& [state, n] : campaigns->back().jobs) jobs += n;
     EXPECT_EQ(jobs, answer.value("jobs", int64_t{-1}));
   }
+}
+
+TEST_F(DispatcherTest, AnAdminRequestOfAnotherVersionIsABadRequestThatSaysWhy) {
+  Start();
+  zmq::socket_t req(ctx_, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  req.connect(dispatcher_->admin_endpoint());
+  auto ask = [&](const std::string& text) {
+    req.send(zmq::buffer(text), zmq::send_flags::none);
+    zmq::pollitem_t item{req.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(10000));
+    EXPECT_TRUE(item.revents & ZMQ_POLLIN);
+    zmq::message_t reply;
+    EXPECT_TRUE(req.recv(reply));
+    return nlohmann::json::parse(reply.to_string());
+  };
+  // Version 1 (no version): refused as the request's fault, with the code a version-1 CLI
+  // reads for its exit status.
+  const auto old = ask(R"({"op": "status"})");
+  EXPECT_FALSE(old.value("ok", true));
+  EXPECT_EQ(old.value("error_kind", ""), "bad_request");
+  EXPECT_EQ(old.value("code", 0), 2);
+  EXPECT_NE(old.value("error", "").find("version"), std::string::npos) << old.dump();
+  EXPECT_EQ(ReplyStatus(old).code(), StatusCode::kInvalidArgument);
+  // The current version is answered.
+  const auto now = ask(AdminRequest{AdminOp::kStatus, "", "", 0}.ToJson().dump());
+  EXPECT_TRUE(now.value("ok", false)) << now.dump();
+  // Cancelling a campaign that does not exist is the request's fault too.
+  const auto cancel = ask(AdminRequest{AdminOp::kCancel, "", "", 4242}.ToJson().dump());
+  EXPECT_EQ(ReplyStatus(cancel).code(), StatusCode::kInvalidArgument) << cancel.dump();
 }
 
 TEST_F(DispatcherTest, ALargeSubmitIsPlannedWhileResultsAreStillAcknowledged) {
@@ -316,8 +347,11 @@ TEST_F(DispatcherTest, ALargeSubmitIsPlannedWhileResultsAreStillAcknowledged) {
   zmq::socket_t req(ctx_, zmq::socket_type::req);
   req.set(zmq::sockopt::linger, 0);
   req.connect(dispatcher_->admin_endpoint());
-  nlohmann::json submit = {{"op", "submit"}, {"path", "large.yaml"}, {"yaml", yaml}};
-  req.send(zmq::buffer(submit.dump()), zmq::send_flags::none);
+  AdminRequest submit;
+  submit.op = AdminOp::kSubmit;
+  submit.path = "large.yaml";
+  submit.yaml = yaml;
+  req.send(zmq::buffer(submit.ToJson().dump()), zmq::send_flags::none);
   // Let the dispatcher read the submit in a pass of its own before the result comes. On a
   // slow machine the two may still share a pass; then the check below is merely weaker (a
   // loop that plans inline would pass it too), never wrong.

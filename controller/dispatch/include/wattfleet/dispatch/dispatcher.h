@@ -23,6 +23,7 @@
 #include "wattfleet/dispatch/job_queue.h"
 #include "wattfleet/plan/planner.h"
 #include "wattfleet/store/store.h"
+#include "wattfleet/dispatch/admin_protocol.h"
 #include "wattfleet/dispatch/job_source.h"
 #include "wattfleet/dispatch/zap_handler.h"
 #include "wattfleet/common/clock.h"
@@ -135,11 +136,11 @@ class Dispatcher {
   // A submit is parsed and planned on a thread of its own (a large campaign takes seconds,
   // and heartbeats and results must not wait for it); FinishSubmit stores the plan and
   // answers, on this thread, once the plan is ready.
-  void StartSubmit(const nlohmann::json& req);
+  void StartSubmit(const AdminRequest& req);
   void FinishSubmit();
   void Reply(const nlohmann::json& reply);
   nlohmann::json AdminStatus();
-  nlohmann::json AdminCancel(const nlohmann::json& req);
+  nlohmann::json AdminCancel(int64_t campaign_id);
   void DropAgent(const std::string& identity, const std::string& why);
   // leased -> queued (dispatcher_leases.cc). `spend`: whether the attempt counts (false when
   // the job never left). A job whose lease the store no longer holds (its result is stored,

@@ -1,0 +1,149 @@
+#include "wattfleet/dispatch/admin_protocol.h"
+
+#include <array>
+#include <utility>
+
+namespace wattfleet {
+namespace {
+
+constexpr std::array<std::pair<AdminOp, std::string_view>, 3> kOps{{
+    {AdminOp::kSubmit, "submit"},
+    {AdminOp::kStatus, "status"},
+    {AdminOp::kCancel, "cancel"},
+}};
+
+Status Bad(const std::string& what) {
+  return Status::InvalidArgument("bad admin request: " + what);
+}
+
+}  // namespace
+
+std::string_view AdminOpName(AdminOp op) {
+  for (const auto& [o, name] : kOps) {
+    if (o == op) return name;
+  }
+  return "unknown";
+}
+
+std::optional<AdminOp> ParseAdminOp(std::string_view name) {
+  for (const auto& [o, n] : kOps) {
+    if (n == name) return o;
+  }
+  return std::nullopt;
+}
+
+nlohmann::json AdminRequest::ToJson() const {
+  nlohmann::json j = {{"version", kAdminProtocolVersion}, {"op", AdminOpName(op)}};
+  switch (op) {
+    case AdminOp::kSubmit:
+      j["yaml"] = yaml;
+      j["path"] = path;
+      break;
+    case AdminOp::kCancel:
+      j["id"] = campaign_id;
+      break;
+    case AdminOp::kStatus:
+      break;
+  }
+  return j;
+}
+
+Result<AdminRequest> ParseAdminRequest(std::string_view text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Bad("not a JSON object");
+  const auto version = j.find("version");
+  if (version == j.end() || !version->is_number_integer()) {
+    return Bad("admin protocol version 1 (no \"version\"); this controller speaks version " +
+               std::to_string(kAdminProtocolVersion) + ": use a wattfleet of the same version");
+  }
+  if (version->get<int64_t>() != kAdminProtocolVersion) {
+    return Bad("admin protocol version " + std::to_string(version->get<int64_t>()) +
+               "; this controller speaks version " + std::to_string(kAdminProtocolVersion));
+  }
+  const auto op = j.find("op");
+  if (op == j.end() || !op->is_string()) return Bad("no \"op\"");
+  const std::optional<AdminOp> parsed = ParseAdminOp(op->get<std::string>());
+  if (!parsed) return Bad("unknown admin op '" + op->get<std::string>() + "'");
+  AdminRequest r;
+  r.op = *parsed;
+  switch (r.op) {
+    case AdminOp::kSubmit: {
+      const auto yaml = j.find("yaml");
+      if (yaml == j.end() || !yaml->is_string()) return Bad("submit without \"yaml\" text");
+      r.yaml = yaml->get<std::string>();
+      const auto path = j.find("path");
+      r.path = path != j.end() && path->is_string() ? path->get<std::string>() : "campaign";
+      break;
+    }
+    case AdminOp::kCancel: {
+      const auto id = j.find("id");
+      if (id == j.end() || !id->is_number_integer()) return Bad("cancel without an integer \"id\"");
+      r.campaign_id = id->get<int64_t>();
+      break;
+    }
+    case AdminOp::kStatus:
+      break;
+  }
+  return r;
+}
+
+std::string_view ErrorKindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kBadRequest: return "bad_request";
+    case ErrorKind::kFailed: return "failed";
+  }
+  return "failed";
+}
+
+nlohmann::json ErrorReply(ErrorKind kind, const std::string& error) {
+  return {{"ok", false}, {"error_kind", ErrorKindName(kind)}, {"error", error}};
+}
+
+nlohmann::json ErrorReply(const Status& status) {
+  const bool theirs = status.code() == StatusCode::kInvalidArgument ||
+                      status.code() == StatusCode::kNotFound;
+  return ErrorReply(theirs ? ErrorKind::kBadRequest : ErrorKind::kFailed,
+                    theirs ? status.message() : status.ToString());
+}
+
+Status ReplyStatus(const nlohmann::json& reply) {
+  if (!reply.is_object()) return Status::Corruption("the controller's reply is not an object");
+  if (reply.value("ok", false)) return Status::OK();
+  const std::string error = reply.value("error", std::string("unknown error"));
+  return reply.value("error_kind", std::string()) == ErrorKindName(ErrorKind::kBadRequest)
+             ? Status::InvalidArgument(error)
+             : Status::Internal(error);
+}
+
+nlohmann::json SubmitReply::ToJson() const {
+  return {{"ok", true}, {"id", campaign_id}, {"name", name}, {"jobs", jobs}};
+}
+
+Result<SubmitReply> SubmitReply::FromJson(const nlohmann::json& reply) {
+  WF_RETURN_IF_ERROR(ReplyStatus(reply));
+  const auto id = reply.find("id");
+  const auto jobs = reply.find("jobs");
+  if (id == reply.end() || !id->is_number_integer() || jobs == reply.end() ||
+      !jobs->is_number_integer()) {
+    return Status::Corruption("the controller's submit reply lacks its id or job count");
+  }
+  return SubmitReply{id->get<int64_t>(), reply.value("name", std::string()),
+                     jobs->get<int64_t>()};
+}
+
+nlohmann::json CancelReply::ToJson() const {
+  return {{"ok", true}, {"id", campaign_id}, {"cancelled_jobs", cancelled_jobs}};
+}
+
+Result<CancelReply> CancelReply::FromJson(const nlohmann::json& reply) {
+  WF_RETURN_IF_ERROR(ReplyStatus(reply));
+  const auto id = reply.find("id");
+  const auto n = reply.find("cancelled_jobs");
+  if (id == reply.end() || !id->is_number_integer() || n == reply.end() ||
+      !n->is_number_integer()) {
+    return Status::Corruption("the controller's cancel reply lacks its id or job count");
+  }
+  return CancelReply{id->get<int64_t>(), n->get<int64_t>()};
+}
+
+}  // namespace wattfleet
