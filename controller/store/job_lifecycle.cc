@@ -102,10 +102,52 @@ std::optional<JobState> FinalStateAfter(Outcome outcome, int32_t attempts_spent,
   return std::nullopt;
 }
 
-Status CheckCampaignTakesJobs(int64_t campaign_id, std::string_view state) {
-  if (state == "running") return Status::OK();
-  return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " is " +
-                                 std::string(state) + ", not running");
+std::string_view CampaignStateName(CampaignState s) {
+  switch (s) {
+    case CampaignState::kRunning: return "running";
+    case CampaignState::kDone: return "done";
+    case CampaignState::kCancelled: return "cancelled";
+  }
+  return "unknown";
 }
+
+Result<CampaignState> ParseCampaignState(int64_t campaign_id, std::string_view name) {
+  for (CampaignState s : {CampaignState::kRunning, CampaignState::kDone, CampaignState::kCancelled}) {
+    if (CampaignStateName(s) == name) return s;
+  }
+  return Status::Corruption("campaign " + std::to_string(campaign_id) + " has unknown state '" +
+                            std::string(name) + "'");
+}
+
+namespace {
+
+Status NotRunning(int64_t campaign_id, CampaignState state) {
+  return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " is " +
+                                 std::string(CampaignStateName(state)) + ", not running");
+}
+
+}  // namespace
+
+Status CheckCampaignTakesJobs(int64_t campaign_id, CampaignState state) {
+  if (state == CampaignState::kRunning) return Status::OK();
+  return NotRunning(campaign_id, state);
+}
+
+Result<bool> MayFinish(int64_t campaign_id, CampaignState state) {
+  switch (state) {
+    case CampaignState::kRunning: return true;
+    case CampaignState::kDone: return false;
+    case CampaignState::kCancelled: return NotRunning(campaign_id, state);
+  }
+  return NotRunning(campaign_id, state);
+}
+
+Status CheckNothingUnfinished(int64_t campaign_id, int64_t unfinished) {
+  if (unfinished == 0) return Status::OK();
+  return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " still has " +
+                                 std::to_string(unfinished) + " unfinished jobs");
+}
+
+bool MayCancel(CampaignState state) { return state == CampaignState::kRunning; }
 
 }  // namespace wattfleet

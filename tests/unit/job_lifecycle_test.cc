@@ -36,7 +36,9 @@ TEST(JobLifecycleTest, AJobIsLeasedOnlyWhenQueuedAndNeverUnderALowerNumber) {
   EXPECT_TRUE(MayLease({JobState::kQueued, 2}, 2));  // a JOB that could not be sent
   EXPECT_FALSE(MayLease({JobState::kQueued, 3}, 2));
   for (JobState s : kAll) {
-    if (s != JobState::kQueued) EXPECT_FALSE(MayLease({s, 0}, 1)) << JobStateName(s);
+    if (s != JobState::kQueued) {
+      EXPECT_FALSE(MayLease({s, 0}, 1)) << JobStateName(s);
+    }
   }
   const Status not_queued = LeaseRefused(7, 1, {JobState::kDone, 1});
   EXPECT_EQ(not_queued.code(), StatusCode::kAlreadyExists);
@@ -108,13 +110,34 @@ TEST(JobLifecycleTest, TheLayerFailingEndsTheJobAndInfrastructureFailuresAreRetr
   EXPECT_EQ(FinalStateAfter(Outcome::kLost, 4, 3), JobState::kQuarantined);
 }
 
-TEST(JobLifecycleTest, OnlyARunningCampaignTakesNewJobs) {
-  EXPECT_TRUE(CheckCampaignTakesJobs(4, "running").ok());
-  for (const char* state : {"done", "cancelled"}) {
+TEST(JobLifecycleTest, CampaignStatesHaveStoredNamesAndUnknownOnesAreCorruption) {
+  for (CampaignState s : {CampaignState::kRunning, CampaignState::kDone, CampaignState::kCancelled}) {
+    auto parsed = ParseCampaignState(1, CampaignStateName(s));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, s);
+  }
+  const Status bad = ParseCampaignState(3, "paused").status();
+  EXPECT_EQ(bad.code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.message().find("campaign 3"), std::string::npos);
+}
+
+TEST(JobLifecycleTest, OnlyARunningCampaignTakesNewJobsIsFinishedOrCancelled) {
+  EXPECT_TRUE(CheckCampaignTakesJobs(4, CampaignState::kRunning).ok());
+  for (CampaignState state : {CampaignState::kDone, CampaignState::kCancelled}) {
     const Status s = CheckCampaignTakesJobs(4, state);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-    EXPECT_NE(s.message().find("campaign 4 is " + std::string(state)), std::string::npos);
+    EXPECT_NE(s.message().find("campaign 4 is " + std::string(CampaignStateName(state))),
+              std::string::npos);
+    EXPECT_FALSE(MayCancel(state));
   }
+  EXPECT_TRUE(MayCancel(CampaignState::kRunning));
+  EXPECT_TRUE(*MayFinish(4, CampaignState::kRunning));
+  EXPECT_FALSE(*MayFinish(4, CampaignState::kDone));  // already done: nothing to do
+  EXPECT_EQ(MayFinish(4, CampaignState::kCancelled).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckNothingUnfinished(4, 0).ok());
+  const Status open = CheckNothingUnfinished(4, 2);
+  EXPECT_EQ(open.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(open.message().find("2 unfinished jobs"), std::string::npos);
 }
 
 }  // namespace

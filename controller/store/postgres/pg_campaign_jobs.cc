@@ -118,7 +118,8 @@ Result<ActiveJob> AddJob(PGconn* conn, int64_t campaign_id, const JobSpec& job, 
                                            "SELECT state FROM campaigns WHERE id = $1 FOR SHARE",
                                            Params::Of(campaign_id)));
     if (c.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
-    WF_RETURN_IF_ERROR(CheckCampaignTakesJobs(campaign_id, c.Text(0, 0)));
+    WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, c.Text(0, 0)));
+    WF_RETURN_IF_ERROR(CheckCampaignTakesJobs(campaign_id, state));
   }
   WF_ASSIGN_OR_RETURN(const std::vector<int64_t> ids, InsertJobs(conn, campaign_id, {job}, now_ms));
   WF_RETURN_IF_ERROR(tx.Commit());

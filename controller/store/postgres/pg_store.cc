@@ -377,22 +377,20 @@ Status PgStore::FinishCampaign(int64_t campaign_id) {
                                          "FOR NO KEY UPDATE",
                                          Params::Of(campaign_id)));
   if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
-  const std::string state = q.Text(0, 0);
-  if (state == "done") return tx.Commit();
-  if (state != "running") {
+  WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, q.Text(0, 0)));
+  const Result<bool> finish = MayFinish(campaign_id, state);
+  if (!finish.ok() || !*finish) {
     WF_RETURN_IF_ERROR(tx.Commit());  // nothing written; keeps the lock
-    return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " is " + state +
-                                   ", not running");
+    return finish.status();
   }
   WF_ASSIGN_OR_RETURN(const Rows open, Exec(c,
                                             "SELECT COUNT(*) FROM jobs WHERE campaign_id = $1 "
                                             "AND state IN ('planned', 'queued', 'leased')",
                                             Params::Of(campaign_id)));
   const int64_t unfinished = open.empty() ? 0 : open.Int(0, 0);
-  if (unfinished > 0) {
+  if (Status s = CheckNothingUnfinished(campaign_id, unfinished); !s.ok()) {
     WF_RETURN_IF_ERROR(tx.Commit());  // nothing written; keeps the lock
-    return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " still has " +
-                                   std::to_string(unfinished) + " unfinished jobs");
+    return s;
   }
   WF_RETURN_IF_ERROR(Exec(c, "UPDATE campaigns SET state = 'done', finished_ms = $1 WHERE id = $2",
                           Params::Of(Now(), campaign_id))
@@ -428,8 +426,8 @@ Status PgStore::CancelOnce(PGconn* c, int64_t campaign_id) {
                                          "FOR NO KEY UPDATE",
                                          Params::Of(campaign_id)));
   if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
-  // A finished campaign has nothing left to stop; it stays "done" so its state stays true.
-  if (q.Text(0, 0) != "running") return tx.Commit();
+  WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, q.Text(0, 0)));
+  if (!MayCancel(state)) return tx.Commit();
   const int64_t now = Now();
   WF_RETURN_IF_ERROR(Exec(c,
                           "UPDATE jobs SET state = 'cancelled', lease_deadline_ms = NULL, "

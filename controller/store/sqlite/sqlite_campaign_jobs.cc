@@ -94,7 +94,8 @@ Result<ActiveJob> AddJob(sqlite3* db, StmtCache& cache, int64_t campaign_id, con
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db, &cache));
   {
     WF_ASSIGN_OR_RETURN(CampaignSource c, GetCampaignSource(db, cache, campaign_id));
-    WF_RETURN_IF_ERROR(CheckCampaignTakesJobs(campaign_id, c.state));
+    WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, c.state));
+    WF_RETURN_IF_ERROR(CheckCampaignTakesJobs(campaign_id, state));
   }
   int64_t id = 0;
   WF_RETURN_IF_ERROR(InsertJob(db, cache, campaign_id, job, now_ms, &id));

@@ -80,7 +80,7 @@ class SqliteStore final : public Store {
   // The job's state and attempts, NotFound for an unknown id. Call inside a transaction.
   Result<JobFacts> ReadJob(int64_t job_id);
   // The campaign's state, NotFound for an unknown id.
-  Result<std::string> ReadCampaignState(int64_t campaign_id);
+  Result<CampaignState> ReadCampaignState(int64_t campaign_id);
   Result<LayerArchitectureMap> LayerArchitectures(std::optional<int64_t> campaign_id);
 
   sqlite3* db() { return db_.get(); }
@@ -101,12 +101,12 @@ Result<JobFacts> SqliteStore::ReadJob(int64_t job_id) {
   return JobFacts{*state, static_cast<int32_t>(q.Int(1))};
 }
 
-Result<std::string> SqliteStore::ReadCampaignState(int64_t campaign_id) {
+Result<CampaignState> SqliteStore::ReadCampaignState(int64_t campaign_id) {
   WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT state FROM campaigns WHERE id = ?"));
   q.BindAll(campaign_id);
   WF_ASSIGN_OR_RETURN(const bool found, q.Step());
   if (!found) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
-  return q.Text(0);
+  return ParseCampaignState(campaign_id, q.Text(0));
 }
 
 Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
@@ -371,22 +371,16 @@ Result<std::vector<CampaignStatus>> SqliteStore::ListCampaigns() {
 
 Status SqliteStore::FinishCampaign(int64_t campaign_id) {
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
-  WF_ASSIGN_OR_RETURN(const std::string state, ReadCampaignState(campaign_id));
-  if (state == "done") return Status::OK();
-  if (state != "running") {
-    return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " is " + state +
-                                   ", not running");
-  }
+  WF_ASSIGN_OR_RETURN(const CampaignState state, ReadCampaignState(campaign_id));
+  WF_ASSIGN_OR_RETURN(const bool finish, MayFinish(campaign_id, state));
+  if (!finish) return Status::OK();
   WF_ASSIGN_OR_RETURN(Stmt open, cache_.Get("SELECT COUNT(*) FROM jobs WHERE campaign_id = ? "
                                                "AND state IN ('planned', 'queued', 'leased')"));
   open.BindAll(campaign_id);
   WF_ASSIGN_OR_RETURN(const bool row, open.Step());
   const int64_t unfinished = row ? open.Int(0) : 0;
   open.Reset();
-  if (unfinished > 0) {
-    return Status::InvalidArgument("campaign " + std::to_string(campaign_id) + " still has " +
-                                   std::to_string(unfinished) + " unfinished jobs");
-  }
+  WF_RETURN_IF_ERROR(CheckNothingUnfinished(campaign_id, unfinished));
   WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE campaigns SET state = 'done', "
                                             "finished_ms = ? WHERE id = ?"));
   u.BindAll(Now(), campaign_id);
@@ -396,9 +390,8 @@ Status SqliteStore::FinishCampaign(int64_t campaign_id) {
 
 Status SqliteStore::CancelCampaign(int64_t campaign_id) {
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
-  WF_ASSIGN_OR_RETURN(const std::string state, ReadCampaignState(campaign_id));
-  // A finished campaign has nothing left to stop; it stays "done" so its state stays true.
-  if (state != "running") return Status::OK();
+  WF_ASSIGN_OR_RETURN(const CampaignState state, ReadCampaignState(campaign_id));
+  if (!MayCancel(state)) return Status::OK();
   const int64_t now = Now();
   WF_ASSIGN_OR_RETURN(Stmt jobs, cache_.Get("UPDATE jobs SET state = 'cancelled', "
                                                "lease_deadline_ms = NULL, updated_ms = ? "

@@ -90,9 +90,25 @@ Result<std::optional<JobState>> StateAfterFailure(const JobFacts& job, int32_t a
 std::optional<JobState> FinalStateAfter(Outcome outcome, int32_t attempts_spent,
                                         int32_t max_attempts);
 
-// A job may be added only to a running campaign (`state` as stored: "running", "done",
-// "cancelled"): nothing would ever run a finished or cancelled campaign's jobs.
-// InvalidArgument naming the campaign otherwise.
-Status CheckCampaignTakesJobs(int64_t campaign_id, std::string_view state);
+// Campaigns: running -> done (every job ended) | cancelled.
+enum class CampaignState { kRunning, kDone, kCancelled };
+// The stored name: "running", "done", "cancelled".
+std::string_view CampaignStateName(CampaignState s);
+// Corruption naming the campaign for a name this build does not know.
+Result<CampaignState> ParseCampaignState(int64_t campaign_id, std::string_view name);
+
+// A job may be added only to a running campaign: nothing would ever run a finished or
+// cancelled campaign's jobs. InvalidArgument naming the campaign otherwise.
+Status CheckCampaignTakesJobs(int64_t campaign_id, CampaignState state);
+
+// Whether a campaign in `state` is to be marked done: false when it already is (nothing to
+// do); InvalidArgument for a cancelled one. It is done only once none of its jobs is planned,
+// queued or leased (`unfinished`): InvalidArgument otherwise.
+Result<bool> MayFinish(int64_t campaign_id, CampaignState state);
+Status CheckNothingUnfinished(int64_t campaign_id, int64_t unfinished);
+
+// Only a running campaign is cancelled; a finished one stays as it ended, so its state stays
+// true, and cancelling it again changes nothing.
+bool MayCancel(CampaignState state);
 
 }  // namespace wattfleet
