@@ -14,14 +14,6 @@ namespace {
 
 using namespace testing_sysfs;  // NOLINT
 
-void RaplDomain(const TempDir& dir, const std::string& entry, const std::string& name,
-                long long energy, long long max) {
-  const std::string d = dir.path() + "/class/powercap/" + entry;
-  Put(d + "/name", name + "\n");
-  Put(d + "/energy_uj", energy);
-  Put(d + "/max_energy_range_uj", max);
-}
-
 std::string Output(const std::string& command) {
   std::string out;
   FILE* p = ::popen(command.c_str(), "r");

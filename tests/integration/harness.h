@@ -94,4 +94,35 @@ inline int RunCli(const std::vector<std::string>& args, const std::string& log,
   return *code;
 }
 
+// A CLI run with its stdout (where --json documents go) and stderr kept apart.
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `wattfleet ARGS` to completion (bounded), stdout and stderr in `dir`'s out.txt and
+// err.txt.
+inline CliRun RunCliSplit(const std::string& dir, const std::vector<std::string>& args,
+                          double timeout_s = 120) {
+  std::string command = std::string("exec '") + WATTFLEET_BIN + "'";
+  for (const std::string& a : args) command += " '" + a + "'";
+  command += " > '" + dir + "/out.txt' 2> '" + dir + "/err.txt'";
+  CliRun run;
+  auto child = ChildProcess::Start({"/bin/sh", "-c", command});
+  if (!child.ok()) {
+    ADD_FAILURE() << child.status().ToString();
+    return run;
+  }
+  auto code = child->Wait(timeout_s);
+  if (!code.ok()) {
+    ADD_FAILURE() << "timed out: " << command;
+    return run;
+  }
+  run.code = *code;
+  run.out = Slurp(dir + "/out.txt");
+  run.err = Slurp(dir + "/err.txt");
+  return run;
+}
+
 }  // namespace wattfleet::testing

@@ -21,32 +21,10 @@ namespace {
 using testing::PgQueryInt;
 using testing::Slurp;
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout alone
-  std::string err;
-};
+using testing::CliRun;
 
-// `wattfleet ARGS` with stdout and stderr in separate files, bounded in time.
 CliRun Wattfleet(const testing::TempDir& dir, const std::vector<std::string>& args) {
-  std::string command = std::string("exec '") + WATTFLEET_BIN + "'";
-  for (const std::string& a : args) command += " '" + a + "'";
-  command += " > '" + dir.File("out.txt") + "' 2> '" + dir.File("err.txt") + "'";
-  CliRun run;
-  auto child = ChildProcess::Start({"/bin/sh", "-c", command});
-  if (!child.ok()) {
-    ADD_FAILURE() << child.status().ToString();
-    return run;
-  }
-  auto code = child->Wait(120);
-  if (!code.ok()) {
-    ADD_FAILURE() << "timed out: " << command;
-    return run;
-  }
-  run.code = *code;
-  run.out = Slurp(dir.File("out.txt"));
-  run.err = Slurp(dir.File("err.txt"));
-  return run;
+  return testing::RunCliSplit(dir.path(), args);
 }
 
 class PgReadCommandsTest : public ::testing::Test {

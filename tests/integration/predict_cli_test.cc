@@ -30,33 +30,14 @@ int64_t CountModels(const std::string& db_path) {
   return n;
 }
 
-struct CliRun {
-  int code = -1;
-  std::string out;  // stdout alone
-  std::string err;
-};
+using testing::CliRun;
 
-// Runs `wattfleet SUBCOMMAND ARGS` with stdout and stderr in separate files, bounded in time.
+// Runs `wattfleet SUBCOMMAND ARGS` with stdout and stderr apart, bounded in time.
 CliRun RunWattfleet(const testing::TempDir& dir, const std::string& subcommand,
                     const std::vector<std::string>& args) {
-  std::string command = std::string("exec '") + WATTFLEET_BIN + "' " + subcommand;
-  for (const std::string& a : args) command += " '" + a + "'";
-  command += " > '" + dir.File("out.txt") + "' 2> '" + dir.File("err.txt") + "'";
-  CliRun run;
-  auto child = ChildProcess::Start({"/bin/sh", "-c", command});
-  if (!child.ok()) {
-    ADD_FAILURE() << child.status().ToString();
-    return run;
-  }
-  auto code = child->Wait(60);
-  if (!code.ok()) {
-    ADD_FAILURE() << "timed out: " << command;
-    return run;
-  }
-  run.code = *code;
-  run.out = testing::Slurp(dir.File("out.txt"));
-  run.err = testing::Slurp(dir.File("err.txt"));
-  return run;
+  std::vector<std::string> all{subcommand};
+  all.insert(all.end(), args.begin(), args.end());
+  return testing::RunCliSplit(dir.path(), all, 60);
 }
 
 CliRun Predict(const testing::TempDir& dir, const std::vector<std::string>& args) {

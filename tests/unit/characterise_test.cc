@@ -179,14 +179,6 @@ TEST(Characterise, ModelsAreNotPolled) {
 
 // RAPL on a fake powercap tree: the counter's unit and wrap point, a missing dram domain said
 // out loud, a counter that moves every few polls, and one that never does.
-void RaplDomain(const TempDir& dir, const std::string& entry, const std::string& name,
-                long long energy, long long max) {
-  const std::string d = dir.path() + "/class/powercap/" + entry;
-  Put(d + "/name", name + "\n");
-  Put(d + "/energy_uj", energy);
-  Put(d + "/max_energy_range_uj", max);
-}
-
 TEST(Characterise, RaplSaysItsUnitWrapAndMissingDram) {
   TempDir dir;
   RaplDomain(dir, "intel-rapl:0", "package-0", 1000, 262143328850LL);

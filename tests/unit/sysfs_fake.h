@@ -61,6 +61,15 @@ inline void Put(const std::string& path, long long value) {
   Put(path, std::to_string(value) + "\n");
 }
 
+// A powercap RAPL domain directory under `dir`: its name, counter and wrap point.
+inline void RaplDomain(const TempDir& dir, const std::string& entry, const std::string& name,
+                       long long energy, long long max) {
+  const std::string d = dir.path() + "/class/powercap/" + entry;
+  Put(d + "/name", name + "\n");
+  Put(d + "/energy_uj", energy);
+  Put(d + "/max_energy_range_uj", max);
+}
+
 // Seconds that `f` takes to run.
 template <typename F>
 double Seconds(F&& f) {

@@ -363,6 +363,21 @@ Result<std::vector<CampaignStatus>> PgStore::ListCampaigns() {
   return out;
 }
 
+namespace {
+
+// The campaign's state, its row locked until the transaction ends (FOR NO KEY UPDATE).
+// NotFound for an unknown id.
+Result<CampaignState> LockCampaign(PGconn* c, int64_t campaign_id) {
+  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
+                                         "SELECT state FROM campaigns WHERE id = $1 "
+                                         "FOR NO KEY UPDATE",
+                                         Params::Of(campaign_id)));
+  if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
+  return ParseCampaignState(campaign_id, q.Text(0, 0));
+}
+
+}  // namespace
+
 Status PgStore::FinishCampaign(int64_t campaign_id) {
   WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
@@ -372,12 +387,7 @@ Status PgStore::FinishCampaign(int64_t campaign_id) {
   // counts only after the first committed, sees every job ended and finishes the campaign.
   // (A refusal that let go of the lock would let both count before either committed, and
   // both refuse.)
-  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
-                                         "SELECT state FROM campaigns WHERE id = $1 "
-                                         "FOR NO KEY UPDATE",
-                                         Params::Of(campaign_id)));
-  if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
-  WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, q.Text(0, 0)));
+  WF_ASSIGN_OR_RETURN(const CampaignState state, LockCampaign(c, campaign_id));
   const Result<bool> finish = MayFinish(campaign_id, state);
   if (!finish.ok() || !*finish) {
     WF_RETURN_IF_ERROR(tx.Commit());  // nothing written; keeps the lock
@@ -421,12 +431,7 @@ Status PgStore::CancelOnce(PGconn* c, int64_t campaign_id) {
   // new job commits, so this waits for such a job and then cancels it too, and an AddJob
   // after this waits and then finds the campaign cancelled. (Read unlocked, a job inserted
   // meanwhile would stay queued in a cancelled campaign, which no controller dispatches.)
-  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
-                                         "SELECT state FROM campaigns WHERE id = $1 "
-                                         "FOR NO KEY UPDATE",
-                                         Params::Of(campaign_id)));
-  if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
-  WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, q.Text(0, 0)));
+  WF_ASSIGN_OR_RETURN(const CampaignState state, LockCampaign(c, campaign_id));
   if (!MayCancel(state)) return tx.Commit();
   const int64_t now = Now();
   WF_RETURN_IF_ERROR(Exec(c,
