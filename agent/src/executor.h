@@ -39,6 +39,9 @@ struct ExecutorOptions {
   int threads = 0;             // 0: libtorch's default
 };
 
+// The libtorch this agent runs layers with ("1.13.1"), "" when built without it.
+std::string ExecutorLibtorchVersion();
+
 // The libtorch executor when built with it; otherwise one that refuses every job.
 Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options);
 

@@ -21,6 +21,7 @@
 #include "device_info.h"
 #include "exec_worker.h"
 #include "job_runner.h"
+#include "wattfleet/common/version.h"
 #include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/peer_text.h"
@@ -186,6 +187,8 @@ int Probe(const wattfleet::SensorRoots& roots, const std::string& sensor, bool j
 int main(int argc, char** argv) {
   using namespace wattfleet;
   CLI::App app{"wattfleet-agent: runs layer jobs on this device and reports their energy"};
+  app.set_version_flag("--version", VersionLine("wattfleet-agent", ExecutorLibtorchVersion()),
+                       "print the version, git revision and libtorch, and exit");
   app.require_subcommand(0, 1);
   std::string controller, name, device = "cpu", device_class, sensor = "auto", spool_dir;
   int prefetch = 1, threads = 0;

@@ -20,6 +20,8 @@ class NoTorchExecutor final : public Executor {
 
 }  // namespace
 
+std::string ExecutorLibtorchVersion() { return ""; }
+
 Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options) {
   if (options.device != "cpu") {
     return Status::InvalidArgument("--device " + options.device +

@@ -481,6 +481,8 @@ class TorchExecutor final : public Executor {
 
 }  // namespace
 
+std::string ExecutorLibtorchVersion() { return TORCH_VERSION; }
+
 Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options) {
   try {
     torch::Device device(options.device);

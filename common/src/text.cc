@@ -108,4 +108,8 @@ std::optional<double> ParseDouble(const std::string& s) {
   return v;
 }
 
+std::string Count(int64_t n, std::string_view noun) {
+  return std::to_string(n) + " " + std::string(noun) + (n == 1 ? "" : "s");
+}
+
 }  // namespace wattfleet

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wattfleet/common/text.h"
 #include "wattfleet/campaign/architecture_source.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/active/active_profiler.h"
@@ -104,8 +105,7 @@ void UpdateCampaignProgress(const nlohmann::json& campaign, const nlohmann::json
   int64_t alive = 0;
   for (const auto& a : agents) alive += a.value("alive", false) ? 1 : 0;
   progress->SetTotal(total);
-  progress->Update(ended, "jobs ended (" + states + "), " + std::to_string(alive) +
-                              " agents alive");
+  progress->Update(ended, "jobs ended (" + states + "), " + Count(alive, "agent") + " alive");
 }
 
 }  // namespace
@@ -318,8 +318,8 @@ int CmdCancel(int64_t id, const std::string& admin) {
   if (!reply.ok()) return Fail(reply.status());
   auto cancelled = CancelReply::FromJson(*reply);
   if (!cancelled.ok()) return Fail(cancelled.status());
-  std::cout << "campaign " << id << " cancelled (" << cancelled->cancelled_jobs
-            << " jobs no longer dispatched)\n";
+  std::cout << "campaign " << id << " cancelled (" << Count(cancelled->cancelled_jobs, "job")
+            << " no longer dispatched)\n";
   return 0;
 }
 
@@ -410,9 +410,26 @@ int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std:
   }
   auto rows = (*store)->ExportRows(campaign);
   if (!rows.ok()) return Fail(rows.status());
+  // `--out -`: the export on stdout, for a pipe; the count (a report, not data) on stderr
+  // either way, as every command keeps stdout for what a script reads.
+  if (out == "-") {
+    if (format == "csv") {
+      WriteCsv(*rows, std::cout);
+    } else if (format == "jsonl") {
+      WriteJsonLines(*rows, std::cout);
+    } else {
+      return Fail(Status::InvalidArgument("unknown export format '" + format +
+                                          "' (expected csv or jsonl)"));
+    }
+    std::cout.flush();
+    if (!std::cout) return Fail(Status::IOError("stdout: the export could not be written"));
+    std::cerr << Count(static_cast<int64_t>(rows->size()), "measurement") << " written\n";
+    return 0;
+  }
   Status s = WriteExportFile(*rows, format, out);
   if (!s.ok()) return Fail(s);
-  std::cerr << rows->size() << " measurements written to " << out << "\n";
+  std::cerr << Count(static_cast<int64_t>(rows->size()), "measurement") << " written to " << out
+            << "\n";
   return 0;
 }
 

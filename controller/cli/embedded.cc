@@ -18,6 +18,7 @@
 #include <thread>
 #include <utility>
 
+#include "wattfleet/common/text.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/active/active_profiler.h"
 #include "wattfleet/dispatch/dispatcher.h"
@@ -194,7 +195,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                         ChildProcess::Start(argv, log_dir + "/" + name + ".log"));
     agents.push_back(std::move(child));
   }
-  out << "started " << options.agents << " agents (" << threads << " threads each, sensor "
+  out << "started " << Count(options.agents, "agent") << " (" << threads << " threads each, sensor "
       << options.sensor << "), logs in " << log_dir << "/local-*.log\n";
   out.flush();
 
@@ -239,9 +240,8 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     if (progress) {
       const auto& c = dispatcher.counters();
       progress->SetTotal(static_cast<int64_t>(total()));
-      progress->Update(at_start.done + c.results_stored.load(), "jobs measured, " +
-                                                    std::to_string(c.agents_alive.load()) +
-                                                    " agents alive");
+      progress->Update(at_start.done + c.results_stored.load(),
+                       "jobs measured, " + Count(c.agents_alive.load(), "agent") + " alive");
     }
   }
   loop.join();

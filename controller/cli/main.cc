@@ -21,10 +21,14 @@
 #include "wattfleet/store/store_open.h"
 #include "wattfleet/common/text.h"
 #include "wattfleet/common/cli_parse.h"
+#include "wattfleet/common/version.h"
+#include "wattfleet/zoo/torchscript_import.h"
 
 int main(int argc, char** argv) {
   using namespace wattfleet;
   CLI::App app{"wattfleet: measure and predict the energy of neural networks, layer by layer"};
+  app.set_version_flag("--version", VersionLine("wattfleet", TorchScriptLibtorchVersion()),
+                       "print the version, git revision and libtorch, and exit");
   app.require_subcommand(1);
   app.fallthrough();  // --log-level may follow the subcommand
   std::string log_level = "info";
@@ -99,7 +103,7 @@ int main(int argc, char** argv) {
   c_export->add_option("--campaign", export_campaign, "only this campaign id");
   c_export->add_option("--format", format, "csv | jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}))->capture_default_str();
-  c_export->add_option("--out", out, "output file")->required();
+  c_export->add_option("--out", out, "output file (- for stdout)")->required();
 
   std::string arch, campaign_file, torchscript;
   std::vector<int64_t> input_shape;

@@ -7,6 +7,7 @@
 #include <torch/csrc/jit/passes/freeze_module.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <exception>
 #include <filesystem>
@@ -161,5 +162,7 @@ Result<TorchScriptImport> ImportTorchScript(const std::string& path, const Shape
   if (!mapped.ok()) return invalid(mapped.status().message());
   return mapped;
 }
+
+std::string TorchScriptLibtorchVersion() { return TORCH_VERSION; }
 
 }  // namespace wattfleet

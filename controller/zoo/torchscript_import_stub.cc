@@ -11,4 +11,6 @@ Result<TorchScriptImport> ImportTorchScript(const std::string& path, const Shape
                              path + "'");
 }
 
+std::string TorchScriptLibtorchVersion() { return ""; }
+
 }  // namespace wattfleet

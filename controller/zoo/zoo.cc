@@ -3,9 +3,11 @@
 #include "wattfleet/zoo/zoo.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <utility>
 
+#include "wattfleet/common/text.h"
 #include "zoo_registry.h"
 
 namespace wattfleet {
@@ -93,9 +95,42 @@ std::vector<std::string> ZooNames() {
   return names;
 }
 
+namespace {
+
+// A name as people type it: lower case, without '-', '_' and '.' ("ResNet18", "mobilenetv2"
+// and "GPT-2" are resnet18, mobilenet_v2 and gpt2-small's first letters).
+std::string Loose(const std::string& name) {
+  std::string out;
+  for (char ch : name) {
+    if (ch == '-' || ch == '_' || ch == '.') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ZooSuggestion(const std::string& name) {
+  const std::vector<std::string> names = ZooNames();
+  std::vector<std::string> loose;
+  for (const std::string& n : names) loose.push_back(Loose(n));
+  const std::string hint = Suggestion(Loose(name), loose);
+  if (hint.empty()) return "";
+  // Suggestion quotes the loose form: name the zoo's own.
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (hint == " (did you mean '" + loose[i] + "'?)") return " (did you mean '" + names[i] + "'?)";
+  }
+  return "";
+}
+
 Result<Architecture> FindZooArchitecture(const std::string& name) {
   for (const auto& e : zoo::TheRegistry().models) {
     if (name == e.name) return e.build();
+  }
+  const std::string hint = ZooSuggestion(name);
+  if (!hint.empty()) {
+    return Status::NotFound("unknown zoo architecture '" + name + "'" + hint +
+                            "; docs/zoo.md lists them all");
   }
   return Status::NotFound("unknown zoo architecture '" + name + "'; known: " +
                           zoo::Join(ZooNames()));

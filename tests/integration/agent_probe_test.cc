@@ -49,5 +49,11 @@ TEST(AgentProbe, ShowsItsMeterAndWhyAMeterCannotOpen) {
       << none.dump();
 }
 
+TEST(AgentProbe, VersionSaysTheReleaseTheRevisionAndTheLibtorch) {
+  const std::string v = Output(std::string("timeout 60 ") + WATTFLEET_AGENT_BIN + " --version");
+  EXPECT_EQ(v.rfind(std::string("wattfleet-agent ") + WATTFLEET_VERSION + " (git ", 0), 0u) << v;
+  EXPECT_TRUE(v.find("libtorch") != std::string::npos) << v;
+}
+
 }  // namespace
 }  // namespace wattfleet

@@ -210,6 +210,13 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
                              "rel_ci", "idle_w"}) {
     EXPECT_NE(header.find(column), std::string::npos) << column;
   }
+  // `--out -` is stdout (the count stays on stderr), byte for byte the file, and no file "-".
+  const testing::CliRun piped =
+      testing::RunCliSplit(dir_, {"export", "--db", db, "--format", "csv", "--out", "-"}, 30);
+  ASSERT_EQ(piped.code, 0) << piped.err;
+  EXPECT_EQ(piped.out, Slurp(csv));
+  EXPECT_NE(piped.err.find("measurements written"), std::string::npos) << piped.err;
+  EXPECT_FALSE(std::ifstream(dir_ + "/-").good());
 
   // Bad numbers at the door: an unknown campaign is not an empty export, a campaign id past
   // int64 is not another campaign, a negative thread count is refused with its range.

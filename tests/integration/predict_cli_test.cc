@@ -94,6 +94,14 @@ TEST(PredictCli, JsonDocumentAndModelsTableReuse) {
   EXPECT_NE(table.out.find("batch 2 was not measured"), std::string::npos) << table.out;
 }
 
+TEST(Cli, VersionSaysTheReleaseTheRevisionAndTheLibtorch) {
+  testing::TempDir dir;
+  const CliRun v = RunWattfleet(dir, "--version", {});
+  ASSERT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind(std::string("wattfleet ") + WATTFLEET_VERSION + " (git ", 0), 0u) << v.out;
+  EXPECT_NE(v.out.find("libtorch"), std::string::npos) << v.out;
+}
+
 TEST(PredictCli, BadInputExitsTwoWithAMessage) {
   testing::TempDir dir;
   const std::string db = dir.File("dataset.db");

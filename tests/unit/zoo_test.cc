@@ -72,8 +72,24 @@ TEST(Zoo, Cnn5) {
   EXPECT_EQ(arch->nodes[9].spec.input_shape, (Shape{128, 4, 4}));
 }
 
+TEST(Zoo, ANameTypedAsPeopleTypeItGetsADidYouMean) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ResNet18", "resnet18"}, {"mobilenetv2", "mobilenet_v2"}, {"gpt2", "gpt2-small"},
+      {"vit-b-16", "vit_b_16"}, {"efficientnet-b0", "efficientnet_b0"}};
+  for (const auto& [typed, meant] : cases) {
+    auto r = FindZooArchitecture(typed);
+    ASSERT_FALSE(r.ok()) << typed;
+    EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+    EXPECT_NE(r.status().message().find("did you mean '" + meant + "'"), std::string::npos)
+        << r.status().message();
+    // A suggestion replaces the list of every name.
+    EXPECT_EQ(r.status().message().find("known:"), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(ZooSuggestion("transformer-xl-9000"), "");
+}
+
 TEST(Zoo, UnknownNameListsKnownNames) {
-  auto r = FindZooArchitecture("resnet51");  // resnet50 is a vision model
+  auto r = FindZooArchitecture("unet-3d");  // close to no name: the whole list
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   for (const char* n : {"resnet50", "cnn5", "lenet5", "mlp-mnist"}) {

@@ -1,5 +1,5 @@
-// Command-line parsing with the project's exit codes (docs/design/cli.md): --help exits 0, a bad flag
-// exits 2 with CLI11's message naming it. Header-only, for the two binaries that link CLI11.
+// Command-line parsing with the project's exit codes (docs/design/cli.md): --help and
+// --version exit 0, a bad flag exits 2 with CLI11's message naming it. Header-only, for the two binaries that link CLI11.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,8 @@ inline std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv)
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);  // prints the version on stdout
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message
     return 2;

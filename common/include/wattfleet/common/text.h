@@ -18,6 +18,8 @@ std::string Trim(std::string_view s);
 size_t EditDistance(std::string_view a, std::string_view b);
 // " (did you mean 'x'?)" when one candidate is close enough to be a plausible typo, else "".
 std::string Suggestion(const std::string& word, const std::vector<std::string>& candidates);
+// "1 agent", "2 agents", "0 agents": `n` and the noun, with an "s" unless n is 1.
+std::string Count(int64_t n, std::string_view noun);
 // "a, b, c".
 std::string Join(const std::vector<std::string>& items);
 // The whole string as a base-10 integer, or nullopt (no trailing junk, no overflow).

@@ -35,4 +35,7 @@ Result<TorchScriptImport> ImportTorchScript(const std::string& path, const Shape
 // False when built without libtorch (WATTFLEET_WITH_TORCH=OFF).
 bool TorchScriptSupported();
 
+// The libtorch TorchScript files are read with ("1.13.1"), "" when built without it.
+std::string TorchScriptLibtorchVersion();
+
 }  // namespace wattfleet

@@ -16,8 +16,12 @@ namespace wattfleet {
 
 // Names accepted by FindZooArchitecture, sorted.
 std::vector<std::string> ZooNames();
-// NotFound (listing the known names) for an unknown name.
+// NotFound for an unknown name: with a did-you-mean when one name is close (ZooSuggestion),
+// listing the known names otherwise.
 Result<Architecture> FindZooArchitecture(const std::string& name);
+// " (did you mean 'resnet18'?)" when `name` is close to one zoo name, ignoring case, '-', '_'
+// and '.' ("ResNet18", "mobilenetv2", "gpt2"); "" otherwise.
+std::string ZooSuggestion(const std::string& name);
 
 // A sweep value: an integer or a shape (e.g. input: [1, 28, 28]).
 struct SweepValue {
