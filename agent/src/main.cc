@@ -241,7 +241,7 @@ int main(int argc, char** argv) {
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   roots.device = device;
   // Logs go to stderr: stdout is for --json documents.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("agent"));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("agent", LogColours()));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (probe->parsed()) return Probe(roots, sensor, probe_json);

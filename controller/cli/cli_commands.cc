@@ -313,11 +313,18 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
   return 0;
 }
 
-int CmdCancel(int64_t id, const std::string& admin) {
+int CmdCancel(int64_t id, const std::string& admin, bool json) {
   auto reply = Ask(admin, AdminRequest{AdminOp::kCancel, "", "", id});
   if (!reply.ok()) return Fail(reply.status());
   auto cancelled = CancelReply::FromJson(*reply);
   if (!cancelled.ok()) return Fail(cancelled.status());
+  if (json) {
+    std::cout << nlohmann::json{{"id", cancelled->campaign_id},
+                                {"cancelled_jobs", cancelled->cancelled_jobs}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
   std::cout << "campaign " << id << " cancelled (" << Count(cancelled->cancelled_jobs, "job")
             << " no longer dispatched)\n";
   return 0;

@@ -28,7 +28,7 @@ int CmdServe(const ServeArgs& args);
 int CmdRun(const EmbeddedOptions& options);
 int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json);
 int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json);
-int CmdCancel(int64_t id, const std::string& admin);
+int CmdCancel(int64_t id, const std::string& admin, bool json);
 int CmdPlan(const std::string& campaign_path, bool json);
 int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
               const std::string& out);

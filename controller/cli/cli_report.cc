@@ -11,6 +11,8 @@
 #include <string_view>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 namespace wattfleet {
 namespace {
 
@@ -66,7 +68,7 @@ class TempFile {
 
 }  // namespace
 
-int CmdReport(const ReportOptions& options, const std::string& out) {
+int CmdReport(const ReportOptions& options, const std::string& out, bool json) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (out.empty()) return Fail(2, "--out: empty path");
@@ -96,8 +98,18 @@ int CmdReport(const ReportOptions& options, const std::string& out) {
   if (!tmp.RenameTo(out)) {
     return Fail(1, "--out " + out + ": cannot rename " + tmp.path() + ": " + std::strerror(errno));
   }
-  std::printf("wrote %s: %d plots, %d notes, %zu KB\n", out.c_str(), built->plots,
-              built->notes, (built->html.size() + 1023) / 1024);
+  if (json) {
+    std::cout << nlohmann::json{{"out", out},
+                                {"plots", built->plots},
+                                {"notes", built->notes},
+                                {"bytes", built->html.size()}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  // A report of what was done: stderr, as every command keeps stdout for what scripts read.
+  std::fprintf(stderr, "wrote %s: %d plots, %d notes, %zu KB\n", out.c_str(), built->plots,
+               built->notes, (built->html.size() + 1023) / 1024);
   return 0;
 }
 

@@ -11,6 +11,8 @@ namespace wattfleet {
 // rename), so that `out` is never half-written. Exit code: 0; 2 for bad input (a missing or
 // unreadable dataset, an --out that cannot be created), with a message naming the flag; 1
 // for other failures.
-int CmdReport(const ReportOptions& options, const std::string& out);
+// What was written goes to stderr, or as one JSON document ({"out", "plots", "notes",
+// "bytes"}) to stdout with `json`.
+int CmdReport(const ReportOptions& options, const std::string& out, bool json = false);
 
 }  // namespace wattfleet

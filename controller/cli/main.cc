@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   auto* c_cancel = app.add_subcommand("cancel", "stop dispatching a campaign");
   c_cancel->add_option("id", cancel_id, "campaign id")->required();
   c_cancel->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+  c_cancel->add_flag("--json", json, "one JSON document on stdout");
 
   auto* c_plan = app.add_subcommand("plan", "expand, decompose, dedup and print the plan");
   c_plan->add_option("campaign", campaign_path, "campaign YAML")->required();
@@ -218,15 +219,16 @@ int main(int argc, char** argv) {
   ReportOptions report_options;
   std::string report_out;
   auto* c_report = app.add_subcommand("report", "HTML report with plots (docs/report.md)");
-  c_report->add_option("--db", report_options.db, "SQLite dataset file")->required();
+  c_report->add_option("--db", report_options.db, "SQLite file or postgresql:// URI")->required();
   c_report->add_option("--out", report_out, "the HTML file to write")->required();
+  c_report->add_flag("--json", json, "one JSON document on stdout");
   c_report->add_option("--folds", report_options.folds, "k of the grouped k-fold evaluation")
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
 
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet"));
+  spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet", LogColours()));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   try {
@@ -242,7 +244,7 @@ int main(int argc, char** argv) {
                      "number from 1 to " << INT64_MAX << ")\n";
         return 2;
       }
-      return CmdCancel(*id, admin);
+      return CmdCancel(*id, admin, json);
     }
     if (c_plan->parsed()) return CmdPlan(campaign_path, json);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
@@ -252,7 +254,7 @@ int main(int argc, char** argv) {
     if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
     if (c_import->parsed()) return CmdImport(db, import_mapping, import_csvs, json);
     if (c_project->parsed()) return CmdProject(project);
-    if (c_report->parsed()) return CmdReport(report_options, report_out);
+    if (c_report->parsed()) return CmdReport(report_options, report_out, json);
     if (c_predict->parsed()) return CmdPredict(predict);
     if (c_fit->parsed()) {
       // fit only reads and adds fitted models: a mistyped name must not become a new dataset.

@@ -119,6 +119,13 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     EXPECT_GE(a["sensor_character"]["effective_period_s"].get<double>(), 0.01) << a.dump();
     EXPECT_NE(a.value("sensor_summary", "").find("model"), std::string::npos) << a.dump();
   }
+  // Cancelling an ended campaign changes nothing, and says so as one document with --json.
+  const testing::CliRun cancel =
+      testing::RunCliSplit(dir_, {"cancel", "1", "--admin", admin, "--json"}, 20);
+  ASSERT_EQ(cancel.code, 0) << cancel.err;
+  const auto cancelled = nlohmann::json::parse(cancel.out);
+  EXPECT_EQ(cancelled["id"], 1);
+  EXPECT_EQ(cancelled["cancelled_jobs"], 0);
   // The same for people: each agent's sensor under it, and the flagged count when there is one.
   ASSERT_EQ(RunCli({"status", "--admin", admin}, dir_ + "/status.txt", 20), 0);
   const std::string status_text = Slurp(dir_ + "/status.txt");

@@ -4,6 +4,8 @@
 // report.h). A dataset without whole-model measurements must give notes and no scatter
 // plots; a missing dataset exit code 2.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <png.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -182,7 +184,15 @@ TEST(ReportChromium, RendersEveryKindOfPlot) {
   const std::string html_path = dir.File("report.html");
   const CliRun run = Report(dir, {"--db", db, "--out", html_path});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_NE(run.out.find("wrote " + html_path), std::string::npos) << run.out;
+  // What was done is a report on stderr; stdout stays empty (or one document with --json).
+  EXPECT_NE(run.err.find("wrote " + html_path), std::string::npos) << run.err;
+  EXPECT_EQ(run.out, "");
+  const CliRun json = Report(dir, {"--db", db, "--out", html_path, "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc["out"], html_path);
+  EXPECT_GT(doc["plots"].get<int>(), 0);
+  EXPECT_GT(doc["bytes"].get<int64_t>(), 0);
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     EXPECT_EQ(entry.path().string().find(".tmp-"), std::string::npos)
         << "left behind: " << entry.path();
