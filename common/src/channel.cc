@@ -41,11 +41,11 @@ Result<std::optional<Incoming>> Receive(zmq::socket_t& socket, Side side) {
   } catch (const zmq::error_t& e) {
     return Status::IOError(std::string("receive: ") + e.what());
   }
-  Incoming in{"", "", Status::Corruption("no frames")};
+  // Built once, in place: this runs for every message the controller receives.
   size_t first = 0;
-  if (side == Side::kRouter) {
-    if (frames.empty()) return std::optional<Incoming>(std::move(in));
-    in.identity = frames[0].to_string();
+  std::string identity;
+  if (side == Side::kRouter && !frames.empty()) {
+    identity = frames[0].to_string();
     first = 1;
   }
   std::vector<std::string_view> views;
@@ -53,10 +53,11 @@ Result<std::optional<Incoming>> Receive(zmq::socket_t& socket, Side side) {
   for (size_t i = first; i < frames.size(); ++i) {
     views.emplace_back(frames[i].data<char>(), frames[i].size());
   }
-  in.message = ParseFrames(views);
+  std::string user;
   if (!frames.empty()) {
-    if (const char* user = zmq_msg_gets(frames.back().handle(), "User-Id")) in.user_id = user;
+    if (const char* u = zmq_msg_gets(frames.back().handle(), "User-Id")) user = u;
   }
+  Incoming in{std::move(identity), std::move(user), ParseFrames(views)};
   return std::optional<Incoming>(std::move(in));
 }
 
