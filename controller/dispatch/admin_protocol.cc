@@ -110,9 +110,12 @@ Status ReplyStatus(const nlohmann::json& reply) {
   if (!reply.is_object()) return Status::Corruption("the controller's reply is not an object");
   if (reply.value("ok", false)) return Status::OK();
   const std::string error = reply.value("error", std::string("unknown error"));
-  return reply.value("error_kind", std::string()) == ErrorKindName(ErrorKind::kBadRequest)
-             ? Status::InvalidArgument(error)
-             : Status::Internal(error);
+  // A version-1 controller says whose fault it was with the exit code as a number.
+  const bool bad_request =
+      reply.contains("error_kind")
+          ? reply.value("error_kind", std::string()) == ErrorKindName(ErrorKind::kBadRequest)
+          : reply.value("code", 1) == 2;
+  return bad_request ? Status::InvalidArgument(error) : Status::Internal(error);
 }
 
 nlohmann::json SubmitReply::ToJson() const {

@@ -2,6 +2,8 @@
 // (report_accuracy.cc, report_activity.cc) into one HTML document with its style sheet.
 #include "wattfleet/report/report.h"
 
+#include "wattfleet/store/dataset_reader.h"
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -109,8 +111,10 @@ Evaluation EvaluateTarget(const TrainingData& data, Target target, int folds) {
 }  // namespace report
 
 Result<Report> BuildReport(const ReportOptions& options) {
-  WF_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(options.db));
-  WF_ASSIGN_OR_RETURN(ReportData activity, LoadReportData(options.db));
+  // One snapshot for every section, while a controller may be writing.
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(options.db));
+  WF_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(*reader));
+  WF_ASSIGN_OR_RETURN(ReportData activity, LoadReportData(*reader));
 
   std::vector<report::Evaluation> evaluations;
   for (Target target : {Target::kEnergy, Target::kTime}) {

@@ -30,10 +30,13 @@ double WindowsSeconds(const std::string& repeats_json) {
 }  // namespace
 
 Result<ReportData> LoadReportData(const std::string& db) {
-  // One snapshot for everything, while a controller may be writing.
   WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(db));
+  return LoadReportData(*reader);
+}
+
+Result<ReportData> LoadReportData(DatasetReader& reader) {
   ReportData data;
-  WF_ASSIGN_OR_RETURN(const std::vector<CampaignRecord> campaigns, reader->Campaigns());
+  WF_ASSIGN_OR_RETURN(const std::vector<CampaignRecord> campaigns, reader.Campaigns());
   for (const CampaignRecord& r : campaigns) {
     CampaignSummary c;
     c.id = r.id;
@@ -44,7 +47,7 @@ Result<ReportData> LoadReportData(const std::string& db) {
   }
   // Measurements by the time they were stored.
   std::vector<Activity> activity;
-  WF_RETURN_IF_ERROR(reader->ForEachMeasurement([&](const MeasurementRecord& r) -> Status {
+  WF_RETURN_IF_ERROR(reader.ForEachMeasurement([&](const MeasurementRecord& r) -> Status {
     Activity a;
     a.campaign_id = r.campaign_id;
     a.agent = r.agent;

@@ -11,6 +11,8 @@
 
 namespace wattfleet {
 
+class DatasetReader;
+
 struct CampaignSummary {
   int64_t id = 0;
   std::string name;
@@ -47,5 +49,7 @@ struct ReportData {
 // From the dataset `db` names (an SQLite file or a postgresql:// URI), read-only.
 // InvalidArgument naming --db when it is missing or not a wattfleet dataset.
 Result<ReportData> LoadReportData(const std::string& db);
+// The same from an open reader (one snapshot shared with the rest of the report).
+Result<ReportData> LoadReportData(DatasetReader& reader);
 
 }  // namespace wattfleet

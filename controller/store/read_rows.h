@@ -5,6 +5,8 @@
 #pragma once
 
 #include <optional>
+
+#include <spdlog/spdlog.h>
 #include <string>
 
 #include "wattfleet/store/dataset_reader.h"
@@ -55,9 +57,10 @@ LayerRecord LayerFrom(const Row& r) {
   return l;
 }
 
-// Corruption for a job kind this build does not know.
+// nullopt for a job of a kind this build does not know (a newer build's): such rows are
+// passed over with a warning, as the measurements of other kinds stay usable.
 template <typename Row>
-Result<MeasurementRecord> MeasurementFrom(const Row& r) {
+std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
   MeasurementRecord m;
   m.id = r.Int(0);
   m.campaign_id = r.Int(1);
@@ -65,8 +68,10 @@ Result<MeasurementRecord> MeasurementFrom(const Row& r) {
   const std::string kind = r.Text(3);
   const std::optional<JobKind> parsed = ParseJobKind(kind);
   if (!parsed) {
-    return Status::Corruption("measurement " + std::to_string(m.id) + ": its job has kind '" +
-                              kind + "'");
+    spdlog::warn("measurement {}: its job has kind '{}', which this build does not know; "
+                 "left out",
+                 m.id, kind);
+    return std::nullopt;
   }
   m.kind = *parsed;
   m.subject = r.Text(4);

@@ -23,6 +23,8 @@
 #include "../unit/temp_dir.h"
 
 #include "pg_store.h"
+#include "wattfleet/import/external_store.h"
+#include "wattfleet/import/import_mapping.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/store_open.h"
 
@@ -308,6 +310,61 @@ TEST_F(PgStoreTest, ConcurrentCampaignsWithOverlappingLayersStoreEachLayerOnce) 
                 "JOIN architectures ar ON ar.id = x.architecture_id "
                 "AND ar.campaign_id = a.campaign_id WHERE x.position > y.position"),
             0);
+}
+
+TEST_F(PgStoreTest, ImportsOfOneFileAtOnceStoreItOnceAndADeviceKeepsItsFirstPeak) {
+  ASSERT_NE(OpenOne(), nullptr);
+  auto batch = LoadImport(std::string(WATTFLEET_SOURCE_DIR) +
+                          "/experiments/mappings/mayaki2025-transformer-ops.yaml");
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  // Three importers of the same file at once: one stores it, the others find it stored.
+  constexpr int kImporters = 3;
+  std::vector<Result<ImportOutcome>> outcomes(kImporters, Status::Internal("not run"));
+  OnThreads(kImporters, [&](int i) {
+    auto store = ExternalStore::Open(uri_);
+    if (!store.ok()) {
+      outcomes[i] = store.status();
+      return;
+    }
+    outcomes[i] = (*store)->Import(*batch);
+  });
+  int stored = 0;
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.ok()) << o.status().ToString();
+    stored += o->already_imported ? 0 : 1;
+  }
+  EXPECT_EQ(stored, 1);
+  EXPECT_EQ(Int("SELECT COUNT(*) FROM external_measurements"),
+            static_cast<int64_t>(batch->records.size()));
+  EXPECT_EQ(Int("SELECT COUNT(*) FROM imports"), 1);
+
+  // Two files naming one new device with different peaks, at once: the second is refused,
+  // not written over the first.
+  ImportBatch a = *batch, b = *batch;
+  a.source = "peak-a";
+  b.source = "peak-b";
+  a.devices = {ExternalDevice{"shared-gpu", 1e12}};
+  b.devices = {ExternalDevice{"shared-gpu", 2e12}};
+  for (ImportBatch* x : {&a, &b}) {
+    x->records.resize(1);
+    x->records[0].device = "shared-gpu";
+  }
+  std::vector<Result<ImportOutcome>> peaks(2, Status::Internal("not run"));
+  OnThreads(2, [&](int i) {
+    auto store = ExternalStore::Open(uri_);
+    if (store.ok()) peaks[i] = (*store)->Import(i == 0 ? a : b);
+  });
+  const int refused = (peaks[0].ok() ? 0 : 1) + (peaks[1].ok() ? 0 : 1);
+  EXPECT_EQ(refused, 1);
+  for (const auto& p : peaks) {
+    if (!p.ok()) {
+      EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << p.status().ToString();
+    }
+  }
+  const std::string peak = Text("SELECT peak_flops FROM external_devices WHERE name = 'shared-gpu'");
+  const double stored_peak = std::stod(peak);
+  EXPECT_TRUE(stored_peak == 1e12 || stored_peak == 2e12) << peak;
+  EXPECT_EQ(Int("SELECT COUNT(*) FROM external_measurements WHERE device = 'shared-gpu'"), 1);
 }
 
 TEST_F(PgStoreTest, ConcurrentLeasesHandEachJobToOneControllerOnly) {

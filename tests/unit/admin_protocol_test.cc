@@ -59,6 +59,11 @@ TEST(AdminProtocol, AFailedReplySaysWhoseFaultItWas) {
   EXPECT_NE(failed.message().find("disk full"), std::string::npos);
   EXPECT_EQ(ErrorReply(ErrorKind::kBadRequest, "x")["error_kind"], "bad_request");
   EXPECT_EQ(ReplyStatus(nlohmann::json::array()).code(), StatusCode::kCorruption);
+  // A version-1 controller's refusals carry the exit code as a number.
+  EXPECT_EQ(ReplyStatus({{"ok", false}, {"code", 2}, {"error", "bad yaml"}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReplyStatus({{"ok", false}, {"code", 1}, {"error", "disk"}}).code(),
+            StatusCode::kInternal);
 }
 
 TEST(AdminProtocol, TypedRepliesRoundTripAndRefuseWhatTheyLack) {

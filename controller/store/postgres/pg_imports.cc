@@ -18,6 +18,9 @@ std::optional<double> Column(const Rows& q, int row, int col) {
   return q.Double(row, col);
 }
 
+// pg_advisory_xact_lock's key for imports: a constant of this program's own ("wfimp").
+constexpr int64_t kImportLock = 0x7766696d70;
+
 class PgImportTransaction final : public ImportTable::Transaction {
  public:
   PgImportTransaction(PGconn* conn, pg::Transaction tx) : conn_(conn), tx_(std::move(tx)) {}
@@ -87,6 +90,13 @@ class PgImportTable final : public ImportTable {
 
   Result<std::unique_ptr<Transaction>> Begin() override {
     WF_ASSIGN_OR_RETURN(pg::Transaction tx, pg::Transaction::Begin(conn_.get()));
+    // Imports one at a time, as SQLite's IMMEDIATE transaction makes them: the importer reads
+    // before it writes (is this file stored? is this device's peak the same?), and two
+    // imports deciding at once would both store the file, or the second silently change the
+    // first one's device. Held until the transaction ends.
+    WF_RETURN_IF_ERROR(
+        pg::Exec(conn_.get(), "SELECT pg_advisory_xact_lock($1::bigint)", Params::Of(kImportLock))
+            .status());
     return std::unique_ptr<Transaction>(
         std::make_unique<PgImportTransaction>(conn_.get(), std::move(tx)));
   }

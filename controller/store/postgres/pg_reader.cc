@@ -57,13 +57,15 @@ class PgReader final : public DatasetReader {
       if (!batch.ok()) return batch.status();
       const Rows& q = *batch;
       for (int i = 0; i < q.size() && result.ok(); ++i) {
-        Result<MeasurementRecord> m = read_rows::MeasurementFrom(PgRow{q, i});
-        result = m.ok() ? fn(*m) : m.status();
+        std::optional<MeasurementRecord> m = read_rows::MeasurementFrom(PgRow{q, i});
+        if (m) result = fn(*m);
       }
       if (!result.ok() || q.size() < kFetchRows) break;
     }
-    WF_RETURN_IF_ERROR(pg::Exec(conn_.get(), "CLOSE " + cursor).status());
-    return result;
+    // After a failure the snapshot may be aborted, and CLOSE would only replace the real error
+    // with "transaction aborted": the reader's rollback ends the cursor then.
+    if (!result.ok()) return result;
+    return pg::Exec(conn_.get(), "CLOSE " + cursor).status();
   }
 
   Result<std::vector<std::string>> ArchitectureLayers(int64_t architecture_id) override {

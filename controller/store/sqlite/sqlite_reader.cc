@@ -50,8 +50,8 @@ class SqliteReader final : public DatasetReader {
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
       if (!row) break;
-      WF_ASSIGN_OR_RETURN(const MeasurementRecord m, read_rows::MeasurementFrom(SqliteRow{q}));
-      WF_RETURN_IF_ERROR(fn(m));
+      const std::optional<MeasurementRecord> m = read_rows::MeasurementFrom(SqliteRow{q});
+      if (m) WF_RETURN_IF_ERROR(fn(*m));
     }
     return Status::OK();
   }
