@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
 
   std::string import_mapping;
   auto* c_import = app.add_subcommand("import", "external measurement CSVs into the dataset");
-  c_import->add_option("--db", db, "SQLite dataset file")->required();
+  c_import->add_option("--db", db, "SQLite file (created) or postgresql:// URI")->required();
   c_import->add_option("--mapping", import_mapping, "mapping YAML (docs/import.md)")->required();
   std::vector<std::string> import_csvs;
   c_import->add_option("csv", import_csvs,
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> fit_device;
   std::string fit_estimator = "all";
   auto* c_fit = app.add_subcommand("fit", "fit and cross-validate estimators");
-  c_fit->add_option("--db", db, "SQLite dataset file")->required();
+  c_fit->add_option("--db", db, "SQLite file or postgresql:// URI")->required();
   c_fit->add_option("--device", fit_device, "only this device");
   c_fit->add_option("--estimator", fit_estimator,
                     "macs | tdp | wattlayer | wattlayer-paper | measured-layers | thor | pre | "
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   }
   auto* c_predict = app.add_subcommand(
       "predict", "energy and time of an architecture on a device, total and per layer");
-  c_predict->add_option("--db", predict.db, "SQLite dataset file")->required();
+  c_predict->add_option("--db", predict.db, "SQLite file or postgresql:// URI")->required();
   c_predict->add_option("--device", predict.device, "device class, as measured (e.g. cpu)")
       ->required();
   auto* p_arch = c_predict->add_option("--arch", predict.source.arch_name,
