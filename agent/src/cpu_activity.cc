@@ -8,7 +8,7 @@ namespace wattfleet {
 
 Result<CpuActivity> ProcCpuActivity::Read() {
   WF_ASSIGN_OR_RETURN(const CpuSample machine, ReadProcStat(proc_root_ + "/stat"));
-  WF_ASSIGN_OR_RETURN(const unsigned long long self, ReadProcessTicks(proc_root_ + "/self/stat"));
+  WF_ASSIGN_OR_RETURN(const unsigned long long self, ReadProcessTicks(proc_root_ + "/self/stat", with_children_));
   return CpuActivity{machine.busy, self};
 }
 

@@ -25,12 +25,16 @@ class CpuActivitySource {
 // From procfs: PROC_ROOT/stat and PROC_ROOT/self/stat (tests point it at a fake tree).
 class ProcCpuActivity final : public CpuActivitySource {
  public:
-  explicit ProcCpuActivity(std::string proc_root) : proc_root_(std::move(proc_root)) {}
+  // With `with_children`, the process's work includes that of the children it has waited for
+  // (a command run and measured by `wattfleet measure` is not someone else's work).
+  explicit ProcCpuActivity(std::string proc_root, bool with_children = false)
+      : proc_root_(std::move(proc_root)), with_children_(with_children) {}
   Result<CpuActivity> Read() override;
   double ticks_per_second() const override;
 
  private:
   std::string proc_root_;
+  bool with_children_;
 };
 
 // Cores kept busy by everything but the measuring process, on average over `wall_s` between

@@ -67,7 +67,7 @@ Result<CpuSample> ReadProcStat(const std::string& path) {
   return sample;
 }
 
-Result<unsigned long long> ReadProcessTicks(const std::string& path) {
+Result<unsigned long long> ReadProcessTicks(const std::string& path, bool with_children) {
   std::ifstream in(path);
   if (!in) {
     return Status::IOError(path + ": cannot open (" + std::string(std::strerror(errno)) + ")");
@@ -79,9 +79,11 @@ Result<unsigned long long> ReadProcessTicks(const std::string& path) {
   if (close == std::string::npos) return Status::Corruption(path + ": no command name");
   std::istringstream fields(line.substr(close + 1));
   std::string tok;
-  // Field 3 (state) is the first after the name; utime and stime are fields 14 and 15.
+  // Field 3 (state) is the first after the name; utime and stime are fields 14 and 15, the
+  // reaped children's cutime and cstime 16 and 17.
+  const int last = with_children ? 17 : 15;
   unsigned long long ticks = 0;
-  for (int field = 3; field <= 15 && fields >> tok; ++field) {
+  for (int field = 3; field <= last && fields >> tok; ++field) {
     if (field < 14) continue;
     char* end = nullptr;
     errno = 0;
@@ -91,9 +93,9 @@ Result<unsigned long long> ReadProcessTicks(const std::string& path) {
                                 tok + "\"");
     }
     ticks += x;
-    if (field == 15) return ticks;
+    if (field == last) return ticks;
   }
-  return Status::Corruption(path + ": fewer than 15 fields");
+  return Status::Corruption(path + ": fewer than " + std::to_string(last) + " fields");
 }
 
 double TicksPerSecond() {

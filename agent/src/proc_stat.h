@@ -20,8 +20,9 @@ struct CpuSample {
 Result<CpuSample> ReadProcStat(const std::string& path);
 
 // The user + system CPU time of one process (all its threads), in ticks, from a
-// /proc/<pid>/stat file (fields 14 and 15, after the parenthesised command name).
-Result<unsigned long long> ReadProcessTicks(const std::string& path);
+// /proc/<pid>/stat file (fields 14 and 15, after the parenthesised command name); with
+// `with_children`, plus the CPU time of its children it has waited for (16 and 17).
+Result<unsigned long long> ReadProcessTicks(const std::string& path, bool with_children = false);
 
 // USER_HZ: the unit of both.
 double TicksPerSecond();

@@ -393,29 +393,33 @@ int CmdPlan(const std::string& campaign_path, bool json) {
   return 0;
 }
 
-int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
-              const std::string& out) {
+Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
+                                              std::optional<int64_t> campaign) {
   if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
-    return Fail(Status::InvalidArgument("--db " + db + ": no such dataset"));
+    return Status::InvalidArgument("--db " + db + ": no such dataset");
   }
   // Export only reads: a mistyped name must not become a new, empty dataset.
   StoreOpenOptions open;
   open.create_if_missing = false;
   auto store = OpenStore(db, open);
   // Both backends' errors name the dataset themselves (a URI without its password).
-  if (!store.ok()) return Fail(store.status().WithContext("--db"));
+  if (!store.ok()) return store.status().WithContext("--db");
   if (campaign) {
     // An unknown campaign is a typo, not an empty export (as `status ID` says too).
-    auto campaigns = (*store)->ListCampaigns();
-    if (!campaigns.ok()) return Fail(campaigns.status());
-    const bool known = std::any_of(campaigns->begin(), campaigns->end(),
+    WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
+    const bool known = std::any_of(campaigns.begin(), campaigns.end(),
                                    [&](const CampaignStatus& c) { return c.id == *campaign; });
     if (!known) {
-      return Fail(Status::InvalidArgument("--campaign " + std::to_string(*campaign) +
-                                          ": no such campaign in " + db));
+      return Status::InvalidArgument("--campaign " + std::to_string(*campaign) +
+                                     ": no such campaign in " + db);
     }
   }
-  auto rows = (*store)->ExportRows(campaign);
+  return (*store)->ExportRows(campaign);
+}
+
+int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
+              const std::string& out) {
+  auto rows = ReadExportRows(db, campaign);
   if (!rows.ok()) return Fail(rows.status());
   // `--out -`: the export on stdout, for a pipe; the count (a report, not data) on stderr
   // either way, as every command keeps stdout for what a script reads.

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "embedded.h"
+#include "wattfleet/common/status.h"
+#include "wattfleet/store/store.h"
 
 namespace wattfleet {
 
@@ -30,6 +32,11 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
 int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json);
 int CmdCancel(int64_t id, const std::string& admin, bool json);
 int CmdPlan(const std::string& campaign_path, bool json);
+// The export's rows (one per measurement) of `db`, or of one campaign of it. InvalidArgument
+// naming --db for a dataset that does not exist (nothing is created) and --campaign for an
+// unknown campaign.
+Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
+                                              std::optional<int64_t> campaign);
 int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
               const std::string& out);
 // One of `arch_name` (zoo, or of `campaign_file`) or `torchscript` (with `input_shape`, the

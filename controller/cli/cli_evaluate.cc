@@ -101,11 +101,8 @@ bool HasOwnModelMeasurements(const std::string& db) {
   return data.ok() && !data->models.empty();
 }
 
-int CmdEvaluate(const EvaluateOptions& o) {
-  auto fail = [](const std::string& what) {
-    std::cerr << "wattfleet: " << what << "\n";
-    return 2;
-  };
+Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
+  auto fail = [](const std::string& what) { return Status::InvalidArgument(what); };
   std::vector<std::string> names = o.estimators.empty() ? EstimatorNames() : o.estimators;
   for (const std::string& n : names) {
     if (auto e = MakeEstimator(n); !e.ok()) return fail("--estimator: " + e.status().message());
@@ -191,6 +188,8 @@ int CmdEvaluate(const EvaluateOptions& o) {
   if (!held_out.models.empty()) {
     steps += static_cast<int64_t>(FitPlaces(held_out).size() * names.size() * targets.size());
   }
+  // Without a terminal for the table (JSON, or a caller that only wants the document) the
+  // progress goes to stderr as plain lines.
   Progress progress = MakeCliProgress("fit", steps, o.json, o.json ? std::cerr : std::cout);
   int64_t done = 0;
   progress.Update(done);
@@ -268,15 +267,29 @@ int CmdEvaluate(const EvaluateOptions& o) {
   // Fits that did not happen (a dataset that cannot be written) leave the count.
   progress.SetTotal(done);
   progress.Finish();
+  return nlohmann::json{{"results", results},
+                        {"models", models},
+                        {"models_note", models_note},
+                        {"flagged_left_out", flagged},
+                        {"layer_sum_left_out", layer_sum}};
+}
+
+int CmdEvaluate(const EvaluateOptions& o) {
+  auto evaluated = EvaluateDataset(o);
+  if (!evaluated.ok()) {
+    std::cerr << "wattfleet: " << evaluated.status().message() << "\n";
+    return 2;
+  }
+  const nlohmann::json& doc = *evaluated;
   if (o.json) {
-    std::cout << nlohmann::json{{"results", results}, {"models", models},
-                                {"models_note", models_note},
-                                {"flagged_left_out", flagged},
-                                {"layer_sum_left_out", layer_sum}}
-                     .dump(2)
-              << "\n";
+    std::cout << doc.dump(2) << "\n";
     return 0;
   }
+  const int64_t flagged = doc["flagged_left_out"].get<int64_t>();
+  const int64_t layer_sum = doc["layer_sum_left_out"].get<int64_t>();
+  const std::string models_note = doc["models_note"].get<std::string>();
+  const nlohmann::json& results = doc["results"];
+  const nlohmann::json& models = doc["models"];
   if (flagged > 0) {
     std::printf("%lld measurements with quality flags (ci, interference, below-idle, "
                 "idle-stale, layer-sum) left out, %lld of them whole models whose layers sum to outside "

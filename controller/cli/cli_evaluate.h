@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "wattfleet/common/status.h"
+
 namespace wattfleet {
 
 struct EvaluateOptions {
@@ -21,6 +25,12 @@ struct EvaluateOptions {
   bool include_flagged = false;
   bool json = false;
 };
+
+// Evaluates and stores the fits; the --json document (results[], models[], models_note,
+// flagged_left_out, layer_sum_left_out; docs/design/cli.md). InvalidArgument for bad options
+// or a dataset that cannot be read. Progress goes to stdout as a bar, or to stderr as plain
+// lines with `json`.
+Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& options);
 
 // Exit code: 0, or 2 for bad options or a dataset that cannot be read.
 int CmdEvaluate(const EvaluateOptions& options);

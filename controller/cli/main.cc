@@ -14,6 +14,7 @@
 #include "cli_commands.h"
 #include "cli_evaluate.h"
 #include "cli_fit.h"
+#include "cli_measure.h"
 #include "cli_project.h"
 #include "cli_predict.h"
 #include "cli_report.h"
@@ -226,6 +227,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
 
+  MeasureOptions measure;
+  auto* c_measure = app.add_subcommand(
+      "measure", "the energy and time of a command: wattfleet measure [OPTIONS] -- CMD ARGS...");
+  c_measure->add_option("--sensor", measure.sensor,
+                        "auto, rapl, nvml, hwmon, android, modeled (docs/measurement.md)")
+      ->capture_default_str();
+  c_measure->add_option("--device", measure.device, "cpu, or cuda:N for GPU N's NVML counter")
+      ->capture_default_str();
+  c_measure->add_option("--idle-s", measure.idle_s,
+                        "seconds of idle power measured first (0: none)")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  c_measure->add_flag("--json", measure.json, "one JSON document on stdout");
+  c_measure->add_option("command", measure.command, "the command and its arguments, after --")
+      ->required();
+
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
   spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet", LogColours()));
@@ -256,6 +273,7 @@ int main(int argc, char** argv) {
     if (c_project->parsed()) return CmdProject(project);
     if (c_report->parsed()) return CmdReport(report_options, report_out, json);
     if (c_predict->parsed()) return CmdPredict(predict);
+    if (c_measure->parsed()) return CmdMeasure(measure);
     if (c_fit->parsed()) {
       // fit only reads and adds fitted models: a mistyped name must not become a new dataset.
       if (!wattfleet::IsPostgresUri(db) && ::access(db.c_str(), F_OK) != 0) {

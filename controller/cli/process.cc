@@ -17,7 +17,7 @@ extern char** environ;
 namespace wattfleet {
 
 Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
-                                         const std::string& log_path) {
+                                         const std::string& log_path, bool search_path) {
   if (argv.empty()) return Status::InvalidArgument("no program to start");
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -31,8 +31,11 @@ Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   }
   pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+  const int rc = search_path
+                     ? posix_spawnp(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ)
+                     : posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  if (rc == ENOENT) return Status::NotFound("cannot start " + argv[0] + ": " + std::strerror(rc));
   if (rc != 0) {
     return Status::IOError("cannot start " + argv[0] + ": " + std::strerror(rc));
   }
@@ -82,6 +85,21 @@ Result<int> ChildProcess::Wait(double timeout_s) {
       return Status::Timeout("process " + std::to_string(pid_) + " still running");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return exit_code_;
+}
+
+int ChildProcess::WaitForExit() {
+  if (pid_ <= 0 || exit_code_ >= 0) return exit_code_;
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  } else {
+    exit_code_ = 255;
   }
   return exit_code_;
 }

@@ -15,9 +15,10 @@ namespace wattfleet {
 class ChildProcess {
  public:
   // Starts `argv[0]` with `argv`. stdout/stderr go to `log_path` when given (appended),
-  // otherwise they are inherited.
+  // otherwise they are inherited. With `search_path`, a name without '/' is looked up on PATH
+  // as a shell would. NotFound when there is no such program.
   static Result<ChildProcess> Start(const std::vector<std::string>& argv,
-                                    const std::string& log_path = "");
+                                    const std::string& log_path = "", bool search_path = false);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
@@ -34,6 +35,8 @@ class ChildProcess {
   // Waits up to `timeout_s` for the exit; returns the exit code (128 + signal for a signal),
   // or Timeout.
   Result<int> Wait(double timeout_s);
+  // Blocks until the process exits (no polling: its end is seen at once); its exit code.
+  int WaitForExit();
   // SIGTERM, wait `grace_s`, then SIGKILL; returns the exit code.
   int Stop(double grace_s = 10);
 

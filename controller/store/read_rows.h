@@ -35,6 +35,11 @@ inline constexpr const char* kMeasurementsSql =
 inline constexpr const char* kArchitectureLayersSql =
     "SELECT layer_key FROM arch_layers WHERE architecture_id = $1 ORDER BY position";
 
+inline constexpr const char* kArchitecturesSql =
+    "SELECT a.id, a.campaign_id, COALESCE(c.name, ''), a.name, a.family, a.input_shape, a.macs, "
+    "a.flops, a.params, (SELECT COUNT(*) FROM arch_layers l WHERE l.architecture_id = a.id) "
+    "FROM architectures a LEFT JOIN campaigns c ON c.id = a.campaign_id ORDER BY a.id";
+
 inline constexpr const char* kCampaignsSql = "SELECT id, name, state FROM campaigns ORDER BY id";
 inline constexpr const char* kJobCountsSql =
     "SELECT campaign_id, state, COUNT(*) FROM jobs GROUP BY campaign_id, state";
@@ -55,6 +60,22 @@ LayerRecord LayerFrom(const Row& r) {
   l.output_elements = r.Int(6);
   l.params_json = r.Text(7);
   return l;
+}
+
+template <typename Row>
+ArchitectureRecord ArchitectureFrom(const Row& r) {
+  ArchitectureRecord a;
+  a.id = r.Int(0);
+  a.campaign_id = r.Int(1);
+  a.campaign = r.Text(2);
+  a.name = r.Text(3);
+  a.family = r.Text(4);
+  a.input_shape = r.Text(5);
+  a.macs = r.Int(6);
+  a.flops = r.Int(7);
+  a.params = r.Int(8);
+  a.layers = r.Int(9);
+  return a;
 }
 
 // nullopt for a job of a kind this build does not know (a newer build's): such rows are

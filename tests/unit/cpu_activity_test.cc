@@ -49,6 +49,19 @@ TEST(CpuActivity, ReadsTheMachineAndTheProcessFromProcfs) {
   EXPECT_EQ(OthersCores(*a, *b, 100, 0.0), 0.0);
 }
 
+TEST(CpuActivity, ReapedChildrenCountAsTheProcessesOwnWorkWhenAsked) {
+  TempDir root;
+  Put(root.path() + "/stat", Stat(1000));
+  // utime 300, stime 100, then the children's cutime 40 and cstime 2.
+  Put(root.path() + "/self/stat",
+      "4242 (wattfleet) S 1 1 1 0 -1 4194560 100 0 0 0 300 100 40 2 20 0 9 0 100\n");
+  auto own = ProcCpuActivity(root.path()).Read();
+  auto with_children = ProcCpuActivity(root.path(), true).Read();
+  ASSERT_TRUE(own.ok() && with_children.ok());
+  EXPECT_EQ(own->self, 400u);
+  EXPECT_EQ(with_children->self, 442u);
+}
+
 TEST(CpuActivity, DamagedFilesAreErrorsNamingThem) {
   TempDir root;
   Put(root.path() + "/stat", Stat(1000));

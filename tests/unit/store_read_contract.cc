@@ -78,6 +78,24 @@ TEST_P(StoreContractTest, ADatasetReaderSeesWhatTheStoreWrote) {
   ASSERT_TRUE(keys.ok()) << keys.status().ToString();
   EXPECT_EQ(*keys, (std::vector<std::string>{kFc8x16, kRelu16}));
 
+  // Every architecture of the campaign, with its features and node count.
+  auto archs = (*reader)->Architectures();
+  ASSERT_TRUE(archs.ok()) << archs.status().ToString();
+  const ArchitectureRecord* mlp_a = nullptr;
+  for (const ArchitectureRecord& a : *archs) {
+    EXPECT_EQ(a.campaign_id, cid);
+    EXPECT_EQ(a.campaign, "test-campaign");
+    if (a.name == "mlp-a") mlp_a = &a;
+  }
+  ASSERT_NE(mlp_a, nullptr);
+  EXPECT_EQ(mlp_a->id, *model.architecture_id);
+  EXPECT_EQ(mlp_a->family, "mlp");
+  EXPECT_EQ(mlp_a->input_shape, "[8]");
+  EXPECT_EQ(mlp_a->layers, 2);
+  EXPECT_EQ(mlp_a->macs, model.arch_macs);
+  EXPECT_EQ(mlp_a->params, model.arch_params);
+  EXPECT_GT(mlp_a->params, 0);
+
   // An error from the callback stops the scan and is what the scan returns.
   int calls = 0;
   const Status stopped = (*reader)->ForEachMeasurement([&](const MeasurementRecord&) {

@@ -77,6 +77,14 @@ class PgReader final : public DatasetReader {
     return keys;
   }
 
+  Result<std::vector<ArchitectureRecord>> Architectures() override {
+    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitecturesSql));
+    std::vector<ArchitectureRecord> out;
+    out.reserve(static_cast<size_t>(q.size()));
+    for (int i = 0; i < q.size(); ++i) out.push_back(read_rows::ArchitectureFrom(PgRow{q, i}));
+    return out;
+  }
+
   Result<std::vector<CampaignRecord>> Campaigns() override {
     WF_ASSIGN_OR_RETURN(const Rows c, pg::Exec(conn_.get(), read_rows::kCampaignsSql));
     std::vector<CampaignRecord> out;

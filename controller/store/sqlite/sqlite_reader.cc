@@ -73,6 +73,17 @@ class SqliteReader final : public DatasetReader {
     return keys;
   }
 
+  Result<std::vector<ArchitectureRecord>> Architectures() override {
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kArchitecturesSql));
+    std::vector<ArchitectureRecord> out;
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      out.push_back(read_rows::ArchitectureFrom(SqliteRow{q}));
+    }
+    return out;
+  }
+
   Result<std::vector<CampaignRecord>> Campaigns() override {
     std::vector<CampaignRecord> out;
     {

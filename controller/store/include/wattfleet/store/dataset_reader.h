@@ -64,6 +64,20 @@ struct MeasurementRecord {
   int64_t arch_params = 0;
 };
 
+// An architecture of a campaign, features per input sample.
+struct ArchitectureRecord {
+  int64_t id = 0;
+  int64_t campaign_id = 0;
+  std::string campaign;  // its name
+  std::string name;
+  std::string family;
+  std::string input_shape;  // JSON, e.g. "[3,224,224]"
+  int64_t macs = 0;
+  int64_t flops = 0;
+  int64_t params = 0;
+  int64_t layers = 0;  // nodes
+};
+
 // A campaign with its jobs counted by state (JobStateName -> count, states with jobs only).
 struct CampaignRecord {
   int64_t id = 0;
@@ -96,6 +110,8 @@ class DatasetReader {
       const std::function<Status(const MeasurementRecord&)>& fn) = 0;
   // The layer keys of an architecture, in network order.
   virtual Result<std::vector<std::string>> ArchitectureLayers(int64_t architecture_id) = 0;
+  // Every architecture of every campaign, by id.
+  virtual Result<std::vector<ArchitectureRecord>> Architectures() = 0;
   // Every campaign, by id.
   virtual Result<std::vector<CampaignRecord>> Campaigns() = 0;
   // Every imported row, in import order; none for a dataset that has never imported.

@@ -1,0 +1,100 @@
+// `wattfleet measure`: one window of the agent's meters (agent/src/window_monitor.h) around a
+// child process.
+#include "cli_measure.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "process.h"
+#include "window_monitor.h"
+
+namespace wattfleet {
+namespace {
+
+nlohmann::json ReadingJson(const WindowReading& r, const WindowMonitor& m,
+                           const std::vector<std::string>& command, int exit_code) {
+  auto opt = [](const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  };
+  return {{"command", command},
+          {"exit_code", exit_code},
+          {"energy_j", r.energy_j},
+          {"energy_dynamic_j", opt(r.energy_dynamic_j)},
+          {"idle_w", opt(m.idle_w())},
+          {"time_s", r.time_s},
+          {"sensor", r.sensor},
+          {"domain", r.domain},
+          {"energy_is_estimate", r.energy_is_estimate},
+          {"interference", opt(r.interference)},
+          {"energy_bound_j", r.energy_bound_j},
+          {"quality_flags", r.flags}};
+}
+
+}  // namespace
+
+int CmdMeasure(const MeasureOptions& o) {
+  if (o.command.empty()) {
+    std::cerr << "wattfleet: measure: no command (wattfleet measure [OPTIONS] -- CMD ARGS...)\n";
+    return 2;
+  }
+  if (!(o.idle_s >= 0)) {
+    std::cerr << "wattfleet: --idle-s " << o.idle_s << ": must be >= 0\n";
+    return 2;
+  }
+  MonitorOptions mo;
+  mo.sensor = o.sensor;
+  mo.roots.device = o.device;
+  mo.children_are_own_work = true;
+  auto monitor = WindowMonitor::Open(mo);
+  if (!monitor.ok()) {
+    const std::string& msg = monitor.status().message();
+    const bool names_flag = msg.rfind("--sensor", 0) == 0;
+    std::cerr << "wattfleet: " << (names_flag ? "" : "--sensor " + o.sensor + ": ") << msg << "\n";
+    return 2;
+  }
+  WindowMonitor& m = **monitor;
+  if (o.idle_s > 0) {
+    if (auto idle = m.MeasureIdle(o.idle_s); !idle.ok()) {
+      std::cerr << "wattfleet: idle power: " << idle.status().message() << "\n";
+      return 1;
+    }
+  }
+  if (Status s = m.Begin("command"); !s.ok()) {
+    std::cerr << "wattfleet: " << s.message() << "\n";
+    return 1;
+  }
+  auto child = ChildProcess::Start(o.command, "", /*search_path=*/true);
+  if (!child.ok()) {
+    std::cerr << "wattfleet: measure: " << child.status().message() << "\n";
+    return 127;
+  }
+  const int code = child->WaitForExit();
+  auto r = m.End("command");
+  if (!r.ok()) {
+    std::cerr << "wattfleet: " << r.status().message() << " (the command exited " << code
+              << ")\n";
+    return 1;
+  }
+  if (o.json) {
+    std::cout << ReadingJson(*r, m, o.command, code).dump(2) << "\n";
+    return code;
+  }
+  // On stderr: stdout is the command's.
+  const char* what = r->energy_is_estimate ? " (an estimate: no power sensor, modeled)" : "";
+  std::fprintf(stderr, "wattfleet: %s: %.4g J in %.4g s on %s (%s)%s\n", o.command[0].c_str(),
+               r->energy_j, r->time_s, r->sensor.c_str(), r->domain.c_str(), what);
+  if (r->energy_dynamic_j) {
+    std::fprintf(stderr, "wattfleet: idle %.4g W before it; %.4g J above idle\n", *m.idle_w(),
+                 *r->energy_dynamic_j);
+  }
+  if (!r->flags.empty()) {
+    std::string flags;
+    for (const std::string& f : r->flags) flags += (flags.empty() ? "" : ", ") + f;
+    std::fprintf(stderr, "wattfleet: quality flags: %s (docs/python.md)\n", flags.c_str());
+  }
+  return code;
+}
+
+}  // namespace wattfleet

@@ -1,0 +1,25 @@
+// `wattfleet measure -- CMD ARGS...` (docs/design/cli.md): the energy and time of a command,
+// read with the agent's meters around it, and the idle power measured just before.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace wattfleet {
+
+struct MeasureOptions {
+  std::string sensor = "auto";
+  std::string device = "cpu";  // "cuda:N" to read GPU N's NVML counter
+  double idle_s = 1.0;         // idle power measured for this long first; 0: not measured
+  bool json = false;
+  std::vector<std::string> command;
+};
+
+// Runs the command with stdin, stdout and stderr inherited, and reports its energy on stderr
+// (or, with `json`, one document on stdout). Exit code: the command's own when it ran and was
+// measured; 127 when it cannot be started; 2 for bad options or a sensor that cannot be
+// opened; 1 when the sensor failed during the run (the command's code is then in the
+// message).
+int CmdMeasure(const MeasureOptions& options);
+
+}  // namespace wattfleet
