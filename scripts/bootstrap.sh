@@ -12,6 +12,7 @@ packages=(
   libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev python3-torchvision sqlite3
+  python3-dev pybind11-dev python3-pytest python3-pandas
   clang libclang-rt-14-dev
   chromium libpng-dev
 )

@@ -188,7 +188,31 @@ Result<Campaign> Parser::Parse(const std::string& text) {
     c.dtype = *d;
   }
   if (const Field* f = Find(fields, "batch_size")) {
-    WF_ASSIGN_OR_RETURN(c.batch_size, Int(*f, "batch_size", 1, kMaxBatchSize));
+    if (f->value.IsSequence()) {
+      // A batch sweep: every architecture is planned at each batch.
+      if (f->value.size() == 0 || f->value.size() > kMaxBatchSizes) {
+        return Err(At(*f), "batch_size must be an integer or a list of 1 to " +
+                               std::to_string(kMaxBatchSizes) + " integers such as [1, 8, 32], got " +
+                               Describe(f->value));
+      }
+      c.batch_sizes.clear();
+      for (const YAML::Node& item : f->value) {
+        std::optional<int64_t> v;
+        if (item.IsScalar()) v = ParseInt(item.Scalar());
+        if (!v || *v < 1 || *v > kMaxBatchSize) {
+          return Err(item.Mark(), "batch_size: each batch must be an integer in [1, " +
+                                      std::to_string(kMaxBatchSize) + "], got " + Describe(item));
+        }
+        if (std::find(c.batch_sizes.begin(), c.batch_sizes.end(), *v) != c.batch_sizes.end()) {
+          return Err(item.Mark(), "batch_size: batch " + std::to_string(*v) + " is listed twice");
+        }
+        c.batch_sizes.push_back(*v);
+      }
+    } else {
+      WF_ASSIGN_OR_RETURN(const int64_t b, Int(*f, "batch_size", 1, kMaxBatchSize));
+      c.batch_sizes = {b};
+    }
+    c.batch_size = c.batch_sizes.front();
   }
   const Field* devices = Find(fields, "devices");
   if (devices == nullptr) {

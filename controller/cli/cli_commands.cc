@@ -348,6 +348,7 @@ int CmdPlan(const std::string& campaign_path, bool json) {
                           {"architecture_list", archs},
                           {"layers_total", plan->layers_total},
                           {"layers_distinct", plan->layers.size()},
+                          {"batch_sizes", campaign->Batches()},
                           {"jobs", by_kind},
                           {"jobs_total", plan->jobs.size()},
                           {"probe_kinds", plan->probe_kinds},
@@ -367,6 +368,9 @@ int CmdPlan(const std::string& campaign_path, bool json) {
             << "  architectures       " << campaign->architectures.size() << "\n"
             << "  layers (total)      " << plan->layers_total << "\n"
             << "  layers (distinct)   " << plan->layers.size() << "\n";
+  std::cout << "  batches            ";
+  for (int64_t b : campaign->Batches()) std::cout << " " << b;
+  std::cout << "\n";
   for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
   std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
   for (const std::string& k : plan->probe_kinds) std::cout << "  THOR probe kind " << k << "\n";
@@ -444,32 +448,36 @@ int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std:
   return 0;
 }
 
+Result<nlohmann::json> InspectArchitecture(const ArchitectureSource& source) {
+  WF_ASSIGN_OR_RETURN(const ResolvedArchitecture resolved, ResolveArchitecture(source));
+  const Architecture& arch = resolved.architecture;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const ArchNode& node : arch.nodes) {
+    WF_ASSIGN_OR_RETURN(const LayerFeatures f, ComputeFeatures(node.spec));
+    layers.push_back(LayerJson(node, f));
+  }
+  const LayerFeatures total = arch.Totals();
+  return nlohmann::json{{"name", arch.name},     {"family", arch.family},
+                        {"input_shape", arch.input_shape},
+                        {"macs", total.macs},     {"flops", total.flops},
+                        {"params", total.params}, {"layers", layers},
+                        {"unsupported", resolved.unsupported}};
+}
+
 int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
                const std::string& torchscript, const std::vector<int64_t>& input_shape,
                bool json) {
-  auto resolved = ResolveArchitecture({arch_name, campaign_file, torchscript, input_shape});
-  if (!resolved.ok()) return Fail(resolved.status());
-  const Architecture* arch = &resolved->architecture;
-  const std::vector<std::string>& unsupported = resolved->unsupported;
-
-  nlohmann::json layers = nlohmann::json::array();
-  for (const ArchNode& node : arch->nodes) {
-    auto f = ComputeFeatures(node.spec);
-    if (!f.ok()) return Fail(f.status());
-    layers.push_back(LayerJson(node, *f));
-  }
-  const LayerFeatures total = arch->Totals();
+  auto inspected = InspectArchitecture({arch_name, campaign_file, torchscript, input_shape});
+  if (!inspected.ok()) return Fail(inspected.status());
+  const nlohmann::json& doc = *inspected;
   if (json) {
-    nlohmann::json out = {{"name", arch->name},     {"family", arch->family},
-                          {"input_shape", arch->input_shape},
-                          {"macs", total.macs},     {"flops", total.flops},
-                          {"params", total.params}, {"layers", layers},
-                          {"unsupported", unsupported}};
-    std::cout << out.dump(2) << "\n";
+    std::cout << doc.dump(2) << "\n";
     return 0;
   }
-  std::printf("%s (%s), input %s\n", arch->name.c_str(), arch->family.c_str(),
-              ShapeToString(arch->input_shape).c_str());
+  const nlohmann::json& layers = doc["layers"];
+  std::printf("%s (%s), input %s\n", doc["name"].get<std::string>().c_str(),
+              doc["family"].get<std::string>().c_str(),
+              ShapeToString(doc["input_shape"].get<Shape>()).c_str());
   std::printf("%-12s %-18s %-16s %-16s %14s %10s\n", "name", "type", "input", "output", "MACs",
               "params");
   for (const auto& l : layers) {
@@ -480,11 +488,15 @@ int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
                 static_cast<long long>(l["macs"].get<int64_t>()),
                 static_cast<long long>(l["params"].get<int64_t>()));
   }
-  std::printf("total: %lld MACs, %lld FLOPs, %lld params\n", static_cast<long long>(total.macs),
-              static_cast<long long>(total.flops), static_cast<long long>(total.params));
-  if (!unsupported.empty()) {
+  std::printf("total: %lld MACs, %lld FLOPs, %lld params\n",
+              static_cast<long long>(doc["macs"].get<int64_t>()),
+              static_cast<long long>(doc["flops"].get<int64_t>()),
+              static_cast<long long>(doc["params"].get<int64_t>()));
+  if (!doc["unsupported"].empty()) {
     std::printf("unsupported operators (not in the layers or totals above):\n");
-    for (const std::string& op : unsupported) std::printf("  %s\n", op.c_str());
+    for (const auto& op : doc["unsupported"]) {
+      std::printf("  %s\n", op.get<std::string>().c_str());
+    }
   }
   return 0;
 }

@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "embedded.h"
+#include "wattfleet/campaign/architecture_source.h"
 #include "wattfleet/common/status.h"
 #include "wattfleet/store/store.h"
 
@@ -39,6 +42,9 @@ Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
                                               std::optional<int64_t> campaign);
 int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
               const std::string& out);
+// The --json document of `inspect`: name, family, input_shape, macs, flops, params,
+// layers[], unsupported[] (docs/design/cli.md).
+Result<nlohmann::json> InspectArchitecture(const ArchitectureSource& source);
 // One of `arch_name` (zoo, or of `campaign_file`) or `torchscript` (with `input_shape`, the
 // traced shape with its batch dimension) names the architecture.
 int CmdInspect(const std::string& arch_name, const std::string& campaign_file,

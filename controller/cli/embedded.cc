@@ -294,7 +294,8 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     out << "\njobs without a measurement:\n";
     for (const CampaignJob& j : unmeasured) {
       out << "  job " << j.spec.job_id << " (" << JobKindName(j.spec.kind) << " "
-          << j.spec.subject.substr(0, 60) << "): " << JobStateName(j.state)
+          << j.spec.subject.substr(0, 60) << " at batch " << j.spec.batch
+          << "): " << JobStateName(j.state)
           << (j.last_error.empty() ? std::string() : ": " + Escaped(j.last_error, 300)) << "\n";
     }
     return Status::Internal(std::to_string(at_end.total - at_end.done) +

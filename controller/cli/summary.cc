@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "wattfleet/estimate/layer_sum.h"
 
@@ -23,23 +24,24 @@ std::string Format(const char* fmt, ...) {
 }  // namespace
 
 std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) {
-  // (device class, layer key) -> measurement row, for the additivity check.
-  std::map<std::pair<std::string, std::string>, const ExportRow*> layer_rows;
+  // (device class, layer key, batch) -> measurement row, for the additivity check; a batch
+  // sweep's batches are never mixed.
+  std::map<std::tuple<std::string, std::string, int64_t>, const ExportRow*> layer_rows;
   struct TypeFigures {
     int64_t layers = 0;
     double time_s = 0;
     double energy_j = 0;
     double macs = 0;
   };
-  std::map<std::pair<std::string, std::string>, TypeFigures> by_type;
+  std::map<std::tuple<std::string, int64_t, std::string>, TypeFigures> by_type;
   bool estimate = false;
   std::set<std::string> sensors;
   for (const ExportRow& r : rows) {
     estimate |= r.m.energy_is_estimate;
     sensors.insert(r.m.sensor);
     if (r.kind != JobKind::kLayer) continue;
-    layer_rows[{r.device_class, r.layer_key}] = &r;
-    TypeFigures& t = by_type[{r.device_class, r.layer_type}];
+    layer_rows[{r.device_class, r.layer_key, r.batch}] = &r;
+    TypeFigures& t = by_type[{r.device_class, r.batch, r.layer_type}];
     ++t.layers;
     t.time_s += r.m.time_per_iter_s;
     t.energy_j += r.m.energy_per_iter_j;
@@ -53,23 +55,26 @@ std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) 
                 static_cast<long long>(plan.layers_total), plan.layers.size(), rows.size());
   std::string sensor_list;
   for (const auto& s : sensors) sensor_list += (sensor_list.empty() ? "" : ", ") + s;
-  out += Format("mode %s, batch %lld, dtype %s, sensor %s%s\n\n",
-                std::string(ModeName(c.mode)).c_str(), static_cast<long long>(c.batch_size),
+  std::string batches;
+  for (int64_t b : c.Batches()) batches += (batches.empty() ? "" : ", ") + std::to_string(b);
+  out += Format("mode %s, batch %s, dtype %s, sensor %s%s\n\n",
+                std::string(ModeName(c.mode)).c_str(), batches.c_str(),
                 std::string(DTypeName(c.dtype)).c_str(), sensor_list.c_str(),
                 estimate ? " (energy is a modeled estimate, time is measured)" : "");
 
   out += "Per layer type (distinct layers, one iteration = one batch)\n";
-  out += Format("%-8s %-20s %7s %14s %16s %10s\n", "class", "type", "layers", "time/iter ms",
-                "energy/iter mJ", "GMAC/s");
+  out += Format("%-8s %6s %-20s %7s %14s %16s %10s\n", "class", "batch", "type", "layers",
+                "time/iter ms", "energy/iter mJ", "GMAC/s");
   for (const auto& [key, t] : by_type) {
-    out += Format("%-8s %-20s %7lld %14.3f %16.3f %10.2f\n", key.first.c_str(),
-                  key.second.c_str(), static_cast<long long>(t.layers), t.time_s * 1e3,
+    out += Format("%-8s %6lld %-20s %7lld %14.3f %16.3f %10.2f\n", std::get<0>(key).c_str(),
+                  static_cast<long long>(std::get<1>(key)), std::get<2>(key).c_str(),
+                  static_cast<long long>(t.layers), t.time_s * 1e3,
                   t.energy_j * 1e3, t.time_s > 0 ? t.macs / t.time_s / 1e9 : 0.0);
   }
 
   out += "\nPer model (whole model measured vs. the sum of its measured layers)\n";
-  out += Format("%-8s %-24s %6s %12s %12s %7s %12s %12s\n", "class", "model", "layers",
-                "time ms", "sum ms", "ratio", "energy mJ", "sum mJ");
+  out += Format("%-8s %-24s %6s %6s %12s %12s %7s %12s %12s\n", "class", "model", "batch",
+                "layers", "time ms", "sum ms", "ratio", "energy mJ", "sum mJ");
   int outliers = 0;
   for (const ExportRow& r : rows) {
     if (r.kind != JobKind::kModel) continue;
@@ -79,7 +84,7 @@ std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) 
     for (const ArchLayerRef& ref : plan.arch_layers) {
       if (ref.architecture != r.architecture) continue;
       ++layers;
-      auto it = layer_rows.find({r.device_class, ref.layer_key});
+      auto it = layer_rows.find({r.device_class, ref.layer_key, r.batch});
       if (it == layer_rows.end()) {
         complete = false;
         continue;
@@ -90,8 +95,9 @@ std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) 
     const double t = r.m.time_per_iter_s;
     const bool outlier = complete && t > 0 && LayerSumOutOfRange(sum_t / t);
     outliers += outlier ? 1 : 0;
-    out += Format("%-8s %-24s %6lld %12.3f %12s %7s %12.3f %12s%s\n", r.device_class.c_str(),
-                  r.architecture.c_str(), static_cast<long long>(layers), t * 1e3,
+    out += Format("%-8s %-24s %6lld %6lld %12.3f %12s %7s %12.3f %12s%s\n",
+                  r.device_class.c_str(), r.architecture.c_str(),
+                  static_cast<long long>(r.batch), static_cast<long long>(layers), t * 1e3,
                   complete ? Format("%.3f", sum_t * 1e3).c_str() : "n/a",
                   complete && t > 0 ? Format("%.2f", sum_t / t).c_str() : "n/a",
                   r.m.energy_per_iter_j * 1e3,

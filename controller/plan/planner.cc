@@ -23,7 +23,8 @@ int64_t LeaseMs(const MeasurementSettings& settings) {
   return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(ms));
 }
 
-JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class) {
+JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class,
+                int64_t batch) {
   JobSpec job;
   // Every selector of the class: an agent matching any of them may take the job. A plain
   // `{class: X}` selector admits the whole class.
@@ -38,7 +39,7 @@ JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class
   job.kind = kind;
   job.mode = c.mode;
   job.dtype = c.dtype;
-  job.batch = c.batch_size;
+  job.batch = batch;
   job.device_class = device_class;
   job.settings = c.measurement;
   job.lease_ms = LeaseMs(c.measurement);
@@ -81,6 +82,11 @@ double EstimateJobSeconds(const MeasurementSettings& s) {
 Result<Plan> MakePlan(const Campaign& campaign) {
   if (campaign.devices.empty()) {
     return Status::InvalidArgument("campaign '" + campaign.name + "' has no devices");
+  }
+  if (campaign.plan.active && campaign.Batches().size() > 1) {
+    return Status::InvalidArgument("campaign '" + campaign.name + "': plan.active profiles at "
+                                   "one batch; give batch_size one value, or one campaign per "
+                                   "batch");
   }
   Plan plan;
   plan.campaign = campaign;
@@ -137,34 +143,36 @@ Result<Plan> MakePlan(const Campaign& campaign) {
     }
   }
 
-  // Per class: its layer jobs, then its whole-model jobs (a class's queue measures the
-  // building blocks before the calibration runs that are compared against their sum).
+  // Per class and batch: its layer jobs, then its whole-model jobs (a class's queue measures
+  // the building blocks before the calibration runs that are compared against their sum).
   for (const std::string& cls : classes) {
-    auto add_layer_job = [&](const PlannedLayer& layer) {
-      JobSpec job = BaseJob(campaign, JobKind::kLayer, cls);
-      job.subject = layer.key;
-      job.graph = SingleLayerGraph(layer.key, layer.spec);
-      plan.jobs.push_back(std::move(job));
-    };
-    if (!campaign.plan.layers) {
-      // Whole models only: the layers are still analysed (plan.layers), not measured.
-    } else if (campaign.plan.distinct_layers) {
-      for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
-    } else {
-      for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);
-    }
-    for (const Architecture& probe : probes) {
-      JobSpec job = BaseJob(campaign, JobKind::kProbe, cls);
-      job.subject = probe.name;
-      job.graph = probe;
-      plan.jobs.push_back(std::move(job));
-    }
-    if (campaign.plan.whole_models) {
-      for (const Architecture& arch : campaign.architectures) {
-        JobSpec job = BaseJob(campaign, JobKind::kModel, cls);
-        job.subject = arch.name;
-        job.graph = arch;
+    for (const int64_t batch : campaign.Batches()) {
+      auto add_layer_job = [&](const PlannedLayer& layer) {
+        JobSpec job = BaseJob(campaign, JobKind::kLayer, cls, batch);
+        job.subject = layer.key;
+        job.graph = SingleLayerGraph(layer.key, layer.spec);
         plan.jobs.push_back(std::move(job));
+      };
+      if (!campaign.plan.layers) {
+        // Whole models only: the layers are still analysed (plan.layers), not measured.
+      } else if (campaign.plan.distinct_layers) {
+        for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
+      } else {
+        for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);
+      }
+      for (const Architecture& probe : probes) {
+        JobSpec job = BaseJob(campaign, JobKind::kProbe, cls, batch);
+        job.subject = probe.name;
+        job.graph = probe;
+        plan.jobs.push_back(std::move(job));
+      }
+      if (campaign.plan.whole_models) {
+        for (const Architecture& arch : campaign.architectures) {
+          JobSpec job = BaseJob(campaign, JobKind::kModel, cls, batch);
+          job.subject = arch.name;
+          job.graph = arch;
+          plan.jobs.push_back(std::move(job));
+        }
       }
     }
   }

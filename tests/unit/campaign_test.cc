@@ -108,6 +108,34 @@ TEST(CampaignTest, AllKeys) {
   EXPECT_EQ(c->estimators.size(), 7u);
 }
 
+TEST(CampaignTest, BatchSizeIsANumberOrAListOfDistinctBatches) {
+  Result<Campaign> one = ParseCampaign(Minimal("batch_size: 16\n"), "b.yaml");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->Batches(), (std::vector<int64_t>{16}));
+  EXPECT_EQ(one->batch_size, 16);
+  Result<Campaign> sweep = ParseCampaign(Minimal("batch_size: [1, 8, 32]\n"), "b.yaml");
+  ASSERT_TRUE(sweep.ok()) << sweep.status().ToString();
+  EXPECT_EQ(sweep->Batches(), (std::vector<int64_t>{1, 8, 32}));
+  EXPECT_EQ(sweep->batch_size, 1);
+
+  struct Bad {
+    std::string yaml, message;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"batch_size: []\n", "list of 1 to 16"},
+           {"batch_size: [1, 8, 1]\n", "batch 1 is listed twice"},
+           {"batch_size: [1, eight]\n", "each batch must be an integer"},
+           {"batch_size: [0]\n", "each batch must be an integer"},
+           {"batch_size: {a: 1}\n", "batch_size must be an integer"}}) {
+    Result<Campaign> c = ParseCampaign(Minimal(bad.yaml), "b.yaml");
+    ASSERT_FALSE(c.ok()) << bad.yaml;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(bad.message), std::string::npos)
+        << c.status().message();
+    EXPECT_NE(c.status().message().find("b.yaml:"), std::string::npos) << c.status().message();
+  }
+}
+
 TEST(CampaignTest, SweepIsCartesianProduct) {
   Result<Campaign> c = ParseCampaign(
       "name: sweep\n"

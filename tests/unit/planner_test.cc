@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -120,6 +121,31 @@ TEST(PlannerTest, WholeModelJobs) {
     EXPECT_EQ(j.batch, 4);
   }
   EXPECT_EQ(p->JobsByKind(), (std::map<std::string, int64_t>{{"layer", 8}, {"model", 4}}));
+}
+
+TEST(PlannerTest, ABatchSweepPlansEveryJobAtEachBatch) {
+  Campaign c = TwoArchitectures({"cpu"});
+  c.batch_sizes = {1, 8, 32};
+  c.batch_size = 1;
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->layers.size(), 4u);  // distinct layers are per sample: the same at each batch
+  EXPECT_EQ(p->jobs.size(), 3u * 6u);
+  std::map<int64_t, int> layers_at, models_at;
+  std::set<std::pair<std::string, int64_t>> seen;
+  for (const JobSpec& j : p->jobs) {
+    (j.kind == JobKind::kLayer ? layers_at : models_at)[j.batch]++;
+    EXPECT_TRUE(seen.insert({std::string(JobKindName(j.kind)) + j.subject, j.batch}).second)
+        << "a job planned twice at batch " << j.batch;
+  }
+  EXPECT_EQ(layers_at, (std::map<int64_t, int>{{1, 4}, {8, 4}, {32, 4}}));
+  EXPECT_EQ(models_at, (std::map<int64_t, int>{{1, 2}, {8, 2}, {32, 2}}));
+  // Active profiling learns at one batch: a sweep with it is refused, saying so.
+  c.plan.thor_probes = true;
+  c.plan.active = ActiveOptions{};
+  Result<Plan> active = MakePlan(c);
+  ASSERT_FALSE(active.ok());
+  EXPECT_NE(active.status().message().find("one batch"), std::string::npos);
 }
 
 TEST(PlannerTest, LayersAllDisablesDedup) {

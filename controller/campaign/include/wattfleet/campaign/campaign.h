@@ -54,6 +54,8 @@ struct PlanOptions {
 inline constexpr int64_t kMaxBatchSize = 65536;
 // A campaign file larger than this is refused before it is parsed: a real one (even 10 000
 // architectures listed one by one) is a few hundred KiB.
+// The most batches one campaign may sweep (each multiplies its jobs).
+inline constexpr size_t kMaxBatchSizes = 16;
 inline constexpr size_t kMaxCampaignBytes = 1 << 20;
 // The longest campaign name, and the longest other name (device class, family, a file path)
 // a campaign may give.
@@ -64,7 +66,14 @@ struct Campaign {
   std::string name;
   Mode mode = Mode::kInference;
   DType dtype = DType::kFloat32;
+  // Every batch the architectures are planned at (`batch_size: 16` or `batch_size: [1, 8, 32]`),
+  // in file order, distinct; batch_size is the first (the campaigns table's column). A campaign
+  // built in code may set batch_size only: Batches() is what to plan.
+  std::vector<int64_t> batch_sizes;
   int64_t batch_size = 1;
+  std::vector<int64_t> Batches() const {
+    return batch_sizes.empty() ? std::vector<int64_t>{batch_size} : batch_sizes;
+  }
   std::vector<DeviceSelector> devices;  // at least one
   MeasurementSettings measurement;
   std::vector<Architecture> architectures;  // expanded, unique names, in file order

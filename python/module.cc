@@ -1,0 +1,234 @@
+// The Python package's native part, `wattfleet._wattfleet` (docs/python.md): thin bindings over
+// the same functions the `wattfleet` commands call, so that a number in Python is the number
+// the command line prints. Documents cross as the commands' --json text; the package's Python
+// side (wattfleet/__init__.py) turns them into dicts and DataFrames.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_commands.h"
+#include "cli_evaluate.h"
+#include "cli_predict.h"
+#include "window_monitor.h"
+#include "wattfleet/common/version.h"
+#include "wattfleet/store/dataset_reader.h"
+#include "wattfleet/store/export.h"
+#include "wattfleet/zoo/torchscript_import.h"
+
+namespace py = pybind11;
+
+namespace wattfleet {
+namespace {
+
+// Python's SensorError, set at module load.
+py::object* sensor_error = nullptr;
+
+// A Status as the Python exception a caller would catch: bad input is ValueError, an unknown
+// name LookupError, a sensor's failure SensorError, anything else RuntimeError.
+[[noreturn]] void Raise(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+      throw py::value_error(s.message());
+    case StatusCode::kNotFound:
+    case StatusCode::kAlreadyExists:
+      throw py::key_error(s.message());
+    case StatusCode::kSensor:
+      PyErr_SetString(sensor_error->ptr(), s.message().c_str());
+      throw py::error_already_set();
+    default:
+      throw std::runtime_error(s.message());
+  }
+}
+
+template <typename T>
+T Unwrap(Result<T> r) {
+  if (!r.ok()) Raise(r.status());
+  return std::move(r).value();
+}
+
+std::string ExportCsv(const std::string& db, std::optional<int64_t> campaign) {
+  std::vector<ExportRow> rows;
+  {
+    py::gil_scoped_release unlocked;
+    auto read = ReadExportRows(db, campaign);
+    if (!read.ok()) {
+      py::gil_scoped_acquire locked;
+      Raise(read.status());
+    }
+    rows = std::move(read).value();
+  }
+  std::ostringstream out;
+  WriteCsv(rows, out);
+  return out.str();
+}
+
+std::unique_ptr<DatasetReader> Reader(const std::string& db) {
+  return Unwrap(OpenDatasetReader(db));
+}
+
+py::list Layers(const std::string& db) {
+  auto layers = Unwrap(Reader(db)->Layers());
+  py::list out;
+  for (const LayerRecord& l : layers) {
+    py::dict d;
+    d["key"] = l.key;
+    d["type"] = l.type;
+    d["macs"] = l.macs;
+    d["flops"] = l.flops;
+    d["params"] = l.params;
+    d["input_elements"] = l.input_elements;
+    d["output_elements"] = l.output_elements;
+    d["params_json"] = l.params_json;
+    out.append(std::move(d));
+  }
+  return out;
+}
+
+py::list Architectures(const std::string& db) {
+  auto archs = Unwrap(Reader(db)->Architectures());
+  py::list out;
+  for (const ArchitectureRecord& a : archs) {
+    py::dict d;
+    d["id"] = a.id;
+    d["campaign_id"] = a.campaign_id;
+    d["campaign"] = a.campaign;
+    d["name"] = a.name;
+    d["family"] = a.family;
+    d["input_shape"] = a.input_shape;
+    d["macs"] = a.macs;
+    d["flops"] = a.flops;
+    d["params"] = a.params;
+    d["layers"] = a.layers;
+    out.append(std::move(d));
+  }
+  return out;
+}
+
+std::string Fit(const std::string& db, std::optional<std::string> device,
+                std::vector<std::string> estimators, const std::string& target,
+                const std::string& split, int folds, std::vector<std::string> holdout,
+                bool include_flagged) {
+  EvaluateOptions o;
+  o.db = db;
+  o.device = std::move(device);
+  o.estimators = std::move(estimators);
+  o.target = target;
+  o.split = split;
+  o.folds = folds;
+  o.holdout_campaigns = std::move(holdout);
+  o.include_flagged = include_flagged;
+  o.json = true;  // progress as plain lines on stderr, never a bar over a notebook's output
+  Result<nlohmann::json> doc = Status::Internal("not run");
+  {
+    py::gil_scoped_release unlocked;
+    doc = EvaluateDataset(o);
+  }
+  return Unwrap(std::move(doc)).dump();
+}
+
+std::string Predict(const std::string& db, const std::string& device, const std::string& arch,
+                    const std::string& campaign_file, const std::string& torchscript,
+                    std::vector<int64_t> input_shape, std::optional<int64_t> batch,
+                    const std::string& mode, const std::string& estimator,
+                    bool prefer_measured) {
+  PredictOptions o;
+  o.db = db;
+  o.device = device;
+  o.source = {arch, campaign_file, torchscript, std::move(input_shape)};
+  o.batch = batch;
+  o.mode = mode;
+  o.estimator = estimator;
+  o.prefer_measured = prefer_measured;
+  Result<Prediction> p = Status::Internal("not run");
+  {
+    py::gil_scoped_release unlocked;
+    p = PredictArchitecture(o);
+  }
+  return PredictionToJson(Unwrap(std::move(p))).dump();
+}
+
+std::string Inspect(const std::string& arch, const std::string& campaign_file,
+                    const std::string& torchscript, std::vector<int64_t> input_shape) {
+  return Unwrap(InspectArchitecture({arch, campaign_file, torchscript, std::move(input_shape)}))
+      .dump();
+}
+
+py::dict ReadingDict(const WindowReading& r) {
+  py::dict d;
+  d["name"] = r.name;
+  d["energy_j"] = r.energy_j;
+  d["time_s"] = r.time_s;
+  d["energy_dynamic_j"] = r.energy_dynamic_j;
+  d["sensor"] = r.sensor;
+  d["domain"] = r.domain;
+  d["energy_is_estimate"] = r.energy_is_estimate;
+  d["interference"] = r.interference;
+  d["energy_bound_j"] = r.energy_bound_j;
+  d["quality_flags"] = r.flags;
+  return d;
+}
+
+}  // namespace
+}  // namespace wattfleet
+
+PYBIND11_MODULE(_wattfleet, m) {
+  using namespace wattfleet;
+  m.doc() = "wattfleet's native core (use the wattfleet package, not this module)";
+  static py::exception<std::runtime_error> sensor(m, "SensorError", PyExc_RuntimeError);
+  static py::object sensor_object = sensor;
+  sensor_error = &sensor_object;
+
+  m.attr("version_line") = VersionLine("wattfleet", TorchScriptLibtorchVersion());
+  m.def("export_csv", &ExportCsv, py::arg("db"), py::arg("campaign") = py::none());
+  m.def("layers", &Layers, py::arg("db"));
+  m.def("architectures", &Architectures, py::arg("db"));
+  m.def("fit", &Fit, py::arg("db"), py::arg("device"), py::arg("estimators"), py::arg("target"),
+        py::arg("split"), py::arg("folds"), py::arg("holdout_campaigns"),
+        py::arg("include_flagged"));
+  m.def("predict", &Predict, py::arg("db"), py::arg("device"), py::arg("arch"),
+        py::arg("campaign_file"), py::arg("torchscript"), py::arg("input_shape"),
+        py::arg("batch"), py::arg("mode"), py::arg("estimator"), py::arg("prefer_measured"));
+  m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
+        py::arg("input_shape"));
+
+  py::class_<WindowMonitor>(m, "WindowMonitor")
+      .def(py::init([](const std::string& sensor, const std::string& device,
+                       double max_interference, const std::string& sysfs_root,
+                       const std::string& proc_root, const std::string& nvml_library) {
+             MonitorOptions o;
+             o.sensor = sensor;
+             o.roots.device = device;
+             o.max_interference = max_interference;
+             if (!sysfs_root.empty()) o.roots.sysfs_root = sysfs_root;
+             if (!proc_root.empty()) o.roots.proc_root = proc_root;
+             if (!nvml_library.empty()) o.roots.nvml_library = nvml_library;
+             return Unwrap(WindowMonitor::Open(o));
+           }),
+           py::arg("sensor"), py::arg("device"), py::arg("max_interference"),
+           py::arg("sysfs_root"), py::arg("proc_root"), py::arg("nvml_library"))
+      .def("begin", [](WindowMonitor& w, const std::string& name) {
+        if (Status s = w.Begin(name); !s.ok()) Raise(s);
+      })
+      .def("end", [](WindowMonitor& w, const std::string& name) {
+        return ReadingDict(Unwrap(w.End(name)));
+      })
+      .def("measure_idle", [](WindowMonitor& w, double seconds) {
+        Result<double> r = Status::Internal("not run");
+        {
+          py::gil_scoped_release unlocked;
+          r = w.MeasureIdle(seconds);
+        }
+        return Unwrap(std::move(r));
+      })
+      .def_property_readonly("idle_w", &WindowMonitor::idle_w)
+      .def_property_readonly("sensor", &WindowMonitor::sensor)
+      .def_property_readonly("domain", &WindowMonitor::domain)
+      .def_property_readonly("energy_is_estimate", &WindowMonitor::energy_is_estimate)
+      .def_property_readonly("why", &WindowMonitor::why)
+      .def_property_readonly("interference_source", &WindowMonitor::interference_source)
+      .def_property_readonly("open_windows", &WindowMonitor::open_windows);
+}

@@ -1,0 +1,100 @@
+"""wattfleet.Dataset against the command line on the same real dataset: the same rows, the
+same predictions, the same fits."""
+
+import io
+import math
+
+import pandas as pd
+import pytest
+
+import wattfleet
+from conftest import run_cli, run_json
+
+
+def test_measurements_are_the_export(measured_db):
+    frame = wattfleet.Dataset(measured_db).measurements()
+    exported = pd.read_csv(io.StringIO(run_cli("export", "--db", measured_db, "--out", "-").stdout))
+    assert len(frame) > 0
+    assert list(frame.columns) == list(exported.columns)
+    assert len(frame) == len(exported)
+    assert frame["energy_j"].tolist() == exported["energy_j"].tolist()
+    assert set(frame["kind"]) == {"layer", "model"}
+    assert (frame["sensor"] == "modeled").all()
+    assert frame["energy_is_estimate"].all()
+
+
+def test_an_unknown_campaign_and_a_missing_file_are_value_errors(measured_db, tmp_path):
+    with pytest.raises(ValueError, match="--campaign 99"):
+        wattfleet.Dataset(measured_db).measurements(campaign=99)
+    with pytest.raises(ValueError, match="no such dataset"):
+        wattfleet.Dataset(tmp_path / "missing.db")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_architectures_and_layers_are_those_of_the_campaign(measured_db):
+    ds = wattfleet.Dataset(measured_db)
+    archs = ds.architectures()
+    names = set(archs["name"])
+    assert "lenet5" in names
+    assert len(names) == 7  # lenet5 and 3 x 2 MLPs
+    lenet = archs[archs["name"] == "lenet5"].iloc[0]
+    inspected = run_json("inspect", "--arch", "lenet5")
+    assert lenet["params"] == inspected["params"]
+    assert lenet["macs"] == inspected["macs"]
+    assert lenet["layers"] == len(inspected["layers"])
+    assert (archs["campaign"] == "pytest-small").all()
+
+    layers = ds.layers()
+    assert len(layers) > 0
+    assert {"Linear", "Conv2d"} <= set(layers["type"])
+    assert layers["key"].is_unique
+
+
+def test_predict_gives_the_numbers_the_command_prints(measured_db):
+    p = wattfleet.Dataset(measured_db).predict(arch="lenet5", device="cpu", batch=4)
+    cli = run_json("predict", "--db", measured_db, "--arch", "lenet5", "--device", "cpu",
+                   "--batch", "4")
+    assert p.energy_j == cli["energy_j"]
+    assert p.time_s == cli["time_s"]
+    assert p.energy_j_std == cli["energy_j_std"]
+    assert p.source == "estimate"
+    assert p.estimator == "measured-layers"
+    assert "estimate" in repr(p)
+    layers = p.layers
+    assert list(layers["name"]) == [l["name"] for l in cli["layers"]]
+    measured = layers["energy_j"].dropna()
+    assert len(measured) > 0
+    assert math.isclose(measured.sum(), sum(l["energy_j"] for l in cli["layers"]
+                                            if l["energy_j"] is not None))
+
+
+def test_predict_refuses_what_the_command_refuses(measured_db):
+    ds = wattfleet.Dataset(measured_db)
+    with pytest.raises(ValueError, match="--device tpu"):
+        ds.predict(arch="lenet5", device="tpu")
+    with pytest.raises(ValueError, match="resnet18"):
+        ds.predict(arch="ResNet18", device="cpu")  # did-you-mean names the zoo's spelling
+    with pytest.raises(ValueError, match="--batch"):
+        ds.predict(arch="lenet5", device="cpu", batch=0)
+
+
+def test_energy_grows_with_the_batch(measured_db):
+    ds = wattfleet.Dataset(measured_db)
+    energies = [ds.predict(arch="lenet5", device="cpu", batch=b).energy_j for b in (1, 4, 16)]
+    assert energies[0] > 0
+    assert energies[0] <= energies[1] <= energies[2]
+
+
+def test_fit_is_the_commands_fit(measured_db):
+    doc = wattfleet.Dataset(measured_db).fit(estimators=["macs", "measured-layers"],
+                                             target="energy")
+    cli = run_json("fit", "--db", measured_db, "--estimator", "macs,measured-layers",
+                   "--target", "energy")
+    key = lambda r: (r["device"], r["estimator"], r["split"], r["target"])
+    assert sorted(map(key, doc["results"])) == sorted(map(key, cli["results"]))
+    ours = {key(r): r for r in doc["results"]}
+    for r in cli["results"]:
+        assert ours[key(r)]["n"] == r["n"]
+        assert ours[key(r)]["median_ape"] == pytest.approx(r["median_ape"], rel=1e-9)
+    with pytest.raises(ValueError, match="--estimator"):
+        wattfleet.Dataset(measured_db).fit(estimators="stepwise")

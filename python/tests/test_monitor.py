@@ -1,0 +1,153 @@
+"""wattfleet.Monitor: windows read with the agent's meters. A fake RAPL tree (the real RAPL
+code reading files the test writes) gives exact energies; the modeled meter reads this
+machine's real /proc."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import wattfleet
+from conftest import run_cli
+
+
+class FakeRapl:
+    """<root>/class/powercap/intel-rapl:0, a package domain whose counter the test sets."""
+
+    def __init__(self, root):
+        self.root = str(root)
+        self.domain = os.path.join(self.root, "class", "powercap", "intel-rapl:0")
+        os.makedirs(self.domain)
+        for name, value in (("name", "package-0"), ("max_energy_range_uj", "262143328850")):
+            with open(os.path.join(self.domain, name), "w") as f:
+                f.write(value + "\n")
+        self.set_uj(1_000_000)
+
+    def set_uj(self, uj):
+        with open(os.path.join(self.domain, "energy_uj"), "w") as f:
+            f.write(f"{uj}\n")
+
+
+def busy(seconds):
+    end = time.perf_counter() + seconds
+    x = 0
+    while time.perf_counter() < end:
+        x += 1
+    return x
+
+
+def test_a_window_is_the_counters_difference(tmp_path):
+    rapl = FakeRapl(tmp_path)
+    mon = wattfleet.Monitor(sensor="rapl", sysfs_root=rapl.root)
+    assert mon.sensor == "rapl"
+    assert not mon.energy_is_estimate
+    mon.begin_window("step")
+    rapl.set_uj(1_000_000 + 2_500_000)  # 2.5 J
+    w = mon.end_window("step")
+    assert w.energy_j == pytest.approx(2.5, abs=1e-9)
+    assert w.sensor == "rapl"
+    assert w.name == "step"
+    assert w.time_s > 0
+    assert not w.energy_is_estimate
+
+
+def test_windows_nest_and_overlap(tmp_path):
+    rapl = FakeRapl(tmp_path)
+    mon = wattfleet.Monitor(sensor="rapl", sysfs_root=rapl.root)
+    mon.begin_window("epoch")
+    rapl.set_uj(2_000_000)
+    mon.begin_window("step")
+    rapl.set_uj(3_000_000)
+    mon.begin_window("eval")
+    rapl.set_uj(4_000_000)
+    assert sorted(mon.open_windows) == ["epoch", "eval", "step"]
+    step = mon.end_window("step")
+    rapl.set_uj(6_000_000)
+    ev = mon.end_window("eval")
+    epoch = mon.end_window("epoch")
+    assert step.energy_j == pytest.approx(2.0)
+    assert ev.energy_j == pytest.approx(3.0)
+    assert epoch.energy_j == pytest.approx(5.0)
+    assert epoch.time_s >= ev.time_s
+    assert mon.open_windows == []
+
+
+def test_names_are_checked(tmp_path):
+    mon = wattfleet.Monitor(sensor="rapl", sysfs_root=FakeRapl(tmp_path).root)
+    with pytest.raises(KeyError, match="never"):
+        mon.end_window("never")
+    mon.begin_window("a")
+    with pytest.raises(KeyError, match="already open"):
+        mon.begin_window("a")
+
+
+def test_unknown_and_unavailable_sensors_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="thermometer"):
+        wattfleet.Monitor(sensor="thermometer")
+    with pytest.raises(Exception, match="powercap"):
+        wattfleet.Monitor(sensor="rapl", sysfs_root=str(tmp_path))  # no RAPL there
+
+
+def test_context_manager_and_decorator(tmp_path):
+    rapl = FakeRapl(tmp_path)
+    mon = wattfleet.Monitor(sensor="rapl", sysfs_root=rapl.root)
+    with mon.window("block") as result:
+        rapl.set_uj(1_500_000)
+    assert result.window.energy_j == pytest.approx(0.5)
+
+    @mon.measure("fn")
+    def work():
+        rapl.set_uj(2_500_000)
+        return 42
+
+    assert work() == 42
+    assert work.last.name == "fn"
+    assert work.last.energy_j == pytest.approx(1.0)
+    with pytest.raises(RuntimeError):
+        with mon.window("raises"):
+            raise RuntimeError("boom")
+    assert mon.open_windows == []  # closed even so
+
+
+def test_idle_power_gives_dynamic_energy(tmp_path):
+    rapl = FakeRapl(tmp_path)
+    mon = wattfleet.Monitor(sensor="rapl", sysfs_root=rapl.root)
+    watts = mon.measure_idle(0.05)  # the counter does not move: 0 W idle
+    assert watts == 0
+    mon.begin_window("w")
+    rapl.set_uj(1_700_000)
+    w = mon.end_window("w")
+    assert w.energy_dynamic_j == pytest.approx(0.7)
+    assert "below-idle" not in w.quality_flags
+
+
+def test_the_modeled_meter_on_this_machine_says_it_is_an_estimate():
+    mon = wattfleet.Monitor(sensor="modeled")
+    mon.begin_window("busy")
+    busy(0.3)
+    w = mon.end_window("busy")
+    assert w.energy_is_estimate
+    assert w.sensor == "modeled"
+    assert w.energy_j > 0
+    assert 0.25 < w.time_s < 30
+    assert w.interference is not None  # 0.3 s is long enough to count ticks
+
+
+def test_measure_runs_a_command_and_keeps_its_exit_code():
+    proc = run_cli("measure", "--sensor", "modeled", "--idle-s", "0.2", "--json", "--",
+                   sys.executable, "-c", "import sys; sum(range(10**6)); sys.exit(3)",
+                   check=False)
+    assert proc.returncode == 3, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["exit_code"] == 3
+    assert doc["energy_j"] > 0
+    assert doc["energy_is_estimate"] is True
+    assert doc["idle_w"] > 0
+    assert doc["energy_dynamic_j"] == pytest.approx(doc["energy_j"] - doc["idle_w"] * doc["time_s"])
+    assert run_cli("measure", "--", "no-such-program-here", check=False).returncode == 127
+    bad = run_cli("measure", "--sensor", "bogus", "--", "true", check=False)
+    assert bad.returncode == 2 and "bogus" in bad.stderr
+    assert run_cli("measure", check=False).returncode == 2

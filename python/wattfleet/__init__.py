@@ -1,0 +1,31 @@
+"""wattfleet: measure and predict the energy of neural networks, layer by layer.
+
+The Python surface of the wattfleet C++ core (docs/python.md):
+
+- ``Dataset(path_or_uri)``: a dataset's measurements, layers and architectures as pandas
+  DataFrames; ``fit`` and ``predict`` with the same numbers ``wattfleet fit`` and
+  ``wattfleet predict`` print.
+- ``predict_torchscript(path, input_shape, dataset=..., device=...)`` and
+  ``predict_module(module, example_input, ...)`` for networks of your own.
+- ``Monitor(sensor="auto")``: ``begin_window(name)`` / ``end_window(name)`` around any code,
+  read with the agent's meters.
+- ``inspect(...)``: an architecture's layers, MACs and parameters, as ``wattfleet inspect``.
+"""
+
+from ._wattfleet import SensorError, version_line
+from .dataset import Dataset, Prediction, inspect, predict_module, predict_torchscript
+from .monitor import Monitor, Window
+
+__version__ = version_line.split()[1]
+
+__all__ = [
+    "Dataset",
+    "Monitor",
+    "Prediction",
+    "SensorError",
+    "Window",
+    "inspect",
+    "predict_module",
+    "predict_torchscript",
+    "__version__",
+]

@@ -1,0 +1,159 @@
+"""A wattfleet dataset from Python: tables as DataFrames, fits and predictions.
+
+Every number comes from the C++ core through the same functions the ``wattfleet`` commands
+call; nothing here computes an estimate of its own.
+"""
+
+import io
+import json
+import os
+import tempfile
+
+from . import _wattfleet
+
+
+def _frame(records, columns=None):
+    import pandas as pd  # imported here: `import wattfleet` works without pandas
+
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+class Prediction:
+    """The energy and time of one iteration of an architecture: an estimate.
+
+    Attributes mirror ``wattfleet predict --json`` (docs/design/cli.md): ``energy_j``,
+    ``energy_j_std`` (None when the method states no uncertainty), ``energy_j_interval``
+    (a 90 % interval, or None), the same for ``time_s``, ``estimator``, ``batch``, ``notes``
+    and the rest. ``layers`` is a DataFrame with one row per layer (``energy_j`` and
+    ``time_s`` are NaN where the estimator does not attribute its estimate to layers).
+    ``source`` is ``"estimate"``, or ``"measured"`` when ``prefer_measured`` found the
+    dataset's own measurement of this architecture.
+    """
+
+    def __init__(self, document):
+        self._doc = document
+
+    def __getattr__(self, name):
+        try:
+            return self._doc[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def layers(self):
+        return _frame(self._doc["layers"])
+
+    def as_dict(self):
+        """The whole document, as ``wattfleet predict --json`` prints it."""
+        return json.loads(json.dumps(self._doc))
+
+    def __repr__(self):
+        std = self._doc.get("energy_j_std")
+        spread = f" ± {std:.3g}" if std is not None else ""
+        what = "estimate" if self._doc.get("source") == "estimate" else "measured"
+        return (
+            f"<wattfleet.Prediction {self._doc['architecture']} on {self._doc['device']}, "
+            f"batch {self._doc['batch']}: {self._doc['energy_j']:.4g}{spread} J, "
+            f"{self._doc['time_s']:.4g} s per iteration ({what}, {self._doc['estimator']})>"
+        )
+
+
+class Dataset:
+    """A wattfleet dataset: an SQLite file or a ``postgresql://`` URI.
+
+    Reading never creates or changes anything: a path that is not a dataset raises
+    ValueError naming it. ``fit`` and ``predict`` store the models they fit in the dataset's
+    models table when it is writable, as the commands do.
+    """
+
+    def __init__(self, path_or_uri):
+        self.db = os.fspath(path_or_uri)
+        if not self.db.startswith(("postgresql://", "postgres://")) and not os.path.exists(
+            self.db
+        ):
+            raise ValueError(f"{self.db}: no such dataset")
+
+    def __repr__(self):
+        return f"wattfleet.Dataset({self.db!r})"
+
+    def measurements(self, campaign=None):
+        """One row per measurement, the columns of ``wattfleet export`` (docs/dataset.md)."""
+        import pandas as pd
+
+        text = _wattfleet.export_csv(self.db, campaign)
+        return pd.read_csv(io.StringIO(text), keep_default_na=True)
+
+    def layers(self):
+        """The distinct layers: key, type and features per input sample."""
+        return _frame(
+            _wattfleet.layers(self.db),
+            ["key", "type", "macs", "flops", "params", "input_elements", "output_elements",
+             "params_json"],
+        )
+
+    def architectures(self):
+        """Every architecture of every campaign, features per input sample."""
+        return _frame(
+            _wattfleet.architectures(self.db),
+            ["id", "campaign_id", "campaign", "name", "family", "input_shape", "macs", "flops",
+             "params", "layers"],
+        )
+
+    def fit(self, estimators=None, device=None, target="both", split="both", folds=5,
+            holdout_campaigns=(), include_flagged=False):
+        """Fits and scores estimators on held-out architectures, as ``wattfleet fit``.
+
+        Returns the ``--json`` document: ``results`` (one per device, mode, target, split and
+        estimator: median_ape, mape, p90_ape, r2, n, interval, points), ``models`` (the fits
+        stored for predict), ``flagged_left_out``.
+        """
+        if isinstance(estimators, str):
+            estimators = [estimators]
+        doc = _wattfleet.fit(self.db, device, list(estimators or []), target, split, folds,
+                             list(holdout_campaigns), include_flagged)
+        return json.loads(doc)
+
+    def predict(self, arch=None, device=None, batch=None, mode="inference",
+                estimator="measured-layers", campaign_file="", torchscript="",
+                input_shape=(), prefer_measured=False):
+        """Energy and time of one iteration of ``arch`` (a zoo name, or a name in
+        ``campaign_file``) or of a ``torchscript`` file traced at ``input_shape`` (batch
+        first), on ``device`` (a device class of this dataset). An estimate: see
+        ``Prediction``."""
+        if device is None:
+            raise ValueError("device: a device class of the dataset is required")
+        doc = _wattfleet.predict(self.db, device, arch or "", campaign_file,
+                                 os.fspath(torchscript) if torchscript else "",
+                                 [int(x) for x in input_shape], batch, mode, estimator,
+                                 prefer_measured)
+        return Prediction(json.loads(doc))
+
+
+def inspect(arch=None, campaign_file="", torchscript="", input_shape=()):
+    """An architecture's layers and totals, as ``wattfleet inspect --json``: a dict with
+    name, family, macs, flops, params, layers (list of dicts) and unsupported operators."""
+    doc = _wattfleet.inspect(arch or "", campaign_file,
+                             os.fspath(torchscript) if torchscript else "",
+                             [int(x) for x in input_shape])
+    return json.loads(doc)
+
+
+def predict_torchscript(path, input_shape, dataset, device, **kwargs):
+    """``Dataset(dataset).predict(torchscript=path, input_shape=input_shape, ...)``."""
+    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+    return ds.predict(device=device, torchscript=path, input_shape=input_shape, **kwargs)
+
+
+def predict_module(module, example_input, dataset, device, **kwargs):
+    """Traces a ``torch.nn.Module`` with ``example_input`` (its batch first) and predicts it
+    as ``predict_torchscript`` does. Needs PyTorch in this interpreter; the trace is
+    written to a temporary file that is removed afterwards."""
+    import torch
+
+    module = module.eval()
+    with torch.no_grad():
+        traced = torch.jit.trace(module, example_input)
+    with tempfile.TemporaryDirectory(prefix="wattfleet-") as tmp:
+        path = os.path.join(tmp, "module.pt")
+        traced.save(path)
+        return predict_torchscript(path, list(example_input.shape), dataset, device, **kwargs)
