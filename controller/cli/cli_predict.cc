@@ -110,8 +110,14 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   const std::vector<std::string> devices = data->DeviceClasses();
   if (std::find(devices.begin(), devices.end(), o.device) == devices.end()) {
     if (devices.empty()) {
+      // Every measurement may have been left out for its quality flags: say so, not "none".
+      const std::string flagged =
+          data->flagged_left_out > 0
+              ? " fit can use (" + std::to_string(data->flagged_left_out) +
+                    " measurements with quality flags were left out; docs/dataset.md)"
+              : "";
       return Status::InvalidArgument("--device " + o.device + ": " + o.db +
-                                     " holds no measurements of any device");
+                                     " holds no measurements of any device" + flagged);
     }
     return Status::InvalidArgument("--device " + o.device + ": no measurements in " + o.db +
                                    "; known devices: " + JoinNames(devices));

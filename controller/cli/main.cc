@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "bar_log_sink.h"
 #include "cli_commands.h"
 #include "cli_evaluate.h"
 #include "cli_fit.h"
@@ -245,7 +246,9 @@ int main(int argc, char** argv) {
 
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   // Logs on stderr: stdout carries results and --json documents.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("wattfleet", LogColours()));
+  // Never on a progress bar's line: the sink takes the bar off and draws it again.
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "wattfleet", std::make_shared<BarAwareSink>(LogColours())));
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   try {

@@ -57,20 +57,47 @@ Progress::Progress(std::ostream& out, bool terminal, std::string label, int64_t 
       last_output_(started_) {
   // A bar appears at once (the first Update draws it); plain lines wait a full interval.
   if (terminal_) last_output_ = -1;
+  // Only a bar on the real terminal is one the commands' log lines must go around.
+  if (terminal_ && &out_ == &std::cout) SetActiveBar(this);
 }
 
 Progress::~Progress() {
+  SetActiveBar(nullptr, this);
+  std::lock_guard<std::mutex> lock(mu_);
   if (!finished_ && drawn_width_ > 0) {
     out_ << "\n";
     out_.flush();
   }
 }
 
+void Progress::ClearLine() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!terminal_ || finished_ || drawn_width_ == 0) return;
+  out_ << '\r' << std::string(drawn_width_, ' ') << '\r';
+  out_.flush();
+  drawn_width_ = 0;
+  cleared_ = true;
+}
+
+void Progress::Redraw() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!terminal_ || finished_ || !cleared_) return;
+  cleared_ = false;
+  Draw();
+}
+
 void Progress::Update(int64_t done, const std::string& detail) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
-  done_ = done;
-  detail_ = detail;
   const double now = clock_.NowSeconds();
+  if (done != done_) {
+    // The rate is taken when the count moves, not at every redraw: between two completions
+    // the estimate then counts down instead of climbing with the elapsed time.
+    done_ = done;
+    done_changed_at_ = now;
+    rate_ = done_ > 0 && now > started_ ? static_cast<double>(done_) / (now - started_) : 0;
+  }
+  detail_ = detail;
   const double interval = terminal_ ? options_.redraw_interval_s : options_.line_interval_s;
   if (last_output_ >= 0 && now - last_output_ < interval) return;
   last_output_ = now;
@@ -78,6 +105,7 @@ void Progress::Update(int64_t done, const std::string& detail) {
 }
 
 void Progress::Finish() {
+  std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   finished_ = true;
   if (terminal_) {
@@ -117,8 +145,10 @@ std::string Progress::BarLine() const {
                   static_cast<long long>(done_), static_cast<long long>(total_),
                   static_cast<int>(fraction * 100), Duration(elapsed).c_str());
     line += figures;
-    if (done_ > 0 && done_ < total_) {
-      line += " ETA " + Duration(elapsed * static_cast<double>(total_ - done_) / done_);
+    if (done_ > 0 && done_ < total_ && rate_ > 0) {
+      const double since = clock_.NowSeconds() - done_changed_at_;
+      const double left = static_cast<double>(total_ - done_) / rate_ - since;
+      line += " ETA " + Duration(std::max(0.0, left));
     }
   } else {
     // Nothing known to do yet: the count alone.
@@ -148,6 +178,28 @@ ProgressOptions CliProgressOptions() {
   }
   options.line_interval_s = seconds;
   return options;
+}
+
+namespace {
+
+std::mutex active_mu;
+Progress* active_bar = nullptr;  // guarded by active_mu
+
+}  // namespace
+
+void SetActiveBar(Progress* bar, Progress* only_if) {
+  std::lock_guard<std::mutex> lock(active_mu);
+  if (bar != nullptr || active_bar == only_if) active_bar = bar;
+}
+
+void ClearActiveBar() {
+  std::lock_guard<std::mutex> lock(active_mu);
+  if (active_bar != nullptr) active_bar->ClearLine();
+}
+
+void RedrawActiveBar() {
+  std::lock_guard<std::mutex> lock(active_mu);
+  if (active_bar != nullptr) active_bar->Redraw();
 }
 
 Progress MakeCliProgress(std::string label, int64_t total, bool json, std::ostream& plain) {

@@ -9,11 +9,15 @@
 // printed some prints a last one at Finish().
 //
 // Results must never share a line with the display: callers Finish() before printing them.
-// Not thread-safe: one thread updates it.
+// One thread updates it; log lines from other threads go around the bar (ClearLine, Redraw;
+// the commands' logger does that for the bar registered with SetActiveBar).
+// The time left is the rate at the last completion applied to what remains, counting down
+// between completions.
 #pragma once
 
 #include <cstdint>
 #include <ostream>
+#include <mutex>
 #include <string>
 
 #include "wattfleet/common/clock.h"
@@ -50,6 +54,11 @@ class Progress {
   // an earlier one was printed). Later calls do nothing.
   void Finish();
 
+  // For a log line from any thread (a warning): takes the bar off its line, and draws it
+  // again after the message, so that the two never share a line.
+  void ClearLine();
+  void Redraw();
+
  private:
   std::string BarLine() const;
   std::string PlainLine() const;
@@ -64,12 +73,22 @@ class Progress {
   const int columns_;
   const double started_;
   int64_t done_ = 0;
+  double done_changed_at_ = 0;  // when done_ last moved
+  double rate_ = 0;             // done_ per second from the start to then
+  bool cleared_ = false;        // ClearLine() took the bar off; Redraw() puts it back
+  std::mutex mu_;               // ClearLine/Redraw come from logging threads
   std::string detail_;
   double last_output_ = -1;   // when the bar was last drawn, or the last plain line printed
   bool printed_ = false;      // a plain line went out (then Finish() prints the last one)
   size_t drawn_width_ = 0;    // of the bar on screen; 0: none
   bool finished_ = false;
 };
+
+// The bar that log lines clear and redraw (the commands' logger, main.cc); null: none.
+// `only_if`: unregistering, only when it is still that bar.
+void SetActiveBar(Progress* bar, Progress* only_if = nullptr);
+void ClearActiveBar();
+void RedrawActiveBar();
 
 // The width of the terminal on `fd`, or 80 when it is not a terminal or does not say.
 int TerminalColumns(int fd);

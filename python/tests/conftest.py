@@ -13,6 +13,8 @@ import pytest
 
 # The campaign every test reads: a LeNet-5 and a sweep of MLPs, measured layer by layer and
 # whole, with short windows (the figures are not for publishing; the code paths are real).
+# The suite runs beside other tests: the CI target and the interference limit are set so
+# that a busy machine does not flag every measurement out of fit and predict.
 CAMPAIGN = """
 name: pytest-small
 mode: inference
@@ -23,7 +25,8 @@ devices:
 measurement:
   warmup_ms: 20
   min_window_ms: 40
-  target_rel_ci: 0.5
+  target_rel_ci: 0.99
+  max_interference: 4096
   min_repeats: 2
   max_repeats: 3
   cooldown_ms: 0

@@ -74,6 +74,51 @@ TEST(ProgressTest, TerminalRedrawsOneLineAndEndsItWithANewline) {
   EXPECT_EQ(out.str(), s);
 }
 
+TEST(ProgressTest, TheTimeLeftCountsDownBetweenCompletions) {
+  FakeClock clock;
+  std::ostringstream out;
+  ProgressOptions o = Columns(120);
+  o.redraw_interval_s = 0;
+  Progress p(out, true, "run", 4, clock, o);
+  clock.Advance(10);
+  p.Update(1);  // 10 s per job: 30 s left
+  clock.Advance(5);
+  p.Update(1);  // nothing finished since: 25 s left, not 45
+  clock.Advance(40);
+  p.Update(1);  // later than the rate says: 0, never negative
+  const auto frames = Redraws(out.str());
+  ASSERT_EQ(frames.size(), 3u) << out.str();
+  EXPECT_NE(frames[0].find("ETA 0:30"), std::string::npos) << frames[0];
+  EXPECT_NE(frames[1].find("ETA 0:25"), std::string::npos) << frames[1];
+  EXPECT_NE(frames[2].find("ETA 0:00"), std::string::npos) << frames[2];
+}
+
+TEST(ProgressTest, ALogLineTakesTheBarOffItsLineAndDrawsItAgain) {
+  FakeClock clock;
+  std::ostringstream out;
+  Progress p(out, true, "run", 4, clock, Columns(120));
+  p.Update(1, "working");
+  const size_t before = out.str().size();
+  p.ClearLine();
+  const std::string cleared = out.str().substr(before);
+  // '\r', blanks over the whole bar, '\r': the log line starts on an empty line.
+  ASSERT_GE(cleared.size(), 3u);
+  EXPECT_EQ(cleared.front(), '\r');
+  EXPECT_EQ(cleared.back(), '\r');
+  EXPECT_EQ(cleared.find_first_not_of(' ', 1), cleared.size() - 1) << cleared;
+  p.Redraw();
+  EXPECT_NE(out.str().substr(before + cleared.size()).find("1/4"), std::string::npos);
+  // Nothing to redraw without a clear, and nothing after Finish.
+  const size_t drawn = out.str().size();
+  p.Redraw();
+  EXPECT_EQ(out.str().size(), drawn);
+  p.Finish();
+  const size_t finished = out.str().size();
+  p.ClearLine();
+  p.Redraw();
+  EXPECT_EQ(out.str().size(), finished);
+}
+
 TEST(ProgressTest, TerminalLineIsClippedToTheTerminalWidth) {
   FakeClock clock;
   std::ostringstream out;
