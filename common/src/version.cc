@@ -9,4 +9,7 @@ std::string VersionLine(std::string_view program, std::string_view torch) {
          ")";
 }
 
+std::string_view Version() { return WATTFLEET_VERSION; }
+std::string_view GitRevision() { return WATTFLEET_GIT_REVISION; }
+
 }  // namespace wattfleet

@@ -225,11 +225,16 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     }
     // Counted before the ACK leaves, so that whoever sees the ACK sees the count.
     switch (*outcome) {
-      case RecordOutcome::kStored:
+      case RecordOutcome::kStored: {
         ++counters_.results_stored;
+        double joules = 0;
+        for (const Repeat& w : r.measurement.repeats) joules += w.energy_j;
+        counters_.by_agent.AddStored(name, agent->second.ready.device_class, joules,
+                                     r.measurement.energy_is_estimate);
         NoteEnded(r.job_id);
         EndJob(r.job_id);
         break;
+      }
       case RecordOutcome::kDuplicate:
       case RecordOutcome::kLate:
         ++counters_.results_duplicate;
@@ -249,6 +254,7 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   }
 
   ++counters_.failures;
+  counters_.by_agent.AddFailure(name, agent->second.ready.device_class);
   auto job = jobs_.find(r.job_id);
   if (job == jobs_.end() || job->second.job.state != JobState::kLeased ||
       job->second.job.spec.attempt != r.attempt) {

@@ -1,16 +1,20 @@
 #include "wattfleet/dispatch/metrics_server.h"
 
+#include "wattfleet/common/version.h"
+
 #include <httplib.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <exception>
+#include <fstream>
+#include <sstream>
+#include <string_view>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -19,11 +23,6 @@ namespace wattfleet {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-// The rate gauge looks this far back: long enough to smooth over one job's burst of results,
-// short enough to show a stall within a couple of default (15 s) scrape intervals.
-constexpr std::chrono::seconds kRateWindow{10};
-constexpr std::chrono::seconds kSampleEvery{1};
 
 // One metric family: its HELP and TYPE lines, then its samples.
 void Family(std::string& out, const char* name, const char* type, const char* help) {
@@ -46,14 +45,55 @@ void Sample(std::string& out, const char* name, const char* labels, int64_t valu
   out += '\n';
 }
 
-void Sample(std::string& out, const char* name, double value) {
+void Sample(std::string& out, const char* name, const char* labels, double value) {
   // snprintf rather than iostreams: the format is fixed and needs no locale-aware stream.
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f", value);
   out += name;
+  out += labels;
   out += ' ';
   out += buf;
   out += '\n';
+}
+
+// A label value as the exposition format quotes it: backslash, quote and newline escaped.
+std::string LabelValue(std::string_view v) {
+  std::string out = "\"";
+  for (char ch : v) {
+    if (ch == '\\' || ch == '"') {
+      out += '\\';
+      out += ch;
+    } else if (ch == '\n') {
+      out += "\\n";
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+// When this process started, in Unix seconds: the boot time (/proc/stat's btime) plus the
+// process's start in ticks after boot (/proc/self/stat, field 22). 0 when procfs says nothing.
+double ProcessStartUnixSeconds() {
+  std::ifstream stat("/proc/stat");
+  double btime = 0;
+  for (std::string line; std::getline(stat, line);) {
+    if (line.rfind("btime ", 0) == 0) btime = std::strtod(line.c_str() + 6, nullptr);
+  }
+  std::ifstream self("/proc/self/stat");
+  std::string line;
+  std::getline(self, line);
+  const size_t close = line.rfind(')');
+  if (btime <= 0 || close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 1));
+  std::string tok;
+  for (int field = 3; field <= 22 && fields >> tok; ++field) {
+    if (field == 22) {
+      const long hz = ::sysconf(_SC_CLK_TCK);
+      return btime + std::strtod(tok.c_str(), nullptr) / static_cast<double>(hz > 0 ? hz : 100);
+    }
+  }
+  return 0;
 }
 
 void Counter(std::string& out, const char* name, const char* help,
@@ -112,7 +152,9 @@ Result<HostPort> ParseAddress(const std::string& address) {
 class HttpMetricsServer final : public MetricsServer {
  public:
   explicit HttpMetricsServer(const DispatcherCounters& counters)
-      : counters_(counters), started_(SteadyClock::now()) {}
+      : counters_(counters),
+        started_(SteadyClock::now()),
+        process_start_s_(ProcessStartUnixSeconds()) {}
 
   ~HttpMetricsServer() override {
     if (listener_.joinable()) {
@@ -124,12 +166,6 @@ class HttpMetricsServer final : public MetricsServer {
       server_.stop();
       listener_.join();  // also joins the handler pool: no handler runs past this point
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (sampler_.joinable()) sampler_.join();
   }
 
   Status Listen(const std::string& address) {
@@ -154,7 +190,7 @@ class HttpMetricsServer final : public MetricsServer {
     server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       const double uptime =
           std::chrono::duration<double>(SteadyClock::now() - started_).count();
-      res.set_content(FormatMetrics(counters_, uptime, ResultsPerSecond()),
+      res.set_content(FormatMetrics(counters_, uptime, process_start_s_),
                       "text/plain; version=0.0.4; charset=utf-8");
     });
     // Unknown paths fall through to httplib's 404; give it a body a person can read.
@@ -174,9 +210,7 @@ class HttpMetricsServer final : public MetricsServer {
                                      (err != 0 ? std::string(": ") + std::strerror(err) : ""));
     }
 
-    Record(SteadyClock::now(), counters_.results_stored.load());
     try {
-      sampler_ = std::thread([this] { SampleLoop(); });
       listener_ = std::thread([this, address] {
         // Nothing may escape a thread (std::terminate); log and give up serving instead.
         try {
@@ -195,52 +229,14 @@ class HttpMetricsServer final : public MetricsServer {
   int port() const override { return port_; }
 
  private:
-  // One sample a second, in a thread of its own rather than on scrape: Prometheus scrapes
-  // every 15 s by default, so samples taken on scrape alone would never fall inside a 10 s
-  // window.
-  void SampleLoop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, kSampleEvery, [this] { return stopping_; })) {
-      const auto now = SteadyClock::now();
-      const int64_t stored = counters_.results_stored.load();
-      lock.unlock();
-      Record(now, stored);
-      lock.lock();
-    }
-  }
-
-  void Record(SteadyClock::time_point t, int64_t stored) {
-    std::lock_guard<std::mutex> lock(mu_);
-    samples_.emplace_back(t, stored);
-    // Keep the oldest sample still inside the window (and always at least one).
-    while (samples_.size() > 1 && t - samples_[1].first >= kRateWindow) samples_.pop_front();
-  }
-
-  // Results stored per second between the oldest sample in the window and now.
-  double ResultsPerSecond() {
-    const auto now = SteadyClock::now();
-    const int64_t stored = counters_.results_stored.load();
-    std::lock_guard<std::mutex> lock(mu_);
-    if (samples_.empty()) return 0;
-    const auto& [t0, stored0] = samples_.front();
-    const double dt = std::chrono::duration<double>(now - t0).count();
-    // Right after start the interval is too short to mean anything.
-    if (dt < 0.25) return 0;
-    return static_cast<double>(stored - stored0) / dt;
-  }
-
   const DispatcherCounters& counters_;
   const SteadyClock::time_point started_;
   httplib::Server server_;
   int port_ = -1;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;                                          // guarded by mu_
-  std::deque<std::pair<SteadyClock::time_point, int64_t>> samples_;  // guarded by mu_
+  const double process_start_s_;
 
   std::atomic<bool> listen_done_{false};
-  std::thread sampler_;
   std::thread listener_;
 };
 
@@ -253,14 +249,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::string& a
   return std::unique_ptr<MetricsServer>(std::move(server));
 }
 
-std::string FormatMetrics(const DispatcherCounters& counters, double uptime_s) {
-  const double average =
-      uptime_s > 0 ? static_cast<double>(counters.results_stored.load()) / uptime_s : 0.0;
-  return FormatMetrics(counters, uptime_s, average);
-}
-
 std::string FormatMetrics(const DispatcherCounters& c, double uptime_s,
-                          double results_per_second) {
+                          double process_start_s) {
   std::string out;
   out.reserve(2048);
   Counter(out, "wattfleet_results_stored_total", "Results stored (first copy of each job).",
@@ -293,11 +283,45 @@ std::string FormatMetrics(const DispatcherCounters& c, double uptime_s,
   Sample(out, "wattfleet_jobs", "{state=\"queued\"}", c.jobs_queued.load());
   Sample(out, "wattfleet_jobs", "{state=\"leased\"}", c.jobs_leased.load());
   Gauge(out, "wattfleet_jobs_active", "Active jobs (queued + leased).", c.jobs_active);
-  Family(out, "wattfleet_results_per_second", "gauge",
-         "Results stored per second over the last ~10 s.");
-  Sample(out, "wattfleet_results_per_second", results_per_second);
+  // Per agent and device class, since start (rates are Prometheus's to compute).
+  const std::vector<AgentTotals::AgentRow> agents = c.by_agent.Agents();
+  Family(out, "wattfleet_agent_results_stored_total", "counter",
+         "Results stored, by the agent that measured them and its device class.");
+  for (const AgentTotals::AgentRow& a : agents) {
+    Sample(out, "wattfleet_agent_results_stored_total",
+           ("{agent=" + LabelValue(a.agent) + ",device_class=" + LabelValue(a.device_class) + "}")
+               .c_str(),
+           a.results_stored);
+  }
+  Family(out, "wattfleet_agent_job_failures_total", "counter",
+         "Failures reported for a job, by agent and device class.");
+  for (const AgentTotals::AgentRow& a : agents) {
+    Sample(out, "wattfleet_agent_job_failures_total",
+           ("{agent=" + LabelValue(a.agent) + ",device_class=" + LabelValue(a.device_class) + "}")
+               .c_str(),
+           a.failures);
+  }
+  Family(out, "wattfleet_measured_energy_joules_total", "counter",
+         "Energy the stored results' windows read (J, idle included), by device class; "
+         "estimate=\"true\" for the modeled meter's, which is an estimate.");
+  for (const AgentTotals::EnergyRow& e : c.by_agent.Energy()) {
+    Sample(out, "wattfleet_measured_energy_joules_total",
+           ("{device_class=" + LabelValue(e.device_class) +
+            ",estimate=" + LabelValue(e.estimate ? "true" : "false") + "}")
+               .c_str(),
+           e.joules);
+  }
   Family(out, "wattfleet_uptime_seconds", "gauge", "Seconds since the metrics server started.");
-  Sample(out, "wattfleet_uptime_seconds", uptime_s);
+  Sample(out, "wattfleet_uptime_seconds", "", uptime_s);
+  Family(out, "process_start_time_seconds", "gauge",
+         "Start time of the process since the Unix epoch in seconds.");
+  Sample(out, "process_start_time_seconds", "", process_start_s);
+  Family(out, "wattfleet_build_info", "gauge",
+         "The running build: version and git revision, as labels; always 1.");
+  Sample(out, "wattfleet_build_info",
+         ("{version=" + LabelValue(Version()) + ",revision=" + LabelValue(GitRevision()) + "}")
+             .c_str(),
+         int64_t{1});
   return out;
 }
 

@@ -135,6 +135,23 @@ TEST_F(DispatcherTest, ResultsAreStoredOnceAndFailuresAreFinal) {
   failed.error = "unsupported";
   agent.Send(Command::kNack, Encode(failed));
   EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().failures.load() == 1; }));
+  // The labelled series: one result and one failure of a1 (class cpu); the stored result's
+  // two windows read 15 J each, counted once although it came twice.
+  // (The failure is counted there just after `failures`: waited for too.)
+  EXPECT_TRUE(Eventually([&] {
+    const auto a = dispatcher_->counters().by_agent.Agents();
+    return a.size() == 1 && a[0].failures == 1;
+  }));
+  const auto agents = dispatcher_->counters().by_agent.Agents();
+  ASSERT_EQ(agents.size(), 1u);
+  EXPECT_EQ(agents[0].agent, "a1");
+  EXPECT_EQ(agents[0].device_class, "cpu");
+  EXPECT_EQ(agents[0].results_stored, 1);
+  EXPECT_EQ(agents[0].failures, 1);
+  const auto energy = dispatcher_->counters().by_agent.Energy();
+  ASSERT_EQ(energy.size(), 1u);
+  EXPECT_DOUBLE_EQ(energy[0].joules, 30.0);
+  EXPECT_FALSE(energy[0].estimate);
   Stop();
 
   auto rows = store_->ExportRows(std::nullopt);

@@ -45,12 +45,22 @@ void SetCounters(DispatcherCounters& c) {
   c.jobs_leased = 3;
   c.jobs_quarantined = 9;
   c.jobs_failed = 10;
+  c.by_agent.AddStored("gpu-1", "cuda", 10.0, false);
+  c.by_agent.AddStored("gpu-1", "cuda", 10.0, false);
+  c.by_agent.AddFailure("gpu-1", "cuda");
+  c.by_agent.AddStored("cpu-1", "cpu", 2.5, true);
+  c.by_agent.AddStored("cpu-1", "cpu", -1.0, true);  // nonsense adds no energy
 }
+
+// When this test process started (Unix seconds), as its first static initialiser saw it.
+const double kTestStarted =
+    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 
 TEST(FormatMetrics, ExactSampleLines) {
   DispatcherCounters c;
   SetCounters(c);
-  const std::string text = FormatMetrics(c, 12.5, 1.25);
+  c.by_agent.AddStored("lab \"b\"\\x", "cpu", 1.0, false);  // quotes and a backslash, escaped
+  const std::string text = FormatMetrics(c, 12.5, 1700000000.5);
   for (const char* line : {
            "wattfleet_results_stored_total 42",
            "wattfleet_results_duplicate_total 3",
@@ -67,22 +77,30 @@ TEST(FormatMetrics, ExactSampleLines) {
            "wattfleet_jobs_active 11",
            "wattfleet_jobs_quarantined_total 9",
            "wattfleet_jobs_failed_total 10",
-           "wattfleet_results_per_second 1.250",
            "wattfleet_uptime_seconds 12.500",
+           "process_start_time_seconds 1700000000.500",
+           "wattfleet_agent_results_stored_total{agent=\"gpu-1\",device_class=\"cuda\"} 2",
+           "wattfleet_agent_results_stored_total{agent=\"cpu-1\",device_class=\"cpu\"} 2",
+           "wattfleet_agent_job_failures_total{agent=\"gpu-1\",device_class=\"cuda\"} 1",
+           "wattfleet_agent_job_failures_total{agent=\"cpu-1\",device_class=\"cpu\"} 0",
+           "wattfleet_agent_results_stored_total{agent=\"lab \\\"b\\\"\\\\x\",device_class=\"cpu\"} 1",
+           "wattfleet_measured_energy_joules_total{device_class=\"cuda\",estimate=\"false\"} 20.000",
+           "wattfleet_measured_energy_joules_total{device_class=\"cpu\",estimate=\"true\"} 2.500",
+           "wattfleet_measured_energy_joules_total{device_class=\"cpu\",estimate=\"false\"} 1.000",
+           "# TYPE wattfleet_measured_energy_joules_total counter",
+           "# TYPE wattfleet_build_info gauge",
+           "# TYPE process_start_time_seconds gauge",
            "# TYPE wattfleet_results_stored_total counter",
            "# TYPE wattfleet_agents_alive gauge",
            "# TYPE wattfleet_jobs gauge",
-           "# TYPE wattfleet_results_per_second gauge",
        }) {
     EXPECT_TRUE(HasLine(text, line)) << "missing: " << line << "\n" << text;
   }
-}
-
-TEST(FormatMetrics, TwoArgumentFormReportsAverageSinceStart) {
-  DispatcherCounters c;
-  c.results_stored = 50;
-  EXPECT_TRUE(HasLine(FormatMetrics(c, 10.0), "wattfleet_results_per_second 5.000"));
-  EXPECT_TRUE(HasLine(FormatMetrics(c, 0.0), "wattfleet_results_per_second 0.000"));
+  // The build, as labels; no precomputed rate (Prometheus computes rates from counters).
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex("\nwattfleet_build_info\\{version=\"[0-9.]+\",revision=\"[^\"]+\"\\} 1\n")))
+      << text;
+  EXPECT_EQ(text.find("per_second"), std::string::npos) << text;
 }
 
 // Every line is a HELP, a TYPE or a sample; each family has exactly one HELP and one TYPE,
@@ -90,7 +108,7 @@ TEST(FormatMetrics, TwoArgumentFormReportsAverageSinceStart) {
 TEST(FormatMetrics, ValidExpositionSyntax) {
   DispatcherCounters c;
   SetCounters(c);
-  const std::string text = FormatMetrics(c, 3.0);
+  const std::string text = FormatMetrics(c, 3.0, 1700000000.0);
   ASSERT_FALSE(text.empty());
   EXPECT_EQ(text.back(), '\n');
 
@@ -115,7 +133,7 @@ TEST(FormatMetrics, ValidExpositionSyntax) {
       ADD_FAILURE() << "not exposition syntax: \"" << line << "\"";
     }
   }
-  EXPECT_EQ(helps.size(), 16u);  // 11 counters, 5 gauges
+  EXPECT_EQ(helps.size(), 20u);  // 14 counters, 6 gauges
   for (const auto& [name, n] : helps) EXPECT_EQ(n, 1) << name;
   for (const auto& [name, n] : types) EXPECT_EQ(n, 1) << name;
   EXPECT_EQ(helps.size(), types.size());
@@ -156,25 +174,19 @@ TEST(MetricsServer, ServesCountersOverHttp) {
   EXPECT_EQ(res->status, 404);
 }
 
-TEST(MetricsServer, ResultsPerSecondComesFromRecentSamples) {
+TEST(MetricsServer, ProcessStartTimeIsThisProcesssStart) {
   DispatcherCounters c;
   auto server = MetricsServer::Start("127.0.0.1:0", c);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   httplib::Client client("127.0.0.1", (*server)->port());
   auto res = client.Get("/metrics");
   ASSERT_TRUE(res);
-  EXPECT_TRUE(HasLine(res->body, "wattfleet_results_per_second 0.000")) << res->body;
-
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  c.results_stored = 100;  // 100 results within the window (about 1.2 s old)
-  res = client.Get("/metrics");
-  ASSERT_TRUE(res);
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(res->body, m, std::regex(R"(\nwattfleet_results_per_second ([0-9.]+)\n)")))
+  ASSERT_TRUE(std::regex_search(res->body, m,
+                                std::regex(R"(\nprocess_start_time_seconds ([0-9.]+)\n)")))
       << res->body;
-  const double rate = std::stod(m[1]);
-  EXPECT_GT(rate, 100 / 10.5);  // at most the whole window
-  EXPECT_LT(rate, 100 / 1.1);   // at least the time slept
+  // procfs counts in clock ticks (10 ms) from a boot time in whole seconds.
+  EXPECT_NEAR(std::stod(m[1]), kTestStarted, 30.0);
 }
 
 TEST(MetricsServer, StartsAndStopsAtOnce) {

@@ -10,5 +10,8 @@ namespace wattfleet {
 // build was configured from ("unknown" outside a checkout) and the libtorch it runs layers or
 // reads TorchScript with ("built without libtorch" when `torch` is empty).
 std::string VersionLine(std::string_view program, std::string_view torch);
+// The two parts alone (for labels such as Prometheus's build info).
+std::string_view Version();
+std::string_view GitRevision();
 
 }  // namespace wattfleet

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wattfleet/dispatch/agent_totals.h"
 #include "wattfleet/dispatch/job_queue.h"
 #include "wattfleet/plan/planner.h"
 #include "wattfleet/store/store.h"
@@ -74,6 +75,7 @@ struct DispatcherCounters {
   // use by a connected agent, or (under CURVE) not the name their key was enrolled under.
   std::atomic<int64_t> agents_refused{0};
   std::atomic<int64_t> jobs_added{0};        // since start: probes added by active profiling
+  AgentTotals by_agent;  // results and failures per agent, energy per device class
 };
 
 // A peer's routing id as logs may show it, without the random part of an agent's (for the

@@ -21,12 +21,11 @@ class MetricsServer {
   virtual int port() const = 0;
 };
 
-// The exposition text for a snapshot of the counters (also used by tests).
-// wattfleet_results_per_second is then the average since start (results_stored / uptime_s):
-// without samples over time there is nothing better to report.
-std::string FormatMetrics(const DispatcherCounters& counters, double uptime_s);
-// The same with the rate gauge given; the server passes the rate over its last ~10 s.
+// The exposition text for a snapshot of the counters (also used by tests): the counters,
+// the per-agent and per-device-class series, uptime, process_start_time_seconds
+// (`process_start_s`, Unix seconds) and wattfleet_build_info. No rates: Prometheus computes
+// them from the counters (rate(wattfleet_results_stored_total[5m])).
 std::string FormatMetrics(const DispatcherCounters& counters, double uptime_s,
-                          double results_per_second);
+                          double process_start_s);
 
 }  // namespace wattfleet
