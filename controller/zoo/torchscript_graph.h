@@ -20,6 +20,7 @@ struct TsValue {
   double number = 0;            // kDouble
   std::string text;             // kString
   Shape tensor_shape;           // kTensor: the constant's full shape
+  bool scalar = false;          // kTensor of rank 0: its value is `number`
   int producer = -1;            // index of the node that outputs it; -1 for graph inputs
 };
 

@@ -58,8 +58,15 @@ TsValue DescribeConstant(const jit::Value* value) {
     out.text = ivalue->toStringRef();
   } else if (ivalue->isTensor()) {
     out.kind = TsValue::Kind::kTensor;
-    const auto sizes = ivalue->toTensor().sizes();
+    const at::Tensor& t = ivalue->toTensor();
+    const auto sizes = t.sizes();
     out.tensor_shape.assign(sizes.begin(), sizes.end());
+    // A scalar tensor's value (shape arithmetic on tensors: nn.MultiheadAttention's
+    // embed_dim // num_heads divides by one).
+    if (t.dim() == 0 && !t.is_complex()) {
+      out.number = t.item<double>();
+      out.scalar = true;
+    }
   }
   return out;
 }

@@ -40,7 +40,9 @@ const std::set<std::string>& KnownKinds() {
         "aten::view", "aten::reshape", "aten::transpose", "aten::size", "aten::dim",
         "aten::numel", "aten::Int", "aten::contiguous", "aten::detach", "aten::clone",
         "prim::Constant", "prim::NumToTensor", "prim::ListConstruct", "prim::ListUnpack",
-        "prim::TupleConstruct"};
+        "prim::TupleConstruct", "aten::permute", "aten::expand", "aten::slice", "aten::select",
+        "aten::_native_multi_head_attention", "aten::_transformer_encoder_layer_fwd",
+        "prim::TupleUnpack"};
     for (const auto& [kind, type] : Activations()) k.insert(kind);
     return k;
   }();
@@ -69,6 +71,7 @@ Result<TorchScriptImport> Mapper::Run() {
   for (size_t n = 0; n < g_.nodes.size(); ++n) {
     const TsNode& node = g_.nodes[n];
     if (done_[n]) continue;
+    if (FuseAttentionScope(n)) continue;
     // A shape that does not propagate is the input shape's fault (or the model's), not an
     // unsupported operator: reported as the error.
     if (!b_.status().ok()) return b_.status();
@@ -139,7 +142,7 @@ Outcome Mapper::MapNode(const TsNode& node) {
       {"aten::add", 2}, {"aten::mul", 2}, {"aten::cat", 2}, {"aten::chunk", 3},
       {"aten::unsafe_chunk", 3}, {"aten::split", 3}, {"aten::unsafe_split", 3},
       {"aten::split_with_sizes", 3}, {"aten::mean", 3}, {"aten::view", 2},
-      {"aten::reshape", 2}};
+      {"aten::reshape", 2}, {"aten::slice", 5}, {"aten::select", 3}};
   if (auto it = kMinInputs.find(kind); it != kMinInputs.end() && node.inputs.size() < it->second) {
     return Refuse("overload with " + std::to_string(node.inputs.size()) + " arguments");
   }
@@ -174,6 +177,7 @@ Outcome Mapper::MapNode(const TsNode& node) {
   if (kind == "aten::flatten") {
     const auto start = Int(node.inputs[1]), end = Int(node.inputs[2]);
     const auto rank = static_cast<int64_t>(ShapeOf(x).size()) + 1;
+    if (start == 2) return MapFlattenTokens(node);
     if (start != 1 || (end != -1 && end != rank - 1)) return Refuse("start_dim other than 1");
     return unary(T::kFlatten, {});
   }
@@ -181,6 +185,10 @@ Outcome Mapper::MapNode(const TsNode& node) {
       kind == "aten::alpha_dropout") {
     auto p = Number(node.inputs[1]);
     if (!p) return Refuse("non-constant p");
+    if (*p == 0 && IsData(x)) {  // dropout(p=0) passes its input on, training or not
+      id_[static_cast<size_t>(out)] = id_[static_cast<size_t>(x)];
+      return std::nullopt;
+    }
     return unary(T::kDropout, {{"p", *p}});
   }
   if (kind == "aten::embedding") {
@@ -211,7 +219,11 @@ Outcome Mapper::MapNode(const TsNode& node) {
     return MapSplit(node);
   }
   if (kind == "aten::mean") return MapMean(node);
-  if (kind == "aten::view" || kind == "aten::reshape") return MapChannelShuffle(node);
+  if (kind == "aten::view" || kind == "aten::reshape") return MapView(node);
+  if (kind == "aten::slice") return MapSlice(node);
+  if (kind == "aten::select") return MapSelect(node);
+  if (kind == "aten::_native_multi_head_attention") return MapNativeAttention(node);
+  if (kind == "aten::_transformer_encoder_layer_fwd") return MapEncoderLayer(node);
   return Refuse("");
 }
 

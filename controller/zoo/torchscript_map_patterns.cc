@@ -37,10 +37,11 @@ Outcome Mapper::MapCat(const TsNode& node) {
   if (!list || list->kind != "prim::ListConstruct" || list->inputs.empty() || !dim) {
     return Refuse("");
   }
+  const auto sample = SampleDim(*dim);
+  if (sample && MapClassToken(node, *list, *sample)) return std::nullopt;
   for (int item : list->inputs) {
     if (!IsData(item)) return Refuse("constant operand");
   }
-  const auto sample = SampleDim(*dim);
   if (!sample) return Refuse("along the batch dimension");
   if (list->inputs.size() == 1) {  // DenseNet concatenates one tensor at each block's start
     id_[static_cast<size_t>(node.outputs[0])] = id_[static_cast<size_t>(list->inputs[0])];

@@ -138,6 +138,17 @@ class Mapper {
   Outcome MapSplit(const TsNode& node);
   Outcome MapMean(const TsNode& node);
   Outcome MapChannelShuffle(const TsNode& node);
+  // torchscript_map_transformer.cc
+  Outcome MapView(const TsNode& node);
+  Outcome MapFlattenTokens(const TsNode& node);
+  bool MapClassToken(const TsNode& node, const TsNode& list, int64_t dim);
+  Outcome MapSlice(const TsNode& node);
+  Outcome MapSelect(const TsNode& node);
+  Outcome MapNativeAttention(const TsNode& node);
+  Outcome MapEncoderLayer(const TsNode& node);
+  // At the first node of a module's scope: its whole run as one attention layer, when it is
+  // one (the nodes are then done).
+  bool FuseAttentionScope(size_t first);
   void Note(const std::string& entry) {
     if (seen_.insert(entry).second) unsupported_.push_back(entry);
   }

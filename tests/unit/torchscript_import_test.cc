@@ -278,6 +278,79 @@ TEST_F(TorchScriptImportTest, SqueezeNetCeilModePools) {
   EXPECT_EQ(pooled, (std::vector<Shape>{{96, 54, 54}, {256, 27, 27}, {512, 13, 13}}));
 }
 
+// A Transformer imported exactly: nothing unsupported, the parameters of the Python model, and
+// the MACs of the hook-based count (the JSON's `macs`, per sample) within 3 %.
+void ExpectExactTransformer(const Imported& m, const Shape& output) {
+  ASSERT_TRUE(m.result.unsupported.empty()) << m.result.unsupported.front();
+  EXPECT_EQ(m.arch().Totals().params, m.info.at("params").get<int64_t>());
+  const double hooked = m.info.at("macs").get<double>();
+  EXPECT_NEAR(static_cast<double>(m.arch().Totals().macs), hooked, 0.03 * hooked);
+  EXPECT_EQ(m.arch().OutputShape(), output);
+}
+
+TEST_F(TorchScriptImportTest, VisionTransformerB16) {
+  // torchvision's vit_b_16: the patch grid as tokens (reshape + permute), the class token
+  // (expand + cat), the position table, twelve fused attention operators, x[:, 0], the head.
+  const auto m = Import("vit_b_16");
+  ExpectExactTransformer(m, {1000});
+  EXPECT_EQ(m.arch().Totals().params, 86'567'656);  // torchvision's published count
+  EXPECT_NEAR(static_cast<double>(m.arch().Totals().macs), 17.56e9, 0.03 * 17.56e9);
+  EXPECT_EQ(Count(m.arch(), T::kMultiheadAttention), 12);
+  EXPECT_EQ(Count(m.arch(), T::kTokens), 1);
+  EXPECT_EQ(Count(m.arch(), T::kClassToken), 1);
+  EXPECT_EQ(Count(m.arch(), T::kPositionalEmbedding), 1);
+  EXPECT_EQ(Count(m.arch(), T::kSelectToken), 1);
+  EXPECT_EQ(Count(m.arch(), T::kLayerNorm), Ops(m.info, "aten::layer_norm"));
+  EXPECT_EQ(Count(m.arch(), T::kLinear), Ops(m.info, "aten::linear"));
+  EXPECT_EQ(Count(m.arch(), T::kDropout), 0);  // p = 0 everywhere: no layer
+  for (const auto& node : m.arch().nodes) {
+    if (node.spec.type != T::kMultiheadAttention) continue;
+    EXPECT_EQ(node.spec.Int("num_heads"), 12) << node.name;
+    EXPECT_EQ(node.spec.Int("causal"), 0) << node.name;
+    EXPECT_EQ(node.spec.input_shape, (Shape{197, 768})) << node.name;
+  }
+}
+
+TEST_F(TorchScriptImportTest, BertLikeEncoderLayersFromTheFastPath) {
+  const auto m = Import("bert_like");
+  ExpectExactTransformer(m, {2});
+  EXPECT_EQ(Count(m.arch(), T::kTransformerEncoderLayer), 2);
+  EXPECT_EQ(Count(m.arch(), T::kEmbedding), 1);
+  EXPECT_EQ(Count(m.arch(), T::kPositionalEmbedding), 1);
+  EXPECT_EQ(Count(m.arch(), T::kSelectToken), 1);
+  for (const auto& node : m.arch().nodes) {
+    if (node.spec.type != T::kTransformerEncoderLayer) continue;
+    EXPECT_EQ(node.spec.Int("nhead"), 4);
+    EXPECT_EQ(node.spec.Int("dim_feedforward"), 256);
+    EXPECT_EQ(node.spec.Int("gelu"), 1);
+    EXPECT_EQ(node.spec.Int("norm_first"), 0);
+  }
+}
+
+TEST_F(TorchScriptImportTest, GptLikeCausalAttentionTracedOperatorByOperator) {
+  // Under a mask the attention is traced as transposes, views, baddbmm, softmax and bmm in
+  // the module's scope: each run becomes one causal attention layer.
+  const auto m = Import("gpt_like");
+  ExpectExactTransformer(m, {16, 1000});
+  EXPECT_EQ(Count(m.arch(), T::kMultiheadAttention), 2);
+  EXPECT_EQ(Count(m.arch(), T::kAdd), 4);  // two residuals per block
+  for (const auto& node : m.arch().nodes) {
+    if (node.spec.type != T::kMultiheadAttention) continue;
+    EXPECT_EQ(node.spec.Int("num_heads"), 4) << node.name;
+    EXPECT_EQ(node.spec.Int("causal"), 1) << node.name;
+    EXPECT_EQ(node.spec.Int("bias"), 1) << node.name;
+  }
+}
+
+TEST_F(TorchScriptImportTest, PatchTokensFlattenTransposeAndAClassToken) {
+  const auto m = Import("patch_tokens");
+  ExpectExactTransformer(m, {10});
+  EXPECT_EQ(Count(m.arch(), T::kTokens), 1);
+  EXPECT_EQ(Count(m.arch(), T::kClassToken), 1);
+  EXPECT_EQ(Count(m.arch(), T::kMultiheadAttention), 1);
+  EXPECT_EQ(Count(m.arch(), T::kSelectToken), 1);
+}
+
 TEST_F(TorchScriptImportTest, UnsupportedOperatorsAreListedByName) {
   const auto m = Import("rolled");
   // roll and fft read the model's data; abs reads fft's output and is listed too, while the
