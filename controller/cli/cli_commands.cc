@@ -1,4 +1,5 @@
 #include "cli_commands.h"
+#include "plan_history.h"
 
 #include <algorithm>
 
@@ -330,11 +331,21 @@ int CmdCancel(int64_t id, const std::string& admin, bool json) {
   return 0;
 }
 
-int CmdPlan(const std::string& campaign_path, bool json) {
+int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db) {
   auto campaign = LoadCampaignFile(campaign_path);
   if (!campaign.ok()) return Fail(campaign.status());
   auto plan = MakePlan(*campaign);
   if (!plan.ok()) return Fail(plan.status());
+  // The device time: from the dataset's history with --db, else the protocol's minimum.
+  PlanTimeEstimate time;
+  time.seconds = plan->estimated_device_seconds;
+  time.basis = "the protocol's minimum (warm-up, min_repeats + 1 windows of min_window_ms, "
+               "cool-down per job); --db FILE estimates from a dataset's history";
+  if (!history_db.empty()) {
+    auto estimated = EstimatePlanTime(*plan, history_db);
+    if (!estimated.ok()) return Fail(estimated.status().WithContext("--db"));
+    time = *estimated;
+  }
   const auto by_kind = plan->JobsByKind();
   if (json) {
     nlohmann::json archs = nlohmann::json::array();
@@ -353,7 +364,9 @@ int CmdPlan(const std::string& campaign_path, bool json) {
                           {"jobs_total", plan->jobs.size()},
                           {"probe_kinds", plan->probe_kinds},
                           {"probe_kinds_skipped", plan->probe_kinds_skipped},
-                          {"estimated_device_seconds", plan->estimated_device_seconds}};
+                          {"estimated_device_seconds", time.seconds},
+                          {"estimate_basis", time.basis},
+                          {"protocol_minimum_seconds", plan->estimated_device_seconds}};
     if (const auto& active = campaign->plan.active) {
       // `jobs` holds the seed: the controller adds probes up to the budget while it runs.
       out["active"] = {{"budget_jobs", active->budget_jobs},
@@ -372,7 +385,10 @@ int CmdPlan(const std::string& campaign_path, bool json) {
   for (int64_t b : campaign->Batches()) std::cout << " " << b;
   std::cout << "\n";
   for (const auto& [kind, n] : by_kind) std::cout << "  jobs: " << kind << "  " << n << "\n";
-  std::cout << "  estimated device time " << plan->estimated_device_seconds << " s\n";
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.0f", time.seconds);
+  std::cout << "  estimated device time " << seconds << " s on one agent (an estimate: "
+            << time.basis << ")\n";
   for (const std::string& k : plan->probe_kinds) std::cout << "  THOR probe kind " << k << "\n";
   if (const auto& active = campaign->plan.active) {
     std::cout << "  active profiling: probe jobs are the seed; up to " << active->budget_jobs

@@ -34,7 +34,8 @@ int CmdRun(const EmbeddedOptions& options);
 int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json);
 int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json);
 int CmdCancel(int64_t id, const std::string& admin, bool json);
-int CmdPlan(const std::string& campaign_path, bool json);
+// With `history_db`, the device time is estimated from that dataset's measurements.
+int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "");
 // The export's rows (one per measurement) of `db`, or of one campaign of it. InvalidArgument
 // naming --db for a dataset that does not exist (nothing is created) and --campaign for an
 // unknown campaign.

@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
   auto* c_plan = app.add_subcommand("plan", "expand, decompose, dedup and print the plan");
   c_plan->add_option("campaign", campaign_path, "campaign YAML")->required();
   c_plan->add_flag("--json", json, "one JSON document on stdout");
+  std::string plan_db;
+  c_plan->add_option("--db", plan_db,
+                     "estimate the device time from this dataset's measurements (SQLite file "
+                     "or postgresql:// URI)");
 
   std::string db, format = "csv", out;
   std::optional<int64_t> export_campaign;
@@ -266,7 +270,7 @@ int main(int argc, char** argv) {
       }
       return CmdCancel(*id, admin, json);
     }
-    if (c_plan->parsed()) return CmdPlan(campaign_path, json);
+    if (c_plan->parsed()) return CmdPlan(campaign_path, json, plan_db);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
     if (c_inspect->parsed()) {
       return CmdInspect(arch, campaign_file, torchscript, input_shape, json);
