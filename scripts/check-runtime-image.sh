@@ -14,8 +14,8 @@
 # tagged with the project's version.
 #
 # Usage: scripts/check-runtime-image.sh [--build-dir DIR] [--cache DIR] [--names-only] [--keep]
-#   --build-dir DIR  where the built binaries are (default: build; DIR/controller/wattfleet,
-#                    DIR/agent/wattfleet-agent)
+#   --build-dir DIR  where the built binaries are, relative to the repository root (default:
+#                    build; DIR/controller/wattfleet, DIR/agent/wattfleet-agent)
 #   --cache DIR      debootstrap's root and downloaded .debs, kept between runs (default:
 #                    $WATTFLEET_IMAGE_CACHE, else /var/tmp/wattfleet-image-check)
 #   --names-only     only the image-name check (no root needed)
@@ -27,7 +27,6 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 build_dir=build
 cache=${WATTFLEET_IMAGE_CACHE:-/var/tmp/wattfleet-image-check}
 names_only=0
@@ -76,7 +75,7 @@ for cf in deploy/Containerfile deploy/Containerfile.gpu-agent; do
     [ "$file" = "$cf" ] || fail "$cf documents a build of '-f $file': $line"
     [ -n "$image" ] || fail "$cf documents a build without -t: $line"
     if [ -n "$target" ] && ! grep -qx "$target" <<<"$stages"; then
-      fail "$cf documents --target $target, but has no stage of that name (stages: $(echo $stages))"
+      fail "$cf documents --target $target, but has no stage of that name (stages: $(tr '\n' ' ' <<<"$stages"))"
     fi
     [ "${image##*:}" = "$version" ] ||
       fail "$cf builds $image, whose tag is not the project's version $version"
