@@ -66,8 +66,9 @@ int Run(const std::string& label, const MonitorOptions& options, int pairs) {
   std::sort(wall.begin(), wall.end());
   auto pct = [&](double q) { return wall[static_cast<size_t>(q * (wall.size() - 1))]; };
 
-  // A 1 s window with the monitor around it, against a bare 1 s sleep: the difference is the
-  // monitor's own CPU work over that second (reads, probe files, pollers).
+  // A 1 s window with the monitor around it, against a bare 1 s sleep with the monitor open:
+  // the difference is what the window's own begin and end cost (reads, probe files). A
+  // background poller (RAPL's) runs in both and is counted by neither.
   const double bare = CpuOverSleep(1.0, [](auto sleep) { sleep(); });
   const double monitored = CpuOverSleep(1.0, [&](auto sleep) {
     (void)m.Begin("second");

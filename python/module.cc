@@ -4,6 +4,8 @@
 // side (wattfleet/__init__.py) turns them into dicts and DataFrames.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <optional>
 #include <sstream>
@@ -24,8 +26,9 @@ namespace py = pybind11;
 namespace wattfleet {
 namespace {
 
-// Python's SensorError, set at module load.
-py::object* sensor_error = nullptr;
+// Python's SensorError: created at module load and owned by the module (never released,
+// so nothing is freed after the interpreter has gone).
+PyObject* sensor_error = nullptr;
 
 // A Status as the Python exception a caller would catch: bad input is ValueError, an unknown
 // name LookupError, a sensor's failure SensorError, anything else RuntimeError.
@@ -37,7 +40,7 @@ py::object* sensor_error = nullptr;
     case StatusCode::kAlreadyExists:
       throw py::key_error(s.message());
     case StatusCode::kSensor:
-      PyErr_SetString(sensor_error->ptr(), s.message().c_str());
+      PyErr_SetString(sensor_error, s.message().c_str());
       throw py::error_already_set();
     default:
       throw std::runtime_error(s.message());
@@ -178,9 +181,13 @@ py::dict ReadingDict(const WindowReading& r) {
 PYBIND11_MODULE(_wattfleet, m) {
   using namespace wattfleet;
   m.doc() = "wattfleet's native core (use the wattfleet package, not this module)";
-  static py::exception<std::runtime_error> sensor(m, "SensorError", PyExc_RuntimeError);
-  static py::object sensor_object = sensor;
-  sensor_error = &sensor_object;
+  sensor_error = PyErr_NewException("wattfleet._wattfleet.SensorError", PyExc_RuntimeError,
+                                     nullptr);
+  if (sensor_error == nullptr) throw py::error_already_set();
+  m.add_object("SensorError", py::handle(sensor_error));
+  // The core's log lines (a store's or an estimator's warnings) on stderr, never into the
+  // notebook's or the script's stdout.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("wattfleet"));
 
   m.attr("version_line") = VersionLine("wattfleet", TorchScriptLibtorchVersion());
   m.def("export_csv", &ExportCsv, py::arg("db"), py::arg("campaign") = py::none());

@@ -14,6 +14,15 @@ namespace {
 
 constexpr double kMinInterferenceWindowS = 0.2;
 
+// Any failed read of the meter is a sensor failure, whatever code the backend gave it.
+Result<double> ReadSensorJoules(Meter& meter) {
+  Result<double> j = meter.ReadJoules();
+  if (!j.ok() && j.status().code() != StatusCode::kSensor) {
+    return Status::Sensor("sensor: " + meter.name() + ": " + j.status().message());
+  }
+  return j;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<WindowMonitor>> WindowMonitor::Open(const MonitorOptions& options,
@@ -41,6 +50,12 @@ WindowMonitor::WindowMonitor(std::unique_ptr<Meter> meter, const MonitorOptions&
 WindowMonitor::~WindowMonitor() = default;
 
 std::unique_ptr<InterferenceProbe> WindowMonitor::NewProbe() {
+  // A command run by `measure` launches its kernels from its own process: NVML's per-process
+  // samples would count them as someone else's. Not measured rather than wrong.
+  if (options_.children_are_own_work && meter_->name() == "nvml") {
+    interference_why_ = "not measured: the command's kernels run in another process";
+    return nullptr;
+  }
   return OpenInterference(*meter_, options_.roots, cpu_, ::getpid(), &interference_why_);
 }
 
@@ -53,7 +68,7 @@ Status WindowMonitor::Begin(const std::string& name) {
   w.interference = NewProbe();
   // A probe that cannot read now measures nothing rather than failing the window.
   if (w.interference && !w.interference->Begin().ok()) w.interference.reset();
-  WF_ASSIGN_OR_RETURN(w.j0, meter_->ReadJoules());
+  WF_ASSIGN_OR_RETURN(w.j0, ReadSensorJoules(*meter_));
   w.t0 = clock_.NowSeconds();
   open_.emplace(name, std::move(w));
   return Status::OK();
@@ -64,7 +79,7 @@ Result<WindowReading> WindowMonitor::End(const std::string& name) {
   auto it = open_.find(name);
   if (it == open_.end()) return Status::NotFound("no open window named '" + name + "'");
   const double t1 = clock_.NowSeconds();
-  WF_ASSIGN_OR_RETURN(const double j1, meter_->ReadJoules());
+  WF_ASSIGN_OR_RETURN(const double j1, ReadSensorJoules(*meter_));
   OpenWindow& w = it->second;
   WindowReading r;
   r.name = name;
@@ -106,17 +121,17 @@ Result<double> WindowMonitor::MeasureIdle(double seconds) {
   seconds = std::max(seconds, kWindowUpdates * meter_->update_period_s());
   std::unique_ptr<InterferenceProbe> probe = NewProbe();
   if (probe && !probe->Begin().ok()) probe.reset();
-  WF_ASSIGN_OR_RETURN(const double j0, meter_->ReadJoules());
+  WF_ASSIGN_OR_RETURN(const double j0, ReadSensorJoules(*meter_));
   const double t0 = clock_.NowSeconds();
   clock_.SleepFor(seconds);
-  WF_ASSIGN_OR_RETURN(const double j1, meter_->ReadJoules());
+  WF_ASSIGN_OR_RETURN(const double j1, ReadSensorJoules(*meter_));
   const double wall = clock_.NowSeconds() - t0;
   const double watts = wall > 0 ? (j1 - j0) / wall : -1;
   if (!std::isfinite(watts) || watts < 0) {
     return Status::Sensor("sensor: idle power read " + std::to_string(watts) + " W");
   }
   idle_shared_ = false;
-  if (probe) {
+  if (probe && wall >= kMinInterferenceWindowS) {  // shorter: ticks cannot tell
     if (auto others = probe->End(wall); others.ok()) {
       idle_shared_ = *others > options_.max_interference;
     }

@@ -35,7 +35,8 @@ struct MonitorOptions {
   // flagged, as measurement.max_interference for campaigns.
   double max_interference = 0.5;
   // The CPU work of children this process has waited for is its own, not interference (for
-  // `wattfleet measure`, which ends its window after reaping the command it ran).
+  // `wattfleet measure`, which ends its window after reaping the command it ran). A GPU's
+  // interference is then not measured (NVML cannot tell the child's kernels from others').
   bool children_are_own_work = false;
 };
 
@@ -70,7 +71,7 @@ class WindowMonitor {
   WindowMonitor(const WindowMonitor&) = delete;
   WindowMonitor& operator=(const WindowMonitor&) = delete;
 
-  // AlreadyExists when a window of that name is open; a sensor error is kSensor.
+  // AlreadyExists when a window of that name is open; any failed read of the meter is kSensor.
   Status Begin(const std::string& name);
   // NotFound when no window of that name is open. A sensor error is kSensor, and the window
   // stays open.

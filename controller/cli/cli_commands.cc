@@ -143,6 +143,11 @@ int CmdServe(const ServeArgs& args) {
     spdlog::info("controller: metrics on http://{}:{}/metrics",
                  args.metrics.substr(0, args.metrics.rfind(':')), metrics->port());
   }
+  // Before the ready file: whoever reads it may stop the controller at once, and a SIGTERM
+  // must drain it then too (RequestStop before Run makes Run drain and return).
+  g_serving.store(&dispatcher);
+  std::signal(SIGTERM, OnServeStop);
+  std::signal(SIGINT, OnServeStop);
   if (!args.ready_file.empty()) {
     // Written whole, then renamed: a reader never sees half of it.
     const std::string tmp = args.ready_file + ".tmp";
@@ -155,14 +160,12 @@ int CmdServe(const ServeArgs& args) {
       f << ready.dump() << "\n";
     }
     if (std::rename(tmp.c_str(), args.ready_file.c_str()) != 0) {
+      g_serving.store(nullptr);  // the dispatcher goes away with this return
       return Fail(Status::InvalidArgument("--ready-file " + args.ready_file + ": cannot write"));
     }
   }
   spdlog::info("controller: serving {} (admin {})", dispatcher.endpoint(),
                dispatcher.admin_endpoint());
-  g_serving.store(&dispatcher);
-  std::signal(SIGTERM, OnServeStop);
-  std::signal(SIGINT, OnServeStop);
   s = dispatcher.Run();
   g_serving.store(nullptr);
   if (!s.ok()) return Fail(s);

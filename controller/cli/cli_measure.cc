@@ -2,6 +2,7 @@
 // child process.
 #include "cli_measure.h"
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -65,12 +66,21 @@ int CmdMeasure(const MeasureOptions& o) {
     std::cerr << "wattfleet: " << s.message() << "\n";
     return 1;
   }
-  auto child = ChildProcess::Start(o.command, "", /*search_path=*/true);
+  // With --json, stdout carries the document alone: the command's stdout goes to stderr.
+  auto child = ChildProcess::Start(o.command, "", /*search_path=*/true,
+                                   /*stdout_to_stderr=*/o.json);
   if (!child.ok()) {
     std::cerr << "wattfleet: measure: " << child.status().message() << "\n";
     return 127;
   }
+  // As time(1): Ctrl-C and Ctrl-\ reach the command (same process group), which decides;
+  // this process waits for it and still reports. Ignored only once the child has started,
+  // so that it does not inherit the ignoring.
+  auto old_int = std::signal(SIGINT, SIG_IGN);
+  auto old_quit = std::signal(SIGQUIT, SIG_IGN);
   const int code = child->WaitForExit();
+  std::signal(SIGINT, old_int);
+  std::signal(SIGQUIT, old_quit);
   auto r = m.End("command");
   if (!r.ok()) {
     std::cerr << "wattfleet: " << r.status().message() << " (the command exited " << code

@@ -15,8 +15,8 @@ struct MeasureOptions {
   std::vector<std::string> command;
 };
 
-// Runs the command with stdin, stdout and stderr inherited, and reports its energy on stderr
-// (or, with `json`, one document on stdout). Exit code: the command's own when it ran and was
+// Runs the command with stdin, stdout and stderr inherited, and reports its energy on stderr;
+// with `json`, one document on stdout, and the command's stdout goes to stderr. Exit code: the command's own when it ran and was
 // measured; 127 when it cannot be started; 2 for bad options or a sensor that cannot be
 // opened; 1 when the sensor failed during the run (the command's code is then in the
 // message).

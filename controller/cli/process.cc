@@ -17,7 +17,8 @@ extern char** environ;
 namespace wattfleet {
 
 Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
-                                         const std::string& log_path, bool search_path) {
+                                         const std::string& log_path, bool search_path,
+                                         bool stdout_to_stderr) {
   if (argv.empty()) return Status::InvalidArgument("no program to start");
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -29,6 +30,8 @@ Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv,
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  } else if (stdout_to_stderr) {
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
   }
   pid_t pid = -1;
   const int rc = search_path

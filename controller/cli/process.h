@@ -16,9 +16,11 @@ class ChildProcess {
  public:
   // Starts `argv[0]` with `argv`. stdout/stderr go to `log_path` when given (appended),
   // otherwise they are inherited. With `search_path`, a name without '/' is looked up on PATH
-  // as a shell would. NotFound when there is no such program.
+  // as a shell would. With `stdout_to_stderr` (and no log), the child's stdout is this
+  // process's stderr. NotFound when there is no such program.
   static Result<ChildProcess> Start(const std::vector<std::string>& argv,
-                                    const std::string& log_path = "", bool search_path = false);
+                                    const std::string& log_path = "", bool search_path = false,
+                                    bool stdout_to_stderr = false);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;

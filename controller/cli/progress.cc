@@ -100,6 +100,8 @@ void Progress::Update(int64_t done, const std::string& detail) {
   detail_ = detail;
   const double interval = terminal_ ? options_.redraw_interval_s : options_.line_interval_s;
   if (last_output_ >= 0 && now - last_output_ < interval) return;
+  // A log line is being written where the bar was: Redraw() puts it back after.
+  if (cleared_) return;
   last_output_ = now;
   Draw();
 }

@@ -46,7 +46,10 @@ class Progress {
   // without the final plain line that Finish() prints.
   ~Progress();
 
-  void SetTotal(int64_t total) { total_ = total; }
+  void SetTotal(int64_t total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ = total;
+  }
   // `done` of the total are finished; `detail` says what is going on (shown after the
   // figures, and clipped first when the line is too long).
   void Update(int64_t done, const std::string& detail = "");

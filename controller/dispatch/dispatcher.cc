@@ -254,7 +254,6 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
   }
 
   ++counters_.failures;
-  counters_.by_agent.AddFailure(name, agent->second.ready.device_class);
   auto job = jobs_.find(r.job_id);
   if (job == jobs_.end() || job->second.job.state != JobState::kLeased ||
       job->second.job.spec.attempt != r.attempt) {
@@ -268,6 +267,8 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
     spdlog::error("controller: store: {}", s.ToString());
     return;
   }
+  // Counted once stored, for the attempt handed out: a NACK sent again is not another failure.
+  counters_.by_agent.AddFailure(name, agent->second.ready.device_class);
   Defer(identity, Command::kAck, Encode(ack));
   spdlog::warn("controller: job {} attempt {} on {}: {}: {}{}", r.job_id, r.attempt, name,
                OutcomeName(r.outcome), r.error,

@@ -2,8 +2,10 @@
 // (report_accuracy.cc, report_activity.cc) into one HTML document with its style sheet.
 #include "wattfleet/report/report.h"
 
+
 #include "wattfleet/store/dataset_reader.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -129,6 +131,9 @@ Result<Report> BuildReport(const ReportOptions& options) {
   body += report::LayerEnergySection(data, page);
   body += report::CampaignSection(activity, page);
   body += report::UtilisationSection(activity, page);
+  body += report::BreakdownSection(data, page);
+  body += report::EnergyVsMacsSection(data, page);
+  body += report::QualitySection(activity, data, page);
 
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>";
@@ -140,10 +145,25 @@ Result<Report> BuildReport(const ReportOptions& options) {
           std::to_string(data.models.size()) + " whole-model or probe measurements, " +
           std::to_string(activity.campaigns.size()) + " campaigns; generated " +
           report::UtcNow() + ".</p>";
+  // Every predicted figure is an estimate; so is every energy of the modeled meter.
+  const bool modeled =
+      std::any_of(data.layers.begin(), data.layers.end(),
+                  [](const LayerSample& l) { return l.energy_is_estimate; }) ||
+      std::any_of(data.models.begin(), data.models.end(),
+                  [](const ModelSample& m) { return m.energy_is_estimate; });
+  html += "<p class=\"wf-note\">Predicted energies and times are estimates.";
+  if (modeled) {
+    html += " Energy in this dataset was modeled where no power sensor was available (TDP "
+            "\u00d7 utilisation \u00d7 time): those energies, measured ones included, are "
+            "estimates too; times are measured.";
+  }
+  html += "</p>";
   html += "<nav><a href=\"#accuracy\">Measured vs predicted</a><a href=\"#errors\">Error "
           "distributions</a><a href=\"#comparison\">Comparison</a><a href=\"#layers\">Energy by "
           "layer type</a><a href=\"#campaigns\">Campaigns</a><a href=\"#utilisation\">Device "
-          "utilisation</a></nav>";
+          "utilisation</a><a href=\"#breakdown\">Networks by layer type</a><a "
+          "href=\"#energy-macs\">Energy against MACs</a><a href=\"#quality\">Measurement "
+          "quality</a></nav>";
   html += body + "</body></html>\n";
 
   Report out;

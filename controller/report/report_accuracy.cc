@@ -98,9 +98,32 @@ std::string Scatter(const EvalResult& r, const ReportOptions& options, Page& pag
     hi = std::max({hi, p->measured, p->predicted});
   }
   const std::vector<size_t> shown = Subsample(usable.size(), options.max_scatter_points);
+  // One series per batch, so that a batch sweep's points can be told apart; each point named
+  // in its tooltip.
+  std::map<int64_t, svg::Series> by_batch;
   for (size_t i : shown) {
-    series.x.push_back(usable[i]->measured);
-    series.y.push_back(usable[i]->predicted);
+    const EvalPoint& p = *usable[i];
+    svg::Series& b = by_batch[p.batch];
+    b.x.push_back(p.measured);
+    b.y.push_back(p.predicted);
+    b.labels.push_back(p.architecture + ", batch " + std::to_string(p.batch) + ", " +
+                       r.device + ": measured " + svg::FormatSi(p.measured, TargetUnit(r.target)) +
+                       ", predicted " + svg::FormatSi(p.predicted, TargetUnit(r.target)) +
+                       " (an estimate)");
+  }
+  std::vector<svg::Series> all;
+  if (by_batch.size() == 1) {
+    series.x = std::move(by_batch.begin()->second.x);
+    series.y = std::move(by_batch.begin()->second.y);
+    series.labels = std::move(by_batch.begin()->second.labels);
+    all.push_back(std::move(series));
+  } else {
+    size_t k = 0;
+    for (auto& [batch, b] : by_batch) {
+      b.name = "batch " + std::to_string(batch);
+      b.colour = report_colours::kBatches[k++ % std::size(report_colours::kBatches)];
+      all.push_back(std::move(b));
+    }
   }
   std::string note = "n = " + std::to_string(r.n) + ", median APE " + Percent(r.median_ape) +
                      ", R\u00b2 " + Fixed("%.3f", r.r2);
@@ -120,9 +143,9 @@ std::string Scatter(const EvalResult& r, const ReportOptions& options, Page& pag
   const std::string unit = " (" + TargetUnit(r.target) + ")";
   o.x = {"measured " + TargetLabel(r.target) + unit, svg::ScaleType::kLog, both.domain_lo(),
          both.domain_hi()};
-  o.y = {"predicted " + TargetLabel(r.target) + unit, svg::ScaleType::kLog, both.domain_lo(),
-         both.domain_hi()};
-  return page.Plot(svg::ScatterPlot(o, {series}, true));
+  o.y = {"predicted (estimate) " + TargetLabel(r.target) + unit, svg::ScaleType::kLog,
+         both.domain_lo(), both.domain_hi()};
+  return page.Plot(svg::ScatterPlot(o, all, true));
 }
 
 }  // namespace
@@ -244,7 +267,7 @@ std::string ErrorSection(const std::vector<Evaluation>& evaluations, Page& page)
       o.width = kPlotWidth;
       o.height = kPlotHeight;
       o.x = {"absolute percentage error (%)", svg::ScaleType::kLog};
-      o.y = {"held-out architectures with APE \u2264 x (%)", svg::ScaleType::kLinear, 0, 100};
+      o.y = {"architectures with APE \u2264 x (%)", svg::ScaleType::kLinear, 0, 100};
       items += page.Plot(svg::LinePlot(o, series, true));
     }
   }

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "report_sections.h"
 #include "wattfleet/store/store.h"
@@ -93,34 +94,50 @@ double BinSeconds(double span_s) {
 std::string LayerEnergySection(const TrainingData& data, Page& page) {
   std::string s = "<section id=\"layers\"><h2>Energy by layer type</h2>";
   s += "<p>Energy per iteration of the measured layer jobs (raw, idle power included), summed "
-       "by layer type; the count is the number of layer measurements of the type.</p>";
+       "by layer type, one plot per device class, mode and batch (batches are never mixed); "
+       "the count is the number of layer measurements of the type.</p>";
   struct Sum {
     double energy = 0;
     int64_t n = 0;
   };
-  std::map<std::pair<std::string, std::string>, std::map<std::string, Sum>> by_place;
+  struct Place {
+    std::map<std::string, Sum> types;
+    bool modeled = false;
+  };
+  std::map<std::tuple<std::string, std::string, int64_t>, Place> by_place;
+  std::map<std::pair<std::string, std::string>, std::set<int64_t>> batches;
   for (const LayerSample& l : data.layers) {
     if (!std::isfinite(l.energy_j)) continue;
-    Sum& sum = by_place[{l.device_class, l.mode}][l.type.empty() ? "(unknown)" : l.type];
+    Place& place = by_place[{l.device_class, l.mode, l.batch}];
+    Sum& sum = place.types[l.type.empty() ? "(unknown)" : l.type];
     sum.energy += l.energy_j;
     ++sum.n;
+    place.modeled |= l.energy_is_estimate;
+    batches[{l.device_class, l.mode}].insert(l.batch);
   }
   if (by_place.empty()) {
     return s + page.Note("No layer measurements in the dataset (plan layers: distinct).") +
            "</section>";
   }
   std::string items;
-  for (const auto& [where, types] : by_place) {
+  for (const auto& [where, place] : by_place) {
+    const auto& [device, mode, batch] = where;
     std::vector<svg::Bar> bars;
-    for (const auto& [type, sum] : types) {
+    for (const auto& [type, sum] : place.types) {
       bars.push_back({type, sum.energy,
                       svg::FormatSi(sum.energy, "J") + " (" + std::to_string(sum.n) + ")"});
     }
     std::stable_sort(bars.begin(), bars.end(),
                      [](const svg::Bar& a, const svg::Bar& b) { return a.value > b.value; });
+    // The id without the batch where there is one batch (the common case, and what links
+    // to it use); with a sweep, one per batch.
+    const bool sweep = batches[{device, mode}].size() > 1;
     svg::PlotOptions o;
-    o.id = page.Id("layer-energy-" + where.first + "-" + where.second);
-    o.title = where.first + "/" + where.second + ": energy of measured layers by type";
+    o.id = page.Id("layer-energy-" + device + "-" + mode +
+                   (sweep ? "-batch-" + std::to_string(batch) : std::string()));
+    o.title = device + "/" + mode + ", batch " + std::to_string(batch) +
+              ": energy of measured layers by type";
+    if (place.modeled) o.note = "modeled energy (no power sensor): an estimate";
     o.width = kPlotWidth * 3 / 2;
     o.x = {"energy per iteration, summed over the type's layer measurements (J)"};
     o.y = {"layer type"};

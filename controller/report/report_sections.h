@@ -54,6 +54,13 @@ std::string CampaignSection(const ReportData& data, Page& page);
 // Busy fraction of each agent per time bin.
 std::string UtilisationSection(const ReportData& data, Page& page);
 
+// Each whole network's energy split by the layer types it is made of (report_breakdown.cc).
+std::string BreakdownSection(const TrainingData& data, Page& page);
+// Whole networks' energy against their MACs, per mode, one colour per device class.
+std::string EnergyVsMacsSection(const TrainingData& data, Page& page);
+// The measurements of each campaign by quality flag.
+std::string QualitySection(const ReportData& data, const TrainingData& training, Page& page);
+
 // Plot sizes: three plots side by side in a 1200 px wide window.
 inline constexpr int kPlotWidth = 370;
 inline constexpr int kPlotHeight = 300;

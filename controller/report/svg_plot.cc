@@ -28,6 +28,10 @@ std::string Num(double v) {
 }
 
 // `text` cut to about `max_px` with an ellipsis, never inside a UTF-8 sequence.
+// A label rotated along the left edge, spanning `span_px`: set smaller (down to 8 px) before
+// it is cut, so that a long label stays whole.
+std::string RotatedLabel(const std::string& label, double cy, double span_px);
+
 std::string Fit(const std::string& text, double max_px, double char_px) {
   const size_t max_chars = static_cast<size_t>(std::max(1.0, max_px / char_px));
   size_t chars = 0;
@@ -178,9 +182,7 @@ std::string YAxis(const Frame& f, const Scale& y, const std::string& label) {
          "</text>";
   }
   const double cy = (f.top + f.bottom) / 2;
-  s += "<text x=\"14\" y=\"" + Num(cy) + "\" transform=\"rotate(-90 14 " + Num(cy) +
-       ")\" text-anchor=\"middle\" fill=\"" + kTextColour + "\">" +
-       Escape(Fit(label, f.bottom - f.top + 30, kCharPx)) + "</text>";
+  s += RotatedLabel(label, cy, f.bottom - f.top + 30);
   return s;
 }
 
@@ -305,7 +307,11 @@ std::string ScatterPlot(const PlotOptions& o, const std::vector<Series>& series,
     for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
       if (!Usable(ser.x[i], o.x.scale) || !Usable(ser.y[i], o.y.scale)) continue;
       s += "<circle cx=\"" + Num(x.Map(ser.x[i])) + "\" cy=\"" + Num(y.Map(ser.y[i])) +
-           "\" r=\"3.5\"/>";
+           "\" r=\"3.5\"";
+      // A point's name, shown by browsers on hover.
+      s += i < ser.labels.size() && !ser.labels[i].empty()
+               ? "><title>" + Escape(ser.labels[i]) + "</title></circle>"
+               : "/>";
     }
     s += "</g>";
   }
@@ -394,9 +400,18 @@ BarFrame BarLayout(const PlotOptions& o, const std::vector<std::string>& labels,
 std::string CategoryAxisLabel(const Frame& f, const std::string& label) {
   if (label.empty()) return "";
   const double cy = (f.top + f.bottom) / 2;
+  return RotatedLabel(label, cy, f.bottom - f.top + 30);
+}
+
+std::string RotatedLabel(const std::string& label, double cy, double span_px) {
+  const double needed = kCharPx * static_cast<double>(Chars(label));
+  // 2 % to spare, so that rounding in Fit() never cuts the last character.
+  const double scale =
+      needed > span_px ? std::max(8.0 / 11.0, span_px / (needed * 1.02)) : 1.0;
+  const std::string size = scale < 1.0 ? " font-size=\"" + Num(11.0 * scale) + "\"" : "";
   return "<text x=\"14\" y=\"" + Num(cy) + "\" transform=\"rotate(-90 14 " + Num(cy) +
-         ")\" text-anchor=\"middle\" fill=\"" + kTextColour + "\">" +
-         Escape(Fit(label, f.bottom - f.top + 30, kCharPx)) + "</text>";
+         ")\" text-anchor=\"middle\"" + size + " fill=\"" + kTextColour + "\">" +
+         Escape(Fit(label, span_px, kCharPx * scale)) + "</text>";
 }
 
 std::string CategoryLabel(const Frame& f, size_t row, const std::string& label) {

@@ -43,6 +43,9 @@ struct Series {
   std::string name;    // legend entry; empty: not in the legend
   std::string colour;  // "#rrggbb"
   std::vector<double> x, y;
+  // Scatter plots: each point's name (architecture, batch, device), its <title> tooltip;
+  // empty, or one per point.
+  std::vector<std::string> labels = {};
 };
 
 // Points as filled circles. `identity` adds the dashed line y = x (for measured vs

@@ -10,6 +10,12 @@ SOURCE = os.environ.get("WATTFLEET_SOURCE_DIR",
                         os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
+def wattfleet_prediction_type():
+    import wattfleet
+
+    return wattfleet.Prediction
+
+
 def python_blocks(path):
     with open(path) as f:
         text = f.read()
@@ -29,4 +35,7 @@ def test_the_python_guide_runs(measured_db, tmp_path, monkeypatch, capsys):
         except Exception as e:  # name the block that broke
             raise AssertionError(f"docs/python.md block {i + 1} failed: {e!r}\n{block}") from e
     out = capsys.readouterr().out
-    assert "estimate" in out  # the guide prints a prediction, labelled as what it is
+    # The guide prints a prediction of LeNet-5 at batch 16, labelled as what it is.
+    assert "<wattfleet.Prediction lenet5 on cpu, batch 16:" in out
+    assert "(estimate, measured-layers)>" in out
+    assert isinstance(namespace["p"], wattfleet_prediction_type())

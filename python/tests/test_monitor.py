@@ -27,8 +27,11 @@ class FakeRapl:
         self.set_uj(1_000_000)
 
     def set_uj(self, uj):
-        with open(os.path.join(self.domain, "energy_uj"), "w") as f:
+        # Written beside and renamed: the meter's poller never reads a half-written file.
+        tmp = os.path.join(self.domain, "energy_uj.tmp")
+        with open(tmp, "w") as f:
             f.write(f"{uj}\n")
+        os.replace(tmp, os.path.join(self.domain, "energy_uj"))
 
 
 def busy(seconds):
@@ -106,6 +109,14 @@ def test_context_manager_and_decorator(tmp_path):
     assert work() == 42
     assert work.last.name == "fn"
     assert work.last.energy_j == pytest.approx(1.0)
+
+    @mon.measure()
+    def depth(n):
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3  # recursive calls: a window each, no name clash
+    assert depth.last.name.endswith("depth")
+    assert mon.open_windows == []
     with pytest.raises(RuntimeError):
         with mon.window("raises"):
             raise RuntimeError("boom")
@@ -148,6 +159,12 @@ def test_measure_runs_a_command_and_keeps_its_exit_code():
     assert doc["idle_w"] > 0
     assert doc["energy_dynamic_j"] == pytest.approx(doc["energy_j"] - doc["idle_w"] * doc["time_s"])
     assert run_cli("measure", "--", "no-such-program-here", check=False).returncode == 127
+    # With --json stdout is the document alone: the command's output goes to stderr.
+    loud = run_cli("measure", "--sensor", "modeled", "--idle-s", "0", "--json", "--",
+                   sys.executable, "-c", "print('hello from the command')", check=False)
+    assert loud.returncode == 0, loud.stderr
+    assert json.loads(loud.stdout)["exit_code"] == 0
+    assert "hello from the command" in loud.stderr
     bad = run_cli("measure", "--sensor", "bogus", "--", "true", check=False)
     assert bad.returncode == 2 and "bogus" in bad.stderr
     assert run_cli("measure", check=False).returncode == 2

@@ -61,8 +61,8 @@ class Prediction:
 class Dataset:
     """A wattfleet dataset: an SQLite file or a ``postgresql://`` URI.
 
-    Reading never creates or changes anything: a path that is not a dataset raises
-    ValueError naming it. ``fit`` and ``predict`` store the models they fit in the dataset's
+    Reading never creates anything: a path that is not a dataset raises ValueError naming it
+    (a dataset of an older schema is upgraded in place, as every command upgrades it). ``fit`` and ``predict`` store the models they fit in the dataset's
     models table when it is writable, as the commands do.
     """
 
@@ -150,9 +150,15 @@ def predict_module(module, example_input, dataset, device, **kwargs):
     written to a temporary file that is removed afterwards."""
     import torch
 
-    module = module.eval()
-    with torch.no_grad():
-        traced = torch.jit.trace(module, example_input)
+    # Traced in eval mode (dropout off, batch norm's running statistics), then put back as it
+    # was: a module in the middle of its training stays in training mode.
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(module, example_input)
+    finally:
+        module.train(was_training)
     with tempfile.TemporaryDirectory(prefix="wattfleet-") as tmp:
         path = os.path.join(tmp, "module.pt")
         traced.save(path)

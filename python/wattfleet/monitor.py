@@ -10,6 +10,7 @@
 import contextlib
 import dataclasses
 import functools
+import itertools
 import sys
 from typing import List, Optional
 
@@ -114,20 +115,30 @@ class Monitor:
         self.begin_window(name)
         try:
             yield holder
-        finally:
-            holder.window = self.end_window(name)
+        except BaseException:
+            # The block's own exception is what the caller sees; the window is closed anyway.
+            try:
+                self.end_window(name)
+            except Exception:
+                pass
+            raise
+        holder.window = self.end_window(name)
 
     def measure(self, name=None):
         """A decorator: every call of the function is one window; the last is ``.last``."""
 
         def wrap(fn):
             label = name or fn.__qualname__
+            calls = itertools.count()
 
             @functools.wraps(fn)
             def run(*args, **kwargs):
-                with self.window(label) as result:
+                # Each call a window of its own (recursion, threads), named `label` for the
+                # reader.
+                own = f"{label}\x00{next(calls)}"
+                with self.window(own) as result:
                     value = fn(*args, **kwargs)
-                run.last = result.window
+                run.last = dataclasses.replace(result.window, name=label)
                 return value
 
             run.last = None

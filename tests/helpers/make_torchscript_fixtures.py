@@ -83,9 +83,10 @@ class BertLike(torch.nn.Module):
 class GptLike(torch.nn.Module):
     """Pre-norm decoder blocks under a causal mask (which keeps nn.TransformerEncoderLayer off
     its fast path: the attention is traced operator by operator), position embeddings looked
-    up from a buffer, a language-model head without bias: [16] token ids."""
+    up from a buffer, a language-model head without bias: [16] token ids. d = 96 with 4 heads:
+    the head width's square root (4.9) is not the head count, so the two cannot be confused."""
 
-    def __init__(self, vocab=1000, d=64, heads=4, layers=2, seq=16):
+    def __init__(self, vocab=1000, d=96, heads=4, layers=2, seq=16):
         super().__init__()
         self.tok = torch.nn.Embedding(vocab, d)
         self.pos = torch.nn.Embedding(seq, d)

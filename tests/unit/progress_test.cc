@@ -2,6 +2,10 @@
 // terminal (clipped, rate-limited, ended with a newline), plain lines elsewhere.
 #include "progress.h"
 
+#include <spdlog/spdlog.h>
+
+#include "bar_log_sink.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -117,6 +121,30 @@ TEST(ProgressTest, ALogLineTakesTheBarOffItsLineAndDrawsItAgain) {
   p.ClearLine();
   p.Redraw();
   EXPECT_EQ(out.str().size(), finished);
+}
+
+TEST(ProgressTest, TheCommandsLoggerGoesAroundTheRegisteredBar) {
+  FakeClock clock;
+  std::ostringstream out;
+  Progress p(out, true, "run", 4, clock, Columns(120));
+  SetActiveBar(&p);
+  p.Update(2, "jobs");
+  const size_t drawn = out.str().size();
+  spdlog::logger logger("test", std::make_shared<BarAwareSink>(spdlog::color_mode::never));
+  logger.warn("agent lost");
+  const std::string around = out.str().substr(drawn);
+  SetActiveBar(nullptr, &p);
+  // Cleared ("\r", blanks, "\r") before the message, drawn again after it.
+  ASSERT_GE(around.size(), 3u);
+  EXPECT_EQ(around.front(), '\r');
+  const size_t second = around.find('\r', 1);
+  ASSERT_NE(second, std::string::npos);
+  EXPECT_EQ(around.find_first_not_of(' ', 1), second) << around;
+  EXPECT_NE(around.find("2/4", second), std::string::npos) << around;
+  // Unregistered: a log line leaves the display alone.
+  const size_t before = out.str().size();
+  logger.warn("again");
+  EXPECT_EQ(out.str().size(), before);
 }
 
 TEST(ProgressTest, TerminalLineIsClippedToTheTerminalWidth) {

@@ -276,6 +276,56 @@ TEST(Report, EveryEstimatorHasAPlotOrANote) {
   EXPECT_EQ(html.find("flagged"), std::string::npos) << "nothing is flagged yet";
 }
 
+TEST(Report, ABatchSweepIsKeptApartNamedAndBrokenDownByLayerType) {
+  testing::TempDir dir;
+  const std::string db = dir.File("sweep.db");
+  std::string campaign = testing::kSyntheticCampaign;
+  campaign.replace(campaign.find("batch_size: 4"), 13, "batch_size: [4, 8]");
+  testing::BuildSyntheticDataset(db, 0, campaign);
+  ReportOptions options;
+  options.db = db;
+  auto report = BuildReport(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const std::string& html = report->html;
+  EXPECT_EQ(testing::CheckWellFormed(html), "");
+
+  // Energy by layer type: one plot per batch, never a mix.
+  const std::string b4 = SvgById(html, "layer-energy-cpu-inference-batch-4");
+  const std::string b8 = SvgById(html, "layer-energy-cpu-inference-batch-8");
+  ASSERT_FALSE(b4.empty());
+  ASSERT_FALSE(b8.empty());
+  EXPECT_NE(b4.find("batch 4"), std::string::npos);
+
+  // Measured vs predicted: a colour and a legend entry per batch, and each point named.
+  const std::string scatter = SvgById(html, "scatter-macs-cpu-inference-energy");
+  ASSERT_FALSE(scatter.empty());
+  EXPECT_NE(scatter.find(report_colours::kBatches[0]), std::string::npos);
+  EXPECT_NE(scatter.find(report_colours::kBatches[1]), std::string::npos);
+  EXPECT_NE(scatter.find(">batch 8<"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(scatter, std::regex("<title>mlp-[^<]*, batch 8, cpu: measured "
+                                                    "[^<]*predicted [^<]*an estimate\\)</title>")))
+      << scatter.substr(0, 2000);
+  EXPECT_NE(scatter.find("predicted (estimate)"), std::string::npos);  // the axis says so
+
+  // Every network's energy by layer type, per batch: the MLPs' Linear layers are in it.
+  const std::string breakdown = SvgById(html, "breakdown-cpu-inference-batch-8");
+  ASSERT_FALSE(breakdown.empty());
+  EXPECT_NE(breakdown.find("Linear"), std::string::npos);
+  EXPECT_NE(breakdown.find("mlp-mnist"), std::string::npos);
+  // Energy against MACs, points named; the synthetic energy is modeled, and said to be.
+  const std::string macs = SvgById(html, "energy-macs-inference");
+  ASSERT_FALSE(macs.empty());
+  EXPECT_NE(macs.find("<title>mlp-mnist, batch 8, cpu: "), std::string::npos);
+  EXPECT_NE(html.find("those energies, measured ones included, are estimates"),
+            std::string::npos);
+  // Quality: every measurement of the campaign without a flag.
+  const std::string quality = SvgById(html, "quality-flags");
+  ASSERT_FALSE(quality.empty());
+  EXPECT_NE(quality.find("no flag"), std::string::npos);
+  // No rotated axis label is cut short: long ones are set smaller instead.
+  EXPECT_EQ(html.find("\u2026</text>"), std::string::npos);
+}
+
 TEST(Report, FlaggedMeasurementsAreCountedPerCampaign) {
   testing::TempDir dir;
   const std::string db = dir.File("data.db");

@@ -79,10 +79,13 @@ inline JobResult SyntheticResult(const JobSpec& job) {
 
 // Creates `path` with the campaign and records a result for every job except the last
 // `leave_unmeasured` (which stay queued, returned so that a test can measure them later).
+// `campaign_text`: another campaign to measure the same way (a batch sweep, say).
 inline std::vector<JobSpec> BuildSyntheticDataset(const std::string& path,
-                                                  size_t leave_unmeasured = 0) {
+                                                  size_t leave_unmeasured = 0,
+                                                  const std::string& campaign_text =
+                                                      kSyntheticCampaign) {
   std::vector<JobSpec> left;
-  auto campaign = ParseCampaign(kSyntheticCampaign, "predict-test.yaml");
+  auto campaign = ParseCampaign(campaign_text, "predict-test.yaml");
   EXPECT_TRUE(campaign.ok()) << campaign.status().ToString();
   if (!campaign.ok()) return left;
   auto plan = MakePlan(*campaign);

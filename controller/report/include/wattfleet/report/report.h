@@ -28,6 +28,20 @@ inline constexpr const char* kJobStates[] = {"#bab0ac", "#edc948", "#f28e2b", "#
 // Measurements over time: one per campaign (cycled).
 inline constexpr const char* kCampaigns[] = {"#003f5c", "#bc5090", "#ffa600",
                                              "#58508d", "#ff6361", "#2f4b7c"};
+// Measured vs predicted when the dataset holds several batches: one per batch (cycled).
+inline constexpr const char* kBatches[] = {"#08519c", "#a50f15", "#006d2c",
+                                           "#6baed6", "#fb6a4a", "#74c476"};
+// Energy against MACs: one per device class (cycled).
+inline constexpr const char* kDevices[] = {"#e7298a", "#66a61e", "#e6ab02",
+                                           "#a6761d", "#666666", "#7570b3"};
+// A network's energy by layer type: one per type, by the type's total (cycled).
+inline constexpr const char* kLayerTypes[] = {"#8dd3c7", "#bebada", "#fb8072", "#80b1d3",
+                                              "#fdb462", "#b3de69", "#fccde5", "#bc80bd",
+                                              "#ccebc5", "#ffed6f", "#d9d9d9", "#ffffb3"};
+// Measurement quality: without a flag, then ci, interference, below-idle, idle-stale and
+// any other flag.
+inline constexpr const char* kQuality[] = {"#99d594", "#fee08b", "#d53e4f",
+                                           "#3288bd", "#5e4fa2", "#636363"};
 }  // namespace report_colours
 
 struct ReportOptions {
