@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "wattfleet/common/job.h"
+#include "wattfleet/common/protocol.h"
 #include "wattfleet/store/dataset_reader.h"
 
 namespace wattfleet {
@@ -29,14 +30,16 @@ struct Seen {
   double timed_s = 0;  // the sum of its windows
 };
 
-// (kind, subject, device class, mode) -> batch -> time per iteration (s), the latest seen.
-using TimeTable =
-    std::map<std::tuple<JobKind, std::string, std::string, std::string>, std::map<int64_t, double>>;
+// (kind, subject, device class, mode, dtype) -> batch -> time per iteration (s), the latest
+// seen: float16 history says nothing of a float32 plan.
+using TimeTable = std::map<std::tuple<JobKind, std::string, std::string, std::string, DType>,
+                           std::map<int64_t, double>>;
 
 // The time per iteration of `job` at its batch, from the nearest measured batch; negative when
 // its subject was never measured there.
 double TimePerIteration(const TimeTable& table, const JobSpec& job) {
-  auto it = table.find({job.kind, job.subject, job.device_class, std::string(ModeName(job.mode))});
+  auto it = table.find(
+      {job.kind, job.subject, job.device_class, std::string(ModeName(job.mode)), job.dtype});
   if (it == table.end() || it->second.empty()) return -1;
   const auto& by_batch = it->second;
   auto best = by_batch.begin();
@@ -72,7 +75,11 @@ Result<PlanTimeEstimate> EstimatePlanTime(const Plan& plan, const std::string& d
     if (n == 0 || !(m.time_per_iter_s > 0) || m.batch < 1) return Status::OK();
     ++history;
     windows.push_back(static_cast<double>(n));
-    times[{m.kind, m.subject, m.device_class, m.mode}][m.batch] = m.time_per_iter_s;
+    // The dtype is in the job as dispatched; a spec that does not decode keeps its time out
+    // of the per-subject table (its windows and spacing still count).
+    if (auto spec = DecodeJob(m.spec); spec.ok()) {
+      times[{m.kind, m.subject, m.device_class, m.mode, spec->dtype}][m.batch] = m.time_per_iter_s;
+    }
     by_agent[m.agent].push_back({m.created_ms, timed});
     return Status::OK();
   }));

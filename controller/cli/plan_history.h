@@ -6,7 +6,7 @@
 // of the time between two results of one agent less the later job's timed windows.
 // The timed part is the history's mean number of windows, each as long as the campaign's
 // min_window_ms or the job's time per iteration, whichever is longer; the time per iteration
-// is the history's for the same layer or architecture on the same device class and mode,
+// is the history's for the same layer or architecture on the same device class, mode and dtype,
 // scaled linearly from the nearest measured batch to the planned one (a rough scaling: per-
 // iteration time grows more slowly than the batch on most devices, so this errs long).
 #pragma once

@@ -74,6 +74,17 @@ TEST(PlanHistory, TheFixedPartAndWindowsComeFromTheHistory) {
   ASSERT_TRUE(big.ok() && sweep.ok());
   EXPECT_GE(big->seconds, e->seconds);
   EXPECT_GT(sweep->seconds, big->seconds);
+
+  // float16 was never measured here: no job has a time of its own.
+  std::string text = testing::kSyntheticCampaign;
+  text.replace(text.find("mode: inference"), 15, "mode: inference\ndtype: float16");
+  auto campaign = ParseCampaign(text, "half.yaml");
+  ASSERT_TRUE(campaign.ok()) << campaign.status().ToString();
+  auto half_plan = MakePlan(*campaign);
+  ASSERT_TRUE(half_plan.ok());
+  auto half = EstimatePlanTime(*half_plan, path);
+  ASSERT_TRUE(half.ok());
+  EXPECT_EQ(half->jobs_with_own_time, 0);
 }
 
 TEST(PlanHistory, ANameThatIsNoDatasetIsAnError) {
