@@ -16,6 +16,7 @@
 #include "cli_evaluate.h"
 #include "cli_predict.h"
 #include "window_monitor.h"
+#include "window_recorder.h"
 #include "wattfleet/common/version.h"
 #include "wattfleet/store/dataset_reader.h"
 #include "wattfleet/store/export.h"
@@ -238,4 +239,24 @@ PYBIND11_MODULE(_wattfleet, m) {
       .def_property_readonly("why", &WindowMonitor::why)
       .def_property_readonly("interference_source", &WindowMonitor::interference_source)
       .def_property_readonly("open_windows", &WindowMonitor::open_windows);
+
+  // Windows stored in a dataset as they end (Monitor(dataset=...)).
+  py::class_<WindowRecorder>(m, "WindowRecorder")
+      .def(py::init([](const std::string& db, const std::string& campaign,
+                       const std::string& device_class) {
+             WindowDatasetOptions o;
+             o.db = db;
+             o.campaign = campaign;
+             o.device_class = device_class;
+             return Unwrap(WindowRecorder::Open(o));
+           }),
+           py::arg("db"), py::arg("campaign"), py::arg("device_class"))
+      .def("end_and_record",
+           [](WindowRecorder& r, WindowMonitor& w, const std::string& name) {
+             const WindowReading reading = Unwrap(w.End(name));
+             py::dict d = ReadingDict(reading);
+             d["job_id"] = Unwrap(r.Record(reading, w.idle_w()));
+             return d;
+           })
+      .def_property_readonly("campaign_id", &WindowRecorder::campaign_id);
 }

@@ -26,8 +26,11 @@ constexpr std::array<std::pair<Mode, std::string_view>, 2> kModes{{
     {Mode::kInference, "inference"}, {Mode::kTraining, "training"}}};
 constexpr std::array<std::pair<DType, std::string_view>, 3> kDTypes{{
     {DType::kFloat32, "float32"}, {DType::kFloat16, "float16"}, {DType::kBFloat16, "bfloat16"}}};
-constexpr std::array<std::pair<JobKind, std::string_view>, 3> kKinds{{
-    {JobKind::kLayer, "layer"}, {JobKind::kModel, "model"}, {JobKind::kProbe, "probe"}}};
+constexpr std::array<std::pair<JobKind, std::string_view>, 4> kKinds{{
+    {JobKind::kLayer, "layer"},
+    {JobKind::kModel, "model"},
+    {JobKind::kProbe, "probe"},
+    {JobKind::kWindow, "window"}}};
 constexpr std::array<std::pair<Outcome, std::string_view>, 6> kOutcomes{{
     {Outcome::kDone, "DONE"},
     {Outcome::kFailed, "FAILED"},

@@ -5,11 +5,13 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "process.h"
 #include "window_monitor.h"
+#include "window_recorder.h"
 
 namespace wattfleet {
 namespace {
@@ -56,6 +58,20 @@ int CmdMeasure(const MeasureOptions& o) {
     return 2;
   }
   WindowMonitor& m = **monitor;
+  // Opened before the command runs: a dataset that cannot be written is found out first.
+  std::unique_ptr<WindowRecorder> recorder;
+  if (!o.db.empty()) {
+    WindowDatasetOptions wo;
+    wo.db = o.db;
+    wo.campaign = o.campaign;
+    wo.device_class = o.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+    auto opened = WindowRecorder::Open(wo);
+    if (!opened.ok()) {
+      std::cerr << "wattfleet: --db " << o.db << ": " << opened.status().message() << "\n";
+      return 2;
+    }
+    recorder = std::move(opened).value();
+  }
   if (o.idle_s > 0) {
     if (auto idle = m.MeasureIdle(o.idle_s); !idle.ok()) {
       std::cerr << "wattfleet: idle power: " << idle.status().message() << "\n";
@@ -87,9 +103,27 @@ int CmdMeasure(const MeasureOptions& o) {
               << ")\n";
     return 1;
   }
+  std::optional<int64_t> job_id;
+  if (recorder) {
+    WindowReading stored = *r;
+    stored.name = o.command[0];
+    auto recorded = recorder->Record(stored, m.idle_w());
+    if (!recorded.ok()) {
+      std::cerr << "wattfleet: --db " << o.db << ": the window was not stored: "
+                << recorded.status().message() << "\n";
+      return 1;
+    }
+    job_id = *recorded;
+  }
   if (o.json) {
-    std::cout << ReadingJson(*r, m, o.command, code).dump(2) << "\n";
+    nlohmann::json doc = ReadingJson(*r, m, o.command, code);
+    doc["job_id"] = job_id ? nlohmann::json(*job_id) : nlohmann::json(nullptr);
+    std::cout << doc.dump(2) << "\n";
     return code;
+  }
+  if (job_id) {
+    std::fprintf(stderr, "wattfleet: stored in %s as job %lld (campaign %s)\n", o.db.c_str(),
+                 static_cast<long long>(*job_id), o.campaign.c_str());
   }
   // On stderr: stdout is the command's.
   const char* what = r->energy_is_estimate ? " (an estimate: no power sensor, modeled)" : "";

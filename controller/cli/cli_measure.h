@@ -12,6 +12,8 @@ struct MeasureOptions {
   std::string device = "cpu";  // "cuda:N" to read GPU N's NVML counter
   double idle_s = 1.0;         // idle power measured for this long first; 0: not measured
   bool json = false;
+  std::string db;                   // store the window here too (kind `window`); empty: not
+  std::string campaign = "windows";  // the campaign it is stored under
   std::vector<std::string> command;
 };
 

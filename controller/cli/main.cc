@@ -245,6 +245,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   c_measure->add_flag("--json", measure.json, "one JSON document on stdout");
+  c_measure->add_option("--db", measure.db,
+                        "also store the window in this dataset (kind window; SQLite file or "
+                        "postgresql:// URI)");
+  c_measure->add_option("--campaign", measure.campaign, "the campaign it is stored under")
+      ->capture_default_str();
   c_measure->add_option("command", measure.command, "the command and its arguments, after --")
       ->required();
 

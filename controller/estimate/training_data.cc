@@ -205,6 +205,8 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
   std::map<int64_t, std::vector<std::string>> layer_keys_of;
   ThorViews thor_views;
   WF_RETURN_IF_ERROR(reader.ForEachMeasurement([&](const MeasurementRecord& r) -> Status {
+    // A window of someone's own code is no layer or network an estimator could learn from.
+    if (r.kind == JobKind::kWindow) return Status::OK();
     if (r.kind == JobKind::kLayer) {
       // A layer measurement counts only with its layer's row (its features).
       const auto layer = layer_of.find(r.subject);

@@ -62,6 +62,9 @@ Result<ExportRow> ExportRowFrom(const Row& row, const LayerArchitectureMap& laye
         r.architecture += name;
       }
     }
+  } else if (r.kind == JobKind::kWindow) {
+    // A window of a program's own code: named, with no layers, so no MACs or parameters.
+    r.architecture = subject;
   } else if (!row.IsNull(17)) {
     r.architecture = subject;
     macs = row.Int(17);

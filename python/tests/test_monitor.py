@@ -4,6 +4,7 @@ machine's real /proc."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -168,3 +169,48 @@ def test_measure_runs_a_command_and_keeps_its_exit_code():
     bad = run_cli("measure", "--sensor", "bogus", "--", "true", check=False)
     assert bad.returncode == 2 and "bogus" in bad.stderr
     assert run_cli("measure", check=False).returncode == 2
+
+
+def test_windows_are_stored_in_a_dataset_and_never_fitted_on(tmp_path, measured_db):
+    rapl = FakeRapl(tmp_path / "sys")
+    db = tmp_path / "mixed.db"
+    shutil.copy(measured_db, db)
+    before = wattfleet.Dataset(db).predict(arch="lenet5", device="cpu", batch=4)
+    mon = wattfleet.Monitor(sensor="rapl", sysfs_root=rapl.root, dataset=db,
+                            campaign="train-loop")
+    mon.begin_window("epoch-1")
+    rapl.set_uj(1_000_000 + 4_000_000)  # 4 J
+    first = mon.end_window("epoch-1")
+    mon.begin_window("epoch-2")
+    rapl.set_uj(1_000_000 + 5_500_000)  # 1.5 J more
+    second = mon.end_window("epoch-2")
+    assert first.job_id is not None and second.job_id == first.job_id + 1
+    del mon  # the windows' campaign is finished
+
+    rows = wattfleet.Dataset(db).measurements()
+    windows = rows[rows["kind"] == "window"]
+    assert list(windows["architecture"]) == ["epoch-1", "epoch-2"]
+    assert list(windows["campaign"]) == ["train-loop", "train-loop"]
+    assert windows["energy_j"].tolist() == pytest.approx([4.0, 1.5])
+    assert (windows["sensor"] == "rapl").all()
+    assert list(windows["job_id"]) == [first.job_id, second.job_id]
+    # The campaign's measurements are all still there, and predictions do not move.
+    assert len(rows) == len(wattfleet.Dataset(measured_db).measurements()) + 2
+    after = wattfleet.Dataset(db).predict(arch="lenet5", device="cpu", batch=4)
+    assert after.energy_j == before.energy_j
+    status = json.loads(run_cli("report", "--db", str(db), "--out", str(tmp_path / "r.html"),
+                                "--json").stdout)
+    assert status["plots"] > 0
+
+    # A command measured into the same dataset, under its own campaign.
+    proc = run_cli("measure", "--sensor", "modeled", "--idle-s", "0", "--db", str(db),
+                   "--campaign", "cli-runs", "--json", "--", "true", check=False)
+    assert proc.returncode == 0, proc.stderr
+    job = json.loads(proc.stdout)["job_id"]
+    rows = wattfleet.Dataset(db).measurements()
+    stored = rows[rows["job_id"] == job]
+    assert list(stored["campaign"]) == ["cli-runs"]
+    assert list(stored["kind"]) == ["window"]
+    bad = run_cli("measure", "--sensor", "modeled", "--db", str(db), "--campaign", "no spaces",
+                  "--", "true", check=False)
+    assert bad.returncode == 2 and "no spaces" in bad.stderr

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
+import os
 import sys
 from typing import List, Optional
 
@@ -34,6 +35,7 @@ class Window:
     quality_flags: List[str]
     interference: Optional[float] = None
     energy_dynamic_j: Optional[float] = None
+    job_id: Optional[int] = None  # with Monitor(dataset=...): the window's job in the dataset
 
     @property
     def power_w(self):
@@ -48,14 +50,22 @@ class Monitor:
     ``cpu`` or ``cuda:N``; for a CUDA device, each window's ends first wait for the GPU's
     queued work (``torch.cuda.synchronize``) when PyTorch is loaded, so that a window holds
     the kernels its code launched. ``max_interference``: the other work (CPU cores, or the
-    GPU's share) past which a window is flagged ``interference``.
+    GPU's share) past which a window is flagged ``interference``. ``dataset``: also store
+    every window there (an SQLite file, created when missing, or a ``postgresql://`` URI) as a
+    measurement of kind ``window`` under the campaign ``campaign``, which export and the
+    report show; ``fit`` never trains on windows.
     """
 
-    def __init__(self, sensor="auto", device="cpu", max_interference=0.5, *, sysfs_root="",
-                 proc_root="", nvml_library=""):
+    def __init__(self, sensor="auto", device="cpu", max_interference=0.5, *, dataset=None,
+                 campaign="windows", sysfs_root="", proc_root="", nvml_library=""):
         self.device = device
         self._native = _wattfleet.WindowMonitor(sensor, device, max_interference, sysfs_root,
                                                 proc_root, nvml_library)
+        self._recorder = None
+        if dataset is not None:
+            device_class = "cuda" if device.startswith("cuda") else "cpu"
+            self._recorder = _wattfleet.WindowRecorder(os.fspath(dataset), campaign,
+                                                       device_class)
 
     @property
     def sensor(self):
@@ -96,6 +106,8 @@ class Monitor:
         SensorError when the sensor read nonsense (the window then stays open)."""
         if sync:
             self._synchronize()
+        if self._recorder is not None:
+            return Window(**self._recorder.end_and_record(self._native, name))
         return Window(**self._native.end(name))
 
     def measure_idle(self, seconds=1.0):

@@ -15,13 +15,15 @@ namespace wattfleet {
 enum class Mode { kInference, kTraining };
 enum class DType { kFloat32, kFloat16, kBFloat16 };
 // layer: one layer alone; model: a whole architecture; probe: a THOR probe model.
-enum class JobKind { kLayer, kModel, kProbe };
+// kWindow: a span of a user's own code measured with the agent's meters (docs/python.md),
+// stored like a job's result but never planned or dispatched.
+enum class JobKind { kLayer, kModel, kProbe, kWindow };
 // How a job ended (docs/design/protocol.md, failure classes).
 enum class Outcome { kDone, kFailed, kTimeout, kKilled, kLost, kSensor };
 
 std::string_view ModeName(Mode m);        // "inference" | "training"
 std::string_view DTypeName(DType d);      // "float32" | "float16" | "bfloat16"
-std::string_view JobKindName(JobKind k);  // "layer" | "model" | "probe"
+std::string_view JobKindName(JobKind k);  // "layer" | "model" | "probe" | "window"
 std::string_view OutcomeName(Outcome o);  // "DONE" | "FAILED" | ...
 std::optional<Mode> ParseMode(std::string_view s);
 std::optional<DType> ParseDType(std::string_view s);
