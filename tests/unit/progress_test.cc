@@ -5,10 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include "bar_log_sink.h"
+#include "wattfleet/common/cli_parse.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,6 +147,16 @@ TEST(ProgressTest, TheCommandsLoggerGoesAroundTheRegisteredBar) {
   const size_t before = out.str().size();
   logger.warn("again");
   EXPECT_EQ(out.str().size(), before);
+}
+
+TEST(ProgressTest, NoColorTurnsTheLogsColoursOff) {
+  // no-color.org: set to anything but empty, no colour whatever the terminal.
+  ::setenv("NO_COLOR", "1", 1);
+  EXPECT_EQ(LogColours(), spdlog::color_mode::never);
+  ::setenv("NO_COLOR", "", 1);
+  EXPECT_EQ(LogColours(), spdlog::color_mode::automatic);
+  ::unsetenv("NO_COLOR");
+  EXPECT_EQ(LogColours(), spdlog::color_mode::automatic);
 }
 
 TEST(ProgressTest, TerminalLineIsClippedToTheTerminalWidth) {
