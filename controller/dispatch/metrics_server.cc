@@ -287,19 +287,16 @@ std::string FormatMetrics(const DispatcherCounters& c, double uptime_s,
   const std::vector<AgentTotals::AgentRow> agents = c.by_agent.Agents();
   Family(out, "wattfleet_agent_results_stored_total", "counter",
          "Results stored, by the agent that measured them and its device class.");
+  auto labels = [](const AgentTotals::AgentRow& a) {
+    return "{agent=" + LabelValue(a.agent) + ",device_class=" + LabelValue(a.device_class) + "}";
+  };
   for (const AgentTotals::AgentRow& a : agents) {
-    Sample(out, "wattfleet_agent_results_stored_total",
-           ("{agent=" + LabelValue(a.agent) + ",device_class=" + LabelValue(a.device_class) + "}")
-               .c_str(),
-           a.results_stored);
+    Sample(out, "wattfleet_agent_results_stored_total", labels(a).c_str(), a.results_stored);
   }
   Family(out, "wattfleet_agent_job_failures_total", "counter",
          "Failures reported for a job, by agent and device class.");
   for (const AgentTotals::AgentRow& a : agents) {
-    Sample(out, "wattfleet_agent_job_failures_total",
-           ("{agent=" + LabelValue(a.agent) + ",device_class=" + LabelValue(a.device_class) + "}")
-               .c_str(),
-           a.failures);
+    Sample(out, "wattfleet_agent_job_failures_total", labels(a).c_str(), a.failures);
   }
   Family(out, "wattfleet_measured_energy_joules_total", "counter",
          "Energy the stored results' windows read (J, idle included), by device class; "
