@@ -116,7 +116,7 @@ def test_context_manager_and_decorator(tmp_path):
         return 0 if n == 0 else 1 + depth(n - 1)
 
     assert depth(3) == 3  # recursive calls: a window each, no name clash
-    assert depth.last.name.endswith("depth")
+    assert depth.last.name.endswith("depth")  # the outermost call, the last to end
     assert mon.open_windows == []
     with pytest.raises(RuntimeError):
         with mon.window("raises"):

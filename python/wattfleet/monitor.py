@@ -145,12 +145,13 @@ class Monitor:
 
             @functools.wraps(fn)
             def run(*args, **kwargs):
-                # Each call a window of its own (recursion, threads), named `label` for the
-                # reader.
-                own = f"{label}\x00{next(calls)}"
+                # Each call a window of its own: `label`, or `label#N` while a call of it is
+                # still open (recursion, threads), which is the name a dataset stores.
+                n = next(calls)
+                own = label if label not in self._native.open_windows else f"{label}#{n}"
                 with self.window(own) as result:
                     value = fn(*args, **kwargs)
-                run.last = dataclasses.replace(result.window, name=label)
+                run.last = result.window
                 return value
 
             run.last = None
