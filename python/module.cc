@@ -138,7 +138,7 @@ std::string Predict(const std::string& db, const std::string& device, const std:
                     const std::string& campaign_file, const std::string& torchscript,
                     std::vector<int64_t> input_shape, std::optional<int64_t> batch,
                     const std::string& mode, const std::string& estimator,
-                    bool prefer_measured) {
+                    bool prefer_measured, bool include_flagged) {
   PredictOptions o;
   o.db = db;
   o.device = device;
@@ -147,6 +147,7 @@ std::string Predict(const std::string& db, const std::string& device, const std:
   o.mode = mode;
   o.estimator = estimator;
   o.prefer_measured = prefer_measured;
+  o.include_flagged = include_flagged;
   Result<Prediction> p = Status::Internal("not run");
   {
     py::gil_scoped_release unlocked;
@@ -199,7 +200,8 @@ PYBIND11_MODULE(_wattfleet, m) {
         py::arg("include_flagged"));
   m.def("predict", &Predict, py::arg("db"), py::arg("device"), py::arg("arch"),
         py::arg("campaign_file"), py::arg("torchscript"), py::arg("input_shape"),
-        py::arg("batch"), py::arg("mode"), py::arg("estimator"), py::arg("prefer_measured"));
+        py::arg("batch"), py::arg("mode"), py::arg("estimator"), py::arg("prefer_measured"),
+        py::arg("include_flagged"));
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
 

@@ -94,11 +94,11 @@ nlohmann::json FitAndStore(const std::string& db, const TrainingData& data,
 
 }  // namespace
 
-bool HasOwnModelMeasurements(const std::string& db) {
+bool HasEstimatorSamples(const std::string& db) {
   TrainingDataOptions all;
   all.include_flagged = true;
   auto data = LoadTrainingData(db, all);
-  return data.ok() && !data->models.empty();
+  return data.ok() && (!data->models.empty() || !data->layers.empty());
 }
 
 Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
@@ -160,10 +160,13 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
     data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), held),
                        data->layers.end());
   }
-  if (data->models.empty()) {
+  // Without whole models to score on, the layer-wise estimators are scored layer by layer
+  // (EvaluateLayers) and fitted on the layers alone; held-out whole models are still scored.
+  const bool layers_only = data->models.empty() && !data->layers.empty();
+  if (data->models.empty() && data->layers.empty()) {
     if (!held_out.models.empty()) {
-      return fail("--holdout-campaign: every whole-model measurement is held out; nothing is "
-                  "left to fit on");
+      return fail("--holdout-campaign: every measurement is held out; nothing is left to fit "
+                  "on");
     }
     if (flagged > 0) {
       return fail("--db " + o.db + ": no whole-model measurements to evaluate on: " +
@@ -171,8 +174,7 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
                   " measurements with quality flags were left out (--include-flagged keeps "
                   "them; docs/dataset.md)");
     }
-    return fail("--db " + o.db + ": no whole-model measurements to evaluate on (plan "
-                "whole_models: true)");
+    return fail("--db " + o.db + ": no measurements to evaluate on");
   }
 
   // Progress counts each estimator fitted on a fold, then each fitted on all measurements
@@ -180,7 +182,10 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
   int64_t steps = 0;
   for (Split split : splits) {
     for (Target target : targets) {
-      steps += EvaluationFolds(*data, names.size(), target, split, o.folds);
+      steps += layers_only ? (split == Split::kGroupedKFold
+                                  ? LayerEvaluationFolds(*data, names.size(), target, o.folds)
+                                  : 0)
+                           : EvaluationFolds(*data, names.size(), target, split, o.folds);
     }
   }
   steps += static_cast<int64_t>(FitPlaces(everything ? *everything : *data).size() *
@@ -211,6 +216,13 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
                        {"p90_ape", r.p90_ape},     {"r2", r.r2},
                        {"n", r.n},                 {"unmodelled_types", r.unmodelled},
                        {"interval", interval},     {"error", r.error}});
+    if (r.own_coverage.n > 0) {
+      results.back()["small_data_interval"] = {{"level", kOwnIntervalLevel},
+                                               {"coverage", r.own_coverage.fraction},
+                                               {"n", r.own_coverage.n}};
+    } else {
+      results.back()["small_data_interval"] = nullptr;
+    }
     // Every held-out prediction, for a reader who wants to see which architectures miss.
     nlohmann::json points = nlohmann::json::array();
     for (const EvalPoint& p : r.points) {
@@ -231,8 +243,14 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
       const FoldDone fold_done = [&](const std::string& estimator) {
         progress.Update(++done, what + estimator);
       };
-      for (const EvalResult& r : Evaluate(*data, names, target, split, o.folds, fold_done)) {
-        if (split == Split::kGroupedKFold) {
+      // Layer-only data: grouped k-fold over layers; families are a property of whole
+      // models, so leave-one-family-out has nothing to hold out.
+      if (layers_only && split != Split::kGroupedKFold) continue;
+      const std::vector<EvalResult> evaluated =
+          layers_only ? EvaluateLayers(*data, names, target, o.folds, fold_done)
+                      : Evaluate(*data, names, target, split, o.folds, fold_done);
+      for (const EvalResult& r : evaluated) {
+        if (split == Split::kGroupedKFold && !layers_only) {
           kfold_intervals[IntervalKey(r.device, r.mode, r.target)][r.estimator] = r.interval;
         }
         add(r);
@@ -274,6 +292,16 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
                         {"layer_sum_left_out", layer_sum}};
 }
 
+namespace {
+
+// A result's split as the table shows it: layer-level scores are marked.
+std::string SplitLabel(const nlohmann::json& r) {
+  const std::string split = r["split"].get<std::string>();
+  return r["level"] == "layer" ? split + "/layer" : split;
+}
+
+}  // namespace
+
 int CmdEvaluate(const EvaluateOptions& o) {
   auto evaluated = EvaluateDataset(o);
   if (!evaluated.ok()) {
@@ -296,14 +324,19 @@ int CmdEvaluate(const EvaluateOptions& o) {
                 "1/3-3x their time; --include-flagged keeps them\n",
                 static_cast<long long>(flagged), static_cast<long long>(layer_sum));
   }
-  std::printf("%-8s %-10s %-7s %-8s %-15s %10s %8s %8s %7s %4s %18s\n", "device", "mode",
+  if (std::any_of(results.begin(), results.end(),
+                  [](const nlohmann::json& r) { return r["level"] == "layer"; })) {
+    std::printf("no whole-model measurements to score on: the layer-wise estimators are scored "
+                "on held-out layers (split kfold/layer), and fitted on the layers alone\n");
+  }
+  std::printf("%-8s %-10s %-7s %-12s %-15s %10s %8s %8s %7s %4s %18s\n", "device", "mode",
               "target", "split", "estimator", "median APE", "MAPE", "p90 APE", "R2", "n",
               "90% interval");
   for (const auto& r : results) {
     if (r["n"].get<int>() == 0) {
-      std::printf("%-8s %-10s %-7s %-8s %-15s  not scored: %s\n",
+      std::printf("%-8s %-10s %-7s %-12s %-15s  not scored: %s\n",
                   r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
-                  r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
+                  r["target"].get<std::string>().c_str(), SplitLabel(r).c_str(),
                   r["estimator"].get<std::string>().c_str(),
                   r["error"].get<std::string>().c_str());
       continue;
@@ -320,12 +353,16 @@ int CmdEvaluate(const EvaluateOptions& o) {
       }
       interval = buf;
     }
-    std::printf("%-8s %-10s %-7s %-8s %-15s %9.1f%% %7.1f%% %7.1f%% %7.3f %4d %18s\n",
+    std::printf("%-8s %-10s %-7s %-12s %-15s %9.1f%% %7.1f%% %7.1f%% %7.3f %4d %18s\n",
                 r["device"].get<std::string>().c_str(), r["mode"].get<std::string>().c_str(),
-                r["target"].get<std::string>().c_str(), r["split"].get<std::string>().c_str(),
+                r["target"].get<std::string>().c_str(), SplitLabel(r).c_str(),
                 r["estimator"].get<std::string>().c_str(), 100 * r["median_ape"].get<double>(),
                 100 * r["mape"].get<double>(), 100 * r["p90_ape"].get<double>(),
                 r["r2"].get<double>(), r["n"].get<int>(), interval.c_str());
+    if (const auto& own = r["small_data_interval"]; own.is_object()) {
+      std::printf("    small-data 90%% interval (layers' held-out errors): held %.0f%% of %d\n",
+                  100 * own["coverage"].get<double>(), own["n"].get<int>());
+    }
     for (const auto& t : r["unmodelled_types"]) {
       std::printf("    no model of its own for %s (bounded by the fitted types)\n",
                   t.get<std::string>().c_str());

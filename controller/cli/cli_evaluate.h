@@ -35,8 +35,9 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& options);
 // Exit code: 0, or 2 for bad options or a dataset that cannot be read.
 int CmdEvaluate(const EvaluateOptions& options);
 
-// Whether `db` holds whole-model measurements of its own (false for a dataset of imported
-// measurements only, or one that cannot be read).
-bool HasOwnModelMeasurements(const std::string& db);
+// Whether `db` holds layer or whole-model measurements the estimators train on (its own or
+// imported ones); false for a dataset of imported operations only (the power law's), or one
+// that cannot be read.
+bool HasEstimatorSamples(const std::string& db);
 
 }  // namespace wattfleet

@@ -86,7 +86,34 @@ std::optional<MeasuredWhole> MeasuredWholeOf(const TrainingSet& set, const Model
   return w;
 }
 
+// Notes by importance: what may make the figures far off first, then what bounded them, what
+// the data lacks, and details last.
+constexpr int kNoteFar = 0, kNoteBound = 1, kNoteData = 2, kNoteDetail = 3;
+// Beyond this many times the work measured, the reach is a note of its own.
+constexpr double kFarReach = 2.0;
+
+void AddNote(Prediction* p, int rank, const std::string& text) {
+  for (const auto& [r, t] : p->ranked_notes) {
+    if (t == text) return;
+  }
+  p->ranked_notes.emplace_back(rank, text);
+}
+
+void SortNotes(Prediction* p) {
+  std::stable_sort(p->ranked_notes.begin(), p->ranked_notes.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  p->notes.clear();
+  for (const auto& [rank, text] : p->ranked_notes) p->notes.push_back(text);
+}
+
 }  // namespace
+
+std::string ReachText(double reach) {
+  if (!(reach > 1.0 + 1e-9)) return "within the data";
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "x%.3g beyond the work measured", reach);
+  return buf;
+}
 
 Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   if (auto e = MakeEstimator(o.estimator); !e.ok()) {
@@ -105,7 +132,9 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     return Status::InvalidArgument("--arch " + arch.name + ": has no layers to predict");
   }
 
-  auto data = LoadTrainingData(o.db);
+  TrainingDataOptions load;
+  load.include_flagged = o.include_flagged;
+  auto data = LoadTrainingData(o.db, load);
   if (!data.ok()) return data.status();
   const std::vector<std::string> devices = data->DeviceClasses();
   if (std::find(devices.begin(), devices.end(), o.device) == devices.end()) {
@@ -114,7 +143,8 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
       const std::string flagged =
           data->flagged_left_out > 0
               ? " fit can use (" + std::to_string(data->flagged_left_out) +
-                    " measurements with quality flags were left out; docs/dataset.md)"
+                    " measurements with quality flags were left out; --include-flagged keeps "
+                    "them; docs/dataset.md)"
               : "";
       return Status::InvalidArgument("--device " + o.device + ": " + o.db +
                                      " holds no measurements of any device" + flagged);
@@ -151,12 +181,12 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     for (int64_t b : p.measured_batches) {
       measured += (measured.empty() ? "" : ", ") + std::to_string(b);
     }
-    p.notes.push_back("batch " + std::to_string(p.batch) + " was not measured on " + o.device +
-                      " (measured: " + measured + "): the estimate extrapolates");
+    AddNote(&p, kNoteData, "batch " + std::to_string(p.batch) + " was not measured on " +
+                               o.device + " (measured: " + measured + "): the estimate extrapolates");
   }
   if (!p.unsupported.empty()) {
-    p.notes.push_back("operators without a layer are not in the estimate: " +
-                      JoinNames(p.unsupported));
+    AddNote(&p, kNoteData, "operators without a layer are not in the estimate: " +
+                               JoinNames(p.unsupported));
   }
 
   WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
@@ -179,16 +209,13 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     if (auto info = store->Describe(set); info.ok()) {
       p.training = *info;
     } else {
-      p.notes.push_back("models table not used: " + info.status().message());
+      AddNote(&p, kNoteDetail, "models table not used: " + info.status().message());
       store.reset();
     }
   } else {
-    p.notes.push_back("models table not used: " + opened.status().message());
+    AddNote(&p, kNoteDetail, "models table not used: " + opened.status().message());
   }
-  if (store == nullptr) {
-    p.training.layer_samples = static_cast<int64_t>(set.layers.size());
-    p.training.model_samples = static_cast<int64_t>(set.models.size());
-  }
+  if (store == nullptr) FillCounts(set, &p.training);
 
   // Both targets are obtained and predicted before anything is stored: a failure leaves the
   // models table as it was.
@@ -228,20 +255,38 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   p.energy_j_std = Std(estimates[0]);
   p.time_s = p.estimated_time_s = estimates[1].value;
   p.time_s_std = Std(estimates[1]);
-  if (const Interval& i = obtained_for[0].interval; i.ok()) {
-    p.energy_j_interval = {i.Low(p.energy_j), i.High(p.energy_j)};
-  }
-  if (const Interval& i = obtained_for[1].interval; i.ok()) {
-    p.time_s_interval = {i.Low(p.time_s), i.High(p.time_s)};
+  // The interval: split-conformal over whole models where at least 9 rest it; otherwise the
+  // method's own small-data interval (the layer-wise ones: their layers' held-out errors,
+  // docs/estimators.md).
+  auto interval_of = [&](int i, double value) -> std::optional<std::pair<double, double>> {
+    if (const Interval& c = obtained_for[i].interval; c.ok()) {
+      p.interval_basis[i] = "whole models (split-conformal, " + std::to_string(c.n) + " held out)";
+      return std::make_pair(c.Low(value), c.High(value));
+    }
+    if (estimates[i].interval) {
+      p.interval_basis[i] = "layers' held-out errors (fewer than 9 whole models)";
+      return estimates[i].interval;
+    }
+    return std::nullopt;
+  };
+  p.energy_j_interval = interval_of(0, p.energy_j);
+  p.time_s_interval = interval_of(1, p.time_s);
+  p.reach = std::max(estimates[0].reach, estimates[1].reach);
+  if (p.reach > kFarReach) {
+    AddNote(&p, kNoteFar, "the estimate reaches " + ReachText(p.reach) +
+                              ": its layers are larger than any of their kind measured on " +
+                              o.device + "; the interval says how far off it may be");
   }
   for (const Estimate& e : estimates) {
     for (const std::string& w : e.warnings) {
-      if (std::find(p.notes.begin(), p.notes.end(), w) == p.notes.end()) p.notes.push_back(w);
+      const bool bound = w.rfind("raised to the device", 0) == 0 || w.rfind("energy held", 0) == 0;
+      AddNote(&p, bound ? kNoteBound : kNoteDetail, w);
     }
   }
-  if (!obtained_for[0].interval.ok() || !obtained_for[1].interval.ok()) {
-    p.notes.push_back("no 90 % interval: fewer than 9 architectures measured whole to rest "
-                      "it on");
+  if (!p.energy_j_interval || !p.time_s_interval) {
+    AddNote(&p, kNoteFar, "no 90 % interval: fewer than 9 architectures measured whole to rest "
+                          "it on, and " + o.estimator + " states none of its own (the layer-wise "
+                          "estimators do)");
   }
   p.measured = MeasuredWholeOf(set, sample.model);
   p.energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),
@@ -249,8 +294,8 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
                      std::any_of(set.models.begin(), set.models.end(),
                                  [](const ModelSample& s) { return s.energy_is_estimate; });
   if (p.energy_modeled) {
-    p.notes.push_back("energy on " + o.device + " was modeled, not metered (no power sensor): "
-                      "measured time x modeled power, itself an estimate");
+    AddNote(&p, kNoteData, "energy on " + o.device + " was modeled, not metered (no power "
+                           "sensor): measured time x modeled power, itself an estimate");
   }
   if (p.measured && o.prefer_measured && p.measured->has_energy && p.measured->has_time) {
     p.source = "measured";
@@ -261,10 +306,11 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     p.energy_j_interval.reset();
     p.time_s_interval.reset();
   } else if (p.measured && o.prefer_measured) {
-    p.notes.push_back("the dataset's measurement of this architecture lacks energy or time: "
-                      "the estimate is returned");
+    AddNote(&p, kNoteData, "the dataset's measurement of this architecture lacks energy or "
+                           "time: the estimate is returned");
   }
   p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+  SortNotes(&p);
 
   const size_t n = arch.nodes.size();
   for (size_t i = 0; i < n; ++i) {
@@ -327,6 +373,10 @@ nlohmann::json PredictionToJson(const Prediction& p) {
           {"time_s_std", OrNull(p.time_s_std)},
           {"time_s_interval", IntervalJson(p.time_s_interval)},
           {"interval_level", kIntervalLevel},
+          {"energy_j_interval_basis", p.interval_basis[0]},
+          {"time_s_interval_basis", p.interval_basis[1]},
+          {"reach", p.reach},
+          {"reach_text", ReachText(p.reach)},
           {"estimate", {{"energy_j", p.estimated_energy_j}, {"time_s", p.estimated_time_s}}},
           {"measured", measured},
           {"energy_is_estimate", p.source == "estimate" || p.energy_modeled},
@@ -393,7 +443,10 @@ void PrintTable(const Prediction& p) {
                   p.time_s_interval->second);
     }
     if (p.time_s_std) std::printf(" (std %.2g s)", *p.time_s_std);
-    std::printf("\n");
+    std::printf("; %s\n", ReachText(p.reach).c_str());
+    if (!p.interval_basis[1].empty()) {
+      std::printf("  interval from %s\n", p.interval_basis[1].c_str());
+    }
     if (p.measured) {
       const std::optional<double> energy =
           p.measured->has_energy ? std::optional<double>(p.measured->energy_j) : std::nullopt;
@@ -424,6 +477,83 @@ int CmdPredict(const PredictOptions& options) {
     } else {
       PrintTable(*p);
     }
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "wattfleet: predict: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+namespace {
+
+std::vector<std::string> SplitNames(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string name =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!name.empty()) out.push_back(name);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string IntervalText(const std::optional<std::pair<double, double>>& i) {
+  if (!i) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3g-%.3g", i->first, i->second);
+  return buf;
+}
+
+}  // namespace
+
+int CmdPredictMany(const PredictOptions& options, const std::vector<int64_t>& batches) {
+  std::vector<std::string> archs = SplitNames(options.source.arch_name);
+  if (archs.empty()) archs.push_back(options.source.arch_name);  // a TorchScript file
+  if (archs.size() == 1 && batches.size() <= 1) {
+    PredictOptions one = options;
+    one.source.arch_name = archs[0];
+    if (!batches.empty()) one.batch = batches[0];
+    return CmdPredict(one);
+  }
+  try {
+    std::vector<Prediction> done;
+    for (const std::string& arch : archs) {
+      std::vector<std::optional<int64_t>> at(batches.begin(), batches.end());
+      if (at.empty()) at.push_back(std::nullopt);
+      for (const std::optional<int64_t>& batch : at) {
+        PredictOptions one = options;
+        one.source.arch_name = arch;
+        one.batch = batch;
+        auto p = PredictArchitecture(one);
+        if (!p.ok()) {
+          std::cerr << "wattfleet: " << p.status().message() << "\n";
+          return p.status().code() == StatusCode::kInvalidArgument ? 2 : 1;
+        }
+        done.push_back(std::move(p).value());
+      }
+    }
+    if (options.json) {
+      nlohmann::json all = nlohmann::json::array();
+      for (const Prediction& p : done) all.push_back(PredictionToJson(p));
+      std::cout << all.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("estimates per iteration on %s, %s, estimator %s (90%% intervals)\n",
+                options.device.c_str(), options.mode.c_str(), options.estimator.c_str());
+    std::printf("%-24s %6s %11s %19s %11s %19s  %s\n", "architecture", "batch", "energy_j",
+                "interval", "time_s", "interval", "reach");
+    std::set<std::string> notes;
+    for (const Prediction& p : done) {
+      std::printf("%-24s %6lld %11.4g %19s %11.4g %19s  %s\n", p.architecture.c_str(),
+                  static_cast<long long>(p.batch), p.energy_j,
+                  IntervalText(p.energy_j_interval).c_str(), p.time_s,
+                  IntervalText(p.time_s_interval).c_str(), ReachText(p.reach).c_str());
+      if (!p.notes.empty()) notes.insert(p.architecture + ": " + p.notes.front());
+    }
+    for (const std::string& n : notes) std::printf("note: %s\n", n.c_str());
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "wattfleet: predict: " << e.what() << "\n";

@@ -26,6 +26,8 @@ struct PredictOptions {
   // When the dataset holds a whole-model measurement of this architecture at this batch,
   // mode and device class, return it as the figures (the estimate stays beside it).
   bool prefer_measured = false;
+  // Train on measurements with quality flags too (left out by default, as for `fit`).
+  bool include_flagged = false;
   bool json = false;
 };
 
@@ -70,8 +72,8 @@ struct Prediction {
   std::optional<double> energy_j_std;  // null: the method states no uncertainty
   double time_s = 0;
   std::optional<double> time_s_std;
-  // Split-conformal 90 % intervals (evaluation.h) where the estimator has held-out errors to
-  // rest them on: [low, high] around the estimate.
+  // 90 % intervals: split-conformal over whole models (evaluation.h) where 9 or more rest it,
+  // otherwise the estimator's own small-data interval (interval_basis says which).
   std::optional<std::pair<double, double>> energy_j_interval, time_s_interval;
   // What the figures are: "estimate", or "measured" with --prefer-measured and a measurement.
   std::string source = "estimate";
@@ -83,8 +85,16 @@ struct Prediction {
   std::vector<std::string> unsupported;  // TorchScript operators left out of the estimate
   TrainingSetInfo training;              // fingerprint empty when the store was not usable
   std::vector<ModelUse> models;          // energy, then time
-  std::vector<std::string> notes;        // what the reader should know about the figures
+  std::vector<std::string> notes;        // what the reader should know, most important first
+  std::vector<std::pair<int, std::string>> ranked_notes;  // notes with their rank, as gathered
+  // What each interval (energy, time) rests on; empty where there is none.
+  std::string interval_basis[2];
+  // How far beyond the work measured the estimate reaches (Estimate::reach; 1: within).
+  double reach = 1.0;
 };
+
+// "within the data", or "x30 beyond the work measured".
+std::string ReachText(double reach);
 
 // InvalidArgument naming the flag for bad input: an unknown estimator, mode, device class
 // (listing the known ones) or architecture, a mode the device was not measured in, a batch
@@ -99,5 +109,11 @@ nlohmann::json PredictionToJson(const Prediction& p);
 // Exit code: 0, 2 for bad input, 1 for other failures. With `json`, only the document on
 // stdout.
 int CmdPredict(const PredictOptions& options);
+
+// `--arch a,b --batch 1,4,16`: every architecture at every batch (the default batch where none
+// is given). One architecture at one batch is CmdPredict; otherwise one table row per
+// prediction, or with `json` an array of CmdPredict's documents. Every prediction is made
+// before anything is printed: a bad name or batch prints nothing but its error.
+int CmdPredictMany(const PredictOptions& options, const std::vector<int64_t>& batches);
 
 }  // namespace wattfleet

@@ -184,7 +184,8 @@ int main(int argc, char** argv) {
   c_predict->add_option("--device", predict.device, "device class, as measured (e.g. cpu)")
       ->required();
   auto* p_arch = c_predict->add_option("--arch", predict.source.arch_name,
-                                       "architecture name (zoo, or of --campaign-file)");
+                                       "architecture name (zoo, or of --campaign-file), or "
+                                       "several: resnet18,mobilenet_v2");
   c_predict->add_option("--campaign-file", predict.source.campaign_file,
                         "look the name up in this campaign")
       ->needs(p_arch);
@@ -195,8 +196,11 @@ int main(int argc, char** argv) {
                         "the traced input's shape, batch first: 1,3,224,224")
       ->delimiter(',')
       ->needs(p_ts);
-  c_predict->add_option("--batch", predict.batch,
-                        "batch size (default: the batch the device was measured at)");
+  std::vector<int64_t> predict_batches;
+  c_predict->add_option("--batch", predict_batches,
+                        "batch size, or several: 1,4,16 (default: the batch the device was "
+                        "measured at)")
+      ->delimiter(',');
   c_predict->add_option("--mode", predict.mode, "inference | training")
       ->check(CLI::IsMember({"inference", "training"}))
       ->capture_default_str();
@@ -204,6 +208,8 @@ int main(int argc, char** argv) {
   c_predict->add_flag("--prefer-measured", predict.prefer_measured,
                      "return the dataset's whole-model measurement of this architecture, "
                      "batch, mode and device when it holds one");
+  c_predict->add_flag("--include-flagged", predict.include_flagged,
+                      "train on measurements with quality flags too (left out by default)");
   c_predict->add_flag("--json", predict.json, "one JSON document on stdout");
 
   ProjectOptions project;
@@ -227,6 +233,8 @@ int main(int argc, char** argv) {
   auto* c_report = app.add_subcommand("report", "HTML report with plots (docs/report.md)");
   c_report->add_option("--db", report_options.db, "SQLite file or postgresql:// URI")->required();
   c_report->add_option("--out", report_out, "the HTML file to write")->required();
+  c_report->add_flag("--include-flagged", report_options.include_flagged,
+                     "evaluate on measurements with quality flags too (left out by default)");
   c_report->add_flag("--json", json, "one JSON document on stdout");
   c_report->add_option("--folds", report_options.folds, "k of the grouped k-fold evaluation")
       ->check(CLI::Range(2, 100))
@@ -284,7 +292,7 @@ int main(int argc, char** argv) {
     if (c_import->parsed()) return CmdImport(db, import_mapping, import_csvs, json);
     if (c_project->parsed()) return CmdProject(project);
     if (c_report->parsed()) return CmdReport(report_options, report_out, json);
-    if (c_predict->parsed()) return CmdPredict(predict);
+    if (c_predict->parsed()) return CmdPredictMany(predict, predict_batches);
     if (c_measure->parsed()) return CmdMeasure(measure);
     if (c_fit->parsed()) {
       // fit only reads and adds fitted models: a mistyped name must not become a new dataset.
@@ -302,7 +310,7 @@ int main(int argc, char** argv) {
       eo.json = json;
       const bool power_law =
           fit_estimator == "powerlaw" ||
-          (fit_estimator == "all" && !wattfleet::HasOwnModelMeasurements(db));
+          (fit_estimator == "all" && !wattfleet::HasEstimatorSamples(db));
       if (power_law && !fit_holdout.empty()) {
         std::cerr << "wattfleet: --holdout-campaign: the power law is fitted on imported "
                      "operations, which belong to no campaign\n";
@@ -315,7 +323,7 @@ int main(int argc, char** argv) {
         std::stringstream names(fit_estimator);
         for (std::string n; std::getline(names, n, ',');) eo.estimators.push_back(n);
       }
-      if (fit_estimator == "all" && !wattfleet::HasOwnModelMeasurements(db)) {
+      if (fit_estimator == "all" && !wattfleet::HasEstimatorSamples(db)) {
         return CmdFit(db, fit_device, fit_estimator, json);
       }
       return CmdEvaluate(eo);

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "wattfleet/campaign/estimator_names.h"
+#include "bounded_estimator.h"
 #include "estimator_pre.h"
 #include "estimator_layerwise.h"
 #include "estimator_thor.h"
@@ -82,6 +83,12 @@ Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelS
       e.std = -1;  // nothing to scale from: no stated uncertainty
     }
     if (e.std >= 0) e.std *= f;
+    if (e.interval && f > 0) {
+      e.interval->first *= f;
+      e.interval->second *= f;
+    } else {
+      e.interval.reset();
+    }
     e.value = best;
     e.warnings.push_back("raised to the estimate at batch " + std::to_string(raised_from) +
                          " (the method predicted less at batch " + std::to_string(model.batch) +
@@ -160,7 +167,9 @@ class MacsEstimator final : public Estimator {
   }
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
     if (coef_.empty()) return Status::Unavailable("macs: not fitted");
-    return Estimate{coef_[0] * m.macs + coef_[1], -1, {}, {}};
+    Estimate e;
+    e.value = coef_[0] * m.macs + coef_[1];
+    return e;
   }
   nlohmann::json ToJson() const override { return {{"estimator", name()}, {"coef", coef_}}; }
   Status FromJson(const nlohmann::json& j) override {
@@ -206,7 +215,9 @@ class TdpEstimator final : public Estimator {
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
     WF_ASSIGN_OR_RETURN(Estimate t, time_.Predict(m, catalog));
     if (target_ == Target::kTime) return t;
-    return Estimate{power_w_ * std::max(t.value, 0.0), -1, {}, {}};
+    Estimate e;
+    e.value = power_w_ * std::max(t.value, 0.0);
+    return e;
   }
   nlohmann::json ToJson() const override {
     return {{"estimator", name()}, {"target", TargetName(target_)}, {"power_w", power_w_},
@@ -237,14 +248,25 @@ std::vector<std::string> EstimatorNames() {
   return {kMeasuredEstimatorNames.begin(), kMeasuredEstimatorNames.end()};
 }
 
+namespace {
+
+// The method alone, without its physical bounds.
+EstimatorFactory MethodFactory(const std::string& name) {
+  if (name == "macs") return [] { return std::unique_ptr<Estimator>(std::make_unique<MacsEstimator>()); };
+  if (name == "tdp") return [] { return std::unique_ptr<Estimator>(std::make_unique<TdpEstimator>()); };
+  if (name == "wattlayer") return MakeLayerwiseEstimator;
+  if (name == "wattlayer-paper") return MakeWattLayerPaperEstimator;
+  if (name == "measured-layers") return MakeMeasuredLayersEstimator;
+  if (name == "thor") return MakeThorEstimator;
+  if (name == "pre") return MakePreEstimator;
+  return nullptr;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name) {
-  if (name == "macs") return std::unique_ptr<Estimator>(std::make_unique<MacsEstimator>());
-  if (name == "tdp") return std::unique_ptr<Estimator>(std::make_unique<TdpEstimator>());
-  if (name == "wattlayer") return MakeLayerwiseEstimator();
-  if (name == "wattlayer-paper") return MakeWattLayerPaperEstimator();
-  if (name == "measured-layers") return MakeMeasuredLayersEstimator();
-  if (name == "thor") return MakeThorEstimator();
-  if (name == "pre") return MakePreEstimator();
+  // Every method is held to the device's physical bounds (bounded_estimator.h).
+  if (EstimatorFactory make = MethodFactory(name)) return WithPhysicalBounds(std::move(make));
   std::string known;
   for (const auto& n : EstimatorNames()) known += (known.empty() ? "" : ", ") + n;
   return Status::NotFound("unknown estimator '" + name + "'; known: " + known);

@@ -31,6 +31,7 @@
 #include <set>
 
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/estimate/physical_bounds.h"
 
 namespace wattfleet {
 namespace {
@@ -40,6 +41,13 @@ constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape b
 constexpr int kMinModelsForKappa = 3;  // whole models of one batch for a κ of its own
 // A prediction at more than this many times the largest work its curve saw is flagged.
 constexpr double kExtrapolationFactor = 2.0;
+// The small-data interval (docs/estimators.md): a measured layer's own spread, the spread of
+// κ when too few whole models fit it (layer sums of whole models measured 0.74-1.26 of the
+// whole step), and a floor under a group's cross-validated error.
+constexpr double kMeasuredLogQ = 0.1;
+constexpr double kDefaultKappaLogQ = 0.262;  // ln 1.3
+constexpr double kMinGroupLogQ = 0.05;
+constexpr double kUnseenLogQ = 0.693;  // ln 2: a type priced by other types' curves
 constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
                                  CostShape::kLinear, CostShape::kRegimes};
 
@@ -67,6 +75,7 @@ struct Flags {
   std::set<std::string> unseen;                // types without a curve of their own
   std::map<std::string, double> beyond;        // group → largest work / largest fitted work
   std::set<int64_t> scaled_from;               // batches measured layers were scaled from
+  double low = 0, high = 0;                    // the layers' interval ends, summed
 
   std::vector<std::string> Warnings(int64_t batch) const {
     std::vector<std::string> out;
@@ -95,6 +104,9 @@ class LayerwiseEstimator final : public Estimator {
   Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
              Target target) override {
     curves_.clear();
+    log_q_.clear();
+    top_cost_.clear();
+    bounds_ = FitPhysicalBounds(layers, models, target);
     work_kind_.clear();
     measured_.clear();
     unmodelled_.clear();
@@ -124,6 +136,7 @@ class LayerwiseEstimator final : public Estimator {
     }
     std::map<std::string, std::vector<const LayerSample*>> by_group, by_type;
     ratio_range_.clear();
+    kin_range_.clear();
     for (const LayerSample& s : means) {
       by_group[CostGroup(s)].push_back(&s);
       by_type[s.type].push_back(&s);
@@ -131,9 +144,14 @@ class LayerwiseEstimator final : public Estimator {
       const double v = TargetOf(s, target);
       if (v > 0) {
         const double r = v / LayerWork(s);
-        auto [it, fresh] = ratio_range_.try_emplace(std::string(WorkKind(s)), r, r);
-        it->second.first = std::min(it->second.first, r);
-        it->second.second = std::max(it->second.second, r);
+        for (auto* ranges : {&ratio_range_, &kin_range_}) {
+          const std::string key = ranges == &ratio_range_
+                                      ? std::string(WorkKind(s))
+                                      : std::string(CostKin(s.type)) + "|" + std::string(WorkKind(s));
+          auto [it, fresh] = ranges->try_emplace(key, r, r);
+          it->second.first = std::min(it->second.first, r);
+          it->second.second = std::max(it->second.second, r);
+        }
       }
     }
     if (use_measured_) {
@@ -157,9 +175,25 @@ class LayerwiseEstimator final : public Estimator {
       }
       auto curve = LayerCostModel::Fit(samples, shape, target);
       if (!curve.ok() && shape != CostShape::kSaturating) {
-        curve = LayerCostModel::Fit(samples, CostShape::kSaturating, target);
+        shape = CostShape::kSaturating;
+        curve = LayerCostModel::Fit(samples, shape, target);
       }
-      if (curve.ok()) curves_.emplace(group, std::move(curve).value());
+      if (!curve.ok()) return;
+      curves_.emplace(group, std::move(curve).value());
+      // The group's held-out error (90th percentile of |ln(predicted / measured)|) for the
+      // small-data interval, and its cost per unit of work at the top of its range.
+      std::vector<double> errors = CrossValidatedLogErrors(samples, shape, target);
+      if (!errors.empty()) {
+        std::sort(errors.begin(), errors.end());
+        const size_t at = std::min(errors.size() - 1,
+                                   static_cast<size_t>(std::ceil(kOwnIntervalLevel *
+                                                                 static_cast<double>(errors.size()))) - 1);
+        if (std::isfinite(errors[at])) log_q_[group] = std::max(errors[at], kMinGroupLogQ);
+      }
+      const LayerSample* top = *std::max_element(
+          samples.begin(), samples.end(),
+          [](const LayerSample* a, const LayerSample* b) { return LayerWork(*a) < LayerWork(*b); });
+      top_cost_[group] = TargetOf(*top, target) / LayerWork(*top);
     };
     for (const auto& [type, samples] : by_type) fit_group(type, samples);
     for (const auto& [group, samples] : by_group) {
@@ -175,12 +209,18 @@ class LayerwiseEstimator final : public Estimator {
 
     // κ by least squares through the origin on relative errors over the whole models
     // (Σ ((E − κ·S) / E)²), so that the few largest models do not decide it for all.
+    // Every whole model whose layers the fit can price: its layers measured here, or known
+    // by their features (imported whole models, whole-model-only campaigns).
     LayerCatalog catalog;
     for (const LayerSample& s : layers) catalog.emplace(s.key, s);
+    if (const LayerCatalog* known = layer_features()) {
+      for (const auto& [key, s] : *known) catalog.emplace(key, s);
+    }
     // One κ per measured batch: how a whole model differs from its layers run alone (caches,
     // the framework's per-call work) changes with the batch.
     std::map<int64_t, std::pair<double, double>> sums;  // batch → Σ ratio, Σ ratio²
     std::map<int64_t, int> counts;
+    std::vector<double> log_ratios;
     for (const ModelSample& m : models) {
       const double measured = TargetOf(m, target);
       if (m.layer_keys.empty() || !(measured > 0)) continue;
@@ -190,6 +230,7 @@ class LayerwiseEstimator final : public Estimator {
       for (double v : *parts) sum += v;
       if (!(sum > 0)) continue;
       const double ratio = sum / measured;
+      log_ratios.push_back(std::log(ratio));
       for (int64_t b : {int64_t{0}, m.batch}) {  // 0: every batch together
         sums[b].first += ratio;
         sums[b].second += ratio * ratio;
@@ -203,6 +244,17 @@ class LayerwiseEstimator final : public Estimator {
       kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
     }
     if (kappa_.empty()) kappa_[0] = 1.0;
+    // κ's own spread: 1.645 standard deviations of ln(Σ layers / whole) where enough whole
+    // models rest it, the spread layer sums were seen to have otherwise.
+    kappa_log_q_ = kDefaultKappaLogQ;
+    if (log_ratios.size() >= static_cast<size_t>(kMinModelsForKappa)) {
+      double mean = 0, var = 0;
+      for (double r : log_ratios) mean += r;
+      mean /= static_cast<double>(log_ratios.size());
+      for (double r : log_ratios) var += (r - mean) * (r - mean);
+      var /= static_cast<double>(log_ratios.size() - 1);
+      kappa_log_q_ = std::max(1.645 * std::sqrt(var), kMinGroupLogQ);
+    }
     return Status::OK();
   }
 
@@ -220,6 +272,10 @@ class LayerwiseEstimator final : public Estimator {
       e.value += v;
     }
     e.layers = std::move(parts);
+    if (flags.high > 0) {
+      e.interval = std::make_pair(kappa * flags.low * std::exp(-kappa_log_q_),
+                                  kappa * flags.high * std::exp(kappa_log_q_));
+    }
     return e;
   }
 
@@ -242,8 +298,10 @@ class LayerwiseEstimator final : public Estimator {
     for (const auto& [batch, k] : kappa_) kappa[std::to_string(batch)] = k;
     return {{"estimator", name()},       {"kappa", kappa},    {"curves", curves},
             {"work_kinds", work_kind_},  {"measured", measured},
-            {"ratio_range", ratio_range_},
-            {"unmodelled", unmodelled_}};
+            {"ratio_range", ratio_range_}, {"kin_range", kin_range_},
+            {"unmodelled", unmodelled_}, {"log_q", log_q_},
+            {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
+            {"bounds", bounds_.ToJson()}};
   }
 
   Status FromJson(const nlohmann::json& j) override {
@@ -257,6 +315,12 @@ class LayerwiseEstimator final : public Estimator {
       work_kind_ = j.at("work_kinds").get<std::map<std::string, std::string>>();
       ratio_range_ =
           j.at("ratio_range").get<std::map<std::string, std::pair<double, double>>>();
+      kin_range_ = j.at("kin_range").get<std::map<std::string, std::pair<double, double>>>();
+      for (const auto& [kind, range] : kin_range_) {
+        if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
+          return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
+        }
+      }
       for (const auto& [kind, range] : ratio_range_) {
         if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
           return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
@@ -275,6 +339,14 @@ class LayerwiseEstimator final : public Estimator {
         }
       }
       unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
+      log_q_ = j.at("log_q").get<std::map<std::string, double>>();
+      top_cost_ = j.at("top_cost").get<std::map<std::string, double>>();
+      kappa_log_q_ = j.at("kappa_log_q").get<double>();
+      WF_ASSIGN_OR_RETURN(bounds_, PhysicalBounds::FromJson(j.at("bounds")));
+      bool spreads_ok = kappa_log_q_ >= 0 && std::isfinite(kappa_log_q_);
+      for (const auto& [group, q] : log_q_) spreads_ok = spreads_ok && q >= 0 && std::isfinite(q);
+      for (const auto& [group, c] : top_cost_) spreads_ok = spreads_ok && c > 0 && std::isfinite(c);
+      if (!spreads_ok) return Status::Corruption(name() + ": stored interval spreads are not figures");
       kappa_.clear();
       for (const auto& [batch, k] : j.at("kappa").items()) {
         const std::optional<int64_t> b = BatchOf(batch);
@@ -309,45 +381,101 @@ class LayerwiseEstimator final : public Estimator {
     return lo->second * std::pow(hi->second / lo->second, f);
   }
 
-  // The curve of a layer: its group's, else its type's; null when neither was fitted.
+  // The key of a layer's curve: its group's, else its type's; empty when neither was fitted.
+  std::string CurveKeyOf(const LayerSample& s) const {
+    if (std::string group = CostGroup(s); curves_.count(group)) return group;
+    if (curves_.count(s.type)) return s.type;
+    return {};
+  }
   const LayerCostModel* CurveOf(const LayerSample& s) const {
-    if (auto it = curves_.find(CostGroup(s)); it != curves_.end()) return &it->second;
-    if (auto it = curves_.find(s.type); it != curves_.end()) return &it->second;
-    return nullptr;
+    const std::string key = CurveKeyOf(s);
+    return key.empty() ? nullptr : &curves_.at(key);
   }
 
-  // A type without a curve: the geometric mean of the curves of the fitted types that count
-  // work the same way, at this layer's size (so within the range of their predictions).
+  // The held-out error of a layer's curve (its group's, else its type's), the widest of the
+  // fitted ones where its curve has none, and at least ln 2 for a type without a curve.
+  double LogQOf(const std::string& curve_key) const {
+    double widest = 0;
+    for (const auto& [group, q] : log_q_) widest = std::max(widest, q);
+    if (curve_key.empty()) return std::max(widest, kUnseenLogQ);
+    if (auto it = log_q_.find(curve_key); it != log_q_.end()) return it->second;
+    if (auto it = log_q_.find(CostGroupType(curve_key)); it != log_q_.end()) return it->second;
+    return std::max(widest, kUnseenLogQ);
+  }
+
+  // A layer's share of the small-data interval: its estimate ± its curve's held-out error;
+  // beyond the work its curve saw, down to the device's best rate and up to the cost per unit
+  // of work at the top of its curve's range (efficiency does not fall as layers grow).
+  void AddToInterval(const LayerSample& s, double v, bool measured, Flags* flags) const {
+    if (flags == nullptr) return;
+    const std::string key = CurveKeyOf(s);
+    if (IsViewLayer(s) && key.empty() && !measured) {
+      flags->low += v / kBoundMargin;
+      flags->high += v * kBoundMargin;
+      return;
+    }
+    const double q = measured ? kMeasuredLogQ : LogQOf(key);
+    double low = v * std::exp(-q), high = v * std::exp(q);
+    if (!measured && !key.empty()) {
+      const LayerCostModel& curve = curves_.at(key);
+      const double w = LayerWork(s);
+      if (w > curve.work_max()) {
+        const double least = w * bounds_.LeastCostPerWork(std::string(WorkKind(s)));
+        if (least > 0) low = std::min(low, least);
+        if (auto top = top_cost_.find(key); top != top_cost_.end()) {
+          high = std::max(high, w * top->second * std::exp(q));
+        }
+      }
+    }
+    flags->low += low;
+    flags->high += high;
+  }
+
+  // A type without a curve: the geometric mean of the curves of its kin (CostKin) at this
+  // layer's size, clamped to the cost per unit of work its kin was measured at; without a
+  // fitted kin, of the types that count work the same way, clamped to that kind's range.
   double Unmodelled(const LayerSample& s) const {
+    const std::string kind(WorkKind(s));
+    const std::string_view kin = CostKin(s.type);
     double log_sum = 0;
     int n = 0;
-    for (int pass = 0; pass < 2 && n == 0; ++pass) {
+    int pass = kin.empty() ? 1 : 0;
+    for (; pass < 3 && n == 0; ++pass) {
       for (const auto& [group, curve] : curves_) {
         if (group != CostGroupType(group)) continue;  // types only, not their subgroups
-        auto kind = work_kind_.find(group);
-        const bool same_kind = kind != work_kind_.end() && kind->second == WorkKind(s);
-        if (pass == 0 && !same_kind) continue;
+        auto k = work_kind_.find(group);
+        const bool same_kind = k != work_kind_.end() && k->second == kind;
+        if (pass == 0 && (CostKin(group) != kin || !same_kind)) continue;
+        if (pass == 1 && !same_kind) continue;
         const double v = curve.Predict(s);
         if (v > 0) {
           log_sum += std::log(v);
           ++n;
         }
       }
+      if (n > 0) break;
     }
     double v = n > 0 ? std::exp(log_sum / n) : 0.0;
-    // And within the cost per unit of work that layers of that kind were measured at.
-    // Costs per unit of work compare only within one kind of work: without a measured layer
-    // of this kind, the geometric mean stands alone.
-    auto range = ratio_range_.find(std::string(WorkKind(s)));
-    if (range != ratio_range_.end()) {
+    // Within the cost per unit of work that layers of its kin (else of its kind of work) were
+    // measured at. Costs per unit of work compare only within one kind of work: without a
+    // measured layer of this kind, the geometric mean stands alone.
+    const std::pair<double, double>* range = nullptr;
+    if (auto it = kin_range_.find(std::string(kin) + "|" + kind); pass == 0 && it != kin_range_.end()) {
+      range = &it->second;
+    } else if (auto all = ratio_range_.find(kind); all != ratio_range_.end()) {
+      range = &all->second;
+    }
+    if (range != nullptr) {
       const double w = LayerWork(s);
-      v = std::clamp(v, range->second.first * w, range->second.second * w);
+      v = std::clamp(v, range->first * w, range->second * w);
     }
     return v;
   }
 
   double Regressed(const LayerSample& s, Flags* flags) const {
     const LayerCostModel* curve = CurveOf(s);
+    // A view without measurements of its own costs a call, not element-wise work.
+    if (curve == nullptr && IsViewLayer(s) && bounds_.floor > 0) return bounds_.floor;
     if (curve == nullptr) {
       unseen_.insert(s.type);
       if (flags != nullptr) flags->unseen.insert(s.type);
@@ -399,23 +527,28 @@ class LayerwiseEstimator final : public Estimator {
       auto it = catalog.find(key);
       if (it == catalog.end()) return Status::NotFound(name() + ": no features for layer " + key);
       // Catalog entries carry the features at the batch they were made for; the model's
-      // batch decides.
-      const LayerSample s = AtBatch(it->second, m.batch);
-      if (use_measured_) {
-        if (std::optional<double> v = Measured(s, m.batch, flags)) {
-          out.push_back(*v);
-          continue;
-        }
-      }
-      out.push_back(Regressed(s, flags));
+      // batch and mode decide.
+      LayerSample s = AtBatch(it->second, m.batch);
+      s.mode = m.mode;
+      std::optional<double> measured;
+      if (use_measured_) measured = Measured(s, m.batch, flags);
+      const double v = measured ? *measured : Regressed(s, flags);
+      AddToInterval(s, v, measured.has_value(), flags);
+      out.push_back(v);
     }
     return out;
   }
 
   std::map<std::string, LayerCostModel> curves_;  // by cost group and by type
+  std::map<std::string, double> log_q_;     // curve key → held-out 90 % |ln error|
+  std::map<std::string, double> top_cost_;  // curve key → cost per work of its largest layer
+  double kappa_log_q_ = kDefaultKappaLogQ;
+  PhysicalBounds bounds_;                   // of the target: the floor, the best rates
   std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
   // WorkKind → the least and most cost per unit of work measured.
   std::map<std::string, std::pair<double, double>> ratio_range_;
+  // "kin|WorkKind" → the same, over the layers of one kin.
+  std::map<std::string, std::pair<double, double>> kin_range_;
   std::map<std::string, std::map<int64_t, double>> measured_;  // key → batch → mean
   std::vector<std::string> unmodelled_;
   mutable std::set<std::string> unseen_;  // a record of what Predict met, not model state

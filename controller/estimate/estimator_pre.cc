@@ -220,7 +220,10 @@ class PreEstimator final : public Estimator {
     // Log-normal spread with the cross-validated log residual: the standard deviation of
     // exp(N(log_value, s²)) about its median.
     const double std = value * std::sqrt(std::expm1(log_sigma_ * log_sigma_));
-    return Estimate{value, std, {}, {}};
+    Estimate e;
+    e.value = value;
+    e.std = std;
+    return e;
   }
 
   nlohmann::json ToJson() const override {

@@ -201,6 +201,18 @@ double Coverage(const Interval& interval, const std::vector<EvalPoint>& points) 
   return static_cast<double>(inside) / static_cast<double>(points.size());
 }
 
+OwnCoverageFigure OwnCoverage(const std::vector<EvalPoint>& points) {
+  OwnCoverageFigure out;
+  int inside = 0;
+  for (const EvalPoint& p : points) {
+    if (!p.own) continue;
+    ++out.n;
+    if (p.measured >= p.own->first && p.measured <= p.own->second) ++inside;
+  }
+  if (out.n > 0) out.fraction = static_cast<double>(inside) / static_cast<double>(out.n);
+  return out;
+}
+
 int64_t EvaluationFolds(const TrainingData& data, size_t estimators, Target target, Split split,
                         int folds) {
   int64_t n = 0;
@@ -268,6 +280,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
           out.error = estimator.status().message();
           return out;
         }
+        (*estimator)->UseLayerFeatures(&data.layer_features);
         if (Status st = (*estimator)->Fit(train_layers, train_models, target); !st.ok()) {
           out.error = st.message();
           return out;
@@ -279,7 +292,8 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
             out.error = p.status().message();
             continue;
           }
-          out.points.push_back({m->name, TargetOf(*m, target), p->value, fold, m->batch});
+          out.points.push_back({m->name, TargetOf(*m, target), p->value, fold, m->batch, {}});
+          if (p->interval) out.points.back().own = *p->interval;
         }
         out.unmodelled = (*estimator)->UnmodelledTypes();
         return out;
@@ -297,6 +311,7 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
       }
       if (!truth.empty()) Score(truth, pred, &r);
       r.interval = ConformalInterval(r.points);
+      r.own_coverage = OwnCoverage(r.points);
       r.unmodelled.assign(unmodelled.begin(), unmodelled.end());
       results.push_back(std::move(r));
     }
@@ -325,6 +340,7 @@ std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const Trainin
       EvalResult r = NewResult(device, mode, name, target, Split::kHeldOutCampaigns);
       std::vector<double> truth, pred;
       auto estimator = MakeEstimator(name);
+      if (estimator.ok()) (*estimator)->UseLayerFeatures(&catalog);
       if (!estimator.ok()) {
         r.error = estimator.status().message();
       } else if (Status s = (*estimator)->Fit(layers, train_models, target); !s.ok()) {
@@ -338,17 +354,132 @@ std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const Trainin
           }
           truth.push_back(TargetOf(*m, target));
           pred.push_back(p->value);
-          r.points.push_back({m->name, truth.back(), pred.back(), 0, m->batch});
+          r.points.push_back({m->name, truth.back(), pred.back(), 0, m->batch, {}});
+          if (p->interval) r.points.back().own = *p->interval;
         }
         const std::vector<std::string> types = (*estimator)->UnmodelledTypes();
         r.unmodelled.assign(types.begin(), types.end());
       }
       if (fold_done) fold_done(name);
       if (!truth.empty()) Score(truth, pred, &r);
+      r.own_coverage = OwnCoverage(r.points);
       if (auto it = intervals.find(name); it != intervals.end()) {
         r.interval = it->second;
         r.interval.coverage = Coverage(it->second, r.points);
       }
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
+}
+
+int64_t LayerEvaluationFolds(const TrainingData& data, size_t estimators, Target target,
+                             int folds) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> keys;
+  for (const LayerSample& s : data.layers) {
+    if (TargetOf(s, target) > 0) keys[{s.device_class, s.mode}].insert(s.key);
+  }
+  int64_t n = 0;
+  for (const auto& [where, distinct] : keys) {
+    const int k = std::min<int>(folds, static_cast<int>(distinct.size()));
+    if (k >= 2) n += static_cast<int64_t>(estimators) * k;
+  }
+  return n;
+}
+
+std::vector<EvalResult> EvaluateLayers(const TrainingData& data,
+                                       const std::vector<std::string>& estimators,
+                                       Target target, int folds,
+                                       const FoldDone& fold_done) {
+  std::vector<EvalResult> results;
+  std::set<std::pair<std::string, std::string>> places;
+  for (const LayerSample& s : data.layers) {
+    if (TargetOf(s, target) > 0) places.insert({s.device_class, s.mode});
+  }
+  for (const auto& [device, mode] : places) {
+    std::vector<LayerSample> layers;
+    LayerCatalog catalog;
+    LayersOf(data, device, mode, &layers, &catalog);
+    std::vector<ModelSample> models;
+    for (const ModelSample& m : data.models) {
+      if (m.device_class == device && m.mode == mode) models.push_back(m);
+    }
+    // Folds over distinct layers (sorted keys dealt round-robin): repeats of a layer, and the
+    // layer at other batches, are held out together.
+    std::vector<std::string> keys;
+    for (const LayerSample& s : layers) keys.push_back(s.key);
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    const int k = std::min<int>(folds, static_cast<int>(keys.size()));
+    auto fold_of = [&](const std::string& key) {
+      return static_cast<int>(std::lower_bound(keys.begin(), keys.end(), key) - keys.begin()) % k;
+    };
+    for (const std::string& name : estimators) {
+      EvalResult r = NewResult(device, mode, name, target, Split::kGroupedKFold);
+      r.level = "layer";
+      if (k < 2) {
+        r.error = "fewer than 2 distinct measured layers";
+        results.push_back(std::move(r));
+        continue;
+      }
+      auto run_fold = [&](int fold) {
+        FoldOutcome out;
+        std::vector<LayerSample> train;
+        for (const LayerSample& s : layers) {
+          if (fold_of(s.key) != fold) train.push_back(s);
+        }
+        auto estimator = MakeEstimator(name);
+        if (!estimator.ok()) {
+          out.error = estimator.status().message();
+          return out;
+        }
+        (*estimator)->UseLayerFeatures(&data.layer_features);
+        if (Status st = (*estimator)->Fit(train, models, target); !st.ok()) {
+          out.error = st.message();
+          return out;
+        }
+        for (const LayerSample& s : layers) {
+          if (fold_of(s.key) != fold || !(TargetOf(s, target) > 0)) continue;
+          // A held-out layer as a model of one layer: κ and the bounds apply as they would
+          // to the layer inside a model.
+          ModelSample one;
+          one.device_class = device;
+          one.mode = mode;
+          one.name = s.key;
+          one.family = s.type;
+          one.batch = s.batch;
+          one.macs = s.macs;
+          one.flops = s.flops;
+          one.params = s.params;
+          one.layer_keys = {s.key};
+          auto p = (*estimator)->Predict(one, catalog);
+          if (!p.ok()) {
+            out.error = p.status().message();
+            continue;
+          }
+          out.points.push_back({s.key, TargetOf(s, target), p->value, fold, s.batch, {}});
+          if (p->interval) out.points.back().own = *p->interval;
+        }
+        out.unmodelled = (*estimator)->UnmodelledTypes();
+        return out;
+      };
+      std::vector<double> truth, pred;
+      std::set<std::string> unmodelled;
+      for (FoldOutcome& f : RunFolds(k, run_fold, [&] {
+             if (fold_done) fold_done(name);
+           })) {
+        if (!f.error.empty()) r.error = f.error;
+        for (const EvalPoint& p : f.points) {
+          truth.push_back(p.measured);
+          pred.push_back(p.predicted);
+          r.points.push_back(p);
+        }
+        unmodelled.insert(f.unmodelled.begin(), f.unmodelled.end());
+      }
+      if (!truth.empty()) Score(truth, pred, &r);
+      r.interval = ConformalInterval(r.points);
+      r.own_coverage = OwnCoverage(r.points);
+      r.unmodelled.assign(unmodelled.begin(), unmodelled.end());
       results.push_back(std::move(r));
     }
   }

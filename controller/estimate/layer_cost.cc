@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 namespace wattfleet {
 namespace {
@@ -146,6 +147,29 @@ std::string CostGroup(const LayerSample& s) {
     return s.type + "/kxk";
   }
   return s.type;
+}
+
+std::string_view CostKin(std::string_view type) {
+  static const std::map<std::string_view, std::string_view> kKin = {
+      {"Linear", "matmul"}, {"MultiheadAttention", "matmul"},
+      {"TransformerEncoderLayer", "matmul"}, {"LSTM", "matmul"}, {"GRU", "matmul"},
+      {"Conv1d", "conv"}, {"Conv2d", "conv"}, {"ConvTranspose2d", "conv"},
+      {"ReLU", "elementwise"}, {"ReLU6", "elementwise"}, {"GELU", "elementwise"},
+      {"SiLU", "elementwise"}, {"Sigmoid", "elementwise"}, {"Tanh", "elementwise"},
+      {"Hardswish", "elementwise"}, {"Hardsigmoid", "elementwise"}, {"Add", "elementwise"},
+      {"Mul", "elementwise"}, {"LayerScale", "elementwise"}, {"Dropout", "elementwise"},
+      {"Softmax", "elementwise"}, {"PositionalEmbedding", "elementwise"},
+      {"BatchNorm1d", "norm"}, {"BatchNorm2d", "norm"}, {"LayerNorm", "norm"},
+      {"GroupNorm", "norm"},
+      {"MaxPool1d", "pool"}, {"MaxPool2d", "pool"}, {"AvgPool1d", "pool"},
+      {"AvgPool2d", "pool"}, {"AdaptiveAvgPool1d", "pool"}, {"AdaptiveAvgPool2d", "pool"},
+      {"Concat", "copy"}, {"Narrow", "copy"}, {"Transpose", "copy"},
+      {"ChannelsFirst", "copy"}, {"ChannelsLast", "copy"}, {"Tokens", "copy"},
+      {"ChannelShuffle", "copy"}, {"Upsample", "copy"}, {"ClassToken", "copy"},
+      {"Embedding", "copy"},
+      {"Flatten", "view"}, {"SelectToken", "view"}};
+  auto it = kKin.find(type);
+  return it == kKin.end() ? std::string_view() : it->second;
 }
 
 std::string CostGroupType(const std::string& group) { return group.substr(0, group.find('/')); }
@@ -358,15 +382,20 @@ Result<LayerCostModel> LayerCostModel::FromJson(const nlohmann::json& j) {
   }
 }
 
-double CrossValidateCost(const std::vector<const LayerSample*>& samples, CostShape shape,
-                         Target target, size_t folds) {
+namespace {
+
+// Held-out predictions of a K-fold over distinct keys: (predicted, measured) pairs. Empty when
+// a fold cannot be fitted.
+std::vector<std::pair<double, double>> HeldOutPairs(const std::vector<const LayerSample*>& samples,
+                                                    CostShape shape, Target target,
+                                                    size_t folds) {
   std::vector<std::string> keys;
   for (const LayerSample* s : samples) keys.push_back(s->key);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   const size_t k = std::min(folds, keys.size());
-  if (k < 2) return std::numeric_limits<double>::infinity();
-  std::vector<double> apes;
+  if (k < 2) return {};
+  std::vector<std::pair<double, double>> out;
   auto fold_of = [&](const LayerSample* s) {
     return static_cast<size_t>(std::lower_bound(keys.begin(), keys.end(), s->key) -
                                keys.begin()) % k;
@@ -377,14 +406,36 @@ double CrossValidateCost(const std::vector<const LayerSample*>& samples, CostSha
       if (fold_of(s) != fold) train.push_back(s);
     }
     auto m = LayerCostModel::Fit(train, shape, target);
-    if (!m.ok()) return std::numeric_limits<double>::infinity();
+    if (!m.ok()) return {};
     for (const LayerSample* s : samples) {
       if (fold_of(s) != fold) continue;
       const double truth = TargetOf(*s, target);
-      if (truth > 0) apes.push_back(std::fabs(m->Predict(*s) - truth) / truth);
+      if (truth > 0) out.emplace_back(m->Predict(*s), truth);
     }
   }
+  return out;
+}
+
+}  // namespace
+
+double CrossValidateCost(const std::vector<const LayerSample*>& samples, CostShape shape,
+                         Target target, size_t folds) {
+  const auto pairs = HeldOutPairs(samples, shape, target, folds);
+  if (pairs.empty()) return std::numeric_limits<double>::infinity();
+  std::vector<double> apes;
+  for (const auto& [predicted, truth] : pairs) apes.push_back(std::fabs(predicted - truth) / truth);
   return Median(apes);
+}
+
+std::vector<double> CrossValidatedLogErrors(const std::vector<const LayerSample*>& samples,
+                                            CostShape shape, Target target, size_t folds) {
+  std::vector<double> out;
+  for (const auto& [predicted, truth] : HeldOutPairs(samples, shape, target, folds)) {
+    // A layer priced at nothing is an unbounded error: it widens, never narrows.
+    out.push_back(predicted > 0 ? std::fabs(std::log(predicted / truth))
+                                : std::numeric_limits<double>::infinity());
+  }
+  return out;
 }
 
 }  // namespace wattfleet

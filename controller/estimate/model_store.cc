@@ -3,6 +3,7 @@
 // read-only.
 #include "wattfleet/estimate/model_store.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <string>
@@ -24,13 +25,30 @@ std::string Fingerprint(const TrainingSet& set, const std::vector<int64_t>& ids)
   // gives another training set.
   std::string text = "wattfleet-training/1 " + set.device_class + " " + set.mode + " layers=" +
                      std::to_string(set.layers.size()) +
-                     " models=" + std::to_string(set.models.size()) + " ids=";
+                     " models=" + std::to_string(set.models.size()) +
+                     (set.include_flagged ? " flagged=included" : "") + " ids=";
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i > 0) text += ',';
     text += std::to_string(ids[i]);
   }
   return Sha256Hex(text);
 }
+
+}  // namespace
+
+void FillCounts(const TrainingSet& set, TrainingSetInfo* info) {
+  info->layer_samples = static_cast<int64_t>(set.layers.size());
+  info->model_samples = static_cast<int64_t>(set.models.size());
+  auto imported = [](const auto& s) { return s.campaign.rfind("import:", 0) == 0; };
+  info->imported_samples =
+      std::count_if(set.layers.begin(), set.layers.end(), imported) +
+      std::count_if(set.models.begin(), set.models.end(), imported);
+  // Imported rows are measurements too: another lab's, not this dataset's jobs.
+  info->measurements = static_cast<int64_t>(set.measurement_ids.size()) + info->imported_samples;
+  info->include_flagged = set.include_flagged;
+}
+
+namespace {
 
 void AddNote(ObtainedEstimator* e, const std::string& note) {
   e->note += (e->note.empty() ? "" : "; ") + note;
@@ -45,6 +63,8 @@ TrainingSetInfo TrainingFromJson(const nlohmann::json& j) {
   t.first_measurement_id = j.value("first_measurement_id", int64_t{0});
   t.last_measurement_id = j.value("last_measurement_id", int64_t{0});
   t.fingerprint = j.value("fingerprint", std::string());
+  t.imported_samples = j.value("imported_samples", int64_t{0});
+  t.include_flagged = j.value("include_flagged", false);
   return t;
 }
 
@@ -62,6 +82,7 @@ TrainingSet SelectTrainingSet(const TrainingData& data, const std::string& devic
     if (s.device_class == device_class && s.mode == mode) set.models.push_back(s);
   }
   set.layer_features = data.layer_features;
+  set.include_flagged = data.include_flagged;
   if (auto ids = data.measurement_ids.find({device_class, mode});
       ids != data.measurement_ids.end()) {
     set.measurement_ids = ids->second;
@@ -75,7 +96,9 @@ nlohmann::json TrainingSetInfo::ToJson() const {
           {"measurements", measurements},
           {"first_measurement_id", first_measurement_id},
           {"last_measurement_id", last_measurement_id},
-          {"fingerprint", fingerprint}};
+          {"fingerprint", fingerprint},
+          {"imported_samples", imported_samples},
+          {"include_flagged", include_flagged}};
 }
 
 ModelStore::ModelStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -110,6 +133,7 @@ Result<TrainingSetInfo> ModelStore::Describe(const TrainingSet& set) {
     info.last_measurement_id = ids.back();
   }
   info.fingerprint = Fingerprint(set, ids);
+  FillCounts(set, &info);
   return info;
 }
 
@@ -216,6 +240,7 @@ Result<ObtainedEstimator> ObtainEstimator(ModelStore* store, const TrainingSet& 
       WF_ASSIGN_OR_RETURN(estimator, MakeEstimator(name));
     }
   }
+  estimator->UseLayerFeatures(&set.layer_features);
   WF_RETURN_IF_ERROR(estimator->Fit(set.layers, set.models, target));
   ObtainedEstimator out{std::move(estimator), ModelSource::kFitted, 0, note, {}};
   out.interval = options.interval ? *options.interval : CrossValidatedInterval(set, name, target);

@@ -180,6 +180,7 @@ Result<TrainingData> LoadTrainingData(const std::string& db,
 
 Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataOptions& options) {
   TrainingData data;
+  data.include_flagged = options.include_flagged;
   // Every layer the dataset knows, measured or not (whole-model-only campaigns plan their
   // layers without measuring them): features at batch 1.
   WF_ASSIGN_OR_RETURN(const std::vector<LayerRecord> layers, reader.Layers());

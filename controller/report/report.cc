@@ -115,7 +115,9 @@ Evaluation EvaluateTarget(const TrainingData& data, Target target, int folds) {
 Result<Report> BuildReport(const ReportOptions& options) {
   // One snapshot for every section, while a controller may be writing.
   WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(options.db));
-  WF_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(*reader));
+  TrainingDataOptions load;
+  load.include_flagged = options.include_flagged;
+  WF_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(*reader, load));
   WF_ASSIGN_OR_RETURN(ReportData activity, LoadReportData(*reader));
 
   std::vector<report::Evaluation> evaluations;

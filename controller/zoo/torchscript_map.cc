@@ -97,6 +97,14 @@ Result<TorchScriptImport> Mapper::Run() {
       continue;
     }
     if (Outcome refused = MapNode(node)) {
+      if (refused->expected_rank > 0 && g_.input >= 0 &&
+          std::find(node.inputs.begin(), node.inputs.end(), g_.input) != node.inputs.end()) {
+        return Status::InvalidArgument(
+            "the input shape has rank " + std::to_string(input_rank_) + " (batch included), " +
+            "but the model's first layer (" + node.kind + ") expects rank " +
+            std::to_string(refused->expected_rank) + "; give --input-shape with " +
+            std::to_string(refused->expected_rank) + " dimensions, batch first");
+      }
       Note(node.kind + (refused->reason.empty() ? "" : " (" + refused->reason + ")"));
       for (int o : node.outputs) id_[static_cast<size_t>(o)] = kPoisoned;
     }
@@ -246,7 +254,9 @@ Outcome Mapper::MapConv(const TsNode& node) {
   std::optional<int64_t> output_padding = 0;
   if (transposed) output_padding = Square(in[generic ? 7 : 5]);
   const Shape s = ShapeOf(x);
-  if (w->size() != s.size() + 1 || w->size() < 3) return Refuse("weight rank does not fit");
+  if (w->size() != s.size() + 1 || w->size() < 3) {
+    return Refusal{"weight rank does not fit", static_cast<int>(w->size())};
+  }
   const std::vector<int64_t> kernel(w->begin() + 2, w->end());
   const bool square = std::all_of(kernel.begin(), kernel.end(),
                                   [&](int64_t k) { return k == kernel[0]; });

@@ -23,6 +23,10 @@ constexpr int kPoisoned = -1001;
 // An operator use that has no layer: the reason is appended to the kind in `unsupported`.
 struct Refusal {
   std::string reason;
+  // The rank (batch included) the operator needs of its data input, where the refusal is a
+  // rank that does not fit; 0 otherwise. On the model's own input it is the input shape's
+  // fault, and an error.
+  int expected_rank = 0;
 };
 using Outcome = std::optional<Refusal>;  // nullopt: mapped
 
@@ -39,7 +43,8 @@ inline std::string BaseKind(const std::string& kind) {
 class Mapper {
  public:
   Mapper(const TsGraph& g, const Shape& input_shape, const std::string& name)
-      : g_(g), b_(name, "torchscript", input_shape), id_(g.values.size(), kNotData),
+      : g_(g), b_(name, "torchscript", input_shape), input_rank_(static_cast<int>(input_shape.size()) + 1),
+        id_(g.values.size(), kNotData),
         users_(g.values.size()), done_(g.nodes.size(), false) {
     for (size_t n = 0; n < g.nodes.size(); ++n) {
       for (int v : g.nodes[n].inputs) users_[static_cast<size_t>(v)].push_back(static_cast<int>(n));
@@ -155,6 +160,7 @@ class Mapper {
 
   const TsGraph& g_;
   GraphBuilder b_;
+  int input_rank_;  // of the model's input, batch included
   std::vector<int> id_;                 // per value: builder id, kNotData or kPoisoned
   std::vector<std::vector<int>> users_;  // per value: reading nodes
   std::vector<bool> done_;              // nodes consumed by a pattern of an earlier node

@@ -115,17 +115,18 @@ class Dataset:
 
     def predict(self, arch=None, device=None, batch=None, mode="inference",
                 estimator="measured-layers", campaign_file="", torchscript="",
-                input_shape=(), prefer_measured=False):
+                input_shape=(), prefer_measured=False, include_flagged=False):
         """Energy and time of one iteration of ``arch`` (a zoo name, or a name in
         ``campaign_file``) or of a ``torchscript`` file traced at ``input_shape`` (batch
         first), on ``device`` (a device class of this dataset). An estimate: see
-        ``Prediction``."""
+        ``Prediction``. ``include_flagged`` trains on measurements with quality flags too,
+        as ``fit(include_flagged=True)`` does."""
         if device is None:
             raise ValueError("device: a device class of the dataset is required")
         doc = _wattfleet.predict(self.db, device, arch or "", campaign_file,
                                  os.fspath(torchscript) if torchscript else "",
                                  [int(x) for x in input_shape], batch, mode, estimator,
-                                 prefer_measured)
+                                 prefer_measured, include_flagged)
         return Prediction(json.loads(doc))
 
 

@@ -173,13 +173,13 @@ TEST(Estimators, LayerwiseStateRoundTripsAndCorruptStateIsRefused) {
     EXPECT_EQ((*e)->FromJson(bad).code(), StatusCode::kCorruption) << what;
   };
   nlohmann::json bad = state;
-  bad["measured"].begin().value().begin().value() = -1.0;
+  bad["inner"]["measured"].begin().value().begin().value() = -1.0;
   refused(bad, "a negative measurement");
   bad = state;
-  bad["ratio_range"].begin().value() = {2.0, 1.0};
+  bad["inner"]["ratio_range"].begin().value() = {2.0, 1.0};
   refused(bad, "a reversed range");
   bad = state;
-  bad["kappa"]["12x"] = 1.0;
+  bad["inner"]["kappa"]["12x"] = 1.0;
   refused(bad, "a batch that is not a number");
   bad = state;
   bad["estimator"] = "wattlayer";

@@ -158,7 +158,7 @@ TEST(Pre, JsonRoundTripPredictsIdentically) {
   auto fitted = Pre();
   ASSERT_TRUE(fitted->Fit({}, train, Target::kEnergy).ok());
   nlohmann::json broken = fitted->ToJson();
-  broken["alpha"].erase(0);
+  broken["inner"]["alpha"].erase(0);
   EXPECT_EQ(pre->FromJson(broken).code(), StatusCode::kCorruption);
 }
 

@@ -5,6 +5,8 @@
 
 #include <map>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -30,7 +32,16 @@ struct Estimate {
   // What the caller should know about this estimate: types priced without a model of their
   // own, sizes or batches outside what the fit has seen. Empty when there is nothing to say.
   std::vector<std::string> warnings;
+  // The method's own interval at kOwnIntervalLevel around `value` where it has one without
+  // whole models to calibrate it on (the layer-wise small-data interval,
+  // docs/estimators.md); empty otherwise.
+  std::optional<std::pair<double, double>> interval;
+  // How far beyond the work it was fitted on the estimate reaches: the largest ratio of a
+  // layer's (or, for model-level methods, the model's) work to the most work measured of its
+  // kind. At most 1: within the data.
+  double reach = 1.0;
 };
+inline constexpr double kOwnIntervalLevel = 0.9;
 
 // `s` with its per-iteration features (MACs, FLOPs, input and output elements: per-sample
 // figures times the batch) at `batch` instead of s.batch. Parameters do not scale.
@@ -61,6 +72,17 @@ class Estimator {
   // document this estimator did not write.
   virtual nlohmann::json ToJson() const = 0;
   virtual Status FromJson(const nlohmann::json& state) = 0;
+
+  // The features of every layer the dataset knows (TrainingSet::layer_features), for methods
+  // that price whole models whose layers were never measured alone (the layer-wise κ). Set
+  // before Fit; not owned; null: none.
+  void UseLayerFeatures(const LayerCatalog* features) { features_ = features; }
+
+ protected:
+  const LayerCatalog* layer_features() const { return features_; }
+
+ private:
+  const LayerCatalog* features_ = nullptr;
 };
 
 // `estimator`'s prediction for `model`, raised where needed so that it never falls as the

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,18 @@ struct EvalPoint {
   double measured = 0, predicted = 0;
   int fold = 0;  // the fold it was held out in
   int64_t batch = 1;
+  // The estimate's own interval (Estimate::interval, the small-data interval) where it had
+  // one.
+  std::optional<std::pair<double, double>> own;
 };
+
+// How often the points' own intervals held their measurement, over the points that had one:
+// {fraction, count}; count 0 when none had one.
+struct OwnCoverageFigure {
+  double fraction = -1;
+  int n = 0;
+};
+OwnCoverageFigure OwnCoverage(const std::vector<EvalPoint>& points);
 
 // A split-conformal prediction interval of nominal coverage 90 %: [p·e^−q, p·e^q] around a
 // prediction p, with q the ⌈0.9 (n + 1)⌉-th smallest of n held-out |ln(predicted/measured)|
@@ -59,6 +72,7 @@ struct EvalResult {
   std::string error;                    // why nothing was scored, if n == 0
   std::vector<EvalPoint> points;        // the n scored predictions, fold by fold
   Interval interval;                    // from `points`, with its cross-fitted coverage
+  OwnCoverageFigure own_coverage;       // of the estimates' own (small-data) intervals
 };
 
 // Called each time an estimator has been fitted and scored on one fold, with its name: what
@@ -75,6 +89,19 @@ int64_t EvaluationFolds(const TrainingData& data, size_t estimators, Target targ
 std::vector<EvalResult> Evaluate(const TrainingData& data,
                                  const std::vector<std::string>& estimators, Target target,
                                  Split split, int folds = 5, const FoldDone& fold_done = nullptr);
+
+// Layer-level evaluation, for a dataset of layer measurements alone (an imported lab's
+// per-layer CSVs): grouped k-fold over distinct layers (a layer's repeats and batches stay in
+// one fold), each held-out layer predicted as a model of that one layer. Results have level
+// "layer" and split "kfold". Only methods that price layers can be scored; the others say why
+// in `error`.
+std::vector<EvalResult> EvaluateLayers(const TrainingData& data,
+                                       const std::vector<std::string>& estimators,
+                                       Target target, int folds = 5,
+                                       const FoldDone& fold_done = nullptr);
+// How many times EvaluateLayers calls `fold_done`.
+int64_t LayerEvaluationFolds(const TrainingData& data, size_t estimators, Target target,
+                             int folds = 5);
 
 // Fits on all of `train` and scores on `test`'s whole models (split "campaign": held-out
 // campaigns, e.g. architectures at sizes or batches the training set never measured).

@@ -54,6 +54,13 @@ double LayerMemory(const LayerSample& s);
 // depthwise 3x3 and a dense 1x1 convolution of equal MACs run at very different speeds on
 // every device ("Conv2d/grouped", "Conv2d/1x1", "Conv2d/kxk").
 std::string CostGroup(const LayerSample& s);
+// The kin of a layer type: the kind of kernel it runs on every framework ("matmul" for Linear,
+// attention, Transformer blocks and recurrent cells; "conv"; "elementwise"; "norm"; "pool";
+// "copy" for layers that move their tensor; "view"), "" for a type it does not know. A type
+// without a curve of its own is priced by its kin's curves first: a Transformer block runs
+// matrix products at a Linear's rate, not at a convolution's.
+std::string_view CostKin(std::string_view type);
+
 // The type part of a group ("Conv2d" for "Conv2d/1x1").
 std::string CostGroupType(const std::string& group);
 
@@ -96,6 +103,11 @@ class LayerCostModel {
 // keys (repeats of one layer stay in one fold). Infinity when a fold cannot be fitted.
 double CrossValidateCost(const std::vector<const LayerSample*>& samples, CostShape shape,
                          Target target, size_t folds = 5);
+
+// |ln(predicted / measured)| of every layer of `samples` under the same K-fold cross-validation
+// (what the layer-wise small-data interval is made of). Empty when a fold cannot be fitted.
+std::vector<double> CrossValidatedLogErrors(const std::vector<const LayerSample*>& samples,
+                                            CostShape shape, Target target, size_t folds = 5);
 
 // Non-negative least squares of y ~ X on relative residuals (each row divided by its y), by
 // enumeration of the active set: exact for the few columns used here (at most 6). Empty when

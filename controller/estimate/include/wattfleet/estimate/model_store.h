@@ -29,7 +29,7 @@ namespace wattfleet {
 // The layout of the rows this build writes (the columns' meaning and the training
 // description). Rows of another format version are ignored, never misread; an estimator whose
 // ToJson layout changes is caught by its FromJson (Corruption), and fitted again.
-inline constexpr int kModelFormatVersion = 1;
+inline constexpr int kModelFormatVersion = 2;
 
 // The samples of one device class and mode: what an estimator is fitted on.
 struct TrainingSet {
@@ -39,6 +39,7 @@ struct TrainingSet {
   std::vector<ModelSample> models;  // whole models and probes
   std::map<std::string, LayerSample> layer_features;  // TrainingData::layer_features
   std::vector<int64_t> measurement_ids;  // TrainingData::measurement_ids of this class and mode
+  bool include_flagged = false;           // flagged measurements were kept (TrainingData)
 };
 TrainingSet SelectTrainingSet(const TrainingData& data, const std::string& device_class,
                               const std::string& mode);
@@ -51,8 +52,13 @@ struct TrainingSetInfo {
   int64_t first_measurement_id = 0;  // 0 when there is none
   int64_t last_measurement_id = 0;
   std::string fingerprint;  // 64 hex digits
+  int64_t imported_samples = 0;  // samples from imported rows (counted in `measurements`)
+  bool include_flagged = false;  // measurements with quality flags were trained on
   nlohmann::json ToJson() const;
 };
+// The counts of `set` (samples, imported ones, measurements, the flags switch) into `info`:
+// what Describe reports, and what a caller without a store shows.
+void FillCounts(const TrainingSet& set, TrainingSetInfo* info);
 
 struct StoredModel {
   int64_t id = 0;  // assigned by Save

@@ -79,6 +79,8 @@ struct TrainingData {
   // in storage order, flagged ones included: what a stored model's fingerprint is taken over
   // (model_store.h), so that any new measurement means a new fit.
   std::map<std::pair<std::string, std::string>, std::vector<int64_t>> measurement_ids;
+  // Whether flagged measurements were kept (TrainingDataOptions::include_flagged).
+  bool include_flagged = false;
   // Device classes with samples, sorted.
   std::vector<std::string> DeviceClasses() const;
 };

@@ -50,6 +50,8 @@ struct ReportOptions {
   // Scatter plots draw at most this many points (evenly subsampled, and the plot says so),
   // which keeps the file small for large datasets.
   size_t max_scatter_points = 1500;
+  // Evaluate on measurements with quality flags too (left out by default, as for `fit`).
+  bool include_flagged = false;
 };
 
 struct Report {

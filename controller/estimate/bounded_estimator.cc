@@ -1,0 +1,286 @@
+// Estimators held to the device's physical bounds (bounded_estimator.h).
+#include "bounded_estimator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/estimate/physical_bounds.h"
+
+namespace wattfleet {
+namespace {
+
+bool Finite(double v) { return std::isfinite(v) && v >= 0; }
+
+// The most work measured, by cost group and by kind of work, and the largest whole model: what
+// an estimate's reach is measured against.
+struct WorkSeen {
+  std::map<std::string, double> by_group, by_kind;
+  double model_macs = 0;
+
+  void Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
+           Target target) {
+    by_group.clear();
+    by_kind.clear();
+    model_macs = 0;
+    for (const LayerSample& s : layers) {
+      if (!(TargetOf(s, target) > 0)) continue;
+      const double w = LayerWork(s);
+      double& g = by_group[CostGroup(s)];
+      g = std::max(g, w);
+      double& k = by_kind[std::string(WorkKind(s))];
+      k = std::max(k, w);
+    }
+    for (const ModelSample& m : models) {
+      if (m.kind == JobKind::kModel && TargetOf(m, target) > 0) {
+        model_macs = std::max(model_macs, m.macs);
+      }
+    }
+  }
+
+  // The largest ratio of a layer's work to the most measured of its group (else its type,
+  // else its kind of work); the model's MACs against the largest model's where no layer can
+  // be placed. 1 within the data.
+  double Reach(const ModelSample& m, const std::vector<LayerSample>& layers) const {
+    double reach = 1.0;
+    bool placed = false;
+    for (const LayerSample& s : layers) {
+      if (IsViewLayer(s)) continue;
+      const double w = LayerWork(s);
+      double seen = 0;
+      for (const std::string& where : {CostGroup(s), s.type}) {
+        if (auto it = by_group.find(where); it != by_group.end() && seen == 0) seen = it->second;
+      }
+      if (seen == 0) {
+        if (auto it = by_kind.find(std::string(WorkKind(s))); it != by_kind.end()) seen = it->second;
+      }
+      if (seen > 0) {
+        placed = true;
+        reach = std::max(reach, w / seen);
+      }
+    }
+    if (!placed && model_macs > 0 && m.macs > 0) reach = std::max(reach, m.macs / model_macs);
+    return reach;
+  }
+
+  nlohmann::json ToJson() const {
+    return {{"by_group", by_group}, {"by_kind", by_kind}, {"model_macs", model_macs}};
+  }
+  void FromJson(const nlohmann::json& j) {
+    by_group = j.at("by_group").get<std::map<std::string, double>>();
+    by_kind = j.at("by_kind").get<std::map<std::string, double>>();
+    model_macs = j.at("model_macs").get<double>();
+  }
+};
+
+std::string Figure(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
+class BoundedEstimator final : public Estimator {
+ public:
+  explicit BoundedEstimator(EstimatorFactory make) : make_(std::move(make)), inner_(make_()) {}
+
+  std::string name() const override { return inner_->name(); }
+
+  Status Fit(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
+             Target target) override {
+    target_ = target;
+    time_.reset();
+    inner_ = make_();
+    inner_->UseLayerFeatures(layer_features());
+    WF_RETURN_IF_ERROR(inner_->Fit(layers, models, target));
+    bounds_ = FitPhysicalBounds(layers, models, target);
+    seen_.Fit(layers, models, target);
+    if (target == Target::kEnergy) {
+      // The time twin: the same method on the same samples, itself bounded. Without it (a
+      // dataset of energy only) the energy stands on its own bounds.
+      auto twin = std::make_unique<BoundedEstimator>(make_);
+      twin->UseLayerFeatures(layer_features());
+      if (twin->Fit(layers, models, Target::kTime).ok()) time_ = std::move(twin);
+    }
+    return Status::OK();
+  }
+
+  Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
+    WF_ASSIGN_OR_RETURN(Estimate e, inner_->Predict(m, catalog));
+    if (!Finite(e.value)) {
+      return Status::Internal(name() + ": a non-finite or negative estimate (" +
+                              Figure(e.value) + ") for " + m.name + " was refused");
+    }
+    for (double v : e.layers) {
+      if (!Finite(v)) {
+        return Status::Internal(name() + ": a non-finite or negative layer estimate for " +
+                                m.name + " was refused");
+      }
+    }
+    const std::vector<LayerSample> nodes = Nodes(m, catalog);
+    e.reach = seen_.Reach(m, nodes);
+    RaiseToLowerBounds(m, nodes, &e);
+    if (time_ != nullptr) {
+      WF_ASSIGN_OR_RETURN(Estimate t, time_->Predict(m, catalog));
+      HoldPower(t, &e);
+    }
+    if (e.interval) {
+      e.interval->first = std::min(e.interval->first, e.value);
+      e.interval->second = std::max(e.interval->second, e.value);
+    }
+    return e;
+  }
+
+  std::vector<std::string> UnmodelledTypes() const override { return inner_->UnmodelledTypes(); }
+
+  nlohmann::json ToJson() const override {
+    nlohmann::json j = {{"estimator", name()},
+                        {"inner", inner_->ToJson()},
+                        {"target", TargetName(target_)},
+                        {"bounds", bounds_.ToJson()},
+                        {"seen", seen_.ToJson()}};
+    if (time_ != nullptr) j["time"] = time_->ToJson();
+    return j;
+  }
+
+  Status FromJson(const nlohmann::json& j) override {
+    WF_RETURN_IF_ERROR(CheckStateOf(j, name()));
+    if (!j.contains("inner") || !j.contains("bounds") || !j.contains("seen") ||
+        !j.contains("target")) {
+      return Status::Corruption(name() + ": stored state has no physical bounds");
+    }
+    auto inner = make_();
+    WF_RETURN_IF_ERROR(inner->FromJson(j.at("inner")));
+    WF_ASSIGN_OR_RETURN(PhysicalBounds bounds, PhysicalBounds::FromJson(j.at("bounds")));
+    WorkSeen seen;
+    try {
+      seen.FromJson(j.at("seen"));
+    } catch (const nlohmann::json::exception& e) {
+      return Status::Corruption(name() + ": malformed reach state: " + e.what());
+    }
+    std::unique_ptr<BoundedEstimator> twin;
+    if (auto t = j.find("time"); t != j.end()) {
+      twin = std::make_unique<BoundedEstimator>(make_);
+      WF_RETURN_IF_ERROR(twin->FromJson(*t));
+    }
+    target_ = j.at("target") == "time" ? Target::kTime : Target::kEnergy;
+    inner_ = std::move(inner);
+    bounds_ = std::move(bounds);
+    seen_ = std::move(seen);
+    time_ = std::move(twin);
+    return Status::OK();
+  }
+
+ private:
+  // The model's layers at its batch and in its mode, where the catalog has them all.
+  static std::vector<LayerSample> Nodes(const ModelSample& m, const LayerCatalog& catalog) {
+    std::vector<LayerSample> out;
+    out.reserve(m.layer_keys.size());
+    for (const std::string& key : m.layer_keys) {
+      auto it = catalog.find(key);
+      if (it == catalog.end()) return {};
+      LayerSample s = AtBatch(it->second, m.batch);
+      s.mode = m.mode;
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  // No layer below its lower bound; a model-level estimate not below its layers' bounds
+  // together (or its MACs at the best rate, without a layer list).
+  void RaiseToLowerBounds(const ModelSample& m, const std::vector<LayerSample>& nodes,
+                          Estimate* e) const {
+    if (bounds_.empty()) return;
+    int raised = 0;
+    double total_bound = 0;
+    std::vector<double> bound(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      bound[i] = bounds_.LayerLowerBound(nodes[i]);
+      total_bound += bound[i];
+    }
+    if (!e->layers.empty() && e->layers.size() == nodes.size()) {
+      double sum = 0;
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (e->layers[i] < bound[i]) {
+          e->layers[i] = bound[i];
+          ++raised;
+        }
+        sum += e->layers[i];
+      }
+      e->value = sum;
+    } else {
+      // A model the catalog cannot place is bound by its MACs at the best MAC rate.
+      if (nodes.empty()) total_bound = m.macs * bounds_.LeastCostPerWork("macs");
+      if (e->value < total_bound) {
+        e->value = total_bound;
+        raised = 1;
+      }
+    }
+    if (e->interval) e->interval->first = std::max(e->interval->first, std::min(total_bound, e->value));
+    if (raised > 0) {
+      e->warnings.push_back(
+          "raised to the device's physical bounds: the method priced " +
+          (e->layers.empty() ? std::string("the model") : std::to_string(raised) + " layer(s)") +
+          " faster than the device's best measured or declared rate allows");
+    }
+  }
+
+  // Energy between idle and the highest power times the time twin's estimate, layer by layer
+  // where both attribute to the same layers, else for the whole model.
+  void HoldPower(const Estimate& t, Estimate* e) const {
+    const double idle = bounds_.idle_w, high = bounds_.max_w;
+    if (!bounds_.HasPowerBand()) return;
+    int held = 0;
+    auto hold = [&](double* energy, double time) {
+      if (!(time > 0)) return;
+      const double v = std::clamp(*energy, idle * time, high * time);
+      if (v != *energy) ++held;
+      *energy = v;
+    };
+    if (!e->layers.empty() && e->layers.size() == t.layers.size()) {
+      double sum = 0;
+      for (size_t i = 0; i < e->layers.size(); ++i) {
+        hold(&e->layers[i], t.layers[i]);
+        sum += e->layers[i];
+      }
+      const double scale = e->value > 0 ? sum / e->value : 1.0;
+      e->value = sum;
+      if (e->interval) {
+        e->interval->first *= scale;
+        e->interval->second *= scale;
+      }
+    } else {
+      const double before = e->value;
+      hold(&e->value, t.value);
+      if (before > 0 && e->value != before) {
+        for (double& v : e->layers) v *= e->value / before;
+      }
+    }
+    if (e->interval && t.value > 0) {
+      e->interval->first =
+          std::max(e->interval->first, idle * (t.interval ? t.interval->first : t.value));
+      if (t.interval) e->interval->second = std::min(e->interval->second, high * t.interval->second);
+    }
+    if (held > 0) {
+      e->warnings.push_back("energy held between the device's idle power (" + Figure(idle) +
+                            " W) and its highest power (" + Figure(high) +
+                            " W) over the estimated time");
+    }
+  }
+
+  EstimatorFactory make_;
+  std::unique_ptr<Estimator> inner_;
+  Target target_ = Target::kEnergy;
+  PhysicalBounds bounds_;
+  WorkSeen seen_;
+  std::unique_ptr<BoundedEstimator> time_;  // energy only: the same method for time
+};
+
+}  // namespace
+
+std::unique_ptr<Estimator> WithPhysicalBounds(EstimatorFactory make) {
+  return std::make_unique<BoundedEstimator>(std::move(make));
+}
+
+}  // namespace wattfleet
