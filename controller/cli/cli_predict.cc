@@ -279,6 +279,8 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   }
   for (const Estimate& e : estimates) {
     for (const std::string& w : e.warnings) {
+      // One line lists the types without a curve (`unmodelled_types`), not one note each.
+      if (w.find(" has no cost model of its own") != std::string::npos) continue;
       const bool bound = w.rfind("raised to the device", 0) == 0 || w.rfind("energy held", 0) == 0;
       AddNote(&p, bound ? kNoteBound : kNoteDetail, w);
     }
@@ -457,10 +459,12 @@ void PrintTable(const Prediction& p) {
                   Figure(energy).c_str(), Figure(time).c_str(), repeats.c_str());
     }
   }
-  for (const std::string& t : p.unmodelled) {
-    std::printf("note: no model of its own for %s (bounded by the fitted types)\n", t.c_str());
-  }
   for (const std::string& n : p.notes) std::printf("note: %s\n", n.c_str());
+  if (!p.unmodelled.empty()) {
+    std::printf("note: no cost model of their own, priced by their kin's or their kind of "
+                "work's curves within the costs measured: %s\n",
+                JoinNames(p.unmodelled).c_str());
+  }
 }
 
 }  // namespace

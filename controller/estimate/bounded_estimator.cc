@@ -1,5 +1,5 @@
 // Estimators held to the device's physical bounds (bounded_estimator.h).
-#include "bounded_estimator.h"
+#include "wattfleet/estimate/bounded_estimator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -221,7 +221,7 @@ class BoundedEstimator final : public Estimator {
     if (raised > 0) {
       e->warnings.push_back(
           "raised to the device's physical bounds: the method priced " +
-          (e->layers.empty() ? std::string("the model") : std::to_string(raised) + " layer(s)") +
+          std::string(e->layers.empty() ? "the model" : "some layers") +
           " faster than the device's best measured or declared rate allows");
     }
   }

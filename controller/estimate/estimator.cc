@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "wattfleet/campaign/estimator_names.h"
-#include "bounded_estimator.h"
+#include "wattfleet/estimate/bounded_estimator.h"
 #include "estimator_pre.h"
 #include "estimator_layerwise.h"
 #include "estimator_thor.h"

@@ -199,12 +199,22 @@ class LayerwiseEstimator final : public Estimator {
     for (const auto& [group, samples] : by_group) {
       if (group != CostGroupType(group)) fit_group(group, samples);
     }
+    // A type measured too little for a curve (1 or 2 distinct layers) is priced roofline-style
+    // from its own layers: its median cost per unit of work, never a flat cost and never
+    // another type's curve.
+    type_cost_.clear();
     for (const auto& [type, samples] : by_type) {
-      if (!curves_.count(type)) unmodelled_.push_back(type);
+      if (curves_.count(type)) continue;
+      std::vector<double> per_work;
+      for (const LayerSample* s : samples) per_work.push_back(TargetOf(*s, target) / LayerWork(*s));
+      std::sort(per_work.begin(), per_work.end());
+      if (!per_work.empty() && per_work[per_work.size() / 2] > 0) {
+        type_cost_[type] = per_work[per_work.size() / 2];
+      }
+      unmodelled_.push_back(type);
     }
-    if (curves_.empty()) {
-      return Status::Unavailable(name() + ": needs at least " + std::to_string(kMinDistinct) +
-                                 " distinct measured layers of one type");
+    if (curves_.empty() && type_cost_.empty()) {
+      return Status::Unavailable(name() + ": needs measured layers");
     }
 
     // κ by least squares through the origin on relative errors over the whole models
@@ -301,6 +311,7 @@ class LayerwiseEstimator final : public Estimator {
             {"ratio_range", ratio_range_}, {"kin_range", kin_range_},
             {"unmodelled", unmodelled_}, {"log_q", log_q_},
             {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
+            {"type_cost", type_cost_},
             {"bounds", bounds_.ToJson()}};
   }
 
@@ -341,6 +352,12 @@ class LayerwiseEstimator final : public Estimator {
       unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
       log_q_ = j.at("log_q").get<std::map<std::string, double>>();
       top_cost_ = j.at("top_cost").get<std::map<std::string, double>>();
+      type_cost_ = j.at("type_cost").get<std::map<std::string, double>>();
+      for (const auto& [type, c] : type_cost_) {
+        if (!(c > 0) || !std::isfinite(c)) {
+          return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
+        }
+      }
       kappa_log_q_ = j.at("kappa_log_q").get<double>();
       WF_ASSIGN_OR_RETURN(bounds_, PhysicalBounds::FromJson(j.at("bounds")));
       bool spreads_ok = kappa_log_q_ >= 0 && std::isfinite(kappa_log_q_);
@@ -356,7 +373,7 @@ class LayerwiseEstimator final : public Estimator {
       unseen_.clear();
       bool kappa_ok = !kappa_.empty();
       for (const auto& [batch, k] : kappa_) kappa_ok = kappa_ok && batch >= 0 && k > 0;
-      if (curves_.empty() || !kappa_ok) {
+      if ((curves_.empty() && type_cost_.empty()) || !kappa_ok) {
         return Status::Corruption(name() + ": stored state has no curve or no κ");
       }
       return Status::OK();
@@ -475,8 +492,13 @@ class LayerwiseEstimator final : public Estimator {
   double Regressed(const LayerSample& s, Flags* flags) const {
     const LayerCostModel* curve = CurveOf(s);
     // A view without measurements of its own costs a call, not element-wise work.
-    if (curve == nullptr && IsViewLayer(s) && bounds_.floor > 0) return bounds_.floor;
+    if (curve == nullptr && IsViewLayer(s) && bounds_.floor > 0 && !type_cost_.count(s.type)) {
+      return bounds_.floor;
+    }
     if (curve == nullptr) {
+      if (auto own = type_cost_.find(s.type); own != type_cost_.end()) {
+        return std::max(bounds_.floor, LayerWork(s) * own->second);
+      }
       unseen_.insert(s.type);
       if (flags != nullptr) flags->unseen.insert(s.type);
       return Unmodelled(s);
@@ -486,7 +508,44 @@ class LayerwiseEstimator final : public Estimator {
       double& worst = flags->beyond[CostGroup(s)];
       worst = std::max(worst, factor);
     }
-    return curve->Predict(s);
+    const double own = curve->Predict(s);
+    // A group priced by its type's curve (no curve of its own) runs a kernel that type's
+    // measured layers may not: the geometric mean with what it is equivalent to.
+    if (CurveKeyOf(s) != CostGroup(s)) {
+      if (const double same = Equivalent(s); same > 0 && own > 0) return std::sqrt(own * same);
+    }
+    return own;
+  }
+
+  // What a convolution without a curve of its group costs as the work it is equivalent to: a
+  // 1x1 convolution is a matrix product (a Linear of the same MACs, the GEMM frameworks often
+  // run it as); a grouped (depthwise) one streams its tensor with a few MACs per element, as
+  // element-wise layers do. 0 where no such curve was fitted.
+  double Equivalent(const LayerSample& s) const {
+    const std::string group = CostGroup(s);
+    auto ends_with = [&](const char* tail) {
+      const std::string t(tail);
+      return group.size() > t.size() && group.compare(group.size() - t.size(), t.size(), t) == 0;
+    };
+    if (ends_with("/1x1")) {
+      auto it = curves_.find("Linear");
+      return it != curves_.end() ? it->second.Predict(s) : 0.0;
+    }
+    if (!ends_with("/grouped")) return 0.0;
+    LayerSample streamed = s;  // work counted in elements, as element-wise layers count it
+    streamed.macs = streamed.flops = 0;
+    double log_sum = 0;
+    int n = 0;
+    for (const auto& [key, curve] : curves_) {
+      if (key != CostGroupType(key) || CostKin(key) != "elementwise") continue;
+      auto kind = work_kind_.find(key);
+      if (kind == work_kind_.end() || kind->second != "elements") continue;
+      if (const double v = curve.Predict(streamed); v > 0) {
+        log_sum += std::log(v);
+        ++n;
+      }
+    }
+    return n > 0 ? std::exp(log_sum / n) : 0.0;
   }
 
   // A measured layer at `batch`: its measurement there; between two measured batches, the
@@ -544,6 +603,7 @@ class LayerwiseEstimator final : public Estimator {
   std::map<std::string, double> top_cost_;  // curve key → cost per work of its largest layer
   double kappa_log_q_ = kDefaultKappaLogQ;
   PhysicalBounds bounds_;                   // of the target: the floor, the best rates
+  std::map<std::string, double> type_cost_;  // type without a curve → its median cost per work
   std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
   // WorkKind → the least and most cost per unit of work measured.
   std::map<std::string, std::pair<double, double>> ratio_range_;

@@ -78,6 +78,20 @@ def test_predict_refuses_what_the_command_refuses(measured_db):
         ds.predict(arch="lenet5", device="cpu", batch=0)
 
 
+def test_predict_has_an_interval_and_takes_the_flags_switch(measured_db):
+    ds = wattfleet.Dataset(measured_db)
+    p = ds.predict(arch="lenet5", device="cpu", batch=4, include_flagged=True)
+    cli = run_json("predict", "--db", measured_db, "--arch", "lenet5", "--device", "cpu",
+                   "--batch", "4", "--include-flagged")
+    assert p.time_s == cli["time_s"]
+    assert p.training_set["include_flagged"] is True
+    assert ds.predict(arch="lenet5", device="cpu", batch=4).training_set["include_flagged"] is False
+    low, high = p.time_s_interval
+    assert low <= p.time_s <= high
+    assert p.reach >= 1.0
+    assert p.reach_text == cli["reach_text"]
+
+
 def test_energy_grows_with_the_batch(measured_db):
     ds = wattfleet.Dataset(measured_db)
     energies = [ds.predict(arch="lenet5", device="cpu", batch=b).energy_j for b in (1, 4, 16)]

@@ -1,4 +1,4 @@
-// Physical sanity of the estimators over the whole zoo: fitted on the layers and whole models
+// Physical sanity of the estimators over the whole zoo (their implied power included): fitted on the layers and whole models
 // of three architectures (a MobileNet, a BERT, an LSTM) at batches 1 and 8, with costs from a
 // saturating per-type law, every zoo architecture's predicted time and energy must not fall
 // as the batch grows, no layer may be predicted above its whole model, and a layer of a type
@@ -34,6 +34,11 @@ double LawTime(const LayerSample& s, std::mt19937& rng) {
   return t * noise(rng);
 }
 
+// Power: 5 W idle; 18 W for layers with MACs, 12 W for the others, 15 W for whole models (each
+// within the energy's own 3 % noise).
+constexpr double kIdleW = 5, kHighW = 18;
+double PowerOf(const LayerSample& s) { return s.macs > 0 ? kHighW : 12; }
+
 struct Fixture {
   TrainingData data;
   LayerCatalog catalog;
@@ -53,7 +58,10 @@ Fixture Train() {
       for (const auto& [key, layer] : sample->catalog) {
         LayerSample s = layer;
         s.time_s = LawTime(s, rng);
-        s.energy_j = 15 * s.time_s;
+        // Energy read by its own meter: its noise is not the time's, so that an energy and a
+        // time fitted apart can imply a power no layer was measured at.
+        s.energy_j = PowerOf(s) * LawTime(s, rng);
+        s.energy_dynamic_j = s.energy_j - kIdleW * s.time_s;
         cost[key] = s.time_s;
         f.data.layers.push_back(s);
         f.catalog.emplace(key, layer);
@@ -62,6 +70,7 @@ Fixture Train() {
       for (const std::string& key : m.layer_keys) sum += cost[key];
       m.time_s = 1.1 * sum;
       m.energy_j = 15 * m.time_s;
+      m.energy_dynamic_j = (15 - kIdleW) * m.time_s;
       m.family = name;
       f.data.models.push_back(m);
     }
@@ -134,6 +143,36 @@ TEST_P(ZooSanity, MonotoneInBatchBoundedLayersWarnedTypes) {
   }
 }
 
+// The power a prediction implies (its energy over its time) stays between the device's idle
+// power and the highest power measured on it, for every zoo architecture at batches 1-32.
+TEST_P(ZooSanity, ImpliedPowerStaysBetweenIdleAndTheHighestPower) {
+  static const Fixture f = Train();
+  auto energy = MakeEstimator(GetParam());
+  auto time = MakeEstimator(GetParam());
+  ASSERT_TRUE(energy.ok() && time.ok());
+  ASSERT_TRUE((*energy)->Fit(f.data.layers, f.data.models, Target::kEnergy).ok());
+  ASSERT_TRUE((*time)->Fit(f.data.layers, f.data.models, Target::kTime).ok());
+  double highest = 0;  // the highest power measured: what the band allows
+  for (const LayerSample& s : f.data.layers) highest = std::max(highest, s.energy_j / s.time_s);
+  for (const ModelSample& m : f.data.models) highest = std::max(highest, m.energy_j / m.time_s);
+  ASSERT_GT(highest, kHighW * 0.9);
+  for (const std::string& name : ZooNames()) {
+    auto arch = FindZooArchitecture(name);
+    ASSERT_TRUE(arch.ok()) << name;
+    for (int64_t batch : {1, 2, 4, 8, 16, 32}) {
+      auto sample = MakeArchitectureSample(*arch, batch, "cpu", "inference");
+      ASSERT_TRUE(sample.ok()) << name;
+      auto e = PredictMonotoneInBatch(**energy, sample->model, sample->catalog);
+      auto t = PredictMonotoneInBatch(**time, sample->model, sample->catalog);
+      ASSERT_TRUE(e.ok() && t.ok()) << name;
+      const double power = e->value / t->value;
+      const std::string where = GetParam() + " " + name + " batch " + std::to_string(batch);
+      EXPECT_GE(power, kIdleW * (1 - 1e-6)) << where;
+      EXPECT_LE(power, highest * (1 + 1e-6)) << where;
+    }
+  }
+}
+
 // An estimator whose prediction falls as the batch grows past 4 (as a framework's kernel
 // switch can make a method predict): the guard raises it, scales the layers, and says so.
 class Falling final : public Estimator {
@@ -144,7 +183,10 @@ class Falling final : public Estimator {
   }
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
     const double v = m.batch <= 4 ? 1.0 * m.batch : 0.5 * m.batch;
-    return Estimate{v, -1, {v / 2, v / 2}, {}};
+    Estimate e;
+    e.value = v;
+    e.layers = {v / 2, v / 2};
+    return e;
   }
   nlohmann::json ToJson() const override { return nlohmann::json::object(); }
   Status FromJson(const nlohmann::json&) override { return Status::OK(); }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "cli_evaluate.h"
 #include "wattfleet/estimate/architecture_sample.h"
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/import/external_store.h"
@@ -159,6 +160,78 @@ TEST(ImportLayers, LayerAndModelRowsTrainTheLayerEstimators) {
     EXPECT_GT(e->value, data->models[0].time_s) << name;
     EXPECT_LT(e->value, data->models[1].time_s) << name;
   }
+}
+
+// A lab's per-layer CSVs alone are a dataset `fit` fits, scores (layer by layer, grouped by
+// layer) and stores; its whole models, imported apart, are scored without being trained on
+// (--holdout-campaign import:SOURCE); and once trained on, they set κ.
+TEST(ImportLayers, LayerOnlyImportsAreFittedScoredAndStored) {
+  TempDir dir;
+  dir.Write("layers.csv", LayerCsv());
+  const std::string db = dir.File("lab.db");
+  auto import = [&](const char* mapping, const char* text) {
+    auto store = ExternalStore::Open(db);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    auto batch = LoadImport(dir.Write(mapping, text));
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    ASSERT_TRUE((*store)->Import(*batch).ok());
+  };
+  import("layers.yaml", kLayerMapping);
+  ASSERT_TRUE(HasEstimatorSamples(db)) << "layer rows are the estimators', not the power law's";
+
+  EvaluateOptions o;
+  o.db = db;
+  o.estimators = {"wattlayer", "measured-layers", "macs"};
+  o.target = "time";
+  o.split = "both";
+  auto doc = EvaluateDataset(o);
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  int scored = 0;
+  for (const auto& r : (*doc)["results"]) {
+    EXPECT_EQ(r["level"], "layer");
+    EXPECT_EQ(r["split"], "kfold") << "families belong to whole models";
+    if (r["estimator"] == "macs") {
+      EXPECT_EQ(r["n"], 0);
+      EXPECT_NE(r["error"].get<std::string>().find("whole-model"), std::string::npos);
+      continue;
+    }
+    EXPECT_EQ(r["n"], 18) << r.dump();  // every imported layer row, held out once
+    EXPECT_LT(r["median_ape"].get<double>(), 0.25) << r.dump();
+    ++scored;
+  }
+  EXPECT_EQ(scored, 2);
+  bool stored = false;
+  for (const auto& m : (*doc)["models"]) {
+    if (m["estimator"] == "wattlayer") stored |= m["stored"].get<bool>();
+  }
+  EXPECT_TRUE(stored) << (*doc)["models"].dump();
+
+  // The lab's whole models, held out: scored, not trained on.
+  dir.Write("models.csv", ModelCsv());
+  import("models.yaml", kModelMapping);
+  o.holdout_campaigns = {"import:lab-models"};
+  o.split = "kfold";
+  doc = EvaluateDataset(o);
+  ASSERT_TRUE(doc.ok()) << doc.status().message();
+  int held = 0;
+  for (const auto& r : (*doc)["results"]) {
+    if (r["split"] != "campaign" || r["estimator"] != "wattlayer") continue;
+    ++held;
+    EXPECT_EQ(r["n"], 2);
+    for (const auto& p : r["points"]) {
+      EXPECT_NEAR(p["predicted"].get<double>() / p["measured"].get<double>(), 1 / 1.1, 0.1)
+          << "κ is 1 without whole models to train on: the layers' sum";
+    }
+  }
+  EXPECT_EQ(held, 1);
+
+  // Trained on, the imported whole models set κ: 1.1 times the layers' sum.
+  auto data = LoadTrainingData(db);
+  ASSERT_TRUE(data.ok());
+  auto est = MakeEstimator("wattlayer");
+  (*est)->UseLayerFeatures(&data->layer_features);
+  ASSERT_TRUE((*est)->Fit(data->layers, data->models, Target::kTime).ok());
+  EXPECT_NEAR((*est)->ToJson()["inner"]["kappa"]["0"].get<double>(), 1.1, 0.05);
 }
 
 std::string ImportError(const TempDir& dir, const std::string& csv, const std::string& mapping) {

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -470,6 +471,95 @@ TEST_F(PredictTest, TheDatasetsOwnMeasurementStandsBesideTheEstimate) {
   EXPECT_FALSE(b8.measured.has_value());
   EXPECT_EQ(b8.source, "estimate");
   EXPECT_TRUE(PredictionToJson(b8)["measured"].is_null());
+}
+
+}  // namespace
+}  // namespace wattfleet
+
+namespace wattfleet {
+namespace {
+
+// Three small networks, every layer and whole model measured: the data a new user has.
+constexpr const char* kSmallCampaign = R"(name: small
+mode: inference
+batch_size: 16
+devices: [{class: cpu}]
+measurement: {warmup_ms: 10, min_window_ms: 10, target_rel_ci: 0.05, min_repeats: 3,
+              max_repeats: 4, cooldown_ms: 0}
+architectures:
+  - zoo: lenet5
+  - family: mlp
+    sweep: {depth: [2], width: [64], input: [[1, 28, 28]]}
+  - family: cnn
+    sweep: {depth: [2], width: [8], input: [[1, 28, 28]]}
+plan:
+  layers: distinct
+  whole_models: true
+)";
+
+// Every prediction has an interval at a stated level, and says how far beyond the data it
+// reaches: from three whole models, resnet18 at batch 1 is far beyond them.
+TEST(PredictSmallData, EveryPredictionHasAnIntervalAndAReach) {
+  testing::TempDir dir{"wf-small"};
+  const std::string db = dir.File("small.db");
+  testing::BuildSyntheticDataset(db, 0, kSmallCampaign);
+  for (const char* estimator : {"measured-layers", "wattlayer"}) {
+    for (const char* arch : {"lenet5", "resnet18"}) {
+      PredictOptions o;
+      o.db = db;
+      o.device = "cpu";
+      o.source.arch_name = arch;
+      o.estimator = estimator;
+      o.batch = 1;
+      auto p = PredictArchitecture(o);
+      ASSERT_TRUE(p.ok()) << p.status().ToString();
+      const std::string where = std::string(estimator) + " " + arch;
+      ASSERT_TRUE(p->time_s_interval.has_value()) << where;
+      ASSERT_TRUE(p->energy_j_interval.has_value()) << where;
+      EXPECT_LE(p->time_s_interval->first, p->time_s) << where;
+      EXPECT_GE(p->time_s_interval->second, p->time_s) << where;
+      EXPECT_LE(p->energy_j_interval->first, p->energy_j) << where;
+      EXPECT_GE(p->energy_j_interval->second, p->energy_j) << where;
+      EXPECT_NE(p->interval_basis[1].find("layers"), std::string::npos) << where;
+      const nlohmann::json doc = PredictionToJson(*p);
+      EXPECT_TRUE(doc["reach"].is_number()) << where;
+      if (std::string(arch) == "resnet18") {
+        EXPECT_GT(p->reach, 10) << where;
+        EXPECT_NE(p->notes.front().find("beyond the work measured"), std::string::npos)
+            << where << ": the reach is the first note, not one of many";
+      }
+      // No note twice.
+      std::set<std::string> distinct(p->notes.begin(), p->notes.end());
+      EXPECT_EQ(distinct.size(), p->notes.size()) << where;
+    }
+  }
+}
+
+// One switch for flags: a dataset measured beside other work is all flagged; predict refuses
+// it by default, naming the switch, and with --include-flagged predicts, recording in the
+// stored fit that flagged measurements were trained on.
+TEST(PredictSmallData, IncludeFlaggedIsOneSwitch) {
+  testing::TempDir dir{"wf-flagged"};
+  const std::string db = dir.File("flagged.db");
+  const std::vector<JobSpec> all = testing::BuildSyntheticDataset(db, 1000, kSmallCampaign);
+  ASSERT_FALSE(all.empty());
+  for (const JobSpec& job : all) testing::MeasureLater(db, job, {kFlagInterference});
+  PredictOptions o;
+  o.db = db;
+  o.device = "cpu";
+  o.source.arch_name = "lenet5";
+  auto refused = PredictArchitecture(o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("--include-flagged"), std::string::npos)
+      << refused.status().message();
+  o.include_flagged = true;
+  auto p = PredictArchitecture(o);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->training.include_flagged);
+  EXPECT_EQ(testing::QueryInt(db, "SELECT COUNT(*) FROM models WHERE training_json LIKE "
+                                  "'%\"include_flagged\":true%'"),
+            2);
 }
 
 }  // namespace

@@ -370,6 +370,19 @@ TEST_F(TorchScriptImportTest, WrongInputShapeFailsNamingTheFile) {
   EXPECT_NE(r.status().message().find("in_channels"), std::string::npos) << r.status().message();
 }
 
+// An input shape of the wrong rank (here one without its channel dimension, as a user who
+// forgot it would give) is the user's error, naming the rank the first layer expects; before,
+// the convolution went unmapped and the model came out with 0 MACs.
+TEST_F(TorchScriptImportTest, WrongInputRankNamesTheRankExpected) {
+  const std::string path = (dir_ / "small_cnn.pt").string();
+  auto r = ImportTorchScript(path, {32, 32}, "small_cnn");  // rank 3 with the batch; needs 4
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("rank 3"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("expects rank 4"), std::string::npos)
+      << r.status().message();
+}
+
 // `torchscript:` campaign entries: a path relative to the campaign file, the traced shape with
 // its batch dimension, named by the file so that it never shadows a zoo name; a model with
 // unmapped operators is refused at the entry rather than measured in part.

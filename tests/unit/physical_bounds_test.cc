@@ -1,0 +1,349 @@
+// The physical bounds every estimator is held to (physical_bounds.h, bounded_estimator.h), the
+// layer-wise small-data interval, views and kin, and κ from whole models whose layers were
+// never measured alone. The training data is what a new user has: the layers and whole models
+// of three small networks at one batch.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+
+#include "layer_samples.h"
+#include "wattfleet/common/layer.h"
+#include "wattfleet/estimate/architecture_sample.h"
+#include "wattfleet/estimate/bounded_estimator.h"
+#include "wattfleet/estimate/estimator.h"
+#include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/estimate/physical_bounds.h"
+#include "wattfleet/zoo/zoo.h"
+
+namespace wattfleet {
+namespace {
+
+constexpr double kIdleW = 8, kDynamicW = 12;  // the imaginary CPU: 8 W idle, 20 W loaded
+
+// Seconds per iteration: convolutions cost a flat 50 µs whatever their size (the curve a fit
+// on small convolutions can come out with), other work a per-call overhead and a rate.
+double FlatConvTime(const LayerSample& s) {
+  if (s.type == "Conv2d") return 50e-6;
+  if (s.macs > 0) return 5e-6 + s.macs / 2e9;
+  return 3e-6 + LayerMemory(s) * 4 / 5e9;
+}
+
+void Measure(LayerSample* s, double time) {
+  s->time_s = time;
+  s->energy_j = (kIdleW + kDynamicW) * time;
+  s->energy_dynamic_j = kDynamicW * time;
+}
+
+struct Small {
+  std::vector<LayerSample> layers;
+  std::vector<ModelSample> models;
+  LayerCatalog features;  // every layer's features, measured or not
+};
+
+// lenet5, a zoo MLP and a small CNN at batch 16, every layer and every whole model measured
+// (whole models 5 % above their layers); with `whole_only`, the whole models of these too,
+// whose layers are known by their features only, at `whole_factor` times their layers.
+Small SmallDataset(const std::vector<std::string>& whole_only = {}, double whole_factor = 1.0) {
+  Small d;
+  auto add = [&](const std::string& name, bool layers_measured, double factor) {
+    auto arch = FindZooArchitecture(name);
+    EXPECT_TRUE(arch.ok()) << name;
+    auto sample = MakeArchitectureSample(*arch, 16, "cpu", "inference");
+    EXPECT_TRUE(sample.ok()) << name;
+    double sum = 0;
+    for (const LayerSample& node : sample->nodes) sum += FlatConvTime(node);
+    for (const auto& [key, layer] : sample->catalog) {
+      d.features.emplace(key, layer);
+      if (!layers_measured) continue;
+      LayerSample s = layer;
+      Measure(&s, FlatConvTime(s));
+      d.layers.push_back(s);
+    }
+    ModelSample m = sample->model;
+    m.family = name;
+    m.time_s = factor * sum;
+    m.energy_j = (kIdleW + kDynamicW) * m.time_s;
+    m.energy_dynamic_j = kDynamicW * m.time_s;
+    d.models.push_back(m);
+  };
+  for (const char* name : {"lenet5", "mlp-mnist", "cnn5"}) add(name, true, 1.05);
+  for (const std::string& name : whole_only) add(name, false, whole_factor);
+  return d;
+}
+
+// A model of one 3x3 convolution of 256 channels on 56x56: 1.85 GMACs at batch 1.
+ArchitectureSample BigConvolution(int64_t batch = 1) {
+  Architecture a;
+  a.name = "one-big-conv";
+  a.family = "test";
+  a.input_shape = {256, 56, 56};
+  ArchNode node;
+  node.name = "conv";
+  node.spec = testing::Spec(LayerType::kConv2d,
+                            {{"in_channels", 256}, {"out_channels", 256}, {"kernel_size", 3},
+                             {"padding", 1}},
+                            {256, 56, 56});
+  node.inputs = {GraphInput()};
+  a.nodes.push_back(node);
+  auto s = MakeArchitectureSample(a, batch, "cpu", "inference");
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
+TEST(PhysicalBounds, BestRatesFloorAndPowerBandComeFromTheMeasurements) {
+  const Small d = SmallDataset();
+  const PhysicalBounds time = FitPhysicalBounds(d.layers, d.models, Target::kTime);
+  double best = 0, floor = std::numeric_limits<double>::infinity();
+  for (const LayerSample& s : d.layers) {
+    if (s.macs > 0) best = std::max(best, s.macs / s.time_s);
+    floor = std::min(floor, s.time_s);
+  }
+  EXPECT_DOUBLE_EQ(time.best_rate.at("macs"), best);
+  EXPECT_DOUBLE_EQ(time.floor, floor);
+  const PhysicalBounds energy = FitPhysicalBounds(d.layers, d.models, Target::kEnergy);
+  EXPECT_NEAR(energy.idle_w, kIdleW, 1e-9);
+  EXPECT_NEAR(energy.max_w, kIdleW + kDynamicW, 1e-9);
+  // A declared peak raises the best MAC rate (2 FLOPs per MAC), never lowers it.
+  std::vector<ModelSample> declared = d.models;
+  declared[0].device.peak_flops = 4 * best;
+  EXPECT_DOUBLE_EQ(FitPhysicalBounds(d.layers, declared, Target::kTime).best_rate.at("macs"),
+                   2 * best);
+  declared[0].device.peak_flops = best / 10;
+  EXPECT_DOUBLE_EQ(FitPhysicalBounds(d.layers, declared, Target::kTime).best_rate.at("macs"),
+                   best);
+  // Round trip, and a stored bound that is not a figure is refused.
+  auto back = PhysicalBounds::FromJson(time.ToJson());
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->ToJson(), time.ToJson());
+  nlohmann::json bad = time.ToJson();
+  bad["floor"] = -1.0;
+  EXPECT_EQ(PhysicalBounds::FromJson(bad).status().code(), StatusCode::kCorruption);
+}
+
+// The fit on three small models cannot price a 1.85 GMAC convolution faster than the device's
+// highest measured rate allows (before the bounds, the flat convolution curve priced it at
+// 50 µs, 37 TMAC/s); its energy implies a power between idle and the highest measured.
+TEST(PhysicalBounds, SmallModelsCannotPriceALargeConvolutionFasterThanTheBestRate) {
+  const Small d = SmallDataset();
+  double best = 0;
+  for (const LayerSample& s : d.layers) {
+    if (s.macs > 0) best = std::max(best, s.macs / s.time_s);
+  }
+  const ArchitectureSample big = BigConvolution();
+  const double least = big.model.macs / (best * kBoundMargin);
+  for (const std::string& name : EstimatorNames()) {
+    SCOPED_TRACE(name);
+    auto time = MakeEstimator(name);
+    auto energy = MakeEstimator(name);
+    ASSERT_TRUE(time.ok() && energy.ok());
+    (*time)->UseLayerFeatures(&d.features);
+    (*energy)->UseLayerFeatures(&d.features);
+    if (!(*time)->Fit(d.layers, d.models, Target::kTime).ok()) continue;  // needs more data
+    ASSERT_TRUE((*energy)->Fit(d.layers, d.models, Target::kEnergy).ok());
+    auto t = PredictMonotoneInBatch(**time, big.model, big.catalog);
+    auto e = PredictMonotoneInBatch(**energy, big.model, big.catalog);
+    ASSERT_TRUE(t.ok() && e.ok());
+    EXPECT_GE(t->value, least * (1 - 1e-9)) << "faster than the best measured rate";
+    const double power = e->value / t->value;
+    EXPECT_GE(power, kIdleW * (1 - 1e-9));
+    EXPECT_LE(power, (kIdleW + kDynamicW) * (1 + 1e-9));
+    EXPECT_GT(t->reach, 10.0) << "1.85 GMACs against the small convolutions measured";
+  }
+}
+
+// A non-finite or negative estimate is refused, never printed.
+class Broken final : public Estimator {
+ public:
+  explicit Broken(double value) : value_(value) {}
+  std::string name() const override { return "broken"; }
+  Status Fit(const std::vector<LayerSample>&, const std::vector<ModelSample>&, Target) override {
+    return Status::OK();
+  }
+  Result<Estimate> Predict(const ModelSample&, const LayerCatalog&) const override {
+    Estimate e;
+    e.value = value_;
+    return e;
+  }
+  nlohmann::json ToJson() const override { return {{"estimator", name()}}; }
+  Status FromJson(const nlohmann::json&) override { return Status::OK(); }
+
+ private:
+  double value_;
+};
+
+TEST(PhysicalBounds, NonFiniteOrNegativeEstimatesAreRefused) {
+  const Small d = SmallDataset();
+  const ArchitectureSample big = BigConvolution();
+  for (double v : {std::numeric_limits<double>::infinity(), std::nan(""), -1.0, 1e308 * 10}) {
+    auto e = WithPhysicalBounds([v] { return std::unique_ptr<Estimator>(new Broken(v)); });
+    ASSERT_TRUE(e->Fit(d.layers, d.models, Target::kTime).ok());
+    auto p = e->Predict(big.model, big.catalog);
+    ASSERT_FALSE(p.ok()) << v;
+    EXPECT_EQ(p.status().code(), StatusCode::kInternal);
+    EXPECT_NE(p.status().message().find("refused"), std::string::npos);
+  }
+  auto fine = WithPhysicalBounds([] { return std::unique_ptr<Estimator>(new Broken(1e-3)); });
+  ASSERT_TRUE(fine->Fit(d.layers, d.models, Target::kTime).ok());
+  EXPECT_TRUE(fine->Predict(big.model, big.catalog).ok());
+}
+
+// A method whose energy and time disagree (100 W, or 1 W, on a device measured between 8 and
+// 20 W) is held to the band: energy over time comes out at the highest or the idle power.
+class Disagreeing final : public Estimator {
+ public:
+  explicit Disagreeing(double watts) : watts_(watts) {}
+  std::string name() const override { return "disagreeing"; }
+  Status Fit(const std::vector<LayerSample>&, const std::vector<ModelSample>&,
+             Target target) override {
+    target_ = target;
+    return Status::OK();
+  }
+  Result<Estimate> Predict(const ModelSample&, const LayerCatalog&) const override {
+    Estimate e;
+    e.value = target_ == Target::kTime ? 0.5 : 0.5 * watts_;
+    return e;
+  }
+  nlohmann::json ToJson() const override {
+    return {{"estimator", name()}, {"time", target_ == Target::kTime}};
+  }
+  Status FromJson(const nlohmann::json& j) override {
+    target_ = j.at("time").get<bool>() ? Target::kTime : Target::kEnergy;
+    return Status::OK();
+  }
+
+ private:
+  double watts_;
+  Target target_ = Target::kEnergy;
+};
+
+TEST(PhysicalBounds, EnergyIsHeldBetweenIdleAndTheHighestPowerOfItsTime) {
+  const Small d = SmallDataset();
+  const ArchitectureSample big = BigConvolution();
+  for (const auto& [watts, expected] : {std::pair<double, double>{100, kIdleW + kDynamicW},
+                                        {1, kIdleW}, {15, 15}}) {
+    auto make = [w = watts] { return std::unique_ptr<Estimator>(new Disagreeing(w)); };
+    auto energy = WithPhysicalBounds(make), time = WithPhysicalBounds(make);
+    ASSERT_TRUE(energy->Fit(d.layers, d.models, Target::kEnergy).ok());
+    ASSERT_TRUE(time->Fit(d.layers, d.models, Target::kTime).ok());
+    auto e = energy->Predict(big.model, big.catalog);
+    auto t = time->Predict(big.model, big.catalog);
+    ASSERT_TRUE(e.ok() && t.ok());
+    EXPECT_NEAR(e->value / t->value, expected, 1e-9) << watts << " W asked";
+    // The round trip keeps the time twin and the band.
+    auto restored = WithPhysicalBounds(make);
+    ASSERT_TRUE(restored->FromJson(energy->ToJson()).ok());
+    EXPECT_DOUBLE_EQ(restored->Predict(big.model, big.catalog)->value, e->value);
+  }
+}
+
+// The layer-wise estimators state an interval of their own from a handful of whole models, it
+// holds the estimate, and it widens as the estimate reaches beyond the work measured.
+TEST(PhysicalBounds, LayerwiseEstimatesCarryASmallDataInterval) {
+  const Small d = SmallDataset();
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    SCOPED_TRACE(name);
+    auto est = MakeEstimator(name);
+    ASSERT_TRUE(est.ok());
+    (*est)->UseLayerFeatures(&d.features);
+    ASSERT_TRUE((*est)->Fit(d.layers, d.models, Target::kTime).ok());
+    double previous_width = 0;
+    for (const char* arch : {"lenet5", "resnet18"}) {
+      auto a = FindZooArchitecture(arch);
+      ASSERT_TRUE(a.ok());
+      auto s = MakeArchitectureSample(*a, 16, "cpu", "inference");
+      ASSERT_TRUE(s.ok());
+      auto e = PredictMonotoneInBatch(**est, s->model, s->catalog);
+      ASSERT_TRUE(e.ok());
+      ASSERT_TRUE(e->interval.has_value()) << arch;
+      EXPECT_LE(e->interval->first, e->value);
+      EXPECT_GE(e->interval->second, e->value);
+      const double width = e->interval->second / e->interval->first;
+      EXPECT_GT(width, previous_width) << arch << " is further from the data than the last";
+      previous_width = width;
+    }
+  }
+}
+
+// κ is fitted from every whole model whose layers the fit can price, measured alone or not:
+// whole models of networks none of whose layers were measured (as imported whole models are)
+// move κ with their measurements, by exactly the factor they are measured at; before, they were
+// passed over and κ stayed 1.
+TEST(PhysicalBounds, KappaComesFromWholeModelsWhoseLayersWereNeverMeasured) {
+  auto kappa_at = [](double factor, bool with_features) {
+    Small d = SmallDataset({"resnet18", "mobilenet_v2", "vgg11"}, factor);
+    d.models.erase(d.models.begin(), d.models.begin() + 3);  // only the unmeasured networks
+    auto est = MakeEstimator("wattlayer");
+    EXPECT_TRUE(est.ok());
+    if (with_features) (*est)->UseLayerFeatures(&d.features);
+    EXPECT_TRUE((*est)->Fit(d.layers, d.models, Target::kTime).ok());
+    return (*est)->ToJson().at("inner").at("kappa").at("0").get<double>();
+  };
+  const double once = kappa_at(1.0, true), twice = kappa_at(2.0, true);
+  EXPECT_NEAR(twice / once, 2.0, 1e-9);
+  // Without the features of those layers nothing can price them: κ stays 1.
+  EXPECT_DOUBLE_EQ(kappa_at(2.0, false), 1.0);
+}
+
+// Views and inference-time Dropout cost a call, not element-wise work over their tensor; with
+// measurements of their own they are priced from those.
+TEST(PhysicalBounds, ViewsArePricedAsViewsOrFromTheirOwnMeasurements) {
+  Small d = SmallDataset();
+  // Drop the dataset's own Flatten and Dropout measurements.
+  std::vector<LayerSample> without;
+  for (const LayerSample& s : d.layers) {
+    if (s.type != "Flatten" && s.type != "Dropout") without.push_back(s);
+  }
+  double floor = std::numeric_limits<double>::infinity();
+  for (const LayerSample& s : without) floor = std::min(floor, s.time_s);
+  Architecture a;
+  a.name = "big-views";
+  a.family = "test";
+  a.input_shape = {64, 128, 128};
+  ArchNode drop, flat;
+  drop.name = "drop";
+  drop.spec = testing::Spec(LayerType::kDropout, {{"p", 0.5}}, {64, 128, 128});
+  drop.inputs = {GraphInput()};
+  flat.name = "flat";
+  flat.spec = testing::Spec(LayerType::kFlatten, {}, {64, 128, 128});
+  flat.inputs = {0};
+  a.nodes = {drop, flat};
+  auto s = MakeArchitectureSample(a, 16, "cpu", "inference");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto est = MakeEstimator("wattlayer");
+  ASSERT_TRUE(est.ok());
+  ASSERT_TRUE((*est)->Fit(without, d.models, Target::kTime).ok());
+  auto e = (*est)->Predict(s->model, s->catalog);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->layers.size(), 2u);
+  // 16 M elements each way: element-wise work would cost tens of milliseconds here.
+  for (double v : e->layers) EXPECT_LE(v, 1.1 * floor * 2) << "priced as element-wise work";
+  // Measured Dropout layers of its own: a line through them prices this one.
+  std::vector<LayerSample> with = without;
+  for (int64_t c : {8, 16, 32, 48}) {
+    auto one = MakeLayerSample(testing::Spec(LayerType::kDropout, {{"p", 0.5}}, {c, 128, 128}),
+                               16, "cpu", "inference");
+    ASSERT_TRUE(one.ok());
+    Measure(&*one, 40e-6);
+    with.push_back(*one);
+  }
+  auto own = MakeEstimator("wattlayer");
+  ASSERT_TRUE(own.ok());
+  ASSERT_TRUE((*own)->Fit(with, d.models, Target::kTime).ok());
+  auto o = (*own)->Predict(s->model, s->catalog);
+  ASSERT_TRUE(o.ok());
+  EXPECT_NEAR(o->layers[0], 40e-6, 20e-6) << "the Dropout's own measurements";
+}
+
+// Every layer type has a kin, so that none falls to an unrelated type's curve.
+TEST(PhysicalBounds, EveryLayerTypeHasAKin) {
+  for (LayerType type : AllLayerTypes()) {
+    EXPECT_FALSE(CostKin(LayerTypeName(type)).empty()) << LayerTypeName(type);
+  }
+}
+
+}  // namespace
+}  // namespace wattfleet
