@@ -203,7 +203,7 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
   auto add = [&](const EvalResult& r) {
     nlohmann::json interval = nullptr;
     if (r.interval.ok()) {
-      interval = {{"level", kIntervalLevel},
+      interval = {{"level", r.interval.level},
                   {"factor", std::exp(r.interval.log_q)},
                   {"n", r.interval.n},
                   {"coverage", r.interval.coverage >= 0 ? nlohmann::json(r.interval.coverage)
@@ -229,7 +229,10 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
       points.push_back({{"architecture", p.architecture},
                         {"batch", p.batch},
                         {"measured", p.measured},
-                        {"predicted", p.predicted}});
+                        {"predicted", p.predicted},
+                        {"small_data_interval",
+                         p.own ? nlohmann::json::array({p.own->first, p.own->second})
+                               : nlohmann::json(nullptr)}});
     }
     results.back()["points"] = std::move(points);
   };
@@ -349,7 +352,9 @@ int CmdEvaluate(const EvaluateOptions& o) {
         std::snprintf(buf, sizeof buf, "x/%.2f, cover %.0f%%", i["factor"].get<double>(),
                       100 * i["coverage"].get<double>());
       } else {
-        std::snprintf(buf, sizeof buf, "x/%.2f", i["factor"].get<double>());
+        // Below 9 held-out points: the largest error, at the level it can state.
+        std::snprintf(buf, sizeof buf, "x/%.2f at %.0f%%", i["factor"].get<double>(),
+                      100 * i["level"].get<double>());
       }
       interval = buf;
     }

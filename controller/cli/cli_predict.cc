@@ -258,15 +258,22 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   // The interval: split-conformal over whole models where at least 9 rest it; otherwise the
   // method's own small-data interval (the layer-wise ones: their layers' held-out errors,
   // docs/estimators.md).
+  // With fewer whole models, the conformal interval's level is n / (n + 1), below 90 %: the
+  // method's own interval at 90 % is preferred where it has one.
   auto interval_of = [&](int i, double value) -> std::optional<std::pair<double, double>> {
-    if (const Interval& c = obtained_for[i].interval; c.ok()) {
+    const Interval& c = obtained_for[i].interval;
+    auto conformal = [&] {
+      p.interval_level[i] = c.level;
       p.interval_basis[i] = "whole models (split-conformal, " + std::to_string(c.n) + " held out)";
       return std::make_pair(c.Low(value), c.High(value));
-    }
+    };
+    if (c.ok() && c.level >= kIntervalLevel) return conformal();
     if (estimates[i].interval) {
+      p.interval_level[i] = kOwnIntervalLevel;
       p.interval_basis[i] = "layers' held-out errors (fewer than 9 whole models)";
       return estimates[i].interval;
     }
+    if (c.ok()) return conformal();
     return std::nullopt;
   };
   p.energy_j_interval = interval_of(0, p.energy_j);
@@ -286,9 +293,16 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     }
   }
   if (!p.energy_j_interval || !p.time_s_interval) {
-    AddNote(&p, kNoteFar, "no 90 % interval: fewer than 9 architectures measured whole to rest "
-                          "it on, and " + o.estimator + " states none of its own (the layer-wise "
+    AddNote(&p, kNoteFar, "no interval: fewer than 2 architectures measured whole to rest it "
+                          "on, and " + o.estimator + " states none of its own (the layer-wise "
                           "estimators do)");
+  } else if (std::min(p.interval_level[0], p.interval_level[1]) < kIntervalLevel) {
+    char level[16];
+    std::snprintf(level, sizeof level, "%.0f %%",
+                  100 * std::min(p.interval_level[0], p.interval_level[1]));
+    AddNote(&p, kNoteFar, std::string("the interval is at ") + level + ", not 90 %: only " +
+                              std::to_string(obtained_for[1].interval.n) +
+                              " architectures measured whole rest it");
   }
   p.measured = MeasuredWholeOf(set, sample.model);
   p.energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),
@@ -374,7 +388,9 @@ nlohmann::json PredictionToJson(const Prediction& p) {
           {"time_s", p.time_s},
           {"time_s_std", OrNull(p.time_s_std)},
           {"time_s_interval", IntervalJson(p.time_s_interval)},
-          {"interval_level", kIntervalLevel},
+          {"interval_level", std::min(p.interval_level[0], p.interval_level[1])},
+          {"energy_j_interval_level", p.interval_level[0]},
+          {"time_s_interval_level", p.interval_level[1]},
           {"energy_j_interval_basis", p.interval_basis[0]},
           {"time_s_interval_basis", p.interval_basis[1]},
           {"reach", p.reach},
@@ -435,14 +451,14 @@ void PrintTable(const Prediction& p) {
   } else {
     std::printf("estimate: energy %.4g J per iteration", p.energy_j);
     if (p.energy_j_interval) {
-      std::printf(" (90%% interval %.4g to %.4g J)", p.energy_j_interval->first,
-                  p.energy_j_interval->second);
+      std::printf(" (%.0f%% interval %.4g to %.4g J)", 100 * p.interval_level[0],
+                  p.energy_j_interval->first, p.energy_j_interval->second);
     }
     if (p.energy_j_std) std::printf(" (std %.2g J)", *p.energy_j_std);
     std::printf(", time %.4g s per iteration", p.time_s);
     if (p.time_s_interval) {
-      std::printf(" (90%% interval %.4g to %.4g s)", p.time_s_interval->first,
-                  p.time_s_interval->second);
+      std::printf(" (%.0f%% interval %.4g to %.4g s)", 100 * p.interval_level[1],
+                  p.time_s_interval->first, p.time_s_interval->second);
     }
     if (p.time_s_std) std::printf(" (std %.2g s)", *p.time_s_std);
     std::printf("; %s\n", ReachText(p.reach).c_str());
@@ -545,7 +561,8 @@ int CmdPredictMany(const PredictOptions& options, const std::vector<int64_t>& ba
       std::cout << all.dump(2) << "\n";
       return 0;
     }
-    std::printf("estimates per iteration on %s, %s, estimator %s (90%% intervals)\n",
+    std::printf("estimates per iteration on %s, %s, estimator %s (90%% intervals unless a "
+                "note says otherwise)\n",
                 options.device.c_str(), options.mode.c_str(), options.estimator.c_str());
     std::printf("%-24s %6s %11s %19s %11s %19s  %s\n", "architecture", "batch", "energy_j",
                 "interval", "time_s", "interval", "reach");

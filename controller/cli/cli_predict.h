@@ -87,8 +87,9 @@ struct Prediction {
   std::vector<ModelUse> models;          // energy, then time
   std::vector<std::string> notes;        // what the reader should know, most important first
   std::vector<std::pair<int, std::string>> ranked_notes;  // notes with their rank, as gathered
-  // What each interval (energy, time) rests on; empty where there is none.
+  // What each interval (energy, time) rests on, and its level; empty where there is none.
   std::string interval_basis[2];
+  double interval_level[2] = {0.9, 0.9};
   // How far beyond the work measured the estimate reaches (Estimate::reach; 1: within).
   double reach = 1.0;
 };

@@ -213,6 +213,8 @@ class BoundedEstimator final : public Estimator {
       // A model the catalog cannot place is bound by its MACs at the best MAC rate.
       if (nodes.empty()) total_bound = m.macs * bounds_.LeastCostPerWork("macs");
       if (e->value < total_bound) {
+        // Layers the method attributed (to a list the catalog could not place) scale along.
+        for (double& v : e->layers) v *= e->value > 0 ? total_bound / e->value : 0.0;
         e->value = total_bound;
         raised = 1;
       }

@@ -202,18 +202,23 @@ class LayerwiseEstimator final : public Estimator {
     // A type measured too little for a curve (1 or 2 distinct layers) is priced roofline-style
     // from its own layers: its median cost per unit of work, never a flat cost and never
     // another type's curve.
+    // A view (which does no work of its own) the same way, by its median cost per call.
     type_cost_.clear();
+    view_cost_.clear();
     for (const auto& [type, samples] : by_type) {
       if (curves_.count(type)) continue;
-      std::vector<double> per_work;
-      for (const LayerSample* s : samples) per_work.push_back(TargetOf(*s, target) / LayerWork(*s));
-      std::sort(per_work.begin(), per_work.end());
-      if (!per_work.empty() && per_work[per_work.size() / 2] > 0) {
-        type_cost_[type] = per_work[per_work.size() / 2];
+      const bool view = IsViewLayer(*samples.front());
+      std::vector<double> cost;
+      for (const LayerSample* s : samples) {
+        cost.push_back(TargetOf(*s, target) / (view ? 1.0 : LayerWork(*s)));
+      }
+      std::sort(cost.begin(), cost.end());
+      if (!cost.empty() && cost[cost.size() / 2] > 0) {
+        (view ? view_cost_ : type_cost_)[type] = cost[cost.size() / 2];
       }
       unmodelled_.push_back(type);
     }
-    if (curves_.empty() && type_cost_.empty()) {
+    if (curves_.empty() && type_cost_.empty() && view_cost_.empty()) {
       return Status::Unavailable(name() + ": needs measured layers");
     }
 
@@ -311,7 +316,7 @@ class LayerwiseEstimator final : public Estimator {
             {"ratio_range", ratio_range_}, {"kin_range", kin_range_},
             {"unmodelled", unmodelled_}, {"log_q", log_q_},
             {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
-            {"type_cost", type_cost_},
+            {"type_cost", type_cost_},   {"view_cost", view_cost_},
             {"bounds", bounds_.ToJson()}};
   }
 
@@ -353,6 +358,12 @@ class LayerwiseEstimator final : public Estimator {
       log_q_ = j.at("log_q").get<std::map<std::string, double>>();
       top_cost_ = j.at("top_cost").get<std::map<std::string, double>>();
       type_cost_ = j.at("type_cost").get<std::map<std::string, double>>();
+      view_cost_ = j.at("view_cost").get<std::map<std::string, double>>();
+      for (const auto& [type, c] : view_cost_) {
+        if (!(c > 0) || !std::isfinite(c)) {
+          return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
+        }
+      }
       for (const auto& [type, c] : type_cost_) {
         if (!(c > 0) || !std::isfinite(c)) {
           return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
@@ -373,7 +384,7 @@ class LayerwiseEstimator final : public Estimator {
       unseen_.clear();
       bool kappa_ok = !kappa_.empty();
       for (const auto& [batch, k] : kappa_) kappa_ok = kappa_ok && batch >= 0 && k > 0;
-      if ((curves_.empty() && type_cost_.empty()) || !kappa_ok) {
+      if ((curves_.empty() && type_cost_.empty() && view_cost_.empty()) || !kappa_ok) {
         return Status::Corruption(name() + ": stored state has no curve or no κ");
       }
       return Status::OK();
@@ -492,8 +503,9 @@ class LayerwiseEstimator final : public Estimator {
   double Regressed(const LayerSample& s, Flags* flags) const {
     const LayerCostModel* curve = CurveOf(s);
     // A view without measurements of its own costs a call, not element-wise work.
-    if (curve == nullptr && IsViewLayer(s) && bounds_.floor > 0 && !type_cost_.count(s.type)) {
-      return bounds_.floor;
+    if (curve == nullptr && IsViewLayer(s)) {
+      if (auto own = view_cost_.find(s.type); own != view_cost_.end()) return own->second;
+      if (bounds_.floor > 0) return bounds_.floor;
     }
     if (curve == nullptr) {
       if (auto own = type_cost_.find(s.type); own != type_cost_.end()) {
@@ -604,6 +616,7 @@ class LayerwiseEstimator final : public Estimator {
   double kappa_log_q_ = kDefaultKappaLogQ;
   PhysicalBounds bounds_;                   // of the target: the floor, the best rates
   std::map<std::string, double> type_cost_;  // type without a curve → its median cost per work
+  std::map<std::string, double> view_cost_;  // view without a curve → its median cost per call
   std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
   // WorkKind → the least and most cost per unit of work measured.
   std::map<std::string, std::pair<double, double>> ratio_range_;

@@ -170,6 +170,12 @@ Interval ConformalInterval(const std::vector<EvalPoint>& points) {
   for (const EvalPoint& p : points) r.push_back(LogError(p));
   out.n = static_cast<int>(r.size());
   out.log_q = ConformalQuantile(r);
+  if (!std::isfinite(out.log_q) && out.n >= 2) {
+    // Too few points for 90 %: the largest error, at the level n points can state.
+    out.log_q = *std::max_element(r.begin(), r.end());
+    out.level = static_cast<double>(out.n) / static_cast<double>(out.n + 1);
+    return out;  // no cross-fitted coverage below 9 points
+  }
   // Cross-fitted coverage: each fold's points against the interval of the other folds.
   std::set<int> folds;
   for (const EvalPoint& p : points) folds.insert(p.fold);

@@ -202,6 +202,10 @@ Interval IntervalFromJson(const nlohmann::json& state) {
   out.log_q = log_q;
   out.n = n->get<int>();
   if (c != it->end() && c->is_number()) out.coverage = c->get<double>();
+  if (auto level = it->find("level"); level != it->end() && level->is_number()) {
+    const double v = level->get<double>();
+    if (v > 0 && v < 1) out.level = v;
+  }
   return out;
 }
 
@@ -265,7 +269,8 @@ void StoreFitted(ModelStore* store, const TrainingSet& set, const TrainingSetInf
   if (out->interval.ok()) {
     m.state["interval"] = {{"log_q", out->interval.log_q},
                            {"n", out->interval.n},
-                           {"coverage", out->interval.coverage}};
+                           {"coverage", out->interval.coverage},
+                           {"level", out->interval.level}};
   }
   // Fitting the same training set again gives the same state: one row is enough.
   auto latest = store->Latest(name, set.device_class, set.mode, target, info.fingerprint);

@@ -23,8 +23,10 @@ class Prediction:
 
     Attributes mirror ``wattfleet predict --json`` (docs/design/cli.md): ``energy_j``,
     ``energy_j_std`` (None when the method states no uncertainty), ``energy_j_interval``
-    (a 90 % interval, or None), the same for ``time_s``, ``estimator``, ``batch``, ``notes``
-    and the rest. ``layers`` is a DataFrame with one row per layer (``energy_j`` and
+    (an interval at ``energy_j_interval_level``, 0.9 unless few whole models were measured,
+    or None), the same for ``time_s``, ``reach`` (how far beyond the work measured the
+    estimate goes; 1 within the data), ``estimator``, ``batch``, ``notes`` (most important
+    first) and the rest. ``layers`` is a DataFrame with one row per layer (``energy_j`` and
     ``time_s`` are NaN where the estimator does not attribute its estimate to layers).
     ``source`` is ``"estimate"``, or ``"measured"`` when ``prefer_measured`` found the
     dataset's own measurement of this architecture.

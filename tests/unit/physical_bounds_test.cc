@@ -321,6 +321,22 @@ TEST(PhysicalBounds, ViewsArePricedAsViewsOrFromTheirOwnMeasurements) {
   ASSERT_EQ(e->layers.size(), 2u);
   // 16 M elements each way: element-wise work would cost tens of milliseconds here.
   for (double v : e->layers) EXPECT_LE(v, 1.1 * floor * 2) << "priced as element-wise work";
+  // One measured Dropout of its own, on a small tensor: this one costs what it cost, per
+  // call, not scaled by its tensor.
+  std::vector<LayerSample> one_own = without;
+  {
+    auto one = MakeLayerSample(testing::Spec(LayerType::kDropout, {{"p", 0.5}}, {4, 8, 8}), 16,
+                               "cpu", "inference");
+    ASSERT_TRUE(one.ok());
+    Measure(&*one, 30e-6);
+    one_own.push_back(*one);
+  }
+  auto single = MakeEstimator("wattlayer");
+  ASSERT_TRUE(single.ok());
+  ASSERT_TRUE((*single)->Fit(one_own, d.models, Target::kTime).ok());
+  auto p1 = (*single)->Predict(s->model, s->catalog);
+  ASSERT_TRUE(p1.ok());
+  EXPECT_NEAR(p1->layers[0], 30e-6, 3e-6) << "its own measurement (times κ), per call";
   // Measured Dropout layers of its own: a line through them prices this one.
   std::vector<LayerSample> with = without;
   for (int64_t c : {8, 16, 32, 48}) {

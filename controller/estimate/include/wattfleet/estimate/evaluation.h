@@ -44,15 +44,19 @@ OwnCoverageFigure OwnCoverage(const std::vector<EvalPoint>& points);
 // (architecture-level errors, so the interval is as wide as the estimator's errors on
 // architectures it was not fitted on). `coverage` is how often such intervals, each
 // computed without the fold it is checked on, held the measurement (< 0: not computed).
+inline constexpr double kIntervalLevel = 0.9;
 struct Interval {
   double log_q = -1;  // < 0: no interval (too few held-out points)
   int n = 0;          // held-out points it rests on
   double coverage = -1;
+  // Its nominal coverage: kIntervalLevel from 9 points on; with 2 to 8 points the largest
+  // error, whose coverage is n / (n + 1) (the conformal guarantee for the maximum of n
+  // exchangeable errors): an interval always, at the level the data can state.
+  double level = kIntervalLevel;
   bool ok() const { return log_q >= 0 && std::isfinite(log_q); }
   double Low(double p) const { return p * std::exp(-log_q); }
   double High(double p) const { return p * std::exp(log_q); }
 };
-inline constexpr double kIntervalLevel = 0.9;
 // The interval from held-out points; a point whose measurement or prediction is not positive
 // counts as an unbounded error (so it widens, never narrows, the interval).
 Interval ConformalInterval(const std::vector<EvalPoint>& points);
