@@ -185,9 +185,12 @@ def main():
             continue
         small = r.get("small_data_interval") or {}
         cover = f'{100 * small["coverage"]:.0f} % of {small["n"]}' if small else "-"
+        widths = sorted(p["small_data_interval"][1] / p["small_data_interval"][0]
+                        for p in r["points"] if p.get("small_data_interval"))
+        width = f'x/{widths[len(widths) // 2] ** 0.5:.2f}' if widths else ""
         print(f'{r["estimator"]:16} {r["target"]:7} {r["split"]:9} n={r["n"]:3} '
               f'median APE {100 * r["median_ape"]:5.1f} %  p90 {100 * r["p90_ape"]:5.1f} %  '
-              f'small-data interval held {cover}')
+              f'small-data interval held {cover} {width}')
 
 
 if __name__ == "__main__":

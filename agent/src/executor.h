@@ -32,6 +32,12 @@ class Executor {
   // The device's attainable float32 throughput (FLOP/s): square matrix products for about
   // `seconds`, synchronized. Reported at registration for the power-law estimator.
   virtual Result<double> MeasurePeakFlops(double seconds) = 0;
+  // The same through a 3x3 convolution of 64 channels (FLOP/s, 2 per MAC). Unavailable where
+  // the executor cannot run one.
+  virtual Result<double> MeasurePeakConvFlops(double seconds) {
+    (void)seconds;
+    return Status::Unavailable("this executor measures no convolution peak");
+  }
 };
 
 struct ExecutorOptions {

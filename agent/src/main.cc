@@ -330,6 +330,10 @@ int main(int argc, char** argv) {
   } else {
     spdlog::info("agent: peak throughput unknown: {}", peak.status().message());
   }
+  if (auto conv = (*executor)->MeasurePeakConvFlops(0.3); conv.ok()) {
+    ready.peak_conv_flops = *conv;
+    spdlog::info("agent: peak {:.1f} GFLOP/s (float32 3x3 convolution)", *conv / 1e9);
+  }
 
   // Opened here for the log line and the in-process runner; an exec-worker opens its own.
   std::string telemetry_why;

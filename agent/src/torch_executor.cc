@@ -469,6 +469,31 @@ class TorchExecutor final : public Executor {
     }
   }
 
+  Result<double> MeasurePeakConvFlops(double seconds) override {
+    try {
+      c10::InferenceMode guard;
+      const int64_t batch = device_.is_cuda() ? 64 : 8, channels = 64, side = 56;
+      auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+      torch::Tensor x = torch::randn({batch, channels, side, side}, opts);
+      torch::Tensor w = torch::randn({channels, channels, 3, 3}, opts), y;
+      y = torch::conv2d(x, w, {}, 1, 1);  // warm-up: allocation, kernel selection
+      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+      const auto start = std::chrono::steady_clock::now();
+      int64_t reps = 0;
+      double elapsed = 0;
+      do {
+        y = torch::conv2d(x, w, {}, 1, 1);
+        ++reps;
+        if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      } while (elapsed < seconds);
+      const double macs = static_cast<double>(batch * channels * channels * 9 * side * side);
+      return 2.0 * macs * static_cast<double>(reps) / elapsed;
+    } catch (const c10::Error& e) {
+      return Status::Internal(e.what_without_backtrace());
+    }
+  }
+
   std::string torch_version() const override { return TORCH_VERSION; }
   int threads() const override { return threads_; }
 

@@ -205,6 +205,7 @@ class LayerwiseEstimator final : public Estimator {
     // A view (which does no work of its own) the same way, by its median cost per call.
     type_cost_.clear();
     view_cost_.clear();
+    type_top_work_.clear();
     for (const auto& [type, samples] : by_type) {
       if (curves_.count(type)) continue;
       const bool view = IsViewLayer(*samples.front());
@@ -215,6 +216,9 @@ class LayerwiseEstimator final : public Estimator {
       std::sort(cost.begin(), cost.end());
       if (!cost.empty() && cost[cost.size() / 2] > 0) {
         (view ? view_cost_ : type_cost_)[type] = cost[cost.size() / 2];
+      }
+      for (const LayerSample* s : samples) {
+        type_top_work_[type] = std::max(type_top_work_[type], LayerWork(*s));
       }
       unmodelled_.push_back(type);
     }
@@ -317,6 +321,7 @@ class LayerwiseEstimator final : public Estimator {
             {"unmodelled", unmodelled_}, {"log_q", log_q_},
             {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
             {"type_cost", type_cost_},   {"view_cost", view_cost_},
+            {"type_top_work", type_top_work_},
             {"bounds", bounds_.ToJson()}};
   }
 
@@ -359,6 +364,7 @@ class LayerwiseEstimator final : public Estimator {
       top_cost_ = j.at("top_cost").get<std::map<std::string, double>>();
       type_cost_ = j.at("type_cost").get<std::map<std::string, double>>();
       view_cost_ = j.at("view_cost").get<std::map<std::string, double>>();
+      type_top_work_ = j.at("type_top_work").get<std::map<std::string, double>>();
       for (const auto& [type, c] : view_cost_) {
         if (!(c > 0) || !std::isfinite(c)) {
           return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
@@ -509,7 +515,10 @@ class LayerwiseEstimator final : public Estimator {
     }
     if (curve == nullptr) {
       if (auto own = type_cost_.find(s.type); own != type_cost_.end()) {
-        return std::max(bounds_.floor, LayerWork(s) * own->second);
+        const double top = type_top_work_.count(s.type) ? type_top_work_.at(s.type) : 0.0;
+        const double v =
+            std::max(bounds_.floor, Beyond(s, top, own->second, LayerWork(s) * own->second));
+        return WithEquivalent(s, v);
       }
       unseen_.insert(s.type);
       if (flags != nullptr) flags->unseen.insert(s.type);
@@ -520,13 +529,45 @@ class LayerwiseEstimator final : public Estimator {
       double& worst = flags->beyond[CostGroup(s)];
       worst = std::max(worst, factor);
     }
-    const double own = curve->Predict(s);
-    // A group priced by its type's curve (no curve of its own) runs a kernel that type's
-    // measured layers may not: the geometric mean with what it is equivalent to.
-    if (CurveKeyOf(s) != CostGroup(s)) {
-      if (const double same = Equivalent(s); same > 0 && own > 0) return std::sqrt(own * same);
+    const std::string key = CurveKeyOf(s);
+    const double own = Beyond(s, curve->work_max(),
+                              top_cost_.count(key) ? top_cost_.at(key) : 0.0, curve->Predict(s));
+    return key != CostGroup(s) ? WithEquivalent(s, own) : own;
+  }
+
+  // A group priced by its type (no curve of its own) runs a kernel that type's measured
+  // layers may not: the geometric mean with what it is equivalent to, where that is known.
+  double WithEquivalent(const LayerSample& s, double v) const {
+    const double same = Equivalent(s);
+    return same > 0 && v > 0 ? std::sqrt(v * same) : v;
+  }
+
+  // A layer beyond the most work measured of its curve (or its type): a curve fitted on
+  // smaller layers says nothing of it (a flat one prices a 1 GMAC convolution like a 1 MMAC
+  // one; a linear one keeps the small layers' inefficiency). Physically, efficiency rises
+  // with size and saturates (the power-law paper's η(W)): its cost per unit of work runs from
+  // that of the largest measured layer, c_top, towards the best its kin was measured at (or
+  // its kin's declared peak), c_best, as its reach ρ = W / W_top grows:
+  // c = c_top^(1/ρ) · c_best^(1 − 1/ρ). Within the data, `v` as it is.
+  // `as_kin`: the kin whose kernels run it (its type's by default; a 1x1 convolution priced as
+  // the matrix product it is runs at the matrix product's).
+  double Beyond(const LayerSample& s, double top_work, double top_cost, double v,
+                std::string_view as_kin = {}) const {
+    const double w = LayerWork(s);
+    if (IsViewLayer(s) || !(top_work > 0) || !(top_cost > 0) || w <= top_work) return v;
+    const double reach = w / top_work;
+    double best = top_cost;
+    const std::string kin_name(as_kin.empty() ? CostKin(s.type) : as_kin);
+    auto kin = kin_range_.find(kin_name + "|" + std::string(WorkKind(s)));
+    if (kin != kin_range_.end() && kin->second.first > 0) best = std::min(best, kin->second.first);
+    // The kin's declared peak, where the agents measured one (time): small layers never show
+    // what the device's kernels reach on large ones.
+    if (auto peak = bounds_.kin_peak.find(kin_name);
+        peak != bounds_.kin_peak.end() && s.macs > 0) {
+      best = std::min(best, 1.0 / peak->second);
     }
-    return own;
+    const double c = std::exp(std::log(top_cost) / reach + std::log(best) * (1 - 1 / reach));
+    return w * c;
   }
 
   // What a convolution without a curve of its group costs as the work it is equivalent to: a
@@ -541,7 +582,10 @@ class LayerwiseEstimator final : public Estimator {
     };
     if (ends_with("/1x1")) {
       auto it = curves_.find("Linear");
-      return it != curves_.end() ? it->second.Predict(s) : 0.0;
+      if (it == curves_.end()) return 0.0;
+      return Beyond(s, it->second.work_max(),
+                    top_cost_.count("Linear") ? top_cost_.at("Linear") : 0.0,
+                    it->second.Predict(s), "matmul");
     }
     if (!ends_with("/grouped")) return 0.0;
     LayerSample streamed = s;  // work counted in elements, as element-wise layers count it
@@ -617,6 +661,7 @@ class LayerwiseEstimator final : public Estimator {
   PhysicalBounds bounds_;                   // of the target: the floor, the best rates
   std::map<std::string, double> type_cost_;  // type without a curve → its median cost per work
   std::map<std::string, double> view_cost_;  // view without a curve → its median cost per call
+  std::map<std::string, double> type_top_work_;  // type without a curve → most work measured
   std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
   // WorkKind → the least and most cost per unit of work measured.
   std::map<std::string, std::pair<double, double>> ratio_range_;

@@ -83,7 +83,9 @@ class ThorEstimator final : public Estimator {
                                  std::to_string(m.batch));
     }
     WF_ASSIGN_OR_RETURN(ThorPrediction p, it->second.Predict(m.thor_widths));
-    Estimate e{p.mean, std::sqrt(p.variance), {}, {}};
+    Estimate e;
+    e.value = p.mean;
+    e.std = std::sqrt(p.variance);
     e.layers = Attribute(m, catalog, p.parts);
     return e;
   }

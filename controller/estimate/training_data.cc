@@ -77,6 +77,7 @@ DeviceFeatures DeviceOf(const std::string& capabilities_json) {
   d.cores = Param(caps, "cores");
   d.memory_bytes = Param(caps, "memory_bytes");
   d.peak_flops = Param(caps, "peak_flops");
+  d.peak_conv_flops = Param(caps, "peak_conv_flops");
   d.max_power_w = Param(caps, "max_power_w");  // read when an agent reports it
   return d;
 }

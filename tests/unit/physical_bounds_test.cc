@@ -47,7 +47,9 @@ struct Small {
 // lenet5, a zoo MLP and a small CNN at batch 16, every layer and every whole model measured
 // (whole models 5 % above their layers); with `whole_only`, the whole models of these too,
 // whose layers are known by their features only, at `whole_factor` times their layers.
-Small SmallDataset(const std::vector<std::string>& whole_only = {}, double whole_factor = 1.0) {
+using Law = double (*)(const LayerSample&);
+Small SmallDataset(const std::vector<std::string>& whole_only = {}, double whole_factor = 1.0,
+                   Law law = FlatConvTime) {
   Small d;
   auto add = [&](const std::string& name, bool layers_measured, double factor) {
     auto arch = FindZooArchitecture(name);
@@ -55,12 +57,12 @@ Small SmallDataset(const std::vector<std::string>& whole_only = {}, double whole
     auto sample = MakeArchitectureSample(*arch, 16, "cpu", "inference");
     EXPECT_TRUE(sample.ok()) << name;
     double sum = 0;
-    for (const LayerSample& node : sample->nodes) sum += FlatConvTime(node);
+    for (const LayerSample& node : sample->nodes) sum += law(node);
     for (const auto& [key, layer] : sample->catalog) {
       d.features.emplace(key, layer);
       if (!layers_measured) continue;
       LayerSample s = layer;
-      Measure(&s, FlatConvTime(s));
+      Measure(&s, law(s));
       d.layers.push_back(s);
     }
     ModelSample m = sample->model;
@@ -115,6 +117,13 @@ TEST(PhysicalBounds, BestRatesFloorAndPowerBandComeFromTheMeasurements) {
   declared[0].device.peak_flops = best / 10;
   EXPECT_DOUBLE_EQ(FitPhysicalBounds(d.layers, declared, Target::kTime).best_rate.at("macs"),
                    best);
+  // Each kin of kernels keeps its own declared peak: a convolution's can be 20x a matrix
+  // product's on a CPU, and the best MAC rate is the higher.
+  declared[1].device.peak_conv_flops = 8 * best;
+  const PhysicalBounds kins = FitPhysicalBounds(d.layers, declared, Target::kTime);
+  EXPECT_DOUBLE_EQ(kins.kin_peak.at("matmul"), best / 20);
+  EXPECT_DOUBLE_EQ(kins.kin_peak.at("conv"), 4 * best);
+  EXPECT_DOUBLE_EQ(kins.best_rate.at("macs"), 4 * best);
   // Round trip, and a stored bound that is not a figure is refused.
   auto back = PhysicalBounds::FromJson(time.ToJson());
   ASSERT_TRUE(back.ok());
@@ -152,6 +161,40 @@ TEST(PhysicalBounds, SmallModelsCannotPriceALargeConvolutionFasterThanTheBestRat
     EXPECT_GE(power, kIdleW * (1 - 1e-9));
     EXPECT_LE(power, (kIdleW + kDynamicW) * (1 + 1e-9));
     EXPECT_GT(t->reach, 10.0) << "1.85 GMACs against the small convolutions measured";
+  }
+}
+
+// Far beyond the layers measured, a layer's cost per MAC tends from that of the largest
+// measured layer of its kin to its kin's declared peak (efficiency rises with size and
+// saturates): the flat 50 µs convolutions of the small networks say nothing of a 1.85 GMAC one.
+double SlowSmallConvTime(const LayerSample& s) {
+  if (s.macs > 0) return 5e-6 + s.macs / 2e9;  // small layers at 2 GMAC/s
+  return 3e-6 + LayerMemory(s) * 4 / 5e9;
+}
+
+TEST(PhysicalBounds, FarBeyondTheDataALayerTendsToItsKinsPeak) {
+  Small d = SmallDataset({}, 1.0, SlowSmallConvTime);
+  const double conv_peak_macs = 40e9;
+  d.models[0].device.peak_conv_flops = 2 * conv_peak_macs;
+  double top_work = 0, top_cost = 0;
+  for (const LayerSample& s : d.layers) {
+    if (s.type == "Conv2d" && s.macs > top_work) {
+      top_work = s.macs;
+      top_cost = s.time_s / s.macs;
+    }
+  }
+  const ArchitectureSample big = BigConvolution();
+  const double w = big.model.macs;
+  ASSERT_GT(w / top_work, 10.0);
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto est = MakeEstimator(name);
+    ASSERT_TRUE(est.ok());
+    ASSERT_TRUE((*est)->Fit(d.layers, d.models, Target::kTime).ok());
+    auto t = (*est)->Predict(big.model, big.catalog);
+    ASSERT_TRUE(t.ok());
+    EXPECT_GE(t->value, w / (conv_peak_macs * kBoundMargin)) << name;
+    EXPECT_LT(t->value, w / conv_peak_macs * 1.5) << name << ": near the kin's peak";
+    EXPECT_LT(t->value, w * top_cost / 5) << name << ": far below the small layers' cost";
   }
 }
 

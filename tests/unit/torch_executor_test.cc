@@ -226,6 +226,11 @@ TEST(TorchExecutor, MeasuresAPlausiblePeakThroughput) {
   // no single core reaches 1 TFLOP/s: outside that range the measurement itself is broken.
   EXPECT_GT(*peak, 1e8);
   EXPECT_LT(*peak, 1e12);
+  // The same through a 3x3 convolution: the same plausible range for one core.
+  auto conv = (*executor)->MeasurePeakConvFlops(0.1);
+  ASSERT_TRUE(conv.ok()) << conv.status().ToString();
+  EXPECT_GT(*conv, 1e8);
+  EXPECT_LT(*conv, 1e12);
 }
 
 TEST(TorchExecutor, RunsOnlyTheDTypesTheDeviceHas) {

@@ -51,6 +51,10 @@ struct ReadyMsg {
   std::string torch_version;
   int32_t prefetch = 1;                  // jobs the agent wants to hold
   double peak_flops = 0;                 // attainable float32 FLOP/s (0: unknown)
+  // The same through a 3x3 convolution: on a CPU the framework's convolution kernels can
+  // run far faster than its matrix products (another library), and the estimators bound
+  // each kind of work by its own peak (0: unknown, as from an older agent).
+  double peak_conv_flops = 0;
   std::vector<int64_t> resumed_job_ids;  // results still in its spool
   SensorCharacter sensor_character;      // its meter, characterised at start-up
 };

@@ -11,7 +11,9 @@
 //   included) per second or per joule any measured layer moved;
 // - the per-call floor: the cheapest layer call measured;
 // - for energy, the power band: the idle power the agents measured (the lowest), and the
-//   highest power measured or declared.
+//   highest power measured or declared;
+// - for time, the declared peak of each kin of kernels (a matrix product, a convolution): on
+//   a CPU the two can be 20x apart, as libtorch runs them through different libraries.
 //
 // A layer's lower bound is its work at the best rate, its bytes at the best memory rate, or
 // the floor, whichever is largest, each divided by kBoundMargin: measurements are noisy and a
@@ -44,6 +46,10 @@ bool IsViewLayer(const LayerSample& s);
 
 struct PhysicalBounds {
   std::map<std::string, double> best_rate;  // WorkKind → work per second (or per joule)
+  // Time only: the declared MAC/s of a kin's kernels ("matmul" from the agent's matrix
+  // product, "conv" from its 3x3 convolution), where reported: what a layer far beyond the
+  // measured ones tends to (layer_cost.h CostKin).
+  std::map<std::string, double> kin_peak;
   double memory_rate = 0;                   // bytes per second (or per joule); 0 unknown
   double floor = 0;                         // cheapest layer call (s or J); 0 unknown
   double idle_w = 0, max_w = 0;             // power band; 0 unknown (energy only)

@@ -37,8 +37,9 @@ struct LayerSample {
 struct DeviceFeatures {
   double cores = 0;
   double memory_bytes = 0;
-  double peak_flops = 0;   // attainable float32 FLOP/s
+  double peak_flops = 0;   // attainable float32 FLOP/s (a matrix product)
   double max_power_w = 0;  // power limit (board TDP, RAPL constraint)
+  double peak_conv_flops = 0;  // attainable float32 FLOP/s through a 3x3 convolution
 };
 
 // One whole architecture (or probe) measured on a device class.
