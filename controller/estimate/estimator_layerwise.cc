@@ -48,6 +48,9 @@ constexpr double kMeasuredLogQ = 0.1;
 constexpr double kDefaultKappaLogQ = 0.262;  // ln 1.3
 constexpr double kMinGroupLogQ = 0.05;
 constexpr double kUnseenLogQ = 0.693;  // ln 2: a type priced by other types' curves
+// Beyond the data, cost per unit of work falls as this power of the reach (η(W) ∝ W^α while
+// far from saturation; the middle of the exponents the cost curves choose from).
+constexpr double kBeyondAlpha = 0.5;
 constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
                                  CostShape::kLinear, CostShape::kRegimes};
 
@@ -566,8 +569,7 @@ class LayerwiseEstimator final : public Estimator {
         peak != bounds_.kin_peak.end() && s.macs > 0) {
       best = std::min(best, 1.0 / peak->second);
     }
-    const double c = std::exp(std::log(top_cost) / reach + std::log(best) * (1 - 1 / reach));
-    return w * c;
+    return w * std::max(best, top_cost * std::pow(reach, -kBeyondAlpha));
   }
 
   // What a convolution without a curve of its group costs as the work it is equivalent to: a
