@@ -13,11 +13,19 @@
 //   layer_cost.h whose shape wins a 5-fold cross-validation over its distinct layers, the
 //   saturating shape when it has too few for one; a group with fewer than 3 distinct layers
 //   falls back to its type's curve;
-// - a type with no curve of its own is priced by the curves of the fitted types that measure
-//   work the same way (MACs, or elements): their geometric mean at the layer's size, clamped
-//   to the least and most cost per unit of work measured for that kind of work, so it is
-//   bounded by what the fit has seen; it is named in a warning;
-// - κ is fitted on relative errors over whole models, as in WattLayer;
+// - a type measured too little for a curve is priced from its own layers (median cost per
+//   unit of work, per call for a view); a type never measured by the curves of its kin
+//   (CostKin: a Transformer block as matrix products), else of the types that count work the
+//   same way, clamped to the cost per unit of work measured for them; it is named in a
+//   warning; views without measurements cost the per-call floor;
+// - a group priced by its type's curve takes the geometric mean with what it is equivalent
+//   to (a 1x1 convolution is a matrix product, a depthwise one streams its tensor);
+// - beyond the most work its curve saw, a layer's cost per unit of work falls as the square
+//   root of its reach, down to its kin's best (measured, or the agents' declared peak);
+// - each prediction carries a small-data interval from the groups' held-out errors and κ's
+//   spread (docs/estimators.md);
+// - κ is fitted on relative errors over whole models, as in WattLayer, from every whole model
+//   whose layers can be priced (measured alone or known by their features);
 // - "measured-layers" uses a layer's own measurement at the asked batch, interpolates
 //   log-log between the batches it was measured at, and scales by its curve outside them, so
 //   a prediction is non-decreasing in the batch throughout.
@@ -32,9 +40,14 @@
 
 #include "wattfleet/estimate/layer_cost.h"
 #include "wattfleet/estimate/physical_bounds.h"
+#include "layerwise_support.h"
 
 namespace wattfleet {
 namespace {
+
+using layerwise::BatchOf;
+using layerwise::Flags;
+using layerwise::MeansOfRepeats;
 
 constexpr size_t kMinDistinct = 3;   // distinct layers for a curve of its own
 constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape by CV
@@ -55,50 +68,6 @@ constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingM
                                  CostShape::kLinear, CostShape::kRegimes};
 
 
-// A stored batch key: a whole number ≥ 0 written in full ("12x" is not 12).
-std::optional<int64_t> BatchOf(const std::string& text) {
-  if (text.empty() || text.size() > 12) return std::nullopt;
-  int64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-std::string FormatFactor(double f) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", f);
-  return buf;
-}
-
-// What one prediction met that its reader should know, gathered over its layers and
-// stated once each (Estimate::warnings).
-struct Flags {
-  std::set<std::string> unseen;                // types without a curve of their own
-  std::map<std::string, double> beyond;        // group → largest work / largest fitted work
-  std::set<int64_t> scaled_from;               // batches measured layers were scaled from
-  double low = 0, high = 0;                    // the layers' interval ends, summed
-
-  std::vector<std::string> Warnings(int64_t batch) const {
-    std::vector<std::string> out;
-    for (const std::string& type : unseen) {
-      out.push_back(type + " has no cost model of its own: priced as the fitted types of the "
-                           "same kind of work at its size, within the cost per unit of work "
-                           "measured");
-    }
-    for (const auto& [group, factor] : beyond) {
-      out.push_back(group + ": work up to " + FormatFactor(factor) +
-                    "x the largest the fit has seen (extrapolated)");
-    }
-    for (int64_t from : scaled_from) {
-      out.push_back("layers measured at batch " + std::to_string(from) + " only near batch " +
-                    std::to_string(batch) + ": scaled by their cost curves (extrapolated)");
-    }
-    return out;
-  }
-};
-
 class LayerwiseEstimator final : public Estimator {
  public:
   explicit LayerwiseEstimator(bool use_measured) : use_measured_(use_measured) {}
@@ -114,29 +83,7 @@ class LayerwiseEstimator final : public Estimator {
     measured_.clear();
     unmodelled_.clear();
     unseen_.clear();
-    // Repeats of one layer at one batch are averaged first: distinct layers, not repeats, are
-    // the evidence a curve rests on, and a dataset of many repeated campaigns fits as fast as
-    // one of each.
-    std::vector<LayerSample> means;
-    {
-      std::map<std::pair<std::string, int64_t>, std::pair<size_t, int>> index;
-      for (const LayerSample& s : layers) {
-        const double v = TargetOf(s, target);
-        if (!(v > 0) || !std::isfinite(v)) continue;
-        auto [it, fresh] = index.try_emplace({s.key, s.batch}, means.size(), 0);
-        if (fresh) {
-          means.push_back(s);
-          means.back().energy_j = means.back().time_s = 0;
-        }
-        LayerSample& m = means[it->second.first];
-        ++it->second.second;
-        (target == Target::kTime ? m.time_s : m.energy_j) += v;
-      }
-      for (const auto& [where, at] : index) {
-        LayerSample& m = means[at.first];
-        (target == Target::kTime ? m.time_s : m.energy_j) /= at.second;
-      }
-    }
+    const std::vector<LayerSample> means = MeansOfRepeats(layers, target);
     std::map<std::string, std::vector<const LayerSample*>> by_group, by_type;
     ratio_range_.clear();
     kin_range_.clear();
@@ -160,123 +107,16 @@ class LayerwiseEstimator final : public Estimator {
     if (use_measured_) {
       for (const LayerSample& s : means) measured_[s.key][s.batch] = TargetOf(s, target);
     }
-    auto fit_group = [&](const std::string& group,
-                         const std::vector<const LayerSample*>& samples) {
-      std::set<std::string> distinct;
-      for (const LayerSample* s : samples) distinct.insert(s->key);
-      if (distinct.size() < kMinDistinct) return;
-      CostShape shape = CostShape::kSaturating;
-      if (distinct.size() >= kMinForChoice) {
-        double best = INFINITY;
-        for (CostShape candidate : kShapes) {
-          const double score = CrossValidateCost(samples, candidate, target);
-          if (score < best) {
-            best = score;
-            shape = candidate;
-          }
-        }
-      }
-      auto curve = LayerCostModel::Fit(samples, shape, target);
-      if (!curve.ok() && shape != CostShape::kSaturating) {
-        shape = CostShape::kSaturating;
-        curve = LayerCostModel::Fit(samples, shape, target);
-      }
-      if (!curve.ok()) return;
-      curves_.emplace(group, std::move(curve).value());
-      // The group's held-out error (90th percentile of |ln(predicted / measured)|) for the
-      // small-data interval, and its cost per unit of work at the top of its range.
-      std::vector<double> errors = CrossValidatedLogErrors(samples, shape, target);
-      if (!errors.empty()) {
-        std::sort(errors.begin(), errors.end());
-        const size_t at = std::min(errors.size() - 1,
-                                   static_cast<size_t>(std::ceil(kOwnIntervalLevel *
-                                                                 static_cast<double>(errors.size()))) - 1);
-        if (std::isfinite(errors[at])) log_q_[group] = std::max(errors[at], kMinGroupLogQ);
-      }
-      const LayerSample* top = *std::max_element(
-          samples.begin(), samples.end(),
-          [](const LayerSample* a, const LayerSample* b) { return LayerWork(*a) < LayerWork(*b); });
-      top_cost_[group] = TargetOf(*top, target) / LayerWork(*top);
-    };
-    for (const auto& [type, samples] : by_type) fit_group(type, samples);
+    for (const auto& [type, samples] : by_type) FitGroup(type, samples, target);
     for (const auto& [group, samples] : by_group) {
-      if (group != CostGroupType(group)) fit_group(group, samples);
+      if (group != CostGroupType(group)) FitGroup(group, samples, target);
     }
-    // A type measured too little for a curve (1 or 2 distinct layers) is priced roofline-style
-    // from its own layers: its median cost per unit of work, never a flat cost and never
-    // another type's curve.
-    // A view (which does no work of its own) the same way, by its median cost per call.
-    type_cost_.clear();
-    view_cost_.clear();
-    type_top_work_.clear();
-    for (const auto& [type, samples] : by_type) {
-      if (curves_.count(type)) continue;
-      const bool view = IsViewLayer(*samples.front());
-      std::vector<double> cost;
-      for (const LayerSample* s : samples) {
-        cost.push_back(TargetOf(*s, target) / (view ? 1.0 : LayerWork(*s)));
-      }
-      std::sort(cost.begin(), cost.end());
-      if (!cost.empty() && cost[cost.size() / 2] > 0) {
-        (view ? view_cost_ : type_cost_)[type] = cost[cost.size() / 2];
-      }
-      for (const LayerSample* s : samples) {
-        type_top_work_[type] = std::max(type_top_work_[type], LayerWork(*s));
-      }
-      unmodelled_.push_back(type);
-    }
+    FitTypeCosts(by_type, target);
     if (curves_.empty() && type_cost_.empty() && view_cost_.empty()) {
       return Status::Unavailable(name() + ": needs measured layers");
     }
 
-    // κ by least squares through the origin on relative errors over the whole models
-    // (Σ ((E − κ·S) / E)²), so that the few largest models do not decide it for all.
-    // Every whole model whose layers the fit can price: its layers measured here, or known
-    // by their features (imported whole models, whole-model-only campaigns).
-    LayerCatalog catalog;
-    for (const LayerSample& s : layers) catalog.emplace(s.key, s);
-    if (const LayerCatalog* known = layer_features()) {
-      for (const auto& [key, s] : *known) catalog.emplace(key, s);
-    }
-    // One κ per measured batch: how a whole model differs from its layers run alone (caches,
-    // the framework's per-call work) changes with the batch.
-    std::map<int64_t, std::pair<double, double>> sums;  // batch → Σ ratio, Σ ratio²
-    std::map<int64_t, int> counts;
-    std::vector<double> log_ratios;
-    for (const ModelSample& m : models) {
-      const double measured = TargetOf(m, target);
-      if (m.layer_keys.empty() || !(measured > 0)) continue;
-      Result<std::vector<double>> parts = LayerValues(m, catalog, nullptr);
-      if (!parts.ok()) continue;
-      double sum = 0;
-      for (double v : *parts) sum += v;
-      if (!(sum > 0)) continue;
-      const double ratio = sum / measured;
-      log_ratios.push_back(std::log(ratio));
-      for (int64_t b : {int64_t{0}, m.batch}) {  // 0: every batch together
-        sums[b].first += ratio;
-        sums[b].second += ratio * ratio;
-        ++counts[b];
-      }
-    }
-    kappa_.clear();
-    for (const auto& [batch, s] : sums) {
-      // A batch's own κ needs a few whole models; otherwise the all-batch κ serves it.
-      if (batch != 0 && counts[batch] < kMinModelsForKappa) continue;
-      kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
-    }
-    if (kappa_.empty()) kappa_[0] = 1.0;
-    // κ's own spread: 1.645 standard deviations of ln(Σ layers / whole) where enough whole
-    // models rest it, the spread layer sums were seen to have otherwise.
-    kappa_log_q_ = kDefaultKappaLogQ;
-    if (log_ratios.size() >= static_cast<size_t>(kMinModelsForKappa)) {
-      double mean = 0, var = 0;
-      for (double r : log_ratios) mean += r;
-      mean /= static_cast<double>(log_ratios.size());
-      for (double r : log_ratios) var += (r - mean) * (r - mean);
-      var /= static_cast<double>(log_ratios.size() - 1);
-      kappa_log_q_ = std::max(1.645 * std::sqrt(var), kMinGroupLogQ);
-    }
+    FitKappa(layers, models, target);
     return Status::OK();
   }
 
@@ -403,6 +243,126 @@ class LayerwiseEstimator final : public Estimator {
   }
 
  private:
+  // A curve of its own for a cost group (or type) with enough distinct layers: its shape by
+  // cross-validation, its held-out error for the small-data interval, its top.
+  void FitGroup(const std::string& group, const std::vector<const LayerSample*>& samples,
+                Target target) {
+    std::set<std::string> distinct;
+    for (const LayerSample* s : samples) distinct.insert(s->key);
+    if (distinct.size() < kMinDistinct) return;
+    CostShape shape = CostShape::kSaturating;
+    if (distinct.size() >= kMinForChoice) {
+      double best = INFINITY;
+      for (CostShape candidate : kShapes) {
+        const double score = CrossValidateCost(samples, candidate, target);
+        if (score < best) {
+          best = score;
+          shape = candidate;
+        }
+      }
+    }
+    auto curve = LayerCostModel::Fit(samples, shape, target);
+    if (!curve.ok() && shape != CostShape::kSaturating) {
+      shape = CostShape::kSaturating;
+      curve = LayerCostModel::Fit(samples, shape, target);
+    }
+    if (!curve.ok()) return;
+    curves_.emplace(group, std::move(curve).value());
+    // The group's held-out error (90th percentile of |ln(predicted / measured)|) for the
+    // small-data interval, and its cost per unit of work at the top of its range.
+    std::vector<double> errors = CrossValidatedLogErrors(samples, shape, target);
+    if (!errors.empty()) {
+      std::sort(errors.begin(), errors.end());
+      const size_t at = std::min(errors.size() - 1,
+                                 static_cast<size_t>(std::ceil(kOwnIntervalLevel *
+                                                               static_cast<double>(errors.size()))) - 1);
+      if (std::isfinite(errors[at])) log_q_[group] = std::max(errors[at], kMinGroupLogQ);
+    }
+    const LayerSample* top = *std::max_element(
+        samples.begin(), samples.end(),
+        [](const LayerSample* a, const LayerSample* b) { return LayerWork(*a) < LayerWork(*b); });
+    top_cost_[group] = TargetOf(*top, target) / LayerWork(*top);
+    }
+
+  void FitTypeCosts(const std::map<std::string, std::vector<const LayerSample*>>& by_type,
+                    Target target) {
+  // A type measured too little for a curve (1 or 2 distinct layers) is priced roofline-style
+  // from its own layers: its median cost per unit of work, never a flat cost and never
+  // another type's curve.
+  // A view (which does no work of its own) the same way, by its median cost per call.
+  type_cost_.clear();
+  view_cost_.clear();
+  type_top_work_.clear();
+  for (const auto& [type, samples] : by_type) {
+    if (curves_.count(type)) continue;
+    const bool view = IsViewLayer(*samples.front());
+    std::vector<double> cost;
+    for (const LayerSample* s : samples) {
+      cost.push_back(TargetOf(*s, target) / (view ? 1.0 : LayerWork(*s)));
+    }
+    std::sort(cost.begin(), cost.end());
+    if (!cost.empty() && cost[cost.size() / 2] > 0) {
+      (view ? view_cost_ : type_cost_)[type] = cost[cost.size() / 2];
+    }
+    for (const LayerSample* s : samples) {
+      type_top_work_[type] = std::max(type_top_work_[type], LayerWork(*s));
+    }
+    unmodelled_.push_back(type);
+  }
+  }
+
+  void FitKappa(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,
+                Target target) {
+  // κ by least squares through the origin on relative errors over the whole models
+  // (Σ ((E − κ·S) / E)²), so that the few largest models do not decide it for all.
+  // Every whole model whose layers the fit can price: its layers measured here, or known
+  // by their features (imported whole models, whole-model-only campaigns).
+  LayerCatalog catalog;
+  for (const LayerSample& s : layers) catalog.emplace(s.key, s);
+  if (const LayerCatalog* known = layer_features()) {
+    for (const auto& [key, s] : *known) catalog.emplace(key, s);
+  }
+  // One κ per measured batch: how a whole model differs from its layers run alone (caches,
+  // the framework's per-call work) changes with the batch.
+  std::map<int64_t, std::pair<double, double>> sums;  // batch → Σ ratio, Σ ratio²
+  std::map<int64_t, int> counts;
+  std::vector<double> log_ratios;
+  for (const ModelSample& m : models) {
+    const double measured = TargetOf(m, target);
+    if (m.layer_keys.empty() || !(measured > 0)) continue;
+    Result<std::vector<double>> parts = LayerValues(m, catalog, nullptr);
+    if (!parts.ok()) continue;
+    double sum = 0;
+    for (double v : *parts) sum += v;
+    if (!(sum > 0)) continue;
+    const double ratio = sum / measured;
+    log_ratios.push_back(std::log(ratio));
+    for (int64_t b : {int64_t{0}, m.batch}) {  // 0: every batch together
+      sums[b].first += ratio;
+      sums[b].second += ratio * ratio;
+      ++counts[b];
+    }
+  }
+  kappa_.clear();
+  for (const auto& [batch, s] : sums) {
+    // A batch's own κ needs a few whole models; otherwise the all-batch κ serves it.
+    if (batch != 0 && counts[batch] < kMinModelsForKappa) continue;
+    kappa_[batch] = s.second > 0 ? s.first / s.second : 1.0;
+  }
+  if (kappa_.empty()) kappa_[0] = 1.0;
+  // κ's own spread: 1.645 standard deviations of ln(Σ layers / whole) where enough whole
+  // models rest it, the spread layer sums were seen to have otherwise.
+  kappa_log_q_ = kDefaultKappaLogQ;
+  if (log_ratios.size() >= static_cast<size_t>(kMinModelsForKappa)) {
+    double mean = 0, var = 0;
+    for (double r : log_ratios) mean += r;
+    mean /= static_cast<double>(log_ratios.size());
+    for (double r : log_ratios) var += (r - mean) * (r - mean);
+    var /= static_cast<double>(log_ratios.size() - 1);
+    kappa_log_q_ = std::max(1.645 * std::sqrt(var), kMinGroupLogQ);
+  }
+  }
+
   // κ at `batch`: the measured batch's; between two, interpolated log-log in the batch;
   // outside them the nearest; the all-batch κ when no batch had a whole model.
   double KappaAt(int64_t batch) const {

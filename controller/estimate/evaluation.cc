@@ -67,6 +67,10 @@ std::vector<FoldOutcome> RunFolds(int k, const std::function<FoldOutcome(int)>& 
   return out;
 }
 
+// The folds' outcomes into `r`, in fold order: its points, scores, intervals, the types
+// without a model of their own, and the last failure.
+void Merge(std::vector<FoldOutcome> folds, EvalResult* r);
+
 // The layer samples of one device class and mode, and the catalog of every layer's features:
 // those measured there, then every other layer the dataset knows (features only).
 void LayersOf(const TrainingData& data, const std::string& device, const std::string& mode,
@@ -219,6 +223,28 @@ OwnCoverageFigure OwnCoverage(const std::vector<EvalPoint>& points) {
   return out;
 }
 
+namespace {
+
+void Merge(std::vector<FoldOutcome> folds, EvalResult* r) {
+  std::vector<double> truth, pred;
+  std::set<std::string> unmodelled;
+  for (FoldOutcome& f : folds) {
+    if (!f.error.empty()) r->error = f.error;
+    for (const EvalPoint& p : f.points) {
+      truth.push_back(p.measured);
+      pred.push_back(p.predicted);
+      r->points.push_back(p);
+    }
+    unmodelled.insert(f.unmodelled.begin(), f.unmodelled.end());
+  }
+  if (!truth.empty()) Score(truth, pred, r);
+  r->interval = ConformalInterval(r->points);
+  r->own_coverage = OwnCoverage(r->points);
+  r->unmodelled.assign(unmodelled.begin(), unmodelled.end());
+}
+
+}  // namespace
+
 int64_t EvaluationFolds(const TrainingData& data, size_t estimators, Target target, Split split,
                         int folds) {
   int64_t n = 0;
@@ -251,8 +277,6 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
 
     for (const std::string& name : estimators) {
       EvalResult r = NewResult(device, mode, name, target, split);
-      std::vector<double> truth, pred;
-      std::set<std::string> unmodelled;
       if (k < 2) r.error = "fewer than two groups of architectures to hold out";
       // One fold: fit without it, predict its architectures. Folds share only read-only data,
       // so they run in parallel, and are merged in fold order (the result does not depend on
@@ -304,21 +328,10 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
         out.unmodelled = (*estimator)->UnmodelledTypes();
         return out;
       };
-      for (FoldOutcome& f : RunFolds(k >= 2 ? k : 0, run_fold, [&] {
-             if (fold_done) fold_done(name);
-           })) {
-        if (!f.error.empty()) r.error = f.error;
-        for (const EvalPoint& p : f.points) {
-          truth.push_back(p.measured);
-          pred.push_back(p.predicted);
-          r.points.push_back(p);
-        }
-        unmodelled.insert(f.unmodelled.begin(), f.unmodelled.end());
-      }
-      if (!truth.empty()) Score(truth, pred, &r);
-      r.interval = ConformalInterval(r.points);
-      r.own_coverage = OwnCoverage(r.points);
-      r.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+      Merge(RunFolds(k >= 2 ? k : 0, run_fold, [&] {
+              if (fold_done) fold_done(name);
+            }),
+            &r);
       results.push_back(std::move(r));
     }
   }
@@ -469,23 +482,10 @@ std::vector<EvalResult> EvaluateLayers(const TrainingData& data,
         out.unmodelled = (*estimator)->UnmodelledTypes();
         return out;
       };
-      std::vector<double> truth, pred;
-      std::set<std::string> unmodelled;
-      for (FoldOutcome& f : RunFolds(k, run_fold, [&] {
-             if (fold_done) fold_done(name);
-           })) {
-        if (!f.error.empty()) r.error = f.error;
-        for (const EvalPoint& p : f.points) {
-          truth.push_back(p.measured);
-          pred.push_back(p.predicted);
-          r.points.push_back(p);
-        }
-        unmodelled.insert(f.unmodelled.begin(), f.unmodelled.end());
-      }
-      if (!truth.empty()) Score(truth, pred, &r);
-      r.interval = ConformalInterval(r.points);
-      r.own_coverage = OwnCoverage(r.points);
-      r.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+      Merge(RunFolds(k, run_fold, [&] {
+              if (fold_done) fold_done(name);
+            }),
+            &r);
       results.push_back(std::move(r));
     }
   }

@@ -1,0 +1,69 @@
+// Pieces of the layer-wise estimators that are not the estimator (layerwise_support.h).
+#include "layerwise_support.h"
+
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+namespace wattfleet::layerwise {
+namespace {
+
+std::string FormatFactor(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", f);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<int64_t> BatchOf(const std::string& text) {
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  int64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::vector<std::string> Flags::Warnings(int64_t batch) const {
+  std::vector<std::string> out;
+  for (const std::string& type : unseen) {
+    out.push_back(type + " has no cost model of its own: priced as the fitted types of the "
+                         "same kind of work at its size, within the cost per unit of work "
+                         "measured");
+  }
+  for (const auto& [group, factor] : beyond) {
+    out.push_back(group + ": work up to " + FormatFactor(factor) +
+                  "x the largest the fit has seen (extrapolated)");
+  }
+  for (int64_t from : scaled_from) {
+    out.push_back("layers measured at batch " + std::to_string(from) + " only near batch " +
+                  std::to_string(batch) + ": scaled by their cost curves (extrapolated)");
+  }
+  return out;
+}
+
+std::vector<LayerSample> MeansOfRepeats(const std::vector<LayerSample>& layers, Target target) {
+  std::vector<LayerSample> means;
+  std::map<std::pair<std::string, int64_t>, std::pair<size_t, int>> index;
+  for (const LayerSample& s : layers) {
+    const double v = TargetOf(s, target);
+    if (!(v > 0) || !std::isfinite(v)) continue;
+    auto [it, fresh] = index.try_emplace({s.key, s.batch}, means.size(), 0);
+    if (fresh) {
+      means.push_back(s);
+      means.back().energy_j = means.back().time_s = 0;
+    }
+    LayerSample& m = means[it->second.first];
+    ++it->second.second;
+    (target == Target::kTime ? m.time_s : m.energy_j) += v;
+  }
+  for (const auto& [where, at] : index) {
+    LayerSample& m = means[at.first];
+    (target == Target::kTime ? m.time_s : m.energy_j) /= at.second;
+  }
+  return means;
+}
+
+}  // namespace wattfleet::layerwise
