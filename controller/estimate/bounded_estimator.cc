@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "wattfleet/estimate/layer_cost.h"
 #include "wattfleet/estimate/physical_bounds.h"
@@ -40,29 +43,18 @@ struct WorkSeen {
     }
   }
 
-  // The largest ratio of a layer's work to the most measured of its group (else its type,
-  // else its kind of work); the model's MACs against the largest model's where no layer can
-  // be placed. 1 within the data.
-  double Reach(const ModelSample& m, const std::vector<LayerSample>& layers) const {
-    double reach = 1.0;
-    bool placed = false;
-    for (const LayerSample& s : layers) {
-      if (IsViewLayer(s)) continue;
-      const double w = LayerWork(s);
-      double seen = 0;
-      for (const std::string& where : {CostGroup(s), s.type}) {
-        if (auto it = by_group.find(where); it != by_group.end() && seen == 0) seen = it->second;
-      }
-      if (seen == 0) {
-        if (auto it = by_kind.find(std::string(WorkKind(s))); it != by_kind.end()) seen = it->second;
-      }
-      if (seen > 0) {
-        placed = true;
-        reach = std::max(reach, w / seen);
-      }
+  // A layer's work against the most measured of its group (else its type, else its kind of
+  // work); 0 where none of them was measured.
+  double LayerReach(const LayerSample& s) const {
+    if (IsViewLayer(s)) return 0;
+    double seen = 0;
+    for (const std::string& where : {CostGroup(s), s.type}) {
+      if (auto it = by_group.find(where); it != by_group.end() && seen == 0) seen = it->second;
     }
-    if (!placed && model_macs > 0 && m.macs > 0) reach = std::max(reach, m.macs / model_macs);
-    return reach;
+    if (seen == 0) {
+      if (auto it = by_kind.find(std::string(WorkKind(s))); it != by_kind.end()) seen = it->second;
+    }
+    return seen > 0 ? LayerWork(s) / seen : 0.0;
   }
 
   nlohmann::json ToJson() const {
@@ -118,9 +110,13 @@ class BoundedEstimator final : public Estimator {
                                 m.name + " was refused");
       }
     }
-    const std::vector<LayerSample> nodes = Nodes(m, catalog);
-    e.reach = seen_.Reach(m, nodes);
-    RaiseToLowerBounds(m, nodes, &e);
+    // Each distinct layer once: a model repeats its blocks.
+    std::vector<double> bound;
+    bool placed = false;
+    if (NodeBounds(m, catalog, &bound, &e.reach, &placed) && !placed && seen_.model_macs > 0) {
+      e.reach = std::max(1.0, m.macs / seen_.model_macs);
+    }
+    RaiseToLowerBounds(m, bound, &e);
     if (time_ != nullptr) {
       WF_ASSIGN_OR_RETURN(Estimate t, time_->Predict(m, catalog));
       HoldPower(t, &e);
@@ -173,35 +169,49 @@ class BoundedEstimator final : public Estimator {
   }
 
  private:
-  // The model's layers at its batch and in its mode, where the catalog has them all.
-  static std::vector<LayerSample> Nodes(const ModelSample& m, const LayerCatalog& catalog) {
-    std::vector<LayerSample> out;
-    out.reserve(m.layer_keys.size());
+  // Each node's lower bound and the model's reach (the largest of its layers', at least 1),
+  // its layers taken at the model's batch and in its mode. False, with no bounds, where the
+  // catalog lacks a layer; `placed`: some layer's reach could be measured.
+  bool NodeBounds(const ModelSample& m, const LayerCatalog& catalog, std::vector<double>* bound,
+                  double* reach, bool* placed) const {
+    std::unordered_map<std::string_view, std::pair<double, double>> seen;  // key → bound, reach
+    bound->reserve(m.layer_keys.size());
+    *reach = 1.0;
     for (const std::string& key : m.layer_keys) {
-      auto it = catalog.find(key);
-      if (it == catalog.end()) return {};
-      LayerSample s = AtBatch(it->second, m.batch);
-      s.mode = m.mode;
-      out.push_back(std::move(s));
+      auto known = seen.find(key);
+      if (known == seen.end()) {
+        auto it = catalog.find(key);
+        if (it == catalog.end()) {
+          bound->clear();
+          *placed = false;
+          *reach = 1.0;
+          return true;
+        }
+        LayerSample s = AtBatch(it->second, m.batch);
+        s.mode = m.mode;
+        known = seen.emplace(key, std::make_pair(bounds_.LayerLowerBound(s), seen_.LayerReach(s)))
+                    .first;
+      }
+      bound->push_back(known->second.first);
+      if (known->second.second > 0) {
+        *placed = true;
+        *reach = std::max(*reach, known->second.second);
+      }
     }
-    return out;
+    return true;
   }
 
   // No layer below its lower bound; a model-level estimate not below its layers' bounds
   // together (or its MACs at the best rate, without a layer list).
-  void RaiseToLowerBounds(const ModelSample& m, const std::vector<LayerSample>& nodes,
+  void RaiseToLowerBounds(const ModelSample& m, const std::vector<double>& bound,
                           Estimate* e) const {
     if (bounds_.empty()) return;
     int raised = 0;
     double total_bound = 0;
-    std::vector<double> bound(nodes.size());
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      bound[i] = bounds_.LayerLowerBound(nodes[i]);
-      total_bound += bound[i];
-    }
-    if (!e->layers.empty() && e->layers.size() == nodes.size()) {
+    for (double b : bound) total_bound += b;
+    if (!e->layers.empty() && e->layers.size() == bound.size()) {
       double sum = 0;
-      for (size_t i = 0; i < nodes.size(); ++i) {
+      for (size_t i = 0; i < bound.size(); ++i) {
         if (e->layers[i] < bound[i]) {
           e->layers[i] = bound[i];
           ++raised;
@@ -211,7 +221,7 @@ class BoundedEstimator final : public Estimator {
       e->value = sum;
     } else {
       // A model the catalog cannot place is bound by its MACs at the best MAC rate.
-      if (nodes.empty()) total_bound = m.macs * bounds_.LeastCostPerWork("macs");
+      if (bound.empty()) total_bound = m.macs * bounds_.LeastCostPerWork("macs");
       if (e->value < total_bound) {
         // Layers the method attributed (to a list the catalog could not place) scale along.
         for (double& v : e->layers) v *= e->value > 0 ? total_bound / e->value : 0.0;
