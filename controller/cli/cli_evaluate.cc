@@ -169,7 +169,7 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
                   "on");
     }
     if (flagged > 0) {
-      return fail("--db " + o.db + ": no whole-model measurements to evaluate on: " +
+      return fail("--db " + o.db + ": no measurements to evaluate on: " +
                   std::to_string(flagged) +
                   " measurements with quality flags were left out (--include-flagged keeps "
                   "them; docs/dataset.md)");

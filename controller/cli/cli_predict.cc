@@ -278,6 +278,19 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   };
   p.energy_j_interval = interval_of(0, p.energy_j);
   p.time_s_interval = interval_of(1, p.time_s);
+  if (!p.energy_j_interval || !p.time_s_interval) {
+    AddNote(&p, kNoteFar, "no interval: fewer than 2 architectures measured whole to rest it "
+                          "on, and " + o.estimator + " states none of its own (the layer-wise "
+                          "estimators do)");
+  } else if (std::min(p.interval_level[0], p.interval_level[1]) < kIntervalLevel) {
+    char level[16];
+    std::snprintf(level, sizeof level, "%.0f %%",
+                  100 * std::min(p.interval_level[0], p.interval_level[1]));
+    const int lower = p.interval_level[0] < p.interval_level[1] ? 0 : 1;
+    AddNote(&p, kNoteFar, std::string("the interval is at ") + level + ", not 90 %: only " +
+                              std::to_string(obtained_for[lower].interval.n) +
+                              " architectures measured whole rest it");
+  }
   p.reach = std::max(estimates[0].reach, estimates[1].reach);
   if (p.reach > kFarReach) {
     AddNote(&p, kNoteFar, "the estimate reaches " + ReachText(p.reach) +
@@ -291,18 +304,6 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
       const bool bound = w.rfind("raised to the device", 0) == 0 || w.rfind("energy held", 0) == 0;
       AddNote(&p, bound ? kNoteBound : kNoteDetail, w);
     }
-  }
-  if (!p.energy_j_interval || !p.time_s_interval) {
-    AddNote(&p, kNoteFar, "no interval: fewer than 2 architectures measured whole to rest it "
-                          "on, and " + o.estimator + " states none of its own (the layer-wise "
-                          "estimators do)");
-  } else if (std::min(p.interval_level[0], p.interval_level[1]) < kIntervalLevel) {
-    char level[16];
-    std::snprintf(level, sizeof level, "%.0f %%",
-                  100 * std::min(p.interval_level[0], p.interval_level[1]));
-    AddNote(&p, kNoteFar, std::string("the interval is at ") + level + ", not 90 %: only " +
-                              std::to_string(obtained_for[1].interval.n) +
-                              " architectures measured whole rest it");
   }
   p.measured = MeasuredWholeOf(set, sample.model);
   p.energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),

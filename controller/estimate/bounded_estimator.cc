@@ -104,18 +104,19 @@ class BoundedEstimator final : public Estimator {
       return Status::Internal(name() + ": a non-finite or negative estimate (" +
                               Figure(e.value) + ") for " + m.name + " was refused");
     }
+    // A method may attribute a negative share to a layer (THOR's parts are differences of
+    // curves) as long as its total is a figure; a non-finite share is refused.
     for (double v : e.layers) {
-      if (!Finite(v)) {
-        return Status::Internal(name() + ": a non-finite or negative layer estimate for " +
-                                m.name + " was refused");
+      if (!std::isfinite(v)) {
+        return Status::Internal(name() + ": a non-finite layer estimate for " + m.name +
+                                " was refused");
       }
     }
     // Each distinct layer once: a model repeats its blocks.
     std::vector<double> bound;
     bool placed = false;
-    if (NodeBounds(m, catalog, &bound, &e.reach, &placed) && !placed && seen_.model_macs > 0) {
-      e.reach = std::max(1.0, m.macs / seen_.model_macs);
-    }
+    NodeBounds(m, catalog, &bound, &e.reach, &placed);
+    if (!placed && seen_.model_macs > 0) e.reach = std::max(1.0, m.macs / seen_.model_macs);
     RaiseToLowerBounds(m, bound, &e);
     if (time_ != nullptr) {
       WF_ASSIGN_OR_RETURN(Estimate t, time_->Predict(m, catalog));
@@ -170,9 +171,9 @@ class BoundedEstimator final : public Estimator {
 
  private:
   // Each node's lower bound and the model's reach (the largest of its layers', at least 1),
-  // its layers taken at the model's batch and in its mode. False, with no bounds, where the
-  // catalog lacks a layer; `placed`: some layer's reach could be measured.
-  bool NodeBounds(const ModelSample& m, const LayerCatalog& catalog, std::vector<double>* bound,
+  // its layers taken at the model's batch and in its mode; no bounds where the catalog lacks a
+  // layer. `placed`: some layer's reach could be measured.
+  void NodeBounds(const ModelSample& m, const LayerCatalog& catalog, std::vector<double>* bound,
                   double* reach, bool* placed) const {
     std::unordered_map<std::string_view, std::pair<double, double>> seen;  // key → bound, reach
     bound->reserve(m.layer_keys.size());
@@ -185,7 +186,7 @@ class BoundedEstimator final : public Estimator {
           bound->clear();
           *placed = false;
           *reach = 1.0;
-          return true;
+          return;
         }
         LayerSample s = AtBatch(it->second, m.batch);
         s.mode = m.mode;
@@ -198,23 +199,30 @@ class BoundedEstimator final : public Estimator {
         *reach = std::max(*reach, known->second.second);
       }
     }
-    return true;
   }
 
   // No layer below its lower bound; a model-level estimate not below its layers' bounds
   // together (or its MACs at the best rate, without a layer list).
+  // Layer by layer where the method prices each layer on its own (every share positive, as
+  // the layer-wise estimators do); otherwise (a method whose shares are differences, or that
+  // folds a layer into its neighbour's share: THOR) the total, its shares scaled along. The
+  // interval moves with the estimate.
   void RaiseToLowerBounds(const ModelSample& m, const std::vector<double>& bound,
                           Estimate* e) const {
     if (bounds_.empty()) return;
-    int raised = 0;
+    const double before = e->value;
     double total_bound = 0;
     for (double b : bound) total_bound += b;
-    if (!e->layers.empty() && e->layers.size() == bound.size()) {
+    const bool per_layer =
+        !e->layers.empty() && e->layers.size() == bound.size() &&
+        std::all_of(e->layers.begin(), e->layers.end(), [](double v) { return v > 0; });
+    bool raised = false;
+    if (per_layer) {
       double sum = 0;
       for (size_t i = 0; i < bound.size(); ++i) {
         if (e->layers[i] < bound[i]) {
           e->layers[i] = bound[i];
-          ++raised;
+          raised = true;
         }
         sum += e->layers[i];
       }
@@ -223,19 +231,20 @@ class BoundedEstimator final : public Estimator {
       // A model the catalog cannot place is bound by its MACs at the best MAC rate.
       if (bound.empty()) total_bound = m.macs * bounds_.LeastCostPerWork("macs");
       if (e->value < total_bound) {
-        // Layers the method attributed (to a list the catalog could not place) scale along.
         for (double& v : e->layers) v *= e->value > 0 ? total_bound / e->value : 0.0;
         e->value = total_bound;
-        raised = 1;
+        raised = true;
       }
     }
-    if (e->interval) e->interval->first = std::max(e->interval->first, std::min(total_bound, e->value));
-    if (raised > 0) {
-      e->warnings.push_back(
-          "raised to the device's physical bounds: the method priced " +
-          std::string(e->layers.empty() ? "the model" : "some layers") +
-          " faster than the device's best measured or declared rate allows");
+    if (!raised) return;
+    if (e->interval) {
+      if (before > 0) e->interval->second *= e->value / before;
+      e->interval->first = std::max(e->interval->first, std::min(total_bound, e->value));
     }
+    e->warnings.push_back(
+        "raised to the device's physical bounds: the method priced " +
+        std::string(per_layer ? "some layers" : "the model") +
+        " faster than the device's best measured or declared rate allows");
   }
 
   // Energy between idle and the highest power times the time twin's estimate, layer by layer
@@ -250,7 +259,11 @@ class BoundedEstimator final : public Estimator {
       if (v != *energy) ++held;
       *energy = v;
     };
-    if (!e->layers.empty() && e->layers.size() == t.layers.size()) {
+    auto positive = [](const std::vector<double>& v) {
+      return std::all_of(v.begin(), v.end(), [](double x) { return x > 0; });
+    };
+    if (!e->layers.empty() && e->layers.size() == t.layers.size() && positive(e->layers) &&
+        positive(t.layers)) {
       double sum = 0;
       for (size_t i = 0; i < e->layers.size(); ++i) {
         hold(&e->layers[i], t.layers[i]);
@@ -267,6 +280,10 @@ class BoundedEstimator final : public Estimator {
       hold(&e->value, t.value);
       if (before > 0 && e->value != before) {
         for (double& v : e->layers) v *= e->value / before;
+        if (e->interval) {
+          e->interval->first *= e->value / before;
+          e->interval->second *= e->value / before;
+        }
       }
     }
     if (e->interval && t.value > 0) {

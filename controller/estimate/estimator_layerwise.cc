@@ -117,6 +117,7 @@ class LayerwiseEstimator final : public Estimator {
     }
 
     FitKappa(layers, models, target);
+    unseen_.clear();  // what pricing the fit's own whole models met is no prediction's record
     return Status::OK();
   }
 
@@ -480,7 +481,8 @@ class LayerwiseEstimator final : public Estimator {
       if (auto own = type_cost_.find(s.type); own != type_cost_.end()) {
         const double top = type_top_work_.count(s.type) ? type_top_work_.at(s.type) : 0.0;
         const double v =
-            std::max(bounds_.floor, Beyond(s, top, own->second, LayerWork(s) * own->second));
+            std::max(bounds_.floor,
+                     Beyond(s, top, own->second, LayerWork(s) * own->second, nullptr));
         return WithEquivalent(s, v);
       }
       unseen_.insert(s.type);
@@ -493,8 +495,7 @@ class LayerwiseEstimator final : public Estimator {
       worst = std::max(worst, factor);
     }
     const std::string key = CurveKeyOf(s);
-    const double own = Beyond(s, curve->work_max(),
-                              top_cost_.count(key) ? top_cost_.at(key) : 0.0, curve->Predict(s));
+    const double own = Beyond(s, curve->work_max(), 0.0, curve->Predict(s), curve);
     return key != CostGroup(s) ? WithEquivalent(s, own) : own;
   }
 
@@ -508,17 +509,29 @@ class LayerwiseEstimator final : public Estimator {
   // A layer beyond the most work measured of its curve (or its type): a curve fitted on
   // smaller layers says nothing of it (a flat one prices a 1 GMAC convolution like a 1 MMAC
   // one; a linear one keeps the small layers' inefficiency). Physically, efficiency rises
-  // with size and saturates (the power-law paper's η(W)): its cost per unit of work runs from
-  // that of the largest measured layer, c_top, towards the best its kin was measured at (or
-  // its kin's declared peak), c_best, as its reach ρ = W / W_top grows:
-  // c = c_top^(1/ρ) · c_best^(1 − 1/ρ). Within the data, `v` as it is.
-  // `as_kin`: the kin whose kernels run it (its type's by default; a 1x1 convolution priced as
-  // the matrix product it is runs at the matrix product's).
+  // with size and saturates (the power-law paper's η(W) grows as W^α far from saturation):
+  // its cost per unit of work falls from c_top, the cost per unit of work at the top of the
+  // measured range (the curve's there, so the price is continuous at W_top), as the square
+  // root of its reach ρ = W / W_top, down to the best its kin reaches (measured, or the
+  // kin's declared peak): c = max(c_best, c_top · ρ^−0.5), non-decreasing in W. Within the
+  // data, `v` as it is. `curve`: the curve that priced `v` (null: c_top is `top_cost`, the
+  // type's own cost per unit of work). `as_kin`: the kin whose kernels run it (its type's by
+  // default; a 1x1 convolution priced as the matrix product it is runs at a matrix product's).
   double Beyond(const LayerSample& s, double top_work, double top_cost, double v,
-                std::string_view as_kin = {}) const {
+                const LayerCostModel* curve, std::string_view as_kin = {}) const {
     const double w = LayerWork(s);
-    if (IsViewLayer(s) || !(top_work > 0) || !(top_cost > 0) || w <= top_work) return v;
+    if (IsViewLayer(s) || !(top_work > 0) || w <= top_work) return v;
     const double reach = w / top_work;
+    if (curve != nullptr) {
+      // The same layer shrunk to the top of the range: its per-iteration features / ρ.
+      LayerSample at_top = s;
+      at_top.macs /= reach;
+      at_top.flops /= reach;
+      at_top.input_elements /= reach;
+      at_top.output_elements /= reach;
+      top_cost = curve->Predict(at_top) / top_work;
+    }
+    if (!(top_cost > 0)) return v;
     double best = top_cost;
     const std::string kin_name(as_kin.empty() ? CostKin(s.type) : as_kin);
     auto kin = kin_range_.find(kin_name + "|" + std::string(WorkKind(s)));
@@ -545,9 +558,7 @@ class LayerwiseEstimator final : public Estimator {
     if (ends_with("/1x1")) {
       auto it = curves_.find("Linear");
       if (it == curves_.end()) return 0.0;
-      return Beyond(s, it->second.work_max(),
-                    top_cost_.count("Linear") ? top_cost_.at("Linear") : 0.0,
-                    it->second.Predict(s), "matmul");
+      return Beyond(s, it->second.work_max(), 0.0, it->second.Predict(s), &it->second, "matmul");
     }
     if (!ends_with("/grouped")) return 0.0;
     LayerSample streamed = s;  // work counted in elements, as element-wise layers count it

@@ -320,6 +320,11 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
           auto p = PredictMonotoneInBatch(**estimator, *m, catalog);
           if (!p.ok()) {
             out.error = p.status().message();
+            // A refused prediction (non-finite) is a miss, scored as predicting nothing: it
+            // widens the interval. One the method cannot make (Unavailable) is not scored.
+            if (p.status().code() == StatusCode::kInternal) {
+              out.points.push_back({m->name, TargetOf(*m, target), 0.0, fold, m->batch, {}});
+            }
             continue;
           }
           out.points.push_back({m->name, TargetOf(*m, target), p->value, fold, m->batch, {}});
@@ -369,6 +374,11 @@ std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const Trainin
           auto p = PredictMonotoneInBatch(**estimator, *m, catalog);
           if (!p.ok()) {
             r.error = p.status().message();
+            if (p.status().code() == StatusCode::kInternal) {  // refused: a miss, as above
+              truth.push_back(TargetOf(*m, target));
+              pred.push_back(0.0);
+              r.points.push_back({m->name, truth.back(), 0.0, 0, m->batch, {}});
+            }
             continue;
           }
           truth.push_back(TargetOf(*m, target));
@@ -419,6 +429,10 @@ std::vector<EvalResult> EvaluateLayers(const TrainingData& data,
     std::vector<LayerSample> layers;
     LayerCatalog catalog;
     LayersOf(data, device, mode, &layers, &catalog);
+    // Only layers with this target are evidence (LayerEvaluationFolds counts the same).
+    layers.erase(std::remove_if(layers.begin(), layers.end(),
+                                [&](const LayerSample& s) { return !(TargetOf(s, target) > 0); }),
+                 layers.end());
     std::vector<ModelSample> models;
     for (const ModelSample& m : data.models) {
       if (m.device_class == device && m.mode == mode) models.push_back(m);

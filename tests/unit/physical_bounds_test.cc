@@ -205,6 +205,74 @@ TEST(PhysicalBounds, FarBeyondTheDataALayerTendsToItsKinsPeak) {
   }
 }
 
+// A convolution's price does not fall as it grows past the largest measured one: the curve
+// and the extrapolation beyond it meet at the top of the range.
+TEST(PhysicalBounds, PriceDoesNotFallAcrossTheTopOfTheMeasuredRange) {
+  const Small d = SmallDataset({}, 1.0, SlowSmallConvTime);
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto est = MakeEstimator(name);
+    ASSERT_TRUE(est.ok());
+    ASSERT_TRUE((*est)->Fit(d.layers, d.models, Target::kTime).ok());
+    double previous = 0;
+    for (int64_t channels = 4; channels <= 1024; channels += 4) {
+      Architecture a;
+      a.name = "one-conv";
+      a.family = "test";
+      a.input_shape = {16, 28, 28};
+      ArchNode node;
+      node.name = "conv";
+      node.inputs = {GraphInput()};
+      node.spec = testing::Spec(LayerType::kConv2d,
+                                {{"in_channels", 16}, {"out_channels", static_cast<double>(channels)},
+                                 {"kernel_size", 3}},
+                                {16, 28, 28});
+      a.nodes.push_back(node);
+      auto s = MakeArchitectureSample(a, 16, "cpu", "inference");
+      ASSERT_TRUE(s.ok());
+      auto t = (*est)->Predict(s->model, s->catalog);
+      ASSERT_TRUE(t.ok());
+      EXPECT_GE(t->value, previous * (1 - 1e-9)) << name << " at " << channels << " channels";
+      previous = t->value;
+    }
+  }
+}
+
+// A method whose shares of layers are not each a layer's own cost (THOR's are differences,
+// and fold an activation into its neighbour's) keeps them: a negative share is not refused,
+// and a zero share is not raised on its own (which would count that layer twice).
+class Differences final : public Estimator {
+ public:
+  std::string name() const override { return "differences"; }
+  Status Fit(const std::vector<LayerSample>&, const std::vector<ModelSample>&, Target) override {
+    return Status::OK();
+  }
+  Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
+    Estimate e;
+    e.value = 1.0;  // far above any bound of these layers
+    e.layers.assign(m.layer_keys.size(), 0.0);
+    e.layers.front() = 1.5;
+    e.layers.back() = -0.5;
+    return e;
+  }
+  nlohmann::json ToJson() const override { return {{"estimator", name()}}; }
+  Status FromJson(const nlohmann::json&) override { return Status::OK(); }
+};
+
+TEST(PhysicalBounds, SharesThatAreDifferencesAreKept) {
+  const Small d = SmallDataset();
+  auto arch = FindZooArchitecture("lenet5");
+  ASSERT_TRUE(arch.ok());
+  auto s = MakeArchitectureSample(*arch, 16, "cpu", "inference");
+  ASSERT_TRUE(s.ok());
+  auto e = WithPhysicalBounds([] { return std::unique_ptr<Estimator>(new Differences()); });
+  ASSERT_TRUE(e->Fit(d.layers, d.models, Target::kTime).ok());
+  auto p = e->Predict(s->model, s->catalog);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_DOUBLE_EQ(p->value, 1.0);
+  EXPECT_DOUBLE_EQ(p->layers.back(), -0.5);
+  EXPECT_TRUE(p->warnings.empty()) << p->warnings.front();
+}
+
 // A non-finite or negative estimate is refused, never printed.
 class Broken final : public Estimator {
  public:
