@@ -15,7 +15,7 @@
 namespace wattfleet {
 namespace {
 
-bool Finite(double v) { return std::isfinite(v) && v >= 0; }
+bool FiniteNonNegative(double v) { return std::isfinite(v) && v >= 0; }
 
 // The most work measured, by cost group and by kind of work, and the largest whole model: what
 // an estimate's reach is measured against.
@@ -31,8 +31,11 @@ struct WorkSeen {
     for (const LayerSample& s : layers) {
       if (!(TargetOf(s, target) > 0)) continue;
       const double w = LayerWork(s);
-      double& g = by_group[CostGroup(s)];
-      g = std::max(g, w);
+      // By group and by type: a convolution of a group never measured is placed by its type.
+      for (const std::string& where : {CostGroup(s), s.type}) {
+        double& g = by_group[where];
+        g = std::max(g, w);
+      }
       double& k = by_kind[std::string(WorkKind(s))];
       k = std::max(k, w);
     }
@@ -100,7 +103,7 @@ class BoundedEstimator final : public Estimator {
 
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog& catalog) const override {
     WF_ASSIGN_OR_RETURN(Estimate e, inner_->Predict(m, catalog));
-    if (!Finite(e.value)) {
+    if (!FiniteNonNegative(e.value)) {
       return Status::Internal(name() + ": a non-finite or negative estimate (" +
                               Figure(e.value) + ") for " + m.name + " was refused");
     }
@@ -201,12 +204,11 @@ class BoundedEstimator final : public Estimator {
     }
   }
 
-  // No layer below its lower bound; a model-level estimate not below its layers' bounds
-  // together (or its MACs at the best rate, without a layer list).
-  // Layer by layer where the method prices each layer on its own (every share positive, as
-  // the layer-wise estimators do); otherwise (a method whose shares are differences, or that
-  // folds a layer into its neighbour's share: THOR) the total, its shares scaled along. The
-  // interval moves with the estimate.
+  // No layer below its lower bound where the method prices each layer on its own (every share
+  // positive, as the layer-wise estimators do); otherwise (a model-level method, or one whose
+  // shares are differences or fold a layer into its neighbour's: THOR) the total not below
+  // its layers' bounds together, or its MACs at the best rate without a layer list, its shares
+  // scaled along. The interval moves with the estimate.
   void RaiseToLowerBounds(const ModelSample& m, const std::vector<double>& bound,
                           Estimate* e) const {
     if (bounds_.empty()) return;
