@@ -334,6 +334,10 @@ int main(int argc, char** argv) {
     ready.peak_conv_flops = *conv;
     spdlog::info("agent: peak {:.1f} GFLOP/s (float32 3x3 convolution)", *conv / 1e9);
   }
+  if (auto pointwise = (*executor)->MeasurePointwiseFlops(0.2); pointwise.ok()) {
+    ready.pointwise_flops = *pointwise;
+    spdlog::info("agent: {:.1f} GFLOP/s (float32 batch-1 1x1 convolution)", *pointwise / 1e9);
+  }
 
   // Opened here for the log line and the in-process runner; an exec-worker opens its own.
   std::string telemetry_why;

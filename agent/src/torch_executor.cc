@@ -470,34 +470,46 @@ class TorchExecutor final : public Executor {
   }
 
   Result<double> MeasurePeakConvFlops(double seconds) override {
-    try {
-      c10::InferenceMode guard;
-      const int64_t batch = device_.is_cuda() ? 64 : 8, channels = 64, side = 56;
-      auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
-      torch::Tensor x = torch::randn({batch, channels, side, side}, opts);
-      torch::Tensor w = torch::randn({channels, channels, 3, 3}, opts), y;
-      y = torch::conv2d(x, w, {}, 1, 1);  // warm-up: allocation, kernel selection
-      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-      const auto start = std::chrono::steady_clock::now();
-      int64_t reps = 0;
-      double elapsed = 0;
-      do {
-        y = torch::conv2d(x, w, {}, 1, 1);
-        ++reps;
-        if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      } while (elapsed < seconds);
-      const double macs = static_cast<double>(batch * channels * channels * 9 * side * side);
-      return 2.0 * macs * static_cast<double>(reps) / elapsed;
-    } catch (const c10::Error& e) {
-      return Status::Internal(e.what_without_backtrace());
-    }
+    return ConvRate(device_.is_cuda() ? 64 : 8, 64, 56, 3, seconds);
+  }
+
+  Result<double> MeasurePointwiseFlops(double seconds) override {
+    return ConvRate(1, 256, 28, 1, seconds);
   }
 
   std::string torch_version() const override { return TORCH_VERSION; }
   int threads() const override { return threads_; }
 
  private:
+  // FLOP/s (2 per MAC) of a square `kernel` x `kernel` convolution, `channels` in and out,
+  // over `side` x `side` at `batch`, run for about `seconds`, synchronized.
+  Result<double> ConvRate(int64_t batch, int64_t channels, int64_t side, int64_t kernel,
+                          double seconds) {
+    try {
+      c10::InferenceMode guard;
+      auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+      torch::Tensor x = torch::randn({batch, channels, side, side}, opts);
+      torch::Tensor w = torch::randn({channels, channels, kernel, kernel}, opts), y;
+      const int64_t padding = kernel / 2;
+      y = torch::conv2d(x, w, {}, 1, padding);  // warm-up: allocation, kernel selection
+      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+      const auto start = std::chrono::steady_clock::now();
+      int64_t reps = 0;
+      double elapsed = 0;
+      do {
+        y = torch::conv2d(x, w, {}, 1, padding);
+        ++reps;
+        if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      } while (elapsed < seconds);
+      const double macs =
+          static_cast<double>(batch * channels * channels * kernel * kernel * side * side);
+      return 2.0 * macs * static_cast<double>(reps) / elapsed;
+    } catch (const c10::Error& e) {
+      return Status::Internal(e.what_without_backtrace());
+    }
+  }
+
   torch::Device device_;
   int threads_;
   mutable std::once_flag dtypes_probed_;

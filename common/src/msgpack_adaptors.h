@@ -141,8 +141,8 @@ WF_MSGPACK_MAP(wattfleet::ReadyMsg, "protocol_version", v.protocol_version, "nam
                "hostname", v.hostname, "cores", v.cores, "memory_bytes", v.memory_bytes,
                "agent_version", v.agent_version, "torch_version", v.torch_version,
                "prefetch", v.prefetch, "resumed_job_ids", v.resumed_job_ids, "peak_flops",
-               v.peak_flops, "peak_conv_flops", v.peak_conv_flops, "sensor_character",
-               v.sensor_character)
+               v.peak_flops, "peak_conv_flops", v.peak_conv_flops, "pointwise_flops",
+               v.pointwise_flops, "sensor_character", v.sensor_character)
 WF_MSGPACK_MAP(wattfleet::WelcomeMsg, "heartbeat_ms", v.heartbeat_ms, "liveness", v.liveness,
                "controller_version", v.controller_version)
 WF_MSGPACK_MAP(wattfleet::AckMsg, "job_id", v.job_id, "attempt", v.attempt)

@@ -143,6 +143,7 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& use
                          {"torch_version", ready->torch_version},
                          {"peak_flops", ready->peak_flops},
                          {"peak_conv_flops", ready->peak_conv_flops},
+                         {"pointwise_flops", ready->pointwise_flops},
                          {"sensor_character", SensorCharacterJson(ready->sensor_character)}};
   // Peers' strings need not be UTF-8: replace what is not, rather than throw.
   Status s = store_.UpsertDevice(DeviceRecord{

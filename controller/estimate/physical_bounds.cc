@@ -39,7 +39,8 @@ double PhysicalBounds::LayerLowerBound(const LayerSample& s) const {
 
 nlohmann::json PhysicalBounds::ToJson() const {
   return {{"best_rate", best_rate}, {"memory_rate", memory_rate}, {"floor", floor},
-          {"idle_w", idle_w},       {"max_w", max_w},             {"kin_peak", kin_peak}};
+          {"idle_w", idle_w},       {"max_w", max_w},             {"kin_peak", kin_peak},
+          {"pointwise_rate", pointwise_rate}};
 }
 
 Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
@@ -51,9 +52,11 @@ Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
     b.idle_w = j.at("idle_w").get<double>();
     b.max_w = j.at("max_w").get<double>();
     b.kin_peak = j.at("kin_peak").get<std::map<std::string, double>>();
+    b.pointwise_rate = j.at("pointwise_rate").get<double>();
     bool ok = b.memory_rate >= 0 && b.floor >= 0 && b.idle_w >= 0 && b.max_w >= 0 &&
               std::isfinite(b.memory_rate) && std::isfinite(b.floor) &&
-              std::isfinite(b.idle_w) && std::isfinite(b.max_w);
+              std::isfinite(b.idle_w) && std::isfinite(b.max_w) &&
+              b.pointwise_rate >= 0 && std::isfinite(b.pointwise_rate);
     for (const auto& [kind, rate] : b.best_rate) ok = ok && Positive(rate);
     for (const auto& [kin, rate] : b.kin_peak) ok = ok && Positive(rate);
     if (!ok) return Status::Corruption("physical bounds: a stored bound is not a positive figure");
@@ -83,11 +86,13 @@ PhysicalBounds FitPhysicalBounds(const std::vector<LayerSample>& layers,
     // The declared peak (float32 FLOP/s of a matrix product; 2 FLOPs per MAC) raises the
     // measured best: small layers never reach it, so without it a large layer would be bound
     // by the small layers' rate, which it exceeds.
-    double peak = 0, conv = 0;
+    double peak = 0, conv = 0, pointwise = 0;
     for (const ModelSample& m : models) {
       peak = std::max(peak, m.device.peak_flops);
       conv = std::max(conv, m.device.peak_conv_flops);
+      pointwise = std::max(pointwise, m.device.pointwise_flops);
     }
+    if (Positive(pointwise)) b.pointwise_rate = pointwise / 2;
     if (Positive(peak)) b.kin_peak["matmul"] = peak / 2;
     if (Positive(conv)) b.kin_peak["conv"] = conv / 2;
     peak = std::max(peak, conv);

@@ -78,6 +78,7 @@ DeviceFeatures DeviceOf(const std::string& capabilities_json) {
   d.memory_bytes = Param(caps, "memory_bytes");
   d.peak_flops = Param(caps, "peak_flops");
   d.peak_conv_flops = Param(caps, "peak_conv_flops");
+  d.pointwise_flops = Param(caps, "pointwise_flops");
   d.max_power_w = Param(caps, "max_power_w");  // read when an agent reports it
   return d;
 }

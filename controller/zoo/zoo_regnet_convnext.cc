@@ -1,5 +1,5 @@
 // torchvision's RegNet (Radosavovic et al. 2020) and ConvNeXt (Liu et al. 2022), and the
-// convnext family.
+// regnet and convnext families.
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -44,15 +44,16 @@ Id RegNetBlock(GraphBuilder& g, Id x, int64_t out, int64_t stride, const RegNetS
   return Act(g, Residual(g, shortcut, y), kReLU);
 }
 
-Result<Architecture> RegNet(const RegNetSpec& s) {
-  GraphBuilder g(s.name, "regnet", {3, 224, 224});
+Result<Architecture> RegNet(const RegNetSpec& s, int64_t resolution = 224,
+                            int64_t classes = 1000) {
+  GraphBuilder g(s.name, "regnet", {3, resolution, resolution});
   Id x = ConvBnAct(g, GraphBuilder::kInput, 32, 3, 2, 1, kReLU);  // SimpleStemIN, width 32
   for (size_t stage = 0; stage < s.widths.size(); ++stage) {
     for (int b = 0; b < s.depths[stage]; ++b) {
       x = RegNetBlock(g, x, s.widths[stage], b == 0 ? 2 : 1, s);
     }
   }
-  Linear(g, PoolFlatten(g, x), 1000);
+  Linear(g, PoolFlatten(g, x), classes);
   return std::move(g).Finish();
 }
 
@@ -66,6 +67,40 @@ const std::vector<RegNetSpec>& RegNets() {
       {"regnet_y_1_6gf", {48, 120, 336, 888}, {2, 6, 17, 2}, 24, true},
   };
   return kModels;
+}
+
+const std::vector<ParamInfo>& RegNetParams() {
+  static const std::vector<ParamInfo> kParams = {
+      {"classes", "output classes (default 1000)"},
+      {"mf", "400, 800 or 1600: the model's size in mega-FLOPs at 224 px (default 400)"},
+      {"resolution", "input height and width (default 224, at least 32)"},
+      {"y", "1: RegNetY (squeeze-and-excitation), 0: RegNetX (default 0)"},
+  };
+  return kParams;
+}
+
+// One of torchvision's six RegNets, at any resolution: the stages keep their grouped 3x3
+// convolutions (group width 8 to 24), which is what sets RegNet apart.
+Result<Architecture> BuildRegNetFamily(const SweepPoint& point) {
+  PointReader r("regnet", point, RegNetParams());
+  WF_RETURN_IF_ERROR(r.CheckNames());
+  WF_ASSIGN_OR_RETURN(int64_t y, r.Scalar("y", 0, 1, 0));
+  WF_ASSIGN_OR_RETURN(int64_t mf, r.Scalar("mf", 400, 1600, 400));
+  if (mf != 400 && mf != 800 && mf != 1600) {
+    return r.Bad("mf", "must be 400, 800 or 1600, got " + std::to_string(mf));
+  }
+  WF_ASSIGN_OR_RETURN(int64_t resolution, ReadResolution(r, 224, 32));
+  WF_ASSIGN_OR_RETURN(int64_t classes, ReadClasses(r));
+  const std::string torchvision_name = std::string("regnet_") + (y ? "y_" : "x_") +
+                                       (mf == 1600 ? "1_6gf" : std::to_string(mf) + "mf");
+  for (const RegNetSpec& s : RegNets()) {
+    if (s.name != torchvision_name) continue;
+    RegNetSpec named = s;
+    named.name = std::string("regnet-") + (y ? "y" : "x") + std::to_string(mf) + "-r" +
+                 std::to_string(resolution) + ClassesSuffix(classes);
+    return RegNet(named, resolution, classes);
+  }
+  return r.Bad("mf", "has no model " + torchvision_name);
 }
 
 // ---- ConvNeXt ------------------------------------------------------------------------------
@@ -156,6 +191,7 @@ void AddRegNetsAndConvNeXts(Registry& r) {
   for (const RegNetSpec& s : RegNets()) {
     r.models.push_back({s.name, Source(s.name), [&s] { return RegNet(s); }});
   }
+  r.families.push_back({"regnet", RegNetParams(), BuildRegNetFamily});
   for (int64_t size = 0; size < 4; ++size) {
     ConvNeXtConfig c;
     c.name = std::string("convnext_") + kConvNeXtSizes[size];

@@ -102,6 +102,7 @@ void AddVisionModels(Registry& r) {
   vision::AddMobileNets(r);
   vision::AddEfficientNets(r);
   vision::AddClassicVision(r);
+  vision::AddDenseNets(r);
   vision::AddRegNetsAndConvNeXts(r);
   vision::AddVisionTransformers(r);
 }

@@ -59,7 +59,8 @@ std::string ClassesSuffix(int64_t classes);
 void AddResNets(Registry& r);        // zoo_resnet.cc: ResNet, Wide ResNet, ResNeXt
 void AddMobileNets(Registry& r);     // zoo_mobile.cc: MobileNetV2/V3, ShuffleNetV2
 void AddEfficientNets(Registry& r);  // zoo_efficientnet.cc: EfficientNet B0-B7
-void AddClassicVision(Registry& r);  // zoo_vision_classic.cc: AlexNet, VGG, SqueezeNet, DenseNet
+void AddClassicVision(Registry& r);  // zoo_vision_classic.cc: AlexNet, VGG, SqueezeNet
+void AddDenseNets(Registry& r);      // zoo_densenet.cc: DenseNet
 void AddRegNetsAndConvNeXts(Registry& r);  // zoo_regnet_convnext.cc: RegNet, ConvNeXt
 void AddVisionTransformers(Registry& r);   // zoo_vit.cc: ViT
 

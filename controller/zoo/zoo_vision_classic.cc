@@ -1,4 +1,5 @@
-// torchvision's AlexNet, VGG, SqueezeNet and DenseNet, and the vgg family.
+// torchvision's AlexNet, VGG and SqueezeNet, and the alexnet and vgg families.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -10,23 +11,58 @@ namespace {
 constexpr LayerType kReLU = LayerType::kReLU;
 
 // torchvision's AlexNet: the single-GPU variant of "One weird trick" (Krizhevsky 2014), with
-// 64/192/384/256/256 filters.
-Result<Architecture> AlexNet() {
-  GraphBuilder g("alexnet", "alexnet", {3, 224, 224});
-  Id x = Act(g, Conv(g, GraphBuilder::kInput, 64, 11, 4, 1, true, 2), kReLU);
+// 64/192/384/256/256 filters and a 4096-wide classifier.
+struct AlexNetConfig {
+  std::string name = "alexnet";
+  int64_t width = 100;  // percent of torchvision's conv channels
+  int64_t fc = 4096;    // width of the two hidden fully-connected layers
+  int64_t resolution = 224;
+  int64_t classes = 1000;
+};
+
+Result<Architecture> BuildAlexNet(const AlexNetConfig& c) {
+  GraphBuilder g(c.name, "alexnet", {3, c.resolution, c.resolution});
+  auto channels = [&c](int64_t n) { return std::max<int64_t>(1, (n * c.width + 50) / 100); };
+  Id x = Act(g, Conv(g, GraphBuilder::kInput, channels(64), 11, 4, 1, true, 2), kReLU);
   x = MaxPool(g, x, 3, 2);
-  x = Act(g, Conv(g, x, 192, 5, 1, 1, true), kReLU);
+  x = Act(g, Conv(g, x, channels(192), 5, 1, 1, true), kReLU);
   x = MaxPool(g, x, 3, 2);
-  x = Act(g, Conv(g, x, 384, 3, 1, 1, true), kReLU);
-  x = Act(g, Conv(g, x, 256, 3, 1, 1, true), kReLU);
-  x = Act(g, Conv(g, x, 256, 3, 1, 1, true), kReLU);
+  x = Act(g, Conv(g, x, channels(384), 3, 1, 1, true), kReLU);
+  x = Act(g, Conv(g, x, channels(256), 3, 1, 1, true), kReLU);
+  x = Act(g, Conv(g, x, channels(256), 3, 1, 1, true), kReLU);
   x = MaxPool(g, x, 3, 2);
+  // The adaptive pool fixes the classifier's input at 6x6 whatever the resolution, so the
+  // first fully-connected layer keeps its 9216 x fc weights at any size.
   x = g.Add(LayerType::kAdaptiveAvgPool2d, {{"output_size", 6}}, {x});
   x = g.Add(LayerType::kFlatten, {}, {x});
-  x = Act(g, Linear(g, Dropout(g, x, 0.5), 4096), kReLU);
-  x = Act(g, Linear(g, Dropout(g, x, 0.5), 4096), kReLU);
-  Linear(g, x, 1000);
+  x = Act(g, Linear(g, Dropout(g, x, 0.5), c.fc), kReLU);
+  x = Act(g, Linear(g, Dropout(g, x, 0.5), c.fc), kReLU);
+  Linear(g, x, c.classes);
   return std::move(g).Finish();
+}
+
+const std::vector<ParamInfo>& AlexNetParams() {
+  static const std::vector<ParamInfo> kParams = {
+      {"classes", "output classes (default 1000)"},
+      {"fc", "width of the two hidden fully-connected layers (default 4096)"},
+      {"resolution", "input height and width (default 224, at least 63)"},
+      {"width", "percent of torchvision's conv channels (default 100)"},
+  };
+  return kParams;
+}
+
+Result<Architecture> BuildAlexNetFamily(const SweepPoint& point) {
+  PointReader r("alexnet", point, AlexNetParams());
+  WF_RETURN_IF_ERROR(r.CheckNames());
+  AlexNetConfig c;
+  WF_ASSIGN_OR_RETURN(c.width, r.Scalar("width", 100, 800, 5));
+  WF_ASSIGN_OR_RETURN(c.fc, r.Scalar("fc", 4096, kMaxWidth));
+  // Below 63 px the third max pool has less than its 3x3 window to read.
+  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 63));
+  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.name = "alexnet-w" + std::to_string(c.width) + "-fc" + std::to_string(c.fc) + "-r" +
+           std::to_string(c.resolution) + ClassesSuffix(c.classes);
+  return BuildAlexNet(c);
 }
 
 // ---- VGG -----------------------------------------------------------------------------------
@@ -153,54 +189,11 @@ Result<Architecture> SqueezeNet(bool v1_1) {
   return std::move(g).Finish();
 }
 
-// ---- DenseNet ------------------------------------------------------------------------------
-
-// torchvision's _DenseLayer reads the concatenation of all earlier features of its block
-// (bn_function's torch.cat); the first layer reads the block input alone.
-Id DenseLayer(GraphBuilder& g, const std::vector<Id>& features, int64_t growth, int64_t bn_size) {
-  Id x = features.size() == 1 ? features[0] : g.Add(LayerType::kConcat, {}, features);
-  x = Act(g, g.Add(LayerType::kBatchNorm2d, {}, {x}), kReLU);
-  x = Conv(g, x, bn_size * growth, 1);
-  x = Act(g, g.Add(LayerType::kBatchNorm2d, {}, {x}), kReLU);
-  return Conv(g, x, growth, 3);  // drop_rate 0: no dropout
-}
-
-Id DenseBlock(GraphBuilder& g, Id x, int layers, int64_t growth) {
-  std::vector<Id> features = {x};
-  for (int i = 0; i < layers; ++i) features.push_back(DenseLayer(g, features, growth, 4));
-  return g.Add(LayerType::kConcat, {}, features);
-}
-
-// Transition: BN, ReLU, 1x1 conv halving the channels, 2x2 average pool.
-Id Transition(GraphBuilder& g, Id x) {
-  x = Act(g, g.Add(LayerType::kBatchNorm2d, {}, {x}), kReLU);
-  x = Conv(g, x, Channels(g, x) / 2, 1);
-  return g.Add(LayerType::kAvgPool2d, {{"kernel_size", 2}, {"stride", 2}}, {x});
-}
-
-Result<Architecture> DenseNet(const std::string& name, const std::vector<int>& blocks,
-                              int64_t growth, int64_t init_features) {
-  GraphBuilder g(name, "densenet", {3, 224, 224});
-  Id x = ConvBnAct(g, GraphBuilder::kInput, init_features, 7, 2, 1, kReLU);
-  x = MaxPool(g, x, 3, 2, 1);
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    x = DenseBlock(g, x, blocks[i], growth);
-    if (i + 1 < blocks.size()) x = Transition(g, x);
-  }
-  x = Act(g, g.Add(LayerType::kBatchNorm2d, {}, {x}), kReLU);  // norm5, then forward's relu
-  Linear(g, PoolFlatten(g, x), 1000);
-  return std::move(g).Finish();
-}
-
-ModelEntry NamedDenseNet(const std::string& name, std::vector<int> blocks, int64_t growth,
-                         int64_t init_features) {
-  return {name, Source(name), [=] { return DenseNet(name, blocks, growth, init_features); }};
-}
-
 }  // namespace
 
 void AddClassicVision(Registry& r) {
-  r.models.push_back({"alexnet", Source("alexnet"), AlexNet});
+  r.models.push_back({"alexnet", Source("alexnet"), [] { return BuildAlexNet({}); }});
+  r.families.push_back({"alexnet", AlexNetParams(), BuildAlexNetFamily});
   for (int64_t depth : {11, 13, 16, 19}) {
     r.models.push_back(NamedVgg(depth, false));
     r.models.push_back(NamedVgg(depth, true));
@@ -208,10 +201,6 @@ void AddClassicVision(Registry& r) {
   r.families.push_back({"vgg", VggParams(), BuildVggFamily});
   r.models.push_back({"squeezenet1_0", Source("squeezenet1_0"), [] { return SqueezeNet(false); }});
   r.models.push_back({"squeezenet1_1", Source("squeezenet1_1"), [] { return SqueezeNet(true); }});
-  r.models.push_back(NamedDenseNet("densenet121", {6, 12, 24, 16}, 32, 64));
-  r.models.push_back(NamedDenseNet("densenet161", {6, 12, 36, 24}, 48, 96));
-  r.models.push_back(NamedDenseNet("densenet169", {6, 12, 32, 32}, 32, 64));
-  r.models.push_back(NamedDenseNet("densenet201", {6, 12, 48, 32}, 32, 64));
 }
 
 }  // namespace wattfleet::zoo::vision

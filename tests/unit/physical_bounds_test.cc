@@ -124,6 +124,8 @@ TEST(PhysicalBounds, BestRatesFloorAndPowerBandComeFromTheMeasurements) {
   EXPECT_DOUBLE_EQ(kins.kin_peak.at("matmul"), best / 20);
   EXPECT_DOUBLE_EQ(kins.kin_peak.at("conv"), 4 * best);
   EXPECT_DOUBLE_EQ(kins.best_rate.at("macs"), 4 * best);
+  declared[1].device.pointwise_flops = best;
+  EXPECT_DOUBLE_EQ(FitPhysicalBounds(d.layers, declared, Target::kTime).pointwise_rate, best / 2);
   // Round trip, and a stored bound that is not a figure is refused.
   auto back = PhysicalBounds::FromJson(time.ToJson());
   ASSERT_TRUE(back.ok());
@@ -207,6 +209,60 @@ TEST(PhysicalBounds, FarBeyondTheDataALayerTendsToItsKinsPeak) {
 
 // A convolution's price does not fall as it grows past the largest measured one: the curve
 // and the extrapolation beyond it meet at the top of the range.
+// A 1x1 convolution, of a group no small network measured, is a matrix product that the
+// framework runs either at its matrix products' rate or at its convolutions': the agents'
+// batch-1 probe of one says which, and the estimate leans that way.
+double FastConvSlowMatmulTime(const LayerSample& s) {
+  if (s.type == "Conv2d") return 5e-6 + s.macs / 40e9;
+  if (s.macs > 0) return 5e-6 + s.macs / 2e9;
+  return 3e-6 + LayerMemory(s) * 4 / 5e9;
+}
+
+ArchitectureSample PointwiseConvolution() {
+  Architecture a;
+  a.name = "one-pointwise-conv";
+  a.family = "test";
+  a.input_shape = {256, 28, 28};
+  ArchNode node;
+  node.name = "conv";
+  node.spec = testing::Spec(LayerType::kConv2d,
+                            {{"in_channels", 256}, {"out_channels", 256}, {"kernel_size", 1}},
+                            {256, 28, 28});
+  node.inputs = {GraphInput()};
+  a.nodes.push_back(node);
+  auto s = MakeArchitectureSample(a, 1, "cpu", "inference");
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
+TEST(PhysicalBounds, APointwiseConvolutionLeansToTheSideOfTheDevicesProbe) {
+  const ArchitectureSample pw = PointwiseConvolution();
+  auto predict = [&](const char* name, double pointwise_flops) {
+    Small d = SmallDataset({}, 1.0, FastConvSlowMatmulTime);
+    for (ModelSample& m : d.models) {
+      m.device.peak_flops = 2 * 3e9;
+      m.device.peak_conv_flops = 2 * 60e9;
+      m.device.pointwise_flops = pointwise_flops;
+    }
+    auto est = MakeEstimator(name);
+    EXPECT_TRUE(est.ok());
+    EXPECT_TRUE((*est)->Fit(d.layers, d.models, Target::kTime).ok());
+    auto t = (*est)->Predict(pw.model, pw.catalog);
+    EXPECT_TRUE(t.ok());
+    return t.ok() ? t->value : 0.0;
+  };
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    SCOPED_TRACE(name);
+    const double as_matmul = predict(name, 2 * 3e9);   // the probe ran at the BLAS rate
+    const double as_conv = predict(name, 2 * 60e9);    // ... at the convolutions' rate
+    const double unknown = predict(name, 0);           // no probe: the geometric mean
+    EXPECT_GT(as_matmul, 4 * as_conv);
+    EXPECT_GT(as_matmul, unknown * 1.5);
+    EXPECT_LT(as_conv, unknown / 1.5);
+    EXPECT_NEAR(unknown, std::sqrt(as_matmul * as_conv), 0.05 * unknown);
+  }
+}
+
 TEST(PhysicalBounds, PriceDoesNotFallAcrossTheTopOfTheMeasuredRange) {
   const Small d = SmallDataset({}, 1.0, SlowSmallConvTime);
   for (const char* name : {"wattlayer", "measured-layers"}) {

@@ -231,6 +231,11 @@ TEST(TorchExecutor, MeasuresAPlausiblePeakThroughput) {
   ASSERT_TRUE(conv.ok()) << conv.status().ToString();
   EXPECT_GT(*conv, 1e8);
   EXPECT_LT(*conv, 1e12);
+  // A batch-1 1x1 convolution: a matrix product or a convolution, within the same range.
+  auto pointwise = (*executor)->MeasurePointwiseFlops(0.1);
+  ASSERT_TRUE(pointwise.ok()) << pointwise.status().ToString();
+  EXPECT_GT(*pointwise, 1e8);
+  EXPECT_LT(*pointwise, 1e12);
 }
 
 TEST(TorchExecutor, RunsOnlyTheDTypesTheDeviceHas) {

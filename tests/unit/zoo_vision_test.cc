@@ -207,7 +207,8 @@ TEST(VisionZoo, DagShapesFollowTheDefinitions) {
 
 TEST(VisionFamilies, AreListedWithHelp) {
   const std::vector<std::string> families = FamilyNames();
-  for (const char* f : {"convnext", "efficientnet", "mobilenet_v2", "resnet", "vgg", "vit"}) {
+  for (const char* f : {"alexnet", "convnext", "densenet", "efficientnet", "mobilenet_v2",
+                        "regnet", "resnet", "vgg", "vit"}) {
     EXPECT_TRUE(std::binary_search(families.begin(), families.end(), f)) << f;
     const auto params = FamilyParameters(f);
     EXPECT_EQ(params.count("resolution"), 1u) << f;
@@ -220,7 +221,9 @@ TEST(VisionFamilies, DefaultPointsAreTheNamedModels) {
   const std::pair<const char*, const char*> kDefaults[] = {
       {"resnet", "resnet50"},         {"mobilenet_v2", "mobilenet_v2"},
       {"vgg", "vgg16"},               {"efficientnet", "efficientnet_b0"},
-      {"vit", "vit_b_16"},            {"convnext", "convnext_tiny"}};
+      {"vit", "vit_b_16"},            {"convnext", "convnext_tiny"},
+      {"alexnet", "alexnet"},         {"densenet", "densenet121"},
+      {"regnet", "regnet_x_400mf"}};
   for (const auto& [family, model] : kDefaults) {
     SCOPED_TRACE(family);
     const Architecture member = BuildMember(family, {});
@@ -259,6 +262,12 @@ TEST(VisionFamilies, PointsReproduceOtherTorchvisionModels) {
                {"mlp", Int(4096)}, {"patch", Int(32)}}, 306535400},
       {"convnext", {{"size", Int(1)}}, 50223688},
       {"convnext", {{"size", Int(3)}}, 197767336},
+      {"densenet", {{"depth", Int(161)}}, 28681000},
+      {"densenet", {{"depth", Int(169)}}, 14149480},
+      {"regnet", {{"y", Int(1)}, {"mf", Int(800)}}, 6432512},
+      {"regnet", {{"mf", Int(1600)}}, 9190136},
+      // AlexNet's adaptive pool keeps its 9216-input classifier at any resolution.
+      {"alexnet", {{"resolution", Int(96)}}, 61100840},
   };
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.family);
@@ -276,6 +285,11 @@ TEST(VisionFamilies, NamesAreDeterministicAndDistinct) {
   EXPECT_EQ(BuildMember("efficientnet", {{"variant", Int(2)}}).name, "efficientnet-b2-r288");
   EXPECT_EQ(BuildMember("vit", {}).name, "vit-l12-d768-h12-m3072-p16-r224");
   EXPECT_EQ(BuildMember("convnext", {{"width", Int(50)}}).name, "convnext-tiny-w50-r224");
+  EXPECT_EQ(BuildMember("alexnet", {{"fc", Int(1024)}}).name, "alexnet-w100-fc1024-r224");
+  EXPECT_EQ(BuildMember("densenet", {{"growth", Int(16)}, {"resolution", Int(64)}}).name,
+            "densenet-d121-g16-r64");
+  EXPECT_EQ(BuildMember("regnet", {{"y", Int(1)}, {"resolution", Int(96)}}).name,
+            "regnet-y400-r96");
 
   const std::pair<const char*, std::vector<SweepPoint>> kSweeps[] = {
       {"resnet",
@@ -342,6 +356,9 @@ TEST(VisionFamilies, ErrorsNameTheParameter) {
   ExpectInvalid("vit", {{"heads", Int(5)}}, "heads 5 does not divide hidden 768");
   ExpectInvalid("convnext", {{"size", Int(4)}}, "size must be in [0, 3]");
   ExpectInvalid("convnext", {{"classes", Int(0)}}, "classes must be in");
+  ExpectInvalid("alexnet", {{"resolution", Int(62)}}, "resolution must be in [63, 1024]");
+  ExpectInvalid("densenet", {{"depth", Int(122)}}, "depth must be 121, 161, 169 or 201");
+  ExpectInvalid("regnet", {{"mf", Int(500)}}, "mf must be 400, 800 or 1600");
 }
 
 }  // namespace

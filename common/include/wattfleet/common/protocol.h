@@ -55,6 +55,9 @@ struct ReadyMsg {
   // run far faster than its matrix products (another library), and the estimators bound
   // each kind of work by its own peak (0: unknown, as from an older agent).
   double peak_conv_flops = 0;
+  // The rate of a batch-1 1x1 convolution (FLOP/s): whether the framework runs one at its
+  // matrix products' rate or at its convolutions' (0: unknown).
+  double pointwise_flops = 0;
   std::vector<int64_t> resumed_job_ids;  // results still in its spool
   SensorCharacter sensor_character;      // its meter, characterised at start-up
 };

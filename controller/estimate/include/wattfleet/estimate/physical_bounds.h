@@ -50,6 +50,9 @@ struct PhysicalBounds {
   // product, "conv" from its 3x3 convolution), where reported: what a layer far beyond the
   // measured ones tends to (layer_cost.h CostKin).
   std::map<std::string, double> kin_peak;
+  // Time only: the MAC/s of a batch-1 1x1 convolution, where reported (0 unknown): whether the
+  // framework runs such a layer at its matrix products' rate or at its convolutions'.
+  double pointwise_rate = 0;
   double memory_rate = 0;                   // bytes per second (or per joule); 0 unknown
   double floor = 0;                         // cheapest layer call (s or J); 0 unknown
   double idle_w = 0, max_w = 0;             // power band; 0 unknown (energy only)

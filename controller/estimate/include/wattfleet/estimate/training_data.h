@@ -40,6 +40,7 @@ struct DeviceFeatures {
   double peak_flops = 0;   // attainable float32 FLOP/s (a matrix product)
   double max_power_w = 0;  // power limit (board TDP, RAPL constraint)
   double peak_conv_flops = 0;  // attainable float32 FLOP/s through a 3x3 convolution
+  double pointwise_flops = 0;  // float32 FLOP/s of a batch-1 1x1 convolution
 };
 
 // One whole architecture (or probe) measured on a device class.
