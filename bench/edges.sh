@@ -19,7 +19,7 @@ sqlite3 "$db" ".backup '$copy'"
 sqlite3 -separator ' ' "$copy" "SELECT DISTINCT name, family FROM architectures" > "$out/families"
 estimators=macs,wattlayer,measured-layers,pre
 if ! "$build/controller/wattfleet" fit --db "$copy" --target "$target" --split both \
-    --holdout-campaign cpu-edges-full --estimator "$estimators" --json \
+    --holdout-campaign cpu-edges-full --estimator "$estimators" --json ${FIT_FLAGS:-} \
     > "$out/fit.json" 2> "$out/fit.err"; then
   cat "$out/fit.err" >&2
   exit 1

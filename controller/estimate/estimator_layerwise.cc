@@ -48,6 +48,7 @@ namespace {
 using layerwise::BatchOf;
 using layerwise::Flags;
 using layerwise::MeansOfRepeats;
+using layerwise::UpperTrend;
 
 constexpr size_t kMinDistinct = 3;   // distinct layers for a curve of its own
 constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape by CV
@@ -61,8 +62,10 @@ constexpr double kMeasuredLogQ = 0.1;
 constexpr double kDefaultKappaLogQ = 0.262;  // ln 1.3
 constexpr double kMinGroupLogQ = 0.05;
 constexpr double kUnseenLogQ = 0.693;  // ln 2: a type priced by other types' curves
-// Beyond the data, cost per unit of work falls as this power of the reach (η(W) ∝ W^α while
-// far from saturation; the middle of the exponents the cost curves choose from).
+// Beyond the data, cost per unit of work falls as a power of the reach (η(W) ∝ W^α while far
+// from saturation): the trend of the group's own largest layers (UpperTrend), at most this,
+// the middle of the exponents the cost curves choose from, which is also the prior where a
+// group shows no trend.
 constexpr double kBeyondAlpha = 0.5;
 constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
                                  CostShape::kLinear, CostShape::kRegimes};
@@ -78,6 +81,7 @@ class LayerwiseEstimator final : public Estimator {
     curves_.clear();
     log_q_.clear();
     top_cost_.clear();
+    trend_.clear();
     bounds_ = FitPhysicalBounds(layers, models, target);
     work_kind_.clear();
     measured_.clear();
@@ -165,7 +169,7 @@ class LayerwiseEstimator final : public Estimator {
             {"unmodelled", unmodelled_}, {"log_q", log_q_},
             {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
             {"type_cost", type_cost_},   {"view_cost", view_cost_},
-            {"type_top_work", type_top_work_},
+            {"type_top_work", type_top_work_}, {"trend", trend_},
             {"bounds", bounds_.ToJson()}};
   }
 
@@ -209,6 +213,12 @@ class LayerwiseEstimator final : public Estimator {
       type_cost_ = j.at("type_cost").get<std::map<std::string, double>>();
       view_cost_ = j.at("view_cost").get<std::map<std::string, double>>();
       type_top_work_ = j.at("type_top_work").get<std::map<std::string, double>>();
+      trend_ = j.at("trend").get<std::map<std::string, double>>();
+      for (const auto& [group, a] : trend_) {
+        if (!(a >= 0 && a <= kBeyondAlpha)) {
+          return Status::Corruption(name() + ": stored trend of " + group + " is out of range");
+        }
+      }
       for (const auto& [type, c] : view_cost_) {
         if (!(c > 0) || !std::isfinite(c)) {
           return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
@@ -283,6 +293,7 @@ class LayerwiseEstimator final : public Estimator {
         samples.begin(), samples.end(),
         [](const LayerSample* a, const LayerSample* b) { return LayerWork(*a) < LayerWork(*b); });
     top_cost_[group] = TargetOf(*top, target) / LayerWork(*top);
+    trend_[group] = UpperTrend(samples, target, kBeyondAlpha);
     }
 
   void FitTypeCosts(const std::map<std::string, std::vector<const LayerSample*>>& by_type,
@@ -482,7 +493,7 @@ class LayerwiseEstimator final : public Estimator {
         const double top = type_top_work_.count(s.type) ? type_top_work_.at(s.type) : 0.0;
         const double v =
             std::max(bounds_.floor,
-                     Beyond(s, top, own->second, LayerWork(s) * own->second, nullptr));
+                     Beyond(s, s.type, top, own->second, LayerWork(s) * own->second, nullptr));
         return WithEquivalent(s, v);
       }
       unseen_.insert(s.type);
@@ -495,7 +506,7 @@ class LayerwiseEstimator final : public Estimator {
       worst = std::max(worst, factor);
     }
     const std::string key = CurveKeyOf(s);
-    const double own = Beyond(s, curve->work_max(), 0.0, curve->Predict(s), curve);
+    const double own = Beyond(s, key, curve->work_max(), 0.0, curve->Predict(s), curve);
     return key != CostGroup(s) ? WithEquivalent(s, own) : own;
   }
 
@@ -533,24 +544,30 @@ class LayerwiseEstimator final : public Estimator {
   // one; a linear one keeps the small layers' inefficiency). Physically, efficiency rises
   // with size and saturates (the power-law paper's η(W) grows as W^α far from saturation):
   // its cost per unit of work falls from c_top, the cost per unit of work at the top of the
-  // measured range (the curve's there, so the price is continuous at W_top), as the square
-  // root of its reach ρ = W / W_top, down to the best its kin reaches (measured, or the
-  // kin's declared peak): c = max(c_best, c_top · ρ^−0.5), non-decreasing in W. Within the
-  // data, `v` as it is. `curve`: the curve that priced `v` (null: c_top is `top_cost`, the
-  // type's own cost per unit of work). `as_kin`: the kin whose kernels run it (its type's by
-  // default; a 1x1 convolution priced as the matrix product it is runs at a matrix product's).
-  double Beyond(const LayerSample& s, double top_work, double top_cost, double v,
-                const LayerCostModel* curve, std::string_view as_kin = {}) const {
+  // measured range (the curve's there, so the price is continuous at W_top), as a power of
+  // its reach ρ = W / W_top, down to the best its kin reaches (measured, or the kin's
+  // declared peak): c = max(c_best, c_top · ρ^−α), non-decreasing in W, with α the trend of
+  // `group`'s largest measured layers (0 where their cost per unit of work is already flat:
+  // a saturated kernel stays saturated), 0.5 where too few show one. Within the data, `v` as
+  // it is. `curve`: the curve that priced `v` (null: c_top is `top_cost`, the type's own cost
+  // per unit of work). `as_kin`: the kin whose kernels run it (its type's by default; a 1x1
+  // convolution priced as the matrix product it is runs at a matrix product's).
+  double Beyond(const LayerSample& s, const std::string& group, double top_work,
+                double top_cost, double v, const LayerCostModel* curve,
+                std::string_view as_kin = {}) const {
     const double w = LayerWork(s);
     if (IsViewLayer(s) || !(top_work > 0) || w <= top_work) return v;
     const double reach = w / top_work;
     if (curve != nullptr) {
-      // The same layer shrunk to the top of the range: its per-iteration features / ρ.
+      // The same layer shrunk to the top of the range: its per-iteration features / ρ, its
+      // parameters too, so that it reuses each weight as often (a Linear's MACs are its
+      // parameters times its batch).
       LayerSample at_top = s;
       at_top.macs /= reach;
       at_top.flops /= reach;
       at_top.input_elements /= reach;
       at_top.output_elements /= reach;
+      at_top.params /= reach;
       top_cost = curve->Predict(at_top) / top_work;
     }
     if (!(top_cost > 0)) return v;
@@ -564,7 +581,9 @@ class LayerwiseEstimator final : public Estimator {
         peak != bounds_.kin_peak.end() && s.macs > 0) {
       best = std::min(best, 1.0 / peak->second);
     }
-    return w * std::max(best, top_cost * std::pow(reach, -kBeyondAlpha));
+    const auto trend = trend_.find(group);
+    const double alpha = trend != trend_.end() ? trend->second : kBeyondAlpha;
+    return w * std::max(best, top_cost * std::pow(reach, -alpha));
   }
 
   // What a convolution without a curve of its group costs as the work it is equivalent to: a
@@ -580,7 +599,8 @@ class LayerwiseEstimator final : public Estimator {
     if (ends_with("/1x1")) {
       auto it = curves_.find("Linear");
       if (it == curves_.end()) return 0.0;
-      return Beyond(s, it->second.work_max(), 0.0, it->second.Predict(s), &it->second, "matmul");
+      return Beyond(s, "Linear", it->second.work_max(), 0.0, it->second.Predict(s), &it->second,
+                    "matmul");
     }
     if (!ends_with("/grouped")) return 0.0;
     LayerSample streamed = s;  // work counted in elements, as element-wise layers count it
@@ -652,6 +672,7 @@ class LayerwiseEstimator final : public Estimator {
   std::map<std::string, LayerCostModel> curves_;  // by cost group and by type
   std::map<std::string, double> log_q_;     // curve key → held-out 90 % |ln error|
   std::map<std::string, double> top_cost_;  // curve key → cost per work of its largest layer
+  std::map<std::string, double> trend_;     // curve key → α beyond its largest layer
   double kappa_log_q_ = kDefaultKappaLogQ;
   PhysicalBounds bounds_;                   // of the target: the floor, the best rates
   std::map<std::string, double> type_cost_;  // type without a curve → its median cost per work

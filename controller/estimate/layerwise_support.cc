@@ -1,9 +1,12 @@
 // Pieces of the layer-wise estimators that are not the estimator (layerwise_support.h).
 #include "layerwise_support.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <utility>
+
+#include "wattfleet/estimate/layer_cost.h"
 
 namespace wattfleet::layerwise {
 namespace {
@@ -64,6 +67,46 @@ std::vector<LayerSample> MeansOfRepeats(const std::vector<LayerSample>& layers, 
     (target == Target::kTime ? m.time_s : m.energy_j) /= at.second;
   }
   return means;
+}
+
+double UpperTrend(const std::vector<const LayerSample*>& samples, Target target, double prior) {
+  // One point per distinct layer and batch: (ln W, ln cost / W), repeats averaged.
+  std::map<std::pair<std::string, int64_t>, std::pair<double, std::pair<double, int>>> by_layer;
+  for (const LayerSample* s : samples) {
+    const double w = LayerWork(*s), y = TargetOf(*s, target);
+    if (!(w > 0) || !(y > 0)) continue;
+    auto& [work, sum] = by_layer[{s->key, s->batch}];
+    work = w;
+    sum.first += y;
+    ++sum.second;
+  }
+  std::vector<std::pair<double, double>> points;
+  for (const auto& [key, v] : by_layer) {
+    const double w = v.first, mean = v.second.first / v.second.second;
+    points.emplace_back(std::log(w), std::log(mean / w));
+  }
+  if (points.size() < 3) return prior;
+  std::sort(points.begin(), points.end());
+  const std::vector<std::pair<double, double>> upper(points.begin() + points.size() / 2,
+                                                     points.end());
+  std::set<double> works;
+  for (const auto& p : upper) works.insert(p.first);
+  if (works.size() < 3 || upper.back().first - upper.front().first < std::log(2.0)) return prior;
+  double mx = 0, my = 0;
+  for (const auto& [x, y] : upper) {
+    mx += x;
+    my += y;
+  }
+  mx /= static_cast<double>(upper.size());
+  my /= static_cast<double>(upper.size());
+  double sxy = 0, sxx = 0;
+  for (const auto& [x, y] : upper) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) * (x - mx);
+  }
+  if (!(sxx > 0)) return prior;
+  const double alpha = -sxy / sxx;
+  return std::isfinite(alpha) ? std::clamp(alpha, 0.0, prior) : prior;
 }
 
 }  // namespace wattfleet::layerwise

@@ -263,6 +263,81 @@ TEST(PhysicalBounds, APointwiseConvolutionLeansToTheSideOfTheDevicesProbe) {
   }
 }
 
+// Beyond the data the price follows the trend of the group's own largest layers: a kernel
+// already saturated (cost per MAC flat over the top of the range, as a CPU's BLAS runs every
+// Transformer layer of a campaign at one rate) stays saturated, where the √ρ prior would
+// price a layer 16x larger at a quarter of its cost per MAC; one still speeding up goes on.
+ArchitectureSample OneLinear(int64_t width) {
+  Architecture a;
+  a.name = "linear-" + std::to_string(width);
+  a.family = "test";
+  a.input_shape = {width};
+  ArchNode node;
+  node.name = "fc";
+  node.spec = testing::Spec(LayerType::kLinear,
+                            {{"in_features", static_cast<double>(width)},
+                             {"out_features", static_cast<double>(width)}},
+                            {width});
+  node.inputs = {GraphInput()};
+  a.nodes.push_back(node);
+  auto s = MakeArchitectureSample(a, 16, "cpu", "inference");
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return *s;
+}
+
+TEST(PhysicalBounds, BeyondTheDataThePriceFollowsTheTrendOfTheLargestLayers) {
+  const double rate = 1.3e9;  // MAC/s
+  // Saturated: cost = W / rate. Still speeding up: cost per MAC ∝ W^-0.3 all the way.
+  const Law kLaws[] = {[](const LayerSample& s) { return s.macs / 1.3e9; },
+                       [](const LayerSample& s) {
+                         return s.macs / 1.3e9 * std::pow(s.macs / 1e6, -0.3);
+                       }};
+  const ArchitectureSample big = OneLinear(4096);  // 16x the largest measured layer's MACs
+  for (int law = 0; law < 2; ++law) {
+    std::vector<LayerSample> layers;
+    std::vector<ModelSample> models;
+    double top = 0, top_cost = 0;
+    for (int64_t width : {64, 96, 128, 192, 256, 384, 512, 768, 1024}) {
+      const ArchitectureSample one = OneLinear(width);
+      LayerSample s = one.catalog.begin()->second;
+      Measure(&s, kLaws[law](s));
+      if (s.macs > top) {
+        top = s.macs;
+        top_cost = s.time_s / s.macs;
+      }
+      layers.push_back(s);
+      // Whole models too, with a matrix-product peak far above every measured rate: the
+      // floor beyond the data is the device's, not the largest layer's.
+      ModelSample m = one.model;
+      m.time_s = s.time_s;
+      m.energy_j = s.energy_j;
+      m.energy_dynamic_j = s.energy_dynamic_j;
+      m.device.peak_flops = 2 * 100e9;
+      models.push_back(m);
+    }
+    const double reach = big.model.macs / top;
+    ASSERT_GT(reach, 10.0);
+    for (const char* name : {"wattlayer", "measured-layers"}) {
+      SCOPED_TRACE(std::string(name) + (law == 0 ? ", saturated" : ", speeding up"));
+      auto est = MakeEstimator(name);
+      ASSERT_TRUE(est.ok());
+      ASSERT_TRUE((*est)->Fit(layers, models, Target::kTime).ok());
+      auto t = (*est)->Predict(big.model, big.catalog);
+      ASSERT_TRUE(t.ok()) << t.status().message();
+      const double flat = big.model.macs / rate;
+      if (law == 0) {
+        EXPECT_NEAR(t->value / flat, 1.0, 0.05);
+      } else {
+        // Below the largest layer's cost per MAC, never below the trend itself (the memory
+        // bound, from the measured bytes per second, may hold it above).
+        const double trend = kLaws[1](big.catalog.begin()->second);
+        EXPECT_LT(t->value, big.model.macs * top_cost * 0.7);
+        EXPECT_GE(t->value, trend * 0.95);
+      }
+    }
+  }
+}
+
 TEST(PhysicalBounds, PriceDoesNotFallAcrossTheTopOfTheMeasuredRange) {
   const Small d = SmallDataset({}, 1.0, SlowSmallConvTime);
   for (const char* name : {"wattlayer", "measured-layers"}) {
