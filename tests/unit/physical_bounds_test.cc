@@ -77,23 +77,30 @@ Small SmallDataset(const std::vector<std::string>& whole_only = {}, double whole
   return d;
 }
 
-// A model of one 3x3 convolution of 256 channels on 56x56: 1.85 GMACs at batch 1.
-ArchitectureSample BigConvolution(int64_t batch = 1) {
+// A model of one layer, as MakeArchitectureSample sees it.
+ArchitectureSample OneLayer(const std::string& name, LayerType type,
+                            std::map<std::string, double> params, const Shape& input,
+                            int64_t batch) {
   Architecture a;
-  a.name = "one-big-conv";
+  a.name = name;
   a.family = "test";
-  a.input_shape = {256, 56, 56};
+  a.input_shape = input;
   ArchNode node;
-  node.name = "conv";
-  node.spec = testing::Spec(LayerType::kConv2d,
-                            {{"in_channels", 256}, {"out_channels", 256}, {"kernel_size", 3},
-                             {"padding", 1}},
-                            {256, 56, 56});
+  node.name = "layer";
+  node.spec = testing::Spec(type, std::move(params), input);
   node.inputs = {GraphInput()};
   a.nodes.push_back(node);
   auto s = MakeArchitectureSample(a, batch, "cpu", "inference");
   EXPECT_TRUE(s.ok()) << s.status().message();
   return *s;
+}
+
+// A model of one 3x3 convolution of 256 channels on 56x56: 1.85 GMACs at batch 1.
+ArchitectureSample BigConvolution(int64_t batch = 1) {
+  return OneLayer("one-big-conv", LayerType::kConv2d,
+                  {{"in_channels", 256}, {"out_channels", 256}, {"kernel_size", 3},
+                   {"padding", 1}},
+                  {256, 56, 56}, batch);
 }
 
 TEST(PhysicalBounds, BestRatesFloorAndPowerBandComeFromTheMeasurements) {
@@ -219,20 +226,9 @@ double FastConvSlowMatmulTime(const LayerSample& s) {
 }
 
 ArchitectureSample PointwiseConvolution() {
-  Architecture a;
-  a.name = "one-pointwise-conv";
-  a.family = "test";
-  a.input_shape = {256, 28, 28};
-  ArchNode node;
-  node.name = "conv";
-  node.spec = testing::Spec(LayerType::kConv2d,
-                            {{"in_channels", 256}, {"out_channels", 256}, {"kernel_size", 1}},
-                            {256, 28, 28});
-  node.inputs = {GraphInput()};
-  a.nodes.push_back(node);
-  auto s = MakeArchitectureSample(a, 1, "cpu", "inference");
-  EXPECT_TRUE(s.ok()) << s.status().message();
-  return *s;
+  return OneLayer("one-pointwise-conv", LayerType::kConv2d,
+                  {{"in_channels", 256}, {"out_channels", 256}, {"kernel_size", 1}},
+                  {256, 28, 28}, 1);
 }
 
 TEST(PhysicalBounds, APointwiseConvolutionLeansToTheSideOfTheDevicesProbe) {
@@ -268,21 +264,9 @@ TEST(PhysicalBounds, APointwiseConvolutionLeansToTheSideOfTheDevicesProbe) {
 // Transformer layer of a campaign at one rate) stays saturated, where the √ρ prior would
 // price a layer 16x larger at a quarter of its cost per MAC; one still speeding up goes on.
 ArchitectureSample OneLinear(int64_t width) {
-  Architecture a;
-  a.name = "linear-" + std::to_string(width);
-  a.family = "test";
-  a.input_shape = {width};
-  ArchNode node;
-  node.name = "fc";
-  node.spec = testing::Spec(LayerType::kLinear,
-                            {{"in_features", static_cast<double>(width)},
-                             {"out_features", static_cast<double>(width)}},
-                            {width});
-  node.inputs = {GraphInput()};
-  a.nodes.push_back(node);
-  auto s = MakeArchitectureSample(a, 16, "cpu", "inference");
-  EXPECT_TRUE(s.ok()) << s.status().message();
-  return *s;
+  const auto w = static_cast<double>(width);
+  return OneLayer("linear-" + std::to_string(width), LayerType::kLinear,
+                  {{"in_features", w}, {"out_features", w}}, {width}, 16);
 }
 
 TEST(PhysicalBounds, BeyondTheDataThePriceFollowsTheTrendOfTheLargestLayers) {
