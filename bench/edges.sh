@@ -31,8 +31,8 @@ family = dict(line.split() for line in open(sys.argv[2]) if line.strip())
 order = ["macs", "pre", "wattlayer", "measured-layers"]
 rows = {(r["split"], r["estimator"]): r for r in doc["results"]}
 def pct(x): return f"{100 * x:.1f} %"
-print("| estimator | kfold | lofo | held out: median APE | within +-10 % | worst family (its worst error) |")
-print("|---|---|---|---|---|---|")
+print("| estimator | kfold | lofo | held out: median APE | within +-10 % | worst family (its worst error) | held out in the 90 % interval: conformal / small-data |")
+print("|---|---|---|---|---|---|---|")
 for e in order:
     k, l, c = rows.get(("kfold", e)), rows.get(("lofo", e)), rows.get(("campaign", e))
     def cell(r):
@@ -45,7 +45,11 @@ for e in order:
         f = family.get(p["architecture"], "?")
         if abs(x) > abs(worst.get(f, 0)): worst[f] = x
     wf = max(worst.items(), key=lambda kv: abs(kv[1])) if worst else ("-", 0)
-    print(f"| {e} | {cell(k)} | {cell(l)} | {cell(c)} | {within}/{len(errs)} | {wf[0]} ({100 * wf[1]:+.0f} %) |")
+    def cover(key):
+        i = (c or {}).get(key)
+        return "-" if not i or i.get("coverage") is None else f"{100 * i['coverage']:.0f} %"
+    print(f"| {e} | {cell(k)} | {cell(l)} | {cell(c)} | {within}/{len(errs)} | "
+          f"{wf[0]} ({100 * wf[1]:+.0f} %) | {cover('interval')} / {cover('small_data_interval')} |")
 print()
 print("Standard models at their own size, batch 1 (held out), predicted against measured:")
 print("| model | family | measured | " + " | ".join(order[::-1]) + " |")

@@ -38,10 +38,10 @@ class Executor {
     (void)seconds;
     return Status::Unavailable("this executor measures no convolution peak");
   }
-  // The rate (FLOP/s) of a batch-1 1x1 convolution of 256 channels over 28x28: frameworks
-  // run such a layer either as the matrix product it is or through their convolution
-  // kernels, by build, device and thread count (libtorch on a CPU: its BLAS), and nothing
-  // else the agent measures says which.
+  // The rate (FLOP/s) of batch-1 1x1 convolutions over 14x14, one widening 64 -> 384
+  // channels and one narrowing 384 -> 64 (their geometric mean): frameworks run such a layer
+  // either as the matrix product it is or through their convolution kernels, by build,
+  // device, thread count and shape, and nothing else the agent measures says which.
   virtual Result<double> MeasurePointwiseFlops(double seconds) {
     (void)seconds;
     return Status::Unavailable("this executor measures no pointwise convolution");

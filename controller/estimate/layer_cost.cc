@@ -69,7 +69,7 @@ std::vector<double> RegimeFeatures(const LayerSample& s) {
           std::log(w / std::max(s.params, 1.0))};
 }
 
-constexpr int kTreeDepth = 4;
+constexpr int kTreeDepth = 6;
 constexpr size_t kTreeLeaf = 3;          // samples per leaf at least
 constexpr double kTreeMinGain = 0.02;    // a split must remove 2 % of the node's squared error
 

@@ -87,8 +87,13 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
   }
   if (points.size() < 3) return prior;
   std::sort(points.begin(), points.end());
-  const std::vector<std::pair<double, double>> upper(points.begin() + points.size() / 2,
-                                                     points.end());
+  // The last decade of work: below it other kernels may run (libtorch's CPU convolutions
+  // change kernel as their inputs grow), and their rise says nothing of the top's.
+  const double from = points.back().first - std::log(10.0);
+  std::vector<std::pair<double, double>> upper;
+  for (const auto& p : points) {
+    if (p.first >= from) upper.push_back(p);
+  }
   std::set<double> works;
   for (const auto& p : upper) works.insert(p.first);
   if (works.size() < 3 || upper.back().first - upper.front().first < std::log(2.0)) return prior;

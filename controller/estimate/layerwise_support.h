@@ -32,9 +32,9 @@ struct Flags {
 std::vector<LayerSample> MeansOfRepeats(const std::vector<LayerSample>& layers, Target target);
 
 // How fast a group's cost per unit of work still falls at the top of its measured range: the
-// elasticity α = −d ln(cost / W) / d ln W, by least squares over its distinct layers whose
-// work is at least the median's, clamped to [0, `prior`]. `prior` where that upper half has
-// fewer than 3 distinct works or spans less than 2x: too little to see a trend.
+// elasticity α = −d ln(cost / W) / d ln W, by least squares over its distinct layers within a
+// tenth of its largest work, clamped to [0, `prior`]. `prior` where those have fewer than 3
+// distinct works or span less than 2x: too little to see a trend.
 double UpperTrend(const std::vector<const LayerSample*>& samples, Target target, double prior);
 
 }  // namespace wattfleet::layerwise
