@@ -69,6 +69,9 @@ std::vector<double> RegimeFeatures(const LayerSample& s) {
           std::log(w / std::max(s.params, 1.0))};
 }
 
+// Deep enough for the kernel switches of one framework on one device (libtorch's CPU
+// convolutions switch by batch, kernel, threads, input size and channel shape); leaves of 3
+// layers and a 2 % gain keep it from splitting noise.
 constexpr int kTreeDepth = 6;
 constexpr size_t kTreeLeaf = 3;          // samples per leaf at least
 constexpr double kTreeMinGain = 0.02;    // a split must remove 2 % of the node's squared error
