@@ -48,6 +48,8 @@ namespace {
 using layerwise::BatchOf;
 using layerwise::Flags;
 using layerwise::MeansOfRepeats;
+using layerwise::IsPointwise;
+using layerwise::PointwiseWeight;
 using layerwise::UpperTrend;
 
 constexpr size_t kMinDistinct = 3;   // distinct layers for a curve of its own
@@ -516,27 +518,8 @@ class LayerwiseEstimator final : public Estimator {
   double WithEquivalent(const LayerSample& s, double v) const {
     const double same = Equivalent(s);
     if (!(same > 0 && v > 0)) return v;
-    const double w = s.batch == 1 && IsPointwise(s) ? PointwiseWeight() : 0.5;
+    const double w = s.batch == 1 && IsPointwise(s) ? PointwiseWeight(bounds_) : 0.5;
     return std::pow(v, 1.0 - w) * std::pow(same, w);
-  }
-
-  // Where the agents' batch-1 1x1 convolution ran between their 3x3 convolution's peak (0)
-  // and their matrix product's (1), in log rate; 0.5 where any of the three is unknown.
-  // libtorch on a CPU runs it through its BLAS (1); a GPU's cuDNN through its convolutions.
-  double PointwiseWeight() const {
-    const auto conv = bounds_.kin_peak.find("conv"), matmul = bounds_.kin_peak.find("matmul");
-    if (conv == bounds_.kin_peak.end() || matmul == bounds_.kin_peak.end() ||
-        !(bounds_.pointwise_rate > 0)) {
-      return 0.5;
-    }
-    const double span = std::log(conv->second / matmul->second);
-    if (!(std::abs(span) > std::log(2.0))) return 0.5;  // the two kernels alike: no side
-    return std::clamp(std::log(conv->second / bounds_.pointwise_rate) / span, 0.0, 1.0);
-  }
-
-  static bool IsPointwise(const LayerSample& s) {
-    const std::string group = CostGroup(s);
-    return group.size() > 4 && group.compare(group.size() - 4, 4, "/1x1") == 0;
   }
 
   // A layer beyond the most work measured of its curve (or its type): a curve fitted on

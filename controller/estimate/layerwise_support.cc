@@ -114,4 +114,20 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
   return std::isfinite(alpha) ? std::clamp(alpha, 0.0, prior) : prior;
 }
 
+bool IsPointwise(const LayerSample& s) {
+  const std::string group = CostGroup(s);
+  return group.size() > 4 && group.compare(group.size() - 4, 4, "/1x1") == 0;
+}
+
+double PointwiseWeight(const PhysicalBounds& bounds) {
+  const auto conv = bounds.kin_peak.find("conv"), matmul = bounds.kin_peak.find("matmul");
+  if (conv == bounds.kin_peak.end() || matmul == bounds.kin_peak.end() ||
+      !(bounds.pointwise_rate > 0)) {
+    return 0.5;
+  }
+  const double span = std::log(conv->second / matmul->second);
+  if (!(std::abs(span) > std::log(2.0))) return 0.5;  // the two kernels alike: no side
+  return std::clamp(std::log(conv->second / bounds.pointwise_rate) / span, 0.0, 1.0);
+}
+
 }  // namespace wattfleet::layerwise

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "wattfleet/estimate/estimator.h"
+#include "wattfleet/estimate/physical_bounds.h"
 
 namespace wattfleet::layerwise {
 
@@ -36,5 +37,14 @@ std::vector<LayerSample> MeansOfRepeats(const std::vector<LayerSample>& layers, 
 // tenth of its largest work, clamped to [0, `prior`]. `prior` where those have fewer than 3
 // distinct works or span less than 2x: too little to see a trend.
 double UpperTrend(const std::vector<const LayerSample*>& samples, Target target, double prior);
+
+// A 1x1 convolution (its cost group ends in "/1x1").
+bool IsPointwise(const LayerSample& s);
+
+// Where the agents' batch-1 1x1 convolutions ran between their 3x3 convolution's peak (0) and
+// their matrix product's (1), in log rate; 0.5 where any of the three is unknown or the two
+// peaks are within 2x. libtorch on a CPU runs such a layer through its BLAS or oneDNN by
+// thread count and shape; a GPU's cuDNN through its convolutions.
+double PointwiseWeight(const PhysicalBounds& bounds);
 
 }  // namespace wattfleet::layerwise

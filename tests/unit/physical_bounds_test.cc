@@ -214,8 +214,6 @@ TEST(PhysicalBounds, FarBeyondTheDataALayerTendsToItsKinsPeak) {
   }
 }
 
-// A convolution's price does not fall as it grows past the largest measured one: the curve
-// and the extrapolation beyond it meet at the top of the range.
 // A 1x1 convolution, of a group no small network measured, is a matrix product that the
 // framework runs either at its matrix products' rate or at its convolutions': the agents'
 // batch-1 probe of one says which, and the estimate leans that way.
@@ -309,6 +307,14 @@ TEST(PhysicalBounds, BeyondTheDataThePriceFollowsTheTrendOfTheLargestLayers) {
       auto t = (*est)->Predict(big.model, big.catalog);
       ASSERT_TRUE(t.ok()) << t.status().message();
       const double flat = big.model.macs / rate;
+      // The trend is stored with the fit, and a stored one out of [0, 0.5] is refused.
+      nlohmann::json state = (*est)->ToJson();
+      ASSERT_TRUE(state.at("inner").at("trend").contains("Linear"));
+      auto again = MakeEstimator(name);
+      ASSERT_TRUE(again.ok());
+      ASSERT_TRUE((*again)->FromJson(state).ok());
+      state["inner"]["trend"]["Linear"] = 0.9;
+      EXPECT_EQ((*again)->FromJson(state).code(), StatusCode::kCorruption);
       if (law == 0) {
         EXPECT_NEAR(t->value / flat, 1.0, 0.05);
       } else {
@@ -322,6 +328,8 @@ TEST(PhysicalBounds, BeyondTheDataThePriceFollowsTheTrendOfTheLargestLayers) {
   }
 }
 
+// A convolution's price does not fall as it grows past the largest measured one: the curve
+// and the extrapolation beyond it meet at the top of the range.
 TEST(PhysicalBounds, PriceDoesNotFallAcrossTheTopOfTheMeasuredRange) {
   const Small d = SmallDataset({}, 1.0, SlowSmallConvTime);
   for (const char* name : {"wattlayer", "measured-layers"}) {

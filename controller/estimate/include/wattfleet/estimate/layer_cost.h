@@ -21,7 +21,7 @@
 // Regimes: a framework does not run every layer of a type with one kernel. libtorch on a CPU,
 // for one, runs a convolution through oneDNN or through its own im2col path depending on its
 // kernel, stride, batch and input size, at rates 10-16x apart (bench/RESULTS.md). No smooth
-// curve in W fits that; a regression tree of depth ≤ 4 on log(t / W) over the layer's
+// curve in W fits that; a regression tree of depth ≤ 6 on log(t / W) over the layer's
 // features (log work, input, output and parameter counts, kernel, stride, grouping, batch,
 // work per parameter) finds the regimes from the measurements themselves. Within a leaf the
 // cost is linear in W. A tree is not monotone across its splits (nor is the framework: a
