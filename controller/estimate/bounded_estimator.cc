@@ -116,11 +116,12 @@ class BoundedEstimator final : public Estimator {
       }
     }
     // Each distinct layer once: a model repeats its blocks.
-    std::vector<double> bound;
+    std::vector<double> bound, ceiling;
     bool placed = false;
-    NodeBounds(m, catalog, &bound, &e.reach, &placed);
+    NodeBounds(m, catalog, &bound, &ceiling, &e.reach, &placed);
     if (!placed && seen_.model_macs > 0) e.reach = std::max(1.0, m.macs / seen_.model_macs);
     RaiseToLowerBounds(m, bound, &e);
+    HoldBelowCeiling(ceiling, &e);
     if (time_ != nullptr) {
       WF_ASSIGN_OR_RETURN(Estimate t, time_->Predict(m, catalog));
       HoldPower(t, &e);
@@ -173,13 +174,17 @@ class BoundedEstimator final : public Estimator {
   }
 
  private:
-  // Each node's lower bound and the model's reach (the largest of its layers', at least 1),
-  // its layers taken at the model's batch and in its mode; no bounds where the catalog lacks a
-  // layer. `placed`: some layer's reach could be measured.
+  // Each node's lower bound and ceiling, and the model's reach (the largest of its layers', at
+  // least 1), its layers taken at the model's batch and in its mode; no bounds where the
+  // catalog lacks a layer. `placed`: some layer's reach could be measured.
   void NodeBounds(const ModelSample& m, const LayerCatalog& catalog, std::vector<double>* bound,
-                  double* reach, bool* placed) const {
-    std::unordered_map<std::string_view, std::pair<double, double>> seen;  // key → bound, reach
+                  std::vector<double>* ceiling, double* reach, bool* placed) const {
+    struct Known {
+      double lower, ceiling, reach;
+    };
+    std::unordered_map<std::string_view, Known> seen;
     bound->reserve(m.layer_keys.size());
+    ceiling->reserve(m.layer_keys.size());
     *reach = 1.0;
     for (const std::string& key : m.layer_keys) {
       auto known = seen.find(key);
@@ -187,21 +192,45 @@ class BoundedEstimator final : public Estimator {
         auto it = catalog.find(key);
         if (it == catalog.end()) {
           bound->clear();
+          ceiling->clear();
           *placed = false;
           *reach = 1.0;
           return;
         }
         LayerSample s = AtBatch(it->second, m.batch);
         s.mode = m.mode;
-        known = seen.emplace(key, std::make_pair(bounds_.LayerLowerBound(s), seen_.LayerReach(s)))
+        known = seen.emplace(key, Known{bounds_.LayerLowerBound(s), bounds_.LayerCeiling(s),
+                                        seen_.LayerReach(s)})
                     .first;
       }
-      bound->push_back(known->second.first);
-      if (known->second.second > 0) {
+      bound->push_back(known->second.lower);
+      ceiling->push_back(known->second.ceiling);
+      if (known->second.reach > 0) {
         *placed = true;
-        *reach = std::max(*reach, known->second.second);
+        *reach = std::max(*reach, known->second.reach);
       }
     }
+  }
+
+  // No model above its layers' ceilings together: a method's curve extrapolated far out of
+  // its range (a log-linear one can reach 1e100 s) is held there, its shares scaled along,
+  // and says so. Nothing is held where some layer's kind of work was never measured.
+  static void HoldBelowCeiling(const std::vector<double>& ceiling, Estimate* e) {
+    if (ceiling.empty()) return;
+    double total = 0;
+    for (double c : ceiling) total += c;
+    if (!std::isfinite(total) || e->value <= total) return;
+    for (double& v : e->layers) v *= total / e->value;
+    e->value = total;
+    if (e->interval) {
+      e->interval->second = total;
+      e->interval->first = std::min(e->interval->first, total);
+    }
+    e->warnings.push_back(
+        "held at the device's ceiling: the method priced the model above " +
+        std::to_string(static_cast<int>(kCeilingFactor)) +
+        " times its layers' work at the least efficient rate measured on this device (it "
+        "extrapolates far outside its data)");
   }
 
   // No layer below its lower bound where the method prices each layer on its own (every share

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/estimate/layer_cost.h"
@@ -37,10 +38,21 @@ double PhysicalBounds::LayerLowerBound(const LayerSample& s) const {
   return bound;
 }
 
+double PhysicalBounds::LayerCeiling(const LayerSample& s) const {
+  const auto worst = worst_cost.find(std::string(WorkKind(s)));
+  if (worst == worst_cost.end() || !(dearest_call > 0)) {
+    return std::numeric_limits<double>::infinity();
+  }
+  const double ceiling =
+      kCeilingFactor * ((IsViewLayer(s) ? 0.0 : LayerWork(s) * worst->second) + dearest_call);
+  return std::max(ceiling, LayerLowerBound(s));
+}
+
 nlohmann::json PhysicalBounds::ToJson() const {
   return {{"best_rate", best_rate}, {"memory_rate", memory_rate}, {"floor", floor},
           {"idle_w", idle_w},       {"max_w", max_w},             {"kin_peak", kin_peak},
-          {"pointwise_rate", pointwise_rate}};
+          {"pointwise_rate", pointwise_rate}, {"worst_cost", worst_cost},
+          {"dearest_call", dearest_call}};
 }
 
 Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
@@ -53,10 +65,14 @@ Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
     b.max_w = j.at("max_w").get<double>();
     b.kin_peak = j.at("kin_peak").get<std::map<std::string, double>>();
     b.pointwise_rate = j.at("pointwise_rate").get<double>();
+    b.worst_cost = j.at("worst_cost").get<std::map<std::string, double>>();
+    b.dearest_call = j.at("dearest_call").get<double>();
     bool ok = b.memory_rate >= 0 && b.floor >= 0 && b.idle_w >= 0 && b.max_w >= 0 &&
               std::isfinite(b.memory_rate) && std::isfinite(b.floor) &&
               std::isfinite(b.idle_w) && std::isfinite(b.max_w) &&
-              b.pointwise_rate >= 0 && std::isfinite(b.pointwise_rate);
+              b.pointwise_rate >= 0 && std::isfinite(b.pointwise_rate) &&
+              b.dearest_call >= 0 && std::isfinite(b.dearest_call);
+    for (const auto& [kind, cost] : b.worst_cost) ok = ok && Positive(cost);
     for (const auto& [kind, rate] : b.best_rate) ok = ok && Positive(rate);
     for (const auto& [kin, rate] : b.kin_peak) ok = ok && Positive(rate);
     if (!ok) return Status::Corruption("physical bounds: a stored bound is not a positive figure");
@@ -76,8 +92,13 @@ PhysicalBounds FitPhysicalBounds(const std::vector<LayerSample>& layers,
     if (!IsViewLayer(s)) {
       rate = std::max(rate, LayerWork(s) / v);
       b.memory_rate = std::max(b.memory_rate, kBytesPerElement * LayerMemory(s) / v);
+      if (LayerWork(s) > 0) {
+        double& worst = b.worst_cost[std::string(WorkKind(s))];
+        worst = std::max(worst, v / LayerWork(s));
+      }
     }
     b.floor = b.floor > 0 ? std::min(b.floor, v) : v;
+    b.dearest_call = std::max(b.dearest_call, v);
   }
   for (auto it = b.best_rate.begin(); it != b.best_rate.end();) {
     it = it->second > 0 ? std::next(it) : b.best_rate.erase(it);

@@ -432,6 +432,50 @@ TEST(PhysicalBounds, NonFiniteOrNegativeEstimatesAreRefused) {
   EXPECT_TRUE(fine->Predict(big.model, big.catalog).ok());
 }
 
+// A method extrapolating out of its range (a log-linear curve can price a network at 1e100
+// s) is held at the device's ceiling: ten times the model's work at the least efficient rate
+// any layer was measured at, plus ten dearest calls, and says so. A sane estimate is left
+// alone, and so is every real estimator's on the zoo's models.
+TEST(PhysicalBounds, AnAbsurdlySlowEstimateIsHeldAtTheDevicesCeiling) {
+  const Small d = SmallDataset();
+  const ArchitectureSample big = BigConvolution();
+  double worst = 0, dearest = 0;
+  for (const LayerSample& s : d.layers) {
+    if (s.macs > 0) worst = std::max(worst, s.time_s / s.macs);
+    dearest = std::max(dearest, s.time_s);
+  }
+  const double ceiling = kCeilingFactor * (big.model.macs * worst + dearest);
+  auto absurd = WithPhysicalBounds([] { return std::unique_ptr<Estimator>(new Broken(1e100)); });
+  ASSERT_TRUE(absurd->Fit(d.layers, d.models, Target::kTime).ok());
+  auto p = absurd->Predict(big.model, big.catalog);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_NEAR(p->value / ceiling, 1.0, 1e-9);
+  bool said = false;
+  for (const std::string& w : p->warnings) said = said || w.find("ceiling") != std::string::npos;
+  EXPECT_TRUE(said);
+  // The ceiling survives a round trip of the stored state.
+  auto again = WithPhysicalBounds([] { return std::unique_ptr<Estimator>(new Broken(1e100)); });
+  ASSERT_TRUE(again->FromJson(absurd->ToJson()).ok());
+  auto q = again->Predict(big.model, big.catalog);
+  ASSERT_TRUE(q.ok());
+  EXPECT_DOUBLE_EQ(q->value, p->value);
+
+  auto sane = WithPhysicalBounds([&] { return std::unique_ptr<Estimator>(new Broken(ceiling / 2)); });
+  ASSERT_TRUE(sane->Fit(d.layers, d.models, Target::kTime).ok());
+  auto r = sane->Predict(big.model, big.catalog);
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(r->value, ceiling / 2);
+  for (const char* name : {"wattlayer", "measured-layers", "macs", "pre"}) {
+    SCOPED_TRACE(name);
+    auto est = MakeEstimator(name);
+    ASSERT_TRUE(est.ok());
+    if (!(*est)->Fit(d.layers, d.models, Target::kTime).ok()) continue;
+    auto t = (*est)->Predict(big.model, big.catalog);
+    ASSERT_TRUE(t.ok());
+    for (const std::string& w : t->warnings) EXPECT_EQ(w.find("ceiling"), std::string::npos) << w;
+  }
+}
+
 // A method whose energy and time disagree (100 W, or 1 W, on a device measured between 8 and
 // 20 W) is held to the band: energy over time comes out at the highest or the idle power.
 class Disagreeing final : public Estimator {

@@ -19,6 +19,12 @@
 // the floor, whichever is largest, each divided by kBoundMargin: measurements are noisy and a
 // whole model can run a layer a little faster than it ran alone, but never kBoundMargin times
 // faster than the fastest the device was ever seen to go.
+//
+// A layer's ceiling is kCeilingFactor times its work at the slowest cost per unit of work any
+// measured layer of its kind had, plus the dearest layer call measured: a device runs a large
+// layer at least as efficiently as its least efficient small one (per-call overhead makes the
+// small ones the least efficient), so a method pricing a model above its layers' ceilings
+// together (a log-linear curve extrapolated out of its range can reach 1e100 s) is held there.
 #pragma once
 
 #include <map>
@@ -35,6 +41,7 @@ namespace wattfleet {
 enum class Target;
 
 inline constexpr double kBoundMargin = 1.5;
+inline constexpr double kCeilingFactor = 10.0;
 // Bytes per element for the memory bound: float32. A float16 layer moves half as many, so its
 // bound is looser, never wrong.
 inline constexpr double kBytesPerElement = 4.0;
@@ -53,6 +60,10 @@ struct PhysicalBounds {
   // Time only: the MAC/s of a batch-1 1x1 convolution, where reported (0 unknown): whether the
   // framework runs such a layer at its matrix products' rate or at its convolutions'.
   double pointwise_rate = 0;
+  // WorkKind → the highest cost per unit of work (s or J) a measured layer had; the dearest
+  // layer call measured (0 unknown).
+  std::map<std::string, double> worst_cost;
+  double dearest_call = 0;
   double memory_rate = 0;                   // bytes per second (or per joule); 0 unknown
   double floor = 0;                         // cheapest layer call (s or J); 0 unknown
   double idle_w = 0, max_w = 0;             // power band; 0 unknown (energy only)
@@ -60,6 +71,9 @@ struct PhysicalBounds {
   bool empty() const { return best_rate.empty() && memory_rate <= 0 && floor <= 0; }
   // The least a layer may cost (0 when nothing bounds it).
   double LayerLowerBound(const LayerSample& s) const;
+  // The most a layer may cost (infinity where no layer of its kind of work was measured), at
+  // least its lower bound.
+  double LayerCeiling(const LayerSample& s) const;
   // The least cost per unit of work for `kind` (1 / (best rate · margin)); 0 unknown.
   double LeastCostPerWork(const std::string& kind) const;
   // Whether the band is known: a highest power (the idle end may be 0 where no idle was
