@@ -47,8 +47,8 @@ namespace {
 
 using layerwise::BatchOf;
 using layerwise::Flags;
-using layerwise::MeansOfRepeats;
 using layerwise::IsPointwise;
+using layerwise::MeansOfRepeats;
 using layerwise::PointwiseWeight;
 using layerwise::UpperTrend;
 
