@@ -138,7 +138,9 @@ std::string Predict(const std::string& db, const std::string& device, const std:
                     const std::string& campaign_file, const std::string& torchscript,
                     std::vector<int64_t> input_shape, std::optional<int64_t> batch,
                     const std::string& mode, const std::string& estimator,
-                    bool prefer_measured, bool include_flagged) {
+                    bool prefer_measured, bool include_flagged,
+                    std::optional<std::string> optimizer, std::optional<std::string> loss,
+                    std::optional<int64_t> samples, std::optional<int64_t> epochs) {
   PredictOptions o;
   o.db = db;
   o.device = device;
@@ -148,6 +150,10 @@ std::string Predict(const std::string& db, const std::string& device, const std:
   o.estimator = estimator;
   o.prefer_measured = prefer_measured;
   o.include_flagged = include_flagged;
+  o.optimizer = std::move(optimizer);
+  o.loss = std::move(loss);
+  o.samples = samples;
+  o.epochs = epochs;
   Result<Prediction> p = Status::Internal("not run");
   {
     py::gil_scoped_release unlocked;
@@ -201,7 +207,9 @@ PYBIND11_MODULE(_wattfleet, m) {
   m.def("predict", &Predict, py::arg("db"), py::arg("device"), py::arg("arch"),
         py::arg("campaign_file"), py::arg("torchscript"), py::arg("input_shape"),
         py::arg("batch"), py::arg("mode"), py::arg("estimator"), py::arg("prefer_measured"),
-        py::arg("include_flagged"));
+        py::arg("include_flagged"), py::arg("optimizer") = py::none(),
+        py::arg("loss") = py::none(), py::arg("samples") = py::none(),
+        py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
 

@@ -1,8 +1,10 @@
 // The libtorch executor: builds a job's graph as modules on the job's device and runs it in
-// inference (eval + InferenceMode) or training (forward, loss, backward, SGD step) mode.
+// inference (eval + InferenceMode) or training mode: a whole network's step is zero_grad,
+// forward, loss, backward and the named optimiser's step; a layer's is its forward and
+// backward alone (the loss and the update are layer jobs of their own, torch_training.h).
 //
-// This is the only agent translation unit that includes libtorch headers (they cost ~30 s
-// each to compile on a small machine).
+// This and torch_training.cc are the only agent translation units that include libtorch
+// headers (they cost ~30 s each to compile on a small machine).
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -15,6 +17,7 @@
 
 #include "executor.h"
 #include "torch_modules.h"
+#include "torch_training.h"
 
 namespace wattfleet {
 namespace {
@@ -283,6 +286,13 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       shape[0] = s.input_shape[0];
       return Wrap(g.register_module(name, tm::LearnedTable(shape, true)));
     }
+    // Parts of a training step, never nodes of a graph (PrepareStepPart measures them).
+    case LayerType::kCrossEntropyLoss:
+    case LayerType::kMSELoss:
+    case LayerType::kSGDStep:
+    case LayerType::kSGDMomentumStep:
+    case LayerType::kAdamStep:
+    case LayerType::kAdamWStep: break;
   }
   return Status::InvalidArgument("layer type " + std::string(LayerTypeName(s.type)) +
                                  " is not supported by this executor");
@@ -299,16 +309,22 @@ Result<torch::ScalarType> ScalarTypeOf(DType d) {
 
 class TorchWorkload final : public Workload {
  public:
-  TorchWorkload(GraphModule graph, std::vector<Tensor> inputs, Mode mode, torch::Device device)
-      : graph_(std::move(graph)), inputs_(std::move(inputs)), mode_(mode), device_(device) {
-    if (mode_ == Mode::kTraining) {
-      graph_->train();
-      auto params = graph_->parameters();
-      if (!params.empty()) {
-        optimizer_ = std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(1e-4));
-      }
-    } else {
+  TorchWorkload(GraphModule graph, std::vector<Tensor> inputs, const JobSpec& job,
+                torch::Device device)
+      : graph_(std::move(graph)),
+        inputs_(std::move(inputs)),
+        mode_(job.mode),
+        whole_step_(job.kind != JobKind::kLayer),
+        loss_(job.loss),
+        device_(device) {
+    if (mode_ != Mode::kTraining) {
       graph_->eval();
+      return;
+    }
+    graph_->train();
+    auto params = graph_->parameters();
+    if (whole_step_ && !params.empty()) {
+      optimizer_ = torch_training::MakeOptimizer(job.optimizer, std::move(params));
     }
   }
 
@@ -317,13 +333,10 @@ class TorchWorkload final : public Workload {
       if (mode_ == Mode::kInference) {
         c10::InferenceMode guard;
         for (int64_t k = 0; k < iterations; ++k) sink_ = graph_->forward(inputs_);
+      } else if (whole_step_) {
+        for (int64_t k = 0; k < iterations; ++k) TrainingStep();
       } else {
-        for (int64_t k = 0; k < iterations; ++k) {
-          if (optimizer_) optimizer_->zero_grad();
-          Tensor loss = graph_->forward(inputs_).to(torch::kFloat32).square().mean();
-          loss.backward();
-          if (optimizer_) optimizer_->step();
-        }
+        for (int64_t k = 0; k < iterations; ++k) LayerStep();
       }
       // GPU work is asynchronous: the window ends when the device is done, not when the
       // launches are.
@@ -337,17 +350,45 @@ class TorchWorkload final : public Workload {
   }
 
  private:
+  // The loop of a training script (torch_training.h); the target is drawn once, from the
+  // output's shape.
+  void TrainingStep() {
+    if (!target_.defined()) {
+      torch::NoGradGuard no_grad;  // inference tensors could not be saved for backward
+      target_ = torch_training::MakeTarget(loss_, graph_->forward(inputs_));
+    }
+    torch_training::TrainingStep(
+        *graph_, [this] { return graph_->forward(inputs_); }, loss_, target_, optimizer_.get());
+  }
+
+  // One layer inside a network's step: its forward, and its backward from a gradient of its
+  // output such as the layers after it hand back (its parameters' and its input's).
+  void LayerStep() {
+    graph_->zero_grad(/*set_to_none=*/true);
+    for (Tensor& x : inputs_) {
+      if (x.requires_grad()) x.mutable_grad().reset();
+    }
+    Tensor out = graph_->forward(inputs_);
+    if (!out.requires_grad()) return;
+    if (!grad_out_.defined()) grad_out_ = torch::ones_like(out);
+    out.backward(grad_out_);
+  }
+
   GraphModule graph_;
   std::vector<Tensor> inputs_;
   Tensor sink_;  // keeps the last output alive so that nothing is elided
   Mode mode_;
+  bool whole_step_;  // a network's (or probe's) step rather than one layer's
+  Loss loss_;
   torch::Device device_;
-  std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  Tensor target_, grad_out_;  // made at the first iteration, from the output's shape
 };
 
 // The graph's inputs on random data: token ids for inputs that Embedding nodes read, values
-// of the job's dtype otherwise (requiring gradients in training, so that a layer without
-// parameters still has a backward pass to measure).
+// of the job's dtype otherwise. A layer's input requires gradients in training (inside a
+// network the backward pass goes through it, so that a layer without parameters still has one
+// to measure); a network's input does not, as in a training script.
 std::vector<Tensor> MakeInputs(const JobSpec& job, torch::ScalarType dtype,
                                torch::Device device) {
   const Architecture& g = job.graph;
@@ -370,7 +411,7 @@ std::vector<Tensor> MakeInputs(const JobSpec& job, torch::ScalarType dtype,
                                       torch::TensorOptions().dtype(torch::kLong).device(device)));
     } else {
       Tensor x = torch::randn(shape, torch::TensorOptions().dtype(dtype).device(device));
-      if (job.mode == Mode::kTraining) x.requires_grad_(true);
+      if (job.mode == Mode::kTraining && job.kind == JobKind::kLayer) x.requires_grad_(true);
       inputs.push_back(std::move(x));
     }
   }
@@ -409,6 +450,12 @@ class TorchExecutor final : public Executor {
                                      device_.str() + " by libtorch " + TORCH_VERSION);
     }
     try {
+      const LayerSpec& first = job.graph.nodes.front().spec;
+      if (job.kind == JobKind::kLayer && IsTrainingStepPart(first.type)) {
+        WF_ASSIGN_OR_RETURN(auto part,
+                            torch_training::PrepareStepPart(job, first, dtype, device_));
+        return Checked(std::move(part));
+      }
       GraphModule graph;
       for (size_t n = 0; n < job.graph.nodes.size(); ++n) {
         const ArchNode& node = job.graph.nodes[n];
@@ -420,14 +467,9 @@ class TorchExecutor final : public Executor {
       }
       graph->Finalize();
       graph->to(device_, dtype);
-      auto workload = std::make_unique<TorchWorkload>(
-          std::move(graph), MakeInputs(job, dtype, device_), job.mode, device_);
-      // One untimed iteration catches shape or dtype errors before the protocol starts.
-      // A failure here is the job's own fault (shapes, dtype): FAILED, never retried.
-      if (Status first = workload->Run(1); !first.ok()) {
-        return Status::InvalidArgument("first iteration: " + first.message());
-      }
-      return std::unique_ptr<Workload>(std::move(workload));
+      return Checked(std::make_unique<TorchWorkload>(std::move(graph),
+                                                      MakeInputs(job, dtype, device_), job,
+                                                      device_));
     } catch (const c10::Error& e) {
       return Status::InvalidArgument(e.what_without_backtrace());
     } catch (const std::exception& e) {
@@ -488,6 +530,15 @@ class TorchExecutor final : public Executor {
   int threads() const override { return threads_; }
 
  private:
+  // One untimed iteration catches shape or dtype errors before the protocol starts. A
+  // failure here is the job's own fault (shapes, dtype): FAILED, never retried.
+  static Result<std::unique_ptr<Workload>> Checked(std::unique_ptr<Workload> workload) {
+    if (Status first = workload->Run(1); !first.ok()) {
+      return Status::InvalidArgument("first iteration: " + first.message());
+    }
+    return workload;
+  }
+
   // FLOP/s (2 per MAC) of a square `kernel` x `kernel` convolution from `in` to `out`
   // channels over `side` x `side` at `batch`, run for about `seconds`, synchronized.
   Result<double> ConvRate(int64_t batch, int64_t in, int64_t out, int64_t side, int64_t kernel,

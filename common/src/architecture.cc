@@ -8,6 +8,14 @@
 namespace wattfleet {
 namespace {
 
+// A loss or an optimiser step is a part of a training step, measured beside the network; a
+// graph holding one would run it inside every forward pass.
+std::string StepPartError(LayerType type) {
+  return std::string(LayerTypeName(type)) +
+         " is a part of the training step, not a layer of a network: a training campaign names "
+         "its optimizer and loss instead";
+}
+
 // "conv2d3": the type in lower case and its 1-based index among nodes of that type.
 std::string AutoName(LayerType type, int type_index) {
   std::string name;
@@ -85,6 +93,9 @@ Result<Architecture> BuildSequential(const std::string& name, const std::string&
       return Status::InvalidArgument(context + ": duplicate node name '" + node_name + "'");
     }
 
+    if (IsTrainingStepPart(decl.type)) {
+      return Status::InvalidArgument(context + ": " + StepPartError(decl.type));
+    }
     LayerSpec spec;
     spec.type = decl.type;
     spec.params = decl.params;
@@ -148,6 +159,7 @@ GraphBuilder::Id GraphBuilder::Add(LayerType type, std::map<std::string, double>
     return fail(Status::InvalidArgument("duplicate node name '" + name + "'"));
   }
   if (inputs.empty()) return fail(Status::InvalidArgument("it reads no input"));
+  if (IsTrainingStepPart(type)) return fail(Status::InvalidArgument(StepPartError(type)));
   LayerSpec spec;
   spec.type = type;
   spec.params = std::move(params);

@@ -38,6 +38,13 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 6> kOutcomes{{
     {Outcome::kKilled, "KILLED"},
     {Outcome::kLost, "LOST"},
     {Outcome::kSensor, "SENSOR"}}};
+constexpr std::array<std::pair<Optimizer, std::string_view>, 4> kOptimizers{{
+    {Optimizer::kSgd, "sgd"},
+    {Optimizer::kSgdMomentum, "sgd-momentum"},
+    {Optimizer::kAdam, "adam"},
+    {Optimizer::kAdamW, "adamw"}}};
+constexpr std::array<std::pair<Loss, std::string_view>, 2> kLosses{{
+    {Loss::kCrossEntropy, "cross-entropy"}, {Loss::kMse, "mse"}}};
 
 }  // namespace
 
@@ -49,6 +56,10 @@ std::optional<Mode> ParseMode(std::string_view s) { return Lookup(kModes, s); }
 std::optional<DType> ParseDType(std::string_view s) { return Lookup(kDTypes, s); }
 std::optional<JobKind> ParseJobKind(std::string_view s) { return Lookup(kKinds, s); }
 std::optional<Outcome> ParseOutcome(std::string_view s) { return Lookup(kOutcomes, s); }
+std::string_view OptimizerName(Optimizer o) { return NameOf(kOptimizers, o); }
+std::string_view LossName(Loss l) { return NameOf(kLosses, l); }
+std::optional<Optimizer> ParseOptimizer(std::string_view s) { return Lookup(kOptimizers, s); }
+std::optional<Loss> ParseLoss(std::string_view s) { return Lookup(kLosses, s); }
 
 bool IsRetryable(Outcome o) { return o != Outcome::kDone && o != Outcome::kFailed; }
 

@@ -165,6 +165,15 @@ std::optional<LayerType> ParseLayerType(std::string_view name) {
   return std::nullopt;
 }
 
+bool IsOptimizerStep(LayerType type) {
+  return type == LayerType::kSGDStep || type == LayerType::kSGDMomentumStep ||
+         type == LayerType::kAdamStep || type == LayerType::kAdamWStep;
+}
+
+bool IsTrainingStepPart(LayerType type) {
+  return IsOptimizerStep(type) || type == LayerType::kCrossEntropyLoss ||
+         type == LayerType::kMSELoss;
+}
 
 std::string ShapeToString(const Shape& shape) {
   std::string out = "[";

@@ -25,6 +25,13 @@
 //   MultiheadAttention (self-attention over L tokens of width E, h heads): MACs 4 L E^2 (q, k,
 //     v and output projections) + 2 L^2 E (scores and the weighted sum); + 4 h L^2 element-wise
 //     (scale, softmax).
+//   CrossEntropyLoss: 4 per element (log-softmax: subtract the max, exp, sum, subtract the log;
+//     the gather of the targets is free). MSELoss: 3 per element (subtract, square, sum).
+//     Forward only, like every other count; a loss is always measured with its backward.
+//   Optimiser steps, per parameter (libtorch's update, no weight decay unless the optimiser
+//     decouples it): SGD 2 (p -= lr g), SGD with momentum 5 (b = m b + g; p -= lr b), Adam 13
+//     (both moments 7, the denominator's sqrt, scale and eps 3, p -= s m / d 3), AdamW 14
+//     (Adam and p *= 1 - lr wd). Their parameters are their input: per step, not per sample.
 //   TransformerEncoderLayer: the attention above, a feed-forward of width F (MACs 2 L E F,
 //     activation per hidden element), two LayerNorms (5 per element each) and two residual
 //     adds (1 per element each).
@@ -419,6 +426,30 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       f.params = in[0];
       f.flops = elements;
       break;
+    case LayerType::kCrossEntropyLoss:
+      f.output_shape = {1};
+      f.flops = mul({4, elements});
+      break;
+    case LayerType::kMSELoss:
+      f.output_shape = {1};
+      f.flops = mul({3, elements});
+      break;
+    case LayerType::kSGDStep:
+    case LayerType::kSGDMomentumStep:
+    case LayerType::kAdamStep:
+    case LayerType::kAdamWStep: {
+      if (get("tensors") > in[0]) {
+        return Error(type, StrCat("tensors ", get("tensors"), " is more than its ", in[0],
+                                  " parameters"));
+      }
+      const int64_t per_parameter = type == LayerType::kSGDStep           ? 2
+                                    : type == LayerType::kSGDMomentumStep ? 5
+                                    : type == LayerType::kAdamStep        ? 13
+                                                                          : 14;
+      f.params = in[0];
+      f.flops = mul({per_parameter, in[0]});
+      break;
+    }
   }
   f.output_elements = elements_of(f.output_shape);
   if (overflow) {

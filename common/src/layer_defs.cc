@@ -81,6 +81,9 @@ TypeRow RowOf(LayerType type) {
                                               {"length", K::kRequired, 0, D::kPositive}};
   static const std::vector<ParamDef> kShuffle = {{"groups", K::kRequired, 0, D::kPositive}};
   static const std::vector<ParamDef> kSelect = {{"index", K::kDefault, 0, D::kNonNegative}};
+  // The input of an optimiser step is its [parameters]; `tensors` says in how many tensors
+  // they are (the update loops over tensors, so their count costs beside their size).
+  static const std::vector<ParamDef> kStep = {{"tensors", K::kRequired, 0, D::kPositive}};
   switch (type) {
     case LayerType::kConv1d: return {"Conv1d", &kConv, 2, 2, " [C,L]"};
     case LayerType::kConv2d: return {"Conv2d", &kConv, 3, 3, " [C,H,W]"};
@@ -131,6 +134,13 @@ TypeRow RowOf(LayerType type) {
       return {"PositionalEmbedding", &kNone, 2, 2, " [seq,d_model]"};
     case LayerType::kSelectToken: return {"SelectToken", &kSelect, 2, 2, " [seq,d_model]"};
     case LayerType::kLayerScale: return {"LayerScale", &kNone, 1, kAnyRank, ""};
+    case LayerType::kCrossEntropyLoss:
+      return {"CrossEntropyLoss", &kNone, 1, kAnyRank, " [...,classes]"};
+    case LayerType::kMSELoss: return {"MSELoss", &kNone, 1, kAnyRank, ""};
+    case LayerType::kSGDStep: return {"SGDStep", &kStep, 1, 1, " [parameters]"};
+    case LayerType::kSGDMomentumStep: return {"SGDMomentumStep", &kStep, 1, 1, " [parameters]"};
+    case LayerType::kAdamStep: return {"AdamStep", &kStep, 1, 1, " [parameters]"};
+    case LayerType::kAdamWStep: return {"AdamWStep", &kStep, 1, 1, " [parameters]"};
   }
   return {};  // not a LayerType (an integer cast past the last one): name is null
 }

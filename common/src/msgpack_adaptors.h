@@ -96,6 +96,8 @@ WF_MSGPACK_ENUM(wattfleet::Mode, wattfleet::ModeName, wattfleet::ParseMode)
 WF_MSGPACK_ENUM(wattfleet::DType, wattfleet::DTypeName, wattfleet::ParseDType)
 WF_MSGPACK_ENUM(wattfleet::JobKind, wattfleet::JobKindName, wattfleet::ParseJobKind)
 WF_MSGPACK_ENUM(wattfleet::Outcome, wattfleet::OutcomeName, wattfleet::ParseOutcome)
+WF_MSGPACK_ENUM(wattfleet::Optimizer, wattfleet::OptimizerName, wattfleet::ParseOptimizer)
+WF_MSGPACK_ENUM(wattfleet::Loss, wattfleet::LossName, wattfleet::ParseLoss)
 
 WF_MSGPACK_MAP(wattfleet::LayerSpec, "type", v.type, "params", v.params, "input_shape",
                v.input_shape, "extra_inputs", v.extra_inputs)
@@ -111,7 +113,8 @@ WF_MSGPACK_MAP(wattfleet::AgentSelector, "name_glob", v.name_glob, "accelerator"
 WF_MSGPACK_MAP(wattfleet::JobSpec, "job_id", v.job_id, "attempt", v.attempt, "campaign_id",
                v.campaign_id, "kind", v.kind, "mode", v.mode, "dtype", v.dtype, "batch",
                v.batch, "device_class", v.device_class, "selectors", v.selectors, "subject", v.subject, "graph",
-               v.graph, "settings", v.settings, "lease_ms", v.lease_ms)
+               v.graph, "settings", v.settings, "lease_ms", v.lease_ms, "optimizer",
+               v.optimizer, "loss", v.loss)
 WF_MSGPACK_MAP(wattfleet::Repeat, "iterations", v.iterations, "time_s", v.time_s, "energy_j",
                v.energy_j)
 WF_MSGPACK_MAP(wattfleet::Measurement, "sensor", v.sensor, "domain", v.domain,

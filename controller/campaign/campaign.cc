@@ -153,7 +153,8 @@ Result<Campaign> Parser::Parse(const std::string& text) {
   }
   WF_ASSIGN_OR_RETURN(std::vector<Field> fields,
                       Fields(root, "", {"name", "mode", "dtype", "batch_size", "devices",
-                                        "measurement", "architectures", "plan", "estimators"}));
+                                        "measurement", "architectures", "plan", "estimators",
+                                        "optimizer", "loss"}));
 
   Campaign c;
   const Field* name = Find(fields, "name");
@@ -177,6 +178,27 @@ Result<Campaign> Parser::Parse(const std::string& text) {
     if (f->value.IsScalar()) m = ParseMode(f->value.Scalar());
     if (!m) return Err(At(*f), "mode must be 'inference' or 'training', got " + Describe(f->value));
     c.mode = *m;
+  }
+  // What a training step runs beyond the network (training_step.h). In inference they would
+  // mean nothing, and a campaign that names them expects them to be measured.
+  if (const Field* f = Find(fields, "optimizer")) {
+    std::optional<Optimizer> o;
+    if (f->value.IsScalar()) o = ParseOptimizer(f->value.Scalar());
+    if (!o) {
+      return Err(At(*f), "optimizer must be one of sgd, sgd-momentum, adam, adamw, got " +
+                             Describe(f->value));
+    }
+    if (c.mode != Mode::kTraining) return Err(At(*f), "optimizer needs mode: training");
+    c.optimizer = *o;
+  }
+  if (const Field* f = Find(fields, "loss")) {
+    std::optional<Loss> l;
+    if (f->value.IsScalar()) l = ParseLoss(f->value.Scalar());
+    if (!l) {
+      return Err(At(*f), "loss must be 'cross-entropy' or 'mse', got " + Describe(f->value));
+    }
+    if (c.mode != Mode::kTraining) return Err(At(*f), "loss needs mode: training");
+    c.loss = *l;
   }
   if (const Field* f = Find(fields, "dtype")) {
     std::optional<DType> d;

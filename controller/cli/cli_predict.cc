@@ -1,6 +1,7 @@
 // `wattfleet predict`: resolve the architecture, select the device's training set, obtain the
 // estimator for energy and for time (restored or fitted), predict, print.
 #include "cli_predict.h"
+#include "cli_predict_run.h"
 
 #include <algorithm>
 #include <cmath>
@@ -126,6 +127,7 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     return Status::InvalidArgument("--batch " + std::to_string(*o.batch) +
                                    ": must be in [1, " + std::to_string(kMaxBatchSize) + "]");
   }
+  WF_ASSIGN_OR_RETURN(const TrainingStep step, CheckTrainingStep(o));
   WF_ASSIGN_OR_RETURN(ResolvedArchitecture resolved, ResolveArchitecture(o.source));
   const Architecture& arch = resolved.architecture;
   if (arch.nodes.empty()) {
@@ -172,6 +174,10 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   p.device = o.device;
   p.mode = o.mode;
   p.estimator = o.estimator;
+  if (o.mode == "training") {
+    p.optimizer = std::string(OptimizerName(step.optimizer));
+    p.loss = std::string(LossName(step.loss));
+  }
   p.unsupported = resolved.unsupported;
   const int64_t common = CommonBatch(set, &p.measured_batches);
   p.batch = o.batch.value_or(common);
@@ -190,7 +196,8 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
   }
 
   WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
-                      MakeArchitectureSample(arch, p.batch, o.device, o.mode));
+                      MakeArchitectureSample(arch, p.batch, o.device, o.mode, step.optimizer,
+                                             step.loss));
   // PRE reads the device's features: those of the agents that measured the training set.
   for (const ModelSample& m : set.models) {
     if (m.device.cores > 0 || m.device.peak_flops > 0) {
@@ -327,13 +334,15 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
                            "time: the estimate is returned");
   }
   p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+  AddRunTotal(o, &p);
   SortNotes(&p);
 
-  const size_t n = arch.nodes.size();
+  // The network's nodes, and in training its step's loss and update after them.
+  const size_t n = sample.nodes.size();
   for (size_t i = 0; i < n; ++i) {
     const LayerSample& s = sample.nodes[i];
     LayerPrediction l;
-    l.name = arch.nodes[i].name;
+    l.name = sample.node_names[i];
     l.type = s.type;
     l.key = s.key;
     l.macs = std::llround(s.macs);
@@ -408,14 +417,19 @@ nlohmann::json PredictionToJson(const Prediction& p) {
           {"unsupported", p.unsupported},
           {"models", models},
           {"training_set", training},
+          {"optimizer", p.optimizer.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.optimizer)},
+          {"loss", p.loss.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.loss)},
+          {"run", RunTotalJson(p)},
           {"notes", p.notes}};
 }
 
 namespace {
 
 void PrintTable(const Prediction& p) {
-  std::printf("%s (%s) on %s, %s, batch %lld, estimator %s\n", p.architecture.c_str(),
-              p.family.c_str(), p.device.c_str(), p.mode.c_str(),
+  const std::string step =
+      p.optimizer.empty() ? "" : " (" + p.optimizer + ", " + p.loss + " loss)";
+  std::printf("%s (%s) on %s, %s%s, batch %lld, estimator %s\n", p.architecture.c_str(),
+              p.family.c_str(), p.device.c_str(), p.mode.c_str(), step.c_str(),
               static_cast<long long>(p.batch), p.estimator.c_str());
   for (const ModelUse& m : p.models) {
     std::printf("  %-6s model: %s", m.target.c_str(), m.source.c_str());
@@ -476,6 +490,7 @@ void PrintTable(const Prediction& p) {
                   Figure(energy).c_str(), Figure(time).c_str(), repeats.c_str());
     }
   }
+  PrintRunTotal(p);
   for (const std::string& n : p.notes) std::printf("note: %s\n", n.c_str());
   if (!p.unmodelled.empty()) {
     std::printf("note: no cost model of their own, priced by their kin's or their kind of "

@@ -22,6 +22,10 @@ struct PredictOptions {
   ArchitectureSource source;
   std::optional<int64_t> batch;  // default: the most common batch of the device's measurements
   std::string mode = "inference";
+  // Training: the step's optimiser and loss (default sgd and cross-entropy, as in a
+  // campaign), and a whole run of `epochs` passes over `samples` samples (cli_predict_run.h).
+  std::optional<std::string> optimizer, loss;
+  std::optional<int64_t> samples, epochs;
   std::string estimator = "measured-layers";
   // When the dataset holds a whole-model measurement of this architecture at this batch,
   // mode and device class, return it as the figures (the estimate stays beside it).
@@ -38,6 +42,16 @@ struct MeasuredWhole {
   double energy_j = 0, time_s = 0;  // 0 where no repeat has the figure (has_*)
   bool has_energy = false, has_time = false;
   bool energy_is_estimate = false;  // modeled energy: measured time, estimated power
+};
+
+// A training run of `epochs` passes over `samples` samples: ceil(samples / batch) steps per
+// epoch, each priced as the step above (the last, smaller batch of an epoch as a full one).
+struct RunTotal {
+  int64_t samples = 0, epochs = 0, steps = 0;
+  double energy_j = 0, time_s = 0;
+  // The step's intervals times the steps: a step's error repeats in every step, it does not
+  // average out.
+  std::optional<std::pair<double, double>> energy_j_interval, time_s_interval;
 };
 
 struct LayerPrediction {
@@ -92,6 +106,9 @@ struct Prediction {
   double interval_level[2] = {0.9, 0.9};
   // How far beyond the work measured the estimate reaches (Estimate::reach; 1: within).
   double reach = 1.0;
+  // Training: the step's optimiser and loss ("adam", "cross-entropy"); empty in inference.
+  std::string optimizer, loss;
+  std::optional<RunTotal> run;  // --samples and --epochs
 };
 
 // "within the data", or "x30 beyond the work measured".

@@ -204,6 +204,16 @@ int main(int argc, char** argv) {
   c_predict->add_option("--mode", predict.mode, "inference | training")
       ->check(CLI::IsMember({"inference", "training"}))
       ->capture_default_str();
+  c_predict->add_option("--optimizer", predict.optimizer,
+                        "training: the step's optimiser, sgd | sgd-momentum | adam | adamw "
+                        "(default sgd)");
+  c_predict->add_option("--loss", predict.loss,
+                        "training: the step's loss, cross-entropy | mse (default "
+                        "cross-entropy)");
+  c_predict->add_option("--samples", predict.samples,
+                        "training: the samples of one epoch; adds the whole run's energy and "
+                        "time");
+  c_predict->add_option("--epochs", predict.epochs, "training: epochs of the run (default 1)");
   c_predict->add_option("--estimator", predict.estimator, estimator_names)->capture_default_str();
   c_predict->add_flag("--prefer-measured", predict.prefer_measured,
                      "return the dataset's whole-model measurement of this architecture, "

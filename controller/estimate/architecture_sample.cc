@@ -2,6 +2,7 @@
 // model query (the architectures table holds Totals()) for the model sample.
 #include "wattfleet/estimate/architecture_sample.h"
 
+#include "wattfleet/common/training_step.h"
 #include "wattfleet/plan/thor_signature.h"
 
 namespace wattfleet {
@@ -24,7 +25,8 @@ Result<LayerSample> MakeLayerSample(const LayerSpec& spec, int64_t batch,
   s.key = CanonicalKey(spec);
   s.type = std::string(LayerTypeName(spec.type));
   s.batch = batch;
-  const double b = static_cast<double>(batch);
+  // An optimiser's step costs per parameter, whatever the batch.
+  const double b = IsOptimizerStep(spec.type) ? 1.0 : static_cast<double>(batch);
   s.macs = static_cast<double>(f.macs) * b;
   s.flops = static_cast<double>(f.flops) * b;
   s.params = static_cast<double>(f.params);
@@ -38,7 +40,8 @@ Result<LayerSample> MakeLayerSample(const LayerSpec& spec, int64_t batch,
 
 Result<ArchitectureSample> MakeArchitectureSample(const Architecture& arch, int64_t batch,
                                                   const std::string& device_class,
-                                                  const std::string& mode) {
+                                                  const std::string& mode,
+                                                  Optimizer optimizer, Loss loss) {
   if (batch < 1) return Status::InvalidArgument("batch must be at least 1");
   ArchitectureSample out;
   ModelSample& m = out.model;
@@ -59,12 +62,20 @@ Result<ArchitectureSample> MakeArchitectureSample(const Architecture& arch, int6
     m.thor_kind = signature->kind.name;
     m.thor_widths = signature->widths;
   }
-  for (const ArchNode& node : arch.nodes) {
+  std::vector<StepPart> nodes;
+  nodes.reserve(arch.nodes.size() + 2);
+  for (const ArchNode& node : arch.nodes) nodes.push_back({node.name, node.spec});
+  if (mode == ModeName(Mode::kTraining)) {
+    WF_ASSIGN_OR_RETURN(std::vector<StepPart> parts, TrainingStepParts(arch, optimizer, loss));
+    for (StepPart& part : parts) nodes.push_back(std::move(part));
+  }
+  for (const StepPart& node : nodes) {
     auto s = MakeLayerSample(node.spec, batch, device_class, mode);
     if (!s.ok()) return s.status().WithContext("node '" + node.name + "' of " + arch.name);
     m.layer_keys.push_back(s->key);
     out.catalog.emplace(s->key, *s);
     out.nodes.push_back(std::move(s).value());
+    out.node_names.push_back(node.name);
   }
   return out;
 }

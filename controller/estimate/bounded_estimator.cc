@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/estimate/measured_floor.h"
 #include "wattfleet/estimate/physical_bounds.h"
 
 namespace wattfleet {
@@ -91,6 +92,7 @@ class BoundedEstimator final : public Estimator {
     WF_RETURN_IF_ERROR(inner_->Fit(layers, models, target));
     bounds_ = FitPhysicalBounds(layers, models, target);
     seen_.Fit(layers, models, target);
+    floor_.Fit(layers, target);
     if (target == Target::kEnergy) {
       // The time twin: the same method on the same samples, itself bounded. Without it (a
       // dataset of energy only) the energy stands on its own bounds.
@@ -140,7 +142,8 @@ class BoundedEstimator final : public Estimator {
                         {"inner", inner_->ToJson()},
                         {"target", TargetName(target_)},
                         {"bounds", bounds_.ToJson()},
-                        {"seen", seen_.ToJson()}};
+                        {"seen", seen_.ToJson()},
+                        {"floor", floor_.ToJson()}};
     if (time_ != nullptr) j["time"] = time_->ToJson();
     return j;
   }
@@ -148,12 +151,14 @@ class BoundedEstimator final : public Estimator {
   Status FromJson(const nlohmann::json& j) override {
     WF_RETURN_IF_ERROR(CheckStateOf(j, name()));
     if (!j.contains("inner") || !j.contains("bounds") || !j.contains("seen") ||
-        !j.contains("target")) {
+        !j.contains("floor") || !j.contains("target")) {
       return Status::Corruption(name() + ": stored state has no physical bounds");
     }
     auto inner = make_();
     WF_RETURN_IF_ERROR(inner->FromJson(j.at("inner")));
     WF_ASSIGN_OR_RETURN(PhysicalBounds bounds, PhysicalBounds::FromJson(j.at("bounds")));
+    MeasuredFloor floor;
+    WF_RETURN_IF_ERROR(floor.FromJson(j.at("floor")));
     WorkSeen seen;
     try {
       seen.FromJson(j.at("seen"));
@@ -169,14 +174,16 @@ class BoundedEstimator final : public Estimator {
     inner_ = std::move(inner);
     bounds_ = std::move(bounds);
     seen_ = std::move(seen);
+    floor_ = std::move(floor);
     time_ = std::move(twin);
     return Status::OK();
   }
 
  private:
-  // Each node's lower bound and ceiling, and the model's reach (the largest of its layers', at
-  // least 1), its layers taken at the model's batch and in its mode; no bounds where the
-  // catalog lacks a layer. `placed`: some layer's reach could be measured.
+  // Each node's lower bound (the device's physical one, or a smaller layer's measured cost,
+  // measured_floor.h) and ceiling, and the model's reach (the largest of its layers', at least
+  // 1), its layers taken at the model's batch and in its mode; no bounds where the catalog
+  // lacks a layer. `placed`: some layer's reach could be measured.
   void NodeBounds(const ModelSample& m, const LayerCatalog& catalog, std::vector<double>* bound,
                   std::vector<double>* ceiling, double* reach, bool* placed) const {
     struct Known {
@@ -199,8 +206,8 @@ class BoundedEstimator final : public Estimator {
         }
         LayerSample s = AtBatch(it->second, m.batch);
         s.mode = m.mode;
-        known = seen.emplace(key, Known{bounds_.LayerLowerBound(s), bounds_.LayerCeiling(s),
-                                        seen_.LayerReach(s)})
+        const double lower = std::max(bounds_.LayerLowerBound(s), floor_.Of(s));
+        known = seen.emplace(key, Known{lower, bounds_.LayerCeiling(s), seen_.LayerReach(s)})
                     .first;
       }
       bound->push_back(known->second.lower);
@@ -275,7 +282,8 @@ class BoundedEstimator final : public Estimator {
     e->warnings.push_back(
         "raised to the device's physical bounds: the method priced " +
         std::string(per_layer ? "some layers" : "the model") +
-        " faster than the device's best measured or declared rate allows");
+        " faster than the device's best measured or declared rate allows, or below a layer "
+        "measured with no more work in any dimension");
   }
 
   // Energy between idle and the highest power times the time twin's estimate, layer by layer
@@ -334,6 +342,7 @@ class BoundedEstimator final : public Estimator {
   Target target_ = Target::kEnergy;
   PhysicalBounds bounds_;
   WorkSeen seen_;
+  MeasuredFloor floor_;
   std::unique_ptr<BoundedEstimator> time_;  // energy only: the same method for time
 };
 

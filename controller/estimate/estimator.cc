@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "wattfleet/campaign/estimator_names.h"
+#include "wattfleet/common/layer.h"
 #include "wattfleet/estimate/bounded_estimator.h"
 #include "estimator_pre.h"
 #include "estimator_layerwise.h"
@@ -39,6 +40,12 @@ LayerSample AtBatch(const LayerSample& s, int64_t batch) {
   const double f = BatchFactor(s.batch, batch);
   if (f == 1.0) return s;
   LayerSample out = s;
+  // An optimiser's step is the same at every batch.
+  if (const std::optional<LayerType> type = ParseLayerType(s.type);
+      type && IsOptimizerStep(*type)) {
+    out.batch = batch;
+    return out;
+  }
   out.macs *= f;
   out.flops *= f;
   out.input_elements *= f;

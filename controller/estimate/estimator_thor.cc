@@ -4,8 +4,10 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <utility>
 
+#include "wattfleet/common/layer.h"
 #include "wattfleet/estimate/thor_model.h"
 
 namespace wattfleet {
@@ -113,7 +115,8 @@ class ThorEstimator final : public Estimator {
 
  private:
   // THOR's parts onto the architecture's nodes: each part to the node of the kind's type it
-  // models (its activation and pooling ride along), the output part to the last node. Empty
+  // models (its activation and pooling ride along), the output part to the network's last
+  // node. Empty
   // when the nodes do not line up one to one (a stacked LSTM is one node of several parts).
   static std::vector<double> Attribute(const ModelSample& m, const LayerCatalog& catalog,
                                        const std::vector<double>& parts) {
@@ -130,7 +133,15 @@ class ThorEstimator final : public Estimator {
     if (m.layer_keys.empty()) return {};
     std::vector<double> out(m.layer_keys.size(), 0.0);
     for (size_t i = 0; i < chain; ++i) out[of_type[i]] = parts[i];
-    out.back() += parts.back();
+    // The network's last node, before a training step's loss and update (THOR's probes are
+    // trained whole: their curves hold those two already).
+    size_t last = m.layer_keys.size() - 1;
+    while (last > 0) {
+      const std::optional<LayerType> t = ParseLayerType(catalog.at(m.layer_keys[last]).type);
+      if (!t || !IsTrainingStepPart(*t)) break;
+      --last;
+    }
+    out[last] += parts.back();
     return out;
   }
 

@@ -170,7 +170,12 @@ std::string_view CostKin(std::string_view type) {
       {"ChannelsFirst", "copy"}, {"ChannelsLast", "copy"}, {"Tokens", "copy"},
       {"ChannelShuffle", "copy"}, {"Upsample", "copy"}, {"ClassToken", "copy"},
       {"Embedding", "copy"},
-      {"Flatten", "view"}, {"SelectToken", "view"}};
+      {"Flatten", "view"}, {"SelectToken", "view"},
+      // A training step's parts: a loss is element-wise work over the network's output; an
+      // optimiser never measured is priced by the updates that were, per unit of their work.
+      {"CrossEntropyLoss", "elementwise"}, {"MSELoss", "elementwise"},
+      {"SGDStep", "update"}, {"SGDMomentumStep", "update"}, {"AdamStep", "update"},
+      {"AdamWStep", "update"}};
   auto it = kKin.find(type);
   return it == kKin.end() ? std::string_view() : it->second;
 }

@@ -88,7 +88,9 @@ DeviceFeatures DeviceOf(const std::string& capabilities_json) {
 void SetLayerFeatures(const LayerRecord& l, LayerSample* s) {
   s->key = l.key;
   s->type = l.type;
-  const double b = static_cast<double>(s->batch);
+  // An optimiser's step costs per parameter, whatever the batch.
+  const std::optional<LayerType> type = ParseLayerType(l.type);
+  const double b = type && IsOptimizerStep(*type) ? 1.0 : static_cast<double>(s->batch);
   s->macs = static_cast<double>(l.macs) * b;
   s->flops = static_cast<double>(l.flops) * b;
   s->params = static_cast<double>(l.params);

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "wattfleet/campaign/active_grid.h"
+#include "wattfleet/common/training_step.h"
 #include "wattfleet/plan/probe_planner.h"
 
 namespace wattfleet {
@@ -18,9 +19,29 @@ constexpr int64_t kMinLeaseMs = 60000;
 // a lease of ten minimums leaves room for that without hiding a dead agent for long.
 constexpr double kLeaseFactor = 10.0;
 
-int64_t LeaseMs(const MeasurementSettings& settings) {
-  double ms = kLeaseFactor * EstimateJobSeconds(settings) * 1000.0;
-  return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(ms));
+// The slowest rate a device may run a job's FLOPs at, for its lease: a phone's CPU core
+// manages a few GFLOP/s. A training step is about three forward passes (forward, and the
+// backward's two products).
+constexpr double kSlowestFlops = 1e9;
+constexpr double kTrainingPasses = 3.0;
+
+// The lease of a job: ten times what its protocol takes, each window at least one iteration
+// long. A large network's training step can last seconds on a CPU, far past min_window_ms, so
+// the iteration is estimated from its FLOPs at the slowest rate (without it, a BERT step of
+// 10 s ran past its 60 s lease three times and was lost).
+int64_t LeaseMs(const JobSpec& job) {
+  const MeasurementSettings& s = job.settings;
+  const LayerFeatures work = job.graph.Totals();
+  const double passes = job.mode == Mode::kTraining ? kTrainingPasses : 1.0;
+  const double iteration_ms = 1000.0 * static_cast<double>(work.flops) *
+                              static_cast<double>(job.batch) * passes / kSlowestFlops;
+  const double window_ms = std::max(static_cast<double>(s.min_window_ms), iteration_ms);
+  // Warm-up and the growing first window, then every repeat.
+  const double protocol_ms = std::max(static_cast<double>(s.warmup_ms), iteration_ms) +
+                             window_ms * static_cast<double>(s.max_repeats + 1) +
+                             static_cast<double>(s.cooldown_ms);
+  const double ms = std::max(kLeaseFactor * EstimateJobSeconds(s) * 1000.0, protocol_ms * 2);
+  return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(std::min(ms, 1e12)));
 }
 
 JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class,
@@ -38,11 +59,12 @@ JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class
   }
   job.kind = kind;
   job.mode = c.mode;
+  job.optimizer = c.optimizer;
+  job.loss = c.loss;
   job.dtype = c.dtype;
   job.batch = batch;
   job.device_class = device_class;
   job.settings = c.measurement;
-  job.lease_ms = LeaseMs(c.measurement);
   return job;
 }
 
@@ -104,8 +126,18 @@ Result<Plan> MakePlan(const Campaign& campaign) {
   std::unordered_map<std::string, size_t> index_of_key;
   std::vector<size_t> layer_of_node;
   for (const Architecture& arch : campaign.architectures) {
-    for (size_t i = 0; i < arch.nodes.size(); ++i) {
-      const ArchNode& node = arch.nodes[i];
+    // In training, the loss and the optimiser's update follow the network's nodes: layer jobs
+    // of their own, listed with the architecture so that its layers sum to its whole step.
+    std::vector<StepPart> nodes;
+    nodes.reserve(arch.nodes.size() + 2);
+    for (const ArchNode& node : arch.nodes) nodes.push_back({node.name, node.spec});
+    if (campaign.mode == Mode::kTraining) {
+      WF_ASSIGN_OR_RETURN(std::vector<StepPart> parts,
+                          TrainingStepParts(arch, campaign.optimizer, campaign.loss));
+      for (StepPart& part : parts) nodes.push_back(std::move(part));
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const StepPart& node = nodes[i];
       std::string key = CanonicalKey(node.spec);
       auto it = index_of_key.find(key);
       if (it == index_of_key.end()) {
@@ -151,6 +183,7 @@ Result<Plan> MakePlan(const Campaign& campaign) {
         JobSpec job = BaseJob(campaign, JobKind::kLayer, cls, batch);
         job.subject = layer.key;
         job.graph = SingleLayerGraph(layer.key, layer.spec);
+        job.lease_ms = LeaseMs(job);
         plan.jobs.push_back(std::move(job));
       };
       if (!campaign.plan.layers) {
@@ -164,6 +197,7 @@ Result<Plan> MakePlan(const Campaign& campaign) {
         JobSpec job = BaseJob(campaign, JobKind::kProbe, cls, batch);
         job.subject = probe.name;
         job.graph = probe;
+        job.lease_ms = LeaseMs(job);
         plan.jobs.push_back(std::move(job));
       }
       if (campaign.plan.whole_models) {
@@ -171,6 +205,7 @@ Result<Plan> MakePlan(const Campaign& campaign) {
           JobSpec job = BaseJob(campaign, JobKind::kModel, cls, batch);
           job.subject = arch.name;
           job.graph = arch;
+          job.lease_ms = LeaseMs(job);
           plan.jobs.push_back(std::move(job));
         }
       }

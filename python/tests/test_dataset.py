@@ -76,6 +76,11 @@ def test_predict_refuses_what_the_command_refuses(measured_db):
         ds.predict(arch="ResNet18", device="cpu")  # did-you-mean names the zoo's spelling
     with pytest.raises(ValueError, match="--batch"):
         ds.predict(arch="lenet5", device="cpu", batch=0)
+    # A training run's figures need a training prediction.
+    with pytest.raises(ValueError, match="--mode training"):
+        ds.predict(arch="lenet5", device="cpu", samples=1000)
+    with pytest.raises(ValueError, match="--optimizer adagrad"):
+        ds.predict(arch="lenet5", device="cpu", mode="training", optimizer="adagrad")
 
 
 def test_predict_has_an_interval_and_takes_the_flags_switch(measured_db):

@@ -117,18 +117,24 @@ class Dataset:
 
     def predict(self, arch=None, device=None, batch=None, mode="inference",
                 estimator="measured-layers", campaign_file="", torchscript="",
-                input_shape=(), prefer_measured=False, include_flagged=False):
+                input_shape=(), prefer_measured=False, include_flagged=False,
+                optimizer=None, loss=None, samples=None, epochs=None):
         """Energy and time of one iteration of ``arch`` (a zoo name, or a name in
         ``campaign_file``) or of a ``torchscript`` file traced at ``input_shape`` (batch
         first), on ``device`` (a device class of this dataset). An estimate: see
         ``Prediction``. ``include_flagged`` trains on measurements with quality flags too,
-        as ``fit(include_flagged=True)`` does."""
+        as ``fit(include_flagged=True)`` does. In ``mode="training"`` one iteration is a
+        training step with ``optimizer`` (``"sgd"``, ``"sgd-momentum"``, ``"adam"``,
+        ``"adamw"``; default sgd) and ``loss`` (``"cross-entropy"`` or ``"mse"``), and
+        ``samples`` (with ``epochs``, default 1) adds ``run``: the energy and time of the
+        whole training run."""
         if device is None:
             raise ValueError("device: a device class of the dataset is required")
         doc = _wattfleet.predict(self.db, device, arch or "", campaign_file,
                                  os.fspath(torchscript) if torchscript else "",
                                  [int(x) for x in input_shape], batch, mode, estimator,
-                                 prefer_measured, include_flagged)
+                                 prefer_measured, include_flagged, optimizer, loss, samples,
+                                 epochs)
         return Prediction(json.loads(doc))
 
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,103 @@ TEST(PredictCli, JsonDocumentAndModelsTableReuse) {
   EXPECT_NE(table.out.find("lenet5"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("total"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("batch 2 was not measured"), std::string::npos) << table.out;
+}
+
+// A training prediction: the network's layers, then its loss and its optimiser's update,
+// summing to the step; the whole run of --epochs over --samples; the optimiser priced.
+TEST(PredictCli, TrainingStepsAndRuns) {
+  testing::TempDir dir;
+  const std::string db = dir.File("train.db");
+  testing::BuildSyntheticDataset(db, 0, testing::kSyntheticTrainingCampaign);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  auto predict = [&](const std::string& optimizer, const std::string& arch) {
+    const CliRun r = Predict(dir, {"--db", db, "--device", "cpu", "--arch", arch, "--mode",
+                                   "training", "--optimizer", optimizer, "--batch", "4",
+                                   "--samples", "1000", "--epochs", "3", "--estimator",
+                                   "wattlayer", "--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  };
+  const nlohmann::json adam = predict("adam", "mlp-mnist");
+  ASSERT_TRUE(adam.contains("layers")) << adam.dump();
+  EXPECT_EQ(adam["optimizer"], "adam");
+  EXPECT_EQ(adam["loss"], "cross-entropy");
+  const auto& layers = adam["layers"];
+  ASSERT_GE(layers.size(), 3u);
+  EXPECT_EQ(layers[layers.size() - 2]["name"], "loss");
+  EXPECT_EQ(layers[layers.size() - 2]["type"], "CrossEntropyLoss");
+  EXPECT_EQ(layers.back()["name"], "optimizer");
+  EXPECT_EQ(layers.back()["type"], "AdamStep");
+  EXPECT_EQ(layers.back()["params"], adam["params"]);
+  double sum = 0;
+  for (const auto& l : layers) sum += l["energy_j"].get<double>();
+  EXPECT_NEAR(sum, adam["energy_j"].get<double>(), 1e-6 * sum);
+  // 3 epochs of ceil(1000 / 4) steps, each the step above.
+  const auto& run = adam["run"];
+  ASSERT_TRUE(run.is_object()) << adam.dump();
+  EXPECT_EQ(run["steps"], 750);
+  EXPECT_EQ(run["epochs"], 3);
+  EXPECT_EQ(run["samples"], 1000);
+  EXPECT_TRUE(run["energy_is_estimate"].get<bool>());
+  EXPECT_NEAR(run["energy_j"].get<double>(), 750 * adam["energy_j"].get<double>(),
+              1e-9 * run["energy_j"].get<double>());
+  EXPECT_NEAR(run["time_s"].get<double>(), 750 * adam["time_s"].get<double>(),
+              1e-9 * run["time_s"].get<double>());
+  if (adam["energy_j_interval"].is_array()) {
+    ASSERT_TRUE(run["energy_j_interval"].is_array());
+    EXPECT_NEAR(run["energy_j_interval"][1].get<double>(),
+                750 * adam["energy_j_interval"][1].get<double>(),
+                1e-9 * run["energy_j_interval"][1].get<double>());
+  }
+  // SGD was never measured: its update is priced per FLOP from Adam's (2 against 13 per
+  // parameter), so the same step costs less, and never nothing.
+  const nlohmann::json sgd = predict("sgd", "mlp-mnist");
+  ASSERT_TRUE(sgd.contains("layers"));
+  EXPECT_EQ(sgd["layers"].back()["type"], "SGDStep");
+  const double sgd_update = sgd["layers"].back()["energy_j"].get<double>();
+  const double adam_update = layers.back()["energy_j"].get<double>();
+  EXPECT_GT(sgd_update, 0);
+  EXPECT_LT(sgd_update, adam_update);
+  EXPECT_LT(sgd["energy_j"].get<double>(), adam["energy_j"].get<double>());
+
+  // A training step's flags need training; a run needs its samples.
+  const std::vector<std::vector<std::string>> bad = {
+      {"--samples", "10"},
+      {"--optimizer", "adam"},
+      {"--mode", "training", "--epochs", "2"},
+      {"--mode", "training", "--optimizer", "adagrad"},
+      {"--mode", "training", "--samples", "0"}};
+  for (const auto& extra : bad) {
+    std::vector<std::string> args = {"--db", db, "--device", "cpu", "--arch", "mlp-mnist"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CliRun r = Predict(dir, args);
+    EXPECT_EQ(r.code, 2) << extra[0] << " " << extra[1] << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+// fit scores THOR on training measurements beside the layer-wise estimators, on the same
+// split, with finite figures.
+TEST(PredictCli, FitScoresThorInTraining) {
+  testing::TempDir dir;
+  const std::string db = dir.File("train.db");
+  testing::BuildSyntheticDataset(db, 0, testing::kSyntheticTrainingCampaign);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const CliRun fit = RunWattfleet(dir, "fit", {"--db", db, "--target", "time", "--json"});
+  ASSERT_EQ(fit.code, 0) << fit.err;
+  const auto doc = nlohmann::json::parse(fit.out);
+  std::set<std::string> scored;
+  for (const auto& r : doc["results"]) {
+    if (r["mode"] != "training" || r["level"] != "architecture" ||
+        !r["error"].get<std::string>().empty())
+      continue;
+    ASSERT_TRUE(r["median_ape"].is_number()) << r.dump();
+    const double ape = r["median_ape"].get<double>();
+    EXPECT_TRUE(std::isfinite(ape) && ape >= 0) << r.dump();
+    scored.insert(r["estimator"].get<std::string>());
+  }
+  EXPECT_TRUE(scored.count("thor")) << fit.out;
+  EXPECT_TRUE(scored.count("wattlayer")) << fit.out;
 }
 
 TEST(Cli, VersionSaysTheReleaseTheRevisionAndTheLibtorch) {

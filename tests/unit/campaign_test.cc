@@ -67,6 +67,23 @@ TEST(CampaignTest, Defaults) {
   EXPECT_FALSE(c->plan.thor_probes);
   EXPECT_TRUE(c->estimators.empty());
   EXPECT_EQ(c->source_path, "min.yaml");
+  EXPECT_EQ(c->optimizer, Optimizer::kSgd);
+  EXPECT_EQ(c->loss, Loss::kCrossEntropy);
+}
+
+TEST(CampaignTest, ATrainingCampaignNamesItsOptimiserAndLoss) {
+  Result<Campaign> c =
+      ParseCampaign(Minimal("mode: training\noptimizer: adamw\nloss: mse\n"), "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->mode, Mode::kTraining);
+  EXPECT_EQ(c->optimizer, Optimizer::kAdamW);
+  EXPECT_EQ(c->loss, Loss::kMse);
+  for (const char* name : {"sgd", "sgd-momentum", "adam", "adamw"}) {
+    Result<Campaign> o = ParseCampaign(
+        Minimal(std::string("mode: training\noptimizer: ") + name + "\n"), "t.yaml");
+    ASSERT_TRUE(o.ok()) << name << ": " << o.status().ToString();
+    EXPECT_EQ(OptimizerName(o->optimizer), name);
+  }
 }
 
 TEST(CampaignTest, AllKeys) {

@@ -11,6 +11,7 @@
 
 #include "wattfleet/common/architecture.h"
 #include "wattfleet/common/layer.h"
+#include "wattfleet/common/training_step.h"
 #include "layer_samples.h"
 
 namespace wattfleet {
@@ -42,7 +43,7 @@ void ExpectInvalid(const LayerSpec& spec, std::initializer_list<std::string> nee
 // ---- Names and shapes --------------------------------------------------------------------
 
 TEST(LayerType, NamesRoundTrip) {
-  EXPECT_EQ(AllLayerTypes().size(), 44u);
+  EXPECT_EQ(AllLayerTypes().size(), 50u);
   std::set<std::string> seen;
   for (LayerType t : AllLayerTypes()) {
     const std::string name(LayerTypeName(t));
@@ -638,6 +639,62 @@ TEST(Architecture, RejectsDuplicateNamesAndEmptyInputs) {
   EXPECT_FALSE(BuildSequential("clash", "test", {4}, clash).ok());
   EXPECT_FALSE(BuildSequential("none", "test", {4}, {}).ok());
   EXPECT_FALSE(BuildSequential("noshape", "test", {}, {{LayerType::kReLU, {}, ""}}).ok());
+}
+
+}  // namespace
+}  // namespace wattfleet
+
+namespace wattfleet {
+namespace {
+
+// A training step's parts: the loss over the network's output, and the update of all its
+// parameters in as many tensors as libtorch's modules hold, costing more FLOPs per parameter
+// the more state the optimiser keeps, and nothing per sample.
+TEST(TrainingStep, TheLossAndTheUpdateOfANetwork) {
+  auto arch = BuildSequential(
+      "net", "test", {3, 8, 8},
+      {{LayerType::kConv2d, {{"in_channels", 3}, {"out_channels", 4}, {"kernel_size", 3}}},
+       {LayerType::kBatchNorm2d, {}},
+       {LayerType::kReLU, {}},
+       {LayerType::kFlatten, {}},
+       {LayerType::kLinear, {{"in_features", 144}, {"out_features", 10}, {"bias", 0}}}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  int64_t flops[4] = {};
+  const Optimizer optimizers[] = {Optimizer::kSgd, Optimizer::kSgdMomentum, Optimizer::kAdam,
+                                  Optimizer::kAdamW};
+  for (int i = 0; i < 4; ++i) {
+    auto parts = TrainingStepParts(*arch, optimizers[i], Loss::kCrossEntropy);
+    ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+    ASSERT_EQ(parts->size(), 2u);
+    EXPECT_EQ((*parts)[0].name, "loss");
+    EXPECT_EQ((*parts)[0].spec.type, LayerType::kCrossEntropyLoss);
+    EXPECT_EQ((*parts)[0].spec.input_shape, (Shape{10}));
+    EXPECT_EQ((*parts)[1].name, "optimizer");
+    EXPECT_EQ((*parts)[1].spec.type, StepLayerType(optimizers[i]));
+    EXPECT_EQ((*parts)[1].spec.input_shape, (Shape{arch->Totals().params}));
+    // Conv weight and bias, BatchNorm's two, the Linear's weight alone.
+    EXPECT_EQ((*parts)[1].spec.Int("tensors"), 5);
+    auto f = ComputeFeatures((*parts)[1].spec);
+    ASSERT_TRUE(f.ok());
+    EXPECT_EQ(f->params, arch->Totals().params);
+    flops[i] = f->flops;
+  }
+  EXPECT_LT(flops[0], flops[1]);
+  EXPECT_LT(flops[1], flops[2]);
+  EXPECT_LT(flops[2], flops[3]);
+  EXPECT_TRUE(IsOptimizerStep(LayerType::kAdamStep));
+  EXPECT_FALSE(IsOptimizerStep(LayerType::kCrossEntropyLoss));
+  EXPECT_TRUE(IsTrainingStepPart(LayerType::kMSELoss));
+  // A network without parameters has a loss and nothing to update.
+  auto bare = BuildSequential("bare", "test", {4}, {{LayerType::kReLU, {}}});
+  ASSERT_TRUE(bare.ok());
+  auto parts = TrainingStepParts(*bare, Optimizer::kAdam, Loss::kMse);
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].spec.type, LayerType::kMSELoss);
+  // More tensors than parameters is no update.
+  LayerSpec bad{LayerType::kSGDStep, {{"tensors", 5}}, {4}};
+  EXPECT_FALSE(Normalize(bad).ok());
 }
 
 }  // namespace

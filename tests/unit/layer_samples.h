@@ -71,6 +71,13 @@ inline std::vector<LayerSpec> OneOfEachLayer() {
       Spec(T::kPositionalEmbedding, {}, {7, 8}),
       Spec(T::kSelectToken, {}, {7, 8}),
       Spec(T::kLayerScale, {}, {4, 3, 3}),
+      // A training step's parts (training_step.h): measured as layer jobs, never graph nodes.
+      Spec(T::kCrossEntropyLoss, {}, {10}),
+      Spec(T::kMSELoss, {}, {3, 4}),
+      Spec(T::kSGDStep, {{"tensors", 2}}, {100}),
+      Spec(T::kSGDMomentumStep, {{"tensors", 3}}, {100}),
+      Spec(T::kAdamStep, {{"tensors", 4}}, {1000}),
+      Spec(T::kAdamWStep, {{"tensors", 1}}, {10}),
   };
 }
 

@@ -16,6 +16,7 @@
 #include "wattfleet/estimate/bounded_estimator.h"
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/estimate/measured_floor.h"
 #include "wattfleet/estimate/physical_bounds.h"
 #include "wattfleet/zoo/zoo.h"
 
@@ -637,6 +638,54 @@ TEST(PhysicalBounds, ViewsArePricedAsViewsOrFromTheirOwnMeasurements) {
   auto o = (*own)->Predict(s->model, s->catalog);
   ASSERT_TRUE(o.ok());
   EXPECT_NEAR(o->layers[0], 40e-6, 20e-6) << "the Dropout's own measurements";
+}
+
+// A layer with at least the work of a measured one of its type and mode, in every dimension,
+// is never priced below it, whatever the method's curve says: LSTM costs that fall as the
+// layers grow (noise, too few layers of a type) must not price a 2 x 128 LSTM below the
+// 1 x 128 one measured.
+TEST(PhysicalBounds, NoLayerBelowASmallerMeasuredOneOfItsType) {
+  Small d = SmallDataset();
+  auto lstm = [](int64_t layers, int64_t hidden) {
+    return OneLayer("lstm", LayerType::kLSTM,
+                    {{"input_size", 32}, {"hidden_size", static_cast<double>(hidden)},
+                     {"num_layers", static_cast<double>(layers)}},
+                    {16, 32}, 8);
+  };
+  const struct {
+    int64_t layers, hidden;
+    double seconds;
+  } measured[] = {{1, 32, 9.0e-3}, {1, 64, 10.0e-3}, {1, 128, 11.1e-3}, {2, 64, 7.8e-3},
+                  {2, 32, 6.0e-3}};
+  for (const auto& m : measured) {
+    LayerSample s = lstm(m.layers, m.hidden).nodes[0];
+    Measure(&s, m.seconds);
+    d.layers.push_back(s);
+  }
+  const ArchitectureSample bigger = lstm(2, 128);
+  for (const char* name : {"wattlayer", "measured-layers", "macs", "wattlayer-paper"}) {
+    auto e = MakeEstimator(name);
+    ASSERT_TRUE(e.ok()) << name;
+    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
+    auto p = (*e)->Predict(bigger.model, bigger.catalog);
+    ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
+    EXPECT_GE(p->value, 11.1e-3 * (1 - 1e-9)) << name;
+    // Its state keeps the floor.
+    auto restored = MakeEstimator(name);
+    ASSERT_TRUE(restored.ok());
+    ASSERT_TRUE((*restored)->FromJson((*e)->ToJson()).ok()) << name;
+    auto again = (*restored)->Predict(bigger.model, bigger.catalog);
+    ASSERT_TRUE(again.ok());
+    EXPECT_DOUBLE_EQ(again->value, p->value) << name;
+  }
+  // The floor itself: the dearest of the layers it outdoes, none for a smaller one; and no
+  // floor from a layer the device contradicts (1 x 64 at 10 ms, 1 x 32 at 9 ms, where the
+  // larger 2 x 64 and 2 x 32 ran in 7.8 and 6.0: another kernel, not noise).
+  MeasuredFloor floor;
+  floor.Fit(d.layers, Target::kTime);
+  EXPECT_DOUBLE_EQ(floor.Of(bigger.nodes[0]), 11.1e-3);
+  EXPECT_DOUBLE_EQ(floor.Of(lstm(1, 16).nodes[0]), 0.0);
+  EXPECT_DOUBLE_EQ(floor.Of(lstm(2, 64).nodes[0]), 7.8e-3);
 }
 
 // Every layer type has a kin, so that none falls to an unrelated type's curve.

@@ -28,11 +28,12 @@ Architecture Build(const std::string& name, const std::vector<LayerDecl>& layers
 // a: Linear(8,16) ReLU Linear(16,4)     (3 nodes)
 // b: Linear(8,16) ReLU Linear(16,2)     (3 nodes; shares its first two layers with a)
 // Distinct layers: Linear(8,16), ReLU[16], Linear(16,4), Linear(16,2) = 4.
-Campaign TwoArchitectures(std::vector<std::string> classes = {"cpu"}) {
+Campaign TwoArchitectures(std::vector<std::string> classes = {"cpu"},
+                          Mode mode = Mode::kInference) {
   Campaign c;
   c.name = "t";
   c.batch_size = 4;
-  c.mode = Mode::kTraining;
+  c.mode = mode;
   c.dtype = DType::kFloat16;
   c.measurement.warmup_ms = 100;
   c.measurement.min_window_ms = 200;
@@ -74,7 +75,7 @@ TEST(PlannerTest, SharedLayersAreMeasuredOncePerClass) {
   for (const JobSpec& j : p->jobs) {
     EXPECT_EQ(j.kind, JobKind::kLayer);
     EXPECT_EQ(j.device_class, "cpu");
-    EXPECT_EQ(j.mode, Mode::kTraining);
+    EXPECT_EQ(j.mode, Mode::kInference);
     EXPECT_EQ(j.dtype, DType::kFloat16);
     EXPECT_EQ(j.batch, 4);
     EXPECT_EQ(j.settings, c.measurement);
@@ -93,6 +94,46 @@ TEST(PlannerTest, SharedLayersAreMeasuredOncePerClass) {
   EXPECT_EQ(p->layers[0].key, CanonicalKey(c.architectures[0].nodes[0].spec));
   EXPECT_EQ(p->layers[0].features.macs, 8 * 16);
   EXPECT_EQ(p->layers[3].key, CanonicalKey(c.architectures[1].nodes[2].spec));
+}
+
+// In training a network's step is its layers, its loss and its optimiser's update: the last
+// two are layer jobs of their own, listed after the network's nodes.
+TEST(PlannerTest, ATrainingCampaignMeasuresTheLossAndTheUpdate) {
+  Campaign c = TwoArchitectures({"cpu"}, Mode::kTraining);
+  c.optimizer = Optimizer::kAdam;
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  // 4 network layers, a loss over 4 and over 2 classes, and two updates (212 and 178
+  // parameters, in 4 tensors each).
+  ASSERT_EQ(p->layers.size(), 8u);
+  EXPECT_EQ(p->layers_total, 10);
+  std::vector<std::string> listed_a;
+  for (const ArchLayerRef& r : p->arch_layers) {
+    if (r.architecture == "a") listed_a.push_back(r.node_name);
+  }
+  ASSERT_EQ(listed_a.size(), 5u);
+  EXPECT_EQ(listed_a[3], "loss");
+  EXPECT_EQ(listed_a[4], "optimizer");
+  std::map<std::string, const PlannedLayer*> by_key;
+  for (const PlannedLayer& l : p->layers) by_key[l.key] = &l;
+  const PlannedLayer* update = nullptr;
+  for (const ArchLayerRef& r : p->arch_layers) {
+    if (r.architecture == "a" && r.node_name == "optimizer") update = by_key[r.layer_key];
+  }
+  ASSERT_NE(update, nullptr);
+  EXPECT_EQ(update->spec.type, LayerType::kAdamStep);
+  EXPECT_EQ(update->features.params, 8 * 16 + 16 + 16 * 4 + 4);
+  EXPECT_EQ(update->spec.Int("tensors"), 4);
+  for (const JobSpec& j : p->jobs) {
+    EXPECT_EQ(j.optimizer, Optimizer::kAdam);
+    EXPECT_EQ(j.mode, Mode::kTraining);
+    // A whole-model job runs the network; its step adds the loss and the update itself.
+    if (j.kind == JobKind::kModel) EXPECT_EQ(j.graph.nodes.size(), 3u);
+  }
+  // In inference there is neither.
+  Result<Plan> inference = MakePlan(TwoArchitectures());
+  ASSERT_TRUE(inference.ok());
+  EXPECT_EQ(inference->layers.size(), 4u);
 }
 
 TEST(PlannerTest, TwoDeviceClassesDoubleTheJobs) {
@@ -184,10 +225,32 @@ TEST(PlannerTest, EstimateAndLease) {
   // 10 x 0.92 s is below the one-minute floor.
   for (const JobSpec& j : p->jobs) EXPECT_EQ(j.lease_ms, 60000);
 
-  c.measurement.min_window_ms = 10000;  // (100 + 40000 + 20) ms -> lease 401.2 s
+  // Ten times (100 + 40000 + 20) ms is 401.2 s; twice every window the protocol may take
+  // (warm-up 100 ms, 21 windows of 10 s, 20 ms) is more: 420.24 s.
+  c.measurement.min_window_ms = 10000;
   Result<Plan> slow = MakePlan(c);
   ASSERT_TRUE(slow.ok()) << slow.status().ToString();
-  for (const JobSpec& j : slow->jobs) EXPECT_EQ(j.lease_ms, 401200);
+  for (const JobSpec& j : slow->jobs) EXPECT_EQ(j.lease_ms, 420240);
+}
+
+// A large network's training step can last seconds: its lease covers every window of one
+// iteration at least, the iteration estimated at 1 GFLOP/s.
+TEST(PlannerTest, ALongStepGetsALeaseItCanFinishIn) {
+  Campaign c = TwoArchitectures({"cpu"}, Mode::kTraining);
+  c.batch_size = 64;
+  c.architectures = {Build("wide", {Linear(8, 4096), Linear(4096, 4096)})};
+  Result<Plan> p = MakePlan(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const double flops = static_cast<double>(c.architectures[0].Totals().flops) * 64 * 3;
+  const int64_t iteration_ms = static_cast<int64_t>(flops / 1e6);  // at 1 GFLOP/s
+  ASSERT_GT(iteration_ms, 6000);
+  bool model = false;
+  for (const JobSpec& j : p->jobs) {
+    if (j.kind != JobKind::kModel) continue;
+    model = true;
+    EXPECT_GE(j.lease_ms, 2 * (c.measurement.max_repeats + 2) * iteration_ms);
+  }
+  EXPECT_TRUE(model);
 }
 
 TEST(PlannerTest, EmptyDevicesAreRejected) {
@@ -216,7 +279,7 @@ TEST(PlannerTest, ThorProbesPerKindAndClass) {
     if (j.kind != JobKind::kProbe || j.device_class != "cpu") continue;
     EXPECT_TRUE(subjects.insert(j.subject).second) << j.subject;
     EXPECT_EQ(j.subject, j.graph.name);
-    EXPECT_EQ(j.mode, Mode::kTraining);  // the campaign's settings
+    EXPECT_EQ(j.mode, Mode::kInference);  // the campaign's settings
   }
   EXPECT_TRUE(subjects.count("linear-8-c4/hidden/32x64"));
   EXPECT_TRUE(subjects.count("linear-8-c2/output/8"));

@@ -1,8 +1,9 @@
 // A real dataset file with known truth: a campaign planned by the real planner, stored by the
 // real store, and a result recorded for its jobs through the same calls the dispatcher makes.
 // A job costs 1 nJ per MAC, 0.2 nJ per output element and 5 µJ per node, per sample in the
-// batch, with a small deterministic spread (whole models cost 10 % more than their layers);
-// time is energy over 20 W.
+// batch (an optimiser's update: 1 nJ per FLOP, per step), with a small deterministic spread
+// (whole models cost 10 % more than their layers, their training steps' loss and update
+// included); time is energy over 20 W.
 #pragma once
 
 #include <cmath>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "wattfleet/common/training_step.h"
 #include "wattfleet/plan/planner.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/store_open.h"
@@ -37,13 +39,45 @@ plan:
   thor_probes: true
 )";
 
+// The MLPs above trained with Adam, at two batches: layers, losses, updates, whole steps and
+// THOR's probes.
+inline const char* kSyntheticTrainingCampaign = R"(name: train-test
+mode: training
+optimizer: adam
+batch_size: [4, 16]
+devices: [{class: cpu}]
+measurement: {warmup_ms: 10, min_window_ms: 10, target_rel_ci: 0.05, min_repeats: 3,
+              max_repeats: 4, cooldown_ms: 0}
+architectures:
+  - family: mlp
+    sweep: {depth: [1, 2, 3], width: [32, 64, 128, 256], input: [[1, 28, 28]]}
+  - zoo: mlp-mnist
+plan:
+  layers: distinct
+  whole_models: true
+  thor_probes: true
+)";
+
+// One node's share: 1 nJ per MAC, 0.2 nJ per output element and 5 µJ, per sample; an
+// optimiser's update 1 nJ per FLOP and 5 µJ whatever the batch.
+inline double SyntheticNodeEnergy(const LayerSpec& spec, double batch) {
+  auto f = ComputeFeatures(spec);
+  if (!f.ok()) return 0;
+  if (IsOptimizerStep(spec.type)) return 1e-9 * static_cast<double>(f->flops) + 5e-6;
+  return batch * (1e-9 * static_cast<double>(f->macs) +
+                  2e-10 * static_cast<double>(f->output_elements) + 5e-6);
+}
+
 inline double SyntheticEnergy(const JobSpec& job, int64_t salt) {
-  const LayerFeatures t = job.graph.Totals();
   const double b = static_cast<double>(job.batch);
-  double e = b * (1e-9 * static_cast<double>(t.macs) + 5e-6 * job.graph.nodes.size());
-  for (const ArchNode& n : job.graph.nodes) {
-    auto f = ComputeFeatures(n.spec);
-    if (f.ok()) e += b * 2e-10 * static_cast<double>(f->output_elements);
+  double e = 0;
+  for (const ArchNode& n : job.graph.nodes) e += SyntheticNodeEnergy(n.spec, b);
+  // A whole training step adds its loss and its update.
+  if (job.mode == Mode::kTraining && job.kind == JobKind::kModel) {
+    auto parts = TrainingStepParts(job.graph, job.optimizer, job.loss);
+    if (parts.ok()) {
+      for (const StepPart& p : *parts) e += SyntheticNodeEnergy(p.spec, b);
+    }
   }
   if (job.kind == JobKind::kModel) e *= 1.1;
   return e * (1.0 + 0.01 * std::sin(static_cast<double>(salt)));

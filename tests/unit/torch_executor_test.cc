@@ -126,6 +126,20 @@ TEST_P(TorchExecutorTest, EveryLayerTypeOfTheModelRunsWithThePredictedOutputSize
     job.kind = JobKind::kLayer;
     job.mode = GetParam();
     job.batch = 2;
+    if (IsTrainingStepPart(spec->type)) {
+      // A loss or an update is measured alone, and only in training.
+      job.graph = SingleLayerGraph("part", *spec);
+      auto part = (*executor)->Prepare(job);
+      if (GetParam() == Mode::kInference) {
+        ASSERT_FALSE(part.ok()) << CanonicalKey(*spec);
+        EXPECT_NE(part.status().message().find("training"), std::string::npos);
+      } else {
+        ASSERT_TRUE(part.ok()) << CanonicalKey(*spec) << ": " << part.status().ToString();
+        EXPECT_TRUE((*part)->Run(2).ok()) << CanonicalKey(*spec);
+      }
+      covered.insert(spec->type);
+      continue;
+    }
     job.graph = Checked(*spec);
     auto workload = (*executor)->Prepare(job);
     ASSERT_TRUE(workload.ok()) << CanonicalKey(*spec) << ": " << workload.status().ToString();
@@ -193,6 +207,45 @@ TEST_P(TorchExecutorTest, RunsThorProbeModels) {
       EXPECT_TRUE((*workload)->Run(2).ok()) << probe->name;
     }
   }
+}
+
+// A whole network's training step runs with each optimiser and loss a campaign can name.
+TEST(TorchExecutor, TrainsWholeNetworksWithEveryOptimiserAndLoss) {
+  auto arch = BuildSequential("mlp", "mlp", {12},
+                              {{LayerType::kLinear, {{"in_features", 12}, {"out_features", 16}}},
+                               {LayerType::kReLU, {}},
+                               {LayerType::kLinear, {{"in_features", 16}, {"out_features", 5}}}});
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
+  ASSERT_TRUE(executor.ok());
+  for (Optimizer o : {Optimizer::kSgd, Optimizer::kSgdMomentum, Optimizer::kAdam,
+                      Optimizer::kAdamW}) {
+    for (Loss l : {Loss::kCrossEntropy, Loss::kMse}) {
+      JobSpec job;
+      job.job_id = 1;
+      job.kind = JobKind::kModel;
+      job.mode = Mode::kTraining;
+      job.optimizer = o;
+      job.loss = l;
+      job.batch = 4;
+      job.graph = *arch;
+      auto workload = (*executor)->Prepare(job);
+      ASSERT_TRUE(workload.ok()) << OptimizerName(o) << "/" << LossName(l) << ": "
+                                 << workload.status().ToString();
+      EXPECT_TRUE((*workload)->Run(3).ok()) << OptimizerName(o) << "/" << LossName(l);
+    }
+  }
+}
+
+// A network's input takes no part in the backward pass of a training script, and a loss or an
+// optimiser step cannot hide in a graph.
+TEST(TorchExecutor, RefusesAStepPartInsideAGraph) {
+  auto arch = BuildSequential("bad", "bad", {4},
+                              {{LayerType::kLinear, {{"in_features", 4}, {"out_features", 2}}},
+                               {LayerType::kCrossEntropyLoss, {}}});
+  ASSERT_FALSE(arch.ok());
+  EXPECT_NE(arch.status().message().find("part of the training step"), std::string::npos)
+      << arch.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, TorchExecutorTest,

@@ -20,6 +20,10 @@ enum class DType { kFloat32, kFloat16, kBFloat16 };
 enum class JobKind { kLayer, kModel, kProbe, kWindow };
 // How a job ended (docs/design/protocol.md, failure classes).
 enum class Outcome { kDone, kFailed, kTimeout, kKilled, kLost, kSensor };
+// A training step's optimiser and loss (a campaign's `optimizer:` and `loss:`,
+// docs/campaign.md). Inference jobs carry the defaults and ignore them.
+enum class Optimizer { kSgd, kSgdMomentum, kAdam, kAdamW };
+enum class Loss { kCrossEntropy, kMse };
 
 std::string_view ModeName(Mode m);        // "inference" | "training"
 std::string_view DTypeName(DType d);      // "float32" | "float16" | "bfloat16"
@@ -29,6 +33,10 @@ std::optional<Mode> ParseMode(std::string_view s);
 std::optional<DType> ParseDType(std::string_view s);
 std::optional<JobKind> ParseJobKind(std::string_view s);
 std::optional<Outcome> ParseOutcome(std::string_view s);
+std::string_view OptimizerName(Optimizer o);  // "sgd" | "sgd-momentum" | "adam" | "adamw"
+std::string_view LossName(Loss l);            // "cross-entropy" | "mse"
+std::optional<Optimizer> ParseOptimizer(std::string_view s);
+std::optional<Loss> ParseLoss(std::string_view s);
 // Infrastructure failures are retried; FAILED (the job itself is bad) never is.
 bool IsRetryable(Outcome o);
 
@@ -79,6 +87,11 @@ struct JobSpec {
   Architecture graph;
   MeasurementSettings settings;
   int64_t lease_ms = 0;  // the controller requeues the job when this runs out
+  // Training: what a whole-model or probe job's step runs after the backward pass, and what
+  // its loss is (layer jobs run their layer's forward and backward alone; the loss and the
+  // update are layer jobs of their own, training_step.h).
+  Optimizer optimizer = Optimizer::kSgd;
+  Loss loss = Loss::kCrossEntropy;
 };
 
 // One timed window.

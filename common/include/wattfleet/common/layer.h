@@ -67,6 +67,16 @@ enum class LayerType {
   kPositionalEmbedding,      // adds a learned [N,C] table
   kSelectToken,              // one token: [N,C] -> [C]
   kLayerScale,               // learned per-channel scale of dim 0
+  // The parts of a training step that are no layer of the network (training_step.h): the
+  // loss over the network's output, forward and backward, and the optimiser's update of
+  // every parameter. Never a node of a graph; a training campaign measures them as layer jobs
+  // and lists them after a network's nodes.
+  kCrossEntropyLoss,  // over the last dim of its input (the classes)
+  kMSELoss,           // against a target of the input's shape
+  kSGDStep,           // [parameters], in `tensors` tensors; no batch dimension
+  kSGDMomentumStep,
+  kAdamStep,
+  kAdamWStep,
 };
 
 // All layer types, in enum order.
@@ -75,6 +85,11 @@ const std::vector<LayerType>& AllLayerTypes();
 std::string_view LayerTypeName(LayerType type);
 // Inverse of LayerTypeName; case-sensitive.
 std::optional<LayerType> ParseLayerType(std::string_view name);
+// The optimiser steps: their cost is per parameter, whatever the batch, so their features are
+// not per sample and are never multiplied by a batch.
+bool IsOptimizerStep(LayerType type);
+// The losses and the optimiser steps: parts of a training step that no graph may contain.
+bool IsTrainingStepPart(LayerType type);
 
 using Shape = std::vector<int64_t>;
 std::string ShapeToString(const Shape& shape);  // "[1,28,28]"

@@ -65,6 +65,9 @@ inline constexpr size_t kMaxNameLength = 4096;
 struct Campaign {
   std::string name;
   Mode mode = Mode::kInference;
+  // Training: the step's optimiser and loss (`optimizer:`, `loss:`; training_step.h).
+  Optimizer optimizer = Optimizer::kSgd;
+  Loss loss = Loss::kCrossEntropy;
   DType dtype = DType::kFloat32;
   // Every batch the architectures are planned at (`batch_size: 16` or `batch_size: [1, 8, 32]`),
   // in file order, distinct; batch_size is the first (the campaigns table's column). A campaign

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# A whole-model training job against the loop a PyTorch user writes, on this machine, one
+# after the other: torchvision's ResNet-18 and MobileNetV2 (100 classes, 112 px) and a 2 x 256
+# LSTM classifier, trained with Adam and cross-entropy at batch 2 and 8, one intra-op thread.
+# wattfleet measures the zoo's architectures of the same shapes as whole-model jobs; the plain
+# loop is zero_grad(set_to_none=True), forward, loss, backward, step over the framework's own
+# modules, timed as the median of 5 windows of at least 0.5 s after 3 warm-up steps.
+# bench/RESULTS.md "Training" has the table.
+#
+#   bench/training_loop.sh [build-dir]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cat > "$out/loop.yaml" <<'YAML'
+name: training-loop
+mode: training
+optimizer: adam
+loss: cross-entropy
+batch_size: [2, 8]
+devices: [{class: cpu}]
+measurement: {warmup_ms: 300, min_window_ms: 500, target_rel_ci: 0.03, min_repeats: 5,
+              max_repeats: 8, cooldown_ms: 10}
+architectures:
+  - family: resnet
+    sweep: {depth: [18], width: [100], resolution: [112], classes: [100]}
+  - family: mobilenet_v2
+    sweep: {width: [100], resolution: [112], classes: [100]}
+  - family: lstm
+    sweep: {layers: [2], hidden: [256], features: [64], seq: [64]}
+plan:
+  layers: none
+  whole_models: true
+YAML
+"$build/controller/wattfleet" run "$out/loop.yaml" --agents 1 --threads 1 --db "$out/loop.db" \
+  > "$out/run.log" 2>&1 || { tail -20 "$out/run.log" >&2; exit 1; }
+sqlite3 -separator ' ' "$out/loop.db" \
+  "SELECT j.subject, j.batch, m.time_per_iter_s FROM jobs j JOIN measurements m ON m.job_id = j.id" \
+  > "$out/wattfleet.txt"
+/usr/bin/python3 - "$out/wattfleet.txt" <<'PY'
+import statistics, sys, time
+import torch, torchvision
+torch.set_num_threads(1)
+torch.manual_seed(0)
+
+class Lstm(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = torch.nn.LSTM(64, 256, 2, batch_first=True)
+        self.head = torch.nn.Linear(256, 10)
+    def forward(self, x):
+        return self.head(self.rnn(x)[0][:, -1])
+
+models = {
+    "resnet-d18-w100-r112-c100": (lambda: torchvision.models.resnet18(num_classes=100), (3, 112, 112), 100),
+    "mobilenet_v2-w100-r112-c100": (lambda: torchvision.models.mobilenet_v2(num_classes=100), (3, 112, 112), 100),
+    "lstm-l2-h256-i64-s64": (Lstm, (64, 64), 10),
+}
+
+def plain(make, shape, classes, batch):
+    model = make().train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = torch.randn(batch, *shape), torch.randint(0, classes, (batch,))
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+    for _ in range(3): step()
+    windows = []
+    for _ in range(5):
+        n, t0 = 0, time.perf_counter()
+        while n == 0 or time.perf_counter() - t0 < 0.5:
+            step(); n += 1
+        windows.append((time.perf_counter() - t0) / n)
+    return statistics.median(windows)
+
+ours = {}
+for line in open(sys.argv[1]):
+    name, batch, t = line.split()
+    ours[(name, int(batch))] = float(t)
+print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, 1 thread")
+print("| model | batch | wattfleet whole-model job | plain PyTorch loop | ratio |")
+print("|---|---|---|---|---|")
+for (name, batch), t in sorted(ours.items()):
+    make, shape, classes = models[name]
+    p = plain(make, shape, classes, batch)
+    print(f"| {name} | {batch} | {1e3 * t:.1f} ms | {1e3 * p:.1f} ms | {t / p:.3f} |")
+PY
