@@ -11,11 +11,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "alternating_rounds.h"
 #include "executor.h"
 #include "measurement_loop.h"
 #include "meter.h"
@@ -24,11 +24,6 @@
 namespace wattfleet {
 namespace {
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 struct Case {
   const char* label;
   LayerType type;
@@ -36,15 +31,6 @@ struct Case {
   Shape input;
   int64_t batch;
 };
-
-// Seconds per iteration of `run(n)`, with n grown until one run lasts about 0.2 s.
-template <typename Run>
-double PerIteration(Run&& run, int64_t n) {
-  const auto t0 = std::chrono::steady_clock::now();
-  run(n);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-         static_cast<double>(n);
-}
 
 void RunCase(const Case& c, int rounds) {
   auto arch = BuildSequential(c.label, "bench", c.input, {{c.type, c.params, "layer"}});
@@ -84,24 +70,9 @@ void RunCase(const Case& c, int rounds) {
   // Iterations for ~0.2 s, from a warm-up run.
   bare(20);
   harness(20);
-  const double probe = PerIteration(bare, 50);
+  const double probe = bench::PerIteration(bare, 50);
   const int64_t n = std::max<int64_t>(10, static_cast<int64_t>(0.2 / probe));
-  std::vector<double> ratios, bare_times, harness_times;
-  for (int r = 0; r < rounds; ++r) {
-    // Which goes first alternates, so that whatever the first run of a round leaves behind
-    // (caches, allocator state, clocks) favours neither.
-    double b, h;
-    if (r % 2 == 0) {
-      b = PerIteration(bare, n);
-      h = PerIteration(harness, n);
-    } else {
-      h = PerIteration(harness, n);
-      b = PerIteration(bare, n);
-    }
-    bare_times.push_back(b);
-    harness_times.push_back(h);
-    ratios.push_back(h / b);
-  }
+  const bench::Rounds timed = bench::AlternatingRounds(bare, harness, n, rounds);
 
   ModeledMeterOptions mopts;
   auto meter = MakeModeledMeter(mopts);
@@ -110,8 +81,8 @@ void RunCase(const Case& c, int rounds) {
   auto m = Measure(**workload, **meter, idle, settings);
   std::printf("%-8s bare %.4f ms/iter, harness %.4f ms/iter (medians of %d rounds of %lld), "
               "overhead %+.2f %%\n",
-              c.label, Median(bare_times) * 1e3, Median(harness_times) * 1e3, rounds,
-              static_cast<long long>(n), (Median(ratios) - 1) * 100);
+              c.label, bench::Median(timed.first) * 1e3, bench::Median(timed.second) * 1e3,
+              rounds, static_cast<long long>(n), (bench::Median(timed.ratios) - 1) * 100);
   if (m.ok()) {
     std::printf("%-8s protocol: %.4f ms/iter, %zu windows of %lld, 95%% CI of time %.2f %%, of "
                 "energy %.2f %% (target %.0f %%)\n",

@@ -104,7 +104,7 @@ if every:
 # The step's parts: the update per parameter, the loss, and their share of the step.
 print()
 print("Training step parts measured (per step):")
-print("| part | jobs | cost range | per parameter (or output element) |")
+print("| part | jobs | cost range | median per parameter (a loss: per logit) |")
 print("|---|---|---|---|")
 parts = """
 SELECT l.type, l.input_elements, l.params, j.batch, m.time_per_iter_s, l.params_json

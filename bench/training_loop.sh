@@ -4,10 +4,12 @@
 # LSTM classifier, trained with Adam and cross-entropy at batch 2 and 8, one intra-op thread.
 # wattfleet measures the zoo's architectures of the same shapes as whole-model jobs; the plain
 # loop is zero_grad(set_to_none=True), forward, loss, backward, step over the framework's own
-# modules, timed as the median of 5 windows of at least 0.5 s after 3 warm-up steps.
-# bench/RESULTS.md "Training" has the table.
+# modules, timed as the median of 5 windows of at least 0.5 s after 3 warm-up steps. The two
+# alternate, ROUNDS times (default 3): each figure is the median over the rounds, so that a
+# slow spell of the machine does not fall on one side only. bench/RESULTS.md "Training" has
+# the table.
 #
-#   bench/training_loop.sh [build-dir]
+#   [ROUNDS=3] bench/training_loop.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -33,12 +35,14 @@ plan:
   layers: none
   whole_models: true
 YAML
-"$build/controller/wattfleet" run "$out/loop.yaml" --agents 1 --threads 1 --db "$out/loop.db" \
-  > "$out/run.log" 2>&1 || { tail -20 "$out/run.log" >&2; exit 1; }
-sqlite3 -separator ' ' "$out/loop.db" \
-  "SELECT j.subject, j.batch, m.time_per_iter_s FROM jobs j JOIN measurements m ON m.job_id = j.id" \
-  > "$out/wattfleet.txt"
-/usr/bin/python3 - "$out/wattfleet.txt" <<'PY'
+rounds=${ROUNDS:-3}
+for round in $(seq 1 "$rounds"); do
+  "$build/controller/wattfleet" run "$out/loop.yaml" --agents 1 --threads 1 --fresh \
+    --db "$out/loop-$round.db" > "$out/run.log" 2>&1 || { tail -20 "$out/run.log" >&2; exit 1; }
+  sqlite3 -separator ' ' "$out/loop-$round.db" \
+    "SELECT j.subject, j.batch, m.time_per_iter_s FROM jobs j JOIN measurements m ON m.job_id = j.id" \
+    > "$out/wattfleet-$round.txt"
+  /usr/bin/python3 - "$out/wattfleet-$round.txt" > "$out/plain-$round.txt" <<'PY'
 import statistics, sys, time
 import torch, torchvision
 torch.set_num_threads(1)
@@ -76,15 +80,30 @@ def plain(make, shape, classes, batch):
         windows.append((time.perf_counter() - t0) / n)
     return statistics.median(windows)
 
-ours = {}
 for line in open(sys.argv[1]):
-    name, batch, t = line.split()
-    ours[(name, int(batch))] = float(t)
-print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, 1 thread")
-print("| model | batch | wattfleet whole-model job | plain PyTorch loop | ratio |")
-print("|---|---|---|---|---|")
-for (name, batch), t in sorted(ours.items()):
+    name, batch, _ = line.split()
     make, shape, classes = models[name]
-    p = plain(make, shape, classes, batch)
-    print(f"| {name} | {batch} | {1e3 * t:.1f} ms | {1e3 * p:.1f} ms | {t / p:.3f} |")
+    print(name, batch, plain(make, shape, classes, int(batch)))
+PY
+done
+/usr/bin/python3 - "$out" "$rounds" <<'PY'
+import statistics, sys
+import torch, torchvision
+out, rounds = sys.argv[1], int(sys.argv[2])
+def read(kind):
+    by = {}
+    for r in range(1, rounds + 1):
+        for line in open(f"{out}/{kind}-{r}.txt"):
+            name, batch, t = line.split()
+            by.setdefault((name, int(batch)), []).append(float(t))
+    return by
+ours, plain = read("wattfleet"), read("plain")
+print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, 1 thread, "
+      f"{rounds} rounds, medians")
+print("| model | batch | wattfleet whole-model job | plain PyTorch loop | ratio (per round) |")
+print("|---|---|---|---|---|")
+for key in sorted(ours):
+    o, p = statistics.median(ours[key]), statistics.median(plain[key])
+    per = ", ".join(f"{a / b:.2f}" for a, b in zip(ours[key], plain[key]))
+    print(f"| {key[0]} | {key[1]} | {1e3 * o:.1f} ms | {1e3 * p:.1f} ms | {o / p:.3f} ({per}) |")
 PY

@@ -48,6 +48,7 @@ namespace {
 using layerwise::BatchOf;
 using layerwise::Flags;
 using layerwise::IsPointwise;
+using layerwise::IsRecurrent;
 using layerwise::MeansOfRepeats;
 using layerwise::PointwiseWeight;
 using layerwise::UpperTrend;
@@ -531,10 +532,11 @@ class LayerwiseEstimator final : public Estimator {
   // its reach ρ = W / W_top, down to the best its kin reaches (measured, or the kin's
   // declared peak): c = max(c_best, c_top · ρ^−α), non-decreasing in W, with α the trend of
   // `group`'s largest measured layers (0 where their cost per unit of work is already flat:
-  // a saturated kernel stays saturated), 0.5 where too few show one. Within the data, `v` as
-  // it is. `curve`: the curve that priced `v` (null: c_top is `top_cost`, the type's own cost
-  // per unit of work). `as_kin`: the kin whose kernels run it (its type's by default; a 1x1
-  // convolution priced as the matrix product it is runs at a matrix product's).
+  // a saturated kernel stays saturated), 0.5 where too few show one, 0 for recurrent layers.
+  // Within the data, `v` as it is. `curve`: the curve that priced `v` (null: c_top is
+  // `top_cost`, the type's own cost per unit of work). `as_kin`: the kin whose kernels run it
+  // (its type's by default; a 1x1 convolution priced as the matrix product it is runs at a
+  // matrix product's).
   double Beyond(const LayerSample& s, const std::string& group, double top_work,
                 double top_cost, double v, const LayerCostModel* curve,
                 std::string_view as_kin = {}) const {
@@ -564,8 +566,13 @@ class LayerwiseEstimator final : public Estimator {
         peak != bounds_.kin_peak.end() && s.macs > 0) {
       best = std::min(best, 1.0 / peak->second);
     }
+    // A recurrent layer's time steps run one after another, each as large as the widths
+    // make it: a longer sequence (the way such layers grow) costs in proportion, however
+    // efficient the smaller ones were at their top.
     const auto trend = trend_.find(group);
-    const double alpha = trend != trend_.end() ? trend->second : kBeyondAlpha;
+    const double alpha = IsRecurrent(s)        ? 0.0
+                         : trend != trend_.end() ? trend->second
+                                                 : kBeyondAlpha;
     return w * std::max(best, top_cost * std::pow(reach, -alpha));
   }
 

@@ -114,6 +114,8 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
   return std::isfinite(alpha) ? std::clamp(alpha, 0.0, prior) : prior;
 }
 
+bool IsRecurrent(const LayerSample& s) { return s.type == "LSTM" || s.type == "GRU"; }
+
 bool IsPointwise(const LayerSample& s) {
   const std::string group = CostGroup(s);
   return group.size() > 4 && group.compare(group.size() - 4, 4, "/1x1") == 0;

@@ -40,6 +40,8 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
 
 // A 1x1 convolution (its cost group ends in "/1x1").
 bool IsPointwise(const LayerSample& s);
+// An LSTM or a GRU: its time steps run one after another.
+bool IsRecurrent(const LayerSample& s);
 
 // Where the agents' batch-1 1x1 convolutions ran between their 3x3 convolution's peak (0) and
 // their matrix product's (1), in log rate; 0.5 where any of the three is unknown or the two

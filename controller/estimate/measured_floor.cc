@@ -8,7 +8,7 @@
 namespace wattfleet {
 namespace {
 
-constexpr size_t kDims = 5;
+constexpr size_t kDims = MeasuredFloor::kDims;
 // A larger layer measured below this fraction of a smaller one's cost is a different kernel,
 // not noise (repeats of one layer differ by a few per cent).
 constexpr double kContradiction = 0.8;
@@ -19,6 +19,10 @@ void DimsOf(const LayerSample& s, double* d) {
   d[2] = s.params;
   d[3] = s.input_elements;
   d[4] = s.output_elements;
+  // The batch too: the same work in more, smaller samples can cost more (libtorch's
+  // convolution backward loops over samples; a 1x1 convolution of 32 positions trains in half
+  // the time at batch 2 as at batch 8).
+  d[5] = static_cast<double>(s.batch);
 }
 
 // a is at most b in every dimension.
@@ -102,7 +106,10 @@ nlohmann::json MeasuredFloor::ToJson() const {
   for (const auto& [where, pts] : points_) {
     nlohmann::json list = nlohmann::json::array();
     for (const Point& p : pts) {
-      list.push_back({p.dims[0], p.dims[1], p.dims[2], p.dims[3], p.dims[4], p.cost});
+      nlohmann::json row = nlohmann::json::array();
+      for (double d : p.dims) row.push_back(d);
+      row.push_back(p.cost);
+      list.push_back(std::move(row));
     }
     j[where] = std::move(list);
   }

@@ -1,13 +1,14 @@
 // No layer priced below a measured one it outdoes: a layer whose work is at least that of a
 // layer measured in the same cost group (Conv2d/1x1, LSTM, AdamStep, ...) and mode in every
-// dimension (MACs, FLOPs, parameters, elements read and written, per iteration) costs at least
-// what that layer measured. A curve fitted on few layers of a type, or one that does not grow
-// with work, can price a 2 x 128 LSTM below a 1 x 128 one measured in the same dataset; this
-// floor makes that impossible (docs/estimators.md, "Physical bounds"). A measured layer the
-// device itself contradicts (a larger one of its group ran clearly faster: another kernel)
-// is no floor.
+// dimension (MACs, FLOPs, parameters, elements read and written, per iteration, and batch)
+// costs at least what that layer measured. A curve fitted on few layers of a type, or one
+// that does not grow with work, can price a 2 x 128 LSTM below a 1 x 128 one measured in the
+// same dataset; this floor makes that impossible (docs/estimators.md, "Physical bounds"). A
+// measured layer the device itself contradicts (a larger one of its group ran clearly faster:
+// another kernel) is no floor.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ namespace wattfleet {
 
 class MeasuredFloor {
  public:
+  // The dimensions a layer is compared in (measured_floor.cc, DimsOf).
+  static constexpr size_t kDims = 6;
+
   // The layers' costs for `target`, averaged per layer and features (repeats and campaigns
   // of one layer are one point), without the points the device contradicts or another point
   // makes redundant.
@@ -35,7 +39,7 @@ class MeasuredFloor {
 
  private:
   struct Point {
-    double dims[5];
+    double dims[kDims];
     double cost;
   };
   std::map<std::string, std::vector<Point>> points_;  // by "group|mode"
