@@ -93,7 +93,12 @@ void RunCase(const Case& c, Optimizer optimizer, int rounds, int threads) {
       opt->step();
     }
   };
-  auto harness = [&](int64_t n) { (void)(*workload)->Run(n); };
+  auto harness = [&](int64_t n) {
+    if (Status s = (*workload)->Run(n); !s.ok()) {
+      std::fprintf(stderr, "%s: %s\n", c.label, s.ToString().c_str());
+      std::exit(1);
+    }
+  };
   bare(5);
   harness(5);
   const double probe = bench::PerIteration(bare, 5);
@@ -116,6 +121,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--rounds")) rounds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+  }
+  if (rounds < 1 || threads < 1) {
+    std::fprintf(stderr, "usage: bench_training_step [--rounds N>=1] [--threads N>=1]\n");
+    return 2;
   }
   using T = LayerType;
   const Case cases[] = {

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "wattfleet/plan/planner.h"
 #include "wattfleet/plan/probe_planner.h"
 #include "wattfleet/plan/thor_signature.h"
 
@@ -402,6 +403,7 @@ Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOp
     spec.kind = JobKind::kProbe;
     spec.subject = probe.name;
     spec.graph = std::move(probe);
+    spec.lease_ms = LeaseMs(spec);  // a wider probe than the seed may need longer
     Result<ActiveJob> job = store_.AddJob(key.campaign, spec);
     if (!job.ok()) {
       // A campaign cancelled meanwhile takes no more jobs: not an error. A store error is,

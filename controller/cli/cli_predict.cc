@@ -334,6 +334,14 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
                            "time: the estimate is returned");
   }
   p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+  // The step's loss and update are layers to the layer-wise methods only; the others learn
+  // from whole steps, whatever optimiser the dataset's campaigns trained with.
+  if (o.mode == "training" && (o.optimizer || o.loss) && o.estimator != "wattlayer" &&
+      o.estimator != "measured-layers" && o.estimator != "wattlayer-paper") {
+    AddNote(&p, kNoteData, o.estimator + " predicts from whole training steps as the dataset "
+                           "measured them: --optimizer and --loss are priced by the layer-wise "
+                           "estimators only");
+  }
   AddRunTotal(o, &p);
   SortNotes(&p);
 

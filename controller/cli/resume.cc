@@ -11,14 +11,17 @@
 namespace wattfleet {
 namespace {
 
-// A job as it would be run: everything in its spec but the ids and the attempt count (mode,
-// dtype, batch, selectors, the graph, the measurement settings, the lease), encoded.
+// A job as it would be run: everything in its spec but the ids, the attempt count and the
+// lease (mode, dtype, batch, selectors, the graph, the measurement settings, the training
+// step), encoded. The lease is how long the controller waits, not what is measured: a
+// campaign planned by a build that sized leases otherwise is still the same campaign.
 using JobIdentity = std::string;
 
 JobIdentity IdentityOf(JobSpec job) {
   job.job_id = 0;
   job.campaign_id = 0;
   job.attempt = 0;
+  job.lease_ms = 0;
   return Encode(job);
 }
 

@@ -1,6 +1,7 @@
 #include "wattfleet/estimate/measured_floor.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 #include "wattfleet/estimate/layer_cost.h"
@@ -22,7 +23,16 @@ void DimsOf(const LayerSample& s, double* d) {
   // The batch too: the same work in more, smaller samples can cost more (libtorch's
   // convolution backward loops over samples; a 1x1 convolution of 32 positions trains in half
   // the time at batch 2 as at batch 8).
-  d[5] = static_cast<double>(s.batch);
+  // An optimiser's update is the same at every batch.
+  const std::optional<LayerType> type = ParseLayerType(s.type);
+  d[5] = type && IsOptimizerStep(*type) ? 1.0 : static_cast<double>(s.batch);
+}
+
+bool Equal(const double* a, const double* b) {
+  for (size_t i = 0; i < kDims; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
 }
 
 // a is at most b in every dimension.
@@ -95,8 +105,10 @@ double MeasuredFloor::Of(const LayerSample& s) const {
   double d[kDims];
   DimsOf(s, d);
   double floor = 0;
+  // Not the layer's own measurement (nor one of exactly its work): a method may calibrate
+  // that (measured-layers scales it by κ); a floor is what a smaller layer cost.
   for (const Point& p : it->second) {
-    if (Below(p.dims, d)) floor = std::max(floor, p.cost);
+    if (Below(p.dims, d) && !Equal(p.dims, d)) floor = std::max(floor, p.cost);
   }
   return floor;
 }

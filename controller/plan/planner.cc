@@ -25,25 +25,6 @@ constexpr double kLeaseFactor = 10.0;
 constexpr double kSlowestFlops = 1e9;
 constexpr double kTrainingPasses = 3.0;
 
-// The lease of a job: ten times what its protocol takes, each window at least one iteration
-// long. A large network's training step can last seconds on a CPU, far past min_window_ms, so
-// the iteration is estimated from its FLOPs at the slowest rate (without it, a BERT step of
-// 10 s ran past its 60 s lease three times and was lost).
-int64_t LeaseMs(const JobSpec& job) {
-  const MeasurementSettings& s = job.settings;
-  const LayerFeatures work = job.graph.Totals();
-  const double passes = job.mode == Mode::kTraining ? kTrainingPasses : 1.0;
-  const double iteration_ms = 1000.0 * static_cast<double>(work.flops) *
-                              static_cast<double>(job.batch) * passes / kSlowestFlops;
-  const double window_ms = std::max(static_cast<double>(s.min_window_ms), iteration_ms);
-  // Warm-up and the growing first window, then every repeat.
-  const double protocol_ms = std::max(static_cast<double>(s.warmup_ms), iteration_ms) +
-                             window_ms * static_cast<double>(s.max_repeats + 1) +
-                             static_cast<double>(s.cooldown_ms);
-  const double ms = std::max(kLeaseFactor * EstimateJobSeconds(s) * 1000.0, protocol_ms * 2);
-  return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(std::min(ms, 1e12)));
-}
-
 JobSpec BaseJob(const Campaign& c, JobKind kind, const std::string& device_class,
                 int64_t batch) {
   JobSpec job;
@@ -99,6 +80,24 @@ double EstimateJobSeconds(const MeasurementSettings& s) {
               static_cast<double>(s.min_window_ms) * static_cast<double>(s.min_repeats + 1) +
               static_cast<double>(s.cooldown_ms);
   return ms / 1000.0;
+}
+
+// A large network's training step can last seconds on a CPU, far past min_window_ms: without
+// the iteration in the lease, a BERT step of 10 s ran past its 60 s lease three times and was
+// lost.
+int64_t LeaseMs(const JobSpec& job) {
+  const MeasurementSettings& s = job.settings;
+  const LayerFeatures work = job.graph.Totals();
+  const double passes = job.mode == Mode::kTraining ? kTrainingPasses : 1.0;
+  const double iteration_ms = 1000.0 * static_cast<double>(work.flops) *
+                              static_cast<double>(job.batch) * passes / kSlowestFlops;
+  const double window_ms = std::max(static_cast<double>(s.min_window_ms), iteration_ms);
+  // Warm-up and the growing first window, then every repeat.
+  const double protocol_ms = std::max(static_cast<double>(s.warmup_ms), iteration_ms) +
+                             window_ms * static_cast<double>(s.max_repeats + 1) +
+                             static_cast<double>(s.cooldown_ms);
+  const double ms = std::max(kLeaseFactor * EstimateJobSeconds(s) * 1000.0, protocol_ms * 2);
+  return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(std::min(ms, 1e12)));
 }
 
 Result<Plan> MakePlan(const Campaign& campaign) {

@@ -128,7 +128,9 @@ TEST(PlannerTest, ATrainingCampaignMeasuresTheLossAndTheUpdate) {
     EXPECT_EQ(j.optimizer, Optimizer::kAdam);
     EXPECT_EQ(j.mode, Mode::kTraining);
     // A whole-model job runs the network; its step adds the loss and the update itself.
-    if (j.kind == JobKind::kModel) EXPECT_EQ(j.graph.nodes.size(), 3u);
+    if (j.kind == JobKind::kModel) {
+      EXPECT_EQ(j.graph.nodes.size(), 3u);
+    }
   }
   // In inference there is neither.
   Result<Plan> inference = MakePlan(TwoArchitectures());

@@ -30,7 +30,8 @@ class MeasuredFloor {
   // makes redundant.
   void Fit(const std::vector<LayerSample>& layers, Target target);
   // The highest cost measured of a layer of `s`'s group and mode that `s` equals or exceeds in
-  // every dimension; 0 where there is none.
+  // every dimension and exceeds in one at least (never its own measurement); 0 where there is
+  // none.
   double Of(const LayerSample& s) const;
 
   nlohmann::json ToJson() const;

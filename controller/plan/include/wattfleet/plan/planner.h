@@ -51,4 +51,9 @@ Result<Plan> MakePlan(const Campaign& campaign);
 // min_repeats windows, cool-down), in seconds.
 double EstimateJobSeconds(const MeasurementSettings& settings);
 
+// The lease of `job` (its settings, mode, batch and graph set): ten times what its protocol
+// takes, and at least twice every window it may take with each window one iteration long,
+// the iteration estimated from its FLOPs at 1 GFLOP/s (a training step: three passes).
+int64_t LeaseMs(const JobSpec& job);
+
 }  // namespace wattfleet
