@@ -470,23 +470,25 @@ void PrintTable(const Prediction& p) {
   std::printf("%-*s %-20s %16lld %12lld %12s %12s\n", width, "total", "",
               static_cast<long long>(p.macs), static_cast<long long>(p.params),
               Figure(p.energy_j).c_str(), Figure(p.time_s).c_str());
+  // One iteration of a training prediction is one step of the training loop.
+  const char* per = p.mode == "training" ? "step" : "iteration";
   const std::string repeats =
       p.measured ? std::to_string(p.measured->count) +
                        (p.measured->count == 1 ? " repeat" : " repeats")
                  : std::string();
   if (p.source == "measured") {
-    std::printf("energy %.4g J, time %.4g s per iteration: measured (%s in the dataset); "
+    std::printf("energy %.4g J, time %.4g s per %s: measured (%s in the dataset); "
                 "estimate beside it: %.4g J, %.4g s\n",
-                p.energy_j, p.time_s, repeats.c_str(), p.estimated_energy_j,
+                p.energy_j, p.time_s, per, repeats.c_str(), p.estimated_energy_j,
                 p.estimated_time_s);
   } else {
-    std::printf("estimate: energy %.4g J per iteration", p.energy_j);
+    std::printf("estimate: energy %.4g J per %s", p.energy_j, per);
     if (p.energy_j_interval) {
       std::printf(" (%.0f%% interval %.4g to %.4g J)", 100 * p.interval_level[0],
                   p.energy_j_interval->first, p.energy_j_interval->second);
     }
     if (p.energy_j_std) std::printf(" (std %.2g J)", *p.energy_j_std);
-    std::printf(", time %.4g s per iteration", p.time_s);
+    std::printf(", time %.4g s per %s", p.time_s, per);
     if (p.time_s_interval) {
       std::printf(" (%.0f%% interval %.4g to %.4g s)", 100 * p.interval_level[1],
                   p.time_s_interval->first, p.time_s_interval->second);
@@ -501,9 +503,9 @@ void PrintTable(const Prediction& p) {
           p.measured->has_energy ? std::optional<double>(p.measured->energy_j) : std::nullopt;
       const std::optional<double> time =
           p.measured->has_time ? std::optional<double>(p.measured->time_s) : std::nullopt;
-      std::printf("measured in the dataset: energy %s J, time %s s per iteration (%s; "
+      std::printf("measured in the dataset: energy %s J, time %s s per %s (%s; "
                   "--prefer-measured returns these)\n",
-                  Figure(energy).c_str(), Figure(time).c_str(), repeats.c_str());
+                  Figure(energy).c_str(), Figure(time).c_str(), per, repeats.c_str());
     }
   }
   PrintRunTotal(p);
