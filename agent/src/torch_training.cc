@@ -122,7 +122,9 @@ Tensor StepLoss(Loss loss, const Tensor& output, const Tensor& target) {
 void TrainingStep(torch::nn::Module& module, const std::function<Tensor()>& forward, Loss loss,
                   const Tensor& target, torch::optim::Optimizer* optimizer) {
   module.zero_grad(/*set_to_none=*/true);
-  StepLoss(loss, forward(), target).backward();
+  Tensor value = StepLoss(loss, forward(), target);
+  // A network without parameters (pooling alone) has nothing to differentiate.
+  if (value.requires_grad()) value.backward();
   if (optimizer != nullptr) optimizer->step();
 }
 

@@ -653,11 +653,11 @@ namespace {
 TEST(TrainingStep, TheLossAndTheUpdateOfANetwork) {
   auto arch = BuildSequential(
       "net", "test", {3, 8, 8},
-      {{LayerType::kConv2d, {{"in_channels", 3}, {"out_channels", 4}, {"kernel_size", 3}}},
-       {LayerType::kBatchNorm2d, {}},
-       {LayerType::kReLU, {}},
-       {LayerType::kFlatten, {}},
-       {LayerType::kLinear, {{"in_features", 144}, {"out_features", 10}, {"bias", 0}}}});
+      {{LayerType::kConv2d, {{"in_channels", 3}, {"out_channels", 4}, {"kernel_size", 3}}, ""},
+       {LayerType::kBatchNorm2d, {}, ""},
+       {LayerType::kReLU, {}, ""},
+       {LayerType::kFlatten, {}, ""},
+       {LayerType::kLinear, {{"in_features", 144}, {"out_features", 10}, {"bias", 0}}, ""}});
   ASSERT_TRUE(arch.ok()) << arch.status().ToString();
   int64_t flops[4] = {};
   const Optimizer optimizers[] = {Optimizer::kSgd, Optimizer::kSgdMomentum, Optimizer::kAdam,
@@ -686,7 +686,7 @@ TEST(TrainingStep, TheLossAndTheUpdateOfANetwork) {
   EXPECT_FALSE(IsOptimizerStep(LayerType::kCrossEntropyLoss));
   EXPECT_TRUE(IsTrainingStepPart(LayerType::kMSELoss));
   // A network without parameters has a loss and nothing to update.
-  auto bare = BuildSequential("bare", "test", {4}, {{LayerType::kReLU, {}}});
+  auto bare = BuildSequential("bare", "test", {4}, {{LayerType::kReLU, {}, ""}});
   ASSERT_TRUE(bare.ok());
   auto parts = TrainingStepParts(*bare, Optimizer::kAdam, Loss::kMse);
   ASSERT_TRUE(parts.ok());

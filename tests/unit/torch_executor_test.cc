@@ -212,9 +212,9 @@ TEST_P(TorchExecutorTest, RunsThorProbeModels) {
 // A whole network's training step runs with each optimiser and loss a campaign can name.
 TEST(TorchExecutor, TrainsWholeNetworksWithEveryOptimiserAndLoss) {
   auto arch = BuildSequential("mlp", "mlp", {12},
-                              {{LayerType::kLinear, {{"in_features", 12}, {"out_features", 16}}},
-                               {LayerType::kReLU, {}},
-                               {LayerType::kLinear, {{"in_features", 16}, {"out_features", 5}}}});
+                              {{LayerType::kLinear, {{"in_features", 12}, {"out_features", 16}}, ""},
+                               {LayerType::kReLU, {}, ""},
+                               {LayerType::kLinear, {{"in_features", 16}, {"out_features", 5}}, ""}});
   ASSERT_TRUE(arch.ok()) << arch.status().ToString();
   auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});
   ASSERT_TRUE(executor.ok());
@@ -235,14 +235,27 @@ TEST(TorchExecutor, TrainsWholeNetworksWithEveryOptimiserAndLoss) {
       EXPECT_TRUE((*workload)->Run(3).ok()) << OptimizerName(o) << "/" << LossName(l);
     }
   }
+  // A network without parameters has a loss and nothing to differentiate or update.
+  auto bare = BuildSequential("pool", "pool", {4, 6},
+                              {{LayerType::kAvgPool1d, {{"kernel_size", 2}}, ""}});
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  JobSpec job;
+  job.job_id = 1;
+  job.kind = JobKind::kModel;
+  job.mode = Mode::kTraining;
+  job.batch = 2;
+  job.graph = *bare;
+  auto workload = (*executor)->Prepare(job);
+  ASSERT_TRUE(workload.ok()) << workload.status().ToString();
+  EXPECT_TRUE((*workload)->Run(2).ok());
 }
 
 // A network's input takes no part in the backward pass of a training script, and a loss or an
 // optimiser step cannot hide in a graph.
 TEST(TorchExecutor, RefusesAStepPartInsideAGraph) {
   auto arch = BuildSequential("bad", "bad", {4},
-                              {{LayerType::kLinear, {{"in_features", 4}, {"out_features", 2}}},
-                               {LayerType::kCrossEntropyLoss, {}}});
+                              {{LayerType::kLinear, {{"in_features", 4}, {"out_features", 2}}, ""},
+                               {LayerType::kCrossEntropyLoss, {}, ""}});
   ASSERT_FALSE(arch.ok());
   EXPECT_NE(arch.status().message().find("part of the training step"), std::string::npos)
       << arch.status().message();
