@@ -34,6 +34,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -308,16 +309,27 @@ class LayerwiseEstimator final : public Estimator {
   type_cost_.clear();
   view_cost_.clear();
   type_top_work_.clear();
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
   for (const auto& [type, samples] : by_type) {
     if (curves_.count(type)) continue;
     const bool view = IsViewLayer(*samples.front());
     std::vector<double> cost;
+    // Per batch too ("LSTM@8"): a kernel's cost per unit of work falls as the batch grows (a
+    // GRU's per sample at batch 2 was 1.8 times its cost at batch 8), so a layer is priced
+    // from its type's layers at the batch nearest its own.
+    std::map<int64_t, std::vector<double>> by_batch;
     for (const LayerSample* s : samples) {
       cost.push_back(TargetOf(*s, target) / (view ? 1.0 : LayerWork(*s)));
+      by_batch[s->batch].push_back(cost.back());
     }
-    std::sort(cost.begin(), cost.end());
-    if (!cost.empty() && cost[cost.size() / 2] > 0) {
-      (view ? view_cost_ : type_cost_)[type] = cost[cost.size() / 2];
+    auto& costs = view ? view_cost_ : type_cost_;
+    if (!cost.empty() && median(cost) > 0) costs[type] = median(cost);
+    for (const auto& [batch, at] : by_batch) {
+      if (median(at) > 0) costs[type + "@" + std::to_string(batch)] = median(at);
     }
     for (const LayerSample* s : samples) {
       type_top_work_[type] = std::max(type_top_work_[type], LayerWork(*s));
@@ -488,15 +500,14 @@ class LayerwiseEstimator final : public Estimator {
     const LayerCostModel* curve = CurveOf(s);
     // A view without measurements of its own costs a call, not element-wise work.
     if (curve == nullptr && IsViewLayer(s)) {
-      if (auto own = view_cost_.find(s.type); own != view_cost_.end()) return own->second;
+      if (const double own = AtNearestBatch(view_cost_, s); own > 0) return own;
       if (bounds_.floor > 0) return bounds_.floor;
     }
     if (curve == nullptr) {
-      if (auto own = type_cost_.find(s.type); own != type_cost_.end()) {
+      if (const double own = AtNearestBatch(type_cost_, s); own > 0) {
         const double top = type_top_work_.count(s.type) ? type_top_work_.at(s.type) : 0.0;
         const double v =
-            std::max(bounds_.floor,
-                     Beyond(s, s.type, top, own->second, LayerWork(s) * own->second, nullptr));
+            std::max(bounds_.floor, Beyond(s, s.type, top, own, LayerWork(s) * own, nullptr));
         return WithEquivalent(s, v);
       }
       unseen_.insert(s.type);
@@ -511,6 +522,28 @@ class LayerwiseEstimator final : public Estimator {
     const std::string key = CurveKeyOf(s);
     const double own = Beyond(s, key, curve->work_max(), 0.0, curve->Predict(s), curve);
     return key != CostGroup(s) ? WithEquivalent(s, own) : own;
+  }
+
+  // A type's own cost (type_cost_, view_cost_) at the batch nearest `s`'s (in ratio), else
+  // over every batch; 0 where the type has none.
+  static double AtNearestBatch(const std::map<std::string, double>& costs,
+                               const LayerSample& s) {
+    const std::string prefix = s.type + "@";
+    double best = 0, distance = 0;
+    for (auto it = costs.lower_bound(prefix); it != costs.end(); ++it) {
+      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+      const double batch = std::strtod(it->first.c_str() + prefix.size(), nullptr);
+      if (!(batch > 0)) continue;
+      const double own = static_cast<double>(std::max<int64_t>(1, s.batch));
+      const double d = std::abs(std::log(batch / own));
+      if (best == 0 || d < distance) {
+        best = it->second;
+        distance = d;
+      }
+    }
+    if (best > 0) return best;
+    auto all = costs.find(s.type);
+    return all != costs.end() ? all->second : 0.0;
   }
 
   // A group priced by its type (no curve of its own) runs a kernel that type's measured
