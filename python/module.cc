@@ -66,7 +66,8 @@ std::string ExportCsv(const std::string& db, std::optional<int64_t> campaign) {
     rows = std::move(read).value();
   }
   std::ostringstream out;
-  WriteCsv(rows, out);
+  // pandas parses it: the exact text, as JSON Lines would give it.
+  WriteCsv(rows, out, CsvText::kExact);
   return out.str();
 }
 

@@ -38,8 +38,11 @@ extern "C" void OnStopSignal(int) {
 std::string DefaultSpool(const std::string& name) {
   const char* state = std::getenv("XDG_STATE_HOME");
   const char* home = std::getenv("HOME");
-  std::string base = state && *state ? state : (home && *home ? std::string(home) + "/.local/state" : "/tmp");
-  return base + "/wattfleet/" + name + "/spool";
+  if (state && *state) return std::string(state) + "/wattfleet/" + name + "/spool";
+  if (home && *home) return std::string(home) + "/.local/state/wattfleet/" + name + "/spool";
+  // No home: a folder of this user's own in /tmp, whose name another user cannot take
+  // without the spool refusing it (Spool::Open checks its owner and mode).
+  return "/tmp/wattfleet-" + std::to_string(::geteuid()) + "/" + name + "/spool";
 }
 
 std::string SelfExe() {

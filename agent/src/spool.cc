@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "wattfleet/common/bounded_file.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -40,6 +42,8 @@ constexpr std::string_view kKeyFile = ".spool-key";
 constexpr std::string_view kRecordMagic = "WFSPOOL2";
 constexpr size_t kTagBytes = crypto_auth_hmacsha256_BYTES;
 constexpr size_t kKeyBytes = crypto_auth_hmacsha256_KEYBYTES;
+// A record is one protocol body with its magic and tag; anything larger is not one.
+constexpr size_t kMaxRecordBytes = kMaxBodyBytes + 64;
 
 // Owns a file descriptor; closes it on destruction unless Close() already did (and reported
 // the error, which matters after writes: close can report a deferred write failure).
@@ -128,7 +132,8 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 
 // `data` as the whole of a new file at `path` (mode `mode`), on disk before it returns.
 Status WriteSynced(const std::string& path, std::string_view data, mode_t mode) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  UniqueFd fd(
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid()) return Errno("open", path, errno);
   WF_RETURN_IF_ERROR(WriteAll(fd.get(), data, path));
   if (::fsync(fd.get()) != 0) return Errno("fsync", path, errno);
@@ -136,21 +141,10 @@ Status WriteSynced(const std::string& path, std::string_view data, mode_t mode) 
   return Status::OK();
 }
 
-Result<std::string> ReadAll(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Errno("open", path, errno);
-  std::string out;
-  char buf[1 << 14];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("read", path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
+// A file of the spool's own: a regular file, never a link (to /dev/zero, to someone's file)
+// or a FIFO (which would hold the agent before it ever says READY), and bounded.
+Result<std::string> ReadAll(const std::string& path, size_t max_bytes) {
+  return ReadBoundedFile(path, "spool file", FileBounds{max_bytes, /*follow_links=*/false});
 }
 
 // Makes a rename or unlink in `dir` durable: the entry lives in the directory's own data.
@@ -167,14 +161,33 @@ Status MakeDirs(const std::string& dir) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string prefix = dir.substr(0, pos);
     if (prefix.empty() || prefix.back() == '/') continue;
-    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+    // Private: what the agent measured is nobody else's to read or replace.
+    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
       return Errno("cannot create spool directory", dir + " (at " + prefix + ")", errno);
     }
   }
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return Errno("cannot stat spool directory", dir, errno);
+  if (::lstat(dir.c_str(), &st) != 0) return Errno("cannot stat spool directory", dir, errno);
+  if (S_ISLNK(st.st_mode) && ::stat(dir.c_str(), &st) != 0) {
+    return Errno("cannot stat spool directory", dir, errno);
+  }
   if (!S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument("spool directory " + dir + " exists but is not a directory");
+  }
+  // A folder someone else owns, or may write in, holds records (and a key) that someone else
+  // may have put there or may take away: not a place to keep measurements.
+  if (st.st_uid != ::geteuid()) {
+    return Status::InvalidArgument("spool directory " + dir + " belongs to user " +
+                                   std::to_string(st.st_uid) + ", not to this agent's user (" +
+                                   std::to_string(::geteuid()) + "); give the agent a spool "
+                                   "of its own (--spool)");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument("spool directory " + dir + " can be written by other users "
+                                   "(mode " + mode + "); chmod go-w it, or give the agent a "
+                                   "spool of its own (--spool)");
   }
   return Status::OK();
 }
@@ -222,8 +235,22 @@ Result<std::string_view> VerifiedBody(const std::string& key, std::string_view r
 // The spool's key: read, or made once (random, 0600, durable before first use).
 Result<std::string> LoadOrCreateKey(const std::string& dir) {
   const std::string path = dir + "/" + std::string(kKeyFile);
-  auto existing = ReadAll(path);
+  auto existing = ReadAll(path, 4096);
   if (existing.ok()) {
+    // Whoever could read the key could have signed records the agent would replay as its
+    // own measurements. Refused rather than trusted; removing it starts a new key and the
+    // results spooled under the old one are measured again.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat spool key", path, errno);
+    if (st.st_uid != ::geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return Status::InvalidArgument(
+          "spool key " + path + " can be read by other users or is not this user's (mode " +
+          mode + ", owner " + std::to_string(st.st_uid) + "): records signed with it cannot "
+          "be trusted; remove it to start a new key (the results spooled under it will then "
+          "be measured again)");
+    }
     if (existing->size() != kKeyBytes) {
       return Status::InvalidArgument(
           "spool key " + path + " holds " + std::to_string(existing->size()) + " bytes, not " +
@@ -248,7 +275,7 @@ Result<std::string> LoadOrCreateKey(const std::string& dir) {
   WF_RETURN_IF_ERROR(st);
   WF_RETURN_IF_ERROR(FsyncDir(dir));
   // Whoever won a race, the key on disk is the one.
-  WF_ASSIGN_OR_RETURN(std::string on_disk, ReadAll(path));
+  WF_ASSIGN_OR_RETURN(std::string on_disk, ReadAll(path, 4096));
   if (on_disk.size() != kKeyBytes) return Status::IOError("spool key " + path + " is damaged");
   return on_disk;
 }
@@ -281,7 +308,7 @@ Status Spool::Put(const JobResult& result) {
   const std::string body = std::string(kRecordMagic) + Tag(key_, encoded) + encoded;
 
   Status st = [&]() -> Status {
-    WF_RETURN_IF_ERROR(WriteSynced(tmp, body, 0644));
+    WF_RETURN_IF_ERROR(WriteSynced(tmp, body, 0600));
     if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename to " + path, tmp, errno);
     return Status::OK();
   }();
@@ -320,13 +347,16 @@ std::vector<JobResult> Spool::List(std::vector<std::string>* errors,
     if (!ParseFileName(name, &job_id, &attempt)) {
       problem = "file name is not <job_id>-<attempt>.result";
     } else {
-      auto body = ReadAll(path);
-      if (!body.ok()) {
+      auto body = ReadAll(path, kMaxRecordBytes);
+      if (!body.ok() && body.status().code() == StatusCode::kNotFound) continue;  // just gone
+      if (!body.ok() && body.status().code() != StatusCode::kInvalidArgument) {
         // An unreadable file (permissions, I/O error) may be fine later: report, do not move.
         report(path + ": " + body.status().message());
         continue;
       }
-      auto verified = VerifiedBody(key_, *body);
+      // Not a record at all (a link, a FIFO, too large): refused like a damaged one.
+      auto verified = body.ok() ? VerifiedBody(key_, *body)
+                                : Result<std::string_view>(body.status());
       auto decoded = verified.ok() ? DecodeJobResult(*verified) : Result<JobResult>(verified.status());
       if (!decoded.ok()) {
         problem = decoded.status().message();

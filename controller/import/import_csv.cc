@@ -25,6 +25,12 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
       return Status::InvalidArgument(path + ":" + std::to_string(line) +
                                      ": control character " + hex + " in the CSV");
     }
+    // A name or a number is short; a cell of megabytes is not data to store.
+    if (cell.size() >= kMaxCsvCellBytes) {
+      return Status::InvalidArgument(path + ":" + std::to_string(rec.line) + ": column " +
+                                     std::to_string(rec.cells.size() + 1) + ": a cell of more "
+                                     "than " + std::to_string(kMaxCsvCellBytes) + " bytes");
+    }
     if (quoted) {
       if (c == '"') {
         if (i + 1 < text.size() && text[i + 1] == '"') {

@@ -2,6 +2,7 @@
 // for messages that name the line.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,9 +18,12 @@ struct CsvRecord {
   std::vector<std::string> cells;
 };
 
+// The longest cell: names, numbers and shapes are far shorter.
+inline constexpr size_t kMaxCsvCellBytes = 64u << 10;
+
 // Parses `text` (the file `path`, for messages); a leading UTF-8 byte order mark is skipped.
 // InvalidArgument naming the line where a quoted field is left open or a control character
-// (other than tab and line ends) stands.
+// (other than tab and line ends) stands, or where a cell is longer than kMaxCsvCellBytes.
 Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::string& path);
 
 }  // namespace wattfleet

@@ -18,8 +18,8 @@
 #include "import_csv.h"
 #include "import_layers.h"
 #include "import_mapping_parser.h"
+#include "wattfleet/common/bounded_file.h"
 #include "wattfleet/common/sha256.h"
-#include "wattfleet/common/text.h"
 #include "wattfleet/common/text.h"
 
 namespace wattfleet {
@@ -33,14 +33,16 @@ using import_internal::NumericField;
 using import_internal::OperationField;
 using import_internal::TextTemplate;
 
-Result<std::string> ReadFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(what + " " + path + ": cannot be read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+// A mapping is a page of YAML; a CSV may hold a lab's every layer, but not more than one
+// import should hold in memory at once (it is parsed whole, in one transaction).
+constexpr size_t kMaxMappingBytes = 1u << 20;
+constexpr size_t kMaxCsvBytes = 512u << 20;
 
+Result<std::string> ReadFile(const std::string& path, const std::string& what, size_t max) {
+  auto text = ReadBoundedFile(path, what, FileBounds{max, /*follow_links=*/true});
+  if (!text.ok()) return Status::InvalidArgument(text.status().message());
+  return text;
+}
 
 // Evaluates the mapping over the CSV's rows.
 class RowEvaluator {
@@ -264,7 +266,7 @@ class RowEvaluator {
 }  // namespace
 
 Result<ImportBatch> LoadImport(const std::string& mapping_path, const std::string& csv_path) {
-  WF_ASSIGN_OR_RETURN(const std::string text, ReadFile(mapping_path, "mapping"));
+  WF_ASSIGN_OR_RETURN(const std::string text, ReadFile(mapping_path, "mapping", kMaxMappingBytes));
   MappingParser parser(mapping_path);
   WF_ASSIGN_OR_RETURN(Mapping m, parser.Parse(text));
   if (csv_path.empty() && m.csv.empty()) {
@@ -283,7 +285,7 @@ Result<ImportBatch> LoadImport(const std::string& mapping_path, const std::strin
     csv = std::filesystem::path(mapping_path).parent_path() / csv;
   }
   batch.csv_path = csv.lexically_normal().string();
-  auto csv_text = ReadFile(batch.csv_path, "CSV");
+  auto csv_text = ReadFile(batch.csv_path, "CSV", kMaxCsvBytes);
   if (!csv_text.ok()) {
     if (!csv_path.empty()) return Status::InvalidArgument(csv_text.status().message());
     return parser.Err(m.csv_mark, csv_text.status().message());

@@ -93,13 +93,22 @@ std::string FormatDouble(double v) {
   return buf;
 }
 
+// A spreadsheet opening the file runs a cell that starts like a formula ("=HYPERLINK(...)"
+// in an agent's error text). OWASP's CSV-injection guidance: prefix such a cell with a
+// single quote, which the spreadsheet shows as text, and quote the field.
+bool ReadsAsFormula(std::string_view s) {
+  return !s.empty() && std::string_view("=+-@\t\r").find(s.front()) != std::string_view::npos;
+}
+
 // RFC 4180: a field with a comma, a quote or a line break is quoted, quotes doubled.
-void WriteCsvField(std::string_view s, std::ostream& out) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
+void WriteCsvField(std::string_view s, CsvText text, std::ostream& out) {
+  const bool neutralise = text == CsvText::kForSpreadsheets && ReadsAsFormula(s);
+  if (!neutralise && s.find_first_of(",\"\r\n") == std::string_view::npos) {
     out << s;
     return;
   }
   out << '"';
+  if (neutralise) out << '\'';
   for (const char c : s) {
     if (c == '"') out << '"';
     out << c;
@@ -107,7 +116,7 @@ void WriteCsvField(std::string_view s, std::ostream& out) {
   out << '"';
 }
 
-void WriteCsvCell(const Cell& cell, std::ostream& out) {
+void WriteCsvCell(const Cell& cell, CsvText text, std::ostream& out) {
   if (std::holds_alternative<std::monostate>(cell)) return;
   if (const auto* i = std::get_if<int64_t>(&cell)) {
     out << *i;
@@ -117,7 +126,7 @@ void WriteCsvCell(const Cell& cell, std::ostream& out) {
   } else if (const auto* b = std::get_if<bool>(&cell)) {
     out << (*b ? "true" : "false");
   } else {
-    WriteCsvField(std::get<std::string>(cell), out);
+    WriteCsvField(std::get<std::string>(cell), text, out);
   }
 }
 
@@ -200,7 +209,7 @@ const std::vector<std::string>& ExportColumns() {
   return kColumns;
 }
 
-void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out) {
+void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out, CsvText text) {
   const auto& columns = ExportColumns();
   for (size_t i = 0; i < columns.size(); ++i) {
     if (i > 0) out << ',';
@@ -213,7 +222,7 @@ void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out) {
     const std::vector<Cell> cells = Cells(row);
     for (size_t i = 0; i < cells.size(); ++i) {
       if (i > 0) out << ',';
-      WriteCsvCell(cells[i], out);
+      WriteCsvCell(cells[i], text, out);
     }
     out << '\n';
   }

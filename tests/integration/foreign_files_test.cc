@@ -114,6 +114,41 @@ TEST_F(ForeignFilesTest, ADatabaseMarkedByAnotherApplicationIsLeftAlone) {
   ExpectRefusedEverywhere(db, "application_id 0x12345678");
 }
 
+// A name that LIKE 'sqlite_%' would have taken for one of SQLite's own tables.
+TEST_F(ForeignFilesTest, ATableNamedLikeSqlitesOwnIsAnotherApplicationsToo) {
+  const std::string db = tmp_.File("browser.sqlite");
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "CREATE TABLE sqlitebrowser_cfg(k, v);"
+                            "INSERT INTO sqlitebrowser_cfg VALUES('font', 'mono');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(h);
+  ExpectRefusedEverywhere(db, "sqlitebrowser_cfg");
+}
+
+// A WAL database whose writer keeps its changes in the -wal file: closing our connection
+// must not checkpoint it into the main file, nor delete the -wal.
+TEST_F(ForeignFilesTest, AnotherApplicationsWalIsNeitherCheckpointedNorDeleted) {
+  const std::string db = tmp_.File("journal.sqlite");
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
+                            "CREATE TABLE notes(text);"
+                            "INSERT INTO notes VALUES('kept in the wal');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  // The application leaves its -wal for later, as one with checkpoints of its own does.
+  sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  sqlite3_close(h);
+  ASSERT_TRUE(Exists(db + "-wal"));
+  const std::string wal = Slurp(db + "-wal");
+  ASSERT_FALSE(wal.empty());
+  ExpectRefusedEverywhere(db, "not a wattfleet dataset");
+  ASSERT_TRUE(Exists(db + "-wal")) << "the -wal was checkpointed and deleted";
+  EXPECT_TRUE(Slurp(db + "-wal") == wal);
+}
+
 TEST_F(ForeignFilesTest, AFileThatIsNotSqliteIsLeftAlone) {
   const std::string db = tmp_.File("thesis.txt");
   {

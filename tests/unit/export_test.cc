@@ -238,6 +238,38 @@ TEST(ExportTest, CsvQuotesAndParsesBack) {
   }
 }
 
+// Text from peers (an agent's version, its device name) that a spreadsheet would run.
+TEST(ExportTest, CsvCellsThatWouldRunAsFormulasAreWrittenAsText) {
+  ExportRow r = LayerRow();
+  r.m.agent_version = "=HYPERLINK(\"http://x.example\",\"click\")";
+  r.device = "+cmd|' /C calc'!A0";
+  r.m.torch_version = "@SUM(1+1)";
+  r.m.device = "-2+3";
+  r.m.energy_dynamic_per_iter_j = -0.25;  // a number, not text: stays a number
+  std::ostringstream out;
+  WriteCsv({r}, out);
+  const auto records = ParseCsv(out.str());
+  ASSERT_EQ(records.size(), 2u);
+  const auto& row = records[1];
+  EXPECT_EQ(row[Col("agent_version")], "'" + r.m.agent_version);
+  EXPECT_EQ(row[Col("device")], "'" + r.device);
+  EXPECT_EQ(row[Col("torch_version")], "'" + r.m.torch_version);
+  EXPECT_EQ(row[Col("torch_device")], "'" + r.m.device);
+  EXPECT_EQ(row[Col("energy_dynamic_j")], "-0.25");
+  EXPECT_EQ(row[Col("layer_type")], "Conv2d");  // ordinary text untouched
+
+  // A program that parses the CSV itself gets the exact text, as JSON Lines gives it.
+  std::ostringstream exact;
+  WriteCsv({r}, exact, CsvText::kExact);
+  const auto exact_records = ParseCsv(exact.str());
+  ASSERT_EQ(exact_records.size(), 2u);
+  EXPECT_EQ(exact_records[1][Col("agent_version")], r.m.agent_version);
+  EXPECT_EQ(exact_records[1][Col("device")], r.device);
+  std::ostringstream json;
+  WriteJsonLines({r}, json);
+  EXPECT_EQ(nlohmann::json::parse(json.str())["agent_version"], r.m.agent_version);
+}
+
 TEST(ExportTest, JsonLinesHaveEveryColumnWithItsType) {
   std::ostringstream out;
   WriteJsonLines({LayerRow(), ModelRow()}, out);

@@ -2,6 +2,7 @@
 // atomicity (a bad row stores nothing) and idempotence (a second import stores nothing).
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -288,6 +289,27 @@ TEST(ImportCsvTest, BomDuplicateHeadersHexNumbersAndControlCharacters) {
     dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu\nmm,1e9,2,1,1,a\n" + bad + ",1e9,2,1,1,a\n");
     msg = LoadError(dir, kMapping);
     EXPECT_NE(msg.find("ops.csv:3: control character"), std::string::npos) << msg;
+  }
+}
+
+// A cell of megabytes, a file that is not a file, and a CSV past its bound: refused at the
+// door, never parsed or stored.
+TEST(ImportCsvTest, HugeCellsAndFilesThatAreNotFilesAreRefused) {
+  TempDir dir;
+  dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu\nmatmul,2e9,4,0.001,2,a\n\"" +
+                           std::string(3u << 20, 'x') + "\",1e9,2,1,1,a\n");
+  std::string msg = LoadError(dir, kMapping);
+  EXPECT_NE(msg.find("ops.csv:3: column 1: a cell of more than 65536 bytes"), std::string::npos)
+      << msg.substr(0, 300);
+
+  // /dev/zero as the CSV would be read forever; a FIFO would wait for a writer.
+  const std::string fifo = dir.path() + "/fifo.csv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& csv : {std::string("/dev/zero"), fifo}) {
+    std::string mapping = kMapping;
+    mapping.replace(mapping.find("ops.csv"), 7, csv);
+    msg = LoadError(dir, mapping);
+    EXPECT_NE(msg.find("not a regular file"), std::string::npos) << csv << ": " << msg;
   }
 }
 

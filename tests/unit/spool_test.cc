@@ -309,6 +309,95 @@ TEST(Spool, TheKeyIsPrivateStableAndAKeyThatIsNotOneIsAnError) {
       << broken.status().message();
 }
 
+// A spool another user could write in, or one another user made first (the default spool
+// without a home folder is in /tmp), is refused: its records and key are not the agent's.
+TEST(Spool, AFolderOthersMayWriteOrOwnIsRefused) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/shared";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);  // past the umask
+  auto open = Spool::Open(dir);
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.status().message().find("can be written by other users (mode 0777)"),
+            std::string::npos)
+      << open.status().message();
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  EXPECT_TRUE(Spool::Open(dir).ok());
+  // A folder of another user's: only root can make one here.
+  if (::geteuid() == 0) {
+    const std::string theirs = tmp.path() + "/theirs";
+    ASSERT_EQ(::mkdir(theirs.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(theirs.c_str(), 65534, 65534), 0);
+    auto refused = Spool::Open(theirs);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("belongs to user 65534"), std::string::npos)
+        << refused.status().message();
+  }
+  // Folders it makes are private.
+  const std::string made = tmp.path() + "/new/spool";
+  ASSERT_TRUE(Spool::Open(made).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(made.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+}
+
+TEST(Spool, AKeyOthersCanReadIsRefused) {
+  TempDir tmp;
+  {
+    auto spool = Spool::Open(tmp.path());
+    ASSERT_TRUE(spool.ok());
+    ASSERT_TRUE(spool->Put(Done(1, 1)).ok());
+  }
+  const std::string key = tmp.path() + "/.spool-key";
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  auto open = Spool::Open(tmp.path());
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.status().message().find("can be read by other users"), std::string::npos)
+      << open.status().message();
+  EXPECT_NE(open.status().message().find("mode 0644"), std::string::npos);
+  // A key that is a link (to a key someone else controls) is not the spool's either.
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  ASSERT_EQ(::rename(key.c_str(), (tmp.path() + "/elsewhere").c_str()), 0);
+  ASSERT_EQ(::symlink((tmp.path() + "/elsewhere").c_str(), key.c_str()), 0);
+  EXPECT_FALSE(Spool::Open(tmp.path()).ok());
+}
+
+// Files in the spool that are not records: a FIFO would hold the agent before READY, a link
+// to /dev/zero would be read until memory runs out, a huge file likewise. Each is refused and
+// moved aside; the genuine record is still replayed.
+TEST(Spool, FifosLinksAndHugeFilesAreRefusedWithoutHangingOrReadingThem) {
+  TempDir tmp;
+  auto spool = Spool::Open(tmp.path());
+  ASSERT_TRUE(spool.ok());
+  ASSERT_TRUE(spool->Put(Done(1, 1)).ok());
+  ASSERT_EQ(::mkfifo((tmp.path() + "/2-1.result").c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("/dev/zero", (tmp.path() + "/3-1.result").c_str()), 0);
+  {
+    std::ofstream big(tmp.path() + "/4-1.result", std::ios::binary);
+    big.seekp((32 << 20) - 1);
+    big.put('\0');
+  }
+  std::vector<std::string> errors;
+  std::vector<SpoolRejection> rejected;
+  const auto listed = spool->List(&errors, &rejected);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].job_id, 1);
+  ASSERT_EQ(rejected.size(), 3u);
+  std::vector<int64_t> jobs;
+  for (const auto& r : rejected) jobs.push_back(r.job_id);
+  std::sort(jobs.begin(), jobs.end());
+  EXPECT_EQ(jobs, (std::vector<int64_t>{2, 3, 4}));
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  EXPECT_NE(all.find("not a regular file"), std::string::npos) << all;
+  EXPECT_NE(all.find("symbolic link"), std::string::npos) << all;
+  EXPECT_NE(all.find("bytes, more than"), std::string::npos) << all;
+  // Moved aside, so the next replay is clean.
+  std::vector<std::string> again;
+  EXPECT_EQ(spool->List(&again).size(), 1u);
+  EXPECT_TRUE(again.empty());
+}
+
 TEST(Spool, PutFailsCleanlyWhenTheDirectoryIsReadOnly) {
   if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   TempDir tmp;

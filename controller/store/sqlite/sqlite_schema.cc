@@ -426,9 +426,9 @@ Result<int64_t> PragmaInt(sqlite3* db, const char* sql) {
   return stmt.Int(0);
 }
 
-}  // namespace
-
-Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
+// Whether the file is a dataset: wattfleet's mark, or (empty_ok) an empty database, or a
+// dataset written before the mark existed.
+Status CheckMark(sqlite3* db, const std::string& path, bool empty_ok) {
   auto id = PragmaInt(db, "PRAGMA application_id");
   if (!id.ok()) {
     // The first read of the header: a file that is not SQLite fails here.
@@ -448,8 +448,10 @@ Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
   }
   // Every object counts (tables, views, indexes, triggers): a database of views only is
   // someone's too.
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT name FROM sqlite_master WHERE name NOT "
-                                                "LIKE 'sqlite_%' ORDER BY name"));
+  // SQLite's own objects are exactly those named "sqlite_..." (the prefix is reserved); LIKE
+  // would not do, since its '_' matches any character ("sqlitebrowser_cfg").
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT name FROM sqlite_master WHERE "
+                                                "substr(name, 1, 7) <> 'sqlite_' ORDER BY name"));
   std::vector<std::string> tables;
   for (;;) {
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
@@ -475,6 +477,20 @@ Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
   return Status::InvalidArgument(path + ": not a wattfleet dataset (it holds another "
                                  "application's tables or views: " + listed +
                                  "); left unchanged");
+}
+
+}  // namespace
+
+Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
+  // Closing the last connection to a WAL database checkpoints it and deletes its -wal file:
+  // a rewrite of someone else's file. Held off until the file is known to be a dataset, and
+  // for good on a read-only connection, which promises to change nothing.
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  WF_RETURN_IF_ERROR(CheckMark(db, path, empty_ok));
+  if (sqlite3_db_readonly(db, "main") == 0) {
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
+  }
+  return Status::OK();
 }
 
 Status RequireParentFolder(const std::string& path) {

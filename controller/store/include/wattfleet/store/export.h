@@ -14,7 +14,13 @@ namespace wattfleet {
 // Column names in output order.
 const std::vector<std::string>& ExportColumns();
 
-void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out);
+// How text cells are written. A file is for spreadsheets too: a cell that would run as a
+// formula (leading =, +, -, @, tab or CR) is written as text, with a leading single quote.
+// A program that parses the CSV itself (the Python package) takes the exact text.
+enum class CsvText { kForSpreadsheets, kExact };
+
+void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out,
+              CsvText text = CsvText::kForSpreadsheets);
 void WriteJsonLines(const std::vector<ExportRow>& rows, std::ostream& out);
 
 // Writes `format` ("csv" | "jsonl") to `path` atomically (temporary file, then rename), so
