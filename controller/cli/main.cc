@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
                       "controller key pair (controller.key_secret): CURVE authentication on");
   c_serve->add_option("--agents-dir", serve.agents_dir,
                       "directory of enrolled agents' public keys (NAME.key), with --curve-secret");
-  c_serve->add_option("--metrics", serve.metrics, "HOST:PORT for Prometheus metrics (GET /metrics)");
+  c_serve->add_option("--metrics", serve.metrics, "Prometheus metrics (GET /metrics) on PORT (loopback) or HOST:PORT");
 
   EmbeddedOptions run;
   auto* c_run = app.add_subcommand("run", "embedded mode: a controller and N local agents");

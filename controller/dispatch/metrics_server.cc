@@ -2,10 +2,13 @@
 
 #include "wattfleet/common/version.h"
 
-#include <httplib.h>
-#include <unistd.h>
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -15,8 +18,7 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
-#include <mutex>
-#include <thread>
+#include <memory>
 #include <utility>
 
 namespace wattfleet {
@@ -124,7 +126,11 @@ Result<HostPort> ParseAddress(const std::string& address) {
   };
   HostPort hp;
   std::string port;
-  if (!address.empty() && address.front() == '[') {
+  if (!address.empty() && address.find_first_not_of("0123456789") == std::string::npos) {
+    // A port alone is on loopback: the endpoint has no authentication.
+    hp.host = "127.0.0.1";
+    port = address;
+  } else if (!address.empty() && address.front() == '[') {
     const auto close = address.find(']');
     if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':') {
       return bad("expected HOST:PORT or [IPV6]:PORT");
@@ -149,6 +155,71 @@ Result<HostPort> ParseAddress(const std::string& address) {
   return hp;
 }
 
+// The bounds that keep the endpoint from costing the controller anything it needs for its
+// agents: one event-driven thread (a slow client holds no worker), a cap on connections (the
+// file descriptors agents need stay free), a few per client address (one host cannot take
+// them all), an idle timeout, and a small per-connection memory pool, which bounds the URI
+// and headers (MHD answers 414 or 431 past it).
+constexpr unsigned kMaxConnections = 128;
+constexpr unsigned kMaxConnectionsPerAddress = 16;
+constexpr unsigned kIdleTimeoutS = 5;
+constexpr size_t kConnectionMemoryBytes = 16u << 10;
+
+// A listening TCP socket on `hp`: SO_REUSEADDR (a restart while old connections sit in
+// TIME_WAIT) but never SO_REUSEPORT, which would let a second controller bind the same port
+// and silently take half the scrapes.
+Result<int> ListenOn(const HostPort& hp, const std::string& address, bool* ipv6) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(hp.port);
+  const int gai = ::getaddrinfo(hp.host.c_str(), port.c_str(), &hints, &found);
+  if (gai != 0) {
+    return Status::InvalidArgument("metrics address \"" + address + "\": " + ::gai_strerror(gai));
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> list(found, &::freeaddrinfo);
+  int err = 0;
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, 64) == 0) {
+      *ipv6 = ai->ai_family == AF_INET6;
+      return fd;
+    }
+    err = errno;
+    ::close(fd);
+  }
+  return Status::InvalidArgument("metrics address \"" + address + "\": cannot listen" +
+                                 (err != 0 ? std::string(": ") + std::strerror(err) : ""));
+}
+
+int BoundPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return -1;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+MHD_Result Reply(MHD_Connection* connection, unsigned status, const std::string& body,
+                 const char* content_type, const char* allow = nullptr) {
+  MHD_Response* response = MHD_create_response_from_buffer(
+      body.size(), const_cast<char*>(body.data()), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  MHD_add_response_header(response, "Content-Type", content_type);
+  if (allow != nullptr) MHD_add_response_header(response, "Allow", allow);
+  const MHD_Result queued = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return queued;
+}
+
 class HttpMetricsServer final : public MetricsServer {
  public:
   explicit HttpMetricsServer(const DispatcherCounters& counters)
@@ -156,16 +227,9 @@ class HttpMetricsServer final : public MetricsServer {
         started_(SteadyClock::now()),
         process_start_s_(ProcessStartUnixSeconds()) {}
 
+  // Stops the polling thread and closes every connection and the listening socket.
   ~HttpMetricsServer() override {
-    if (listener_.joinable()) {
-      // Server::stop() does nothing until listen_after_bind() has marked the server running,
-      // so a destructor racing a fresh start would otherwise join a listener that never ends.
-      while (!server_.is_running() && !listen_done_.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      server_.stop();
-      listener_.join();  // also joins the handler pool: no handler runs past this point
-    }
+    if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
   }
 
   Status Listen(const std::string& address) {
@@ -175,53 +239,22 @@ class HttpMetricsServer final : public MetricsServer {
                    "metrics (there is no authentication)",
                    address);
     }
-    // A scrape is one small request every few seconds: two workers instead of httplib's
-    // default of one per core. httplib takes ownership of the raw pointer (its API).
-    server_.new_task_queue = [] { return new httplib::ThreadPool(2); };
-    // httplib's default options add SO_REUSEPORT, which would let a second controller bind
-    // the same port and silently take half the scrapes; SO_REUSEADDR alone still allows a
-    // restart while old connections sit in TIME_WAIT.
-    server_.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    });
-    server_.set_read_timeout(5);
-    server_.set_write_timeout(5);
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      const double uptime =
-          std::chrono::duration<double>(SteadyClock::now() - started_).count();
-      res.set_content(FormatMetrics(counters_, uptime, process_start_s_),
-                      "text/plain; version=0.0.4; charset=utf-8");
-    });
-    // Unknown paths fall through to httplib's 404; give it a body a person can read.
-    server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (res.status == 404) res.set_content("not found; try /metrics\n", "text/plain");
-    });
-
-    errno = 0;
-    if (hp.port == 0) {
-      port_ = server_.bind_to_any_port(hp.host);
-    } else {
-      port_ = server_.bind_to_port(hp.host, hp.port) ? hp.port : -1;
-    }
-    if (port_ < 0) {
-      const int err = errno;
-      return Status::InvalidArgument("metrics address \"" + address + "\": cannot listen" +
-                                     (err != 0 ? std::string(": ") + std::strerror(err) : ""));
-    }
-
-    try {
-      listener_ = std::thread([this, address] {
-        // Nothing may escape a thread (std::terminate); log and give up serving instead.
-        try {
-          if (!server_.listen_after_bind()) spdlog::error("metrics: {} stopped listening", address);
-        } catch (const std::exception& e) {
-          spdlog::error("metrics: {}: {}", address, e.what());
-        }
-        listen_done_.store(true);
-      });
-    } catch (const std::system_error& e) {
-      return Status::Internal(std::string("metrics: cannot start a thread: ") + e.what());
+    bool ipv6 = false;
+    WF_ASSIGN_OR_RETURN(const int fd, ListenOn(hp, address, &ipv6));
+    port_ = BoundPort(fd);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    if (ipv6) flags |= MHD_USE_IPv6;
+    daemon_ = MHD_start_daemon(
+        flags, 0, nullptr, nullptr, &HttpMetricsServer::Handle, this,
+        MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_LIMIT, kMaxConnections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, kMaxConnectionsPerAddress,
+        MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, kConnectionMemoryBytes,
+        MHD_OPTION_END);
+    if (daemon_ == nullptr) {
+      ::close(fd);
+      return Status::Internal("metrics: " + address + ": the HTTP server did not start");
     }
     return Status::OK();
   }
@@ -229,15 +262,41 @@ class HttpMetricsServer final : public MetricsServer {
   int port() const override { return port_; }
 
  private:
+  // Called by MHD once the request line and headers are in, before any body is read: every
+  // answer is given then, so a body is never read (413), whatever its size.
+  static MHD_Result Handle(void* self, MHD_Connection* connection, const char* url,
+                           const char* method, const char* /*version*/,
+                           const char* /*upload_data*/, size_t* /*upload_data_size*/,
+                           void** /*request_state*/) {
+    return static_cast<HttpMetricsServer*>(self)->Answer(connection, url, method);
+  }
+
+  MHD_Result Answer(MHD_Connection* connection, std::string_view url, std::string_view method) {
+    const char* length =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char* chunked = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (chunked != nullptr || (length != nullptr && std::string_view(length) != "0")) {
+      return Reply(connection, MHD_HTTP_CONTENT_TOO_LARGE, "a request body is not accepted\n",
+                   "text/plain");
+    }
+    if (method != "GET" && method != "HEAD") {
+      return Reply(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET /metrics\n", "text/plain",
+                   "GET, HEAD");
+    }
+    if (url != "/metrics") {
+      return Reply(connection, MHD_HTTP_NOT_FOUND, "not found; try /metrics\n", "text/plain");
+    }
+    const double uptime = std::chrono::duration<double>(SteadyClock::now() - started_).count();
+    return Reply(connection, MHD_HTTP_OK, FormatMetrics(counters_, uptime, process_start_s_),
+                 "text/plain; version=0.0.4; charset=utf-8");
+  }
+
   const DispatcherCounters& counters_;
   const SteadyClock::time_point started_;
-  httplib::Server server_;
-  int port_ = -1;
-
   const double process_start_s_;
-
-  std::atomic<bool> listen_done_{false};
-  std::thread listener_;
+  MHD_Daemon* daemon_ = nullptr;
+  int port_ = -1;
 };
 
 }  // namespace

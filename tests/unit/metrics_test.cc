@@ -1,7 +1,14 @@
 #include "wattfleet/dispatch/metrics_server.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -172,6 +179,110 @@ TEST(MetricsServer, ServesCountersOverHttp) {
   res = client.Get("/");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
+}
+
+// A TCP connection from `from` (any 127/8 address: a different client host, as the server
+// sees it) to 127.0.0.1:port; non-blocking, so a full backlog does not hold the test.
+int Connect(const char* from, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  ::inet_pton(AF_INET, from, &src.sin_addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
+  sockaddr_in dst{};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+  ::connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+  return fd;
+}
+
+// Sends `request` (as far as the socket takes it) and returns what comes back within
+// `seconds`, until the peer closes or a whole header block is in.
+std::string Exchange(int fd, const std::string& request, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  size_t sent = 0;
+  std::string got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    if ((p.revents & POLLOUT) && sent < request.size()) {
+      const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n > 0) sent += static_cast<size_t>(n);
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      if (got.find("\r\n\r\n") != std::string::npos) break;
+    }
+  }
+  return got;
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return 0;
+  while (::readdir(d) != nullptr) ++n;
+  ::closedir(d);
+  return n;
+}
+
+// A body of any size is refused before it is read: the 413 comes back while the client is
+// still sending, and the server holds none of it.
+TEST(MetricsServer, ABodyIsRefusedUnread) {
+  DispatcherCounters c;
+  auto server = MetricsServer::Start("127.0.0.1:0", c);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int fd = Connect("127.0.0.1", (*server)->port());
+  ASSERT_GE(fd, 0);
+  const std::string request = "POST /metrics HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Length: 805306368\r\n\r\n" + std::string(1 << 20, 'x');
+  const std::string reply = Exchange(fd, request, 20);
+  ::close(fd);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 413", 0), 0u) << reply.substr(0, 200);
+
+  // Headers past the connection's memory are refused too.
+  const int big = Connect("127.0.0.1", (*server)->port());
+  const std::string huge = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                           std::string(64 << 10, 'a') + "\r\n\r\n";
+  const std::string refused = Exchange(big, huge, 20);
+  ::close(big);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 4", 0), 0u) << refused.substr(0, 200);
+}
+
+// Slow and idle clients hold no worker and only a bounded number of descriptors: with
+// hundreds of idle connections and two that trickle their headers, a scrape from another
+// host is still answered, and the server holds at most its cap of connections.
+TEST(MetricsServer, IdleAndSlowClientsNeitherBlockScrapesNorTakeDescriptors) {
+  DispatcherCounters c;
+  c.results_stored = 7;
+  auto server = MetricsServer::Start("127.0.0.1:0", c);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  const size_t before = OpenDescriptors();
+  constexpr int kIdle = 400;
+  std::vector<int> idle;
+  for (int i = 0; i < kIdle; ++i) idle.push_back(Connect("127.0.0.1", port));
+  std::vector<int> slow = {Connect("127.0.0.3", port), Connect("127.0.0.4", port)};
+  for (int fd : slow) Exchange(fd, "GET /metrics HTTP/1.1\r\n", 0.2);
+  // Let the server take (and refuse) what it will.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int fd : slow) Exchange(fd, "X-Slow: 1\r\n", 0.1);
+
+  const int scrape = Connect("127.0.0.2", port);
+  const std::string reply = Exchange(scrape, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 20);
+  ::close(scrape);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply.substr(0, 200);
+
+  // The test's own sockets, plus what the server accepted: its cap, not one per client.
+  const size_t during = OpenDescriptors();
+  EXPECT_LE(during, before + kIdle + slow.size() + 128 + 8) << "server holds " << during - before - kIdle;
+  for (int fd : idle) ::close(fd);
+  for (int fd : slow) ::close(fd);
 }
 
 TEST(MetricsServer, ProcessStartTimeIsThisProcesssStart) {
