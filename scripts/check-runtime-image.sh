@@ -271,7 +271,7 @@ say "[controller] $v"
 # shared): it must create the dataset in the state directory, bind, and drain on SIGTERM.
 rm -f "$root/var/lib/wattfleet/ready.json"
 chroot "${as_user[@]}" "$root" "${user_env[@]}" wattfleet serve --db=/var/lib/wattfleet/wattfleet.db \
-  --bind='tcp://127.0.0.1:*' --admin='tcp://127.0.0.1:*' \
+  --bind='tcp://127.0.0.1:*' --admin=ipc:///var/lib/wattfleet/admin/socket \
   --ready-file=/var/lib/wattfleet/ready.json >"$cache/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 100); do

@@ -184,7 +184,7 @@ db=$out/gpu-check.db
 rm -f "$db" "$db-wal" "$db-shm"
 ready=$out/ready.json
 rm -f "$ready"
-"$wattfleet" serve --db "$db" --bind tcp://127.0.0.1:* --admin tcp://127.0.0.1:* \
+"$wattfleet" serve --db "$db" --bind tcp://127.0.0.1:* --admin "ipc://$out/admin/socket" \
   --ready-file "$ready" > "$out/serve.log" 2>&1 &
 serve_pid=$!
 agent_pid=""

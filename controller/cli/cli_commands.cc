@@ -22,6 +22,7 @@
 #include "wattfleet/campaign/architecture_source.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/active/active_profiler.h"
+#include "wattfleet/common/curve_keys.h"
 #include "wattfleet/dispatch/admin_protocol.h"
 #include "wattfleet/dispatch/dispatcher.h"
 #include "wattfleet/store/export.h"
@@ -47,11 +48,28 @@ extern "C" void OnServeStop(int) {
 }
 
 // One request/reply with the controller's admin socket, bounded in time.
-Result<nlohmann::json> Ask(const std::string& endpoint, const AdminRequest& request,
+Result<nlohmann::json> Ask(const AdminClient& admin, const AdminRequest& request,
                            double timeout_s = 10) {
+  const std::string& endpoint = admin.endpoint;
   zmq::context_t ctx(1);
   zmq::socket_t req(ctx, zmq::socket_type::req);
   req.set(zmq::sockopt::linger, 0);
+  if (endpoint.rfind("tcp://", 0) == 0) {
+    // A TCP admin socket admits enrolled administrators only (CURVE).
+    if (admin.key_file.empty() || admin.controller_key_file.empty()) {
+      return Status::InvalidArgument(
+          "--admin " + endpoint + ": a TCP admin socket needs --admin-key (this "
+          "administrator's NAME.key_secret) and --controller-key (controller.key)");
+    }
+    WF_ASSIGN_OR_RETURN(CurveKeyPair mine, ReadCurveKeyPair(admin.key_file));
+    if (mine.secret_key.empty()) {
+      return Status::InvalidArgument("--admin-key " + admin.key_file + ": holds no secret key");
+    }
+    WF_ASSIGN_OR_RETURN(CurveKeyPair controller, ReadCurveKeyPair(admin.controller_key_file));
+    req.set(zmq::sockopt::curve_serverkey, controller.public_key);
+    req.set(zmq::sockopt::curve_publickey, mine.public_key);
+    req.set(zmq::sockopt::curve_secretkey, mine.secret_key);
+  }
   try {
     req.connect(endpoint);
   } catch (const zmq::error_t& e) {
@@ -62,7 +80,8 @@ Result<nlohmann::json> Ask(const std::string& endpoint, const AdminRequest& requ
   zmq::poll(&item, 1, std::chrono::milliseconds(static_cast<long>(timeout_s * 1000)));
   if (!(item.revents & ZMQ_POLLIN)) {
     return Status::Unavailable("no answer from the controller at " + endpoint +
-                               " (is `wattfleet serve` running?)");
+                               " (is `wattfleet serve` running, as this user, with that "
+                               "--admin?)");
   }
   zmq::message_t reply;
   if (!req.recv(reply)) return Status::Unavailable("no answer from " + endpoint);
@@ -120,6 +139,7 @@ int CmdServe(const ServeArgs& args) {
   DispatcherOptions options;
   options.bind = args.bind;
   options.admin = args.admin;
+  options.admin_keys_dir = args.admin_keys;
   options.heartbeat_ms = args.heartbeat_ms;
   options.liveness = args.liveness;
   options.max_attempts = args.max_attempts;
@@ -180,7 +200,7 @@ int CmdRun(const EmbeddedOptions& options) {
   return s.ok() ? 0 : Fail(s);
 }
 
-int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json) {
+int CmdSubmit(const std::string& campaign_path, const AdminClient& admin, bool wait, bool json) {
   // Validated here first, so that errors name this machine's file and nothing is sent.
   auto campaign = LoadCampaignFile(campaign_path);
   if (!campaign.ok()) return Fail(campaign.status());
@@ -246,14 +266,14 @@ int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool w
     if (!listed && ++missing >= kMissingPolls) {
       progress.Finish();
       std::cerr << "wattfleet: campaign " << id << " is no longer listed by the controller at "
-                << admin << "\n";
+                << admin.endpoint << "\n";
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
-int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
+int CmdStatus(std::optional<int64_t> id, const AdminClient& admin, bool json) {
   auto reply = Ask(admin, AdminRequest{AdminOp::kStatus, "", "", 0});
   if (!reply.ok()) return Fail(reply.status());
   Status s = ReplyStatus(*reply);
@@ -317,7 +337,7 @@ int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json) {
   return 0;
 }
 
-int CmdCancel(int64_t id, const std::string& admin, bool json) {
+int CmdCancel(int64_t id, const AdminClient& admin, bool json) {
   auto reply = Ask(admin, AdminRequest{AdminOp::kCancel, "", "", id});
   if (!reply.ok()) return Fail(reply.status());
   auto cancelled = CancelReply::FromJson(*reply);

@@ -12,6 +12,7 @@
 #include "embedded.h"
 #include "wattfleet/campaign/architecture_source.h"
 #include "wattfleet/common/status.h"
+#include "wattfleet/dispatch/private_endpoint.h"
 #include "wattfleet/store/store.h"
 
 namespace wattfleet {
@@ -19,7 +20,8 @@ namespace wattfleet {
 struct ServeArgs {
   std::string db;
   std::string bind = "tcp://127.0.0.1:5555";
-  std::string admin = "tcp://127.0.0.1:5556";
+  std::string admin = DefaultAdminEndpoint();
+  std::string admin_keys;    // administrators' public keys (*.key), for a tcp:// --admin
   int64_t heartbeat_ms = 1000;
   int32_t liveness = 3;
   int32_t max_attempts = 3;
@@ -29,11 +31,20 @@ struct ServeArgs {
   std::string metrics;     // HOST:PORT for Prometheus metrics; empty: off
 };
 
+// How the CLI reaches a running controller's admin socket: an ipc:// path (filesystem
+// permissions decide), or tcp:// with this administrator's key pair and the controller's
+// public key (CURVE).
+struct AdminClient {
+  std::string endpoint = DefaultAdminEndpoint();
+  std::string key_file;             // NAME.key_secret of an enrolled administrator
+  std::string controller_key_file;  // controller.key
+};
+
 int CmdServe(const ServeArgs& args);
 int CmdRun(const EmbeddedOptions& options);
-int CmdSubmit(const std::string& campaign_path, const std::string& admin, bool wait, bool json);
-int CmdStatus(std::optional<int64_t> id, const std::string& admin, bool json);
-int CmdCancel(int64_t id, const std::string& admin, bool json);
+int CmdSubmit(const std::string& campaign_path, const AdminClient& admin, bool wait, bool json);
+int CmdStatus(std::optional<int64_t> id, const AdminClient& admin, bool json);
+int CmdCancel(int64_t id, const AdminClient& admin, bool json);
 // With `history_db`, the device time is estimated from that dataset's measurements.
 int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "");
 // The export's rows (one per measurement) of `db`, or of one campaign of it. InvalidArgument
@@ -53,6 +64,8 @@ int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
                bool json);
 // `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
 // agents' public keys enrolled in out/agents (cli_keys.cc).
-int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents);
+// With `admins`, also those administrators' key pairs, enrolled in out/admins.
+int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents,
+                    const std::vector<std::string>& admins = {});
 
 }  // namespace wattfleet

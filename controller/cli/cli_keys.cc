@@ -73,7 +73,8 @@ bool ValidAgentName(const std::string& name) {
   return true;
 }
 
-Status Generate(const std::string& out, const std::vector<std::string>& names) {
+Status Generate(const std::string& out, const std::vector<std::string>& names,
+                const std::vector<std::string>& admins) {
   if (out.empty()) return Status::InvalidArgument("--out: empty directory name");
   std::set<std::string> seen;
   for (const std::string& name : names) {
@@ -88,14 +89,33 @@ Status Generate(const std::string& out, const std::vector<std::string>& names) {
     }
     if (!seen.insert(name).second) return Status::InvalidArgument("--agent " + name + ": given twice");
   }
+  for (const std::string& name : admins) {
+    if (!ValidAgentName(name) || name == kControllerName) {
+      return Status::InvalidArgument("--admin '" + name + "': use 1 to 64 letters, digits, "
+                                     "'-', '_' or '.' (not first), not 'controller'");
+    }
+    if (!seen.insert(name).second) {
+      return Status::InvalidArgument("--admin " + name + ": the name is given twice");
+    }
+  }
   const std::string agents_dir = out + "/agents";
+  const std::string admins_dir = out + "/admins";
+  // Administrators' keys may be added to an existing set: the controller's pair is kept then.
+  const bool new_controller = !Exists(out + "/" + kControllerName + ".key_secret");
   // Every file is checked before any is written: a refused run leaves the directory as it was.
-  std::vector<std::string> targets{out + "/" + kControllerName + ".key",
-                                   out + "/" + kControllerName + ".key_secret"};
+  std::vector<std::string> targets;
+  if (new_controller || !names.empty()) {
+    targets = {out + "/" + kControllerName + ".key", out + "/" + kControllerName + ".key_secret"};
+  }
   for (const std::string& name : names) {
     targets.push_back(out + "/" + name + ".key");
     targets.push_back(out + "/" + name + ".key_secret");
     targets.push_back(agents_dir + "/" + name + ".key");
+  }
+  for (const std::string& name : admins) {
+    targets.push_back(out + "/" + name + ".key");
+    targets.push_back(out + "/" + name + ".key_secret");
+    targets.push_back(admins_dir + "/" + name + ".key");
   }
   for (const std::string& t : targets) {
     if (Exists(t)) {
@@ -103,12 +123,27 @@ Status Generate(const std::string& out, const std::vector<std::string>& names) {
                                        "another --out or --agent)");
     }
   }
-  WF_RETURN_IF_ERROR(MakeDirs(agents_dir));
+  if (!names.empty()) WF_RETURN_IF_ERROR(MakeDirs(agents_dir));
+  if (!admins.empty()) WF_RETURN_IF_ERROR(MakeDirs(admins_dir));
 
-  WF_ASSIGN_OR_RETURN(CurveKeyPair controller, GenerateCurveKeyPair());
-  WF_RETURN_IF_ERROR(WriteCurveKeyPair(out, kControllerName, controller));
-  std::cout << "wrote " << out << "/controller.key (public) and " << out
-            << "/controller.key_secret (secret, mode 0600)\n";
+  if (new_controller || !names.empty()) {
+    WF_ASSIGN_OR_RETURN(CurveKeyPair controller, GenerateCurveKeyPair());
+    WF_RETURN_IF_ERROR(WriteCurveKeyPair(out, kControllerName, controller));
+    std::cout << "wrote " << out << "/controller.key (public) and " << out
+              << "/controller.key_secret (secret, mode 0600)\n";
+  }
+  for (const std::string& name : admins) {
+    WF_ASSIGN_OR_RETURN(CurveKeyPair admin, GenerateCurveKeyPair());
+    WF_RETURN_IF_ERROR(WriteCurveKeyPair(out, name, admin));
+    WF_RETURN_IF_ERROR(WritePublicKeyFile(admins_dir + "/" + name + ".key", admin.public_key));
+    std::cout << "wrote " << out << "/" << name << ".key and " << out << "/" << name
+              << ".key_secret (secret, mode 0600); enrolled administrator " << admins_dir << "/"
+              << name << ".key\n"
+              << "  wattfleet serve ... --admin tcp://0.0.0.0:5556 --admin-keys " << admins_dir
+              << "\n  wattfleet status --admin tcp://CONTROLLER_HOST:5556 --admin-key " << out
+              << "/" << name << ".key_secret --controller-key " << out << "/controller.key\n";
+  }
+  if (names.empty()) return Status::OK();
   for (const std::string& name : names) {
     WF_ASSIGN_OR_RETURN(CurveKeyPair agent, GenerateCurveKeyPair());
     WF_RETURN_IF_ERROR(WriteCurveKeyPair(out, name, agent));
@@ -135,10 +170,12 @@ Status Generate(const std::string& out, const std::vector<std::string>& names) {
 
 }  // namespace
 
-int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents) {
-  const std::vector<std::string> names = agents.empty() ? std::vector<std::string>{"agent"}
-                                                        : agents;
-  Status s = Generate(out, names);
+int CmdKeysGenerate(const std::string& out, const std::vector<std::string>& agents,
+                    const std::vector<std::string>& admins) {
+  // Without names, one agent called "agent"; administrators alone make no agent.
+  const std::vector<std::string> names =
+      agents.empty() && admins.empty() ? std::vector<std::string>{"agent"} : agents;
+  Status s = Generate(out, names, admins);
   if (s.ok()) return 0;
   std::cerr << "wattfleet keys generate: " << s.message() << "\n";
   // Bad names and files in the way are the user's input; anything else is a failure.

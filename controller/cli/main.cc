@@ -42,8 +42,12 @@ int main(int argc, char** argv) {
   auto* c_serve = app.add_subcommand("serve", "the controller daemon");
   c_serve->add_option("--db", serve.db, "SQLite file or postgresql:// URI")->required();
   c_serve->add_option("--bind", serve.bind, "endpoint agents connect to")->capture_default_str();
-  c_serve->add_option("--admin", serve.admin, "endpoint for submit/status/cancel")
+  c_serve->add_option("--admin", serve.admin,
+                      "endpoint for submit/status/cancel: ipc:// in a folder of mode 0700, or "
+                      "tcp:// with CURVE and --admin-keys")
       ->capture_default_str();
+  c_serve->add_option("--admin-keys", serve.admin_keys,
+                      "directory of administrators' public keys (NAME.key), for a tcp:// --admin");
   c_serve->add_option("--heartbeat-ms", serve.heartbeat_ms, "heartbeat interval")
       ->check(CLI::Range(int64_t{10}, int64_t{60000}))->capture_default_str();
   c_serve->add_option("--liveness", serve.liveness, "silent heartbeats before an agent is dead")
@@ -75,24 +79,33 @@ int main(int argc, char** argv) {
                   "start the campaign over (an unfinished run of it in the dataset is resumed "
                   "otherwise)");
 
-  std::string campaign_path, admin = "tcp://127.0.0.1:5556";
+  std::string campaign_path;
+  AdminClient admin;
+  // The admin options of submit, status and cancel.
+  auto admin_options = [&admin](CLI::App* c) {
+    c->add_option("--admin", admin.endpoint, "controller admin endpoint")->capture_default_str();
+    c->add_option("--admin-key", admin.key_file,
+                  "for a tcp:// --admin: this administrator's key pair (NAME.key_secret)");
+    c->add_option("--controller-key", admin.controller_key_file,
+                  "for a tcp:// --admin: the controller's public key (controller.key)");
+  };
   bool wait = false, json = false;
   auto* c_submit = app.add_subcommand("submit", "queue a campaign on a running controller");
   c_submit->add_option("campaign", campaign_path, "campaign YAML")->required();
-  c_submit->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+  admin_options(c_submit);
   c_submit->add_flag("--wait", wait, "wait until the campaign has ended");
   c_submit->add_flag("--json", json, "one JSON document on stdout");
 
   std::optional<int64_t> status_id;
   auto* c_status = app.add_subcommand("status", "campaigns, jobs by state, agents");
   c_status->add_option("id", status_id, "campaign id");
-  c_status->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+  admin_options(c_status);
   c_status->add_flag("--json", json, "one JSON document on stdout");
 
   std::string cancel_id;
   auto* c_cancel = app.add_subcommand("cancel", "stop dispatching a campaign");
   c_cancel->add_option("id", cancel_id, "campaign id")->required();
-  c_cancel->add_option("--admin", admin, "controller admin endpoint")->capture_default_str();
+  admin_options(c_cancel);
   c_cancel->add_flag("--json", json, "one JSON document on stdout");
 
   auto* c_plan = app.add_subcommand("plan", "expand, decompose, dedup and print the plan");
@@ -136,6 +149,10 @@ int main(int argc, char** argv) {
   c_keys_generate->add_option("--out", keys_out, "directory for the key files (created)")
       ->required();
   c_keys_generate->add_option("--agent", keys_agents, "an agent's name, repeatable (default: agent)");
+  std::vector<std::string> keys_admins;
+  c_keys_generate->add_option("--admin", keys_admins,
+                              "an administrator's name, repeatable: a key pair enrolled in "
+                              "OUT/admins, for a tcp:// admin socket");
 
   std::string import_mapping;
   auto* c_import = app.add_subcommand("import", "external measurement CSVs into the dataset");
@@ -298,7 +315,7 @@ int main(int argc, char** argv) {
     if (c_inspect->parsed()) {
       return CmdInspect(arch, campaign_file, torchscript, input_shape, json);
     }
-    if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents);
+    if (c_keys_generate->parsed()) return CmdKeysGenerate(keys_out, keys_agents, keys_admins);
     if (c_import->parsed()) return CmdImport(db, import_mapping, import_csvs, json);
     if (c_project->parsed()) return CmdProject(project);
     if (c_report->parsed()) return CmdReport(report_options, report_out, json);

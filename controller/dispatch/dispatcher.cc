@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <zmq_addon.hpp>
 
-#include "wattfleet/common/text.h"
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/peer_text.h"
+#include "wattfleet/common/text.h"
+#include "wattfleet/dispatch/admin_protocol.h"
+#include "wattfleet/dispatch/private_endpoint.h"
 
 namespace wattfleet {
 namespace {
@@ -58,6 +60,20 @@ Status Dispatcher::Start() {
   }
   WF_RETURN_IF_ERROR(CheckTcpPort("--bind", options_.bind));
   if (!options_.admin.empty()) WF_RETURN_IF_ERROR(CheckTcpPort("--admin", options_.admin));
+  const bool tcp_admin = options_.admin.rfind("tcp://", 0) == 0;
+  if (!options_.admin_keys_dir.empty() && !curve) {
+    return Status::InvalidArgument("--admin-keys needs CURVE (--curve-secret and --agents-dir)");
+  }
+  if (tcp_admin && (!curve || options_.admin_keys_dir.empty())) {
+    // Over TCP, anyone who can reach the port could submit or cancel: only administrators'
+    // enrolled keys may.
+    return Status::InvalidArgument(
+        "--admin " + options_.admin + ": a TCP admin socket needs CURVE and administrators' "
+        "keys (--curve-secret, --agents-dir and --admin-keys DIR, from `wattfleet keys "
+        "generate --admin NAME`); without them, leave --admin out for an ipc:// socket in a "
+        "private folder (" + DefaultAdminEndpoint() + ")");
+  }
+  WF_RETURN_IF_ERROR(PreparePrivateIpc("--admin", options_.admin));
   if (!curve && !IsLoopbackEndpoint(options_.bind)) {
     return Status::InvalidArgument(
         "--bind " + options_.bind +
@@ -71,7 +87,8 @@ Status Dispatcher::Start() {
                                      ": holds no secret key");
     }
     // The handler must answer before the first handshake, so it starts before the bind.
-    WF_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(context_, options_.agents_dir));
+    WF_ASSIGN_OR_RETURN(zap_,
+                        ZapHandler::Start(context_, options_.agents_dir, options_.admin_keys_dir));
   }
   curve_ = curve;
   try {
@@ -95,14 +112,19 @@ Status Dispatcher::Start() {
     return Status::InvalidArgument("--bind " + options_.bind + ": " + e.what());
   }
   if (!options_.admin.empty()) {
-    if (!IsLoopbackEndpoint(options_.admin)) {
-      return Status::InvalidArgument("--admin " + options_.admin + ": must be a loopback address");
-    }
     try {
       admin_ = zmq::socket_t(context_, zmq::socket_type::rep);
       admin_.set(zmq::sockopt::linger, 0);
+      // Read on the dispatcher's thread: a frame beyond any campaign is never read.
+      admin_.set(zmq::sockopt::maxmsgsize, kMaxAdminRequestBytes);
+      if (tcp_admin) {
+        admin_.set(zmq::sockopt::curve_server, 1);
+        admin_.set(zmq::sockopt::curve_secretkey, server_keys.secret_key);
+        admin_.set(zmq::sockopt::zap_domain, kAdminZapDomain);
+      }
       admin_.bind(options_.admin);
       admin_endpoint_ = admin_.get(zmq::sockopt::last_endpoint);
+      RestrictIpcSocket(admin_endpoint_);
     } catch (const zmq::error_t& e) {
       return Status::InvalidArgument("--admin " + options_.admin + ": " + e.what());
     }

@@ -9,6 +9,7 @@
 #include <zmq_addon.hpp>
 
 #include "wattfleet/common/curve_keys.h"
+#include "wattfleet/dispatch/admin_protocol.h"
 
 namespace wattfleet {
 namespace {
@@ -43,11 +44,12 @@ double MonotonicSeconds() {
 
 }  // namespace
 
-ZapHandler::ZapHandler(zmq::context_t& context, std::string agents_dir)
-    : context_(context), agents_dir_(std::move(agents_dir)) {}
+ZapHandler::ZapHandler(zmq::context_t& context, std::string agents_dir, std::string admins_dir)
+    : context_(context), agents_dir_(std::move(agents_dir)), admins_dir_(std::move(admins_dir)) {}
 
 Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
-                                                      const std::string& agents_dir) {
+                                                      const std::string& agents_dir,
+                                                      const std::string& admins_dir) {
   // A missing or broken allowlist is an operator error: say so at startup rather than by
   // refusing every agent later.
   auto allowlist = ReadAllowlist(agents_dir);
@@ -61,7 +63,12 @@ Result<std::unique_ptr<ZapHandler>> ZapHandler::Start(zmq::context_t& context,
   }
   // The constructor is private (only Start makes a running handler), so make_unique cannot
   // reach it; the pointer is owned from the first instant.
-  std::unique_ptr<ZapHandler> handler(new ZapHandler(context, agents_dir));
+  if (!admins_dir.empty()) {
+    auto admins = ReadAllowlist(admins_dir);
+    if (!admins.ok()) return admins.status().WithContext("--admin-keys");
+    spdlog::info("controller: {} administrator key(s) enrolled in {}", admins->size(), admins_dir);
+  }
+  std::unique_ptr<ZapHandler> handler(new ZapHandler(context, agents_dir, admins_dir));
   try {
     handler->socket_ = zmq::socket_t(handler->context_, zmq::socket_type::rep);
     handler->socket_.set(zmq::sockopt::linger, 0);
@@ -109,6 +116,8 @@ void ZapHandler::Loop() {
     auto frame = [&](size_t i) { return i < request.size() ? request[i].to_string() : ""; };
     const std::string version = frame(0);
     const std::string request_id = frame(1);
+    const bool admin = frame(2) == kAdminZapDomain;
+    const std::string& allowlist_dir = admin ? admins_dir_ : agents_dir_;
     const std::string address = frame(3);
     const std::string mechanism = frame(5);
     std::string key_z85;
@@ -121,11 +130,13 @@ void ZapHandler::Loop() {
       d.reason = "mechanism " + mechanism + " not allowed: CURVE only";
     } else if (request.size() != 7 || request[6].size() != 32) {
       d.reason = "malformed CURVE credentials";
+    } else if (allowlist_dir.empty()) {
+      d.reason = "no administrator keys enrolled";
     } else {
       key_z85 = Z85(request[6].to_string());
       // Read on every request so enrolment and removal take effect without a restart; the
       // directory holds a handful of small files and handshakes are rare.
-      auto allowlist = ReadAllowlist(agents_dir_);
+      auto allowlist = ReadAllowlist(allowlist_dir);
       if (!allowlist.ok()) {
         d.reason = "allowlist unavailable";
         detail = allowlist.status().message();
@@ -156,8 +167,8 @@ void ZapHandler::Loop() {
                 : std::string();
         const std::string key = key_z85.empty() ? std::string("(none)") : key_z85;
         if (detail.empty()) {
-          spdlog::warn("controller: refused agent at {} with key {}: {}{}", address, key,
-                       d.reason, more);
+          spdlog::warn("controller: refused {} at {} with key {}: {}{}",
+                       admin ? "administrator" : "agent", address, key, d.reason, more);
         } else {
           // Not the agent's fault: every agent is refused until the directory is fixed.
           spdlog::error("controller: refused agent at {} with key {}: cannot read the agents "

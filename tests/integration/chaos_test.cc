@@ -128,7 +128,7 @@ TEST(ChaosTest, EveryJobIsMeasuredExactlyOnceDespiteKillsStopsAndARestart) {
   }
   const std::string db = dir.File("chaos.db");
   Fleet fleet(dir);
-  fleet.StartController("tcp://127.0.0.1:*", "tcp://127.0.0.1:*");
+  fleet.StartController("tcp://127.0.0.1:*", "ipc://" + dir.File("admin"));
   if (HasFatalFailure()) return;
   // The restarted controller must come back where the agents look for it.
   const Endpoints first = fleet.endpoints();

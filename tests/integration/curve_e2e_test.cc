@@ -33,7 +33,9 @@ class CurveEndToEndTest : public ::testing::Test {
   std::vector<std::string> AgentNames(const std::string& admin) {
     const std::string out = dir_ + "/status.json";
     ::unlink(out.c_str());
-    if (RunCli({"status", "--admin", admin, "--json"}, out, 20) != 0) return {};
+    std::vector<std::string> args = {"status", "--admin", admin, "--json"};
+    args.insert(args.end(), admin_keys_.begin(), admin_keys_.end());
+    if (RunCli(args, out, 20) != 0) return {};
     std::vector<std::string> names;
     try {
       const auto status = nlohmann::json::parse(Slurp(out));  // must outlive the loop
@@ -54,6 +56,8 @@ class CurveEndToEndTest : public ::testing::Test {
     EXPECT_TRUE(agent.ok()) << agent.status().ToString();
     return std::move(*agent);
   }
+  // --admin-key and --controller-key for a TCP admin socket.
+  std::vector<std::string> admin_keys_;
   // Removed at the end unless the test failed (then its logs are kept and named).
   wattfleet::testing::TempDir tmp_;
   std::string dir_ = tmp_.path();
@@ -61,7 +65,8 @@ class CurveEndToEndTest : public ::testing::Test {
 
 TEST_F(CurveEndToEndTest, OnlyTheEnrolledAgentRegisters) {
   const std::string keys = dir_ + "/keys";
-  ASSERT_EQ(RunCli({"keys", "generate", "--out", keys, "--agent", "good"}, dir_ + "/keys.log", 30),
+  ASSERT_EQ(RunCli({"keys", "generate", "--out", keys, "--agent", "good", "--admin", "ops"},
+                   dir_ + "/keys.log", 30),
             0)
       << Slurp(dir_ + "/keys.log");
   // Existing files are never overwritten: a second run is bad input.
@@ -76,8 +81,9 @@ TEST_F(CurveEndToEndTest, OnlyTheEnrolledAgentRegisters) {
   const std::string ready = dir_ + "/ready.json";
   auto serve = ChildProcess::Start(
       {WATTFLEET_BIN, "serve", "--db", dir_ + "/data.db", "--bind", "tcp://0.0.0.0:*", "--admin",
-       "tcp://127.0.0.1:*", "--heartbeat-ms", "200", "--ready-file", ready, "--curve-secret",
-       keys + "/controller.key_secret", "--agents-dir", keys + "/agents"},
+       "tcp://127.0.0.1:*", "--admin-keys", keys + "/admins", "--heartbeat-ms", "200",
+       "--ready-file", ready, "--curve-secret", keys + "/controller.key_secret", "--agents-dir",
+       keys + "/agents"},
       dir_ + "/serve.log");
   ASSERT_TRUE(serve.ok());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -92,6 +98,20 @@ TEST_F(CurveEndToEndTest, OnlyTheEnrolledAgentRegisters) {
   // Bound on every interface; the agents dial loopback.
   ASSERT_EQ(endpoint.rfind("tcp://0.0.0.0:", 0), 0u) << endpoint;
   endpoint = "tcp://127.0.0.1:" + endpoint.substr(std::string("tcp://0.0.0.0:").size());
+
+  // The TCP admin socket answers an enrolled administrator only: without keys the CLI says
+  // what it needs (exit 2); with an agent's key the handshake is refused (no answer).
+  EXPECT_EQ(RunCli({"status", "--admin", admin}, dir_ + "/nokey.log", 20), 2);
+  EXPECT_NE(Slurp(dir_ + "/nokey.log").find("--admin-key"), std::string::npos)
+      << Slurp(dir_ + "/nokey.log");
+  EXPECT_NE(RunCli({"status", "--admin", admin, "--admin-key", keys + "/good.key_secret",
+                    "--controller-key", keys + "/controller.key"},
+                   dir_ + "/agentkey.log", 30),
+            0);
+  EXPECT_NE(Slurp(dir_ + "/serve.log").find("refused administrator"), std::string::npos)
+      << Slurp(dir_ + "/serve.log");
+  admin_keys_ = {"--admin-key", keys + "/ops.key_secret", "--controller-key",
+                 keys + "/controller.key"};
 
   ChildProcess good =
       StartAgent("good", endpoint, keys + "/controller.key", keys + "/good.key_secret");

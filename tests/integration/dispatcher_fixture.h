@@ -48,7 +48,7 @@ class DispatcherFixture : public ::testing::Test {
   void Start(int64_t heartbeat_ms = 100) {
     DispatcherOptions o;
     o.bind = "tcp://127.0.0.1:*";
-    o.admin = "tcp://127.0.0.1:*";
+    o.admin = "ipc://" + dir_ + "/admin";
     o.heartbeat_ms = heartbeat_ms;
     o.liveness = 3;
     o.max_attempts = 2;

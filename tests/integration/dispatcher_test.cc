@@ -3,7 +3,14 @@
 // idempotent results, failures.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <thread>
@@ -281,6 +288,81 @@ TEST_F(DispatcherTest, ARetryPrefersAnotherAgent) {
     }
   }
   EXPECT_TRUE(retried_on_b);
+}
+
+// The admin door is decided by the filesystem (ipc:// in a 0700 folder) or by CURVE keys,
+// never left open on loopback TCP, where any local user could submit or cancel.
+TEST_F(DispatcherTest, TheAdminDoorIsPrivate) {
+  auto start = [&](const std::string& admin) {
+    DispatcherOptions o;
+    o.bind = "tcp://127.0.0.1:*";
+    o.admin = admin;
+    auto d = std::make_unique<Dispatcher>(o, *store_);
+    return std::make_pair(d->Start(), std::move(d));
+  };
+  // Loopback TCP without CURVE and administrators' keys: refused, naming the way out.
+  auto tcp = start("tcp://127.0.0.1:*");
+  EXPECT_EQ(tcp.first.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(tcp.first.message().find("--admin-keys"), std::string::npos) << tcp.first.message();
+  // A folder others may enter, or one that is not this user's: refused.
+  const std::string open_dir = dir_ + "/open";
+  ASSERT_EQ(::mkdir(open_dir.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(open_dir.c_str(), 0777), 0);
+  auto open = start("ipc://" + open_dir + "/admin");
+  EXPECT_NE(open.first.message().find("other users may enter"), std::string::npos)
+      << open.first.message();
+  // A missing folder is made 0700, the socket 0600.
+  const std::string door = dir_ + "/doors/admin";
+  auto ok = start("ipc://" + door);
+  ASSERT_TRUE(ok.first.ok()) << ok.first.ToString();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/doors").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat(door.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A second controller on the same door would take it over: refused while the first lives.
+  auto second = start("ipc://" + door);
+  EXPECT_NE(second.first.message().find("another process is listening"), std::string::npos)
+      << second.first.message();
+  // Another local user cannot reach it (root can make one to try).
+  if (::geteuid() == 0) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      std::strncpy(addr.sun_path, door.c_str(), sizeof addr.sun_path - 1);
+      const bool reached = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      ::_exit(reached ? 1 : (errno == EACCES ? 0 : 2));
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "another user reached the admin socket";
+  }
+}
+
+// An admin frame beyond any campaign is never read: the sender is dropped unanswered, and
+// the door still answers others.
+TEST_F(DispatcherTest, AnOversizedAdminFrameIsDroppedUnread) {
+  Start();
+  zmq::socket_t big(ctx_, zmq::socket_type::req);
+  big.set(zmq::sockopt::linger, 0);
+  big.connect(dispatcher_->admin_endpoint());
+  big.send(zmq::buffer(std::string(static_cast<size_t>(kMaxAdminRequestBytes) + 1024, ' ')),
+           zmq::send_flags::none);
+  zmq::pollitem_t item{big.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(3000));
+  EXPECT_FALSE(item.revents & ZMQ_POLLIN) << "an oversized admin request was read and answered";
+
+  zmq::socket_t req(ctx_, zmq::socket_type::req);
+  req.set(zmq::sockopt::linger, 0);
+  req.connect(dispatcher_->admin_endpoint());
+  req.send(zmq::buffer(AdminRequest{AdminOp::kStatus, "", "", 0}.ToJson().dump()),
+           zmq::send_flags::none);
+  zmq::pollitem_t ok{req.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&ok, 1, std::chrono::milliseconds(10000));
+  EXPECT_TRUE(ok.revents & ZMQ_POLLIN);
 }
 
 TEST_F(DispatcherTest, ASubmittedCampaignIsCommittedBeforeItsIdIsAnswered) {

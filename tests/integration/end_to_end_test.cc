@@ -75,7 +75,7 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
   ASSERT_GT(planned, 15u);
 
   auto serve = ChildProcess::Start({WATTFLEET_BIN, "serve", "--db", db, "--bind",
-                                    "tcp://127.0.0.1:*", "--admin", "tcp://127.0.0.1:*",
+                                    "tcp://127.0.0.1:*", "--admin", "ipc://" + dir_ + "/admin",
                                     "--heartbeat-ms", "200", "--ready-file", ready},
                                    dir_ + "/serve.log");
   ASSERT_TRUE(serve.ok());

@@ -81,7 +81,7 @@ class PgTwoControllersTest : public ::testing::Test {
     const std::string ready = dir_ + "/" + name + ".ready";
     const std::string log = dir_ + "/" + name + ".log";
     auto serve = ChildProcess::Start({WATTFLEET_BIN, "serve", "--db", uri_, "--bind",
-                                      "tcp://127.0.0.1:*", "--admin", "tcp://127.0.0.1:*",
+                                      "tcp://127.0.0.1:*", "--admin", "ipc://" + dir_ + "/" + name + ".admin",
                                       "--heartbeat-ms", "200", "--ready-file", ready},
                                      log);
     if (!serve.ok()) {

@@ -317,7 +317,7 @@ TEST(ProgressCli, SubmitWaitDrawsABarAndStatusShowsAgentsAndQuarantinedJobs) {
   // Heartbeats every 2 s: the test's agent answers jobs and status runs well within 3 of them.
   auto serve = ChildProcess::Start(
       {WATTFLEET_BIN, "serve", "--db", dir.File("lab.db"), "--bind", "tcp://127.0.0.1:*",
-       "--admin", "tcp://127.0.0.1:*", "--heartbeat-ms", "2000", "--max-attempts", "1",
+       "--admin", "ipc://" + dir.File("admin"), "--heartbeat-ms", "2000", "--max-attempts", "1",
        "--ready-file", dir.File("ready.json")},
       dir.File("serve.log"));
   ASSERT_TRUE(serve.ok()) << serve.status().ToString();

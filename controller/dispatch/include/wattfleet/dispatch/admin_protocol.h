@@ -20,6 +20,12 @@ namespace wattfleet {
 // in the reply; a controller answers it with an error that an old CLI still shows.
 inline constexpr int kAdminProtocolVersion = 2;
 
+// The largest admin request read: a campaign (at most 1 MiB) escaped into JSON. A larger
+// frame is dropped by libzmq before it is read into memory.
+inline constexpr int64_t kMaxAdminRequestBytes = 4 << 20;
+// The ZAP domain of a CURVE-authenticated admin socket (agents use "wattfleet").
+inline constexpr const char* kAdminZapDomain = "wattfleet-admin";
+
 enum class AdminOp { kSubmit, kStatus, kCancel };
 std::string_view AdminOpName(AdminOp op);  // "submit" | "status" | "cancel"
 std::optional<AdminOp> ParseAdminOp(std::string_view name);

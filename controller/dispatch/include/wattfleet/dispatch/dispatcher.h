@@ -34,7 +34,9 @@ namespace wattfleet {
 
 struct DispatcherOptions {
   std::string bind = "tcp://127.0.0.1:5555";  // agents dial in here; port * picks one
-  std::string admin;                          // REP socket for the CLI; empty: none
+  // REP socket for the CLI; empty: none. ipc:// in a folder of mode 0700 (filesystem
+  // permissions decide who may use it); tcp:// only with CURVE and admin_keys_dir.
+  std::string admin;
   int64_t heartbeat_ms = 1000;
   int32_t liveness = 3;        // silent heartbeats before an agent is dead
   int32_t max_attempts = 3;    // infrastructure failures retried up to here, then quarantined
@@ -48,6 +50,8 @@ struct DispatcherOptions {
   // no authentication, loopback only.
   std::string curve_secret_file;
   std::string agents_dir;
+  // With CURVE: the allowlist of administrators' public keys, for a tcp:// admin socket.
+  std::string admin_keys_dir;
   // Jobs added while campaigns run (plan.active: the ActiveProfiler). Not owned; must
   // outlive the dispatcher. Null: none.
   JobSource* job_source = nullptr;

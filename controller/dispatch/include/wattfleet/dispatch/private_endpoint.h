@@ -1,0 +1,31 @@
+// Local doors decided by the filesystem: an ipc:// endpoint in a folder only its user can
+// enter (mode 0700), so that no other local user can connect to it, whatever the socket's
+// own mode. The admin socket of `serve` and the agents' socket of an embedded `run` use one.
+#pragma once
+
+#include <string>
+
+#include "wattfleet/common/status.h"
+
+namespace wattfleet {
+
+// This user's folder for such sockets: $XDG_RUNTIME_DIR/wattfleet when set (systemd makes
+// it 0700 and per user), /tmp/wattfleet-UID otherwise.
+std::string PrivateRuntimeFolder();
+
+// ipc://FOLDER/admin in PrivateRuntimeFolder(): where `serve` offers admin and the CLI asks.
+std::string DefaultAdminEndpoint();
+
+// Before binding `endpoint` (`flag` names it in errors) when it is ipc://: creates its folder
+// (mode 0700) when missing, and refuses one owned by another user or that others may enter,
+// a path too long for a Unix socket, and a socket another live process is listening on
+// (binding would take it over). A socket left by a process that died is removed.
+// Other transports: OK, unchecked.
+Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint);
+
+// After binding: the socket file itself readable and writable by its user only.
+void RestrictIpcSocket(const std::string& endpoint);
+
+bool IsIpcEndpoint(const std::string& endpoint);
+
+}  // namespace wattfleet

@@ -1,0 +1,101 @@
+// ipc:// endpoints in private folders (private_endpoint.h).
+#include "wattfleet/dispatch/private_endpoint.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace wattfleet {
+namespace {
+
+constexpr const char* kIpc = "ipc://";
+
+std::string Mode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Whether a process accepts connections on the Unix socket at `path`.
+bool Listening(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return live;
+}
+
+}  // namespace
+
+bool IsIpcEndpoint(const std::string& endpoint) { return endpoint.rfind(kIpc, 0) == 0; }
+
+std::string PrivateRuntimeFolder() {
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  if (runtime != nullptr && runtime[0] == '/') return std::string(runtime) + "/wattfleet";
+  return "/tmp/wattfleet-" + std::to_string(::geteuid());
+}
+
+std::string DefaultAdminEndpoint() { return kIpc + PrivateRuntimeFolder() + "/admin"; }
+
+Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint) {
+  if (!IsIpcEndpoint(endpoint)) return Status::OK();
+  const std::string path = endpoint.substr(std::strlen(kIpc));
+  const std::string where = flag + " " + endpoint;
+  if (path.empty() || path[0] != '/' || path == "*") {
+    return Status::InvalidArgument(where + ": an ipc:// endpoint here is an absolute path "
+                                   "(ipc:///folder/name)");
+  }
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return Status::InvalidArgument(where + ": the path is longer than a Unix socket's " +
+                                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+                                   " bytes; choose a shorter one");
+  }
+  const std::string folder = path.substr(0, path.rfind('/'));
+  if (!folder.empty() && ::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::InvalidArgument(where + ": cannot create " + folder + ": " +
+                                   std::strerror(errno));
+  }
+  struct stat st {};
+  const std::string checked = folder.empty() ? "/" : folder;
+  if (::lstat(checked.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument(where + ": " + checked + " is not a folder");
+  }
+  // The folder is the lock on the door: another user's, or one others may enter, is not.
+  if (st.st_uid != ::geteuid()) {
+    return Status::InvalidArgument(where + ": " + checked + " belongs to user " +
+                                   std::to_string(st.st_uid) + ", not to this user (" +
+                                   std::to_string(::geteuid()) + ")");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    return Status::InvalidArgument(where + ": other users may enter " + checked + " (mode " +
+                                   Mode(st.st_mode) + "); use a folder of mode 0700 (chmod 700 " +
+                                   checked + ")");
+  }
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Status::InvalidArgument(where + ": " + path + " exists and is not a socket");
+    }
+    if (Listening(path)) {
+      return Status::InvalidArgument(where + ": another process is listening there (another "
+                                     "controller?); give this one its own endpoint");
+    }
+    ::unlink(path.c_str());  // left by a process that died
+  }
+  return Status::OK();
+}
+
+void RestrictIpcSocket(const std::string& endpoint) {
+  if (!IsIpcEndpoint(endpoint)) return;
+  ::chmod(endpoint.substr(std::strlen(kIpc)).c_str(), 0600);
+}
+
+}  // namespace wattfleet
