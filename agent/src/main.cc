@@ -233,6 +233,10 @@ int main(int argc, char** argv) {
                  "hangs or exhausts memory; none: in the agent itself")
       ->check(CLI::IsMember({"process", "none"}))
       ->capture_default_str();
+  // Set by `wattfleet run`: the agent dies with that process, even when it is SIGKILLed.
+  int64_t parent_pid = 0;
+  app.add_option("--parent-pid", parent_pid, "exit when this process (the agent's parent) ends")
+      ->check(CLI::PositiveNumber)->group("");
   bool probe_json = false;
   CLI::App* probe = app.add_subcommand("probe", "what this device is and which sensors work");
   probe->add_flag("--json", probe_json, "one JSON document on stdout");
@@ -253,6 +257,14 @@ int main(int argc, char** argv) {
   if (controller.empty()) {
     std::cerr << "--controller is required (e.g. --controller tcp://127.0.0.1:5555)\n";
     return 2;
+  }
+  if (parent_pid > 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The parent may have died before the line above: then it will never signal.
+    if (::getppid() != static_cast<pid_t>(parent_pid)) {
+      std::cerr << "--parent-pid " << parent_pid << ": that process has already ended\n";
+      return 1;
+    }
   }
   DeviceInfo info = ProbeDevice(roots.proc_root);
   // The default name is stable across restarts, and so is the spool derived from it: results

@@ -22,6 +22,7 @@
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/active/active_profiler.h"
 #include "wattfleet/dispatch/dispatcher.h"
+#include "wattfleet/dispatch/private_endpoint.h"
 #include "wattfleet/store/export.h"
 #include "wattfleet/plan/planner.h"
 #include "process.h"
@@ -168,8 +169,11 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   WF_ASSIGN_OR_RETURN(const CampaignProgress at_start, ProgressOf(*store, campaign_id));
   out.flush();
 
+  // The agents reach this controller through a Unix socket in a folder only this user may
+  // enter: no TCP port another local user could join as an agent and forge measurements on.
+  WF_ASSIGN_OR_RETURN(PrivateFolder door, PrivateFolder::Make("run"));
   DispatcherOptions dopts;
-  dopts.bind = "tcp://127.0.0.1:*";
+  dopts.bind = "ipc://" + door.path() + "/agents";
   dopts.exit_when_campaigns_done = true;
   // Other campaigns in the same file (another run's, a served one's) are not this run's.
   dopts.only_campaign = campaign_id;
@@ -190,7 +194,10 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                                   "--name",        name,           "--sensor",
                                   options.sensor,  "--threads",    std::to_string(threads),
                                   "--spool",       spool_root + "/" + name,
-                                  "--log-level",   "warn"};
+                                  "--log-level",   "warn",
+                                  // Killed with this process, even by SIGKILL: a run's agents
+                                  // never outlive it to share the next run's spools.
+                                  "--parent-pid",  std::to_string(::getpid())};
     WF_ASSIGN_OR_RETURN(ChildProcess child,
                         ChildProcess::Start(argv, log_dir + "/" + name + ".log"));
     agents.push_back(std::move(child));

@@ -1,6 +1,7 @@
 // ipc:// endpoints in private folders (private_endpoint.h).
 #include "wattfleet/dispatch/private_endpoint.h"
 
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace wattfleet {
 namespace {
@@ -91,6 +94,34 @@ Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint) {
     ::unlink(path.c_str());  // left by a process that died
   }
   return Status::OK();
+}
+
+Result<PrivateFolder> PrivateFolder::Make(const std::string& prefix) {
+  const std::string runtime = PrivateRuntimeFolder();
+  // Checks (and makes) the runtime folder as an ipc:// endpoint's folder would be.
+  WF_RETURN_IF_ERROR(PreparePrivateIpc("private folder", kIpc + runtime + "/.check"));
+  std::string templ = runtime + "/" + prefix + "-XXXXXX";
+  std::vector<char> buf(templ.begin(), templ.end());
+  buf.push_back('\0');
+  if (::mkdtemp(buf.data()) == nullptr) {  // mode 0700
+    return Status::IOError("cannot create a folder in " + runtime + ": " + std::strerror(errno));
+  }
+  return PrivateFolder(std::string(buf.data()));
+}
+
+PrivateFolder::PrivateFolder(PrivateFolder&& other) noexcept
+    : path_(std::exchange(other.path_, std::string())) {}
+
+PrivateFolder::~PrivateFolder() {
+  if (path_.empty()) return;
+  if (DIR* d = ::opendir(path_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") ::unlink((path_ + "/" + name).c_str());
+    }
+    ::closedir(d);
+  }
+  ::rmdir(path_.c_str());
 }
 
 void RestrictIpcSocket(const std::string& endpoint) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -245,6 +246,24 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
   EXPECT_LT(threads_text.size(), 300u) << threads_text;
 }
 
+// The processes whose parent is `parent` (from /proc/PID/stat, field 4).
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = Slurp("/proc/" + name + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == parent) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
 // Starts `wattfleet run` on the campaign and SIGKILLs it, with its agents, once campaign
 // `campaign` holds at least `measured` measurements: an interrupted run, as a crash or a
 // closed terminal leaves.
@@ -268,12 +287,33 @@ void RunAndKill(const std::vector<std::string>& args, const std::string& db,
                               << Slurp(log);
   ASSERT_GE(rows, measured) << Slurp(log);
   if (meanwhile) meanwhile();
+  // Its agents: reached over a Unix socket in a folder of mode 0700, never a TCP port.
+  const std::vector<pid_t> agents = ChildrenOf(run->pid());
+  ASSERT_FALSE(agents.empty());
+  for (pid_t agent : agents) {
+    const std::string cmdline = Slurp("/proc/" + std::to_string(agent) + "/cmdline");
+    const size_t at = cmdline.find("ipc://");
+    ASSERT_NE(at, std::string::npos) << "an agent of `run` not on ipc://";
+    const std::string socket = cmdline.substr(at + 6, cmdline.find('\0', at) - at - 6);
+    struct stat st {};
+    ASSERT_EQ(::stat(socket.substr(0, socket.rfind('/')).c_str(), &st), 0) << socket;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << socket;
+  }
   run->Signal(SIGKILL);
   ASSERT_TRUE(run->Wait(30).ok());
-  // Its agents go too (a terminal's Ctrl-C or a machine crash takes the whole group).
-  // "spoo[l]": the pattern must not match the shell that runs pkill.
-  const std::string cmd = "pkill -KILL -f -- '" + db + ".spoo[l]/' ; true";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  // Its agents die with it, killed or not: none is left to share the next run's spools.
+  const auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (pid_t agent : agents) {
+    while (::kill(agent, 0) == 0 && std::chrono::steady_clock::now() < gone_by) {
+      // Reaped by init: a zombie's /proc/PID/stat says Z until then.
+      const std::string stat = Slurp("/proc/" + std::to_string(agent) + "/stat");
+      if (stat.find(") Z ") != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const std::string stat = Slurp("/proc/" + std::to_string(agent) + "/stat");
+    EXPECT_TRUE(::kill(agent, 0) != 0 || stat.find(") Z ") != std::string::npos)
+        << "agent " << agent << " outlived its `run`";
+  }
 }
 
 TEST_F(EndToEndTest, AnInterruptedRunIsResumedAndFreshStartsOver) {

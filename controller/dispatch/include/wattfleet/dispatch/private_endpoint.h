@@ -28,4 +28,22 @@ void RestrictIpcSocket(const std::string& endpoint);
 
 bool IsIpcEndpoint(const std::string& endpoint);
 
+// A fresh folder of mode 0700 in PrivateRuntimeFolder() (which must be this user's and
+// closed to others: whoever owns the folder above could swap the one below), removed with
+// what is left in it (sockets) when this goes out of scope.
+class PrivateFolder {
+ public:
+  static Result<PrivateFolder> Make(const std::string& prefix);
+  PrivateFolder(PrivateFolder&& other) noexcept;
+  PrivateFolder& operator=(PrivateFolder&&) = delete;
+  PrivateFolder(const PrivateFolder&) = delete;
+  PrivateFolder& operator=(const PrivateFolder&) = delete;
+  ~PrivateFolder();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit PrivateFolder(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
 }  // namespace wattfleet
