@@ -9,7 +9,7 @@ packages=(
   libzmq3-dev libsodium-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libspdlog-dev
   libsqlite3-dev libeigen3-dev libcli11-dev nlohmann-json3-dev
   libpq-dev postgresql
-  libmicrohttpd-dev libcpp-httplib-dev
+  libmicrohttpd-dev libcpp-httplib-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev python3-torchvision sqlite3
   python3-dev pybind11-dev python3-pytest python3-pandas

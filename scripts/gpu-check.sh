@@ -76,7 +76,7 @@ done
 packages="pkgconf libpkgconf3 cppzmq-dev libzmq3-dev libzmq5 libmsgpack-cxx-dev
   libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 libcli11-dev nlohmann-json3-dev libsodium-dev
   libsodium23 libyaml-cpp-dev libyaml-cpp0.7 libsqlite3-dev libsqlite3-0 libpq-dev libpq5
-  libeigen3-dev libmicrohttpd-dev libmicrohttpd12 libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 libbrotli-dev
+  libeigen3-dev libmicrohttpd-dev libmicrohttpd12 libzip-dev libzip4 libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 libbrotli-dev
   libbrotli1 zlib1g-dev"
 
 if [ -n "$fetch_debs" ]; then

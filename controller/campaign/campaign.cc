@@ -266,6 +266,11 @@ Status Parser::ParseDevices(const Field& f, Campaign* c) const {
     return Err(At(f), "devices must be a non-empty list of selectors such as {class: cpu}, got " +
                           Describe(f.value));
   }
+  if (f.value.size() > kMaxDeviceSelectors) {
+    return Err(f.value[kMaxDeviceSelectors].Mark(),
+               "devices: at most " + std::to_string(kMaxDeviceSelectors) + " selectors (each "
+               "device class measures every job again), got " + std::to_string(f.value.size()));
+  }
   for (size_t i = 0; i < f.value.size(); ++i) {
     const YAML::Node& item = f.value[i];
     const std::string label = "devices[" + std::to_string(i) + "]";

@@ -143,8 +143,15 @@ int CmdServe(const ServeArgs& args) {
   options.heartbeat_ms = args.heartbeat_ms;
   options.liveness = args.liveness;
   options.max_attempts = args.max_attempts;
+  options.max_campaign_jobs = args.max_campaign_jobs;
   options.curve_secret_file = args.curve_secret;
   options.agents_dir = args.agents_dir;
+  // Submitted campaigns are stored on a connection of their own, off the dispatcher's thread.
+  options.open_submit_store = [db = args.db]() {
+    StoreOpenOptions existing;
+    existing.create_if_missing = false;
+    return OpenStore(db, existing);
+  };
   ActiveProfiler active(**store);  // plan.active: probes chosen while campaigns run
   options.job_source = &active;
   Dispatcher dispatcher(options, **store);

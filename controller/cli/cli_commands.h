@@ -29,6 +29,7 @@ struct ServeArgs {
   std::string curve_secret;  // controller.key_secret: CURVE on (with agents_dir)
   std::string agents_dir;    // enrolled agents' public keys (*.key)
   std::string metrics;     // HOST:PORT for Prometheus metrics; empty: off
+  int64_t max_campaign_jobs = kDefaultMaxCampaignJobs;
 };
 
 // How the CLI reaches a running controller's admin socket: an ipc:// path (filesystem

@@ -101,7 +101,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   if (options.agents < 1) return Status::InvalidArgument("--agents must be at least 1");
   // Everything the user wrote is checked before anything is stored or started.
   WF_ASSIGN_OR_RETURN(Campaign campaign, LoadCampaignFile(options.campaign_path));
-  WF_ASSIGN_OR_RETURN(Plan plan, MakePlan(campaign));
+  WF_ASSIGN_OR_RETURN(Plan plan, MakePlan(campaign, PlanLimits{options.max_campaign_jobs}));
   for (const DeviceSelector& d : campaign.devices) {
     if (d.device_class != "cpu") {
       return Status::InvalidArgument(

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "wattfleet/common/status.h"
+#include "wattfleet/plan/planner.h"
 
 namespace wattfleet {
 
@@ -22,6 +23,7 @@ struct EmbeddedOptions {
   // Create the folders of --db, --out and --log-dir when missing; otherwise a missing one is
   // an error (a typo in a path must not scatter new folders).
   bool make_dirs = false;
+  int64_t max_campaign_jobs = kDefaultMaxCampaignJobs;
   // Start the campaign over even when the dataset holds an unfinished run of it (that one is
   // cancelled). Otherwise an unfinished campaign of the same name and plan is resumed.
   bool fresh = false;

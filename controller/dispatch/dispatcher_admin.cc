@@ -55,17 +55,55 @@ void Dispatcher::StartSubmit(const AdminRequest& req) {
   std::string yaml = req.yaml;
   std::string path = req.path;
   // Parsing and planning touch neither the store nor the sockets.
-  pending_submit_ = std::async(std::launch::async,
-                               [yaml = std::move(yaml), path = std::move(path)]() -> Result<Plan> {
-                                 WF_ASSIGN_OR_RETURN(Campaign campaign, ParseCampaign(yaml, path));
-                                 return MakePlan(campaign);
-                               });
+  const PlanLimits limits{options_.max_campaign_jobs};
+  pending_submit_ = std::async(
+      std::launch::async,
+      [yaml = std::move(yaml), path = std::move(path), limits,
+       open = options_.open_submit_store]() -> Result<Submitted> {
+        Submitted s;
+        WF_ASSIGN_OR_RETURN(Campaign campaign, ParseCampaign(yaml, path));
+        WF_ASSIGN_OR_RETURN(s.plan, MakePlan(campaign, limits));
+        if (open) {
+          // Storing failed is not the campaign's fault: kFailed, not a bad request.
+          auto store = open();
+          if (!store.ok()) return Status::Internal(store.status().message());
+          auto id = (*store)->CreateCampaign(s.plan, &s.job_ids);
+          if (!id.ok()) return Status::Internal(id.status().ToString());
+          s.campaign_id = *id;
+        }
+        return s;
+      });
+}
+
+void Dispatcher::QueueNewCampaign(const Submitted& s) {
+  if (options_.only_campaign != 0 && s.campaign_id != options_.only_campaign) return;
+  for (size_t i = 0; i < s.plan.jobs.size() && i < s.job_ids.size(); ++i) {
+    const int64_t id = s.job_ids[i];
+    if (jobs_.count(id)) continue;
+    JobEntry e;
+    e.job.spec = s.plan.jobs[i];
+    e.job.spec.job_id = id;
+    e.job.spec.campaign_id = s.campaign_id;
+    e.job.spec.attempt = 0;
+    e.job.state = JobState::kQueued;
+    queues_[e.job.spec.device_class].PushBack(s.campaign_id, id);
+    ++active_per_campaign_[s.campaign_id];
+    jobs_.emplace(id, std::move(e));
+  }
+  counters_.jobs_active.store(static_cast<int64_t>(jobs_.size()));
+}
+
+// Without a connection of its own for submits, the plan is stored here, on this thread.
+Status Dispatcher::StoreHere(Submitted* s) {
+  if (s->campaign_id != 0) return Status::OK();
+  WF_ASSIGN_OR_RETURN(s->campaign_id, store_.CreateCampaign(s->plan, &s->job_ids));
+  return Status::OK();
 }
 
 void Dispatcher::FinishSubmit() {
   // get() leaves the future invalid, so the admin socket is read again; whatever happened on
   // the planning thread, the request is answered.
-  Result<Plan> plan = [&]() -> Result<Plan> {
+  Result<Submitted> submitted = [&]() -> Result<Submitted> {
     try {
       return pending_submit_.get();
     } catch (const std::exception& e) {
@@ -74,18 +112,22 @@ void Dispatcher::FinishSubmit() {
   }();
   nlohmann::json reply;
   try {
-    if (!plan.ok()) {
-      reply = ErrorReply(ErrorKind::kBadRequest, plan.status().message());
-    } else if (stop_.load()) {
+    if (!submitted.ok()) {
+      const bool ours = submitted.status().code() == StatusCode::kInternal;
+      reply = ErrorReply(ours ? ErrorKind::kFailed : ErrorKind::kBadRequest,
+                         submitted.status().message());
+    } else if (submitted->campaign_id == 0 && stop_.load()) {
       reply = ErrorReply(ErrorKind::kFailed, "the controller is stopping");
-    } else if (auto id = store_.CreateCampaign(*plan); !id.ok()) {
-      reply = ErrorReply(ErrorKind::kFailed, id.status().ToString());
-    } else if (Status s = LoadJobs(*id); !s.ok()) {
-      reply = ErrorReply(ErrorKind::kFailed, s.ToString());
+    } else if (Status stored = StoreHere(&*submitted); !stored.ok()) {
+      reply = ErrorReply(ErrorKind::kFailed, stored.ToString());
     } else {
-      spdlog::info("controller: campaign {} '{}' submitted: {} jobs", *id, plan->campaign.name,
-                   plan->jobs.size());
-      reply = SubmitReply{*id, plan->campaign.name, static_cast<int64_t>(plan->jobs.size())}
+      // Stored already (its jobs run on the next start if this one is stopping).
+      const Plan& plan = submitted->plan;
+      if (!stop_.load()) QueueNewCampaign(*submitted);
+      spdlog::info("controller: campaign {} '{}' submitted: {} jobs", submitted->campaign_id,
+                   plan.campaign.name, plan.jobs.size());
+      reply = SubmitReply{submitted->campaign_id, plan.campaign.name,
+                          static_cast<int64_t>(plan.jobs.size())}
                   .ToJson();
     }
   } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "wattfleet/campaign/active_grid.h"
+#include "wattfleet/common/text.h"
 #include "wattfleet/common/training_step.h"
 #include "wattfleet/plan/probe_planner.h"
 
@@ -100,7 +101,31 @@ int64_t LeaseMs(const JobSpec& job) {
   return std::max<int64_t>(kMinLeaseMs, static_cast<int64_t>(std::min(ms, 1e12)));
 }
 
-Result<Plan> MakePlan(const Campaign& campaign) {
+namespace {
+
+// The jobs the campaign would plan, counted before they are built: each holds a graph, so a
+// campaign of millions would take gigabytes to build and minutes to store.
+Status CheckJobCount(const Campaign& campaign, size_t classes, int64_t layer_jobs,
+                     int64_t probes, const PlanLimits& limits) {
+  const int64_t models =
+      campaign.plan.whole_models ? static_cast<int64_t>(campaign.architectures.size()) : 0;
+  const int64_t batches = static_cast<int64_t>(campaign.Batches().size());
+  const int64_t per = layer_jobs + probes + models;
+  const int64_t jobs = static_cast<int64_t>(classes) * batches * per;
+  if (jobs <= limits.max_jobs) return Status::OK();
+  return Status::InvalidArgument(
+      "campaign '" + campaign.name + "' would plan " + std::to_string(jobs) + " jobs (" +
+      std::to_string(classes) + (classes == 1 ? " device class" : " device classes") + " x " +
+      std::to_string(batches) + (batches == 1 ? " batch" : " batches") + " x (" +
+      Count(layer_jobs, "layer") + " + " + Count(probes, "probe") + " + " +
+      Count(models, "model") + ")), more than the " + std::to_string(limits.max_jobs) +
+      " this controller allows (its operator sets --max-campaign-jobs); split it into smaller "
+      "campaigns");
+}
+
+}  // namespace
+
+Result<Plan> MakePlan(const Campaign& campaign, const PlanLimits& limits) {
   if (campaign.devices.empty()) {
     return Status::InvalidArgument("campaign '" + campaign.name + "' has no devices");
   }
@@ -173,6 +198,13 @@ Result<Plan> MakePlan(const Campaign& campaign) {
       WF_ASSIGN_OR_RETURN(probes, BuildProbeModels(kinds.kinds, campaign.plan.probe_widths));
     }
   }
+
+  const int64_t layer_jobs =
+      !campaign.plan.layers ? 0
+      : campaign.plan.distinct_layers ? static_cast<int64_t>(plan.layers.size())
+                                      : static_cast<int64_t>(layer_of_node.size());
+  WF_RETURN_IF_ERROR(CheckJobCount(campaign, classes.size(), layer_jobs,
+                                   static_cast<int64_t>(probes.size()), limits));
 
   // Per class and batch: its layer jobs, then its whole-model jobs (a class's queue measures
   // the building blocks before the calibration runs that are compared against their sum).

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "torchscript_graph.h"
+#include "wattfleet/zoo/model_file_bounds.h"
 
 namespace wattfleet {
 namespace {
@@ -152,6 +153,10 @@ Result<TorchScriptImport> ImportTorchScript(const std::string& path, const Shape
                                                          : "is not a regular file");
   }
   if (!std::ifstream(path).good()) return invalid("cannot be read");
+  // libtorch decompresses every entry into memory: a zip bomb is refused before it does.
+  if (Status bounded = CheckZipModelFile(path); !bounded.ok()) {
+    return Status::InvalidArgument("TorchScript model " + bounded.message());
+  }
 
   Result<TsGraph> graph = Status::Internal("unset");
   try {

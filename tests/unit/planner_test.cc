@@ -191,6 +191,28 @@ TEST(PlannerTest, ABatchSweepPlansEveryJobAtEachBatch) {
   EXPECT_NE(active.status().message().find("one batch"), std::string::npos);
 }
 
+// The operator's bound on jobs is checked before any job is built, with the product that
+// crossed it; a campaign within it plans as before.
+TEST(PlannerTest, ACampaignPastTheJobLimitIsRefusedNamingTheProduct) {
+  Campaign c = TwoArchitectures({"cpu", "cuda", "npu"});
+  c.batch_sizes = {1, 8};
+  c.batch_size = 1;
+  // 3 classes x 2 batches x (4 layers + 0 probes + 2 models) = 36 jobs.
+  Result<Plan> refused = MakePlan(c, PlanLimits{35});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("would plan 36 jobs (3 device classes x 2 batches x "
+                                            "(4 layers + 0 probes + 2 models))"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("--max-campaign-jobs"), std::string::npos);
+  Result<Plan> fits = MakePlan(c, PlanLimits{36});
+  ASSERT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_EQ(fits->jobs.size(), 36u);
+  // The default bound is the one operators read in the docs.
+  EXPECT_EQ(PlanLimits{}.max_jobs, kDefaultMaxCampaignJobs);
+}
+
 TEST(PlannerTest, LayersAllDisablesDedup) {
   Campaign c = TwoArchitectures();
   c.plan.distinct_layers = false;

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "crafted_zip.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/zoo/torchscript_import.h"
 
@@ -455,6 +456,24 @@ TEST(TorchScriptImport, BadFilesAndShapesAreInvalidArguments) {
     EXPECT_NE(r.status().message().find("input shape"), std::string::npos);
     EXPECT_NE(r.status().message().find(garbage), std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+// A zip bomb: a few hundred bytes whose directory declares gigabytes that libtorch would
+// allocate and decompress. Refused from the directory, before libtorch reads it.
+TEST(TorchScriptImport, AZipBombIsRefusedBeforeItIsLoaded) {
+  const fs::path dir = fs::temp_directory_path() / ("wattfleet_ts_bomb_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string bomb = (dir / "bomb.pt").string();
+  testing::WriteCraftedZip(bomb, {{"bomb/data.pkl", 1u << 20},
+                                  {"bomb/data/0", 3u << 30},
+                                  {"bomb/version", 2}});
+  auto r = ImportTorchScript(bomb, {3, 32, 32}, "m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("decompresses to 3 GiB"), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find(bomb), std::string::npos) << r.status().message();
   fs::remove_all(dir);
 }
 

@@ -50,7 +50,8 @@ class PgStore final : public Store {
  public:
   PgStore(pg::ConnPtr conn, std::string label) : conn_(std::move(conn)), label_(std::move(label)) {}
 
-  Result<int64_t> CreateCampaign(const Plan& plan) override;
+  using Store::CreateCampaign;
+  Result<int64_t> CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) override;
   Result<std::vector<ActiveJob>> LoadActiveJobs() override;
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                     int64_t lease_deadline_ms) override {
@@ -208,7 +209,7 @@ Status PgStore::CheckArchLayers(PGconn* c, const Plan& plan,
   return Status::OK();
 }
 
-Result<int64_t> PgStore::CreateCampaign(const Plan& plan) {
+Result<int64_t> PgStore::CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) {
   const Campaign& cp = plan.campaign;
   const int64_t now = Now();
   WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
@@ -274,8 +275,9 @@ Result<int64_t> PgStore::CreateCampaign(const Plan& plan) {
                                     "(?, ?, ?, ?)", ref_rows, "", "architecture layers"));
 
   // Jobs added while the campaign runs (active profiling) go through the same InsertJobs.
-  WF_RETURN_IF_ERROR(pg::InsertJobs(c, campaign_id, plan.jobs, now).status());
+  WF_ASSIGN_OR_RETURN(std::vector<int64_t> ids, pg::InsertJobs(c, campaign_id, plan.jobs, now));
   WF_RETURN_IF_ERROR(tx.Commit());
+  if (job_ids != nullptr) *job_ids = std::move(ids);
   return campaign_id;
 }
 

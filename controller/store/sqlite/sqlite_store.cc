@@ -36,7 +36,8 @@ class SqliteStore final : public Store {
  public:
   explicit SqliteStore(DbPtr db) : db_(std::move(db)) {}
 
-  Result<int64_t> CreateCampaign(const Plan& plan) override;
+  using Store::CreateCampaign;
+  Result<int64_t> CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) override;
   Result<std::vector<ActiveJob>> LoadActiveJobs() override;
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                     int64_t lease_deadline_ms) override;
@@ -109,7 +110,7 @@ Result<CampaignState> SqliteStore::ReadCampaignState(int64_t campaign_id) {
   return ParseCampaignState(campaign_id, q.Text(0));
 }
 
-Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
+Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) {
   const Campaign& c = plan.campaign;
   const int64_t now = Now();
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
@@ -169,12 +170,16 @@ Result<int64_t> SqliteStore::CreateCampaign(const Plan& plan) {
   }
 
   // Jobs added while the campaign runs (active profiling) go through the same InsertJob.
+  std::vector<int64_t> ids;
+  ids.reserve(plan.jobs.size());
   for (const JobSpec& job : plan.jobs) {
     int64_t job_id = 0;
     WF_RETURN_IF_ERROR(sqlite::InsertJob(db(), cache_, campaign_id, job, now, &job_id));
+    ids.push_back(job_id);
   }
 
   WF_RETURN_IF_ERROR(tx.Commit());
+  if (job_ids != nullptr) *job_ids = std::move(ids);
   return campaign_id;
 }
 

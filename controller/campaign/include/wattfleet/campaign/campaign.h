@@ -52,10 +52,12 @@ struct PlanOptions {
 // The largest batch a campaign (or a prediction) may ask for: beyond what any device runs in
 // one iteration, and far below where per-iteration features would overflow.
 inline constexpr int64_t kMaxBatchSize = 65536;
-// A campaign file larger than this is refused before it is parsed: a real one (even 10 000
-// architectures listed one by one) is a few hundred KiB.
 // The most batches one campaign may sweep (each multiplies its jobs).
 inline constexpr size_t kMaxBatchSizes = 16;
+// The most device selectors (each class multiplies the jobs): a fleet has a handful.
+inline constexpr size_t kMaxDeviceSelectors = 32;
+// A campaign file larger than this is refused before it is parsed: a real one (even 10 000
+// architectures listed one by one) is a few hundred KiB.
 inline constexpr size_t kMaxCampaignBytes = 1 << 20;
 // The longest campaign name, and the longest other name (device class, family, a file path)
 // a campaign may give.

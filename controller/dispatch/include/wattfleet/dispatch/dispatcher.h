@@ -11,8 +11,10 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -52,6 +54,12 @@ struct DispatcherOptions {
   std::string agents_dir;
   // With CURVE: the allowlist of administrators' public keys, for a tcp:// admin socket.
   std::string admin_keys_dir;
+  // The most jobs a submitted campaign may plan (the operator's, not the campaign's).
+  int64_t max_campaign_jobs = kDefaultMaxCampaignJobs;
+  // A connection of its own to the same dataset, on which a submitted campaign is stored
+  // from the planning thread, so that the dispatcher's thread never writes a plan. Empty:
+  // the plan is stored on the dispatcher's thread (tests, and a store only it may use).
+  std::function<Result<std::unique_ptr<Store>>()> open_submit_store;
   // Jobs added while campaigns run (plan.active: the ActiveProfiler). Not owned; must
   // outlive the dispatcher. Null: none.
   JobSource* job_source = nullptr;
@@ -139,11 +147,19 @@ class Dispatcher {
                    const std::string& body);
   void HandleResult(const std::string& identity, const std::string& body, bool done);
   void HandleAdmin();
-  // A submit is parsed and planned on a thread of its own (a large campaign takes seconds,
-  // and heartbeats and results must not wait for it); FinishSubmit stores the plan and
-  // answers, on this thread, once the plan is ready.
+  // A submit is parsed, planned and (with open_submit_store) stored on a thread of its own (a
+  // large campaign takes seconds, and heartbeats and results must not wait for it);
+  // FinishSubmit queues its jobs from memory and answers, on this thread, once it is ready.
+  struct Submitted {
+    Plan plan;
+    int64_t campaign_id = 0;        // 0: not stored yet
+    std::vector<int64_t> job_ids;   // in plan.jobs' order
+  };
   void StartSubmit(const AdminRequest& req);
   void FinishSubmit();
+  // The jobs of a campaign just stored, queued without reading them back.
+  void QueueNewCampaign(const Submitted& s);
+  Status StoreHere(Submitted* s);
   void Reply(const nlohmann::json& reply);
   nlohmann::json AdminStatus();
   nlohmann::json AdminCancel(int64_t campaign_id);
@@ -216,7 +232,7 @@ class Dispatcher {
     int64_t job_id;  // for JOB: what to requeue when it cannot be sent
   };
   std::vector<Outgoing> outbox_;
-  std::future<Result<Plan>> pending_submit_;  // a submit being planned
+  std::future<Result<Submitted>> pending_submit_;  // a submit being planned and stored
 };
 
 }  // namespace wattfleet

@@ -45,7 +45,16 @@ struct Plan {
   int64_t ActiveProbeJobsMax() const;
 };
 
-Result<Plan> MakePlan(const Campaign& campaign);
+// What a controller's operator allows one campaign to cost (`serve --max-campaign-jobs`):
+// never set by the campaign itself.
+inline constexpr int64_t kDefaultMaxCampaignJobs = 100000;
+struct PlanLimits {
+  int64_t max_jobs = kDefaultMaxCampaignJobs;
+};
+
+// InvalidArgument, before any job is built, when the campaign would plan more jobs than
+// `limits` allow (device classes x batches x (layers + probes + models)).
+Result<Plan> MakePlan(const Campaign& campaign, const PlanLimits& limits = {});
 
 // Lower bound of one job's device time under `settings` (warm-up, window growth,
 // min_repeats windows, cool-down), in seconds.

@@ -112,8 +112,10 @@ class Store {
 
   // Stores a plan as a new running campaign: campaign row (with its YAML), architectures,
   // distinct layers (shared across campaigns by key), arch_layers, and the jobs in state
-  // queued. Assigns job ids. Returns the campaign id.
-  virtual Result<int64_t> CreateCampaign(const Plan& plan) = 0;
+  // queued. Assigns job ids, in plan.jobs' order into `job_ids` when given. Returns the
+  // campaign id.
+  virtual Result<int64_t> CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) = 0;
+  Result<int64_t> CreateCampaign(const Plan& plan) { return CreateCampaign(plan, nullptr); }
 
   // Queued and leased jobs of running campaigns, oldest first.
   virtual Result<std::vector<ActiveJob>> LoadActiveJobs() = 0;
