@@ -98,6 +98,11 @@ TEST_F(DispatcherTest, HostileFramesAreCountedAndDropped) {
   peer.SendRaw({"WFP1", std::string(1, '\x01'), "\x85\xa1"});  // truncated READY
   peer.SendRaw({"WFP1", std::string(1, '\x05'), "not msgpack at all"});  // garbage RESULT
   EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().malformed.load() >= 5; }));
+  // A message of 100 000 frames: let go frame by frame, refused and counted.
+  std::vector<std::string> many(100000, "x");
+  many[0] = "WFP1";
+  peer.SendRaw(many);
+  EXPECT_TRUE(Eventually([&] { return dispatcher_->counters().malformed.load() >= 6; }));
   // Still serving: the same peer registers normally.
   peer.Send(Command::kReady, Encode(Ready("peer")));
   auto welcome = peer.Receive();
