@@ -53,7 +53,8 @@ Result<std::optional<Incoming>> Receive(zmq::socket_t& socket, Side side) {
       }
       more = frame.more();
       bytes += frame.size();
-      if (count == 0) {
+      // The ROUTER's routing-id frame carries no metadata; the peer's own frames do.
+      if (user.empty()) {
         if (const char* u = zmq_msg_gets(frame.handle(), "User-Id")) user = u;
       }
       if (count < max_frames && bytes <= max_bytes) frames.push_back(std::move(frame));

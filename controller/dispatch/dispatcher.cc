@@ -202,9 +202,21 @@ void Dispatcher::HandleResult(const std::string& identity, const std::string& bo
 
   // Only the agent an attempt was handed to may answer for it. A known holder that is not
   // the sender makes this a forgery: refused, not acknowledged, nothing changes. An attempt
-  // this controller does not know (a replay after it restarted, a job it never held) is
-  // not stored either, but acknowledged, so that the sender's spool lets go of it.
+  // never handed out (a job no one leased, a made-up attempt) is not stored either, but
+  // acknowledged, so that the sender's spool lets go of it.
   const std::string* holder = HolderOf(r.job_id, r.attempt);
+  std::optional<std::string> recorded;
+  if (holder == nullptr) {
+    // Not in memory (this controller restarted since, or the job ended long ago): the dataset
+    // keeps who held every attempt.
+    auto stored = store_.LeaseHolder(r.job_id, r.attempt);
+    if (!stored.ok()) {
+      // Not acknowledged: the agent keeps it in its spool and sends it again.
+      spdlog::error("controller: store: {}", stored.status().ToString());
+      return;
+    }
+    if (*stored) holder = &recorded.emplace(std::move(**stored));
+  }
   if (holder == nullptr || *holder != name) {
     ++counters_.results_refused;
     if (holder != nullptr) {

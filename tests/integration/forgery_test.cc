@@ -91,6 +91,76 @@ TEST_F(ForgeryTest, AResultOrNackForAnotherAgentsLeaseIsRefusedAndTheGenuineOneS
   ExpectStoredFrom(honest, "honest", job, /*energy=*/0.000885);
 }
 
+// A genuine result for an earlier attempt, arriving after the controller restarted: who held
+// that attempt is in the dataset (stored when the lease was handed out), so the result is
+// stored, not lost.
+TEST_F(ForgeryTest, ALateResultForAnEarlierAttemptSurvivesARestart) {
+  AddCampaign("name: one\ndevices: [{class: cpu}]\narchitectures:\n  - family: mlp\n"
+              "    sweep: {depth: [1], width: [4], input: [4]}\nplan: {whole_models: false}\n");
+  Start(/*heartbeat_ms=*/100);
+  // The first agent takes a job, then goes silent: its lease is taken back.
+  JobSpec late;
+  {
+    FakeAgent first(ctx_, dispatcher_->endpoint(), "slow~1");
+    RegisterAndTake(first, "slow", &late);
+  }
+  ASSERT_EQ(late.attempt, 1);
+  // Another agent measures the rest, and holds the second attempt of that job when the
+  // controller stops.
+  FakeAgent other(ctx_, dispatcher_->endpoint(), "other~1");
+  other.Send(Command::kReady, Encode(Ready("other")));
+  bool holds_it = false;
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (!holds_it && std::chrono::steady_clock::now() < until) {
+    other.Send(Command::kHeartbeat, EncodeEmpty());  // alive, as an agent says every beat
+    auto m = other.Receive(50ms);
+    if (!m || m->command != Command::kJob) continue;
+    auto job = DecodeJob(m->body);
+    ASSERT_TRUE(job.ok());
+    if (job->job_id == late.job_id) {
+      EXPECT_EQ(job->attempt, 2);
+      holds_it = true;
+    } else {
+      other.Send(Command::kResult, Encode(Done(*job)));
+    }
+  }
+  ASSERT_TRUE(holds_it) << "the job was never handed out again";
+  Stop();
+
+  // Restarted: the first agent comes back with what it measured on its attempt.
+  Start(/*heartbeat_ms=*/100);
+  FakeAgent back(ctx_, dispatcher_->endpoint(), "slow~2");
+  back.Send(Command::kReady, Encode(Ready("slow")));
+  auto welcome = back.Receive();
+  ASSERT_TRUE(welcome);
+  ASSERT_EQ(welcome->command, Command::kWelcome);
+  back.Send(Command::kResult, Encode(Done(late, /*energy=*/0.25)));
+  std::optional<Envelope> ack;
+  const auto ack_until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < ack_until) {
+    back.Send(Command::kHeartbeat, EncodeEmpty());
+    ack = back.Receive(50ms);
+    if (ack && ack->command == Command::kAck) break;
+  }
+  ASSERT_TRUE(ack && ack->command == Command::kAck);
+  EXPECT_EQ(DecodeAck(ack->body)->job_id, late.job_id);
+  EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1)
+      << "the late result was refused: " << dispatcher_->counters().results_refused.load();
+  EXPECT_EQ(dispatcher_->counters().results_refused.load(), 0);
+  Stop();
+  auto rows = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(rows.ok());
+  bool found = false;
+  for (const ExportRow& r : *rows) {
+    if (r.job_id != late.job_id) continue;
+    found = true;
+    EXPECT_EQ(r.attempt, 1);
+    EXPECT_EQ(r.device, "slow");
+    EXPECT_NEAR(r.m.energy_per_iter_j, 0.25, 1e-12);
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST_F(ForgeryTest, AReadyUnderAConnectedAgentsNameIsRefusedAndItsLeasesStay) {
   AddCampaign();
   Start(/*heartbeat_ms=*/1000);

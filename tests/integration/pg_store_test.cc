@@ -210,6 +210,7 @@ TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsPayloads) {
   testing::PgExec(uri_, "ALTER TABLE measurements DROP COLUMN quality_flags");
   testing::PgExec(uri_, "DROP TABLE models");
   testing::PgExec(uri_, "DROP TABLE external_measurements, imports, external_devices");
+  testing::PgExec(uri_, "DROP TABLE leases");  // version 5's
   testing::PgExec(uri_, "UPDATE wattfleet_schema SET version = 1");
   store = OpenOne();
   ASSERT_NE(store, nullptr);

@@ -136,6 +136,7 @@ TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsPayloads) {
   store_.reset();
   // As a version-4 file holds it: no quality_flags column.
   ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");
+  ExecRaw(path_, "DROP TABLE leases");  // version 6's
   ExecRaw(path_, "PRAGMA user_version = 4");
   Open();
   EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
@@ -146,6 +147,29 @@ TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsPayloads) {
   auto list = store_->ListCampaigns();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ((*list)[0].flagged, 2);
+}
+
+// Who holds each attempt is kept from the lease on; a dataset from before (version 5) gains
+// the holders of the leases open in it, so that their late results are recognised.
+TEST_F(StoreTest, LeaseHoldersAreKeptAndAVersionFiveDatasetGainsItsOpenOnes) {
+  Create(MakeTestPlan());
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store_->Requeue(1, 1, "lost").ok());
+  ASSERT_TRUE(store_->MarkLeased(1, 2, "agent-2", 1).ok());
+  ASSERT_EQ(Record(Done(1, 2)), RecordOutcome::kStored);
+  auto first = store_->LeaseHolder(1, 1);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->value_or(""), "agent-1");  // kept after its lease ended
+  EXPECT_EQ(store_->LeaseHolder(1, 2)->value_or(""), "agent-2");
+  EXPECT_FALSE(store_->LeaseHolder(1, 3)->has_value());  // never handed out
+
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-3", 1).ok());
+  store_.reset();
+  ExecRaw(path_, "DROP TABLE leases");
+  ExecRaw(path_, "PRAGMA user_version = 5");
+  Open();
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
+  EXPECT_EQ(store_->LeaseHolder(2, 1)->value_or(""), "agent-3");
 }
 
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
@@ -268,8 +292,9 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
     ExecRaw(path_, std::string("ALTER TABLE measurements DROP COLUMN ") + col);
   }
   ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // version 5's
-  // Version 3's and 4's tables did not exist either.
-  for (const char* table : {"external_measurements", "imports", "external_devices", "models"}) {
+  // Version 3's, 4's and 6's tables did not exist either.
+  for (const char* table :
+       {"external_measurements", "imports", "external_devices", "models", "leases"}) {
     ExecRaw(path_, std::string("DROP TABLE ") + table);
   }
   ExecRaw(path_, "PRAGMA user_version = 1");
@@ -303,6 +328,7 @@ TEST_F(StoreTest, VersionThreeFileGainsTheModelsTableKeepingItsRows) {
   // Back to version 3, as a file written before fitted estimators were stored.
   ExecRaw(path_, "DROP TABLE models");
   ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // version 5's
+  ExecRaw(path_, "DROP TABLE leases");                                    // version 6's
   ExecRaw(path_, "PRAGMA user_version = 3");
 
   Open();

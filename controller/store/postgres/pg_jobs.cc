@@ -59,7 +59,16 @@ Status MarkLeased(PGconn* c, int64_t job_id, int32_t attempt, const std::string&
                            "lease_deadline_ms = $3, updated_ms = $4 "
                            "WHERE id = $5 AND state = 'queued' AND attempts <= $1",
                            Params::Of(attempt, agent, lease_deadline_ms, now_ms, job_id)));
-  if (u.Affected() == 1) return tx.Commit();
+  if (u.Affected() == 1) {
+    // Who holds this attempt, kept after it ends: a late result is recognised after a restart.
+    WF_RETURN_IF_ERROR(Exec(c,
+                            "INSERT INTO leases(job_id, attempt, agent, leased_ms) "
+                            "VALUES($1, $2, $3, $4) ON CONFLICT (job_id, attempt) DO UPDATE "
+                            "SET agent = EXCLUDED.agent, leased_ms = EXCLUDED.leased_ms",
+                            Params::Of(job_id, attempt, agent, now_ms))
+                           .status());
+    return tx.Commit();
+  }
   WF_ASSIGN_OR_RETURN(const JobFacts job, ReadJob(c, job_id, /*lock=*/false));
   // AlreadyExists: another controller leased it first, or it ended; either way it is no longer
   // the caller's to hand out (the dispatcher drops it).

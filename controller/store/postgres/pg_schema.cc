@@ -493,6 +493,19 @@ constexpr const char* kSchemaV4[] = {
     "CREATE INDEX external_by_device_kind ON external_measurements(device, kind, name)",
 };
 
+// Version 5: who held each attempt of each job, as SQLite's version 6.
+constexpr const char* kSchemaV5[] = {
+    R"sql(CREATE TABLE leases(
+  job_id BIGINT NOT NULL REFERENCES jobs(id),
+  attempt INTEGER NOT NULL,
+  agent TEXT NOT NULL,
+  leased_ms BIGINT NOT NULL,
+  PRIMARY KEY (job_id, attempt)
+))sql",
+    "INSERT INTO leases(job_id, attempt, agent, leased_ms) SELECT id, attempts, agent, "
+    "updated_ms FROM jobs WHERE state = 'leased' AND agent IS NOT NULL",
+};
+
 struct Migration {
   int to_version;
   const char* const* statements;
@@ -507,6 +520,7 @@ constexpr Migration kMigrations[] = {
     {2, kSchemaV2, sizeof(kSchemaV2) / sizeof(kSchemaV2[0]), &FillQualityFlags},
     {3, kSchemaV3, sizeof(kSchemaV3) / sizeof(kSchemaV3[0])},
     {4, kSchemaV4, sizeof(kSchemaV4) / sizeof(kSchemaV4[0])},
+    {5, kSchemaV5, sizeof(kSchemaV5) / sizeof(kSchemaV5[0])},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

@@ -62,6 +62,14 @@ class PgStore final : public Store {
     WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
     return pg::Requeue(c, job_id, attempt, reason, Now());
   }
+  Result<std::optional<std::string>> LeaseHolder(int64_t job_id, int32_t attempt) override {
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    WF_ASSIGN_OR_RETURN(const pg::Rows r,
+                        pg::Exec(c, "SELECT agent FROM leases WHERE job_id = $1 AND attempt = $2",
+                                 pg::Params::Of(job_id, attempt)));
+    if (r.size() == 0) return std::optional<std::string>();
+    return std::optional<std::string>(r.Text(0, 0));
+  }
   Result<RecordOutcome> RecordResult(const JobResult& result, const std::string& agent) override {
     WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
     return pg::RecordResult(c, result, agent, Now());

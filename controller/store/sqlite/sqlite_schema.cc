@@ -390,6 +390,21 @@ Status FillQualityFlags(sqlite3* db) {
   return Status::OK();
 }
 
+// Version 6: who held each attempt of each job, written with the lease, so that a genuine
+// late result for an earlier attempt is recognised after a controller restart. The leases
+// open when the dataset is migrated are the first rows.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE leases(
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  attempt INTEGER NOT NULL,
+  agent TEXT NOT NULL,
+  leased_ms INTEGER NOT NULL,
+  PRIMARY KEY (job_id, attempt)
+) WITHOUT ROWID;
+INSERT INTO leases(job_id, attempt, agent, leased_ms)
+  SELECT id, attempts, agent, updated_ms FROM jobs WHERE state = 'leased' AND agent IS NOT NULL;
+)sql";
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -404,6 +419,7 @@ constexpr Migration kMigrations[] = {
     {3, kSchemaV3},
     {4, kSchemaV4},
     {5, kSchemaV5, &FillQualityFlags},
+    {6, kSchemaV6},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

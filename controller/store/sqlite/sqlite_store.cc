@@ -42,6 +42,7 @@ class SqliteStore final : public Store {
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                     int64_t lease_deadline_ms) override;
   Status Requeue(int64_t job_id, int32_t attempt, const std::string& reason) override;
+  Result<std::optional<std::string>> LeaseHolder(int64_t job_id, int32_t attempt) override;
   Result<RecordOutcome> RecordResult(const JobResult& result, const std::string& agent) override;
   Status RecordFailure(const JobResult& result, const std::string& agent,
                        std::optional<JobState> final_state) override;
@@ -214,18 +215,37 @@ Result<std::vector<ActiveJob>> SqliteStore::LoadActiveJobs() {
 
 Status SqliteStore::MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                                int64_t lease_deadline_ms) {
-  // One conditional statement is atomic on its own: the hot path needs no savepoint, and the
-  // state is read back only to explain a refusal.
+  // The lease and its holder's row go together (a savepoint inside a batch); the state is read
+  // back only to explain a refusal.
+  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
+  const int64_t now = Now();
   {
     WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'leased', attempts = ?, "
                                            "agent = ?, lease_deadline_ms = ?, updated_ms = ? "
                                            "WHERE id = ? AND state = 'queued' AND attempts <= ?"));
-    u.BindAll(attempt, agent, lease_deadline_ms, Now(), job_id, attempt);
+    u.BindAll(attempt, agent, lease_deadline_ms, now, job_id, attempt);
     WF_RETURN_IF_ERROR(u.Run());
   }
-  if (sqlite3_changes(db()) == 1) return Status::OK();
+  if (sqlite3_changes(db()) == 1) {
+    // An attempt requeued without being spent is leased again under its number: the last
+    // holder is the one that may answer.
+    WF_ASSIGN_OR_RETURN(Stmt ins, cache_.Get("INSERT OR REPLACE INTO leases(job_id, attempt, "
+                                             "agent, leased_ms) VALUES(?, ?, ?, ?)"));
+    ins.BindAll(job_id, attempt, agent, now);
+    WF_RETURN_IF_ERROR(ins.Run());
+    return tx.Commit();
+  }
   WF_ASSIGN_OR_RETURN(const JobFacts job, ReadJob(job_id));
   return LeaseRefused(job_id, attempt, job);
+}
+
+Result<std::optional<std::string>> SqliteStore::LeaseHolder(int64_t job_id, int32_t attempt) {
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT agent FROM leases WHERE job_id = ? AND "
+                                         "attempt = ?"));
+  q.BindAll(job_id, attempt);
+  WF_ASSIGN_OR_RETURN(const bool found, q.Step());
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(q.Text(0));
 }
 
 Status SqliteStore::Requeue(int64_t job_id, int32_t attempt, const std::string& reason) {

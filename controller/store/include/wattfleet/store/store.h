@@ -136,6 +136,9 @@ class Store {
   // forgets the job, which someone else now holds or which has ended. NotFound for an unknown
   // id.
   virtual Status Requeue(int64_t job_id, int32_t attempt, const std::string& reason) = 0;
+  // The agent attempt `attempt` of the job was leased to (kept after the lease ends);
+  // nullopt when that attempt was never handed out.
+  virtual Result<std::optional<std::string>> LeaseHolder(int64_t job_id, int32_t attempt) = 0;
 
   // Stores a DONE result once per job (idempotent on job + attempt, payload hash checked) and
   // marks the job done, in one transaction.
