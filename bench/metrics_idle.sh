@@ -63,5 +63,9 @@ done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
 echo "scrapes from another address: $ok/20 answered 200; time min $(echo "$sorted" | head -1) s," \
   "median $(echo "$sorted" | sed -n 10p) s, max $(echo "$sorted" | tail -1) s"
+# From the same address as the idle clients: refused while they hold its 16 connections,
+# answered once the idle timeout (5 s) has closed theirs.
+same=$(curl -s -o /dev/null --max-time 10 -w '%{http_code}' "http://127.0.0.1:$port/metrics" || true)
+echo "a scrape from the idle clients' own address, 6 s after they connected: ${same:-000}"
 echo "controller descriptors at the end: $(ls /proc/$serve/fd | wc -l)"
 kill "$idle" 2>/dev/null || true
