@@ -95,4 +95,21 @@ inline Plan ZeroWorkPlan(int jobs) {
   return plan;
 }
 
+// A simulated agent's DEALER, connected to `endpoint` and registered as `name`.
+inline zmq::socket_t ConnectSimulatedAgent(zmq::context_t& ctx, const std::string& endpoint,
+                                           const std::string& name, int prefetch) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::routing_id, name);
+  s.connect(endpoint);
+  ReadyMsg r;
+  r.name = name;
+  r.device_class = "cpu";
+  r.device = "cpu";
+  r.sensor = "simulated";
+  r.prefetch = prefetch;
+  SendFrames(s, Command::kReady, Encode(r));
+  return s;
+}
+
 }  // namespace wattfleet

@@ -75,17 +75,8 @@ DispatchFigures RunDispatch(int agents, int jobs, int prefetch, const std::strin
   std::vector<double> gaps;
   gaps.reserve(jobs);
   for (int i = 0; i < agents; ++i) {
-    socks.emplace_back(ctx, zmq::socket_type::dealer);
-    socks.back().set(zmq::sockopt::linger, 0);
-    socks.back().set(zmq::sockopt::routing_id, "bench-" + std::to_string(i));
-    socks.back().connect(dispatcher.endpoint());
-    ReadyMsg r;
-    r.name = "bench-" + std::to_string(i);
-    r.device_class = "cpu";
-    r.device = "cpu";
-    r.sensor = "simulated";
-    r.prefetch = prefetch;
-    SendFrames(socks.back(), Command::kReady, Encode(r));
+    socks.push_back(
+        ConnectSimulatedAgent(ctx, dispatcher.endpoint(), "bench-" + std::to_string(i), prefetch));
   }
   int64_t done = 0;
   Clock::time_point start;

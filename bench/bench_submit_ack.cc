@@ -85,17 +85,7 @@ Latencies Run(const std::string& dir, int classes, int widths, double pause_ms,
   std::thread loop([&] { (void)dispatcher.Run(); });
 
   zmq::context_t ctx(1);
-  zmq::socket_t agent(ctx, zmq::socket_type::dealer);
-  agent.set(zmq::sockopt::linger, 0);
-  agent.set(zmq::sockopt::routing_id, "bench-agent");
-  agent.connect(dispatcher.endpoint());
-  ReadyMsg ready;
-  ready.name = "bench-agent";
-  ready.device_class = "cpu";
-  ready.device = "cpu";
-  ready.sensor = "simulated";
-  ready.prefetch = 2;
-  SendFrames(agent, Command::kReady, Encode(ready));
+  zmq::socket_t agent = ConnectSimulatedAgent(ctx, dispatcher.endpoint(), "bench-agent", 2);
 
   zmq::socket_t admin(ctx, zmq::socket_type::req);
   admin.set(zmq::sockopt::linger, 0);

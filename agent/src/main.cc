@@ -25,6 +25,7 @@
 #include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/peer_text.h"
+#include "wattfleet/common/private_folder.h"
 #include "wattfleet/common/sensor_character_json.h"
 
 namespace {
@@ -35,14 +36,16 @@ extern "C" void OnStopSignal(int) {
   if (wattfleet::Agent* a = g_agent.load()) a->RequestStop();
 }
 
-std::string DefaultSpool(const std::string& name) {
+wattfleet::Result<std::string> DefaultSpool(const std::string& name) {
   const char* state = std::getenv("XDG_STATE_HOME");
   const char* home = std::getenv("HOME");
   if (state && *state) return std::string(state) + "/wattfleet/" + name + "/spool";
   if (home && *home) return std::string(home) + "/.local/state/wattfleet/" + name + "/spool";
-  // No home: a folder of this user's own in /tmp, whose name another user cannot take
-  // without the spool refusing it (Spool::Open checks its owner and mode).
-  return "/tmp/wattfleet-" + std::to_string(::geteuid()) + "/" + name + "/spool";
+  // No home: a folder of this user's own in /tmp. Another user may have made one of that
+  // name first, to swap what is below it: then it is refused, not used.
+  const std::string mine = "/tmp/wattfleet-" + std::to_string(::geteuid());
+  WF_RETURN_IF_ERROR(wattfleet::MakePrivateFolder(mine, "the default spool"));
+  return mine + "/" + name + "/spool";
 }
 
 std::string SelfExe() {
@@ -283,7 +286,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (device_class.empty()) device_class = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
-  if (spool_dir.empty()) spool_dir = DefaultSpool(name);
+  if (spool_dir.empty()) {
+    auto spool = DefaultSpool(name);
+    if (!spool.ok()) {
+      std::cerr << spool.status().message() << " (or give --spool)\n";
+      return 2;
+    }
+    spool_dir = std::move(spool).value();
+  }
 
   if (!cpus.empty()) {
     // Pinned agents do not migrate between cores mid-window, nor share one with each other.

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "wattfleet/common/bounded_file.h"
+#include "wattfleet/common/unique_fd.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -44,37 +45,6 @@ constexpr size_t kTagBytes = crypto_auth_hmacsha256_BYTES;
 constexpr size_t kKeyBytes = crypto_auth_hmacsha256_KEYBYTES;
 // A record is one protocol body with its magic and tag; anything larger is not one.
 constexpr size_t kMaxRecordBytes = kMaxBodyBytes + 64;
-
-// Owns a file descriptor; closes it on destruction unless Close() already did (and reported
-// the error, which matters after writes: close can report a deferred write failure).
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Close() {
-    int rc = fd_ >= 0 ? ::close(fd_) : 0;
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 // Closes a DIR* stream on scope exit.
 struct DirCloser {

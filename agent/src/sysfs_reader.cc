@@ -9,27 +9,10 @@
 #include <cstring>
 
 #include "wattfleet/common/text.h"
+#include "wattfleet/common/unique_fd.h"
 
 namespace wattfleet {
 namespace sysfs {
-namespace {
-
-// Closes a file descriptor on every path out of ReadFile.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 Status ErrnoToStatus(int err, const std::string& path, const std::string& what) {
   const std::string reason = std::strerror(err);
@@ -53,7 +36,7 @@ Status ErrnoToStatus(int err, const std::string& path, const std::string& what) 
 
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoToStatus(errno, path, "open");
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return ErrnoToStatus(errno, path, "stat");

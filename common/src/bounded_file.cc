@@ -9,25 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "wattfleet/common/unique_fd.h"
+
 namespace wattfleet {
-namespace {
-
-// Closes the descriptor on every path out.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-}  // namespace
 
 Result<std::string> ReadBoundedFile(const std::string& path, const std::string& what,
                                     const FileBounds& bounds) {
@@ -35,7 +19,7 @@ Result<std::string> ReadBoundedFile(const std::string& path, const std::string& 
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
   int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC;
   if (!bounds.follow_links) flags |= O_NOFOLLOW;
-  Fd fd(::open(path.c_str(), flags));
+  UniqueFd fd(::open(path.c_str(), flags));
   if (fd.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return Status::NotFound(named + ": no such file");

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
                       "directory of enrolled agents' public keys (NAME.key), with --curve-secret");
   c_serve->add_option("--max-campaign-jobs", serve.max_campaign_jobs,
                       "the most jobs one submitted campaign may plan")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000000}))->capture_default_str();
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->capture_default_str();
   c_serve->add_option("--metrics", serve.metrics, "Prometheus metrics (GET /metrics) on PORT (loopback) or HOST:PORT");
 
   EmbeddedOptions run;
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   c_run->add_option("--log-dir", run.log_dir, "agents' logs and spools (default: next to the db)");
   c_run->add_option("--max-campaign-jobs", run.max_campaign_jobs,
                     "the most jobs the campaign may plan")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000000}))->capture_default_str();
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->capture_default_str();
   c_run->add_flag("--mkdir", run.make_dirs,
                   "create the folders of --db, --out and --log-dir when missing");
   c_run->add_flag("--fresh", run.fresh,

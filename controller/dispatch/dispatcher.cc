@@ -61,6 +61,13 @@ Status Dispatcher::Start() {
   WF_RETURN_IF_ERROR(CheckTcpPort("--bind", options_.bind));
   if (!options_.admin.empty()) WF_RETURN_IF_ERROR(CheckTcpPort("--admin", options_.admin));
   const bool tcp_admin = options_.admin.rfind("tcp://", 0) == 0;
+  // Only doors with a lock: ipc:// (the folder's permissions), tcp:// (CURVE, below), and
+  // inproc:// (this process). Other transports (ws://, tipc://, ...) have neither.
+  if (!options_.admin.empty() && !tcp_admin && !IsIpcEndpoint(options_.admin) &&
+      options_.admin.rfind("inproc://", 0) != 0) {
+    return Status::InvalidArgument("--admin " + options_.admin + ": the admin socket is ipc:// "
+                                   "(a private folder) or tcp:// (with CURVE)");
+  }
   if (!options_.admin_keys_dir.empty() && !curve) {
     return Status::InvalidArgument("--admin-keys needs CURVE (--curve-secret and --agents-dir)");
   }
@@ -139,7 +146,7 @@ Status Dispatcher::Start() {
   return LoadJobs();
 }
 
-Status Dispatcher::LoadJobs(std::optional<int64_t> campaign) {
+Status Dispatcher::LoadJobs() {
   WF_ASSIGN_OR_RETURN(std::vector<ActiveJob> active, store_.LoadActiveJobs());
   const double now = clock_.NowSeconds();
   const int64_t now_ms = clock_.UnixMillis();
@@ -148,7 +155,6 @@ Status Dispatcher::LoadJobs(std::optional<int64_t> campaign) {
     const int64_t id = a.spec.job_id;
     if (jobs_.count(id)) continue;
     if (options_.only_campaign != 0 && a.spec.campaign_id != options_.only_campaign) continue;
-    if (campaign && a.spec.campaign_id != *campaign) continue;
     JobEntry e;
     e.job = std::move(a);
     if (e.job.state == JobState::kLeased) {

@@ -8,22 +8,17 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "wattfleet/common/private_folder.h"
+
 namespace wattfleet {
 namespace {
 
 constexpr const char* kIpc = "ipc://";
-
-std::string Mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
 
 // Whether a process accepts connections on the Unix socket at `path`.
 bool Listening(const std::string& path) {
@@ -42,47 +37,49 @@ bool Listening(const std::string& path) {
 bool IsIpcEndpoint(const std::string& endpoint) { return endpoint.rfind(kIpc, 0) == 0; }
 
 std::string PrivateRuntimeFolder() {
+  // $XDG_RUNTIME_DIR only when it is this user's own: after `su` or `sudo -E` it may name
+  // another user's.
   const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  if (runtime != nullptr && runtime[0] == '/') return std::string(runtime) + "/wattfleet";
+  if (runtime != nullptr && runtime[0] == '/' &&
+      CheckPrivateFolder(runtime, "XDG_RUNTIME_DIR").ok()) {
+    return std::string(runtime) + "/wattfleet";
+  }
   return "/tmp/wattfleet-" + std::to_string(::geteuid());
 }
 
 std::string DefaultAdminEndpoint() { return kIpc + PrivateRuntimeFolder() + "/admin"; }
 
-Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint) {
-  if (!IsIpcEndpoint(endpoint)) return Status::OK();
-  const std::string path = endpoint.substr(std::strlen(kIpc));
-  const std::string where = flag + " " + endpoint;
-  if (path.empty() || path[0] != '/' || path == "*") {
+namespace {
+
+// The socket's path, and its folder, of an ipc:// endpoint; InvalidArgument for one that is
+// not an absolute path short enough for a Unix socket.
+Status SplitIpc(const std::string& where, const std::string& endpoint, std::string* path,
+                std::string* folder) {
+  *path = endpoint.substr(std::strlen(kIpc));
+  if (path->empty() || (*path)[0] != '/') {
     return Status::InvalidArgument(where + ": an ipc:// endpoint here is an absolute path "
                                    "(ipc:///folder/name)");
   }
-  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+  if (path->size() >= sizeof(sockaddr_un::sun_path)) {
     return Status::InvalidArgument(where + ": the path is longer than a Unix socket's " +
                                    std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
                                    " bytes; choose a shorter one");
   }
-  const std::string folder = path.substr(0, path.rfind('/'));
-  if (!folder.empty() && ::mkdir(folder.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status::InvalidArgument(where + ": cannot create " + folder + ": " +
-                                   std::strerror(errno));
-  }
-  struct stat st {};
-  const std::string checked = folder.empty() ? "/" : folder;
-  if (::lstat(checked.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status::InvalidArgument(where + ": " + checked + " is not a folder");
-  }
+  *folder = path->substr(0, path->rfind('/'));
+  if (folder->empty()) *folder = "/";
+  return Status::OK();
+}
+
+}  // namespace
+
+Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint) {
+  if (!IsIpcEndpoint(endpoint)) return Status::OK();
+  const std::string where = flag + " " + endpoint;
+  std::string path, folder;
+  WF_RETURN_IF_ERROR(SplitIpc(where, endpoint, &path, &folder));
   // The folder is the lock on the door: another user's, or one others may enter, is not.
-  if (st.st_uid != ::geteuid()) {
-    return Status::InvalidArgument(where + ": " + checked + " belongs to user " +
-                                   std::to_string(st.st_uid) + ", not to this user (" +
-                                   std::to_string(::geteuid()) + ")");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return Status::InvalidArgument(where + ": other users may enter " + checked + " (mode " +
-                                   Mode(st.st_mode) + "); use a folder of mode 0700 (chmod 700 " +
-                                   checked + ")");
-  }
+  WF_RETURN_IF_ERROR(MakePrivateFolder(folder, where));
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return Status::InvalidArgument(where + ": " + path + " exists and is not a socket");
@@ -96,10 +93,24 @@ Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint) {
   return Status::OK();
 }
 
+Status CheckPrivateIpc(const std::string& flag, const std::string& endpoint) {
+  if (!IsIpcEndpoint(endpoint)) return Status::OK();
+  const std::string where = flag + " " + endpoint;
+  std::string path, folder;
+  WF_RETURN_IF_ERROR(SplitIpc(where, endpoint, &path, &folder));
+  Status s = CheckPrivateFolder(folder, where, /*root_ok=*/true);
+  if (s.code() == StatusCode::kNotFound) {
+    return Status::Unavailable("no controller's admin socket at " + endpoint +
+                               " (is `wattfleet serve` running, as this user, with that "
+                               "--admin?)");
+  }
+  return s;
+}
+
 Result<PrivateFolder> PrivateFolder::Make(const std::string& prefix) {
   const std::string runtime = PrivateRuntimeFolder();
   // Checks (and makes) the runtime folder as an ipc:// endpoint's folder would be.
-  WF_RETURN_IF_ERROR(PreparePrivateIpc("private folder", kIpc + runtime + "/.check"));
+  WF_RETURN_IF_ERROR(MakePrivateFolder(runtime, "private folder"));
   std::string templ = runtime + "/" + prefix + "-XXXXXX";
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');

@@ -171,9 +171,10 @@ void ZapHandler::Loop() {
                        admin ? "administrator" : "agent", address, key, d.reason, more);
         } else {
           // Not the agent's fault: every agent is refused until the directory is fixed.
-          spdlog::error("controller: refused agent at {} with key {}: cannot read the agents "
+          spdlog::error("controller: refused {} at {} with key {}: cannot read the {} "
                         "allowlist: {}{}",
-                        address, key, detail, more);
+                        admin ? "administrator" : "agent", address, key,
+                        admin ? "administrators'" : "agents'", detail, more);
         }
         log.last_logged = now;
         log.suppressed = 0;

@@ -6,7 +6,41 @@
 
 namespace wattfleet {
 
+namespace {
+
+// What one file may hold: a cell of megabytes is no name or number, and a file of commas
+// would be hundreds of millions of empty cells.
+class Bounds {
+ public:
+  explicit Bounds(const std::string& path) : path_(path) {}
+  Status Cell(const std::string& cell, const CsvRecord& rec) const {
+    if (cell.size() <= kMaxCsvCellBytes) return Status::OK();
+    return Status::InvalidArgument(path_ + ":" + std::to_string(rec.line) + ": column " +
+                                   std::to_string(rec.cells.size() + 1) + ": a cell of more "
+                                   "than " + std::to_string(kMaxCsvCellBytes) + " bytes");
+  }
+  // After a cell is added to `rec`.
+  Status Record(const CsvRecord& rec) {
+    if (rec.cells.size() > kMaxCsvColumns) {
+      return Status::InvalidArgument(path_ + ":" + std::to_string(rec.line) + ": more than " +
+                                     std::to_string(kMaxCsvColumns) + " columns");
+    }
+    if (++cells_ > kMaxCsvCells) {
+      return Status::InvalidArgument(path_ + ":" + std::to_string(rec.line) + ": more than " +
+                                     std::to_string(kMaxCsvCells) + " cells in the file");
+    }
+    return Status::OK();
+  }
+
+ private:
+  const std::string& path_;
+  size_t cells_ = 0;
+};
+
+}  // namespace
+
 Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::string& path) {
+  Bounds bounds(path);
   std::vector<CsvRecord> out;
   CsvRecord rec;
   std::string cell;
@@ -25,12 +59,6 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
       return Status::InvalidArgument(path + ":" + std::to_string(line) +
                                      ": control character " + hex + " in the CSV");
     }
-    // A name or a number is short; a cell of megabytes is not data to store.
-    if (cell.size() >= kMaxCsvCellBytes) {
-      return Status::InvalidArgument(path + ":" + std::to_string(rec.line) + ": column " +
-                                     std::to_string(rec.cells.size() + 1) + ": a cell of more "
-                                     "than " + std::to_string(kMaxCsvCellBytes) + " bytes");
-    }
     if (quoted) {
       if (c == '"') {
         if (i + 1 < text.size() && text[i + 1] == '"') {
@@ -43,6 +71,7 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
         if (c == '\n') ++line;
         cell += c;
       }
+      WF_RETURN_IF_ERROR(bounds.Cell(cell, rec));
       continue;
     }
     if (c == '"' && cell.empty()) {
@@ -52,10 +81,12 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
       rec.cells.push_back(std::move(cell));
       cell.clear();
       any = true;
+      WF_RETURN_IF_ERROR(bounds.Record(rec));
     } else if (c == '\n' || c == '\r') {
       if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
       if (any || !cell.empty()) {
         rec.cells.push_back(std::move(cell));
+        WF_RETURN_IF_ERROR(bounds.Record(rec));
         out.push_back(std::move(rec));
       }
       cell.clear();
@@ -65,6 +96,7 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
     } else {
       cell += c;
       any = true;
+      WF_RETURN_IF_ERROR(bounds.Cell(cell, rec));
     }
   }
   if (quoted) {
@@ -73,6 +105,7 @@ Result<std::vector<CsvRecord>> ParseCsv(const std::string& text, const std::stri
   }
   if (any || !cell.empty()) {
     rec.cells.push_back(std::move(cell));
+    WF_RETURN_IF_ERROR(bounds.Record(rec));
     out.push_back(std::move(rec));
   }
   return out;

@@ -103,24 +103,87 @@ int64_t LeaseMs(const JobSpec& job) {
 
 namespace {
 
-// The jobs the campaign would plan, counted before they are built: each holds a graph, so a
-// campaign of millions would take gigabytes to build and minutes to store.
-Status CheckJobCount(const Campaign& campaign, size_t classes, int64_t layer_jobs,
-                     int64_t probes, const PlanLimits& limits) {
-  const int64_t models =
-      campaign.plan.whole_models ? static_cast<int64_t>(campaign.architectures.size()) : 0;
-  const int64_t batches = static_cast<int64_t>(campaign.Batches().size());
-  const int64_t per = layer_jobs + probes + models;
-  const int64_t jobs = static_cast<int64_t>(classes) * batches * per;
-  if (jobs <= limits.max_jobs) return Status::OK();
-  return Status::InvalidArgument(
-      "campaign '" + campaign.name + "' would plan " + std::to_string(jobs) + " jobs (" +
-      std::to_string(classes) + (classes == 1 ? " device class" : " device classes") + " x " +
-      std::to_string(batches) + (batches == 1 ? " batch" : " batches") + " x (" +
-      Count(layer_jobs, "layer") + " + " + Count(probes, "probe") + " + " +
-      Count(models, "model") + ")), more than the " + std::to_string(limits.max_jobs) +
-      " this controller allows (its operator sets --max-campaign-jobs); split it into smaller "
-      "campaigns");
+// What the campaign would plan, counted before a job is built. Each job holds its graph (a
+// whole architecture for a model or probe job), so both the jobs and the nodes of their
+// graphs are bounded: millions of either would take gigabytes to build and minutes to store.
+struct PlannedCounts {
+  int64_t classes = 0, batches = 0;
+  int64_t layer_jobs = 0, probes = 0, models = 0;
+  int64_t nodes_per_batch = 0;  // graph nodes of one class's jobs at one batch
+  int64_t jobs() const { return classes * batches * (layer_jobs + probes + models); }
+  int64_t nodes() const { return classes * batches * nodes_per_batch; }
+};
+
+Status CheckCounts(const Campaign& campaign, const PlannedCounts& n, const PlanLimits& limits,
+                   int64_t active_max) {
+  const std::string product =
+      std::to_string(n.classes) + (n.classes == 1 ? " device class" : " device classes") +
+      " x " + std::to_string(n.batches) + (n.batches == 1 ? " batch" : " batches");
+  const std::string how = " this controller allows (its operator sets --max-campaign-jobs); "
+                          "split it into smaller campaigns";
+  if (n.jobs() + active_max > limits.max_jobs) {
+    return Status::InvalidArgument(
+        "campaign '" + campaign.name + "' would plan " + std::to_string(n.jobs()) + " jobs (" +
+        product + " x (" + Count(n.layer_jobs, "layer") + " + " + Count(n.probes, "probe") +
+        " + " + Count(n.models, "model") + "))" +
+        (active_max > 0 ? " and up to " + std::to_string(active_max) + " active probes" : "") +
+        ", more than the " + std::to_string(limits.max_jobs) + how);
+  }
+  const int64_t max_nodes = limits.max_jobs * kGraphNodesPerJob;
+  if (n.nodes() > max_nodes) {
+    return Status::InvalidArgument(
+        "campaign '" + campaign.name + "' would plan jobs of " + std::to_string(n.nodes()) +
+        " graph nodes in all (" + product + " x " + std::to_string(n.nodes_per_batch) +
+        "), more than the " + std::to_string(max_nodes) + how);
+  }
+  return Status::OK();
+}
+
+int64_t Nodes(const std::vector<Architecture>& archs) {
+  int64_t n = 0;
+  for (const Architecture& a : archs) n += static_cast<int64_t>(a.nodes.size());
+  return n;
+}
+
+// Per class and batch: its layer jobs, then its whole-model jobs (a class's queue measures
+// the building blocks before the calibration runs that are compared against their sum).
+void AddJobs(const Campaign& campaign, const std::vector<std::string>& classes,
+             const std::vector<size_t>& layer_of_node, const std::vector<Architecture>& probes,
+             Plan* plan) {
+  for (const std::string& cls : classes) {
+    for (const int64_t batch : campaign.Batches()) {
+      auto add_layer_job = [&](const PlannedLayer& layer) {
+        JobSpec job = BaseJob(campaign, JobKind::kLayer, cls, batch);
+        job.subject = layer.key;
+        job.graph = SingleLayerGraph(layer.key, layer.spec);
+        job.lease_ms = LeaseMs(job);
+        plan->jobs.push_back(std::move(job));
+      };
+      if (!campaign.plan.layers) {
+        // Whole models only: the layers are still analysed (plan.layers), not measured.
+      } else if (campaign.plan.distinct_layers) {
+        for (const PlannedLayer& layer : plan->layers) add_layer_job(layer);
+      } else {
+        for (size_t idx : layer_of_node) add_layer_job(plan->layers[idx]);
+      }
+      for (const Architecture& probe : probes) {
+        JobSpec job = BaseJob(campaign, JobKind::kProbe, cls, batch);
+        job.subject = probe.name;
+        job.graph = probe;
+        job.lease_ms = LeaseMs(job);
+        plan->jobs.push_back(std::move(job));
+      }
+      if (campaign.plan.whole_models) {
+        for (const Architecture& arch : campaign.architectures) {
+          JobSpec job = BaseJob(campaign, JobKind::kModel, cls, batch);
+          job.subject = arch.name;
+          job.graph = arch;
+          job.lease_ms = LeaseMs(job);
+          plan->jobs.push_back(std::move(job));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -199,49 +262,20 @@ Result<Plan> MakePlan(const Campaign& campaign, const PlanLimits& limits) {
     }
   }
 
-  const int64_t layer_jobs =
-      !campaign.plan.layers ? 0
-      : campaign.plan.distinct_layers ? static_cast<int64_t>(plan.layers.size())
-                                      : static_cast<int64_t>(layer_of_node.size());
-  WF_RETURN_IF_ERROR(CheckJobCount(campaign, classes.size(), layer_jobs,
-                                   static_cast<int64_t>(probes.size()), limits));
-
-  // Per class and batch: its layer jobs, then its whole-model jobs (a class's queue measures
-  // the building blocks before the calibration runs that are compared against their sum).
-  for (const std::string& cls : classes) {
-    for (const int64_t batch : campaign.Batches()) {
-      auto add_layer_job = [&](const PlannedLayer& layer) {
-        JobSpec job = BaseJob(campaign, JobKind::kLayer, cls, batch);
-        job.subject = layer.key;
-        job.graph = SingleLayerGraph(layer.key, layer.spec);
-        job.lease_ms = LeaseMs(job);
-        plan.jobs.push_back(std::move(job));
-      };
-      if (!campaign.plan.layers) {
-        // Whole models only: the layers are still analysed (plan.layers), not measured.
-      } else if (campaign.plan.distinct_layers) {
-        for (const PlannedLayer& layer : plan.layers) add_layer_job(layer);
-      } else {
-        for (size_t idx : layer_of_node) add_layer_job(plan.layers[idx]);
-      }
-      for (const Architecture& probe : probes) {
-        JobSpec job = BaseJob(campaign, JobKind::kProbe, cls, batch);
-        job.subject = probe.name;
-        job.graph = probe;
-        job.lease_ms = LeaseMs(job);
-        plan.jobs.push_back(std::move(job));
-      }
-      if (campaign.plan.whole_models) {
-        for (const Architecture& arch : campaign.architectures) {
-          JobSpec job = BaseJob(campaign, JobKind::kModel, cls, batch);
-          job.subject = arch.name;
-          job.graph = arch;
-          job.lease_ms = LeaseMs(job);
-          plan.jobs.push_back(std::move(job));
-        }
-      }
-    }
-  }
+  PlannedCounts counts;
+  counts.classes = static_cast<int64_t>(classes.size());
+  counts.batches = static_cast<int64_t>(campaign.Batches().size());
+  counts.layer_jobs = !campaign.plan.layers ? 0
+                      : campaign.plan.distinct_layers
+                          ? static_cast<int64_t>(plan.layers.size())
+                          : static_cast<int64_t>(layer_of_node.size());
+  counts.probes = static_cast<int64_t>(probes.size());
+  counts.models =
+      campaign.plan.whole_models ? static_cast<int64_t>(campaign.architectures.size()) : 0;
+  counts.nodes_per_batch = counts.layer_jobs + Nodes(probes) +
+                           (campaign.plan.whole_models ? Nodes(campaign.architectures) : 0);
+  WF_RETURN_IF_ERROR(CheckCounts(campaign, counts, limits, plan.ActiveProbeJobsMax()));
+  AddJobs(campaign, classes, layer_of_node, probes, &plan);
 
   for (const JobSpec& job : plan.jobs) {
     plan.estimated_device_seconds += EstimateJobSeconds(job.settings);

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "wattfleet/common/unique_fd.h"
+
 namespace wattfleet {
 
 namespace {
@@ -153,25 +155,9 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return Status::OK();
 }
 
-// Closes a descriptor once; Close() reports the error that a destructor would have to drop.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int Close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
-
 // Writes and syncs `data` into `tmp`, then renames it over `path`.
 Status WriteAndRename(const std::string& data, const std::string& tmp, const std::string& path) {
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0)
     return Status::IOError("cannot create " + tmp + " (for " + path + "): " +
                            std::strerror(errno));

@@ -149,6 +149,22 @@ TEST_F(ForeignFilesTest, AnotherApplicationsWalIsNeitherCheckpointedNorDeleted) 
   EXPECT_TRUE(Slurp(db + "-wal") == wal);
 }
 
+// A WAL database closed cleanly has no -wal or -shm; opening it makes SQLite create both.
+// They are removed again when the file turns out to be someone else's (the listing check).
+TEST_F(ForeignFilesTest, ProbingAClosedWalDatabaseLeavesNoFilesBesideIt) {
+  const std::string db = tmp_.File("closed.sqlite");
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "PRAGMA journal_mode = WAL; CREATE TABLE notes(text);"
+                            "INSERT INTO notes VALUES('kept');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(h);
+  ASSERT_FALSE(Exists(db + "-wal"));
+  ASSERT_FALSE(Exists(db + "-shm"));
+  ExpectRefusedEverywhere(db, "not a wattfleet dataset");
+}
+
 TEST_F(ForeignFilesTest, AFileThatIsNotSqliteIsLeftAlone) {
   const std::string db = tmp_.File("thesis.txt");
   {

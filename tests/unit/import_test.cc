@@ -302,6 +302,15 @@ TEST(ImportCsvTest, HugeCellsAndFilesThatAreNotFilesAreRefused) {
   EXPECT_NE(msg.find("ops.csv:3: column 1: a cell of more than 65536 bytes"), std::string::npos)
       << msg.substr(0, 300);
 
+  // A cell of exactly the bound is fine; a row of too many columns is not.
+  dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu,note\nmatmul,2e9,4,0.001,2,a," +
+                           std::string(65536, 'n') + "\n");
+  auto fits = LoadImport(dir.Write("map.yaml", kMapping));
+  EXPECT_TRUE(fits.ok()) << fits.status().message().substr(0, 300);
+  dir.Write("ops.csv", "op,flops,ms,kwh,reps,gpu\nmatmul" + std::string(5000, ',') + "\n");
+  msg = LoadError(dir, kMapping);
+  EXPECT_NE(msg.find("ops.csv:2: more than 4096 columns"), std::string::npos) << msg;
+
   // /dev/zero as the CSV would be read forever; a FIFO would wait for a writer.
   const std::string fifo = dir.path() + "/fifo.csv";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);

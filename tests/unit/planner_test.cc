@@ -211,6 +211,18 @@ TEST(PlannerTest, ACampaignPastTheJobLimitIsRefusedNamingTheProduct) {
   EXPECT_EQ(fits->jobs.size(), 36u);
   // The default bound is the one operators read in the docs.
   EXPECT_EQ(PlanLimits{}.max_jobs, kDefaultMaxCampaignJobs);
+
+  // Few jobs, but each model job holds its whole graph: a network of 2 000 identical layers
+  // is one layer job and one model job of 2 000 nodes, past 20 nodes per job allowed.
+  Campaign deep = TwoArchitectures();
+  deep.architectures = {Build("deep", std::vector<LayerDecl>(2000, Relu()))};
+  Result<Plan> nodes = MakePlan(deep, PlanLimits{50});
+  ASSERT_FALSE(nodes.ok());
+  EXPECT_NE(nodes.status().message().find("would plan jobs of 2001 graph nodes in all (1 device "
+                                          "class x 1 batch x 2001), more than the 1000"),
+            std::string::npos)
+      << nodes.status().message();
+  EXPECT_TRUE(MakePlan(deep, PlanLimits{101}).ok());
 }
 
 TEST(PlannerTest, LayersAllDisablesDedup) {

@@ -140,6 +140,7 @@ class SqliteImportTable final : public ImportTable {
 
 Result<std::unique_ptr<ImportTable>> OpenSqliteImportTable(const std::string& path) {
   WF_RETURN_IF_ERROR(sqlite::RequireParentFolder(path));
+  sqlite::SidecarGuard sidecars(path);  // before the connection: outlives it
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
@@ -150,6 +151,7 @@ Result<std::unique_ptr<ImportTable>> OpenSqliteImportTable(const std::string& pa
   sqlite3_busy_timeout(db.get(), 5000);
   // Before the pragmas, which write: an import may start a dataset, never take over a file.
   WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, /*empty_ok=*/true));
+  sidecars.Keep();
   const Status s = [&]() -> Status {
     WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA journal_mode = WAL"));
     WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA synchronous = NORMAL"));

@@ -51,12 +51,14 @@ Result<DbPtr> OpenDatasetReadOnly(const std::string& path) {
   if (::access(path.c_str(), R_OK) != 0) {
     return Status::InvalidArgument("--db " + path + ": no such dataset");
   }
+  SidecarGuard sidecars(path);  // before the connection: outlives it
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
   DbPtr db(raw);
   if (rc != SQLITE_OK) return Error(db.get(), rc, "open " + path);
   sqlite3_busy_timeout(db.get(), 5000);
   WF_RETURN_IF_ERROR(CheckOwnership(db.get(), "--db " + path, /*empty_ok=*/false));
+  sidecars.Keep();
   return db;
 }
 
@@ -499,14 +501,23 @@ Status CheckMark(sqlite3* db, const std::string& path, bool empty_ok) {
 
 Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
   // Closing the last connection to a WAL database checkpoints it and deletes its -wal file:
-  // a rewrite of someone else's file. Held off until the file is known to be a dataset, and
-  // for good on a read-only connection, which promises to change nothing.
+  // a rewrite of someone else's file. Held off until the file is known to be a dataset.
   sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   WF_RETURN_IF_ERROR(CheckMark(db, path, empty_ok));
-  if (sqlite3_db_readonly(db, "main") == 0) {
-    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
-  }
+  sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, nullptr);
   return Status::OK();
+}
+
+SidecarGuard::SidecarGuard(std::string path) : path_(std::move(path)) {
+  struct stat st {};
+  had_wal_ = ::lstat((path_ + "-wal").c_str(), &st) == 0;
+  had_shm_ = ::lstat((path_ + "-shm").c_str(), &st) == 0;
+}
+
+SidecarGuard::~SidecarGuard() {
+  if (keep_) return;
+  if (!had_wal_) ::unlink((path_ + "-wal").c_str());
+  if (!had_shm_) ::unlink((path_ + "-shm").c_str());
 }
 
 Status RequireParentFolder(const std::string& path) {

@@ -505,6 +505,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   // A new dataset goes into a folder that exists: a typo in it is the user's to fix, not a
   // folder to create (SQLite would only say "unable to open database file").
   if (options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireParentFolder(path));
+  sqlite::SidecarGuard sidecars(path);  // before the connection: outlives it
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &raw,
@@ -521,6 +522,7 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   sqlite3_busy_timeout(db.get(), 5000);
   // Checked before the pragmas below, which write to the file.
   WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, options.create_if_missing));
+  sidecars.Keep();
   if (!options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireSchema(db.get(), path));
   // WAL: readers (status, export) never block the dispatcher's writes. NORMAL is durable
   // across process crashes in WAL mode; only an OS crash may lose the last commits.

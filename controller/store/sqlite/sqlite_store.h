@@ -206,6 +206,23 @@ inline constexpr int32_t kApplicationId = 0x57464c54;
 // user's input, and it is left as it was.
 Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok);
 
+// Opening a WAL database that was closed cleanly makes SQLite create its -wal and -shm
+// files. Made before the open and destroyed after the connection closes, this removes the
+// ones the open created, unless Keep() said the file is a dataset: another application's
+// folder is left as it was.
+class SidecarGuard {
+ public:
+  explicit SidecarGuard(std::string path);
+  ~SidecarGuard();
+  SidecarGuard(const SidecarGuard&) = delete;
+  SidecarGuard& operator=(const SidecarGuard&) = delete;
+  void Keep() { keep_ = true; }
+
+ private:
+  std::string path_;
+  bool had_wal_ = false, had_shm_ = false, keep_ = false;
+};
+
 // InvalidArgument naming `path` when the folder it would be created in does not exist.
 Status RequireParentFolder(const std::string& path);
 

@@ -133,10 +133,10 @@ class Dispatcher {
     std::map<int32_t, std::string> holders;
   };
 
-  // The store's queued and leased jobs not yet in memory; `campaign`: only that campaign's (a
-  // submit loads its own campaign, not the campaigns other controllers sharing the store were
-  // given since this one started).
-  Status LoadJobs(std::optional<int64_t> campaign = std::nullopt);
+  // The store's queued and leased jobs not yet in memory (at start, and when a job source asks
+  // for them). A submit queues its own campaign from memory (QueueNewCampaign), not the
+  // campaigns other controllers sharing the store were given since this one started.
+  Status LoadJobs();
   // `user`: the name the peer's CURVE key is enrolled under (empty without CURVE).
   void HandleAgentMessage(const std::string& identity, const std::string& user,
                           const Envelope& env);

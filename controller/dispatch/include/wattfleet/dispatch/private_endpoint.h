@@ -9,8 +9,8 @@
 
 namespace wattfleet {
 
-// This user's folder for such sockets: $XDG_RUNTIME_DIR/wattfleet when set (systemd makes
-// it 0700 and per user), /tmp/wattfleet-UID otherwise.
+// This user's folder for such sockets: $XDG_RUNTIME_DIR/wattfleet when that is set and this
+// user's own (systemd makes it 0700 and per user), /tmp/wattfleet-UID otherwise.
 std::string PrivateRuntimeFolder();
 
 // ipc://FOLDER/admin in PrivateRuntimeFolder(): where `serve` offers admin and the CLI asks.
@@ -22,6 +22,11 @@ std::string DefaultAdminEndpoint();
 // (binding would take it over). A socket left by a process that died is removed.
 // Other transports: OK, unchecked.
 Status PreparePrivateIpc(const std::string& flag, const std::string& endpoint);
+
+// Before connecting to `endpoint` when it is ipc://: its folder must exist and be this user's
+// (or root's) alone, or whoever made it could pose as the controller. Unavailable when it is
+// not there. Other transports: OK, unchecked.
+Status CheckPrivateIpc(const std::string& flag, const std::string& endpoint);
 
 // After binding: the socket file itself readable and writable by its user only.
 void RestrictIpcSocket(const std::string& endpoint);

@@ -48,12 +48,16 @@ struct Plan {
 // What a controller's operator allows one campaign to cost (`serve --max-campaign-jobs`):
 // never set by the campaign itself.
 inline constexpr int64_t kDefaultMaxCampaignJobs = 100000;
+// The graph nodes the jobs may hold in all, per job allowed: a model job holds its whole
+// architecture.
+inline constexpr int64_t kGraphNodesPerJob = 20;
 struct PlanLimits {
   int64_t max_jobs = kDefaultMaxCampaignJobs;
 };
 
 // InvalidArgument, before any job is built, when the campaign would plan more jobs than
-// `limits` allow (device classes x batches x (layers + probes + models)).
+// `limits` allow (device classes x batches x (layers + probes + models), plus the probes
+// active profiling may add), or jobs of more than kGraphNodesPerJob x that many graph nodes.
 Result<Plan> MakePlan(const Campaign& campaign, const PlanLimits& limits = {});
 
 // Lower bound of one job's device time under `settings` (warm-up, window growth,
