@@ -24,18 +24,25 @@ using testing::TempDir;
 
 const std::string kSource = WATTFLEET_SOURCE_DIR;
 
+// Another application's database built by `sql`; with `keep_wal`, closed the way an
+// application that runs its own checkpoints closes it: its changes left in the -wal file.
+void MakeDatabase(const std::string& path, const char* sql, bool keep_wal = false) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_free(err);
+  if (keep_wal) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  sqlite3_close(db);
+}
+
 // An SQLite file of another application: a table and a row, and optionally its own
 // application_id.
 void MakeForeignDatabase(const std::string& path, int32_t application_id) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   std::string sql = "CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT);"
                     "INSERT INTO notes(text) VALUES('groceries');";
   if (application_id != 0) sql += "PRAGMA application_id = " + std::to_string(application_id) + ";";
-  char* err = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
-  sqlite3_free(err);
-  sqlite3_close(db);
+  MakeDatabase(path, sql.c_str());
 }
 
 std::vector<std::string> Listing(const std::string& dir) {
@@ -117,13 +124,8 @@ TEST_F(ForeignFilesTest, ADatabaseMarkedByAnotherApplicationIsLeftAlone) {
 // A name that LIKE 'sqlite_%' would have taken for one of SQLite's own tables.
 TEST_F(ForeignFilesTest, ATableNamedLikeSqlitesOwnIsAnotherApplicationsToo) {
   const std::string db = tmp_.File("browser.sqlite");
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h, "CREATE TABLE sqlitebrowser_cfg(k, v);"
-                            "INSERT INTO sqlitebrowser_cfg VALUES('font', 'mono');",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(h);
+  MakeDatabase(db, "CREATE TABLE sqlitebrowser_cfg(k, v);"
+                   "INSERT INTO sqlitebrowser_cfg VALUES('font', 'mono');");
   ExpectRefusedEverywhere(db, "sqlitebrowser_cfg");
 }
 
@@ -131,16 +133,9 @@ TEST_F(ForeignFilesTest, ATableNamedLikeSqlitesOwnIsAnotherApplicationsToo) {
 // must not checkpoint it into the main file, nor delete the -wal.
 TEST_F(ForeignFilesTest, AnotherApplicationsWalIsNeitherCheckpointedNorDeleted) {
   const std::string db = tmp_.File("journal.sqlite");
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
-                            "CREATE TABLE notes(text);"
-                            "INSERT INTO notes VALUES('kept in the wal');",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  // The application leaves its -wal for later, as one with checkpoints of its own does.
-  sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  sqlite3_close(h);
+  MakeDatabase(db, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
+                   "CREATE TABLE notes(text); INSERT INTO notes VALUES('kept in the wal');",
+               /*keep_wal=*/true);
   ASSERT_TRUE(Exists(db + "-wal"));
   const std::string wal = Slurp(db + "-wal");
   ASSERT_FALSE(wal.empty());
@@ -153,13 +148,8 @@ TEST_F(ForeignFilesTest, AnotherApplicationsWalIsNeitherCheckpointedNorDeleted) 
 // They are removed again when the file turns out to be someone else's (the listing check).
 TEST_F(ForeignFilesTest, ProbingAClosedWalDatabaseLeavesNoFilesBesideIt) {
   const std::string db = tmp_.File("closed.sqlite");
-  sqlite3* h = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h, "PRAGMA journal_mode = WAL; CREATE TABLE notes(text);"
-                            "INSERT INTO notes VALUES('kept');",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(h);
+  MakeDatabase(db, "PRAGMA journal_mode = WAL; CREATE TABLE notes(text);"
+                   "INSERT INTO notes VALUES('kept');");
   ASSERT_FALSE(Exists(db + "-wal"));
   ASSERT_FALSE(Exists(db + "-shm"));
   ExpectRefusedEverywhere(db, "not a wattfleet dataset");
