@@ -368,10 +368,11 @@ int CmdCancel(int64_t id, const AdminClient& admin, bool json) {
   return 0;
 }
 
-int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db) {
+int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db,
+            int64_t max_campaign_jobs) {
   auto campaign = LoadCampaignFile(campaign_path);
   if (!campaign.ok()) return Fail(campaign.status());
-  auto plan = MakePlan(*campaign);
+  auto plan = MakePlan(*campaign, PlanLimits{max_campaign_jobs});
   if (!plan.ok()) return Fail(plan.status());
   // The device time: from the dataset's history with --db, else the protocol's minimum.
   PlanTimeEstimate time;

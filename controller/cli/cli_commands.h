@@ -46,8 +46,10 @@ int CmdRun(const EmbeddedOptions& options);
 int CmdSubmit(const std::string& campaign_path, const AdminClient& admin, bool wait, bool json);
 int CmdStatus(std::optional<int64_t> id, const AdminClient& admin, bool json);
 int CmdCancel(int64_t id, const AdminClient& admin, bool json);
-// With `history_db`, the device time is estimated from that dataset's measurements.
-int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "");
+// With `history_db`, the device time is estimated from that dataset's measurements;
+// `max_campaign_jobs`: the bound of the controller the campaign is meant for.
+int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "",
+            int64_t max_campaign_jobs = kDefaultMaxCampaignJobs);
 // The export's rows (one per measurement) of `db`, or of one campaign of it. InvalidArgument
 // naming --db for a dataset that does not exist (nothing is created) and --campaign for an
 // unknown campaign.

@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
   c_plan->add_option("campaign", campaign_path, "campaign YAML")->required();
   c_plan->add_flag("--json", json, "one JSON document on stdout");
   std::string plan_db;
+  int64_t plan_max_jobs = kDefaultMaxCampaignJobs;
+  c_plan->add_option("--max-campaign-jobs", plan_max_jobs,
+                     "the job bound of the controller it is meant for (serve's flag)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->capture_default_str();
   c_plan->add_option("--db", plan_db,
                      "estimate the device time from this dataset's measurements (SQLite file "
                      "or postgresql:// URI)");
@@ -316,7 +320,7 @@ int main(int argc, char** argv) {
       }
       return CmdCancel(*id, admin, json);
     }
-    if (c_plan->parsed()) return CmdPlan(campaign_path, json, plan_db);
+    if (c_plan->parsed()) return CmdPlan(campaign_path, json, plan_db, plan_max_jobs);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
     if (c_inspect->parsed()) {
       return CmdInspect(arch, campaign_file, torchscript, input_shape, json);

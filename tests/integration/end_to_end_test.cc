@@ -415,6 +415,19 @@ TEST_F(EndToEndTest, InvalidCampaignIsRejectedWithPositionAndNothingStored) {
 
   EXPECT_EQ(RunCli({"plan", bad}, log, 30), 2);
   EXPECT_EQ(RunCli({"run", bad, "--agents", "zero"}, log, 30), 2);  // bad flag
+
+  // A valid campaign past the operator's job bound: refused before anything is built or
+  // stored, by `plan` (previewing a controller's bound) and by `run` alike.
+  const std::string quickstart =
+      std::string(WATTFLEET_SOURCE_DIR) + "/experiments/quickstart.yaml";
+  EXPECT_EQ(RunCli({"plan", quickstart, "--max-campaign-jobs", "10"}, log, 30), 2);
+  EXPECT_NE(Slurp(log).find("would plan 28 jobs"), std::string::npos) << Slurp(log);
+  EXPECT_EQ(RunCli({"run", quickstart, "--db", db, "--agents", "1", "--max-campaign-jobs", "10"},
+                   log, 30),
+            2);
+  EXPECT_NE(Slurp(log).find("more than the 10 this controller allows"), std::string::npos)
+      << Slurp(log);
+  EXPECT_FALSE(Exists(db));
 }
 
 }  // namespace
