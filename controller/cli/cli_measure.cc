@@ -16,12 +16,30 @@
 namespace wattfleet {
 namespace {
 
-nlohmann::json ReadingJson(const WindowReading& r, const WindowMonitor& m,
-                           const std::vector<std::string>& command, int exit_code) {
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool IsInterpreter(const std::string& base) {
+  for (const char* prefix : {"python", "pypy"}) {
+    if (base.rfind(prefix, 0) == 0) return true;
+  }
+  for (const char* name : {"bash", "sh", "zsh", "dash", "node", "ruby", "perl", "Rscript",
+                           "julia"}) {
+    if (base == name) return true;
+  }
+  return false;
+}
+
+nlohmann::json ReadingJson(const std::string& name, const WindowReading& r,
+                           const WindowMonitor& m, const std::vector<std::string>& command,
+                           int exit_code) {
   auto opt = [](const std::optional<double>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
-  return {{"command", command},
+  return {{"name", name},
+          {"command", command},
           {"exit_code", exit_code},
           {"energy_j", r.energy_j},
           {"energy_dynamic_j", opt(r.energy_dynamic_j)},
@@ -36,6 +54,20 @@ nlohmann::json ReadingJson(const WindowReading& r, const WindowMonitor& m,
 }
 
 }  // namespace
+
+std::string WindowName(const std::vector<std::string>& command) {
+  if (command.empty()) return "command";
+  const std::string program = BaseName(command[0]);
+  if (!IsInterpreter(program)) return program;
+  for (size_t i = 1; i < command.size(); ++i) {
+    const std::string& arg = command[i];
+    if ((arg == "-m") && i + 1 < command.size()) return command[i + 1];
+    if (arg == "-c" || arg == "-e") return program;  // inline code has no file
+    if (!arg.empty() && arg[0] == '-') continue;
+    return BaseName(arg);
+  }
+  return program;
+}
 
 int CmdMeasure(const MeasureOptions& o) {
   if (o.command.empty()) {
@@ -78,7 +110,8 @@ int CmdMeasure(const MeasureOptions& o) {
       return 1;
     }
   }
-  if (Status s = m.Begin("command"); !s.ok()) {
+  const std::string name = o.name.empty() ? WindowName(o.command) : o.name;
+  if (Status s = m.Begin(name); !s.ok()) {
     std::cerr << "wattfleet: " << s.message() << "\n";
     return 1;
   }
@@ -97,7 +130,7 @@ int CmdMeasure(const MeasureOptions& o) {
   const int code = child->WaitForExit();
   std::signal(SIGINT, old_int);
   std::signal(SIGQUIT, old_quit);
-  auto r = m.End("command");
+  auto r = m.End(name);
   if (!r.ok()) {
     std::cerr << "wattfleet: " << r.status().message() << " (the command exited " << code
               << ")\n";
@@ -106,7 +139,7 @@ int CmdMeasure(const MeasureOptions& o) {
   std::optional<int64_t> job_id;
   if (recorder) {
     WindowReading stored = *r;
-    stored.name = o.command[0];
+    stored.name = name;
     auto recorded = recorder->Record(stored, m.idle_w());
     if (!recorded.ok()) {
       std::cerr << "wattfleet: --db " << o.db << ": the window was not stored: "
@@ -116,7 +149,7 @@ int CmdMeasure(const MeasureOptions& o) {
     job_id = *recorded;
   }
   if (o.json) {
-    nlohmann::json doc = ReadingJson(*r, m, o.command, code);
+    nlohmann::json doc = ReadingJson(name, *r, m, o.command, code);
     doc["job_id"] = job_id ? nlohmann::json(*job_id) : nlohmann::json(nullptr);
     std::cout << doc.dump(2) << "\n";
     return code;

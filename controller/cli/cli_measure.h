@@ -14,6 +14,7 @@ struct MeasureOptions {
   bool json = false;
   std::string db;                   // store the window here too (kind `window`); empty: not
   std::string campaign = "windows";  // the campaign it is stored under
+  std::string name;  // the window's name; empty: WindowName(command)
   std::vector<std::string> command;
 };
 
@@ -23,5 +24,10 @@ struct MeasureOptions {
 // opened; 1 when the sensor failed during the run (the command's code is then in the
 // message).
 int CmdMeasure(const MeasureOptions& options);
+
+// What a window around `command` is called: the program's file name, or for an interpreter
+// (python, bash, node, ...) the script it runs (`python3 train.py` is "train.py", `python3
+// -m pkg.train` is "pkg.train"); the interpreter's name when it runs inline code.
+std::string WindowName(const std::vector<std::string>& command);
 
 }  // namespace wattfleet

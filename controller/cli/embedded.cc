@@ -37,7 +37,9 @@ namespace wattfleet {
 namespace {
 
 std::atomic<Dispatcher*> g_dispatcher{nullptr};
+std::atomic<bool> g_interrupted{false};
 extern "C" void OnEmbeddedStop(int) {
+  g_interrupted.store(true);
   if (Dispatcher* d = g_dispatcher.load()) d->RequestStop();
 }
 
@@ -206,6 +208,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
       << options.sensor << "), logs in " << log_dir << "/local-*.log\n";
   out.flush();
 
+  g_interrupted.store(false);
   g_dispatcher.store(&dispatcher);
   auto old_term = std::signal(SIGTERM, OnEmbeddedStop);
   auto old_int = std::signal(SIGINT, OnEmbeddedStop);
@@ -295,6 +298,14 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
         << " planned\n";
   }
   WF_ASSIGN_OR_RETURN(const CampaignProgress at_end, ProgressOf(*store, campaign_id));
+  if (at_end.done != at_end.total && g_interrupted.load()) {
+    // Nothing failed: the rest is still queued in the dataset, and the spools keep what was
+    // measured but not yet acknowledged.
+    out << "\ninterrupted: " << at_end.done << " of " << at_end.total
+        << " jobs measured. Run the same command again to resume where it stopped (--fresh "
+           "starts the campaign over).\n";
+    return Status::Internal("interrupted before the campaign ended");
+  }
   if (at_end.done != at_end.total) {
     // Said here: the controller that could answer `wattfleet status` has exited.
     WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> unmeasured, UnmeasuredJobs(*store, campaign_id));

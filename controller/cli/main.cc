@@ -293,6 +293,8 @@ int main(int argc, char** argv) {
   c_measure->add_option("--db", measure.db,
                         "also store the window in this dataset (kind window; SQLite file or "
                         "postgresql:// URI)");
+  c_measure->add_option("--name", measure.name,
+                        "the window's name (default: the program, or the script it runs)");
   c_measure->add_option("--campaign", measure.campaign, "the campaign it is stored under")
       ->capture_default_str();
   c_measure->add_option("command", measure.command, "the command and its arguments, after --")

@@ -171,6 +171,26 @@ def test_measure_runs_a_command_and_keeps_its_exit_code():
     assert run_cli("measure", check=False).returncode == 2
 
 
+def test_measure_names_the_window_after_the_script(tmp_path):
+    script = tmp_path / "work.py"
+    script.write_text("sum(range(10**5))\n")
+    db = tmp_path / "windows.db"
+    named = run_cli("measure", "--sensor", "modeled", "--idle-s", "0", "--json", "--db", str(db),
+                    "--", sys.executable, str(script))
+    assert json.loads(named.stdout)["name"] == "work.py"
+    rows = wattfleet.Dataset(db).measurements()
+    assert list(rows[rows["kind"] == "window"]["architecture"]) == ["work.py"]
+    chosen = run_cli("measure", "--sensor", "modeled", "--idle-s", "0", "--json", "--name",
+                     "epoch-1", "--", sys.executable, str(script))
+    assert json.loads(chosen.stdout)["name"] == "epoch-1"
+    inline = run_cli("measure", "--sensor", "modeled", "--idle-s", "0", "--json", "--",
+                     sys.executable, "-c", "pass")
+    assert json.loads(inline.stdout)["name"] == os.path.basename(sys.executable)
+    program = run_cli("measure", "--sensor", "modeled", "--idle-s", "0", "--json", "--",
+                      "/bin/true")
+    assert json.loads(program.stdout)["name"] == "true"
+
+
 def test_windows_are_stored_in_a_dataset_and_never_fitted_on(tmp_path, measured_db):
     rapl = FakeRapl(tmp_path / "sys")
     db = tmp_path / "mixed.db"

@@ -400,6 +400,34 @@ TEST_F(EndToEndTest, AnInterruptedRunIsResumedAndFreshStartsOver) {
   }
 }
 
+// Ctrl-C (SIGINT) of a run: it stops, says how far it got and how to resume.
+TEST_F(EndToEndTest, AnInterruptedRunSaysHowToResume) {
+#ifndef WATTFLEET_E2E_WITH_TORCH
+  GTEST_SKIP() << "agents built without libtorch refuse every job (WATTFLEET_WITH_TORCH=OFF)";
+#endif
+  const std::string db = dir_ + "/ctrl-c.db";
+  const std::string campaign_path = dir_ + "/e2e.yaml";
+  WriteCampaign(campaign_path);
+  const std::string log = dir_ + "/ctrl-c.log";
+  auto run = ChildProcess::Start({WATTFLEET_BIN, "run", campaign_path, "--agents", "1",
+                                  "--sensor", "modeled", "--threads", "1", "--db", db},
+                                 log);
+  ASSERT_TRUE(run.ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (std::chrono::steady_clock::now() < deadline && run->Running() &&
+         MeasuredIn(db, 1) < 1) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(run->Running()) << Slurp(log);
+  run->Signal(SIGINT);
+  auto code = run->Wait(120);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1) << Slurp(log);
+  const std::string out = Slurp(log);
+  EXPECT_NE(out.find("interrupted: "), std::string::npos) << out;
+  EXPECT_NE(out.find("Run the same command again to resume"), std::string::npos) << out;
+}
+
 TEST_F(EndToEndTest, InvalidCampaignIsRejectedWithPositionAndNothingStored) {
   const std::string db = dir_ + "/never.db";
   const std::string bad = dir_ + "/bad.yaml";
