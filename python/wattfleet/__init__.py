@@ -12,7 +12,12 @@ The Python surface of the wattfleet C++ core (docs/python.md):
 - ``inspect(...)``: an architecture's layers, MACs and parameters, as ``wattfleet inspect``.
 """
 
-from ._wattfleet import SensorError, version_line
+from . import _requires
+
+try:
+    from ._wattfleet import SensorError, version_line
+except ImportError as _error:
+    raise _requires.native_error(_error) from _error
 from .dataset import Dataset, Prediction, inspect, predict_module, predict_torchscript
 from .monitor import Monitor, Window
 

@@ -9,11 +9,12 @@ import json
 import os
 import tempfile
 
-from . import _wattfleet
+from . import _requires, _wattfleet
 
 
 def _frame(records, columns=None):
-    import pandas as pd  # imported here: `import wattfleet` works without pandas
+    # Imported on use, so that `import wattfleet` works without pandas.
+    pd = _requires.module("pandas", "python3-pandas")
 
     return pd.DataFrame.from_records(records, columns=columns)
 
@@ -80,8 +81,7 @@ class Dataset:
 
     def measurements(self, campaign=None):
         """One row per measurement, the columns of ``wattfleet export`` (docs/dataset.md)."""
-        import pandas as pd
-
+        pd = _requires.module("pandas", "python3-pandas")
         text = _wattfleet.export_csv(self.db, campaign)
         return pd.read_csv(io.StringIO(text), keep_default_na=True)
 
@@ -157,7 +157,7 @@ def predict_module(module, example_input, dataset, device, **kwargs):
     """Traces a ``torch.nn.Module`` with ``example_input`` (its batch first) and predicts it
     as ``predict_torchscript`` does. Needs PyTorch in this interpreter; the trace is
     written to a temporary file that is removed afterwards."""
-    import torch
+    torch = _requires.module("torch", "python3-torch")
 
     # Traced in eval mode (dropout off, batch norm's running statistics), then put back as it
     # was: a module in the middle of its training stays in training mode.
