@@ -54,7 +54,7 @@ T Unwrap(Result<T> r) {
   return std::move(r).value();
 }
 
-std::string ExportCsv(const std::string& db, std::optional<int64_t> campaign) {
+std::string ExportCsv(const std::string& db, std::optional<std::string> campaign) {
   std::vector<ExportRow> rows;
   {
     py::gil_scoped_release unlocked;

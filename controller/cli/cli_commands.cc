@@ -451,8 +451,35 @@ int CmdPlan(const std::string& campaign_path, bool json, const std::string& hist
   return 0;
 }
 
+namespace {
+
+// The ids `campaign` names in `campaigns`: an id, else every campaign of that name.
+Result<std::vector<int64_t>> CampaignIds(const std::vector<CampaignStatus>& campaigns,
+                                         const std::string& campaign, const std::string& db) {
+  if (const std::optional<int64_t> id = ParseInt(campaign)) {
+    for (const CampaignStatus& c : campaigns) {
+      if (c.id == *id) return std::vector<int64_t>{*id};
+    }
+  }
+  std::vector<int64_t> ids;
+  for (const CampaignStatus& c : campaigns) {
+    if (c.name == campaign) ids.push_back(c.id);
+  }
+  if (!ids.empty()) return ids;
+  std::string known;
+  for (size_t i = 0; i < campaigns.size() && i < 20; ++i) {
+    known += (i ? ", " : "") + campaigns[i].name + " (#" + std::to_string(campaigns[i].id) + ")";
+  }
+  if (campaigns.size() > 20) known += ", ...";
+  return Status::InvalidArgument("--campaign " + campaign + ": no campaign of that name or id in " +
+                                 db + (known.empty() ? " (it holds none)"
+                                                     : "; its campaigns: " + known));
+}
+
+}  // namespace
+
 Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
-                                              std::optional<int64_t> campaign) {
+                                              const std::optional<std::string>& campaign) {
   if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
     return Status::InvalidArgument("--db " + db + ": no such dataset");
   }
@@ -462,21 +489,21 @@ Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
   auto store = OpenStore(db, open);
   // Both backends' errors name the dataset themselves (a URI without its password).
   if (!store.ok()) return store.status().WithContext("--db");
-  if (campaign) {
-    // An unknown campaign is a typo, not an empty export (as `status ID` says too).
-    WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
-    const bool known = std::any_of(campaigns.begin(), campaigns.end(),
-                                   [&](const CampaignStatus& c) { return c.id == *campaign; });
-    if (!known) {
-      return Status::InvalidArgument("--campaign " + std::to_string(*campaign) +
-                                     ": no such campaign in " + db);
-    }
+  if (!campaign) return (*store)->ExportRows(std::nullopt);
+  // An unknown campaign is a typo, not an empty export (as `status ID` says too).
+  WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
+  WF_ASSIGN_OR_RETURN(const std::vector<int64_t> ids,
+                      CampaignIds(campaigns, *campaign, DatasetLabel(db)));
+  std::vector<ExportRow> rows;
+  for (const int64_t id : ids) {
+    WF_ASSIGN_OR_RETURN(std::vector<ExportRow> of, (*store)->ExportRows(id));
+    rows.insert(rows.end(), std::make_move_iterator(of.begin()), std::make_move_iterator(of.end()));
   }
-  return (*store)->ExportRows(campaign);
+  return rows;
 }
 
-int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
-              const std::string& out) {
+int CmdExport(const std::string& db, const std::optional<std::string>& campaign,
+              const std::string& format, const std::string& out) {
   auto rows = ReadExportRows(db, campaign);
   if (!rows.ok()) return Fail(rows.status());
   // `--out -`: the export on stdout, for a pipe; the count (a report, not data) on stderr

@@ -50,13 +50,14 @@ int CmdCancel(int64_t id, const AdminClient& admin, bool json);
 // `max_campaign_jobs`: the bound of the controller the campaign is meant for.
 int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "",
             int64_t max_campaign_jobs = kDefaultMaxCampaignJobs);
-// The export's rows (one per measurement) of `db`, or of one campaign of it. InvalidArgument
-// naming --db for a dataset that does not exist (nothing is created) and --campaign for an
-// unknown campaign.
+// The export's rows (one per measurement) of `db`, or of its campaigns named `campaign`: an
+// id, or a name (every campaign of that name: `run`s and Monitor sessions reuse theirs).
+// InvalidArgument naming --db for a dataset that does not exist (nothing is created), and
+// --campaign, with the campaigns there are, for one that matches none.
 Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
-                                              std::optional<int64_t> campaign);
-int CmdExport(const std::string& db, std::optional<int64_t> campaign, const std::string& format,
-              const std::string& out);
+                                              const std::optional<std::string>& campaign);
+int CmdExport(const std::string& db, const std::optional<std::string>& campaign,
+              const std::string& format, const std::string& out);
 // The --json document of `inspect`: name, family, input_shape, macs, flops, params,
 // layers[], unsupported[] (docs/design/cli.md).
 Result<nlohmann::json> InspectArchitecture(const ArchitectureSource& source);

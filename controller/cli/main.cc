@@ -127,10 +127,11 @@ int main(int argc, char** argv) {
                      "or postgresql:// URI)");
 
   std::string db, format = "csv", out;
-  std::optional<int64_t> export_campaign;
+  std::optional<std::string> export_campaign;
   auto* c_export = app.add_subcommand("export", "the dataset, one row per measurement");
   c_export->add_option("--db", db, "SQLite file or postgresql:// URI")->required();
-  c_export->add_option("--campaign", export_campaign, "only this campaign id");
+  c_export->add_option("--campaign", export_campaign,
+                       "only this campaign: its id, or its name (every campaign of that name)");
   c_export->add_option("--format", format, "csv | jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}))->capture_default_str();
   c_export->add_option("--out", out, "output file (- for stdout)")->required();

@@ -26,9 +26,28 @@ def test_measurements_are_the_export(measured_db):
 def test_an_unknown_campaign_and_a_missing_file_are_value_errors(measured_db, tmp_path):
     with pytest.raises(ValueError, match="--campaign 99"):
         wattfleet.Dataset(measured_db).measurements(campaign=99)
+    # Listing the campaigns there are, by name and id.
+    with pytest.raises(ValueError, match=r"its campaigns: pytest-small \(#1\)"):
+        wattfleet.Dataset(measured_db).measurements(campaign="pytest-smal")
     with pytest.raises(ValueError, match="no such dataset"):
         wattfleet.Dataset(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_campaign_is_named_by_its_name_or_its_id(measured_db, tmp_path):
+    ds = wattfleet.Dataset(measured_db)
+    by_name = ds.measurements(campaign="pytest-small")
+    by_id = ds.measurements(campaign=1)
+    assert len(by_name) > 0
+    assert by_name["job_id"].tolist() == by_id["job_id"].tolist()
+    # The command takes both too.
+    out = tmp_path / "by-name.csv"
+    run_cli("export", "--db", str(measured_db), "--campaign", "pytest-small", "--format", "csv",
+            "--out", str(out))
+    assert len(out.read_text().splitlines()) == len(by_name) + 1
+    bad = run_cli("export", "--db", str(measured_db), "--campaign", "nope", "--format", "csv",
+                  "--out", str(tmp_path / "x.csv"), check=False)
+    assert bad.returncode == 2 and "pytest-small (#1)" in bad.stderr
 
 
 def test_architectures_and_layers_are_those_of_the_campaign(measured_db):

@@ -82,7 +82,8 @@ class Dataset:
     def measurements(self, campaign=None):
         """One row per measurement, the columns of ``wattfleet export`` (docs/dataset.md)."""
         pd = _requires.module("pandas", "python3-pandas")
-        text = _wattfleet.export_csv(self.db, campaign)
+        # A campaign by id or by name, as `wattfleet export --campaign` takes it.
+        text = _wattfleet.export_csv(self.db, None if campaign is None else str(campaign))
         return pd.read_csv(io.StringIO(text), keep_default_na=True)
 
     def layers(self):
