@@ -178,6 +178,7 @@ std::string CampaignSection(const ReportData& data, Page& page) {
   jobs.title = "Jobs by state, per campaign";
   jobs.width = kWidePlotWidth;
   jobs.x = {"jobs (count)"};
+  jobs.value_unit = "jobs";
   jobs.y = {"campaign"};
   std::string items = page.Plot(svg::StackedBarChart(jobs, states, colours, bars));
   // Which flags, said in words: estimators leave these measurements out (docs/dataset.md).

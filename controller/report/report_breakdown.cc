@@ -121,6 +121,7 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
     }
     o.width = kWidePlotWidth;
     o.x = {"energy per iteration, sum of the measured layers (J)"};
+    o.value_unit = "J";
     o.y = {"network"};
     items += page.Plot(svg::StackedBarChart(o, types, colours, bars));
   }

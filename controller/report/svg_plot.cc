@@ -462,6 +462,11 @@ std::string BarChart(const PlotOptions& o, const std::vector<Bar>& bars,
 std::string StackedBarChart(const PlotOptions& o, const std::vector<std::string>& segments,
                             const std::vector<std::string>& colours,
                             const std::vector<StackedBar>& bars) {
+  // Totals and tooltips with their unit and a prefix that fits: a network's 0.004 J is
+  // "4 mJ", not "0".
+  auto figure = [&o](double v) {
+    return o.value_unit.empty() ? FormatTick(v) : FormatSi(v, o.value_unit);
+  };
   std::vector<std::string> labels;
   std::vector<double> segment_totals(segments.size(), 0);
   double max_total = 0, annotation_px = 0;
@@ -474,7 +479,7 @@ std::string StackedBarChart(const PlotOptions& o, const std::vector<std::string>
       segment_totals[k] += b.values[k];
     }
     max_total = std::max(max_total, total);
-    annotation_px = std::max(annotation_px, 10 + kCharPx * (1 + std::floor(std::log10(total + 1))));
+    annotation_px = std::max(annotation_px, 10 + kCharPx * static_cast<double>(Chars(figure(total))));
   }
   std::vector<LegendEntry> legend;
   for (size_t k = 0; k < segments.size(); ++k) {
@@ -496,12 +501,10 @@ std::string StackedBarChart(const PlotOptions& o, const std::vector<std::string>
       const double x0 = bf.x.Map(acc), x1 = bf.x.Map(acc + v);
       s += "<rect x=\"" + Num(x0) + "\" y=\"" + Num(y0) + "\" width=\"" + Num(x1 - x0) +
            "\" height=\"" + Num(kBarRowPx - 8) + "\" fill=\"" + Escape(colours[k]) + "\">" +
-           "<title>" + Escape(segments[k] + ": " + FormatTick(v)) + "</title></rect>";
+           "<title>" + Escape(segments[k] + ": " + figure(v)) + "</title></rect>";
       acc += v;
     }
-    char total[32];
-    std::snprintf(total, sizeof(total), "%.0f", acc);
-    s += CategoryLabel(f, i, bars[i].label) + Annotation(bf.x.Map(acc), f, i, total);
+    s += CategoryLabel(f, i, bars[i].label) + Annotation(bf.x.Map(acc), f, i, figure(acc));
   }
   return s + Footer(f);
 }

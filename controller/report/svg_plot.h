@@ -37,6 +37,9 @@ struct PlotOptions {
   Axis x, y;
   int width = 380;
   int height = 300;  // of the figure without its legend (bar charts size to their rows)
+  // The unit of a stacked bar's values ("J", "jobs"): totals and tooltips are written with
+  // it and a fitting prefix (4.6 mJ). Empty: bare numbers.
+  std::string value_unit;
 };
 
 struct Series {

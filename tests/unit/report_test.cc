@@ -165,6 +165,19 @@ TEST(SvgPlot, EveryChartIsWellFormedAndEscaped) {
   EXPECT_EQ(Count(charts[4], "fill=\"#59a14f\""), 2u);  // one segment + its legend box
 }
 
+// A network's energy per iteration is often below a joule: totals and tooltips carry the
+// unit with a prefix that fits, never a rounded "0".
+TEST(SvgPlot, StackedBarTotalsAndTooltipsCarryTheirUnit) {
+  svg::PlotOptions o = Options("energy");
+  o.x = {"energy per iteration (J)", ScaleType::kLinear};
+  o.value_unit = "J";
+  const std::string chart = svg::StackedBarChart(
+      o, {"Conv2d", "ReLU"}, {"#4e79a7", "#f28e2b"}, {{"lenet5", {0.0046, 0.0002}}});
+  EXPECT_NE(chart.find(">4.8 mJ<"), std::string::npos) << chart;
+  EXPECT_NE(chart.find("<title>Conv2d: 4.6 mJ</title>"), std::string::npos) << chart;
+  EXPECT_NE(chart.find("<title>ReLU: 200 \u00b5J</title>"), std::string::npos) << chart;
+}
+
 TEST(SvgPlot, ScatterPointsLandWhereTheScaleSays) {
   svg::PlotOptions o;
   o.id = "p";
