@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,7 @@
 #include <msgpack.hpp>
 
 #include "wattfleet/common/protocol.h"
+#include "wattfleet/common/status.h"
 #include "wattfleet/plan/planner.h"
 
 namespace wattfleet {
@@ -93,6 +96,18 @@ inline Plan ZeroWorkPlan(int jobs) {
     plan.jobs.push_back(std::move(job));
   }
   return plan;
+}
+
+// A benchmark cannot go on without its controller: a failure to set one up ends it, saying why.
+inline void OrExit(const Status& s) {
+  if (s.ok()) return;
+  std::fprintf(stderr, "%s\n", s.ToString().c_str());
+  std::exit(1);
+}
+template <typename T>
+T OrExit(Result<T> r) {
+  OrExit(r.status());
+  return std::move(r).value();
 }
 
 // A simulated agent's DEALER, connected to `endpoint` and registered as `name`.

@@ -48,23 +48,14 @@ struct DispatchFigures {
 
 DispatchFigures RunDispatch(int agents, int jobs, int prefetch, const std::string& dir) {
   const std::string db = dir + "/bench.db";
-  auto store = OpenSqliteStore(db);
-  if (!store.ok()) {
-    std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
-    std::exit(1);
-  }
-  if (auto id = (*store)->CreateCampaign(ZeroWorkPlan(jobs)); !id.ok()) {
-    std::fprintf(stderr, "%s\n", id.status().ToString().c_str());
-    std::exit(1);
-  }
+  std::unique_ptr<Store> owned = OrExit(OpenSqliteStore(db));
+  Store& store = *owned;
+  OrExit(store.CreateCampaign(ZeroWorkPlan(jobs)));
   DispatcherOptions o;
   o.bind = "tcp://127.0.0.1:*";
   o.exit_when_campaigns_done = true;
-  Dispatcher dispatcher(o, **store);
-  if (Status s = dispatcher.Start(); !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    std::exit(1);
-  }
+  Dispatcher dispatcher(o, store);
+  OrExit(dispatcher.Start());
   std::thread loop([&] { (void)dispatcher.Run(); });
 
   zmq::context_t ctx(1);

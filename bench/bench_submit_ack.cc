@@ -60,16 +60,10 @@ void Print(const char* label, const std::vector<double>& v) {
 
 Latencies Run(const std::string& dir, int classes, int widths, double pause_ms,
               bool own_connection) {
-  auto store = OpenSqliteStore(dir + "/bench.db");
-  if (!store.ok()) {
-    std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
-    std::exit(1);
-  }
+  std::unique_ptr<Store> owned = OrExit(OpenSqliteStore(dir + "/bench.db"));
+  Store& store = *owned;
   // Enough zero-work jobs to keep the agent busy through the submit.
-  if (auto id = (*store)->CreateCampaign(ZeroWorkPlan(200000)); !id.ok()) {
-    std::fprintf(stderr, "%s\n", id.status().ToString().c_str());
-    std::exit(1);
-  }
+  OrExit(store.CreateCampaign(ZeroWorkPlan(200000)));
   DispatcherOptions o;
   o.bind = "tcp://127.0.0.1:*";
   o.admin = "ipc://" + dir + "/admin";
@@ -77,11 +71,8 @@ Latencies Run(const std::string& dir, int classes, int widths, double pause_ms,
   if (own_connection) {
     o.open_submit_store = [dir]() { return OpenSqliteStore(dir + "/bench.db"); };
   }
-  Dispatcher dispatcher(o, **store);
-  if (Status s = dispatcher.Start(); !s.ok()) {
-    std::fprintf(stderr, "%s\n", s.ToString().c_str());
-    std::exit(1);
-  }
+  Dispatcher dispatcher(o, store);
+  OrExit(dispatcher.Start());
   std::thread loop([&] { (void)dispatcher.Run(); });
 
   zmq::context_t ctx(1);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "wattfleet/common/bounded_file.h"
+#include "wattfleet/common/private_folder.h"
 #include "wattfleet/common/unique_fd.h"
 #include "wattfleet/common/protocol.h"
 
@@ -153,11 +154,9 @@ Status MakeDirs(const std::string& dir) {
                                    "of its own (--spool)");
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return Status::InvalidArgument("spool directory " + dir + " can be written by other users "
-                                   "(mode " + mode + "); chmod go-w it, or give the agent a "
-                                   "spool of its own (--spool)");
+                                   "(mode " + ModeText(st.st_mode) + "); chmod go-w it, or "
+                                   "give the agent a spool of its own (--spool)");
   }
   return Status::OK();
 }
@@ -213,8 +212,7 @@ Result<std::string> LoadOrCreateKey(const std::string& dir) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) return Errno("cannot stat spool key", path, errno);
     if (st.st_uid != ::geteuid() || (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-      char mode[8];
-      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      const std::string mode = ModeText(st.st_mode);
       return Status::InvalidArgument(
           "spool key " + path + " can be read by other users or is not this user's (mode " +
           mode + ", owner " + std::to_string(st.st_uid) + "): records signed with it cannot "

@@ -10,6 +10,12 @@
 
 namespace wattfleet {
 
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
 Status CheckPrivateFolder(const std::string& dir, const std::string& what, bool root_ok) {
   struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0) {
@@ -25,9 +31,8 @@ Status CheckPrivateFolder(const std::string& dir, const std::string& what, bool 
                                    std::to_string(::geteuid()) + ")");
   }
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::InvalidArgument(what + ": other users may enter " + dir + " (mode " + mode +
+    return Status::InvalidArgument(what + ": other users may enter " + dir + " (mode " +
+                                   ModeText(st.st_mode) +
                                    "); use a folder of mode 0700 (chmod 700 " + dir + ")");
   }
   return Status::OK();
