@@ -1,5 +1,6 @@
 // The measurement protocol (docs/measurement.md, "The loop"): warm-up, idle baseline, window
-// growth, repeats until the 95 % CI is met, cool-down; SENSOR failures instead of bad data.
+// growth, repeats until the 95 % CI is met, cool-down; SENSOR failures instead of bad data, and
+// quality flags for what a busy machine does to a window.
 #include "measurement_loop.h"
 
 #include <algorithm>
@@ -19,11 +20,16 @@ namespace {
 // clock that does not advance).
 constexpr int64_t kMaxIterations = int64_t{1} << 40;
 
-// A window's energy may fall short of idle_w x time by up to this fraction before it counts as
-// a SENSOR failure. Counters that update periodically (NVML ~100 ms, the modeled meter's
+// A window's energy may fall short of idle_w x time by up to this fraction before it is
+// doubted (below). Counters that update periodically (NVML ~100 ms, the modeled meter's
 // 10 ms jiffies) attribute a window's energy to the update that lands after it, so a short
 // window can legitimately read somewhat less than idle power alone implies; half of it cannot.
 constexpr double kBelowIdleTolerance = 0.5;
+// A window below that floor is measured again against a freshly measured idle power, at most
+// this many times. On a shared machine the idle figure may have been taken while others kept
+// the device busy and the window while they paused (a bursty load): a quality condition, not
+// a broken sensor. Only a window that stays below the floor while the machine is quiet is one.
+constexpr int kBelowFloorRetries = 3;
 // Sensors updating faster than this are not phase-shifted: the loop's own jitter between
 // windows (reads, the workload's start) already spreads their phase.
 constexpr double kPhaseShiftMinPeriodS = 0.05;
@@ -235,7 +241,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     idle_w_or = idle.Refresh(interference_probe);
   }
   if (!idle_w_or.ok()) return SensorError(idle_w_or.status());
-  const double idle_w = *idle_w_or;
+  double idle_w = *idle_w_or;
 
   // 3. Window length: min_window_ms, and never fewer than kWindowUpdates counter updates,
   // because a window's energy is uncertain by up to one update period at each end. The
@@ -254,7 +260,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.energy_is_estimate = meter.is_estimate();
   m.iterations_per_window = n;
   m.idle_w = idle_w;
-  std::vector<double> energy_per_iter, time_per_iter, dynamic_per_iter;
+  std::vector<double> energy_per_iter, time_per_iter;
   double rel_ci = std::numeric_limits<double>::infinity();
   const double dn = static_cast<double>(n);
   // Interference: others' busy cores per kept window; windows over the limit are measured
@@ -262,6 +268,10 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   // job forever: its windows are then kept and flagged).
   std::vector<double> interference;
   bool kept_shared = false;
+  // Windows below the idle floor: measured again (with a fresh idle) up to kBelowFloorRetries
+  // times, then kept and flagged unless the machine was quiet throughout.
+  int below_floor_retries = 0;
+  bool kept_below_floor = false;
   // A probe that fails turns interference measurement off for this job: "not measured"
   // rather than a failed job.
   InterferenceProbe* probe = interference_probe;
@@ -308,26 +318,51 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
       }
       interference.push_back(others);
     }
-    const double idle_floor = idle_w * time * kBelowIdleTolerance;
-    if (!std::isfinite(energy) || energy <= 0 || energy < idle_floor) {
-      // A counter that did not move is a stuck sensor, never zero power.
-      std::string why = !std::isfinite(energy) ? "is not finite"
-                        : energy == 0          ? "is zero: the sensor did not move over " +
-                                                     Num(time) + " s (stuck?)"
-                        : energy < 0           ? "is not positive"
-                                               : "is below half of what idle power implies (" +
-                                                     Num(idle_w) + " W x " + Num(time) +
-                                                     " s x " + Num(kBelowIdleTolerance) +
-                                                     " = " + Num(idle_floor) + " J)";
+    // A counter that did not move is a stuck sensor, never zero power; a negative or
+    // non-finite difference is a broken one. Neither depends on what else runs.
+    if (!std::isfinite(energy) || energy <= 0) {
+      const std::string why = !std::isfinite(energy) ? "is not finite"
+                              : energy == 0 ? "is zero: the sensor did not move over " +
+                                                  Num(time) + " s (stuck?)"
+                                            : "is not positive";
       return Status::Sensor("sensor: window " + std::to_string(k) + " of " +
-                                 std::to_string(n) + " iterations: energy " + Num(energy) +
-                                 " J (" + Num(*e0) + " -> " + Num(*e1) + ") over " + Num(time) +
-                                 " s " + why + " (" + m.sensor + "/" + m.domain + ")");
+                            std::to_string(n) + " iterations: energy " + Num(energy) + " J (" +
+                            Num(*e0) + " -> " + Num(*e1) + ") over " + Num(time) + " s " + why +
+                            " (" + m.sensor + "/" + m.domain + ")");
+    }
+    const double idle_floor = idle_w * time * kBelowIdleTolerance;
+    if (energy < idle_floor) {
+      // Less than half of what idle power implies. Measured again against a fresh idle figure
+      // first: the old one may have been taken while others kept the device busy.
+      if (below_floor_retries < kBelowFloorRetries && m.windows_discarded < max_repeats) {
+        ++below_floor_retries;
+        ++m.windows_discarded;
+        if (auto fresh = idle.Refresh(interference_probe); fresh.ok()) {
+          idle_w = *fresh;
+        } else {
+          return SensorError(fresh.status());
+        }
+        --k;
+        continue;
+      }
+      // Still below: a broken sensor only when nothing else ran, neither in this window nor
+      // while idle was measured (unknown counts as quiet: there is nothing to blame).
+      const bool window_quiet = !shared || *shared <= settings.max_interference;
+      const bool idle_quiet = !(idle.interference() > settings.max_interference);
+      if (window_quiet && idle_quiet) {
+        return Status::Sensor(
+            "sensor: window " + std::to_string(k) + " of " + std::to_string(n) +
+            " iterations: energy " + Num(energy) + " J over " + Num(time) +
+            " s is below half of what idle power implies (" + Num(idle_w) + " W x " +
+            Num(time) + " s x " + Num(kBelowIdleTolerance) + " = " + Num(idle_floor) +
+            " J), again after measuring idle power " + std::to_string(below_floor_retries) +
+            " more times on a quiet machine (" + m.sensor + "/" + m.domain + ")");
+      }
+      kept_below_floor = true;
     }
     m.repeats.push_back(Repeat{n, time, energy});
     energy_per_iter.push_back(energy / dn);
     time_per_iter.push_back(time / dn);
-    dynamic_per_iter.push_back((energy - idle_w * time) / dn);
     rel_ci = RelCi(energy_per_iter);
     // Both figures a job reports must be trustworthy: energy per iteration (the protocol's
     // target) and time per iteration, which every estimator also fits.
@@ -344,7 +379,10 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.energy_std_j = e.std;
   m.time_per_iter_s = t.mean;
   m.time_std_s = t.std;
-  m.energy_dynamic_per_iter_j = MeanStd(dynamic_per_iter).mean;
+  // The mean of the windows' (energy - idle x time), against the idle figure as it stands now
+  // (a window below the floor may have had it measured again).
+  m.idle_w = idle_w;
+  m.energy_dynamic_per_iter_j = e.mean - idle_w * t.mean;
   // Below idle by more than the windows' own spread (and 1 %): a workload cannot draw less
   // than an idle device, so noise around zero is fine and anything past it is not.
   const double below_idle_tolerance =
@@ -372,7 +410,9 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;
   if (!m.ci_met) m.flags.push_back(kFlagCi);
   if (kept_shared) m.flags.push_back(kFlagInterference);
-  if (m.energy_dynamic_per_iter_j < below_idle_tolerance) m.flags.push_back(kFlagBelowIdle);
+  if (kept_below_floor || m.energy_dynamic_per_iter_j < below_idle_tolerance) {
+    m.flags.push_back(kFlagBelowIdle);
+  }
   // The idle figure the dynamic energy rests on: measured while the device was shared (even
   // after measuring it again), or older than its refresh age by the last window's end.
   if (idle.interference() > settings.max_interference ||

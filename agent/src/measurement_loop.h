@@ -1,7 +1,8 @@
 // The measurement protocol of docs/measurement.md, independent of what runs: warm-up, idle
 // baseline, window growth to min_window_ms (and >= kWindowUpdates sensor updates), repeats until
 // the 95 % CI half-width of energy per iteration is within target_rel_ci or max_repeats,
-// cool-down, and SENSOR failures for windows that read zero, negative, NaN or below idle.
+// cool-down, and SENSOR failures for windows that read zero, negative or NaN, or below half of
+// idle power on a quiet machine (on a busy one: measured again, then flagged).
 #pragma once
 
 #include <cstdint>
@@ -66,7 +67,10 @@ double StudentT95(int64_t dof);
 // leaves its figures "not exposed". With `interference`, each window's interference (what
 // other work kept busy of the device) is measured: windows over settings.max_interference are
 // discarded and measured again (at most max_repeats of them), and the measurement records
-// the interference of the windows it kept. A negative dynamic energy makes the idle baseline
+// the interference of the windows it kept. A window below half of idle power is measured
+// again against a fresh idle figure (three times at most), then kept and flagged below-idle
+// when others shared the machine, or a SENSOR failure when nothing did. A negative dynamic
+// energy makes the idle baseline
 // be measured again; the measurement is flagged (Measurement::flags) when the CI target was
 // missed, when windows over the limit had to be kept, and when dynamic energy stays negative.
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,

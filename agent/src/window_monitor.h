@@ -22,11 +22,10 @@
 #include "device_info.h"
 #include "meter.h"
 #include "wattfleet/common/clock.h"
+#include "wattfleet/common/job.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
-
-inline constexpr const char* kFlagShortWindow = "short-window";
 
 struct MonitorOptions {
   std::string sensor = "auto";  // a backend of docs/measurement.md, or auto

@@ -71,6 +71,21 @@ std::vector<std::string> QualityFlags(const Measurement& m) {
   return flags;
 }
 
+std::string QualityFlagMeaning(std::string_view flag) {
+  static const std::pair<std::string_view, std::string_view> kMeanings[] = {
+      {kFlagCi, "the 95 % confidence target was not met within max_repeats windows"},
+      {kFlagInterference, "other work kept the machine busy even in the windows measured again"},
+      {kFlagBelowIdle, "read less than the idle power measured beside it (taken while others ran)"},
+      {kFlagIdleStale, "the idle power it rests on was measured while others ran, or long before"},
+      {kFlagLayerSum, "a whole model whose layers sum to outside 1/3-3x of it"},
+      {kFlagShortWindow, "a window shorter than ten sensor updates"},
+  };
+  for (const auto& [name, meaning] : kMeanings) {
+    if (name == flag) return std::string(meaning);
+  }
+  return std::string(flag);
+}
+
 std::string QualityFlagsText(const Measurement& m) {
   std::string out;
   for (const std::string& f : QualityFlags(m)) out += (out.empty() ? "" : ";") + f;

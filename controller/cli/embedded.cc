@@ -280,13 +280,15 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     for (const std::string& f : flags) ++flag_counts[f];
   }
   if (flagged > 0) {
-    out << flagged << " of them carry quality flags (";
-    bool first = true;
+    // Every job has its measurement; these are doubted, not lost. Said with why, and with
+    // what to do, since fit, predict and report leave them out by default.
+    out << flagged << " of them carry quality flags (column quality_flags of the export):\n";
     for (const auto& [flag, n] : flag_counts) {
-      out << (first ? "" : ", ") << flag << ": " << n;
-      first = false;
+      out << "  " << flag << ": " << n << " - " << QualityFlagMeaning(flag) << "\n";
     }
-    out << "; column quality_flags of the export); fit leaves them out\n";
+    out << "fit, predict and report leave them out. To measure them again, stop what else runs "
+           "on this machine and run the same command with --fresh; to use them as they are, "
+           "give those commands --include-flagged.\n";
   }
   const std::string csv = options.export_path.empty()
                               ? db_dir + "/" + campaign.name + ".csv"

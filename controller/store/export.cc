@@ -31,10 +31,23 @@ Cell TextOrMissing(const std::string& s) {
   return s;
 }
 
+// `value`, or missing where `known` is false.
+template <typename T>
+Cell Unless(bool known, T value) {
+  if (!known) return std::monostate{};
+  return value;
+}
+
 // One row's values, in ExportColumns() order. The single place that maps columns to fields,
 // so that CSV and JSON Lines can never disagree.
 std::vector<Cell> Cells(const ExportRow& r) {
   const Measurement& m = r.m;
+  // A window of a program's own code is one span of whatever the program did: no mode of
+  // ours, no spread over repeats, no confidence target to meet or miss.
+  const bool protocol = r.kind != JobKind::kWindow;
+  // Idle power is measured or not at all (a measured idle is always positive: IdleBaseline
+  // refuses zero); without it there is no dynamic energy to show, rather than the raw one.
+  const bool idle_measured = m.idle_w > 0;
   return {
       r.campaign,
       r.campaign_id,
@@ -49,22 +62,22 @@ std::vector<Cell> Cells(const ExportRow& r) {
       r.layer_key,
       r.layer_type,
       r.architecture,
-      r.mode,
+      Unless(protocol, r.mode),
       r.dtype,
       r.batch,
       r.macs,
       r.flops,
       r.params,
       m.energy_per_iter_j,
-      m.energy_std_j,
-      m.energy_dynamic_per_iter_j,
+      Unless(protocol, m.energy_std_j),
+      Unless(idle_measured, m.energy_dynamic_per_iter_j),
       m.time_per_iter_s,
-      m.time_std_s,
+      Unless(protocol, m.time_std_s),
       static_cast<int64_t>(m.repeats.size()),
-      m.rel_ci,
-      m.time_rel_ci,
-      m.ci_met,
-      m.idle_w,
+      Unless(protocol, m.rel_ci),
+      Unless(protocol, m.time_rel_ci),
+      Unless(protocol, m.ci_met),
+      Unless(idle_measured, m.idle_w),
       m.iterations_per_window,
       m.agent_version,
       m.torch_version,

@@ -214,6 +214,11 @@ def test_windows_are_stored_in_a_dataset_and_never_fitted_on(tmp_path, measured_
     assert windows["energy_j"].tolist() == pytest.approx([4.0, 1.5])
     assert (windows["sensor"] == "rapl").all()
     assert list(windows["job_id"]) == [first.job_id, second.job_id]
+    # Honest rows: a window has no mode of ours and no confidence target, and without a
+    # measured idle no dynamic energy, exactly as the Window itself says.
+    assert first.energy_dynamic_j is None
+    for column in ("mode", "ci_met", "rel_ci", "energy_dynamic_j", "idle_w"):
+        assert windows[column].isna().all(), column
     # The campaign's measurements are all still there, and predictions do not move.
     assert len(rows) == len(wattfleet.Dataset(measured_db).measurements()) + 2
     after = wattfleet.Dataset(db).predict(arch="lenet5", device="cpu", batch=4)
@@ -231,6 +236,19 @@ def test_windows_are_stored_in_a_dataset_and_never_fitted_on(tmp_path, measured_
     stored = rows[rows["job_id"] == job]
     assert list(stored["campaign"]) == ["cli-runs"]
     assert list(stored["kind"]) == ["window"]
+    # With idle measured first, the row's dynamic energy and idle are the window's own.
+    proc = run_cli("measure", "--sensor", "modeled", "--idle-s", "0.2", "--db", str(db),
+                   "--campaign", "cli-runs", "--json", "--", sys.executable, "-c",
+                   "import time; t = time.time() + 0.3\nwhile time.time() < t: pass",
+                   check=False)
+    assert proc.returncode == 0, proc.stderr
+    window = json.loads(proc.stdout)
+    assert window["idle_w"] > 0 and window["energy_dynamic_j"] is not None
+    rows = wattfleet.Dataset(db).measurements()
+    stored = rows[rows["job_id"] == window["job_id"]].iloc[0]
+    assert stored["idle_w"] == pytest.approx(window["idle_w"])
+    assert stored["energy_dynamic_j"] == pytest.approx(window["energy_dynamic_j"])
+    assert stored["energy_dynamic_j"] != pytest.approx(stored["energy_j"])
     bad = run_cli("measure", "--sensor", "modeled", "--db", str(db), "--campaign", "no spaces",
                   "--", "true", check=False)
     assert bad.returncode == 2 and "no spaces" in bad.stderr

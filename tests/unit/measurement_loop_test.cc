@@ -375,11 +375,34 @@ TEST(Measure, NanWindowIsSensorFailure) {
                "not finite");
 }
 
-TEST(Measure, BelowIdleWindowIsSensorFailure) {
-  // Idle measured at 100 W; windows then read 40 W: less than half of idle.
-  ExpectSensor(MeasureTampered(nullptr, /*power=*/40, /*idle_power=*/100), "idle");
-  // 60 W is below idle but within the tolerance for periodic counters: accepted.
+TEST(Measure, AWindowBelowAStaleIdleIsMeasuredAgainstAFreshOne) {
+  // Idle measured at 100 W (while something else ran); the device then draws 40 W, idle or
+  // not: less than half of the old idle figure. Measured again against a fresh idle, it holds.
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  ASSERT_TRUE(idle.Watts().ok());
+  meter.power_w = 40;
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_NEAR(m->idle_w, 40, 1e-6);
+  EXPECT_EQ(m->windows_discarded, 1);
+  EXPECT_TRUE(m->flags.empty());
+  // 60 W is below idle but within the tolerance for periodic counters: kept as it is.
   EXPECT_TRUE(MeasureTampered(nullptr, /*power=*/60, /*idle_power=*/100).ok());
+}
+
+TEST(Measure, AWindowBelowIdleOnAQuietMachineIsASensorFailure) {
+  // A sensor that reads 100 W idle and 40 W while the work runs, with nothing else running:
+  // no device does that. After measuring idle again (three times), a SENSOR failure.
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  meter.power_now = [&] { return clock.events.back().kind == Event::kRun ? 40.0 : 100.0; };
+  auto m = Measure(work, meter, idle, Settings(), clock);
+  ExpectSensor(m.status(), "again after measuring idle power 3 more times on a quiet machine");
 }
 
 TEST(Measure, MeterErrorIsSensorFailureNamingTheSource) {
@@ -511,7 +534,9 @@ class FakeActivity final : public CpuActivitySource {
     const double dt = clock_.now - last_;
     last_ = clock_.now;
     if (reads_++ % 2 == 1) {  // the end of a window
-      const double o = window_ < others.size() ? others[window_] : others_after;
+      const double o = others_now                ? others_now()
+                       : window_ < others.size() ? others[window_]
+                                                 : others_after;
       ++window_;
       now_.self += static_cast<unsigned long long>(dt * kTicks);
       now_.machine_busy += static_cast<unsigned long long>(dt * kTicks * (1 + o));
@@ -523,6 +548,7 @@ class FakeActivity final : public CpuActivitySource {
   static constexpr double kTicks = 100000;  // fine ticks: the test's windows are short
   std::vector<double> others;  // per window, in order
   double others_after = 0;     // for every window past `others`
+  std::function<double()> others_now;  // instead of both, when set
 
  private:
   FakeClock& clock_;
@@ -601,6 +627,25 @@ TEST(Measure, EnergyBelowIdleMeasuresIdleAgainAndIsFlaggedWhenItStays) {
   EXPECT_NEAR(m->idle_w, 100, 1e-6);
   EXPECT_LT(m->energy_dynamic_per_iter_j, 0);
   EXPECT_EQ(m->flags, std::vector<std::string>{kFlagBelowIdle});
+}
+
+TEST(Measure, AWindowBelowAnIdleTakenWhileOthersRanIsKeptAndFlagged) {
+  // A bursty neighbour: it runs whenever this process sleeps (so every idle window is shared
+  // and reads 100 W) and yields while the work runs (40 W). Not a sensor's fault: the windows
+  // are kept and flagged, and the job has its measurement.
+  FakeClock clock;
+  FakeWorkload work(clock, 0.001);
+  FakeMeter meter(clock, 100);
+  IdleBaseline idle(meter, clock);
+  meter.power_now = [&] { return clock.events.back().kind == Event::kRun ? 40.0 : 100.0; };
+  FakeActivity activity(clock);
+  activity.others_now = [&] { return clock.events.back().kind == Event::kRun ? 0.0 : 2.0; };
+  CpuInterference probe(activity);
+  auto m = Measure(work, meter, idle, Settings(), clock, nullptr, &probe);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->windows_discarded, 3);
+  EXPECT_GE(m->repeats.size(), 3u);
+  EXPECT_EQ(m->flags, (std::vector<std::string>{kFlagBelowIdle, kFlagIdleStale}));
 }
 
 }  // namespace

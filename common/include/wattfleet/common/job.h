@@ -149,9 +149,14 @@ inline constexpr const char* kFlagCi = "ci";                      // CI target m
 inline constexpr const char* kFlagInterference = "interference";  // shared the machine
 inline constexpr const char* kFlagBelowIdle = "below-idle";       // dynamic energy < 0
 inline constexpr const char* kFlagIdleStale = "idle-stale";  // idle measured shared, or long ago
+// A program's window shorter than ten sensor updates (window_monitor.h).
+inline constexpr const char* kFlagShortWindow = "short-window";
 // A whole model whose layers' times sum to far more or less than its own: derived where the
 // measurements meet (fit, the run summary), never sent by an agent.
 inline constexpr const char* kFlagLayerSum = "layer-sum";
+// What a flag means, in a few words for a summary line ("other work shared the machine in
+// every window"); the flag itself for one this build does not know.
+std::string QualityFlagMeaning(std::string_view flag);
 // The flags of `m`: its own, and "ci" for one stored before flags existed.
 std::vector<std::string> QualityFlags(const Measurement& m);
 // The same as one text, ';'-separated ("ci;interference"); empty when there are none. The
