@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Interference rejection, measured: the quickstart campaign on this machine (1 agent, 1
-# thread) three times, and each job's time per iteration compared with the quiet run's:
+# thread) four times, and each job's time per iteration compared with the quiet run's:
 #   quiet      nothing else running
 #   rejecting  a bursty CPU hog beside it (every core busy 0.3 s of every 1.5 s), with the
 #              default measurement.max_interference (0.25 cores)
 #   accepting  the same hog, rejection off (max_interference 4096: every window kept)
-# Usage: bench/interference.sh [OUTDIR]   (after scripts/build.sh; about 5 minutes)
+#   steady     two busy loops per core all the time (a load of twice the core count)
+# Each run must end with every job measured and exit 0, flagged or not: the table shows both.
+# Usage: bench/interference.sh [OUTDIR]   (after scripts/build.sh; about 12 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/bench-interference}"
@@ -25,13 +27,19 @@ hog() {  # bursts on every core until killed
     sleep 1.2
   done
 }
-run() {  # NAME CAMPAIGN: wall seconds into $out/NAME.wall
-  local start end
+steady() {  # two busy loops per core until killed
+  local cores
+  cores="$(nproc)"
+  for _ in $(seq $((2 * cores))); do sh -c 'while :; do :; done' & done
+  wait
+}
+run() {  # NAME CAMPAIGN: wall seconds and exit code into $out/NAME.wall
+  local start end rc=0
   start=$(date +%s.%N)
   "$bin" run "$2" --agents 1 --threads 1 --db "$out/$1.db" --out "$out/$1.csv" \
-    > "$out/$1.log" 2>&1 || true
+    > "$out/$1.log" 2>&1 || rc=$?
   end=$(date +%s.%N)
-  echo "$start $end" > "$out/$1.wall"
+  echo "$start $end $rc" > "$out/$1.wall"
 }
 
 run quiet experiments/quickstart.yaml
@@ -39,6 +47,9 @@ hog & hog_pid=$!
 trap 'kill $hog_pid 2>/dev/null; pkill -P $hog_pid 2>/dev/null || true' EXIT
 run rejecting experiments/quickstart.yaml
 run accepting "$accepting"
+kill $hog_pid; pkill -P $hog_pid 2>/dev/null || true
+steady & hog_pid=$!
+run steady experiments/quickstart.yaml
 kill $hog_pid; pkill -P $hog_pid 2>/dev/null || true; trap - EXIT
 
 /usr/bin/python3 - "$out" <<'PY'
@@ -51,9 +62,9 @@ def load(name):
             rows[(r["kind"], r["layer_key"] or r["architecture"])] = r
     return rows
 quiet = load("quiet")
-print(f"{'run':10s} {'jobs':>5s} {'time within 10%':>15s} {'median |dt|':>11s} {'max |dt|':>9s} "
+print(f"{'run':10s} {'exit':>4s} {'jobs':>5s} {'time within 10%':>15s} {'median |dt|':>11s} {'max |dt|':>9s} "
       f"{'median |dE|':>11s} {'discarded':>9s} {'flagged':>8s} {'wall s':>7s}  flags")
-for name in ("quiet", "rejecting", "accepting"):
+for name in ("quiet", "rejecting", "accepting", "steady"):
     rows = load(name)
     dev, edev = [], []
     for k, r in rows.items():
@@ -67,9 +78,9 @@ for name in ("quiet", "rejecting", "accepting"):
     for r in rows.values():
         for f in filter(None, r["quality_flags"].split(";")):
             kinds[f] = kinds.get(f, 0) + 1
-    start, end = map(float, open(f"{out}/{name}.wall").read().split())
-    wall = end - start
-    print(f"{name:10s} {len(rows):5d} {within:11d}/{len(dev):<3d} {100*statistics.median(dev):10.1f}% "
+    start, end, rc = open(f"{out}/{name}.wall").read().split()
+    wall = float(end) - float(start)
+    print(f"{name:10s} {rc:>4s} {len(rows):5d} {within:11d}/{len(dev):<3d} {100*statistics.median(dev):10.1f}% "
           f"{100*max(dev):8.1f}% {100*statistics.median(edev):10.1f}% {disc:9d} {flagged:8d} "
           f"{wall:7.1f}  {kinds}")
 PY

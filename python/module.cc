@@ -178,6 +178,7 @@ py::dict ReadingDict(const WindowReading& r) {
   d["sensor"] = r.sensor;
   d["domain"] = r.domain;
   d["energy_is_estimate"] = r.energy_is_estimate;
+  d["energy_model"] = r.energy_model.empty() ? py::object(py::none()) : py::str(r.energy_model);
   d["interference"] = r.interference;
   d["energy_bound_j"] = r.energy_bound_j;
   d["quality_flags"] = r.flags;

@@ -53,6 +53,12 @@ Result<std::unique_ptr<Meter>> OpenHardware(const std::string& backend, const Se
   return Status::InvalidArgument("unknown backend " + backend);
 }
 
+ModeledMeterOptions ModeledOptions(const SensorRoots& roots) {
+  ModeledMeterOptions opts = roots.modeled;
+  opts.proc_root = roots.proc_root;
+  return opts;
+}
+
 std::string Describe(const Meter& m) {
   return m.name() + " (" + m.domain() + (m.is_estimate() ? ", an estimate" : "") + ")";
 }
@@ -65,12 +71,11 @@ std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots) {
     auto m = OpenHardware(backend, roots);
     out.push_back({backend, m.ok(), m.ok() ? "measures " + Describe(**m) : m.status().message()});
   }
-  ModeledMeterOptions opts;
-  opts.proc_root = roots.proc_root;
-  auto modeled = MakeModeledMeter(opts);
+  auto modeled = MakeModeledMeter(ModeledOptions(roots));
   out.push_back({"modeled", modeled.ok(),
                  modeled.ok() ? "TDP x utilisation x time from " + roots.proc_root +
-                                    "/stat (an estimate, not a measurement)"
+                                    "/stat (an estimate, not a measurement): " +
+                                    (*modeled)->assumes()
                               : modeled.status().message()});
   out.push_back({"simulated", true, "tests only; used only when asked for by name"});
   return out;
@@ -106,9 +111,7 @@ Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const Senso
       }
       refusals += "; " + hw + ": " + m.status().message();
     }
-    ModeledMeterOptions opts;
-    opts.proc_root = roots.proc_root;
-    auto m = MakeModeledMeter(opts);
+    auto m = MakeModeledMeter(ModeledOptions(roots));
     if (!m.ok()) return m.status();
     if (why) {
       *why = "auto: no hardware energy counter works here, so energy is the modeled estimate "
@@ -117,10 +120,8 @@ Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const Senso
     return m;
   }
   if (backend == "modeled") {
-    ModeledMeterOptions opts;
-    opts.proc_root = roots.proc_root;
     if (why) *why = "asked for by name";
-    return MakeModeledMeter(opts);
+    return MakeModeledMeter(ModeledOptions(roots));
   }
   if (backend == "nvml" || backend == "rapl" || backend == "hwmon" || backend == "android") {
     auto m = OpenHardware(backend, roots);

@@ -34,6 +34,9 @@ struct SensorRoots {
   std::string proc_root = "/proc";
   std::string nvml_library = "libnvidia-ml.so.1";
   std::string device = "cpu";  // "cuda:N" makes nvml measure GPU N
+  // What the modeled meter assumes (its proc_root is the one above): --modeled-core-w,
+  // --modeled-package-w, --modeled-idle-fraction.
+  ModeledMeterOptions modeled;
 };
 
 // Every backend of docs/measurement.md with its availability here.

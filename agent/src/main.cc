@@ -227,6 +227,18 @@ int main(int argc, char** argv) {
   app.add_option("--proc-root", roots.proc_root, "root of procfs")->capture_default_str();
   app.add_option("--nvml-library", roots.nvml_library, "NVML library loaded at run time")
       ->capture_default_str();
+  // What the modeled meter assumes, shown by probe and stored with each measurement.
+  app.add_option("--modeled-core-w", roots.modeled.core_w,
+                 "modeled meter: power of one fully busy core in W (0: 15)")
+      ->check(CLI::Range(0.0, 10000.0));
+  app.add_option("--modeled-package-w", roots.modeled.tdp_w,
+                 "modeled meter: power of the whole CPU at full load in W, instead of "
+                 "--modeled-core-w x cores (0: not set)")
+      ->check(CLI::Range(0.0, 100000.0));
+  app.add_option("--modeled-idle-fraction", roots.modeled.idle_fraction,
+                 "modeled meter: idle power as a fraction of full load")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
@@ -378,7 +390,10 @@ int main(int argc, char** argv) {
     child.argv = {SelfExe(),    "--device",     device,          "--sensor",   sensor,
                   "--threads",  std::to_string(threads),         "--sysfs-root",
                   roots.sysfs_root, "--proc-root", roots.proc_root, "--nvml-library",
-                  roots.nvml_library, "--log-level", log_level,
+                  roots.nvml_library, "--modeled-core-w",
+                  std::to_string(roots.modeled.core_w), "--modeled-package-w",
+                  std::to_string(roots.modeled.tdp_w), "--modeled-idle-fraction",
+                  std::to_string(roots.modeled.idle_fraction), "--log-level", log_level,
                   "exec-worker", "--sensor-period",
                   std::to_string(character.EffectivePeriod())};
     runner = MakeChildProcessRunner(child);

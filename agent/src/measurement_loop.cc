@@ -258,6 +258,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.sensor = meter.name();
   m.domain = meter.domain();
   m.energy_is_estimate = meter.is_estimate();
+  m.energy_model = meter.assumes();
   m.iterations_per_window = n;
   m.idle_w = idle_w;
   std::vector<double> energy_per_iter, time_per_iter;

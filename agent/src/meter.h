@@ -35,6 +35,10 @@ class Meter {
   // Cumulative energy in joules. Errors are SENSOR failures.
   virtual Result<double> ReadJoules() = 0;
   virtual MeterFacts facts() const = 0;
+  // For an estimate (is_estimate()): the figures it rests on, stored with each measurement
+  // ("15 W per core x 2 cores = 30 W at full load (...), idle 9 W (30 % of it)"); empty for
+  // a measurement.
+  virtual std::string assumes() const { return ""; }
   // The reading the hardware updates, read once: the counter (J) of a counter, the power (W)
   // of a sampled sensor. Polling it shows how often the sensor really updates, which
   // ReadJoules cannot (a sampled meter's integral moves at every read).
@@ -43,8 +47,9 @@ class Meter {
 
 struct ModeledMeterOptions {
   std::string proc_root = "/proc";  // where stat lives (tests use a fake tree)
-  double tdp_w = 0;                 // package power at full load; 0: 15 W per core
+  double tdp_w = 0;                 // package power at full load; 0: core_w per core
   double idle_fraction = 0.3;       // idle power as a fraction of TDP
+  double core_w = 0;                // power per fully busy core; 0: 15 W (tdp_w wins)
 };
 
 // TDP x utilisation x time: idle power plus (TDP - idle) x the busy share of all cores, from

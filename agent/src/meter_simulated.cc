@@ -42,6 +42,7 @@ class SimulatedMeter final : public Meter {
   bool is_estimate() const override { return true; }
   double update_period_s() const override { return 0.001; }
   MeterFacts facts() const override { return {"model", 0, 0, 0, "simulated: tests only"}; }
+  std::string assumes() const override { return "simulated power (tests only)"; }
   // The counter as of now at idle power, without drawing noise: reading it must not shift the
   // seeded noise sequence ReadJoules follows.
   Result<double> ReadSensor() override {

@@ -88,6 +88,7 @@ Result<WindowReading> WindowMonitor::End(const std::string& name) {
   r.sensor = meter_->name();
   r.domain = meter_->domain();
   r.energy_is_estimate = meter_->is_estimate();
+  r.energy_model = meter_->assumes();
   if (!std::isfinite(r.energy_j) || r.energy_j < 0) {
     // The window stays open: the caller may end it again once the sensor reads sensibly.
     return Status::Sensor("sensor: " + r.sensor + " read " + std::to_string(r.energy_j) +

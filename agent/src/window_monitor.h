@@ -48,6 +48,7 @@ struct WindowReading {
   std::string sensor;  // backend
   std::string domain;  // what it covers
   bool energy_is_estimate = false;  // the modeled meter: an estimate, never a measurement
+  std::string energy_model;  // what an estimate rests on (Meter::assumes); empty otherwise
   // Others' busy CPU cores (or share of the GPU) on average over the window; unset where it
   // cannot be measured, and for windows under 0.2 s (CPU time is counted in 10 ms ticks).
   std::optional<double> interference;

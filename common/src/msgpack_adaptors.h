@@ -131,7 +131,8 @@ WF_MSGPACK_MAP(wattfleet::Measurement, "sensor", v.sensor, "domain", v.domain,
                "clock_after_mhz", v.clock_after_mhz, "telemetry_source", v.telemetry_source,
                "interference", v.interference, "windows_discarded", v.windows_discarded,
                "flags", v.flags, "energy_bound_j", v.energy_bound_j,
-               "sensor_update_period_s", v.sensor_update_period_s)
+               "sensor_update_period_s", v.sensor_update_period_s, "energy_model",
+               v.energy_model)
 WF_MSGPACK_MAP(wattfleet::JobResult, "job_id", v.job_id, "attempt", v.attempt, "outcome",
                v.outcome, "error", v.error, "measurement", v.measurement)
 WF_MSGPACK_MAP(wattfleet::SensorCharacter, "method", v.method, "declared_period_s",

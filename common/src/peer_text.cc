@@ -69,7 +69,8 @@ Status CheckPeerText(const Measurement& m) {
                                {"device", &m.device},
                                {"agent version", &m.agent_version},
                                {"torch version", &m.torch_version},
-                               {"telemetry source", &m.telemetry_source}}));
+                               {"telemetry source", &m.telemetry_source},
+                               {"energy model", &m.energy_model}}));
   // Flags are names: printable, short, and without the ';' that joins them in a column.
   if (m.flags.size() > kMaxPeerFlags) {
     return Status::InvalidArgument(std::to_string(m.flags.size()) + " quality flags; at most " +

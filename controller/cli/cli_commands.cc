@@ -37,6 +37,44 @@ namespace {
 
 int ExitCode(const Status& s) { return s.code() == StatusCode::kInvalidArgument ? 2 : 1; }
 
+// The ids `campaign` names in `campaigns`: an id, else every campaign of that name. The error
+// says `what` was asked ("--campaign x") and lists what `where` holds.
+Result<std::vector<int64_t>> CampaignIds(const std::vector<CampaignStatus>& campaigns,
+                                         const std::string& campaign, const std::string& what,
+                                         const std::string& where) {
+  if (const std::optional<int64_t> id = ParseInt(campaign)) {
+    for (const CampaignStatus& c : campaigns) {
+      if (c.id == *id) return std::vector<int64_t>{*id};
+    }
+  }
+  std::vector<int64_t> ids;
+  for (const CampaignStatus& c : campaigns) {
+    if (c.name == campaign) ids.push_back(c.id);
+  }
+  if (!ids.empty()) return ids;
+  std::string known;
+  for (size_t i = 0; i < campaigns.size() && i < 20; ++i) {
+    known += (i ? ", " : "") + campaigns[i].name + " (#" + std::to_string(campaigns[i].id) + ")";
+  }
+  if (campaigns.size() > 20) known += ", ...";
+  return Status::InvalidArgument(what + ": no campaign of that name or id in " + where +
+                                 (known.empty() ? " (it holds none)"
+                                                : "; its campaigns: " + known));
+}
+
+// The campaigns of a controller's status reply: id, name and state.
+std::vector<CampaignStatus> CampaignsOf(const nlohmann::json& status) {
+  std::vector<CampaignStatus> out;
+  for (const auto& c : status.value("campaigns", nlohmann::json::array())) {
+    CampaignStatus s;
+    s.id = c.value("id", int64_t{0});
+    s.name = c.value("name", "");
+    s.state = c.value("state", "");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 int Fail(const Status& s) {
   std::cerr << "wattfleet: " << s.message() << "\n";
   return ExitCode(s);
@@ -287,19 +325,23 @@ int CmdSubmit(const std::string& campaign_path, const AdminClient& admin, bool w
   }
 }
 
-int CmdStatus(std::optional<int64_t> id, const AdminClient& admin, bool json) {
+int CmdStatus(const std::optional<std::string>& campaign, const AdminClient& admin, bool json) {
   auto reply = Ask(admin, AdminRequest{AdminOp::kStatus, "", "", 0});
   if (!reply.ok()) return Fail(reply.status());
   Status s = ReplyStatus(*reply);
   if (!s.ok()) return Fail(s);
   nlohmann::json out = *reply;
   out.erase("ok");
-  if (id) {
+  if (campaign) {
+    // By id, or every campaign of that name.
+    auto ids = CampaignIds(CampaignsOf(out), *campaign, "status " + *campaign,
+                           "the controller at " + admin.endpoint);
+    if (!ids.ok()) return Fail(ids.status());
     nlohmann::json kept = nlohmann::json::array();
     for (const auto& c : out["campaigns"]) {
-      if (c.value("id", int64_t{0}) == *id) kept.push_back(c);
+      const int64_t id = c.value("id", int64_t{0});
+      if (std::find(ids->begin(), ids->end(), id) != ids->end()) kept.push_back(c);
     }
-    if (kept.empty()) return Fail(Status::InvalidArgument("no campaign " + std::to_string(*id)));
     out["campaigns"] = kept;
   }
   if (json) {
@@ -351,7 +393,44 @@ int CmdStatus(std::optional<int64_t> id, const AdminClient& admin, bool json) {
   return 0;
 }
 
-int CmdCancel(int64_t id, const AdminClient& admin, bool json) {
+int CmdCancel(const std::string& campaign, const AdminClient& admin, bool json) {
+  // An id as it is; a name is the one running campaign of that name.
+  int64_t id = 0;
+  const size_t digits_from = !campaign.empty() && campaign[0] == '-' ? 1 : 0;
+  if (campaign.size() > digits_from &&
+      campaign.find_first_not_of("0123456789", digits_from) == std::string::npos) {
+    // A number past int64 must not become another campaign's id.
+    const std::optional<int64_t> number = ParseInt(campaign);
+    if (!number || *number < 1) {
+      return Fail(Status::InvalidArgument("cancel: '" + campaign + "' is not a campaign id (a "
+                                          "whole number from 1 to " +
+                                          std::to_string(INT64_MAX) + ")"));
+    }
+    id = *number;
+  } else {
+    auto status = Ask(admin, AdminRequest{AdminOp::kStatus, "", "", 0});
+    if (!status.ok()) return Fail(status.status());
+    if (Status st = ReplyStatus(*status); !st.ok()) return Fail(st);
+    const std::vector<CampaignStatus> campaigns = CampaignsOf(*status);
+    auto ids = CampaignIds(campaigns, campaign, "cancel " + campaign,
+                           "the controller at " + admin.endpoint);
+    if (!ids.ok()) return Fail(ids.status());
+    std::vector<int64_t> running;
+    std::string named;
+    for (const CampaignStatus& c : campaigns) {
+      if (std::find(ids->begin(), ids->end(), c.id) == ids->end()) continue;
+      named += (named.empty() ? "#" : ", #") + std::to_string(c.id) + " " + c.state;
+      if (c.state == "running") running.push_back(c.id);
+    }
+    if (running.size() != 1) {
+      return Fail(Status::InvalidArgument(
+          "cancel " + campaign + ": " +
+          (running.empty() ? "no campaign of that name is running (" + named + ")"
+                           : "several campaigns of that name are running (" + named +
+                                 "): cancel one by its id")));
+    }
+    id = running.front();
+  }
   auto reply = Ask(admin, AdminRequest{AdminOp::kCancel, "", "", id});
   if (!reply.ok()) return Fail(reply.status());
   auto cancelled = CancelReply::FromJson(*reply);
@@ -451,33 +530,6 @@ int CmdPlan(const std::string& campaign_path, bool json, const std::string& hist
   return 0;
 }
 
-namespace {
-
-// The ids `campaign` names in `campaigns`: an id, else every campaign of that name.
-Result<std::vector<int64_t>> CampaignIds(const std::vector<CampaignStatus>& campaigns,
-                                         const std::string& campaign, const std::string& db) {
-  if (const std::optional<int64_t> id = ParseInt(campaign)) {
-    for (const CampaignStatus& c : campaigns) {
-      if (c.id == *id) return std::vector<int64_t>{*id};
-    }
-  }
-  std::vector<int64_t> ids;
-  for (const CampaignStatus& c : campaigns) {
-    if (c.name == campaign) ids.push_back(c.id);
-  }
-  if (!ids.empty()) return ids;
-  std::string known;
-  for (size_t i = 0; i < campaigns.size() && i < 20; ++i) {
-    known += (i ? ", " : "") + campaigns[i].name + " (#" + std::to_string(campaigns[i].id) + ")";
-  }
-  if (campaigns.size() > 20) known += ", ...";
-  return Status::InvalidArgument("--campaign " + campaign + ": no campaign of that name or id in " +
-                                 db + (known.empty() ? " (it holds none)"
-                                                     : "; its campaigns: " + known));
-}
-
-}  // namespace
-
 Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
                                               const std::optional<std::string>& campaign) {
   if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
@@ -490,10 +542,11 @@ Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
   // Both backends' errors name the dataset themselves (a URI without its password).
   if (!store.ok()) return store.status().WithContext("--db");
   if (!campaign) return (*store)->ExportRows(std::nullopt);
-  // An unknown campaign is a typo, not an empty export (as `status ID` says too).
+  // An unknown campaign is a typo, not an empty export (as `status CAMPAIGN` says too).
   WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
   WF_ASSIGN_OR_RETURN(const std::vector<int64_t> ids,
-                      CampaignIds(campaigns, *campaign, DatasetLabel(db)));
+                      CampaignIds(campaigns, *campaign, "--campaign " + *campaign,
+                                  DatasetLabel(db)));
   std::vector<ExportRow> rows;
   for (const int64_t id : ids) {
     WF_ASSIGN_OR_RETURN(std::vector<ExportRow> of, (*store)->ExportRows(id));

@@ -44,8 +44,10 @@ struct AdminClient {
 int CmdServe(const ServeArgs& args);
 int CmdRun(const EmbeddedOptions& options);
 int CmdSubmit(const std::string& campaign_path, const AdminClient& admin, bool wait, bool json);
-int CmdStatus(std::optional<int64_t> id, const AdminClient& admin, bool json);
-int CmdCancel(int64_t id, const AdminClient& admin, bool json);
+// `campaign`: an id, or a name (every campaign of that name).
+int CmdStatus(const std::optional<std::string>& campaign, const AdminClient& admin, bool json);
+// `campaign`: an id, or a name (the one running campaign of that name).
+int CmdCancel(const std::string& campaign, const AdminClient& admin, bool json);
 // With `history_db`, the device time is estimated from that dataset's measurements;
 // `max_campaign_jobs`: the bound of the controller the campaign is meant for.
 int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "",

@@ -48,6 +48,8 @@ nlohmann::json ReadingJson(const std::string& name, const WindowReading& r,
           {"sensor", r.sensor},
           {"domain", r.domain},
           {"energy_is_estimate", r.energy_is_estimate},
+          {"energy_model", r.energy_model.empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(r.energy_model)},
           {"interference", opt(r.interference)},
           {"energy_bound_j", r.energy_bound_j},
           {"quality_flags", r.flags}};

@@ -200,6 +200,9 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                                   // Killed with this process, even by SIGKILL: a run's agents
                                   // never outlive it to share the next run's spools.
                                   "--parent-pid",  std::to_string(::getpid())};
+    if (options.modeled_core_w > 0) {
+      argv.insert(argv.end(), {"--modeled-core-w", std::to_string(options.modeled_core_w)});
+    }
     WF_ASSIGN_OR_RETURN(ChildProcess child,
                         ChildProcess::Start(argv, log_dir + "/" + name + ".log"));
     agents.push_back(std::move(child));
@@ -272,24 +275,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   out << "\n" << rows.size() << " measurements in " << wall << " s ("
       << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";
   // What the protocol doubts, said where the numbers are shown (docs/dataset.md).
-  std::map<std::string, int64_t> flag_counts;
-  int64_t flagged = 0;
-  for (const ExportRow& r : rows) {
-    const std::vector<std::string> flags = QualityFlags(r.m);
-    flagged += flags.empty() ? 0 : 1;
-    for (const std::string& f : flags) ++flag_counts[f];
-  }
-  if (flagged > 0) {
-    // Every job has its measurement; these are doubted, not lost. Said with why, and with
-    // what to do, since fit, predict and report leave them out by default.
-    out << flagged << " of them carry quality flags (column quality_flags of the export):\n";
-    for (const auto& [flag, n] : flag_counts) {
-      out << "  " << flag << ": " << n << " - " << QualityFlagMeaning(flag) << "\n";
-    }
-    out << "fit, predict and report leave them out. To measure them again, stop what else runs "
-           "on this machine and run the same command with --fresh; to use them as they are, "
-           "give those commands --include-flagged.\n";
-  }
+  out << FormatFlagged(rows);
   const std::string csv = options.export_path.empty()
                               ? db_dir + "/" + campaign.name + ".csv"
                               : options.export_path;

@@ -18,6 +18,7 @@ struct EmbeddedOptions {
   // work as interference in every window (docs/quickstart.md).
   int agents = 1;
   std::string sensor = "auto";  // passed to every agent
+  double modeled_core_w = 0;    // passed to every agent when set (--modeled-core-w)
   int threads_per_agent = 0;    // 0: the machine's cores shared among the agents
   std::string log_dir;          // agents' logs; empty: next to the db
   // Create the folders of --db, --out and --log-dir when missing; otherwise a missing one is

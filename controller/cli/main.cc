@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
   c_run->add_option("--agents", run.agents, "local agent processes")
       ->check(CLI::Range(1, 256))->capture_default_str();
   c_run->add_option("--sensor", run.sensor, "sensor backend for the agents")->capture_default_str();
+  c_run->add_option("--modeled-core-w", run.modeled_core_w,
+                    "the modeled sensor's power of one fully busy core, in W (default 15)")
+      ->check(CLI::Range(0.0, 10000.0));
   c_run->add_option("--threads", run.threads_per_agent, "threads per agent (0: cores / agents)")
       ->check(CLI::Range(0, 1024));
   c_run->add_option("--out", run.export_path, "CSV export (default: next to the db)");
@@ -102,15 +105,17 @@ int main(int argc, char** argv) {
   c_submit->add_flag("--wait", wait, "wait until the campaign has ended");
   c_submit->add_flag("--json", json, "one JSON document on stdout");
 
-  std::optional<int64_t> status_id;
+  std::optional<std::string> status_id;
   auto* c_status = app.add_subcommand("status", "campaigns, jobs by state, agents");
-  c_status->add_option("id", status_id, "campaign id");
+  c_status->add_option("campaign", status_id, "only this campaign: its id, or its name");
   admin_options(c_status);
   c_status->add_flag("--json", json, "one JSON document on stdout");
 
   std::string cancel_id;
   auto* c_cancel = app.add_subcommand("cancel", "stop dispatching a campaign");
-  c_cancel->add_option("id", cancel_id, "campaign id")->required();
+  c_cancel->add_option("campaign", cancel_id,
+                       "the campaign: its id, or the name of a running one")
+      ->required();
   admin_options(c_cancel);
   c_cancel->add_flag("--json", json, "one JSON document on stdout");
 
@@ -313,16 +318,7 @@ int main(int argc, char** argv) {
     if (c_run->parsed()) return CmdRun(run);
     if (c_submit->parsed()) return CmdSubmit(campaign_path, admin, wait, json);
     if (c_status->parsed()) return CmdStatus(status_id, admin, json);
-    if (c_cancel->parsed()) {
-      // Parsed here: a number past int64 must not become another campaign's id.
-      const std::optional<int64_t> id = wattfleet::ParseInt(cancel_id);
-      if (!id || *id < 1) {
-        std::cerr << "wattfleet: cancel: '" << cancel_id << "' is not a campaign id (a whole "
-                     "number from 1 to " << INT64_MAX << ")\n";
-        return 2;
-      }
-      return CmdCancel(*id, admin, json);
-    }
+    if (c_cancel->parsed()) return CmdCancel(cancel_id, admin, json);
     if (c_plan->parsed()) return CmdPlan(campaign_path, json, plan_db, plan_max_jobs);
     if (c_export->parsed()) return CmdExport(db, export_campaign, format, out);
     if (c_inspect->parsed()) {

@@ -3,6 +3,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <map>
+#include <sstream>
 #include <set>
 #include <tuple>
 
@@ -110,6 +111,44 @@ std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows) 
                   outliers);
   }
   return out;
+}
+
+std::string FormatFlagged(const std::vector<ExportRow>& rows) {
+  std::ostringstream out;
+  std::map<std::string, int64_t> flag_counts;
+  int64_t flagged = 0;
+  for (const ExportRow& r : rows) {
+    const std::vector<std::string> flags = QualityFlags(r.m);
+    flagged += flags.empty() ? 0 : 1;
+    for (const std::string& f : flags) ++flag_counts[f];
+  }
+  if (flagged > 0) {
+    // Every job has its measurement; these are doubted, not lost. Said with why, and with
+    // what to do, since fit, predict and report leave them out by default.
+    out << flagged << " of them carry quality flags (column quality_flags of the export):\n";
+    for (const auto& [flag, n] : flag_counts) {
+      out << "  " << flag << ": " << n << " - " << QualityFlagMeaning(flag) << "\n";
+    }
+    // What would have kept each flag away.
+    std::vector<std::string> remedies;
+    if (flag_counts.count(kFlagInterference) + flag_counts.count(kFlagBelowIdle) +
+            flag_counts.count(kFlagIdleStale) > 0) {
+      remedies.push_back("stop what else runs on this machine");
+    }
+    if (flag_counts.count(kFlagCi) > 0) {
+      remedies.push_back("allow more windows (measurement.max_repeats) or a wider target "
+                         "(measurement.target_rel_ci)");
+    }
+    out << "fit, predict and report leave them out; give those commands --include-flagged to "
+           "use them as they are.";
+    if (!remedies.empty()) {
+      out << " To measure them again, " << remedies[0]
+          << (remedies.size() > 1 ? ", " + remedies[1] + "," : std::string())
+          << " and run the same command with --fresh.";
+    }
+    out << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace wattfleet

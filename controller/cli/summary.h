@@ -12,4 +12,8 @@ namespace wattfleet {
 
 std::string FormatSummary(const Plan& plan, const std::vector<ExportRow>& rows);
 
+// How many of `rows` carry quality flags, per flag with what it means, and what to do: use
+// them (--include-flagged) or measure them again. Empty when none does.
+std::string FormatFlagged(const std::vector<ExportRow>& rows);
+
 }  // namespace wattfleet

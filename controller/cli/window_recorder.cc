@@ -85,6 +85,7 @@ Result<int64_t> WindowRecorder::Record(const WindowReading& w, std::optional<dou
   m.sensor = w.sensor;
   m.domain = w.domain;
   m.energy_is_estimate = w.energy_is_estimate;
+  m.energy_model = w.energy_model;
   m.iterations_per_window = 1;
   m.repeats = {{1, w.time_s, w.energy_j}};
   m.time_per_iter_s = w.time_s;

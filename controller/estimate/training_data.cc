@@ -197,15 +197,15 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
   }
   // Whether the measurement is left out: its flags are in its payload (older ones have none,
   // and their ci_met column says whether the CI target was met).
-  auto left_out = [&](const MeasurementRecord& r) {
-    if (options.include_flagged) return false;
-    bool flagged = !r.ci_met;
-    if (!flagged) {
-      auto m = DecodeMeasurement(r.payload);
-      flagged = m.ok() && !QualityFlags(*m).empty();
-    }
-    if (flagged) ++data.flagged_left_out;
-    return flagged;
+  auto is_flagged = [](const MeasurementRecord& r) {
+    if (!r.ci_met) return true;
+    auto m = DecodeMeasurement(r.payload);
+    return m.ok() && !QualityFlags(*m).empty();
+  };
+  auto left_out = [&](bool flagged) {
+    if (options.include_flagged || !flagged) return false;
+    ++data.flagged_left_out;
+    return true;
   };
   std::map<int64_t, std::vector<std::string>> layer_keys_of;
   ThorViews thor_views;
@@ -217,8 +217,10 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
       const auto layer = layer_of.find(r.subject);
       if (layer == layer_of.end()) return Status::OK();
       data.measurement_ids[{r.device_class, r.mode}].push_back(r.id);
-      if (left_out(r)) return Status::OK();
+      const bool flagged = is_flagged(r);
+      if (left_out(flagged)) return Status::OK();
       LayerSample s;
+      s.flagged = flagged;
       s.device_class = r.device_class;
       s.mode = r.mode;
       s.batch = r.batch;
@@ -234,8 +236,10 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
     // Model jobs have an architecture row in their campaign; probes do not (THOR reads what
     // it needs of them from their names, AddThorView).
     data.measurement_ids[{r.device_class, r.mode}].push_back(r.id);
-    if (left_out(r)) return Status::OK();
+    const bool flagged = is_flagged(r);
+    if (left_out(flagged)) return Status::OK();
     ModelSample s;
+    s.flagged = flagged;
     s.device_class = r.device_class;
     s.mode = r.mode;
     s.name = r.subject;

@@ -118,6 +118,15 @@ Result<Report> BuildReport(const ReportOptions& options) {
   TrainingDataOptions load;
   load.include_flagged = options.include_flagged;
   WF_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(*reader, load));
+  // What was measured, flagged measurements included: shown marked, and the notes say when
+  // something is missing from `data` only because of its flags.
+  TrainingData shown_all;
+  if (!options.include_flagged) {
+    TrainingDataOptions all;
+    all.include_flagged = true;
+    WF_ASSIGN_OR_RETURN(shown_all, LoadTrainingData(*reader, all));
+  }
+  const TrainingData& shown = options.include_flagged ? data : shown_all;
   WF_ASSIGN_OR_RETURN(ReportData activity, LoadReportData(*reader));
 
   std::vector<report::Evaluation> evaluations;
@@ -127,14 +136,14 @@ Result<Report> BuildReport(const ReportOptions& options) {
 
   report::Page page;
   std::string body;
-  body += report::AccuracySection(evaluations, data, options, page);
+  body += report::AccuracySection(evaluations, data, shown, options, page);
   body += report::ErrorSection(evaluations, page);
   body += report::ComparisonSection(evaluations, options.folds, page);
   body += report::LayerEnergySection(data, page);
   body += report::CampaignSection(activity, page);
   body += report::UtilisationSection(activity, page);
   body += report::BreakdownSection(data, page);
-  body += report::EnergyVsMacsSection(data, page);
+  body += report::EnergyVsMacsSection(shown, page);
   body += report::QualitySection(activity, data, page);
 
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
@@ -144,7 +153,12 @@ Result<Report> BuildReport(const ReportOptions& options) {
   html += "<h1>wattfleet report</h1>";
   html += "<p class=\"wf-meta\">Dataset <code>" + svg::Escape(options.db) + "</code>, " +
           std::to_string(data.layers.size()) + " layer and " +
-          std::to_string(data.models.size()) + " whole-model or probe measurements, " +
+          std::to_string(data.models.size()) + " whole-model or probe measurements" +
+          (data.flagged_left_out > 0
+               ? " (" + std::to_string(data.flagged_left_out) +
+                     " more left out of fits for their quality flags: Measurement quality)"
+               : std::string()) +
+          ", " +
           std::to_string(activity.campaigns.size()) + " campaigns; generated " +
           report::UtcNow() + ".</p>";
   // Every predicted figure is an estimate; so is every energy of the modeled meter.

@@ -151,7 +151,7 @@ std::string Scatter(const EvalResult& r, const ReportOptions& options, Page& pag
 }  // namespace
 
 std::string AccuracySection(const std::vector<Evaluation>& evaluations, const TrainingData& data,
-                            const ReportOptions& options, Page& page) {
+                            const TrainingData& shown, const ReportOptions& options, Page& page) {
   std::string s = "<section id=\"accuracy\"><h2>Measured vs predicted</h2>";
   s += "<p>Each point is one architecture's whole-model measurement against the estimator's "
        "prediction for it while it was held out: grouped " +
@@ -160,13 +160,23 @@ std::string AccuracySection(const std::vector<Evaluation>& evaluations, const Tr
        "Log\u2013log axes; the dashed line is y = x.</p>";
   // Device classes and modes measured without whole models cannot be evaluated.
   std::set<Where> with_models, measured;
+  std::map<Where, int64_t> flagged_models;  // whole models measured but left out for flags
   for (const ModelSample& m : data.models) {
     if (m.kind == JobKind::kModel) with_models.insert({m.device_class, m.mode});
   }
-  for (const LayerSample& l : data.layers) measured.insert({l.device_class, l.mode});
-  for (const ModelSample& m : data.models) measured.insert({m.device_class, m.mode});
+  for (const LayerSample& l : shown.layers) measured.insert({l.device_class, l.mode});
+  for (const ModelSample& m : shown.models) {
+    measured.insert({m.device_class, m.mode});
+    if (m.kind == JobKind::kModel && m.flagged) ++flagged_models[{m.device_class, m.mode}];
+  }
   for (const Where& w : measured) {
-    if (!with_models.count(w)) {
+    if (with_models.count(w)) continue;
+    if (const auto f = flagged_models.find(w); f != flagged_models.end()) {
+      s += page.Note(Label(w) + ": all " + std::to_string(f->second) +
+                     " whole-model measurements carry quality flags and are left out, so "
+                     "nothing to evaluate the estimators on (Measurement quality, below; "
+                     "report --include-flagged uses them)");
+    } else {
       s += page.Note(Label(w) + ": no whole-model measurements, so nothing to evaluate the "
                                 "estimators on (plan whole_models: true)");
     }

@@ -136,19 +136,21 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
 std::string EnergyVsMacsSection(const TrainingData& data, Page& page) {
   std::string s = "<section id=\"energy-macs\"><h2>Energy against MACs</h2>";
   s += "<p>Whole networks as measured: energy per iteration against multiply-accumulates per "
-       "iteration (the batch included), one colour per device class. Hover a point for its "
-       "name and batch.</p>";
-  std::map<std::string, std::map<std::string, svg::Series>> by_mode;  // mode -> device -> points
+       "iteration (the batch included), one colour per device class. Open circles carry "
+       "quality flags (Measurement quality, below): shown, but left out of fits unless asked "
+       "for. Hover a point for its name and batch.</p>";
+  // mode -> (device, flagged) -> points
+  std::map<std::string, std::map<std::pair<std::string, bool>, svg::Series>> by_mode;
   std::map<std::string, bool> modeled;
   for (const ModelSample& m : data.models) {
     if (m.kind != JobKind::kModel || !(m.macs > 0) || !(m.energy_j > 0)) continue;
-    svg::Series& ser = by_mode[m.mode][m.device_class];
+    svg::Series& ser = by_mode[m.mode][{m.device_class, m.flagged}];
     ser.x.push_back(m.macs);
     ser.y.push_back(m.energy_j);
     ser.labels.push_back(m.name + ", batch " + std::to_string(m.batch) + ", " + m.device_class +
                          ": " + svg::FormatSi(m.energy_j, "J") +
                          (m.energy_is_estimate ? " (modeled: an estimate)" : "") + ", " +
-                         svg::FormatSi(m.macs, "MAC"));
+                         svg::FormatSi(m.macs, "MAC") + (m.flagged ? ", flagged" : ""));
     modeled[m.mode] = modeled[m.mode] || m.energy_is_estimate;
   }
   if (by_mode.empty()) {
@@ -158,10 +160,13 @@ std::string EnergyVsMacsSection(const TrainingData& data, Page& page) {
   std::string items;
   for (auto& [mode, devices] : by_mode) {
     std::vector<svg::Series> series;
-    size_t k = 0;
-    for (auto& [device, ser] : devices) {
-      ser.name = device;
-      ser.colour = Cycle(report_colours::kDevices, k++);
+    std::map<std::string, std::string> colour_of;  // one colour per device, flagged or not
+    for (auto& [where, ser] : devices) {
+      const auto& [device, flagged] = where;
+      colour_of.emplace(device, Cycle(report_colours::kDevices, colour_of.size()));
+      ser.name = flagged ? device + ", flagged" : device;
+      ser.colour = colour_of[device];
+      ser.hollow = flagged;
       series.push_back(std::move(ser));
     }
     svg::PlotOptions o;
@@ -182,9 +187,11 @@ std::string QualitySection(const ReportData& data, const TrainingData& training,
   s += "<p>The measurements of each campaign by the quality flags they carry (docs/dataset.md): "
        "<code>ci</code> the confidence target was missed, <code>interference</code> other work "
        "shared the device, <code>below-idle</code> less than idle power, "
-       "<code>idle-stale</code> the idle power was measured shared or long before. A "
-       "measurement with several flags counts once per flag. <code>fit</code> and this "
-       "report's estimators leave measurements with flags out";
+       "<code>idle-stale</code> the idle power was measured shared or long before. Each "
+       "measurement counts once, so that a bar is as long as the campaign's measurements: one "
+       "with several flags under the first of interference, below-idle, idle-stale, ci (the "
+       "note under Campaigns gives every flag's own count). <code>fit</code> and this report's estimators "
+       "leave measurements with flags out";
   if (training.flagged_left_out > 0) {
     s += " (" + std::to_string(training.flagged_left_out) + " here)";
   }
@@ -192,12 +199,12 @@ std::string QualitySection(const ReportData& data, const TrainingData& training,
   if (data.campaigns.empty()) {
     return s + page.Note("No campaigns in the dataset.") + "</section>";
   }
-  std::vector<std::string> segments = {"no flag", "ci", "interference", "below-idle",
-                                       "idle-stale"};
+  std::vector<std::string> segments = {"no flag"};
+  segments.insert(segments.end(), std::begin(kFlagOrder), std::end(kFlagOrder));
   std::set<std::string> known(segments.begin() + 1, segments.end());
   bool other = false;
   for (const CampaignSummary& c : data.campaigns) {
-    for (const auto& [flag, n] : c.flags) other |= known.count(flag) == 0 && n > 0;
+    for (const auto& [flag, n] : c.first_flag) other |= known.count(flag) == 0 && n > 0;
   }
   if (other) segments.push_back("other");
   const std::vector<std::string> colours(std::begin(report_colours::kQuality),
@@ -210,7 +217,7 @@ std::string QualitySection(const ReportData& data, const TrainingData& training,
     bar.label = "#" + std::to_string(c.id) + " " + c.name;
     bar.values.assign(segments.size(), 0.0);
     bar.values[0] = static_cast<double>(std::max<int64_t>(0, measured - c.flagged));
-    for (const auto& [flag, n] : c.flags) {
+    for (const auto& [flag, n] : c.first_flag) {
       auto at = std::find(segments.begin(), segments.end(), known.count(flag) ? flag : "other");
       if (at != segments.end()) bar.values[static_cast<size_t>(at - segments.begin())] += n;
     }

@@ -67,6 +67,14 @@ Result<ReportData> LoadReportData(DatasetReader& reader) {
       if (!flags.empty() && c != data.campaigns.end()) {
         ++c->flagged;
         for (const std::string& f : flags) ++c->flags[f];
+        std::string first = flags.front();  // a flag this build does not rank: its own
+        for (const char* f : kFlagOrder) {
+          if (std::find(flags.begin(), flags.end(), f) != flags.end()) {
+            first = f;
+            break;
+          }
+        }
+        ++c->first_flag[first];
       }
     }
     activity.push_back(std::move(a));

@@ -7,20 +7,30 @@
 #include <string>
 #include <vector>
 
+#include "wattfleet/common/job.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
 
 class DatasetReader;
 
+// Quality flags from the most to the least telling of a measurement's conditions: shared
+// with other work, then below idle, a doubtful idle, a missed CI target.
+inline constexpr const char* kFlagOrder[] = {kFlagInterference, kFlagBelowIdle, kFlagIdleStale,
+                                             kFlagCi};
+
 struct CampaignSummary {
   int64_t id = 0;
   std::string name;
   std::string state;  // "running" | "done" | "cancelled"
   std::map<std::string, int64_t> jobs;  // job state ("planned", "queued", ...) -> count
-  // Measurements with quality flags (QualityFlags in job.h): how many, and per flag.
+  // Measurements with quality flags (QualityFlags in job.h): how many, and per flag (a
+  // measurement with two flags counts under both).
   int64_t flagged = 0;
   std::map<std::string, int64_t> flags;
+  // Each flagged measurement once, under the first of its flags in kFlagOrder: what a bar
+  // of measurements can stack without counting one twice.
+  std::map<std::string, int64_t> first_flag;
 };
 
 // One stored measurement seen as work of the agent that made it.

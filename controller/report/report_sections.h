@@ -39,9 +39,11 @@ struct Evaluation {
 };
 
 // Measured vs predicted, one scatter plot per estimator, device class, mode and target; a
-// note for each device class and mode of `data` without whole-model measurements.
+// note for each device class and mode of `shown` (every measurement, flagged ones included)
+// without whole-model measurements in `data` (what the estimators were evaluated on), saying
+// why: none measured, or all left out for their flags.
 std::string AccuracySection(const std::vector<Evaluation>& evaluations, const TrainingData& data,
-                            const ReportOptions& options, Page& page);
+                            const TrainingData& shown, const ReportOptions& options, Page& page);
 // Distribution of the absolute percentage errors, one plot per device class, mode, target.
 std::string ErrorSection(const std::vector<Evaluation>& evaluations, Page& page);
 // The comparison table (the figures of `wattfleet fit --split kfold`).
@@ -56,7 +58,8 @@ std::string UtilisationSection(const ReportData& data, Page& page);
 
 // Each whole network's energy split by the layer types it is made of (report_breakdown.cc).
 std::string BreakdownSection(const TrainingData& data, Page& page);
-// Whole networks' energy against their MACs, per mode, one colour per device class.
+// Whole networks' energy against their MACs, per mode, one colour per device class; flagged
+// ones (when `data` holds them) as open circles.
 std::string EnergyVsMacsSection(const TrainingData& data, Page& page);
 // The measurements of each campaign by quality flag.
 std::string QualitySection(const ReportData& data, const TrainingData& training, Page& page);

@@ -83,7 +83,7 @@ std::vector<std::string> NoteLines(const std::string& note, double max_px) {
 struct LegendEntry {
   std::string name;
   std::string colour;
-  enum Kind { kBox, kLine, kDashed, kDot } kind = kBox;
+  enum Kind { kBox, kLine, kDashed, kDot, kRing } kind = kBox;
 };
 
 // The figure's geometry: the whole <svg> and its plot area.
@@ -208,6 +208,10 @@ std::string Footer(const Frame& f) {
           s += "<circle cx=\"" + Num(x + 6) + "\" cy=\"" + cy + "\" r=\"4\" fill=\"" + colour +
                "\"/>";
           break;
+        case LegendEntry::kRing:
+          s += "<circle cx=\"" + Num(x + 6) + "\" cy=\"" + cy + "\" r=\"4\" fill=\"none\" stroke=\"" +
+               colour + "\" stroke-width=\"1.5\"/>";
+          break;
         case LegendEntry::kLine:
         case LegendEntry::kDashed:
           s += "<line x1=\"" + Num(x) + "\" y1=\"" + cy + "\" x2=\"" + Num(x + 16) + "\" y2=\"" +
@@ -254,7 +258,10 @@ Scale AxisScale(const Axis& axis, const std::vector<const std::vector<double>*>&
 std::vector<LegendEntry> SeriesLegend(const std::vector<Series>& series, LegendEntry::Kind kind) {
   std::vector<LegendEntry> legend;
   for (const Series& s : series) {
-    if (!s.name.empty()) legend.push_back({s.name, s.colour, kind});
+    if (s.name.empty()) continue;
+    legend.push_back({s.name, s.colour, s.hollow && kind == LegendEntry::kDot
+                                            ? LegendEntry::kRing
+                                            : kind});
   }
   return legend;
 }
@@ -303,7 +310,8 @@ std::string ScatterPlot(const PlotOptions& o, const std::vector<Series>& series,
     }
   }
   for (const Series& ser : series) {
-    s += "<g fill=\"" + Escape(ser.colour) + "\">";
+    s += ser.hollow ? "<g fill=\"none\" stroke=\"" + Escape(ser.colour) + "\" stroke-width=\"1.5\">"
+                    : "<g fill=\"" + Escape(ser.colour) + "\">";
     for (size_t i = 0; i < ser.x.size() && i < ser.y.size(); ++i) {
       if (!Usable(ser.x[i], o.x.scale) || !Usable(ser.y[i], o.y.scale)) continue;
       s += "<circle cx=\"" + Num(x.Map(ser.x[i])) + "\" cy=\"" + Num(y.Map(ser.y[i])) +

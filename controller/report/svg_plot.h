@@ -49,9 +49,12 @@ struct Series {
   // Scatter plots: each point's name (architecture, batch, device), its <title> tooltip;
   // empty, or one per point.
   std::vector<std::string> labels = {};
+  // Scatter plots: open circles instead of filled ones (measurements shown but doubted: those
+  // with quality flags).
+  bool hollow = false;
 };
 
-// Points as filled circles. `identity` adds the dashed line y = x (for measured vs
+// Points as filled circles (open ones for a `hollow` series). `identity` adds the dashed line y = x (for measured vs
 // predicted). Points outside a log axis's domain (<= 0, not finite) are not drawn.
 std::string ScatterPlot(const PlotOptions& options, const std::vector<Series>& series,
                         bool identity);

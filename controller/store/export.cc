@@ -47,7 +47,11 @@ std::vector<Cell> Cells(const ExportRow& r) {
   const bool protocol = r.kind != JobKind::kWindow;
   // Idle power is measured or not at all (a measured idle is always positive: IdleBaseline
   // refuses zero); without it there is no dynamic energy to show, rather than the raw one.
+  // Nor is there where it comes out at or below zero: no work draws less than an idle device,
+  // so the idle figure could not be measured cleanly (the flags say why: below-idle,
+  // idle-stale).
   const bool idle_measured = m.idle_w > 0;
+  const bool dynamic_known = idle_measured && m.energy_dynamic_per_iter_j > 0;
   return {
       r.campaign,
       r.campaign_id,
@@ -70,7 +74,7 @@ std::vector<Cell> Cells(const ExportRow& r) {
       r.params,
       m.energy_per_iter_j,
       Unless(protocol, m.energy_std_j),
-      Unless(idle_measured, m.energy_dynamic_per_iter_j),
+      Unless(dynamic_known, m.energy_dynamic_per_iter_j),
       m.time_per_iter_s,
       Unless(protocol, m.time_std_s),
       static_cast<int64_t>(m.repeats.size()),
@@ -94,6 +98,7 @@ std::vector<Cell> Cells(const ExportRow& r) {
       QualityFlagsText(m),
       m.energy_bound_j,
       m.sensor_update_period_s,
+      TextOrMissing(m.energy_model),
   };
 }
 
@@ -204,6 +209,7 @@ const std::vector<std::string>& ExportColumns() {
       "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
       "telemetry_source", "interference", "windows_discarded",
       "quality_flags",    "energy_bound_j", "sensor_update_period_s",
+      "energy_model",
   };
   return kColumns;
 }

@@ -23,7 +23,8 @@ class Window:
     """One window: the sensor's energy (J, idle included) and the wall time (s) between
     ``begin_window`` and ``end_window``. ``energy_is_estimate`` is True for the modeled
     meter (no power sensor: TDP x utilisation x time), whose energy is an estimate, never a
-    measurement. ``energy_dynamic_j`` is set once ``measure_idle`` has run."""
+    measurement; ``energy_model`` then says what it assumes (its power at full load and
+    idle). ``energy_dynamic_j`` is set once ``measure_idle`` has run."""
 
     name: str
     energy_j: float
@@ -36,6 +37,7 @@ class Window:
     interference: Optional[float] = None
     energy_dynamic_j: Optional[float] = None
     job_id: Optional[int] = None  # with Monitor(dataset=...): the window's job in the dataset
+    energy_model: Optional[str] = None
 
     @property
     def power_w(self):

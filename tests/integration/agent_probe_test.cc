@@ -49,6 +49,23 @@ TEST(AgentProbe, ShowsItsMeterAndWhyAMeterCannotOpen) {
       << none.dump();
 }
 
+// The modeled meter says what it assumes, with the figure the agent was given.
+TEST(AgentProbe, TheModeledMeterSaysWhatItAssumes) {
+  const std::string agent = std::string(WATTFLEET_AGENT_BIN) +
+                            " --sensor modeled --modeled-core-w 7.5 probe";
+  const std::string text = Output("timeout 60 " + agent + " 2>/dev/null");
+  EXPECT_NE(text.find("modeled: TDP x utilisation x time"), std::string::npos) << text;
+  EXPECT_NE(text.find("7.5 W per core x "), std::string::npos) << text;
+  const auto j = nlohmann::json::parse(Output("timeout 60 " + agent + " --json 2>/dev/null"));
+  EXPECT_NE(j["meter"]["character"]["note"].get<std::string>().find("7.5 W per core x "),
+            std::string::npos)
+      << j.dump();
+  const std::string plain = Output("timeout 60 " + std::string(WATTFLEET_AGENT_BIN) +
+                                   " --sensor modeled probe 2>/dev/null");
+  EXPECT_NE(plain.find("15 W per core x "), std::string::npos) << plain;
+  EXPECT_NE(plain.find("the default; --modeled-core-w sets it"), std::string::npos) << plain;
+}
+
 TEST(AgentProbe, VersionSaysTheReleaseTheRevisionAndTheLibtorch) {
   const std::string v = Output(std::string("timeout 60 ") + WATTFLEET_AGENT_BIN + " --version");
   EXPECT_EQ(v.rfind(std::string("wattfleet-agent ") + WATTFLEET_VERSION + " (git ", 0), 0u) << v;

@@ -128,6 +128,23 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
   const auto cancelled = nlohmann::json::parse(cancel.out);
   EXPECT_EQ(cancelled["id"], 1);
   EXPECT_EQ(cancelled["cancelled_jobs"], 0);
+  // By name as by id: status shows the campaigns of that name; cancel wants a running one,
+  // and an unknown name is an error that lists the campaigns there are.
+  const testing::CliRun by_name =
+      testing::RunCliSplit(dir_, {"status", "e2e", "--admin", admin, "--json"}, 20);
+  ASSERT_EQ(by_name.code, 0) << by_name.err;
+  EXPECT_EQ(nlohmann::json::parse(by_name.out)["campaigns"][0]["id"], 1);
+  const testing::CliRun unknown =
+      testing::RunCliSplit(dir_, {"status", "nosuch", "--admin", admin}, 20);
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("nosuch: no campaign of that name or id"), std::string::npos)
+      << unknown.err;
+  EXPECT_NE(unknown.err.find("e2e (#1)"), std::string::npos) << unknown.err;
+  const testing::CliRun ended =
+      testing::RunCliSplit(dir_, {"cancel", "e2e", "--admin", admin}, 20);
+  EXPECT_EQ(ended.code, 2);
+  EXPECT_NE(ended.err.find("no campaign of that name is running (#1 done)"), std::string::npos)
+      << ended.err;
   // The same for people: each agent's sensor under it, and the flagged count when there is one.
   ASSERT_EQ(RunCli({"status", "--admin", admin}, dir_ + "/status.txt", 20), 0);
   const std::string status_text = Slurp(dir_ + "/status.txt");
@@ -165,6 +182,8 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
     EXPECT_GT(r.m.energy_bound_j, 0) << r.job_id;
     EXPECT_LT(r.m.energy_bound_j, r.m.energy_per_iter_j) << r.job_id;
     EXPECT_GE(r.m.sensor_update_period_s, 0.01) << r.job_id;
+    // What the modeled energy rests on, stored with it.
+    EXPECT_NE(r.m.energy_model.find(" W per core x "), std::string::npos) << r.job_id;
     EXPECT_TRUE(r.device == "e2e-agent-1" || r.device == "e2e-agent-2") << r.device;
   }
   EXPECT_EQ(job_ids.size(), planned);

@@ -287,6 +287,40 @@ TEST(ReportChromium, WithoutWholeModelsNotesReplaceScatterPlots) {
   EXPECT_GE(counts.at(report_colours::kLayerBar), 400);
 }
 
+// Every whole model flagged (a missed CI target): the estimators have nothing to be scored
+// on, and the note says why; the models are still drawn against their MACs, as open circles
+// in their device's colour, where a hidden plot would leave no pixel of it.
+TEST(ReportChromium, FlaggedWholeModelsAreDrawnMarkedNotHidden) {
+  testing::TempDir dir;
+  const std::string db = dir.File("dataset.db");
+  BuildDataset(db);
+  Exec(db, "UPDATE measurements SET ci_met = 0 WHERE job_id IN "
+           "(SELECT id FROM jobs WHERE kind = 'model')");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+
+  const std::string html_path = dir.File("report.html");
+  const CliRun run = Report(dir, {"--db", db, "--out", html_path});
+  ASSERT_EQ(run.code, 0) << run.err;
+  const std::string html = Slurp(html_path);
+  EXPECT_EQ(html.find("id=\"scatter-"), std::string::npos);
+  EXPECT_NE(html.find("whole-model measurements carry quality flags and are left out"),
+            std::string::npos);
+  const std::string macs = SvgById(html, "energy-macs-inference");
+  ASSERT_FALSE(macs.empty());
+  EXPECT_NE(macs.find("cpu, flagged"), std::string::npos);
+
+  const std::string png = dir.File("report.png");
+  ASSERT_TRUE(Screenshot(dir, html_path, png, 6000));
+  Image image;
+  ASSERT_TRUE(ReadPng(png, &image));
+  const std::string device = report_colours::kDevices[0];
+  const auto counts = CountColours(image, {device, report_colours::kEnergyPoint});
+  std::cout << device << ": " << counts.at(device) << " px\n";
+  // Rings of about 20 px each for a dozen networks, and the legend's.
+  EXPECT_GE(counts.at(device), 100) << "flagged networks not drawn";
+  EXPECT_EQ(counts.at(report_colours::kEnergyPoint), 0);
+}
+
 TEST(ReportChromium, BadInputExitsTwoNamingTheFlag) {
   testing::TempDir dir;
   const std::string out = dir.File("report.html");

@@ -126,6 +126,7 @@ ExportRow ModelRow() {
   r.layer_type.clear();
   r.architecture = "lenet5";
   r.m.energy_is_estimate = true;
+  r.m.energy_model = "15 W per core x 2 cores = 30 W at full load, idle 9 W";
   r.m.ci_met = false;
   r.m.rel_ci = std::nan("");
   // Not exposed on this device.
@@ -167,9 +168,9 @@ TEST(ExportTest, ColumnsStartWithTheDocumentedOnesInOrder) {
   const std::vector<std::string> appended = {
       "temperature_before_c", "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
       "telemetry_source",     "interference",        "windows_discarded", "quality_flags",
-      "energy_bound_j",       "sensor_update_period_s"};
+      "energy_bound_j",       "sensor_update_period_s", "energy_model"};
   ASSERT_GE(cols.size(), appended.size());
-  EXPECT_EQ(std::vector<std::string>(cols.end() - 10, cols.end()), appended);
+  EXPECT_EQ(std::vector<std::string>(cols.end() - 11, cols.end()), appended);
   // Columns are unique (they are JSON keys too).
   for (size_t i = 0; i < cols.size(); ++i)
     for (size_t j = i + 1; j < cols.size(); ++j) EXPECT_NE(cols[i], cols[j]);
@@ -215,6 +216,8 @@ TEST(ExportTest, CsvQuotesAndParsesBack) {
   EXPECT_EQ(model[Col("layer_key")], "");
   EXPECT_EQ(model[Col("rel_ci")], "");  // NaN is a missing value
   EXPECT_EQ(model[Col("energy_is_estimate")], "true");
+  EXPECT_EQ(model[Col("energy_model")], "15 W per core x 2 cores = 30 W at full load, idle 9 W");
+  EXPECT_EQ(row[Col("energy_model")], "");  // measured: no model to state
 
   // Quality: the measurement's own flags; "ci" for a missed target, also from ci_met alone.
   EXPECT_EQ(row[Col("interference")], "0.375");
@@ -245,7 +248,7 @@ TEST(ExportTest, CsvCellsThatWouldRunAsFormulasAreWrittenAsText) {
   r.device = "+cmd|' /C calc'!A0";
   r.m.torch_version = "@SUM(1+1)";
   r.m.device = "-2+3";
-  r.m.energy_dynamic_per_iter_j = -0.25;  // a number, not text: stays a number
+  r.m.temperature_before_c = -20.5;  // a number, not text: stays a number
   std::ostringstream out;
   WriteCsv({r}, out);
   const auto records = ParseCsv(out.str());
@@ -255,7 +258,7 @@ TEST(ExportTest, CsvCellsThatWouldRunAsFormulasAreWrittenAsText) {
   EXPECT_EQ(row[Col("device")], "'" + r.device);
   EXPECT_EQ(row[Col("torch_version")], "'" + r.m.torch_version);
   EXPECT_EQ(row[Col("torch_device")], "'" + r.m.device);
-  EXPECT_EQ(row[Col("energy_dynamic_j")], "-0.25");
+  EXPECT_EQ(row[Col("temperature_before_c")], "-20.5");
   EXPECT_EQ(row[Col("layer_type")], "Conv2d");  // ordinary text untouched
 
   // A program that parses the CSV itself gets the exact text, as JSON Lines gives it.
@@ -268,6 +271,56 @@ TEST(ExportTest, CsvCellsThatWouldRunAsFormulasAreWrittenAsText) {
   std::ostringstream json;
   WriteJsonLines({r}, json);
   EXPECT_EQ(nlohmann::json::parse(json.str())["agent_version"], r.m.agent_version);
+}
+
+// A program's window: no mode of ours, no spread or CI over one window, and no dynamic energy
+// or idle power where idle was not measured; with idle measured, both are there.
+TEST(ExportTest, WindowRowsClaimNothingTheyDoNotHave) {
+  ExportRow w = LayerRow();
+  w.kind = JobKind::kWindow;
+  w.layer_key.clear();
+  w.layer_type.clear();
+  w.architecture = "epoch-1";
+  w.m.idle_w = 0;  // as stored without measure_idle
+  w.m.energy_dynamic_per_iter_j = w.m.energy_per_iter_j;
+  w.m.ci_met = true;
+  std::ostringstream json;
+  WriteJsonLines({w}, json);
+  const auto j = nlohmann::json::parse(json.str());
+  EXPECT_EQ(j["kind"], "window");
+  for (const char* c : {"mode", "ci_met", "rel_ci", "time_rel_ci", "energy_std_j", "time_std_s",
+                        "energy_dynamic_j", "idle_w"}) {
+    EXPECT_TRUE(j[c].is_null()) << c << ": " << j[c];
+  }
+  EXPECT_DOUBLE_EQ(j["energy_j"].get<double>(), w.m.energy_per_iter_j);
+
+  w.m.idle_w = 12.5;
+  w.m.energy_dynamic_per_iter_j = 0.004;
+  std::ostringstream csv;
+  WriteCsv({w}, csv);
+  const auto records = ParseCsv(csv.str());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1][Col("idle_w")], "12.5");
+  EXPECT_EQ(records[1][Col("energy_dynamic_j")], "0.004");
+  EXPECT_EQ(records[1][Col("mode")], "");
+  EXPECT_EQ(records[1][Col("ci_met")], "");
+}
+
+// Dynamic energy at or below zero is no energy a device spent: shown as missing, while the
+// raw figure and the flags that say why stay.
+TEST(ExportTest, DynamicEnergyAtOrBelowZeroIsMissing) {
+  ExportRow r = LayerRow();
+  r.m.energy_dynamic_per_iter_j = -0.25;
+  r.m.flags = {kFlagBelowIdle};
+  std::ostringstream out;
+  WriteCsv({r}, out);
+  const auto records = ParseCsv(out.str());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1][Col("energy_dynamic_j")], "");
+  EXPECT_NE(records[1][Col("energy_j")], "");
+  EXPECT_NE(records[1][Col("idle_w")], "");
+  EXPECT_NE(records[1][Col("quality_flags")].find("below-idle"), std::string::npos);
+  EXPECT_EQ(records[1][Col("mode")], "training");
 }
 
 TEST(ExportTest, JsonLinesHaveEveryColumnWithItsType) {

@@ -111,6 +111,39 @@ TEST(ModeledMeter, ExplicitTdpAndIdleFraction) {
   EXPECT_NEAR(*e, 10 * 2 + (40 - 10) * 3.0 / 4, 1e-9);
 }
 
+// The power per core can be set, and whatever the figures are, the meter says them: with
+// every measurement (Meter::assumes) and in its facts, which probe and status show.
+TEST(ModeledMeter, PowerPerCoreIsSetAndSaid) {
+  TempDir dir;
+  const unsigned long long hz = static_cast<unsigned long long>(Hz());
+  WriteStat(dir.path(), {0, 0, 0, 0}, 2);
+  FakeClock clock;
+  auto defaults = MakeModeledMeter({dir.path(), 0, 0.3}, clock);
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ((*defaults)->assumes(),
+            "15 W per core x 2 cores = 30 W at full load (the default; --modeled-core-w sets "
+            "it), idle 9 W (30 % of it)");
+  EXPECT_NE((*defaults)->facts().note.find((*defaults)->assumes()), std::string::npos);
+
+  ModeledMeterOptions o{dir.path(), 0, 0.2, 6};
+  auto made = MakeModeledMeter(o, clock);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ((*made)->assumes(),
+            "6 W per core x 2 cores = 12 W at full load (set), idle 2.4 W (20 % of it)");
+  WriteStat(dir.path(), {2 * hz, 0, 0, 2 * hz}, 2);  // 2 busy seconds over 2 cores
+  clock.now += 2;
+  auto e = (*made)->ReadJoules();
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_NEAR(*e, 2.4 * 2 + (12 - 2.4) * 2.0 / 2, 1e-9);
+  // A package figure wins over the per-core one.
+  o.tdp_w = 50;
+  auto package = MakeModeledMeter(o, clock);
+  ASSERT_TRUE(package.ok());
+  EXPECT_EQ((*package)->assumes(), "50 W at full load (package, set), idle 10 W (20 % of it)");
+  o.core_w = -1;
+  EXPECT_EQ(MakeModeledMeter(o, clock).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(ModeledMeter, MissingStatIsAnErrorNamingTheFile) {
   TempDir dir;
   FakeClock clock;

@@ -353,6 +353,56 @@ TEST(Report, FlaggedMeasurementsAreCountedPerCampaign) {
   EXPECT_NE(report->html.find("(interference 1)"), std::string::npos);
 }
 
+// Every whole model flagged, every layer clean: the models are drawn as open circles, the
+// accuracy note says they were left out for their flags (not that none were measured), and
+// the quality bar counts each measurement once although each carries two flags.
+TEST(Report, FlaggedMeasurementsAreShownMarkedCountedOnceAndExplained) {
+  testing::TempDir dir;
+  const std::string db = dir.File("data.db");
+  const std::vector<JobSpec> jobs = testing::BuildSyntheticDataset(db, 100000);
+  int64_t models = 0;
+  for (const JobSpec& job : jobs) {
+    if (job.kind == JobKind::kModel) {
+      testing::MeasureLater(db, job, {kFlagInterference, kFlagIdleStale});
+      ++models;
+    } else {
+      testing::MeasureLater(db, job);
+    }
+  }
+  ASSERT_GT(models, 2);
+  ReportOptions options;
+  options.db = db;
+  auto report = BuildReport(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const std::string& html = report->html;
+  EXPECT_EQ(testing::CheckWellFormed(html), "");
+  EXPECT_NE(html.find("cpu/inference: all " + std::to_string(models) +
+                      " whole-model measurements carry quality flags and are left out"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("no whole-model measurements"), std::string::npos);
+  // Shown, marked: open circles under their own legend entry.
+  const std::string macs = SvgById(html, "energy-macs-inference");
+  ASSERT_FALSE(macs.empty());
+  EXPECT_NE(macs.find("cpu, flagged"), std::string::npos) << macs;
+  EXPECT_NE(macs.find("<g fill=\"none\""), std::string::npos) << macs;
+  EXPECT_NE(macs.find(", flagged</title>"), std::string::npos) << macs;
+  // Counted once, under the first flag: interference, never idle-stale as well.
+  const std::string quality = SvgById(html, "quality-flags");
+  ASSERT_FALSE(quality.empty());
+  EXPECT_NE(quality.find("<title>interference: " + std::to_string(models) + "</title>"),
+            std::string::npos)
+      << quality;
+  EXPECT_EQ(quality.find("<title>idle-stale:"), std::string::npos) << quality;
+  EXPECT_NE(quality.find("<title>no flag: " +
+                         std::to_string(static_cast<int64_t>(jobs.size()) - models) + "</title>"),
+            std::string::npos)
+      << quality;
+  // The flag counts themselves, each flag its own, in the campaigns' note.
+  EXPECT_NE(html.find("idle-stale " + std::to_string(models)), std::string::npos);
+  EXPECT_NE(html.find(std::to_string(models) + " more left out of fits"), std::string::npos);
+}
+
 TEST(Report, NotesInsteadOfPlotsWithoutWholeModels) {
   testing::TempDir dir;
   const std::string db = dir.File("data.db");

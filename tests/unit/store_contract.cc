@@ -461,13 +461,14 @@ TEST_P(StoreContractTest, TelemetryIsStoredAndExportedWithNullWhereNotExposed) {
   std::getline(lines, header);
   std::getline(lines, first);
   std::getline(lines, second);
-  // The sensor's bound and period follow, empty for measurements that did not record them.
-  EXPECT_EQ(LastCells(header, 10),
+  // The sensor's bound and period follow, empty for measurements that did not record them,
+  // and the energy model of an estimate (none here: measured).
+  EXPECT_EQ(LastCells(header, 11),
             "temperature_before_c,temperature_after_c,clock_before_mhz,clock_after_mhz,"
             "telemetry_source,interference,windows_discarded,quality_flags,energy_bound_j,"
-            "sensor_update_period_s");
-  EXPECT_EQ(LastCells(first, 10), "41.5,63,3000,,sysfs:x86_pkg_temp+cpufreq,,0,,,");
-  EXPECT_EQ(LastCells(second, 10), ",,,,,,0,,,");
+            "sensor_update_period_s,energy_model");
+  EXPECT_EQ(LastCells(first, 11), "41.5,63,3000,,sysfs:x86_pkg_temp+cpufreq,,0,,,,");
+  EXPECT_EQ(LastCells(second, 11), ",,,,,,0,,,,");
 }
 
 

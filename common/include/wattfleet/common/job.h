@@ -105,6 +105,9 @@ struct Measurement {
   std::string sensor;        // meter backend, e.g. "modeled", "rapl"
   std::string domain;        // what it measures, e.g. "package", "cpu-estimate"
   bool energy_is_estimate = false;  // modeled energy is an estimate, never a measurement
+  // What an estimated energy rests on (the modeled meter's power at full load and idle);
+  // empty for measured energy, or from an agent that predates it.
+  std::string energy_model;
   std::vector<Repeat> repeats;
   int64_t iterations_per_window = 0;
   double time_per_iter_s = 0;       // mean over repeats

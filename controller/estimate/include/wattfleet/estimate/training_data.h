@@ -30,6 +30,9 @@ struct LayerSample {
   double energy_dynamic_j = 0;  // idle power subtracted
   double time_s = 0;            // per iteration
   bool energy_is_estimate = false;  // modeled energy (no power sensor): measured time only
+  // It carries quality flags (QualityFlags in job.h): only ever here when flagged
+  // measurements were kept (TrainingDataOptions::include_flagged), to be shown marked.
+  bool flagged = false;
 };
 
 // What the measuring agent reported about its device (the devices table's capabilities_json);
@@ -61,6 +64,7 @@ struct ModelSample {
   std::string probe_role;  // probes: "output" | "input" | "hidden"; empty for models
   double energy_j = 0, energy_dynamic_j = 0, time_s = 0;
   bool energy_is_estimate = false;  // modeled energy (no power sensor): measured time only
+  bool flagged = false;             // as LayerSample::flagged
   // Elements of one input sample (product of the architecture's input shape); 0 unknown.
   double input_size = 0;
   DeviceFeatures device;  // of the agent that measured it

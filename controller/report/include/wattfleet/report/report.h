@@ -38,10 +38,10 @@ inline constexpr const char* kDevices[] = {"#e7298a", "#66a61e", "#e6ab02",
 inline constexpr const char* kLayerTypes[] = {"#8dd3c7", "#bebada", "#fb8072", "#80b1d3",
                                               "#fdb462", "#b3de69", "#fccde5", "#bc80bd",
                                               "#ccebc5", "#ffed6f", "#d9d9d9", "#ffffb3"};
-// Measurement quality: without a flag, then ci, interference, below-idle, idle-stale and
-// any other flag.
-inline constexpr const char* kQuality[] = {"#99d594", "#fee08b", "#d53e4f",
-                                           "#3288bd", "#5e4fa2", "#636363"};
+// Measurement quality: without a flag, then interference, below-idle, idle-stale, ci (the
+// order of kFlagOrder) and any other flag.
+inline constexpr const char* kQuality[] = {"#99d594", "#d53e4f", "#3288bd",
+                                           "#5e4fa2", "#fee08b", "#636363"};
 }  // namespace report_colours
 
 struct ReportOptions {
