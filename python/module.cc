@@ -218,8 +218,10 @@ PYBIND11_MODULE(_wattfleet, m) {
   py::class_<WindowMonitor>(m, "WindowMonitor")
       .def(py::init([](const std::string& sensor, const std::string& device,
                        double max_interference, const std::string& sysfs_root,
-                       const std::string& proc_root, const std::string& nvml_library) {
+                       const std::string& proc_root, const std::string& nvml_library,
+                       double modeled_core_w) {
              MonitorOptions o;
+             o.roots.modeled.core_w = modeled_core_w;
              o.sensor = sensor;
              o.roots.device = device;
              o.max_interference = max_interference;
@@ -229,7 +231,8 @@ PYBIND11_MODULE(_wattfleet, m) {
              return Unwrap(WindowMonitor::Open(o));
            }),
            py::arg("sensor"), py::arg("device"), py::arg("max_interference"),
-           py::arg("sysfs_root"), py::arg("proc_root"), py::arg("nvml_library"))
+           py::arg("sysfs_root"), py::arg("proc_root"), py::arg("nvml_library"),
+           py::arg("modeled_core_w") = 0.0)
       .def("begin", [](WindowMonitor& w, const std::string& name) {
         if (Status s = w.Begin(name); !s.ok()) Raise(s);
       })

@@ -34,6 +34,7 @@ class UpdatePeriodMeter final : public Meter {
   }
   Result<double> ReadJoules() override { return inner_.ReadJoules(); }
   MeterFacts facts() const override { return inner_.facts(); }
+  std::string assumes() const override { return inner_.assumes(); }
   Result<double> ReadSensor() override { return inner_.ReadSensor(); }
 
  private:

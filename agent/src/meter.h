@@ -37,8 +37,8 @@ class Meter {
   virtual MeterFacts facts() const = 0;
   // For an estimate (is_estimate()): the figures it rests on, stored with each measurement
   // ("15 W per core x 2 cores = 30 W at full load (...), idle 9 W (30 % of it)"); empty for
-  // a measurement.
-  virtual std::string assumes() const { return ""; }
+  // a measurement. Pure, so that no backend or wrapper forgets it.
+  virtual std::string assumes() const = 0;
   // The reading the hardware updates, read once: the counter (J) of a counter, the power (W)
   // of a sampled sensor. Polling it shows how often the sensor really updates, which
   // ReadJoules cannot (a sampled meter's integral moves at every read).

@@ -69,6 +69,7 @@ class AndroidMeter final : public Meter {
   std::string name() const override { return "android"; }
   std::string domain() const override { return "battery"; }
   bool is_estimate() const override { return false; }
+  std::string assumes() const override { return ""; }
   double update_period_s() const override { return kSamplePeriodS; }
   Result<double> ReadJoules() override { return sampler_->ReadJoules(); }
   MeterFacts facts() const override {

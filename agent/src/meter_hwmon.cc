@@ -149,6 +149,7 @@ class HwmonMeter final : public Meter {
   std::string name() const override { return "hwmon"; }
   std::string domain() const override { return domain_; }
   bool is_estimate() const override { return false; }
+  std::string assumes() const override { return ""; }
   double update_period_s() const override { return kSamplePeriodS; }
   Result<double> ReadJoules() override { return sampler_->ReadJoules(); }
   MeterFacts facts() const override {

@@ -51,6 +51,7 @@ class NvmlCounterMeter final : public Meter {
   std::string name() const override { return "nvml"; }
   std::string domain() const override { return "gpu" + std::to_string(index_); }
   bool is_estimate() const override { return false; }
+  std::string assumes() const override { return ""; }
   double update_period_s() const override { return kCounterPeriodS; }
   MeterFacts facts() const override {
     return {"energy counter", 1e-3, 0, 0,
@@ -127,6 +128,7 @@ class NvmlSampledMeter final : public Meter {
   std::string name() const override { return "nvml"; }
   std::string domain() const override { return "gpu" + std::to_string(index_) + "-power-sampled"; }
   bool is_estimate() const override { return false; }
+  std::string assumes() const override { return ""; }
   double update_period_s() const override { return kSamplePeriodS; }
   MeterFacts facts() const override {
     return {"power sampling", 0, 0, 0,

@@ -101,6 +101,7 @@ class RaplMeter final : public Meter {
   std::string name() const override { return "rapl"; }
   std::string domain() const override { return domain_label_; }
   bool is_estimate() const override { return false; }
+  std::string assumes() const override { return ""; }
   // The hardware updates energy_uj about every millisecond.
   double update_period_s() const override { return 0.001; }
   MeterFacts facts() const override {

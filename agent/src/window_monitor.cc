@@ -107,8 +107,14 @@ Result<WindowReading> WindowMonitor::End(const std::string& name) {
   }
   if (r.time_s < kWindowUpdates * period) r.flags.push_back(kFlagShortWindow);
   if (idle_w_) {
-    r.energy_dynamic_j = r.energy_j - *idle_w_ * r.time_s;
-    if (*r.energy_dynamic_j < 0) r.flags.push_back(kFlagBelowIdle);
+    // At or below zero it is no energy the code spent: the idle figure could not be taken
+    // cleanly (others ran meanwhile). Unavailable and flagged, never a figure <= 0.
+    const double dynamic = r.energy_j - *idle_w_ * r.time_s;
+    if (dynamic > 0) {
+      r.energy_dynamic_j = dynamic;
+    } else {
+      r.flags.push_back(kFlagBelowIdle);
+    }
     if (idle_shared_) r.flags.push_back(kFlagIdleStale);
   }
   open_.erase(it);

@@ -83,6 +83,7 @@ int CmdMeasure(const MeasureOptions& o) {
   MonitorOptions mo;
   mo.sensor = o.sensor;
   mo.roots.device = o.device;
+  mo.roots.modeled.core_w = o.modeled_core_w;
   mo.children_are_own_work = true;
   auto monitor = WindowMonitor::Open(mo);
   if (!monitor.ok()) {
@@ -167,6 +168,10 @@ int CmdMeasure(const MeasureOptions& o) {
   if (r->energy_dynamic_j) {
     std::fprintf(stderr, "wattfleet: idle %.4g W before it; %.4g J above idle\n", *m.idle_w(),
                  *r->energy_dynamic_j);
+  } else if (m.idle_w()) {
+    std::fprintf(stderr, "wattfleet: idle %.4g W before it; energy above idle unavailable: the "
+                 "window drew no more than that (idle measured while other work ran?)\n",
+                 *m.idle_w());
   }
   if (!r->flags.empty()) {
     std::string flags;

@@ -10,6 +10,7 @@ namespace wattfleet {
 struct MeasureOptions {
   std::string sensor = "auto";
   std::string device = "cpu";  // "cuda:N" to read GPU N's NVML counter
+  double modeled_core_w = 0;   // the modeled meter's power per busy core (0: its default)
   double idle_s = 1.0;         // idle power measured for this long first; 0: not measured
   bool json = false;
   std::string db;                   // store the window here too (kind `window`); empty: not

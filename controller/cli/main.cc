@@ -291,6 +291,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   c_measure->add_option("--device", measure.device, "cpu, or cuda:N for GPU N's NVML counter")
       ->capture_default_str();
+  c_measure->add_option("--modeled-core-w", measure.modeled_core_w,
+                        "the modeled sensor's power of one fully busy core, in W (default 15)")
+      ->check(CLI::Range(0.0, 10000.0));
   c_measure->add_option("--idle-s", measure.idle_s,
                         "seconds of idle power measured first (0: none)")
       ->check(CLI::Range(0.0, 600.0))

@@ -90,7 +90,8 @@ Result<int64_t> WindowRecorder::Record(const WindowReading& w, std::optional<dou
   m.repeats = {{1, w.time_s, w.energy_j}};
   m.time_per_iter_s = w.time_s;
   m.energy_per_iter_j = w.energy_j;
-  m.energy_dynamic_per_iter_j = w.energy_dynamic_j.value_or(w.energy_j);
+  // Without a dynamic figure (no idle, or at or below it) 0: the export shows it as missing.
+  m.energy_dynamic_per_iter_j = w.energy_dynamic_j.value_or(0.0);
   m.idle_w = idle_w.value_or(0);
   m.ci_met = true;  // one window: there is no confidence target to miss
   m.energy_bound_j = w.energy_bound_j;

@@ -142,7 +142,7 @@ Result<Report> BuildReport(const ReportOptions& options) {
   body += report::LayerEnergySection(data, page);
   body += report::CampaignSection(activity, page);
   body += report::UtilisationSection(activity, page);
-  body += report::BreakdownSection(data, page);
+  body += report::BreakdownSection(shown, page);
   body += report::EnergyVsMacsSection(shown, page);
   body += report::QualitySection(activity, data, page);
 

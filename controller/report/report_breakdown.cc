@@ -31,7 +31,9 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
   s += "<p>Each whole network measured, its energy per iteration split by the layer types it "
        "is made of: the measured energy of each of its layers on the same device class, mode "
        "and batch, summed by type. The bar's length is the sum of its layers, which may differ "
-       "from the network measured whole (see the campaign's summary, layer-sum).</p>";
+       "from the network measured whole (see the campaign's summary, layer-sum). A network "
+       "whose measurement or any of whose layers carry quality flags is named "
+       "<code>(flagged)</code>: shown, but left out of fits unless asked for.</p>";
   // (device, mode, batch, key) -> the layer's measured energy (the last one seen).
   std::map<std::tuple<std::string, std::string, int64_t, std::string>, const LayerSample*> layers;
   for (const LayerSample& l : data.layers) {
@@ -50,9 +52,9 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
   for (const ModelSample& m : data.models) {
     if (m.kind != JobKind::kModel || m.layer_keys.empty()) continue;
     Network n;
-    n.name = m.name;
     bool complete = true;
     bool estimate = false;
+    bool flagged = m.flagged;
     for (const std::string& key : m.layer_keys) {
       auto it = layers.find({m.device_class, m.mode, m.batch, key});
       if (it == layers.end()) {
@@ -62,13 +64,15 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
       n.by_type[it->second->type] += it->second->energy_j;
       n.total += it->second->energy_j;
       estimate |= it->second->energy_is_estimate;
+      flagged |= it->second->flagged;
     }
+    n.name = flagged ? m.name + " (flagged)" : m.name;
     if (!complete) {
       ++incomplete;
       continue;
     }
     const auto place = std::make_tuple(m.device_class, m.mode, m.batch);
-    places[place][m.name] = std::move(n);  // repeats of a network: one bar
+    places[place][n.name] = std::move(n);  // repeats of a network: one bar
     modeled[place] = modeled[place] || estimate;
   }
   if (places.empty()) {

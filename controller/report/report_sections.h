@@ -56,7 +56,8 @@ std::string CampaignSection(const ReportData& data, Page& page);
 // Busy fraction of each agent per time bin.
 std::string UtilisationSection(const ReportData& data, Page& page);
 
-// Each whole network's energy split by the layer types it is made of (report_breakdown.cc).
+// Each whole network's energy split by the layer types it is made of (report_breakdown.cc);
+// those with flagged measurements (when `data` holds them) named so.
 std::string BreakdownSection(const TrainingData& data, Page& page);
 // Whole networks' energy against their MACs, per mode, one colour per device class; flagged
 // ones (when `data` holds them) as open circles.

@@ -55,14 +55,17 @@ class Monitor:
     GPU's share) past which a window is flagged ``interference``. ``dataset``: also store
     every window there (an SQLite file, created when missing, or a ``postgresql://`` URI) as a
     measurement of kind ``window`` under the campaign ``campaign``, which export and the
-    report show; ``fit`` never trains on windows.
+    report show; ``fit`` never trains on windows. ``modeled_core_w``: the modeled
+    estimate's power of one fully busy core in W (0: its default of 15); each window's
+    ``energy_model`` says what the estimate assumed.
     """
 
     def __init__(self, sensor="auto", device="cpu", max_interference=0.5, *, dataset=None,
-                 campaign="windows", sysfs_root="", proc_root="", nvml_library=""):
+                 campaign="windows", sysfs_root="", proc_root="", nvml_library="",
+                 modeled_core_w=0.0):
         self.device = device
         self._native = _wattfleet.WindowMonitor(sensor, device, max_interference, sysfs_root,
-                                                proc_root, nvml_library)
+                                                proc_root, nvml_library, float(modeled_core_w))
         self._recorder = None
         if dataset is not None:
             device_class = "cuda" if device.startswith("cuda") else "cpu"

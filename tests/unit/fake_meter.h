@@ -65,6 +65,7 @@ class FakeMeter final : public Meter {
   std::string name() const override { return "fake"; }
   std::string domain() const override { return "fake-domain"; }
   bool is_estimate() const override { return false; }
+  std::string assumes() const override { return ""; }
   double update_period_s() const override { return period_s; }
   MeterFacts facts() const override { return {"energy counter", resolution_j, 0, 0, ""}; }
   // `sensor` when set (a reading that changes at a cadence of the test's choosing), else the

@@ -167,6 +167,7 @@ class PerIterationMeter final : public Meter {
   std::string name() const override { return "per-iteration"; }
   std::string domain() const override { return "test"; }
   bool is_estimate() const override { return true; }
+  std::string assumes() const override { return "a test model"; }
   double update_period_s() const override { return 0.001; }
   Result<double> ReadJoules() override {
     return static_cast<double>(iterations_) + 0.001 * clock_.NowSeconds();

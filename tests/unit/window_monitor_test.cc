@@ -133,6 +133,8 @@ TEST(WindowMonitor, IdlePowerGivesDynamicEnergyAndTheBelowIdleCheck) {
   r = f.monitor->End("odd");
   ASSERT_TRUE(r.ok());
   EXPECT_NE(std::find(r->flags.begin(), r->flags.end(), kFlagBelowIdle), r->flags.end());
+  // No dynamic energy at or below zero: unavailable, as the dataset's row says too.
+  EXPECT_FALSE(r->energy_dynamic_j.has_value());
 }
 
 TEST(WindowMonitor, ASensorThatReadsBackwardsIsASensorErrorAndTheWindowStaysOpen) {
