@@ -7,7 +7,7 @@
 #   accepting  the same hog, rejection off (max_interference 4096: every window kept)
 #   steady     two busy loops per core all the time (a load of twice the core count)
 # Each run must end with every job measured and exit 0, flagged or not: the table shows both.
-# Usage: bench/interference.sh [OUTDIR]   (after scripts/build.sh; about 12 minutes)
+# Usage: bench/interference.sh [OUTDIR]   (after scripts/build.sh; about 7 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-out/bench-interference}"
