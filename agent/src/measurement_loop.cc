@@ -49,6 +49,26 @@ Status SensorError(const Status& s) {
   return Status::Sensor("sensor: " + s.message());
 }
 
+std::string WindowLabel(int64_t k, int64_t n) {
+  return "window " + std::to_string(k) + " of " + std::to_string(n) + " iterations";
+}
+
+// A window's reading as no working sensor gives it, whatever else runs: a counter that did
+// not move is a stuck sensor, never zero power; a negative or non-finite difference is a
+// broken one.
+Status CheckReading(double e0, double e1, double time, const std::string& window,
+                    const Measurement& m) {
+  const double energy = e1 - e0;
+  if (std::isfinite(energy) && energy > 0) return Status::OK();
+  const std::string why = !std::isfinite(energy) ? "is not finite"
+                          : energy == 0 ? "is zero: the sensor did not move over " + Num(time) +
+                                              " s (stuck?)"
+                                        : "is not positive";
+  return Status::Sensor("sensor: " + window + ": energy " + Num(energy) + " J (" + Num(e0) +
+                        " -> " + Num(e1) + ") over " + Num(time) + " s " + why + " (" +
+                        m.sensor + "/" + m.domain + ")");
+}
+
 struct Stats {
   double mean = 0;
   double std = 0;  // sample standard deviation (n - 1); 0 for a single value
@@ -319,18 +339,7 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
       }
       interference.push_back(others);
     }
-    // A counter that did not move is a stuck sensor, never zero power; a negative or
-    // non-finite difference is a broken one. Neither depends on what else runs.
-    if (!std::isfinite(energy) || energy <= 0) {
-      const std::string why = !std::isfinite(energy) ? "is not finite"
-                              : energy == 0 ? "is zero: the sensor did not move over " +
-                                                  Num(time) + " s (stuck?)"
-                                            : "is not positive";
-      return Status::Sensor("sensor: window " + std::to_string(k) + " of " +
-                            std::to_string(n) + " iterations: energy " + Num(energy) + " J (" +
-                            Num(*e0) + " -> " + Num(*e1) + ") over " + Num(time) + " s " + why +
-                            " (" + m.sensor + "/" + m.domain + ")");
-    }
+    WF_RETURN_IF_ERROR(CheckReading(*e0, *e1, time, WindowLabel(k, n), m));
     const double idle_floor = idle_w * time * kBelowIdleTolerance;
     if (energy < idle_floor) {
       // Less than half of what idle power implies. Measured again against a fresh idle figure
@@ -351,13 +360,14 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
       const bool window_quiet = !shared || *shared <= settings.max_interference;
       const bool idle_quiet = !(idle.interference() > settings.max_interference);
       if (window_quiet && idle_quiet) {
-        return Status::Sensor(
-            "sensor: window " + std::to_string(k) + " of " + std::to_string(n) +
-            " iterations: energy " + Num(energy) + " J over " + Num(time) +
-            " s is below half of what idle power implies (" + Num(idle_w) + " W x " +
-            Num(time) + " s x " + Num(kBelowIdleTolerance) + " = " + Num(idle_floor) +
-            " J), again after measuring idle power " + std::to_string(below_floor_retries) +
-            " more times on a quiet machine (" + m.sensor + "/" + m.domain + ")");
+        return Status::Sensor("sensor: " + WindowLabel(k, n) + ": energy " + Num(energy) +
+                              " J over " + Num(time) +
+                              " s is below half of what idle power implies (" + Num(idle_w) +
+                              " W x " + Num(time) + " s x " + Num(kBelowIdleTolerance) + " = " +
+                              Num(idle_floor) + " J), again after measuring idle power " +
+                              std::to_string(below_floor_retries) +
+                              " more times on a quiet machine (" + m.sensor + "/" + m.domain +
+                              ")");
       }
       kept_below_floor = true;
     }

@@ -3,7 +3,6 @@
 // test's own threads, bursty or steady. Every job must end with a measurement (flagged or
 // not) and the run must exit 0, saying why any measurement is flagged and what to do.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +13,8 @@
 #include <vector>
 
 #include "harness.h"
+#include "wattfleet/store/store.h"
+#include "wattfleet/store/store_open.h"
 
 namespace wattfleet {
 namespace {
@@ -56,21 +57,6 @@ class CpuLoad {
   std::vector<std::thread> threads_;
 };
 
-int64_t Count(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  int64_t n = -1;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(h);
-  return n;
-}
-
 class BusyMachineTest : public ::testing::Test {
  protected:
   // The quickstart's measurement protocol (experiments/quickstart.yaml) on its MLP: its
@@ -99,14 +85,22 @@ class BusyMachineTest : public ::testing::Test {
         {"run", campaign, "--agents", "1", "--threads", "1", "--db", db}, log, 840);
     const std::string out = Slurp(log);
     EXPECT_EQ(code, 0) << out;
-    const int64_t jobs = Count(db, "SELECT COUNT(*) FROM jobs");
+    auto store = OpenStore(db);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto campaigns = (*store)->ListCampaigns();
+    ASSERT_TRUE(campaigns.ok() && campaigns->size() == 1u) << out;
+    int64_t jobs = 0;
+    for (const auto& [state, n] : campaigns->front().jobs) jobs += n;
     EXPECT_GT(jobs, 3) << out;
-    EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM jobs WHERE state <> 'done'"), 0) << out;
-    EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM measurements"), jobs) << out;
+    EXPECT_EQ(campaigns->front().jobs["done"], jobs) << out;
+    auto rows = (*store)->ExportRows(std::nullopt);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_EQ(static_cast<int64_t>(rows->size()), jobs) << out;
     EXPECT_NE(out.find(std::to_string(jobs) + " measurements in "), std::string::npos) << out;
     // Flagged measurements are counted with why, and with what to do about them.
-    const int64_t flagged =
-        Count(db, "SELECT COUNT(*) FROM measurements WHERE quality_flags <> '' OR ci_met = 0");
+    const int64_t flagged = std::count_if(rows->begin(), rows->end(), [](const ExportRow& r) {
+      return !QualityFlags(r.m).empty();
+    });
     if (flagged > 0) {
       EXPECT_NE(out.find(std::to_string(flagged) + " of them carry quality flags"),
                 std::string::npos)

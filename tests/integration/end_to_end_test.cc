@@ -149,6 +149,8 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
   ASSERT_EQ(RunCli({"status", "--admin", admin}, dir_ + "/status.txt", 20), 0);
   const std::string status_text = Slurp(dir_ + "/status.txt");
   EXPECT_NE(status_text.find("    sensor: model"), std::string::npos) << status_text;
+  // With what the modeled estimate assumes (docs/measurement.md, "Modeled").
+  EXPECT_NE(status_text.find("15 W per core x "), std::string::npos) << status_text;
   const int64_t flagged_now = status["campaigns"][0].value("flagged", int64_t{-1});
   EXPECT_GE(flagged_now, 0);
   EXPECT_EQ(status_text.find("measurement(s) flagged") != std::string::npos, flagged_now > 0)
