@@ -27,12 +27,6 @@ hog() {  # bursts on every core until killed
     sleep 1.2
   done
 }
-steady() {  # two busy loops per core until killed
-  local cores
-  cores="$(nproc)"
-  for _ in $(seq $((2 * cores))); do sh -c 'while :; do :; done' & done
-  wait
-}
 run() {  # NAME CAMPAIGN: wall seconds and exit code into $out/NAME.wall
   local start end rc=0
   start=$(date +%s.%N)
@@ -48,9 +42,16 @@ trap 'kill $hog_pid 2>/dev/null; pkill -P $hog_pid 2>/dev/null || true' EXIT
 run rejecting experiments/quickstart.yaml
 run accepting "$accepting"
 kill $hog_pid; pkill -P $hog_pid 2>/dev/null || true
-steady & hog_pid=$!
+# Two busy loops per core, each killed by its own pid (a loop orphaned by its parent's end
+# would outlive the script).
+steady_pids=()
+for _ in $(seq $((2 * $(nproc)))); do
+  sh -c 'while :; do :; done' &
+  steady_pids+=("$!")
+done
+trap 'kill "${steady_pids[@]}" 2>/dev/null || true' EXIT
 run steady experiments/quickstart.yaml
-kill $hog_pid; pkill -P $hog_pid 2>/dev/null || true; trap - EXIT
+kill "${steady_pids[@]}" 2>/dev/null || true; trap - EXIT
 
 /usr/bin/python3 - "$out" <<'PY'
 import csv, statistics, sys
