@@ -36,7 +36,11 @@ double Jittered(double seconds, std::mt19937_64& rng) {
 }  // namespace
 
 Agent::Agent(AgentOptions options, ReadyMsg ready, JobRunner& runner, Spool& spool)
-    : options_(std::move(options)), ready_(std::move(ready)), runner_(runner), spool_(spool) {
+    : options_(std::move(options)),
+      ready_(std::move(ready)),
+      runner_(runner),
+      spool_(spool),
+      models_(options_.model_dir.empty() ? spool.dir() + "/models" : options_.model_dir) {
   results_endpoint_ = "inproc://wattfleet-agent-results-" +
                       std::to_string(reinterpret_cast<uintptr_t>(this));
 }
@@ -145,6 +149,7 @@ Status Agent::Loop(zmq::socket_t& results) {
     std::lock_guard<std::mutex> lock(mu_);
     spdlog::info("agent: draining ({} queued jobs handed back)", queue_.size());
     queue_.clear();
+    models_.Clear();
   };
 
   // The routing id is the name and a number drawn once per process: the same across this
@@ -231,6 +236,7 @@ Status Agent::Loop(zmq::socket_t& results) {
       }
 
       const double now2 = clock.NowSeconds();
+      if (!models_.empty()) Apply(dealer, models_.Expire(now2, kModelFetchTimeout));
       if (now2 >= next_heartbeat) {
         Send(dealer, Command::kHeartbeat, EncodeEmpty());
         next_heartbeat = now2 + session.heartbeat_ms / 1000.0;
@@ -268,6 +274,7 @@ Status Agent::Loop(zmq::socket_t& results) {
       std::lock_guard<std::mutex> lock(mu_);
       queue_.clear();
     }
+    models_.Clear();
     const double pause = Jittered(backoff, rng);
     spdlog::info("agent: reconnecting in {:.1f} s", pause);
     const double until = clock.NowSeconds() + pause;
@@ -319,6 +326,25 @@ void Agent::ReplaySpool(zmq::socket_t& dealer) {
   spool_rejected_.clear();
 }
 
+void Agent::Apply(zmq::socket_t& dealer, ModelCache::Step step) {
+  if (step.fetch) Send(dealer, Command::kFetch, Encode(*step.fetch));
+  for (JobResult& failed : step.failed) {
+    spdlog::warn("agent: job {} {}: {}", failed.job_id, OutcomeName(failed.outcome),
+                 failed.error);
+    // Spooled like any result, so that the controller hears of it after a reconnect too.
+    if (Status put = spool_.Put(failed); !put.ok()) spdlog::error("agent: spool: {}", put.ToString());
+    Send(dealer, Command::kNack, Encode(failed));
+    std::lock_guard<std::mutex> lock(mu_);
+    ++jobs_ended_;
+  }
+  if (step.ready.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (JobSpec& job : step.ready) queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
 void Agent::HandleControllerMessage(zmq::socket_t& dealer, const Result<Envelope>& env,
                                     bool draining, Session& session) {
   if (!env.ok()) {
@@ -347,11 +373,16 @@ void Agent::HandleControllerMessage(zmq::socket_t& dealer, const Result<Envelope
         return;
       }
       if (draining) return;  // the controller requeues it when this agent says DISCONNECT
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        queue_.push_back(std::move(job).value());
+      Apply(dealer, models_.Accept(std::move(job).value(), SystemClock().NowSeconds()));
+      return;
+    }
+    case Command::kChunk: {
+      auto chunk = DecodeChunk(env->body);
+      if (!chunk.ok()) {
+        spdlog::warn("agent: dropped CHUNK: {}", chunk.status().message());
+        return;
       }
-      cv_.notify_one();
+      Apply(dealer, models_.OnChunk(*chunk, SystemClock().NowSeconds()));
       return;
     }
     case Command::kAck: {

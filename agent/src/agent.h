@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "job_runner.h"
+#include "model_cache.h"
 #include "spool.h"
 #include "wattfleet/common/protocol.h"
 
@@ -37,6 +38,8 @@ struct AgentOptions {
   std::string curve_server_public;
   std::string curve_public;
   std::string curve_secret;
+  // Copies of the model files jobs name (model_cache.h); default: "models" in the spool.
+  std::string model_dir;
 };
 
 class Agent {
@@ -68,11 +71,16 @@ class Agent {
     double last_recv = 0;
   };
   static constexpr double kReplayInterval = 30.0;  // seconds between spool replays
+  // A model file none of whose parts came for this long fails its jobs (TIMEOUT).
+  static constexpr double kModelFetchTimeout = 60.0;
 
   Status Loop(zmq::socket_t& results);
   void HandleControllerMessage(zmq::socket_t& dealer, const Result<Envelope>& env,
                                bool draining, Session& session);
   void ReplaySpool(zmq::socket_t& dealer);
+  // Carries out what the model cache says: jobs to the worker, failures spooled and NACKed,
+  // the next FETCH sent.
+  void Apply(zmq::socket_t& dealer, ModelCache::Step step);
   // The spool's results; what it refuses is logged and kept for ReplaySpool to report.
   // Loop thread only.
   std::vector<JobResult> SpooledResults();
@@ -85,6 +93,7 @@ class Agent {
   ReadyMsg ready_;
   JobRunner& runner_;
   Spool& spool_;
+  ModelCache models_;  // loop thread only
   // Spool records refused (edited, damaged) and not yet reported to the controller, which
   // then measures their jobs again. Loop thread only.
   std::vector<SpoolRejection> spool_rejected_;

@@ -3,8 +3,8 @@
 // forward, loss, backward and the named optimiser's step; a layer's is its forward and
 // backward alone (the loss and the update are layer jobs of their own, torch_training.h).
 //
-// This and torch_training.cc are the only agent translation units that include libtorch
-// headers (they cost ~30 s each to compile on a small machine).
+// This, torch_training.cc and torch_script.cc are the only agent translation units that
+// include libtorch headers (they cost ~30 s each to compile on a small machine).
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -17,6 +17,7 @@
 
 #include "executor.h"
 #include "torch_modules.h"
+#include "torch_script.h"
 #include "torch_training.h"
 
 namespace wattfleet {
@@ -455,6 +456,13 @@ class TorchExecutor final : public Executor {
         WF_ASSIGN_OR_RETURN(auto part,
                             torch_training::PrepareStepPart(job, first, dtype, device_));
         return Checked(std::move(part));
+      }
+      if (job.kind == JobKind::kModel && !job.graph.model_file.empty()) {
+        // The model's own file: the graph only named and priced its layers.
+        WF_ASSIGN_OR_RETURN(auto module,
+                            torch_script::PrepareModule(job, MakeInputs(job, dtype, device_),
+                                                        dtype, device_));
+        return Checked(std::move(module));
       }
       GraphModule graph;
       for (size_t n = 0; n < job.graph.nodes.size(); ++n) {

@@ -102,8 +102,11 @@ WF_MSGPACK_ENUM(wattfleet::Loss, wattfleet::LossName, wattfleet::ParseLoss)
 WF_MSGPACK_MAP(wattfleet::LayerSpec, "type", v.type, "params", v.params, "input_shape",
                v.input_shape, "extra_inputs", v.extra_inputs)
 WF_MSGPACK_MAP(wattfleet::ArchNode, "name", v.name, "spec", v.spec, "inputs", v.inputs)
+WF_MSGPACK_MAP(wattfleet::ModelFile, "format", v.format, "path", v.path, "sha256", v.sha256,
+               "bytes", v.bytes)
 WF_MSGPACK_MAP(wattfleet::Architecture, "name", v.name, "family", v.family, "input_shape",
-               v.input_shape, "extra_inputs", v.extra_inputs, "nodes", v.nodes)
+               v.input_shape, "extra_inputs", v.extra_inputs, "nodes", v.nodes, "model_file",
+               v.model_file)
 WF_MSGPACK_MAP(wattfleet::MeasurementSettings, "warmup_ms", v.warmup_ms, "min_window_ms",
                v.min_window_ms, "target_rel_ci", v.target_rel_ci, "min_repeats",
                v.min_repeats, "max_repeats", v.max_repeats, "cooldown_ms", v.cooldown_ms,
@@ -153,3 +156,7 @@ WF_MSGPACK_MAP(wattfleet::AckMsg, "job_id", v.job_id, "attempt", v.attempt)
 WF_MSGPACK_MAP(wattfleet::ProgressMsg, "job_id", v.job_id, "attempt", v.attempt, "message",
                v.message)
 WF_MSGPACK_MAP(wattfleet::DisconnectMsg, "reason", v.reason)
+WF_MSGPACK_MAP(wattfleet::FetchMsg, "job_id", v.job_id, "attempt", v.attempt, "offset",
+               v.offset)
+WF_MSGPACK_MAP(wattfleet::ChunkMsg, "job_id", v.job_id, "attempt", v.attempt, "offset",
+               v.offset, "total", v.total, "data", v.data, "error", v.error)

@@ -112,6 +112,8 @@ std::string_view CommandName(Command c) {
     case Command::kNack: return "NACK";
     case Command::kHeartbeat: return "HEARTBEAT";
     case Command::kDisconnect: return "DISCONNECT";
+    case Command::kFetch: return "FETCH";
+    case Command::kChunk: return "CHUNK";
   }
   return "UNKNOWN";
 }
@@ -135,7 +137,7 @@ Result<Envelope> ParseFrames(const std::vector<std::string_view>& frames) {
   }
   const auto byte = static_cast<uint8_t>(frames[1][0]);
   if (byte < static_cast<uint8_t>(Command::kReady) ||
-      byte > static_cast<uint8_t>(Command::kDisconnect)) {
+      byte > static_cast<uint8_t>(Command::kChunk)) {
     return Status::Corruption("unknown command " + std::to_string(byte));
   }
   if (frames[2].size() > kMaxBodyBytes) {
@@ -152,6 +154,8 @@ std::string Encode(const JobResult& m) { return Pack(m); }
 std::string Encode(const AckMsg& m) { return Pack(m); }
 std::string Encode(const ProgressMsg& m) { return Pack(m); }
 std::string Encode(const DisconnectMsg& m) { return Pack(m); }
+std::string Encode(const FetchMsg& m) { return Pack(m); }
+std::string Encode(const ChunkMsg& m) { return Pack(m); }
 std::string Encode(const Measurement& m) { return Pack(m); }
 std::string EncodeEmpty() { return Pack(std::map<std::string, int>{}); }
 
@@ -180,6 +184,14 @@ Result<JobSpec> DecodeJob(std::string_view body) {
   if (m.batch <= 0) return Status::Corruption("JOB with a non-positive batch");
   if (m.graph.nodes.empty()) return Status::Corruption("JOB with an empty graph");
   WF_RETURN_IF_ERROR(CheckGraph(m.graph).WithContext("JOB"));
+  const ModelFile& f = m.graph.model_file;
+  if (!f.empty()) {
+    const bool hex = f.sha256.size() == 64 &&
+                     f.sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (f.format != "torchscript" || !hex || f.bytes <= 0 || f.bytes > kMaxModelFileBytes) {
+      return Status::Corruption("JOB with a model file of unknown format, bad checksum or size");
+    }
+  }
   return m;
 }
 
@@ -214,6 +226,22 @@ Result<ProgressMsg> DecodeProgress(std::string_view body) {
 }
 Result<DisconnectMsg> DecodeDisconnect(std::string_view body) {
   return Unpack<DisconnectMsg>(body, "DISCONNECT");
+}
+Result<FetchMsg> DecodeFetch(std::string_view body) {
+  WF_ASSIGN_OR_RETURN(FetchMsg m, Unpack<FetchMsg>(body, "FETCH"));
+  if (m.job_id <= 0 || m.offset < 0) {
+    return Status::Corruption("FETCH without a job id or with a negative offset");
+  }
+  return m;
+}
+Result<ChunkMsg> DecodeChunk(std::string_view body) {
+  WF_ASSIGN_OR_RETURN(ChunkMsg m, Unpack<ChunkMsg>(body, "CHUNK"));
+  if (m.error.empty() &&
+      (m.offset < 0 || m.total < 0 || static_cast<int64_t>(m.data.size()) > kModelChunkBytes ||
+       m.offset + static_cast<int64_t>(m.data.size()) > m.total)) {
+    return Status::Corruption("CHUNK whose bytes lie outside its file");
+  }
+  return m;
 }
 Result<Measurement> DecodeMeasurement(std::string_view body) {
   return Unpack<Measurement>(body, "measurement");

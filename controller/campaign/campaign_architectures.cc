@@ -16,6 +16,8 @@
 
 #include "campaign_parser.h"
 #include "wattfleet/common/text.h"
+#include "wattfleet/common/protocol.h"
+#include "wattfleet/common/sha256.h"
 #include "wattfleet/zoo/torchscript_import.h"
 #include "wattfleet/zoo/zoo.h"
 
@@ -136,7 +138,25 @@ Status Parser::ParseTorchScript(const YAML::Node& entry, const std::vector<Field
     return Err(At(file_field), "torchscript '" + file + "' uses operators wattfleet cannot map: " +
                                    Join(imported->unsupported));
   }
-  out->push_back(std::move(imported->architecture));
+  // Whole-model jobs run the file itself (the layers are priced from the graph); agents fetch
+  // it from the controller and check their copy against this checksum.
+  Architecture arch = std::move(imported->architecture);
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  Result<std::string> sha = Sha256OfFile(absolute.string());
+  const auto bytes = std::filesystem::file_size(absolute, ec);
+  if (!sha.ok() || ec) {
+    return Err(At(file_field), "torchscript '" + file + "': " +
+                                   (sha.ok() ? ec.message() : sha.status().message()));
+  }
+  if (static_cast<int64_t>(bytes) > kMaxModelFileBytes) {
+    return Err(At(file_field), "torchscript '" + file + "' is larger than the " +
+                                   std::to_string(kMaxModelFileBytes >> 30) +
+                                   " GiB a job may carry");
+  }
+  arch.model_file = ModelFile{"torchscript", absolute.lexically_normal().string(),
+                              std::move(sha).value(), static_cast<int64_t>(bytes)};
+  out->push_back(std::move(arch));
   return Status::OK();
 }
 

@@ -41,6 +41,13 @@ void Dispatcher::HandleAgentMessage(const std::string& identity, const std::stri
     case Command::kNack:
       HandleResult(identity, env.body, env.command == Command::kResult);
       return;
+    case Command::kFetch:
+      if (it == agents_.end()) {
+        SendTo(identity, Command::kDisconnect, Encode(DisconnectMsg{"not registered"}));
+        return;
+      }
+      HandleFetch(identity, env.body);
+      return;
     case Command::kDisconnect:
       if (it != agents_.end()) DropAgent(identity, "agent said DISCONNECT");
       return;

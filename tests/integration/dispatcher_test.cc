@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include <chrono>
 #include <thread>
@@ -200,6 +201,71 @@ TEST_F(DispatcherTest, SilentAgentLosesItsJobsToAnother) {
   EXPECT_EQ((*quarantined)[0].job_id, job.job_id);
   EXPECT_NE((*quarantined)[0].last_error.find("agent lost"), std::string::npos)
       << (*quarantined)[0].last_error;
+}
+
+// A model file is served a part at a time to the agent holding the job, and to nobody else;
+// a file that changed since planning is refused with the reason.
+TEST_F(DispatcherTest, AModelFileIsServedOnlyToTheAgentHoldingTheJob) {
+  const std::string file = dir_ + "/net.pt";
+  std::string bytes(static_cast<size_t>(kModelChunkBytes + 1000), '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7 % 251);
+  std::ofstream(file, std::ios::binary) << bytes;
+  auto campaign = ParseCampaign(
+      "name: files\nbatch_size: 1\ndevices: [{class: cpu}]\narchitectures:\n"
+      "  - family: mlp\n    sweep: {depth: [1, 2], width: [8], input: [4]}\n"
+      "plan: {layers: none, whole_models: true}\n",
+      "inline.yaml");
+  ASSERT_TRUE(campaign.ok()) << campaign.status().ToString();
+  auto plan = MakePlan(*campaign);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->jobs.size(), 2u);
+  for (JobSpec& job : plan->jobs) {
+    job.graph.model_file = ModelFile{"torchscript", file, std::string(64, 'a'),
+                                     static_cast<int64_t>(bytes.size())};
+  }
+  ASSERT_TRUE(store_->CreateCampaign(*plan).ok());
+  Start();
+  FakeAgent holder(ctx_, dispatcher_->endpoint(), "holder");
+  JobSpec job;
+  ASSERT_NO_FATAL_FAILURE(RegisterAndTake(holder, "holder", &job));
+  EXPECT_EQ(job.graph.model_file.path, file);
+  auto fetch = [](FakeAgent& agent, int64_t id, int32_t attempt, int64_t offset) {
+    agent.Send(Command::kFetch, Encode(FetchMsg{id, attempt, offset}));
+    for (;;) {
+      auto frame = agent.Receive();
+      if (!frame) return ChunkMsg{0, 0, 0, 0, "", "no answer"};
+      if (frame->command != Command::kChunk) continue;  // heartbeats, jobs
+      auto chunk = DecodeChunk(frame->body);
+      EXPECT_TRUE(chunk.ok()) << chunk.status().ToString();
+      return chunk.ok() ? *chunk : ChunkMsg{};
+    }
+  };
+  std::string copy;
+  for (int64_t offset = 0; offset < static_cast<int64_t>(bytes.size());) {
+    ChunkMsg part = fetch(holder, job.job_id, job.attempt, offset);
+    ASSERT_TRUE(part.error.empty()) << part.error;
+    ASSERT_EQ(part.offset, offset);
+    ASSERT_EQ(part.total, static_cast<int64_t>(bytes.size()));
+    ASSERT_FALSE(part.data.empty());
+    copy += part.data;
+    offset += static_cast<int64_t>(part.data.size());
+  }
+  EXPECT_EQ(copy, bytes);
+  // Another attempt than the one leased, and another agent, get nothing of it.
+  EXPECT_NE(fetch(holder, job.job_id, job.attempt + 1, 0).error.find("not leased"),
+            std::string::npos);
+  FakeAgent other(ctx_, dispatcher_->endpoint(), "other");
+  JobSpec second;
+  ASSERT_NO_FATAL_FAILURE(RegisterAndTake(other, "other", &second));
+  ChunkMsg stolen = fetch(other, job.job_id, job.attempt, 0);
+  EXPECT_TRUE(stolen.data.empty());
+  EXPECT_NE(stolen.error.find("not leased to this agent"), std::string::npos) << stolen.error;
+  // The file replaced since the campaign was planned.
+  std::ofstream(file, std::ios::binary) << "a different model";
+  ChunkMsg changed = fetch(other, second.job_id, second.attempt, 0);
+  EXPECT_TRUE(changed.data.empty());
+  EXPECT_NE(changed.error.find("has changed since the campaign was planned"), std::string::npos)
+      << changed.error;
 }
 
 TEST_F(DispatcherTest, AJobAnotherControllerLeasedAgainIsForgottenNotRequeued) {

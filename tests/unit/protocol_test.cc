@@ -121,6 +121,54 @@ TEST(ProtocolTest, JobRoundTripKeepsEveryField) {
   EXPECT_EQ(d->lease_ms, 60000);
 }
 
+TEST(ProtocolTest, AModelFileTravelsWithItsJobAndIsChecked) {
+  JobSpec job = SampleJob();
+  job.graph.model_file = ModelFile{"torchscript", "/data/net.pt", std::string(64, 'a'), 1234};
+  auto d = DecodeJob(Encode(job));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->graph.model_file.path, "/data/net.pt");
+  EXPECT_EQ(d->graph.model_file.sha256, std::string(64, 'a'));
+  EXPECT_EQ(d->graph.model_file.bytes, 1234);
+  // A job of the zoo has none.
+  EXPECT_TRUE(DecodeJob(Encode(SampleJob()))->graph.model_file.empty());
+  for (auto bad : {ModelFile{"onnx", "/a", std::string(64, 'a'), 1},
+                   ModelFile{"torchscript", "/a", std::string(63, 'a'), 1},
+                   ModelFile{"torchscript", "/a", std::string(64, 'G'), 1},
+                   ModelFile{"torchscript", "/a", std::string(64, 'a'), 0},
+                   ModelFile{"torchscript", "/a", std::string(64, 'a'), kMaxModelFileBytes + 1}}) {
+    job.graph.model_file = bad;
+    EXPECT_FALSE(DecodeJob(Encode(job)).ok()) << bad.format << " " << bad.sha256 << " " << bad.bytes;
+  }
+}
+
+TEST(ProtocolTest, FetchAndChunkRoundTripAndChunksStayInsideTheirFile) {
+  auto f = DecodeFetch(Encode(FetchMsg{9, 2, 4096}));
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->job_id, 9);
+  EXPECT_EQ(f->attempt, 2);
+  EXPECT_EQ(f->offset, 4096);
+  EXPECT_FALSE(DecodeFetch(Encode(FetchMsg{9, 2, -1})).ok());
+  EXPECT_FALSE(DecodeFetch(Encode(FetchMsg{0, 2, 0})).ok());
+  auto frames = MakeFrames(Command::kFetch, Encode(FetchMsg{9, 2, 0}));
+  auto env = ParseFrames(Views(frames));
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->command, Command::kFetch);
+  EXPECT_EQ(CommandName(Command::kChunk), "CHUNK");
+
+  ChunkMsg c{9, 2, 10, 14, std::string("\0\1\2\3", 4), ""};
+  auto d = DecodeChunk(Encode(c));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->data, c.data);
+  EXPECT_EQ(d->total, 14);
+  c.total = 13;  // bytes 10..14 of a 13-byte file
+  EXPECT_FALSE(DecodeChunk(Encode(c)).ok());
+  c.total = 14;
+  c.offset = -1;
+  EXPECT_FALSE(DecodeChunk(Encode(c)).ok());
+  ChunkMsg refusal{9, 2, 0, 0, "", "not leased to this agent"};
+  EXPECT_TRUE(DecodeChunk(Encode(refusal)).ok());
+}
+
 TEST(ProtocolTest, ResultRoundTrip) {
   JobResult r;
   r.job_id = 3;

@@ -25,6 +25,18 @@ struct ArchNode {
 // k >= 1: extra_inputs[k - 1]).
 constexpr int GraphInput(int k = 0) { return -1 - k; }
 
+// The file an architecture was imported from, when its whole-model jobs run the framework's
+// own module rather than the rebuilt graph (a TorchScript import): the graph names and prices
+// the layers, the file is the model as its users run it. Empty for zoo and family members.
+struct ModelFile {
+  std::string format;  // "torchscript"
+  // Where the controller reads it (absolute); in a job an agent runs, its own local copy.
+  std::string path;
+  std::string sha256;  // of the whole file: an agent's copy must have it
+  int64_t bytes = 0;
+  bool empty() const { return path.empty(); }
+};
+
 struct Architecture {
   std::string name;    // e.g. "lenet5", "mlp-d3-w64"
   std::string family;  // e.g. "lenet5", "mlp", "cnn"
@@ -33,6 +45,7 @@ struct Architecture {
   // single-layer job of a multi-input layer has one per extra input of the layer.
   std::vector<Shape> extra_inputs = {};
   std::vector<ArchNode> nodes;
+  ModelFile model_file = {};
 
   // Sums of the nodes' features (per sample).
   LayerFeatures Totals() const;

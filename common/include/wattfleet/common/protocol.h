@@ -35,6 +35,8 @@ enum class Command : uint8_t {
   kNack = 7,        // agent -> controller: a job that ended in anything but DONE
   kHeartbeat = 8,   // both ways
   kDisconnect = 9,  // both ways, with a reason
+  kFetch = 10,      // agent -> controller: a part of a leased job's model file
+  kChunk = 11,      // controller -> agent: that part
 };
 std::string_view CommandName(Command c);
 
@@ -83,6 +85,30 @@ struct DisconnectMsg {
   std::string reason;
 };
 
+// A whole-model job of an imported model runs the model's own file (Architecture::model_file),
+// which an agent without a copy fetches from the controller a part at a time, each part asked
+// for under the job's lease: an agent reads only the files of the jobs it holds.
+inline constexpr int64_t kModelChunkBytes = int64_t{4} << 20;
+// The largest model file a job may name (the fp32 weights of a billion parameters fit).
+inline constexpr int64_t kMaxModelFileBytes = int64_t{4} << 30;
+
+struct FetchMsg {
+  int64_t job_id = 0;
+  int32_t attempt = 0;
+  int64_t offset = 0;  // the first byte wanted; the controller sends up to kModelChunkBytes
+};
+
+struct ChunkMsg {
+  int64_t job_id = 0;
+  int32_t attempt = 0;
+  int64_t offset = 0;
+  int64_t total = 0;   // the file's size
+  std::string data;    // bytes [offset, offset + data.size())
+  // Set instead of data when the controller cannot serve the file (gone, changed, the job
+  // not leased to this agent): the job fails with it.
+  std::string error;
+};
+
 // A parsed envelope: the command and its still-encoded body.
 struct Envelope {
   Command command;
@@ -101,6 +127,8 @@ std::string Encode(const JobResult& m);
 std::string Encode(const AckMsg& m);
 std::string Encode(const ProgressMsg& m);
 std::string Encode(const DisconnectMsg& m);
+std::string Encode(const FetchMsg& m);
+std::string Encode(const ChunkMsg& m);
 std::string Encode(const Measurement& m);
 std::string EncodeEmpty();  // HEARTBEAT body
 
@@ -111,6 +139,8 @@ Result<JobResult> DecodeJobResult(std::string_view body);
 Result<AckMsg> DecodeAck(std::string_view body);
 Result<ProgressMsg> DecodeProgress(std::string_view body);
 Result<DisconnectMsg> DecodeDisconnect(std::string_view body);
+Result<FetchMsg> DecodeFetch(std::string_view body);
+Result<ChunkMsg> DecodeChunk(std::string_view body);
 Result<Measurement> DecodeMeasurement(std::string_view body);
 
 }  // namespace wattfleet

@@ -146,6 +146,8 @@ class Dispatcher {
   void HandleReady(const std::string& identity, const std::string& user,
                    const std::string& body);
   void HandleResult(const std::string& identity, const std::string& body, bool done);
+  // A part of the model file of a job leased to `identity` (dispatcher_model_files.cc).
+  void HandleFetch(const std::string& identity, const std::string& body);
   void HandleAdmin();
   // A submit is parsed, planned and (with open_submit_store) stored on a thread of its own (a
   // large campaign takes seconds, and heartbeats and results must not wait for it);
