@@ -32,9 +32,10 @@ WINDOW_S = 0.25
 
 def zoo_names(wattfleet):
     """The zoo's names that torchvision.models also has."""
-    err = subprocess.run([wattfleet, "inspect", "--arch", "?"], capture_output=True,
+    err = subprocess.run([wattfleet, "inspect", "--arch", "nosuchmodel"], capture_output=True,
                          text=True).stderr
-    known = err.split("known:", 1)[1].split()
+    # An unknown name with no close match lists every name the zoo knows.
+    known = [n.strip() for n in err.split("known:", 1)[1].split(",")]
     return [n for n in known if hasattr(torchvision.models, n)]
 
 
