@@ -15,6 +15,7 @@
 #include "cli_commands.h"
 #include "cli_evaluate.h"
 #include "cli_predict.h"
+#include "meter_registry.h"
 #include "window_monitor.h"
 #include "window_recorder.h"
 #include "wattfleet/common/version.h"
@@ -214,6 +215,13 @@ PYBIND11_MODULE(_wattfleet, m) {
         py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
+
+  // The agent's meter registry: what Monitor(sensor=...) takes, in the order `probe` lists.
+  m.def("sensor_backends", [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const MeterBackend& b : MeterBackends()) out.emplace_back(b.name, b.help);
+    return out;
+  });
 
   py::class_<WindowMonitor>(m, "WindowMonitor")
       .def(py::init([](const std::string& sensor, const std::string& device,

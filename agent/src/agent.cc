@@ -129,29 +129,28 @@ Status Agent::Run() {
   return status;
 }
 
+void Agent::BeginDrain(Drain& drain) {
+  if (drain.draining) return;
+  drain.draining = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  spdlog::info("agent: draining ({} queued jobs handed back)", queue_.size());
+  queue_.clear();
+  models_.Clear();
+}
+
+bool Agent::Drained(Drain& drain, double now) {
+  // Nothing running, nothing unsent, nothing unacknowledged (or no more waiting for it); the
+  // ACK wait starts once the last result is out.
+  if (!Idle()) return false;
+  if (drain.ack_deadline < 0) drain.ack_deadline = now + options_.drain_timeout_s;
+  return SpooledResults().empty() || now > drain.ack_deadline;
+}
+
 Status Agent::Loop(zmq::socket_t& results) {
   std::mt19937_64 rng(std::random_device{}());
   double backoff = options_.reconnect_min_s;
   Clock& clock = SystemClock();
-  // Draining: set when a stop is first seen; the ACK wait starts once the last result is out.
-  bool draining = false;
-  double ack_deadline = -1;
-  // True when the drain is complete: nothing running, nothing unsent, nothing unacknowledged
-  // (or no more waiting for it).
-  auto drained = [&](double now) {
-    if (!Idle()) return false;
-    if (ack_deadline < 0) ack_deadline = now + options_.drain_timeout_s;
-    return SpooledResults().empty() || now > ack_deadline;
-  };
-  auto begin_drain = [&] {
-    if (draining) return;
-    draining = true;
-    std::lock_guard<std::mutex> lock(mu_);
-    spdlog::info("agent: draining ({} queued jobs handed back)", queue_.size());
-    queue_.clear();
-    models_.Clear();
-  };
-
+  Drain drain;
   // The routing id is the name and a number drawn once per process: the same across this
   // process's reconnects, so that the controller hands its identity to each fresh socket,
   // and unknown to other peers, so that none can take that identity over.
@@ -185,88 +184,8 @@ Status Agent::Loop(zmq::socket_t& results) {
     }
     Send(dealer, Command::kReady, Encode(ready));
 
-    Session session;
-    session.heartbeat_ms = options_.heartbeat_ms;
-    session.liveness = options_.liveness;
-    session.last_recv = clock.NowSeconds();
-    double next_heartbeat = session.last_recv + session.heartbeat_ms / 1000.0;
-    double next_replay = -1;
-
-    while (!session.reconnect) {
-      const double now = clock.NowSeconds();
-      const auto wait_ms = static_cast<long>(
-          std::clamp((next_heartbeat - now) * 1000.0, 0.0, 100.0));
-      std::array<zmq::pollitem_t, 2> items{{{dealer.handle(), 0, ZMQ_POLLIN, 0},
-                                            {results.handle(), 0, ZMQ_POLLIN, 0}}};
-      try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
-      } catch (const zmq::error_t& e) {
-        // A stop signal interrupts the poll; the flag is checked below.
-        if (e.num() != EINTR) throw;
-        for (auto& item : items) item.revents = 0;
-      }
-
-      if (items[0].revents & ZMQ_POLLIN) {
-        auto incoming = channel::Receive(dealer, channel::Side::kDealer);
-        if (!incoming.ok()) spdlog::warn("agent: {}", incoming.status().ToString());
-        if (incoming.ok() && incoming->has_value()) {
-          session.last_recv = clock.NowSeconds();
-          const bool was_welcomed = session.welcomed;
-          HandleControllerMessage(dealer, (*incoming)->message, draining, session);
-          if (session.refused) return Status::Unavailable(session.refusal);
-          if (session.welcomed && !was_welcomed) {
-            backoff = options_.reconnect_min_s;
-            next_replay = clock.NowSeconds() + kReplayInterval;
-          }
-        }
-      }
-
-      if (items[1].revents & ZMQ_POLLIN) {
-        Frames frames;
-        if (zmq::recv_multipart(results, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            --results_in_pipe_;
-          }
-          // Not yet welcomed: the result waits in the spool for the replay after WELCOME.
-          if (session.welcomed && frames.size() == 2) {
-            Send(dealer, static_cast<Command>(frames[0].data<char>()[0]), frames[1].to_string());
-          }
-        }
-      }
-
-      const double now2 = clock.NowSeconds();
-      if (!models_.empty()) Apply(dealer, models_.Expire(now2, kModelFetchTimeout));
-      if (now2 >= next_heartbeat) {
-        Send(dealer, Command::kHeartbeat, EncodeEmpty());
-        next_heartbeat = now2 + session.heartbeat_ms / 1000.0;
-      }
-      // Results sent but never acknowledged (a controller that could not store them yet) go
-      // out again now and then; the controller stores each result once, whatever it receives.
-      if (session.welcomed && next_replay >= 0 && now2 >= next_replay) {
-        ReplaySpool(dealer);
-        next_replay = now2 + kReplayInterval;
-      }
-      if (now2 - session.last_recv > session.liveness * session.heartbeat_ms / 1000.0) {
-        spdlog::warn("agent: controller silent for {:.1f} s; reconnecting",
-                     now2 - session.last_recv);
-        session.reconnect = true;
-      }
-
-      if (options_.max_jobs > 0 && !stop_.load()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (jobs_ended_ >= options_.max_jobs) stop_.store(true);
-      }
-      if (stop_.load()) {
-        begin_drain();
-        if (drained(now2)) {
-          Send(dealer, Command::kDisconnect, Encode(DisconnectMsg{"draining"}));
-          // Let DISCONNECT leave before the socket closes.
-          dealer.set(zmq::sockopt::linger, 500);
-          return Status::OK();
-        }
-      }
-    }
+    WF_ASSIGN_OR_RETURN(const bool stopped, Converse(dealer, results, drain, backoff));
+    if (stopped) return Status::OK();
 
     // Jobs not started are the controller's again once it notices; running them twice would
     // only waste device time.
@@ -285,10 +204,97 @@ Status Agent::Loop(zmq::socket_t& results) {
     }
     backoff = std::min(backoff * 2, options_.reconnect_max_s);
     if (stop_.load()) {
-      begin_drain();
+      BeginDrain(drain);
       // Undelivered results stay in the spool for the next start.
-      if (drained(clock.NowSeconds())) return Status::OK();
+      if (Drained(drain, clock.NowSeconds())) return Status::OK();
     }
+  }
+}
+
+Result<bool> Agent::Converse(zmq::socket_t& dealer, zmq::socket_t& results, Drain& drain,
+                             double& backoff) {
+  Clock& clock = SystemClock();
+  Session session;
+  session.heartbeat_ms = options_.heartbeat_ms;
+  session.liveness = options_.liveness;
+  session.last_recv = clock.NowSeconds();
+  double next_heartbeat = session.last_recv + session.heartbeat_ms / 1000.0;
+  double next_replay = -1;
+  while (!session.reconnect) {
+    const double now = clock.NowSeconds();
+    const auto wait_ms =
+        static_cast<long>(std::clamp((next_heartbeat - now) * 1000.0, 0.0, 100.0));
+    std::array<zmq::pollitem_t, 2> items{{{dealer.handle(), 0, ZMQ_POLLIN, 0},
+                                          {results.handle(), 0, ZMQ_POLLIN, 0}}};
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(wait_ms));
+    } catch (const zmq::error_t& e) {
+      // A stop signal interrupts the poll; the flag is checked below.
+      if (e.num() != EINTR) throw;
+      for (auto& item : items) item.revents = 0;
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      auto incoming = channel::Receive(dealer, channel::Side::kDealer);
+      if (!incoming.ok()) spdlog::warn("agent: {}", incoming.status().ToString());
+      if (incoming.ok() && incoming->has_value()) {
+        session.last_recv = clock.NowSeconds();
+        const bool was_welcomed = session.welcomed;
+        HandleControllerMessage(dealer, (*incoming)->message, drain.draining, session);
+        if (session.refused) return Status::Unavailable(session.refusal);
+        if (session.welcomed && !was_welcomed) {
+          backoff = options_.reconnect_min_s;
+          next_replay = clock.NowSeconds() + kReplayInterval;
+        }
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) ForwardResult(dealer, results, session.welcomed);
+
+    const double now2 = clock.NowSeconds();
+    if (!models_.empty()) Apply(dealer, models_.Expire(now2, kModelFetchTimeout));
+    if (now2 >= next_heartbeat) {
+      Send(dealer, Command::kHeartbeat, EncodeEmpty());
+      next_heartbeat = now2 + session.heartbeat_ms / 1000.0;
+    }
+    // Results sent but never acknowledged (a controller that could not store them yet) go
+    // out again now and then; the controller stores each result once, whatever it receives.
+    if (session.welcomed && next_replay >= 0 && now2 >= next_replay) {
+      ReplaySpool(dealer);
+      next_replay = now2 + kReplayInterval;
+    }
+    if (now2 - session.last_recv > session.liveness * session.heartbeat_ms / 1000.0) {
+      spdlog::warn("agent: controller silent for {:.1f} s; reconnecting",
+                   now2 - session.last_recv);
+      session.reconnect = true;
+    }
+    if (options_.max_jobs > 0 && !stop_.load()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (jobs_ended_ >= options_.max_jobs) stop_.store(true);
+    }
+    if (stop_.load()) {
+      BeginDrain(drain);
+      if (Drained(drain, now2)) {
+        Send(dealer, Command::kDisconnect, Encode(DisconnectMsg{"draining"}));
+        // Let DISCONNECT leave before the socket closes.
+        dealer.set(zmq::sockopt::linger, 500);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Agent::ForwardResult(zmq::socket_t& dealer, zmq::socket_t& results, bool welcomed) {
+  Frames frames;
+  if (!zmq::recv_multipart(results, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --results_in_pipe_;
+  }
+  // Not yet welcomed: the result waits in the spool for the replay after WELCOME.
+  if (welcomed && frames.size() == 2) {
+    Send(dealer, static_cast<Command>(frames[0].data<char>()[0]), frames[1].to_string());
   }
 }
 
@@ -332,7 +338,9 @@ void Agent::Apply(zmq::socket_t& dealer, ModelCache::Step step) {
     spdlog::warn("agent: job {} {}: {}", failed.job_id, OutcomeName(failed.outcome),
                  failed.error);
     // Spooled like any result, so that the controller hears of it after a reconnect too.
-    if (Status put = spool_.Put(failed); !put.ok()) spdlog::error("agent: spool: {}", put.ToString());
+    if (Status put = spool_.Put(failed); !put.ok()) {
+      spdlog::error("agent: spool: {}", put.ToString());
+    }
     Send(dealer, Command::kNack, Encode(failed));
     std::lock_guard<std::mutex> lock(mu_);
     ++jobs_ended_;

@@ -74,7 +74,22 @@ class Agent {
   // A model file none of whose parts came for this long fails its jobs (TIMEOUT).
   static constexpr double kModelFetchTimeout = 60.0;
 
+  // Stopping: set when a stop is first seen; the ACK wait starts once the last result is out.
+  struct Drain {
+    bool draining = false;
+    double ack_deadline = -1;
+  };
+
+  // Connects, registers and converses until stopped (reconnecting with backoff between).
   Status Loop(zmq::socket_t& results);
+  // One connection: true once drained and DISCONNECT sent, false to reconnect; the
+  // controller's refusal as an error. `backoff` resets when the controller welcomes us.
+  Result<bool> Converse(zmq::socket_t& dealer, zmq::socket_t& results, Drain& drain,
+                        double& backoff);
+  // A finished result from the worker, on to the controller once welcomed.
+  void ForwardResult(zmq::socket_t& dealer, zmq::socket_t& results, bool welcomed);
+  void BeginDrain(Drain& drain);
+  bool Drained(Drain& drain, double now);
   void HandleControllerMessage(zmq::socket_t& dealer, const Result<Envelope>& env,
                                bool draining, Session& session);
   void ReplaySpool(zmq::socket_t& dealer);

@@ -3,12 +3,45 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 namespace wattfleet {
+
+BlasInfo LoadedBlas(const std::string& proc_root) {
+  std::ifstream maps(proc_root + "/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const size_t slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    const std::string base = path.substr(path.rfind('/') + 1);
+    const bool mkl = base.rfind("libmkl", 0) == 0;
+    if (base.find("blas") == std::string::npos && base.find("blis") == std::string::npos && !mkl) {
+      continue;
+    }
+    // Debian installs each implementation in a folder of its own behind the libblas.so.3
+    // alternative; the mapped path is the resolved one.
+    BlasInfo b{path, "unknown"};
+    if (mkl) {
+      b.kind = "MKL";
+    } else if (path.find("openblas") != std::string::npos) {
+      b.kind = "OpenBLAS";
+    } else if (path.find("blis") != std::string::npos) {
+      b.kind = "BLIS";
+    } else if (path.find("atlas") != std::string::npos) {
+      b.kind = "ATLAS";
+    } else if (path.find("/blas/") != std::string::npos) {
+      b.kind = "reference";
+    }
+    // libopenblas may map beside a libblas.so.3 shim: the implementation wins.
+    if (b.kind != "unknown") return b;
+  }
+  return {};
+}
 
 DeviceInfo ProbeDevice(const std::string& proc_root) {
   DeviceInfo info;
@@ -33,51 +66,42 @@ DeviceInfo ProbeDevice(const std::string& proc_root) {
 
 namespace {
 
-int CudaIndex(const std::string& device) {
-  const auto colon = device.find(':');
-  if (device.rfind("cuda", 0) != 0 || colon == std::string::npos) return 0;
-  return std::atoi(device.c_str() + colon + 1);
-}
-
-// The hardware backends in the order `auto` prefers them for `roots.device`.
-std::vector<std::string> HardwareOrder(const SensorRoots& roots) {
-  if (roots.device.rfind("cuda", 0) == 0) return {"nvml", "rapl", "hwmon", "android"};
-  return {"rapl", "hwmon", "android", "nvml"};
-}
-
-Result<std::unique_ptr<Meter>> OpenHardware(const std::string& backend, const SensorRoots& roots) {
-  if (backend == "nvml") return MakeNvmlMeter(CudaIndex(roots.device), roots.nvml_library);
-  if (backend == "rapl") return MakeRaplMeter(roots.sysfs_root);
-  if (backend == "hwmon") return MakeHwmonMeter(roots.sysfs_root);
-  if (backend == "android") return MakeAndroidMeter(roots.sysfs_root);
-  return Status::InvalidArgument("unknown backend " + backend);
-}
-
-ModeledMeterOptions ModeledOptions(const SensorRoots& roots) {
-  ModeledMeterOptions opts = roots.modeled;
-  opts.proc_root = roots.proc_root;
-  return opts;
-}
-
 std::string Describe(const Meter& m) {
   return m.name() + " (" + m.domain() + (m.is_estimate() ? ", an estimate" : "") + ")";
+}
+
+// Backends `auto` may pick for `roots.device`, in its order.
+std::vector<const MeterBackend*> AutoOrder(const SensorRoots& roots) {
+  const bool cuda = roots.device.rfind("cuda", 0) == 0;
+  std::vector<const MeterBackend*> order;
+  for (const MeterBackend& b : MeterBackends()) {
+    if ((cuda ? b.auto_cuda : b.auto_cpu) > 0) order.push_back(&b);
+  }
+  std::stable_sort(order.begin(), order.end(), [cuda](const auto* a, const auto* b) {
+    return (cuda ? a->auto_cuda : a->auto_cpu) < (cuda ? b->auto_cuda : b->auto_cpu);
+  });
+  return order;
 }
 
 }  // namespace
 
 std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots) {
   std::vector<SensorProbe> out;
-  for (const std::string backend : {"nvml", "rapl", "hwmon", "android"}) {
-    auto m = OpenHardware(backend, roots);
-    out.push_back({backend, m.ok(), m.ok() ? "measures " + Describe(**m) : m.status().message()});
+  for (const MeterBackend& b : MeterBackends()) {
+    const std::string name(b.name);
+    if (b.auto_cpu == 0 && b.auto_cuda == 0) {  // opened by name only: nothing to try
+      out.push_back({name, true, std::string(b.help)});
+      continue;
+    }
+    auto m = b.open(roots);
+    if (!m.ok()) {
+      out.push_back({name, false, m.status().message()});
+    } else if ((*m)->is_estimate()) {
+      out.push_back({name, true, std::string(b.help) + ": " + (*m)->assumes()});
+    } else {
+      out.push_back({name, true, "measures " + Describe(**m)});
+    }
   }
-  auto modeled = MakeModeledMeter(ModeledOptions(roots));
-  out.push_back({"modeled", modeled.ok(),
-                 modeled.ok() ? "TDP x utilisation x time from " + roots.proc_root +
-                                    "/stat (an estimate, not a measurement): " +
-                                    (*modeled)->assumes()
-                              : modeled.status().message()});
-  out.push_back({"simulated", true, "tests only; used only when asked for by name"});
   return out;
 }
 
@@ -97,47 +121,42 @@ std::unique_ptr<Telemetry> OpenTelemetry(const SensorRoots& roots, std::string* 
 
 Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const SensorRoots& roots,
                                          std::string* why) {
-  if (backend == "simulated") {
-    if (why) *why = "asked for by name";
-    return MakeSimulatedMeter(SimulatedMeterOptions{});
-  }
   if (backend == "auto") {
     std::string refusals;
-    for (const std::string& hw : HardwareOrder(roots)) {
-      auto m = OpenHardware(hw, roots);
-      if (m.ok()) {
-        if (why) *why = "auto: " + Describe(**m) + " is the best backend available here";
-        return m;
+    for (const MeterBackend* b : AutoOrder(roots)) {
+      auto m = b->open(roots);
+      if (!m.ok()) {
+        refusals += "; " + std::string(b->name) + ": " + m.status().message();
+        continue;
       }
-      refusals += "; " + hw + ": " + m.status().message();
+      if (why) {
+        *why = (*m)->is_estimate()
+                   ? "auto: no hardware energy counter works here, so energy is the " +
+                         std::string(b->name) + " estimate (" + std::string(b->help) + ")" +
+                         refusals
+                   : "auto: " + Describe(**m) + " is the best backend available here";
+      }
+      return m;
     }
-    auto m = MakeModeledMeter(ModeledOptions(roots));
-    if (!m.ok()) return m.status();
-    if (why) {
-      *why = "auto: no hardware energy counter works here, so energy is the modeled estimate "
-             "(TDP x utilisation x time)" + refusals;
-    }
-    return m;
+    return Status::Unavailable("--sensor auto: no backend works here" + refusals);
   }
-  if (backend == "modeled") {
-    if (why) *why = "asked for by name";
-    return MakeModeledMeter(ModeledOptions(roots));
+  const MeterBackend* b = FindMeterBackend(backend);
+  if (b == nullptr) {
+    std::string names = MeterBackendChoices();
+    for (char& c : names) c = c == '|' ? ',' : c;
+    return Status::InvalidArgument("--sensor " + backend + ": unknown backend (" + names + ")");
   }
-  if (backend == "nvml" || backend == "rapl" || backend == "hwmon" || backend == "android") {
-    auto m = OpenHardware(backend, roots);
-    if (!m.ok()) return Status::InvalidArgument("--sensor " + backend + ": " + m.status().message());
-    if (why) *why = "asked for by name";
-    return m;
-  }
-  return Status::InvalidArgument("--sensor " + backend +
-                                 ": unknown backend (auto, nvml, rapl, hwmon, android, modeled, "
-                                 "simulated)");
+  auto m = b->open(roots);
+  if (!m.ok()) return Status::InvalidArgument("--sensor " + backend + ": " + m.status().message());
+  if (why) *why = "asked for by name";
+  return m;
 }
 
 std::unique_ptr<InterferenceProbe> OpenInterference(const Meter& meter, const SensorRoots& roots,
                                                     CpuActivitySource& cpu, pid_t self,
                                                     std::string* why) {
-  if (meter.name() != "nvml") {
+  const MeterBackend* backend = FindMeterBackend(meter.name());
+  if (backend == nullptr || backend->interference == InterferenceSource::kCpuTime) {
     if (why) *why = "other processes' CPU time (procfs)";
     return std::make_unique<CpuInterference>(cpu);
   }

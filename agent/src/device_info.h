@@ -8,6 +8,7 @@
 
 #include "interference.h"
 #include "meter.h"
+#include "meter_registry.h"
 #include "telemetry.h"
 #include "wattfleet/common/status.h"
 
@@ -23,28 +24,29 @@ struct DeviceInfo {
 
 DeviceInfo ProbeDevice(const std::string& proc_root = "/proc");
 
+// The BLAS this process has loaded, which libtorch's CPU matrix products (Linear, attention,
+// some 1x1 convolutions) run through: the library's path from `<proc_root>/self/maps` and
+// what it is ("reference", "OpenBLAS", "BLIS", "MKL", "ATLAS" or "unknown"); both empty when
+// none is mapped. Debian's default is the reference implementation, many times slower than
+// an optimised one (docs/operations.md, "Matrix products and the system BLAS").
+struct BlasInfo {
+  std::string path;
+  std::string kind;
+};
+BlasInfo LoadedBlas(const std::string& proc_root = "/proc");
+
 struct SensorProbe {
   std::string backend;
   bool available = false;
   std::string reason;  // why (not) available
 };
 
-struct SensorRoots {
-  std::string sysfs_root = "/sys";
-  std::string proc_root = "/proc";
-  std::string nvml_library = "libnvidia-ml.so.1";
-  std::string device = "cpu";  // "cuda:N" makes nvml measure GPU N
-  // What the modeled meter assumes (its proc_root is the one above): --modeled-core-w,
-  // --modeled-package-w, --modeled-idle-fraction.
-  ModeledMeterOptions modeled;
-};
-
 // Every backend of docs/measurement.md with its availability here.
 std::vector<SensorProbe> ProbeSensors(const SensorRoots& roots);
 
-// Opens the named backend; "auto" picks the best available one for the device and says why
-// in `why`: nvml for a cuda device, then rapl, hwmon, android, and modeled last. `simulated`
-// is only ever opened when asked for by name.
+// Opens the named backend (meter_registry.h); "auto" picks the best available one for the
+// device in the registry's order and says why in `why`: nvml for a cuda device, then rapl,
+// hwmon, android, and the modeled estimate last. `simulated` is opened by name only.
 Result<std::unique_ptr<Meter>> OpenMeter(const std::string& backend, const SensorRoots& roots,
                                          std::string* why);
 

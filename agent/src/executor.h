@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "measurement_loop.h"
@@ -55,6 +56,11 @@ struct ExecutorOptions {
 
 // The libtorch this agent runs layers with ("1.13.1"), "" when built without it.
 std::string ExecutorLibtorchVersion();
+
+// For tests, with libtorch only: the output of one forward pass of `job`'s graph (seeded
+// weights and inputs, float32, CPU), flattened, in inference mode, where nodes may write into
+// their inputs, and without it, where none does. Equal when every in-place form was safe.
+Result<std::pair<std::vector<float>, std::vector<float>>> ForwardBothWays(const JobSpec& job);
 
 // The libtorch executor when built with it; otherwise one that refuses every job.
 Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options);

@@ -14,6 +14,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "agent.h"
 #include "characterise.h"
@@ -104,6 +107,7 @@ int Probe(const wattfleet::SensorRoots& roots, const std::string& sensor, bool j
   DeviceInfo d = ProbeDevice(roots.proc_root);
   auto exec = MakeExecutor(ExecutorOptions{});
   const std::string torch = exec.ok() ? (*exec)->torch_version() : "";
+  const BlasInfo blas = LoadedBlas(roots.proc_root);
   std::vector<std::string> dtypes;
   if (exec.ok()) {
     for (DType t : (*exec)->dtypes()) dtypes.emplace_back(DTypeName(t));
@@ -127,6 +131,8 @@ int Probe(const wattfleet::SensorRoots& roots, const std::string& sensor, bool j
     j["accelerator"] = nullptr;
     j["libtorch_version"] = torch.empty() ? nlohmann::json(nullptr) : nlohmann::json(torch);
     j["dtypes"] = dtypes;  // those the device computes in (float16/bfloat16 where it can)
+    j["blas"] = blas.path.empty() ? nlohmann::json(nullptr)
+                                  : nlohmann::json({{"path", blas.path}, {"kind", blas.kind}});
     j["agent_version"] = WATTFLEET_VERSION;
     j["sensors"] = nlohmann::json::array();
     for (const auto& s : sensors) {
@@ -159,6 +165,12 @@ int Probe(const wattfleet::SensorRoots& roots, const std::string& sensor, bool j
             << "dtypes      " << (dtypes.empty() ? "none" : "");
   for (size_t i = 0; i < dtypes.size(); ++i) std::cout << (i ? ", " : "") << dtypes[i];
   std::cout << "\n"
+            << "blas        " << (blas.path.empty() ? "none mapped" : blas.kind + ", " + blas.path)
+            << (blas.kind == "reference"
+                    ? " (matrix products run many times slower than with an optimised BLAS: "
+                      "docs/operations.md)"
+                    : "")
+            << "\n"
             << "sensors:\n";
   for (const auto& s : sensors) {
     std::cout << "  " << (s.available ? "[x] " : "[ ] ") << s.backend << ": " << s.reason << "\n";
@@ -190,38 +202,66 @@ int Probe(const wattfleet::SensorRoots& roots, const std::string& sensor, bool j
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  using namespace wattfleet;
-  CLI::App app{"wattfleet-agent: runs layer jobs on this device and reports their energy"};
-  app.set_version_flag("--version", VersionLine("wattfleet-agent", ExecutorLibtorchVersion()),
-                       "print the version, git revision and libtorch, and exit");
-  app.require_subcommand(0, 1);
+namespace wattfleet {
+namespace {
+
+// The agent's flags, as the command line sets them.
+struct AgentFlags {
   std::string controller, name, device = "cpu", device_class, sensor = "auto", spool_dir;
   int prefetch = 1, threads = 0;
   int64_t heartbeat_ms = 1000, max_jobs = 0;
   std::string log_level = "info";
   SensorRoots roots;
-  app.add_option("--controller", controller, "controller endpoint, e.g. tcp://HOST:5555");
-  app.add_option("--name", name, "agent name, unique in the fleet (default: HOST-DEVICE)");
-  app.add_option("--device", device, "cpu | cuda:N")->capture_default_str();
-  app.add_option("--device-class", device_class, "queue this agent serves (default: cpu or cuda)");
-  app.add_option("--sensor", sensor, "auto|nvml|rapl|hwmon|android|modeled|simulated")
-      ->capture_default_str();
-  app.add_option("--spool", spool_dir, "result spool directory");
-  app.add_option("--prefetch", prefetch, "jobs held at once")->check(CLI::Range(1, 1024))
-      ->capture_default_str();
-  app.add_option("--threads", threads, "intra-op threads (0: libtorch default)")
-      ->check(CLI::Range(0, 1024));
-  app.add_option("--heartbeat-ms", heartbeat_ms, "heartbeat interval before WELCOME")
-      ->check(CLI::Range(int64_t{10}, int64_t{60000}));
-  app.add_option("--max-jobs", max_jobs, "exit after this many jobs (0: never)")
-      ->check(CLI::NonNegativeNumber);
   std::string curve_server_key, curve_keypair;
-  app.add_option("--curve-server-key", curve_server_key, "controller's public key file (NAME.key)");
-  app.add_option("--curve-keypair", curve_keypair, "this agent's key pair (NAME.key_secret)");
   std::vector<int> cpus;
-  app.add_option("--cpus", cpus, "pin the agent to these CPU cores (e.g. --cpus 0 1)")
+  std::string isolation = "process";
+  int64_t parent_pid = 0;
+  bool probe_json = false;
+  double sensor_period_s = 0;  // exec-worker: the agent's characterised update period
+};
+
+struct Subcommands {
+  CLI::App* probe = nullptr;
+  CLI::App* exec_worker = nullptr;
+};
+
+void AddConnectionOptions(CLI::App& app, AgentFlags& f) {
+  app.add_option("--controller", f.controller, "controller endpoint, e.g. tcp://HOST:5555");
+  app.add_option("--name", f.name, "agent name, unique in the fleet (default: HOST-DEVICE)");
+  app.add_option("--device", f.device, "cpu | cuda:N")->capture_default_str();
+  app.add_option("--device-class", f.device_class,
+                 "queue this agent serves (default: cpu or cuda)");
+  app.add_option("--sensor", f.sensor, MeterBackendChoices())->capture_default_str();
+  app.add_option("--spool", f.spool_dir, "result spool directory");
+  app.add_option("--prefetch", f.prefetch, "jobs held at once")->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--threads", f.threads, "intra-op threads (0: libtorch default)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--heartbeat-ms", f.heartbeat_ms, "heartbeat interval before WELCOME")
+      ->check(CLI::Range(int64_t{10}, int64_t{60000}));
+  app.add_option("--max-jobs", f.max_jobs, "exit after this many jobs (0: never)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--curve-server-key", f.curve_server_key,
+                 "controller's public key file (NAME.key)");
+  app.add_option("--curve-keypair", f.curve_keypair, "this agent's key pair (NAME.key_secret)");
+  app.add_option("--cpus", f.cpus, "pin the agent to these CPU cores (e.g. --cpus 0 1)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--isolation", f.isolation,
+                 "process: each job runs in a child process that is killed when it crashes, "
+                 "hangs or exhausts memory; none: in the agent itself")
+      ->check(CLI::IsMember({"process", "none"}))
+      ->capture_default_str();
+  // Set by `wattfleet run`: the agent dies with that process, even when it is SIGKILLed.
+  app.add_option("--parent-pid", f.parent_pid,
+                 "exit when this process (the agent's parent) ends")
+      ->check(CLI::PositiveNumber)->group("");
+}
+
+void AddSensorOptions(CLI::App& app, AgentFlags& f) {
+  SensorRoots& roots = f.roots;
   app.add_option("--sysfs-root", roots.sysfs_root, "root of sysfs (tests point it at a fake tree)")
       ->capture_default_str();
   app.add_option("--proc-root", roots.proc_root, "root of procfs")->capture_default_str();
@@ -239,204 +279,219 @@ int main(int argc, char** argv) {
                  "modeled meter: idle power as a fraction of full load")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
-      ->capture_default_str();
-  std::string isolation = "process";
-  app.add_option("--isolation", isolation,
-                 "process: each job runs in a child process that is killed when it crashes, "
-                 "hangs or exhausts memory; none: in the agent itself")
-      ->check(CLI::IsMember({"process", "none"}))
-      ->capture_default_str();
-  // Set by `wattfleet run`: the agent dies with that process, even when it is SIGKILLed.
-  int64_t parent_pid = 0;
-  app.add_option("--parent-pid", parent_pid, "exit when this process (the agent's parent) ends")
-      ->check(CLI::PositiveNumber)->group("");
-  bool probe_json = false;
-  CLI::App* probe = app.add_subcommand("probe", "what this device is and which sensors work");
-  probe->add_flag("--json", probe_json, "one JSON document on stdout");
+}
+
+Subcommands AddSubcommands(CLI::App& app, AgentFlags& f) {
+  Subcommands sub;
+  sub.probe = app.add_subcommand("probe", "what this device is and which sensors work");
+  sub.probe->add_flag("--json", f.probe_json, "one JSON document on stdout");
   // The child process of --isolation process; not for direct use.
-  CLI::App* exec_worker = app.add_subcommand("exec-worker", "")->group("");
-  double sensor_period_s = 0;  // the agent's characterised update period
-  exec_worker->add_option("--sensor-period", sensor_period_s)->check(CLI::NonNegativeNumber);
+  sub.exec_worker = app.add_subcommand("exec-worker", "")->group("");
+  sub.exec_worker->add_option("--sensor-period", f.sensor_period_s)
+      ->check(CLI::NonNegativeNumber);
+  return sub;
+}
 
-  if (auto code = ParseCommandLine(app, argc, argv)) return *code;
-  roots.device = device;
-  // Logs go to stderr: stdout is for --json documents.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("agent", LogColours()));
-  spdlog::set_level(spdlog::level::from_str(log_level));
-
-  if (probe->parsed()) return Probe(roots, sensor, probe_json);
-  if (exec_worker->parsed()) return ExecWorkerMain(device, sensor, threads, sensor_period_s, roots);
-
-  if (controller.empty()) {
+// Before connecting: the parent watch, the name (stable across restarts, and so the spool
+// derived from it: results a crashed agent left behind are replayed by its successor), the
+// device class, the spool and the cores. A message and the exit code on failure.
+std::optional<int> Settle(AgentFlags& f, const DeviceInfo& info) {
+  if (f.controller.empty()) {
     std::cerr << "--controller is required (e.g. --controller tcp://127.0.0.1:5555)\n";
     return 2;
   }
-  if (parent_pid > 0) {
+  if (f.parent_pid > 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The parent may have died before the line above: then it will never signal.
-    if (::getppid() != static_cast<pid_t>(parent_pid)) {
-      std::cerr << "--parent-pid " << parent_pid << ": that process has already ended\n";
+    if (::getppid() != static_cast<pid_t>(f.parent_pid)) {
+      std::cerr << "--parent-pid " << f.parent_pid << ": that process has already ended\n";
       return 1;
     }
   }
-  DeviceInfo info = ProbeDevice(roots.proc_root);
-  // The default name is stable across restarts, and so is the spool derived from it: results
-  // a crashed agent left behind are replayed by its successor.
-  if (name.empty()) {
-    name = info.hostname + "-" + device;
-    for (char& c : name) {
+  if (f.name.empty()) {
+    f.name = info.hostname + "-" + f.device;
+    for (char& c : f.name) {
       const unsigned char u = static_cast<unsigned char>(c);
       if (u <= 0x20 || u >= 0x7f || c == '/' || c == ':') c = '-';
     }
-    if (name.size() > kMaxAgentNameBytes) name.resize(kMaxAgentNameBytes);
+    if (f.name.size() > kMaxAgentNameBytes) f.name.resize(kMaxAgentNameBytes);
   }
   // The controller refuses a READY whose name breaks this rule: say so before connecting.
-  if (Status s = CheckAgentName(name); !s.ok()) {
+  if (Status s = CheckAgentName(f.name); !s.ok()) {
     std::cerr << "--name: " << s.message() << "\n";
     return 2;
   }
-  if (device_class.empty()) device_class = device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
-  if (spool_dir.empty()) {
-    auto spool = DefaultSpool(name);
+  if (f.device_class.empty()) f.device_class = f.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+  if (f.spool_dir.empty()) {
+    auto spool = DefaultSpool(f.name);
     if (!spool.ok()) {
       std::cerr << spool.status().message() << " (or give --spool)\n";
       return 2;
     }
-    spool_dir = std::move(spool).value();
+    f.spool_dir = std::move(spool).value();
   }
-
-  if (!cpus.empty()) {
+  if (!f.cpus.empty()) {
     // Pinned agents do not migrate between cores mid-window, nor share one with each other.
     cpu_set_t set;
     CPU_ZERO(&set);
-    for (int c : cpus) CPU_SET(c, &set);
+    for (int c : f.cpus) CPU_SET(c, &set);
     if (::sched_setaffinity(0, sizeof set, &set) != 0) {
       std::cerr << "--cpus: cannot pin to the given cores: " << std::strerror(errno) << "\n";
       return 2;
     }
   }
+  return std::nullopt;
+}
+
+// What the meter can resolve, measured before any job relies on it.
+SensorCharacter CharacteriseAtStart(Meter& meter) {
+  auto c = Characterise(meter, SystemClock());
+  if (!c.ok()) {
+    spdlog::warn("agent: sensor not characterised: {}", c.status().message());
+    return SensorCharacter{};
+  }
+  if (c->stuck) {
+    spdlog::warn("agent: sensor: {}", DescribeSensor(*c));
+  } else {
+    spdlog::info("agent: sensor: {}", DescribeSensor(*c));
+  }
+  return std::move(c).value();
+}
+
+// Short runs (about 0.8 s in all) before registering: what the device can attain.
+void MeasurePeaks(Executor& executor, ReadyMsg& ready) {
+  if (auto peak = executor.MeasurePeakFlops(0.3); peak.ok()) {
+    ready.peak_flops = *peak;
+    spdlog::info("agent: peak {:.1f} GFLOP/s (float32 matrix product)", *peak / 1e9);
+  } else {
+    spdlog::info("agent: peak throughput unknown: {}", peak.status().message());
+  }
+  if (auto conv = executor.MeasurePeakConvFlops(0.3); conv.ok()) {
+    ready.peak_conv_flops = *conv;
+    spdlog::info("agent: peak {:.1f} GFLOP/s (float32 3x3 convolution)", *conv / 1e9);
+  }
+  if (auto pointwise = executor.MeasurePointwiseFlops(0.2); pointwise.ok()) {
+    ready.pointwise_flops = *pointwise;
+    spdlog::info("agent: {:.1f} GFLOP/s (float32 batch-1 1x1 convolution)", *pointwise / 1e9);
+  }
+}
+
+// The exec-worker's command line: this agent's executor and meter flags; its logs share this
+// agent's stderr.
+std::vector<std::string> WorkerArgv(const AgentFlags& f, double sensor_period_s) {
+  const SensorRoots& roots = f.roots;
+  return {SelfExe(),
+          "--device", f.device,
+          "--sensor", f.sensor,
+          "--threads", std::to_string(f.threads),
+          "--sysfs-root", roots.sysfs_root,
+          "--proc-root", roots.proc_root,
+          "--nvml-library", roots.nvml_library,
+          "--modeled-core-w", std::to_string(roots.modeled.core_w),
+          "--modeled-package-w", std::to_string(roots.modeled.tdp_w),
+          "--modeled-idle-fraction", std::to_string(roots.modeled.idle_fraction),
+          "--log-level", f.log_level,
+          "exec-worker", "--sensor-period", std::to_string(sensor_period_s)};
+}
+
+// The connection's options; InvalidArgument naming the flag for unusable CURVE keys.
+Result<AgentOptions> ConnectionOptions(const AgentFlags& f) {
+  AgentOptions options;
+  if (f.curve_server_key.empty() != f.curve_keypair.empty()) {
+    return Status::InvalidArgument("--curve-server-key and --curve-keypair go together");
+  }
+  if (!f.curve_server_key.empty()) {
+    auto server = ReadCurvePublicKey(f.curve_server_key);
+    if (!server.ok()) {
+      return Status::InvalidArgument("--curve-server-key: " + server.status().message());
+    }
+    auto mine = ReadCurveKeyPair(f.curve_keypair);
+    if (!mine.ok() || mine->secret_key.empty()) {
+      return Status::InvalidArgument(
+          "--curve-keypair: " +
+          (mine.ok() ? f.curve_keypair + " holds no secret key" : mine.status().message()));
+    }
+    options.curve_server_public = server->public_key;
+    options.curve_public = mine->public_key;
+    options.curve_secret = mine->secret_key;
+  }
+  options.controller = f.controller;
+  options.heartbeat_ms = f.heartbeat_ms;
+  options.max_jobs = f.max_jobs;
+  return options;
+}
+
+// Registers with the controller and runs jobs until a stop signal.
+int RunDaemon(AgentFlags f) {
+  const DeviceInfo info = ProbeDevice(f.roots.proc_root);
+  if (auto code = Settle(f, info)) return *code;
   std::string why;
-  auto meter = OpenMeter(sensor, roots, &why);
+  auto meter = OpenMeter(f.sensor, f.roots, &why);
   if (!meter.ok()) {
     std::cerr << meter.status().message() << "\n";
     return 2;
   }
   spdlog::info("agent: sensor {} ({})", (*meter)->name(), why);
-  // What the meter can resolve, measured before any job relies on it.
-  SensorCharacter character;
-  if (auto c = Characterise(**meter, SystemClock()); c.ok()) {
-    character = std::move(c).value();
-    if (character.stuck) {
-      spdlog::warn("agent: sensor: {}", DescribeSensor(character));
-    } else {
-      spdlog::info("agent: sensor: {}", DescribeSensor(character));
-    }
-  } else {
-    spdlog::warn("agent: sensor not characterised: {}", c.status().message());
-  }
+  const SensorCharacter character = CharacteriseAtStart(**meter);
   std::unique_ptr<Meter> sized = WithUpdatePeriod(**meter, character.EffectivePeriod());
-  auto executor = MakeExecutor(ExecutorOptions{device, threads});
+  auto executor = MakeExecutor(ExecutorOptions{f.device, f.threads});
   if (!executor.ok()) {
     std::cerr << executor.status().message() << "\n";
     return 2;
   }
-  auto spool = Spool::Open(spool_dir);
+  auto spool = Spool::Open(f.spool_dir);
   if (!spool.ok()) {
     std::cerr << "--spool: " << spool.status().message() << "\n";
     return 2;
   }
+  auto options = ConnectionOptions(f);
+  if (!options.ok()) {
+    std::cerr << options.status().message() << "\n";
+    return 2;
+  }
 
   ReadyMsg ready;
-  ready.name = name;
-  ready.device_class = device_class;
-  ready.device = device;
+  ready.name = f.name;
+  ready.device_class = f.device_class;
+  ready.device = f.device;
   ready.sensor = (*meter)->name();
   ready.hostname = info.hostname;
   ready.cores = info.cores;
   ready.memory_bytes = info.memory_bytes;
   ready.agent_version = WATTFLEET_VERSION;
   ready.torch_version = (*executor)->torch_version();
-  ready.prefetch = prefetch;
+  ready.prefetch = f.prefetch;
   ready.sensor_character = character;
-  // A short matrix-product run (about 0.3 s) before registering: what the device can attain.
-  if (auto peak = (*executor)->MeasurePeakFlops(0.3); peak.ok()) {
-    ready.peak_flops = *peak;
-    spdlog::info("agent: peak {:.1f} GFLOP/s (float32 matrix product)", *peak / 1e9);
-  } else {
-    spdlog::info("agent: peak throughput unknown: {}", peak.status().message());
-  }
-  if (auto conv = (*executor)->MeasurePeakConvFlops(0.3); conv.ok()) {
-    ready.peak_conv_flops = *conv;
-    spdlog::info("agent: peak {:.1f} GFLOP/s (float32 3x3 convolution)", *conv / 1e9);
-  }
-  if (auto pointwise = (*executor)->MeasurePointwiseFlops(0.2); pointwise.ok()) {
-    ready.pointwise_flops = *pointwise;
-    spdlog::info("agent: {:.1f} GFLOP/s (float32 batch-1 1x1 convolution)", *pointwise / 1e9);
-  }
+  MeasurePeaks(**executor, ready);
 
   // Opened here for the log line and the in-process runner; an exec-worker opens its own.
   std::string telemetry_why;
-  std::unique_ptr<Telemetry> telemetry = OpenTelemetry(roots, &telemetry_why);
+  std::unique_ptr<Telemetry> telemetry = OpenTelemetry(f.roots, &telemetry_why);
   spdlog::info("agent: telemetry {}", telemetry_why);
   std::unique_ptr<JobRunner> runner;
   // For the in-process runner; the exec-worker opens its own (its pid runs the jobs).
-  ProcCpuActivity activity(roots.proc_root);
+  ProcCpuActivity activity(f.roots.proc_root);
   std::unique_ptr<InterferenceProbe> interference;
-  if (isolation == "process") {
-    // The worker gets this agent's executor and meter flags; logs share this agent's stderr.
+  if (f.isolation == "process") {
     ChildRunnerOptions child;
-    child.argv = {SelfExe(),    "--device",     device,          "--sensor",   sensor,
-                  "--threads",  std::to_string(threads),         "--sysfs-root",
-                  roots.sysfs_root, "--proc-root", roots.proc_root, "--nvml-library",
-                  roots.nvml_library, "--modeled-core-w",
-                  std::to_string(roots.modeled.core_w), "--modeled-package-w",
-                  std::to_string(roots.modeled.tdp_w), "--modeled-idle-fraction",
-                  std::to_string(roots.modeled.idle_fraction), "--log-level", log_level,
-                  "exec-worker", "--sensor-period",
-                  std::to_string(character.EffectivePeriod())};
+    child.argv = WorkerArgv(f, character.EffectivePeriod());
     runner = MakeChildProcessRunner(child);
   } else {
     std::string interference_why;
-    interference = OpenInterference(*sized, roots, activity, ::getpid(), &interference_why);
+    interference = OpenInterference(*sized, f.roots, activity, ::getpid(), &interference_why);
     spdlog::info("agent: interference {}", interference_why);
-    runner = std::make_unique<InProcessRunner>(
-        **executor, *sized, device, telemetry.get(), interference.get());
+    runner = std::make_unique<InProcessRunner>(**executor, *sized, f.device, telemetry.get(),
+                                               interference.get());
   }
 
-  AgentOptions options;
-  if (curve_server_key.empty() != curve_keypair.empty()) {
-    std::cerr << "--curve-server-key and --curve-keypair go together\n";
-    return 2;
-  }
-  if (!curve_server_key.empty()) {
-    auto server = ReadCurvePublicKey(curve_server_key);
-    if (!server.ok()) {
-      std::cerr << "--curve-server-key: " << server.status().message() << "\n";
-      return 2;
-    }
-    auto mine = ReadCurveKeyPair(curve_keypair);
-    if (!mine.ok() || mine->secret_key.empty()) {
-      std::cerr << "--curve-keypair: "
-                << (mine.ok() ? curve_keypair + " holds no secret key" : mine.status().message())
-                << "\n";
-      return 2;
-    }
-    options.curve_server_public = server->public_key;
-    options.curve_public = mine->public_key;
-    options.curve_secret = mine->secret_key;
-  }
-  options.controller = controller;
-  options.heartbeat_ms = heartbeat_ms;
-  options.max_jobs = max_jobs;
   // A worker that died mid-write must not take the agent down with SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
-  Agent agent(options, ready, *runner, *spool);
+  Agent agent(*options, ready, *runner, *spool);
   g_agent.store(&agent);
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGINT, OnStopSignal);
-  spdlog::info("agent: {} ({}, {}) connecting to {}", name, device_class, device, controller);
+  spdlog::info("agent: {} ({}, {}) connecting to {}", f.name, f.device_class, f.device,
+               f.controller);
   Status s = agent.Run();
   g_agent.store(nullptr);
   if (!s.ok()) {
@@ -445,4 +500,29 @@ int main(int argc, char** argv) {
   }
   spdlog::info("agent: stopped");
   return 0;
+}
+
+}  // namespace
+}  // namespace wattfleet
+
+int main(int argc, char** argv) {
+  using namespace wattfleet;
+  CLI::App app{"wattfleet-agent: runs layer jobs on this device and reports their energy"};
+  app.set_version_flag("--version", VersionLine("wattfleet-agent", ExecutorLibtorchVersion()),
+                       "print the version, git revision and libtorch, and exit");
+  app.require_subcommand(0, 1);
+  AgentFlags f;
+  AddConnectionOptions(app, f);
+  AddSensorOptions(app, f);
+  const Subcommands sub = AddSubcommands(app, f);
+  if (auto code = ParseCommandLine(app, argc, argv)) return *code;
+  f.roots.device = f.device;
+  // Logs go to stderr: stdout is for --json documents.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("agent", LogColours()));
+  spdlog::set_level(spdlog::level::from_str(f.log_level));
+  if (sub.probe->parsed()) return Probe(f.roots, f.sensor, f.probe_json);
+  if (sub.exec_worker->parsed()) {
+    return ExecWorkerMain(f.device, f.sensor, f.threads, f.sensor_period_s, f.roots);
+  }
+  return RunDaemon(std::move(f));
 }

@@ -235,6 +235,223 @@ double StudentT95(int64_t dof) {
   return 1.960 + (1.980 - 1.960) * x * 120.0;
 }
 
+namespace {
+
+// The idle power a job's dynamic energy rests on (step 2). Cached per agent by IdleBaseline;
+// past half its maximum age it is measured again now, so that only a job longer than that
+// half can end with a figure older than the maximum (idle-stale). Measured while others kept
+// the device busy, it is too high and every dynamic figure too low: measured again, once.
+Result<double> IdleForJob(IdleBaseline& idle, const MeasurementSettings& settings, Clock& clock,
+                          InterferenceProbe* interference) {
+  const bool aging = idle.measured_at() >= 0 &&
+                     clock.NowSeconds() - idle.measured_at() > idle.max_age_s() / 2;
+  auto idle_w = aging ? idle.Refresh(interference) : idle.Watts(interference);
+  if (idle_w.ok() && idle.interference() > settings.max_interference) {
+    idle_w = idle.Refresh(interference);
+  }
+  if (!idle_w.ok()) return SensorError(idle_w.status());
+  return idle_w;
+}
+
+// One timed window of `n` iterations: the counter's two reads and the other work beside it.
+struct Window {
+  double e0 = 0, e1 = 0, time = 0;
+  std::optional<double> shared;  // others' busy cores (or GPU share); none: not measured
+};
+
+// The windows of one job (step 4) and what the summary needs of them.
+class WindowLoop {
+ public:
+  WindowLoop(Workload& workload, Meter& meter, IdleBaseline& idle,
+             const MeasurementSettings& settings, Clock& clock, InterferenceProbe* probe,
+             int64_t n, double idle_w, Measurement& m)
+      : workload_(workload), meter_(meter), idle_(idle), settings_(settings), clock_(clock),
+        probe_(probe), shared_probe_(probe), n_(n), idle_w_(idle_w), m_(m) {}
+
+  // Windows until the CI targets are met after min_repeats, or max_repeats are kept. A
+  // CI needs two windows, so min_repeats is raised to 2 and max_repeats to at least it.
+  Status Run() {
+    const int64_t min_repeats = std::max<int64_t>(settings_.min_repeats, 2);
+    const int64_t max_repeats = std::max(settings_.max_repeats, min_repeats);
+    int64_t windows_started = 0;
+    for (int64_t k = 1; k <= max_repeats; ++k) {
+      if (windows_started++ > 0) SpreadPhase(windows_started);
+      WF_ASSIGN_OR_RETURN(const Window w, TimeWindow());
+      // Interference: windows over the limit are measured again, at most max_repeats of them
+      // (a machine that never quietens down must not hold the job forever: its windows are
+      // then kept and flagged).
+      if (w.shared) {
+        if (*w.shared > settings_.max_interference) {
+          if (m_.windows_discarded < max_repeats) {
+            ++m_.windows_discarded;
+            --k;  // this window does not count: measured again
+            continue;
+          }
+          kept_shared_ = true;
+        }
+        interference_.push_back(*w.shared);
+      }
+      WF_RETURN_IF_ERROR(CheckReading(w.e0, w.e1, w.time, WindowLabel(k, n_), m_));
+      WF_ASSIGN_OR_RETURN(const bool again, BelowFloor(w, k, max_repeats));
+      if (again) {
+        --k;
+        continue;
+      }
+      const double energy = w.e1 - w.e0, dn = static_cast<double>(n_);
+      m_.repeats.push_back(Repeat{n_, w.time, energy});
+      energy_per_iter_.push_back(energy / dn);
+      time_per_iter_.push_back(w.time / dn);
+      rel_ci_ = RelCi(energy_per_iter_);
+      // Both figures a job reports must be trustworthy: energy per iteration (the
+      // protocol's target) and time per iteration, which every estimator also fits.
+      if (k >= min_repeats && rel_ci_ <= settings_.target_rel_ci &&
+          RelCi(time_per_iter_) <= settings_.target_rel_ci) {
+        break;
+      }
+    }
+    return Status::OK();
+  }
+
+  // Step 5: means, the dynamic energy, the sensor's bound and the quality flags.
+  void Summarise() {
+    const Stats e = MeanStd(energy_per_iter_);
+    const Stats t = MeanStd(time_per_iter_);
+    m_.energy_per_iter_j = e.mean;
+    m_.energy_std_j = e.std;
+    m_.time_per_iter_s = t.mean;
+    m_.time_std_s = t.std;
+    // The mean of the windows' (energy - idle x time), against the idle figure as it stands
+    // now (a window below the floor may have had it measured again).
+    m_.idle_w = idle_w_;
+    m_.energy_dynamic_per_iter_j = e.mean - idle_w_ * t.mean;
+    // Below idle by more than the windows' own spread (and 1 %): a workload cannot draw less
+    // than an idle device, so noise around zero is fine and anything past it is not.
+    const double below_idle_tolerance =
+        -std::max(std::isfinite(rel_ci_) ? rel_ci_ : 0.0, 0.01) * e.mean;
+    if (m_.energy_dynamic_per_iter_j < below_idle_tolerance) {
+      // Less than idle power over the windows: the idle figure is likely stale (measured
+      // while something else ran, or before the device settled). Measured again, once.
+      if (auto fresh = idle_.Refresh(probe_); fresh.ok()) {
+        m_.idle_w = *fresh;
+        m_.energy_dynamic_per_iter_j = e.mean - m_.idle_w * t.mean;
+      }
+    }
+    if (!interference_.empty()) m_.interference = MeanStd(interference_).mean;
+    // The sensor's own bound: a read sees the counter as of its last update, up to one period
+    // late at each end, which can shift a window by up to one period of its power; plus one
+    // counter step. Spread over the window's iterations. A reading that averages over longer
+    // than it updates lags by that much instead.
+    const MeterFacts facts = meter_.facts();
+    const double period = meter_.update_period_s();
+    const double lag = std::max(period, facts.averaging_s);
+    const double window_w = t.mean > 0 ? e.mean / t.mean : 0;
+    m_.sensor_update_period_s = period;
+    m_.energy_bound_j = (window_w * lag + facts.resolution_j) / static_cast<double>(n_);
+    m_.rel_ci = rel_ci_;
+    m_.time_rel_ci = RelCi(time_per_iter_);
+    m_.ci_met = rel_ci_ <= settings_.target_rel_ci && m_.time_rel_ci <= settings_.target_rel_ci;
+    if (!m_.ci_met) m_.flags.push_back(kFlagCi);
+    if (kept_shared_) m_.flags.push_back(kFlagInterference);
+    if (kept_below_floor_ || m_.energy_dynamic_per_iter_j < below_idle_tolerance) {
+      m_.flags.push_back(kFlagBelowIdle);
+    }
+    // The idle figure the dynamic energy rests on: measured while the device was shared (even
+    // after measuring it again), or older than its refresh age by the last window's end.
+    if (idle_.interference() > settings_.max_interference ||
+        clock_.NowSeconds() - idle_.measured_at() > idle_.max_age_s()) {
+      m_.flags.push_back(kFlagIdleStale);
+    }
+  }
+
+ private:
+  // A slow sensor's phase: on parts whose sensor samples only part of each update period
+  // (docs/measurement.md, "NVML"), windows that all start at the same phase would all miss
+  // the same work. Each window after the first waits for the sensor's next update, then
+  // starts the k-th multiple of the golden ratio's fractional part of a period after it, so
+  // that the starts spread evenly over the period.
+  void SpreadPhase(int64_t windows_started) {
+    const double period = meter_.update_period_s();
+    if (period < kPhaseShiftMinPeriodS) return;
+    WaitForUpdate(meter_, clock_, period);
+    const double phase = std::fmod(static_cast<double>(windows_started) * 0.6180339887, 1.0);
+    clock_.SleepFor(phase * period);
+  }
+
+  Result<Window> TimeWindow() {
+    // A probe that fails turns interference measurement off for this job: "not measured"
+    // rather than a failed job.
+    if (shared_probe_ != nullptr && !shared_probe_->Begin().ok()) shared_probe_ = nullptr;
+    Window w;
+    auto e0 = meter_.ReadJoules();
+    if (!e0.ok()) return SensorError(e0.status());
+    const double t0 = clock_.NowSeconds();
+    WF_RETURN_IF_ERROR(workload_.Run(n_));
+    const double t1 = clock_.NowSeconds();
+    auto e1 = meter_.ReadJoules();
+    if (!e1.ok()) return SensorError(e1.status());
+    w.e0 = *e0;
+    w.e1 = *e1;
+    w.time = t1 - t0;
+    if (shared_probe_ != nullptr) {
+      if (auto o = shared_probe_->End(w.time); o.ok()) {
+        w.shared = *o;
+      } else {
+        shared_probe_ = nullptr;
+      }
+    }
+    return w;
+  }
+
+  // A window below the idle floor (less than half of what idle power implies): true when it
+  // is to be measured again, against a fresh idle figure (the old one may have been taken
+  // while others kept the device busy), up to kBelowFloorRetries times; then kept and
+  // flagged, or a SENSOR failure when nothing else ran, neither in the window nor while idle
+  // was measured (unknown counts as quiet: there is nothing to blame).
+  Result<bool> BelowFloor(const Window& w, int64_t k, int64_t max_repeats) {
+    const double energy = w.e1 - w.e0;
+    const double idle_floor = idle_w_ * w.time * kBelowIdleTolerance;
+    if (energy >= idle_floor) return false;
+    if (below_floor_retries_ < kBelowFloorRetries && m_.windows_discarded < max_repeats) {
+      ++below_floor_retries_;
+      ++m_.windows_discarded;
+      auto fresh = idle_.Refresh(probe_);
+      if (!fresh.ok()) return SensorError(fresh.status());
+      idle_w_ = *fresh;
+      return true;
+    }
+    const bool window_quiet = !w.shared || *w.shared <= settings_.max_interference;
+    const bool idle_quiet = !(idle_.interference() > settings_.max_interference);
+    if (window_quiet && idle_quiet) {
+      return Status::Sensor(
+          "sensor: " + WindowLabel(k, n_) + ": energy " + Num(energy) + " J over " +
+          Num(w.time) + " s is below half of what idle power implies (" + Num(idle_w_) +
+          " W x " + Num(w.time) + " s x " + Num(kBelowIdleTolerance) + " = " + Num(idle_floor) +
+          " J), again after measuring idle power " + std::to_string(below_floor_retries_) +
+          " more times on a quiet machine (" + m_.sensor + "/" + m_.domain + ")");
+    }
+    kept_below_floor_ = true;
+    return false;
+  }
+
+  Workload& workload_;
+  Meter& meter_;
+  IdleBaseline& idle_;
+  const MeasurementSettings& settings_;
+  Clock& clock_;
+  InterferenceProbe* probe_;         // for fresh idle figures
+  InterferenceProbe* shared_probe_;  // for the windows; null once it fails
+  const int64_t n_;
+  double idle_w_;
+  Measurement& m_;
+  std::vector<double> energy_per_iter_, time_per_iter_, interference_;
+  double rel_ci_ = std::numeric_limits<double>::infinity();
+  bool kept_shared_ = false;
+  int below_floor_retries_ = 0;
+  bool kept_below_floor_ = false;
+};
+
+}  // namespace
+
 Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle,
                             const MeasurementSettings& settings, Clock& clock,
                             Telemetry* telemetry, InterferenceProbe* interference_probe) {
@@ -243,37 +460,20 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
     if (telemetry == nullptr) return TelemetrySample{};
     return telemetry->Read();
   };
-
   // 0. The device's state as the job finds it: the previous job's heat, or a cold start.
   const Result<TelemetrySample> before = sample();
-
   // 1. Warm-up.
   WF_RETURN_IF_ERROR(WarmUp(workload, clock, static_cast<double>(settings.warmup_ms) / 1000.0));
-
-  // 2. Idle baseline (cached per agent by IdleBaseline). Past half its maximum age it is
-  // measured again now, so that only a job longer than that half can end with a figure older
-  // than the maximum (idle-stale below). Measured while others kept the device busy, it is
-  // too high and every dynamic figure too low: measured again, once.
-  const bool aging = idle.measured_at() >= 0 &&
-                     clock.NowSeconds() - idle.measured_at() > idle.max_age_s() / 2;
-  auto idle_w_or = aging ? idle.Refresh(interference_probe) : idle.Watts(interference_probe);
-  if (idle_w_or.ok() && idle.interference() > settings.max_interference) {
-    idle_w_or = idle.Refresh(interference_probe);
-  }
-  if (!idle_w_or.ok()) return SensorError(idle_w_or.status());
-  double idle_w = *idle_w_or;
-
+  // 2. Idle baseline.
+  WF_ASSIGN_OR_RETURN(const double idle_w,
+                      IdleForJob(idle, settings, clock, interference_probe));
   // 3. Window length: min_window_ms, and never fewer than kWindowUpdates counter updates,
   // because a window's energy is uncertain by up to one update period at each end. The
   // period is the characterised one when the agent measured a longer one (characterise.h).
   const double target_s = std::max(static_cast<double>(settings.min_window_ms) / 1000.0,
                                    kWindowUpdates * meter.update_period_s());
   WF_ASSIGN_OR_RETURN(const int64_t n, GrowWindow(workload, clock, target_s));
-
-  // 4. Repeats. A CI needs two windows, so min_repeats is raised to 2 and max_repeats to at
-  // least min_repeats.
-  const int64_t min_repeats = std::max<int64_t>(settings.min_repeats, 2);
-  const int64_t max_repeats = std::max(settings.max_repeats, min_repeats);
+  // 4. Repeats, and 5. their summary.
   Measurement m;
   m.sensor = meter.name();
   m.domain = meter.domain();
@@ -281,155 +481,9 @@ Result<Measurement> Measure(Workload& workload, Meter& meter, IdleBaseline& idle
   m.energy_model = meter.assumes();
   m.iterations_per_window = n;
   m.idle_w = idle_w;
-  std::vector<double> energy_per_iter, time_per_iter;
-  double rel_ci = std::numeric_limits<double>::infinity();
-  const double dn = static_cast<double>(n);
-  // Interference: others' busy cores per kept window; windows over the limit are measured
-  // again, at most max_repeats of them (a machine that never quietens down must not hold the
-  // job forever: its windows are then kept and flagged).
-  std::vector<double> interference;
-  bool kept_shared = false;
-  // Windows below the idle floor: measured again (with a fresh idle) up to kBelowFloorRetries
-  // times, then kept and flagged unless the machine was quiet throughout.
-  int below_floor_retries = 0;
-  bool kept_below_floor = false;
-  // A probe that fails turns interference measurement off for this job: "not measured"
-  // rather than a failed job.
-  InterferenceProbe* probe = interference_probe;
-  // A slow sensor's phase: on parts whose sensor samples only part of each update period
-  // (docs/measurement.md, "NVML"), windows that all start at the same phase would all miss the
-  // same work. Each window after the first waits for the sensor's next update, then starts
-  // the k-th multiple of the golden ratio's fractional part of a period after it, so that the
-  // starts spread evenly over the period.
-  const double sensor_period = meter.update_period_s();
-  int64_t windows_started = 0;
-  for (int64_t k = 1; k <= max_repeats; ++k) {
-    if (windows_started++ > 0 && sensor_period >= kPhaseShiftMinPeriodS) {
-      WaitForUpdate(meter, clock, sensor_period);
-      const double phase = std::fmod(static_cast<double>(windows_started) * 0.6180339887, 1.0);
-      clock.SleepFor(phase * sensor_period);
-    }
-    if (probe != nullptr && !probe->Begin().ok()) probe = nullptr;
-    auto e0 = meter.ReadJoules();
-    if (!e0.ok()) return SensorError(e0.status());
-    const double t0 = clock.NowSeconds();
-    WF_RETURN_IF_ERROR(workload.Run(n));
-    const double t1 = clock.NowSeconds();
-    auto e1 = meter.ReadJoules();
-    if (!e1.ok()) return SensorError(e1.status());
-    const double energy = *e1 - *e0;
-    const double time = t1 - t0;
-    std::optional<double> shared;
-    if (probe != nullptr) {
-      if (auto o = probe->End(time); o.ok()) {
-        shared = *o;
-      } else {
-        probe = nullptr;
-      }
-    }
-    if (shared) {
-      const double others = *shared;
-      if (others > settings.max_interference) {
-        if (m.windows_discarded < max_repeats) {
-          ++m.windows_discarded;
-          --k;  // this window does not count: measured again
-          continue;
-        }
-        kept_shared = true;
-      }
-      interference.push_back(others);
-    }
-    WF_RETURN_IF_ERROR(CheckReading(*e0, *e1, time, WindowLabel(k, n), m));
-    const double idle_floor = idle_w * time * kBelowIdleTolerance;
-    if (energy < idle_floor) {
-      // Less than half of what idle power implies. Measured again against a fresh idle figure
-      // first: the old one may have been taken while others kept the device busy.
-      if (below_floor_retries < kBelowFloorRetries && m.windows_discarded < max_repeats) {
-        ++below_floor_retries;
-        ++m.windows_discarded;
-        if (auto fresh = idle.Refresh(interference_probe); fresh.ok()) {
-          idle_w = *fresh;
-        } else {
-          return SensorError(fresh.status());
-        }
-        --k;
-        continue;
-      }
-      // Still below: a broken sensor only when nothing else ran, neither in this window nor
-      // while idle was measured (unknown counts as quiet: there is nothing to blame).
-      const bool window_quiet = !shared || *shared <= settings.max_interference;
-      const bool idle_quiet = !(idle.interference() > settings.max_interference);
-      if (window_quiet && idle_quiet) {
-        return Status::Sensor("sensor: " + WindowLabel(k, n) + ": energy " + Num(energy) +
-                              " J over " + Num(time) +
-                              " s is below half of what idle power implies (" + Num(idle_w) +
-                              " W x " + Num(time) + " s x " + Num(kBelowIdleTolerance) + " = " +
-                              Num(idle_floor) + " J), again after measuring idle power " +
-                              std::to_string(below_floor_retries) +
-                              " more times on a quiet machine (" + m.sensor + "/" + m.domain +
-                              ")");
-      }
-      kept_below_floor = true;
-    }
-    m.repeats.push_back(Repeat{n, time, energy});
-    energy_per_iter.push_back(energy / dn);
-    time_per_iter.push_back(time / dn);
-    rel_ci = RelCi(energy_per_iter);
-    // Both figures a job reports must be trustworthy: energy per iteration (the protocol's
-    // target) and time per iteration, which every estimator also fits.
-    if (k >= min_repeats && rel_ci <= settings.target_rel_ci &&
-        RelCi(time_per_iter) <= settings.target_rel_ci) {
-      break;
-    }
-  }
-
-  // 5. Summary.
-  const Stats e = MeanStd(energy_per_iter);
-  const Stats t = MeanStd(time_per_iter);
-  m.energy_per_iter_j = e.mean;
-  m.energy_std_j = e.std;
-  m.time_per_iter_s = t.mean;
-  m.time_std_s = t.std;
-  // The mean of the windows' (energy - idle x time), against the idle figure as it stands now
-  // (a window below the floor may have had it measured again).
-  m.idle_w = idle_w;
-  m.energy_dynamic_per_iter_j = e.mean - idle_w * t.mean;
-  // Below idle by more than the windows' own spread (and 1 %): a workload cannot draw less
-  // than an idle device, so noise around zero is fine and anything past it is not.
-  const double below_idle_tolerance =
-      -std::max(std::isfinite(rel_ci) ? rel_ci : 0.0, 0.01) * e.mean;
-  if (m.energy_dynamic_per_iter_j < below_idle_tolerance) {
-    // Less than idle power over the windows: the idle figure is likely stale (measured while
-    // something else ran, or before the device settled). Measured again, once.
-    if (auto fresh = idle.Refresh(interference_probe); fresh.ok()) {
-      m.idle_w = *fresh;
-      m.energy_dynamic_per_iter_j = e.mean - m.idle_w * t.mean;
-    }
-  }
-  if (!interference.empty()) m.interference = MeanStd(interference).mean;
-  // The sensor's own bound: a read sees the counter as of its last update, up to one period
-  // late at each end, which can shift a window by up to one period of its power; plus one
-  // counter step. Spread over the window's iterations.
-  // A reading that averages over longer than it updates lags by that much instead.
-  const MeterFacts facts = meter.facts();
-  const double lag = std::max(sensor_period, facts.averaging_s);
-  const double window_w = t.mean > 0 ? e.mean / t.mean : 0;
-  m.sensor_update_period_s = sensor_period;
-  m.energy_bound_j = (window_w * lag + facts.resolution_j) / dn;
-  m.rel_ci = rel_ci;
-  m.time_rel_ci = RelCi(time_per_iter);
-  m.ci_met = rel_ci <= settings.target_rel_ci && m.time_rel_ci <= settings.target_rel_ci;
-  if (!m.ci_met) m.flags.push_back(kFlagCi);
-  if (kept_shared) m.flags.push_back(kFlagInterference);
-  if (kept_below_floor || m.energy_dynamic_per_iter_j < below_idle_tolerance) {
-    m.flags.push_back(kFlagBelowIdle);
-  }
-  // The idle figure the dynamic energy rests on: measured while the device was shared (even
-  // after measuring it again), or older than its refresh age by the last window's end.
-  if (idle.interference() > settings.max_interference ||
-      clock.NowSeconds() - idle.measured_at() > idle.max_age_s()) {
-    m.flags.push_back(kFlagIdleStale);
-  }
+  WindowLoop windows(workload, meter, idle, settings, clock, interference_probe, n, idle_w, m);
+  WF_RETURN_IF_ERROR(windows.Run());
+  windows.Summarise();
   // 6. The device's state at the end of the work, before cool-down lets it recover.
   RecordTelemetry(before, sample(), &m);
   // 7. Cool-down: CooldownGuard, on return.

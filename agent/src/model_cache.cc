@@ -49,8 +49,9 @@ ModelCache::Step ModelCache::Accept(JobSpec job, double now) {
   std::error_code ec;
   // Only a checked copy is ever renamed to this name (OnChunk), in a folder only this user
   // can write: its size is all that is left to look at.
-  if (fs::is_regular_file(local, ec) && static_cast<int64_t>(fs::file_size(local, ec)) == file.bytes &&
-      !ec) {
+  const bool cached = fs::is_regular_file(local, ec) &&
+                      static_cast<int64_t>(fs::file_size(local, ec)) == file.bytes && !ec;
+  if (cached) {
     job.graph.model_file.path = local;
     step.ready.push_back(std::move(job));
     return step;

@@ -31,15 +31,25 @@ using NodeFn = std::function<Tensor(c10::ArrayRef<Tensor>)>;
 // A DAG of modules in topological order: node i reads the outputs of the nodes it names, or
 // graph inputs (GraphInput(k)). Intermediate outputs are released after their last reader,
 // so a deep model holds only its live activations.
+//
+// In inference, a node with an in-place form (an activation, a residual add) writes into its
+// first input when no later node reads that input and the input is a fresh tensor of its
+// producer (not a view, nor a tensor the producer passed through): torchvision's
+// `ReLU(inplace=True)` and `out += identity`, which spare an allocation and a pass over
+// memory per layer.
 struct GraphModuleImpl : torch::nn::Module {
   std::vector<NodeFn> fns;
+  std::vector<NodeFn> in_place;  // per node: the computation done into its first input, or none
+  std::vector<bool> fresh;       // per node: its output is a tensor it allocated
   std::vector<std::vector<int>> inputs;
   std::vector<size_t> last_use;  // per node: the last node reading it (itself when unread)
+  std::vector<bool> may_overwrite;  // per node: its in-place form is safe to use
   std::vector<std::vector<Tensor>> scratch;  // per multi-input node, reused every iteration
 
   void Finalize() {
     last_use.resize(fns.size());
     scratch.resize(fns.size());
+    may_overwrite.assign(fns.size(), false);
     for (size_t i = 0; i < fns.size(); ++i) {
       last_use[i] = i;
       for (int in : inputs[i]) {
@@ -47,9 +57,17 @@ struct GraphModuleImpl : torch::nn::Module {
       }
       if (inputs[i].size() > 1) scratch[i].resize(inputs[i].size());
     }
+    for (size_t i = 0; i < fns.size(); ++i) {
+      const int first = inputs[i].empty() ? GraphInput(0) : inputs[i][0];
+      if (!in_place[i] || first < 0 || !fresh[static_cast<size_t>(first)]) continue;
+      // Read by no later node, and not twice by this one.
+      may_overwrite[i] = last_use[static_cast<size_t>(first)] == i &&
+                         std::count(inputs[i].begin(), inputs[i].end(), first) == 1;
+    }
   }
 
   Tensor forward(const std::vector<Tensor>& graph_inputs) {
+    const bool inference = c10::InferenceMode::is_enabled();
     std::vector<Tensor> outs(fns.size());
     auto value = [&](int in) -> const Tensor& {
       return in < 0 ? graph_inputs[static_cast<size_t>(GraphInput(0) - in)]
@@ -57,11 +75,12 @@ struct GraphModuleImpl : torch::nn::Module {
     };
     for (size_t i = 0; i < fns.size(); ++i) {
       const std::vector<int>& ins = inputs[i];
+      const NodeFn& fn = inference && may_overwrite[i] ? in_place[i] : fns[i];
       if (ins.size() == 1) {
-        outs[i] = fns[i](c10::ArrayRef<Tensor>(value(ins[0])));
+        outs[i] = fn(c10::ArrayRef<Tensor>(value(ins[0])));
       } else {
         for (size_t j = 0; j < ins.size(); ++j) scratch[i][j] = value(ins[j]);
-        outs[i] = fns[i](scratch[i]);
+        outs[i] = fn(scratch[i]);
         for (Tensor& t : scratch[i]) t.reset();
       }
       for (int in : ins) {
@@ -299,6 +318,81 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
                                  " is not supported by this executor");
 }
 
+// The computation of a node of type `s` done into its first input, where there is one: the
+// activations torchvision runs with inplace=True, and a sum of two tensors of one shape.
+NodeFn InPlaceForm(const LayerSpec& s) {
+  switch (s.type) {
+    case LayerType::kReLU:
+      return NodeFn([](c10::ArrayRef<Tensor> x) { return x[0].relu_(); });
+    case LayerType::kReLU6:
+      return NodeFn([](c10::ArrayRef<Tensor> x) { return x[0].clamp_(0, 6); });
+    case LayerType::kSiLU:
+      return NodeFn([](c10::ArrayRef<Tensor> x) {
+        Tensor t = x[0];  // a handle on the same storage
+        return torch::silu_(t);
+      });
+    case LayerType::kHardswish:
+      return NodeFn([](c10::ArrayRef<Tensor> x) {
+        Tensor t = x[0];  // a handle on the same storage
+        return torch::hardswish_(t);
+      });
+    case LayerType::kAdd:
+      // Broadcasting sums write into the larger operand: not this form.
+      if (s.extra_inputs.size() != 1 || s.extra_inputs[0] != s.input_shape) return nullptr;
+      return NodeFn([](c10::ArrayRef<Tensor> x) { return x[0].add_(x[1]); });
+    default:
+      return nullptr;
+  }
+}
+
+// Whether a node of type `t` returns a tensor no other node holds: one it allocated, or (an
+// activation or sum done in place) its input's, which only it read. Not a view of its input
+// (Flatten, SelectToken) nor its input itself (Dropout in eval), which another node may read.
+bool ReturnsFreshTensor(LayerType t) {
+  switch (t) {
+    case LayerType::kReLU:
+    case LayerType::kReLU6:
+    case LayerType::kSiLU:
+    case LayerType::kHardswish:
+    case LayerType::kHardsigmoid:
+    case LayerType::kSigmoid:
+    case LayerType::kTanh:
+    case LayerType::kGELU:
+    case LayerType::kConv1d:
+    case LayerType::kConv2d:
+    case LayerType::kConvTranspose2d:
+    case LayerType::kLinear:
+    case LayerType::kBatchNorm1d:
+    case LayerType::kBatchNorm2d:
+    case LayerType::kLayerNorm:
+    case LayerType::kGroupNorm:
+    case LayerType::kAdd:
+    case LayerType::kMul:
+    case LayerType::kConcat:
+    case LayerType::kMaxPool2d:
+    case LayerType::kAvgPool2d:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The graph's modules, on the CPU in float32 (the caller moves them).
+Result<GraphModule> BuildGraph(const Architecture& arch) {
+  GraphModule graph;
+  for (size_t n = 0; n < arch.nodes.size(); ++n) {
+    const ArchNode& node = arch.nodes[n];
+    // Module names may not contain dots; node indices keep them unique.
+    WF_ASSIGN_OR_RETURN(NodeFn fn, BuildNode(*graph, "n" + std::to_string(n), node.spec));
+    graph->fns.push_back(std::move(fn));
+    graph->in_place.push_back(InPlaceForm(node.spec));
+    graph->fresh.push_back(ReturnsFreshTensor(node.spec.type));
+    graph->inputs.push_back(node.inputs.empty() ? std::vector<int>{GraphInput(0)} : node.inputs);
+  }
+  graph->Finalize();
+  return graph;
+}
+
 Result<torch::ScalarType> ScalarTypeOf(DType d) {
   switch (d) {
     case DType::kFloat32: return torch::kFloat32;
@@ -464,16 +558,7 @@ class TorchExecutor final : public Executor {
                                                         dtype, device_));
         return Checked(std::move(module));
       }
-      GraphModule graph;
-      for (size_t n = 0; n < job.graph.nodes.size(); ++n) {
-        const ArchNode& node = job.graph.nodes[n];
-        // Module names may not contain dots; node indices keep them unique.
-        WF_ASSIGN_OR_RETURN(NodeFn fn, BuildNode(*graph, "n" + std::to_string(n), node.spec));
-        graph->fns.push_back(std::move(fn));
-        graph->inputs.push_back(node.inputs.empty() ? std::vector<int>{GraphInput(0)}
-                                                    : node.inputs);
-      }
-      graph->Finalize();
+      WF_ASSIGN_OR_RETURN(GraphModule graph, BuildGraph(job.graph));
       graph->to(device_, dtype);
       return Checked(std::make_unique<TorchWorkload>(std::move(graph),
                                                       MakeInputs(job, dtype, device_), job,
@@ -585,6 +670,32 @@ class TorchExecutor final : public Executor {
 }  // namespace
 
 std::string ExecutorLibtorchVersion() { return TORCH_VERSION; }
+
+Result<std::pair<std::vector<float>, std::vector<float>>> ForwardBothWays(const JobSpec& job) {
+  try {
+    torch::manual_seed(1);
+    WF_ASSIGN_OR_RETURN(GraphModule graph, BuildGraph(job.graph));
+    graph->eval();
+    torch::manual_seed(2);
+    const std::vector<Tensor> inputs = MakeInputs(job, torch::kFloat32, torch::kCPU);
+    auto flat = [](const Tensor& t) {
+      const Tensor c = t.contiguous().to(torch::kFloat32);
+      return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    };
+    std::vector<float> in_place, copied;
+    {
+      c10::InferenceMode guard;
+      in_place = flat(graph->forward(inputs));
+    }
+    {
+      torch::NoGradGuard guard;
+      copied = flat(graph->forward(inputs));
+    }
+    return std::make_pair(std::move(in_place), std::move(copied));
+  } catch (const c10::Error& e) {
+    return Status::InvalidArgument(e.what_without_backtrace());
+  }
+}
 
 Result<std::unique_ptr<Executor>> MakeExecutor(const ExecutorOptions& options) {
   try {

@@ -52,7 +52,9 @@ WindowMonitor::~WindowMonitor() = default;
 std::unique_ptr<InterferenceProbe> WindowMonitor::NewProbe() {
   // A command run by `measure` launches its kernels from its own process: NVML's per-process
   // samples would count them as someone else's. Not measured rather than wrong.
-  if (options_.children_are_own_work && meter_->name() == "nvml") {
+  const MeterBackend* backend = FindMeterBackend(meter_->name());
+  if (options_.children_are_own_work && backend != nullptr &&
+      backend->interference == InterferenceSource::kGpuProcesses) {
     interference_why_ = "not measured: the command's kernels run in another process";
     return nullptr;
   }

@@ -101,6 +101,140 @@ bool HasEstimatorSamples(const std::string& db) {
   return data.ok() && (!data->models.empty() || !data->layers.empty());
 }
 
+namespace {
+
+// One evaluation as `fit --json` gives it, with every held-out prediction for a reader who
+// wants to see which architectures miss.
+nlohmann::json ResultJson(const EvalResult& r) {
+  nlohmann::json interval = nullptr;
+  if (r.interval.ok()) {
+    interval = {{"level", r.interval.level},
+                {"factor", std::exp(r.interval.log_q)},
+                {"n", r.interval.n},
+                {"coverage", r.interval.coverage >= 0 ? nlohmann::json(r.interval.coverage)
+                                                      : nlohmann::json(nullptr)}};
+  }
+  nlohmann::json out = {{"device", r.device},       {"mode", r.mode},
+                        {"estimator", r.estimator}, {"level", r.level},
+                        {"target", r.target},       {"split", r.split},
+                        {"median_ape", r.median_ape}, {"mape", r.mape},
+                        {"p90_ape", r.p90_ape},     {"r2", r.r2},
+                        {"n", r.n},                 {"unmodelled_types", r.unmodelled},
+                        {"interval", interval},     {"error", r.error}};
+  if (r.own_coverage.n > 0) {
+    out["small_data_interval"] = {{"level", kOwnIntervalLevel},
+                                  {"coverage", r.own_coverage.fraction},
+                                  {"n", r.own_coverage.n}};
+  } else {
+    out["small_data_interval"] = nullptr;
+  }
+  nlohmann::json points = nlohmann::json::array();
+  for (const EvalPoint& p : r.points) {
+    points.push_back({{"architecture", p.architecture},
+                      {"batch", p.batch},
+                      {"measured", p.measured},
+                      {"predicted", p.predicted},
+                      {"small_data_interval",
+                       p.own ? nlohmann::json::array({p.own->first, p.own->second})
+                             : nlohmann::json(nullptr)}});
+  }
+  out["points"] = std::move(points);
+  return out;
+}
+
+// The training data as `fit` evaluates it: one device when asked, and the held-out
+// campaigns' samples moved to `held_out`. Stored fits are of every measurement (the models
+// table's fingerprint says so), so `everything` keeps them when campaigns are held out.
+struct EvaluationData {
+  TrainingData data, held_out;
+  std::optional<TrainingData> everything;
+  int64_t flagged = 0, layer_sum = 0;
+  const TrainingData& fitted() const { return everything ? *everything : data; }
+};
+
+Result<EvaluationData> LoadEvaluationData(const EvaluateOptions& o) {
+  auto fail = [](const std::string& what) { return Status::InvalidArgument(what); };
+  TrainingDataOptions load;
+  load.include_flagged = o.include_flagged;
+  auto loaded = LoadTrainingData(o.db, load);
+  if (!loaded.ok()) return fail(loaded.status().message());
+  EvaluationData e;
+  e.data = std::move(loaded).value();
+  TrainingData& data = e.data;
+  e.flagged = data.flagged_left_out;
+  e.layer_sum = data.layer_sum_left_out;
+  if (o.device) {
+    auto other = [&](const auto& s) { return s.device_class != *o.device; };
+    data.layers.erase(std::remove_if(data.layers.begin(), data.layers.end(), other),
+                      data.layers.end());
+    data.models.erase(std::remove_if(data.models.begin(), data.models.end(), other),
+                      data.models.end());
+  }
+  e.held_out.layer_features = data.layer_features;
+  for (const std::string& name : o.holdout_campaigns) {
+    auto in = [&](const auto& s) { return s.campaign == name; };
+    if (std::none_of(data.models.begin(), data.models.end(), in) &&
+        std::none_of(data.layers.begin(), data.layers.end(), in)) {
+      return fail("--holdout-campaign " + name + ": no measurements of a campaign of that name in " +
+                  o.db + (o.device ? " on device " + *o.device : std::string()));
+    }
+  }
+  if (!o.holdout_campaigns.empty()) {
+    e.everything = data;
+    auto held = [&](const auto& s) {
+      return std::find(o.holdout_campaigns.begin(), o.holdout_campaigns.end(), s.campaign) !=
+             o.holdout_campaigns.end();
+    };
+    for (const ModelSample& m : data.models) {
+      if (held(m)) e.held_out.models.push_back(m);
+    }
+    for (const LayerSample& l : data.layers) {
+      if (held(l)) e.held_out.layers.push_back(l);
+    }
+    data.models.erase(std::remove_if(data.models.begin(), data.models.end(), held),
+                      data.models.end());
+    data.layers.erase(std::remove_if(data.layers.begin(), data.layers.end(), held),
+                      data.layers.end());
+  }
+  if (data.models.empty() && data.layers.empty()) {
+    if (!e.held_out.models.empty()) {
+      return fail("--holdout-campaign: every measurement is held out; nothing is left to fit "
+                  "on");
+    }
+    if (e.flagged > 0) {
+      return fail("--db " + o.db + ": no measurements to evaluate on: " +
+                  std::to_string(e.flagged) +
+                  " measurements with quality flags were left out (--include-flagged keeps "
+                  "them; docs/dataset.md)");
+    }
+    return fail("--db " + o.db + ": no measurements to evaluate on");
+  }
+  return e;
+}
+
+// Progress counts each estimator fitted on a fold, then each fitted on all measurements
+// (stored for `predict`).
+int64_t EvaluationSteps(const EvaluationData& e, const std::vector<std::string>& names,
+                        const std::vector<Target>& targets, const std::vector<Split>& splits,
+                        bool layers_only, int folds) {
+  int64_t steps = 0;
+  for (Split split : splits) {
+    for (Target target : targets) {
+      steps += layers_only ? (split == Split::kGroupedKFold
+                                  ? LayerEvaluationFolds(e.data, names.size(), target, folds)
+                                  : 0)
+                           : EvaluationFolds(e.data, names.size(), target, split, folds);
+    }
+  }
+  steps += static_cast<int64_t>(FitPlaces(e.fitted()).size() * names.size() * targets.size());
+  if (!e.held_out.models.empty()) {
+    steps += static_cast<int64_t>(FitPlaces(e.held_out).size() * names.size() * targets.size());
+  }
+  return steps;
+}
+
+}  // namespace
+
 Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
   auto fail = [](const std::string& what) { return Status::InvalidArgument(what); };
   std::vector<std::string> names = o.estimators.empty() ? EstimatorNames() : o.estimators;
@@ -115,127 +249,20 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
   if (o.split == "lofo" || o.split == "both") splits.push_back(Split::kLeaveOneFamilyOut);
   if (targets.empty()) return fail("--target must be energy, time or both");
   if (splits.empty()) return fail("--split must be kfold, lofo or both");
-
-  TrainingDataOptions load;
-  load.include_flagged = o.include_flagged;
-  auto data = LoadTrainingData(o.db, load);
-  if (!data.ok()) return fail(data.status().message());
-  const int64_t flagged = data->flagged_left_out;
-  const int64_t layer_sum = data->layer_sum_left_out;
-  if (o.device) {
-    auto other = [&](const auto& s) { return s.device_class != *o.device; };
-    data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), other),
-                       data->layers.end());
-    data->models.erase(std::remove_if(data->models.begin(), data->models.end(), other),
-                       data->models.end());
-  }
-  // Held-out campaigns: their samples leave the training data for good.
-  TrainingData held_out;
-  held_out.layer_features = data->layer_features;
-  for (const std::string& name : o.holdout_campaigns) {
-    auto in = [&](const auto& s) { return s.campaign == name; };
-    if (std::none_of(data->models.begin(), data->models.end(), in) &&
-        std::none_of(data->layers.begin(), data->layers.end(), in)) {
-      return fail("--holdout-campaign " + name + ": no measurements of a campaign of that name in " +
-                  o.db + (o.device ? " on device " + *o.device : std::string()));
-    }
-  }
-  // Stored fits are of every measurement (the models table's fingerprint says so); held-out
-  // campaigns are left out of the evaluation only.
-  std::optional<TrainingData> everything;
-  if (!o.holdout_campaigns.empty()) {
-    everything = *data;
-    auto held = [&](const auto& s) {
-      return std::find(o.holdout_campaigns.begin(), o.holdout_campaigns.end(), s.campaign) !=
-             o.holdout_campaigns.end();
-    };
-    for (const ModelSample& m : data->models) {
-      if (held(m)) held_out.models.push_back(m);
-    }
-    for (const LayerSample& l : data->layers) {
-      if (held(l)) held_out.layers.push_back(l);
-    }
-    data->models.erase(std::remove_if(data->models.begin(), data->models.end(), held),
-                       data->models.end());
-    data->layers.erase(std::remove_if(data->layers.begin(), data->layers.end(), held),
-                       data->layers.end());
-  }
+  WF_ASSIGN_OR_RETURN(const EvaluationData e, LoadEvaluationData(o));
+  const TrainingData& data = e.data;
   // Without whole models to score on, the layer-wise estimators are scored layer by layer
   // (EvaluateLayers) and fitted on the layers alone; held-out whole models are still scored.
-  const bool layers_only = data->models.empty() && !data->layers.empty();
-  if (data->models.empty() && data->layers.empty()) {
-    if (!held_out.models.empty()) {
-      return fail("--holdout-campaign: every measurement is held out; nothing is left to fit "
-                  "on");
-    }
-    if (flagged > 0) {
-      return fail("--db " + o.db + ": no measurements to evaluate on: " +
-                  std::to_string(flagged) +
-                  " measurements with quality flags were left out (--include-flagged keeps "
-                  "them; docs/dataset.md)");
-    }
-    return fail("--db " + o.db + ": no measurements to evaluate on");
-  }
-
-  // Progress counts each estimator fitted on a fold, then each fitted on all measurements
-  // (stored for `predict`); with --json it goes to stderr as plain lines.
-  int64_t steps = 0;
-  for (Split split : splits) {
-    for (Target target : targets) {
-      steps += layers_only ? (split == Split::kGroupedKFold
-                                  ? LayerEvaluationFolds(*data, names.size(), target, o.folds)
-                                  : 0)
-                           : EvaluationFolds(*data, names.size(), target, split, o.folds);
-    }
-  }
-  steps += static_cast<int64_t>(FitPlaces(everything ? *everything : *data).size() *
-                                names.size() * targets.size());
-  if (!held_out.models.empty()) {
-    steps += static_cast<int64_t>(FitPlaces(held_out).size() * names.size() * targets.size());
-  }
+  const bool layers_only = data.models.empty() && !data.layers.empty();
   // Without a terminal for the table (JSON, or a caller that only wants the document) the
   // progress goes to stderr as plain lines.
-  Progress progress = MakeCliProgress("fit", steps, o.json, o.json ? std::cerr : std::cout);
+  Progress progress =
+      MakeCliProgress("fit", EvaluationSteps(e, names, targets, splits, layers_only, o.folds),
+                      o.json, o.json ? std::cerr : std::cout);
   int64_t done = 0;
   progress.Update(done);
 
   nlohmann::json results = nlohmann::json::array();
-  auto add = [&](const EvalResult& r) {
-    nlohmann::json interval = nullptr;
-    if (r.interval.ok()) {
-      interval = {{"level", r.interval.level},
-                  {"factor", std::exp(r.interval.log_q)},
-                  {"n", r.interval.n},
-                  {"coverage", r.interval.coverage >= 0 ? nlohmann::json(r.interval.coverage)
-                                                        : nlohmann::json(nullptr)}};
-    }
-    results.push_back({{"device", r.device},       {"mode", r.mode},
-                       {"estimator", r.estimator}, {"level", r.level},
-                       {"target", r.target},       {"split", r.split},
-                       {"median_ape", r.median_ape}, {"mape", r.mape},
-                       {"p90_ape", r.p90_ape},     {"r2", r.r2},
-                       {"n", r.n},                 {"unmodelled_types", r.unmodelled},
-                       {"interval", interval},     {"error", r.error}});
-    if (r.own_coverage.n > 0) {
-      results.back()["small_data_interval"] = {{"level", kOwnIntervalLevel},
-                                               {"coverage", r.own_coverage.fraction},
-                                               {"n", r.own_coverage.n}};
-    } else {
-      results.back()["small_data_interval"] = nullptr;
-    }
-    // Every held-out prediction, for a reader who wants to see which architectures miss.
-    nlohmann::json points = nlohmann::json::array();
-    for (const EvalPoint& p : r.points) {
-      points.push_back({{"architecture", p.architecture},
-                        {"batch", p.batch},
-                        {"measured", p.measured},
-                        {"predicted", p.predicted},
-                        {"small_data_interval",
-                         p.own ? nlohmann::json::array({p.own->first, p.own->second})
-                               : nlohmann::json(nullptr)}});
-    }
-    results.back()["points"] = std::move(points);
-  };
   // The k-fold intervals per (device, mode, target, estimator): the held-out campaigns are
   // checked against them.
   std::map<std::string, std::map<std::string, Interval>> kfold_intervals;
@@ -250,40 +277,39 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
       // models, so leave-one-family-out has nothing to hold out.
       if (layers_only && split != Split::kGroupedKFold) continue;
       const std::vector<EvalResult> evaluated =
-          layers_only ? EvaluateLayers(*data, names, target, o.folds, fold_done)
-                      : Evaluate(*data, names, target, split, o.folds, fold_done);
+          layers_only ? EvaluateLayers(data, names, target, o.folds, fold_done)
+                      : Evaluate(data, names, target, split, o.folds, fold_done);
       for (const EvalResult& r : evaluated) {
         if (split == Split::kGroupedKFold && !layers_only) {
           kfold_intervals[IntervalKey(r.device, r.mode, r.target)][r.estimator] = r.interval;
         }
-        add(r);
+        results.push_back(ResultJson(r));
       }
     }
   }
   for (Target target : targets) {
-    if (held_out.models.empty()) break;
-    for (const auto& [device, mode] : FitPlaces(held_out)) {
-      TrainingData train = *data, test = held_out;
+    if (e.held_out.models.empty()) break;
+    for (const auto& [device, mode] : FitPlaces(e.held_out)) {
+      TrainingData train = data, test = e.held_out;
       auto other = [&](const auto& x) { return x.device_class != device || x.mode != mode; };
       test.models.erase(std::remove_if(test.models.begin(), test.models.end(), other),
                         test.models.end());
-      const auto& intervals =
-          kfold_intervals[IntervalKey(device, mode, TargetName(target))];
+      const auto& intervals = kfold_intervals[IntervalKey(device, mode, TargetName(target))];
       const FoldDone fold_done = [&](const std::string& estimator) {
         progress.Update(++done, "held-out campaigns, " + estimator);
       };
       for (const EvalResult& r :
            EvaluateHeldOut(train, test, names, target, intervals, fold_done)) {
-        add(r);
+        results.push_back(ResultJson(r));
       }
     }
   }
   std::string models_note;
   const nlohmann::json models =
-      FitAndStore(o.db, everything ? *everything : *data, names, targets,
+      FitAndStore(o.db, e.fitted(), names, targets,
                   // Intervals of the data without the held-out campaigns are not the stored
                   // fits' own.
-                  everything ? decltype(kfold_intervals){} : kfold_intervals, &models_note,
+                  e.everything ? decltype(kfold_intervals){} : kfold_intervals, &models_note,
                   [&](const std::string& fitted) { progress.Update(++done, fitted); });
   // Fits that did not happen (a dataset that cannot be written) leave the count.
   progress.SetTotal(done);
@@ -291,8 +317,8 @@ Result<nlohmann::json> EvaluateDataset(const EvaluateOptions& o) {
   return nlohmann::json{{"results", results},
                         {"models", models},
                         {"models_note", models_note},
-                        {"flagged_left_out", flagged},
-                        {"layer_sum_left_out", layer_sum}};
+                        {"flagged_left_out", e.flagged},
+                        {"layer_sum_left_out", e.layer_sum}};
 }
 
 namespace {

@@ -116,7 +116,9 @@ std::string ReachText(double reach) {
   return buf;
 }
 
-Result<Prediction> PredictArchitecture(const PredictOptions& o) {
+namespace {
+
+Status CheckPredictFlags(const PredictOptions& o) {
   if (auto e = MakeEstimator(o.estimator); !e.ok()) {
     return Status::InvalidArgument("--estimator: " + e.status().message());
   }
@@ -127,24 +129,22 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     return Status::InvalidArgument("--batch " + std::to_string(*o.batch) +
                                    ": must be in [1, " + std::to_string(kMaxBatchSize) + "]");
   }
-  WF_ASSIGN_OR_RETURN(const TrainingStep step, CheckTrainingStep(o));
-  WF_ASSIGN_OR_RETURN(ResolvedArchitecture resolved, ResolveArchitecture(o.source));
-  const Architecture& arch = resolved.architecture;
-  if (arch.nodes.empty()) {
-    return Status::InvalidArgument("--arch " + arch.name + ": has no layers to predict");
-  }
+  return Status::OK();
+}
 
+// The device's measurements in the mode asked for; InvalidArgument naming the flag when the
+// dataset holds none.
+Result<TrainingSet> LoadSetFor(const PredictOptions& o) {
   TrainingDataOptions load;
   load.include_flagged = o.include_flagged;
-  auto data = LoadTrainingData(o.db, load);
-  if (!data.ok()) return data.status();
-  const std::vector<std::string> devices = data->DeviceClasses();
+  WF_ASSIGN_OR_RETURN(TrainingData data, LoadTrainingData(o.db, load));
+  const std::vector<std::string> devices = data.DeviceClasses();
   if (std::find(devices.begin(), devices.end(), o.device) == devices.end()) {
     if (devices.empty()) {
       // Every measurement may have been left out for its quality flags: say so, not "none".
       const std::string flagged =
-          data->flagged_left_out > 0
-              ? " fit can use (" + std::to_string(data->flagged_left_out) +
+          data.flagged_left_out > 0
+              ? " fit can use (" + std::to_string(data.flagged_left_out) +
                     " measurements with quality flags were left out; --include-flagged keeps "
                     "them; docs/dataset.md)"
               : "";
@@ -154,23 +154,28 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     return Status::InvalidArgument("--device " + o.device + ": no measurements in " + o.db +
                                    "; known devices: " + JoinNames(devices));
   }
-  TrainingSet set = SelectTrainingSet(*data, o.device, o.mode);
+  TrainingSet set = SelectTrainingSet(data, o.device, o.mode);
   if (set.layers.empty() && set.models.empty()) {
     std::set<std::string> modes;
-    for (const LayerSample& s : data->layers) {
+    for (const LayerSample& s : data.layers) {
       if (s.device_class == o.device) modes.insert(s.mode);
     }
-    for (const ModelSample& s : data->models) {
+    for (const ModelSample& s : data.models) {
       if (s.device_class == o.device) modes.insert(s.mode);
     }
     return Status::InvalidArgument("--mode " + o.mode + ": " + o.device + " was measured in " +
                                    JoinNames({modes.begin(), modes.end()}) + " mode only");
   }
-  data = TrainingData{};  // the set holds what is needed; release the rest
+  return set;
+}
 
+// What is asked: the architecture, device, mode, step and batch, with notes on what the data
+// does not cover.
+Prediction Request(const PredictOptions& o, const TrainingStep& step,
+                   const ResolvedArchitecture& resolved, const TrainingSet& set) {
   Prediction p;
-  p.architecture = arch.name;
-  p.family = arch.family;
+  p.architecture = resolved.architecture.name;
+  p.family = resolved.architecture.family;
   p.device = o.device;
   p.mode = o.mode;
   p.estimator = o.estimator;
@@ -194,47 +199,39 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     AddNote(&p, kNoteData, "operators without a layer are not in the estimate: " +
                                JoinNames(p.unsupported));
   }
+  return p;
+}
 
-  WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
-                      MakeArchitectureSample(arch, p.batch, o.device, o.mode, step.optimizer,
-                                             step.loss));
-  // PRE reads the device's features: those of the agents that measured the training set.
-  for (const ModelSample& m : set.models) {
-    if (m.device.cores > 0 || m.device.peak_flops > 0) {
-      sample.model.device = m.device;
-      break;
-    }
-  }
-  p.macs = std::llround(sample.model.macs);
-  p.flops = std::llround(sample.model.flops);
-  p.params = std::llround(sample.model.params);
+// Both targets' estimators, obtained (from the models table, or fitted) and run on `sample`
+// before anything is stored, so that a failure leaves the models table as it was. The models
+// table is a cache of fits: when it cannot be used, predict fits and says so.
+struct Estimates {
+  ObtainedEstimator obtained[2];
+  Estimate estimate[2];
+  std::set<std::string> unmodelled;
+};
+constexpr Target kTargets[2] = {Target::kEnergy, Target::kTime};
 
-  // The models table is a cache of fits: when it cannot be used, predict fits and says so.
+Status EstimateBoth(const PredictOptions& o, const TrainingSet& set,
+                    const ArchitectureSample& sample, Prediction* p, Estimates* out) {
   std::unique_ptr<ModelStore> store;
   if (auto opened = ModelStore::Open(o.db); opened.ok()) {
     store = std::move(opened).value();
     if (auto info = store->Describe(set); info.ok()) {
-      p.training = *info;
+      p->training = *info;
     } else {
-      AddNote(&p, kNoteDetail, "models table not used: " + info.status().message());
+      AddNote(p, kNoteDetail, "models table not used: " + info.status().message());
       store.reset();
     }
   } else {
-    AddNote(&p, kNoteDetail, "models table not used: " + opened.status().message());
+    AddNote(p, kNoteDetail, "models table not used: " + opened.status().message());
   }
-  if (store == nullptr) FillCounts(set, &p.training);
-
-  // Both targets are obtained and predicted before anything is stored: a failure leaves the
-  // models table as it was.
+  if (store == nullptr) FillCounts(set, &p->training);
   ObtainOptions later;
   later.store = false;
-  ObtainedEstimator obtained_for[2];
-  Estimate estimates[2];
-  std::set<std::string> unmodelled;
-  const Target targets[2] = {Target::kEnergy, Target::kTime};
   for (int i = 0; i < 2; ++i) {
-    const std::string what = std::string(TargetName(targets[i]));
-    auto obtained = ObtainEstimator(store.get(), set, p.training, o.estimator, targets[i], later);
+    const std::string what = std::string(TargetName(kTargets[i]));
+    auto obtained = ObtainEstimator(store.get(), set, p->training, o.estimator, kTargets[i], later);
     if (!obtained.ok()) {
       const Status& s = obtained.status();
       const std::string msg = "--estimator " + o.estimator + ": cannot be fitted for " + what +
@@ -248,104 +245,110 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     if (!estimate.ok()) {
       return estimate.status().WithContext("--estimator " + o.estimator + " (" + what + ")");
     }
-    estimates[i] = std::move(estimate).value();
-    for (const std::string& t : obtained->estimator->UnmodelledTypes()) unmodelled.insert(t);
-    obtained_for[i] = std::move(obtained).value();
+    out->estimate[i] = std::move(estimate).value();
+    for (const std::string& t : obtained->estimator->UnmodelledTypes()) out->unmodelled.insert(t);
+    out->obtained[i] = std::move(obtained).value();
   }
   for (int i = 0; i < 2; ++i) {
-    ObtainedEstimator& e = obtained_for[i];
-    StoreFitted(store.get(), set, p.training, o.estimator, targets[i], &e);
-    p.models.push_back({std::string(TargetName(targets[i])),
-                        std::string(ModelSourceName(e.source)), e.model_id, e.note});
+    ObtainedEstimator& e = out->obtained[i];
+    StoreFitted(store.get(), set, p->training, o.estimator, kTargets[i], &e);
+    p->models.push_back({std::string(TargetName(kTargets[i])),
+                         std::string(ModelSourceName(e.source)), e.model_id, e.note});
   }
-  p.energy_j = p.estimated_energy_j = estimates[0].value;
-  p.energy_j_std = Std(estimates[0]);
-  p.time_s = p.estimated_time_s = estimates[1].value;
-  p.time_s_std = Std(estimates[1]);
-  // The interval: split-conformal over whole models where at least 9 rest it; otherwise the
-  // method's own small-data interval (the layer-wise ones: their layers' held-out errors,
-  // docs/estimators.md).
-  // With fewer whole models, the conformal interval's level is n / (n + 1), below 90 %: the
-  // method's own interval at 90 % is preferred where it has one.
+  return Status::OK();
+}
+
+// The interval: split-conformal over whole models where at least 9 rest it; otherwise the
+// method's own small-data interval (the layer-wise ones: their layers' held-out errors,
+// docs/estimators.md). With fewer whole models, the conformal interval's level is n / (n + 1),
+// below 90 %: the method's own interval at 90 % is preferred where it has one.
+void AddIntervals(const PredictOptions& o, const Estimates& e, Prediction* p) {
   auto interval_of = [&](int i, double value) -> std::optional<std::pair<double, double>> {
-    const Interval& c = obtained_for[i].interval;
+    const Interval& c = e.obtained[i].interval;
     auto conformal = [&] {
-      p.interval_level[i] = c.level;
-      p.interval_basis[i] = "whole models (split-conformal, " + std::to_string(c.n) + " held out)";
+      p->interval_level[i] = c.level;
+      p->interval_basis[i] =
+          "whole models (split-conformal, " + std::to_string(c.n) + " held out)";
       return std::make_pair(c.Low(value), c.High(value));
     };
     if (c.ok() && c.level >= kIntervalLevel) return conformal();
-    if (estimates[i].interval) {
-      p.interval_level[i] = kOwnIntervalLevel;
-      p.interval_basis[i] = "layers' held-out errors (fewer than 9 whole models)";
-      return estimates[i].interval;
+    if (e.estimate[i].interval) {
+      p->interval_level[i] = kOwnIntervalLevel;
+      p->interval_basis[i] = "layers' held-out errors (fewer than 9 whole models)";
+      return e.estimate[i].interval;
     }
     if (c.ok()) return conformal();
     return std::nullopt;
   };
-  p.energy_j_interval = interval_of(0, p.energy_j);
-  p.time_s_interval = interval_of(1, p.time_s);
-  if (!p.energy_j_interval || !p.time_s_interval) {
-    AddNote(&p, kNoteFar, "no interval: fewer than 2 architectures measured whole to rest it "
-                          "on, and " + o.estimator + " states none of its own (the layer-wise "
-                          "estimators do)");
-  } else if (std::min(p.interval_level[0], p.interval_level[1]) < kIntervalLevel) {
+  p->energy_j_interval = interval_of(0, p->energy_j);
+  p->time_s_interval = interval_of(1, p->time_s);
+  if (!p->energy_j_interval || !p->time_s_interval) {
+    AddNote(p, kNoteFar, "no interval: fewer than 2 architectures measured whole to rest it "
+                         "on, and " + o.estimator + " states none of its own (the layer-wise "
+                         "estimators do)");
+  } else if (std::min(p->interval_level[0], p->interval_level[1]) < kIntervalLevel) {
     char level[16];
     std::snprintf(level, sizeof level, "%.0f %%",
-                  100 * std::min(p.interval_level[0], p.interval_level[1]));
-    const int lower = p.interval_level[0] < p.interval_level[1] ? 0 : 1;
-    AddNote(&p, kNoteFar, std::string("the interval is at ") + level + ", not 90 %: only " +
-                              std::to_string(obtained_for[lower].interval.n) +
-                              " architectures measured whole rest it");
+                  100 * std::min(p->interval_level[0], p->interval_level[1]));
+    const int lower = p->interval_level[0] < p->interval_level[1] ? 0 : 1;
+    AddNote(p, kNoteFar, std::string("the interval is at ") + level + ", not 90 %: only " +
+                             std::to_string(e.obtained[lower].interval.n) +
+                             " architectures measured whole rest it");
   }
-  p.reach = std::max(estimates[0].reach, estimates[1].reach);
-  if (p.reach > kFarReach) {
-    AddNote(&p, kNoteFar, "the estimate reaches " + ReachText(p.reach) +
-                              ": its layers are larger than any of their kind measured on " +
-                              o.device + "; the interval says how far off it may be");
+}
+
+// How far the estimate reaches, what bounded it, whether energy was modeled, and the
+// dataset's own measurement of the architecture (returned instead with --prefer-measured).
+void AddCaveats(const PredictOptions& o, const TrainingSet& set, const ArchitectureSample& sample,
+                const Estimates& e, Prediction* p) {
+  p->reach = std::max(e.estimate[0].reach, e.estimate[1].reach);
+  if (p->reach > kFarReach) {
+    AddNote(p, kNoteFar, "the estimate reaches " + ReachText(p->reach) +
+                             ": its layers are larger than any of their kind measured on " +
+                             o.device + "; the interval says how far off it may be");
   }
-  for (const Estimate& e : estimates) {
-    for (const std::string& w : e.warnings) {
+  for (const Estimate& estimate : e.estimate) {
+    for (const std::string& w : estimate.warnings) {
       // One line lists the types without a curve (`unmodelled_types`), not one note each.
       if (w.find(" has no cost model of its own") != std::string::npos) continue;
       const bool bound = w.rfind("raised to the device", 0) == 0 || w.rfind("energy held", 0) == 0;
-      AddNote(&p, bound ? kNoteBound : kNoteDetail, w);
+      AddNote(p, bound ? kNoteBound : kNoteDetail, w);
     }
   }
-  p.measured = MeasuredWholeOf(set, sample.model);
-  p.energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),
-                                 [](const LayerSample& s) { return s.energy_is_estimate; }) ||
-                     std::any_of(set.models.begin(), set.models.end(),
-                                 [](const ModelSample& s) { return s.energy_is_estimate; });
-  if (p.energy_modeled) {
-    AddNote(&p, kNoteData, "energy on " + o.device + " was modeled, not metered (no power "
-                           "sensor): measured time x modeled power, itself an estimate");
+  p->measured = MeasuredWholeOf(set, sample.model);
+  p->energy_modeled = std::any_of(set.layers.begin(), set.layers.end(),
+                                  [](const LayerSample& s) { return s.energy_is_estimate; }) ||
+                      std::any_of(set.models.begin(), set.models.end(),
+                                  [](const ModelSample& s) { return s.energy_is_estimate; });
+  if (p->energy_modeled) {
+    AddNote(p, kNoteData, "energy on " + o.device + " was modeled, not metered (no power "
+                          "sensor): measured time x modeled power, itself an estimate");
   }
-  if (p.measured && o.prefer_measured && p.measured->has_energy && p.measured->has_time) {
-    p.source = "measured";
-    p.energy_j = p.measured->energy_j;
-    p.time_s = p.measured->time_s;
-    p.energy_j_std.reset();
-    p.time_s_std.reset();
-    p.energy_j_interval.reset();
-    p.time_s_interval.reset();
-  } else if (p.measured && o.prefer_measured) {
-    AddNote(&p, kNoteData, "the dataset's measurement of this architecture lacks energy or "
-                           "time: the estimate is returned");
+  if (p->measured && o.prefer_measured && p->measured->has_energy && p->measured->has_time) {
+    p->source = "measured";
+    p->energy_j = p->measured->energy_j;
+    p->time_s = p->measured->time_s;
+    p->energy_j_std.reset();
+    p->time_s_std.reset();
+    p->energy_j_interval.reset();
+    p->time_s_interval.reset();
+  } else if (p->measured && o.prefer_measured) {
+    AddNote(p, kNoteData, "the dataset's measurement of this architecture lacks energy or "
+                          "time: the estimate is returned");
   }
-  p.unmodelled.assign(unmodelled.begin(), unmodelled.end());
+  p->unmodelled.assign(e.unmodelled.begin(), e.unmodelled.end());
   // The step's loss and update are layers to the layer-wise methods only; the others learn
   // from whole steps, whatever optimiser the dataset's campaigns trained with.
   if (o.mode == "training" && (o.optimizer || o.loss) && o.estimator != "wattlayer" &&
       o.estimator != "measured-layers" && o.estimator != "wattlayer-paper") {
-    AddNote(&p, kNoteData, o.estimator + " predicts from whole training steps as the dataset "
-                           "measured them: --optimizer and --loss are priced by the layer-wise "
-                           "estimators only");
+    AddNote(p, kNoteData, o.estimator + " predicts from whole training steps as the dataset "
+                          "measured them: --optimizer and --loss are priced by the layer-wise "
+                          "estimators only");
   }
-  AddRunTotal(o, &p);
-  SortNotes(&p);
+}
 
-  // The network's nodes, and in training its step's loss and update after them.
+// The network's nodes, and in training its step's loss and update after them.
+void AddLayers(const ArchitectureSample& sample, const Estimates& e, Prediction* p) {
   const size_t n = sample.nodes.size();
   for (size_t i = 0; i < n; ++i) {
     const LayerSample& s = sample.nodes[i];
@@ -355,10 +358,48 @@ Result<Prediction> PredictArchitecture(const PredictOptions& o) {
     l.key = s.key;
     l.macs = std::llround(s.macs);
     l.params = std::llround(s.params);
-    if (estimates[0].layers.size() == n) l.energy_j = estimates[0].layers[i];
-    if (estimates[1].layers.size() == n) l.time_s = estimates[1].layers[i];
-    p.layers.push_back(std::move(l));
+    if (e.estimate[0].layers.size() == n) l.energy_j = e.estimate[0].layers[i];
+    if (e.estimate[1].layers.size() == n) l.time_s = e.estimate[1].layers[i];
+    p->layers.push_back(std::move(l));
   }
+}
+
+}  // namespace
+
+Result<Prediction> PredictArchitecture(const PredictOptions& o) {
+  WF_RETURN_IF_ERROR(CheckPredictFlags(o));
+  WF_ASSIGN_OR_RETURN(const TrainingStep step, CheckTrainingStep(o));
+  WF_ASSIGN_OR_RETURN(ResolvedArchitecture resolved, ResolveArchitecture(o.source));
+  const Architecture& arch = resolved.architecture;
+  if (arch.nodes.empty()) {
+    return Status::InvalidArgument("--arch " + arch.name + ": has no layers to predict");
+  }
+  WF_ASSIGN_OR_RETURN(const TrainingSet set, LoadSetFor(o));
+  Prediction p = Request(o, step, resolved, set);
+  WF_ASSIGN_OR_RETURN(ArchitectureSample sample,
+                      MakeArchitectureSample(arch, p.batch, o.device, o.mode, step.optimizer,
+                                             step.loss));
+  // PRE reads the device's features: those of the agents that measured the training set.
+  for (const ModelSample& m : set.models) {
+    if (m.device.cores > 0 || m.device.peak_flops > 0) {
+      sample.model.device = m.device;
+      break;
+    }
+  }
+  p.macs = std::llround(sample.model.macs);
+  p.flops = std::llround(sample.model.flops);
+  p.params = std::llround(sample.model.params);
+  Estimates e;
+  WF_RETURN_IF_ERROR(EstimateBoth(o, set, sample, &p, &e));
+  p.energy_j = p.estimated_energy_j = e.estimate[0].value;
+  p.energy_j_std = Std(e.estimate[0]);
+  p.time_s = p.estimated_time_s = e.estimate[1].value;
+  p.time_s_std = Std(e.estimate[1]);
+  AddIntervals(o, e, &p);
+  AddCaveats(o, set, sample, e, &p);
+  AddRunTotal(o, &p);
+  SortNotes(&p);
+  AddLayers(sample, e, &p);
   return p;
 }
 

@@ -99,100 +99,72 @@ class RunLock {
 
 }  // namespace
 
-Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
-  if (options.agents < 1) return Status::InvalidArgument("--agents must be at least 1");
-  // Everything the user wrote is checked before anything is stored or started.
-  WF_ASSIGN_OR_RETURN(Campaign campaign, LoadCampaignFile(options.campaign_path));
-  WF_ASSIGN_OR_RETURN(Plan plan, MakePlan(campaign, PlanLimits{options.max_campaign_jobs}));
-  for (const DeviceSelector& d : campaign.devices) {
-    if (d.device_class != "cpu") {
-      return Status::InvalidArgument(
-          options.campaign_path + ": embedded mode runs local CPU agents only; device class '" +
-          d.device_class + "' needs agents started with `wattfleet-agent`");
-    }
-  }
-  WF_ASSIGN_OR_RETURN(std::string agent_bin,
-                      FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
+namespace {
 
-  // The folders are checked (or, with --mkdir, created) only now that the campaign is known
-  // to be valid.
-  const std::string db_dir = FilesDirectory(options);
-  {
-    const std::string db_flag =
-        IsPostgresUri(options.db_path) ? "--log-dir " + options.log_dir : "--db " + options.db_path;
-    std::vector<std::pair<std::string, std::string>> dirs = {{db_flag, db_dir}};
-    if (!options.log_dir.empty()) dirs.emplace_back("--log-dir " + options.log_dir, options.log_dir);
-    if (!options.export_path.empty()) {
-      dirs.emplace_back("--out " + options.export_path, Directory(options.export_path));
-    }
-    for (const auto& [flag, dir] : dirs) {
-      std::error_code ec;
-      if (std::filesystem::is_directory(dir, ec)) continue;
-      if (!options.make_dirs) {
-        return Status::InvalidArgument(flag + ": the directory " + dir +
-                                       " does not exist (create it, or pass --mkdir)");
-      }
-      std::filesystem::create_directories(dir, ec);
-      if (ec) {
-        return Status::InvalidArgument(flag + ": cannot create " + dir + ": " + ec.message());
-      }
-    }
+// The folders of --db, --log-dir and --out: present, or created with --mkdir.
+Status CheckFolders(const EmbeddedOptions& options, const std::string& db_dir) {
+  const std::string db_flag =
+      IsPostgresUri(options.db_path) ? "--log-dir " + options.log_dir : "--db " + options.db_path;
+  std::vector<std::pair<std::string, std::string>> dirs = {{db_flag, db_dir}};
+  if (!options.log_dir.empty()) dirs.emplace_back("--log-dir " + options.log_dir, options.log_dir);
+  if (!options.export_path.empty()) {
+    dirs.emplace_back("--out " + options.export_path, Directory(options.export_path));
   }
-  WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
-  WF_ASSIGN_OR_RETURN(RunLock lock, RunLock::Take(SpoolRoot(options)));
-  std::set<std::string> agent_names;
-  for (int i = 0; i < options.agents; ++i) agent_names.insert("local-" + std::to_string(i + 1));
-  // An interrupted run of this campaign (same name, same plan) is resumed, unless --fresh.
-  WF_ASSIGN_OR_RETURN(std::optional<int64_t> unfinished, FindUnfinishedCampaign(*store, plan));
-  int64_t campaign_id = 0;
+  for (const auto& [flag, dir] : dirs) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) continue;
+    if (!options.make_dirs) {
+      return Status::InvalidArgument(flag + ": the directory " + dir +
+                                     " does not exist (create it, or pass --mkdir)");
+    }
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::InvalidArgument(flag + ": cannot create " + dir + ": " + ec.message());
+  }
+  return Status::OK();
+}
+
+// The campaign's id in the dataset: an interrupted run of it (same name, same plan) resumed,
+// unless --fresh, or the plan stored anew.
+Result<int64_t> StoreOrResume(Store& store, const Campaign& campaign, const Plan& plan,
+                              const EmbeddedOptions& options,
+                              const std::set<std::string>& agent_names, std::ostream& out) {
+  WF_ASSIGN_OR_RETURN(std::optional<int64_t> unfinished, FindUnfinishedCampaign(store, plan));
   if (unfinished && !options.fresh) {
-    campaign_id = *unfinished;
+    const int64_t campaign_id = *unfinished;
     WF_ASSIGN_OR_RETURN(const int64_t released,
-                        ReleaseOrphanedLeases(*store, campaign_id, agent_names));
-    WF_ASSIGN_OR_RETURN(const CampaignProgress before, ProgressOf(*store, campaign_id));
+                        ReleaseOrphanedLeases(store, campaign_id, agent_names));
+    WF_ASSIGN_OR_RETURN(const CampaignProgress before, ProgressOf(store, campaign_id));
     out << "resuming campaign " << campaign.name << " #" << campaign_id << " in "
         << DatasetLabel(options.db_path) << ": " << before.done << " of " << before.total
         << " jobs already measured" << (released > 0 ? ", " + std::to_string(released) +
                                                            " leases of gone agents released"
                                                      : std::string())
         << " (--fresh starts over)\n";
-  } else {
-    if (unfinished) {
-      WF_RETURN_IF_ERROR(store->CancelCampaign(*unfinished));
-      out << "campaign " << campaign.name << " #" << *unfinished
-          << " was unfinished: cancelled (--fresh); what it measured stays in the dataset\n";
-    }
-    WF_ASSIGN_OR_RETURN(campaign_id, store->CreateCampaign(plan));
-    out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
-        << DatasetLabel(options.db_path) << ": " << plan.jobs.size() << " jobs ("
-        << plan.layers.size() << " distinct layers of " << plan.layers_total << ", "
-        << campaign.architectures.size() << " architectures)\n";
+    return campaign_id;
   }
-  WF_ASSIGN_OR_RETURN(const CampaignProgress at_start, ProgressOf(*store, campaign_id));
-  out.flush();
+  if (unfinished) {
+    WF_RETURN_IF_ERROR(store.CancelCampaign(*unfinished));
+    out << "campaign " << campaign.name << " #" << *unfinished
+        << " was unfinished: cancelled (--fresh); what it measured stays in the dataset\n";
+  }
+  WF_ASSIGN_OR_RETURN(const int64_t campaign_id, store.CreateCampaign(plan));
+  out << "campaign " << campaign.name << " stored as #" << campaign_id << " in "
+      << DatasetLabel(options.db_path) << ": " << plan.jobs.size() << " jobs ("
+      << plan.layers.size() << " distinct layers of " << plan.layers_total << ", "
+      << campaign.architectures.size() << " architectures)\n";
+  return campaign_id;
+}
 
-  // The agents reach this controller through a Unix socket in a folder only this user may
-  // enter: no TCP port another local user could join as an agent and forge measurements on.
-  WF_ASSIGN_OR_RETURN(PrivateFolder door, PrivateFolder::Make("run"));
-  DispatcherOptions dopts;
-  dopts.bind = "ipc://" + door.path() + "/agents";
-  dopts.exit_when_campaigns_done = true;
-  // Other campaigns in the same file (another run's, a served one's) are not this run's.
-  dopts.only_campaign = campaign_id;
-  ActiveProfiler active(*store);  // plan.active: probes chosen while the campaign runs
-  dopts.job_source = &active;
-  Dispatcher dispatcher(dopts, *store);
-  WF_RETURN_IF_ERROR(dispatcher.Start());
-
-  const std::string log_dir = options.log_dir.empty() ? db_dir : options.log_dir;
+// One agent process per name, connected to `endpoint`, each logging to LOG_DIR/NAME.log.
+Result<std::vector<ChildProcess>> StartAgents(const EmbeddedOptions& options,
+                                              const std::string& agent_bin,
+                                              const std::string& endpoint,
+                                              const std::set<std::string>& names,
+                                              const std::string& log_dir, int threads) {
   const std::string spool_root = SpoolRoot(options);
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = options.threads_per_agent > 0
-                          ? options.threads_per_agent
-                          : std::max(1, cores / options.agents);
   std::vector<ChildProcess> agents;
-  for (const std::string& name : agent_names) {
-    std::vector<std::string> argv{agent_bin,       "--controller", dispatcher.endpoint(),
+  for (const std::string& name : names) {
+    std::vector<std::string> argv{agent_bin,       "--controller", endpoint,
                                   "--name",        name,           "--sensor",
                                   options.sensor,  "--threads",    std::to_string(threads),
                                   "--spool",       spool_root + "/" + name,
@@ -207,10 +179,14 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                         ChildProcess::Start(argv, log_dir + "/" + name + ".log"));
     agents.push_back(std::move(child));
   }
-  out << "started " << Count(options.agents, "agent") << " (" << threads << " threads each, sensor "
-      << options.sensor << "), logs in " << log_dir << "/local-*.log\n";
-  out.flush();
+  return agents;
+}
 
+// Runs the dispatcher until the campaign ends, every agent has exited or a stop signal came,
+// showing progress; the agents are stopped on return.
+Status Supervise(Dispatcher& dispatcher, std::vector<ChildProcess>& agents,
+                 const CampaignProgress& at_start, const EmbeddedOptions& options,
+                 const std::string& log_dir, std::ostream& out) {
   g_interrupted.store(false);
   g_dispatcher.store(&dispatcher);
   auto old_term = std::signal(SIGTERM, OnEmbeddedStop);
@@ -221,8 +197,6 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     loop_status = dispatcher.Run();
     loop_done.store(true);
   });
-
-  const auto started = std::chrono::steady_clock::now();
   // plan.active: the dispatcher adds probe jobs while the campaign runs.
   auto total = [&] {
     return static_cast<size_t>(at_start.total) +
@@ -258,7 +232,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
     }
   }
   loop.join();
-  // The summary below starts on a line of its own.
+  // The summary after this starts on a line of its own.
   if (progress) progress->Finish();
   spdlog::set_level(log_level);
   g_dispatcher.store(nullptr);
@@ -266,11 +240,14 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   std::signal(SIGINT, old_int);
   for (ChildProcess& a : agents) a.Stop(10);
   WF_RETURN_IF_ERROR(loop_status);
-  WF_RETURN_IF_ERROR(agents_status);
+  return agents_status;
+}
 
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, store->ExportRows(campaign_id));
+// After the run: what was measured, the export, and what is left unmeasured and why.
+Status Conclude(Store& store, int64_t campaign_id, const Campaign& campaign, const Plan& plan,
+                const EmbeddedOptions& options, const std::string& db_dir, int64_t added,
+                double wall, std::ostream& out) {
+  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, store.ExportRows(campaign_id));
   out << "\n" << FormatSummary(plan, rows);
   out << "\n" << rows.size() << " measurements in " << wall << " s ("
       << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";
@@ -281,11 +258,11 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                               : options.export_path;
   WF_RETURN_IF_ERROR(WriteExportFile(rows, "csv", csv));
   out << "export: " << csv << " (" << rows.size() << " rows)\n";
-  if (const int64_t added = dispatcher.counters().jobs_added.load(); added > 0) {
+  if (added > 0) {
     out << "active profiling added " << added << " probe jobs to the " << plan.jobs.size()
         << " planned\n";
   }
-  WF_ASSIGN_OR_RETURN(const CampaignProgress at_end, ProgressOf(*store, campaign_id));
+  WF_ASSIGN_OR_RETURN(const CampaignProgress at_end, ProgressOf(store, campaign_id));
   if (at_end.done != at_end.total && g_interrupted.load()) {
     // Nothing failed: the rest is still queued in the dataset, and the spools keep what was
     // measured but not yet acknowledged.
@@ -296,7 +273,7 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
   }
   if (at_end.done != at_end.total) {
     // Said here: the controller that could answer `wattfleet status` has exited.
-    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> unmeasured, UnmeasuredJobs(*store, campaign_id));
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> unmeasured, UnmeasuredJobs(store, campaign_id));
     out << "\njobs without a measurement:\n";
     for (const CampaignJob& j : unmeasured) {
       out << "  job " << j.spec.job_id << " (" << JobKindName(j.spec.kind) << " "
@@ -308,6 +285,67 @@ Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
                             " jobs ended without a measurement (listed above)");
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status RunEmbedded(const EmbeddedOptions& options, std::ostream& out) {
+  if (options.agents < 1) return Status::InvalidArgument("--agents must be at least 1");
+  // Everything the user wrote is checked before anything is stored or started.
+  WF_ASSIGN_OR_RETURN(Campaign campaign, LoadCampaignFile(options.campaign_path));
+  WF_ASSIGN_OR_RETURN(Plan plan, MakePlan(campaign, PlanLimits{options.max_campaign_jobs}));
+  for (const DeviceSelector& d : campaign.devices) {
+    if (d.device_class != "cpu") {
+      return Status::InvalidArgument(
+          options.campaign_path + ": embedded mode runs local CPU agents only; device class '" +
+          d.device_class + "' needs agents started with `wattfleet-agent`");
+    }
+  }
+  WF_ASSIGN_OR_RETURN(std::string agent_bin,
+                      FindSiblingBinary("wattfleet-agent", "agent", "WATTFLEET_AGENT_BIN"));
+  // The folders are checked (or, with --mkdir, created) only now that the campaign is known
+  // to be valid.
+  const std::string db_dir = FilesDirectory(options);
+  WF_RETURN_IF_ERROR(CheckFolders(options, db_dir));
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, OpenStore(options.db_path));
+  WF_ASSIGN_OR_RETURN(RunLock lock, RunLock::Take(SpoolRoot(options)));
+  std::set<std::string> agent_names;
+  for (int i = 0; i < options.agents; ++i) agent_names.insert("local-" + std::to_string(i + 1));
+  WF_ASSIGN_OR_RETURN(const int64_t campaign_id,
+                      StoreOrResume(*store, campaign, plan, options, agent_names, out));
+  WF_ASSIGN_OR_RETURN(const CampaignProgress at_start, ProgressOf(*store, campaign_id));
+  out.flush();
+
+  // The agents reach this controller through a Unix socket in a folder only this user may
+  // enter: no TCP port another local user could join as an agent and forge measurements on.
+  WF_ASSIGN_OR_RETURN(PrivateFolder door, PrivateFolder::Make("run"));
+  DispatcherOptions dopts;
+  dopts.bind = "ipc://" + door.path() + "/agents";
+  dopts.exit_when_campaigns_done = true;
+  // Other campaigns in the same file (another run's, a served one's) are not this run's.
+  dopts.only_campaign = campaign_id;
+  ActiveProfiler active(*store);  // plan.active: probes chosen while the campaign runs
+  dopts.job_source = &active;
+  Dispatcher dispatcher(dopts, *store);
+  WF_RETURN_IF_ERROR(dispatcher.Start());
+
+  const std::string log_dir = options.log_dir.empty() ? db_dir : options.log_dir;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = options.threads_per_agent > 0
+                          ? options.threads_per_agent
+                          : std::max(1, cores / options.agents);
+  WF_ASSIGN_OR_RETURN(std::vector<ChildProcess> agents,
+                      StartAgents(options, agent_bin, dispatcher.endpoint(), agent_names,
+                                  log_dir, threads));
+  out << "started " << Count(options.agents, "agent") << " (" << threads << " threads each, sensor "
+      << options.sensor << "), logs in " << log_dir << "/local-*.log\n";
+  out.flush();
+  const auto started = std::chrono::steady_clock::now();
+  WF_RETURN_IF_ERROR(Supervise(dispatcher, agents, at_start, options, log_dir, out));
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return Conclude(*store, campaign_id, campaign, plan, options, db_dir,
+                  dispatcher.counters().jobs_added.load(), wall, out);
 }
 
 }  // namespace wattfleet

@@ -35,12 +35,14 @@ int64_t QuarterRounded(int64_t width) {
 // (projected when the shape changes), then ReLU. bottleneck_multiplier is 1.0 in every model.
 Id RegNetBlock(GraphBuilder& g, Id x, int64_t out, int64_t stride, const RegNetSpec& s) {
   const int64_t in = Channels(g, x);
+  // The projection first, as torchvision's `self.proj(x) + self.f(x)` runs it: the block's
+  // input is then released after the branch's first convolution, not held through it.
+  const Id shortcut = (in != out || stride != 1) ? ConvBn(g, x, out, 1, stride) : x;
   Id y = ConvBnAct(g, x, out, 1, 1, 1, kReLU);
   y = ConvBnAct(g, y, out, 3, stride, out / s.group_width, kReLU);
   // The squeeze width is a quarter of the block's input width, not of the bottleneck's.
   if (s.se) y = SqueezeExcite(g, y, QuarterRounded(in), kReLU, LayerType::kSigmoid);
   y = ConvBn(g, y, out, 1);
-  const Id shortcut = (in != out || stride != 1) ? ConvBn(g, x, out, 1, stride) : x;
   return Act(g, Residual(g, shortcut, y), kReLU);
 }
 

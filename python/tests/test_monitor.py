@@ -90,7 +90,11 @@ def test_names_are_checked(tmp_path):
 
 
 def test_unknown_and_unavailable_sensors_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="thermometer"):
+    backends = dict(wattfleet.sensor_backends())
+    for name in ("nvml", "rapl", "hwmon", "android", "modeled", "simulated"):
+        assert backends.get(name), name  # each with a line on what it measures
+    # The refusal lists the registry's names.
+    with pytest.raises(ValueError, match="thermometer.*modeled"):
         wattfleet.Monitor(sensor="thermometer")
     with pytest.raises(Exception, match="powercap"):
         wattfleet.Monitor(sensor="rapl", sysfs_root=str(tmp_path))  # no RAPL there

@@ -15,7 +15,7 @@ The Python surface of the wattfleet C++ core (docs/python.md):
 from . import _requires
 
 try:
-    from ._wattfleet import SensorError, version_line
+    from ._wattfleet import SensorError, sensor_backends, version_line
 except ImportError as _error:
     raise _requires.native_error(_error) from _error
 from .dataset import Dataset, Prediction, inspect, predict_module, predict_torchscript
@@ -32,5 +32,6 @@ __all__ = [
     "inspect",
     "predict_module",
     "predict_torchscript",
+    "sensor_backends",
     "__version__",
 ]

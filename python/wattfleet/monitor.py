@@ -48,7 +48,8 @@ class Monitor:
     """Named windows over any code; they may nest and overlap.
 
     ``sensor``: ``auto`` (the best available: nvml for a ``cuda:N`` device, then rapl,
-    hwmon, android, and the modeled estimate last), or a backend by name. ``device``:
+    hwmon, android, and the modeled estimate last), or a backend by name
+    (``wattfleet.sensor_backends()`` lists each with what it measures). ``device``:
     ``cpu`` or ``cuda:N``; for a CUDA device, each window's ends first wait for the GPU's
     queued work (``torch.cuda.synchronize``) when PyTorch is loaded, so that a window holds
     the kernels its code launched. ``max_interference``: the other work (CPU cores, or the

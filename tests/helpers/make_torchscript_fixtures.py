@@ -181,6 +181,7 @@ MODELS = {
     "vgg11": (vision("vgg11"), (3, 224, 224)),
     "efficientnet_b0": (vision("efficientnet_b0"), (3, 224, 224)),
     "densenet121": (vision("densenet121"), (3, 224, 224)),
+    "regnet_x_400mf": (vision("regnet_x_400mf"), (3, 224, 224)),
     "shufflenet_v2_x0_5": (vision("shufflenet_v2_x0_5"), (3, 224, 224)),
     "squeezenet1_0": (vision("squeezenet1_0"), (3, 224, 224)),
     "rolled": (Rolled, (3, 16, 16)),

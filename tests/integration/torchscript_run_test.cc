@@ -65,6 +65,10 @@ TEST(TorchScriptRunTest, TheWholeModelJobRunsTheFileTheAgentFetched) {
   }
   EXPECT_EQ(models, 1) << out;
   EXPECT_EQ(layers, 2) << out;  // the Linear and the ReLU, from the imported graph
+  // The layer sum is set against the file's own time, in the run's summary.
+  const size_t table = out.find("whole model measured vs. the sum of its measured layers");
+  ASSERT_NE(table, std::string::npos) << out;
+  EXPECT_NE(out.find("net.pt", table), std::string::npos) << out;
 
   // The agent's checked copy: named by the file's checksum, byte for byte the file.
   auto sha = Sha256OfFile(model);

@@ -116,3 +116,34 @@ TEST(SensorSelection, ProbeListsEveryBackendWithAReason) {
 
 }  // namespace
 }  // namespace wattfleet
+
+namespace wattfleet {
+namespace {
+
+// The BLAS libtorch's matrix products run through, from the process's mapped files: Debian
+// keeps each implementation in a folder of its own behind the libblas.so.3 alternative.
+TEST(LoadedBlas, NamesTheImplementationMapped) {
+  const std::string head = "7f0000000000-7f0000001000 r-xp 00000000 08:01 42   ";
+  struct Case {
+    std::string library;
+    std::string kind;
+  };
+  for (const Case& c :
+       {Case{"/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0", "reference"},
+        Case{"/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3", "OpenBLAS"},
+        Case{"/usr/lib/x86_64-linux-gnu/blis-pthread/libblas.so.3", "BLIS"},
+        Case{"/opt/intel/lib/libmkl_rt.so.2", "MKL"}}) {
+    FakeRoots fake;
+    fake.Write("proc/self/maps", head + "/usr/lib/x86_64-linux-gnu/libtorch_cpu.so.1.13\n" +
+                                     head + c.library + "\n[heap]\n");
+    const BlasInfo blas = LoadedBlas(fake.roots.proc_root);
+    EXPECT_EQ(blas.kind, c.kind) << c.library;
+    EXPECT_EQ(blas.path, c.library);
+  }
+  FakeRoots none;
+  none.Write("proc/self/maps", head + "/usr/lib/libc.so.6\n");
+  EXPECT_TRUE(LoadedBlas(none.roots.proc_root).path.empty());
+}
+
+}  // namespace
+}  // namespace wattfleet

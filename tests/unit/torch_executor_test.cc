@@ -182,6 +182,35 @@ TEST_P(TorchExecutorTest, RunsDagArchitectures) {
   EXPECT_TRUE((*workload)->Run(3).ok());
 }
 
+// In inference a node writes into its input where no later node reads it (torchvision's
+// in-place activations and sums): the output is the same as without, in a graph where an
+// activation's input is read again, one reads a view (Flatten) passed through a Dropout, and
+// sums and activations may go in place.
+TEST(TorchExecutor, InPlaceFormsChangeNoOutput) {
+  using T = LayerType;
+  GraphBuilder g("aliasing", "test", {4, 6, 6});
+  const auto conv = g.Then(T::kConv2d, {{"in_channels", 4}, {"out_channels", 8},
+                                        {"kernel_size", 3}, {"padding", 1}});
+  const auto relu = g.Add(T::kReLU, {}, {conv});  // conv is read again: not in place
+  const auto sum = g.Add(T::kAdd, {}, {relu, conv});
+  const auto act = g.Add(T::kSiLU, {}, {sum});
+  const auto flat = g.Add(T::kFlatten, {}, {act});
+  const auto drop = g.Add(T::kDropout, {{"p", 0.5}}, {flat});  // eval: its input, unchanged
+  const auto gate = g.Add(T::kSiLU, {}, {drop});  // a view read again below: not in place
+  g.Add(T::kAdd, {}, {gate, flat});
+  auto arch = std::move(g).Finish();
+  ASSERT_TRUE(arch.ok()) << arch.status().ToString();
+  JobSpec job;
+  job.job_id = 1;
+  job.kind = JobKind::kModel;
+  job.batch = 2;
+  job.graph = *arch;
+  auto both = ForwardBothWays(job);
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  ASSERT_EQ(both->first.size(), 2u * 8 * 6 * 6);
+  EXPECT_EQ(both->first, both->second);
+}
+
 // THOR's three probe models of a convolutional and a recurrent kind run as probe jobs.
 TEST_P(TorchExecutorTest, RunsThorProbeModels) {
   auto executor = MakeExecutor(ExecutorOptions{"cpu", 1});

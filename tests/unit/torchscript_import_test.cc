@@ -6,17 +6,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "crafted_zip.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/zoo/torchscript_import.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {
@@ -244,6 +249,32 @@ TEST_F(TorchScriptImportTest, DenseNet121) {
       EXPECT_EQ(node.inputs.size(), node.spec.extra_inputs.size() + 1);
       EXPECT_EQ(node.spec.Int("dim"), 0);  // channels, per sample
     }
+  }
+}
+
+// The zoo rebuilds torchvision's models: imported from torchvision's own trace, each has its
+// zoo entry's layers one for one (the same canonical keys, as many times each), so that the
+// rebuild runs the operators the module runs: DenseNet's concatenations, EfficientNet's
+// squeeze-and-excitation, RegNet's grouped blocks among them (bench/RESULTS.md times both).
+TEST_F(TorchScriptImportTest, TheZoosRebuildsHaveTorchvisionsLayers) {
+  for (const char* name : {"resnet18", "mobilenet_v2", "vgg11", "efficientnet_b0", "densenet121",
+                           "regnet_x_400mf", "shufflenet_v2_x0_5", "squeezenet1_0"}) {
+    Imported m = Import(name);
+    auto zoo = FindZooArchitecture(name);
+    ASSERT_TRUE(zoo.ok()) << zoo.status().ToString();
+    std::multiset<std::string> traced, rebuilt;
+    for (const auto& node : m.arch().nodes) traced.insert(CanonicalKey(node.spec));
+    for (const auto& node : zoo->nodes) rebuilt.insert(CanonicalKey(node.spec));
+    std::vector<std::string> only_traced, only_rebuilt;
+    std::set_difference(traced.begin(), traced.end(), rebuilt.begin(), rebuilt.end(),
+                        std::back_inserter(only_traced));
+    std::set_difference(rebuilt.begin(), rebuilt.end(), traced.begin(), traced.end(),
+                        std::back_inserter(only_rebuilt));
+    EXPECT_TRUE(only_traced.empty() && only_rebuilt.empty())
+        << name << ": " << only_traced.size() << " layers only in torchvision's trace (first: "
+        << (only_traced.empty() ? "-" : only_traced.front()) << "), " << only_rebuilt.size()
+        << " only in the zoo (first: " << (only_rebuilt.empty() ? "-" : only_rebuilt.front())
+        << ")";
   }
 }
 

@@ -145,7 +145,13 @@ class Dispatcher {
   void RefuseAgent(const std::string& identity, const std::string& why, bool final = true);
   void HandleReady(const std::string& identity, const std::string& user,
                    const std::string& body);
+  // A RESULT or NACK (dispatcher_results.cc): whether the sender holds the attempt, then the
+  // measurement stored or the failure recorded (retried or ended).
   void HandleResult(const std::string& identity, const std::string& body, bool done);
+  bool SenderHoldsAttempt(const std::string& identity, const std::string& name,
+                          const JobResult& r, bool done);
+  void StoreDone(const std::string& identity, const AgentState& agent, const JobResult& r);
+  void StoreFailure(const std::string& identity, const AgentState& agent, const JobResult& r);
   // A part of the model file of a job leased to `identity` (dispatcher_model_files.cc).
   void HandleFetch(const std::string& identity, const std::string& body);
   void HandleAdmin();
