@@ -19,6 +19,7 @@
 #include "torch_modules.h"
 #include "torch_script.h"
 #include "torch_training.h"
+#include "torch_window.h"
 
 namespace wattfleet {
 namespace {
@@ -424,7 +425,7 @@ class TorchWorkload final : public Workload {
   }
 
   Status Run(int64_t iterations) override {
-    try {
+    return RunWindow(device_, [&] {
       if (mode_ == Mode::kInference) {
         c10::InferenceMode guard;
         for (int64_t k = 0; k < iterations; ++k) sink_ = graph_->forward(inputs_);
@@ -433,15 +434,7 @@ class TorchWorkload final : public Workload {
       } else {
         for (int64_t k = 0; k < iterations; ++k) LayerStep();
       }
-      // GPU work is asynchronous: the window ends when the device is done, not when the
-      // launches are.
-      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-      return Status::OK();
-    } catch (const c10::Error& e) {
-      return Status::Internal(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      return Status::Internal(e.what());
-    }
+    });
   }
 
  private:

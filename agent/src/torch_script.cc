@@ -1,13 +1,13 @@
 // The TorchScript module of an imported model as a whole-model workload.
 #include "torch_script.h"
 
-#include <torch/cuda.h>
 #include <torch/script.h>
 
 #include <string>
 #include <utility>
 
 #include "torch_training.h"
+#include "torch_window.h"
 
 namespace wattfleet::torch_script {
 namespace {
@@ -32,20 +32,14 @@ class ModuleWorkload final : public Workload {
   }
 
   Status Run(int64_t iterations) override {
-    try {
+    return RunWindow(device_, [&] {
       if (mode_ == Mode::kInference) {
         c10::InferenceMode guard;
         for (int64_t k = 0; k < iterations; ++k) sink_ = module_.forward(inputs_);
       } else {
         for (int64_t k = 0; k < iterations; ++k) TrainingStep();
       }
-      if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-      return Status::OK();
-    } catch (const c10::Error& e) {
-      return Status::Internal(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      return Status::Internal(e.what());
-    }
+    });
   }
 
  private:

@@ -2,8 +2,8 @@
 // measured alone. The hyper-parameters are those of a typical fine-tuning script; the cost of
 // an update does not depend on them (no weight decay, except AdamW's, which decouples it).
 #include "torch_training.h"
+#include "torch_window.h"
 
-#include <torch/cuda.h>
 
 #include <algorithm>
 #include <string>
@@ -12,11 +12,6 @@ namespace wattfleet::torch_training {
 namespace {
 
 using torch::Tensor;
-
-// Synchronizes a CUDA device at the end of a window: its work is asynchronous.
-void Sync(torch::Device device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
 
 // The loss forward and backward over a fixed random output, its gradient cleared each time.
 class LossWorkload final : public Workload {
@@ -27,16 +22,12 @@ class LossWorkload final : public Workload {
   }
 
   Status Run(int64_t iterations) override {
-    try {
+    return RunWindow(device_, [&] {
       for (int64_t k = 0; k < iterations; ++k) {
         output_.mutable_grad().reset();
         StepLoss(loss_, output_, target_).backward();
       }
-      Sync(device_);
-      return Status::OK();
-    } catch (const std::exception& e) {
-      return Status::Internal(e.what());
-    }
+    });
   }
 
  private:
@@ -56,18 +47,14 @@ class UpdateWorkload final : public Workload {
   }
 
   Status Run(int64_t iterations) override {
-    try {
+    return RunWindow(device_, [&] {
       for (int64_t k = 0; k < iterations; ++k) {
         // Handing a gradient over is what backward does last; it moves no data.
         for (size_t i = 0; i < params_.size(); ++i) params_[i].mutable_grad() = grads_[i];
         optimizer_->step();
         for (Tensor& p : params_) p.mutable_grad().reset();
       }
-      Sync(device_);
-      return Status::OK();
-    } catch (const std::exception& e) {
-      return Status::Internal(e.what());
-    }
+    });
   }
 
  private:

@@ -216,9 +216,10 @@ void AddFit(CLI::App& app, Flags& f, Commands& c) {
   c.fit = app.add_subcommand("fit", "fit and cross-validate estimators");
   c.fit->add_option("--db", f.db, "SQLite file or postgresql:// URI")->required();
   c.fit->add_option("--device", f.fit_device, "only this device");
+  std::string names;
+  for (const std::string& n : EstimatorNames()) names += n + " | ";
   c.fit->add_option("--estimator", f.fit_estimator,
-                    "macs | tdp | wattlayer | wattlayer-paper | measured-layers | thor | pre | "
-                    "powerlaw (imported data) | all, or several joined by commas")
+                    names + "powerlaw (imported data) | all, or several joined by commas")
       ->capture_default_str();
   c.fit->add_option("--holdout-campaign", f.fit_holdout,
                     "never train on this campaign's measurements; score its whole models "

@@ -66,6 +66,23 @@ TEST(AgentProbe, TheModeledMeterSaysWhatItAssumes) {
   EXPECT_NE(plain.find("the default; --modeled-core-w sets it"), std::string::npos) << plain;
 }
 
+// The BLAS the agent's matrix products run through, as loaded in the agent's own process.
+TEST(AgentProbe, NamesTheBlasItRuns) {
+#ifndef WATTFLEET_E2E_WITH_TORCH
+  GTEST_SKIP() << "an agent without libtorch loads no BLAS";
+#endif
+  const std::string agent = std::string(WATTFLEET_AGENT_BIN) + " --sensor modeled probe";
+  const auto j = nlohmann::json::parse(Output("timeout 60 " + agent + " --json 2>/dev/null"));
+  ASSERT_TRUE(j.contains("blas")) << j.dump();
+  ASSERT_TRUE(j["blas"].is_object()) << j.dump();  // libtorch links one
+  const std::string path = j["blas"]["path"].get<std::string>();
+  EXPECT_EQ(path.front(), '/') << path;
+  const std::string text = Output("timeout 60 " + agent + " 2>/dev/null");
+  EXPECT_NE(text.find("blas        " + j["blas"]["kind"].get<std::string>() + ", " + path),
+            std::string::npos)
+      << text;
+}
+
 TEST(AgentProbe, VersionSaysTheReleaseTheRevisionAndTheLibtorch) {
   const std::string v = Output(std::string("timeout 60 ") + WATTFLEET_AGENT_BIN + " --version");
   EXPECT_EQ(v.rfind(std::string("wattfleet-agent ") + WATTFLEET_VERSION + " (git ", 0), 0u) << v;
