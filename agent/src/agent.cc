@@ -40,7 +40,7 @@ Agent::Agent(AgentOptions options, ReadyMsg ready, JobRunner& runner, Spool& spo
       ready_(std::move(ready)),
       runner_(runner),
       spool_(spool),
-      models_(options_.model_dir.empty() ? spool.dir() + "/models" : options_.model_dir) {
+      models_(spool.dir() + "/models") {
   results_endpoint_ = "inproc://wattfleet-agent-results-" +
                       std::to_string(reinterpret_cast<uintptr_t>(this));
 }

@@ -38,8 +38,6 @@ struct AgentOptions {
   std::string curve_server_public;
   std::string curve_public;
   std::string curve_secret;
-  // Copies of the model files jobs name (model_cache.h); default: "models" in the spool.
-  std::string model_dir;
 };
 
 class Agent {
@@ -108,7 +106,7 @@ class Agent {
   ReadyMsg ready_;
   JobRunner& runner_;
   Spool& spool_;
-  ModelCache models_;  // loop thread only
+  ModelCache models_;  // loop thread only; "models" in the spool (model_cache.h)
   // Spool records refused (edited, damaged) and not yet reported to the controller, which
   // then measures their jobs again. Loop thread only.
   std::vector<SpoolRejection> spool_rejected_;
