@@ -19,6 +19,7 @@
 #include "window_monitor.h"
 #include "window_recorder.h"
 #include "wattfleet/common/version.h"
+#include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/store/dataset_reader.h"
 #include "wattfleet/store/export.h"
 #include "wattfleet/zoo/torchscript_import.h"
@@ -215,6 +216,13 @@ PYBIND11_MODULE(_wattfleet, m) {
         py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
+
+  // The dataset backend a path or URI opens with (dataset_backend.h): its name, and whether
+  // it is a local file that must exist before a read.
+  m.def("dataset_backend", [](const std::string& db) {
+    const DatasetBackend& b = BackendFor(db);
+    return std::make_pair(std::string(b.name), b.local);
+  }, py::arg("db"));
 
   // The agent's meter registry: what Monitor(sensor=...) takes, in the order `probe` lists.
   m.def("sensor_backends", [] {

@@ -30,6 +30,7 @@
 #include "wattfleet/plan/planner.h"
 #include "progress.h"
 #include "wattfleet/store/store.h"
+#include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/store/store_open.h"
 
 namespace wattfleet {
@@ -179,7 +180,7 @@ int CmdServe(const ServeArgs& args) {
   auto store = OpenStore(args.db);
   // A PostgreSQL store's errors name the server themselves (without the password).
   if (!store.ok()) {
-    return Fail(store.status().WithContext(IsPostgresUri(args.db) ? "--db" : "--db " + args.db));
+    return Fail(store.status().WithContext(BackendFor(args.db).local ? "--db " + args.db : "--db"));
   }
   DispatcherOptions options;
   options.bind = args.bind;
@@ -532,9 +533,7 @@ int CmdPlan(const std::string& campaign_path, bool json, const std::string& hist
 
 Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
                                               const std::optional<std::string>& campaign) {
-  if (!IsPostgresUri(db) && ::access(db.c_str(), R_OK) != 0) {
-    return Status::InvalidArgument("--db " + db + ": no such dataset");
-  }
+  WF_RETURN_IF_ERROR(RequireExistingDataset(db));
   // Export only reads: a mistyped name must not become a new, empty dataset.
   StoreOpenOptions open;
   open.create_if_missing = false;

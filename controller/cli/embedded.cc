@@ -29,6 +29,7 @@
 #include "progress.h"
 #include "resume.h"
 #include "wattfleet/store/store.h"
+#include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/store/store_open.h"
 #include "summary.h"
 #include "wattfleet/common/peer_text.h"
@@ -51,7 +52,7 @@ std::string Directory(const std::string& path) {
 // Where the run's files go by default (agents' logs and spools, the CSV): next to an SQLite
 // dataset; for a PostgreSQL one, which has no folder, in --log-dir or the working directory.
 std::string FilesDirectory(const EmbeddedOptions& options) {
-  if (!IsPostgresUri(options.db_path)) return Directory(options.db_path);
+  if (BackendFor(options.db_path).local) return Directory(options.db_path);
   return options.log_dir.empty() ? "." : options.log_dir;
 }
 
@@ -59,8 +60,10 @@ std::string FilesDirectory(const EmbeddedOptions& options) {
 // next run on the same dataset, and never into another one (job ids are per dataset).
 std::string SpoolRoot(const EmbeddedOptions& options) {
   const std::string& db = options.db_path;
-  if (!IsPostgresUri(db)) return db + ".spool";
-  std::string name = DatasetLabel(db).substr(std::string_view("postgresql://").size());
+  if (BackendFor(db).local) return db + ".spool";
+  // A server's dataset: named by its label (no password), without the URI's scheme.
+  std::string name = DatasetLabel(db);
+  if (const auto scheme = name.find("://"); scheme != std::string::npos) name.erase(0, scheme + 3);
   for (char& c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
   }
@@ -104,7 +107,7 @@ namespace {
 // The folders of --db, --log-dir and --out: present, or created with --mkdir.
 Status CheckFolders(const EmbeddedOptions& options, const std::string& db_dir) {
   const std::string db_flag =
-      IsPostgresUri(options.db_path) ? "--log-dir " + options.log_dir : "--db " + options.db_path;
+      BackendFor(options.db_path).local ? "--db " + options.db_path : "--log-dir " + options.log_dir;
   std::vector<std::pair<std::string, std::string>> dirs = {{db_flag, db_dir}};
   if (!options.log_dir.empty()) dirs.emplace_back("--log-dir " + options.log_dir, options.log_dir);
   if (!options.export_path.empty()) {

@@ -21,7 +21,7 @@
 #include "cli_report.h"
 #include "meter_registry.h"
 #include "wattfleet/estimate/estimator.h"
-#include "wattfleet/store/store_open.h"
+#include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/common/text.h"
 #include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/version.h"
@@ -73,7 +73,7 @@ struct Commands {
 
 void AddServe(CLI::App& app, Flags& f, Commands& c) {
   c.serve = app.add_subcommand("serve", "the controller daemon");
-  c.serve->add_option("--db", f.serve.db, "SQLite file or postgresql:// URI")->required();
+  c.serve->add_option("--db", f.serve.db, DatasetFlagHelp())->required();
   c.serve->add_option("--bind", f.serve.bind, "endpoint agents connect to")->capture_default_str();
   c.serve->add_option("--admin", f.serve.admin,
                       "endpoint for submit/status/cancel: ipc:// in a folder of mode 0700, or "
@@ -103,7 +103,7 @@ void AddServe(CLI::App& app, Flags& f, Commands& c) {
 void AddRun(CLI::App& app, Flags& f, Commands& c) {
   c.run = app.add_subcommand("run", "embedded mode: a controller and N local agents");
   c.run->add_option("campaign", f.run.campaign_path, "campaign YAML")->required();
-  c.run->add_option("--db", f.run.db_path, "SQLite file or postgresql:// URI")
+  c.run->add_option("--db", f.run.db_path, DatasetFlagHelp())
       ->capture_default_str();
   c.run->add_option("--agents", f.run.agents, "local agent processes")
       ->check(CLI::Range(1, 256))->capture_default_str();
@@ -166,11 +166,11 @@ void AddPlanExportInspect(CLI::App& app, Flags& f, Commands& c) {
                      "the job bound of the controller it is meant for (serve's flag)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}))->capture_default_str();
   c.plan->add_option("--db", f.plan_db,
-                     "estimate the device time from this dataset's measurements (SQLite file "
-                     "or postgresql:// URI)");
+                     "estimate the device time from this dataset's measurements (" +
+                         DatasetFlagHelp() + ")");
 
   c.export_ = app.add_subcommand("export", "the dataset, one row per measurement");
-  c.export_->add_option("--db", f.db, "SQLite file or postgresql:// URI")->required();
+  c.export_->add_option("--db", f.db, DatasetFlagHelp())->required();
   c.export_->add_option("--campaign", f.export_campaign,
                         "only this campaign: its id, or its name (every campaign of that name)");
   c.export_->add_option("--format", f.format, "csv | jsonl")
@@ -205,7 +205,7 @@ void AddKeysImport(CLI::App& app, Flags& f, Commands& c) {
                               "OUT/admins, for a tcp:// admin socket");
 
   c.import_ = app.add_subcommand("import", "external measurement CSVs into the dataset");
-  c.import_->add_option("--db", f.db, "SQLite file (created) or postgresql:// URI")->required();
+  c.import_->add_option("--db", f.db, DatasetFlagHelp() + ", created when missing")->required();
   c.import_->add_option("--mapping", f.import_mapping, "mapping YAML (docs/import.md)")->required();
   c.import_->add_option("csv", f.import_csvs,
                        "CSV files to import through the mapping (default: the mapping's csv:)");
@@ -214,7 +214,7 @@ void AddKeysImport(CLI::App& app, Flags& f, Commands& c) {
 
 void AddFit(CLI::App& app, Flags& f, Commands& c) {
   c.fit = app.add_subcommand("fit", "fit and cross-validate estimators");
-  c.fit->add_option("--db", f.db, "SQLite file or postgresql:// URI")->required();
+  c.fit->add_option("--db", f.db, DatasetFlagHelp())->required();
   c.fit->add_option("--device", f.fit_device, "only this device");
   std::string names;
   for (const std::string& n : EstimatorNames()) names += n + " | ";
@@ -244,7 +244,7 @@ void AddPredict(CLI::App& app, Flags& f, Commands& c) {
   }
   c.predict = app.add_subcommand(
       "predict", "energy and time of an architecture on a device, total and per layer");
-  c.predict->add_option("--db", f.predict.db, "SQLite file or postgresql:// URI")->required();
+  c.predict->add_option("--db", f.predict.db, DatasetFlagHelp())->required();
   c.predict->add_option("--device", f.predict.device, "device class, as measured (e.g. cpu)")
       ->required();
   auto* p_arch = c.predict->add_option("--arch", f.predict.source.arch_name,
@@ -303,7 +303,7 @@ void AddProjectReportMeasure(CLI::App& app, Flags& f, Commands& c) {
   c.project->add_flag("--json", f.project.json, "one JSON document on stdout");
 
   c.report = app.add_subcommand("report", "HTML report with plots (docs/report.md)");
-  c.report->add_option("--db", f.report_options.db, "SQLite file or postgresql:// URI")->required();
+  c.report->add_option("--db", f.report_options.db, DatasetFlagHelp())->required();
   c.report->add_option("--out", f.report_out, "the HTML file to write")->required();
   c.report->add_flag("--include-flagged", f.report_options.include_flagged,
                      "evaluate on measurements with quality flags too (left out by default)");
@@ -328,8 +328,8 @@ void AddProjectReportMeasure(CLI::App& app, Flags& f, Commands& c) {
       ->capture_default_str();
   c.measure->add_flag("--json", f.measure.json, "one JSON document on stdout");
   c.measure->add_option("--db", f.measure.db,
-                        "also store the window in this dataset (kind window; SQLite file or "
-                        "postgresql:// URI)");
+                        "also store the window in this dataset (kind window; " + DatasetFlagHelp() +
+                            ")");
   c.measure->add_option("--name", f.measure.name,
                         "the window's name (default: the program, or the script it runs)");
   c.measure->add_option("--campaign", f.measure.campaign, "the campaign it is stored under")
@@ -342,8 +342,8 @@ void AddProjectReportMeasure(CLI::App& app, Flags& f, Commands& c) {
 // measurements to the power law.
 int RunFit(const Flags& f) {
   // fit only reads and adds fitted models: a mistyped name must not become a new dataset.
-  if (!wattfleet::IsPostgresUri(f.db) && ::access(f.db.c_str(), F_OK) != 0) {
-    std::cerr << "wattfleet: --db " << f.db << ": no such dataset\n";
+  if (Status exists = RequireExistingDataset(f.db); !exists.ok()) {
+    std::cerr << "wattfleet: " << exists.message() << "\n";
     return 2;
   }
   wattfleet::EvaluateOptions eo;

@@ -71,9 +71,8 @@ class Dataset:
 
     def __init__(self, path_or_uri):
         self.db = os.fspath(path_or_uri)
-        if not self.db.startswith(("postgresql://", "postgres://")) and not os.path.exists(
-            self.db
-        ):
+        _backend, local = _wattfleet.dataset_backend(self.db)
+        if local and not os.path.exists(self.db):
             raise ValueError(f"{self.db}: no such dataset")
 
     def __repr__(self):

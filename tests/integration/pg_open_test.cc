@@ -20,6 +20,7 @@
 
 #include "pg_store.h"
 #include "wattfleet/store/store.h"
+#include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/store/store_open.h"
 
 namespace wattfleet {
@@ -51,10 +52,18 @@ TEST(PgStoreOpenTest, BadUriAndUnreachableServerAreClearErrorsWithoutThePassword
 }
 
 TEST(PgStoreOpenTest, OpenStorePicksTheBackendByTheName) {
-  EXPECT_TRUE(IsPostgresUri("postgresql://h/db"));
-  EXPECT_TRUE(IsPostgresUri("postgres://h/db"));
-  EXPECT_FALSE(IsPostgresUri("data/wattfleet.db"));
-  EXPECT_FALSE(IsPostgresUri("postgresql.db"));
+  EXPECT_EQ(BackendFor("postgresql://h/db").name, "postgresql");
+  EXPECT_EQ(BackendFor("postgres://h/db").name, "postgresql");
+  EXPECT_EQ(BackendFor("data/wattfleet.db").name, "sqlite");
+  EXPECT_EQ(BackendFor("postgresql.db").name, "sqlite");
+  // Only a local file is checked for before a read; a server's database when it is opened.
+  EXPECT_FALSE(BackendFor("postgresql://h/db").local);
+  EXPECT_TRUE(RequireExistingDataset("postgresql://h/db").ok());
+  const Status missing = RequireExistingDataset("no/such/d.db");
+  EXPECT_EQ(missing.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.message(), "--db no/such/d.db: no such dataset");
+  // The --db help names every backend, the local file first.
+  EXPECT_EQ(DatasetFlagHelp(), "SQLite file or postgresql:// URI");
   // A file name is an SQLite dataset.
   testing::TempDir dir;
   auto file = OpenStore(dir.File("d.db"));

@@ -1,5 +1,5 @@
-// Opening the dataset that a --db flag names: a PostgreSQL connection URI (postgresql:// or
-// postgres://, a store several controllers share) or an SQLite file (everything else).
+// Opening the dataset that a --db flag names, through the backend that takes it
+// (dataset_backend.h): a PostgreSQL connection URI or an SQLite file.
 #pragma once
 
 #include <memory>
@@ -11,16 +11,13 @@
 
 namespace wattfleet {
 
-// Whether `db` is a libpq connection URI rather than a file path.
-bool IsPostgresUri(std::string_view db);
-
 // Connects and creates or migrates the schema (pg_store.cc). InvalidArgument for a malformed
 // URI, and for a database without a wattfleet schema when `options.create_if_missing` is off;
 // Unavailable when the server cannot be reached.
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo,
                                                  const StoreOpenOptions& options = {});
 
-// OpenPostgresStore for a URI, OpenSqliteStore for anything else.
+// The Store of the backend that takes `db`.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db,
                                          const StoreOpenOptions& options = {});
 
