@@ -18,6 +18,7 @@
 #include "meter_registry.h"
 #include "window_monitor.h"
 #include "window_recorder.h"
+#include "wattfleet/campaign/estimator_catalog.h"
 #include "wattfleet/common/version.h"
 #include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/store/dataset_reader.h"
@@ -216,6 +217,18 @@ PYBIND11_MODULE(_wattfleet, m) {
         py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
+
+  // The estimator catalog: what fit(estimators=...) and predict(estimator=...) take.
+  m.def("estimators", [] {
+    std::vector<std::tuple<std::string, std::string, std::string>> out;
+    for (const EstimatorInfo& e : kEstimatorCatalog) {
+      const char* kind = e.kind == EstimatorKind::kMeasured     ? "measured"
+                         : e.kind == EstimatorKind::kOperations ? "operations"
+                                                                : "projection";
+      out.emplace_back(std::string(e.name), kind, std::string(e.help));
+    }
+    return out;
+  });
 
   // The dataset backend a path or URI opens with (dataset_backend.h): its name, and whether
   // it is a local file that must exist before a read.

@@ -6,7 +6,7 @@
 // silently measure with the default).
 #include "wattfleet/campaign/campaign.h"
 
-#include "wattfleet/campaign/estimator_names.h"
+#include "wattfleet/campaign/estimator_catalog.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -60,8 +60,11 @@ std::string Describe(const YAML::Node& n) {
 namespace {
 
 const std::vector<std::string>& KnownEstimators() {
-  static const std::vector<std::string> kNames(kCampaignEstimatorNames.begin(),
-                                               kCampaignEstimatorNames.end());
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const EstimatorInfo& e : kEstimatorCatalog) names.emplace_back(e.name);
+    return names;
+  }();
   return kNames;
 }
 

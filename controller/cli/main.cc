@@ -20,6 +20,7 @@
 #include "cli_predict.h"
 #include "cli_report.h"
 #include "meter_registry.h"
+#include "wattfleet/campaign/estimator_catalog.h"
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/common/text.h"
@@ -216,10 +217,14 @@ void AddFit(CLI::App& app, Flags& f, Commands& c) {
   c.fit = app.add_subcommand("fit", "fit and cross-validate estimators");
   c.fit->add_option("--db", f.db, DatasetFlagHelp())->required();
   c.fit->add_option("--device", f.fit_device, "only this device");
+  // Every estimator `fit` fits: the measured ones, and those fitted on imported operations.
   std::string names;
-  for (const std::string& n : EstimatorNames()) names += n + " | ";
+  for (const EstimatorInfo& e : kEstimatorCatalog) {
+    if (e.kind == EstimatorKind::kMeasured) names += std::string(e.name) + " | ";
+    if (e.kind == EstimatorKind::kOperations) names += std::string(e.name) + " (imported data) | ";
+  }
   c.fit->add_option("--estimator", f.fit_estimator,
-                    names + "powerlaw (imported data) | all, or several joined by commas")
+                    names + "all, or several joined by commas")
       ->capture_default_str();
   c.fit->add_option("--holdout-campaign", f.fit_holdout,
                     "never train on this campaign's measurements; score its whole models "

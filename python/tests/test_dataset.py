@@ -136,3 +136,24 @@ def test_fit_is_the_commands_fit(measured_db):
         assert ours[key(r)]["median_ape"] == pytest.approx(r["median_ape"], rel=1e-9)
     with pytest.raises(ValueError, match="--estimator"):
         wattfleet.Dataset(measured_db).fit(estimators="stepwise")
+
+
+def test_the_estimator_catalog_is_what_fit_takes(measured_db):
+    catalog = {name: (kind, line) for name, kind, line in wattfleet.estimators()}
+    assert catalog["powerlaw"][0] == "operations" and catalog["step"][0] == "projection"
+    measured = [name for name, (kind, _) in catalog.items() if kind == "measured"]
+    assert "thor" in measured and all(line for _, line in catalog.values())
+    # Every measured estimator fits by its catalog name; a name outside it is refused.
+    doc = wattfleet.Dataset(measured_db).fit(estimators=measured, target="time", split="kfold")
+    assert {r["estimator"] for r in doc["results"]} == set(measured)
+    with pytest.raises(ValueError, match="--estimator"):
+        wattfleet.Dataset(measured_db).fit(estimators=["step"])
+
+
+def test_a_server_dataset_is_not_looked_for_on_disk():
+    # A PostgreSQL URI goes to its backend (and fails there, at the first read), never to a
+    # "no such dataset" check on a file of that name.
+    ds = wattfleet.Dataset("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(Exception) as failure:
+        ds.measurements()
+    assert "no such dataset" not in str(failure.value)

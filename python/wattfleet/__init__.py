@@ -9,13 +9,14 @@ The Python surface of the wattfleet C++ core (docs/python.md):
   ``predict_module(module, example_input, ...)`` for networks of your own.
 - ``Monitor(sensor="auto")``: ``begin_window(name)`` / ``end_window(name)`` around any code,
   read with the agent's meters.
+- ``estimators()``: every estimator's name, kind and one line on what it is.
 - ``inspect(...)``: an architecture's layers, MACs and parameters, as ``wattfleet inspect``.
 """
 
 from . import _requires
 
 try:
-    from ._wattfleet import SensorError, sensor_backends, version_line
+    from ._wattfleet import SensorError, estimators, sensor_backends, version_line
 except ImportError as _error:
     raise _requires.native_error(_error) from _error
 from .dataset import Dataset, Prediction, inspect, predict_module, predict_torchscript
@@ -29,6 +30,7 @@ __all__ = [
     "Prediction",
     "SensorError",
     "Window",
+    "estimators",
     "inspect",
     "predict_module",
     "predict_torchscript",

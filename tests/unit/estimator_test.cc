@@ -7,7 +7,7 @@
 #include <cmath>
 #include <random>
 
-#include "wattfleet/campaign/estimator_names.h"
+#include "wattfleet/campaign/estimator_catalog.h"
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/estimate/evaluation.h"
 
@@ -232,22 +232,28 @@ TEST(Estimators, TdpPowerComesFromSamplesWithBothEnergyAndTime) {
 }
 
 TEST(Estimators, OneListOfNamesAndEveryMeasuredOneIsBuilt) {
-  // What `fit` and `predict` build is exactly the measured names; a campaign may also name the
-  // power law and STEP, which MakeEstimator does not build (they are fitted elsewhere).
-  EXPECT_EQ(EstimatorNames(), std::vector<std::string>(kMeasuredEstimatorNames.begin(),
-                                                       kMeasuredEstimatorNames.end()));
-  for (std::string_view name : kMeasuredEstimatorNames) {
-    auto e = MakeEstimator(std::string(name));
-    ASSERT_TRUE(e.ok()) << name;
-    EXPECT_EQ((*e)->name(), name);
-    EXPECT_NE(std::find(kCampaignEstimatorNames.begin(), kCampaignEstimatorNames.end(), name),
-              kCampaignEstimatorNames.end())
-        << name;
+  // What `fit` and `predict` build is exactly the catalog's measured kind, each under its own
+  // name; the power law and STEP are named by campaigns but fitted elsewhere.
+  std::vector<std::string> measured;
+  for (const EstimatorInfo& e : kEstimatorCatalog) {
+    EXPECT_FALSE(e.help.empty()) << e.name;
+    if (e.kind == EstimatorKind::kMeasured) {
+      measured.emplace_back(e.name);
+      auto built = MakeEstimator(std::string(e.name));
+      ASSERT_TRUE(built.ok()) << e.name << ": " << built.status().ToString();
+      EXPECT_EQ((*built)->name(), e.name);
+    } else {
+      EXPECT_EQ(MakeEstimator(std::string(e.name)).status().code(), StatusCode::kNotFound)
+          << e.name;
+    }
   }
+  EXPECT_EQ(EstimatorNames(), measured);
+  EXPECT_EQ(measured.size(), 7u);
   for (const char* other : {"powerlaw", "step"}) {
-    EXPECT_NE(std::find(kCampaignEstimatorNames.begin(), kCampaignEstimatorNames.end(), other),
-              kCampaignEstimatorNames.end());
-    EXPECT_EQ(MakeEstimator(other).status().code(), StatusCode::kNotFound) << other;
+    EXPECT_NE(std::find_if(kEstimatorCatalog.begin(), kEstimatorCatalog.end(),
+                           [&](const EstimatorInfo& e) { return e.name == other; }),
+              kEstimatorCatalog.end())
+        << other;
   }
 }
 

@@ -95,8 +95,9 @@ inline constexpr int64_t kMonotoneExact = 1024;
 Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelSample& model,
                                         const LayerCatalog& catalog);
 
-// One of kMeasuredEstimatorNames (wattfleet/campaign/estimator_names.h); NotFound listing
-// them otherwise. EstimatorNames() is that list.
+// An estimator of the measured kind in the catalog (wattfleet/campaign/estimator_catalog.h),
+// built by its factory in estimator_registry.cc and held to the physical bounds; NotFound
+// listing them otherwise. EstimatorNames() is that list, in the catalog's order.
 Result<std::unique_ptr<Estimator>> MakeEstimator(const std::string& name);
 std::vector<std::string> EstimatorNames();
 
