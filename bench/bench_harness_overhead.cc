@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "alternating_rounds.h"
-#include "executor.h"
-#include "measurement_loop.h"
-#include "meter.h"
+#include "wattfleet/run/executor.h"
+#include "wattfleet/monitor/measurement_loop.h"
+#include "wattfleet/meters/meter.h"
 #include "wattfleet/common/architecture.h"
 
 namespace wattfleet {

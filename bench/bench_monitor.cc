@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "window_monitor.h"
+#include "wattfleet/monitor/window_monitor.h"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "alternating_rounds.h"
-#include "executor.h"
+#include "wattfleet/run/executor.h"
 #include "wattfleet/common/architecture.h"
 
 namespace wattfleet {

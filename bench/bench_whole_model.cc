@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "alternating_rounds.h"
-#include "executor.h"
+#include "wattfleet/run/executor.h"
 #include "wattfleet/common/sha256.h"
 #include "wattfleet/zoo/zoo.h"
 

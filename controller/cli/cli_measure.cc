@@ -1,4 +1,4 @@
-// `wattfleet measure`: one window of the agent's meters (agent/src/window_monitor.h) around a
+// `wattfleet measure`: one window of the agent's meters (agent/monitor/include/wattfleet/monitor/window_monitor.h) around a
 // child process.
 #include "cli_measure.h"
 
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "process.h"
-#include "window_monitor.h"
+#include "wattfleet/monitor/window_monitor.h"
 #include "window_recorder.h"
 
 namespace wattfleet {

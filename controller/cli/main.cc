@@ -19,7 +19,7 @@
 #include "cli_project.h"
 #include "cli_predict.h"
 #include "cli_report.h"
-#include "meter_registry.h"
+#include "wattfleet/meters/meter_registry.h"
 #include "wattfleet/campaign/estimator_catalog.h"
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/store/dataset_backend.h"

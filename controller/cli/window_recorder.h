@@ -11,7 +11,7 @@
 
 #include "wattfleet/common/status.h"
 #include "wattfleet/store/store.h"
-#include "window_monitor.h"
+#include "wattfleet/monitor/window_monitor.h"
 
 namespace wattfleet {
 

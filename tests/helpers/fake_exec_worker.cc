@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "exec_worker.h"
+#include "wattfleet/run/exec_worker.h"
 #include "wattfleet/common/protocol.h"
 
 int main() {

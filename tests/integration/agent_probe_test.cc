@@ -1,5 +1,5 @@
 // `wattfleet-agent probe` (the real binary) on a fake sysfs tree: the meter it would use and
-// that meter's character (agent/src/characterise.cc), as text and as JSON.
+// that meter's character (agent/monitor/characterise.cc), as text and as JSON.
 #include <gtest/gtest.h>
 #include <stdio.h>
 

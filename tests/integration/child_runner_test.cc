@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "../unit/fake_meter.h"
-#include "job_runner.h"
+#include "wattfleet/run/job_runner.h"
 #include "wattfleet/common/architecture.h"
 
 namespace wattfleet {

@@ -1,7 +1,7 @@
 // Sensor characterisation (characterise.h): how often a reading really changes, a counter
 // that does not move, what each backend declares, and the window sizing that follows, against
 // a fake meter and fake RAPL and INA3221 trees with a clock the test drives.
-#include "characterise.h"
+#include "wattfleet/monitor/characterise.h"
 
 #include <gtest/gtest.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "fake_meter.h"
-#include "measurement_loop.h"
+#include "wattfleet/monitor/measurement_loop.h"
 #include "sysfs_fake.h"
 
 namespace wattfleet {

@@ -1,13 +1,13 @@
 // Interference readings from a fake procfs tree (the aggregate cpu line and the measuring
 // process's own stat line), and from the real /proc while this test burns CPU itself.
-#include "cpu_activity.h"
+#include "wattfleet/monitor/cpu_activity.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
 
-#include "proc_stat.h"
+#include "wattfleet/meters/proc_stat.h"
 #include "sysfs_fake.h"
 
 namespace wattfleet {

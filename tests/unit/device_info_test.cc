@@ -1,6 +1,6 @@
 // Sensor selection: `--sensor auto` picks the best backend that works on this device and says
 // why; a named backend that does not work is a clear error; `simulated` only by name.
-#include "device_info.h"
+#include "wattfleet/monitor/device_info.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

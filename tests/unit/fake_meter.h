@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "measurement_loop.h"
-#include "meter.h"
+#include "wattfleet/monitor/measurement_loop.h"
+#include "wattfleet/meters/meter.h"
 #include "wattfleet/common/clock.h"
 
 namespace wattfleet::testing {

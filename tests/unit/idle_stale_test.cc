@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "fake_meter.h"
-#include "interference.h"
-#include "measurement_loop.h"
+#include "wattfleet/monitor/interference.h"
+#include "wattfleet/monitor/measurement_loop.h"
 
 namespace wattfleet {
 namespace {

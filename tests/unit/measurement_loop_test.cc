@@ -1,6 +1,6 @@
 // The measurement protocol driven by a fake clock, a fake workload and a fake meter, so that
 // every number is exact and nothing sleeps.
-#include "measurement_loop.h"
+#include "wattfleet/monitor/measurement_loop.h"
 
 #include "fake_meter.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "meter.h"
+#include "wattfleet/meters/meter.h"
 #include "sysfs_fake.h"
 
 namespace wattfleet {

@@ -16,7 +16,7 @@
 #include <string>
 #include <thread>
 
-#include "meter.h"
+#include "wattfleet/meters/meter.h"
 #include "meter_sampler.h"
 #include "sysfs_fake.h"
 

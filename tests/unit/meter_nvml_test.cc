@@ -16,9 +16,9 @@
 #include <string>
 #include <thread>
 
-#include "characterise.h"
-#include "interference.h"
-#include "meter.h"
+#include "wattfleet/monitor/characterise.h"
+#include "wattfleet/monitor/interference.h"
+#include "wattfleet/meters/meter.h"
 
 namespace wattfleet {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "meter.h"
+#include "wattfleet/meters/meter.h"
 #include "sysfs_fake.h"
 #include "sysfs_reader.h"
 

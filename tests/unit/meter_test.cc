@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "meter.h"
+#include "wattfleet/meters/meter.h"
 #include "sysfs_fake.h"
 
 namespace wattfleet {

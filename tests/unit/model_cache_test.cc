@@ -8,7 +8,7 @@
 #include <sstream>
 #include <string>
 
-#include "model_cache.h"
+#include "wattfleet/link/model_cache.h"
 #include "temp_dir.h"
 #include "wattfleet/common/sha256.h"
 

@@ -1,6 +1,6 @@
 // The result spool on a real temporary directory: round trip, reopen, ordering, atomicity
 // leftovers and corrupt files.
-#include "spool.h"
+#include "wattfleet/link/spool.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 // fallback, cpufreq mean, missing files and garbage), the nvml backend through the fake
 // libnvidia-ml (with and without the telemetry symbols), the backend choice for a device, and
 // how samples land in a Measurement.
-#include "telemetry.h"
+#include "wattfleet/meters/telemetry.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -11,8 +11,8 @@
 #include <limits>
 #include <string>
 
-#include "device_info.h"
-#include "meter.h"
+#include "wattfleet/monitor/device_info.h"
+#include "wattfleet/meters/meter.h"
 #include "sysfs_fake.h"
 
 namespace wattfleet {

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <set>
 
-#include "executor.h"
+#include "wattfleet/run/executor.h"
 #include "layer_samples.h"
 #include "wattfleet/common/architecture.h"
 #include "wattfleet/common/layer.h"

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "executor.h"
+#include "wattfleet/run/executor.h"
 #include "temp_dir.h"
 #include "wattfleet/common/architecture.h"
 

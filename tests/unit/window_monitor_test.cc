@@ -1,6 +1,6 @@
-// Windows over the caller's own code (agent/src/window_monitor.cc): a fake meter and clock
+// Windows over the caller's own code (agent/monitor/window_monitor.cc): a fake meter and clock
 // give exact energies; a fake procfs tree gives others' CPU work.
-#include "window_monitor.h"
+#include "wattfleet/monitor/window_monitor.h"
 
 #include <gtest/gtest.h>
 
