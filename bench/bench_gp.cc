@@ -1,4 +1,4 @@
-// Gaussian-process fit and prediction times (THOR's core, controller/estimate/include/wattfleet/estimate/gaussian_process.h).
+// Gaussian-process fit and prediction times (THOR's core, controller/numeric/include/wattfleet/numeric/gaussian_process.h).
 //
 //   ./build/bench/bench_gp
 //
@@ -14,7 +14,7 @@
 #include <cmath>
 #include <random>
 
-#include "wattfleet/estimate/gaussian_process.h"
+#include "wattfleet/numeric/gaussian_process.h"
 
 namespace wattfleet {
 namespace {

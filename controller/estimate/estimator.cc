@@ -2,7 +2,6 @@
 // state's check.
 #include "wattfleet/estimate/estimator.h"
 
-#include <Eigen/Dense>
 
 #include <algorithm>
 
@@ -96,31 +95,6 @@ Result<Estimate> PredictMonotoneInBatch(const Estimator& estimator, const ModelS
                          "; more samples never cost less)");
   }
   return e;
-}
-
-std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
-                                 const std::vector<double>& y) {
-  if (rows.empty() || rows.size() != y.size()) return {};
-  const Eigen::Index n = static_cast<Eigen::Index>(rows.size());
-  const Eigen::Index p = static_cast<Eigen::Index>(rows[0].size());
-  Eigen::MatrixXd X(n, p);
-  Eigen::VectorXd b(n);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    for (Eigen::Index j = 0; j < p; ++j) X(i, j) = rows[static_cast<size_t>(i)][static_cast<size_t>(j)];
-    b(i) = y[static_cast<size_t>(i)];
-  }
-  // Column scaling keeps MACs (1e9) and intercepts (1) in one well-conditioned system.
-  Eigen::VectorXd scale = X.colwise().norm().transpose();
-  for (Eigen::Index j = 0; j < p; ++j) {
-    if (scale(j) == 0) return {};
-    X.col(j) /= scale(j);
-  }
-  Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(X);
-  if (qr.rank() < p) return {};
-  Eigen::VectorXd coef = qr.solve(b);
-  std::vector<double> out(static_cast<size_t>(p));
-  for (Eigen::Index j = 0; j < p; ++j) out[static_cast<size_t>(j)] = coef(j) / scale(j);
-  return out;
 }
 
 Status CheckStateOf(const nlohmann::json& state, const std::string& estimator) {

@@ -1,12 +1,12 @@
 // The two baselines of docs/design/estimators.md section 5: MACs-linear and TDP x time.
 #include "estimator_baselines.h"
 
-#include <Eigen/Dense>
 
 #include <algorithm>
 
 #include "wattfleet/common/layer.h"
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/numeric/least_squares.h"
 
 namespace wattfleet {
 namespace {

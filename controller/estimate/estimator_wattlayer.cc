@@ -11,6 +11,7 @@
 #include "estimator_wattlayer.h"
 
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/numeric/least_squares.h"
 
 #include <algorithm>
 #include <cmath>

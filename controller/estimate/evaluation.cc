@@ -1,5 +1,6 @@
 // Grouped cross-validation of the estimators on whole architectures.
 #include "wattfleet/estimate/evaluation.h"
+#include "wattfleet/numeric/conformal.h"
 
 #include <algorithm>
 #include <functional>
@@ -156,16 +157,6 @@ double LogError(const EvalPoint& p) {
   return std::fabs(std::log(p.predicted / p.measured));
 }
 
-double ConformalQuantile(std::vector<double> r) {
-  if (r.empty()) return -1;
-  std::sort(r.begin(), r.end());
-  const size_t n = r.size();
-  const size_t rank = static_cast<size_t>(std::ceil(kIntervalLevel * static_cast<double>(n + 1)));
-  // Fewer than 9 points cannot support a 90 % interval: the largest error is too few.
-  if (rank > n) return INFINITY;
-  return r[rank - 1];
-}
-
 }  // namespace
 
 Interval ConformalInterval(const std::vector<EvalPoint>& points) {
@@ -173,7 +164,8 @@ Interval ConformalInterval(const std::vector<EvalPoint>& points) {
   std::vector<double> r;
   for (const EvalPoint& p : points) r.push_back(LogError(p));
   out.n = static_cast<int>(r.size());
-  out.log_q = ConformalQuantile(r);
+  // Fewer than 9 points cannot support a 90 % interval: the largest error is too few.
+  out.log_q = ConformalQuantile(r, kIntervalLevel);
   if (!std::isfinite(out.log_q) && out.n >= 2) {
     // Too few points for 90 %: the largest error, at the level n points can state.
     out.log_q = *std::max_element(r.begin(), r.end());
@@ -190,7 +182,7 @@ Interval ConformalInterval(const std::vector<EvalPoint>& points) {
       for (const EvalPoint& p : points) {
         if (p.fold != f) others.push_back(LogError(p));
       }
-      const double q = ConformalQuantile(others);
+      const double q = ConformalQuantile(others, kIntervalLevel);
       for (const EvalPoint& p : points) {
         if (p.fold != f) continue;
         ++total;

@@ -1,7 +1,8 @@
 // Layer cost curves: non-negative combinations of monotone bases (layer_cost.h).
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/numeric/least_squares.h"
+#include "wattfleet/numeric/regression_tree.h"
 
-#include <Eigen/Dense>
 
 #include <algorithm>
 #include <cmath>
@@ -72,61 +73,9 @@ std::vector<double> RegimeFeatures(const LayerSample& s) {
 // Deep enough for the kernel switches of one framework on one device (libtorch's CPU
 // convolutions switch by batch, kernel, threads, input size and channel shape); leaves of 3
 // layers and a 2 % gain keep it from splitting noise.
-constexpr int kTreeDepth = 6;
-constexpr size_t kTreeLeaf = 3;          // samples per leaf at least
-constexpr double kTreeMinGain = 0.02;    // a split must remove 2 % of the node's squared error
+constexpr TreeOptions kTree{/*depth=*/6, /*min_leaf=*/3, /*min_gain=*/0.02};
 
 }  // namespace
-
-int LayerCostModel::Grow(const std::vector<std::vector<double>>& x, const std::vector<double>& z,
-                         std::vector<size_t> rows, int depth) {
-  double sum = 0, sum2 = 0;
-  for (size_t r : rows) {
-    sum += z[r];
-    sum2 += z[r] * z[r];
-  }
-  const double n = static_cast<double>(rows.size());
-  const double sse = sum2 - sum * sum / n;
-  const int index = static_cast<int>(tree_.size());
-  tree_.push_back(Node{-1, 0, -1, -1, sum / n});
-  if (depth == 0 || rows.size() < 2 * kTreeLeaf) return index;
-  double best_sse = sse * (1 - kTreeMinGain);
-  int best_feature = -1;
-  double best_threshold = 0;
-  const size_t features = x[rows[0]].size();
-  for (size_t f = 0; f < features; ++f) {
-    std::sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return x[a][f] < x[b][f]; });
-    double left = 0, left2 = 0;
-    for (size_t i = 0; i + 1 < rows.size(); ++i) {
-      left += z[rows[i]];
-      left2 += z[rows[i]] * z[rows[i]];
-      const size_t nl = i + 1, nr = rows.size() - nl;
-      if (nl < kTreeLeaf || nr < kTreeLeaf) continue;
-      const double a = x[rows[i]][f], b = x[rows[i + 1]][f];
-      if (a == b) continue;
-      const double right = sum - left, right2 = sum2 - left2;
-      const double split_sse = (left2 - left * left / static_cast<double>(nl)) +
-                               (right2 - right * right / static_cast<double>(nr));
-      if (split_sse < best_sse) {
-        best_sse = split_sse;
-        best_feature = static_cast<int>(f);
-        best_threshold = 0.5 * (a + b);
-      }
-    }
-  }
-  if (best_feature < 0) return index;
-  std::vector<size_t> lo, hi;
-  for (size_t r : rows) {
-    (x[r][static_cast<size_t>(best_feature)] <= best_threshold ? lo : hi).push_back(r);
-  }
-  const int l = Grow(x, z, std::move(lo), depth - 1);
-  const int h = Grow(x, z, std::move(hi), depth - 1);
-  tree_[static_cast<size_t>(index)].feature = best_feature;
-  tree_[static_cast<size_t>(index)].threshold = best_threshold;
-  tree_[static_cast<size_t>(index)].left = l;
-  tree_[static_cast<size_t>(index)].right = h;
-  return index;
-}
 
 double LayerWork(const LayerSample& s) {
   double w = s.macs > 0 ? s.macs : (s.flops > 0 ? s.flops : s.input_elements);
@@ -182,61 +131,6 @@ std::string_view CostKin(std::string_view type) {
 
 std::string CostGroupType(const std::string& group) { return group.substr(0, group.find('/')); }
 
-std::vector<double> NonNegativeRelativeLeastSquares(const std::vector<std::vector<double>>& x,
-                                                    const std::vector<double>& y) {
-  if (x.empty() || x.size() != y.size()) return {};
-  const size_t p = x[0].size();
-  if (p == 0 || p > 6) return {};
-  // The normal equations of the relative residuals, once: G = AᵀA and h = Aᵀ1 with
-  // A = X / y row by row. Every subset of columns is then a p × p solve, whatever n is.
-  const Eigen::Index q_all = static_cast<Eigen::Index>(p);
-  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(q_all, q_all);
-  Eigen::VectorXd h = Eigen::VectorXd::Zero(q_all);
-  Eigen::VectorXd row(q_all);
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (!(y[i] > 0) || !std::isfinite(y[i])) return {};
-    for (size_t j = 0; j < p; ++j) row(static_cast<Eigen::Index>(j)) = x[i][j] / y[i];
-    if (!row.allFinite()) return {};
-    g.noalias() += row * row.transpose();
-    h += row;
-  }
-  const double n = static_cast<double>(x.size());
-  std::vector<double> best;
-  double best_sse = std::numeric_limits<double>::infinity();
-  for (unsigned mask = 1; mask < (1u << p); ++mask) {
-    std::vector<Eigen::Index> cols;
-    for (size_t j = 0; j < p; ++j) {
-      if (mask & (1u << j)) cols.push_back(static_cast<Eigen::Index>(j));
-    }
-    const Eigen::Index q = static_cast<Eigen::Index>(cols.size());
-    if (static_cast<Eigen::Index>(x.size()) < q) continue;
-    Eigen::MatrixXd gs(q, q);
-    Eigen::VectorXd hs(q), scale(q);
-    for (Eigen::Index a = 0; a < q; ++a) {
-      scale(a) = std::sqrt(g(cols[a], cols[a]));
-      hs(a) = h(cols[a]);
-      for (Eigen::Index b = 0; b < q; ++b) gs(a, b) = g(cols[a], cols[b]);
-    }
-    if (!(scale.minCoeff() > 0)) continue;
-    // Scaled to unit diagonal: work in MACs (1e9) and an intercept (1) in one system.
-    const Eigen::MatrixXd gn = scale.asDiagonal().inverse() * gs * scale.asDiagonal().inverse();
-    const Eigen::VectorXd hn = scale.asDiagonal().inverse() * hs;
-    Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(gn);
-    qr.setThreshold(1e-12);
-    if (qr.rank() < q) continue;
-    const Eigen::VectorXd cn = qr.solve(hn);
-    const Eigen::VectorXd c = scale.asDiagonal().inverse() * cn;
-    if (!c.allFinite() || c.minCoeff() < 0) continue;
-    const double sse = n - 2 * c.dot(hs) + c.dot(gs * c);
-    if (sse < best_sse) {
-      best_sse = sse;
-      best.assign(p, 0.0);
-      for (Eigen::Index a = 0; a < q; ++a) best[static_cast<size_t>(cols[a])] = c(a);
-    }
-  }
-  return best;
-}
-
 std::vector<double> LayerCostModel::Basis(const LayerSample& s) const {
   const double w = LayerWork(s);
   switch (shape_) {
@@ -285,13 +179,11 @@ Result<LayerCostModel> LayerCostModel::Fit(const std::vector<const LayerSample*>
   if (shape == CostShape::kRegimes) {
     std::vector<std::vector<double>> x;
     std::vector<double> z;
-    std::vector<size_t> rows;
     for (size_t i = 0; i < usable.size(); ++i) {
       x.push_back(RegimeFeatures(*usable[i]));
       z.push_back(std::log(y[i] / works[i]));
-      rows.push_back(i);
     }
-    m.Grow(x, z, std::move(rows), kTreeDepth);
+    m.tree_ = RegressionTree::Fit(x, z, kTree);
     return m;
   }
   if (shape == CostShape::kLinear) {
@@ -316,13 +208,7 @@ Result<LayerCostModel> LayerCostModel::Fit(const std::vector<const LayerSample*>
 double LayerCostModel::Predict(const LayerSample& s) const {
   if (shape_ == CostShape::kRegimes) {
     if (tree_.empty()) return 0;
-    const std::vector<double> f = RegimeFeatures(s);
-    size_t node = 0;
-    while (tree_[node].feature >= 0) {
-      const Node& n = tree_[node];
-      node = static_cast<size_t>(f[static_cast<size_t>(n.feature)] <= n.threshold ? n.left : n.right);
-    }
-    const double v = LayerWork(s) * std::exp(tree_[node].value);
+    const double v = LayerWork(s) * std::exp(tree_.Predict(RegimeFeatures(s)));
     return std::isfinite(v) ? v : 0.0;
   }
   const std::vector<double> x = Basis(s);
@@ -336,9 +222,7 @@ nlohmann::json LayerCostModel::ToJson() const {
                       {"k", k_},                        {"coef", coef_},
                       {"work_min", work_min_},          {"work_max", work_max_}};
   if (shape_ == CostShape::kRegimes) {
-    nlohmann::json nodes = nlohmann::json::array();
-    for (const Node& n : tree_) nodes.push_back({n.feature, n.threshold, n.left, n.right, n.value});
-    j["tree"] = nodes;
+    j["tree"] = tree_.ToJson();
   }
   return j;
 }
@@ -362,20 +246,9 @@ Result<LayerCostModel> LayerCostModel::FromJson(const nlohmann::json& j) {
     m.work_min_ = j.at("work_min").get<double>();
     m.work_max_ = j.at("work_max").get<double>();
     if (m.shape_ == CostShape::kRegimes) {
-      const nlohmann::json& nodes = j.at("tree");
-      const int count = static_cast<int>(nodes.size());
-      for (const auto& n : nodes) {
-        Node node{n.at(0).get<int>(), n.at(1).get<double>(), n.at(2).get<int>(),
-                  n.at(3).get<int>(), n.at(4).get<double>()};
-        // Children come after their parent: a stored cycle cannot make Predict loop.
-        const int self = static_cast<int>(m.tree_.size());
-        if (node.feature >= 9 || (node.feature >= 0 && (node.left <= self || node.right <= self ||
-                                                        node.left >= count || node.right >= count))) {
-          return Status::Corruption("layer cost: malformed regimes tree");
-        }
-        m.tree_.push_back(node);
-      }
-      if (m.tree_.empty()) return Status::Corruption("layer cost: empty regimes tree");
+      auto tree = RegressionTree::FromJson(j.at("tree"), RegimeFeatures(LayerSample{}).size());
+      if (!tree.ok()) return Status::Corruption("layer cost: " + tree.status().message());
+      m.tree_ = std::move(*tree);
       return m;
     }
     if (m.coef_.size() != m.Basis(LayerSample{}).size() || !(m.alpha_ > 0) || !(m.k_ > 0)) {

@@ -10,6 +10,7 @@
 #include "wattfleet/campaign/estimator_catalog.h"
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/estimate/evaluation.h"
+#include "wattfleet/numeric/least_squares.h"
 
 namespace wattfleet {
 namespace {

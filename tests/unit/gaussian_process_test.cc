@@ -1,4 +1,4 @@
-#include "wattfleet/estimate/gaussian_process.h"
+#include "wattfleet/numeric/gaussian_process.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "wattfleet/estimate/lbfgs.h"
+#include "wattfleet/numeric/lbfgs.h"
 
 namespace wattfleet {
 namespace {

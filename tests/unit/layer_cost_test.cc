@@ -1,6 +1,7 @@
 // Layer cost curves (layer_cost.h): non-negative fits, the saturating shape against the
 // linear one when extrapolating in size, monotonicity, and the stored state.
 #include "wattfleet/estimate/layer_cost.h"
+#include "wattfleet/numeric/least_squares.h"
 
 #include <gtest/gtest.h>
 

@@ -37,7 +37,7 @@
 #include "wattfleet/campaign/active_grid.h"
 #include "wattfleet/campaign/campaign.h"
 #include "wattfleet/dispatch/job_source.h"
-#include "wattfleet/estimate/gaussian_process.h"
+#include "wattfleet/numeric/gaussian_process.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/estimate/thor_model.h"
 #include "wattfleet/common/status.h"

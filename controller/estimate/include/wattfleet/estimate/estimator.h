@@ -104,9 +104,4 @@ std::vector<std::string> EstimatorNames();
 // For FromJson implementations: OK when `state` is an object written by `estimator`.
 Status CheckStateOf(const nlohmann::json& state, const std::string& estimator);
 
-// Ordinary least squares y ~ X (columns of X as given; add a column of ones for an
-// intercept). Empty when the system is rank-deficient.
-std::vector<double> LeastSquares(const std::vector<std::vector<double>>& rows,
-                                 const std::vector<double>& y);
-
 }  // namespace wattfleet

@@ -36,6 +36,7 @@
 
 #include "wattfleet/estimate/estimator.h"
 #include "wattfleet/common/status.h"
+#include "wattfleet/numeric/regression_tree.h"
 
 namespace wattfleet {
 
@@ -82,18 +83,8 @@ class LayerCostModel {
  private:
   std::vector<double> Basis(const LayerSample& s) const;
 
-  // One node of the regimes tree: a split (feature >= 0) or a leaf holding log(t / W).
-  struct Node {
-    int feature = -1;
-    double threshold = 0;
-    int left = -1, right = -1;  // indices into tree_; x[feature] <= threshold goes left
-    double value = 0;
-  };
-  int Grow(const std::vector<std::vector<double>>& x, const std::vector<double>& z,
-           std::vector<size_t> rows, int depth);
-
   CostShape shape_ = CostShape::kLinear;
-  std::vector<Node> tree_;  // kRegimes only; tree_[0] is the root
+  RegressionTree tree_;  // kRegimes only: log(t / W) over the layer's features
   double alpha_ = 1, k_ = 1;  // η(W) of the saturating shapes
   std::vector<double> coef_;  // one per basis, all >= 0
   double work_min_ = 0, work_max_ = 0;
@@ -108,11 +99,5 @@ double CrossValidateCost(const std::vector<const LayerSample*>& samples, CostSha
 // (what the layer-wise small-data interval is made of). Empty when a fold cannot be fitted.
 std::vector<double> CrossValidatedLogErrors(const std::vector<const LayerSample*>& samples,
                                             CostShape shape, Target target, size_t folds = 5);
-
-// Non-negative least squares of y ~ X on relative residuals (each row divided by its y), by
-// enumeration of the active set: exact for the few columns used here (at most 6). Empty when
-// no subset of columns can be fitted.
-std::vector<double> NonNegativeRelativeLeastSquares(const std::vector<std::vector<double>>& x,
-                                                    const std::vector<double>& y);
 
 }  // namespace wattfleet

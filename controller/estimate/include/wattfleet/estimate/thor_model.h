@@ -30,7 +30,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "wattfleet/estimate/gaussian_process.h"
+#include "wattfleet/numeric/gaussian_process.h"
 #include "wattfleet/common/probe.h"
 #include "wattfleet/common/status.h"
 

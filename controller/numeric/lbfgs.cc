@@ -1,4 +1,4 @@
-#include "wattfleet/estimate/lbfgs.h"
+#include "wattfleet/numeric/lbfgs.h"
 
 #include <algorithm>
 #include <cmath>

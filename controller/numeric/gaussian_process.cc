@@ -1,4 +1,4 @@
-#include "wattfleet/estimate/gaussian_process.h"
+#include "wattfleet/numeric/gaussian_process.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "wattfleet/estimate/lbfgs.h"
+#include "wattfleet/numeric/lbfgs.h"
 
 namespace wattfleet {
 
