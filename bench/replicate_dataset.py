@@ -4,7 +4,7 @@
     bench/replicate_dataset.py OUT.db COPIES SOURCE.db [SOURCE.db ...]
 
 OUT.db holds every campaign of every SOURCE COPIES times: new campaign, job, architecture
-and measurement rows (names suffixed "~copyN" after the first copy, payloads unchanged),
+and measurement rows (names suffixed "~copyN" after the first copy, figures unchanged),
 layers shared by key, as a lab's dataset grows with repeated campaigns. The first SOURCE is
 the base (its schema, devices and layers); the stored models are dropped. Only Python's
 standard library; the SOURCEs are not modified.

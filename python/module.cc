@@ -8,7 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
-#include <sstream>
+#include <type_traits>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,10 @@ T Unwrap(Result<T> r) {
   return std::move(r).value();
 }
 
-std::string ExportCsv(const std::string& db, std::optional<std::string> campaign) {
+// The export's rows as typed columns, {name: [value, ...]} in the export's order: pandas
+// builds its frame from them with no text in between. Missing values and empty texts are
+// None, as the export's CSV leaves them empty.
+py::dict ExportColumnsOf(const std::string& db, std::optional<std::string> campaign) {
   std::vector<ExportRow> rows;
   {
     py::gil_scoped_release unlocked;
@@ -68,10 +72,29 @@ std::string ExportCsv(const std::string& db, std::optional<std::string> campaign
     }
     rows = std::move(read).value();
   }
-  std::ostringstream out;
-  // pandas parses it: the exact text, as JSON Lines would give it.
-  WriteCsv(rows, out, CsvText::kExact);
-  return out.str();
+  const std::vector<std::string>& names = ExportColumns();
+  std::vector<py::list> columns(names.size());
+  for (const ExportRow& row : rows) {
+    const std::vector<ExportCell> cells = ExportCells(row);
+    for (size_t c = 0; c < names.size() && c < cells.size(); ++c) {
+      columns[c].append(std::visit(
+          [](const auto& v) -> py::object {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::monostate>) {
+              return py::none();
+            } else if constexpr (std::is_same_v<T, std::string>) {
+              if (v.empty()) return py::none();
+              return py::str(v);
+            } else {
+              return py::cast(v);
+            }
+          },
+          cells[c]));
+    }
+  }
+  py::dict out;
+  for (size_t c = 0; c < names.size(); ++c) out[py::str(names[c])] = columns[c];
+  return out;
 }
 
 std::unique_ptr<DatasetReader> Reader(const std::string& db) {
@@ -203,7 +226,7 @@ PYBIND11_MODULE(_wattfleet, m) {
   spdlog::set_default_logger(spdlog::stderr_logger_mt("wattfleet"));
 
   m.attr("version_line") = VersionLine("wattfleet", TorchScriptLibtorchVersion());
-  m.def("export_csv", &ExportCsv, py::arg("db"), py::arg("campaign") = py::none());
+  m.def("export_columns", &ExportColumnsOf, py::arg("db"), py::arg("campaign") = py::none());
   m.def("layers", &Layers, py::arg("db"));
   m.def("architectures", &Architectures, py::arg("db"));
   m.def("fit", &Fit, py::arg("db"), py::arg("device"), py::arg("estimators"), py::arg("target"),

@@ -63,22 +63,21 @@ Result<PlanTimeEstimate> EstimatePlanTime(const Plan& plan, const std::string& d
   WF_RETURN_IF_ERROR(reader->ForEachMeasurement([&](const MeasurementRecord& m) {
     double timed = 0;
     size_t n = 0;
-    auto repeats = nlohmann::json::parse(m.repeats_json, nullptr, /*allow_exceptions=*/false);
-    if (repeats.is_array()) {
-      for (const auto& w : repeats) {
-        if (w.is_object() && w.value("time_s", -1.0) >= 0) {
-          timed += w.value("time_s", 0.0);
-          ++n;
-        }
+    // Windows that cannot be read back count as none.
+    const Result<std::vector<Repeat>> repeats = RepeatsOf(m);
+    for (const Repeat& w : repeats.ok() ? *repeats : std::vector<Repeat>{}) {
+      if (w.time_s >= 0) {
+        timed += w.time_s;
+        ++n;
       }
     }
-    if (n == 0 || !(m.time_per_iter_s > 0) || m.batch < 1) return Status::OK();
+    if (n == 0 || !(m.m.time_per_iter_s > 0) || m.batch < 1) return Status::OK();
     ++history;
     windows.push_back(static_cast<double>(n));
     // The dtype is in the job as dispatched; a spec that does not decode keeps its time out
     // of the per-subject table (its windows and spacing still count).
     if (auto spec = DecodeJob(m.spec); spec.ok()) {
-      times[{m.kind, m.subject, m.device_class, m.mode, spec->dtype}][m.batch] = m.time_per_iter_s;
+      times[{m.kind, m.subject, m.device_class, m.mode, spec->dtype}][m.batch] = m.m.time_per_iter_s;
     }
     by_agent[m.agent].push_back({m.created_ms, timed});
     return Status::OK();

@@ -195,13 +195,9 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
     SetLayerFeatures(l, &s);
     data.layer_features.emplace(l.key, std::move(s));
   }
-  // Whether the measurement is left out: its flags are in its payload (older ones have none,
-  // and their ci_met column says whether the CI target was met).
-  auto is_flagged = [](const MeasurementRecord& r) {
-    if (!r.ci_met) return true;
-    auto m = DecodeMeasurement(r.payload);
-    return m.ok() && !QualityFlags(*m).empty();
-  };
+  // Whether the measurement is left out: it carries quality flags ("ci" too for one from
+  // before flags were sent whose CI target was missed).
+  auto is_flagged = [](const MeasurementRecord& r) { return !QualityFlags(r.m).empty(); };
   auto left_out = [&](bool flagged) {
     if (options.include_flagged || !flagged) return false;
     ++data.flagged_left_out;
@@ -224,11 +220,11 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
       s.device_class = r.device_class;
       s.mode = r.mode;
       s.batch = r.batch;
-      s.energy_j = r.energy_per_iter_j;
-      s.energy_dynamic_j = r.energy_dynamic_per_iter_j;
-      s.time_s = r.time_per_iter_s;
+      s.energy_j = r.m.energy_per_iter_j;
+      s.energy_dynamic_j = r.m.energy_dynamic_per_iter_j;
+      s.time_s = r.m.time_per_iter_s;
       s.campaign = r.campaign;
-      s.energy_is_estimate = r.energy_is_estimate;
+      s.energy_is_estimate = r.m.energy_is_estimate;
       SetLayerFeatures(*layer->second, &s);
       data.layers.push_back(std::move(s));
       return Status::OK();
@@ -260,15 +256,15 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
       }
       s.layer_keys = known->second;
     }
-    s.energy_j = r.energy_per_iter_j;
-    s.energy_dynamic_j = r.energy_dynamic_per_iter_j;
-    s.time_s = r.time_per_iter_s;
+    s.energy_j = r.m.energy_per_iter_j;
+    s.energy_dynamic_j = r.m.energy_dynamic_per_iter_j;
+    s.time_s = r.m.time_per_iter_s;
     AddThorView(s, r.spec, &thor_views);
     // PRE's features: the network input and the measuring agent's device.
     s.input_size = InputSize(r.input_shape);
     s.device = DeviceOf(r.capabilities_json);
     s.campaign = r.campaign;
-    s.energy_is_estimate = r.energy_is_estimate;
+    s.energy_is_estimate = r.m.energy_is_estimate;
     data.models.push_back(std::move(s));
     return Status::OK();
   }));

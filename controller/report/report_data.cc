@@ -14,17 +14,13 @@
 namespace wattfleet {
 namespace {
 
-// Sum of the windows' wall time in a repeats_json array; 0 for anything else.
-double WindowsSeconds(const std::string& repeats_json) {
-  const auto repeats = nlohmann::json::parse(repeats_json, nullptr, false);
-  if (!repeats.is_array()) return 0;
-  double s = 0;
-  for (const auto& r : repeats) {
-    if (!r.is_object()) continue;
-    auto t = r.find("time_s");
-    if (t != r.end() && t->is_number() && t->get<double>() > 0) s += t->get<double>();
+// Sum of the windows' wall time.
+double WindowsSeconds(const std::vector<Repeat>& repeats) {
+  double total = 0;
+  for (const Repeat& w : repeats) {
+    if (w.time_s > 0) total += w.time_s;
   }
-  return s;
+  return total;
 }
 
 }  // namespace
@@ -53,15 +49,17 @@ Result<ReportData> LoadReportData(DatasetReader& reader) {
     a.agent = r.agent;
     a.device_class = r.device_class;
     a.end_ms = r.created_ms;
-    a.busy_ms = 1000 * WindowsSeconds(r.repeats_json);
+    // Windows that cannot be read back count as none.
+    const Result<std::vector<Repeat>> windows = RepeatsOf(r);
+    a.busy_ms = windows.ok() ? 1000 * WindowsSeconds(*windows) : 0.0;
     // A spec this build cannot decode (a newer version's) leaves the windows alone.
     if (Result<JobSpec> spec = DecodeJob(r.spec); spec.ok()) {
       a.busy_ms += static_cast<double>(std::max<int64_t>(0, spec->settings.warmup_ms) +
                                        std::max<int64_t>(0, spec->settings.cooldown_ms));
     }
-    // What the protocol doubts, per campaign (a payload this build cannot decode: none).
-    if (Result<Measurement> m = DecodeMeasurement(r.payload); m.ok()) {
-      const std::vector<std::string> flags = QualityFlags(*m);
+    // What the protocol doubts, per campaign.
+    {
+      const std::vector<std::string> flags = QualityFlags(r.m);
       auto c = std::find_if(data.campaigns.begin(), data.campaigns.end(),
                             [&](const CampaignSummary& x) { return x.id == a.campaign_id; });
       if (!flags.empty() && c != data.campaigns.end()) {

@@ -22,25 +22,22 @@ namespace wattfleet {
 
 namespace {
 
-// monostate: a missing value (empty in CSV, null in JSON).
-using Cell = std::variant<std::monostate, int64_t, double, bool, std::string>;
-
 // An optional text figure: empty means not recorded.
-Cell TextOrMissing(const std::string& s) {
+ExportCell TextOrMissing(const std::string& s) {
   if (s.empty()) return std::monostate{};
   return s;
 }
 
 // `value`, or missing where `known` is false.
 template <typename T>
-Cell Unless(bool known, T value) {
+ExportCell Unless(bool known, T value) {
   if (!known) return std::monostate{};
   return value;
 }
 
 // One row's values, in ExportColumns() order. The single place that maps columns to fields,
 // so that CSV and JSON Lines can never disagree.
-std::vector<Cell> Cells(const ExportRow& r) {
+std::vector<ExportCell> Cells(const ExportRow& r) {
   const Measurement& m = r.m;
   // A window of a program's own code is one span of whatever the program did: no mode of
   // ours, no spread over repeats, no confidence target to meet or miss.
@@ -136,7 +133,7 @@ void WriteCsvField(std::string_view s, CsvText text, std::ostream& out) {
   out << '"';
 }
 
-void WriteCsvCell(const Cell& cell, CsvText text, std::ostream& out) {
+void WriteCsvCell(const ExportCell& cell, CsvText text, std::ostream& out) {
   if (std::holds_alternative<std::monostate>(cell)) return;
   if (const auto* i = std::get_if<int64_t>(&cell)) {
     out << *i;
@@ -150,7 +147,7 @@ void WriteCsvCell(const Cell& cell, CsvText text, std::ostream& out) {
   }
 }
 
-nlohmann::ordered_json ToJson(const Cell& cell) {
+nlohmann::ordered_json ToJson(const ExportCell& cell) {
   if (std::holds_alternative<std::monostate>(cell)) return nullptr;
   if (const auto* i = std::get_if<int64_t>(&cell)) return *i;
   if (const auto* d = std::get_if<double>(&cell)) {
@@ -192,6 +189,8 @@ Status WriteAndRename(const std::string& data, const std::string& tmp, const std
 
 }  // namespace
 
+std::vector<ExportCell> ExportCells(const ExportRow& row) { return Cells(row); }
+
 const std::vector<std::string>& ExportColumns() {
   static const std::vector<std::string> kColumns = {
       "campaign",         "campaign_id",    "job_id",
@@ -224,7 +223,7 @@ void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out, CsvText tex
   // friendly to line-based tools.
   out << '\n';
   for (const ExportRow& row : rows) {
-    const std::vector<Cell> cells = Cells(row);
+    const std::vector<ExportCell> cells = Cells(row);
     for (size_t i = 0; i < cells.size(); ++i) {
       if (i > 0) out << ',';
       WriteCsvCell(cells[i], text, out);
@@ -236,7 +235,7 @@ void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out, CsvText tex
 void WriteJsonLines(const std::vector<ExportRow>& rows, std::ostream& out) {
   const auto& columns = ExportColumns();
   for (const ExportRow& row : rows) {
-    const std::vector<Cell> cells = Cells(row);
+    const std::vector<ExportCell> cells = Cells(row);
     nlohmann::ordered_json obj = nlohmann::ordered_json::object();
     for (size_t i = 0; i < cells.size(); ++i) obj[columns[i]] = ToJson(cells[i]);
     // Replacing invalid UTF-8 (a stray byte in a version string) keeps dump() from throwing.

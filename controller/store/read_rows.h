@@ -4,11 +4,13 @@
 // Double, Bool, Text, Bytes and IsNull by column.
 #pragma once
 
+#include <functional>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 #include <string>
 
+#include "measurement_columns.h"
 #include "wattfleet/store/dataset_reader.h"
 
 namespace wattfleet::read_rows {
@@ -17,20 +19,30 @@ inline constexpr const char* kLayersSql =
     "SELECT key, type, macs, flops, params, input_elements, output_elements, params_json "
     "FROM layers";
 
-// Probes have no architecture row; model jobs find theirs by campaign and name.
-inline constexpr const char* kMeasurementsSql =
-    "SELECT m.id, j.campaign_id, COALESCE(c.name, ''), j.kind, j.subject, j.device_class, "
-    "j.mode, j.batch, m.agent, m.created_ms, m.energy_per_iter_j, "
-    "m.energy_dynamic_per_iter_j, m.time_per_iter_s, m.energy_is_estimate, m.ci_met, "
-    "m.repeats_json, j.spec, m.payload, COALESCE(d.capabilities_json, ''), a.id, "
-    "COALESCE(a.family, ''), COALESCE(a.input_shape, ''), COALESCE(a.macs, 0), "
-    "COALESCE(a.flops, 0), COALESCE(a.params, 0) "
-    "FROM measurements m JOIN jobs j ON j.id = m.job_id "
-    "LEFT JOIN campaigns c ON c.id = j.campaign_id "
-    "LEFT JOIN devices d ON d.name = m.agent "
-    "LEFT JOIN architectures a ON j.kind <> 'layer' AND a.campaign_id = j.campaign_id "
-    "AND a.name = j.subject "
-    "ORDER BY m.id";
+// Probes have no architecture row; model jobs find theirs by campaign and name. The
+// measurement's own columns come last (measurement_columns.h); `has_column` says which the
+// dataset has: an older dataset, read without being upgraded, lacks the newest, which read as
+// NULL (not measured).
+inline std::string MeasurementsSql(const std::function<bool(const std::string&)>& has_column) {
+  std::string figures;
+  for (const measurement_columns::Column& c : measurement_columns::Columns()) {
+    if (!figures.empty()) figures += ", ";
+    figures += has_column(c.name) ? std::string("m.") + c.name : std::string("NULL");
+  }
+  return "SELECT m.id, j.campaign_id, COALESCE(c.name, ''), j.kind, j.subject, "
+         "j.device_class, j.mode, j.batch, m.agent, m.created_ms, j.spec, "
+         "COALESCE(d.capabilities_json, ''), a.id, COALESCE(a.family, ''), "
+         "COALESCE(a.input_shape, ''), COALESCE(a.macs, 0), COALESCE(a.flops, 0), "
+         "COALESCE(a.params, 0), " +
+         figures +
+         " FROM measurements m JOIN jobs j ON j.id = m.job_id "
+         "LEFT JOIN campaigns c ON c.id = j.campaign_id "
+         "LEFT JOIN devices d ON d.name = m.agent "
+         "LEFT JOIN architectures a ON j.kind <> 'layer' AND a.campaign_id = j.campaign_id "
+         "AND a.name = j.subject "
+         "ORDER BY m.id";
+}
+inline constexpr int kMeasurementFirstFigure = 18;
 
 inline constexpr const char* kArchitectureLayersSql =
     "SELECT layer_key FROM arch_layers WHERE architecture_id = $1 ORDER BY position";
@@ -78,8 +90,9 @@ ArchitectureRecord ArchitectureFrom(const Row& r) {
   return a;
 }
 
-// nullopt for a job of a kind this build does not know (a newer build's): such rows are
-// passed over with a warning, as the measurements of other kinds stay usable.
+// nullopt for a job of a kind this build does not know (a newer build's), or figures that
+// cannot be read back: such rows are passed over with a warning, as the other measurements
+// stay usable.
 template <typename Row>
 std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
   MeasurementRecord m;
@@ -101,21 +114,20 @@ std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
   m.batch = r.Int(7);
   m.agent = r.Text(8);
   m.created_ms = r.Int(9);
-  m.energy_per_iter_j = r.Double(10);
-  m.energy_dynamic_per_iter_j = r.Double(11);
-  m.time_per_iter_s = r.Double(12);
-  m.energy_is_estimate = r.Bool(13);
-  m.ci_met = r.Bool(14);
-  m.repeats_json = r.Text(15);
-  m.spec = r.Bytes(16);
-  m.payload = r.Bytes(17);
-  m.capabilities_json = r.Text(18);
-  if (!r.IsNull(19)) m.architecture_id = r.Int(19);
-  m.family = r.Text(20);
-  m.input_shape = r.Text(21);
-  m.arch_macs = r.Int(22);
-  m.arch_flops = r.Int(23);
-  m.arch_params = r.Int(24);
+  m.spec = r.Bytes(10);
+  m.capabilities_json = r.Text(11);
+  if (!r.IsNull(12)) m.architecture_id = r.Int(12);
+  m.family = r.Text(13);
+  m.input_shape = r.Text(14);
+  m.arch_macs = r.Int(15);
+  m.arch_flops = r.Int(16);
+  m.arch_params = r.Int(17);
+  auto figures = measurement_columns::From(r, kMeasurementFirstFigure, &m.repeats_json);
+  if (!figures.ok()) {
+    spdlog::warn("measurement {}: {}; left out", m.id, figures.status().ToString());
+    return std::nullopt;
+  }
+  m.m = std::move(figures).value();
   return m;
 }
 

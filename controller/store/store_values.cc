@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,10 @@ std::string PayloadHash(std::string_view bytes) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016" PRIx64, h);
   return buf;
+}
+
+std::optional<double> Figure(double v) {
+  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
 }
 
 std::string RepeatsJson(const std::vector<Repeat>& repeats) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ namespace wattfleet {
 // FNV-1a, 64 bit, as 16 lower-case hex digits: the identity of a result payload (a second
 // delivery of the same attempt is recognised by it).
 std::string PayloadHash(std::string_view bytes);
+
+// A figure for a nullable column: NaN (the wire's "not measured") and the infinities as NULL.
+std::optional<double> Figure(double v);
 
 // [{"iterations":..,"time_s":..,"energy_j":..}, ...]
 std::string RepeatsJson(const std::vector<Repeat>& repeats);

@@ -2,6 +2,7 @@
 same predictions, the same fits."""
 
 import io
+import json
 import math
 
 import pandas as pd
@@ -17,7 +18,13 @@ def test_measurements_are_the_export(measured_db):
     assert len(frame) > 0
     assert list(frame.columns) == list(exported.columns)
     assert len(frame) == len(exported)
-    assert frame["energy_j"].tolist() == exported["energy_j"].tolist()
+    # Typed columns, not text: every figure exactly as JSON Lines gives it (the CSV rounds).
+    lines = run_cli("export", "--db", measured_db, "--format", "jsonl", "--out", "-").stdout
+    exact = [json.loads(line) for line in lines.splitlines() if line.strip()]
+    for column in ("energy_j", "time_s", "energy_std_j", "macs", "job_id", "batch"):
+        assert frame[column].tolist() == [row[column] for row in exact], column
+    assert frame["energy_j"].tolist() == pytest.approx(exported["energy_j"].tolist(), rel=1e-9)
+    assert frame["macs"].dtype.kind == "i" and frame["energy_j"].dtype.kind == "f"
     assert set(frame["kind"]) == {"layer", "model"}
     assert (frame["sensor"] == "modeled").all()
     assert frame["energy_is_estimate"].all()

@@ -4,7 +4,6 @@ Every number comes from the C++ core through the same functions the ``wattfleet`
 call; nothing here computes an estimate of its own.
 """
 
-import io
 import json
 import os
 import tempfile
@@ -82,8 +81,8 @@ class Dataset:
         """One row per measurement, the columns of ``wattfleet export`` (docs/dataset.md)."""
         pd = _requires.module("pandas", "python3-pandas")
         # A campaign by id or by name, as `wattfleet export --campaign` takes it.
-        text = _wattfleet.export_csv(self.db, None if campaign is None else str(campaign))
-        return pd.read_csv(io.StringIO(text), keep_default_na=True)
+        columns = _wattfleet.export_columns(self.db, None if campaign is None else str(campaign))
+        return pd.DataFrame(columns, columns=list(columns))
 
     def layers(self):
         """The distinct layers: key, type and features per input sample."""

@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../unit/old_dataset.h"
 #include "pg_server.h"
 #include "../unit/store_contract.h"
 #include "../unit/temp_dir.h"
@@ -181,11 +182,13 @@ TEST_F(PgStoreTest, SchemaIsCreatedOnceVersionedAndReopened) {
 TEST_F(PgStoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   ASSERT_NE(OpenOne(), nullptr);
   stores_.clear();
-  testing::PgExec(uri_, "UPDATE wattfleet_schema SET version = 7");
+  const std::string newer = std::to_string(pg::kSchemaVersion + 1);
+  testing::PgExec(uri_, "UPDATE wattfleet_schema SET version = " + newer);
   auto s = OpenPostgresStore(uri_);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version " + newer), std::string::npos)
+      << s.status().ToString();
   EXPECT_NE(s.status().message().find("version " + std::to_string(pg::kSchemaVersion)),
             std::string::npos)
       << s.status().ToString();
@@ -206,6 +209,11 @@ TEST_F(PgStoreTest, AVersionOneDatabaseGainsQualityFlagsFromItsPayloads) {
   ASSERT_TRUE(store->MarkLeased(3, 1, "agent-1", 1).ok());
   ASSERT_TRUE(store->RecordResult(shared, "agent-1").ok());
   stores_.clear();
+  // Each measurement also whole in a payload column, as before version 6 (old_dataset.h).
+  testing::PutPayloadsBack(
+      uri_, [&](const std::string& sql) { testing::PgExec(uri_, sql); },
+      [](const std::string& hex) { return "'\\x" + hex + "'::bytea"; },
+      "BYTEA NOT NULL DEFAULT ''::bytea");
   // As a version-1 database holds it: no quality_flags column, no models or import tables.
   testing::PgExec(uri_, "ALTER TABLE measurements DROP COLUMN quality_flags");
   testing::PgExec(uri_, "DROP TABLE models");

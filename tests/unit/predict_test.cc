@@ -16,6 +16,7 @@
 #include "wattfleet/estimate/model_store.h"
 #include "sqlite_store.h"
 #include "synthetic_dataset.h"
+#include "old_dataset.h"
 #include "temp_dir.h"
 #include "wattfleet/zoo/zoo.h"
 
@@ -307,6 +308,10 @@ TEST_F(PredictTest, ReadOnlyStoreFitsWithoutStoring) {
 }
 
 TEST_F(PredictTest, VersionThreeDatasetGainsTheModelsTableWhenWritable) {
+  // Measurements as version 6 held them too: whole, in a payload column (old_dataset.h).
+  testing::PutPayloadsBack(
+      db_, [&](const std::string& sql) { ExecRaw(db_, sql); },
+      [](const std::string& hex) { return "x'" + hex + "'"; }, "BLOB NOT NULL DEFAULT x''");
   ExecRaw(db_, "DROP TABLE models");
   ExecRaw(db_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // added by version 5
   ExecRaw(db_, "DROP TABLE leases");                                    // added by version 6

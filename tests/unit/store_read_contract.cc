@@ -3,6 +3,7 @@
 // (ModelTable) are the same from an SQLite file and from a PostgreSQL database.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -55,18 +56,15 @@ TEST_P(StoreContractTest, ADatasetReaderSeesWhatTheStoreWrote) {
   EXPECT_EQ(layer.device_class, "cpu");
   EXPECT_EQ(layer.batch, 4);
   EXPECT_EQ(layer.agent, "agent-1");
-  EXPECT_DOUBLE_EQ(layer.energy_per_iter_j, 0.25);
-  EXPECT_TRUE(layer.energy_is_estimate);
-  EXPECT_TRUE(layer.ci_met);
+  EXPECT_DOUBLE_EQ(layer.m.energy_per_iter_j, 0.25);
+  EXPECT_TRUE(layer.m.energy_is_estimate);
+  EXPECT_TRUE(layer.m.ci_met);
   EXPECT_FALSE(layer.architecture_id.has_value());
   EXPECT_EQ(layer.capabilities_json, R"({"cores":8,"peak_flops":1e11})");
-  // The stored blobs come back byte for byte: they decode as what was stored.
+  // The job as dispatched comes back byte for byte: it decodes as what was stored.
   auto spec = DecodeJob(layer.spec);
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_EQ(spec->job_id, 3);
-  auto payload = DecodeMeasurement(layer.payload);
-  ASSERT_TRUE(payload.ok()) << payload.status().ToString();
-  EXPECT_DOUBLE_EQ(payload->energy_per_iter_j, 0.25);
 
   const MeasurementRecord& model = seen[1];
   EXPECT_EQ(model.kind, JobKind::kModel);
@@ -115,6 +113,73 @@ TEST_P(StoreContractTest, ADatasetReaderSeesWhatTheStoreWrote) {
   auto imported = (*reader)->ImportedRecords();
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
   EXPECT_TRUE(imported->empty());
+}
+
+// Every figure an agent sends, in one column each: the reader and the export give back what
+// was stored, exactly, the figures not measured (NaN) included.
+void ExpectSameMeasurement(const Measurement& got, const Measurement& want) {
+  EXPECT_EQ(Encode(got), Encode(want)) << "a figure did not come back as stored";
+  EXPECT_EQ(got.energy_model, want.energy_model);
+  EXPECT_EQ(got.flags, want.flags);
+  EXPECT_EQ(got.windows_discarded, want.windows_discarded);
+  // A figure not measured (NaN) stays not measured.
+  const auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+  EXPECT_TRUE(same(got.interference, want.interference)) << got.interference;
+  EXPECT_TRUE(same(got.energy_bound_j, want.energy_bound_j)) << got.energy_bound_j;
+  EXPECT_EQ(got.telemetry_source, want.telemetry_source);
+  ASSERT_EQ(got.repeats.size(), want.repeats.size());
+  for (size_t i = 0; i < got.repeats.size(); ++i) {
+    EXPECT_EQ(got.repeats[i].time_s, want.repeats[i].time_s);
+    EXPECT_EQ(got.repeats[i].energy_j, want.repeats[i].energy_j);
+  }
+}
+
+TEST_P(StoreContractTest, EveryFigureComesBackAsStored) {
+  Create(MakeTestPlan());
+  ASSERT_TRUE(store_->MarkLeased(3, 1, "agent-1", 1).ok());
+  ASSERT_TRUE(store_->MarkLeased(4, 1, "agent-1", 1).ok());
+  JobResult full = Done(3, 1, 0.1 + 1e-13);  // a figure no short decimal holds
+  Measurement& m = full.measurement;
+  m.energy_model = "core_w=12.5 idle_w=3";
+  m.interference = 0.125;
+  m.windows_discarded = 2;
+  m.flags = {"interference", "ci"};
+  m.ci_met = false;
+  m.energy_bound_j = 1.0 / 3.0;
+  m.sensor_update_period_s = 0.001;
+  m.temperature_before_c = 41.5;
+  m.clock_after_mhz = 2400;
+  m.telemetry_source = "sysfs:x86_pkg_temp";
+  m.repeats[1].time_s = 0.1 + 0.2;
+  EXPECT_EQ(Record(full), RecordOutcome::kStored);
+  // The figures an agent did not measure stay unmeasured.
+  JobResult bare = Done(4, 1, 0.5);
+  EXPECT_EQ(Record(bare), RecordOutcome::kStored);
+
+  auto reader = OpenDatasetReader(backend_->Db());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::map<std::string, Measurement> read;
+  ASSERT_TRUE((*reader)
+                  ->ForEachMeasurement([&](const MeasurementRecord& r) {
+                    read[r.subject] = r.m;
+                    auto windows = RepeatsOf(r);
+                    EXPECT_TRUE(windows.ok()) << windows.status().ToString();
+                    if (windows.ok()) read[r.subject].repeats = *windows;
+                    return Status::OK();
+                  })
+                  .ok());
+  ASSERT_EQ(read.size(), 2u);
+  ExpectSameMeasurement(read[kFc16x4], full.measurement);
+  ExpectSameMeasurement(read["mlp-a"], bare.measurement);
+  EXPECT_TRUE(std::isnan(read["mlp-a"].interference));
+  EXPECT_TRUE(std::isnan(read["mlp-a"].temperature_before_c));
+
+  auto rows = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  for (const ExportRow& r : *rows) {
+    ExpectSameMeasurement(r.m, r.kind == JobKind::kLayer ? full.measurement : bare.measurement);
+  }
 }
 
 TEST_P(StoreContractTest, AReaderSeesOneSnapshot) {

@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include "sqlite_store.h"
+#include "old_dataset.h"
+#include "wattfleet/store/dataset_reader.h"
 #include "store_contract.h"
 #include "temp_dir.h"
 
@@ -94,6 +96,14 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
+// The dataset at `path_` as schema version 6 held it (old_dataset.h).
+void BackToVersionSix(const std::string& path) {
+  testing::PutPayloadsBack(
+      path, [&](const std::string& sql) { ExecRaw(path, sql); },
+      [](const std::string& hex) { return "x'" + hex + "'"; }, "BLOB NOT NULL DEFAULT x''");
+  ExecRaw(path, "PRAGMA user_version = 6");
+}
+
 TEST(JobStateTest, NamesRoundTrip) {
   for (auto s : {JobState::kPlanned, JobState::kQueued, JobState::kLeased, JobState::kDone,
                  JobState::kFailed, JobState::kQuarantined, JobState::kCancelled}) {
@@ -134,6 +144,7 @@ TEST_F(StoreTest, AVersionFourDatasetGainsQualityFlagsFromItsPayloads) {
   ASSERT_TRUE(store_->MarkLeased(3, 1, "agent-1", 1).ok());
   ASSERT_EQ(Record(shared), RecordOutcome::kStored);
   store_.reset();
+  BackToVersionSix(path_);
   // As a version-4 file holds it: no quality_flags column.
   ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");
   ExecRaw(path_, "DROP TABLE leases");  // version 6's
@@ -165,6 +176,7 @@ TEST_F(StoreTest, LeaseHoldersAreKeptAndAVersionFiveDatasetGainsItsOpenOnes) {
 
   ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-3", 1).ok());
   store_.reset();
+  BackToVersionSix(path_);
   ExecRaw(path_, "DROP TABLE leases");
   ExecRaw(path_, "PRAGMA user_version = 5");
   Open();
@@ -172,12 +184,73 @@ TEST_F(StoreTest, LeaseHoldersAreKeptAndAVersionFiveDatasetGainsItsOpenOnes) {
   EXPECT_EQ(store_->LeaseHolder(2, 1)->value_or(""), "agent-3");
 }
 
+// Version 7 keeps each measurement once, in columns: a version-6 dataset's figures that only
+// its payloads held move into columns of their own, and the payloads go.
+TEST_F(StoreTest, AVersionSixDatasetKeepsEveryFigureInColumnsAndDropsThePayload) {
+  Create(MakeTestPlan());
+  JobResult full = Done(1, 1);
+  full.measurement.energy_model = "core_w=15 idle_w=4";
+  full.measurement.interference = 0.25;
+  full.measurement.windows_discarded = 3;
+  full.measurement.energy_bound_j = 0.002;
+  full.measurement.sensor_update_period_s = 0.001;
+  ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(full), RecordOutcome::kStored);
+  ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
+  ASSERT_EQ(Record(Done(2, 1)), RecordOutcome::kStored);
+  auto before = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(before.ok());
+  store_.reset();
+  BackToVersionSix(path_);
+  ASSERT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') "
+                            "WHERE name IN ('interference', 'payload')"),
+            1);  // as a version-6 file: a payload, no interference column
+  {
+    // The read side reads it as it is, before anything migrates it: what only the payload
+    // held reads as not measured, everything else as stored.
+    auto reader = OpenDatasetReader(path_);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    int seen = 0;
+    ASSERT_TRUE((*reader)
+                    ->ForEachMeasurement([&](const MeasurementRecord& r) {
+                      ++seen;
+                      EXPECT_TRUE(std::isnan(r.m.interference));
+                      EXPECT_EQ(r.m.windows_discarded, 0);
+                      EXPECT_EQ(r.m.energy_per_iter_j, full.measurement.energy_per_iter_j);
+                      EXPECT_EQ(RepeatsOf(r)->size(), full.measurement.repeats.size());
+                      return Status::OK();
+                    })
+                    .ok());
+    EXPECT_EQ(seen, 2);
+    EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), 6);
+  }
+  Open();
+  EXPECT_EQ(QueryInt(path_, "PRAGMA user_version"), sqlite::kSchemaVersion);
+  EXPECT_EQ(QueryInt(path_, "SELECT COUNT(*) FROM pragma_table_info('measurements') "
+                            "WHERE name = 'payload'"),
+            0);
+  EXPECT_EQ(QueryText(path_, "SELECT energy_model FROM measurements WHERE job_id = 1"),
+            "core_w=15 idle_w=4");
+  EXPECT_EQ(QueryText(path_, "SELECT windows_discarded FROM measurements WHERE job_id = 1"),
+            "3");
+  EXPECT_EQ(QueryText(path_, "SELECT interference FROM measurements WHERE job_id = 2"),
+            "<null>");
+  auto after = store_->ExportRows(std::nullopt);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_EQ(after->size(), before->size());
+  for (size_t i = 0; i < after->size(); ++i) {
+    EXPECT_EQ(Encode((*after)[i].m), Encode((*before)[i].m)) << "row " << i;
+  }
+}
+
 TEST_F(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   store_.reset();
-  ExecRaw(path_, "PRAGMA user_version = 7");
+  const std::string newer = std::to_string(sqlite::kSchemaVersion + 1);
+  ExecRaw(path_, "PRAGMA user_version = " + newer);
   auto s = OpenSqliteStore(path_);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("version 7"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version " + newer), std::string::npos)
+      << s.status().ToString();
   EXPECT_NE(s.status().message().find("version " + std::to_string(sqlite::kSchemaVersion)),
             std::string::npos)
       << s.status().ToString();
@@ -286,6 +359,7 @@ TEST_F(StoreTest, VersionOneFileGainsTelemetryColumnsKeepingItsRows) {
   ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
   ASSERT_EQ(Record(Done(1, 1)), RecordOutcome::kStored);
   store_.reset();
+  BackToVersionSix(path_);
   // Back to the version 1 schema, as a file written before telemetry was recorded.
   for (const char* col : {"temperature_before_c", "temperature_after_c", "clock_before_mhz",
                           "clock_after_mhz", "telemetry_source"}) {
@@ -325,6 +399,7 @@ TEST_F(StoreTest, VersionThreeFileGainsTheModelsTableKeepingItsRows) {
   ASSERT_TRUE(store_->MarkLeased(1, 1, "agent-1", 1).ok());
   ASSERT_EQ(Record(Done(1, 1)), RecordOutcome::kStored);
   store_.reset();
+  BackToVersionSix(path_);
   // Back to version 3, as a file written before fitted estimators were stored.
   ExecRaw(path_, "DROP TABLE models");
   ExecRaw(path_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // version 5's

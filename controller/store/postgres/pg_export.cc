@@ -37,17 +37,11 @@ Result<std::vector<ExportRow>> ExportRows(PGconn* c, std::optional<int64_t> camp
   // keep writing.
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c, Transaction::Kind::kSnapshot));
   WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(c, campaign_id));
+  static const std::string kExportSql = ExportSql("$1::bigint");
   WF_ASSIGN_OR_RETURN(
       const Rows q,
       Exec(c,
-           "SELECT " WATTFLEET_EXPORT_COLUMNS
-           "FROM measurements m JOIN jobs j ON j.id = m.job_id "
-           "JOIN campaigns c ON c.id = j.campaign_id "
-           "LEFT JOIN layers l ON j.kind = 'layer' AND l.key = j.subject "
-           "LEFT JOIN architectures a ON j.kind <> 'layer' "
-           "AND a.campaign_id = j.campaign_id AND a.name = j.subject "
-           "WHERE $1::bigint IS NULL OR j.campaign_id = $1::bigint "
-           "ORDER BY m.job_id",
+           kExportSql,
            Params().Add(campaign_id)));
   WF_RETURN_IF_ERROR(tx.Commit());
   std::vector<ExportRow> rows;
@@ -57,6 +51,8 @@ Result<std::vector<ExportRow>> ExportRows(PGconn* c, std::optional<int64_t> camp
       const Rows& q;
       int i;
       int64_t Int(int k) const { return q.Int(i, k); }
+      double Double(int k) const { return q.Double(i, k); }
+      bool Bool(int k) const { return q.Bool(i, k); }
       std::string Text(int k) const { return q.Text(i, k); }
       std::string Bytes(int k) const { return q.BytesAt(i, k); }
       bool IsNull(int k) const { return q.IsNull(i, k); }

@@ -12,17 +12,13 @@
 
 #include "pg_store.h"
 #include "wattfleet/store/store.h"
+#include "measurement_columns.h"
 #include "store_values.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
 namespace pg {
 namespace {
-
-// An optional figure as a column: NaN (the wire's "not exposed") and infinities are NULL.
-std::optional<double> Figure(double v) {
-  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
 
 std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
 
@@ -116,30 +112,18 @@ Result<RecordOutcome> RecordResult(PGconn* c, const JobResult& result, const std
                                            stored.Text(0, 1)}),
                       result.attempt, hash));
   if (outcome != RecordOutcome::kStored) return outcome;
-  WF_ASSIGN_OR_RETURN(
-      const Rows ins,
-      Exec(c,
-           "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, sensor, "
-           "domain, energy_is_estimate, time_per_iter_s, time_std_s, energy_per_iter_j, "
-           "energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, time_rel_ci, ci_met, "
-           "iterations_per_window, repeats, repeats_json, agent_version, torch_version, "
-           "device, threads, payload, temperature_before_c, temperature_after_c, "
-           "clock_before_mhz, clock_after_mhz, telemetry_source, quality_flags) "
-           "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-           "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) "
-           "ON CONFLICT (job_id) DO NOTHING",
-           Params::Of(result.job_id, result.attempt, agent, hash, now_ms, m.sensor, m.domain,
-                      m.energy_is_estimate, m.time_per_iter_s, m.time_std_s,
-                      m.energy_per_iter_j, m.energy_std_j, m.energy_dynamic_per_iter_j,
-                      m.idle_w, m.rel_ci, m.time_rel_ci, m.ci_met, m.iterations_per_window,
-                      static_cast<int64_t>(m.repeats.size()), RepeatsJson(m.repeats),
-                      m.agent_version, m.torch_version, m.device, m.threads, Bytes{payload},
-                      Figure(m.temperature_before_c), Figure(m.temperature_after_c),
-                      Figure(m.clock_before_mhz), Figure(m.clock_after_mhz),
-                      m.telemetry_source.empty()
-                          ? std::nullopt
-                          : std::optional<std::string>(m.telemetry_source),
-                      QualityFlagsText(m))));
+  // The statement text from the one list of measurement columns (measurement_columns.h).
+  static const std::string kInsert = [] {
+    const size_t n = measurement_columns::Columns().size();
+    std::string marks;
+    for (size_t i = 0; i < n; ++i) marks += ", $" + std::to_string(6 + i);
+    return "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, " +
+           measurement_columns::List() + ") VALUES($1, $2, $3, $4, $5" + marks +
+           ") ON CONFLICT (job_id) DO NOTHING";
+  }();
+  Params params = Params::Of(result.job_id, result.attempt, agent, hash, now_ms);
+  measurement_columns::BindValues(m, [&](const auto& x) { params.Add(x); });
+  WF_ASSIGN_OR_RETURN(const Rows ins, Exec(c, kInsert, params));
   // The job row is locked, so no other measurement of it can have appeared; should one have
   // (a row written outside the store), the job keeps it and this result is late.
   if (ins.Affected() == 0) return RecordOutcome::kLate;

@@ -3,6 +3,9 @@
 // read_rows.h; measurements through a cursor, so that a large dataset is never one result.
 #include <libpq-fe.h>
 
+#include <set>
+#include <string>
+
 #include "pg_store.h"
 #include "read_rows.h"
 #include "wattfleet/store/dataset_reader.h"
@@ -46,10 +49,20 @@ class PgReader final : public DatasetReader {
 
   Status ForEachMeasurement(
       const std::function<Status(const MeasurementRecord&)>& fn) override {
+    // The measurements table's columns: a dataset read without being upgraded lacks the
+    // newest.
+    WF_ASSIGN_OR_RETURN(const Rows cols,
+                        pg::Exec(conn_.get(),
+                                 "SELECT column_name FROM information_schema.columns "
+                                 "WHERE table_name = 'measurements' "
+                                 "AND table_schema = current_schema()"));
+    std::set<std::string> columns;
+    for (int i = 0; i < cols.size(); ++i) columns.insert(cols.Text(i, 0));
+    const std::string sql = read_rows::MeasurementsSql(
+        [&](const std::string& c) { return columns.count(c) > 0; });
     const std::string cursor = "wattfleet_measurements_" + std::to_string(++cursors_);
-    WF_RETURN_IF_ERROR(pg::Exec(conn_.get(), "DECLARE " + cursor + " NO SCROLL CURSOR FOR " +
-                                                 read_rows::kMeasurementsSql)
-                           .status());
+    WF_RETURN_IF_ERROR(
+        pg::Exec(conn_.get(), "DECLARE " + cursor + " NO SCROLL CURSOR FOR " + sql).status());
     Status result = Status::OK();
     for (;;) {
       Result<Rows> batch = pg::Exec(

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "pg_store.h"
+#include "store_values.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -506,6 +507,45 @@ constexpr const char* kSchemaV5[] = {
     "updated_ms FROM jobs WHERE state = 'leased' AND agent IS NOT NULL",
 };
 
+// Version 6: each measurement held once, in columns, as SQLite's version 7: the figures only
+// the payload held get columns (FillFromPayloads), and the payload goes.
+constexpr const char* kSchemaV6[] = {
+    "ALTER TABLE measurements ADD COLUMN energy_model TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE measurements ADD COLUMN interference DOUBLE PRECISION",
+    "ALTER TABLE measurements ADD COLUMN windows_discarded BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE measurements ADD COLUMN energy_bound_j DOUBLE PRECISION",
+    "ALTER TABLE measurements ADD COLUMN sensor_update_period_s DOUBLE PRECISION",
+    "ALTER TABLE measurements ADD COLUMN agent_name TEXT NOT NULL DEFAULT ''",
+};
+
+Status FillFromPayloads(PGconn* conn) {
+  // A thousand payloads at a time, as FillQualityFlags.
+  int64_t after = 0;
+  for (;;) {
+    WF_ASSIGN_OR_RETURN(const Rows rows,
+                        Exec(conn,
+                             "SELECT id, payload FROM measurements WHERE id > $1 "
+                             "ORDER BY id LIMIT 1000",
+                             Params::Of(after)));
+    if (rows.size() == 0) break;
+    for (int row = 0; row < rows.size(); ++row) {
+      after = rows.Int(row, 0);
+      auto m = DecodeMeasurement(rows.BytesAt(row, 1));
+      if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(after));
+      WF_RETURN_IF_ERROR(
+          Exec(conn,
+               "UPDATE measurements SET energy_model = $1, interference = $2, "
+               "windows_discarded = $3, energy_bound_j = $4, sensor_update_period_s = $5, "
+               "agent_name = $6 WHERE id = $7",
+               Params::Of(m->energy_model, Figure(m->interference), m->windows_discarded,
+                          Figure(m->energy_bound_j), Figure(m->sensor_update_period_s),
+                          m->agent_name, after))
+              .status());
+    }
+  }
+  return Exec(conn, "ALTER TABLE measurements DROP COLUMN payload").status();
+}
+
 struct Migration {
   int to_version;
   const char* const* statements;
@@ -521,6 +561,7 @@ constexpr Migration kMigrations[] = {
     {3, kSchemaV3, sizeof(kSchemaV3) / sizeof(kSchemaV3[0])},
     {4, kSchemaV4, sizeof(kSchemaV4) / sizeof(kSchemaV4[0])},
     {5, kSchemaV5, sizeof(kSchemaV5) / sizeof(kSchemaV5[0])},
+    {6, kSchemaV6, sizeof(kSchemaV6) / sizeof(kSchemaV6[0]), &FillFromPayloads},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

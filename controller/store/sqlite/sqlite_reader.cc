@@ -2,6 +2,9 @@
 // reader's life (a snapshot under WAL), the queries of read_rows.h.
 #include <sqlite3.h>
 
+#include <set>
+#include <string>
+
 #include "read_rows.h"
 #include "sqlite_store.h"
 #include "wattfleet/store/dataset_reader.h"
@@ -46,7 +49,10 @@ class SqliteReader final : public DatasetReader {
 
   Status ForEachMeasurement(
       const std::function<Status(const MeasurementRecord&)>& fn) override {
-    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kMeasurementsSql));
+    WF_ASSIGN_OR_RETURN(const std::set<std::string> columns, MeasurementColumns());
+    const std::string sql = read_rows::MeasurementsSql(
+        [&](const std::string& c) { return columns.count(c) > 0; });
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(sql.c_str()));
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
       if (!row) break;
@@ -120,6 +126,18 @@ class SqliteReader final : public DatasetReader {
   }
 
  private:
+  // The measurements table's columns: a dataset read without being upgraded lacks the newest.
+  Result<std::set<std::string>> MeasurementColumns() {
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare("SELECT name FROM pragma_table_info('measurements')"));
+    std::set<std::string> names;
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      names.insert(q.Text(0));
+    }
+    return names;
+  }
+
   // A query that does not prepare means tables are missing: not a dataset this build reads.
   Result<Stmt> Prepare(const char* sql) {
     Result<Stmt> q = Stmt::Prepare(db_.get(), sql);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sqlite_store.h"
+#include "store_values.h"
 #include "wattfleet/common/protocol.h"
 
 namespace wattfleet {
@@ -407,6 +408,39 @@ INSERT INTO leases(job_id, attempt, agent, leased_ms)
   SELECT id, attempts, agent, updated_ms FROM jobs WHERE state = 'leased' AND agent IS NOT NULL;
 )sql";
 
+// Version 7: each measurement held once, in columns. The figures only the payload (the
+// message as received) held get columns of their own, filled from the payloads
+// (FillFromPayloads), and the payload goes: every figure is a column of measurement_columns.h.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE measurements ADD COLUMN energy_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE measurements ADD COLUMN interference REAL;
+ALTER TABLE measurements ADD COLUMN windows_discarded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE measurements ADD COLUMN energy_bound_j REAL;
+ALTER TABLE measurements ADD COLUMN sensor_update_period_s REAL;
+ALTER TABLE measurements ADD COLUMN agent_name TEXT NOT NULL DEFAULT '';
+)sql";
+
+Status FillFromPayloads(sqlite3* db) {
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT id, payload FROM measurements"));
+  WF_ASSIGN_OR_RETURN(
+      Stmt up, Stmt::Prepare(db, "UPDATE measurements SET energy_model = ?, interference = ?, "
+                                 "windows_discarded = ?, energy_bound_j = ?, "
+                                 "sensor_update_period_s = ?, agent_name = ? WHERE id = ?"));
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) break;
+    auto m = DecodeMeasurement(q.BlobAt(1));
+    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(q.Int(0)));
+    up.Reset();
+    up.BindAll(m->energy_model, Figure(m->interference), m->windows_discarded,
+               Figure(m->energy_bound_j), Figure(m->sensor_update_period_s), m->agent_name,
+               q.Int(0));
+    WF_RETURN_IF_ERROR(up.Run());
+  }
+  q.Reset();
+  return Exec(db, "ALTER TABLE measurements DROP COLUMN payload");
+}
+
 struct Migration {
   int to_version;
   const char* sql;
@@ -422,6 +456,7 @@ constexpr Migration kMigrations[] = {
     {4, kSchemaV4},
     {5, kSchemaV5, &FillQualityFlags},
     {6, kSchemaV6},
+    {7, kSchemaV7, &FillFromPayloads},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

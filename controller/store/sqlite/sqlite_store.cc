@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sqlite_store.h"
+#include "measurement_columns.h"
 
 #include "export_row.h"
 #include "wattfleet/store/store.h"
@@ -24,11 +25,6 @@ using sqlite::Blob;
 using sqlite::DbPtr;
 using sqlite::Stmt;
 using sqlite::Transaction;
-
-// An optional figure as a column: NaN (the wire's "not exposed") and infinities are NULL.
-std::optional<double> Figure(double v) {
-  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
 
 std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
 
@@ -292,28 +288,19 @@ Result<RecordOutcome> SqliteStore::RecordResult(const JobResult& result,
                              : std::nullopt,
                       result.attempt, hash));
   if (outcome != RecordOutcome::kStored) return outcome;
-  WF_ASSIGN_OR_RETURN(
-      Stmt ins,
-      cache_.Get("INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, "
-                    "sensor, domain, energy_is_estimate, time_per_iter_s, time_std_s, "
-                    "energy_per_iter_j, energy_std_j, energy_dynamic_per_iter_j, idle_w, rel_ci, "
-                    "time_rel_ci, ci_met, iterations_per_window, repeats, repeats_json, "
-                    "agent_version, torch_version, device, threads, payload, "
-                    "temperature_before_c, temperature_after_c, clock_before_mhz, "
-                    "clock_after_mhz, telemetry_source, quality_flags) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?, ?, ?, ?, ?, ?, ?)"));
+  // The statement text from the one list of measurement columns (measurement_columns.h).
+  static const std::string kInsert = [] {
+    const size_t n = measurement_columns::Columns().size();
+    std::string marks;
+    for (size_t i = 0; i < n; ++i) marks += ", ?";
+    return "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, " +
+           measurement_columns::List() + ") VALUES(?, ?, ?, ?, ?" + marks + ")";
+  }();
+  WF_ASSIGN_OR_RETURN(Stmt ins, cache_.Get(kInsert));
   const int64_t now = Now();
-  ins.BindAll(result.job_id, result.attempt, agent, hash, now, m.sensor, m.domain,
-              m.energy_is_estimate, m.time_per_iter_s, m.time_std_s, m.energy_per_iter_j,
-              m.energy_std_j, m.energy_dynamic_per_iter_j, m.idle_w, m.rel_ci, m.time_rel_ci,
-              m.ci_met, m.iterations_per_window, static_cast<int64_t>(m.repeats.size()),
-              RepeatsJson(m.repeats), m.agent_version, m.torch_version, m.device, m.threads,
-              Blob{payload}, Figure(m.temperature_before_c), Figure(m.temperature_after_c),
-              Figure(m.clock_before_mhz), Figure(m.clock_after_mhz),
-              m.telemetry_source.empty() ? std::nullopt
-                                         : std::optional<std::string>(m.telemetry_source),
-              QualityFlagsText(m));
+  ins.BindAll(result.job_id, result.attempt, agent, hash, now);
+  int index = 6;
+  measurement_columns::BindValues(m, [&](const auto& x) { ins.Bind(index++, x); });
   WF_RETURN_IF_ERROR(ins.Run().WithContext("measurement of " + JobLabel(result.job_id)));
 
   WF_ASSIGN_OR_RETURN(Stmt u, cache_.Get("UPDATE jobs SET state = 'done', agent = ?, "
@@ -470,16 +457,8 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
   } end_read{db()};
 
   WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(campaign_id));
-  WF_ASSIGN_OR_RETURN(
-      Stmt q,
-      cache_.Get("SELECT " WATTFLEET_EXPORT_COLUMNS
-                    "FROM measurements m JOIN jobs j ON j.id = m.job_id "
-                    "JOIN campaigns c ON c.id = j.campaign_id "
-                    "LEFT JOIN layers l ON j.kind = 'layer' AND l.key = j.subject "
-                    "LEFT JOIN architectures a ON j.kind <> 'layer' "
-                    "AND a.campaign_id = j.campaign_id AND a.name = j.subject "
-                    "WHERE ?1 IS NULL OR j.campaign_id = ?1 "
-                    "ORDER BY m.job_id"));
+  static const std::string kExportSql = ExportSql("?1");
+  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get(kExportSql));
   q.Bind(1, campaign_id);
   std::vector<ExportRow> rows;
   while (true) {
@@ -488,6 +467,8 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
     struct Columns {
       const Stmt& q;
       int64_t Int(int k) const { return q.Int(k); }
+      double Double(int k) const { return q.Double(k); }
+      bool Bool(int k) const { return q.Int(k) != 0; }
       std::string Text(int k) const { return q.Text(k); }
       std::string Bytes(int k) const { return q.BlobAt(k); }
       bool IsNull(int k) const { return q.IsNull(k); }

@@ -30,7 +30,7 @@ struct JobSpec;
 namespace sqlite {
 
 // The schema version this build writes (PRAGMA user_version). Opening a newer file fails.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct DbCloser {
   // close_v2 defers the close until every statement is finalized, so the order in which

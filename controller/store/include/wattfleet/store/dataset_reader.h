@@ -46,14 +46,11 @@ struct MeasurementRecord {
   int64_t batch = 0;
   std::string agent;
   int64_t created_ms = 0;
-  double energy_per_iter_j = 0;
-  double energy_dynamic_per_iter_j = 0;
-  double time_per_iter_s = 0;
-  bool energy_is_estimate = false;
-  bool ci_met = true;
+  std::string spec;  // the job as dispatched (EncodeJob)
+  // Every figure measured and the measuring agent's provenance, except the windows: those are
+  // `repeats_json`, read by RepeatsOf when wanted (m.repeats is empty).
+  Measurement m;
   std::string repeats_json;
-  std::string spec;     // the job as dispatched (EncodeJob)
-  std::string payload;  // the measurement as received (EncodeMeasurement)
   std::string capabilities_json;  // the measuring agent's, as registered; "" when unknown
   // Model jobs: their architecture's row in the campaign; probes and layers have none.
   std::optional<int64_t> architecture_id;
@@ -97,6 +94,9 @@ struct ImportedRecord {
   std::string source;
   int64_t row = 0;  // its row in the imported file
 };
+
+// A measurement's windows (its repeats_json). Corruption for a text that is not their JSON.
+Result<std::vector<Repeat>> RepeatsOf(const MeasurementRecord& record);
 
 class DatasetReader {
  public:

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <ostream>
+#include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "wattfleet/store/store.h"
@@ -14,9 +16,17 @@ namespace wattfleet {
 // Column names in output order.
 const std::vector<std::string>& ExportColumns();
 
+// One value of a row: missing (empty in CSV, null in JSON), an integer, a real, a truth or a
+// text.
+using ExportCell = std::variant<std::monostate, int64_t, double, bool, std::string>;
+
+// A row's values in ExportColumns() order: what CSV and JSON Lines write, and what the Python
+// package hands pandas as typed columns.
+std::vector<ExportCell> ExportCells(const ExportRow& row);
+
 // How text cells are written. A file is for spreadsheets too: a cell that would run as a
 // formula (leading =, +, -, @, tab or CR) is written as text, with a leading single quote.
-// A program that parses the CSV itself (the Python package) takes the exact text.
+// A program that parses the CSV itself takes the exact text.
 enum class CsvText { kForSpreadsheets, kExact };
 
 void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out,
