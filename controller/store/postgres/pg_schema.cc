@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "pg_store.h"
@@ -419,8 +420,10 @@ constexpr const char* kSchemaV2[] = {
     "ALTER TABLE measurements ADD COLUMN quality_flags TEXT NOT NULL DEFAULT ''",
 };
 
-Status FillQualityFlags(PGconn* conn) {
-  // A thousand payloads at a time: a shared dataset may hold millions.
+// Every stored measurement as its payload decodes, a thousand at a time: a shared dataset
+// may hold millions. For the migrations that read what only the payloads held.
+Status ForEachPayload(PGconn* conn,
+                      const std::function<Status(int64_t id, const Measurement& m)>& fn) {
   int64_t after = 0;
   for (;;) {
     WF_ASSIGN_OR_RETURN(const Rows rows,
@@ -433,13 +436,19 @@ Status FillQualityFlags(PGconn* conn) {
       after = rows.Int(row, 0);
       auto m = DecodeMeasurement(rows.BytesAt(row, 1));
       if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(after));
-      const std::string flags = QualityFlagsText(*m);
-      if (flags.empty()) continue;
-      WF_RETURN_IF_ERROR(Exec(conn, "UPDATE measurements SET quality_flags = $1 WHERE id = $2",
-                              Params::Of(flags, after))
-                             .status());
+      WF_RETURN_IF_ERROR(fn(after, *m));
     }
   }
+}
+
+Status FillQualityFlags(PGconn* conn) {
+  return ForEachPayload(conn, [&](int64_t id, const Measurement& m) {
+    const std::string flags = QualityFlagsText(m);
+    if (flags.empty()) return Status::OK();
+    return Exec(conn, "UPDATE measurements SET quality_flags = $1 WHERE id = $2",
+                Params::Of(flags, id))
+        .status();
+  });
 }
 
 // Version 3: fitted estimators (`wattfleet fit`, `wattfleet predict`), as SQLite's version 4.
@@ -519,30 +528,16 @@ constexpr const char* kSchemaV6[] = {
 };
 
 Status FillFromPayloads(PGconn* conn) {
-  // A thousand payloads at a time, as FillQualityFlags.
-  int64_t after = 0;
-  for (;;) {
-    WF_ASSIGN_OR_RETURN(const Rows rows,
-                        Exec(conn,
-                             "SELECT id, payload FROM measurements WHERE id > $1 "
-                             "ORDER BY id LIMIT 1000",
-                             Params::Of(after)));
-    if (rows.size() == 0) break;
-    for (int row = 0; row < rows.size(); ++row) {
-      after = rows.Int(row, 0);
-      auto m = DecodeMeasurement(rows.BytesAt(row, 1));
-      if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(after));
-      WF_RETURN_IF_ERROR(
-          Exec(conn,
-               "UPDATE measurements SET energy_model = $1, interference = $2, "
-               "windows_discarded = $3, energy_bound_j = $4, sensor_update_period_s = $5, "
-               "agent_name = $6 WHERE id = $7",
-               Params::Of(m->energy_model, Figure(m->interference), m->windows_discarded,
-                          Figure(m->energy_bound_j), Figure(m->sensor_update_period_s),
-                          m->agent_name, after))
-              .status());
-    }
-  }
+  WF_RETURN_IF_ERROR(ForEachPayload(conn, [&](int64_t id, const Measurement& m) {
+    return Exec(conn,
+                "UPDATE measurements SET energy_model = $1, interference = $2, "
+                "windows_discarded = $3, energy_bound_j = $4, sensor_update_period_s = $5, "
+                "agent_name = $6 WHERE id = $7",
+                Params::Of(m.energy_model, Figure(m.interference), m.windows_discarded,
+                           Figure(m.energy_bound_j), Figure(m.sensor_update_period_s),
+                           m.agent_name, id))
+        .status();
+  }));
   return Exec(conn, "ALTER TABLE measurements DROP COLUMN payload").status();
 }
 

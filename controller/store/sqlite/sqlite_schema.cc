@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -373,24 +374,32 @@ constexpr const char* kSchemaV5 = R"sql(
 ALTER TABLE measurements ADD COLUMN quality_flags TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Every stored measurement as its payload decodes: for the migrations that read what only the
+// payloads held.
+Status ForEachPayload(sqlite3* db,
+                      const std::function<Status(int64_t id, const Measurement& m)>& fn) {
+  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT id, payload FROM measurements"));
+  while (true) {
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    if (!row) return Status::OK();
+    auto m = DecodeMeasurement(q.BlobAt(1));
+    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(q.Int(0)));
+    WF_RETURN_IF_ERROR(fn(q.Int(0), *m));
+  }
+}
+
 // Each stored measurement's flags, from its payload (where agents have put them since
 // before the column existed; older payloads have only ci_met).
 Status FillQualityFlags(sqlite3* db) {
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT id, payload FROM measurements"));
   WF_ASSIGN_OR_RETURN(Stmt up,
                       Stmt::Prepare(db, "UPDATE measurements SET quality_flags = ? WHERE id = ?"));
-  while (true) {
-    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-    if (!row) break;
-    auto m = DecodeMeasurement(q.BlobAt(1));
-    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(q.Int(0)));
-    const std::string flags = QualityFlagsText(*m);
-    if (flags.empty()) continue;
+  return ForEachPayload(db, [&](int64_t id, const Measurement& m) {
+    const std::string flags = QualityFlagsText(m);
+    if (flags.empty()) return Status::OK();
     up.Reset();
-    up.BindAll(flags, q.Int(0));
-    WF_RETURN_IF_ERROR(up.Run());
-  }
-  return Status::OK();
+    up.BindAll(flags, id);
+    return up.Run();
+  });
 }
 
 // Version 6: who held each attempt of each job, written with the lease, so that a genuine
@@ -421,23 +430,19 @@ ALTER TABLE measurements ADD COLUMN agent_name TEXT NOT NULL DEFAULT '';
 )sql";
 
 Status FillFromPayloads(sqlite3* db) {
-  WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT id, payload FROM measurements"));
-  WF_ASSIGN_OR_RETURN(
-      Stmt up, Stmt::Prepare(db, "UPDATE measurements SET energy_model = ?, interference = ?, "
-                                 "windows_discarded = ?, energy_bound_j = ?, "
-                                 "sensor_update_period_s = ?, agent_name = ? WHERE id = ?"));
-  while (true) {
-    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-    if (!row) break;
-    auto m = DecodeMeasurement(q.BlobAt(1));
-    if (!m.ok()) return m.status().WithContext("measurement " + std::to_string(q.Int(0)));
-    up.Reset();
-    up.BindAll(m->energy_model, Figure(m->interference), m->windows_discarded,
-               Figure(m->energy_bound_j), Figure(m->sensor_update_period_s), m->agent_name,
-               q.Int(0));
-    WF_RETURN_IF_ERROR(up.Run());
+  {
+    WF_ASSIGN_OR_RETURN(
+        Stmt up, Stmt::Prepare(db, "UPDATE measurements SET energy_model = ?, interference = ?, "
+                                   "windows_discarded = ?, energy_bound_j = ?, "
+                                   "sensor_update_period_s = ?, agent_name = ? WHERE id = ?"));
+    WF_RETURN_IF_ERROR(ForEachPayload(db, [&](int64_t id, const Measurement& m) {
+      up.Reset();
+      up.BindAll(m.energy_model, Figure(m.interference), m.windows_discarded,
+                 Figure(m.energy_bound_j), Figure(m.sensor_update_period_s), m.agent_name, id);
+      return up.Run();
+    }));
   }
-  q.Reset();
+  // Every statement on the table finalised first: SQLite cannot alter a table being read.
   return Exec(db, "ALTER TABLE measurements DROP COLUMN payload");
 }
 
