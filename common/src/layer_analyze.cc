@@ -72,45 +72,61 @@ Result<int64_t> ResolveDim(LayerType type, const char* name, int64_t dim, const 
   return dim < 0 ? dim + rank : dim;
 }
 
-}  // namespace
+// One layer's analysis: its spec, the features found so far, and the arithmetic they are found
+// with. Products of hyper-parameters can still exceed int64 for absurd layers (e.g. a 1e9-wide
+// Linear on a long sequence): mul and add check for overflow, and Analyze refuses such layers.
+// Each family of types is a method; Analyze's switch names every type once.
+class LayerAnalysis {
+ public:
+  explicit LayerAnalysis(LayerSpec& s)
+      : spec(s), type(s.type), in(s.input_shape), params(s.params), elements(NumElements(in)) {
+    f.input_elements = NumElements(in);  // bounded by CheckInputShape
+    for (const Shape& extra : spec.extra_inputs) {
+      f.input_elements = add(f.input_elements, NumElements(extra));
+    }
+    f.output_shape = in;  // element-wise layers keep it
+  }
 
-Result<LayerFeatures> Analyze(LayerSpec& spec) {
-  const LayerType type = spec.type;
-  const Shape& in = spec.input_shape;
-  auto& params = spec.params;
-  auto get = [&](const char* name) { return static_cast<int64_t>(params.at(name)); };
-  auto derive = [&](const char* name, int64_t value) {
+  Status Dense();
+  Status Normalization();
+  Status Activation();
+  Status Pooling();
+  Status Sequence();
+  Status Reshaping();
+  Status TrainingStep();
+
+  int64_t get(const char* name) const { return static_cast<int64_t>(params.at(name)); }
+  int64_t derive(const char* name, int64_t value) {
     if (params.find(name) == params.end()) params[name] = static_cast<double>(value);
     return get(name);
-  };
-
-  // Products of hyper-parameters can still exceed int64 for absurd layers (e.g. a 1e9-wide
-  // Linear on a long sequence): multiply with overflow checks and refuse such layers.
-  bool overflow = false;
-  auto mul = [&overflow](std::initializer_list<int64_t> factors) {
+  }
+  int64_t mul(std::initializer_list<int64_t> factors) {
     int64_t r = 1;
     for (int64_t x : factors) overflow |= __builtin_mul_overflow(r, x, &r);
     return r;
-  };
-  auto add = [&overflow](int64_t a, int64_t b) {
+  }
+  int64_t add(int64_t a, int64_t b) {
     int64_t r = 0;
     overflow |= __builtin_add_overflow(a, b, &r);
     return r;
-  };
-  auto elements_of = [&mul](const Shape& shape) {
+  }
+  int64_t elements_of(const Shape& shape) {
     int64_t r = 1;
     for (int64_t d : shape) r = mul({r, d});
     return r;
-  };
-
-  LayerFeatures f;
-  f.input_elements = NumElements(in);  // bounded by CheckInputShape
-  for (const Shape& extra : spec.extra_inputs) {
-    f.input_elements = add(f.input_elements, NumElements(extra));
   }
-  f.output_shape = in;  // element-wise layers keep it
-  const int64_t elements = NumElements(in);
 
+  LayerSpec& spec;
+  const LayerType type;
+  const Shape& in;
+  decltype(LayerSpec::params)& params;
+  const int64_t elements;
+  LayerFeatures f;
+  bool overflow = false;
+};
+
+// Convolutions and Linear: weights, MACs and the output size.
+Status LayerAnalysis::Dense() {
   switch (type) {
     case LayerType::kConv1d:
     case LayerType::kConv2d:
@@ -172,6 +188,15 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       f.flops = mul({2, f.macs});
       break;
     }
+    default:
+      break;
+  }
+  return Status::OK();
+}
+
+// BatchNorm, LayerNorm, GroupNorm: their affine parameters and per-element FLOPs.
+Status LayerAnalysis::Normalization() {
+  switch (type) {
     case LayerType::kBatchNorm1d:
     case LayerType::kBatchNorm2d: {
       const int64_t n = derive("num_features", in[0]);
@@ -208,6 +233,15 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       f.flops = mul({affine ? 5 : 4, elements});
       break;
     }
+    default:
+      break;
+  }
+  return Status::OK();
+}
+
+// Element-wise activations and Softmax: FLOPs per element (the conventions above).
+Status LayerAnalysis::Activation() {
+  switch (type) {
     case LayerType::kReLU:
       f.flops = elements;
       break;
@@ -232,6 +266,15 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       f.flops = 3 * elements;
       break;
     }
+    default:
+      break;
+  }
+  return Status::OK();
+}
+
+// Pools and Upsample: the output size and FLOPs per output element.
+Status LayerAnalysis::Pooling() {
+  switch (type) {
     case LayerType::kMaxPool1d:
     case LayerType::kMaxPool2d:
     case LayerType::kAvgPool1d:
@@ -263,11 +306,21 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       f.flops = elements;
       break;
     }
-    case LayerType::kFlatten:
-      f.output_shape = {elements};
+    case LayerType::kUpsample: {
+      const int64_t s = get("scale_factor");
+      f.output_shape = {in[0], mul({in[1], s}), mul({in[2], s})};
+      if (get("bilinear")) f.flops = mul({7, elements_of(f.output_shape)});
       break;
-    case LayerType::kDropout:
+    }
+    default:
       break;
+  }
+  return Status::OK();
+}
+
+// Embeddings, recurrent layers, attention and the Vision Transformer's token layers.
+Status LayerAnalysis::Sequence() {
+  switch (type) {
     case LayerType::kEmbedding: {
       const int64_t dim = get("embedding_dim");
       f.output_shape.push_back(dim);
@@ -329,6 +382,43 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
                     add(mul({activation, l, ff}), mul({12, l, e})));
       break;
     }
+    case LayerType::kTokens:
+      f.output_shape = {mul({in[1], in[2]}), in[0]};
+      break;
+    case LayerType::kClassToken:
+      f.output_shape = {in[0] + 1, in[1]};
+      f.params = in[1];
+      break;
+    case LayerType::kPositionalEmbedding:
+      f.params = elements;
+      f.flops = elements;
+      break;
+    case LayerType::kSelectToken: {
+      const int64_t index = get("index");
+      if (index >= in[0]) {
+        return Error(type, StrCat("index ", index, " is out of range for ", in[0], " tokens"));
+      }
+      f.output_shape = {in[1]};
+      break;
+    }
+    case LayerType::kLayerScale:
+      f.params = in[0];
+      f.flops = elements;
+      break;
+    default:
+      break;
+  }
+  return Status::OK();
+}
+
+// Layers that move, join or split elements without arithmetic (Add and Mul aside).
+Status LayerAnalysis::Reshaping() {
+  switch (type) {
+    case LayerType::kFlatten:
+      f.output_shape = {elements};
+      break;
+    case LayerType::kDropout:
+      break;
     case LayerType::kAdd:
     case LayerType::kMul: {
       for (size_t j = 0; j < spec.extra_inputs.size(); ++j) {
@@ -369,12 +459,6 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       }
       break;
     }
-    case LayerType::kUpsample: {
-      const int64_t s = get("scale_factor");
-      f.output_shape = {in[0], mul({in[1], s}), mul({in[2], s})};
-      if (get("bilinear")) f.flops = mul({7, elements_of(f.output_shape)});
-      break;
-    }
     case LayerType::kNarrow: {
       WF_ASSIGN_OR_RETURN(int64_t dim, ResolveDim(type, "dim", get("dim"), in));
       params["dim"] = static_cast<double>(dim);
@@ -403,29 +487,15 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
     case LayerType::kTranspose:
       f.output_shape = {in[1], in[0]};
       break;
-    case LayerType::kTokens:
-      f.output_shape = {mul({in[1], in[2]}), in[0]};
+    default:
       break;
-    case LayerType::kClassToken:
-      f.output_shape = {in[0] + 1, in[1]};
-      f.params = in[1];
-      break;
-    case LayerType::kPositionalEmbedding:
-      f.params = elements;
-      f.flops = elements;
-      break;
-    case LayerType::kSelectToken: {
-      const int64_t index = get("index");
-      if (index >= in[0]) {
-        return Error(type, StrCat("index ", index, " is out of range for ", in[0], " tokens"));
-      }
-      f.output_shape = {in[1]};
-      break;
-    }
-    case LayerType::kLayerScale:
-      f.params = in[0];
-      f.flops = elements;
-      break;
+  }
+  return Status::OK();
+}
+
+// The loss and the optimiser's update, a training step's parts beyond its layers.
+Status LayerAnalysis::TrainingStep() {
+  switch (type) {
     case LayerType::kCrossEntropyLoss:
       f.output_shape = {1};
       f.flops = mul({4, elements});
@@ -450,13 +520,89 @@ Result<LayerFeatures> Analyze(LayerSpec& spec) {
       f.flops = mul({per_parameter, in[0]});
       break;
     }
+    default:
+      break;
   }
-  f.output_elements = elements_of(f.output_shape);
-  if (overflow) {
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<LayerFeatures> Analyze(LayerSpec& spec) {
+  LayerAnalysis a(spec);
+  const LayerType type = spec.type;
+  switch (type) {
+    case LayerType::kConv1d:
+    case LayerType::kConv2d:
+    case LayerType::kConvTranspose2d:
+    case LayerType::kLinear:
+      WF_RETURN_IF_ERROR(a.Dense());
+      break;
+    case LayerType::kBatchNorm1d:
+    case LayerType::kBatchNorm2d:
+    case LayerType::kLayerNorm:
+    case LayerType::kGroupNorm:
+      WF_RETURN_IF_ERROR(a.Normalization());
+      break;
+    case LayerType::kReLU:
+    case LayerType::kReLU6:
+    case LayerType::kSigmoid:
+    case LayerType::kTanh:
+    case LayerType::kHardsigmoid:
+    case LayerType::kSiLU:
+    case LayerType::kHardswish:
+    case LayerType::kGELU:
+    case LayerType::kSoftmax:
+      WF_RETURN_IF_ERROR(a.Activation());
+      break;
+    case LayerType::kMaxPool1d:
+    case LayerType::kMaxPool2d:
+    case LayerType::kAvgPool1d:
+    case LayerType::kAvgPool2d:
+    case LayerType::kAdaptiveAvgPool1d:
+    case LayerType::kAdaptiveAvgPool2d:
+    case LayerType::kUpsample:
+      WF_RETURN_IF_ERROR(a.Pooling());
+      break;
+    case LayerType::kEmbedding:
+    case LayerType::kLSTM:
+    case LayerType::kGRU:
+    case LayerType::kMultiheadAttention:
+    case LayerType::kTransformerEncoderLayer:
+    case LayerType::kTokens:
+    case LayerType::kClassToken:
+    case LayerType::kPositionalEmbedding:
+    case LayerType::kSelectToken:
+    case LayerType::kLayerScale:
+      WF_RETURN_IF_ERROR(a.Sequence());
+      break;
+    case LayerType::kFlatten:
+    case LayerType::kDropout:
+    case LayerType::kAdd:
+    case LayerType::kMul:
+    case LayerType::kConcat:
+    case LayerType::kNarrow:
+    case LayerType::kChannelShuffle:
+    case LayerType::kChannelsLast:
+    case LayerType::kChannelsFirst:
+    case LayerType::kTranspose:
+      WF_RETURN_IF_ERROR(a.Reshaping());
+      break;
+    case LayerType::kCrossEntropyLoss:
+    case LayerType::kMSELoss:
+    case LayerType::kSGDStep:
+    case LayerType::kSGDMomentumStep:
+    case LayerType::kAdamStep:
+    case LayerType::kAdamWStep:
+      WF_RETURN_IF_ERROR(a.TrainingStep());
+      break;
+  }
+  a.f.output_elements = a.elements_of(a.f.output_shape);
+  if (a.overflow) {
     return Error(type, StrCat("the layer is too large: its features overflow 64-bit integers (",
-                              "input ", ShapeToString(in), ")"));
+                              "input ", ShapeToString(a.in), ")"));
   }
-  return f;
+  return a.f;
 }
 
 }  // namespace wattfleet::layer_internal
