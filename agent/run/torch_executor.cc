@@ -104,13 +104,34 @@ NodeFn Fn(std::function<Tensor(const Tensor&)> f) {
 // Per-sample dims become batched dims: a non-negative dim shifts by one.
 int64_t BatchedDim(int64_t dim) { return dim >= 0 ? dim + 1 : dim; }
 
-Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const LayerSpec& s) {
-  namespace nn = torch::nn;
-  const auto i = [&s](const char* key, int64_t fallback = 0) { return s.Int(key, fallback); };
-  const auto real = [&s](const char* key, double fallback) {
+// Builds one node's module or function from its layer spec, registered in `g` under `name`.
+// Each family of types is a method; BuildNode's switch names every type once.
+struct NodeBuilder {
+  GraphModuleImpl& g;
+  const std::string& name;
+  const LayerSpec& s;
+
+  int64_t i(const char* key, int64_t fallback = 0) const { return s.Int(key, fallback); }
+  double real(const char* key, double fallback) const {
     const auto it = s.params.find(key);
     return it == s.params.end() ? fallback : it->second;
-  };
+  }
+  Status Unsupported() const {
+    return Status::InvalidArgument("layer type " + std::string(LayerTypeName(s.type)) +
+                                   " is not supported by this executor");
+  }
+
+  Result<NodeFn> Dense();
+  Result<NodeFn> Activation();
+  Result<NodeFn> Pooling();
+  Result<NodeFn> Sequence();
+  Result<NodeFn> Reshaping();
+};
+
+namespace nn = torch::nn;
+
+// Convolutions, Linear and the normalizations: libtorch's modules with the layer's options.
+Result<NodeFn> NodeBuilder::Dense() {
   switch (s.type) {
     case LayerType::kConv1d:
       return Wrap(g.register_module(
@@ -160,6 +181,15 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       return Wrap(g.register_module(
           name, nn::GroupNorm(nn::GroupNormOptions(i("num_groups"), i("num_channels"))
                                   .affine(i("affine", 1) != 0))));
+    default:
+      break;
+  }
+  return Unsupported();
+}
+
+// Activations and Softmax.
+Result<NodeFn> NodeBuilder::Activation() {
+  switch (s.type) {
     case LayerType::kReLU:
       return Wrap(g.register_module(name, nn::ReLU()));
     case LayerType::kReLU6:
@@ -178,6 +208,15 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       return Wrap(g.register_module(name, nn::Tanh()));
     case LayerType::kSoftmax:
       return Wrap(g.register_module(name, nn::Softmax(BatchedDim(i("dim", -1)))));
+    default:
+      break;
+  }
+  return Unsupported();
+}
+
+// Pools and Upsample.
+Result<NodeFn> NodeBuilder::Pooling() {
+  switch (s.type) {
     case LayerType::kMaxPool1d:
       return Wrap(g.register_module(
           name, nn::MaxPool1d(nn::MaxPool1dOptions(i("kernel_size"))
@@ -210,10 +249,25 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       return Wrap(g.register_module(
           name, nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions({o, o}))));
     }
-    case LayerType::kFlatten:
-      return Wrap(g.register_module(name, nn::Flatten()));
-    case LayerType::kDropout:
-      return Wrap(g.register_module(name, nn::Dropout(nn::DropoutOptions(real("p", 0.5)))));
+    case LayerType::kUpsample: {
+      const double scale = static_cast<double>(i("scale_factor"));
+      auto options = nn::UpsampleOptions().scale_factor(std::vector<double>{scale, scale});
+      if (i("bilinear") != 0) {
+        options.mode(torch::kBilinear).align_corners(false);
+      } else {
+        options.mode(torch::kNearest);
+      }
+      return Wrap(g.register_module(name, nn::Upsample(options)));
+    }
+    default:
+      break;
+  }
+  return Unsupported();
+}
+
+// Embeddings, recurrent layers, attention and the Vision Transformer's token layers.
+Result<NodeFn> NodeBuilder::Sequence() {
+  switch (s.type) {
     case LayerType::kEmbedding:
       return Wrap(g.register_module(
           name, nn::Embedding(nn::EmbeddingOptions(i("num_embeddings"), i("embedding_dim")))));
@@ -245,6 +299,34 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
           name, tm::EncoderLayer(i("d_model"), i("nhead"), i("dim_feedforward", 2048),
                                  real("dropout", 0.1), i("gelu") != 0, i("norm_first") != 0,
                                  i("causal") != 0)));
+    case LayerType::kTokens:
+      return Fn([](const Tensor& x) { return x.flatten(2).transpose(1, 2).contiguous(); });
+    case LayerType::kClassToken:
+      return Wrap(g.register_module(name, tm::ClassToken(s.input_shape[1])));
+    case LayerType::kPositionalEmbedding:
+      return Wrap(g.register_module(name, tm::LearnedTable(s.input_shape, false)));
+    case LayerType::kSelectToken: {
+      const int64_t index = i("index");
+      return Fn([index](const Tensor& x) { return x.select(1, index); });
+    }
+    case LayerType::kLayerScale: {
+      std::vector<int64_t> shape(s.input_shape.size(), 1);
+      shape[0] = s.input_shape[0];
+      return Wrap(g.register_module(name, tm::LearnedTable(shape, true)));
+    }
+    default:
+      break;
+  }
+  return Unsupported();
+}
+
+// Layers that move, join or split tensors.
+Result<NodeFn> NodeBuilder::Reshaping() {
+  switch (s.type) {
+    case LayerType::kFlatten:
+      return Wrap(g.register_module(name, nn::Flatten()));
+    case LayerType::kDropout:
+      return Wrap(g.register_module(name, nn::Dropout(nn::DropoutOptions(real("p", 0.5)))));
     case LayerType::kAdd:
       return NodeFn([](c10::ArrayRef<Tensor> x) {
         Tensor sum = x[0] + x[1];
@@ -260,16 +342,6 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
     case LayerType::kConcat: {
       const int64_t dim = BatchedDim(i("dim"));
       return NodeFn([dim](c10::ArrayRef<Tensor> x) { return torch::cat(x, dim); });
-    }
-    case LayerType::kUpsample: {
-      const double scale = static_cast<double>(i("scale_factor"));
-      auto options = nn::UpsampleOptions().scale_factor(std::vector<double>{scale, scale});
-      if (i("bilinear") != 0) {
-        options.mode(torch::kBilinear).align_corners(false);
-      } else {
-        options.mode(torch::kNearest);
-      }
-      return Wrap(g.register_module(name, nn::Upsample(options)));
     }
     case LayerType::kNarrow: {
       const int64_t dim = BatchedDim(i("dim")), start = i("start"), length = i("length");
@@ -292,31 +364,74 @@ Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const Laye
       return Fn([](const Tensor& x) { return x.permute({0, 3, 1, 2}).contiguous(); });
     case LayerType::kTranspose:
       return Fn([](const Tensor& x) { return x.transpose(1, 2).contiguous(); });
+    default:
+      break;
+  }
+  return Unsupported();
+}
+
+Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const LayerSpec& s) {
+  NodeBuilder b{g, name, s};
+  switch (s.type) {
+    case LayerType::kConv1d:
+    case LayerType::kConv2d:
+    case LayerType::kConvTranspose2d:
+    case LayerType::kLinear:
+    case LayerType::kBatchNorm1d:
+    case LayerType::kBatchNorm2d:
+    case LayerType::kLayerNorm:
+    case LayerType::kGroupNorm:
+      return b.Dense();
+    case LayerType::kReLU:
+    case LayerType::kReLU6:
+    case LayerType::kGELU:
+    case LayerType::kSiLU:
+    case LayerType::kHardswish:
+    case LayerType::kHardsigmoid:
+    case LayerType::kSigmoid:
+    case LayerType::kTanh:
+    case LayerType::kSoftmax:
+      return b.Activation();
+    case LayerType::kMaxPool1d:
+    case LayerType::kMaxPool2d:
+    case LayerType::kAvgPool1d:
+    case LayerType::kAvgPool2d:
+    case LayerType::kAdaptiveAvgPool1d:
+    case LayerType::kAdaptiveAvgPool2d:
+    case LayerType::kUpsample:
+      return b.Pooling();
+    case LayerType::kEmbedding:
+    case LayerType::kLSTM:
+    case LayerType::kGRU:
+    case LayerType::kMultiheadAttention:
+    case LayerType::kTransformerEncoderLayer:
     case LayerType::kTokens:
-      return Fn([](const Tensor& x) { return x.flatten(2).transpose(1, 2).contiguous(); });
     case LayerType::kClassToken:
-      return Wrap(g.register_module(name, tm::ClassToken(s.input_shape[1])));
     case LayerType::kPositionalEmbedding:
-      return Wrap(g.register_module(name, tm::LearnedTable(s.input_shape, false)));
-    case LayerType::kSelectToken: {
-      const int64_t index = i("index");
-      return Fn([index](const Tensor& x) { return x.select(1, index); });
-    }
-    case LayerType::kLayerScale: {
-      std::vector<int64_t> shape(s.input_shape.size(), 1);
-      shape[0] = s.input_shape[0];
-      return Wrap(g.register_module(name, tm::LearnedTable(shape, true)));
-    }
+    case LayerType::kSelectToken:
+    case LayerType::kLayerScale:
+      return b.Sequence();
+    case LayerType::kFlatten:
+    case LayerType::kDropout:
+    case LayerType::kAdd:
+    case LayerType::kMul:
+    case LayerType::kConcat:
+    case LayerType::kNarrow:
+    case LayerType::kChannelShuffle:
+    case LayerType::kChannelsLast:
+    case LayerType::kChannelsFirst:
+    case LayerType::kTranspose:
+      return b.Reshaping();
     // Parts of a training step, never nodes of a graph (PrepareStepPart measures them).
     case LayerType::kCrossEntropyLoss:
     case LayerType::kMSELoss:
     case LayerType::kSGDStep:
     case LayerType::kSGDMomentumStep:
     case LayerType::kAdamStep:
-    case LayerType::kAdamWStep: break;
+    case LayerType::kAdamWStep:
+      break;
   }
-  return Status::InvalidArgument("layer type " + std::string(LayerTypeName(s.type)) +
-                                 " is not supported by this executor");
+  return b.Unsupported();
 }
 
 // The computation of a node of type `s` done into its first input, where there is one: the
