@@ -36,121 +36,150 @@ struct DeviceRows {
   std::vector<std::string> ops;             // operation types named by any row
 };
 
-}  // namespace
+// The three steps of the power-law evaluation over one set of imported records, sharing what
+// each finds: the devices' peaks, the fitted curves and energy models, and the report.
+class PowerLawEvaluation {
+ public:
+  PowerLawEvaluation(const std::vector<ExternalDevice>& devices, const PowerLawOptions& options)
+      : options_(options) {
+    for (const ExternalDevice& d : devices)
+      if (d.peak_flops) peak_[d.name] = *d.peak_flops;
+  }
 
-Result<PowerLawReport> EvaluatePowerLaw(const std::vector<ExternalDevice>& devices,
-                                        const std::vector<ExternalRecord>& operations,
-                                        const std::vector<ExternalRecord>& architectures,
-                                        const PowerLawOptions& options) {
-  PowerLawReport report;
-  std::map<std::string, double> peak;
-  for (const ExternalDevice& d : devices)
-    if (d.peak_flops) peak[d.name] = *d.peak_flops;
-  auto wanted = [&](const std::string& device) {
-    return !options.device || *options.device == device;
-  };
-
-  // 1. Efficiency curves per (device, operation).
-  std::map<CurveKey, std::vector<const ExternalRecord*>> points;
-  std::set<std::string> no_peak;
-  for (const ExternalRecord& r : operations) {
-    if (!r.flops || !r.time_s || *r.time_s <= 0) continue;
-    if (peak.count(r.device) == 0) {
-      no_peak.insert(r.device);
-      continue;
+  // 1. Efficiency curves per (device, operation), each scored on its own operations.
+  void FitCurves(const std::vector<ExternalRecord>& operations) {
+    std::map<CurveKey, std::vector<const ExternalRecord*>> points;
+    std::set<std::string> no_peak;
+    for (const ExternalRecord& r : operations) {
+      if (!r.flops || !r.time_s || *r.time_s <= 0) continue;
+      if (peak_.count(r.device) == 0) {
+        no_peak.insert(r.device);
+        continue;
+      }
+      points[{r.device, r.name}].push_back(&r);
     }
-    points[{r.device, r.name}].push_back(&r);
+    for (const std::string& d : no_peak) {
+      report_.notes.push_back("device '" + d + "' has no peak_flops: its operations are not fitted");
+    }
+    for (const auto& [key, rows] : points) FitCurve(key, rows);
   }
-  for (const std::string& d : no_peak) {
-    report.notes.push_back("device '" + d + "' has no peak_flops: its operations are not fitted");
+
+  // 2. An energy model per device on its architecture rows, scored in sample and by grouped
+  // k-fold.
+  void FitEnergyModels(const std::vector<ExternalRecord>& architectures) {
+    for (const ExternalRecord& r : architectures) {
+      if (!r.energy_j) continue;
+      DeviceRows& d = by_device_[r.device];
+      d.rows.push_back(&r);
+      for (const auto& [op, flops] : r.operations) {
+        if (std::find(d.ops.begin(), d.ops.end(), op) == d.ops.end()) d.ops.push_back(op);
+      }
+    }
+    for (const auto& [device, d] : by_device_) FitEnergyModel(device, d);
   }
-  std::map<CurveKey, PowerLawParams> curves;
-  for (const auto& [key, rows] : points) {
+
+  // 3. Transfer: energy coefficients of a source device applied to a target device's rows,
+  // with (a) curves fitted on the target's own operations, (b) the source's curves with the
+  // target's peak (no operation measured on the target).
+  void ScoreTransfers() {
+    for (const auto& [src, src_model] : models_) {
+      for (const auto& [dst, d] : by_device_) {
+        if (src == dst || peak_.count(dst) == 0 || !Wanted(dst)) continue;
+        for (const bool own_curves : {true, false}) {
+          ScoreTransfer(src, src_model, dst, d, own_curves);
+        }
+      }
+    }
+  }
+
+  Result<PowerLawReport> Report() && {
+    if (report_.curves.empty() && report_.results.empty()) {
+      return Status::InvalidArgument(
+          "powerlaw: nothing to fit (no imported operation records with FLOPs and time on a "
+          "device with peak_flops" +
+          std::string(options_.device ? " for device '" + *options_.device + "'" : "") + ")");
+    }
+    return std::move(report_);
+  }
+
+ private:
+  bool Wanted(const std::string& device) const {
+    return !options_.device || *options_.device == device;
+  }
+
+  void FitCurve(const CurveKey& key, const std::vector<const ExternalRecord*>& rows) {
     std::vector<double> c, eta;
     for (const ExternalRecord* r : rows) {
       c.push_back(*r->flops / 1e12);
-      eta.push_back(100.0 * *r->flops / (*r->time_s * peak.at(key.first)));
+      eta.push_back(100.0 * *r->flops / (*r->time_s * peak_.at(key.first)));
     }
     auto fit = FitEfficiencyCurve(c, eta);
     if (!fit.ok()) {
-      report.notes.push_back(key.first + " / " + key.second + ": " + fit.status().message());
-      continue;
+      report_.notes.push_back(key.first + " / " + key.second + ": " + fit.status().message());
+      return;
     }
     int ok = 0;
     for (const CurveStart& s : fit->starts) ok += s.converged ? 1 : 0;
     spdlog::debug("powerlaw curve {} / {}: {} of {} starts converged", key.first, key.second,
                   ok, fit->starts.size());
     if (!fit->converged) {
-      report.notes.push_back(key.first + " / " + key.second + ": no start converged");
+      report_.notes.push_back(key.first + " / " + key.second + ": no start converged");
     } else {
-      curves[key] = fit->params;
+      curves_[key] = fit->params;
       // Layer level: each operation's time predicted from its FLOPs alone.
       std::vector<double> actual, predicted;
       for (const ExternalRecord* r : rows) {
         actual.push_back(*r->time_s);
-        predicted.push_back(PredictedSeconds(fit->params, *r->flops, peak.at(key.first)));
+        predicted.push_back(PredictedSeconds(fit->params, *r->flops, peak_.at(key.first)));
       }
-      if (wanted(key.first)) {
-        report.results.push_back({key.first, "layer", "time_s", "in_sample:" + key.second,
-                                  Summarise(actual, predicted)});
+      if (Wanted(key.first)) {
+        report_.results.push_back({key.first, "layer", "time_s", "in_sample:" + key.second,
+                                   Summarise(actual, predicted)});
       }
     }
-    if (wanted(key.first)) report.curves.push_back({key.first, key.second, std::move(*fit)});
+    if (Wanted(key.first)) report_.curves.push_back({key.first, key.second, std::move(*fit)});
   }
 
-  // 2. Energy model per device on architecture rows.
-  std::map<std::string, DeviceRows> by_device;
-  for (const ExternalRecord& r : architectures) {
-    if (!r.energy_j) continue;
-    DeviceRows& d = by_device[r.device];
-    d.rows.push_back(&r);
-    for (const auto& [op, flops] : r.operations) {
-      if (std::find(d.ops.begin(), d.ops.end(), op) == d.ops.end()) d.ops.push_back(op);
-    }
-  }
-  std::map<std::string, EnergyCoefficients> models;
-  for (auto& [device, d] : by_device) {
-    if (peak.count(device) == 0) {
-      report.notes.push_back("device '" + device + "' has no peak_flops: no energy model");
-      continue;
+  void FitEnergyModel(const std::string& device, const DeviceRows& d) {
+    if (peak_.count(device) == 0) {
+      report_.notes.push_back("device '" + device + "' has no peak_flops: no energy model");
+      return;
     }
     std::vector<std::vector<double>> x;
     std::vector<double> y;
     std::vector<std::string> groups;
-    bool missing = false;
     for (const ExternalRecord* r : d.rows) {
-      auto t = Durations(*r, d.ops, curves, device, peak.at(device));
+      auto t = Durations(*r, d.ops, curves_, device, peak_.at(device));
       if (!t) {
-        missing = true;
-        break;
+        report_.notes.push_back("device '" + device + "': an operation of its architectures has "
+                                "no efficiency curve on that device: no energy model");
+        return;
       }
       x.push_back(std::move(*t));
       y.push_back(*r->energy_j);
       groups.push_back(r->name);
     }
-    if (missing) {
-      report.notes.push_back("device '" + device + "': an operation of its architectures has "
-                             "no efficiency curve on that device: no energy model");
-      continue;
-    }
     auto model = FitLinearEnergy(x, y);
     if (!model.ok()) {
-      report.notes.push_back("device '" + device + "': " + model.status().message());
-      continue;
+      report_.notes.push_back("device '" + device + "': " + model.status().message());
+      return;
     }
-    models[device] = EnergyCoefficients{device, d.ops, *model};
-    if (!wanted(device)) continue;
-    report.energy_models.push_back(models[device]);
+    models_[device] = EnergyCoefficients{device, d.ops, *model};
+    if (!Wanted(device)) return;
+    report_.energy_models.push_back(models_[device]);
     std::vector<double> fitted;
     for (const auto& row : x) fitted.push_back(model->Predict(row));
-    report.results.push_back(
+    report_.results.push_back(
         {device, "architecture", "energy_j", "in_sample", Summarise(y, fitted)});
+    CrossValidate(device, x, y, groups);
+  }
 
-    // Grouped k-fold: rows of one architecture configuration never straddle train and test.
-    const std::vector<int> fold = GroupedFolds(groups, options.folds);
+  // Grouped k-fold: rows of one architecture configuration never straddle train and test.
+  void CrossValidate(const std::string& device, const std::vector<std::vector<double>>& x,
+                     const std::vector<double>& y, const std::vector<std::string>& groups) {
+    const std::vector<int> fold = GroupedFolds(groups, options_.folds);
     std::vector<double> held_out(y.size(), 0.0);
-    bool cv_ok = true;
-    for (int k = 0; k < options.folds && cv_ok; ++k) {
+    for (int k = 0; k < options_.folds; ++k) {
       std::vector<std::vector<double>> xt;
       std::vector<double> yt;
       for (size_t i = 0; i < y.size(); ++i) {
@@ -161,59 +190,56 @@ Result<PowerLawReport> EvaluatePowerLaw(const std::vector<ExternalDevice>& devic
       }
       auto m = FitLinearEnergy(xt, yt);
       if (!m.ok()) {
-        report.notes.push_back("device '" + device + "': fold " + std::to_string(k) + ": " +
-                               m.status().message());
-        cv_ok = false;
-        break;
+        report_.notes.push_back("device '" + device + "': fold " + std::to_string(k) + ": " +
+                                m.status().message());
+        return;
       }
       for (size_t i = 0; i < y.size(); ++i)
         if (fold[i] == k) held_out[i] = m->Predict(x[i]);
     }
-    if (cv_ok) {
-      report.results.push_back({device, "architecture", "energy_j",
-                                "grouped_cv_" + std::to_string(options.folds),
-                                Summarise(y, held_out)});
-    }
+    report_.results.push_back({device, "architecture", "energy_j",
+                               "grouped_cv_" + std::to_string(options_.folds),
+                               Summarise(y, held_out)});
   }
 
-  // 3. Transfer: energy coefficients of a source device applied to a target device's rows,
-  // with (a) curves fitted on the target's own operations, (b) the source's curves with the
-  // target's peak (no operation measured on the target).
-  for (const auto& [src, src_model] : models) {
-    for (const auto& [dst, d] : by_device) {
-      if (src == dst || peak.count(dst) == 0 || !wanted(dst)) continue;
-      for (const bool own_curves : {true, false}) {
-        std::vector<double> actual, predicted;
-        bool missing = false;
-        for (const ExternalRecord* r : d.rows) {
-          auto t = Durations(*r, src_model.operations, curves, own_curves ? dst : src,
-                             peak.at(dst));
-          if (!t) {
-            missing = true;
-            break;
-          }
-          actual.push_back(*r->energy_j);
-          predicted.push_back(src_model.model.Predict(*t));
-        }
-        const std::string label = "transfer_from:" + src + (own_curves ? ":target_curves"
-                                                                        : ":source_curves_peak_scaled");
-        if (missing) {
-          report.notes.push_back(label + " to " + dst + ": a curve is missing");
-          continue;
-        }
-        report.results.push_back(
-            {dst, "architecture", "energy_j", label, Summarise(actual, predicted)});
+  void ScoreTransfer(const std::string& src, const EnergyCoefficients& src_model,
+                     const std::string& dst, const DeviceRows& d, bool own_curves) {
+    const std::string label = "transfer_from:" + src + (own_curves ? ":target_curves"
+                                                                    : ":source_curves_peak_scaled");
+    std::vector<double> actual, predicted;
+    for (const ExternalRecord* r : d.rows) {
+      auto t = Durations(*r, src_model.operations, curves_, own_curves ? dst : src,
+                         peak_.at(dst));
+      if (!t) {
+        report_.notes.push_back(label + " to " + dst + ": a curve is missing");
+        return;
       }
+      actual.push_back(*r->energy_j);
+      predicted.push_back(src_model.model.Predict(*t));
     }
+    report_.results.push_back(
+        {dst, "architecture", "energy_j", label, Summarise(actual, predicted)});
   }
 
-  if (report.curves.empty() && report.results.empty()) {
-    return Status::InvalidArgument(
-        "powerlaw: nothing to fit (no imported operation records with FLOPs and time on a "
-        "device with peak_flops" +
-        std::string(options.device ? " for device '" + *options.device + "'" : "") + ")");
-  }
-  return report;
+  const PowerLawOptions& options_;
+  std::map<std::string, double> peak_;
+  std::map<CurveKey, PowerLawParams> curves_;
+  std::map<std::string, DeviceRows> by_device_;
+  std::map<std::string, EnergyCoefficients> models_;
+  PowerLawReport report_;
+};
+
+}  // namespace
+
+Result<PowerLawReport> EvaluatePowerLaw(const std::vector<ExternalDevice>& devices,
+                                        const std::vector<ExternalRecord>& operations,
+                                        const std::vector<ExternalRecord>& architectures,
+                                        const PowerLawOptions& options) {
+  PowerLawEvaluation e(devices, options);
+  e.FitCurves(operations);
+  e.FitEnergyModels(architectures);
+  e.ScoreTransfers();
+  return std::move(e).Report();
 }
 
 }  // namespace wattfleet
