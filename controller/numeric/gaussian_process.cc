@@ -229,6 +229,75 @@ Result<Eigen::MatrixXd> GaussianProcess::Transform(const Eigen::MatrixXd& X,
   return Eigen::MatrixXd(X.array().log());
 }
 
+namespace {
+
+// The data-driven start of the hyper-parameters and the box they are searched in: length
+// scales at each input's spread, signal at the target's unit variance, noise at 1 % of it,
+// mean at the sample mean. The bounds keep the search where the likelihood is informative (a
+// length scale e^10 times the spread is a constant).
+struct HyperBox {
+  Eigen::VectorXd start, lo, hi;
+};
+
+HyperBox StartAndBounds(const Eigen::MatrixXd& X) {
+  const Eigen::Index dims = X.cols();
+  const int P = GpParameterCount(static_cast<int>(dims));
+  HyperBox b{Eigen::VectorXd(P), Eigen::VectorXd(P), Eigen::VectorXd(P)};
+  for (Eigen::Index d = 0; d < dims; ++d) {
+    const auto col = X.col(d).array();
+    const double spread = std::sqrt((col - col.mean()).square().mean());
+    b.start(d) = std::log(spread > 0 ? spread : 1.0);
+    b.lo(d) = b.start(d) - 10;
+    b.hi(d) = b.start(d) + 10;
+  }
+  b.start(dims) = 0;
+  b.lo(dims) = -12;
+  b.hi(dims) = 12;
+  b.start(dims + 1) = std::log(1e-2);
+  b.lo(dims + 1) = -30;
+  b.hi(dims + 1) = 3;
+  b.start(dims + 2) = 0;
+  b.lo(dims + 2) = -20;
+  b.hi(dims + 2) = 20;
+  return b;
+}
+
+// The modelled target (log y with log_target), standardised to zero mean and unit variance.
+struct Standardised {
+  double shift = 0, scale = 1;
+  Eigen::VectorXd z;
+};
+
+Result<Standardised> Standardise(const Eigen::VectorXd& y, bool log_target) {
+  Eigen::VectorXd t = y;
+  if (log_target) {
+    if (!(y.minCoeff() > 0)) {
+      return Status::InvalidArgument("gp: y must be > 0 with log_target (it is log-transformed)");
+    }
+    t = y.array().log();
+  }
+  Standardised out;
+  out.shift = t.mean();
+  const double sd = std::sqrt((t.array() - out.shift).square().mean());
+  // A constant target has no spread to standardise by; unit scale keeps z = 0 well defined.
+  out.scale = sd > 1e-12 * std::max(1.0, std::abs(out.shift)) ? sd : 1.0;
+  out.z = (t.array() - out.shift) / out.scale;
+  return out;
+}
+
+LbfgsOptions SearchOptions(const GpOptions& options) {
+  LbfgsOptions lbfgs;
+  lbfgs.max_iterations = options.max_iterations;
+  lbfgs.early_stop = options.early_stop;
+  // The factorisation's rounding makes the likelihood noisy at the last digits; asking for
+  // less decrease than 1e-9 per point spends line searches on that noise, not on the fit.
+  lbfgs.relative_tolerance = 1e-9;
+  lbfgs.max_line_search = 20;
+  return lbfgs;
+}
+
+}  // namespace
+
 Result<GaussianProcess> GaussianProcess::Fit(const Eigen::MatrixXd& X, const Eigen::VectorXd& y,
                                              const GpOptions& options) {
   if (options.restarts < 1 || options.max_iterations < 0) {
@@ -243,41 +312,16 @@ Result<GaussianProcess> GaussianProcess::Fit(const Eigen::MatrixXd& X, const Eig
   GaussianProcess gp;
   gp.options_ = options;
   WF_ASSIGN_OR_RETURN(gp.X_, gp.Transform(X, "X"));
-  Eigen::VectorXd t = y;
-  if (options.log_target) {
-    if (!(y.minCoeff() > 0)) {
-      return Status::InvalidArgument("gp: y must be > 0 with log_target (it is log-transformed)");
-    }
-    t = y.array().log();
-  }
+  WF_ASSIGN_OR_RETURN(const Standardised target, Standardise(y, options.log_target));
+  gp.y_shift_ = target.shift;
+  gp.y_scale_ = target.scale;
+  gp.z_ = target.z;
   const Eigen::Index n = gp.X_.rows(), dims = gp.X_.cols();
-  gp.y_shift_ = t.mean();
-  const double sd = std::sqrt((t.array() - gp.y_shift_).square().mean());
-  // A constant target has no spread to standardise by; unit scale keeps z = 0 well defined.
-  gp.y_scale_ = sd > 1e-12 * std::max(1.0, std::abs(gp.y_shift_)) ? sd : 1.0;
-  gp.z_ = (t.array() - gp.y_shift_) / gp.y_scale_;
 
-  // Data-driven start: length scales at each input's spread, signal at the target's unit
-  // variance, noise at 1 % of it, mean at the sample mean. The bounds keep the search where
-  // the likelihood is informative (a length scale e^10 times the spread is a constant).
-  const int P = GpParameterCount(static_cast<int>(dims));
-  Eigen::VectorXd theta0(P), lo(P), hi(P);
-  for (Eigen::Index d = 0; d < dims; ++d) {
-    const auto col = gp.X_.col(d).array();
-    const double spread = std::sqrt((col - col.mean()).square().mean());
-    theta0(d) = std::log(spread > 0 ? spread : 1.0);
-    lo(d) = theta0(d) - 10;
-    hi(d) = theta0(d) + 10;
-  }
-  theta0(dims) = 0;
-  lo(dims) = -12;
-  hi(dims) = 12;
-  theta0(dims + 1) = std::log(1e-2);
-  lo(dims + 1) = -30;
-  hi(dims + 1) = 3;
-  theta0(dims + 2) = 0;
-  lo(dims + 2) = -20;
-  hi(dims + 2) = 20;
+  const HyperBox box = StartAndBounds(gp.X_);
+  const Eigen::VectorXd& theta0 = box.start;
+  const Eigen::VectorXd& lo = box.lo;
+  const Eigen::VectorXd& hi = box.hi;
 
   // The optimiser minimises −LML / n (per-point scale makes its tolerances independent of
   // n) over unconstrained u with θ = lo + (hi − lo) · logistic(u). The bounds are needed:
@@ -313,13 +357,7 @@ Result<GaussianProcess> GaussianProcess::Fit(const Eigen::MatrixXd& X, const Eig
     return -cached->lml / double(n);
   };
 
-  LbfgsOptions lbfgs;
-  lbfgs.max_iterations = options.max_iterations;
-  lbfgs.early_stop = options.early_stop;
-  // The factorisation's rounding makes the likelihood noisy at the last digits; asking for
-  // less decrease than 1e-9 per point spends line searches on that noise, not on the fit.
-  lbfgs.relative_tolerance = 1e-9;
-  lbfgs.max_line_search = 20;
+  const LbfgsOptions lbfgs = SearchOptions(options);
   Rng rng(options.seed);
   Eigen::VectorXd best;
   double best_f = std::numeric_limits<double>::infinity();
