@@ -162,83 +162,9 @@ Result<Campaign> Parser::Parse(const std::string& text) {
   Campaign c;
   const Field* name = Find(fields, "name");
   if (name == nullptr) return Err(root.Mark(), "name is required");
-  {
-    const YAML::Node& v = name->value;
-    bool ok = v.IsScalar() && !v.Scalar().empty() &&
-              v.Scalar().size() <= kMaxCampaignNameLength &&
-              std::all_of(v.Scalar().begin(), v.Scalar().end(), [](char ch) {
-                return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' ||
-                       ch == '.' || ch == '-';
-              });
-    if (!ok) {
-      return Err(At(*name), "name must be 1 to " + std::to_string(kMaxCampaignNameLength) +
-                                " letters, digits, '_', '.' and '-', got " + Describe(v));
-    }
-    c.name = v.Scalar();
-  }
-  if (const Field* f = Find(fields, "mode")) {
-    std::optional<Mode> m;
-    if (f->value.IsScalar()) m = ParseMode(f->value.Scalar());
-    if (!m) return Err(At(*f), "mode must be 'inference' or 'training', got " + Describe(f->value));
-    c.mode = *m;
-  }
-  // What a training step runs beyond the network (training_step.h). In inference they would
-  // mean nothing, and a campaign that names them expects them to be measured.
-  if (const Field* f = Find(fields, "optimizer")) {
-    std::optional<Optimizer> o;
-    if (f->value.IsScalar()) o = ParseOptimizer(f->value.Scalar());
-    if (!o) {
-      return Err(At(*f), "optimizer must be one of sgd, sgd-momentum, adam, adamw, got " +
-                             Describe(f->value));
-    }
-    if (c.mode != Mode::kTraining) return Err(At(*f), "optimizer needs mode: training");
-    c.optimizer = *o;
-  }
-  if (const Field* f = Find(fields, "loss")) {
-    std::optional<Loss> l;
-    if (f->value.IsScalar()) l = ParseLoss(f->value.Scalar());
-    if (!l) {
-      return Err(At(*f), "loss must be 'cross-entropy' or 'mse', got " + Describe(f->value));
-    }
-    if (c.mode != Mode::kTraining) return Err(At(*f), "loss needs mode: training");
-    c.loss = *l;
-  }
-  if (const Field* f = Find(fields, "dtype")) {
-    std::optional<DType> d;
-    if (f->value.IsScalar()) d = ParseDType(f->value.Scalar());
-    if (!d) {
-      return Err(At(*f), "dtype must be one of float32, float16, bfloat16, got " +
-                             Describe(f->value));
-    }
-    c.dtype = *d;
-  }
-  if (const Field* f = Find(fields, "batch_size")) {
-    if (f->value.IsSequence()) {
-      // A batch sweep: every architecture is planned at each batch.
-      if (f->value.size() == 0 || f->value.size() > kMaxBatchSizes) {
-        return Err(At(*f), "batch_size must be an integer or a list of 1 to " +
-                               std::to_string(kMaxBatchSizes) + " integers such as [1, 8, 32], got " +
-                               Describe(f->value));
-      }
-      c.batch_sizes.clear();
-      for (const YAML::Node& item : f->value) {
-        std::optional<int64_t> v;
-        if (item.IsScalar()) v = ParseInt(item.Scalar());
-        if (!v || *v < 1 || *v > kMaxBatchSize) {
-          return Err(item.Mark(), "batch_size: each batch must be an integer in [1, " +
-                                      std::to_string(kMaxBatchSize) + "], got " + Describe(item));
-        }
-        if (std::find(c.batch_sizes.begin(), c.batch_sizes.end(), *v) != c.batch_sizes.end()) {
-          return Err(item.Mark(), "batch_size: batch " + std::to_string(*v) + " is listed twice");
-        }
-        c.batch_sizes.push_back(*v);
-      }
-    } else {
-      WF_ASSIGN_OR_RETURN(const int64_t b, Int(*f, "batch_size", 1, kMaxBatchSize));
-      c.batch_sizes = {b};
-    }
-    c.batch_size = c.batch_sizes.front();
-  }
+  WF_RETURN_IF_ERROR(ParseName(*name, &c));
+  WF_RETURN_IF_ERROR(ParseHowItRuns(fields, &c));
+  if (const Field* f = Find(fields, "batch_size")) WF_RETURN_IF_ERROR(ParseBatchSizes(*f, &c));
   const Field* devices = Find(fields, "devices");
   if (devices == nullptr) {
     return Err(root.Mark(), "devices is required (a list of selectors such as [{class: cpu}])");
@@ -262,6 +188,93 @@ Result<Campaign> Parser::Parse(const std::string& text) {
   c.source_path = path_;
   c.source_text = text;
   return c;
+}
+
+Status Parser::ParseName(const Field& f, Campaign* c) const {
+  const YAML::Node& v = f.value;
+  const bool ok = v.IsScalar() && !v.Scalar().empty() &&
+                  v.Scalar().size() <= kMaxCampaignNameLength &&
+                  std::all_of(v.Scalar().begin(), v.Scalar().end(), [](char ch) {
+                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' ||
+                           ch == '.' || ch == '-';
+                  });
+  if (!ok) {
+    return Err(At(f), "name must be 1 to " + std::to_string(kMaxCampaignNameLength) +
+                          " letters, digits, '_', '.' and '-', got " + Describe(v));
+  }
+  c->name = v.Scalar();
+  return Status::OK();
+}
+
+// mode, and what runs with it: a training step's optimiser and loss, the dtype.
+Status Parser::ParseHowItRuns(const std::vector<Field>& fields, Campaign* c) const {
+  if (const Field* f = Find(fields, "mode")) {
+    std::optional<Mode> m;
+    if (f->value.IsScalar()) m = ParseMode(f->value.Scalar());
+    if (!m) return Err(At(*f), "mode must be 'inference' or 'training', got " + Describe(f->value));
+    c->mode = *m;
+  }
+  // What a training step runs beyond the network (training_step.h). In inference they would
+  // mean nothing, and a campaign that names them expects them to be measured.
+  if (const Field* f = Find(fields, "optimizer")) {
+    std::optional<Optimizer> o;
+    if (f->value.IsScalar()) o = ParseOptimizer(f->value.Scalar());
+    if (!o) {
+      return Err(At(*f), "optimizer must be one of sgd, sgd-momentum, adam, adamw, got " +
+                             Describe(f->value));
+    }
+    if (c->mode != Mode::kTraining) return Err(At(*f), "optimizer needs mode: training");
+    c->optimizer = *o;
+  }
+  if (const Field* f = Find(fields, "loss")) {
+    std::optional<Loss> l;
+    if (f->value.IsScalar()) l = ParseLoss(f->value.Scalar());
+    if (!l) {
+      return Err(At(*f), "loss must be 'cross-entropy' or 'mse', got " + Describe(f->value));
+    }
+    if (c->mode != Mode::kTraining) return Err(At(*f), "loss needs mode: training");
+    c->loss = *l;
+  }
+  if (const Field* f = Find(fields, "dtype")) {
+    std::optional<DType> d;
+    if (f->value.IsScalar()) d = ParseDType(f->value.Scalar());
+    if (!d) {
+      return Err(At(*f), "dtype must be one of float32, float16, bfloat16, got " +
+                             Describe(f->value));
+    }
+    c->dtype = *d;
+  }
+  return Status::OK();
+}
+
+// One batch or a sweep of them: every architecture is planned at each.
+Status Parser::ParseBatchSizes(const Field& field, Campaign* c) const {
+  const Field* f = &field;
+  if (f->value.IsSequence()) {
+    if (f->value.size() == 0 || f->value.size() > kMaxBatchSizes) {
+      return Err(At(*f), "batch_size must be an integer or a list of 1 to " +
+                             std::to_string(kMaxBatchSizes) + " integers such as [1, 8, 32], got " +
+                             Describe(f->value));
+    }
+    c->batch_sizes.clear();
+    for (const YAML::Node& item : f->value) {
+      std::optional<int64_t> v;
+      if (item.IsScalar()) v = ParseInt(item.Scalar());
+      if (!v || *v < 1 || *v > kMaxBatchSize) {
+        return Err(item.Mark(), "batch_size: each batch must be an integer in [1, " +
+                                    std::to_string(kMaxBatchSize) + "], got " + Describe(item));
+      }
+      if (std::find(c->batch_sizes.begin(), c->batch_sizes.end(), *v) != c->batch_sizes.end()) {
+        return Err(item.Mark(), "batch_size: batch " + std::to_string(*v) + " is listed twice");
+      }
+      c->batch_sizes.push_back(*v);
+    }
+  } else {
+    WF_ASSIGN_OR_RETURN(const int64_t b, Int(*f, "batch_size", 1, kMaxBatchSize));
+    c->batch_sizes = {b};
+  }
+  c->batch_size = c->batch_sizes.front();
+  return Status::OK();
 }
 
 Status Parser::ParseDevices(const Field& f, Campaign* c) const {

@@ -71,6 +71,9 @@ class Parser {
   // A number strictly between 0 and 1, e.g. a relative CI or std target.
   Result<double> Fraction(const Field& f, const std::string& label) const;
 
+  Status ParseName(const Field& f, Campaign* c) const;
+  Status ParseHowItRuns(const std::vector<Field>& fields, Campaign* c) const;
+  Status ParseBatchSizes(const Field& f, Campaign* c) const;
   Status ParseDevices(const Field& f, Campaign* c) const;
   Status ParseMeasurement(const Field& f, MeasurementSettings* m) const;
   Status ParsePlan(const Field& f, PlanOptions* p) const;
