@@ -207,6 +207,82 @@ void Dispatcher::CheckCampaigns() {
   }
 }
 
+// What the agents sent, taken in one go: results arrive in bursts.
+void Dispatcher::ReceiveAgentMessages() {
+  for (int n = 0; n < 1024; ++n) {
+    auto incoming = channel::Receive(router_, channel::Side::kRouter);
+    if (!incoming.ok()) {
+      spdlog::warn("controller: {}", incoming.status().message());
+      break;
+    }
+    if (!incoming->has_value()) break;
+    const std::string identity = std::move((*incoming)->identity);
+    const Result<Envelope>& env = (*incoming)->message;
+    if (!env.ok()) {
+      ++counters_.malformed;
+      spdlog::warn("controller: malformed message from {}: {}", PeerLabel(identity),
+                   env.status().message());
+      continue;
+    }
+    try {
+      // The ZAP handler's answer for this connection (the name its key is enrolled under),
+      // only where CURVE authenticates connections.
+      const std::string user = curve_ ? (*incoming)->user_id : std::string();
+      HandleAgentMessage(identity, user, *env);
+    } catch (const std::exception& e) {
+      // Nothing a peer sends may take the controller down.
+      ++counters_.malformed;
+      spdlog::warn("controller: message from {} dropped: {}", PeerLabel(identity), e.what());
+    }
+  }
+}
+
+// An admin request waiting, and a submitted campaign whose planning has ended: each answered.
+void Dispatcher::ServeAdmin(bool request_waiting) {
+  if (request_waiting) {
+    try {
+      HandleAdmin();
+    } catch (const std::exception& e) {
+      spdlog::error("controller: admin request failed: {}", e.what());
+    }
+  }
+  if (pending_submit_.valid() &&
+      pending_submit_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+    try {
+      FinishSubmit();
+    } catch (const std::exception& e) {
+      spdlog::error("controller: admin request failed: {}", e.what());
+    }
+  }
+}
+
+// Whether the loop ends: every campaign has ended where the loop was to end with them, or a
+// stop was requested and no result is in flight any more (or the drain's time is up).
+bool Dispatcher::LoopEnds(double* drain_deadline) {
+  if (options_.exit_when_campaigns_done && active_per_campaign_.empty() && !campaigns_changed_) {
+    spdlog::info("controller: every campaign has ended");
+    return true;
+  }
+  if (stop_.load()) {
+    if (*drain_deadline < 0) {
+      *drain_deadline = clock_.NowSeconds() + options_.drain_timeout_s;
+      spdlog::info("controller: draining (no new jobs; waiting up to {:.0f} s for results)",
+                   options_.drain_timeout_s);
+    }
+    bool in_flight = false;
+    for (const auto& [id, a] : agents_) in_flight |= !a.in_flight.empty();
+    if (!in_flight || clock_.NowSeconds() > *drain_deadline) {
+      // A submit still being planned is answered (refused) before the loop ends.
+      if (pending_submit_.valid()) {
+        pending_submit_.wait();
+        FinishSubmit();
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 Status Dispatcher::Run() {
   double drain_deadline = -1;
   for (;;) {
@@ -227,35 +303,7 @@ Status Dispatcher::Run() {
     // cap throughput at the disk's commit rate.
     Status batch = store_.BeginBatch();
     if (!batch.ok()) spdlog::error("controller: store: {}", batch.ToString());
-    if (items[0].revents & ZMQ_POLLIN) {
-      // Take what is waiting in one go: results arrive in bursts.
-      for (int n = 0; n < 1024; ++n) {
-        auto incoming = channel::Receive(router_, channel::Side::kRouter);
-        if (!incoming.ok()) {
-          spdlog::warn("controller: {}", incoming.status().message());
-          break;
-        }
-        if (!incoming->has_value()) break;
-        const std::string identity = std::move((*incoming)->identity);
-        const Result<Envelope>& env = (*incoming)->message;
-        if (!env.ok()) {
-          ++counters_.malformed;
-          spdlog::warn("controller: malformed message from {}: {}", PeerLabel(identity),
-                       env.status().message());
-          continue;
-        }
-        try {
-          // The ZAP handler's answer for this connection (the name its key is enrolled under),
-          // only where CURVE authenticates connections.
-          const std::string user = curve_ ? (*incoming)->user_id : std::string();
-          HandleAgentMessage(identity, user, *env);
-        } catch (const std::exception& e) {
-          // Nothing a peer sends may take the controller down.
-          ++counters_.malformed;
-          spdlog::warn("controller: message from {} dropped: {}", PeerLabel(identity), e.what());
-        }
-      }
-    }
+    if (items[0].revents & ZMQ_POLLIN) ReceiveAgentMessages();
     Tick();
     AddActiveJobs();
     Dispatch();
@@ -270,43 +318,8 @@ Status Dispatcher::Run() {
     Flush();
     // Outside the batch: an admin reply (a submitted campaign's id, say) must not go out
     // before what it reports is committed. Each admin write is its own transaction.
-    if (admin_readable && (items[1].revents & ZMQ_POLLIN)) {
-      try {
-        HandleAdmin();
-      } catch (const std::exception& e) {
-        spdlog::error("controller: admin request failed: {}", e.what());
-      }
-    }
-    if (pending_submit_.valid() &&
-        pending_submit_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-      try {
-        FinishSubmit();
-      } catch (const std::exception& e) {
-        spdlog::error("controller: admin request failed: {}", e.what());
-      }
-    }
-
-    if (options_.exit_when_campaigns_done && active_per_campaign_.empty() && !campaigns_changed_) {
-      spdlog::info("controller: every campaign has ended");
-      break;
-    }
-    if (stop_.load()) {
-      if (drain_deadline < 0) {
-        drain_deadline = clock_.NowSeconds() + options_.drain_timeout_s;
-        spdlog::info("controller: draining (no new jobs; waiting up to {:.0f} s for results)",
-                     options_.drain_timeout_s);
-      }
-      bool in_flight = false;
-      for (const auto& [id, a] : agents_) in_flight |= !a.in_flight.empty();
-      if (!in_flight || clock_.NowSeconds() > drain_deadline) {
-        // A submit still being planned is answered (refused) before the loop ends.
-        if (pending_submit_.valid()) {
-          pending_submit_.wait();
-          FinishSubmit();
-        }
-        break;
-      }
-    }
+    ServeAdmin(admin_readable && (items[1].revents & ZMQ_POLLIN) != 0);
+    if (LoopEnds(&drain_deadline)) break;
   }
   // Tell agents to reconnect later rather than wait out their liveness.
   for (const auto& [identity, agent] : agents_) {

@@ -189,6 +189,9 @@ class Dispatcher {
   void Dispatch();
   // Whether `agent` may run `job` (the campaign's device selectors).
   static bool Matches(const AgentState& agent, const JobSpec& job);
+  void ReceiveAgentMessages();
+  void ServeAdmin(bool request_waiting);
+  bool LoopEnds(double* drain_deadline);
   void Tick();
   void CheckCampaigns();
   bool SendTo(const std::string& identity, Command command, std::string body);
