@@ -58,76 +58,75 @@ void Dispatcher::HandleAgentMessage(const std::string& identity, const std::stri
   }
 }
 
-void Dispatcher::HandleReady(const std::string& identity, const std::string& user,
-                             const std::string& body) {
-  auto ready = DecodeReady(body);
-  if (!ready.ok()) {
-    ++counters_.malformed;
-    spdlog::warn("controller: malformed READY from {}: {}", PeerLabel(identity),
-                 ready.status().message());
-    return;
-  }
-  if (Status name = CheckAgentName(ready->name); !name.ok()) {
+// Whether the agent READY describes may register on this connection: a valid name, the one its
+// key is enrolled under, not in use by another connection, valid texts, our protocol version.
+// Refused (and told so) otherwise.
+bool Dispatcher::AdmitReady(const std::string& identity, const std::string& user,
+                            const ReadyMsg& r) {
+  if (Status name = CheckAgentName(r.name); !name.ok()) {
     RefuseAgent(identity, name.message());
-    return;
+    return false;
   }
-  if (curve_ && user != ready->name) {
+  if (curve_ && user != r.name) {
     RefuseAgent(identity, "this connection's key is enrolled as '" + Escaped(user) +
-                              "', not as '" + ready->name + "'");
-    return;
+                              "', not as '" + r.name + "'");
+    return false;
   }
   // One connection per name: a READY from another routing id under the name of an agent
   // that is still connected would take its leases. It may be that agent restarted (its old
   // connection not yet found silent), so it is told to try again rather than to stop.
   for (const auto& [other, agent] : agents_) {
-    if (other != identity && agent.ready.name == ready->name) {
+    if (other != identity && agent.ready.name == r.name) {
       RefuseAgent(identity,
-                  "agent name '" + ready->name + "' is in use by a connected agent; try again "
+                  "agent name '" + r.name + "' is in use by a connected agent; try again "
                   "once it has gone",
                   /*final=*/false);
-      return;
+      return false;
     }
   }
-  if (Status f = CheckPeerText(*ready); !f.ok()) {
+  if (Status f = CheckPeerText(r); !f.ok()) {
     RefuseAgent(identity, f.message());
-    return;
+    return false;
   }
-  if (ready->protocol_version != kProtocolVersion) {
-    spdlog::warn("controller: refused {}: protocol version {}", ready->name,
-                 ready->protocol_version);
+  if (r.protocol_version != kProtocolVersion) {
+    spdlog::warn("controller: refused {}: protocol version {}", r.name, r.protocol_version);
     SendTo(identity, Command::kDisconnect,
-           Encode(DisconnectMsg{"refused: protocol version " +
-                                std::to_string(ready->protocol_version) +
+           Encode(DisconnectMsg{"refused: protocol version " + std::to_string(r.protocol_version) +
                                 ", this controller speaks " + std::to_string(kProtocolVersion)}));
-    return;
+    return false;
   }
-  // A READY from a name already known is a reconnect (or a controller restart: jobs leased
-  // before it carry the agent's name but no connection). Jobs the agent still has — running,
-  // or finished and waiting in its spool — stay leased to it; the rest go back to the queue.
-  const std::set<int64_t> resumed(ready->resumed_job_ids.begin(), ready->resumed_job_ids.end());
+  return true;
+}
+
+// The agent's state under this connection. A READY from a name already known is a reconnect (or
+// a controller restart: jobs leased before it carry the agent's name but no connection). Jobs
+// the agent still has — running, or finished and waiting in its spool — stay leased to it; the
+// rest go back to the queue.
+void Dispatcher::RegisterAgent(const std::string& identity, const ReadyMsg& r) {
+  const std::set<int64_t> resumed(r.resumed_job_ids.begin(), r.resumed_job_ids.end());
   std::set<int64_t> held;
   if (auto a = agents_.find(identity); a != agents_.end()) {
     // The same connection registering again. Under another name it keeps nothing: the
     // leases were handed to the old name, and only that name may answer for them.
-    if (a->second.ready.name == ready->name) {
+    if (a->second.ready.name == r.name) {
       held = a->second.in_flight;
     } else {
       for (int64_t id : a->second.in_flight) {
         if (auto j = jobs_.find(id); j != jobs_.end()) j->second.identity.clear();
-        Requeue(id, "agent " + a->second.ready.name + " registered again as " + ready->name);
+        Requeue(id, "agent " + a->second.ready.name + " registered again as " + r.name);
       }
     }
     agents_.erase(a);
   }
   for (const auto& [id, e] : jobs_) {
-    if (e.job.state == JobState::kLeased && e.identity.empty() && e.job.agent == ready->name) {
+    if (e.job.state == JobState::kLeased && e.identity.empty() && e.job.agent == r.name) {
       held.insert(id);
     }
   }
-  departed_.erase(ready->name);
+  departed_.erase(r.name);
   AgentState state;
   state.identity = identity;
-  state.ready = *ready;
+  state.ready = r;
   state.last_seen = state.last_sent = clock_.NowSeconds();
   agents_[identity] = state;
   for (int64_t id : held) {
@@ -138,25 +137,42 @@ void Dispatcher::HandleReady(const std::string& identity, const std::string& use
       agents_[identity].in_flight.insert(id);
     } else {
       j->second.identity.clear();
-      Requeue(id, "agent " + ready->name + " reconnected without it");
+      Requeue(id, "agent " + r.name + " reconnected without it");
     }
   }
   counters_.agents_alive.store(static_cast<int64_t>(agents_.size()));
+}
 
-  nlohmann::json caps = {{"device", ready->device},       {"sensor", ready->sensor},
-                         {"hostname", ready->hostname},   {"cores", ready->cores},
-                         {"memory_bytes", ready->memory_bytes},
-                         {"agent_version", ready->agent_version},
-                         {"torch_version", ready->torch_version},
-                         {"peak_flops", ready->peak_flops},
-                         {"peak_conv_flops", ready->peak_conv_flops},
-                         {"pointwise_flops", ready->pointwise_flops},
-                         {"sensor_character", SensorCharacterJson(ready->sensor_character)}};
+// The agent's device and capabilities, as the dataset's devices table keeps them.
+void Dispatcher::RecordDevice(const ReadyMsg& r) {
+  nlohmann::json caps = {{"device", r.device},     {"sensor", r.sensor},
+                         {"hostname", r.hostname}, {"cores", r.cores},
+                         {"memory_bytes", r.memory_bytes},
+                         {"agent_version", r.agent_version},
+                         {"torch_version", r.torch_version},
+                         {"peak_flops", r.peak_flops},
+                         {"peak_conv_flops", r.peak_conv_flops},
+                         {"pointwise_flops", r.pointwise_flops},
+                         {"sensor_character", SensorCharacterJson(r.sensor_character)}};
   // Peers' strings need not be UTF-8: replace what is not, rather than throw.
   Status s = store_.UpsertDevice(DeviceRecord{
-      ready->name, ready->device_class,
+      r.name, r.device_class,
       caps.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   if (!s.ok()) spdlog::error("controller: store: {}", s.ToString());
+}
+
+void Dispatcher::HandleReady(const std::string& identity, const std::string& user,
+                             const std::string& body) {
+  auto ready = DecodeReady(body);
+  if (!ready.ok()) {
+    ++counters_.malformed;
+    spdlog::warn("controller: malformed READY from {}: {}", PeerLabel(identity),
+                 ready.status().message());
+    return;
+  }
+  if (!AdmitReady(identity, user, *ready)) return;
+  RegisterAgent(identity, *ready);
+  RecordDevice(*ready);
 
   WelcomeMsg welcome;
   welcome.heartbeat_ms = options_.heartbeat_ms;

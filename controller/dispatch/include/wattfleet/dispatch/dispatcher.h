@@ -143,6 +143,9 @@ class Dispatcher {
   // Refuses a peer for the name it uses: counted, logged, told why; `final`: for good (the
   // agent stops) rather than for now (it reconnects later).
   void RefuseAgent(const std::string& identity, const std::string& why, bool final = true);
+  bool AdmitReady(const std::string& identity, const std::string& user, const ReadyMsg& r);
+  void RegisterAgent(const std::string& identity, const ReadyMsg& r);
+  void RecordDevice(const ReadyMsg& r);
   void HandleReady(const std::string& identity, const std::string& user,
                    const std::string& body);
   // A RESULT or NACK (dispatcher_results.cc): whether the sender holds the attempt, then the
