@@ -89,14 +89,90 @@ ZapHandler::~ZapHandler() {
   // socket_ closes after this body, on this thread, once the loop no longer touches it.
 }
 
-void ZapHandler::Loop() {
-  // Per peer (address and key): when it was last logged and how many refusals went unlogged.
-  struct LogState {
+namespace {
+
+// One ZAP request's answer: refused with a reason unless it is a CURVE handshake whose key is
+// enrolled in `allowlist_dir`. `key_z85` gets the client's key where it sent one, `detail`
+// why the allowlist could not be read where it could not.
+Decision Decide(const std::vector<zmq::message_t>& request, const std::string& allowlist_dir,
+                std::string* key_z85, std::string* detail) {
+  auto frame = [&](size_t i) { return i < request.size() ? request[i].to_string() : ""; };
+  const std::string mechanism = frame(5);
+  Decision d;
+  if (request.size() < 6 || frame(0) != "1.0") {
+    d.reason = "malformed ZAP request";
+  } else if (mechanism != "CURVE") {
+    d.reason = "mechanism " + mechanism + " not allowed: CURVE only";
+  } else if (request.size() != 7 || request[6].size() != 32) {
+    d.reason = "malformed CURVE credentials";
+  } else if (allowlist_dir.empty()) {
+    d.reason = "no administrator keys enrolled";
+  } else {
+    *key_z85 = Z85(request[6].to_string());
+    // Read on every request so enrolment and removal take effect without a restart; the
+    // directory holds a handful of small files and handshakes are rare.
+    auto allowlist = ReadAllowlist(allowlist_dir);
+    if (!allowlist.ok()) {
+      d.reason = "allowlist unavailable";
+      *detail = allowlist.status().message();
+    } else if (auto enrolled = allowlist->find(*key_z85); enrolled != allowlist->end()) {
+      d.allow = true;
+      d.reason = "OK";
+      // Every message of this connection carries it as its "User-Id" property: the
+      // dispatcher holds each one to the name the key was enrolled under.
+      d.user_id = enrolled->second;
+    } else {
+      d.reason = "key not enrolled";
+    }
+  }
+  return d;
+}
+
+// Refusals logged at most once per peer (address and key) every kDenialLogInterval_s, with a
+// count of those left unlogged since: a peer retrying in a loop must not flood the log.
+class DenialLog {
+ public:
+  void Refused(bool admin, const std::string& address, const std::string& key_z85,
+               const std::string& reason, const std::string& detail) {
+    // Peers from ever-new addresses must not grow this without bound.
+    if (peers_.size() > 1024) peers_.clear();
+    Peer& log = peers_[address + " " + key_z85];
+    const double now = MonotonicSeconds();
+    if (now - log.last_logged < kDenialLogInterval_s) {
+      ++log.suppressed;
+      return;
+    }
+    const std::string more =
+        log.suppressed > 0
+            ? " (" + std::to_string(log.suppressed) + " more refusals since last logged)"
+            : std::string();
+    const std::string key = key_z85.empty() ? std::string("(none)") : key_z85;
+    if (detail.empty()) {
+      spdlog::warn("controller: refused {} at {} with key {}: {}{}",
+                   admin ? "administrator" : "agent", address, key, reason, more);
+    } else {
+      // Not the agent's fault: every agent is refused until the directory is fixed.
+      spdlog::error("controller: refused {} at {} with key {}: cannot read the {} "
+                    "allowlist: {}{}",
+                    admin ? "administrator" : "agent", address, key,
+                    admin ? "administrators'" : "agents'", detail, more);
+    }
+    log.last_logged = now;
+    log.suppressed = 0;
+  }
+
+ private:
+  struct Peer {
     double last_logged = -1e9;
     int64_t suppressed = 0;
   };
-  std::map<std::string, LogState> denial_log;
+  std::map<std::string, Peer> peers_;
+};
 
+}  // namespace
+
+void ZapHandler::Loop() {
+  DenialLog denials;
   while (!stop_.load()) {
     std::vector<zmq::message_t> request;
     try {
@@ -114,73 +190,17 @@ void ZapHandler::Loop() {
 
     // Frames: version, request id, domain, address, identity, mechanism, credentials...
     auto frame = [&](size_t i) { return i < request.size() ? request[i].to_string() : ""; };
-    const std::string version = frame(0);
     const std::string request_id = frame(1);
     const bool admin = frame(2) == kAdminZapDomain;
-    const std::string& allowlist_dir = admin ? admins_dir_ : agents_dir_;
     const std::string address = frame(3);
-    const std::string mechanism = frame(5);
-    std::string key_z85;
-
-    Decision d;
-    std::string detail;  // why the allowlist could not be read, when it could not
-    if (request.size() < 6 || version != "1.0") {
-      d.reason = "malformed ZAP request";
-    } else if (mechanism != "CURVE") {
-      d.reason = "mechanism " + mechanism + " not allowed: CURVE only";
-    } else if (request.size() != 7 || request[6].size() != 32) {
-      d.reason = "malformed CURVE credentials";
-    } else if (allowlist_dir.empty()) {
-      d.reason = "no administrator keys enrolled";
-    } else {
-      key_z85 = Z85(request[6].to_string());
-      // Read on every request so enrolment and removal take effect without a restart; the
-      // directory holds a handful of small files and handshakes are rare.
-      auto allowlist = ReadAllowlist(allowlist_dir);
-      if (!allowlist.ok()) {
-        d.reason = "allowlist unavailable";
-        detail = allowlist.status().message();
-      } else if (auto enrolled = allowlist->find(key_z85); enrolled != allowlist->end()) {
-        d.allow = true;
-        d.reason = "OK";
-        // Every message of this connection carries it as its "User-Id" property: the
-        // dispatcher holds each one to the name the key was enrolled under.
-        d.user_id = enrolled->second;
-      } else {
-        d.reason = "key not enrolled";
-      }
-    }
-
+    std::string key_z85, detail;
+    const Decision d = Decide(request, admin ? admins_dir_ : agents_dir_, &key_z85, &detail);
     if (d.allow) {
       accepted_.fetch_add(1);
       spdlog::debug("controller: CURVE key {} from {} admitted", key_z85, address);
     } else {
       denied_.fetch_add(1);
-      // Peers from ever-new addresses must not grow this without bound.
-      if (denial_log.size() > 1024) denial_log.clear();
-      LogState& log = denial_log[address + " " + key_z85];
-      const double now = MonotonicSeconds();
-      if (now - log.last_logged >= kDenialLogInterval_s) {
-        const std::string more =
-            log.suppressed > 0
-                ? " (" + std::to_string(log.suppressed) + " more refusals since last logged)"
-                : std::string();
-        const std::string key = key_z85.empty() ? std::string("(none)") : key_z85;
-        if (detail.empty()) {
-          spdlog::warn("controller: refused {} at {} with key {}: {}{}",
-                       admin ? "administrator" : "agent", address, key, d.reason, more);
-        } else {
-          // Not the agent's fault: every agent is refused until the directory is fixed.
-          spdlog::error("controller: refused {} at {} with key {}: cannot read the {} "
-                        "allowlist: {}{}",
-                        admin ? "administrator" : "agent", address, key,
-                        admin ? "administrators'" : "agents'", detail, more);
-        }
-        log.last_logged = now;
-        log.suppressed = 0;
-      } else {
-        ++log.suppressed;
-      }
+      denials.Refused(admin, address, key_z85, d.reason, detail);
     }
 
     // A REP socket must answer every request it received, whatever it held.
