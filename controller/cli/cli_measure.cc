@@ -71,6 +71,53 @@ std::string WindowName(const std::vector<std::string>& command) {
   return program;
 }
 
+// The dataset the window goes to, opened before the command runs: a dataset that cannot be
+// written is found out first.
+Result<std::unique_ptr<WindowRecorder>> OpenRecorder(const MeasureOptions& o) {
+  WindowDatasetOptions wo;
+  wo.db = o.db;
+  wo.campaign = o.campaign;
+  wo.device_class = o.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+  return WindowRecorder::Open(wo);
+}
+
+// As time(1): Ctrl-C and Ctrl-\ reach the command (same process group), which decides; this
+// process waits for it and still reports. Ignored only once the child has started, so that it
+// does not inherit the ignoring.
+int WaitLikeTime(ChildProcess& child) {
+  auto old_int = std::signal(SIGINT, SIG_IGN);
+  auto old_quit = std::signal(SIGQUIT, SIG_IGN);
+  const int code = child.WaitForExit();
+  std::signal(SIGINT, old_int);
+  std::signal(SIGQUIT, old_quit);
+  return code;
+}
+
+// The reading for a person, on stderr: stdout is the command's.
+void PrintReading(const MeasureOptions& o, const WindowReading& r, const WindowMonitor& m,
+                  std::optional<int64_t> job_id) {
+  if (job_id) {
+    std::fprintf(stderr, "wattfleet: stored in %s as job %lld (campaign %s)\n", o.db.c_str(),
+                 static_cast<long long>(*job_id), o.campaign.c_str());
+  }
+  const char* what = r.energy_is_estimate ? " (an estimate: no power sensor, modeled)" : "";
+  std::fprintf(stderr, "wattfleet: %s: %.4g J in %.4g s on %s (%s)%s\n", o.command[0].c_str(),
+               r.energy_j, r.time_s, r.sensor.c_str(), r.domain.c_str(), what);
+  if (r.energy_dynamic_j) {
+    std::fprintf(stderr, "wattfleet: idle %.4g W before it; %.4g J above idle\n", *m.idle_w(),
+                 *r.energy_dynamic_j);
+  } else if (m.idle_w()) {
+    std::fprintf(stderr, "wattfleet: idle %.4g W before it; energy above idle unavailable: the "
+                 "window drew no more than that (idle measured while other work ran?)\n",
+                 *m.idle_w());
+  }
+  if (!r.flags.empty()) {
+    std::string flags;
+    for (const std::string& f : r.flags) flags += (flags.empty() ? "" : ", ") + f;
+    std::fprintf(stderr, "wattfleet: quality flags: %s (docs/python.md)\n", flags.c_str());
+  }
+}
+
 int CmdMeasure(const MeasureOptions& o) {
   if (o.command.empty()) {
     std::cerr << "wattfleet: measure: no command (wattfleet measure [OPTIONS] -- CMD ARGS...)\n";
@@ -96,11 +143,7 @@ int CmdMeasure(const MeasureOptions& o) {
   // Opened before the command runs: a dataset that cannot be written is found out first.
   std::unique_ptr<WindowRecorder> recorder;
   if (!o.db.empty()) {
-    WindowDatasetOptions wo;
-    wo.db = o.db;
-    wo.campaign = o.campaign;
-    wo.device_class = o.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
-    auto opened = WindowRecorder::Open(wo);
+    auto opened = OpenRecorder(o);
     if (!opened.ok()) {
       std::cerr << "wattfleet: --db " << o.db << ": " << opened.status().message() << "\n";
       return 2;
@@ -125,14 +168,7 @@ int CmdMeasure(const MeasureOptions& o) {
     std::cerr << "wattfleet: measure: " << child.status().message() << "\n";
     return 127;
   }
-  // As time(1): Ctrl-C and Ctrl-\ reach the command (same process group), which decides;
-  // this process waits for it and still reports. Ignored only once the child has started,
-  // so that it does not inherit the ignoring.
-  auto old_int = std::signal(SIGINT, SIG_IGN);
-  auto old_quit = std::signal(SIGQUIT, SIG_IGN);
-  const int code = child->WaitForExit();
-  std::signal(SIGINT, old_int);
-  std::signal(SIGQUIT, old_quit);
+  const int code = WaitLikeTime(*child);
   auto r = m.End(name);
   if (!r.ok()) {
     std::cerr << "wattfleet: " << r.status().message() << " (the command exited " << code
@@ -157,27 +193,7 @@ int CmdMeasure(const MeasureOptions& o) {
     std::cout << doc.dump(2) << "\n";
     return code;
   }
-  if (job_id) {
-    std::fprintf(stderr, "wattfleet: stored in %s as job %lld (campaign %s)\n", o.db.c_str(),
-                 static_cast<long long>(*job_id), o.campaign.c_str());
-  }
-  // On stderr: stdout is the command's.
-  const char* what = r->energy_is_estimate ? " (an estimate: no power sensor, modeled)" : "";
-  std::fprintf(stderr, "wattfleet: %s: %.4g J in %.4g s on %s (%s)%s\n", o.command[0].c_str(),
-               r->energy_j, r->time_s, r->sensor.c_str(), r->domain.c_str(), what);
-  if (r->energy_dynamic_j) {
-    std::fprintf(stderr, "wattfleet: idle %.4g W before it; %.4g J above idle\n", *m.idle_w(),
-                 *r->energy_dynamic_j);
-  } else if (m.idle_w()) {
-    std::fprintf(stderr, "wattfleet: idle %.4g W before it; energy above idle unavailable: the "
-                 "window drew no more than that (idle measured while other work ran?)\n",
-                 *m.idle_w());
-  }
-  if (!r->flags.empty()) {
-    std::string flags;
-    for (const std::string& f : r->flags) flags += (flags.empty() ? "" : ", ") + f;
-    std::fprintf(stderr, "wattfleet: quality flags: %s (docs/python.md)\n", flags.c_str());
-  }
+  PrintReading(o, *r, m, job_id);
   return code;
 }
 
