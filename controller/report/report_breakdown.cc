@@ -26,14 +26,25 @@ const char* Cycle(const char* const (&colours)[N], size_t i) {
 
 }  // namespace
 
-std::string BreakdownSection(const TrainingData& data, Page& page) {
-  std::string s = "<section id=\"breakdown\"><h2>Networks by layer type</h2>";
-  s += "<p>Each whole network measured, its energy per iteration split by the layer types it "
-       "is made of: the measured energy of each of its layers on the same device class, mode "
-       "and batch, summed by type. The bar's length is the sum of its layers, which may differ "
-       "from the network measured whole (see the campaign's summary, layer-sum). A network "
-       "whose measurement or any of whose layers carry quality flags is named "
-       "<code>(flagged)</code>: shown, but left out of fits unless asked for.</p>";
+namespace {
+
+// One network measured whole, its energy per iteration as the sum of its measured layers, by
+// layer type.
+struct Network {
+  std::string name;
+  std::map<std::string, double> by_type;
+  double total = 0;
+};
+
+using Place = std::tuple<std::string, std::string, int64_t>;  // device class, mode, batch
+
+struct Breakdowns {
+  std::map<Place, std::map<std::string, Network>> places;
+  std::map<Place, bool> modeled;  // any layer's energy an estimate
+  int64_t incomplete = 0;         // networks with a layer not measured at their batch
+};
+
+Breakdowns GroupNetworks(const TrainingData& data) {
   // (device, mode, batch, key) -> the layer's measured energy (the last one seen).
   std::map<std::tuple<std::string, std::string, int64_t, std::string>, const LayerSample*> layers;
   for (const LayerSample& l : data.layers) {
@@ -41,14 +52,7 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
       layers[{l.device_class, l.mode, l.batch, l.key}] = &l;
     }
   }
-  struct Network {
-    std::string name;
-    std::map<std::string, double> by_type;
-    double total = 0;
-  };
-  std::map<std::tuple<std::string, std::string, int64_t>, std::map<std::string, Network>> places;
-  std::map<std::tuple<std::string, std::string, int64_t>, bool> modeled;
-  int64_t incomplete = 0;
+  Breakdowns out;
   for (const ModelSample& m : data.models) {
     if (m.kind != JobKind::kModel || m.layer_keys.empty()) continue;
     Network n;
@@ -68,70 +72,89 @@ std::string BreakdownSection(const TrainingData& data, Page& page) {
     }
     n.name = flagged ? m.name + " (flagged)" : m.name;
     if (!complete) {
-      ++incomplete;
+      ++out.incomplete;
       continue;
     }
-    const auto place = std::make_tuple(m.device_class, m.mode, m.batch);
-    places[place][n.name] = std::move(n);  // repeats of a network: one bar
-    modeled[place] = modeled[place] || estimate;
+    const Place place = std::make_tuple(m.device_class, m.mode, m.batch);
+    out.places[place][n.name] = std::move(n);  // repeats of a network: one bar
+    out.modeled[place] = out.modeled[place] || estimate;
   }
-  if (places.empty()) {
+  return out;
+}
+
+// One place's networks as stacked bars, the largest first, the layer types by their energy.
+std::string BreakdownPlot(const Place& place, std::map<std::string, Network>& networks,
+                          bool modeled, Page& page) {
+  const auto& [device, mode, batch] = place;
+  std::vector<Network> list;
+  for (auto& [name, n] : networks) list.push_back(std::move(n));
+  std::stable_sort(list.begin(), list.end(),
+                   [](const Network& a, const Network& b) { return a.total > b.total; });
+  const size_t total_networks = list.size();
+  if (list.size() > kMaxNetworks) list.resize(kMaxNetworks);
+  // Segments: the types by their energy over the plot, largest first.
+  std::map<std::string, double> type_totals;
+  for (const Network& n : list) {
+    for (const auto& [type, e] : n.by_type) type_totals[type] += e;
+  }
+  std::vector<std::string> types;
+  for (const auto& [type, e] : type_totals) types.push_back(type);
+  std::stable_sort(types.begin(), types.end(), [&](const std::string& a, const std::string& b) {
+    return type_totals[a] > type_totals[b];
+  });
+  std::vector<std::string> colours;
+  for (size_t i = 0; i < types.size(); ++i) colours.push_back(Cycle(report_colours::kLayerTypes, i));
+  std::vector<svg::StackedBar> bars;
+  for (const Network& n : list) {
+    svg::StackedBar bar;
+    bar.label = n.name;
+    for (const std::string& type : types) {
+      auto it = n.by_type.find(type);
+      bar.values.push_back(it == n.by_type.end() ? 0.0 : it->second);
+    }
+    bars.push_back(std::move(bar));
+  }
+  svg::PlotOptions o;
+  o.id = page.Id("breakdown-" + device + "-" + mode + "-batch-" + std::to_string(batch));
+  o.title = device + "/" + mode + ", batch " + std::to_string(batch) +
+            ": networks' energy by layer type";
+  if (total_networks > list.size()) {
+    o.note = std::to_string(list.size()) + " of " + std::to_string(total_networks) +
+             " networks shown (those with the most energy)";
+  }
+  if (modeled) {
+    o.note += std::string(o.note.empty() ? "" : "; ") + "modeled energy (no power sensor): an estimate";
+  }
+  o.width = kWidePlotWidth;
+  o.x = {"energy per iteration, sum of the measured layers (J)"};
+  o.value_unit = "J";
+  o.y = {"network"};
+  return page.Plot(svg::StackedBarChart(o, types, colours, bars));
+}
+
+}  // namespace
+
+std::string BreakdownSection(const TrainingData& data, Page& page) {
+  std::string s = "<section id=\"breakdown\"><h2>Networks by layer type</h2>";
+  s += "<p>Each whole network measured, its energy per iteration split by the layer types it "
+       "is made of: the measured energy of each of its layers on the same device class, mode "
+       "and batch, summed by type. The bar's length is the sum of its layers, which may differ "
+       "from the network measured whole (see the campaign's summary, layer-sum). A network "
+       "whose measurement or any of whose layers carry quality flags is named "
+       "<code>(flagged)</code>: shown, but left out of fits unless asked for.</p>";
+  Breakdowns b = GroupNetworks(data);
+  if (b.places.empty()) {
     return s + page.Note("No whole network has all of its layers measured at its batch (plan "
                          "layers: distinct and whole_models: true).") +
            "</section>";
   }
   std::string items;
-  for (auto& [place, networks] : places) {
-    const auto& [device, mode, batch] = place;
-    std::vector<Network> list;
-    for (auto& [name, n] : networks) list.push_back(std::move(n));
-    std::stable_sort(list.begin(), list.end(),
-                     [](const Network& a, const Network& b) { return a.total > b.total; });
-    const size_t total_networks = list.size();
-    if (list.size() > kMaxNetworks) list.resize(kMaxNetworks);
-    // Segments: the types by their energy over the plot, largest first.
-    std::map<std::string, double> type_totals;
-    for (const Network& n : list) {
-      for (const auto& [type, e] : n.by_type) type_totals[type] += e;
-    }
-    std::vector<std::string> types;
-    for (const auto& [type, e] : type_totals) types.push_back(type);
-    std::stable_sort(types.begin(), types.end(), [&](const std::string& a, const std::string& b) {
-      return type_totals[a] > type_totals[b];
-    });
-    std::vector<std::string> colours;
-    for (size_t i = 0; i < types.size(); ++i) colours.push_back(Cycle(report_colours::kLayerTypes, i));
-    std::vector<svg::StackedBar> bars;
-    for (const Network& n : list) {
-      svg::StackedBar bar;
-      bar.label = n.name;
-      for (const std::string& type : types) {
-        auto it = n.by_type.find(type);
-        bar.values.push_back(it == n.by_type.end() ? 0.0 : it->second);
-      }
-      bars.push_back(std::move(bar));
-    }
-    svg::PlotOptions o;
-    o.id = page.Id("breakdown-" + device + "-" + mode + "-batch-" + std::to_string(batch));
-    o.title = device + "/" + mode + ", batch " + std::to_string(batch) +
-              ": networks' energy by layer type";
-    if (total_networks > list.size()) {
-      o.note = std::to_string(list.size()) + " of " + std::to_string(total_networks) +
-               " networks shown (those with the most energy)";
-    }
-    if (modeled[place]) {
-      o.note += std::string(o.note.empty() ? "" : "; ") +
-                "modeled energy (no power sensor): an estimate";
-    }
-    o.width = kWidePlotWidth;
-    o.x = {"energy per iteration, sum of the measured layers (J)"};
-    o.value_unit = "J";
-    o.y = {"network"};
-    items += page.Plot(svg::StackedBarChart(o, types, colours, bars));
+  for (auto& [place, networks] : b.places) {
+    items += BreakdownPlot(place, networks, b.modeled[place], page);
   }
   std::string note;
-  if (incomplete > 0) {
-    note = page.Note(std::to_string(incomplete) + " whole-network measurements left out: some "
+  if (b.incomplete > 0) {
+    note = page.Note(std::to_string(b.incomplete) + " whole-network measurements left out: some "
                      "of their layers were not measured at their batch.");
   }
   return s + Grid(items) + note + "</section>";
