@@ -146,12 +146,13 @@ std::string LayerEnergySection(const TrainingData& data, Page& page) {
   return s + Grid(items) + "</section>";
 }
 
-std::string CampaignSection(const ReportData& data, Page& page) {
-  std::string s = "<section id=\"campaigns\"><h2>Campaigns</h2>";
-  if (data.campaigns.empty()) {
-    return s + page.Note("No campaigns in the dataset (imported measurements only, or none).") +
-           "</section>";
-  }
+namespace {
+
+// The campaigns' jobs by state, one bar each, and which quality flags their measurements carry.
+// `names` gets each campaign's label for the progress plot.
+std::string CampaignJobs(const ReportData& data, Page& page,
+                         std::map<int64_t, std::string>* names_out) {
+  std::map<int64_t, std::string>& names = *names_out;
   std::vector<std::string> states;
   for (JobState st : {JobState::kPlanned, JobState::kQueued, JobState::kLeased, JobState::kDone,
                       JobState::kFailed, JobState::kQuarantined, JobState::kCancelled}) {
@@ -160,7 +161,6 @@ std::string CampaignSection(const ReportData& data, Page& page) {
   const std::vector<std::string> colours(std::begin(report_colours::kJobStates),
                                          std::end(report_colours::kJobStates));
   std::vector<svg::StackedBar> bars;
-  std::map<int64_t, std::string> names;
   for (const CampaignSummary& c : data.campaigns) {
     svg::StackedBar bar;
     bar.label = "#" + std::to_string(c.id) + " " + c.name + " (" + c.state +
@@ -197,10 +197,12 @@ std::string CampaignSection(const ReportData& data, Page& page) {
                        flagged + ".", true);
   }
 
-  if (data.activity.empty()) {
-    items += page.Note("No measurements stored yet, so no progress over time.", true);
-    return s + Grid(items) + "</section>";
-  }
+  return items;
+}
+
+// How many measurements each campaign had stored over time: one line per campaign.
+std::string CampaignProgress(const ReportData& data, std::map<int64_t, std::string> names,
+                             Page& page) {
   const TimeAxis axis = MakeTimeAxis(data.activity);
   // One line per campaign while each can have a colour of its own; beyond that, one line of
   // all campaigns together (a legend of dozens of look-alike lines helps nobody).
@@ -249,7 +251,24 @@ std::string CampaignSection(const ReportData& data, Page& page) {
   over_time.height = kPlotHeight;
   over_time.x = {axis.label, svg::ScaleType::kLinear, 0, std::nan("")};
   over_time.y = {"measurements stored (count)", svg::ScaleType::kLinear, 0, std::nan("")};
-  items += page.Plot(svg::LinePlot(over_time, series, true));
+  return page.Plot(svg::LinePlot(over_time, series, true));
+}
+
+}  // namespace
+
+std::string CampaignSection(const ReportData& data, Page& page) {
+  std::string s = "<section id=\"campaigns\"><h2>Campaigns</h2>";
+  if (data.campaigns.empty()) {
+    return s + page.Note("No campaigns in the dataset (imported measurements only, or none).") +
+           "</section>";
+  }
+  std::map<int64_t, std::string> names;
+  std::string items = CampaignJobs(data, page, &names);
+  if (data.activity.empty()) {
+    items += page.Note("No measurements stored yet, so no progress over time.", true);
+    return s + Grid(items) + "</section>";
+  }
+  items += CampaignProgress(data, std::move(names), page);
   return s + Grid(items) + "</section>";
 }
 
