@@ -320,29 +320,22 @@ std::vector<ActiveJob> ActiveProfiler::Run() {
   return added;
 }
 
-Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOptions& plan) {
-  WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs,
-                      store_.ListCampaignJobs(key.campaign, CampaignJobFilter{
-                                                                JobKind::kProbe,
-                                                                key.device_class,
-                                                                key.kind + "/"}));
-  std::vector<ProbePoint> planned;
-  std::vector<ThorProbe> measured;
-  int64_t unfinished = 0;
-  const JobSpec* model_job = nullptr;  // the settings new probes copy
+ActiveProfiler::ProbeCensus ActiveProfiler::CountProbes(const Key& key,
+                                                        const std::vector<CampaignJob>& jobs) {
+  ProbeCensus c;
   for (const CampaignJob& job : jobs) {
     Result<ProbeName> name = ParseProbeName(job.spec.subject);
     if (!name.ok() || name->kind != key.kind) continue;
-    if (model_job == nullptr) model_job = &job.spec;
-    planned.push_back(ProbePoint{name->role, name->widths});
+    if (!c.model_job) c.model_job = job.spec;
+    c.planned.push_back(ProbePoint{name->role, name->widths});
     if (job.state == JobState::kPlanned || job.state == JobState::kQueued ||
         job.state == JobState::kLeased) {
-      ++unfinished;
+      ++c.unfinished;
     }
     // Energy, even where it is the modeled meter's estimate: THOR predicts energy, and the
     // modeled figure still ranks where the grid is least known.
     if (job.state == JobState::kDone && job.measured && std::isfinite(job.energy_per_iter_j)) {
-      measured.push_back(ThorProbe{name->role, name->widths, job.energy_per_iter_j});
+      c.measured.push_back(ThorProbe{name->role, name->widths, job.energy_per_iter_j});
     }
     // The kind itself (to build new probes) from a probe that starts with its input layer.
     if (!kinds_.count(key) && name->role != ProbeRole::kOutput) {
@@ -350,46 +343,17 @@ Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOp
       if (kind.ok() && kind->name == key.kind) kinds_.emplace(key, std::move(kind).value());
     }
   }
-  if (model_job == nullptr) return std::vector<ActiveJob>{};
-  // As many of the kind's probes queued or running as its seed had: one new probe per ended
-  // one.
-  const int64_t in_flight = static_cast<int64_t>(ActiveSeed(plan.probe_widths).size());
-  if (unfinished >= in_flight) return std::vector<ActiveJob>{};
-  if (!Fittable(measured)) {
-    // The seed is still being measured; a later result brings what the fit needs.
-    if (unfinished > 0) return std::vector<ActiveJob>{};
-    Finish(key, "its measured probes (" + std::to_string(measured.size()) +
-                    ") are too few to fit THOR's model (failed probe jobs?)",
-           /*failure=*/true);
-    return std::vector<ActiveJob>{};
-  }
-  auto kind = kinds_.find(key);
-  if (kind == kinds_.end()) {
-    Finish(key, "no input or hidden probe describes the kind", /*failure=*/true);
-    return std::vector<ActiveJob>{};
-  }
-  static const std::vector<std::vector<int64_t>> kGrid;
-  const std::vector<std::vector<int64_t>>& targets =
-      plan.active->aim == ActiveOptions::Aim::kGrid ? kGrid : TargetsOf(key.campaign, key.kind);
-  const bool aimed = !targets.empty();
-  Result<ActiveSelection> sel =
-      SelectProbes(measured, planned, plan.probe_widths, *plan.active,
-                   static_cast<size_t>(in_flight - unfinished), targets, gp_);
-  if (!sel.ok()) {
-    Finish(key, "the fit failed: " + sel.status().message(), /*failure=*/true);
-    return std::vector<ActiveJob>{};
-  }
-  if (sel->chosen.empty()) {
-    Finish(key, sel->stop + "; " + std::to_string(planned.size()) + " probe jobs, " +
-                    std::to_string(measured.size()) + " measured",
-           /*failure=*/false);
-    return std::vector<ActiveJob>{};
-  }
-  finished_.erase(key);
+  return c;
+}
+
+std::vector<ActiveJob> ActiveProfiler::AddProbes(const Key& key, const PlanOptions& plan,
+                                                 const ActiveSelection& sel,
+                                                 const ProbeCensus& census, bool aimed) {
+  const ProbeKind& kind = kinds_.at(key);
   std::vector<ActiveJob> added;
-  for (size_t i = 0; i < sel->chosen.size(); ++i) {
-    const ProbePoint& p = sel->chosen[i];
-    Result<Architecture> built = BuildProbe(kind->second, p.role, p.widths);
+  for (size_t i = 0; i < sel.chosen.size(); ++i) {
+    const ProbePoint& p = sel.chosen[i];
+    Result<Architecture> built = BuildProbe(kind, p.role, p.widths);
     if (!built.ok()) {
       Finish(key, "cannot build " + ProbePointName(key.kind, p) + ": " +
                       built.status().message(),
@@ -397,7 +361,7 @@ Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOp
       break;
     }
     Architecture probe = std::move(built).value();
-    JobSpec spec = *model_job;  // the campaign's selectors, mode, dtype, batch, protocol, lease
+    JobSpec spec = *census.model_job;  // the campaign's selectors, mode, dtype, batch, protocol
     spec.job_id = 0;
     spec.attempt = 0;
     spec.kind = JobKind::kProbe;
@@ -419,11 +383,55 @@ Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOp
     spdlog::info("controller: active profiling: {}: + {} ({} {}, probe {} of at most {})",
                  Label(key), spec.subject,
                  aimed ? "targets' relative variance falls by" : "relative std",
-                 Number(sel->scores[i]),
-                 planned.size() + added.size() + 1, plan.active->budget_jobs);
+                 Number(sel.scores[i]), census.planned.size() + added.size() + 1,
+                 plan.active->budget_jobs);
     added.push_back(std::move(job).value());
   }
   return added;
+}
+
+Result<std::vector<ActiveJob>> ActiveProfiler::Step(const Key& key, const PlanOptions& plan) {
+  WF_ASSIGN_OR_RETURN(std::vector<CampaignJob> jobs,
+                      store_.ListCampaignJobs(key.campaign, CampaignJobFilter{
+                                                                JobKind::kProbe,
+                                                                key.device_class,
+                                                                key.kind + "/"}));
+  const ProbeCensus census = CountProbes(key, jobs);
+  if (!census.model_job) return std::vector<ActiveJob>{};
+  // As many of the kind's probes queued or running as its seed had: one new probe per ended
+  // one.
+  const int64_t in_flight = static_cast<int64_t>(ActiveSeed(plan.probe_widths).size());
+  if (census.unfinished >= in_flight) return std::vector<ActiveJob>{};
+  if (!Fittable(census.measured)) {
+    // The seed is still being measured; a later result brings what the fit needs.
+    if (census.unfinished > 0) return std::vector<ActiveJob>{};
+    Finish(key, "its measured probes (" + std::to_string(census.measured.size()) +
+                    ") are too few to fit THOR's model (failed probe jobs?)",
+           /*failure=*/true);
+    return std::vector<ActiveJob>{};
+  }
+  if (kinds_.find(key) == kinds_.end()) {
+    Finish(key, "no input or hidden probe describes the kind", /*failure=*/true);
+    return std::vector<ActiveJob>{};
+  }
+  static const std::vector<std::vector<int64_t>> kGrid;
+  const std::vector<std::vector<int64_t>>& targets =
+      plan.active->aim == ActiveOptions::Aim::kGrid ? kGrid : TargetsOf(key.campaign, key.kind);
+  Result<ActiveSelection> sel =
+      SelectProbes(census.measured, census.planned, plan.probe_widths, *plan.active,
+                   static_cast<size_t>(in_flight - census.unfinished), targets, gp_);
+  if (!sel.ok()) {
+    Finish(key, "the fit failed: " + sel.status().message(), /*failure=*/true);
+    return std::vector<ActiveJob>{};
+  }
+  if (sel->chosen.empty()) {
+    Finish(key, sel->stop + "; " + std::to_string(census.planned.size()) + " probe jobs, " +
+                    std::to_string(census.measured.size()) + " measured",
+           /*failure=*/false);
+    return std::vector<ActiveJob>{};
+  }
+  finished_.erase(key);
+  return AddProbes(key, plan, *sel, census, /*aimed=*/!targets.empty());
 }
 
 }  // namespace wattfleet

@@ -107,6 +107,20 @@ class ActiveProfiler final : public JobSource {
   const std::vector<std::vector<int64_t>>& TargetsOf(int64_t campaign, const std::string& kind);
   // One kind: reads its probes, selects, stores the new jobs.
   Result<std::vector<ActiveJob>> Step(const Key& key, const PlanOptions& plan);
+  // A kind's probe jobs as they stand: planned, measured, not yet ended, and the job new
+  // probes copy their settings from (null when the kind has none). Learns the kind itself
+  // from a probe that starts with its input layer.
+  struct ProbeCensus {
+    std::vector<ProbePoint> planned;
+    std::vector<ThorProbe> measured;
+    int64_t unfinished = 0;
+    std::optional<JobSpec> model_job;
+  };
+  ProbeCensus CountProbes(const Key& key, const std::vector<CampaignJob>& jobs);
+  // The chosen probes built and stored as new jobs of the campaign, as many as can be.
+  std::vector<ActiveJob> AddProbes(const Key& key, const PlanOptions& plan,
+                                   const ActiveSelection& sel, const ProbeCensus& census,
+                                   bool aimed);
   // Ends the kind's profiling (logged once).
   void Finish(const Key& key, const std::string& why, bool failure);
 
