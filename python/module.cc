@@ -211,21 +211,8 @@ py::dict ReadingDict(const WindowReading& r) {
   return d;
 }
 
-}  // namespace
-}  // namespace wattfleet
-
-PYBIND11_MODULE(_wattfleet, m) {
-  using namespace wattfleet;
-  m.doc() = "wattfleet's native core (use the wattfleet package, not this module)";
-  sensor_error = PyErr_NewException("wattfleet._wattfleet.SensorError", PyExc_RuntimeError,
-                                     nullptr);
-  if (sensor_error == nullptr) throw py::error_already_set();
-  m.add_object("SensorError", py::handle(sensor_error));
-  // The core's log lines (a store's or an estimator's warnings) on stderr, never into the
-  // notebook's or the script's stdout.
-  spdlog::set_default_logger(spdlog::stderr_logger_mt("wattfleet"));
-
-  m.attr("version_line") = VersionLine("wattfleet", TorchScriptLibtorchVersion());
+// The dataset's tables, fits and predictions: the functions the commands call.
+void BindDataset(py::module_& m) {
   m.def("export_columns", &ExportColumnsOf, py::arg("db"), py::arg("campaign") = py::none());
   m.def("layers", &Layers, py::arg("db"));
   m.def("architectures", &Architectures, py::arg("db"));
@@ -240,7 +227,10 @@ PYBIND11_MODULE(_wattfleet, m) {
         py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
+}
 
+// What the commands and the package choose among: estimators, dataset backends, meters.
+void BindCatalogs(py::module_& m) {
   // The estimator catalog: what fit(estimators=...) and predict(estimator=...) take.
   m.def("estimators", [] {
     std::vector<std::tuple<std::string, std::string, std::string>> out;
@@ -266,7 +256,10 @@ PYBIND11_MODULE(_wattfleet, m) {
     for (const MeterBackend& b : MeterBackends()) out.emplace_back(b.name, b.help);
     return out;
   });
+}
 
+// Windows over the caller's own code (Monitor), and their storage in a dataset.
+void BindMonitor(py::module_& m) {
   py::class_<WindowMonitor>(m, "WindowMonitor")
       .def(py::init([](const std::string& sensor, const std::string& device,
                        double max_interference, const std::string& sysfs_root,
@@ -326,4 +319,25 @@ PYBIND11_MODULE(_wattfleet, m) {
              return d;
            })
       .def_property_readonly("campaign_id", &WindowRecorder::campaign_id);
+}
+
+}  // namespace
+}  // namespace wattfleet
+
+PYBIND11_MODULE(_wattfleet, m) {
+  using namespace wattfleet;
+  m.doc() = "wattfleet's native core (use the wattfleet package, not this module)";
+  sensor_error = PyErr_NewException("wattfleet._wattfleet.SensorError", PyExc_RuntimeError,
+                                     nullptr);
+  if (sensor_error == nullptr) throw py::error_already_set();
+  m.add_object("SensorError", py::handle(sensor_error));
+  // The core's log lines (a store's or an estimator's warnings) on stderr, never into the
+  // notebook's or the script's stdout.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("wattfleet"));
+
+  m.attr("version_line") = VersionLine("wattfleet", TorchScriptLibtorchVersion());
+
+  BindDataset(m);
+  BindCatalogs(m);
+  BindMonitor(m);
 }
