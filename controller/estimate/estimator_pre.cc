@@ -96,6 +96,17 @@ Eigen::VectorXd SolveDual(const std::vector<Eigen::VectorXd>& x, const Eigen::Ve
   return alpha;
 }
 
+// `limit` of `v`'s elements, evenly strided (in their order, so that every region keeps its
+// share); all of them when there are no more.
+template <typename T>
+std::vector<T> Strided(const std::vector<T>& v, size_t limit) {
+  if (v.size() <= limit) return v;
+  std::vector<T> kept;
+  kept.reserve(limit);
+  for (size_t i = 0; i < limit; ++i) kept.push_back(v[i * v.size() / limit]);
+  return kept;
+}
+
 class PreEstimator final : public Estimator {
  public:
   std::string name() const override { return kName; }
@@ -143,18 +154,9 @@ class PreEstimator final : public Estimator {
     // Past kMaxPoints distinct points, an evenly strided subset (in feature order, so every
     // region keeps its share) is fitted: 2 000 points already cost a few seconds per solve.
     if (x.size() > kMaxPoints) {
-      std::vector<Eigen::VectorXd> kept_x;
-      std::vector<double> kept_y;
-      std::vector<std::string> kept_names;
-      for (size_t i = 0; i < kMaxPoints; ++i) {
-        const size_t at = i * x.size() / kMaxPoints;
-        kept_x.push_back(x[at]);
-        kept_y.push_back(ys[at]);
-        kept_names.push_back(point_names[at]);
-      }
-      x = std::move(kept_x);
-      ys = std::move(kept_y);
-      point_names = std::move(kept_names);
+      x = Strided(x, kMaxPoints);
+      ys = Strided(ys, kMaxPoints);
+      point_names = Strided(point_names, kMaxPoints);
     }
     Eigen::VectorXd y = Eigen::Map<const Eigen::VectorXd>(ys.data(), static_cast<Eigen::Index>(ys.size()));
     // Fold of each point: its architecture's rank among the sorted names, dealt round-robin.
@@ -167,34 +169,13 @@ class PreEstimator final : public Estimator {
     }
     // The hyper-parameter search solves the system 5 x 50 times: on at most kMaxCvPoints of
     // the points (strided likewise); the final solve uses them all.
-    std::vector<Eigen::VectorXd> cv_x = x;
-    Eigen::VectorXd cv_y = y;
-    std::vector<int> cv_fold = fold;
-    if (x.size() > kMaxCvPoints) {
-      cv_x.clear();
-      cv_fold.clear();
-      cv_y.resize(static_cast<Eigen::Index>(kMaxCvPoints));
-      for (size_t i = 0; i < kMaxCvPoints; ++i) {
-        const size_t at = i * x.size() / kMaxCvPoints;
-        cv_x.push_back(x[at]);
-        cv_y(static_cast<Eigen::Index>(i)) = y(static_cast<Eigen::Index>(at));
-        cv_fold.push_back(fold[at]);
-      }
-    }
-
-    double best_mse = std::numeric_limits<double>::infinity();
-    for (double linear : kLinearWeights) {
-      for (double g : kGammaTimesD) {
-        for (double lambda : kLambdas) {
-          const Hyper h{g / dims_, lambda, linear};
-          const double mse = CrossValidate(cv_x, cv_y, cv_fold, k, h);
-          if (mse < best_mse) {
-            best_mse = mse;
-            hyper_ = h;
-          }
-        }
-      }
-    }
+    const size_t cv_points = std::min(x.size(), kMaxCvPoints);
+    const std::vector<double> cv_ys = Strided(ys, cv_points);
+    const double best_mse =
+        SearchHyper(Strided(x, cv_points),
+                    Eigen::Map<const Eigen::VectorXd>(cv_ys.data(),
+                                                      static_cast<Eigen::Index>(cv_ys.size())),
+                    Strided(fold, cv_points), k);
     if (!std::isfinite(best_mse)) {
       return Status::Unavailable("pre: no kernel ridge system of the grid could be solved");
     }
@@ -204,6 +185,27 @@ class PreEstimator final : public Estimator {
     if (alpha_.size() == 0) return Status::Unavailable("pre: the kernel system is singular");
     x_ = std::move(x);
     return Status::OK();
+  }
+
+  // The grid of hyper-parameters searched by grouped k-fold cross-validation; the best is
+  // kept in hyper_ and its mean squared error (log units) returned, +inf when no system of
+  // the grid could be solved.
+  double SearchHyper(const std::vector<Eigen::VectorXd>& x, const Eigen::VectorXd& y,
+                     const std::vector<int>& fold, int k) {
+    double best_mse = std::numeric_limits<double>::infinity();
+    for (double linear : kLinearWeights) {
+      for (double g : kGammaTimesD) {
+        for (double lambda : kLambdas) {
+          const Hyper h{g / dims_, lambda, linear};
+          const double mse = CrossValidate(x, y, fold, k, h);
+          if (mse < best_mse) {
+            best_mse = mse;
+            hyper_ = h;
+          }
+        }
+      }
+    }
+    return best_mse;
   }
 
   Result<Estimate> Predict(const ModelSample& m, const LayerCatalog&) const override {
