@@ -2,6 +2,7 @@
 // schema version 3, which opening it for writing migrates to (as every other opener does).
 #include <libpq-fe.h>
 
+#include "model_table_base.h"
 #include "pg_store.h"
 #include "wattfleet/store/model_table.h"
 
@@ -12,45 +13,33 @@ using pg::ConnPtr;
 using pg::Params;
 using pg::Rows;
 
-class PgModelTable final : public ModelTable {
+class PgModelTable final : public ModelTableBase {
  public:
   PgModelTable(ConnPtr conn, bool writable, bool has_table, std::string reason)
-      : conn_(std::move(conn)), writable_(writable), has_table_(has_table),
-        reason_(std::move(reason)) {}
-
-  bool writable() const override { return writable_; }
-  const std::string& read_only_reason() const override { return reason_; }
+      : ModelTableBase(writable, has_table, std::move(reason)), conn_(std::move(conn)) {}
 
   Result<std::optional<ModelRow>> Latest(const ModelKey& key) override {
     if (!has_table_) return std::optional<ModelRow>();
-    WF_ASSIGN_OR_RETURN(
-        const Rows q,
-        pg::Exec(conn_.get(),
-                 "SELECT id, wattfleet_version, training_json, state_json, created_ms "
-                 "FROM models WHERE estimator = $1 AND device_class = $2 AND mode = $3 AND "
-                 "target = $4 AND fingerprint = $5 AND format_version = $6 "
-                 "ORDER BY id DESC LIMIT 1",
-                 Params::Of(key.estimator, key.device_class, key.mode, key.target,
-                            key.fingerprint, key.format_version)));
+    static const std::string kSql = LatestSql(Dollar);
+    WF_ASSIGN_OR_RETURN(const Rows q,
+                        pg::Exec(conn_.get(), kSql,
+                                 Params::Of(key.estimator, key.device_class, key.mode, key.target,
+                                            key.fingerprint, key.format_version)));
     if (q.empty()) return std::optional<ModelRow>();
-    ModelRow r;
-    r.id = q.Int(0, 0);
-    r.key = key;
-    r.wattfleet_version = q.Text(0, 1);
-    r.training_json = q.Text(0, 2);
-    r.state_json = q.Text(0, 3);
-    r.created_ms = q.Int(0, 4);
-    return std::optional<ModelRow>(std::move(r));
+    struct Row {
+      const Rows& q;
+      int64_t Int(int c) const { return q.Int(0, c); }
+      std::string Text(int c) const { return q.Text(0, c); }
+    };
+    return std::optional<ModelRow>(RowOf(key, Row{q}));
   }
 
   Result<int64_t> Insert(const ModelRow& r) override {
-    if (!writable_) return Status::IOError("models table not written: " + reason_);
+    if (!writable_) return RefuseWrite();
+    static const std::string kSql = InsertSql(Dollar) + " RETURNING id";
     WF_ASSIGN_OR_RETURN(
         const Rows q,
-        pg::Exec(conn_.get(),
-                 "INSERT INTO models(estimator, device_class, mode, target, format_version, "
-                 "wattfleet_version, fingerprint, training_json, state_json, created_ms) "
-                 "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        pg::Exec(conn_.get(), kSql,
                  Params::Of(r.key.estimator, r.key.device_class, r.key.mode, r.key.target,
                             r.key.format_version, r.wattfleet_version, r.key.fingerprint,
                             r.training_json, r.state_json, r.created_ms)));
@@ -59,10 +48,9 @@ class PgModelTable final : public ModelTable {
   }
 
  private:
+  static std::string Dollar(int i) { return "$" + std::to_string(i); }
+
   ConnPtr conn_;
-  bool writable_;
-  bool has_table_;
-  std::string reason_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "model_table_base.h"
 #include "sqlite_store.h"
 #include "wattfleet/store/model_table.h"
 
@@ -34,46 +35,27 @@ Result<bool> HasModelsTable(sqlite3* db) {
   return row && q.Int(0) > 0;
 }
 
-class SqliteModelTable final : public ModelTable {
+class SqliteModelTable final : public ModelTableBase {
  public:
   SqliteModelTable(DbPtr db, bool writable, bool has_table, std::string reason)
-      : db_(std::move(db)), writable_(writable), has_table_(has_table),
-        reason_(std::move(reason)) {}
-
-  bool writable() const override { return writable_; }
-  const std::string& read_only_reason() const override { return reason_; }
+      : ModelTableBase(writable, has_table, std::move(reason)), db_(std::move(db)) {}
 
   Result<std::optional<ModelRow>> Latest(const ModelKey& key) override {
     if (!has_table_) return std::optional<ModelRow>();
-    WF_ASSIGN_OR_RETURN(
-        Stmt q, Stmt::Prepare(db_.get(),
-                              "SELECT id, wattfleet_version, training_json, state_json, "
-                              "created_ms FROM models WHERE estimator = ? AND device_class = ? "
-                              "AND mode = ? AND target = ? AND fingerprint = ? AND "
-                              "format_version = ? ORDER BY id DESC LIMIT 1"));
+    static const std::string kSql = LatestSql(Mark);
+    WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db_.get(), kSql));
     q.BindAll(key.estimator, key.device_class, key.mode, key.target, key.fingerprint,
               key.format_version);
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
     if (!row) return std::optional<ModelRow>();
-    ModelRow r;
-    r.id = q.Int(0);
-    r.key = key;
-    r.wattfleet_version = q.Text(1);
-    r.training_json = q.Text(2);
-    r.state_json = q.Text(3);
-    r.created_ms = q.Int(4);
-    return std::optional<ModelRow>(std::move(r));
+    return std::optional<ModelRow>(RowOf(key, q));
   }
 
   Result<int64_t> Insert(const ModelRow& r) override {
-    if (!writable_) return Status::IOError("models table not written: " + reason_);
+    if (!writable_) return RefuseWrite();
     WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db_.get()));
-    WF_ASSIGN_OR_RETURN(Stmt ins,
-                        Stmt::Prepare(db_.get(),
-                                      "INSERT INTO models(estimator, device_class, mode, "
-                                      "target, format_version, wattfleet_version, "
-                                      "fingerprint, training_json, state_json, created_ms) "
-                                      "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    static const std::string kSql = InsertSql(Mark);
+    WF_ASSIGN_OR_RETURN(Stmt ins, Stmt::Prepare(db_.get(), kSql));
     ins.BindAll(r.key.estimator, r.key.device_class, r.key.mode, r.key.target,
                 r.key.format_version, r.wattfleet_version, r.key.fingerprint, r.training_json,
                 r.state_json, r.created_ms);
@@ -84,10 +66,9 @@ class SqliteModelTable final : public ModelTable {
   }
 
  private:
+  static std::string Mark(int) { return "?"; }
+
   DbPtr db_;
-  bool writable_;
-  bool has_table_;
-  std::string reason_;
 };
 
 Result<std::unique_ptr<ModelTable>> OpenReadOnly(const std::string& path, std::string reason) {
