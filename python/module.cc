@@ -101,42 +101,50 @@ std::unique_ptr<DatasetReader> Reader(const std::string& db) {
   return Unwrap(OpenDatasetReader(db));
 }
 
-py::list Layers(const std::string& db) {
-  auto layers = Unwrap(Reader(db)->Layers());
-  py::list out;
-  for (const LayerRecord& l : layers) {
-    py::dict d;
-    d["key"] = l.key;
-    d["type"] = l.type;
-    d["macs"] = l.macs;
-    d["flops"] = l.flops;
-    d["params"] = l.params;
-    d["input_elements"] = l.input_elements;
-    d["output_elements"] = l.output_elements;
-    d["params_json"] = l.params_json;
-    out.append(std::move(d));
+// Records as typed columns, {name: [value, ...]} in the order of `fields`: the one place the
+// Python package's frames get their column names from.
+template <typename R>
+using Field = std::pair<const char*, py::object (*)(const R&)>;
+
+template <typename R>
+py::dict ColumnsOf(const std::vector<R>& records, std::initializer_list<Field<R>> fields) {
+  py::dict out;
+  for (const auto& [name, get] : fields) {
+    py::list column;
+    for (const R& r : records) column.append(get(r));
+    out[py::str(name)] = column;
   }
   return out;
 }
 
-py::list Architectures(const std::string& db) {
-  auto archs = Unwrap(Reader(db)->Architectures());
-  py::list out;
-  for (const ArchitectureRecord& a : archs) {
-    py::dict d;
-    d["id"] = a.id;
-    d["campaign_id"] = a.campaign_id;
-    d["campaign"] = a.campaign;
-    d["name"] = a.name;
-    d["family"] = a.family;
-    d["input_shape"] = a.input_shape;
-    d["macs"] = a.macs;
-    d["flops"] = a.flops;
-    d["params"] = a.params;
-    d["layers"] = a.layers;
-    out.append(std::move(d));
-  }
-  return out;
+py::dict Layers(const std::string& db) {
+  using L = LayerRecord;
+  return ColumnsOf<L>(
+      Unwrap(Reader(db)->Layers()),
+      {{"key", [](const L& l) -> py::object { return py::str(l.key); }},
+       {"type", [](const L& l) -> py::object { return py::str(l.type); }},
+       {"macs", [](const L& l) -> py::object { return py::int_(l.macs); }},
+       {"flops", [](const L& l) -> py::object { return py::int_(l.flops); }},
+       {"params", [](const L& l) -> py::object { return py::int_(l.params); }},
+       {"input_elements", [](const L& l) -> py::object { return py::int_(l.input_elements); }},
+       {"output_elements", [](const L& l) -> py::object { return py::int_(l.output_elements); }},
+       {"params_json", [](const L& l) -> py::object { return py::str(l.params_json); }}});
+}
+
+py::dict Architectures(const std::string& db) {
+  using A = ArchitectureRecord;
+  return ColumnsOf<A>(
+      Unwrap(Reader(db)->Architectures()),
+      {{"id", [](const A& a) -> py::object { return py::int_(a.id); }},
+       {"campaign_id", [](const A& a) -> py::object { return py::int_(a.campaign_id); }},
+       {"campaign", [](const A& a) -> py::object { return py::str(a.campaign); }},
+       {"name", [](const A& a) -> py::object { return py::str(a.name); }},
+       {"family", [](const A& a) -> py::object { return py::str(a.family); }},
+       {"input_shape", [](const A& a) -> py::object { return py::str(a.input_shape); }},
+       {"macs", [](const A& a) -> py::object { return py::int_(a.macs); }},
+       {"flops", [](const A& a) -> py::object { return py::int_(a.flops); }},
+       {"params", [](const A& a) -> py::object { return py::int_(a.params); }},
+       {"layers", [](const A& a) -> py::object { return py::int_(a.layers); }}});
 }
 
 std::string Fit(const std::string& db, std::optional<std::string> device,

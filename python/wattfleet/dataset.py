@@ -11,6 +11,12 @@ import tempfile
 from . import _requires, _wattfleet
 
 
+def _columns(columns):
+    """A frame from the core's typed columns, {name: [value, ...]}, in their order."""
+    pd = _requires.module("pandas", "python3-pandas")
+    return pd.DataFrame(columns, columns=list(columns))
+
+
 def _frame(records, columns=None):
     # Imported on use, so that `import wattfleet` works without pandas.
     pd = _requires.module("pandas", "python3-pandas")
@@ -79,26 +85,18 @@ class Dataset:
 
     def measurements(self, campaign=None):
         """One row per measurement, the columns of ``wattfleet export`` (docs/dataset.md)."""
-        pd = _requires.module("pandas", "python3-pandas")
         # A campaign by id or by name, as `wattfleet export --campaign` takes it.
-        columns = _wattfleet.export_columns(self.db, None if campaign is None else str(campaign))
-        return pd.DataFrame(columns, columns=list(columns))
+        return _columns(
+            _wattfleet.export_columns(self.db, None if campaign is None else str(campaign))
+        )
 
     def layers(self):
         """The distinct layers: key, type and features per input sample."""
-        return _frame(
-            _wattfleet.layers(self.db),
-            ["key", "type", "macs", "flops", "params", "input_elements", "output_elements",
-             "params_json"],
-        )
+        return _columns(_wattfleet.layers(self.db))
 
     def architectures(self):
         """Every architecture of every campaign, features per input sample."""
-        return _frame(
-            _wattfleet.architectures(self.db),
-            ["id", "campaign_id", "campaign", "name", "family", "input_shape", "macs", "flops",
-             "params", "layers"],
-        )
+        return _columns(_wattfleet.architectures(self.db))
 
     def fit(self, estimators=None, device=None, target="both", split="both", folds=5,
             holdout_campaigns=(), include_flagged=False):
