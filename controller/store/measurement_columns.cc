@@ -211,18 +211,6 @@ Result<std::vector<Repeat>> ParseRepeats(const std::string& json) {
   return repeats;
 }
 
-}  // namespace wattfleet::measurement_columns
-
-namespace wattfleet {
-
-Result<std::vector<Repeat>> RepeatsOf(const MeasurementRecord& record) {
-  return measurement_columns::ParseRepeats(record.repeats_json);
-}
-
-}  // namespace wattfleet
-
-namespace wattfleet::measurement_columns {
-
 const std::vector<Column>& Columns() {
   static const std::vector<Column> kColumns = MakeColumns();
   return kColumns;
@@ -242,3 +230,11 @@ std::vector<Value> ValuesOf(const Measurement& m) {
 }
 
 }  // namespace wattfleet::measurement_columns
+
+namespace wattfleet {
+
+Result<std::vector<Repeat>> RepeatsOf(const MeasurementRecord& record) {
+  return measurement_columns::ParseRepeats(record.repeats_json);
+}
+
+}  // namespace wattfleet
