@@ -4,6 +4,10 @@
 
 namespace wattfleet {
 
+// Each backend's descriptor, in its own folder (sqlite/, postgres/).
+const DatasetBackend& PostgresBackend();
+const DatasetBackend& SqliteBackend();
+
 const std::vector<DatasetBackend>& DatasetBackends() {
   // SQLite last: it takes every value that no server backend claims.
   static const std::vector<DatasetBackend> kBackends = {PostgresBackend(), SqliteBackend()};

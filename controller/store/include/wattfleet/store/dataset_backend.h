@@ -1,8 +1,8 @@
 // The dataset backends, one registry for everything that opens, checks or names a `--db`:
 // each backend says which values it takes, how it opens each door to the data (the Store,
 // the read side, the fitted models, the imports), and how messages and the run's files name
-// it. Adding a backend is its own folder under controller/store/, one descriptor function and
-// one line in dataset_backends.cc.
+// it. Adding a backend is its own folder under controller/store/ with one descriptor function,
+// and that function named in dataset_backends.cc.
 #pragma once
 
 #include <memory>
@@ -48,9 +48,5 @@ std::string DatasetFlagHelp();
 // For the commands that only read: InvalidArgument "--db D: no such dataset" when `db` names
 // a local file that does not exist (a server's database is checked when it is opened).
 Status RequireExistingDataset(const std::string& db);
-
-// The backends' descriptors (their own folders).
-const DatasetBackend& SqliteBackend();
-const DatasetBackend& PostgresBackend();
 
 }  // namespace wattfleet
