@@ -31,6 +31,7 @@
 #include "progress.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/dataset_backend.h"
+#include "wattfleet/store/dataset_reader.h"
 #include "wattfleet/store/store_open.h"
 
 namespace wattfleet {
@@ -540,15 +541,21 @@ Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
   auto store = OpenStore(db, open);
   // Both backends' errors name the dataset themselves (a URI without its password).
   if (!store.ok()) return store.status().WithContext("--db");
-  if (!campaign) return (*store)->ExportRows(std::nullopt);
-  // An unknown campaign is a typo, not an empty export (as `status CAMPAIGN` says too).
-  WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
-  WF_ASSIGN_OR_RETURN(const std::vector<int64_t> ids,
-                      CampaignIds(campaigns, *campaign, "--campaign " + *campaign,
-                                  DatasetLabel(db)));
+  // The Store has upgraded an older dataset; the rows come from the read side, one snapshot
+  // for every campaign asked for.
+  std::vector<int64_t> ids;
+  if (campaign) {
+    // An unknown campaign is a typo, not an empty export (as `status CAMPAIGN` says too).
+    WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
+    WF_ASSIGN_OR_RETURN(ids, CampaignIds(campaigns, *campaign, "--campaign " + *campaign,
+                                         DatasetLabel(db)));
+  }
+  store->reset();
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(db));
+  if (!campaign) return reader->ExportRows(std::nullopt);
   std::vector<ExportRow> rows;
   for (const int64_t id : ids) {
-    WF_ASSIGN_OR_RETURN(std::vector<ExportRow> of, (*store)->ExportRows(id));
+    WF_ASSIGN_OR_RETURN(std::vector<ExportRow> of, reader->ExportRows(id));
     rows.insert(rows.end(), std::make_move_iterator(of.begin()), std::make_move_iterator(of.end()));
   }
   return rows;

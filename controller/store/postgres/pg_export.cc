@@ -36,14 +36,15 @@ Result<std::vector<ExportRow>> ExportRows(PGconn* c, std::optional<int64_t> camp
   // One snapshot, so that the rows and the architecture lists agree while other controllers
   // keep writing.
   WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c, Transaction::Kind::kSnapshot));
+  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, ReadExportRows(c, campaign_id));
+  WF_RETURN_IF_ERROR(tx.Commit());
+  return rows;
+}
+
+Result<std::vector<ExportRow>> ReadExportRows(PGconn* c, std::optional<int64_t> campaign_id) {
   WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(c, campaign_id));
   static const std::string kExportSql = ExportSql("$1::bigint");
-  WF_ASSIGN_OR_RETURN(
-      const Rows q,
-      Exec(c,
-           kExportSql,
-           Params().Add(campaign_id)));
-  WF_RETURN_IF_ERROR(tx.Commit());
+  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c, kExportSql, Params().Add(campaign_id)));
   std::vector<ExportRow> rows;
   rows.reserve(static_cast<size_t>(q.size()));
   for (int i = 0; i < q.size(); ++i) {

@@ -123,6 +123,10 @@ class PgReader final : public DatasetReader {
     return out;
   }
 
+  Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override {
+    return pg::ReadExportRows(conn_.get(), campaign_id);
+  }
+
  private:
   ConnPtr conn_;
   pg::Transaction snapshot_;  // after conn_: rolled back before the connection closes

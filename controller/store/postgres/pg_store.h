@@ -203,6 +203,8 @@ Status RecordFailure(PGconn* conn, const JobResult& result, const std::string& a
 
 // Store::ExportRows (pg_export.cc): one snapshot, ordered by job id.
 Result<std::vector<ExportRow>> ExportRows(PGconn* conn, std::optional<int64_t> campaign_id);
+// The same inside the caller's transaction (DatasetReader::ExportRows, in its snapshot).
+Result<std::vector<ExportRow>> ReadExportRows(PGconn* conn, std::optional<int64_t> campaign_id);
 
 // Creates or upgrades the schema to kSchemaVersion in one transaction, under an advisory lock
 // so that controllers opening the same database at once migrate it once. A database written

@@ -125,6 +125,10 @@ class SqliteReader final : public DatasetReader {
     return out;
   }
 
+  Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override {
+    return sqlite::ReadExportRows(db_.get(), campaign_id);
+  }
+
  private:
   // The measurements table's columns: a dataset read without being upgraded lacks the newest.
   Result<std::set<std::string>> MeasurementColumns() {

@@ -79,7 +79,6 @@ class SqliteStore final : public Store {
   Result<JobFacts> ReadJob(int64_t job_id);
   // The campaign's state, NotFound for an unknown id.
   Result<CampaignState> ReadCampaignState(int64_t campaign_id);
-  Result<LayerArchitectureMap> LayerArchitectures(std::optional<int64_t> campaign_id);
 
   sqlite3* db() { return db_.get(); }
   static int64_t Now() { return SystemClock().UnixMillis(); }
@@ -433,21 +432,6 @@ Status SqliteStore::UpsertDevice(const DeviceRecord& device) {
   return tx.Commit();
 }
 
-Result<LayerArchitectureMap> SqliteStore::LayerArchitectures(std::optional<int64_t> campaign_id) {
-  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT a.campaign_id, al.layer_key, a.name "
-                                            "FROM arch_layers al JOIN architectures a "
-                                            "ON a.id = al.architecture_id "
-                                            "WHERE ?1 IS NULL OR a.campaign_id = ?1"));
-  q.Bind(1, campaign_id);
-  LayerArchitectureMap out;
-  while (true) {
-    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-    if (!row) break;
-    out[{q.Int(0), q.Text(1)}].insert(q.Text(2));
-  }
-  return out;
-}
-
 Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> campaign_id) {
   // One read transaction, so that the rows and the architecture lists are one snapshot.
   WF_RETURN_IF_ERROR(sqlite::Exec(db(), "BEGIN"));
@@ -455,28 +439,7 @@ Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> ca
     sqlite3* db;
     ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
   } end_read{db()};
-
-  WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(campaign_id));
-  static const std::string kExportSql = ExportSql("?1");
-  WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get(kExportSql));
-  q.Bind(1, campaign_id);
-  std::vector<ExportRow> rows;
-  while (true) {
-    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-    if (!row) break;
-    struct Columns {
-      const Stmt& q;
-      int64_t Int(int k) const { return q.Int(k); }
-      double Double(int k) const { return q.Double(k); }
-      bool Bool(int k) const { return q.Int(k) != 0; }
-      std::string Text(int k) const { return q.Text(k); }
-      std::string Bytes(int k) const { return q.BlobAt(k); }
-      bool IsNull(int k) const { return q.IsNull(k); }
-    };
-    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(Columns{q}, layer_archs));
-    rows.push_back(std::move(r));
-  }
-  return rows;
+  return sqlite::ReadExportRows(db(), campaign_id);
 }
 
 }  // namespace

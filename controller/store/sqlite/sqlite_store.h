@@ -25,6 +25,7 @@ struct ActiveJob;
 struct CampaignJob;
 struct CampaignJobFilter;
 struct CampaignSource;
+struct ExportRow;
 struct JobSpec;
 
 namespace sqlite {
@@ -230,6 +231,10 @@ Status RequireParentFolder(const std::string& path);
 // it meanwhile only delays the reader: for the commands that only read (fit, report).
 // InvalidArgument naming --db when the file does not exist.
 Result<DbPtr> OpenDatasetReadOnly(const std::string& path);
+
+// The export's rows (store.h, ExportRow) inside the caller's transaction, ordered by job id
+// (sqlite_export.cc): the Store's export and the read side's both run it.
+Result<std::vector<ExportRow>> ReadExportRows(sqlite3* db, std::optional<int64_t> campaign_id);
 
 }  // namespace sqlite
 

@@ -18,6 +18,7 @@
 
 #include "wattfleet/common/job.h"
 #include "wattfleet/common/status.h"
+#include "wattfleet/store/store.h"
 
 namespace wattfleet {
 
@@ -116,6 +117,9 @@ class DatasetReader {
   virtual Result<std::vector<CampaignRecord>> Campaigns() = 0;
   // Every imported row, in import order; none for a dataset that has never imported.
   virtual Result<std::vector<ImportedRecord>> ImportedRecords() = 0;
+  // The export's rows (store.h, ExportRow), those of `campaign_id` or every one, ordered by
+  // job id: what `wattfleet export` writes and Python's Dataset.measurements() shows.
+  virtual Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) = 0;
 };
 
 // Opens the dataset `db` names (an SQLite file, or a postgresql:// URI) for reading.
