@@ -550,7 +550,7 @@ Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
     WF_ASSIGN_OR_RETURN(ids, CampaignIds(campaigns, *campaign, "--campaign " + *campaign,
                                          DatasetLabel(db)));
   }
-  store->reset();
+  store->reset();  // the writable connection, closed before the read side opens its own
   WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(db));
   if (!campaign) return reader->ExportRows(std::nullopt);
   std::vector<ExportRow> rows;
