@@ -11,17 +11,6 @@
 namespace wattfleet::sqlite {
 namespace {
 
-// A row of a stepped statement, as ExportRowFrom reads rows.
-struct Columns {
-  const Stmt& q;
-  int64_t Int(int k) const { return q.Int(k); }
-  double Double(int k) const { return q.Double(k); }
-  bool Bool(int k) const { return q.Int(k) != 0; }
-  std::string Text(int k) const { return q.Text(k); }
-  std::string Bytes(int k) const { return q.BlobAt(k); }
-  bool IsNull(int k) const { return q.IsNull(k); }
-};
-
 // For each (campaign, layer key): the names of the campaign's architectures containing it.
 Result<LayerArchitectureMap> LayerArchitectures(sqlite3* db, std::optional<int64_t> campaign_id) {
   WF_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "SELECT a.campaign_id, al.layer_key, a.name "
@@ -49,7 +38,7 @@ Result<std::vector<ExportRow>> ReadExportRows(sqlite3* db, std::optional<int64_t
   while (true) {
     WF_ASSIGN_OR_RETURN(const bool row, q.Step());
     if (!row) break;
-    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(Columns{q}, layer_archs));
+    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(StmtRow{q}, layer_archs));
     rows.push_back(std::move(r));
   }
   return rows;

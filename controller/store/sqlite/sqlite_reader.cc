@@ -14,17 +14,7 @@ namespace {
 
 using sqlite::DbPtr;
 using sqlite::Stmt;
-
-// A row of a stepped statement, as read_rows.h reads rows.
-struct SqliteRow {
-  const Stmt& q;
-  int64_t Int(int c) const { return q.Int(c); }
-  double Double(int c) const { return q.Double(c); }
-  bool Bool(int c) const { return q.Int(c) != 0; }
-  std::string Text(int c) const { return q.Text(c); }
-  std::string Bytes(int c) const { return q.BlobAt(c); }
-  bool IsNull(int c) const { return q.IsNull(c); }
-};
+using sqlite::StmtRow;
 
 class SqliteReader final : public DatasetReader {
  public:
@@ -42,7 +32,7 @@ class SqliteReader final : public DatasetReader {
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
       if (!row) break;
-      out.push_back(read_rows::LayerFrom(SqliteRow{q}));
+      out.push_back(read_rows::LayerFrom(StmtRow{q}));
     }
     return out;
   }
@@ -56,7 +46,7 @@ class SqliteReader final : public DatasetReader {
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
       if (!row) break;
-      const std::optional<MeasurementRecord> m = read_rows::MeasurementFrom(SqliteRow{q});
+      const std::optional<MeasurementRecord> m = read_rows::MeasurementFrom(StmtRow{q});
       if (m) WF_RETURN_IF_ERROR(fn(*m));
     }
     return Status::OK();
@@ -85,7 +75,7 @@ class SqliteReader final : public DatasetReader {
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
       if (!row) break;
-      out.push_back(read_rows::ArchitectureFrom(SqliteRow{q}));
+      out.push_back(read_rows::ArchitectureFrom(StmtRow{q}));
     }
     return out;
   }
@@ -120,7 +110,7 @@ class SqliteReader final : public DatasetReader {
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
       if (!row) break;
-      out.push_back(read_rows::ImportedFrom(SqliteRow{q}));
+      out.push_back(read_rows::ImportedFrom(StmtRow{q}));
     }
     return out;
   }

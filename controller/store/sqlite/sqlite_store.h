@@ -232,6 +232,18 @@ Status RequireParentFolder(const std::string& path);
 // InvalidArgument naming --db when the file does not exist.
 Result<DbPtr> OpenDatasetReadOnly(const std::string& path);
 
+// A stepped statement's current row, as the shared row readers (read_rows.h, export_row.h,
+// measurement_columns.h) read rows: Int, Double, Bool, Text, Bytes and IsNull by column.
+struct StmtRow {
+  const Stmt& q;
+  int64_t Int(int c) const { return q.Int(c); }
+  double Double(int c) const { return q.Double(c); }
+  bool Bool(int c) const { return q.Int(c) != 0; }
+  std::string Text(int c) const { return q.Text(c); }
+  std::string Bytes(int c) const { return q.BlobAt(c); }
+  bool IsNull(int c) const { return q.IsNull(c); }
+};
+
 // The export's rows (store.h, ExportRow) inside the caller's transaction, ordered by job id
 // (sqlite_export.cc): the Store's export and the read side's both run it.
 Result<std::vector<ExportRow>> ReadExportRows(sqlite3* db, std::optional<int64_t> campaign_id);
