@@ -15,6 +15,7 @@
 #include <functional>
 #include <mutex>
 
+#include "wattfleet/common/layer_family.h"
 #include "wattfleet/run/executor.h"
 #include "torch_modules.h"
 #include "torch_script.h"
@@ -105,7 +106,7 @@ NodeFn Fn(std::function<Tensor(const Tensor&)> f) {
 int64_t BatchedDim(int64_t dim) { return dim >= 0 ? dim + 1 : dim; }
 
 // Builds one node's module or function from its layer spec, registered in `g` under `name`.
-// Each family of types is a method; BuildNode's switch names every type once.
+// Each family of types (layer_family.h) is a method.
 struct NodeBuilder {
   GraphModuleImpl& g;
   const std::string& name;
@@ -119,6 +120,15 @@ struct NodeBuilder {
   Status Unsupported() const {
     return Status::InvalidArgument("layer type " + std::string(LayerTypeName(s.type)) +
                                    " is not supported by this executor");
+  }
+
+  // A max or average pool with the layer's window, stride, padding and ceil_mode.
+  template <typename Module, typename Options>
+  NodeFn Pool() const {
+    return Wrap(g.register_module(name, Module(Options(i("kernel_size"))
+                                                   .stride(i("stride", i("kernel_size")))
+                                                   .padding(i("padding"))
+                                                   .ceil_mode(i("ceil_mode") != 0))));
   }
 
   Result<NodeFn> Dense();
@@ -218,29 +228,13 @@ Result<NodeFn> NodeBuilder::Activation() {
 Result<NodeFn> NodeBuilder::Pooling() {
   switch (s.type) {
     case LayerType::kMaxPool1d:
-      return Wrap(g.register_module(
-          name, nn::MaxPool1d(nn::MaxPool1dOptions(i("kernel_size"))
-                                  .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding"))
-                                  .ceil_mode(i("ceil_mode") != 0))));
+      return Pool<nn::MaxPool1d, nn::MaxPool1dOptions>();
     case LayerType::kMaxPool2d:
-      return Wrap(g.register_module(
-          name, nn::MaxPool2d(nn::MaxPool2dOptions(i("kernel_size"))
-                                  .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding"))
-                                  .ceil_mode(i("ceil_mode") != 0))));
+      return Pool<nn::MaxPool2d, nn::MaxPool2dOptions>();
     case LayerType::kAvgPool1d:
-      return Wrap(g.register_module(
-          name, nn::AvgPool1d(nn::AvgPool1dOptions(i("kernel_size"))
-                                  .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding"))
-                                  .ceil_mode(i("ceil_mode") != 0))));
+      return Pool<nn::AvgPool1d, nn::AvgPool1dOptions>();
     case LayerType::kAvgPool2d:
-      return Wrap(g.register_module(
-          name, nn::AvgPool2d(nn::AvgPool2dOptions(i("kernel_size"))
-                                  .stride(i("stride", i("kernel_size")))
-                                  .padding(i("padding"))
-                                  .ceil_mode(i("ceil_mode") != 0))));
+      return Pool<nn::AvgPool2d, nn::AvgPool2dOptions>();
     case LayerType::kAdaptiveAvgPool1d:
       return Wrap(g.register_module(
           name, nn::AdaptiveAvgPool1d(nn::AdaptiveAvgPool1dOptions(i("output_size")))));
@@ -372,64 +366,15 @@ Result<NodeFn> NodeBuilder::Reshaping() {
 
 Result<NodeFn> BuildNode(GraphModuleImpl& g, const std::string& name, const LayerSpec& s) {
   NodeBuilder b{g, name, s};
-  switch (s.type) {
-    case LayerType::kConv1d:
-    case LayerType::kConv2d:
-    case LayerType::kConvTranspose2d:
-    case LayerType::kLinear:
-    case LayerType::kBatchNorm1d:
-    case LayerType::kBatchNorm2d:
-    case LayerType::kLayerNorm:
-    case LayerType::kGroupNorm:
-      return b.Dense();
-    case LayerType::kReLU:
-    case LayerType::kReLU6:
-    case LayerType::kGELU:
-    case LayerType::kSiLU:
-    case LayerType::kHardswish:
-    case LayerType::kHardsigmoid:
-    case LayerType::kSigmoid:
-    case LayerType::kTanh:
-    case LayerType::kSoftmax:
-      return b.Activation();
-    case LayerType::kMaxPool1d:
-    case LayerType::kMaxPool2d:
-    case LayerType::kAvgPool1d:
-    case LayerType::kAvgPool2d:
-    case LayerType::kAdaptiveAvgPool1d:
-    case LayerType::kAdaptiveAvgPool2d:
-    case LayerType::kUpsample:
-      return b.Pooling();
-    case LayerType::kEmbedding:
-    case LayerType::kLSTM:
-    case LayerType::kGRU:
-    case LayerType::kMultiheadAttention:
-    case LayerType::kTransformerEncoderLayer:
-    case LayerType::kTokens:
-    case LayerType::kClassToken:
-    case LayerType::kPositionalEmbedding:
-    case LayerType::kSelectToken:
-    case LayerType::kLayerScale:
-      return b.Sequence();
-    case LayerType::kFlatten:
-    case LayerType::kDropout:
-    case LayerType::kAdd:
-    case LayerType::kMul:
-    case LayerType::kConcat:
-    case LayerType::kNarrow:
-    case LayerType::kChannelShuffle:
-    case LayerType::kChannelsLast:
-    case LayerType::kChannelsFirst:
-    case LayerType::kTranspose:
-      return b.Reshaping();
+  switch (FamilyOf(s.type)) {
+    case LayerFamily::kDense:
+    case LayerFamily::kNormalization: return b.Dense();
+    case LayerFamily::kActivation: return b.Activation();
+    case LayerFamily::kPooling: return b.Pooling();
+    case LayerFamily::kSequence: return b.Sequence();
+    case LayerFamily::kReshaping: return b.Reshaping();
     // Parts of a training step, never nodes of a graph (PrepareStepPart measures them).
-    case LayerType::kCrossEntropyLoss:
-    case LayerType::kMSELoss:
-    case LayerType::kSGDStep:
-    case LayerType::kSGDMomentumStep:
-    case LayerType::kAdamStep:
-    case LayerType::kAdamWStep:
-      break;
+    case LayerFamily::kTrainingStep: break;
   }
   return b.Unsupported();
 }

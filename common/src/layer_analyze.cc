@@ -39,6 +39,7 @@
 #include <cmath>
 
 #include "layer_internal.h"
+#include "wattfleet/common/layer_family.h"
 
 namespace wattfleet::layer_internal {
 namespace {
@@ -75,7 +76,7 @@ Result<int64_t> ResolveDim(LayerType type, const char* name, int64_t dim, const 
 // One layer's analysis: its spec, the features found so far, and the arithmetic they are found
 // with. Products of hyper-parameters can still exceed int64 for absurd layers (e.g. a 1e9-wide
 // Linear on a long sequence): mul and add check for overflow, and Analyze refuses such layers.
-// Each family of types is a method; Analyze's switch names every type once.
+// Each family of types (layer_family.h) is a method.
 class LayerAnalysis {
  public:
   explicit LayerAnalysis(LayerSpec& s)
@@ -531,71 +532,14 @@ Status LayerAnalysis::TrainingStep() {
 Result<LayerFeatures> Analyze(LayerSpec& spec) {
   LayerAnalysis a(spec);
   const LayerType type = spec.type;
-  switch (type) {
-    case LayerType::kConv1d:
-    case LayerType::kConv2d:
-    case LayerType::kConvTranspose2d:
-    case LayerType::kLinear:
-      WF_RETURN_IF_ERROR(a.Dense());
-      break;
-    case LayerType::kBatchNorm1d:
-    case LayerType::kBatchNorm2d:
-    case LayerType::kLayerNorm:
-    case LayerType::kGroupNorm:
-      WF_RETURN_IF_ERROR(a.Normalization());
-      break;
-    case LayerType::kReLU:
-    case LayerType::kReLU6:
-    case LayerType::kSigmoid:
-    case LayerType::kTanh:
-    case LayerType::kHardsigmoid:
-    case LayerType::kSiLU:
-    case LayerType::kHardswish:
-    case LayerType::kGELU:
-    case LayerType::kSoftmax:
-      WF_RETURN_IF_ERROR(a.Activation());
-      break;
-    case LayerType::kMaxPool1d:
-    case LayerType::kMaxPool2d:
-    case LayerType::kAvgPool1d:
-    case LayerType::kAvgPool2d:
-    case LayerType::kAdaptiveAvgPool1d:
-    case LayerType::kAdaptiveAvgPool2d:
-    case LayerType::kUpsample:
-      WF_RETURN_IF_ERROR(a.Pooling());
-      break;
-    case LayerType::kEmbedding:
-    case LayerType::kLSTM:
-    case LayerType::kGRU:
-    case LayerType::kMultiheadAttention:
-    case LayerType::kTransformerEncoderLayer:
-    case LayerType::kTokens:
-    case LayerType::kClassToken:
-    case LayerType::kPositionalEmbedding:
-    case LayerType::kSelectToken:
-    case LayerType::kLayerScale:
-      WF_RETURN_IF_ERROR(a.Sequence());
-      break;
-    case LayerType::kFlatten:
-    case LayerType::kDropout:
-    case LayerType::kAdd:
-    case LayerType::kMul:
-    case LayerType::kConcat:
-    case LayerType::kNarrow:
-    case LayerType::kChannelShuffle:
-    case LayerType::kChannelsLast:
-    case LayerType::kChannelsFirst:
-    case LayerType::kTranspose:
-      WF_RETURN_IF_ERROR(a.Reshaping());
-      break;
-    case LayerType::kCrossEntropyLoss:
-    case LayerType::kMSELoss:
-    case LayerType::kSGDStep:
-    case LayerType::kSGDMomentumStep:
-    case LayerType::kAdamStep:
-    case LayerType::kAdamWStep:
-      WF_RETURN_IF_ERROR(a.TrainingStep());
-      break;
+  switch (FamilyOf(type)) {
+    case LayerFamily::kDense: WF_RETURN_IF_ERROR(a.Dense()); break;
+    case LayerFamily::kNormalization: WF_RETURN_IF_ERROR(a.Normalization()); break;
+    case LayerFamily::kActivation: WF_RETURN_IF_ERROR(a.Activation()); break;
+    case LayerFamily::kPooling: WF_RETURN_IF_ERROR(a.Pooling()); break;
+    case LayerFamily::kSequence: WF_RETURN_IF_ERROR(a.Sequence()); break;
+    case LayerFamily::kReshaping: WF_RETURN_IF_ERROR(a.Reshaping()); break;
+    case LayerFamily::kTrainingStep: WF_RETURN_IF_ERROR(a.TrainingStep()); break;
   }
   a.f.output_elements = a.elements_of(a.f.output_shape);
   if (a.overflow) {
