@@ -38,7 +38,7 @@ flags=(-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer
 # The common sources the decoder needs (protocol.cc and what it calls: enum names, layer types,
 # Status). Compiled with coverage instrumentation but without libFuzzer's main, so the seed
 # generator links against the same objects.
-common_sources=(status.cc layer.cc layer_defs.cc layer_analyze.cc job.cc protocol.cc)
+common_sources=(status.cc layer.cc layer_defs.cc layer_analyze.cc layer_family.cc job.cc protocol.cc)
 
 # Rebuilds an object only when its source, a header it includes or the flags changed.
 stamp="$out/flags.txt"
