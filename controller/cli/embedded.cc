@@ -30,6 +30,7 @@
 #include "resume.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/dataset_backend.h"
+#include "wattfleet/store/dataset_reader.h"
 #include "wattfleet/store/store_open.h"
 #include "summary.h"
 #include "wattfleet/common/peer_text.h"
@@ -250,7 +251,10 @@ Status Supervise(Dispatcher& dispatcher, std::vector<ChildProcess>& agents,
 Status Conclude(Store& store, int64_t campaign_id, const Campaign& campaign, const Plan& plan,
                 const EmbeddedOptions& options, const std::string& db_dir, int64_t added,
                 double wall, std::ostream& out) {
-  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, store.ExportRows(campaign_id));
+  // The rows come from the read side, as `wattfleet export` reads them: one snapshot.
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(options.db_path));
+  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, reader->ExportRows(campaign_id));
+  reader.reset();
   out << "\n" << FormatSummary(plan, rows);
   out << "\n" << rows.size() << " measurements in " << wall << " s ("
       << (wall > 0 ? static_cast<double>(rows.size()) / wall : 0.0) << " jobs/s)\n";

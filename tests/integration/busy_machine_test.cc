@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/store_open.h"
+#include "../unit/exported.h"
 
 namespace wattfleet {
 namespace {
@@ -93,7 +94,7 @@ class BusyMachineTest : public ::testing::Test {
     for (const auto& [state, n] : campaigns->front().jobs) jobs += n;
     EXPECT_GT(jobs, 3) << out;
     EXPECT_EQ(campaigns->front().jobs["done"], jobs) << out;
-    auto rows = (*store)->ExportRows(std::nullopt);
+    auto rows = testing::Exported(db);
     ASSERT_TRUE(rows.ok()) << rows.status().ToString();
     EXPECT_EQ(static_cast<int64_t>(rows->size()), jobs) << out;
     EXPECT_NE(out.find(std::to_string(jobs) + " measurements in "), std::string::npos) << out;

@@ -18,6 +18,7 @@
 #include "wattfleet/common/curve_keys.h"
 #include "wattfleet/common/protocol.h"
 #include "fake_agent.h"
+#include "../unit/exported.h"
 
 namespace wattfleet {
 namespace {
@@ -98,11 +99,7 @@ class CurveAuthTest : public ::testing::Test {
   // What the dataset holds, read through a connection of the test's own while the dispatcher
   // runs (its store's connection is not shared between threads).
   Result<std::vector<ExportRow>> StoredRows() {
-    StoreOpenOptions read;
-    read.create_if_missing = false;
-    auto reader = OpenSqliteStore(dir_ + "/d.db", read);
-    if (!reader.ok()) return reader.status();
-    return (*reader)->ExportRows(std::nullopt);
+    return testing::Exported(dir_ + "/d.db");
   }
   template <typename Pred>
   bool Eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {

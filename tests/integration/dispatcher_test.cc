@@ -27,6 +27,7 @@
 #include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
 #include "dispatcher_fixture.h"
+#include "../unit/exported.h"
 
 namespace wattfleet {
 namespace {
@@ -167,7 +168,7 @@ TEST_F(DispatcherTest, ResultsAreStoredOnceAndFailuresAreFinal) {
   EXPECT_FALSE(energy[0].estimate);
   Stop();
 
-  auto rows = store_->ExportRows(std::nullopt);
+  auto rows = testing::Exported(dir_ + "/d.db");
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].job_id, j1->job_id);

@@ -26,6 +26,7 @@
 #include "process.h"
 #include "wattfleet/store/store.h"
 #include "harness.h"
+#include "../unit/exported.h"
 
 namespace wattfleet {
 namespace {
@@ -170,7 +171,7 @@ TEST_F(EndToEndTest, EveryPlannedJobHasExactlyOneMeasurement) {
 
   auto store = OpenSqliteStore(db);
   ASSERT_TRUE(store.ok());
-  auto rows = (*store)->ExportRows(std::nullopt);
+  auto rows = testing::Exported(db);
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->size(), planned);
   std::set<int64_t> job_ids;
@@ -387,7 +388,7 @@ TEST_F(EndToEndTest, AnInterruptedRunIsResumedAndFreshStartsOver) {
   {
     auto store = OpenSqliteStore(db);
     ASSERT_TRUE(store.ok());
-    auto rows = (*store)->ExportRows(2);
+    auto rows = testing::Exported(db, 2);
     ASSERT_TRUE(rows.ok());
     for (const ExportRow& r : *rows) measured_before[r.job_id] = r.measured_at_ms;
   }
@@ -408,7 +409,7 @@ TEST_F(EndToEndTest, AnInterruptedRunIsResumedAndFreshStartsOver) {
   EXPECT_EQ((*campaigns)[0].state, "cancelled");
   EXPECT_EQ((*campaigns)[1].state, "done");
   EXPECT_EQ((*campaigns)[1].jobs["done"], static_cast<int64_t>(planned));
-  auto rows = (*store)->ExportRows(2);
+  auto rows = testing::Exported(db, 2);
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->size(), planned);
   std::set<int64_t> ids;

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "dispatcher_fixture.h"
+#include "../unit/exported.h"
 
 namespace wattfleet {
 namespace {
@@ -37,7 +38,7 @@ class ForgeryTest : public testing::DispatcherFixture {
     EXPECT_EQ(DecodeAck(ack->body)->job_id, job.job_id);
     EXPECT_EQ(dispatcher_->counters().results_stored.load(), 1);
     Stop();
-    auto rows = store_->ExportRows(std::nullopt);
+    auto rows = testing::Exported(dir_ + "/d.db");
     ASSERT_TRUE(rows.ok());
     ASSERT_EQ(rows->size(), 1u);
     EXPECT_EQ((*rows)[0].device, name);
@@ -148,7 +149,7 @@ TEST_F(ForgeryTest, ALateResultForAnEarlierAttemptSurvivesARestart) {
       << "the late result was refused: " << dispatcher_->counters().results_refused.load();
   EXPECT_EQ(dispatcher_->counters().results_refused.load(), 0);
   Stop();
-  auto rows = store_->ExportRows(std::nullopt);
+  auto rows = testing::Exported(dir_ + "/d.db");
   ASSERT_TRUE(rows.ok());
   bool found = false;
   for (const ExportRow& r : *rows) {

@@ -103,9 +103,9 @@ TEST(PgStoreOpenTest, OpeningWithoutCreatingRefusesADatabaseWithoutTheSchema) {
   ASSERT_TRUE(OpenStore(uri).ok());
   auto opened = OpenStore(uri, read_only);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  auto rows = (*opened)->ExportRows(std::nullopt);
-  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
-  EXPECT_TRUE(rows->empty());
+  auto campaigns = (*opened)->ListCampaigns();
+  ASSERT_TRUE(campaigns.ok()) << campaigns.status().ToString();
+  EXPECT_TRUE(campaigns->empty());
 }
 
 // Accepts TCP connections on a loopback port and never answers, as an unreachable server

@@ -13,6 +13,7 @@
 #include "wattfleet/common/sha256.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/store_open.h"
+#include "../unit/exported.h"
 
 namespace wattfleet {
 namespace {
@@ -51,7 +52,7 @@ TEST(TorchScriptRunTest, TheWholeModelJobRunsTheFileTheAgentFetched) {
 
   auto store = OpenStore(db);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto rows = (*store)->ExportRows(std::nullopt);
+  auto rows = testing::Exported(db);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   int models = 0, layers = 0;
   for (const ExportRow& r : *rows) {

@@ -13,6 +13,7 @@
 #include "wattfleet/store/export.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
+#include "exported.h"
 
 namespace wattfleet::testing {
 namespace {
@@ -364,7 +365,7 @@ TEST_P(StoreContractTest, ExportRowsJoinLayersAndArchitectures) {
   ASSERT_TRUE(store_->MarkLeased(6, 1, "agent-2", 1).ok());
   ASSERT_EQ(Record(Done(6, 1), "agent-2"), RecordOutcome::kStored);
 
-  auto rows = store_->ExportRows(cid);
+  auto rows = testing::Exported(backend_->Db(), cid);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), 4u);
   const ExportRow& fc1 = (*rows)[0];
@@ -403,7 +404,7 @@ TEST_P(StoreContractTest, ExportRowsJoinLayersAndArchitectures) {
   EXPECT_EQ(model.macs, totals.macs * 4);
   EXPECT_EQ(model.params, totals.params);
 
-  auto all = store_->ExportRows(std::nullopt);
+  auto all = testing::Exported(backend_->Db());
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 5u);
   EXPECT_EQ((*all)[4].campaign, "second");
@@ -448,7 +449,7 @@ TEST_P(StoreContractTest, TelemetryIsStoredAndExportedWithNullWhereNotExposed) {
     EXPECT_EQ(column(name, 2), "<null>") << name;
   }
 
-  auto rows = store_->ExportRows(cid);
+  auto rows = testing::Exported(backend_->Db(), cid);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), 2u);
   EXPECT_DOUBLE_EQ((*rows)[0].m.temperature_before_c, 41.5);
@@ -513,7 +514,7 @@ TEST_P(StoreContractTest, EverythingSurvivesReopen) {
   EXPECT_EQ((*jobs)[0].state, JobState::kLeased);
   EXPECT_EQ((*jobs)[0].lease_deadline_ms, 777);
   EXPECT_EQ((*jobs)[1].spec.job_id, 3);
-  auto rows = store_->ExportRows(cid);
+  auto rows = testing::Exported(backend_->Db(), cid);
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].job_id, 2);

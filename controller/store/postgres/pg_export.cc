@@ -1,5 +1,5 @@
-// The PostgreSQL store's export: every measurement with its layer and architecture context,
-// read in one snapshot while other controllers keep writing.
+// The PostgreSQL dataset's export: every measurement with its layer and architecture context,
+// read inside the reader's snapshot while other controllers keep writing.
 #include <map>
 #include <set>
 #include <string>
@@ -31,15 +31,6 @@ Result<LayerArchitectureMap> LayerArchitectures(PGconn* c, std::optional<int64_t
 }
 
 }  // namespace
-
-Result<std::vector<ExportRow>> ExportRows(PGconn* c, std::optional<int64_t> campaign_id) {
-  // One snapshot, so that the rows and the architecture lists agree while other controllers
-  // keep writing.
-  WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c, Transaction::Kind::kSnapshot));
-  WF_ASSIGN_OR_RETURN(std::vector<ExportRow> rows, ReadExportRows(c, campaign_id));
-  WF_RETURN_IF_ERROR(tx.Commit());
-  return rows;
-}
 
 Result<std::vector<ExportRow>> ReadExportRows(PGconn* c, std::optional<int64_t> campaign_id) {
   WF_ASSIGN_OR_RETURN(auto layer_archs, LayerArchitectures(c, campaign_id));

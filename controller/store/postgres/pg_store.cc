@@ -86,7 +86,6 @@ class PgStore final : public Store {
   Status FinishCampaign(int64_t campaign_id) override;
   Status CancelCampaign(int64_t campaign_id) override;
   Status UpsertDevice(const DeviceRecord& device) override;
-  Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override;
   // Reads run in a transaction too: inside a batch (active profiling reads while the
   // dispatcher's pass is open) a failed statement must spoil its savepoint only.
   Result<CampaignSource> GetCampaignSource(int64_t campaign_id) override {
@@ -473,11 +472,6 @@ Status PgStore::UpsertDevice(const DeviceRecord& device) {
                                      now, now))
                          .status());
   return tx.Commit();
-}
-
-Result<std::vector<ExportRow>> PgStore::ExportRows(std::optional<int64_t> campaign_id) {
-  WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
-  return pg::ExportRows(c, campaign_id);
 }
 
 // Notices (CREATE TABLE IF NOT EXISTS ... skipping, and the like) go to the debug log instead

@@ -201,9 +201,8 @@ Result<RecordOutcome> RecordResult(PGconn* conn, const JobResult& result,
 Status RecordFailure(PGconn* conn, const JobResult& result, const std::string& agent,
                      std::optional<JobState> final_state, int64_t now_ms);
 
-// Store::ExportRows (pg_export.cc): one snapshot, ordered by job id.
-Result<std::vector<ExportRow>> ExportRows(PGconn* conn, std::optional<int64_t> campaign_id);
-// The same inside the caller's transaction (DatasetReader::ExportRows, in its snapshot).
+// The export's rows, ordered by job id, inside the caller's transaction
+// (DatasetReader::ExportRows, in its snapshot; pg_export.cc).
 Result<std::vector<ExportRow>> ReadExportRows(PGconn* conn, std::optional<int64_t> campaign_id);
 
 // Creates or upgrades the schema to kSchemaVersion in one transaction, under an advisory lock

@@ -62,7 +62,6 @@ class SqliteStore final : public Store {
   Status FinishCampaign(int64_t campaign_id) override;
   Status CancelCampaign(int64_t campaign_id) override;
   Status UpsertDevice(const DeviceRecord& device) override;
-  Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override;
   Result<CampaignSource> GetCampaignSource(int64_t campaign_id) override {
     return sqlite::GetCampaignSource(db(), cache_, campaign_id);
   }
@@ -430,16 +429,6 @@ Status SqliteStore::UpsertDevice(const DeviceRecord& device) {
   u.BindAll(device.name, device.device_class, device.capabilities_json, now, now);
   WF_RETURN_IF_ERROR(u.Run());
   return tx.Commit();
-}
-
-Result<std::vector<ExportRow>> SqliteStore::ExportRows(std::optional<int64_t> campaign_id) {
-  // One read transaction, so that the rows and the architecture lists are one snapshot.
-  WF_RETURN_IF_ERROR(sqlite::Exec(db(), "BEGIN"));
-  struct EndRead {
-    sqlite3* db;
-    ~EndRead() { sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr); }
-  } end_read{db()};
-  return sqlite::ReadExportRows(db(), campaign_id);
 }
 
 }  // namespace

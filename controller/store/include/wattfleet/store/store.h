@@ -169,9 +169,6 @@ class Store {
   virtual Status BeginBatch() = 0;
   virtual Status CommitBatch() = 0;
 
-  // Every stored measurement, optionally of one campaign, ordered by job id.
-  virtual Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) = 0;
-
   // Active profiling (active_profiler.h) reads a campaign's plan and probes and adds jobs to
   // it while it runs.
   // The campaign's name, state and YAML; NotFound for an unknown id.
