@@ -167,6 +167,22 @@ Status AddImportedRecords(DatasetReader& reader, TrainingData* data) {
   return Status::OK();
 }
 
+// What a layer sample and a model sample take alike from their measurement.
+template <typename Sample>
+Sample SampleOf(const MeasurementRecord& r, bool flagged) {
+  Sample s;
+  s.flagged = flagged;
+  s.device_class = r.device_class;
+  s.mode = r.mode;
+  s.campaign = r.campaign;
+  s.batch = r.batch;
+  s.energy_j = r.m.energy_per_iter_j;
+  s.energy_dynamic_j = r.m.energy_dynamic_per_iter_j;
+  s.time_s = r.m.time_per_iter_s;
+  s.energy_is_estimate = r.m.energy_is_estimate;
+  return s;
+}
+
 }  // namespace
 
 std::vector<std::string> TrainingData::DeviceClasses() const {
@@ -215,16 +231,7 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
       data.measurement_ids[{r.device_class, r.mode}].push_back(r.id);
       const bool flagged = is_flagged(r);
       if (left_out(flagged)) return Status::OK();
-      LayerSample s;
-      s.flagged = flagged;
-      s.device_class = r.device_class;
-      s.mode = r.mode;
-      s.batch = r.batch;
-      s.energy_j = r.m.energy_per_iter_j;
-      s.energy_dynamic_j = r.m.energy_dynamic_per_iter_j;
-      s.time_s = r.m.time_per_iter_s;
-      s.campaign = r.campaign;
-      s.energy_is_estimate = r.m.energy_is_estimate;
+      LayerSample s = SampleOf<LayerSample>(r, flagged);
       SetLayerFeatures(*layer->second, &s);
       data.layers.push_back(std::move(s));
       return Status::OK();
@@ -234,14 +241,10 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
     data.measurement_ids[{r.device_class, r.mode}].push_back(r.id);
     const bool flagged = is_flagged(r);
     if (left_out(flagged)) return Status::OK();
-    ModelSample s;
-    s.flagged = flagged;
-    s.device_class = r.device_class;
-    s.mode = r.mode;
+    ModelSample s = SampleOf<ModelSample>(r, flagged);
     s.name = r.subject;
     s.family = r.family;
     s.kind = r.kind;
-    s.batch = r.batch;
     const double b = static_cast<double>(s.batch);
     s.macs = static_cast<double>(r.arch_macs) * b;
     s.flops = static_cast<double>(r.arch_flops) * b;
@@ -256,15 +259,10 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
       }
       s.layer_keys = known->second;
     }
-    s.energy_j = r.m.energy_per_iter_j;
-    s.energy_dynamic_j = r.m.energy_dynamic_per_iter_j;
-    s.time_s = r.m.time_per_iter_s;
     AddThorView(s, r.spec, &thor_views);
     // PRE's features: the network input and the measuring agent's device.
     s.input_size = InputSize(r.input_shape);
     s.device = DeviceOf(r.capabilities_json);
-    s.campaign = r.campaign;
-    s.energy_is_estimate = r.m.energy_is_estimate;
     data.models.push_back(std::move(s));
     return Status::OK();
   }));

@@ -268,6 +268,17 @@ std::vector<LegendEntry> SeriesLegend(const std::vector<Series>& series, LegendE
 
 constexpr double kNumericLeft = 72;  // room for tick labels and the rotated y label
 
+// The x and y scales that hold every series' points inside the frame.
+std::pair<Scale, Scale> SeriesScales(const PlotOptions& o, const std::vector<Series>& series,
+                                     const Frame& f) {
+  std::vector<const std::vector<double>*> xs, ys;
+  for (const Series& s : series) {
+    xs.push_back(&s.x);
+    ys.push_back(&s.y);
+  }
+  return {AxisScale(o.x, xs, f.left, f.right), AxisScale(o.y, ys, f.bottom, f.top)};
+}
+
 }  // namespace
 
 std::string Escape(std::string_view text) {
@@ -292,13 +303,7 @@ std::string ScatterPlot(const PlotOptions& o, const std::vector<Series>& series,
   std::vector<LegendEntry> legend = SeriesLegend(series, LegendEntry::kDot);
   if (identity) legend.push_back({"y = x", kIdentityColour, LegendEntry::kDashed});
   const Frame f = Layout(o, kNumericLeft, 0, legend);
-  std::vector<const std::vector<double>*> xs, ys;
-  for (const Series& s : series) {
-    xs.push_back(&s.x);
-    ys.push_back(&s.y);
-  }
-  const Scale x = AxisScale(o.x, xs, f.left, f.right);
-  const Scale y = AxisScale(o.y, ys, f.bottom, f.top);
+  const auto [x, y] = SeriesScales(o, series, f);
   std::string s = Header(o, f) + XAxis(f, x, o.x.label, true) + YAxis(f, y, o.y.label);
   if (identity) {
     const double lo = std::max(x.domain_lo(), y.domain_lo());
@@ -328,13 +333,7 @@ std::string ScatterPlot(const PlotOptions& o, const std::vector<Series>& series,
 
 std::string LinePlot(const PlotOptions& o, const std::vector<Series>& series, bool steps) {
   const Frame f = Layout(o, kNumericLeft, 0, SeriesLegend(series, LegendEntry::kLine));
-  std::vector<const std::vector<double>*> xs, ys;
-  for (const Series& s : series) {
-    xs.push_back(&s.x);
-    ys.push_back(&s.y);
-  }
-  const Scale x = AxisScale(o.x, xs, f.left, f.right);
-  const Scale y = AxisScale(o.y, ys, f.bottom, f.top);
+  const auto [x, y] = SeriesScales(o, series, f);
   std::string s = Header(o, f) + XAxis(f, x, o.x.label, true) + YAxis(f, y, o.y.label);
   for (const Series& ser : series) {
     std::string d;

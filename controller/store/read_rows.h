@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 #include <string>
+#include <type_traits>
 
 #include "measurement_columns.h"
 #include "wattfleet/store/dataset_reader.h"
@@ -60,33 +61,39 @@ inline constexpr const char* kImportedSql =
     "SELECT m.device, m.name, m.family, m.time_s, m.energy_j, m.features_json, i.source, "
     "m.row FROM external_measurements m JOIN imports i ON i.id = m.import_id ORDER BY m.id";
 
+// Reads the row's columns from `first` on into `out...`, in order, each by its own type: the
+// SELECT's column list and the record's fields are then written side by side, once.
+template <typename Row, typename... Fields>
+void ReadColumns(const Row& r, int first, Fields&... out) {
+  int column = first;
+  const auto read = [&](auto& field) {
+    using T = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::string>) {
+      field = r.Text(column);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      field = r.Double(column);
+    } else {
+      static_assert(std::is_same_v<T, int64_t>, "a column is text, a double or an integer");
+      field = r.Int(column);
+    }
+    ++column;
+  };
+  (read(out), ...);
+}
+
 template <typename Row>
 LayerRecord LayerFrom(const Row& r) {
   LayerRecord l;
-  l.key = r.Text(0);
-  l.type = r.Text(1);
-  l.macs = r.Int(2);
-  l.flops = r.Int(3);
-  l.params = r.Int(4);
-  l.input_elements = r.Int(5);
-  l.output_elements = r.Int(6);
-  l.params_json = r.Text(7);
+  ReadColumns(r, 0, l.key, l.type, l.macs, l.flops, l.params, l.input_elements,
+              l.output_elements, l.params_json);
   return l;
 }
 
 template <typename Row>
 ArchitectureRecord ArchitectureFrom(const Row& r) {
   ArchitectureRecord a;
-  a.id = r.Int(0);
-  a.campaign_id = r.Int(1);
-  a.campaign = r.Text(2);
-  a.name = r.Text(3);
-  a.family = r.Text(4);
-  a.input_shape = r.Text(5);
-  a.macs = r.Int(6);
-  a.flops = r.Int(7);
-  a.params = r.Int(8);
-  a.layers = r.Int(9);
+  ReadColumns(r, 0, a.id, a.campaign_id, a.campaign, a.name, a.family, a.input_shape, a.macs,
+              a.flops, a.params, a.layers);
   return a;
 }
 
@@ -108,20 +115,11 @@ std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
     return std::nullopt;
   }
   m.kind = *parsed;
-  m.subject = r.Text(4);
-  m.device_class = r.Text(5);
-  m.mode = r.Text(6);
-  m.batch = r.Int(7);
-  m.agent = r.Text(8);
-  m.created_ms = r.Int(9);
+  ReadColumns(r, 4, m.subject, m.device_class, m.mode, m.batch, m.agent, m.created_ms);
   m.spec = r.Bytes(10);
   m.capabilities_json = r.Text(11);
   if (!r.IsNull(12)) m.architecture_id = r.Int(12);
-  m.family = r.Text(13);
-  m.input_shape = r.Text(14);
-  m.arch_macs = r.Int(15);
-  m.arch_flops = r.Int(16);
-  m.arch_params = r.Int(17);
+  ReadColumns(r, 13, m.family, m.input_shape, m.arch_macs, m.arch_flops, m.arch_params);
   auto figures = measurement_columns::From(r, kMeasurementFirstFigure, &m.repeats_json);
   if (!figures.ok()) {
     spdlog::warn("measurement {}: {}; left out", m.id, figures.status().ToString());
@@ -134,14 +132,10 @@ std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
 template <typename Row>
 ImportedRecord ImportedFrom(const Row& r) {
   ImportedRecord i;
-  i.device = r.Text(0);
-  i.name = r.Text(1);
-  i.family = r.Text(2);
+  ReadColumns(r, 0, i.device, i.name, i.family);
   if (!r.IsNull(3)) i.time_s = r.Double(3);
   if (!r.IsNull(4)) i.energy_j = r.Double(4);
-  i.features_json = r.Text(5);
-  i.source = r.Text(6);
-  i.row = r.Int(7);
+  ReadColumns(r, 5, i.features_json, i.source, i.row);
   return i;
 }
 

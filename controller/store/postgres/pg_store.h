@@ -17,20 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "store_fwd.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
-
-struct ActiveJob;
-struct CampaignJob;
-struct CampaignJobFilter;
-struct CampaignSource;
-struct ExportRow;
-struct JobResult;
-struct JobSpec;
-enum class JobState;
-enum class RecordOutcome;
-
 namespace pg {
 
 // The schema version this build writes (table wattfleet_schema). Opening a newer database

@@ -17,16 +17,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "store_fwd.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
-
-struct ActiveJob;
-struct CampaignJob;
-struct CampaignJobFilter;
-struct CampaignSource;
-struct ExportRow;
-struct JobSpec;
 
 namespace sqlite {
 
