@@ -63,6 +63,7 @@ class RowEvaluator {
                                             std::to_string(i + 1) + ")");
       }
     }
+    WF_RETURN_IF_ERROR(AddDerivedColumns());
     WF_RETURN_IF_ERROR(CheckColumns());
     for (size_t r = 1; r < rows.size(); ++r) {
       ++out->rows_read;
@@ -73,6 +74,7 @@ class RowEvaluator {
                                             " cells, the header has " +
                                             std::to_string(rows[0].cells.size()));
       }
+      WF_RETURN_IF_ERROR(ReadCells());
       if (!Keep()) {
         ++out->rows_filtered;
         continue;
@@ -94,6 +96,32 @@ class RowEvaluator {
     for (const auto& [name, i] : index_) names.push_back(name);
     return parser_.Err(mark, what + ": column '" + column + "' is not in the header of " +
                                  csv_path_ + Suggestion(column, names));
+  }
+  // columns: each derived column gets its place after the header's, and must not hide one.
+  Status AddDerivedColumns() {
+    for (const import_internal::DerivedColumns& d : m_.columns) {
+      WF_RETURN_IF_ERROR(Need(d.from, d.mark, "columns: from"));
+      for (const std::string& name : d.into) {
+        if (!index_.emplace(name, index_.size()).second) {
+          return parser_.Err(d.mark, "columns: '" + name + "' is already a column of " +
+                                         csv_path_ + " (name the derived one otherwise)");
+        }
+      }
+    }
+    return Status::OK();
+  }
+  // The row's trimmed cells, then its derived ones.
+  Status ReadCells() {
+    cells_.clear();
+    for (const std::string& c : row_->cells) cells_.push_back(Trim(c));
+    for (const import_internal::DerivedColumns& d : m_.columns) {
+      auto derived = import_internal::Derive(d, Cell(d.from));
+      if (!derived.ok()) {
+        return parser_.Err(d.mark, "columns: " + Where() + ": " + derived.status().message());
+      }
+      for (std::string& c : *derived) cells_.push_back(std::move(c));
+    }
+    return Status::OK();
   }
   Status CheckColumns() {
     for (const DeviceRule& d : m_.devices)
@@ -124,9 +152,7 @@ class RowEvaluator {
         WF_RETURN_IF_ERROR(Need(col, f->mark, f->name));
     return Status::OK();
   }
-  std::string Cell(const std::string& column) const {
-    return Trim(row_->cells[index_.at(column)]);
-  }
+  const std::string& Cell(const std::string& column) const { return cells_[index_.at(column)]; }
   bool Keep() const {
     for (const Filter& f : m_.filters)
       if ((Cell(f.column) == f.value) != f.equals) return false;
@@ -260,6 +286,7 @@ class RowEvaluator {
   std::string csv_path_;
   std::map<std::string, size_t> index_;
   const CsvRecord* row_ = nullptr;
+  std::vector<std::string> cells_;  // row_'s, trimmed, and its derived columns' (ReadCells)
   int64_t row_number_ = 0;
 };
 

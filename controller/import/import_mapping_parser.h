@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "derived_columns.h"
 #include "expression.h"
 #include "wattfleet/import/import_mapping.h"
 #include "wattfleet/common/text.h"
@@ -64,6 +65,7 @@ struct Mapping {
   std::string source;
   std::string csv;
   YAML::Mark csv_mark = YAML::Mark::null_mark();  // null when the CSV is not the mapping's
+  std::vector<DerivedColumns> columns;  // derived from the row's cells, in order
   std::vector<DeviceRule> devices;
   std::vector<Filter> filters;
   std::string kind;
@@ -95,8 +97,8 @@ class MappingParser {
       return Err(e.mark, "YAML error: " + e.msg);
     }
     if (!root.IsMap()) return Err(root.Mark(), "a mapping file must be a map of keys");
-    WF_RETURN_IF_ERROR(CheckKeys(root, "", {"source", "csv", "device", "devices", "filters",
-                                            "record"}));
+    WF_RETURN_IF_ERROR(CheckKeys(root, "", {"source", "csv", "columns", "device", "devices",
+                                            "filters", "record"}));
     Mapping m;
     // csv: may be left out when the CSVs are named on the command line instead.
     if (const YAML::Node csv = root["csv"]) {
@@ -111,6 +113,9 @@ class MappingParser {
       m.source = std::filesystem::path(path_).stem().string();
     }
 
+    if (const YAML::Node columns = root["columns"]) {
+      WF_ASSIGN_OR_RETURN(m.columns, ParseColumns(columns));
+    }
     if (root["device"] && root["devices"]) {
       return Err(root["devices"].Mark(), "give device or devices, not both");
     }
@@ -151,7 +156,9 @@ class MappingParser {
         }
         flt.equals = f["equals"].IsDefined();
         const YAML::Node v = flt.equals ? f["equals"] : f["not_equals"];
-        WF_ASSIGN_OR_RETURN(flt.value, ScalarOf(v, label));
+        // An empty value is a real test: `not_equals: ""` keeps the rows that give the column.
+        if (!v.IsScalar()) return Err(v.Mark(), label + " must be a value");
+        flt.value = v.Scalar();
         m.filters.push_back(std::move(flt));
       }
     }
@@ -162,6 +169,12 @@ class MappingParser {
   }
 
  private:
+  // columns: (derived_columns.cc)
+  Result<std::vector<DerivedColumns>> ParseColumns(const YAML::Node& list) const;
+  Status ParseSplit(const YAML::Node& n, const std::string& label, DerivedColumns* d) const;
+  Status ParseRegex(const YAML::Node& n, const std::string& label, DerivedColumns* d) const;
+  Status ParseUnit(const YAML::Node& n, const std::string& label, DerivedColumns* d) const;
+
   Status CheckKeys(const YAML::Node& map, const std::string& where,
                    const std::vector<std::string>& allowed) const {
     std::set<std::string> seen;
