@@ -12,7 +12,7 @@ packages=(
   libmicrohttpd-dev libcpp-httplib-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev python3-torchvision sqlite3
-  python3-dev pybind11-dev python3-pytest python3-pandas
+  python3-dev pybind11-dev python3-pytest python3-pandas python3-pyld
   clang libclang-rt-14-dev
   chromium libpng-dev
 )

@@ -532,25 +532,36 @@ int CmdPlan(const std::string& campaign_path, bool json, const std::string& hist
   return 0;
 }
 
-Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
-                                              const std::optional<std::string>& campaign) {
+Result<std::vector<int64_t>> OpenDatasetCampaigns(const std::string& db,
+                                                  const std::vector<std::string>& campaigns) {
   WF_RETURN_IF_ERROR(RequireExistingDataset(db));
-  // Export only reads: a mistyped name must not become a new, empty dataset.
+  // These commands only read: a mistyped name must not become a new, empty dataset.
   StoreOpenOptions open;
   open.create_if_missing = false;
   auto store = OpenStore(db, open);
   // Both backends' errors name the dataset themselves (a URI without its password).
   if (!store.ok()) return store.status().WithContext("--db");
-  // The Store has upgraded an older dataset; the rows come from the read side, one snapshot
-  // for every campaign asked for.
   std::vector<int64_t> ids;
-  if (campaign) {
+  if (campaigns.empty()) return ids;
+  WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> listed, (*store)->ListCampaigns());
+  for (const std::string& campaign : campaigns) {
     // An unknown campaign is a typo, not an empty export (as `status CAMPAIGN` says too).
-    WF_ASSIGN_OR_RETURN(const std::vector<CampaignStatus> campaigns, (*store)->ListCampaigns());
-    WF_ASSIGN_OR_RETURN(ids, CampaignIds(campaigns, *campaign, "--campaign " + *campaign,
-                                         DatasetLabel(db)));
+    WF_ASSIGN_OR_RETURN(const std::vector<int64_t> of,
+                        CampaignIds(listed, campaign, "--campaign " + campaign, DatasetLabel(db)));
+    for (const int64_t id : of) {
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
   }
-  store->reset();  // the writable connection, closed before the read side opens its own
+  return ids;
+}
+
+Result<std::vector<ExportRow>> ReadExportRows(const std::string& db,
+                                              const std::optional<std::string>& campaign) {
+  // The Store upgrades an older dataset and is closed again; the rows come from the read
+  // side, one snapshot for every campaign asked for.
+  std::vector<std::string> asked;
+  if (campaign) asked.push_back(*campaign);
+  WF_ASSIGN_OR_RETURN(const std::vector<int64_t> ids, OpenDatasetCampaigns(db, asked));
   WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(db));
   if (!campaign) return reader->ExportRows(std::nullopt);
   std::vector<ExportRow> rows;

@@ -52,6 +52,13 @@ int CmdCancel(const std::string& campaign, const AdminClient& admin, bool json);
 // `max_campaign_jobs`: the bound of the controller the campaign is meant for.
 int CmdPlan(const std::string& campaign_path, bool json, const std::string& history_db = "",
             int64_t max_campaign_jobs = kDefaultMaxCampaignJobs);
+// Opens `db` once as a Store, which upgrades an older dataset, and gives the ids of the
+// campaigns `campaigns` names (each an id, or a name: every campaign of that name), in order,
+// once each; none when `campaigns` is empty. InvalidArgument naming --db for a dataset that does
+// not exist (nothing is created), and --campaign, with the campaigns there are, for a name that
+// matches none. The Store is closed again: the caller reads through the read side.
+Result<std::vector<int64_t>> OpenDatasetCampaigns(const std::string& db,
+                                                  const std::vector<std::string>& campaigns);
 // The export's rows (one per measurement) of `db`, or of its campaigns named `campaign`: an
 // id, or a name (every campaign of that name: `run`s and Monitor sessions reuse theirs).
 // InvalidArgument naming --db for a dataset that does not exist (nothing is created), and

@@ -13,6 +13,7 @@
 
 #include "bar_log_sink.h"
 #include "cli_commands.h"
+#include "cli_publish.h"
 #include "cli_evaluate.h"
 #include "cli_fit.h"
 #include "cli_measure.h"
@@ -62,6 +63,7 @@ struct Flags {
   ReportOptions report_options;
   std::string report_out;
   MeasureOptions measure;
+  PublishFlags publish;
 };
 
 // The subcommands, to ask which one was parsed.
@@ -69,7 +71,7 @@ struct Commands {
   CLI::App *serve = nullptr, *run = nullptr, *submit = nullptr, *status = nullptr,
            *cancel = nullptr, *plan = nullptr, *export_ = nullptr, *inspect = nullptr,
            *keys_generate = nullptr, *import_ = nullptr, *fit = nullptr, *predict = nullptr,
-           *project = nullptr, *report = nullptr, *measure = nullptr;
+           *project = nullptr, *report = nullptr, *measure = nullptr, *publish = nullptr;
 };
 
 void AddServe(CLI::App& app, Flags& f, Commands& c) {
@@ -177,6 +179,21 @@ void AddPlanExportInspect(CLI::App& app, Flags& f, Commands& c) {
   c.export_->add_option("--format", f.format, "csv | jsonl")
       ->check(CLI::IsMember({"csv", "jsonl"}))->capture_default_str();
   c.export_->add_option("--out", f.out, "output file (- for stdout)")->required();
+
+  PublishOptions& p = f.publish.options;
+  c.publish = app.add_subcommand(
+      "publish", "the dataset as a package: data, Croissant, Data Package, datasheet, checksums");
+  c.publish->add_option("--db", p.db, DatasetFlagHelp())->required();
+  c.publish->add_option("--out", p.out, "the package's folder (new, or empty)")->required();
+  c.publish->add_option("--campaign", f.publish.campaigns,
+                        "only these campaigns: ids or names (repeat the flag)");
+  c.publish->add_option("--license", p.license, "SPDX identifier, e.g. CC-BY-4.0")->required();
+  c.publish->add_option("--title", p.title, "the dataset's title")->required();
+  c.publish->add_option("--creator", p.creators, "a creator's name (repeat the flag)");
+  c.publish->add_option("--description", p.description, "what the dataset is");
+  c.publish->add_option("--url", p.url, "where the package will be found");
+  c.publish->add_option("--date", p.date, "publication date YYYY-MM-DD (default: today, UTC)");
+  c.publish->add_flag("--json", f.publish.json, "one JSON document on stdout");
 
   c.inspect = app.add_subcommand("inspect", "an architecture's layers and features");
   auto* o_arch =
@@ -386,6 +403,7 @@ int RunParsed(const Commands& c, const Flags& f) {
   if (c.cancel->parsed()) return CmdCancel(f.cancel_id, f.admin, f.json);
   if (c.plan->parsed()) return CmdPlan(f.campaign_path, f.json, f.plan_db, f.plan_max_jobs);
   if (c.export_->parsed()) return CmdExport(f.db, f.export_campaign, f.format, f.out);
+  if (c.publish->parsed()) return CmdPublish(f.publish);
   if (c.inspect->parsed()) {
     return CmdInspect(f.arch, f.campaign_file, f.torchscript, f.input_shape, f.json);
   }

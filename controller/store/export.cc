@@ -191,56 +191,106 @@ Status WriteAndRename(const std::string& data, const std::string& tmp, const std
 
 std::vector<ExportCell> ExportCells(const ExportRow& row) { return Cells(row); }
 
-const std::vector<std::string>& ExportColumns() {
-  static const std::vector<std::string> kColumns = {
-      "campaign",         "campaign_id",    "job_id",
-      "attempt",          "device",         "device_class",
-      "sensor",           "domain",         "energy_is_estimate",
-      "kind",             "layer_key",      "layer_type",
-      "architecture",     "mode",           "dtype",
-      "batch",            "macs",           "flops",
-      "params",           "energy_j",       "energy_std_j",
-      "energy_dynamic_j", "time_s",         "time_std_s",
-      "repeats",          "rel_ci",         "time_rel_ci",
-      "ci_met",           "idle_w",         "iterations_per_window",
-      "agent_version",    "torch_version",  "measured_at_ms",
-      "torch_device",     "threads",        "temperature_before_c",
-      "temperature_after_c", "clock_before_mhz", "clock_after_mhz",
-      "telemetry_source", "interference", "windows_discarded",
-      "quality_flags",    "energy_bound_j", "sensor_update_period_s",
-      "energy_model",
+const std::vector<ColumnInfo>& ExportColumnInfo() {
+  static const std::vector<ColumnInfo> kColumns = {
+      {"campaign", "string", "", "the campaign's name"},
+      {"campaign_id", "integer", "", "the campaign's id in the dataset"},
+      {"job_id", "integer", "", "the job whose result this is (one measurement per job)"},
+      {"attempt", "integer", "", "the attempt of the job whose result was stored"},
+      {"device", "string", "", "the measuring agent's name"},
+      {"device_class", "string", "", "the agent's device class"},
+      {"sensor", "string", "", "meter backend (rapl, nvml, hwmon, modeled, simulated, ...)"},
+      {"domain", "string", "", "what the meter covers (package, board, cpu-estimate, ...)"},
+      {"energy_is_estimate", "boolean", "",
+       "true where the energy is modeled or simulated, not metered"},
+      {"kind", "string", "", "layer, model, probe or window"},
+      {"layer_key", "string", "", "layer jobs: the canonical layer key (layers.key)"},
+      {"layer_type", "string", "", "layer jobs: the layer type"},
+      {"architecture", "string", "",
+       "model jobs: the architecture; layer jobs: the campaign's architectures holding it"},
+      {"mode", "string", "", "inference or training; empty for windows"},
+      {"dtype", "string", "", "the tensors' element type"},
+      {"batch", "integer", "", "samples per iteration"},
+      {"macs", "integer", "", "multiply-accumulates per iteration"},
+      {"flops", "integer", "", "floating-point operations per iteration"},
+      {"params", "integer", "", "trainable parameters"},
+      {"energy_j", "number", "J", "energy per iteration, idle included: mean over windows"},
+      {"energy_std_j", "number", "J", "standard deviation of energy_j over windows"},
+      {"energy_dynamic_j", "number", "J",
+       "energy per iteration with idle power subtracted; empty where idle was not measured"},
+      {"time_s", "number", "s", "time per iteration: mean over windows"},
+      {"time_std_s", "number", "s", "standard deviation of time_s over windows"},
+      {"repeats", "integer", "", "timed windows (repeats.csv holds each)"},
+      {"rel_ci", "number", "", "95 % confidence half-width of energy over its mean"},
+      {"time_rel_ci", "number", "", "95 % confidence half-width of time over its mean"},
+      {"ci_met", "boolean", "", "whether rel_ci reached the campaign's target"},
+      {"idle_w", "number", "W", "idle power subtracted for energy_dynamic_j"},
+      {"iterations_per_window", "integer", "", "iterations in each timed window"},
+      {"agent_version", "string", "", "the agent's wattfleet version"},
+      {"torch_version", "string", "", "the agent's libtorch version"},
+      {"measured_at_ms", "integer", "ms", "when the result was stored (Unix time)"},
+      {"torch_device", "string", "", "libtorch device"},
+      {"threads", "integer", "", "libtorch intra-op threads"},
+      {"temperature_before_c", "number", "Cel", "device temperature before the protocol"},
+      {"temperature_after_c", "number", "Cel", "device temperature after the last window"},
+      {"clock_before_mhz", "number", "MHz", "device clock before the protocol"},
+      {"clock_after_mhz", "number", "MHz", "device clock after the last window"},
+      {"telemetry_source", "string", "", "where temperature and clock were read"},
+      {"interference", "number", "",
+       "other work during the kept windows: CPU cores, or the GPU's share"},
+      {"windows_discarded", "integer", "", "windows measured again for interference"},
+      {"quality_flags", "string", "",
+       "';'-separated: ci, interference, below-idle, idle-stale, short-window"},
+      {"energy_bound_j", "number", "J", "what the sensor cannot resolve, per iteration"},
+      {"sensor_update_period_s", "number", "s", "the sensor's update period"},
+      {"energy_model", "string", "", "for estimated energy: what the estimate assumes"},
   };
   return kColumns;
 }
 
-void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out, CsvText text) {
-  const auto& columns = ExportColumns();
-  for (size_t i = 0; i < columns.size(); ++i) {
+const std::vector<std::string>& ExportColumns() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const ColumnInfo& c : ExportColumnInfo()) names.push_back(c.name);
+    return names;
+  }();
+  return kNames;
+}
+
+void WriteCsvHeader(const std::vector<std::string>& names, std::ostream& out) {
+  for (size_t i = 0; i < names.size(); ++i) {
     if (i > 0) out << ',';
-    out << columns[i];
+    WriteCsvField(names[i], CsvText::kExact, out);
   }
   // RFC 4180 ends records with CRLF, but every CSV reader accepts LF and LF keeps the file
   // friendly to line-based tools.
   out << '\n';
-  for (const ExportRow& row : rows) {
-    const std::vector<ExportCell> cells = Cells(row);
-    for (size_t i = 0; i < cells.size(); ++i) {
-      if (i > 0) out << ',';
-      WriteCsvCell(cells[i], text, out);
-    }
-    out << '\n';
+}
+
+void WriteCsvRow(const std::vector<ExportCell>& cells, CsvText text, std::ostream& out) {
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (i > 0) out << ',';
+    WriteCsvCell(cells[i], text, out);
   }
+  out << '\n';
+}
+
+void WriteJsonLine(const std::vector<std::string>& names, const std::vector<ExportCell>& cells,
+                   std::ostream& out) {
+  nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < cells.size() && i < names.size(); ++i) obj[names[i]] = ToJson(cells[i]);
+  // Replacing invalid UTF-8 (a stray byte in a version string) keeps dump() from throwing.
+  out << obj.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
+
+void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out, CsvText text) {
+  WriteCsvHeader(ExportColumns(), out);
+  for (const ExportRow& row : rows) WriteCsvRow(Cells(row), text, out);
 }
 
 void WriteJsonLines(const std::vector<ExportRow>& rows, std::ostream& out) {
   const auto& columns = ExportColumns();
-  for (const ExportRow& row : rows) {
-    const std::vector<ExportCell> cells = Cells(row);
-    nlohmann::ordered_json obj = nlohmann::ordered_json::object();
-    for (size_t i = 0; i < cells.size(); ++i) obj[columns[i]] = ToJson(cells[i]);
-    // Replacing invalid UTF-8 (a stray byte in a version string) keeps dump() from throwing.
-    out << obj.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
-  }
+  for (const ExportRow& row : rows) WriteJsonLine(columns, Cells(row), out);
 }
 
 Status WriteExportFile(const std::vector<ExportRow>& rows, const std::string& format,

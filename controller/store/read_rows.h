@@ -34,7 +34,7 @@ inline std::string MeasurementsSql(const std::function<bool(const std::string&)>
          "j.device_class, j.mode, j.batch, m.agent, m.created_ms, j.spec, "
          "COALESCE(d.capabilities_json, ''), a.id, COALESCE(a.family, ''), "
          "COALESCE(a.input_shape, ''), COALESCE(a.macs, 0), COALESCE(a.flops, 0), "
-         "COALESCE(a.params, 0), " +
+         "COALESCE(a.params, 0), m.job_id, " +
          figures +
          " FROM measurements m JOIN jobs j ON j.id = m.job_id "
          "LEFT JOIN campaigns c ON c.id = j.campaign_id "
@@ -43,7 +43,7 @@ inline std::string MeasurementsSql(const std::function<bool(const std::string&)>
          "AND a.name = j.subject "
          "ORDER BY m.id";
 }
-inline constexpr int kMeasurementFirstFigure = 18;
+inline constexpr int kMeasurementFirstFigure = 19;
 
 inline constexpr const char* kArchitectureLayersSql =
     "SELECT layer_key FROM arch_layers WHERE architecture_id = $1 ORDER BY position";
@@ -53,7 +53,9 @@ inline constexpr const char* kArchitecturesSql =
     "a.flops, a.params, (SELECT COUNT(*) FROM arch_layers l WHERE l.architecture_id = a.id) "
     "FROM architectures a LEFT JOIN campaigns c ON c.id = a.campaign_id ORDER BY a.id";
 
-inline constexpr const char* kCampaignsSql = "SELECT id, name, state FROM campaigns ORDER BY id";
+inline constexpr const char* kCampaignsSql =
+    "SELECT id, name, state, yaml, created_ms, COALESCE(finished_ms, 0) FROM campaigns "
+    "ORDER BY id";
 inline constexpr const char* kJobCountsSql =
     "SELECT campaign_id, state, COUNT(*) FROM jobs GROUP BY campaign_id, state";
 
@@ -119,7 +121,8 @@ std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
   m.spec = r.Bytes(10);
   m.capabilities_json = r.Text(11);
   if (!r.IsNull(12)) m.architecture_id = r.Int(12);
-  ReadColumns(r, 13, m.family, m.input_shape, m.arch_macs, m.arch_flops, m.arch_params);
+  ReadColumns(r, 13, m.family, m.input_shape, m.arch_macs, m.arch_flops, m.arch_params,
+              m.job_id);
   auto figures = measurement_columns::From(r, kMeasurementFirstFigure, &m.repeats_json);
   if (!figures.ok()) {
     spdlog::warn("measurement {}: {}; left out", m.id, figures.status().ToString());
@@ -127,6 +130,13 @@ std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
   }
   m.m = std::move(figures).value();
   return m;
+}
+
+template <typename Row>
+CampaignRecord CampaignFrom(const Row& r) {
+  CampaignRecord c;
+  ReadColumns(r, 0, c.id, c.name, c.state, c.yaml, c.created_ms, c.finished_ms);
+  return c;
 }
 
 template <typename Row>

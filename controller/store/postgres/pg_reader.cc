@@ -102,7 +102,7 @@ class PgReader final : public DatasetReader {
     WF_ASSIGN_OR_RETURN(const Rows c, pg::Exec(conn_.get(), read_rows::kCampaignsSql));
     std::vector<CampaignRecord> out;
     for (int i = 0; i < c.size(); ++i) {
-      out.push_back(CampaignRecord{c.Int(i, 0), c.Text(i, 1), c.Text(i, 2), {}});
+      out.push_back(read_rows::CampaignFrom(PgRow{c, i}));
     }
     WF_ASSIGN_OR_RETURN(const Rows j, pg::Exec(conn_.get(), read_rows::kJobCountsSql));
     for (int i = 0; i < j.size(); ++i) {

@@ -1,5 +1,5 @@
-// The SQLite dataset's export rows, read inside the caller's transaction: the Store's export
-// and the read side's both run it, each in its own snapshot.
+// The SQLite dataset's export rows, read inside the caller's transaction (the read side's
+// snapshot, DatasetReader::ExportRows).
 #include <map>
 #include <set>
 #include <string>

@@ -87,7 +87,7 @@ class SqliteReader final : public DatasetReader {
       for (;;) {
         WF_ASSIGN_OR_RETURN(const bool row, q.Step());
         if (!row) break;
-        out.push_back(CampaignRecord{q.Int(0), q.Text(1), q.Text(2), {}});
+        out.push_back(read_rows::CampaignFrom(StmtRow{q}));
       }
     }
     WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kJobCountsSql));

@@ -38,6 +38,7 @@ struct LayerRecord {
 // model job, its architecture.
 struct MeasurementRecord {
   int64_t id = 0;  // ascending in storage order
+  int64_t job_id = 0;
   int64_t campaign_id = 0;
   std::string campaign;  // its name
   JobKind kind = JobKind::kLayer;
@@ -82,6 +83,9 @@ struct CampaignRecord {
   std::string name;
   std::string state;
   std::map<std::string, int64_t> jobs;
+  std::string yaml;  // the campaign file as submitted
+  int64_t created_ms = 0;
+  int64_t finished_ms = 0;  // 0 while it runs
 };
 
 // A row imported from another dataset (docs/import.md).

@@ -13,7 +13,20 @@
 
 namespace wattfleet {
 
-// Column names in output order.
+// A column of a published table: its name, its Table Schema type ("integer", "number",
+// "boolean" or "string"), its unit ("" for none; UCUM symbols: J, s, W, ms, Cel, MHz) and one
+// line saying what it holds.
+struct ColumnInfo {
+  std::string name;
+  std::string type;
+  std::string unit;
+  std::string description;
+};
+
+// The export's columns in output order, with their types and units (the one list the
+// export's writers and the published package's schemas read).
+const std::vector<ColumnInfo>& ExportColumnInfo();
+// Their names.
 const std::vector<std::string>& ExportColumns();
 
 // One value of a row: missing (empty in CSV, null in JSON), an integer, a real, a truth or a
@@ -28,6 +41,13 @@ std::vector<ExportCell> ExportCells(const ExportRow& row);
 // formula (leading =, +, -, @, tab or CR) is written as text, with a leading single quote.
 // A program that parses the CSV itself takes the exact text.
 enum class CsvText { kForSpreadsheets, kExact };
+
+// One table row at a time, for tables other than the export's too (a published package's):
+// the header, a row of cells, and a JSON Lines object of names and cells.
+void WriteCsvHeader(const std::vector<std::string>& names, std::ostream& out);
+void WriteCsvRow(const std::vector<ExportCell>& cells, CsvText text, std::ostream& out);
+void WriteJsonLine(const std::vector<std::string>& names, const std::vector<ExportCell>& cells,
+                   std::ostream& out);
 
 void WriteCsv(const std::vector<ExportRow>& rows, std::ostream& out,
               CsvText text = CsvText::kForSpreadsheets);
