@@ -176,6 +176,7 @@ Table Jobs(const Content& c) {
   };
   t.key = {"job_id"};
   t.references = {{"job_id", "measurements", "job_id"}};
+  t.json_lines = false;  // an encoded blob reads no better as JSON
   t.rows = static_cast<int64_t>(c.job_specs.size());
   t.each = [&c](const Emit& emit) {
     for (const auto& [id, spec] : c.job_specs) emit({id, Hex(spec)});

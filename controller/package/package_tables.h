@@ -59,6 +59,7 @@ struct Table {
   std::vector<ColumnInfo> columns;
   std::vector<std::string> key;  // the columns whose values identify a row
   std::vector<Reference> references;
+  bool json_lines = true;  // a JSON Lines twin beside the CSV
   int64_t rows = 0;
   // Calls `row` with each row's cells, in the file's order.
   std::function<void(const std::function<void(const std::vector<ExportCell>&)>& row)> each;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <sstream>
 
@@ -71,32 +72,68 @@ Status CheckOut(const std::string& out) {
   return Status::OK();
 }
 
-// One file of the package: written, synced and hashed.
+// One file of the package being written: its bytes go to disk in parts and into its hash.
+class FileSink {
+ public:
+  FileSink(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+
+  Status Append(std::string_view data) {
+    hash_.Update(data);
+    bytes_ += static_cast<int64_t>(data.size());
+    while (!data.empty()) {
+      const ssize_t n = ::write(fd_.get(), data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::IOError("cannot write " + path_ + ": " + std::strerror(errno));
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return Status::OK();
+  }
+  // Synced before the package is renamed into place: a crash never leaves a complete-looking
+  // package with an empty file.
+  Result<std::pair<std::string, int64_t>> Finish() {
+    if (::fsync(fd_.get()) != 0 || fd_.Close() != 0) {
+      return Status::IOError("cannot write " + path_ + ": " + std::strerror(errno));
+    }
+    return std::make_pair(hash_.HexDigest(), bytes_);
+  }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  Sha256Stream hash_;
+  int64_t bytes_ = 0;
+};
+
+// The package's files, each created new under `root`.
 class PackageWriter {
  public:
   explicit PackageWriter(std::string root) : root_(std::move(root)) {}
 
-  Result<FileEntry> Write(const std::string& relative, const std::string& data,
-                          const std::string& media_type, const std::string& table = "") {
+  // Writes the file through `fill`, which appends its bytes in parts.
+  Result<FileEntry> Stream(const std::string& relative, const std::string& media_type,
+                           const std::string& table,
+                           const std::function<Status(FileSink&)>& fill) {
     const fs::path path = fs::path(root_) / relative;
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
-    if (ec) return Status::IOError("cannot create " + path.parent_path().string() + ": " + ec.message());
+    if (ec) {
+      return Status::IOError("cannot create " + path.parent_path().string() + ": " +
+                             ec.message());
+    }
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd.valid()) return Status::IOError("cannot create " + path.string() + ": " + std::strerror(errno));
-    size_t at = 0;
-    while (at < data.size()) {
-      const ssize_t n = ::write(fd.get(), data.data() + at, data.size() - at);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::IOError("cannot write " + path.string() + ": " + std::strerror(errno));
-      at += static_cast<size_t>(n);
+    if (!fd.valid()) {
+      return Status::IOError("cannot create " + path.string() + ": " + std::strerror(errno));
     }
-    if (::fsync(fd.get()) != 0 || fd.Close() != 0) {
-      return Status::IOError("cannot write " + path.string() + ": " + std::strerror(errno));
-    }
-    FileEntry f{relative, Sha256Hex(data), static_cast<int64_t>(data.size()), media_type, table};
+    FileSink sink(path.string(), std::move(fd));
+    WF_RETURN_IF_ERROR(fill(sink));
+    WF_ASSIGN_OR_RETURN(const auto done, sink.Finish());
+    FileEntry f{relative, done.first, done.second, media_type, table};
     written_.push_back(f);
     return f;
+  }
+  Result<FileEntry> Write(const std::string& relative, const std::string& data,
+                          const std::string& media_type) {
+    return Stream(relative, media_type, "", [&](FileSink& s) { return s.Append(data); });
   }
   const std::vector<FileEntry>& written() const { return written_; }
 
@@ -105,21 +142,57 @@ class PackageWriter {
   std::vector<FileEntry> written_;
 };
 
-// The table's CSV (exact text: the package is data for programs) and its JSON Lines twin.
+// Appends rows to a file a megabyte at a time.
+class RowBuffer {
+ public:
+  explicit RowBuffer(FileSink& sink) : sink_(sink) {}
+  std::ostream& out() { return buffer_; }
+  void RowDone() {
+    if (buffer_.tellp() >= (1 << 20)) Flush();
+  }
+  Status Finish() {
+    Flush();
+    return status_;
+  }
+
+ private:
+  void Flush() {
+    if (status_.ok()) status_ = sink_.Append(buffer_.str());
+    buffer_.str("");
+  }
+  FileSink& sink_;
+  std::ostringstream buffer_;
+  Status status_;
+};
+
+// The table's CSV (exact text: the package is data for programs) and, except for the jobs'
+// encoded specifications, its JSON Lines twin.
 Status WriteTable(const package::Table& t, PackageWriter& w, std::vector<FileEntry>* files) {
   std::vector<std::string> names;
   for (const ColumnInfo& c : t.columns) names.push_back(c.name);
-  std::ostringstream csv, jsonl;
-  WriteCsvHeader(names, csv);
-  t.each([&](const std::vector<ExportCell>& cells) {
-    WriteCsvRow(cells, CsvText::kExact, csv);
-    WriteJsonLine(names, cells, jsonl);
-  });
-  WF_ASSIGN_OR_RETURN(FileEntry c, w.Write("data/" + t.name + ".csv", csv.str(), "text/csv", t.name));
-  WF_ASSIGN_OR_RETURN(FileEntry j, w.Write("data/" + t.name + ".jsonl", jsonl.str(),
-                                           "application/jsonl", t.name));
-  files->push_back(std::move(c));
-  files->push_back(std::move(j));
+  WF_ASSIGN_OR_RETURN(FileEntry csv,
+                      w.Stream("data/" + t.name + ".csv", "text/csv", t.name, [&](FileSink& s) {
+                        RowBuffer rows(s);
+                        WriteCsvHeader(names, rows.out());
+                        t.each([&](const std::vector<ExportCell>& cells) {
+                          WriteCsvRow(cells, CsvText::kExact, rows.out());
+                          rows.RowDone();
+                        });
+                        return rows.Finish();
+                      }));
+  files->push_back(std::move(csv));
+  if (!t.json_lines) return Status::OK();
+  WF_ASSIGN_OR_RETURN(
+      FileEntry jsonl,
+      w.Stream("data/" + t.name + ".jsonl", "application/jsonl", t.name, [&](FileSink& s) {
+        RowBuffer rows(s);
+        t.each([&](const std::vector<ExportCell>& cells) {
+          WriteJsonLine(names, cells, rows.out());
+          rows.RowDone();
+        });
+        return rows.Finish();
+      }));
+  files->push_back(std::move(jsonl));
   return Status::OK();
 }
 
@@ -140,7 +213,8 @@ Status WritePackage(const PublishOptions& o, const package::Content& content,
   }
   std::vector<FileEntry> campaign_files;
   for (const CampaignRecord& r : content.campaigns) {
-    WF_ASSIGN_OR_RETURN(FileEntry f, w.Write(package::CampaignFile(r), r.yaml, "application/yaml"));
+    WF_ASSIGN_OR_RETURN(FileEntry f,
+                        w.Write(package::CampaignFile(r), r.yaml, "application/yaml"));
     campaign_files.push_back(f);
     described.push_back(std::move(f));
   }
