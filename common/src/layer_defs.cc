@@ -9,16 +9,18 @@ namespace {
 
 constexpr size_t kAnyRank = 64;
 
-}  // namespace
+// The hyper-parameter lists of the layer types, by the name RowOf gives them.
+struct ParamTables {
+  std::vector<ParamDef> conv, conv_transpose, linear, batch_norm, layer_norm, group_norm, none,
+      softmax, pool, adaptive, dropout, embedding, rnn, attention, encoder, concat, upsample,
+      narrow, shuffle, select, step;
+};
 
-// A switch without `default:`: a layer type without a row does not compile (-Wswitch is an
-// error, CMakeLists.txt).
-TypeRow RowOf(LayerType type) {
-  // Function-local statics: rows are read while other translation units initialise their
-  // own statics, before namespace-scope tables here would be guaranteed to exist.
+ParamTables MakeParamTables() {
   using K = Kind;
   using D = Domain;
-  static const std::vector<ParamDef> kConv = {
+  ParamTables t;
+  t.conv = {
       {"in_channels", K::kRequired, 0, D::kPositive},
       {"out_channels", K::kRequired, 0, D::kPositive},
       {"kernel_size", K::kRequired, 0, D::kPositive},
@@ -27,44 +29,41 @@ TypeRow RowOf(LayerType type) {
       {"dilation", K::kDefault, 1, D::kPositive},
       {"groups", K::kDefault, 1, D::kPositive},
       {"bias", K::kDefault, 1, D::kBool}};
-  static const std::vector<ParamDef> kConvTranspose = [] {
-    std::vector<ParamDef> defs = kConv;
-    defs.push_back({"output_padding", K::kDefault, 0, D::kNonNegative});
-    return defs;
-  }();
-  static const std::vector<ParamDef> kLinear = {{"in_features", K::kRequired, 0, D::kPositive},
+  t.conv_transpose = t.conv;
+  t.conv_transpose.push_back({"output_padding", K::kDefault, 0, D::kNonNegative});
+  t.linear = {{"in_features", K::kRequired, 0, D::kPositive},
                                               {"out_features", K::kRequired, 0, D::kPositive},
                                               {"bias", K::kDefault, 1, D::kBool}};
-  static const std::vector<ParamDef> kBatchNorm = {{"num_features", K::kDerived, 0, D::kPositive}};
-  static const std::vector<ParamDef> kLayerNorm = {
+  t.batch_norm = {{"num_features", K::kDerived, 0, D::kPositive}};
+  t.layer_norm = {
       {"normalized_shape", K::kDerived, 0, D::kPositive},
       {"elementwise_affine", K::kDefault, 1, D::kBool}};
-  static const std::vector<ParamDef> kGroupNorm = {
+  t.group_norm = {
       {"num_groups", K::kRequired, 0, D::kPositive},
       {"num_channels", K::kDerived, 0, D::kPositive},
       {"affine", K::kDefault, 1, D::kBool}};
-  static const std::vector<ParamDef> kNone = {};
-  static const std::vector<ParamDef> kSoftmax = {{"dim", K::kDefault, -1, D::kAnyInt}};
-  static const std::vector<ParamDef> kPool = {{"kernel_size", K::kRequired, 0, D::kPositive},
+  t.none = {};
+  t.softmax = {{"dim", K::kDefault, -1, D::kAnyInt}};
+  t.pool = {{"kernel_size", K::kRequired, 0, D::kPositive},
                                               {"stride", K::kDerived, 0, D::kPositive},
                                               {"padding", K::kDefault, 0, D::kNonNegative},
                                               {"ceil_mode", K::kDefault, 0, D::kBool}};
-  static const std::vector<ParamDef> kAdaptive = {{"output_size", K::kRequired, 0, D::kPositive}};
-  static const std::vector<ParamDef> kDropout = {{"p", K::kDefault, 0.5, D::kProbability}};
-  static const std::vector<ParamDef> kEmbedding = {
+  t.adaptive = {{"output_size", K::kRequired, 0, D::kPositive}};
+  t.dropout = {{"p", K::kDefault, 0.5, D::kProbability}};
+  t.embedding = {
       {"num_embeddings", K::kRequired, 0, D::kPositive},
       {"embedding_dim", K::kRequired, 0, D::kPositive}};
-  static const std::vector<ParamDef> kRnn = {
+  t.rnn = {
       {"input_size", K::kRequired, 0, D::kPositive}, {"hidden_size", K::kRequired, 0, D::kPositive},
       {"num_layers", K::kDefault, 1, D::kPositive},  {"bias", K::kDefault, 1, D::kBool},
       {"bidirectional", K::kDefault, 0, D::kBool}};
-  static const std::vector<ParamDef> kAttention = {
+  t.attention = {
       {"embed_dim", K::kDerived, 0, D::kPositive},
       {"num_heads", K::kRequired, 0, D::kPositive},
       {"bias", K::kDefault, 1, D::kBool},
       {"dropout", K::kDefault, 0, D::kProbability},
       {"causal", K::kDefault, 0, D::kBool}};
-  static const std::vector<ParamDef> kEncoder = {
+  t.encoder = {
       {"d_model", K::kDerived, 0, D::kPositive},
       {"nhead", K::kRequired, 0, D::kPositive},
       {"dim_feedforward", K::kDefault, 2048, D::kPositive},
@@ -72,75 +71,87 @@ TypeRow RowOf(LayerType type) {
       {"gelu", K::kDefault, 0, D::kBool},
       {"norm_first", K::kDefault, 0, D::kBool},
       {"causal", K::kDefault, 0, D::kBool}};
-  static const std::vector<ParamDef> kConcat = {{"dim", K::kDefault, 0, D::kAnyInt}};
-  static const std::vector<ParamDef> kUpsample = {
+  t.concat = {{"dim", K::kDefault, 0, D::kAnyInt}};
+  t.upsample = {
       {"scale_factor", K::kRequired, 0, D::kPositive},
       {"bilinear", K::kDefault, 0, D::kBool}};
-  static const std::vector<ParamDef> kNarrow = {{"dim", K::kDefault, 0, D::kAnyInt},
+  t.narrow = {{"dim", K::kDefault, 0, D::kAnyInt},
                                               {"start", K::kDefault, 0, D::kNonNegative},
                                               {"length", K::kRequired, 0, D::kPositive}};
-  static const std::vector<ParamDef> kShuffle = {{"groups", K::kRequired, 0, D::kPositive}};
-  static const std::vector<ParamDef> kSelect = {{"index", K::kDefault, 0, D::kNonNegative}};
+  t.shuffle = {{"groups", K::kRequired, 0, D::kPositive}};
+  t.select = {{"index", K::kDefault, 0, D::kNonNegative}};
   // The input of an optimiser step is its [parameters]; `tensors` says in how many tensors
   // they are (the update loops over tensors, so their count costs beside their size).
-  static const std::vector<ParamDef> kStep = {{"tensors", K::kRequired, 0, D::kPositive}};
+  t.step = {{"tensors", K::kRequired, 0, D::kPositive}};
+  return t;
+}
+
+}  // namespace
+
+// A switch without `default:`: a layer type without a row does not compile (-Wswitch is an
+// error, CMakeLists.txt).
+TypeRow RowOf(LayerType type) {
+  // A function-local static: rows are read while other translation units initialise their
+  // own statics, before a namespace-scope table here would be guaranteed to exist.
+  static const ParamTables kTables = MakeParamTables();
+  const ParamTables& t = kTables;
   switch (type) {
-    case LayerType::kConv1d: return {"Conv1d", &kConv, 2, 2, " [C,L]"};
-    case LayerType::kConv2d: return {"Conv2d", &kConv, 3, 3, " [C,H,W]"};
-    case LayerType::kLinear: return {"Linear", &kLinear, 1, kAnyRank, ""};
-    case LayerType::kBatchNorm1d: return {"BatchNorm1d", &kBatchNorm, 1, 2, " [C] or [C,L]"};
-    case LayerType::kBatchNorm2d: return {"BatchNorm2d", &kBatchNorm, 3, 3, " [C,H,W]"};
-    case LayerType::kLayerNorm: return {"LayerNorm", &kLayerNorm, 1, kAnyRank, ""};
-    case LayerType::kReLU: return {"ReLU", &kNone, 1, kAnyRank, ""};
-    case LayerType::kGELU: return {"GELU", &kNone, 1, kAnyRank, ""};
-    case LayerType::kSigmoid: return {"Sigmoid", &kNone, 1, kAnyRank, ""};
-    case LayerType::kTanh: return {"Tanh", &kNone, 1, kAnyRank, ""};
-    case LayerType::kSoftmax: return {"Softmax", &kSoftmax, 1, kAnyRank, ""};
-    case LayerType::kMaxPool1d: return {"MaxPool1d", &kPool, 2, 2, " [C,L]"};
-    case LayerType::kMaxPool2d: return {"MaxPool2d", &kPool, 3, 3, " [C,H,W]"};
-    case LayerType::kAvgPool1d: return {"AvgPool1d", &kPool, 2, 2, " [C,L]"};
-    case LayerType::kAvgPool2d: return {"AvgPool2d", &kPool, 3, 3, " [C,H,W]"};
-    case LayerType::kAdaptiveAvgPool1d: return {"AdaptiveAvgPool1d", &kAdaptive, 2, 2, " [C,L]"};
+    case LayerType::kConv1d: return {"Conv1d", &t.conv, 2, 2, " [C,L]"};
+    case LayerType::kConv2d: return {"Conv2d", &t.conv, 3, 3, " [C,H,W]"};
+    case LayerType::kLinear: return {"Linear", &t.linear, 1, kAnyRank, ""};
+    case LayerType::kBatchNorm1d: return {"BatchNorm1d", &t.batch_norm, 1, 2, " [C] or [C,L]"};
+    case LayerType::kBatchNorm2d: return {"BatchNorm2d", &t.batch_norm, 3, 3, " [C,H,W]"};
+    case LayerType::kLayerNorm: return {"LayerNorm", &t.layer_norm, 1, kAnyRank, ""};
+    case LayerType::kReLU: return {"ReLU", &t.none, 1, kAnyRank, ""};
+    case LayerType::kGELU: return {"GELU", &t.none, 1, kAnyRank, ""};
+    case LayerType::kSigmoid: return {"Sigmoid", &t.none, 1, kAnyRank, ""};
+    case LayerType::kTanh: return {"Tanh", &t.none, 1, kAnyRank, ""};
+    case LayerType::kSoftmax: return {"Softmax", &t.softmax, 1, kAnyRank, ""};
+    case LayerType::kMaxPool1d: return {"MaxPool1d", &t.pool, 2, 2, " [C,L]"};
+    case LayerType::kMaxPool2d: return {"MaxPool2d", &t.pool, 3, 3, " [C,H,W]"};
+    case LayerType::kAvgPool1d: return {"AvgPool1d", &t.pool, 2, 2, " [C,L]"};
+    case LayerType::kAvgPool2d: return {"AvgPool2d", &t.pool, 3, 3, " [C,H,W]"};
+    case LayerType::kAdaptiveAvgPool1d: return {"AdaptiveAvgPool1d", &t.adaptive, 2, 2, " [C,L]"};
     case LayerType::kAdaptiveAvgPool2d:
-      return {"AdaptiveAvgPool2d", &kAdaptive, 3, 3, " [C,H,W]"};
-    case LayerType::kFlatten: return {"Flatten", &kNone, 1, kAnyRank, ""};
-    case LayerType::kDropout: return {"Dropout", &kDropout, 1, kAnyRank, ""};
-    case LayerType::kEmbedding: return {"Embedding", &kEmbedding, 1, kAnyRank, ""};
-    case LayerType::kLSTM: return {"LSTM", &kRnn, 2, 2, " [seq,input_size]"};
-    case LayerType::kGRU: return {"GRU", &kRnn, 2, 2, " [seq,input_size]"};
+      return {"AdaptiveAvgPool2d", &t.adaptive, 3, 3, " [C,H,W]"};
+    case LayerType::kFlatten: return {"Flatten", &t.none, 1, kAnyRank, ""};
+    case LayerType::kDropout: return {"Dropout", &t.dropout, 1, kAnyRank, ""};
+    case LayerType::kEmbedding: return {"Embedding", &t.embedding, 1, kAnyRank, ""};
+    case LayerType::kLSTM: return {"LSTM", &t.rnn, 2, 2, " [seq,input_size]"};
+    case LayerType::kGRU: return {"GRU", &t.rnn, 2, 2, " [seq,input_size]"};
     case LayerType::kConvTranspose2d:
-      return {"ConvTranspose2d", &kConvTranspose, 3, 3, " [C,H,W]"};
-    case LayerType::kGroupNorm: return {"GroupNorm", &kGroupNorm, 2, kAnyRank, " [C,...]"};
-    case LayerType::kReLU6: return {"ReLU6", &kNone, 1, kAnyRank, ""};
-    case LayerType::kSiLU: return {"SiLU", &kNone, 1, kAnyRank, ""};
-    case LayerType::kHardswish: return {"Hardswish", &kNone, 1, kAnyRank, ""};
-    case LayerType::kHardsigmoid: return {"Hardsigmoid", &kNone, 1, kAnyRank, ""};
+      return {"ConvTranspose2d", &t.conv_transpose, 3, 3, " [C,H,W]"};
+    case LayerType::kGroupNorm: return {"GroupNorm", &t.group_norm, 2, kAnyRank, " [C,...]"};
+    case LayerType::kReLU6: return {"ReLU6", &t.none, 1, kAnyRank, ""};
+    case LayerType::kSiLU: return {"SiLU", &t.none, 1, kAnyRank, ""};
+    case LayerType::kHardswish: return {"Hardswish", &t.none, 1, kAnyRank, ""};
+    case LayerType::kHardsigmoid: return {"Hardsigmoid", &t.none, 1, kAnyRank, ""};
     case LayerType::kMultiheadAttention:
-      return {"MultiheadAttention", &kAttention, 2, 2, " [seq,d_model]"};
+      return {"MultiheadAttention", &t.attention, 2, 2, " [seq,d_model]"};
     case LayerType::kTransformerEncoderLayer:
-      return {"TransformerEncoderLayer", &kEncoder, 2, 2, " [seq,d_model]"};
-    case LayerType::kAdd: return {"Add", &kNone, 1, kAnyRank, "", 2, 64};
-    case LayerType::kMul: return {"Mul", &kNone, 1, kAnyRank, "", 2, 64};
-    case LayerType::kConcat: return {"Concat", &kConcat, 1, kAnyRank, "", 2, 64};
-    case LayerType::kUpsample: return {"Upsample", &kUpsample, 3, 3, " [C,H,W]"};
-    case LayerType::kNarrow: return {"Narrow", &kNarrow, 1, kAnyRank, ""};
-    case LayerType::kChannelShuffle: return {"ChannelShuffle", &kShuffle, 3, 3, " [C,H,W]"};
-    case LayerType::kChannelsLast: return {"ChannelsLast", &kNone, 3, 3, " [C,H,W]"};
-    case LayerType::kChannelsFirst: return {"ChannelsFirst", &kNone, 3, 3, " [H,W,C]"};
-    case LayerType::kTranspose: return {"Transpose", &kNone, 2, 2, " [A,B]"};
-    case LayerType::kTokens: return {"Tokens", &kNone, 3, 3, " [C,H,W]"};
-    case LayerType::kClassToken: return {"ClassToken", &kNone, 2, 2, " [seq,d_model]"};
+      return {"TransformerEncoderLayer", &t.encoder, 2, 2, " [seq,d_model]"};
+    case LayerType::kAdd: return {"Add", &t.none, 1, kAnyRank, "", 2, 64};
+    case LayerType::kMul: return {"Mul", &t.none, 1, kAnyRank, "", 2, 64};
+    case LayerType::kConcat: return {"Concat", &t.concat, 1, kAnyRank, "", 2, 64};
+    case LayerType::kUpsample: return {"Upsample", &t.upsample, 3, 3, " [C,H,W]"};
+    case LayerType::kNarrow: return {"Narrow", &t.narrow, 1, kAnyRank, ""};
+    case LayerType::kChannelShuffle: return {"ChannelShuffle", &t.shuffle, 3, 3, " [C,H,W]"};
+    case LayerType::kChannelsLast: return {"ChannelsLast", &t.none, 3, 3, " [C,H,W]"};
+    case LayerType::kChannelsFirst: return {"ChannelsFirst", &t.none, 3, 3, " [H,W,C]"};
+    case LayerType::kTranspose: return {"Transpose", &t.none, 2, 2, " [A,B]"};
+    case LayerType::kTokens: return {"Tokens", &t.none, 3, 3, " [C,H,W]"};
+    case LayerType::kClassToken: return {"ClassToken", &t.none, 2, 2, " [seq,d_model]"};
     case LayerType::kPositionalEmbedding:
-      return {"PositionalEmbedding", &kNone, 2, 2, " [seq,d_model]"};
-    case LayerType::kSelectToken: return {"SelectToken", &kSelect, 2, 2, " [seq,d_model]"};
-    case LayerType::kLayerScale: return {"LayerScale", &kNone, 1, kAnyRank, ""};
+      return {"PositionalEmbedding", &t.none, 2, 2, " [seq,d_model]"};
+    case LayerType::kSelectToken: return {"SelectToken", &t.select, 2, 2, " [seq,d_model]"};
+    case LayerType::kLayerScale: return {"LayerScale", &t.none, 1, kAnyRank, ""};
     case LayerType::kCrossEntropyLoss:
-      return {"CrossEntropyLoss", &kNone, 1, kAnyRank, " [...,classes]"};
-    case LayerType::kMSELoss: return {"MSELoss", &kNone, 1, kAnyRank, ""};
-    case LayerType::kSGDStep: return {"SGDStep", &kStep, 1, 1, " [parameters]"};
-    case LayerType::kSGDMomentumStep: return {"SGDMomentumStep", &kStep, 1, 1, " [parameters]"};
-    case LayerType::kAdamStep: return {"AdamStep", &kStep, 1, 1, " [parameters]"};
-    case LayerType::kAdamWStep: return {"AdamWStep", &kStep, 1, 1, " [parameters]"};
+      return {"CrossEntropyLoss", &t.none, 1, kAnyRank, " [...,classes]"};
+    case LayerType::kMSELoss: return {"MSELoss", &t.none, 1, kAnyRank, ""};
+    case LayerType::kSGDStep: return {"SGDStep", &t.step, 1, 1, " [parameters]"};
+    case LayerType::kSGDMomentumStep: return {"SGDMomentumStep", &t.step, 1, 1, " [parameters]"};
+    case LayerType::kAdamStep: return {"AdamStep", &t.step, 1, 1, " [parameters]"};
+    case LayerType::kAdamWStep: return {"AdamWStep", &t.step, 1, 1, " [parameters]"};
   }
   return {};  // not a LayerType (an integer cast past the last one): name is null
 }
