@@ -1,4 +1,5 @@
-// `wattfleet publish`: a dataset as a package (docs/dataset.md, "Publishing").
+// `wattfleet publish` and `wattfleet import --package`: a dataset as a package, and back
+// (docs/dataset.md, "Publishing" and "Importing a package").
 #pragma once
 
 #include <string>
@@ -16,5 +17,10 @@ struct PublishFlags {
 
 // Exit 0 written, 2 bad flags or input (nothing written), 1 anything else.
 int CmdPublish(const PublishFlags& flags);
+
+// `wattfleet import --db D --package DIR`: a published package into a dataset (created when
+// missing). Exit 0 stored (or stored before), 2 a package that is not one or was changed
+// (nothing stored), 1 anything else.
+int CmdImportPackage(const std::string& db, const std::string& dir, bool json);
 
 }  // namespace wattfleet

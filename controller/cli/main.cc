@@ -50,7 +50,7 @@ struct Flags {
   std::vector<int64_t> input_shape;
   std::string keys_out;
   std::vector<std::string> keys_agents, keys_admins;
-  std::string import_mapping;
+  std::string import_mapping, import_package;
   std::vector<std::string> import_csvs;
   std::optional<std::string> fit_device;
   std::string fit_estimator = "all";
@@ -222,9 +222,14 @@ void AddKeysImport(CLI::App& app, Flags& f, Commands& c) {
                               "an administrator's name, repeatable: a key pair enrolled in "
                               "OUT/admins, for a tcp:// admin socket");
 
-  c.import_ = app.add_subcommand("import", "external measurement CSVs into the dataset");
+  c.import_ = app.add_subcommand(
+      "import", "external measurement CSVs (--mapping) or a published package into the dataset");
   c.import_->add_option("--db", f.db, DatasetFlagHelp() + ", created when missing")->required();
-  c.import_->add_option("--mapping", f.import_mapping, "mapping YAML (docs/import.md)")->required();
+  auto* o_mapping =
+      c.import_->add_option("--mapping", f.import_mapping, "mapping YAML (docs/import.md)");
+  auto* o_package = c.import_->add_option("--package", f.import_package,
+                                          "a package `wattfleet publish` wrote (its folder)");
+  o_mapping->excludes(o_package);
   c.import_->add_option("csv", f.import_csvs,
                        "CSV files to import through the mapping (default: the mapping's csv:)");
   c.import_->add_flag("--json", f.json, "one JSON document on stdout");
@@ -408,7 +413,21 @@ int RunParsed(const Commands& c, const Flags& f) {
     return CmdInspect(f.arch, f.campaign_file, f.torchscript, f.input_shape, f.json);
   }
   if (c.keys_generate->parsed()) return CmdKeysGenerate(f.keys_out, f.keys_agents, f.keys_admins);
-  if (c.import_->parsed()) return CmdImport(f.db, f.import_mapping, f.import_csvs, f.json);
+  if (c.import_->parsed()) {
+    if (!f.import_package.empty()) {
+      if (!f.import_csvs.empty()) {
+        std::cerr << "wattfleet: import --package takes no CSV files\n";
+        return 2;
+      }
+      return CmdImportPackage(f.db, f.import_package, f.json);
+    }
+    if (f.import_mapping.empty()) {
+      std::cerr << "wattfleet: import needs --mapping (CSV files) or --package (a published "
+                   "package)\n";
+      return 2;
+    }
+    return CmdImport(f.db, f.import_mapping, f.import_csvs, f.json);
+  }
   if (c.project->parsed()) return CmdProject(f.project);
   if (c.report->parsed()) return CmdReport(f.report_options, f.report_out, f.json);
   if (c.predict->parsed()) return CmdPredictMany(f.predict, f.predict_batches);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "wattfleet/common/job.h"
+#include "wattfleet/common/protocol.h"
 
 namespace wattfleet::package {
 namespace {
@@ -102,6 +103,7 @@ Result<Content> ReadContent(DatasetReader& reader, const std::vector<int64_t>& i
   for (ArchitectureRecord& a : archs) {
     if (!published(a.campaign_id)) continue;
     WF_ASSIGN_OR_RETURN(c.architecture_layers[a.id], reader.ArchitectureLayers(a.id));
+    WF_ASSIGN_OR_RETURN(c.architecture_nodes[a.id], reader.ArchitectureNodes(a.id));
     c.architectures.push_back(std::move(a));
   }
   WF_RETURN_IF_ERROR(reader.ForEachMeasurement([&](const MeasurementRecord& r) -> Status {
@@ -168,18 +170,27 @@ Table Jobs(const Content& c) {
   Table t;
   t.name = "jobs";
   t.description =
-      "The job each measurement ran, exactly as it was sent to the agent: the layer or "
-      "architecture, batch, mode and measurement protocol (MessagePack, hex-encoded).";
+      "Each measurement exactly as it was exchanged with the agent: the job it was sent and "
+      "the measurement it sent back (MessagePack, hex-encoded), with the attempt, the agent "
+      "and when it was stored. What `wattfleet import --package` reads.";
   t.columns = {
       {"job_id", "integer", "", "the job (measurements.job_id)"},
+      {"campaign_id", "integer", "", "its campaign (campaigns.campaign_id)"},
+      {"attempt", "integer", "", "the attempt whose result was stored"},
+      {"agent", "string", "", "the agent that measured it (devices.name)"},
+      {"measured_at_ms", "integer", "ms", "when the result was stored (Unix time)"},
       {"spec_msgpack_hex", "string", "", "the job's specification, MessagePack in hex"},
+      {"measurement_msgpack_hex", "string", "", "every figure measured, MessagePack in hex"},
   };
   t.key = {"job_id"};
   t.references = {{"job_id", "measurements", "job_id"}};
-  t.json_lines = false;  // an encoded blob reads no better as JSON
-  t.rows = static_cast<int64_t>(c.job_specs.size());
+  t.rows = static_cast<int64_t>(c.measurements.size());
   t.each = [&c](const Emit& emit) {
-    for (const auto& [id, spec] : c.job_specs) emit({id, Hex(spec)});
+    for (const ExportRow& r : c.measurements) {
+      const auto spec = c.job_specs.find(r.job_id);
+      emit({r.job_id, r.campaign_id, int64_t{r.attempt}, r.device, r.measured_at_ms,
+            spec == c.job_specs.end() ? std::string() : Hex(spec->second), Hex(Encode(r.m))});
+    }
   };
   return t;
 }
@@ -199,13 +210,15 @@ Table Layers(const Content& c) {
       {"input_elements", "integer", "", "input tensor elements per sample"},
       {"output_elements", "integer", "", "output tensor elements per sample"},
       {"params_json", "string", "", "hyper-parameters, a JSON object"},
+      {"input_shape", "string", "", "one sample's input shape, a JSON list"},
+      {"output_shape", "string", "", "one sample's output shape, a JSON list"},
   };
   t.key = {"key"};
   t.rows = static_cast<int64_t>(c.layers.size());
   t.each = [&c](const Emit& emit) {
     for (const LayerRecord& l : c.layers) {
       emit({l.key, l.type, l.macs, l.flops, l.params, l.input_elements, l.output_elements,
-            l.params_json});
+            l.params_json, l.input_shape, l.output_shape});
     }
   };
   return t;
@@ -228,13 +241,16 @@ Table Architectures(const Content& c) {
       {"params", "integer", "", "trainable parameters"},
       {"layers", "integer", "", "nodes"},
       {"layer_keys", "string", "", "the nodes' layer keys in order, a JSON list (layers.key)"},
+      {"node_names", "string", "", "the nodes' names in the same order, a JSON list"},
+      {"output_shape", "string", "", "one sample's output shape, a JSON list"},
   };
   t.key = {"campaign_id", "name"};
   t.rows = static_cast<int64_t>(c.architectures.size());
   t.each = [&c](const Emit& emit) {
     for (const ArchitectureRecord& a : c.architectures) {
       emit({a.campaign_id, a.campaign, a.name, a.family, a.input_shape, a.macs, a.flops,
-            a.params, a.layers, JsonList(c.architecture_layers.at(a.id))});
+            a.params, a.layers, JsonList(c.architecture_layers.at(a.id)),
+            JsonList(c.architecture_nodes.at(a.id)), a.output_shape});
     }
   };
   return t;
@@ -285,6 +301,9 @@ Table Campaigns(const Content& c) {
       {"created_ms", "integer", "ms", "when it was submitted (Unix time)"},
       {"finished_ms", "integer", "ms", "when it ended (Unix time); empty while running"},
       {"yaml_file", "string", "", "the campaign file as submitted, in this package"},
+      {"mode", "string", "", "inference or training"},
+      {"dtype", "string", "", "the tensors' element type"},
+      {"batch", "integer", "", "its first batch size"},
   };
   t.key = {"campaign_id"};
   t.rows = static_cast<int64_t>(c.campaigns.size());
@@ -292,7 +311,8 @@ Table Campaigns(const Content& c) {
     for (const CampaignRecord& r : c.campaigns) {
       ExportCell finished;  // missing while it runs
       if (r.finished_ms > 0) finished = r.finished_ms;
-      emit({r.id, r.name, r.state, r.created_ms, finished, CampaignFile(r)});
+      emit({r.id, r.name, r.state, r.created_ms, finished, CampaignFile(r), r.mode, r.dtype,
+            r.batch});
     }
   };
   return t;

@@ -34,6 +34,7 @@ struct Content {
   std::vector<LayerRecord> layers;        // those the measurements and architectures name
   std::vector<ArchitectureRecord> architectures;
   std::map<int64_t, std::vector<std::string>> architecture_layers;  // by architecture id
+  std::map<int64_t, std::vector<std::string>> architecture_nodes;   // their names
   std::map<std::string, DeviceRow> devices;                         // by agent name
   std::map<int64_t, std::string> job_specs;                         // msgpack, by job id
   // Counts the datasheet and the provenance state.

@@ -17,8 +17,8 @@
 namespace wattfleet::read_rows {
 
 inline constexpr const char* kLayersSql =
-    "SELECT key, type, macs, flops, params, input_elements, output_elements, params_json "
-    "FROM layers";
+    "SELECT key, type, macs, flops, params, input_elements, output_elements, params_json, "
+    "input_shape, output_shape FROM layers";
 
 // Probes have no architecture row; model jobs find theirs by campaign and name. The
 // measurement's own columns come last (measurement_columns.h); `has_column` says which the
@@ -47,15 +47,18 @@ inline constexpr int kMeasurementFirstFigure = 19;
 
 inline constexpr const char* kArchitectureLayersSql =
     "SELECT layer_key FROM arch_layers WHERE architecture_id = $1 ORDER BY position";
+inline constexpr const char* kArchitectureNodesSql =
+    "SELECT node_name FROM arch_layers WHERE architecture_id = $1 ORDER BY position";
 
 inline constexpr const char* kArchitecturesSql =
     "SELECT a.id, a.campaign_id, COALESCE(c.name, ''), a.name, a.family, a.input_shape, a.macs, "
-    "a.flops, a.params, (SELECT COUNT(*) FROM arch_layers l WHERE l.architecture_id = a.id) "
-    "FROM architectures a LEFT JOIN campaigns c ON c.id = a.campaign_id ORDER BY a.id";
+    "a.flops, a.params, (SELECT COUNT(*) FROM arch_layers l WHERE l.architecture_id = a.id), "
+    "a.output_shape FROM architectures a LEFT JOIN campaigns c ON c.id = a.campaign_id "
+    "ORDER BY a.id";
 
 inline constexpr const char* kCampaignsSql =
-    "SELECT id, name, state, yaml, created_ms, COALESCE(finished_ms, 0) FROM campaigns "
-    "ORDER BY id";
+    "SELECT id, name, state, yaml, created_ms, COALESCE(finished_ms, 0), mode, dtype, batch "
+    "FROM campaigns ORDER BY id";
 inline constexpr const char* kJobCountsSql =
     "SELECT campaign_id, state, COUNT(*) FROM jobs GROUP BY campaign_id, state";
 
@@ -87,7 +90,7 @@ template <typename Row>
 LayerRecord LayerFrom(const Row& r) {
   LayerRecord l;
   ReadColumns(r, 0, l.key, l.type, l.macs, l.flops, l.params, l.input_elements,
-              l.output_elements, l.params_json);
+              l.output_elements, l.params_json, l.input_shape, l.output_shape);
   return l;
 }
 
@@ -95,7 +98,7 @@ template <typename Row>
 ArchitectureRecord ArchitectureFrom(const Row& r) {
   ArchitectureRecord a;
   ReadColumns(r, 0, a.id, a.campaign_id, a.campaign, a.name, a.family, a.input_shape, a.macs,
-              a.flops, a.params, a.layers);
+              a.flops, a.params, a.layers, a.output_shape);
   return a;
 }
 
@@ -135,7 +138,8 @@ std::optional<MeasurementRecord> MeasurementFrom(const Row& r) {
 template <typename Row>
 CampaignRecord CampaignFrom(const Row& r) {
   CampaignRecord c;
-  ReadColumns(r, 0, c.id, c.name, c.state, c.yaml, c.created_ms, c.finished_ms);
+  ReadColumns(r, 0, c.id, c.name, c.state, c.yaml, c.created_ms, c.finished_ms, c.mode, c.dtype,
+              c.batch);
   return c;
 }
 

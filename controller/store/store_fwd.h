@@ -8,9 +8,11 @@ struct ActiveJob;
 struct CampaignJob;
 struct CampaignJobFilter;
 struct CampaignSource;
+struct DatasetPackage;
 struct ExportRow;
 struct JobResult;
 struct JobSpec;
+struct PackageImportOutcome;
 enum class JobState;
 enum class RecordOutcome;
 

@@ -90,6 +90,14 @@ class PgReader final : public DatasetReader {
     return keys;
   }
 
+  Result<std::vector<std::string>> ArchitectureNodes(int64_t architecture_id) override {
+    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitectureNodesSql,
+                                               Params::Of(architecture_id)));
+    std::vector<std::string> names;
+    for (int i = 0; i < q.size(); ++i) names.push_back(q.Text(i, 0));
+    return names;
+  }
+
   Result<std::vector<ArchitectureRecord>> Architectures() override {
     WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitecturesSql));
     std::vector<ArchitectureRecord> out;

@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "pg_store.h"
+#include "wattfleet/store/dataset_package.h"
 #include "wattfleet/store/store.h"
 #include "wattfleet/store/store_open.h"
 #include "store_values.h"
@@ -52,6 +53,15 @@ class PgStore final : public Store {
 
   using Store::CreateCampaign;
   Result<int64_t> CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) override;
+  Result<PackageImportOutcome> ImportPackage(const DatasetPackage& package) override {
+    const int64_t now = Now();
+    WF_ASSIGN_OR_RETURN(PGconn* c, Conn());
+    WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
+    WF_ASSIGN_OR_RETURN(PackageImportOutcome out, pg::ImportPackage(c, package, now));
+    if (out.already_imported) return out;
+    WF_RETURN_IF_ERROR(tx.Commit());
+    return out;
+  }
   Result<std::vector<ActiveJob>> LoadActiveJobs() override;
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                     int64_t lease_deadline_ms) override {

@@ -191,6 +191,10 @@ Result<RecordOutcome> RecordResult(PGconn* conn, const JobResult& result,
 Status RecordFailure(PGconn* conn, const JobResult& result, const std::string& agent,
                      std::optional<JobState> final_state, int64_t now_ms);
 
+// Store::ImportPackage (pg_package.cc), inside the caller's transaction.
+Result<PackageImportOutcome> ImportPackage(PGconn* conn, const DatasetPackage& package,
+                                           int64_t now_ms);
+
 // The export's rows, ordered by job id, inside the caller's transaction
 // (DatasetReader::ExportRows, in its snapshot; pg_export.cc).
 Result<std::vector<ExportRow>> ReadExportRows(PGconn* conn, std::optional<int64_t> campaign_id);

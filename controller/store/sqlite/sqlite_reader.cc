@@ -69,6 +69,18 @@ class SqliteReader final : public DatasetReader {
     return keys;
   }
 
+  Result<std::vector<std::string>> ArchitectureNodes(int64_t architecture_id) override {
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kArchitectureNodesSql));
+    q.Bind(1, architecture_id);
+    std::vector<std::string> names;
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      names.push_back(q.Text(0));
+    }
+    return names;
+  }
+
   Result<std::vector<ArchitectureRecord>> Architectures() override {
     WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kArchitecturesSql));
     std::vector<ArchitectureRecord> out;

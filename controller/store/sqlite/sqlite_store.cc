@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sqlite_store.h"
+#include "wattfleet/store/dataset_package.h"
 #include "measurement_columns.h"
 
 #include "export_row.h"
@@ -34,6 +35,13 @@ class SqliteStore final : public Store {
 
   using Store::CreateCampaign;
   Result<int64_t> CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) override;
+  Result<PackageImportOutcome> ImportPackage(const DatasetPackage& package) override {
+    WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
+    WF_ASSIGN_OR_RETURN(PackageImportOutcome out, sqlite::ImportPackage(db(), cache_, package, Now()));
+    if (out.already_imported) return out;  // nothing written: the guard rolls the read back
+    WF_RETURN_IF_ERROR(tx.Commit());
+    return out;
+  }
   Result<std::vector<ActiveJob>> LoadActiveJobs() override;
   Status MarkLeased(int64_t job_id, int32_t attempt, const std::string& agent,
                     int64_t lease_deadline_ms) override;

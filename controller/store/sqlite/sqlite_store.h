@@ -172,6 +172,10 @@ class Transaction {
 Status InsertJob(sqlite3* db, StmtCache& cache, int64_t campaign_id, const JobSpec& job,
                  int64_t now_ms, int64_t* job_id);
 Result<CampaignSource> GetCampaignSource(sqlite3* db, StmtCache& cache, int64_t campaign_id);
+
+// Store::ImportPackage (sqlite_package.cc), inside the caller's transaction.
+Result<PackageImportOutcome> ImportPackage(sqlite3* db, StmtCache& cache,
+                                           const DatasetPackage& package, int64_t now_ms);
 Result<std::vector<CampaignJob>> ListCampaignJobs(sqlite3* db, StmtCache& cache,
                                                   int64_t campaign_id,
                                                   const CampaignJobFilter& filter);

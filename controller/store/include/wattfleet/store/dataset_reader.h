@@ -32,6 +32,7 @@ struct LayerRecord {
   int64_t input_elements = 0;
   int64_t output_elements = 0;
   std::string params_json;  // the hyper-parameters, {"name": value, ...}
+  std::string input_shape, output_shape;  // per sample, JSON, e.g. "[3,224,224]"
 };
 
 // One stored measurement with its job, its campaign, the agent that measured it and, for a
@@ -75,6 +76,7 @@ struct ArchitectureRecord {
   int64_t flops = 0;
   int64_t params = 0;
   int64_t layers = 0;  // nodes
+  std::string output_shape;  // JSON
 };
 
 // A campaign with its jobs counted by state (JobStateName -> count, states with jobs only).
@@ -86,6 +88,8 @@ struct CampaignRecord {
   std::string yaml;  // the campaign file as submitted
   int64_t created_ms = 0;
   int64_t finished_ms = 0;  // 0 while it runs
+  std::string mode, dtype;  // as the campaign gave them
+  int64_t batch = 0;        // its first batch size
 };
 
 // A row imported from another dataset (docs/import.md).
@@ -115,6 +119,8 @@ class DatasetReader {
       const std::function<Status(const MeasurementRecord&)>& fn) = 0;
   // The layer keys of an architecture, in network order.
   virtual Result<std::vector<std::string>> ArchitectureLayers(int64_t architecture_id) = 0;
+  // Its nodes' names, in the same order.
+  virtual Result<std::vector<std::string>> ArchitectureNodes(int64_t architecture_id) = 0;
   // Every architecture of every campaign, by id.
   virtual Result<std::vector<ArchitectureRecord>> Architectures() = 0;
   // Every campaign, by id.

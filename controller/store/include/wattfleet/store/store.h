@@ -23,6 +23,9 @@
 
 namespace wattfleet {
 
+struct DatasetPackage;        // dataset_package.h
+struct PackageImportOutcome;
+
 // A job the dispatcher may still hand out (queued) or is waiting on (leased).
 struct ActiveJob {
   JobSpec spec;              // job_id and campaign_id set; attempt = attempts so far
@@ -168,6 +171,12 @@ class Store {
   // whole batch back.
   virtual Status BeginBatch() = 0;
   virtual Status CommitBatch() = 0;
+
+  // Stores a published package's campaigns, layers, architectures, devices, jobs and
+  // measurements in one transaction (dataset_package.h): ids kept when all are free, new ones
+  // otherwise; a device whose name is taken renamed SOURCE/NAME; a package imported before
+  // (same identity) stores nothing.
+  virtual Result<PackageImportOutcome> ImportPackage(const DatasetPackage& package) = 0;
 
   // Active profiling (active_profiler.h) reads a campaign's plan and probes and adds jobs to
   // it while it runs.

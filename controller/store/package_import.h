@@ -1,0 +1,47 @@
+// Private to the store: how a published package's rows are stored (Store::ImportPackage),
+// written once over the few statements each backend supplies (PackageRowWriter), inside the
+// backend's transaction.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "wattfleet/store/dataset_package.h"
+
+namespace wattfleet {
+
+class PackageRowWriter {
+ public:
+  virtual ~PackageRowWriter() = default;
+  // Whether a package of that identity was imported under that source.
+  virtual Result<bool> Imported(const std::string& source, const std::string& identity) = 0;
+  virtual Result<bool> CampaignExists(int64_t id) = 0;
+  virtual Result<bool> JobExists(int64_t id) = 0;
+  virtual Result<bool> DeviceExists(const std::string& name) = 0;
+  // `id` 0: a new id. Each returns the id stored.
+  virtual Result<int64_t> InsertCampaign(const CampaignRecord& c, int64_t id) = 0;
+  virtual Result<int64_t> InsertArchitecture(const ArchitectureRecord& a, int64_t campaign_id) = 0;
+  virtual Result<int64_t> InsertJob(const JobSpec& job, int64_t id, const std::string& agent,
+                                    int64_t updated_ms) = 0;
+  // Layers are shared across campaigns: a key already stored keeps its row.
+  virtual Status InsertLayer(const LayerRecord& l) = 0;
+  virtual Status InsertArchLayer(int64_t architecture_id, int64_t position,
+                                 const std::string& node_name, const std::string& key) = 0;
+  virtual Status SetJobSpec(int64_t job_id, const std::string& encoded) = 0;
+  virtual Status InsertLease(int64_t job_id, int32_t attempt, const std::string& agent,
+                             int64_t leased_ms) = 0;
+  virtual Status InsertMeasurement(int64_t job_id, int32_t attempt, const std::string& agent,
+                                   const std::string& payload_hash, int64_t created_ms,
+                                   const Measurement& m) = 0;
+  virtual Status InsertDevice(const PackageDevice& d, int64_t first_seen_ms,
+                              int64_t last_seen_ms) = 0;
+  virtual Status RecordImport(const DatasetPackage& p, int64_t rows, int64_t now_ms) = 0;
+  // After rows with explicit ids: whatever the backend needs for its next new ids.
+  virtual Status AfterExplicitIds() = 0;
+};
+
+// Stores `p` through `w` (the caller's transaction commits or rolls back).
+Result<PackageImportOutcome> ImportPackageRows(const DatasetPackage& p, PackageRowWriter& w,
+                                               int64_t now_ms);
+
+}  // namespace wattfleet
