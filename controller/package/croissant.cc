@@ -63,7 +63,10 @@ Json Distribution(const std::vector<FileEntry>& files) {
   return out;
 }
 
-Json RecordSet(const Table& t, const std::string& csv_path) {
+// A table's fields read its CSV's columns, or, for a table presented only as JSON Lines, its
+// objects' members.
+Json RecordSet(const Table& t) {
+  const std::string file = "data/" + t.name + (t.csv ? ".csv" : ".jsonl");
   Json fields = Json::array();
   for (const ColumnInfo& c : t.columns) {
     Json f = {{"@type", "cr:Field"},
@@ -72,7 +75,9 @@ Json RecordSet(const Table& t, const std::string& csv_path) {
               {"description", c.unit.empty() ? c.description
                                              : c.description + " (" + c.unit + ")"},
               {"dataType", DataType(c.type)},
-              {"source", {{"fileObject", {{"@id", csv_path}}}, {"extract", {{"column", c.name}}}}}};
+              {"source",
+               {{"fileObject", {{"@id", file}}},
+                {"extract", t.csv ? Json{{"column", c.name}} : Json{{"jsonPath", "$." + c.name}}}}}};
     for (const Table::Reference& r : t.references) {
       if (r.column == c.name) {
         f["references"] = {{"field", {{"@id", r.table + "/" + r.table_column}}}};
@@ -124,7 +129,7 @@ Json Croissant(const Metadata& meta, const Content& content, const std::vector<T
       " (measurements.energy_is_estimate says which, per row).";
   d["distribution"] = Distribution(files);
   Json sets = Json::array();
-  for (const Table& t : tables) sets.push_back(RecordSet(t, "data/" + t.name + ".csv"));
+  for (const Table& t : tables) sets.push_back(RecordSet(t));
   d["recordSet"] = std::move(sets);
   return d;
 }

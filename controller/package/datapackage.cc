@@ -63,12 +63,17 @@ Json DataPackage(const Metadata& meta, const Content& content, const std::vector
   for (const FileEntry& f : files) {
     Json r = Json::object();
     const bool csv = f.media_type == "text/csv";
-    r["name"] = f.table.empty() ? f.path : (csv ? f.table : f.table + "-jsonl");
+    bool has_csv = false;
+    for (const Table& t : tables) has_csv = has_csv || (t.name == f.table && t.csv);
+    r["name"] = f.table.empty() ? f.path : (csv || !has_csv ? f.table : f.table + "-jsonl");
     r["path"] = f.path;
     r["mediatype"] = f.media_type;
     r["encoding"] = "utf-8";
     r["bytes"] = f.bytes;
     r["hash"] = "sha256:" + f.sha256;
+    for (const Table& t : tables) {
+      if (t.name == f.table && !csv) r["description"] = t.description + " (JSON Lines)";
+    }
     if (csv && !f.table.empty()) {
       for (const Table& t : tables) {
         if (t.name != f.table) continue;

@@ -139,8 +139,9 @@ std::string Datasheet(const Metadata& meta, const Content& c, const std::vector<
        "the energy of networks nobody measured.\n\n";
   s << "## Composition\n\n| file | rows | what |\n|---|---|---|\n";
   for (const Table& t : tables) {
-    s << "| `data/" << t.name << ".csv`" << (t.json_lines ? " (and `.jsonl`)" : "") << " | "
-      << t.rows << " | " << t.description << " |\n";
+    s << "| `data/" << t.name << (t.csv ? ".csv`" : ".jsonl`")
+      << (t.csv && t.json_lines ? " (and `.jsonl`)" : "") << " | " << t.rows << " | "
+      << t.description << " |\n";
   }
   s << "\nMeasurements by kind:";
   for (const auto& [kind, n] : c.kinds) s << " " << kind << " " << n << ";";

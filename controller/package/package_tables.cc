@@ -184,6 +184,7 @@ Table Jobs(const Content& c) {
   };
   t.key = {"job_id"};
   t.references = {{"job_id", "measurements", "job_id"}};
+  t.csv = false;  // encoded records: the JSON Lines file is for programs
   t.rows = static_cast<int64_t>(c.measurements.size());
   t.each = [&c](const Emit& emit) {
     for (const ExportRow& r : c.measurements) {

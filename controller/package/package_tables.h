@@ -60,7 +60,10 @@ struct Table {
   std::vector<ColumnInfo> columns;
   std::vector<std::string> key;  // the columns whose values identify a row
   std::vector<Reference> references;
-  bool json_lines = true;  // a JSON Lines twin beside the CSV
+  // Which files present it: both by default; the jobs' encoded records, which no reader
+  // looks at cell by cell, only as JSON Lines.
+  bool csv = true;
+  bool json_lines = true;
   int64_t rows = 0;
   // Calls `row` with each row's cells, in the file's order.
   std::function<void(const std::function<void(const std::vector<ExportCell>&)>& row)> each;

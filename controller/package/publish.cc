@@ -165,12 +165,13 @@ class RowBuffer {
   Status status_;
 };
 
-// The table's CSV (exact text: the package is data for programs) and, except for the jobs'
-// encoded specifications, its JSON Lines twin.
+// The table's CSV (exact text: the package is data for programs) and its JSON Lines twin, or
+// the one of them the table is presented by.
 Status WriteTable(const package::Table& t, PackageWriter& w, std::vector<FileEntry>* files) {
   std::vector<std::string> names;
   for (const ColumnInfo& c : t.columns) names.push_back(c.name);
-  WF_ASSIGN_OR_RETURN(FileEntry csv,
+  if (t.csv) {
+    WF_ASSIGN_OR_RETURN(FileEntry csv,
                       w.Stream("data/" + t.name + ".csv", "text/csv", t.name, [&](FileSink& s) {
                         RowBuffer rows(s);
                         WriteCsvHeader(names, rows.out());
@@ -180,7 +181,8 @@ Status WriteTable(const package::Table& t, PackageWriter& w, std::vector<FileEnt
                         });
                         return rows.Finish();
                       }));
-  files->push_back(std::move(csv));
+    files->push_back(std::move(csv));
+  }
   if (!t.json_lines) return Status::OK();
   WF_ASSIGN_OR_RETURN(
       FileEntry jsonl,

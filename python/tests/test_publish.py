@@ -122,3 +122,33 @@ def test_a_folder_in_use_is_refused_and_left_alone(measured_db, tmp_path):
                    "CC-BY-4.0", "--title", "t", "--campaign", "nope", check=False)
     assert proc.returncode == 2 and "--campaign nope" in proc.stderr
     assert not pathlib.Path(tmp_path / "new").exists()
+
+
+def test_a_package_imports_back_as_the_dataset_it_was_published_from(package, measured_db,
+                                                                      tmp_path):
+    db = str(tmp_path / "imported.db")
+    doc = json.loads(run_cli("import", "--db", db, "--package", str(package), "--json").stdout)
+    assert doc["ids_kept"] and not doc["already_imported"]
+    for fmt in ("csv", "jsonl"):
+        assert run_cli("export", "--db", db, "--format", fmt, "--out", "-").stdout == \
+            run_cli("export", "--db", measured_db, "--format", fmt, "--out", "-").stdout
+    fit = ("fit", "--estimator", "wattlayer,measured-layers,macs", "--target", "time",
+           "--json")
+    assert json.loads(run_cli(*fit[:1], "--db", db, *fit[1:]).stdout)["results"] == \
+        json.loads(run_cli(*fit[:1], "--db", measured_db, *fit[1:]).stdout)["results"]
+    again = json.loads(run_cli("import", "--db", db, "--package", str(package), "--json").stdout)
+    assert again["already_imported"]
+
+
+def test_a_changed_package_is_refused_and_nothing_stored(package, tmp_path):
+    changed = tmp_path / "changed"
+    import shutil
+    shutil.copytree(package, changed)
+    rows = (changed / "data" / "jobs.jsonl").read_text().splitlines()
+    rows[0] = rows[0].replace('"attempt":1', '"attempt":2')
+    (changed / "data" / "jobs.jsonl").write_text("\n".join(rows) + "\n")
+    db = tmp_path / "new.db"
+    proc = run_cli("import", "--db", str(db), "--package", str(changed), check=False)
+    assert proc.returncode == 2
+    assert "SHA-256" in proc.stderr and "data/jobs.jsonl" in proc.stderr
+    assert not db.exists()
