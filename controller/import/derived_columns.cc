@@ -131,7 +131,9 @@ Status MappingParser::ParseSplit(const YAML::Node& n, const std::string& label,
     if (n[key]) return Err(n[key].Mark(), label + ": " + key + " does not go with split");
   }
   const YAML::Node split = n["split"];
-  if (!split.IsMap()) return Err(split.Mark(), label + ".split must be {items: \",\", pairs: \":\"}");
+  if (!split.IsMap()) {
+    return Err(split.Mark(), label + ".split must be {items: \",\", pairs: \":\"}");
+  }
   WF_RETURN_IF_ERROR(CheckKeys(split, label + ".split", {"items", "pairs"}));
   if (split["items"]) {
     WF_ASSIGN_OR_RETURN(d->items, ScalarOf(split["items"], label + ".split.items"));

@@ -77,7 +77,8 @@ Json RecordSet(const Table& t) {
               {"dataType", DataType(c.type)},
               {"source",
                {{"fileObject", {{"@id", file}}},
-                {"extract", t.csv ? Json{{"column", c.name}} : Json{{"jsonPath", "$." + c.name}}}}}};
+                {"extract",
+                 t.csv ? Json{{"column", c.name}} : Json{{"jsonPath", "$." + c.name}}}}}};
     for (const Table::Reference& r : t.references) {
       if (r.column == c.name) {
         f["references"] = {{"field", {{"@id", r.table + "/" + r.table_column}}}};
@@ -98,13 +99,16 @@ Json Croissant(const Metadata& meta, const Content& content, const std::vector<T
   Json d = Json::object();
   d["@context"] = Context();
   d["@type"] = "sc:Dataset";
-  d["conformsTo"] = {"http://mlcommons.org/croissant/1.0", "http://mlcommons.org/croissant/RAI/1.0"};
+  d["conformsTo"] = {"http://mlcommons.org/croissant/1.0",
+                     "http://mlcommons.org/croissant/RAI/1.0"};
   d["name"] = meta.title;
   d["description"] = DescriptionOf(meta, content);
   d["license"] = "https://spdx.org/licenses/" + meta.license + ".html";
   if (!meta.url.empty()) d["url"] = meta.url;
   Json creators = Json::array();
-  for (const std::string& c : meta.creators) creators.push_back({{"@type", "sc:Person"}, {"name", c}});
+  for (const std::string& c : meta.creators) {
+    creators.push_back({{"@type", "sc:Person"}, {"name", c}});
+  }
   d["creator"] = std::move(creators);
   d["datePublished"] = meta.date;
   d["keywords"] = {"energy", "power", "neural networks", "layer-wise energy",

@@ -171,16 +171,17 @@ Status WriteTable(const package::Table& t, PackageWriter& w, std::vector<FileEnt
   std::vector<std::string> names;
   for (const ColumnInfo& c : t.columns) names.push_back(c.name);
   if (t.csv) {
-    WF_ASSIGN_OR_RETURN(FileEntry csv,
-                      w.Stream("data/" + t.name + ".csv", "text/csv", t.name, [&](FileSink& s) {
-                        RowBuffer rows(s);
-                        WriteCsvHeader(names, rows.out());
-                        t.each([&](const std::vector<ExportCell>& cells) {
-                          WriteCsvRow(cells, CsvText::kExact, rows.out());
-                          rows.RowDone();
-                        });
-                        return rows.Finish();
-                      }));
+    WF_ASSIGN_OR_RETURN(
+        FileEntry csv,
+        w.Stream("data/" + t.name + ".csv", "text/csv", t.name, [&](FileSink& s) {
+          RowBuffer rows(s);
+          WriteCsvHeader(names, rows.out());
+          t.each([&](const std::vector<ExportCell>& cells) {
+            WriteCsvRow(cells, CsvText::kExact, rows.out());
+            rows.RowDone();
+          });
+          return rows.Finish();
+        }));
     files->push_back(std::move(csv));
   }
   if (!t.json_lines) return Status::OK();
@@ -220,9 +221,10 @@ Status WritePackage(const PublishOptions& o, const package::Content& content,
     campaign_files.push_back(f);
     described.push_back(std::move(f));
   }
-  WF_ASSIGN_OR_RETURN(FileEntry prov, w.Write("provenance.json",
-                                              Pretty(package::Provenance(meta, content, campaign_files)),
-                                              "application/json"));
+  WF_ASSIGN_OR_RETURN(
+      FileEntry prov,
+      w.Write("provenance.json", Pretty(package::Provenance(meta, content, campaign_files)),
+              "application/json"));
   described.push_back(std::move(prov));
   WF_RETURN_IF_ERROR(
       w.Write("croissant.json", Pretty(package::Croissant(meta, content, tables, described)),
@@ -230,7 +232,8 @@ Status WritePackage(const PublishOptions& o, const package::Content& content,
   WF_RETURN_IF_ERROR(
       w.Write("datapackage.json", Pretty(package::DataPackage(meta, content, tables, described)),
               "application/json").status());
-  WF_RETURN_IF_ERROR(w.Write("README.md", package::Datasheet(meta, content, tables), "text/markdown").status());
+  WF_RETURN_IF_ERROR(
+      w.Write("README.md", package::Datasheet(meta, content, tables), "text/markdown").status());
   // SHA256SUMS, as sha256sum writes it: every other file, sorted by path.
   std::vector<FileEntry> all = w.written();
   std::sort(all.begin(), all.end(),
@@ -261,7 +264,8 @@ Result<PublishSummary> Publish(const PublishOptions& o) {
   WF_RETURN_IF_ERROR(CheckOptions(o));
   WF_RETURN_IF_ERROR(CheckOut(o.out));
   WF_ASSIGN_OR_RETURN(std::unique_ptr<DatasetReader> reader, OpenDatasetReader(o.db));
-  WF_ASSIGN_OR_RETURN(const package::Content content, package::ReadContent(*reader, o.campaign_ids));
+  WF_ASSIGN_OR_RETURN(const package::Content content,
+                      package::ReadContent(*reader, o.campaign_ids));
   reader.reset();
 
   // A private folder beside the package's: the rename below is then within one filesystem.
@@ -276,7 +280,8 @@ Result<PublishSummary> Publish(const PublishOptions& o) {
   summary.out = o.out;
   Status written = WritePackage(o, content, staging, &summary);
   if (written.ok() && ::rename(staging.c_str(), out.c_str()) != 0) {
-    written = Status::IOError("cannot move the package into " + o.out + ": " + std::strerror(errno));
+    written =
+        Status::IOError("cannot move the package into " + o.out + ": " + std::strerror(errno));
   }
   if (!written.ok()) {
     std::error_code ec;

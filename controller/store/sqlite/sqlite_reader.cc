@@ -60,25 +60,13 @@ class SqliteReader final : public DatasetReader {
     Stmt& q = *arch_layers_;
     q.Reset();
     q.Bind(1, architecture_id);
-    std::vector<std::string> keys;
-    for (;;) {
-      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      keys.push_back(q.Text(0));
-    }
-    return keys;
+    return Texts(q);
   }
 
   Result<std::vector<std::string>> ArchitectureNodes(int64_t architecture_id) override {
     WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kArchitectureNodesSql));
     q.Bind(1, architecture_id);
-    std::vector<std::string> names;
-    for (;;) {
-      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      names.push_back(q.Text(0));
-    }
-    return names;
+    return Texts(q);
   }
 
   Result<std::vector<ArchitectureRecord>> Architectures() override {
@@ -132,6 +120,17 @@ class SqliteReader final : public DatasetReader {
   }
 
  private:
+  // The first column of every row `q` gives.
+  static Result<std::vector<std::string>> Texts(Stmt& q) {
+    std::vector<std::string> out;
+    for (;;) {
+      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+      if (!row) break;
+      out.push_back(q.Text(0));
+    }
+    return out;
+  }
+
   // The measurements table's columns: a dataset read without being upgraded lacks the newest.
   Result<std::set<std::string>> MeasurementColumns() {
     WF_ASSIGN_OR_RETURN(Stmt q, Prepare("SELECT name FROM pragma_table_info('measurements')"));

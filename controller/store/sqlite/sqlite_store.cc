@@ -37,7 +37,8 @@ class SqliteStore final : public Store {
   Result<int64_t> CreateCampaign(const Plan& plan, std::vector<int64_t>* job_ids) override;
   Result<PackageImportOutcome> ImportPackage(const DatasetPackage& package) override {
     WF_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db(), &cache_));
-    WF_ASSIGN_OR_RETURN(PackageImportOutcome out, sqlite::ImportPackage(db(), cache_, package, Now()));
+    WF_ASSIGN_OR_RETURN(PackageImportOutcome out,
+                        sqlite::ImportPackage(db(), cache_, package, Now()));
     if (out.already_imported) return out;  // nothing written: the guard rolls the read back
     WF_RETURN_IF_ERROR(tx.Commit());
     return out;
