@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <string_view>
+#include <type_traits>
 #include <map>
 #include <regex>
 
@@ -183,6 +184,19 @@ class Row {
     }
     return out;
   }
+  // Reads each named field into the variable after it, by its type: `Into("name", c.name,
+  // "batch", c.batch)`. The first that is missing or of another type is the error.
+  template <typename Field, typename... Rest>
+  Status Into(const char* name, Field& field, Rest&... rest) const {
+    if constexpr (std::is_same_v<Field, std::string>) {
+      WF_ASSIGN_OR_RETURN(field, Text(name));
+    } else {
+      static_assert(std::is_same_v<Field, int64_t>, "a field is a text or an integer");
+      WF_ASSIGN_OR_RETURN(field, Int(name));
+    }
+    if constexpr (sizeof...(rest) > 0) return Into(rest...);
+    return Status::OK();
+  }
   const std::string& where() const { return where_; }
 
  private:
@@ -204,15 +218,11 @@ Status ReadCampaigns(CheckedFile& f, DatasetPackage* p) {
   std::vector<std::string> files;
   WF_RETURN_IF_ERROR(EachRow(f, "data/campaigns.jsonl", [&](const Row& r) -> Status {
     CampaignRecord c;
-    WF_ASSIGN_OR_RETURN(c.id, r.Int("campaign_id"));
-    WF_ASSIGN_OR_RETURN(c.name, r.Text("name"));
-    WF_ASSIGN_OR_RETURN(c.state, r.Text("state"));
-    WF_ASSIGN_OR_RETURN(c.created_ms, r.Int("created_ms"));
-    WF_ASSIGN_OR_RETURN(c.finished_ms, r.Int("finished_ms", true));
-    WF_ASSIGN_OR_RETURN(c.mode, r.Text("mode"));
-    WF_ASSIGN_OR_RETURN(c.dtype, r.Text("dtype"));
-    WF_ASSIGN_OR_RETURN(c.batch, r.Int("batch"));
-    WF_ASSIGN_OR_RETURN(const std::string file, r.Text("yaml_file"));
+    std::string file;
+    WF_RETURN_IF_ERROR(r.Into("campaign_id", c.id, "name", c.name, "state", c.state,
+                              "created_ms", c.created_ms, "mode", c.mode, "dtype", c.dtype,
+                              "batch", c.batch, "yaml_file", file));
+    WF_ASSIGN_OR_RETURN(c.finished_ms, r.Int("finished_ms", true));  // missing while it runs
     p->campaigns.push_back(std::move(c));
     files.push_back(file);
     return Status::OK();
@@ -226,31 +236,21 @@ Status ReadCampaigns(CheckedFile& f, DatasetPackage* p) {
 Status ReadLayersAndArchitectures(CheckedFile& f, DatasetPackage* p) {
   WF_RETURN_IF_ERROR(EachRow(f, "data/layers.jsonl", [&](const Row& r) -> Status {
     LayerRecord l;
-    WF_ASSIGN_OR_RETURN(l.key, r.Text("key"));
-    WF_ASSIGN_OR_RETURN(l.type, r.Text("type"));
-    WF_ASSIGN_OR_RETURN(l.macs, r.Int("macs"));
-    WF_ASSIGN_OR_RETURN(l.flops, r.Int("flops"));
-    WF_ASSIGN_OR_RETURN(l.params, r.Int("params"));
-    WF_ASSIGN_OR_RETURN(l.input_elements, r.Int("input_elements"));
-    WF_ASSIGN_OR_RETURN(l.output_elements, r.Int("output_elements"));
-    WF_ASSIGN_OR_RETURN(l.params_json, r.Text("params_json"));
-    WF_ASSIGN_OR_RETURN(l.input_shape, r.Text("input_shape"));
-    WF_ASSIGN_OR_RETURN(l.output_shape, r.Text("output_shape"));
+    WF_RETURN_IF_ERROR(r.Into("key", l.key, "type", l.type, "macs", l.macs, "flops", l.flops,
+                              "params", l.params, "input_elements", l.input_elements,
+                              "output_elements", l.output_elements, "params_json",
+                              l.params_json, "input_shape", l.input_shape, "output_shape",
+                              l.output_shape));
     p->layers.push_back(std::move(l));
     return Status::OK();
   }));
   return EachRow(f, "data/architectures.jsonl", [&](const Row& r) -> Status {
     PackageArchitecture a;
-    WF_ASSIGN_OR_RETURN(a.row.campaign_id, r.Int("campaign_id"));
-    WF_ASSIGN_OR_RETURN(a.row.campaign, r.Text("campaign"));
-    WF_ASSIGN_OR_RETURN(a.row.name, r.Text("name"));
-    WF_ASSIGN_OR_RETURN(a.row.family, r.Text("family"));
-    WF_ASSIGN_OR_RETURN(a.row.input_shape, r.Text("input_shape"));
-    WF_ASSIGN_OR_RETURN(a.row.output_shape, r.Text("output_shape"));
-    WF_ASSIGN_OR_RETURN(a.row.macs, r.Int("macs"));
-    WF_ASSIGN_OR_RETURN(a.row.flops, r.Int("flops"));
-    WF_ASSIGN_OR_RETURN(a.row.params, r.Int("params"));
-    WF_ASSIGN_OR_RETURN(a.row.layers, r.Int("layers"));
+    ArchitectureRecord& row = a.row;
+    WF_RETURN_IF_ERROR(r.Into("campaign_id", row.campaign_id, "campaign", row.campaign, "name",
+                              row.name, "family", row.family, "input_shape", row.input_shape,
+                              "output_shape", row.output_shape, "macs", row.macs, "flops",
+                              row.flops, "params", row.params, "layers", row.layers));
     WF_ASSIGN_OR_RETURN(a.layer_keys, r.List("layer_keys"));
     WF_ASSIGN_OR_RETURN(a.node_names, r.List("node_names"));
     if (a.layer_keys.size() != a.node_names.size() ||
@@ -265,20 +265,18 @@ Status ReadLayersAndArchitectures(CheckedFile& f, DatasetPackage* p) {
 Status ReadDevicesAndJobs(CheckedFile& f, DatasetPackage* p) {
   WF_RETURN_IF_ERROR(EachRow(f, "data/devices.jsonl", [&](const Row& r) -> Status {
     PackageDevice d;
-    WF_ASSIGN_OR_RETURN(d.name, r.Text("name"));
-    WF_ASSIGN_OR_RETURN(d.device_class, r.Text("device_class"));
+    WF_RETURN_IF_ERROR(r.Into("name", d.name, "device_class", d.device_class));
     WF_ASSIGN_OR_RETURN(d.capabilities_json, r.Text("capabilities_json", true));
     p->devices.push_back(std::move(d));
     return Status::OK();
   }));
   return EachRow(f, "data/jobs.jsonl", [&](const Row& r) -> Status {
     PackageMeasurement m;
-    WF_ASSIGN_OR_RETURN(const int64_t job_id, r.Int("job_id"));
-    WF_ASSIGN_OR_RETURN(m.campaign_id, r.Int("campaign_id"));
-    WF_ASSIGN_OR_RETURN(const int64_t attempt, r.Int("attempt"));
+    int64_t job_id = 0, attempt = 0;
+    WF_RETURN_IF_ERROR(r.Into("job_id", job_id, "campaign_id", m.campaign_id, "attempt", attempt,
+                              "agent", m.agent, "measured_at_ms", m.measured_at_ms));
+    if (attempt < 1 || attempt > 1000) return Bad(r.where(), "attempt is not a job's attempt");
     m.attempt = static_cast<int32_t>(attempt);
-    WF_ASSIGN_OR_RETURN(m.agent, r.Text("agent"));
-    WF_ASSIGN_OR_RETURN(m.measured_at_ms, r.Int("measured_at_ms"));
     WF_ASSIGN_OR_RETURN(const std::string spec, r.Bytes("spec_msgpack_hex"));
     WF_ASSIGN_OR_RETURN(const std::string figures, r.Bytes("measurement_msgpack_hex"));
     auto job = DecodeJob(spec);
