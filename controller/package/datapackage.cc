@@ -4,6 +4,7 @@
 #include "package_metadata.h"
 
 #include <cctype>
+#include <set>
 
 namespace wattfleet::package {
 namespace {
@@ -21,6 +22,19 @@ std::string PackageName(const std::string& title) {
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out.empty() ? "wattfleet-dataset" : out;
+}
+
+// A resource's name as the specification wants it (lower-case letters, digits, '-', '_', '.',
+// '/'), from its path.
+std::string ResourceName(const std::string& path) {
+  std::string out;
+  for (const char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    const bool kept = std::isdigit(u) || std::islower(u) || c == '-' || c == '_' || c == '.' ||
+                      c == '/';
+    out += kept ? c : (std::isupper(u) ? static_cast<char>(std::tolower(u)) : '-');
+  }
+  return out;
 }
 
 Json Schema(const Table& t) {
@@ -60,12 +74,17 @@ Json DataPackage(const Metadata& meta, const Content& content, const std::vector
   }
   p["contributors"] = std::move(contributors);
   Json resources = Json::array();
+  std::set<std::string> names;
   for (const FileEntry& f : files) {
     Json r = Json::object();
     const bool csv = f.media_type == "text/csv";
     bool has_csv = false;
     for (const Table& t : tables) has_csv = has_csv || (t.name == f.table && t.csv);
-    r["name"] = f.table.empty() ? f.path : (csv || !has_csv ? f.table : f.table + "-jsonl");
+    std::string name = f.table.empty() ? ResourceName(f.path)
+                                       : (csv || !has_csv ? f.table : f.table + "-jsonl");
+    // Names are unique in a package: a campaign file's lowered name may meet another's.
+    for (int n = 2; !names.insert(name).second; ++n) name += "-" + std::to_string(n);
+    r["name"] = name;
     r["path"] = f.path;
     r["mediatype"] = f.media_type;
     r["encoding"] = "utf-8";

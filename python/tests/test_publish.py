@@ -7,6 +7,7 @@ import csv
 import hashlib
 import json
 import pathlib
+import re
 
 import pandas as pd
 import pytest
@@ -79,6 +80,9 @@ def _typed(value, kind):
 def test_table_schemas_describe_the_csvs(package):
     doc = json.loads((package / "datapackage.json").read_text())
     assert doc["profile"] == "tabular-data-package"
+    names = [resource["name"] for resource in doc["resources"]]
+    assert len(set(names)) == len(names)
+    assert all(re.fullmatch(r"[-a-z0-9._/]+", name) for name in names + [doc["name"]]), names
     tables = {}
     for resource in doc["resources"]:
         if "schema" not in resource:
