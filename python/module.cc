@@ -16,6 +16,7 @@
 #include "cli_commands.h"
 #include "cli_evaluate.h"
 #include "cli_predict.h"
+#include "cli_publish.h"
 #include "wattfleet/meters/meter_registry.h"
 #include "wattfleet/monitor/window_monitor.h"
 #include "window_recorder.h"
@@ -219,6 +220,32 @@ py::dict ReadingDict(const WindowReading& r) {
   return d;
 }
 
+// `wattfleet publish` and `import --package`: the same documents as their --json.
+std::string PublishPackage(const std::string& db, const std::string& out,
+                           const std::string& license, const std::string& title,
+                           std::vector<std::string> creators, const std::string& description,
+                           const std::string& url, const std::string& date,
+                           std::vector<std::string> campaigns) {
+  PublishFlags f;
+  f.options = {db, out, {}, license, title, std::move(creators), description, url, date};
+  f.campaigns = std::move(campaigns);
+  Result<nlohmann::json> doc = Status::Internal("not run");
+  {
+    py::gil_scoped_release unlocked;
+    doc = PublishDocument(f);
+  }
+  return Unwrap(std::move(doc)).dump();
+}
+
+std::string ImportPackage(const std::string& db, const std::string& dir) {
+  Result<nlohmann::json> doc = Status::Internal("not run");
+  {
+    py::gil_scoped_release unlocked;
+    doc = ImportPackageDocument(db, dir);
+  }
+  return Unwrap(std::move(doc)).dump();
+}
+
 // The dataset's tables, fits and predictions: the functions the commands call.
 void BindDataset(py::module_& m) {
   m.def("export_columns", &ExportColumnsOf, py::arg("db"), py::arg("campaign") = py::none());
@@ -235,6 +262,10 @@ void BindDataset(py::module_& m) {
         py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
         py::arg("input_shape"));
+  m.def("publish", &PublishPackage, py::arg("db"), py::arg("out"), py::arg("license"),
+        py::arg("title"), py::arg("creators"), py::arg("description"), py::arg("url"),
+        py::arg("date"), py::arg("campaigns"));
+  m.def("import_package", &ImportPackage, py::arg("db"), py::arg("dir"));
 }
 
 // What the commands and the package choose among: estimators, dataset backends, meters.

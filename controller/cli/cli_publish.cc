@@ -20,57 +20,64 @@ int Fail(const Status& s) {
 
 }  // namespace
 
-int CmdPublish(const PublishFlags& flags) {
+Result<nlohmann::json> PublishDocument(const PublishFlags& flags) {
   PublishOptions o = flags.options;
-  auto ids = OpenDatasetCampaigns(o.db, flags.campaigns);
-  if (!ids.ok()) return Fail(ids.status());
-  o.campaign_ids = *ids;
-  auto summary = Publish(o);
-  if (!summary.ok()) return Fail(summary.status());
+  WF_ASSIGN_OR_RETURN(o.campaign_ids, OpenDatasetCampaigns(o.db, flags.campaigns));
+  WF_ASSIGN_OR_RETURN(const PublishSummary summary, Publish(o));
+  return nlohmann::json{{"out", summary.out}, {"rows", summary.rows}, {"files", summary.files}};
+}
+
+Result<nlohmann::json> ImportPackageDocument(const std::string& db, const std::string& dir) {
+  // Every file is read and checked before the dataset is opened: a changed package stores
+  // nothing, and a dataset that does not exist yet is not created for it.
+  WF_ASSIGN_OR_RETURN(const DatasetPackage package, ReadPackage(dir));
+  auto store = OpenStore(db);
+  if (!store.ok()) return store.status().WithContext("--db");
+  WF_ASSIGN_OR_RETURN(const PackageImportOutcome outcome, (*store)->ImportPackage(package));
+  return nlohmann::json{{"package", dir},
+                        {"source", package.source},
+                        {"identity", package.identity},
+                        {"already_imported", outcome.already_imported},
+                        {"ids_kept", outcome.ids_kept},
+                        {"campaigns", outcome.campaigns},
+                        {"measurements", outcome.measurements},
+                        {"renamed_devices", outcome.renamed_devices}};
+}
+
+int CmdPublish(const PublishFlags& flags) {
+  auto doc = PublishDocument(flags);
+  if (!doc.ok()) return Fail(doc.status());
   if (flags.json) {
-    nlohmann::json doc = {{"out", summary->out}, {"rows", summary->rows},
-                          {"files", summary->files}};
-    std::cout << doc.dump(2) << "\n";
+    std::cout << doc->dump(2) << "\n";
     return 0;
   }
-  std::cout << "published " << summary->out << ": " << summary->files.size() << " files\n";
-  for (const auto& [table, rows] : summary->rows) {
-    std::cout << "  data/" << table << ".csv  " << rows << " rows\n";
+  const std::string out = (*doc)["out"];
+  std::cout << "published " << out << ": " << (*doc)["files"].size() << " files\n";
+  for (const auto& [table, rows] : (*doc)["rows"].items()) {
+    std::cout << "  " << table << ": " << rows.get<int64_t>() << " rows\n";
   }
-  std::cout << "check it with: (cd " << summary->out << " && sha256sum -c SHA256SUMS)\n";
+  std::cout << "check it with: (cd " << out << " && sha256sum -c SHA256SUMS)\n";
   return 0;
 }
 
 int CmdImportPackage(const std::string& db, const std::string& dir, bool json) {
-  // Every file is read and checked before the dataset is opened: a changed package stores
-  // nothing, and a dataset that does not exist yet is not created for it.
-  auto package = ReadPackage(dir);
-  if (!package.ok()) return Fail(package.status());
-  auto store = OpenStore(db);
-  if (!store.ok()) return Fail(store.status().WithContext("--db"));
-  auto outcome = (*store)->ImportPackage(*package);
-  if (!outcome.ok()) return Fail(outcome.status());
+  auto doc = ImportPackageDocument(db, dir);
+  if (!doc.ok()) return Fail(doc.status());
   if (json) {
-    nlohmann::json doc = {{"package", dir},
-                          {"source", package->source},
-                          {"identity", package->identity},
-                          {"already_imported", outcome->already_imported},
-                          {"ids_kept", outcome->ids_kept},
-                          {"campaigns", outcome->campaigns},
-                          {"measurements", outcome->measurements},
-                          {"renamed_devices", outcome->renamed_devices}};
-    std::cout << doc.dump(2) << "\n";
+    std::cout << doc->dump(2) << "\n";
     return 0;
   }
-  if (outcome->already_imported) {
-    std::cout << dir << ": already imported as '" << package->source << "', nothing stored\n";
+  const std::string source = (*doc)["source"];
+  if ((*doc)["already_imported"].get<bool>()) {
+    std::cout << dir << ": already imported as '" << source << "', nothing stored\n";
     return 0;
   }
-  std::cout << dir << ": " << outcome->measurements << " measurements of "
-            << outcome->campaigns << " campaigns stored as '" << package->source << "'"
-            << (outcome->ids_kept ? "" : " (with new ids)") << "\n";
-  for (const auto& [from, to] : outcome->renamed_devices) {
-    std::cout << "  device " << from << " stored as " << to << " (the name was taken)\n";
+  std::cout << dir << ": " << (*doc)["measurements"].get<int64_t>() << " measurements of "
+            << (*doc)["campaigns"].get<int64_t>() << " campaigns stored as '" << source << "'"
+            << ((*doc)["ids_kept"].get<bool>() ? "" : " (with new ids)") << "\n";
+  for (const auto& [from, to] : (*doc)["renamed_devices"].items()) {
+    std::cout << "  device " << from << " stored as " << to.get<std::string>()
+              << " (the name was taken)\n";
   }
   return 0;
 }

@@ -156,3 +156,20 @@ def test_a_changed_package_is_refused_and_nothing_stored(package, tmp_path):
     assert proc.returncode == 2
     assert "SHA-256" in proc.stderr and "data/jobs.jsonl" in proc.stderr
     assert not db.exists()
+
+
+def test_python_publishes_and_imports_as_the_commands_do(measured_db, package, tmp_path):
+    out = tmp_path / "from-python"
+    doc = wattfleet.Dataset(measured_db).publish(out, license="CC-BY-4.0",
+                                                 title="A small energy dataset",
+                                                 creators="A. Researcher", date="2026-12-07")
+    assert doc["rows"]["measurements"] == len(wattfleet.Dataset(measured_db).measurements())
+    # The same bytes as the command's package of the same data and date.
+    for name in ("SHA256SUMS", "croissant.json", "data/measurements.csv"):
+        assert (out / name).read_bytes() == (package / name).read_bytes(), name
+    imported = tmp_path / "imported.db"
+    assert wattfleet.import_package(imported, out)["ids_kept"]
+    assert wattfleet.Dataset(imported).measurements().equals(
+        wattfleet.Dataset(measured_db).measurements())
+    with pytest.raises(ValueError, match="not an empty folder"):
+        wattfleet.Dataset(measured_db).publish(out, license="CC-BY-4.0", title="t")

@@ -11,6 +11,8 @@ The Python surface of the wattfleet C++ core (docs/python.md):
   read with the agent's meters.
 - ``estimators()``: every estimator's name, kind and one line on what it is.
 - ``inspect(...)``: an architecture's layers, MACs and parameters, as ``wattfleet inspect``.
+- ``Dataset.publish(...)`` and ``import_package(db, package)``: a dataset as a package to
+  share, and back, as ``wattfleet publish`` and ``wattfleet import --package``.
 """
 
 from . import _requires
@@ -19,7 +21,8 @@ try:
     from ._wattfleet import SensorError, estimators, sensor_backends, version_line
 except ImportError as _error:
     raise _requires.native_error(_error) from _error
-from .dataset import Dataset, Prediction, inspect, predict_module, predict_torchscript
+from .dataset import (Dataset, Prediction, import_package, inspect, predict_module,
+                      predict_torchscript)
 from .monitor import Monitor, Window
 
 __version__ = version_line.split()[1]
@@ -31,6 +34,7 @@ __all__ = [
     "SensorError",
     "Window",
     "estimators",
+    "import_package",
     "inspect",
     "predict_module",
     "predict_torchscript",

@@ -112,6 +112,21 @@ class Dataset:
                              list(holdout_campaigns), include_flagged)
         return json.loads(doc)
 
+    def publish(self, out, license, title, creators=(), description="", url="", date="",
+                campaigns=()):
+        """Writes the dataset (or the ``campaigns`` named, ids or names) as a package in the new
+        folder ``out``, as ``wattfleet publish``: its tables as CSV and JSON Lines,
+        ``croissant.json``, ``datapackage.json``, a datasheet, ``provenance.json`` and
+        ``SHA256SUMS`` (docs/dataset.md, "Publishing"). ``license`` is an SPDX identifier;
+        ``date`` (YYYY-MM-DD, default today) is the one thing two publications of the same
+        data differ in. Returns ``{"out", "rows", "files"}``; ValueError for bad options or
+        an ``out`` that holds anything (nothing is written)."""
+        if isinstance(creators, str):
+            creators = [creators]
+        doc = _wattfleet.publish(self.db, os.fspath(out), license, title, list(creators),
+                                 description, url, date, [str(c) for c in campaigns])
+        return json.loads(doc)
+
     def predict(self, arch=None, device=None, batch=None, mode="inference",
                 estimator="measured-layers", campaign_file="", torchscript="",
                 input_shape=(), prefer_measured=False, include_flagged=False,
@@ -133,6 +148,15 @@ class Dataset:
                                  prefer_measured, include_flagged, optimizer, loss, samples,
                                  epochs)
         return Prediction(json.loads(doc))
+
+
+def import_package(db, package):
+    """Loads a package ``Dataset.publish`` (or ``wattfleet publish``) wrote into the dataset
+    ``db`` (an SQLite file, created when missing, or a ``postgresql://`` URI), as ``wattfleet
+    import --package``: every file checked against ``SHA256SUMS`` first (ValueError, nothing
+    stored, for a changed one), ids kept when free, a taken device name prefixed with the
+    package's name, nothing stored a second time. Returns the ``--json`` document."""
+    return json.loads(_wattfleet.import_package(os.fspath(db), os.fspath(package)))
 
 
 def inspect(arch=None, campaign_file="", torchscript="", input_shape=()):
