@@ -19,11 +19,11 @@ Result<bool> IdsFree(const DatasetPackage& p, PackageRowWriter& w) {
     WF_ASSIGN_OR_RETURN(const bool taken, w.CampaignExists(c.id));
     if (taken) return false;
   }
-  for (const PackageMeasurement& m : p.measurements) {
-    WF_ASSIGN_OR_RETURN(const bool taken, w.JobExists(m.job.job_id));
-    if (taken) return false;
-  }
-  return true;
+  std::vector<int64_t> jobs;
+  jobs.reserve(p.measurements.size());
+  for (const PackageMeasurement& m : p.measurements) jobs.push_back(m.job.job_id);
+  WF_ASSIGN_OR_RETURN(const bool taken, w.AnyJobExists(jobs));
+  return !taken;
 }
 
 // Each agent's name in the dataset, and its devices stored with the span of its measurements.
@@ -94,20 +94,26 @@ Result<PackageImportOutcome> ImportPackageRows(const DatasetPackage& p, PackageR
                                            a.layer_keys[i]));
     }
   }
-  for (const PackageMeasurement& m : p.measurements) {
-    WF_ASSIGN_OR_RETURN(const int64_t campaign, campaign_of(m.campaign_id));
+  // Every job's id is known before it is written, so that its specification is encoded with
+  // it and the rows can be written in batches.
+  std::vector<int64_t> new_ids;
+  if (!out.ids_kept) {
+    WF_ASSIGN_OR_RETURN(new_ids, w.NewJobIds(static_cast<int64_t>(p.measurements.size())));
+  }
+  for (size_t i = 0; i < p.measurements.size(); ++i) {
+    const PackageMeasurement& m = p.measurements[i];
     const auto agent = agent_of.find(m.agent);
     const std::string& name = agent == agent_of.end() ? m.agent : agent->second;
     JobSpec job = m.job;
-    WF_ASSIGN_OR_RETURN(job.job_id, w.InsertJob(job, out.ids_kept ? job.job_id : 0, name,
-                                                m.measured_at_ms));
-    job.campaign_id = campaign;
+    WF_ASSIGN_OR_RETURN(job.campaign_id, campaign_of(m.campaign_id));
+    if (!out.ids_kept) job.job_id = new_ids[i];
     job.attempt = 0;
-    WF_RETURN_IF_ERROR(w.SetJobSpec(job.job_id, Encode(job)));
+    WF_RETURN_IF_ERROR(w.InsertJob(job, Encode(job), name, m.measured_at_ms));
     WF_RETURN_IF_ERROR(w.InsertLease(job.job_id, m.attempt, name, m.measured_at_ms));
     WF_RETURN_IF_ERROR(w.InsertMeasurement(job.job_id, m.attempt, name,
                                            PayloadHash(Encode(m.m)), m.measured_at_ms, m.m));
   }
+  WF_RETURN_IF_ERROR(w.Flush());
   if (out.ids_kept) WF_RETURN_IF_ERROR(w.AfterExplicitIds());
   out.campaigns = static_cast<int64_t>(p.campaigns.size());
   out.measurements = static_cast<int64_t>(p.measurements.size());

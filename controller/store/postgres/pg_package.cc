@@ -5,6 +5,8 @@
 #include "package_import.h"
 #include "pg_store.h"
 
+#include <algorithm>
+
 namespace wattfleet::pg {
 namespace {
 
@@ -19,8 +21,12 @@ class PgPackageWriter final : public PackageRowWriter {
   Result<bool> CampaignExists(int64_t id) override {
     return Exists("SELECT 1 FROM campaigns WHERE id = $1", Params::Of(id));
   }
-  Result<bool> JobExists(int64_t id) override {
-    return Exists("SELECT 1 FROM jobs WHERE id = $1", Params::Of(id));
+  Result<bool> AnyJobExists(const std::vector<int64_t>& ids) override {
+    // One statement: an array literal of the ids.
+    std::string array = "{";
+    for (size_t i = 0; i < ids.size(); ++i) array += (i ? "," : "") + std::to_string(ids[i]);
+    return Exists("SELECT 1 FROM jobs WHERE id = ANY($1::bigint[]) LIMIT 1",
+                  Params::Of(array + "}"));
   }
   Result<bool> DeviceExists(const std::string& name) override {
     return Exists("SELECT 1 FROM devices WHERE name = $1", Params::Of(name));
@@ -43,15 +49,29 @@ class PgPackageWriter final : public PackageRowWriter {
                          a.flops, a.params, a.layers),
               "architecture '" + a.name + "'");
   }
-  Result<int64_t> InsertJob(const JobSpec& job, int64_t id, const std::string& agent,
-                            int64_t updated_ms) override {
-    return Id("INSERT INTO jobs(id, campaign_id, kind, device_class, subject, mode, dtype, "
-              "batch, spec, state, attempts, agent, updated_ms) VALUES(" + IdOrNext("jobs", 1) +
-                  ", $2, $3, $4, $5, $6, $7, $8, $9, 'done', 1, $10, $11) RETURNING id",
-              Params::Of(IdOrNull(id), job.campaign_id, JobKindName(job.kind), job.device_class,
-                         job.subject, ModeName(job.mode), DTypeName(job.dtype), job.batch,
-                         Bytes{}, agent, updated_ms),
-              "job for '" + job.subject + "'");
+  Result<std::vector<int64_t>> NewJobIds(int64_t n) override {
+    // From the sequence, as CreateCampaign takes them: other controllers may take ids too.
+    WF_ASSIGN_OR_RETURN(const Rows q, Exec(c_,
+                                           "SELECT nextval(pg_get_serial_sequence('jobs', 'id')) "
+                                           "FROM generate_series(1, $1::bigint)",
+                                           Params::Of(n)));
+    std::vector<int64_t> ids;
+    for (int i = 0; i < q.size(); ++i) ids.push_back(q.Int(i, 0));
+    std::sort(ids.begin(), ids.end());
+    if (static_cast<int64_t>(ids.size()) != n) {
+      return Status::Internal("postgresql: the job id sequence returned " +
+                              std::to_string(ids.size()) + " ids for " + std::to_string(n));
+    }
+    return ids;
+  }
+  // Architectures' nodes, jobs, leases and measurements are held and written many rows per
+  // statement (Flush): one round trip per row made a 100 000-measurement package take minutes.
+  Status InsertJob(const JobSpec& job, const std::string& spec, const std::string& agent,
+                   int64_t updated_ms) override {
+    jobs_.push_back(Params::Of(job.job_id, job.campaign_id, JobKindName(job.kind),
+                               job.device_class, job.subject, ModeName(job.mode),
+                               DTypeName(job.dtype), job.batch, Bytes{spec}, agent, updated_ms));
+    return FlushIfFull();
   }
   Status InsertLayer(const LayerRecord& l) override {
     return Run("INSERT INTO layers(key, type, params_json, input_shape, output_shape, macs, "
@@ -63,34 +83,21 @@ class PgPackageWriter final : public PackageRowWriter {
   }
   Status InsertArchLayer(int64_t architecture_id, int64_t position, const std::string& node_name,
                          const std::string& key) override {
-    return Run("INSERT INTO arch_layers(architecture_id, position, node_name, layer_key) "
-               "VALUES($1, $2, $3, $4)",
-               Params::Of(architecture_id, position, node_name, key), "node '" + node_name + "'");
-  }
-  Status SetJobSpec(int64_t job_id, const std::string& encoded) override {
-    return Run("UPDATE jobs SET spec = $1 WHERE id = $2", Params::Of(Bytes{encoded}, job_id),
-               "job " + std::to_string(job_id));
+    nodes_.push_back(Params::Of(architecture_id, position, node_name, key));
+    return Status::OK();
   }
   Status InsertLease(int64_t job_id, int32_t attempt, const std::string& agent,
                      int64_t leased_ms) override {
-    return Run("INSERT INTO leases(job_id, attempt, agent, leased_ms) VALUES($1, $2, $3, $4)",
-               Params::Of(job_id, attempt, agent, leased_ms), "lease of job " +
-                                                                   std::to_string(job_id));
+    leases_.push_back(Params::Of(job_id, attempt, agent, leased_ms));
+    return Status::OK();
   }
   Status InsertMeasurement(int64_t job_id, int32_t attempt, const std::string& agent,
                            const std::string& payload_hash, int64_t created_ms,
                            const Measurement& m) override {
-    static const std::string kInsert = [] {
-      std::string marks;
-      for (size_t i = 0; i < measurement_columns::Columns().size(); ++i) {
-        marks += ", $" + std::to_string(6 + i);
-      }
-      return "INSERT INTO measurements(job_id, attempt, agent, payload_hash, created_ms, " +
-             measurement_columns::List() + ") VALUES($1, $2, $3, $4, $5" + marks + ")";
-    }();
     Params params = Params::Of(job_id, attempt, agent, payload_hash, created_ms);
     measurement_columns::BindValues(m, [&](const auto& x) { params.Add(x); });
-    return Run(kInsert, params, "measurement of job " + std::to_string(job_id));
+    measurements_.push_back(std::move(params));
+    return Status::OK();
   }
   Status InsertDevice(const PackageDevice& d, int64_t first_seen_ms,
                       int64_t last_seen_ms) override {
@@ -105,6 +112,35 @@ class PgPackageWriter final : public PackageRowWriter {
                "rows_read, rows_stored, created_ms) VALUES($1, $2, $3, 'package', '', $4, $5, $6)",
                Params::Of(p.source, p.path, p.identity, rows, rows, now_ms),
                "package " + p.path);
+  }
+  Status Flush() override {
+    static const std::string kMeasurementRow = [] {
+      std::string marks = "(?, ?, ?, ?, ?";
+      for (size_t i = 0; i < measurement_columns::Columns().size(); ++i) marks += ", ?";
+      return marks + ")";
+    }();
+    WF_RETURN_IF_ERROR(InsertRows(c_,
+                                  "INSERT INTO arch_layers(architecture_id, position, node_name, "
+                                  "layer_key)",
+                                  "(?, ?, ?, ?)", nodes_, "", "the architectures' nodes"));
+    nodes_.clear();
+    // Jobs first: leases and measurements reference them.
+    WF_RETURN_IF_ERROR(InsertRows(c_,
+                                  "INSERT INTO jobs(id, campaign_id, kind, device_class, subject, "
+                                  "mode, dtype, batch, spec, state, attempts, agent, updated_ms)",
+                                  "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', 1, ?, ?)", jobs_, "",
+                                  "the package's jobs"));
+    WF_RETURN_IF_ERROR(InsertRows(c_, "INSERT INTO leases(job_id, attempt, agent, leased_ms)",
+                                  "(?, ?, ?, ?)", leases_, "", "the package's leases"));
+    WF_RETURN_IF_ERROR(InsertRows(c_,
+                                  "INSERT INTO measurements(job_id, attempt, agent, payload_hash, "
+                                  "created_ms, " + measurement_columns::List() + ")",
+                                  kMeasurementRow, measurements_, "",
+                                  "the package's measurements"));
+    jobs_.clear();
+    leases_.clear();
+    measurements_.clear();
+    return Status::OK();
   }
   Status AfterExplicitIds() override {
     for (const char* table : {"campaigns", "jobs"}) {
@@ -138,7 +174,11 @@ class PgPackageWriter final : public PackageRowWriter {
     return Exec(c_, sql, params).status().WithContext(what);
   }
 
+  // Written when a few thousand rows are held, and at the end.
+  Status FlushIfFull() { return jobs_.size() >= 2000 ? Flush() : Status::OK(); }
+
   PGconn* c_;
+  std::vector<Params> nodes_, jobs_, leases_, measurements_;
 };
 
 }  // namespace

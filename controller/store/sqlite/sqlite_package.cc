@@ -19,8 +19,12 @@ class SqlitePackageWriter final : public PackageRowWriter {
   Result<bool> CampaignExists(int64_t id) override {
     return Exists("SELECT 1 FROM campaigns WHERE id = ?", id);
   }
-  Result<bool> JobExists(int64_t id) override {
-    return Exists("SELECT 1 FROM jobs WHERE id = ?", id);
+  Result<bool> AnyJobExists(const std::vector<int64_t>& ids) override {
+    for (const int64_t id : ids) {
+      WF_ASSIGN_OR_RETURN(const bool taken, Exists("SELECT 1 FROM jobs WHERE id = ?", id));
+      if (taken) return true;
+    }
+    return false;
   }
   Result<bool> DeviceExists(const std::string& name) override {
     return Exists("SELECT 1 FROM devices WHERE name = ?", name);
@@ -41,16 +45,26 @@ class SqlitePackageWriter final : public PackageRowWriter {
               a.params, a.layers);
     return RunForId(q, "architecture '" + a.name + "'");
   }
-  Result<int64_t> InsertJob(const JobSpec& job, int64_t id, const std::string& agent,
-                            int64_t updated_ms) override {
+  Result<std::vector<int64_t>> NewJobIds(int64_t n) override {
+    // The write transaction holds the file: no other writer can take these before the commit.
+    WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("SELECT COALESCE(MAX(id), 0) FROM jobs"));
+    WF_ASSIGN_OR_RETURN(const bool row, q.Step());
+    const int64_t last = row ? q.Int(0) : 0;
+    q.Reset();
+    std::vector<int64_t> ids;
+    for (int64_t i = 1; i <= n; ++i) ids.push_back(last + i);
+    return ids;
+  }
+  Status InsertJob(const JobSpec& job, const std::string& spec, const std::string& agent,
+                   int64_t updated_ms) override {
     WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("INSERT INTO jobs(id, campaign_id, kind, "
                                            "device_class, subject, mode, dtype, batch, spec, "
                                            "state, attempts, agent, updated_ms) "
-                                           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', ?, ?, ?)"));
-    q.BindAll(IdOrNull(id), job.campaign_id, JobKindName(job.kind), job.device_class,
-              job.subject, ModeName(job.mode), DTypeName(job.dtype), job.batch, Blob{}, 1, agent,
+                                           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 'done', 1, ?, ?)"));
+    q.BindAll(job.job_id, job.campaign_id, JobKindName(job.kind), job.device_class, job.subject,
+              ModeName(job.mode), DTypeName(job.dtype), job.batch, Blob{spec}, agent,
               updated_ms);
-    return RunForId(q, "job for '" + job.subject + "'");
+    return q.Run().WithContext("job for '" + job.subject + "'");
   }
   Status InsertLayer(const LayerRecord& l) override {
     WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("INSERT OR IGNORE INTO layers(key, type, params_json, "
@@ -67,11 +81,6 @@ class SqlitePackageWriter final : public PackageRowWriter {
                                            "node_name, layer_key) VALUES(?, ?, ?, ?)"));
     q.BindAll(architecture_id, position, node_name, key);
     return q.Run().WithContext("node '" + node_name + "'");
-  }
-  Status SetJobSpec(int64_t job_id, const std::string& encoded) override {
-    WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("UPDATE jobs SET spec = ? WHERE id = ?"));
-    q.BindAll(Blob{encoded}, job_id);
-    return q.Run();
   }
   Status InsertLease(int64_t job_id, int32_t attempt, const std::string& agent,
                      int64_t leased_ms) override {
@@ -110,6 +119,7 @@ class SqlitePackageWriter final : public PackageRowWriter {
     q.BindAll(p.source, p.path, p.identity, rows, rows, now_ms);
     return q.Run().WithContext("package " + p.path);
   }
+  Status Flush() override { return Status::OK(); }  // every row is written at once
   Status AfterExplicitIds() override { return Status::OK(); }  // INTEGER PRIMARY KEY: max + 1
 
  private:
