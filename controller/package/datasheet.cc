@@ -129,9 +129,9 @@ std::string Datasheet(const Metadata& meta, const Content& c, const std::vector<
   std::ostringstream s;
   s << "# " << meta.title << "\n\n";
   s << DescriptionOf(meta, c) << "\n\n";
-  s << "Published " << meta.date << " under " << meta.license << " by ";
+  s << "Published " << meta.date << " under " << meta.license;
   for (size_t i = 0; i < meta.creators.size(); ++i) {
-    s << (i == 0 ? "" : ", ") << meta.creators[i];
+    s << (i == 0 ? " by " : ", ") << meta.creators[i];
   }
   s << ". Energy: " << EnergyOrigin(c) << ".\n\n";
   s << "## Motivation\n\nMeasurements of the energy and time neural networks spend, layer by "
