@@ -187,7 +187,7 @@ Status WriteTable(const package::Table& t, PackageWriter& w, std::vector<FileEnt
   if (!t.json_lines) return Status::OK();
   WF_ASSIGN_OR_RETURN(
       FileEntry jsonl,
-      w.Stream("data/" + t.name + ".jsonl", "application/jsonl", t.name, [&](FileSink& s) {
+      w.Stream("data/" + t.name + ".jsonl", "application/jsonlines", t.name, [&](FileSink& s) {
         RowBuffer rows(s);
         t.each([&](const std::vector<ExportCell>& cells) {
           WriteJsonLine(names, cells, rows.out());
