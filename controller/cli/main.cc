@@ -191,7 +191,8 @@ void AddPlanExportInspect(CLI::App& app, Flags& f, Commands& c) {
   c.publish->add_option("--title", p.title, "the dataset's title")->required();
   c.publish->add_option("--creator", p.creators, "a creator's name (repeat the flag)");
   c.publish->add_option("--description", p.description, "what the dataset is");
-  c.publish->add_option("--url", p.url, "where the package will be found");
+  c.publish->add_option("--url", p.url,
+                        "where the package will be found (Croissant's validators want it)");
   c.publish->add_option("--date", p.date, "publication date YYYY-MM-DD (default: today, UTC)");
   c.publish->add_flag("--json", f.publish.json, "one JSON document on stdout");
 
