@@ -4,10 +4,13 @@
 // tables; the responsible-AI fields say how the data was collected and what it cannot say.
 #include "package_metadata.h"
 
-#include <ctime>
+#include "wattfleet/common/text.h"
+
 
 namespace wattfleet::package {
 namespace {
+
+constexpr const char* kIso8601 = "%Y-%m-%dT%H:%M:%SZ";
 
 // The context of the Croissant 1.0 specification (its appendix), with the RAI vocabulary.
 Json Context() {
@@ -30,16 +33,6 @@ Json Context() {
   c["dataType"] = {{"@id", "cr:dataType"}, {"@type", "@vocab"}};
   c["examples"] = {{"@id", "cr:examples"}, {"@type", "@json"}};
   return c;
-}
-
-// Unix milliseconds as an ISO 8601 UTC time.
-std::string IsoTime(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
 }
 
 std::string DataType(const std::string& table_schema_type) {
@@ -118,7 +111,7 @@ Json Croissant(const Metadata& meta, const Content& content, const std::vector<T
   d["rai:dataCollection"] = CollectionText(content);
   d["rai:dataCollectionType"] = {"Experiments", "Direct measurement"};
   if (content.first_ms > 0) {
-    d["rai:dataCollectionTimeframe"] = {IsoTime(content.first_ms), IsoTime(content.last_ms)};
+    d["rai:dataCollectionTimeframe"] = {UtcText(content.first_ms, kIso8601), UtcText(content.last_ms, kIso8601)};
   }
   d["rai:dataLimitations"] = LimitsText(content);
   d["rai:dataPreprocessingProtocol"] = PreprocessingText();

@@ -8,20 +8,10 @@
 
 #include "wattfleet/common/job.h"
 #include "wattfleet/common/protocol.h"
+#include "wattfleet/common/text.h"
 
 namespace wattfleet::package {
 namespace {
-
-std::string Hex(const std::string& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
 
 std::string JsonList(const std::vector<std::string>& items) {
   std::string out = "[";
@@ -190,7 +180,7 @@ Table Jobs(const Content& c) {
     for (const ExportRow& r : c.measurements) {
       const auto spec = c.job_specs.find(r.job_id);
       emit({r.job_id, r.campaign_id, int64_t{r.attempt}, r.device, r.measured_at_ms,
-            spec == c.job_specs.end() ? std::string() : Hex(spec->second), Hex(Encode(r.m))});
+            spec == c.job_specs.end() ? std::string() : HexOf(spec->second), HexOf(Encode(r.m))});
     }
   };
   return t;

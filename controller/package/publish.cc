@@ -18,6 +18,7 @@
 
 #include "package_metadata.h"
 #include "wattfleet/common/sha256.h"
+#include "wattfleet/common/text.h"
 #include "wattfleet/common/unique_fd.h"
 #include "wattfleet/store/dataset_reader.h"
 
@@ -28,12 +29,7 @@ namespace fs = std::filesystem;
 using package::FileEntry;
 
 std::string Today() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char buf[16];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &utc);
-  return buf;
+  return UtcText(static_cast<int64_t>(std::time(nullptr)) * 1000, "%Y-%m-%d");
 }
 
 Status CheckOptions(const PublishOptions& o) {

@@ -17,6 +17,7 @@
 #include "wattfleet/common/bounded_file.h"
 #include "wattfleet/common/protocol.h"
 #include "wattfleet/common/sha256.h"
+#include "wattfleet/common/text.h"
 
 namespace wattfleet {
 namespace {
@@ -169,20 +170,9 @@ class Row {
   }
   Result<std::string> Bytes(const char* name) const {
     WF_ASSIGN_OR_RETURN(const std::string hex, Text(name));
-    if (hex.size() % 2 != 0) return Bad(where_, std::string(name) + " is not hex");
-    std::string out;
-    out.reserve(hex.size() / 2);
-    const auto digit = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    for (size_t i = 0; i < hex.size(); i += 2) {
-      const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
-      if (hi < 0 || lo < 0) return Bad(where_, std::string(name) + " is not hex");
-      out += static_cast<char>(hi * 16 + lo);
-    }
-    return out;
+    std::optional<std::string> bytes = BytesOfHex(hex);
+    if (!bytes) return Bad(where_, std::string(name) + " is not hex");
+    return std::move(*bytes);
   }
   // Reads each named field into the variable after it, by its type: `Into("name", c.name,
   // "batch", c.batch)`. The first that is missing or of another type is the error.

@@ -3,6 +3,7 @@
 #include "wattfleet/report/report.h"
 
 
+#include "wattfleet/common/text.h"
 #include "wattfleet/store/dataset_reader.h"
 
 #include <algorithm>
@@ -87,12 +88,7 @@ td.wf-bad { color: #a02020; }
 )css";
 
 std::string UtcNow() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return UtcText(static_cast<int64_t>(std::time(nullptr)) * 1000, "%Y-%m-%d %H:%M:%S UTC");
 }
 
 // Held-out predictions for one target; an estimator that throws is a failure of the

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "report_sections.h"
+#include "wattfleet/common/text.h"
 #include "wattfleet/store/store.h"
 #include "svg_plot.h"
 
@@ -26,14 +27,7 @@ struct TimeAxis {
   double At(double ms) const { return (ms - static_cast<double>(t0_ms)) / unit_ms; }
 };
 
-std::string Utc(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
-}
+std::string Utc(int64_t ms) { return UtcText(ms, "%Y-%m-%d %H:%M:%S UTC"); }
 
 double StartMs(const Activity& a) { return static_cast<double>(a.end_ms) - a.busy_ms; }
 

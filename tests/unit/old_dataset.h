@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "wattfleet/common/protocol.h"
+#include "wattfleet/common/text.h"
 #include "wattfleet/store/dataset_reader.h"
 
 namespace wattfleet::testing {
@@ -20,16 +21,6 @@ namespace wattfleet::testing {
 inline constexpr const char* kColumnsSincePayload[] = {
     "energy_model", "interference", "windows_discarded", "energy_bound_j",
     "sensor_update_period_s", "agent_name"};
-
-inline std::string HexOf(const std::string& bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
 
 // Puts the payload column back, each measurement encoded as its agent sent it, and takes the
 // newer columns away; `exec` runs one statement on the dataset, `bytea` writes a hex literal

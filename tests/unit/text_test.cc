@@ -33,5 +33,21 @@ TEST(Text, NumbersAreTheWholeStringOrNothing) {
   }
 }
 
+TEST(Text, HexRoundTripsAndRefusesWhatIsNotHex) {
+  const std::string bytes("\x00\x7f\x80\xff wattfleet", 14);
+  EXPECT_EQ(HexOf(std::string_view("\x01\xab", 2)), "01ab");
+  EXPECT_EQ(BytesOfHex(HexOf(bytes)), bytes);
+  EXPECT_EQ(BytesOfHex("0A0b"), std::string("\x0a\x0b", 2));
+  for (const char* bad : {"0", "0g", "zz", "012"}) EXPECT_FALSE(BytesOfHex(bad)) << bad;
+  EXPECT_EQ(BytesOfHex(""), std::string());
+}
+
+TEST(Text, UtcTextFormatsUnixMilliseconds) {
+  EXPECT_EQ(UtcText(0, "%Y-%m-%d %H:%M:%S"), "1970-01-01 00:00:00");
+  // A year of days, then 1 h 2 min 3 s; the milliseconds are dropped.
+  EXPECT_EQ(UtcText(int64_t{86400000} * 365 + 3723999, "%Y-%m-%dT%H:%M:%SZ"),
+            "1971-01-01T01:02:03Z");
+}
+
 }  // namespace
 }  // namespace wattfleet

@@ -27,5 +27,11 @@ std::optional<int64_t> ParseInt(const std::string& s);
 // The whole string as a finite double in decimal notation (no hexadecimal, inf or nan), or
 // nullopt.
 std::optional<double> ParseDouble(const std::string& s);
+// Bytes as lower-case hex digits, two per byte, and back: nullopt for an odd length or a
+// character that is not a hex digit.
+std::string HexOf(std::string_view bytes);
+std::optional<std::string> BytesOfHex(std::string_view hex);
+// A Unix time in milliseconds as UTC text in strftime's `format` ("%Y-%m-%d").
+std::string UtcText(int64_t unix_ms, const char* format);
 
 }  // namespace wattfleet
