@@ -170,9 +170,26 @@ std::string Fit(const std::string& db, std::optional<std::string> device,
   return Unwrap(std::move(doc)).dump();
 }
 
+// The architecture named as `wattfleet inspect` and `predict` name it; a model file in at
+// most one format.
+ArchitectureSource SourceOf(const std::string& arch, const std::string& campaign_file,
+                            const std::string& torchscript, const std::string& onnx,
+                            std::vector<int64_t> input_shape) {
+  if (!torchscript.empty() && !onnx.empty()) {
+    throw py::value_error("give one of torchscript or onnx, not both");
+  }
+  ArchitectureSource source;
+  source.arch_name = arch;
+  source.campaign_file = campaign_file;
+  source.model_file = torchscript.empty() ? onnx : torchscript;
+  source.model_format = torchscript.empty() ? "onnx" : "torchscript";
+  source.input_shape = std::move(input_shape);
+  return source;
+}
+
 std::string Predict(const std::string& db, const std::string& device, const std::string& arch,
                     const std::string& campaign_file, const std::string& torchscript,
-                    std::vector<int64_t> input_shape, std::optional<int64_t> batch,
+                    const std::string& onnx, std::vector<int64_t> input_shape, std::optional<int64_t> batch,
                     const std::string& mode, const std::string& estimator,
                     bool prefer_measured, bool include_flagged,
                     std::optional<std::string> optimizer, std::optional<std::string> loss,
@@ -180,7 +197,7 @@ std::string Predict(const std::string& db, const std::string& device, const std:
   PredictOptions o;
   o.db = db;
   o.device = device;
-  o.source = {arch, campaign_file, torchscript, std::move(input_shape)};
+  o.source = SourceOf(arch, campaign_file, torchscript, onnx, std::move(input_shape));
   o.batch = batch;
   o.mode = mode;
   o.estimator = estimator;
@@ -199,8 +216,10 @@ std::string Predict(const std::string& db, const std::string& device, const std:
 }
 
 std::string Inspect(const std::string& arch, const std::string& campaign_file,
-                    const std::string& torchscript, std::vector<int64_t> input_shape) {
-  return Unwrap(InspectArchitecture({arch, campaign_file, torchscript, std::move(input_shape)}))
+                    const std::string& torchscript, const std::string& onnx,
+                    std::vector<int64_t> input_shape) {
+  return Unwrap(InspectArchitecture(
+                    SourceOf(arch, campaign_file, torchscript, onnx, std::move(input_shape))))
       .dump();
 }
 
@@ -255,13 +274,13 @@ void BindDataset(py::module_& m) {
         py::arg("split"), py::arg("folds"), py::arg("holdout_campaigns"),
         py::arg("include_flagged"));
   m.def("predict", &Predict, py::arg("db"), py::arg("device"), py::arg("arch"),
-        py::arg("campaign_file"), py::arg("torchscript"), py::arg("input_shape"),
-        py::arg("batch"), py::arg("mode"), py::arg("estimator"), py::arg("prefer_measured"),
+        py::arg("campaign_file"), py::arg("torchscript"), py::arg("onnx"),
+        py::arg("input_shape"), py::arg("batch"), py::arg("mode"), py::arg("estimator"), py::arg("prefer_measured"),
         py::arg("include_flagged"), py::arg("optimizer") = py::none(),
         py::arg("loss") = py::none(), py::arg("samples") = py::none(),
         py::arg("epochs") = py::none());
   m.def("inspect", &Inspect, py::arg("arch"), py::arg("campaign_file"), py::arg("torchscript"),
-        py::arg("input_shape"));
+        py::arg("onnx"), py::arg("input_shape"));
   m.def("publish", &PublishPackage, py::arg("db"), py::arg("out"), py::arg("license"),
         py::arg("title"), py::arg("creators"), py::arg("description"), py::arg("url"),
         py::arg("date"), py::arg("campaigns"));

@@ -12,6 +12,7 @@ packages=(
   libmicrohttpd-dev libcpp-httplib-dev libzip-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev python3-torchvision sqlite3
+  libonnx-dev libprotobuf-dev python3-onnx
   python3-dev pybind11-dev python3-pytest python3-pandas python3-pyld
   clang libclang-rt-14-dev
   chromium libpng-dev

@@ -3,26 +3,34 @@
 #include <filesystem>
 
 #include "wattfleet/campaign/campaign.h"
-#include "wattfleet/zoo/torchscript_import.h"
+#include "wattfleet/zoo/model_formats.h"
 #include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 
 Result<ResolvedArchitecture> ResolveArchitecture(const ArchitectureSource& source) {
-  if (source.arch_name.empty() == source.torchscript.empty()) {
-    return Status::InvalidArgument("give exactly one of --arch or --torchscript");
+  const std::string model_flags = "--" + ModelFormatNames(" or --");
+  if (source.arch_name.empty() == source.model_file.empty()) {
+    return Status::InvalidArgument("give exactly one of --arch or " + model_flags);
+  }
+  if (source.model_file.empty() && !source.input_shape.empty()) {
+    return Status::InvalidArgument("--input-shape goes with " + model_flags + ", not --arch");
   }
   ResolvedArchitecture out;
-  if (!source.torchscript.empty()) {
-    if (source.input_shape.size() < 2) {
-      return Status::InvalidArgument(
-          "--input-shape: the traced input's shape with its batch dimension, e.g. 1,3,224,224");
+  if (!source.model_file.empty()) {
+    const ModelFormat* format = FindModelFormat(source.model_format);
+    if (format == nullptr) {
+      return Status::InvalidArgument("unknown model format '" + source.model_format + "'");
+    }
+    if (format->shape_required && source.input_shape.size() < 2) {
+      return Status::InvalidArgument(std::string("--input-shape: --") + format->name +
+                                     " needs the input's shape with its batch dimension, e.g. "
+                                     "1,3,224,224");
     }
     WF_ASSIGN_OR_RETURN(
-        TorchScriptImport imported,
-        ImportTorchScript(source.torchscript,
-                          Shape(source.input_shape.begin() + 1, source.input_shape.end()),
-                          std::filesystem::path(source.torchscript).filename().string()));
+        ModelImport imported,
+        format->import(source.model_file, Shape(source.input_shape.begin(), source.input_shape.end()),
+                       std::filesystem::path(source.model_file).filename().string()));
     out.unsupported = std::move(imported.unsupported);
     out.architecture = std::move(imported.architecture);
     return out;

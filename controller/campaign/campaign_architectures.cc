@@ -1,5 +1,6 @@
 // Campaign parsing: the architectures of a campaign (schema in docs/campaign.md,
-// "architectures"): zoo names, parametric families with their sweeps, TorchScript files.
+// "architectures"): zoo names, parametric families with their sweeps, model files
+// (TorchScript, ONNX: one key per format of model_formats.h).
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -18,7 +19,7 @@
 #include "wattfleet/common/text.h"
 #include "wattfleet/common/protocol.h"
 #include "wattfleet/common/sha256.h"
-#include "wattfleet/zoo/torchscript_import.h"
+#include "wattfleet/zoo/model_formats.h"
 #include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet::campaign_detail {
@@ -60,32 +61,37 @@ Status Parser::ParseArchitectures(const Field& f, std::vector<Architecture>* out
 
 Status Parser::ParseEntry(const YAML::Node& entry, const std::string& label,
                           std::vector<Architecture>* out) const {
+  std::vector<std::string> keys = {"zoo", "family"};
+  for (const ModelFormat& format : ModelFormats()) keys.push_back(format.name);
+  const std::string choices = "zoo, family or " + ModelFormatNames();
   if (!entry.IsMap()) {
-    return Err(entry.Mark(), label + " must be a map with one of zoo, family or torchscript, got " +
+    return Err(entry.Mark(), label + " must be a map with one of " + choices + ", got " +
                                  Describe(entry));
   }
-  WF_ASSIGN_OR_RETURN(std::vector<Field> fields,
-                      Fields(entry, label,
-                             {"zoo", "family", "sweep", "torchscript", "input_shape"}));
+  std::vector<std::string> allowed = keys;
+  allowed.insert(allowed.end(), {"sweep", "input_shape"});
+  WF_ASSIGN_OR_RETURN(std::vector<Field> fields, Fields(entry, label, allowed));
   std::vector<std::string> kinds;
-  for (const char* k : {"zoo", "family", "torchscript"}) {
-    if (Find(fields, k) != nullptr) kinds.push_back(k);
+  for (const std::string& k : keys) {
+    if (Find(fields, k.c_str()) != nullptr) kinds.push_back(k);
   }
   if (kinds.size() != 1) {
-    return Err(entry.Mark(), label + " takes exactly one of zoo, family or torchscript" +
+    return Err(entry.Mark(), label + " takes exactly one of " + choices +
                                  (kinds.empty() ? std::string() : ", got " + Join(kinds)));
   }
   const std::string kind = kinds[0];
+  const ModelFormat* format = FindModelFormat(kind);
   const Field* sweep = Find(fields, "sweep");
   const Field* shape = Find(fields, "input_shape");
   if (sweep != nullptr && kind != "family") {
     return Err(sweep->key.Mark(), label + ": sweep goes with family, not " + kind);
   }
-  if (shape != nullptr && kind != "torchscript") {
-    return Err(shape->key.Mark(), label + ": input_shape goes with torchscript, not " + kind);
+  if (shape != nullptr && format == nullptr) {
+    return Err(shape->key.Mark(),
+               label + ": input_shape goes with " + ModelFormatNames() + ", not " + kind);
   }
 
-  if (kind == "torchscript") return ParseTorchScript(entry, fields, label, out);
+  if (format != nullptr) return ParseModelFile(*format, entry, fields, label, out);
   if (kind == "zoo") {
     WF_ASSIGN_OR_RETURN(std::string name, Name(*Find(fields, "zoo"), label + ".zoo"));
     Result<Architecture> arch = FindZooArchitecture(name);
@@ -96,65 +102,74 @@ Status Parser::ParseEntry(const YAML::Node& entry, const std::string& label,
   return ParseFamily(entry, fields, label, out);
 }
 
-// `torchscript: FILE` with `input_shape`: the shape the model was traced with, batch first
-// (what was passed to torch.jit.trace); the batch dimension is dropped because the campaign's
-// batch_size decides it. A relative FILE is relative to the campaign file's directory.
-Status Parser::ParseTorchScript(const YAML::Node& entry, const std::vector<Field>& fields,
-                                const std::string& label, std::vector<Architecture>* out) const {
-  const Field& file_field = *Find(fields, "torchscript");
-  WF_ASSIGN_OR_RETURN(std::string file, Name(file_field, label + ".torchscript"));
+// `torchscript: FILE` with `input_shape` (the shape the model was traced with, batch first:
+// what was passed to torch.jit.trace), or `onnx: FILE` with an optional `input_shape` (the
+// file declares its own; needed where it leaves a dimension free). The batch dimension is
+// dropped because the campaign's batch_size decides it. A relative FILE is relative to the
+// campaign file's directory.
+Status Parser::ParseModelFile(const ModelFormat& format, const YAML::Node& entry,
+                              const std::vector<Field>& fields, const std::string& label,
+                              std::vector<Architecture>* out) const {
+  const std::string key = format.name;
+  const Field& file_field = *Find(fields, format.name);
+  WF_ASSIGN_OR_RETURN(std::string file, Name(file_field, label + "." + key));
   const Field* shape = Find(fields, "input_shape");
-  if (shape == nullptr) {
-    return Err(entry.Mark(), label + ": torchscript needs input_shape, the traced input's shape "
+  if (shape == nullptr && format.shape_required) {
+    return Err(entry.Mark(), label + ": " + key + " needs input_shape, the traced input's shape "
                                      "with its batch dimension, e.g. [1, 3, 224, 224]");
   }
-  Shape traced;
-  if (shape->value.IsSequence()) {
-    for (const YAML::Node& d : shape->value) {
-      std::optional<int64_t> v;
-      if (d.IsScalar()) v = ParseInt(d.Scalar());
-      if (!v || *v < 1) {
-        return Err(d.Mark(), label + ".input_shape: dimensions must be integers >= 1, got " +
-                                 Describe(d));
+  Shape declared;
+  if (shape != nullptr) {
+    if (shape->value.IsSequence()) {
+      for (const YAML::Node& d : shape->value) {
+        std::optional<int64_t> v;
+        if (d.IsScalar()) v = ParseInt(d.Scalar());
+        if (!v || *v < 1) {
+          return Err(d.Mark(), label + ".input_shape: dimensions must be integers >= 1, got " +
+                                   Describe(d));
+        }
+        declared.push_back(*v);
       }
-      traced.push_back(*v);
     }
-  }
-  if (traced.size() < 2) {
-    return Err(At(*shape), label + ".input_shape must list the batch and at least one more "
-                                   "dimension, e.g. [1, 3, 224, 224], got " +
-                               Describe(shape->value));
+    if (declared.size() < 2) {
+      return Err(At(*shape), label + ".input_shape must list the batch and at least one more "
+                                     "dimension, e.g. [1, 3, 224, 224], got " +
+                                 Describe(shape->value));
+    }
   }
   std::filesystem::path path(file);
   if (path.is_relative()) path = std::filesystem::path(path_).parent_path() / path;
   // The file name, extension included, so that an imported resnet18.pt never shadows the zoo's
   // resnet18 (architectures are deduplicated by name).
   const std::string name = std::filesystem::path(file).filename().string();
-  Result<TorchScriptImport> imported =
-      ImportTorchScript(path.string(), Shape(traced.begin() + 1, traced.end()), name);
+  Result<ModelImport> imported = format.import(path.string(), declared, name);
   if (!imported.ok()) return Err(At(file_field), imported.status().message());
   if (!imported->unsupported.empty()) {
     // A partial import would measure a different network under the model's name.
-    return Err(At(file_field), "torchscript '" + file + "' uses operators wattfleet cannot map: " +
+    return Err(At(file_field), key + " '" + file + "' uses operators wattfleet cannot map: " +
                                    Join(imported->unsupported));
+  }
+  Architecture arch = std::move(imported->architecture);
+  if (!format.runs_whole) {  // whole-model jobs run the mapped layers
+    out->push_back(std::move(arch));
+    return Status::OK();
   }
   // Whole-model jobs run the file itself (the layers are priced from the graph); agents fetch
   // it from the controller and check their copy against this checksum.
-  Architecture arch = std::move(imported->architecture);
   std::error_code ec;
   const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
   Result<std::string> sha = Sha256OfFile(absolute.string());
   const auto bytes = std::filesystem::file_size(absolute, ec);
   if (!sha.ok() || ec) {
-    return Err(At(file_field), "torchscript '" + file + "': " +
+    return Err(At(file_field), key + " '" + file + "': " +
                                    (sha.ok() ? ec.message() : sha.status().message()));
   }
   if (static_cast<int64_t>(bytes) > kMaxModelFileBytes) {
-    return Err(At(file_field), "torchscript '" + file + "' is larger than the " +
+    return Err(At(file_field), key + " '" + file + "' is larger than the " +
                                    std::to_string(kMaxModelFileBytes >> 30) +
                                    " GiB a job may carry");
   }
-  arch.model_file = ModelFile{"torchscript", absolute.lexically_normal().string(),
+  arch.model_file = ModelFile{key, absolute.lexically_normal().string(),
                               std::move(sha).value(), static_cast<int64_t>(bytes)};
   out->push_back(std::move(arch));
   return Status::OK();

@@ -1,6 +1,6 @@
 // The campaign parser's internals, shared by campaign.cc (the file, devices, measurement
 // and plan) and campaign_architectures.cc (the architectures: zoo names, families and their
-// sweeps, TorchScript files). Not part of the controller's interface: use campaign.h.
+// sweeps, model files). Not part of the controller's interface: use campaign.h.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "wattfleet/campaign/campaign.h"
+#include "wattfleet/zoo/model_formats.h"
 #include "wattfleet/zoo/zoo.h"  // SweepValue
 
 namespace wattfleet::campaign_detail {
@@ -85,8 +86,9 @@ class Parser {
   Status ParseFamily(const YAML::Node& entry, const std::vector<Field>& fields,
                      const std::string& label, std::vector<Architecture>* out) const;
   Result<std::vector<SweepValue>> SweepValues(const Field& f, const std::string& label) const;
-  Status ParseTorchScript(const YAML::Node& entry, const std::vector<Field>& fields,
-                          const std::string& label, std::vector<Architecture>* out) const;
+  Status ParseModelFile(const ModelFormat& format, const YAML::Node& entry,
+                        const std::vector<Field>& fields, const std::string& label,
+                        std::vector<Architecture>* out) const;
 
   std::string path_;
   bool plan_only_ = false;

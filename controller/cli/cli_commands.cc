@@ -615,10 +615,8 @@ Result<nlohmann::json> InspectArchitecture(const ArchitectureSource& source) {
                         {"unsupported", resolved.unsupported}};
 }
 
-int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
-               const std::string& torchscript, const std::vector<int64_t>& input_shape,
-               bool json) {
-  auto inspected = InspectArchitecture({arch_name, campaign_file, torchscript, input_shape});
+int CmdInspect(const ArchitectureSource& source, bool json) {
+  auto inspected = InspectArchitecture(source);
   if (!inspected.ok()) return Fail(inspected.status());
   const nlohmann::json& doc = *inspected;
   if (json) {

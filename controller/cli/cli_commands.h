@@ -70,11 +70,8 @@ int CmdExport(const std::string& db, const std::optional<std::string>& campaign,
 // The --json document of `inspect`: name, family, input_shape, macs, flops, params,
 // layers[], unsupported[] (docs/design/cli.md).
 Result<nlohmann::json> InspectArchitecture(const ArchitectureSource& source);
-// One of `arch_name` (zoo, or of `campaign_file`) or `torchscript` (with `input_shape`, the
-// traced shape with its batch dimension) names the architecture.
-int CmdInspect(const std::string& arch_name, const std::string& campaign_file,
-               const std::string& torchscript, const std::vector<int64_t>& input_shape,
-               bool json);
+// `source` names the architecture: a zoo name, a name in a campaign file, or a model file.
+int CmdInspect(const ArchitectureSource& source, bool json);
 // `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
 // agents' public keys enrolled in out/agents (cli_keys.cc).
 // With `admins`, also those administrators' key pairs, enrolled in out/admins.

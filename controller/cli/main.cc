@@ -28,6 +28,7 @@
 #include "wattfleet/common/cli_parse.h"
 #include "wattfleet/common/version.h"
 #include "wattfleet/zoo/torchscript_import.h"
+#include "cli_architecture_flags.h"
 
 namespace wattfleet {
 namespace {
@@ -46,8 +47,9 @@ struct Flags {
   int64_t plan_max_jobs = kDefaultMaxCampaignJobs;
   std::string db, format = "csv", out;
   std::optional<std::string> export_campaign;
-  std::string arch, campaign_file, torchscript;
-  std::vector<int64_t> input_shape;
+  ArchitectureSource inspect_source;
+  // Per model format (model_formats.h): the file its flag names, for inspect and predict.
+  std::map<std::string, std::string> inspect_files, predict_files;
   std::string keys_out;
   std::vector<std::string> keys_agents, keys_admins;
   std::string import_mapping, import_package;
@@ -197,16 +199,8 @@ void AddPlanExportInspect(CLI::App& app, Flags& f, Commands& c) {
   c.publish->add_flag("--json", f.publish.json, "one JSON document on stdout");
 
   c.inspect = app.add_subcommand("inspect", "an architecture's layers and features");
-  auto* o_arch =
-      c.inspect->add_option("--arch", f.arch, "architecture name (zoo, or of --campaign-file)");
-  c.inspect->add_option("--campaign-file", f.campaign_file, "look the name up in this campaign")
-      ->needs(o_arch);
-  auto* o_ts = c.inspect->add_option("--torchscript", f.torchscript, "a traced TorchScript file")
-                   ->excludes(o_arch);
-  c.inspect->add_option("--input-shape", f.input_shape,
-                        "the traced input's shape, batch first: 1,3,224,224")
-      ->delimiter(',')
-      ->needs(o_ts);
+  AddArchitectureSource(c.inspect, &f.inspect_source, &f.inspect_files,
+                        "architecture name (zoo, or of --campaign-file)");
   c.inspect->add_flag("--json", f.json, "one JSON document on stdout");
 }
 
@@ -275,19 +269,9 @@ void AddPredict(CLI::App& app, Flags& f, Commands& c) {
   c.predict->add_option("--db", f.predict.db, DatasetFlagHelp())->required();
   c.predict->add_option("--device", f.predict.device, "device class, as measured (e.g. cpu)")
       ->required();
-  auto* p_arch = c.predict->add_option("--arch", f.predict.source.arch_name,
-                                       "architecture name (zoo, or of --campaign-file), or "
-                                       "several: resnet18,mobilenet_v2");
-  c.predict->add_option("--campaign-file", f.predict.source.campaign_file,
-                        "look the name up in this campaign")
-      ->needs(p_arch);
-  auto* p_ts = c.predict->add_option("--torchscript", f.predict.source.torchscript,
-                                     "a traced TorchScript file")
-                   ->excludes(p_arch);
-  c.predict->add_option("--input-shape", f.predict.source.input_shape,
-                        "the traced input's shape, batch first: 1,3,224,224")
-      ->delimiter(',')
-      ->needs(p_ts);
+  AddArchitectureSource(c.predict, &f.predict.source, &f.predict_files,
+                        "architecture name (zoo, or of --campaign-file), or several: "
+                        "resnet18,mobilenet_v2");
   c.predict->add_option("--batch", f.predict_batches,
                         "batch size, or several: 1,4,16 (default: the batch the device was "
                         "measured at)")
@@ -411,7 +395,7 @@ int RunParsed(const Commands& c, const Flags& f) {
   if (c.export_->parsed()) return CmdExport(f.db, f.export_campaign, f.format, f.out);
   if (c.publish->parsed()) return CmdPublish(f.publish);
   if (c.inspect->parsed()) {
-    return CmdInspect(f.arch, f.campaign_file, f.torchscript, f.input_shape, f.json);
+    return CmdInspect(f.inspect_source, f.json);
   }
   if (c.keys_generate->parsed()) return CmdKeysGenerate(f.keys_out, f.keys_agents, f.keys_admins);
   if (c.import_->parsed()) {
@@ -462,6 +446,8 @@ int main(int argc, char** argv) {
   AddProjectReportMeasure(app, f, c);
 
   if (auto code = ParseCommandLine(app, argc, argv)) return *code;
+  SelectModelFile(f.inspect_files, &f.inspect_source);
+  SelectModelFile(f.predict_files, &f.predict.source);
   // Logs on stderr: stdout carries results and --json documents.
   // Never on a progress bar's line: the sink takes the bar off and draws it again.
   spdlog::set_default_logger(std::make_shared<spdlog::logger>(

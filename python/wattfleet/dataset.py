@@ -128,12 +128,13 @@ class Dataset:
         return json.loads(doc)
 
     def predict(self, arch=None, device=None, batch=None, mode="inference",
-                estimator="measured-layers", campaign_file="", torchscript="",
+                estimator="measured-layers", campaign_file="", torchscript="", onnx="",
                 input_shape=(), prefer_measured=False, include_flagged=False,
                 optimizer=None, loss=None, samples=None, epochs=None):
         """Energy and time of one iteration of ``arch`` (a zoo name, or a name in
-        ``campaign_file``) or of a ``torchscript`` file traced at ``input_shape`` (batch
-        first), on ``device`` (a device class of this dataset). An estimate: see
+        ``campaign_file``), of a ``torchscript`` file traced at ``input_shape`` (batch
+        first), or of an ``onnx`` file (``input_shape`` where it leaves a dimension free), on
+        ``device`` (a device class of this dataset). An estimate: see
         ``Prediction``. ``include_flagged`` trains on measurements with quality flags too,
         as ``fit(include_flagged=True)`` does. In ``mode="training"`` one iteration is a
         training step with ``optimizer`` (``"sgd"``, ``"sgd-momentum"``, ``"adam"``,
@@ -144,6 +145,7 @@ class Dataset:
             raise ValueError("device: a device class of the dataset is required")
         doc = _wattfleet.predict(self.db, device, arch or "", campaign_file,
                                  os.fspath(torchscript) if torchscript else "",
+                                 os.fspath(onnx) if onnx else "",
                                  [int(x) for x in input_shape], batch, mode, estimator,
                                  prefer_measured, include_flagged, optimizer, loss, samples,
                                  epochs)
@@ -159,11 +161,14 @@ def import_package(db, package):
     return json.loads(_wattfleet.import_package(os.fspath(db), os.fspath(package)))
 
 
-def inspect(arch=None, campaign_file="", torchscript="", input_shape=()):
+def inspect(arch=None, campaign_file="", torchscript="", onnx="", input_shape=()):
     """An architecture's layers and totals, as ``wattfleet inspect --json``: a dict with
-    name, family, macs, flops, params, layers (list of dicts) and unsupported operators."""
+    name, family, macs, flops, params, layers (list of dicts) and unsupported operators.
+    The architecture is a zoo name (or one in ``campaign_file``), a ``torchscript`` file or
+    an ``onnx`` file."""
     doc = _wattfleet.inspect(arch or "", campaign_file,
                              os.fspath(torchscript) if torchscript else "",
+                             os.fspath(onnx) if onnx else "",
                              [int(x) for x in input_shape])
     return json.loads(doc)
 

@@ -11,18 +11,11 @@
 
 #include "wattfleet/common/architecture.h"
 #include "wattfleet/common/status.h"
+#include "wattfleet/zoo/model_import.h"
 
 namespace wattfleet {
 
-struct TorchScriptImport {
-  // Valid only when `unsupported` is empty: the model's layers in graph order, the last node
-  // being the output. Family "torchscript".
-  Architecture architecture;
-  // Operator kinds that could not be mapped, each once, in first-seen order: "aten::roll", or
-  // a mapped kind with the reason this use of it is not, e.g.
-  // "aten::hardtanh (bounds other than 0 and 6)".
-  std::vector<std::string> unsupported;
-};
+using TorchScriptImport = ModelImport;
 
 // Loads the model at `path` and maps its frozen forward graph. `input_shape` is per sample:
 // no batch dimension (the model's tensors have the batch at dim 0). InvalidArgument naming
