@@ -5,15 +5,21 @@
 // size is bounded before it is read, protobuf's nesting and byte limits before it is parsed,
 // and every tensor's declared dims before anything multiplies them.
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <exception>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <set>
 #include <unordered_map>
 
@@ -125,7 +131,17 @@ std::vector<double> SmallValues(const onnx::TensorProto& t, int64_t elements) {
   return out;
 }
 
-Result<std::string> ReadBounded(const std::string& path, const OnnxBounds& bounds) {
+// An open file descriptor, closed when it goes.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Parses the file straight from its descriptor (never holding its bytes and the parsed message
+// at once), after checking what it is and its size on that same descriptor.
+Result<onnx::ModelProto> Parse(const std::string& path, const OnnxBounds& bounds) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
   if (!fs::exists(status)) return Status::InvalidArgument("no such file");
@@ -134,28 +150,22 @@ Result<std::string> ReadBounded(const std::string& path, const OnnxBounds& bound
     return Status::InvalidArgument(fs::is_directory(status) ? "is a directory, not a model file"
                                                             : "is not a regular file");
   }
-  const auto size = fs::file_size(path, ec);
-  if (ec) return Status::InvalidArgument("cannot be read: " + ec.message());
-  if (static_cast<int64_t>(size) > bounds.max_file_bytes) {
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+  struct stat st {};
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) {
+    return Status::InvalidArgument(std::string("cannot be read: ") + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument("is not a regular file");
+  if (static_cast<int64_t>(st.st_size) > bounds.max_file_bytes) {
     return Status::InvalidArgument("is larger than the " +
                                    std::to_string(bounds.max_file_bytes >> 20) +
                                    " MiB an ONNX file may have");
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot be read");
-  std::string bytes(size, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
-  if (static_cast<uint64_t>(in.gcount()) != size) {
-    return Status::InvalidArgument("changed while it was read");
-  }
-  return bytes;
-}
-
-Result<onnx::ModelProto> Parse(const std::string& bytes, const OnnxBounds& bounds) {
-  google::protobuf::io::ArrayInputStream stream(bytes.data(), static_cast<int>(bytes.size()));
+  google::protobuf::io::FileInputStream stream(file.fd);
   google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetRecursionLimit(bounds.max_nesting);
-  coded.SetTotalBytesLimit(static_cast<int>(bytes.size()));
+  coded.SetTotalBytesLimit(static_cast<int>(std::min<int64_t>(
+      st.st_size, std::numeric_limits<int>::max())));
   onnx::ModelProto model;
   if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
     return Status::InvalidArgument(
@@ -367,10 +377,7 @@ OnnxGraph Copy(const onnx::ModelProto& model, const std::string& input_name,
 
 Result<OnnxGraph> Load(const std::string& path, const Shape& requested, const OnnxBounds& bounds,
                        Shape* input_shape) {
-  WF_ASSIGN_OR_RETURN(std::string bytes, ReadBounded(path, bounds));
-  WF_ASSIGN_OR_RETURN(onnx::ModelProto model, Parse(bytes, bounds));
-  bytes.clear();
-  bytes.shrink_to_fit();
+  WF_ASSIGN_OR_RETURN(onnx::ModelProto model, Parse(path, bounds));
   WF_RETURN_IF_ERROR(CheckBounds(model, bounds));
   try {
     onnx::checker::check_model(model);
