@@ -63,7 +63,10 @@ Status Parser::ParseEntry(const YAML::Node& entry, const std::string& label,
                           std::vector<Architecture>* out) const {
   std::vector<std::string> keys = {"zoo", "family"};
   for (const ModelFormat& format : ModelFormats()) keys.push_back(format.name);
-  const std::string choices = "zoo, family or " + ModelFormatNames();
+  std::string choices;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    choices += (i == 0 ? "" : i + 1 == keys.size() ? " or " : ", ") + keys[i];
+  }
   if (!entry.IsMap()) {
     return Err(entry.Mark(), label + " must be a map with one of " + choices + ", got " +
                                  Describe(entry));

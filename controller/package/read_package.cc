@@ -304,6 +304,10 @@ Result<DatasetPackage> ReadPackage(const std::string& dir) {
                                           "'_' and '-'");
   }
   p.source = meta["name"].get<std::string>();
+  WF_ASSIGN_OR_RETURN(p.provenance, f.Whole("provenance.json"));
+  if (!Json::parse(p.provenance, nullptr, false).is_object()) {
+    return Bad(dir + "/provenance.json", "not a JSON object");
+  }
   WF_RETURN_IF_ERROR(ReadCampaigns(f, &p));
   WF_RETURN_IF_ERROR(ReadLayersAndArchitectures(f, &p));
   WF_RETURN_IF_ERROR(ReadDevicesAndJobs(f, &p));

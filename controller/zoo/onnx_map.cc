@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "onnx_mapper.h"
+#include "pool_window.h"
 
 namespace wattfleet {
 namespace onnx_internal {
@@ -416,15 +417,7 @@ Outcome Mapper::MapPool(const OnnxNode& node) {
   const bool ceil = Attr(node, "ceil_mode").value_or(0) != 0;
   if (!k || *k < 1 || !stride || !padding) return "non-square or asymmetric arguments";
   if (dilation != 1) return "dilation";
-  // ceil_mode is kept only where it adds a last, partial window (as for TorchScript).
-  bool ceil_changes_shape = false;
-  for (size_t i = 1; ceil && i < s.size(); ++i) {
-    const int64_t span = s[i] + 2 * *padding - *k;
-    if (span < 0 || *stride <= 0) break;
-    int64_t up = (span + *stride - 1) / *stride + 1;
-    if ((up - 1) * *stride >= s[i] + *padding) --up;
-    ceil_changes_shape |= up != span / *stride + 1;
-  }
+  const bool ceil_changes_shape = ceil && CeilModeAddsAWindow(s, *k, *stride, *padding);
   const T type = max ? (two_d ? T::kMaxPool2d : T::kMaxPool1d)
                      : (two_d ? T::kAvgPool2d : T::kAvgPool1d);
   Params params = {{"kernel_size", D(*k)}, {"stride", D(*stride)}, {"padding", D(*padding)}};

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "pool_window.h"
 #include "torchscript_mapper.h"
 
 namespace wattfleet {
@@ -377,16 +378,7 @@ Outcome Mapper::MapPool(const TsNode& node) {
   const auto ceil = Int(in[max ? 5 : 4]);
   if (!k || !p || !stride || !ceil) return Refuse("non-square or non-constant arguments");
   if (dilation != 1) return Refuse("dilation");
-  // ceil_mode is passed only where it adds a last, partial window: elsewhere it computes the
-  // same layer as the default, and the spec keeps the default's key.
-  bool ceil_changes_shape = false;
-  for (size_t i = 1; *ceil && i < s.size(); ++i) {
-    const int64_t span = s[i] + 2 * *p - *k;
-    if (span < 0 || *stride <= 0) break;  // the builder reports the kernel being too large
-    int64_t up = (span + *stride - 1) / *stride + 1;
-    if ((up - 1) * *stride >= s[i] + *p) --up;  // libtorch: no window starting in the padding
-    ceil_changes_shape |= up != span / *stride + 1;
-  }
+  const bool ceil_changes_shape = *ceil && CeilModeAddsAWindow(s, *k, *stride, *p);
   const T type = max ? (two_d ? T::kMaxPool2d : T::kMaxPool1d)
                      : (two_d ? T::kAvgPool2d : T::kAvgPool1d);
   Params params = {{"kernel_size", static_cast<double>(*k)},

@@ -71,6 +71,14 @@ TEST_P(StoreContractTest, APackageReadsBackAsTheDatasetItWasPublishedFrom) {
   }
   EXPECT_EQ(a->measurement_ids, b->measurement_ids);
 
+  // The provenance is kept with the import's record, as published.
+  std::ifstream provenance_file(package + "/provenance.json", std::ios::binary);
+  std::stringstream provenance;
+  provenance << provenance_file.rdbuf();
+  EXPECT_FALSE(provenance.str().empty());
+  EXPECT_EQ(backend_->QueryText("SELECT provenance FROM imports WHERE source = 'fleet-a'"),
+            provenance.str());
+
   // Published again from here, every data file is the same: the read side gives back every
   // column the package holds.
   PublishOptions o;

@@ -102,6 +102,7 @@ void BackToVersionSix(const std::string& path) {
   testing::PutPayloadsBack(
       path, [&](const std::string& sql) { ExecRaw(path, sql); },
       [](const std::string& hex) { return "x'" + hex + "'"; }, "BLOB NOT NULL DEFAULT x''");
+  ExecRaw(path, "ALTER TABLE imports DROP COLUMN provenance");  // version 8's
   ExecRaw(path, "PRAGMA user_version = 6");
 }
 

@@ -109,8 +109,9 @@ class PgPackageWriter final : public PackageRowWriter {
   }
   Status RecordImport(const DatasetPackage& p, int64_t rows, int64_t now_ms) override {
     return Run("INSERT INTO imports(source, csv_path, csv_sha256, mapping_path, mapping_sha256, "
-               "rows_read, rows_stored, created_ms) VALUES($1, $2, $3, 'package', '', $4, $5, $6)",
-               Params::Of(p.source, p.path, p.identity, rows, rows, now_ms),
+               "rows_read, rows_stored, created_ms, provenance) "
+               "VALUES($1, $2, $3, 'package', '', $4, $5, $6, $7)",
+               Params::Of(p.source, p.path, p.identity, rows, rows, now_ms, p.provenance),
                "package " + p.path);
   }
   Status Flush() override {

@@ -527,6 +527,11 @@ constexpr const char* kSchemaV6[] = {
     "ALTER TABLE measurements ADD COLUMN agent_name TEXT NOT NULL DEFAULT ''",
 };
 
+// Version 7: a published package's provenance.json, kept with its import's record.
+constexpr const char* kSchemaV7[] = {
+    "ALTER TABLE imports ADD COLUMN provenance TEXT",
+};
+
 Status FillFromPayloads(PGconn* conn) {
   WF_RETURN_IF_ERROR(ForEachPayload(conn, [&](int64_t id, const Measurement& m) {
     return Exec(conn,
@@ -557,6 +562,7 @@ constexpr Migration kMigrations[] = {
     {4, kSchemaV4, sizeof(kSchemaV4) / sizeof(kSchemaV4[0])},
     {5, kSchemaV5, sizeof(kSchemaV5) / sizeof(kSchemaV5[0])},
     {6, kSchemaV6, sizeof(kSchemaV6) / sizeof(kSchemaV6[0]), &FillFromPayloads},
+    {7, kSchemaV7, sizeof(kSchemaV7) / sizeof(kSchemaV7[0])},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

@@ -25,7 +25,7 @@ namespace pg {
 
 // The schema version this build writes (table wattfleet_schema). Opening a newer database
 // fails. Versions count on their own: they are not the SQLite file's user_version.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct ConnCloser {
   void operator()(PGconn* conn) const { PQfinish(conn); }

@@ -114,9 +114,9 @@ class SqlitePackageWriter final : public PackageRowWriter {
   Status RecordImport(const DatasetPackage& p, int64_t rows, int64_t now_ms) override {
     WF_ASSIGN_OR_RETURN(Stmt q, cache_.Get("INSERT INTO imports(source, csv_path, csv_sha256, "
                                            "mapping_path, mapping_sha256, rows_read, "
-                                           "rows_stored, created_ms) "
-                                           "VALUES(?, ?, ?, 'package', '', ?, ?, ?)"));
-    q.BindAll(p.source, p.path, p.identity, rows, rows, now_ms);
+                                           "rows_stored, created_ms, provenance) "
+                                           "VALUES(?, ?, ?, 'package', '', ?, ?, ?, ?)"));
+    q.BindAll(p.source, p.path, p.identity, rows, rows, now_ms, p.provenance);
     return q.Run().WithContext("package " + p.path);
   }
   Status Flush() override { return Status::OK(); }  // every row is written at once

@@ -429,6 +429,11 @@ ALTER TABLE measurements ADD COLUMN sensor_update_period_s REAL;
 ALTER TABLE measurements ADD COLUMN agent_name TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Version 8: a published package's provenance.json, kept with its import's record.
+constexpr const char* kSchemaV8 = R"sql(
+ALTER TABLE imports ADD COLUMN provenance TEXT;
+)sql";
+
 Status FillFromPayloads(sqlite3* db) {
   {
     WF_ASSIGN_OR_RETURN(
@@ -462,6 +467,7 @@ constexpr Migration kMigrations[] = {
     {5, kSchemaV5, &FillQualityFlags},
     {6, kSchemaV6},
     {7, kSchemaV7, &FillFromPayloads},
+    {8, kSchemaV8},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
               "one migration per schema version");

@@ -25,7 +25,7 @@ namespace wattfleet {
 namespace sqlite {
 
 // The schema version this build writes (PRAGMA user_version). Opening a newer file fails.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 struct DbCloser {
   // close_v2 defers the close until every statement is finalized, so the order in which

@@ -34,6 +34,9 @@ struct DatasetPackage {
   std::string source;    // the package's name: its label, and the prefix of renamed devices
   std::string identity;  // SHA-256 of its SHA256SUMS: a second import of it stores nothing
   std::string path;      // where it was read, for the record
+  // provenance.json as published (versions, the campaigns' checksums, counts), kept with the
+  // import's record in the dataset.
+  std::string provenance;
   std::vector<CampaignRecord> campaigns;
   std::vector<LayerRecord> layers;
   std::vector<PackageArchitecture> architectures;
