@@ -315,6 +315,7 @@ TEST_F(PredictTest, VersionThreeDatasetGainsTheModelsTableWhenWritable) {
   ExecRaw(db_, "DROP TABLE models");
   ExecRaw(db_, "ALTER TABLE measurements DROP COLUMN quality_flags");  // added by version 5
   ExecRaw(db_, "DROP TABLE leases");                                    // added by version 6
+  ExecRaw(db_, "ALTER TABLE imports DROP COLUMN provenance");           // added by version 8
   ExecRaw(db_, "PRAGMA user_version = 3");
   {
     // Read-only: no table to read, nothing to migrate, and no error.
