@@ -58,6 +58,40 @@ std::optional<int64_t> Same(const std::vector<int64_t>& v, size_t spatial, int64
   return v[0];
 }
 
+// The one padding of every spatial dim of per-sample shape `s`: the `pads` attribute, or what
+// auto_pad SAME_UPPER/SAME_LOWER computes (ceil(in / stride) outputs, as TensorFlow's "same")
+// where that is the same on both sides; nullopt, with the reason in `why`, otherwise.
+std::optional<int64_t> Padding(const OnnxNode& node, const Shape& s, int64_t k, int64_t stride,
+                               int64_t dilation, std::string* why) {
+  auto it = node.strings.find("auto_pad");
+  const std::string mode = it == node.strings.end() ? "NOTSET" : it->second;
+  const size_t spatial = s.empty() ? 0 : s.size() - 1;
+  if (mode == "VALID") return 0;
+  if (mode == "NOTSET") {
+    auto it_pads = node.ints.find("pads");
+    auto p = SquarePads(it_pads == node.ints.end() ? std::vector<int64_t>{} : it_pads->second,
+                        spatial);
+    if (!p) *why = "asymmetric pads";
+    return p;
+  }
+  if (mode != "SAME_UPPER" && mode != "SAME_LOWER") {
+    *why = "auto_pad " + mode;
+    return std::nullopt;
+  }
+  std::optional<int64_t> common;
+  for (size_t i = 1; i < s.size(); ++i) {
+    const int64_t out = (s[i] + stride - 1) / stride;
+    const int64_t total =
+        std::max<int64_t>((out - 1) * stride + (k - 1) * dilation + 1 - s[i], 0);
+    if (total % 2 != 0 || (common && *common != total / 2)) {
+      *why = "auto_pad " + mode + " pads one side more than the other";
+      return std::nullopt;
+    }
+    common = total / 2;
+  }
+  return common.value_or(0);
+}
+
 }  // namespace
 
 Mapper::Mapper(const OnnxGraph& g, const Shape& input_shape, const std::string& name)
@@ -289,20 +323,22 @@ Outcome Mapper::MapConv(const OnnxNode& node) {
   const Shape s = ShapeOf(x);
   if (w.size() != s.size() + 1 || w.size() < 3) return "weight rank does not fit";
   const size_t spatial = w.size() - 2;
-  auto pad = node.strings.find("auto_pad");
-  if (pad != node.strings.end() && pad->second != "NOTSET" && pad->second != "VALID") {
-    return "auto_pad " + pad->second;
-  }
   const Shape kernel(w.begin() + 2, w.end());
   const auto k = Same(kernel, spatial, 0);
   const auto stride = Same(Attrs(node, "strides"), spatial, 1);
   const auto dilation = Same(Attrs(node, "dilations"), spatial, 1);
-  const auto padding = SquarePads(Attrs(node, "pads"), spatial);
   const auto output_padding = Same(Attrs(node, "output_padding"), spatial, 0);
   const int64_t groups = Attr(node, "group").value_or(1);
-  if (!k || !stride || !dilation || !padding || !output_padding || groups < 1) {
-    return "non-square or asymmetric arguments";
+  if (!k || !stride || !dilation || !output_padding || groups < 1) {
+    return "non-square arguments";
   }
+  auto mode = node.strings.find("auto_pad");
+  if (transposed && mode != node.strings.end() && mode->second.rfind("SAME", 0) == 0) {
+    return "auto_pad " + mode->second;
+  }
+  std::string why;
+  const auto padding = Padding(node, s, *k, *stride, *dilation, &why);
+  if (!padding) return why;
   if (!Attrs(node, "output_shape").empty()) return "output_shape";
   T type;
   if (spatial == 2) {
@@ -406,17 +442,15 @@ Outcome Mapper::MapPool(const OnnxNode& node) {
   if (max && node.outputs.size() > 1 && !users_[static_cast<size_t>(node.outputs[1])].empty()) {
     return "indices";
   }
-  auto pad = node.strings.find("auto_pad");
-  if (pad != node.strings.end() && pad->second != "NOTSET" && pad->second != "VALID") {
-    return "auto_pad " + pad->second;
-  }
   const auto k = Same(Attrs(node, "kernel_shape"), spatial, 0);
   const auto stride = Same(Attrs(node, "strides"), spatial, 1);
-  const auto padding = SquarePads(Attrs(node, "pads"), spatial);
   const auto dilation = Same(Attrs(node, "dilations"), spatial, 1);
   const bool ceil = Attr(node, "ceil_mode").value_or(0) != 0;
-  if (!k || *k < 1 || !stride || !padding) return "non-square or asymmetric arguments";
+  if (!k || *k < 1 || !stride) return "non-square arguments";
   if (dilation != 1) return "dilation";
+  std::string why;
+  const auto padding = Padding(node, s, *k, *stride, 1, &why);
+  if (!padding) return why;
   const bool ceil_changes_shape = ceil && CeilModeAddsAWindow(s, *k, *stride, *padding);
   const T type = max ? (two_d ? T::kMaxPool2d : T::kMaxPool1d)
                      : (two_d ? T::kAvgPool2d : T::kAvgPool1d);

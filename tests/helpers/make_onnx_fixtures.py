@@ -11,12 +11,14 @@ make_torchscript_fixtures.py counts them), input_shape (batch first, as exported
 The hostile files are written with the onnx package's helpers: truncated.onnx (half of a
 model), huge_tensor.onnx (an initializer declaring 2^80 elements), nested.onnx (If nodes
 nested 200 deep: a protobuf bomb for a recursive parser), two_inputs.onnx, rolled.onnx (an
-operator with no layer) and free_batch.onnx (a symbolic batch dimension).
+operator with no layer) and free_batch.onnx (a symbolic batch dimension); same_pad.onnx and
+same_pad_strided.onnx are padded as TensorFlow's "same".
 
 Models are built with weights=None: nothing is downloaded. Exits 3 when torch, torchvision
 or onnx cannot be imported, so that the caller can tell a missing dependency from a failure.
 """
 import json
+import math
 import os
 import sys
 
@@ -152,6 +154,22 @@ def hostile(out):
     onnx.save(small_graph([free]), os.path.join(out, "free_batch.onnx"))
 
 
+def same_padding(out):
+    """Convolutions and a pool padded as TensorFlow's "same" (auto_pad), as tf2onnx writes
+    them: same_pad.onnx pads both sides alike; same_pad_strided.onnx's stride-2 convolution
+    over 32 pixels pads one side more."""
+    weights = [helper.make_tensor(name, TensorProto.FLOAT, dims, [0.0] * math.prod(dims))
+               for name, dims in (("w1", [8, 3, 3, 3]), ("w2", [4, 8, 5, 5]))]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], auto_pad="SAME_UPPER"),
+             helper.make_node("MaxPool", ["a"], ["b"], kernel_shape=[3, 3], auto_pad="SAME_UPPER"),
+             helper.make_node("Conv", ["b", "w2"], ["y"], auto_pad="SAME_LOWER")]
+    onnx.save(small_graph([x], weights, nodes, [1, 4, 32, 32]), os.path.join(out, "same_pad.onnx"))
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["y"], auto_pad="SAME_UPPER", strides=[2, 2])]
+    onnx.save(small_graph([x], weights[:1], nodes, [1, 8, 16, 16]),
+              os.path.join(out, "same_pad_strided.onnx"))
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -162,6 +180,7 @@ def main():
     for name in MODELS:
         export(out, name)
     hostile(out)
+    same_padding(out)
     return 0
 
 

@@ -184,6 +184,22 @@ TEST_F(OnnxImportTest, UnmappedOperatorsAreListed) {
   EXPECT_EQ(Count(r->architecture, T::kConv2d), 1);  // what was mapped, for a caller to show
 }
 
+// TensorFlow's "same" padding (auto_pad), as converters write it: a layer where both sides are
+// padded alike, listed where one side gets more (the layers pad symmetrically).
+TEST_F(OnnxImportTest, SamePaddingWhereItIsSymmetric) {
+  const Architecture a = Exact("same_pad");
+  ASSERT_EQ(a.nodes.size(), 3u);
+  EXPECT_EQ(a.nodes[0].spec.params.at("padding"), 1);
+  EXPECT_EQ(a.nodes[1].spec.params.at("padding"), 1);
+  EXPECT_EQ(a.nodes[2].spec.params.at("padding"), 2);
+  EXPECT_EQ(a.OutputShape(), (Shape{4, 32, 32}));
+  auto strided = ImportOnnx(Path("same_pad_strided.onnx"), {}, "strided");
+  ASSERT_TRUE(strided.ok()) << strided.status().ToString();
+  EXPECT_EQ(strided->unsupported,
+            (std::vector<std::string>{
+                "Conv (auto_pad SAME_UPPER pads one side more than the other)"}));
+}
+
 TEST_F(OnnxImportTest, HostileFilesAreRefusedBeforeTheyAreTrusted) {
   auto refused = [](const std::string& path, const std::string& want,
                     const OnnxBounds& bounds = {}) {
