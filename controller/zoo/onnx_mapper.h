@@ -14,15 +14,15 @@
 #include <utility>
 #include <vector>
 
+#include "mapper_states.h"
 #include "onnx_graph.h"
 
 namespace wattfleet::onnx_internal {
 
-using T = LayerType;
-using Params = std::map<std::string, double>;
-
-constexpr int kNotData = -1000;
-constexpr int kPoisoned = -1001;
+using mapper::kNotData;
+using mapper::kPoisoned;
+using mapper::Params;
+using mapper::T;
 
 // An operator use with no layer: the reason is appended to the operator in `unsupported`.
 using Outcome = std::optional<std::string>;  // nullopt: mapped

@@ -10,15 +10,15 @@
 #include <utility>
 #include <vector>
 
+#include "mapper_states.h"
 #include "torchscript_graph.h"
 
 namespace wattfleet::ts_internal {
 
-using T = LayerType;
-using Params = std::map<std::string, double>;
-
-constexpr int kNotData = -1000;
-constexpr int kPoisoned = -1001;
+using mapper::kNotData;
+using mapper::kPoisoned;
+using mapper::Params;
+using mapper::T;
 
 // An operator use that has no layer: the reason is appended to the kind in `unsupported`.
 struct Refusal {

@@ -7,18 +7,12 @@ pytest.importorskip("onnx")
 
 import wattfleet
 from conftest import run_json
-
-
-def small_mlp():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.GELU(), torch.nn.Linear(64, 10)
-    ).eval()
+from test_torchscript import small_mlp
 
 
 def test_an_onnx_file_is_predicted_as_the_command_predicts_it(measured_db, tmp_path):
     path = tmp_path / "mlp.onnx"
-    torch.onnx.export(small_mlp(), torch.zeros(4, 1, 28, 28), str(path), opset_version=14)
+    torch.onnx.export(small_mlp(torch.nn.GELU()), torch.zeros(4, 1, 28, 28), str(path), opset_version=14)
     p = wattfleet.Dataset(measured_db).predict(onnx=path, device="cpu")
     cli = run_json("predict", "--db", measured_db, "--onnx", str(path), "--device", "cpu")
     assert p.energy_j == cli["energy_j"]

@@ -9,10 +9,12 @@ import wattfleet
 from conftest import run_json
 
 
-def small_mlp():
+def small_mlp(activation=None):
+    """784 -> 64 -> 10 on MNIST-sized input; ReLU unless another activation module is given."""
     torch.manual_seed(0)
     return torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)
+        torch.nn.Flatten(), torch.nn.Linear(784, 64), activation or torch.nn.ReLU(),
+        torch.nn.Linear(64, 10)
     ).eval()
 
 
