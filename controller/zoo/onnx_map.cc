@@ -204,7 +204,16 @@ Result<ModelImport> Mapper::Run() {
       continue;
     }
     if (done_[n]) continue;
-    if (!data && !poisoned) continue;  // constants and shape arithmetic
+    if (!data && !poisoned) {
+      // Constants and shape arithmetic; but a value from the input that no rule mapped (a
+      // second output, say) is not to be read past silently.
+      bool stray = false;
+      for (int v : node.inputs) stray |= Flows(v) && node.op != "Shape" && node.op != "Size";
+      if (!stray) continue;
+      Note(node.op + " (reads an output that has no layer)");
+      for (int o : node.outputs) id_[static_cast<size_t>(o)] = kPoisoned;
+      continue;
+    }
     if (poisoned) {
       // Downstream of an unmapped operator: list unknown operators too, map nothing.
       if (!Known(node.op)) Note(node.op);

@@ -10,8 +10,8 @@ make_torchscript_fixtures.py counts them), input_shape (batch first, as exported
 
 The hostile files are written with the onnx package's helpers: truncated.onnx (half of a
 model), huge_tensor.onnx (an initializer declaring 2^80 elements), nested.onnx (If nodes
-nested 200 deep: a protobuf bomb for a recursive parser), two_inputs.onnx, rolled.onnx (an
-operator with no layer) and free_batch.onnx (a symbolic batch dimension); same_pad.onnx and
+nested 200 deep: a protobuf bomb for a recursive parser), two_inputs.onnx, dropout_mask.onnx
+(a dropout's mask read as data), rolled.onnx (an operator with no layer) and free_batch.onnx (a symbolic batch dimension); same_pad.onnx and
 same_pad_strided.onnx are padded as TensorFlow's "same".
 
 Models are built with weights=None: nothing is downloaded. Exits 3 when torch, torchvision
@@ -149,6 +149,12 @@ def hostile(out):
     b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 8])
     node = helper.make_node("Add", ["a", "b"], ["y"])
     onnx.save(small_graph([a, b], nodes=[node]), os.path.join(out, "two_inputs.onnx"))
+
+    # A dropout's mask read as data: an output no rule maps, which must not be read past.
+    nodes = [helper.make_node("Dropout", ["x"], ["d", "mask"]),
+             helper.make_node("Cast", ["mask"], ["m"], to=TensorProto.FLOAT),
+             helper.make_node("Add", ["d", "m"], ["y"])]
+    onnx.save(small_graph([x], nodes=nodes), os.path.join(out, "dropout_mask.onnx"))
 
     free = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])
     onnx.save(small_graph([free]), os.path.join(out, "free_batch.onnx"))

@@ -182,6 +182,12 @@ TEST_F(OnnxImportTest, UnmappedOperatorsAreListed) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->unsupported, (std::vector<std::string>{"CumSum"}));
   EXPECT_EQ(Count(r->architecture, T::kConv2d), 1);  // what was mapped, for a caller to show
+
+  // A value from the input that no rule maps (a dropout's mask) is not read past silently.
+  auto mask = ImportOnnx(Path("dropout_mask.onnx"), {}, "mask");
+  ASSERT_TRUE(mask.ok()) << mask.status().ToString();
+  EXPECT_EQ(mask->unsupported,
+            (std::vector<std::string>{"Cast (reads an output that has no layer)"}));
 }
 
 // TensorFlow's "same" padding (auto_pad), as converters write it: a layer where both sides are
