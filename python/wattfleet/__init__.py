@@ -5,12 +5,14 @@ The Python surface of the wattfleet C++ core (docs/python.md):
 - ``Dataset(path_or_uri)``: a dataset's measurements, layers and architectures as pandas
   DataFrames; ``fit`` and ``predict`` with the same numbers ``wattfleet fit`` and
   ``wattfleet predict`` print.
-- ``predict_torchscript(path, input_shape, dataset=..., device=...)`` and
-  ``predict_module(module, example_input, ...)`` for networks of your own.
+- ``predict_torchscript(path, input_shape, dataset=..., device=...)``,
+  ``predict_module(module, example_input, ...)`` and ``Dataset.predict(onnx=path, ...)`` for
+  networks of your own.
 - ``Monitor(sensor="auto")``: ``begin_window(name)`` / ``end_window(name)`` around any code,
   read with the agent's meters.
 - ``estimators()``: every estimator's name, kind and one line on what it is.
-- ``inspect(...)``: an architecture's layers, MACs and parameters, as ``wattfleet inspect``.
+- ``inspect(...)``: an architecture's layers, MACs and parameters (a zoo name, a TorchScript or
+  an ONNX file), as ``wattfleet inspect``.
 - ``Dataset.publish(...)`` and ``import_package(db, package)``: a dataset as a package to
   share, and back, as ``wattfleet publish`` and ``wattfleet import --package``.
 """
