@@ -188,6 +188,8 @@ TEST_F(OnnxImportTest, UnmappedOperatorsAreListed) {
   ASSERT_TRUE(mask.ok()) << mask.status().ToString();
   EXPECT_EQ(mask->unsupported,
             (std::vector<std::string>{"Cast (reads an output that has no layer)"}));
+  EXPECT_EQ(mask->architecture.name, "mask");  // nothing mapped, but still named
+  EXPECT_EQ(mask->architecture.input_shape, (Shape{8}));
 }
 
 // TensorFlow's "same" padding (auto_pad), as converters write it: a layer where both sides are
