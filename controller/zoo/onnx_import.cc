@@ -440,14 +440,8 @@ Result<ModelImport> ImportOnnx(const std::string& path, const Shape& input_shape
     return invalid(std::string("cannot be read: ") + e.what());
   }
   if (!graph.ok()) return invalid(graph.status().message());
-  const Shape per_sample(used.begin() + 1, used.end());
-  auto mapped = MapOnnxGraph(*graph, per_sample, name);
+  auto mapped = MapOnnxGraph(*graph, Shape(used.begin() + 1, used.end()), name);
   if (!mapped.ok()) return invalid(mapped.status().message());
-  if (mapped->architecture.nodes.empty()) {  // nothing mapped: still the model's name and input
-    mapped->architecture.name = name;
-    mapped->architecture.family = "onnx";
-    mapped->architecture.input_shape = per_sample;
-  }
   return mapped;
 }
 

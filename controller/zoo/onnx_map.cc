@@ -237,8 +237,7 @@ Result<ModelImport> Mapper::Run() {
   ModelImport result;
   result.unsupported = unsupported_;
   if (!unsupported_.empty()) {  // what was mapped, for a caller that shows it
-    auto partial = std::move(b_).Finish();
-    if (partial.ok()) result.architecture = std::move(partial).value();
+    result.architecture = std::move(b_).Partial();
     return result;
   }
   if (!IsData(g_.outputs[0]) || id_[static_cast<size_t>(g_.outputs[0])] != b_.last()) {

@@ -172,11 +172,6 @@ Result<TorchScriptImport> ImportTorchScript(const std::string& path, const Shape
   if (!graph.ok()) return invalid(graph.status().message());
   auto mapped = MapTorchScriptGraph(*graph, input_shape, name);
   if (!mapped.ok()) return invalid(mapped.status().message());
-  if (mapped->architecture.nodes.empty()) {  // nothing mapped: still the model's name and input
-    mapped->architecture.name = name;
-    mapped->architecture.family = "torchscript";
-    mapped->architecture.input_shape = input_shape;
-  }
   return mapped;
 }
 

@@ -95,6 +95,9 @@ class GraphBuilder {
 
   // The architecture, or the first error. The last node added is the output.
   Result<Architecture> Finish() &&;
+  // What was built so far, even with no layers: for showing what was mapped of a model file
+  // with operators that could not be (call only while status() is OK).
+  Architecture Partial() && { return std::move(arch_); }
 
  private:
   Architecture arch_;
