@@ -211,8 +211,8 @@ Status CheckBounds(const onnx::ModelProto& model, const OnnxBounds& bounds) {
 }
 
 // The one data input (graph inputs that are not initializers), its dims fixed to the shape
-// the model is read at.
-Result<Shape> FixInput(onnx::ModelProto& model, const Shape& requested) {
+// the model is read at; its name in `name`.
+Result<Shape> FixInput(onnx::ModelProto& model, const Shape& requested, std::string* name) {
   onnx::GraphProto& g = *model.mutable_graph();
   std::set<std::string> initializers;
   for (const auto& t : g.initializer()) initializers.insert(t.name());
@@ -225,6 +225,7 @@ Result<Shape> FixInput(onnx::ModelProto& model, const Shape& requested) {
                                    " inputs; only one-input models can be imported");
   }
   onnx::ValueInfoProto& in = *inputs[0];
+  *name = in.name();
   if (!in.type().has_tensor_type()) {
     return Status::InvalidArgument("input '" + in.name() + "' is not a tensor");
   }
@@ -386,15 +387,8 @@ Result<OnnxGraph> Load(const std::string& path, const Shape& requested, const On
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
     return Status::InvalidArgument("not a valid ONNX model: " + msg);
   }
-  WF_ASSIGN_OR_RETURN(*input_shape, FixInput(model, requested));
   std::string input_name;
-  {
-    std::set<std::string> initializers;
-    for (const auto& t : model.graph().initializer()) initializers.insert(t.name());
-    for (const auto& v : model.graph().input()) {
-      if (initializers.count(v.name()) == 0) input_name = v.name();
-    }
-  }
+  WF_ASSIGN_OR_RETURN(*input_shape, FixInput(model, requested, &input_name));
   try {
     // Lenient: an operator inference does not know leaves its outputs unshaped; the data
     // propagation computes the shapes that shape arithmetic (Shape, Gather, Concat) feeds to
