@@ -33,6 +33,7 @@
 #include "wattfleet/store/dataset_backend.h"
 #include "wattfleet/store/dataset_reader.h"
 #include "wattfleet/store/store_open.h"
+#include "wattfleet/zoo/zoo.h"
 
 namespace wattfleet {
 namespace {
@@ -647,6 +648,27 @@ int CmdInspect(const ArchitectureSource& source, bool json) {
       std::printf("  %s\n", op.get<std::string>().c_str());
     }
   }
+  return 0;
+}
+
+int CmdInspectFamily(const std::string& family, bool json) {
+  const std::map<std::string, std::string> params = FamilyParameters(family);
+  if (params.empty()) {
+    std::string known;
+    for (const std::string& name : FamilyNames()) known += (known.empty() ? "" : ", ") + name;
+    return Fail(Status::InvalidArgument("--family: unknown family '" + family + "'; known: " +
+                                        known));
+  }
+  if (json) {
+    nlohmann::json doc{{"family", family}, {"parameters", nlohmann::json::array()}};
+    for (const auto& [name, help] : params) {
+      doc["parameters"].push_back({{"name", name}, {"help", help}});
+    }
+    std::cout << doc.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%s: the parameters of its sweeps\n", family.c_str());
+  for (const auto& [name, help] : params) std::printf("  %-14s %s\n", name.c_str(), help.c_str());
   return 0;
 }
 

@@ -72,6 +72,9 @@ int CmdExport(const std::string& db, const std::optional<std::string>& campaign,
 Result<nlohmann::json> InspectArchitecture(const ArchitectureSource& source);
 // `source` names the architecture: a zoo name, a name in a campaign file, or a model file.
 int CmdInspect(const ArchitectureSource& source, bool json);
+// `inspect --family NAME`: the family's sweep parameters, each with its help line (default and
+// bounds); --json: {family, parameters: [{name, help}]}.
+int CmdInspectFamily(const std::string& family, bool json);
 // `wattfleet keys generate`: the controller's and each agent's CURVE key pair in `out`, the
 // agents' public keys enrolled in out/agents (cli_keys.cc).
 // With `admins`, also those administrators' key pairs, enrolled in out/admins.

@@ -48,6 +48,7 @@ struct Flags {
   std::string db, format = "csv", out;
   std::optional<std::string> export_campaign;
   ArchitectureSource inspect_source;
+  std::string inspect_family;
   // Per model format (model_formats.h): the file its flag names, for inspect and predict.
   std::map<std::string, std::string> inspect_files, predict_files;
   std::string keys_out;
@@ -201,6 +202,12 @@ void AddPlanExportInspect(CLI::App& app, Flags& f, Commands& c) {
   c.inspect = app.add_subcommand("inspect", "an architecture's layers and features");
   AddArchitectureSource(c.inspect, &f.inspect_source, &f.inspect_files,
                         "architecture name (zoo, or of --campaign-file)");
+  auto* family = c.inspect->add_option(
+      "--family", f.inspect_family,
+      "a zoo family: the parameters its sweeps take, with their defaults and bounds");
+  for (CLI::Option* other : c.inspect->get_options()) {
+    if (other != family && other->get_name() != "--help") family->excludes(other);
+  }
   c.inspect->add_flag("--json", f.json, "one JSON document on stdout");
 }
 
@@ -395,6 +402,7 @@ int RunParsed(const Commands& c, const Flags& f) {
   if (c.export_->parsed()) return CmdExport(f.db, f.export_campaign, f.format, f.out);
   if (c.publish->parsed()) return CmdPublish(f.publish);
   if (c.inspect->parsed()) {
+    if (!f.inspect_family.empty()) return CmdInspectFamily(f.inspect_family, f.json);
     return CmdInspect(f.inspect_source, f.json);
   }
   if (c.keys_generate->parsed()) return CmdKeysGenerate(f.keys_out, f.keys_agents, f.keys_admins);

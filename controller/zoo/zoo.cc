@@ -19,55 +19,6 @@ std::string Join(const std::vector<std::string>& items) {
   return out;
 }
 
-Status PointReader::CheckNames() const {
-  std::vector<std::string> names;
-  for (const auto& p : known_) names.emplace_back(p.name);
-  for (const auto& [name, value] : point_) {
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
-      return Status::InvalidArgument("family '" + family_ + "': unknown parameter '" + name +
-                                     "' (parameters: " + Join(names) + ")");
-    }
-  }
-  return Status::OK();
-}
-
-Result<int64_t> PointReader::Scalar(const std::string& name, int64_t fallback, int64_t max,
-                                    int64_t min) const {
-  auto it = point_.find(name);
-  if (it == point_.end()) {
-    if (fallback < 0) return Bad(name, "is required");
-    return fallback;
-  }
-  const SweepValue& v = it->second;
-  if (v.is_list || v.values.size() != 1) {
-    return Bad(name, "must be an integer, got a list " + ShapeToString(v.values));
-  }
-  const int64_t x = v.values[0];
-  if (x < min || x > max) {
-    return Bad(name, "must be in [" + std::to_string(min) + ", " + std::to_string(max) +
-                         "], got " + std::to_string(x));
-  }
-  return x;
-}
-
-Result<Shape> PointReader::ShapeParam(const std::string& name) const {
-  auto it = point_.find(name);
-  if (it == point_.end()) return Bad(name, "is required");
-  const SweepValue& v = it->second;
-  if (v.values.empty()) return Bad(name, "is empty");
-  for (int64_t d : v.values) {
-    if (d < 1 || d > kMaxWidth * 64) {
-      return Bad(name, "has a dimension outside [1, " + std::to_string(kMaxWidth * 64) +
-                           "]: " + ShapeToString(v.values));
-    }
-  }
-  return Shape(v.values);
-}
-
-Status PointReader::Bad(const std::string& name, const std::string& what) const {
-  return Status::InvalidArgument("family '" + family_ + "': " + name + " " + what);
-}
-
 namespace {
 
 const Registry& TheRegistry() {
@@ -146,14 +97,16 @@ std::map<std::string, std::string> FamilyParameters(const std::string& family) {
   std::map<std::string, std::string> out;
   for (const auto& f : zoo::TheRegistry().families) {
     if (family != f.name) continue;
-    for (const auto& p : f.params) out[p.name] = p.help;
+    for (const auto& p : zoo::DeclaredParams(f.name)) out[p.name] = p.help;
   }
   return out;
 }
 
 Result<Architecture> BuildFamilyMember(const std::string& family, const SweepPoint& point) {
   for (const auto& f : zoo::TheRegistry().families) {
-    if (family == f.name) return f.build(point);
+    if (family != f.name) continue;
+    WF_ASSIGN_OR_RETURN(zoo::PointReader reader, zoo::PointReader::Read(family, point));
+    return f.build(reader);
   }
   return Status::InvalidArgument("unknown family '" + family + "'; known: " +
                                  zoo::Join(FamilyNames()));

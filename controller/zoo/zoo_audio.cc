@@ -143,46 +143,23 @@ Result<Architecture> AudioEncoder(const std::string& name, const EncoderShape& s
   return std::move(g).Finish();
 }
 
-const std::vector<ParamInfo> kM5Params = {
-    {"width", "channels of the first two conv blocks, doubled after (default 32)"},
-    {"samples", "waveform samples, e.g. 16000 for 1 s at 16 kHz (default 8000)"},
-    {"classes", "outputs (default 35, Speech Commands)"},
-};
-
-Result<Architecture> BuildM5(const SweepPoint& point) {
-  PointReader r("m5", point, kM5Params);
-  WF_RETURN_IF_ERROR(r.CheckNames());
-  WF_ASSIGN_OR_RETURN(int64_t width, r.Scalar("width", 32, 4096));
-  WF_ASSIGN_OR_RETURN(int64_t samples, r.Scalar("samples", 8000, 10000000));
-  WF_ASSIGN_OR_RETURN(int64_t classes, r.Scalar("classes", 35, kMaxWidth));
+Result<Architecture> BuildM5(const PointReader& r) {
+  const int64_t width = r.Int("width"), samples = r.Int("samples"), classes = r.Int("classes");
   std::string name = "m5-w" + std::to_string(width) + "-n" + std::to_string(samples);
   if (classes != 35) name += "-c" + std::to_string(classes);
   return M5(name, width, samples, classes);
 }
 
-const std::vector<ParamInfo> kEncoderParams = {
-    {"layers", "blocks (default 4)"},
-    {"d_model", "model width (default 144)"},
-    {"heads", "attention heads; must divide d_model (default 4)"},
-    {"frames", "10 ms log-mel frames (default 200)"},
-    {"mels", "mel bins (default 80)"},
-    {"classes", "outputs (conformer only; default 35)"},
-};
-
-Result<Architecture> BuildEncoder(const std::string& family, const SweepPoint& point) {
-  PointReader r(family, point, kEncoderParams);
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildEncoder(const PointReader& r) {
+  const std::string& family = r.family();
+  WF_RETURN_IF_ERROR(r.Divides("heads", "d_model"));
   EncoderShape s;
-  WF_ASSIGN_OR_RETURN(s.layers, r.Scalar("layers", 4, kMaxDepth));
-  WF_ASSIGN_OR_RETURN(s.d_model, r.Scalar("d_model", 144, 8192));
-  WF_ASSIGN_OR_RETURN(s.heads, r.Scalar("heads", 4, 128));
-  WF_ASSIGN_OR_RETURN(s.frames, r.Scalar("frames", 200, 100000));
-  WF_ASSIGN_OR_RETURN(s.mels, r.Scalar("mels", 80, 1024));
-  WF_ASSIGN_OR_RETURN(s.classes, r.Scalar("classes", 35, kMaxWidth));
-  if (s.d_model % s.heads != 0) {
-    return r.Bad("heads", std::to_string(s.heads) + " does not divide d_model " +
-                              std::to_string(s.d_model));
-  }
+  s.layers = r.Int("layers");
+  s.d_model = r.Int("d_model");
+  s.heads = r.Int("heads");
+  s.frames = r.Int("frames");
+  s.mels = r.Int("mels");
+  s.classes = r.Int("classes");
   std::string name = family + "-l" + std::to_string(s.layers) + "-d" + std::to_string(s.d_model) +
                      "-h" + std::to_string(s.heads) + "-t" + std::to_string(s.frames);
   if (s.mels != 80) name += "-m" + std::to_string(s.mels);
@@ -205,11 +182,9 @@ void AddAudioModels(Registry& r) {
                         return AudioEncoder("whisper-tiny-encoder",
                                             EncoderShape{4, 384, 6, 300, 80, 0, 31});
                       }});
-  r.families.push_back({"m5", kM5Params, BuildM5});
+  r.families.push_back({"m5", BuildM5});
   for (const char* family : {"conformer", "audio-encoder"}) {
-    r.families.push_back({family, kEncoderParams, [family](const SweepPoint& p) {
-                            return BuildEncoder(family, p);
-                          }});
+    r.families.push_back({family, BuildEncoder});
   }
 }
 

@@ -55,38 +55,9 @@ Result<Architecture> Cnn5() {
 
 // ---- Families --------------------------------------------------------------------------
 
-constexpr int64_t kMaxCnnDepth = 12;
-
-
-const std::vector<ParamInfo>& MlpParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 10)"},
-      {"depth", "number of hidden Linear+ReLU layers (required, >= 1)"},
-      {"input", "input size: an integer or a shape such as [1, 28, 28], flattened (required)"},
-      {"width", "units in every hidden layer (required)"},
-  };
-  return kParams;
-}
-
-const std::vector<ParamInfo>& CnnParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 10)"},
-      {"depth", "number of Conv2d+ReLU+MaxPool2d blocks (required, >= 1)"},
-      {"input", "input shape [C, H, W] (required)"},
-      {"kernel", "convolution kernel size, padded to keep the size (default 3)"},
-      {"width", "channels of the first block, doubled in every following block (required)"},
-  };
-  return kParams;
-}
-
-
-Result<Architecture> BuildMlp(const SweepPoint& point) {
-  PointReader r("mlp", point, MlpParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
-  WF_ASSIGN_OR_RETURN(int64_t depth, r.Scalar("depth", -1, kMaxDepth));
-  WF_ASSIGN_OR_RETURN(int64_t width, r.Scalar("width", -1, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(int64_t classes, r.Scalar("classes", 10, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(Shape input, r.ShapeParam("input"));
+Result<Architecture> BuildMlp(const PointReader& r) {
+  const int64_t depth = r.Int("depth"), width = r.Int("width"), classes = r.Int("classes");
+  const Shape input = r.ShapeOf("input");
   const int64_t features = NumElements(input);
 
   std::vector<LayerDecl> layers;
@@ -107,14 +78,10 @@ Result<Architecture> BuildMlp(const SweepPoint& point) {
   return BuildSequential(name, "mlp", input, layers);
 }
 
-Result<Architecture> BuildCnn(const SweepPoint& point) {
-  PointReader r("cnn", point, CnnParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
-  WF_ASSIGN_OR_RETURN(int64_t depth, r.Scalar("depth", -1, kMaxCnnDepth));
-  WF_ASSIGN_OR_RETURN(int64_t width, r.Scalar("width", -1, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(int64_t kernel, r.Scalar("kernel", 3, 15));
-  WF_ASSIGN_OR_RETURN(int64_t classes, r.Scalar("classes", 10, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(Shape input, r.ShapeParam("input"));
+Result<Architecture> BuildCnn(const PointReader& r) {
+  const int64_t depth = r.Int("depth"), width = r.Int("width"), kernel = r.Int("kernel");
+  const int64_t classes = r.Int("classes");
+  const Shape input = r.ShapeOf("input");
   if (input.size() != 3) {
     return r.Bad("input", "must be a shape [C, H, W], got " + ShapeToString(input));
   }
@@ -164,8 +131,8 @@ void AddClassicModels(Registry& r) {
   r.models.push_back({"lenet5", "LeCun et al. 1998, ReLU and max pooling", LeNet5});
   r.models.push_back({"cnn5", "THOR's 5-layer CNN", Cnn5});
   r.models.push_back({"mlp-mnist", "a 2-hidden-layer MNIST MLP", MlpMnist});
-  r.families.push_back({"mlp", MlpParams(), BuildMlp});
-  r.families.push_back({"cnn", CnnParams(), BuildCnn});
+  r.families.push_back({"mlp", BuildMlp});
+  r.families.push_back({"cnn", BuildCnn});
 }
 
 }  // namespace wattfleet::zoo

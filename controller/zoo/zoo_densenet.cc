@@ -76,28 +76,14 @@ ModelEntry Named(int64_t depth) {
   return {c.name, Source(c.name), [c] { return BuildDenseNet(c); }};
 }
 
-const std::vector<ParamInfo>& DenseNetParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"depth", "121, 161, 169 or 201: torchvision's block layouts (default 121)"},
-      {"growth", "channels each dense layer adds (default 32; 48 at depth 161)"},
-      {"resolution", "input height and width (default 224, at least 32)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildDenseNetFamily(const SweepPoint& point) {
-  PointReader r("densenet", point, DenseNetParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildDenseNetFamily(const PointReader& r) {
   DenseNetConfig c;
-  WF_ASSIGN_OR_RETURN(int64_t depth, r.Scalar("depth", 121, 201, 121));
-  if (!BlocksOf(depth, c.blocks)) {
-    return r.Bad("depth", "must be 121, 161, 169 or 201, got " + std::to_string(depth));
-  }
-  WF_ASSIGN_OR_RETURN(c.growth, r.Scalar("growth", depth == 161 ? 48 : 32, 1024));
+  const int64_t depth = r.Int("depth");
+  if (!BlocksOf(depth, c.blocks)) return r.Bad("depth", "has no block layout");
+  c.growth = r.Int("growth", depth == 161 ? 48 : 32);
   c.init_features = 2 * c.growth;  // torchvision's rule: num_init_features = 2 x growth
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 32));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.resolution = r.Int("resolution");
+  c.classes = r.Int("classes");
   c.name = "densenet-d" + std::to_string(depth) + "-g" + std::to_string(c.growth) + "-r" +
            std::to_string(c.resolution) + ClassesSuffix(c.classes);
   return BuildDenseNet(c);
@@ -107,7 +93,7 @@ Result<Architecture> BuildDenseNetFamily(const SweepPoint& point) {
 
 void AddDenseNets(Registry& r) {
   for (int64_t depth : {121, 161, 169, 201}) r.models.push_back(Named(depth));
-  r.families.push_back({"densenet", DenseNetParams(), BuildDenseNetFamily});
+  r.families.push_back({"densenet", BuildDenseNetFamily});
 }
 
 }  // namespace wattfleet::zoo::vision

@@ -76,23 +76,12 @@ Result<Architecture> BuildEfficientNet(const EfficientNetConfig& c) {
   return std::move(g).Finish();
 }
 
-const std::vector<ParamInfo>& EfficientNetParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"resolution", "input height and width (default: the variant's, 224 for B0 to 600 for "
-                     "B7; at least 32)"},
-      {"variant", "0 to 7: EfficientNet-B0 to B7 width and depth multipliers (default 0)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildEfficientNetFamily(const SweepPoint& point) {
-  PointReader r("efficientnet", point, EfficientNetParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildEfficientNetFamily(const PointReader& r) {
   EfficientNetConfig c;
-  WF_ASSIGN_OR_RETURN(c.variant, r.Scalar("variant", 0, kVariantCount - 1, 0));
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, kVariants[c.variant].resolution, 32));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.variant = r.Int("variant");
+  if (c.variant >= kVariantCount) return r.Bad("variant", "has no table of multipliers");
+  c.resolution = r.Int("resolution", kVariants[c.variant].resolution);
+  c.classes = r.Int("classes");
   c.name = "efficientnet-b" + std::to_string(c.variant) + "-r" + std::to_string(c.resolution) +
            ClassesSuffix(c.classes);
   return BuildEfficientNet(c);
@@ -108,7 +97,7 @@ void AddEfficientNets(Registry& r) {
     c.resolution = kVariants[variant].resolution;
     r.models.push_back({c.name, Source(c.name), [c] { return BuildEfficientNet(c); }});
   }
-  r.families.push_back({"efficientnet", EfficientNetParams(), BuildEfficientNetFamily});
+  r.families.push_back({"efficientnet", BuildEfficientNetFamily});
 }
 
 }  // namespace wattfleet::zoo::vision

@@ -58,23 +58,11 @@ Result<Architecture> BuildMobileNetV2(const MobileNetV2Config& c) {
   return std::move(g).Finish();
 }
 
-const std::vector<ParamInfo>& MobileNetV2Params() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"resolution", "input height and width (default 224, at least 32)"},
-      {"width", "width multiplier in percent, e.g. 35, 50, 75, 100, 130, 140; channels are "
-                "rounded to multiples of 8 as torchvision does (default 100)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildMobileNetV2Family(const SweepPoint& point) {
-  PointReader r("mobilenet_v2", point, MobileNetV2Params());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildMobileNetV2Family(const PointReader& r) {
   MobileNetV2Config c;
-  WF_ASSIGN_OR_RETURN(c.width, r.Scalar("width", 100, 800, 5));
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 32));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.width = r.Int("width");
+  c.resolution = r.Int("resolution");
+  c.classes = r.Int("classes");
   c.name = "mobilenet_v2-w" + std::to_string(c.width) + "-r" + std::to_string(c.resolution) +
            ClassesSuffix(c.classes);
   return BuildMobileNetV2(c);
@@ -180,7 +168,7 @@ ModelEntry NamedShuffleNet(const std::string& name, std::vector<int64_t> widths)
 void AddMobileNets(Registry& r) {
   r.models.push_back(
       {"mobilenet_v2", Source("mobilenet_v2"), [] { return BuildMobileNetV2({}); }});
-  r.families.push_back({"mobilenet_v2", MobileNetV2Params(), BuildMobileNetV2Family});
+  r.families.push_back({"mobilenet_v2", BuildMobileNetV2Family});
   r.models.push_back(
       {"mobilenet_v3_large", Source("mobilenet_v3_large"), [] { return MobileNetV3(true); }});
   r.models.push_back(

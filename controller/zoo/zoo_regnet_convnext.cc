@@ -71,28 +71,11 @@ const std::vector<RegNetSpec>& RegNets() {
   return kModels;
 }
 
-const std::vector<ParamInfo>& RegNetParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"mf", "400, 800 or 1600: the model's size in mega-FLOPs at 224 px (default 400)"},
-      {"resolution", "input height and width (default 224, at least 32)"},
-      {"y", "1: RegNetY (squeeze-and-excitation), 0: RegNetX (default 0)"},
-  };
-  return kParams;
-}
-
 // One of torchvision's six RegNets, at any resolution: the stages keep their grouped 3x3
 // convolutions (group width 8 to 24), which is what sets RegNet apart.
-Result<Architecture> BuildRegNetFamily(const SweepPoint& point) {
-  PointReader r("regnet", point, RegNetParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
-  WF_ASSIGN_OR_RETURN(int64_t y, r.Scalar("y", 0, 1, 0));
-  WF_ASSIGN_OR_RETURN(int64_t mf, r.Scalar("mf", 400, 1600, 400));
-  if (mf != 400 && mf != 800 && mf != 1600) {
-    return r.Bad("mf", "must be 400, 800 or 1600, got " + std::to_string(mf));
-  }
-  WF_ASSIGN_OR_RETURN(int64_t resolution, ReadResolution(r, 224, 32));
-  WF_ASSIGN_OR_RETURN(int64_t classes, ReadClasses(r));
+Result<Architecture> BuildRegNetFamily(const PointReader& r) {
+  const int64_t y = r.Int("y"), mf = r.Int("mf");
+  const int64_t resolution = r.Int("resolution"), classes = r.Int("classes");
   const std::string torchvision_name = std::string("regnet_") + (y ? "y_" : "x_") +
                                        (mf == 1600 ? "1_6gf" : std::to_string(mf) + "mf");
   for (const RegNetSpec& s : RegNets()) {
@@ -163,25 +146,15 @@ Result<Architecture> BuildConvNeXt(const ConvNeXtConfig& c) {
   return std::move(g).Finish();
 }
 
-const std::vector<ParamInfo>& ConvNeXtParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"resolution", "input height and width (default 224, at least 32)"},
-      {"size", "0 tiny (3,3,9,3 blocks, width 96), 1 small (3,3,27,3, 96), 2 base (3,3,27,3, "
-               "128), 3 large (3,3,27,3, 192) (default 0)"},
-      {"width", "percent of the variant's stage widths (default 100)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildConvNeXtFamily(const SweepPoint& point) {
-  PointReader r("convnext", point, ConvNeXtParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildConvNeXtFamily(const PointReader& r) {
   ConvNeXtConfig c;
-  WF_ASSIGN_OR_RETURN(c.size, r.Scalar("size", 0, 3, 0));
-  WF_ASSIGN_OR_RETURN(c.width, r.Scalar("width", 100, 400, 5));
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 32));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.size = r.Int("size");
+  if (c.size >= static_cast<int64_t>(std::size(kConvNeXtSizes))) {
+    return r.Bad("size", "has no variant");
+  }
+  c.width = r.Int("width");
+  c.resolution = r.Int("resolution");
+  c.classes = r.Int("classes");
   c.name = std::string("convnext-") + kConvNeXtSizes[c.size] + "-w" + std::to_string(c.width) +
            "-r" + std::to_string(c.resolution) + ClassesSuffix(c.classes);
   return BuildConvNeXt(c);
@@ -193,14 +166,14 @@ void AddRegNetsAndConvNeXts(Registry& r) {
   for (const RegNetSpec& s : RegNets()) {
     r.models.push_back({s.name, Source(s.name), [&s] { return RegNet(s); }});
   }
-  r.families.push_back({"regnet", RegNetParams(), BuildRegNetFamily});
+  r.families.push_back({"regnet", BuildRegNetFamily});
   for (int64_t size = 0; size < 4; ++size) {
     ConvNeXtConfig c;
     c.name = std::string("convnext_") + kConvNeXtSizes[size];
     c.size = size;
     r.models.push_back({c.name, Source(c.name), [c] { return BuildConvNeXt(c); }});
   }
-  r.families.push_back({"convnext", ConvNeXtParams(), BuildConvNeXtFamily});
+  r.families.push_back({"convnext", BuildConvNeXtFamily});
 }
 
 }  // namespace wattfleet::zoo::vision

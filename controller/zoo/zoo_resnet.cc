@@ -93,34 +93,15 @@ ModelEntry Named(const std::string& name, int depth, int64_t groups = 1,
 
 // ---- The resnet family --------------------------------------------------------------------
 
-const std::vector<ParamInfo>& ResNetParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"depth", "18, 34 (BasicBlock) or 50, 101, 152 (Bottleneck) (default 50)"},
-      {"group_width", "bottleneck width per group at width 100; 64 is ResNet, 128 Wide ResNet "
-                      "(default 64; Bottleneck depths only)"},
-      {"groups", "grouped 3x3 convolutions of the bottleneck, e.g. 32 for ResNeXt (default 1; "
-                 "Bottleneck depths only)"},
-      {"resolution", "input height and width (default 224, at least 32)"},
-      {"width", "percent of the base width 64 of the stem and first stage (default 100)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildResNetFamily(const SweepPoint& point) {
-  PointReader r("resnet", point, ResNetParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildResNetFamily(const PointReader& r) {
   ResNetConfig c;
-  WF_ASSIGN_OR_RETURN(int64_t depth, r.Scalar("depth", 50, 152, 18));
+  const int64_t depth = r.Int("depth"), width = r.Int("width");
   Layout layout;
-  if (!LayoutOf(static_cast<int>(depth), layout)) {
-    return r.Bad("depth", "must be 18, 34, 50, 101 or 152, got " + std::to_string(depth));
-  }
+  if (!LayoutOf(static_cast<int>(depth), layout)) return r.Bad("depth", "has no block layout");
   c.depth = static_cast<int>(depth);
-  WF_ASSIGN_OR_RETURN(int64_t width, r.Scalar("width", 100, 800, 5));
   c.base = (64 * width + 50) / 100;
-  WF_ASSIGN_OR_RETURN(c.groups, r.Scalar("groups", 1, 256));
-  WF_ASSIGN_OR_RETURN(c.width_per_group, r.Scalar("group_width", 64, 1024));
+  c.groups = r.Int("groups");
+  c.width_per_group = r.Int("group_width");
   // torchvision's BasicBlock refuses groups and width_per_group other than 1 and 64.
   if (!layout.bottleneck && c.groups != 1) {
     return r.Bad("groups", "must be 1 for depth " + std::to_string(depth));
@@ -132,8 +113,8 @@ Result<Architecture> BuildResNetFamily(const SweepPoint& point) {
     return r.Bad("group_width", "leaves bottlenecks without channels at width " +
                                     std::to_string(width));
   }
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 32));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.resolution = r.Int("resolution");
+  c.classes = r.Int("classes");
   c.name = "resnet-d" + std::to_string(depth) + "-w" + std::to_string(width) + "-r" +
            std::to_string(c.resolution);
   if (c.groups != 1 || c.width_per_group != 64) {
@@ -154,7 +135,7 @@ void AddResNets(Registry& r) {
   r.models.push_back(Named("resnext50_32x4d", 50, 32, 4));
   r.models.push_back(Named("resnext101_32x8d", 101, 32, 8));
   r.models.push_back(Named("resnext101_64x4d", 101, 64, 4));
-  r.families.push_back({"resnet", ResNetParams(), BuildResNetFamily});
+  r.families.push_back({"resnet", BuildResNetFamily});
 }
 
 }  // namespace wattfleet::zoo::vision

@@ -108,30 +108,17 @@ Result<Architecture> TextLstm() {
   return std::move(g).Finish();
 }
 
-const std::vector<ParamInfo> kTransformerParams = {
-    {"layers", "encoder blocks (default 12)"},
-    {"d_model", "model width (default 768)"},
-    {"heads", "attention heads; must divide d_model (default 12)"},
-    {"seq", "sequence length in tokens (default 128)"},
-    {"ff", "feed-forward width (default 4 x d_model)"},
-    {"vocab", "vocabulary size (default 30522 for bert, 50257 for gpt)"},
-};
-
-Result<Architecture> BuildTransformer(const std::string& family, const SweepPoint& point) {
-  PointReader r(family, point, kTransformerParams);
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildTransformer(const PointReader& r) {
+  const std::string& family = r.family();
   TransformerShape s;
   const bool gpt = family == "gpt";
-  WF_ASSIGN_OR_RETURN(s.layers, r.Scalar("layers", 12, kMaxDepth));
-  WF_ASSIGN_OR_RETURN(s.d_model, r.Scalar("d_model", 768, 16384));
-  WF_ASSIGN_OR_RETURN(s.heads, r.Scalar("heads", 12, 256));
-  WF_ASSIGN_OR_RETURN(s.seq, r.Scalar("seq", 128, 65536));
-  WF_ASSIGN_OR_RETURN(s.ff, r.Scalar("ff", 4 * s.d_model, 4 * 16384));
-  WF_ASSIGN_OR_RETURN(s.vocab, r.Scalar("vocab", gpt ? 50257 : 30522, 1 << 20));
-  if (s.d_model % s.heads != 0) {
-    return r.Bad("heads", std::to_string(s.heads) + " does not divide d_model " +
-                              std::to_string(s.d_model));
-  }
+  WF_RETURN_IF_ERROR(r.Divides("heads", "d_model"));
+  s.layers = r.Int("layers");
+  s.d_model = r.Int("d_model");
+  s.heads = r.Int("heads");
+  s.seq = r.Int("seq");
+  s.ff = r.Int("ff", 4 * s.d_model);
+  s.vocab = r.Int("vocab", gpt ? 50257 : 30522);
   std::string name = family + "-l" + std::to_string(s.layers) + "-d" + std::to_string(s.d_model) +
                      "-h" + std::to_string(s.heads) + "-s" + std::to_string(s.seq);
   if (s.ff != 4 * s.d_model) name += "-f" + std::to_string(s.ff);
@@ -139,27 +126,16 @@ Result<Architecture> BuildTransformer(const std::string& family, const SweepPoin
   return gpt ? GptLike(name, s) : BertLike(name, s);
 }
 
-const std::vector<ParamInfo> kRnnParams = {
-    {"layers", "stacked recurrent layers (default 1)"},
-    {"hidden", "hidden units per layer and direction (required)"},
-    {"features", "input features per step (required)"},
-    {"seq", "sequence length in steps (default 32)"},
-    {"bidirectional", "0 or 1 (default 0)"},
-    {"classes", "classifier outputs (default 10)"},
-};
-
-Result<Architecture> BuildRnn(const std::string& family, const SweepPoint& point) {
-  PointReader r(family, point, kRnnParams);
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildRnn(const PointReader& r) {
+  const std::string& family = r.family();
   RnnShape s;
   s.cell = family == "gru" ? T::kGRU : T::kLSTM;
-  WF_ASSIGN_OR_RETURN(s.layers, r.Scalar("layers", 1, 16));
-  WF_ASSIGN_OR_RETURN(s.hidden, r.Scalar("hidden", -1, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(s.input, r.Scalar("features", -1, kMaxWidth));
-  WF_ASSIGN_OR_RETURN(s.seq, r.Scalar("seq", 32, 65536));
-  WF_ASSIGN_OR_RETURN(int64_t bi, r.Scalar("bidirectional", 0, 1, 0));
-  WF_ASSIGN_OR_RETURN(s.classes, r.Scalar("classes", 10, kMaxWidth));
-  s.bidirectional = bi != 0;
+  s.layers = r.Int("layers");
+  s.hidden = r.Int("hidden");
+  s.input = r.Int("features");
+  s.seq = r.Int("seq");
+  s.bidirectional = r.Int("bidirectional") != 0;
+  s.classes = r.Int("classes");
   std::string name = family + "-l" + std::to_string(s.layers) + "-h" + std::to_string(s.hidden) +
                      "-i" + std::to_string(s.input) + "-s" + std::to_string(s.seq);
   if (s.bidirectional) name += "-bi";
@@ -181,15 +157,8 @@ void AddSequenceModels(Registry& r) {
   r.models.push_back({"gpt2-small", "GPT-2-small-like: 12 x 768, 12 heads, 256 tokens", [] {
                         return GptLike("gpt2-small", TransformerShape{12, 768, 12, 256, 50257});
                       }});
-  for (const char* family : {"bert", "gpt"}) {
-    r.families.push_back({family, kTransformerParams, [family](const SweepPoint& p) {
-                            return BuildTransformer(family, p);
-                          }});
-  }
-  for (const char* family : {"lstm", "gru"}) {
-    r.families.push_back(
-        {family, kRnnParams, [family](const SweepPoint& p) { return BuildRnn(family, p); }});
-  }
+  for (const char* family : {"bert", "gpt"}) r.families.push_back({family, BuildTransformer});
+  for (const char* family : {"lstm", "gru"}) r.families.push_back({family, BuildRnn});
 }
 
 }  // namespace wattfleet::zoo

@@ -83,12 +83,6 @@ int64_t MakeDivisible(double v, int64_t divisor) {
 
 std::string Source(const std::string& name) { return "torchvision 0.14 " + name; }
 
-Result<int64_t> ReadResolution(const PointReader& r, int64_t fallback, int64_t min) {
-  return r.Scalar("resolution", fallback, 1024, min);
-}
-
-Result<int64_t> ReadClasses(const PointReader& r) { return r.Scalar("classes", 1000, kMaxWidth); }
-
 std::string ClassesSuffix(int64_t classes) {
   return classes == 1000 ? "" : "-c" + std::to_string(classes);
 }

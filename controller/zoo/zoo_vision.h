@@ -48,10 +48,6 @@ int64_t MakeDivisible(double v, int64_t divisor = 8);
 // "torchvision 0.14 <name>".
 std::string Source(const std::string& name);
 
-// The input resolution of a family point: `resolution` in [min, 1024], default `fallback`.
-Result<int64_t> ReadResolution(const PointReader& r, int64_t fallback, int64_t min);
-// The class count of a family point (default 1000).
-Result<int64_t> ReadClasses(const PointReader& r);
 // "-c<classes>" when not 1000: the default keeps names short.
 std::string ClassesSuffix(int64_t classes);
 

@@ -41,25 +41,12 @@ Result<Architecture> BuildAlexNet(const AlexNetConfig& c) {
   return std::move(g).Finish();
 }
 
-const std::vector<ParamInfo>& AlexNetParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"fc", "width of the two hidden fully-connected layers (default 4096)"},
-      {"resolution", "input height and width (default 224, at least 63)"},
-      {"width", "percent of torchvision's conv channels (default 100)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildAlexNetFamily(const SweepPoint& point) {
-  PointReader r("alexnet", point, AlexNetParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildAlexNetFamily(const PointReader& r) {
   AlexNetConfig c;
-  WF_ASSIGN_OR_RETURN(c.width, r.Scalar("width", 100, 800, 5));
-  WF_ASSIGN_OR_RETURN(c.fc, r.Scalar("fc", 4096, kMaxWidth));
-  // Below 63 px the third max pool has less than its 3x3 window to read.
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 63));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.width = r.Int("width");
+  c.fc = r.Int("fc");
+  c.resolution = r.Int("resolution");  // at least 63 px: the third pool's 3x3 window
+  c.classes = r.Int("classes");
   c.name = "alexnet-w" + std::to_string(c.width) + "-fc" + std::to_string(c.fc) + "-r" +
            std::to_string(c.resolution) + ClassesSuffix(c.classes);
   return BuildAlexNet(c);
@@ -124,31 +111,13 @@ ModelEntry NamedVgg(int64_t depth, bool bn) {
   return {c.name, Source(c.name), [c] { return BuildVgg(c); }};
 }
 
-const std::vector<ParamInfo>& VggParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"bn", "1: BatchNorm2d after every conv (vggNN_bn) (default 0)"},
-      {"classes", "output classes (default 1000)"},
-      {"depth", "11, 13, 16 or 19 weight layers (default 16)"},
-      {"resolution", "input height and width (default 224, at least 32)"},
-      {"width", "percent of torchvision's conv channels; the 4096-wide classifier stays "
-                "(default 100)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildVggFamily(const SweepPoint& point) {
-  PointReader r("vgg", point, VggParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildVggFamily(const PointReader& r) {
   VggConfig c;
-  WF_ASSIGN_OR_RETURN(c.depth, r.Scalar("depth", 16, 19, 11));
-  if (c.depth != 11 && c.depth != 13 && c.depth != 16 && c.depth != 19) {
-    return r.Bad("depth", "must be 11, 13, 16 or 19, got " + std::to_string(c.depth));
-  }
-  WF_ASSIGN_OR_RETURN(int64_t bn, r.Scalar("bn", 0, 1, 0));
-  c.bn = bn != 0;
-  WF_ASSIGN_OR_RETURN(c.width, r.Scalar("width", 100, 800, 5));
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 32));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.depth = r.Int("depth");
+  c.bn = r.Int("bn") != 0;
+  c.width = r.Int("width");
+  c.resolution = r.Int("resolution");
+  c.classes = r.Int("classes");
   c.name = "vgg-d" + std::to_string(c.depth) + (c.bn ? "-bn" : "") + "-w" +
            std::to_string(c.width) + "-r" + std::to_string(c.resolution) +
            ClassesSuffix(c.classes);
@@ -193,12 +162,12 @@ Result<Architecture> SqueezeNet(bool v1_1) {
 
 void AddClassicVision(Registry& r) {
   r.models.push_back({"alexnet", Source("alexnet"), [] { return BuildAlexNet({}); }});
-  r.families.push_back({"alexnet", AlexNetParams(), BuildAlexNetFamily});
+  r.families.push_back({"alexnet", BuildAlexNetFamily});
   for (int64_t depth : {11, 13, 16, 19}) {
     r.models.push_back(NamedVgg(depth, false));
     r.models.push_back(NamedVgg(depth, true));
   }
-  r.families.push_back({"vgg", VggParams(), BuildVggFamily});
+  r.families.push_back({"vgg", BuildVggFamily});
   r.models.push_back({"squeezenet1_0", Source("squeezenet1_0"), [] { return SqueezeNet(false); }});
   r.models.push_back({"squeezenet1_1", Source("squeezenet1_1"), [] { return SqueezeNet(true); }});
 }

@@ -55,39 +55,18 @@ ModelEntry NamedVit(const std::string& name, int64_t layers, int64_t hidden, int
   return {name, Source(name), [c] { return BuildVit(c); }};
 }
 
-const std::vector<ParamInfo>& VitParams() {
-  static const std::vector<ParamInfo> kParams = {
-      {"classes", "output classes (default 1000)"},
-      {"heads", "attention heads; must divide hidden (default 12)"},
-      {"hidden", "token width d_model (default 768)"},
-      {"layers", "encoder layers (default 12)"},
-      {"mlp", "feed-forward width dim_feedforward (default 3072)"},
-      {"patch", "patch size; must divide resolution (default 16)"},
-      {"resolution", "input height and width (default 224)"},
-  };
-  return kParams;
-}
-
-Result<Architecture> BuildVitFamily(const SweepPoint& point) {
-  PointReader r("vit", point, VitParams());
-  WF_RETURN_IF_ERROR(r.CheckNames());
+Result<Architecture> BuildVitFamily(const PointReader& r) {
   VitConfig c;
-  WF_ASSIGN_OR_RETURN(c.layers, r.Scalar("layers", 12, kMaxDepth));
-  WF_ASSIGN_OR_RETURN(c.hidden, r.Scalar("hidden", 768, 8192));
-  WF_ASSIGN_OR_RETURN(c.heads, r.Scalar("heads", 12, 256));
-  WF_ASSIGN_OR_RETURN(c.mlp, r.Scalar("mlp", 3072, 32768));
-  WF_ASSIGN_OR_RETURN(c.patch, r.Scalar("patch", 16, 64));
-  WF_ASSIGN_OR_RETURN(c.resolution, ReadResolution(r, 224, 1));
-  WF_ASSIGN_OR_RETURN(c.classes, ReadClasses(r));
+  c.layers = r.Int("layers");
+  c.hidden = r.Int("hidden");
+  c.heads = r.Int("heads");
+  c.mlp = r.Int("mlp");
+  c.patch = r.Int("patch");
+  c.resolution = r.Int("resolution");
+  c.classes = r.Int("classes");
   // torchvision asserts both: the patch grid must tile the image, heads must split d_model.
-  if (c.resolution % c.patch != 0) {
-    return r.Bad("patch", std::to_string(c.patch) + " does not divide resolution " +
-                              std::to_string(c.resolution));
-  }
-  if (c.hidden % c.heads != 0) {
-    return r.Bad("heads", std::to_string(c.heads) + " does not divide hidden " +
-                              std::to_string(c.hidden));
-  }
+  WF_RETURN_IF_ERROR(r.Divides("patch", "resolution"));
+  WF_RETURN_IF_ERROR(r.Divides("heads", "hidden"));
   c.name = "vit-l" + std::to_string(c.layers) + "-d" + std::to_string(c.hidden) + "-h" +
            std::to_string(c.heads) + "-m" + std::to_string(c.mlp) + "-p" +
            std::to_string(c.patch) + "-r" + std::to_string(c.resolution) +
@@ -103,7 +82,7 @@ void AddVisionTransformers(Registry& r) {
   r.models.push_back(NamedVit("vit_l_16", 24, 1024, 16, 4096, 16));
   r.models.push_back(NamedVit("vit_l_32", 24, 1024, 16, 4096, 32));
   r.models.push_back(NamedVit("vit_h_14", 32, 1280, 16, 5120, 14));
-  r.families.push_back({"vit", VitParams(), BuildVitFamily});
+  r.families.push_back({"vit", BuildVitFamily});
 }
 
 }  // namespace wattfleet::zoo::vision

@@ -201,6 +201,27 @@ TEST(Cli, VersionSaysTheReleaseTheRevisionAndTheLibtorch) {
   EXPECT_NE(v.out.find("libtorch"), std::string::npos) << v.out;
 }
 
+TEST(Cli, InspectFamilyListsItsParametersWithDefaultsAndBounds) {
+  testing::TempDir dir;
+  const CliRun text = RunWattfleet(dir, "inspect", {"--family", "vit"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("patch"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("(default 16; 1 to 64)"), std::string::npos) << text.out;
+  const CliRun json = RunWattfleet(dir, "inspect", {"--family", "lstm", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc["family"], "lstm");
+  std::set<std::string> names;
+  for (const auto& p : doc["parameters"]) names.insert(p["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"bidirectional", "classes", "features", "hidden",
+                                          "layers", "seq"}));
+  const CliRun unknown = RunWattfleet(dir, "inspect", {"--family", "resnett"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("unknown family 'resnett'"), std::string::npos) << unknown.err;
+  const CliRun both = RunWattfleet(dir, "inspect", {"--family", "vit", "--arch", "resnet18"});
+  EXPECT_EQ(both.code, 2) << both.out;
+}
+
 TEST(PredictCli, BadInputExitsTwoWithAMessage) {
   testing::TempDir dir;
   const std::string db = dir.File("dataset.db");

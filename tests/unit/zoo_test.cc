@@ -113,6 +113,41 @@ TEST(Families, NamesAndParameters) {
   EXPECT_TRUE(FamilyParameters("transformer").empty());
 }
 
+// Every family's parameters come from one declared table, and its help says the default and
+// the bounds that the check enforces, from the same numbers.
+TEST(Families, HelpSaysDefaultsAndBoundsTheCheckEnforces) {
+  for (const std::string& family : FamilyNames()) {
+    const auto params = FamilyParameters(family);
+    EXPECT_FALSE(params.empty()) << family << " declares no parameters";
+    for (const auto& [name, help] : params) {
+      EXPECT_TRUE(help.find("(default ") != std::string::npos ||
+                  help.find("(required") != std::string::npos)
+          << family << "." << name << ": " << help;
+    }
+  }
+  auto resnet = FamilyParameters("resnet");
+  EXPECT_NE(resnet["depth"].find("(default 50; one of 18, 34, 50, 101, 152)"), std::string::npos)
+      << resnet["depth"];
+  EXPECT_NE(resnet["resolution"].find("(default 224; 32 to 1024)"), std::string::npos);
+  EXPECT_NE(FamilyParameters("mlp")["depth"].find("(required; 1 to 64)"), std::string::npos);
+  EXPECT_NE(FamilyParameters("bert")["ff"].find("(default 4 x d_model; 1 to 65536)"),
+            std::string::npos);
+  // The bounds the help states are the ones a point is held to.
+  auto over = BuildFamilyMember("mlp", {{"depth", Int(65)}, {"width", Int(8)}, {"input", Int(4)}});
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().message(), "family 'mlp': depth must be in [1, 64], got 65");
+  auto list = BuildFamilyMember("gpt", {{"heads", List({4, 4})}});
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().message().rfind("family 'gpt': heads must be an integer, got a list", 0),
+            0u)
+      << list.status().message();
+  // A default the builder derives (4 x d_model) is derived, not the table's text.
+  auto bert = BuildFamilyMember("bert", {{"layers", Int(1)}, {"d_model", Int(64)},
+                                         {"heads", Int(4)}, {"seq", Int(8)}, {"vocab", Int(100)}});
+  ASSERT_TRUE(bert.ok()) << bert.status().ToString();
+  EXPECT_EQ(bert->name, "bert-l1-d64-h4-s8-v100");
+}
+
 TEST(Families, MlpFromScalarInput) {
   auto arch = BuildFamilyMember("mlp", {{"depth", Int(3)}, {"width", Int(64)},
                                         {"input", Int(784)}});

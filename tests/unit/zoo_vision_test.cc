@@ -343,11 +343,11 @@ TEST(VisionFamilies, ScaleAsDeclared) {
 
 TEST(VisionFamilies, ErrorsNameTheParameter) {
   ExpectInvalid("resnet", {{"dept", Int(50)}}, "unknown parameter 'dept'");
-  ExpectInvalid("resnet", {{"depth", Int(20)}}, "depth must be 18, 34, 50, 101 or 152");
-  ExpectInvalid("resnet", {{"depth", Int(200)}}, "depth must be in [18, 152]");
+  ExpectInvalid("resnet", {{"depth", Int(20)}}, "depth must be one of 18, 34, 50, 101, 152, got 20");
+  ExpectInvalid("resnet", {{"depth", Int(200)}}, "depth must be one of 18, 34, 50, 101, 152");
   ExpectInvalid("resnet", {{"depth", Int(18)}, {"groups", Int(32)}}, "groups must be 1");
   ExpectInvalid("resnet", {{"resolution", Int(16)}}, "resolution must be in [32, 1024]");
-  ExpectInvalid("vgg", {{"depth", Int(12)}}, "depth must be 11, 13, 16 or 19");
+  ExpectInvalid("vgg", {{"depth", Int(12)}}, "depth must be one of 11, 13, 16, 19, got 12");
   ExpectInvalid("vgg", {{"bn", Int(2)}}, "bn must be in [0, 1]");
   ExpectInvalid("mobilenet_v2", {{"width", Int(0)}}, "width must be in");
   ExpectInvalid("mobilenet_v2", {{"depth", Int(2)}}, "unknown parameter 'depth'");
@@ -357,8 +357,8 @@ TEST(VisionFamilies, ErrorsNameTheParameter) {
   ExpectInvalid("convnext", {{"size", Int(4)}}, "size must be in [0, 3]");
   ExpectInvalid("convnext", {{"classes", Int(0)}}, "classes must be in");
   ExpectInvalid("alexnet", {{"resolution", Int(62)}}, "resolution must be in [63, 1024]");
-  ExpectInvalid("densenet", {{"depth", Int(122)}}, "depth must be 121, 161, 169 or 201");
-  ExpectInvalid("regnet", {{"mf", Int(500)}}, "mf must be 400, 800 or 1600");
+  ExpectInvalid("densenet", {{"depth", Int(122)}}, "depth must be one of 121, 161, 169, 201");
+  ExpectInvalid("regnet", {{"mf", Int(500)}}, "mf must be one of 400, 800, 1600, got 500");
 }
 
 }  // namespace
