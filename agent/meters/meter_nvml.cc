@@ -26,6 +26,7 @@
 #include "wattfleet/meters/meter.h"
 #include "wattfleet/meters/nvml_library.h"
 #include "wattfleet/meters/telemetry.h"
+#include "latched_error.h"
 
 namespace wattfleet {
 namespace {
@@ -149,11 +150,7 @@ class NvmlSampledMeter final : public Meter {
     std::lock_guard<std::mutex> lock(mu_);
     // An error seen by the sampler since the last read is reported once: the window that
     // spans it has a hole the measurement loop must not trust.
-    if (!pending_error_.ok()) {
-      Status err = std::move(pending_error_);
-      pending_error_ = Status::OK();
-      return err;
-    }
+    WF_RETURN_IF_ERROR(pending_error_.Take());
     // Sample now as well, so that the value is current to the read instead of up to 20 ms old.
     WF_RETURN_IF_ERROR(SampleLocked());
     return joules_;
@@ -188,13 +185,12 @@ class NvmlSampledMeter final : public Meter {
                      [this] { return stop_; });
       if (stop_) break;
       try {
-        Status s = SampleLocked();
-        if (!s.ok()) pending_error_ = std::move(s);
+        pending_error_.Latch(SampleLocked());
       } catch (const std::exception& e) {
         // Only allocation can throw here; never let it terminate the agent from this thread.
-        pending_error_ = Status::Internal(std::string("nvml power sampler: ") + e.what());
+        pending_error_.Latch(Status::Internal(std::string("nvml power sampler: ") + e.what()));
       } catch (...) {
-        pending_error_ = Status::Internal("nvml power sampler: unknown exception");
+        pending_error_.Latch(Status::Internal("nvml power sampler: unknown exception"));
       }
     }
   }
@@ -208,7 +204,7 @@ class NvmlSampledMeter final : public Meter {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;
-  Status pending_error_;
+  LatchedError pending_error_;
   double joules_ = 0;
   double last_w_;
   double last_t_;

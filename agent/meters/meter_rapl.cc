@@ -93,8 +93,7 @@ class RaplMeter final : public Meter {
   void StartPoller() {
     poller_ = std::make_unique<PeriodicThread>(kPollPeriodS, [this] {
       std::lock_guard<std::mutex> lock(mu_);
-      Status st = PollLocked();
-      if (!st.ok() && latched_.ok()) latched_ = st;
+      latched_.Latch(PollLocked());
     });
   }
 
@@ -124,12 +123,8 @@ class RaplMeter final : public Meter {
 
   Result<double> ReadJoules() override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!latched_.ok()) {
-      // A failed background poll means a wrap may have been missed: that window fails.
-      Status st = std::move(latched_);
-      latched_ = Status::OK();
-      return st;
-    }
+    // A failed background poll means a wrap may have been missed: that window fails.
+    WF_RETURN_IF_ERROR(latched_.Take());
     WF_RETURN_IF_ERROR(PollLocked());
     uint64_t total = 0;
     for (const Domain& d : domains_) total += d.total_uj;
@@ -164,7 +159,7 @@ class RaplMeter final : public Meter {
   std::vector<Domain> domains_;
   const std::string domain_label_;
   const std::string note_;
-  Status latched_;
+  LatchedError latched_;
   std::unique_ptr<PeriodicThread> poller_;
 };
 

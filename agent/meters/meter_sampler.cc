@@ -62,7 +62,7 @@ Result<std::unique_ptr<PowerSampler>> PowerSampler::Start(ReadWatts read, double
       st = Status::Internal("power sampler: unknown exception");
     }
     // Keep the first failure: later ones are usually its consequences.
-    if (!st.ok() && self->latched_.ok()) self->latched_ = st;
+    self->latched_.Latch(std::move(st));
   });
   return s;
 }
@@ -85,13 +85,7 @@ Status PowerSampler::SampleLocked() {
 
 Result<double> PowerSampler::ReadJoules() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!latched_.ok()) {
-    // Reported once: the window that contained the failure fails; the next one integrates
-    // from the last good sample.
-    Status st = std::move(latched_);
-    latched_ = Status::OK();
-    return st;
-  }
+  WF_RETURN_IF_ERROR(latched_.Take());
   WF_RETURN_IF_ERROR(SampleLocked());
   return joules_;
 }

@@ -10,6 +10,7 @@
 
 #include "wattfleet/common/clock.h"
 #include "wattfleet/common/status.h"
+#include "latched_error.h"
 
 namespace wattfleet {
 
@@ -63,7 +64,7 @@ class PowerSampler {
   double last_t_ = 0;
   double last_w_ = 0;
   double joules_ = 0;
-  Status latched_;
+  LatchedError latched_;  // a failed sample, for the next read
   std::unique_ptr<PeriodicThread> thread_;  // reset first in the destructor
 };
 
