@@ -1,5 +1,9 @@
 #include "wattfleet/run/job_runner.h"
 
+#include <spdlog/spdlog.h>
+
+#include "wattfleet/run/allocator_regime.h"
+
 namespace wattfleet {
 
 InProcessRunner::InProcessRunner(Executor& executor, Meter& meter, std::string device,
@@ -9,7 +13,10 @@ InProcessRunner::InProcessRunner(Executor& executor, Meter& meter, std::string d
       device_(std::move(device)),
       telemetry_(telemetry),
       interference_(interference),
-      idle_(meter, SystemClock()) {}
+      idle_(meter, SystemClock()) {
+  // This process runs the jobs: every one of them in the same allocator regime.
+  spdlog::info("{}", PinAllocatorRegime());
+}
 
 JobResult InProcessRunner::Run(const JobSpec& job) {
   JobResult result;
