@@ -7,9 +7,11 @@
 # modules, timed as the median of 5 windows of at least 0.5 s after 3 warm-up steps. The two
 # alternate, ROUNDS times (default 3): each figure is the median over the rounds, so that a
 # slow spell of the machine does not fall on one side only. bench/RESULTS.md "Training" has
-# the table.
+# the table. The plain loop runs under glibc malloc's defaults, as a user's process does;
+# LOOP_ALLOCATOR=pinned runs it in the regime the agent pins (docs/measurement.md), to tell
+# the harness from the allocator.
 #
-#   [ROUNDS=3] bench/training_loop.sh [build-dir]
+#   [ROUNDS=3] [LOOP_ALLOCATOR=default|pinned] bench/training_loop.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -36,13 +38,20 @@ plan:
   whole_models: true
 YAML
 rounds=${ROUNDS:-3}
+loop_env=()
+case ${LOOP_ALLOCATOR:-default} in
+  default) ;;
+  pinned) loop_env=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864) ;;
+  *) echo "bench/training_loop.sh: LOOP_ALLOCATOR must be default or pinned" >&2; exit 2 ;;
+esac
 for round in $(seq 1 "$rounds"); do
   "$build/controller/wattfleet" run "$out/loop.yaml" --agents 1 --threads 1 --fresh \
     --db "$out/loop-$round.db" > "$out/run.log" 2>&1 || { tail -20 "$out/run.log" >&2; exit 1; }
   sqlite3 -separator ' ' "$out/loop-$round.db" \
     "SELECT j.subject, j.batch, m.time_per_iter_s FROM jobs j JOIN measurements m ON m.job_id = j.id" \
     > "$out/wattfleet-$round.txt"
-  /usr/bin/python3 - "$out/wattfleet-$round.txt" > "$out/plain-$round.txt" <<'PY'
+  env "${loop_env[@]}" /usr/bin/python3 - "$out/wattfleet-$round.txt" \
+    > "$out/plain-$round.txt" <<'PY'
 import statistics, sys, time
 import torch, torchvision
 torch.set_num_threads(1)

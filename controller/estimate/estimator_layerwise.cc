@@ -103,6 +103,7 @@ class LayerwiseEstimator final : public Estimator {
       if (v > 0) {
         const double r = v / LayerWork(s);
         for (auto* ranges : {&ratio_range_, &kin_range_}) {
+          if (ranges == &ratio_range_ && PricedByOwnKinOnly(s.type)) continue;
           const std::string key = ranges == &ratio_range_
                                       ? std::string(WorkKind(s))
                                       : std::string(CostKin(s.type)) + "|" + std::string(WorkKind(s));
@@ -470,6 +471,7 @@ class LayerwiseEstimator final : public Estimator {
         auto k = work_kind_.find(group);
         const bool same_kind = k != work_kind_.end() && k->second == kind;
         if (pass == 0 && (CostKin(group) != kin || !same_kind)) continue;
+        if (pass > 0 && PricedByOwnKinOnly(group)) continue;  // prices no other type
         if (pass == 1 && !same_kind) continue;
         const double v = curve.Predict(s);
         if (v > 0) {

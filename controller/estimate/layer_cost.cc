@@ -118,15 +118,25 @@ std::string_view CostKin(std::string_view type) {
       {"Concat", "copy"}, {"Narrow", "copy"}, {"Transpose", "copy"},
       {"ChannelsFirst", "copy"}, {"ChannelsLast", "copy"}, {"Tokens", "copy"},
       {"ChannelShuffle", "copy"}, {"Upsample", "copy"}, {"ClassToken", "copy"},
-      {"Embedding", "copy"},
+      // A lookup is a gather, but its training backward scatters into the whole table (its
+      // gradient is vocabulary x width), however few tokens it reads: nothing else prices
+      // like it (PricedByOwnKinOnly).
+      {"Embedding", "gather"},
       {"Flatten", "view"}, {"SelectToken", "view"},
-      // A training step's parts: a loss is element-wise work over the network's output; an
-      // optimiser never measured is priced by the updates that were, per unit of their work.
-      {"CrossEntropyLoss", "elementwise"}, {"MSELoss", "elementwise"},
+      // A training step's parts: a loss never measured is priced by the losses that were, an
+      // optimiser by the updates that were, per unit of their work. Neither prices a layer:
+      // a loss over 10 logits costs its call, hundreds of ns per logit, and an update's
+      // element is a parameter (PricedByOwnKinOnly).
+      {"CrossEntropyLoss", "loss"}, {"MSELoss", "loss"},
       {"SGDStep", "update"}, {"SGDMomentumStep", "update"}, {"AdamStep", "update"},
       {"AdamWStep", "update"}};
   auto it = kKin.find(type);
   return it == kKin.end() ? std::string_view() : it->second;
+}
+
+bool PricedByOwnKinOnly(std::string_view type) {
+  const std::string_view kin = CostKin(type);
+  return kin == "loss" || kin == "update" || kin == "gather";
 }
 
 std::string CostGroupType(const std::string& group) { return group.substr(0, group.find('/')); }

@@ -689,6 +689,46 @@ TEST(PhysicalBounds, NoLayerBelowASmallerMeasuredOneOfItsType) {
   EXPECT_DOUBLE_EQ(floor.Of(lstm(2, 64).nodes[0]), 6.0e-3);
 }
 
+// What prices like nothing else prices no other layer: a training step's loss costs its call,
+// hundreds of ns per logit; an update's element is a parameter; an embedding's backward
+// scatters into its whole table, however few tokens it reads. A transpose never measured is
+// priced as the streaming layers were, not at any of their costs per element.
+TEST(PhysicalBounds, LossesUpdatesAndEmbeddingsNeverPriceALayer) {
+  Small d = SmallDataset();
+  for (int64_t classes : {10, 100, 1000, 5000}) {
+    auto loss = MakeLayerSample(testing::Spec(LayerType::kCrossEntropyLoss, {}, {classes}), 16,
+                                "cpu", "inference");
+    ASSERT_TRUE(loss.ok()) << loss.status().message();
+    Measure(&*loss, 15e-6 + 16 * classes * 200e-9);  // a call, then 200 ns per logit
+    d.layers.push_back(*loss);
+  }
+  for (int64_t seq : {8, 16, 32, 64}) {
+    auto embedding = MakeLayerSample(
+        testing::Spec(LayerType::kEmbedding, {{"num_embeddings", 8000}, {"embedding_dim", 64}},
+                      {seq}),
+        16, "cpu", "inference");
+    ASSERT_TRUE(embedding.ok()) << embedding.status().message();
+    Measure(&*embedding, 1.2e-3);  // the table's gradient: 8 000 x 64, whatever the tokens
+    d.layers.push_back(*embedding);
+  }
+  const ArchitectureSample transpose =
+      OneLayer("one-transpose", LayerType::kTranspose, {}, {128, 256}, 16);
+  const double streaming = FlatConvTime(transpose.nodes[0]);
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto e = MakeEstimator(name);
+    ASSERT_TRUE(e.ok()) << name;
+    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
+    auto p = (*e)->Predict(transpose.model, transpose.catalog);
+    ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
+    EXPECT_LT(p->value, 5 * streaming) << name;
+  }
+  EXPECT_TRUE(PricedByOwnKinOnly("CrossEntropyLoss"));
+  EXPECT_TRUE(PricedByOwnKinOnly("AdamStep"));
+  EXPECT_TRUE(PricedByOwnKinOnly("Embedding"));
+  EXPECT_FALSE(PricedByOwnKinOnly("Transpose"));
+  EXPECT_NE(CostKin("Embedding"), CostKin("Transpose"));
+}
+
 // Every layer type has a kin, so that none falls to an unrelated type's curve.
 TEST(PhysicalBounds, EveryLayerTypeHasAKin) {
   for (LayerType type : AllLayerTypes()) {

@@ -14,11 +14,13 @@ namespace wattfleet {
 // faulted in afresh every step) as in one that did, and a job's time would depend on the
 // jobs run before it in the same worker.
 //
-// Pinned here at the values the adaptation itself ends at, the regime a long training run
-// reaches: every job is measured in the same one, a layer alone and its whole step alike, and
-// blocks over 32 MiB are still mapped afresh each time, as in any process. Left as they are
-// where the user set them (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a
-// glibc.malloc tunable). Once per process; returns a line for the log.
+// Pinned here at the values the adaptation itself ends at, the regime of any process that
+// has freed a block of 32 MiB or more: every job is measured in the same one, a layer alone
+// and its whole step alike, and blocks over 32 MiB are still mapped afresh each time, as in
+// any process. A process whose step never frees a block that large settles lower and pays
+// more page faults (docs/measurement.md). Left as they are where the user set them
+// (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ or a glibc.malloc tunable). Once per
+// process; returns a line for the log.
 std::string PinAllocatorRegime();
 
 }  // namespace wattfleet

@@ -57,10 +57,15 @@ double LayerMemory(const LayerSample& s);
 std::string CostGroup(const LayerSample& s);
 // The kin of a layer type: the kind of kernel it runs on every framework ("matmul" for Linear,
 // attention, Transformer blocks and recurrent cells; "conv"; "elementwise"; "norm"; "pool";
-// "copy" for layers that move their tensor; "view"), "" for a type it does not know. A type
+// "copy" for layers that move their tensor; "view"; "gather" for an embedding; "loss" and
+// "update" for a training step's parts), "" for a type it does not know. A type
 // without a curve of its own is priced by its kin's curves first: a Transformer block runs
 // matrix products at a Linear's rate, not at a convolution's.
 std::string_view CostKin(std::string_view type);
+// A type whose cost per unit of work is like no other's — a training step's loss (per call)
+// or optimiser update (per parameter), an embedding (per table in training): priced among
+// its own kin only, and never in a pool that prices other layers by their kind of work.
+bool PricedByOwnKinOnly(std::string_view type);
 
 // The type part of a group ("Conv2d" for "Conv2d/1x1").
 std::string CostGroupType(const std::string& group);
