@@ -154,12 +154,8 @@ Result<Architecture> BuildEncoder(const PointReader& r) {
   const std::string& family = r.family();
   WF_RETURN_IF_ERROR(r.Divides("heads", "d_model"));
   EncoderShape s;
-  s.layers = r.Int("layers");
-  s.d_model = r.Int("d_model");
-  s.heads = r.Int("heads");
-  s.frames = r.Int("frames");
-  s.mels = r.Int("mels");
-  s.classes = r.Int("classes");
+  r.Fill({{"layers", &s.layers}, {"d_model", &s.d_model}, {"heads", &s.heads},
+          {"frames", &s.frames}, {"mels", &s.mels}, {"classes", &s.classes}});
   std::string name = family + "-l" + std::to_string(s.layers) + "-d" + std::to_string(s.d_model) +
                      "-h" + std::to_string(s.heads) + "-t" + std::to_string(s.frames);
   if (s.mels != 80) name += "-m" + std::to_string(s.mels);

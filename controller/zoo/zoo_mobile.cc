@@ -60,9 +60,7 @@ Result<Architecture> BuildMobileNetV2(const MobileNetV2Config& c) {
 
 Result<Architecture> BuildMobileNetV2Family(const PointReader& r) {
   MobileNetV2Config c;
-  c.width = r.Int("width");
-  c.resolution = r.Int("resolution");
-  c.classes = r.Int("classes");
+  r.Fill({{"width", &c.width}, {"resolution", &c.resolution}, {"classes", &c.classes}});
   c.name = "mobilenet_v2-w" + std::to_string(c.width) + "-r" + std::to_string(c.resolution) +
            ClassesSuffix(c.classes);
   return BuildMobileNetV2(c);

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "wattfleet/common/architecture.h"
@@ -53,6 +55,10 @@ class PointReader {
   // (for a default the builder works out from other parameters).
   int64_t Int(const std::string& name, int64_t derived = 0) const;
   bool Given(const std::string& name) const { return point_.count(name) > 0; }
+  // Each named integer parameter into its field, as Int() reads it.
+  void Fill(std::initializer_list<std::pair<const char*, int64_t*>> fields) const {
+    for (const auto& [name, field] : fields) *field = Int(name);
+  }
   // A shape parameter: a list, or a scalar meaning a 1-D shape.
   Shape ShapeOf(const std::string& name) const;
   // OK where parameter `name` divides parameter `of`, else "NAME n does not divide OF m".

@@ -148,13 +148,11 @@ Result<Architecture> BuildConvNeXt(const ConvNeXtConfig& c) {
 
 Result<Architecture> BuildConvNeXtFamily(const PointReader& r) {
   ConvNeXtConfig c;
-  c.size = r.Int("size");
+  r.Fill({{"size", &c.size}, {"width", &c.width}, {"resolution", &c.resolution},
+          {"classes", &c.classes}});
   if (c.size >= static_cast<int64_t>(std::size(kConvNeXtSizes))) {
     return r.Bad("size", "has no variant");
   }
-  c.width = r.Int("width");
-  c.resolution = r.Int("resolution");
-  c.classes = r.Int("classes");
   c.name = std::string("convnext-") + kConvNeXtSizes[c.size] + "-w" + std::to_string(c.width) +
            "-r" + std::to_string(c.resolution) + ClassesSuffix(c.classes);
   return BuildConvNeXt(c);

@@ -83,11 +83,7 @@ Result<Architecture> BuildResNet(const ResNetConfig& c) {
 
 ModelEntry Named(const std::string& name, int depth, int64_t groups = 1,
                  int64_t width_per_group = 64) {
-  ResNetConfig c;
-  c.name = name;
-  c.depth = depth;
-  c.groups = groups;
-  c.width_per_group = width_per_group;
+  const ResNetConfig c{name, "resnet", depth, 64, groups, width_per_group};
   return {name, Source(name), [c] { return BuildResNet(c); }};
 }
 

@@ -113,10 +113,7 @@ Result<Architecture> BuildTransformer(const PointReader& r) {
   TransformerShape s;
   const bool gpt = family == "gpt";
   WF_RETURN_IF_ERROR(r.Divides("heads", "d_model"));
-  s.layers = r.Int("layers");
-  s.d_model = r.Int("d_model");
-  s.heads = r.Int("heads");
-  s.seq = r.Int("seq");
+  r.Fill({{"layers", &s.layers}, {"d_model", &s.d_model}, {"heads", &s.heads}, {"seq", &s.seq}});
   s.ff = r.Int("ff", 4 * s.d_model);
   s.vocab = r.Int("vocab", gpt ? 50257 : 30522);
   std::string name = family + "-l" + std::to_string(s.layers) + "-d" + std::to_string(s.d_model) +
@@ -130,12 +127,9 @@ Result<Architecture> BuildRnn(const PointReader& r) {
   const std::string& family = r.family();
   RnnShape s;
   s.cell = family == "gru" ? T::kGRU : T::kLSTM;
-  s.layers = r.Int("layers");
-  s.hidden = r.Int("hidden");
-  s.input = r.Int("features");
-  s.seq = r.Int("seq");
+  r.Fill({{"layers", &s.layers}, {"hidden", &s.hidden}, {"features", &s.input}, {"seq", &s.seq},
+          {"classes", &s.classes}});
   s.bidirectional = r.Int("bidirectional") != 0;
-  s.classes = r.Int("classes");
   std::string name = family + "-l" + std::to_string(s.layers) + "-h" + std::to_string(s.hidden) +
                      "-i" + std::to_string(s.input) + "-s" + std::to_string(s.seq);
   if (s.bidirectional) name += "-bi";

@@ -42,11 +42,9 @@ Result<Architecture> BuildAlexNet(const AlexNetConfig& c) {
 }
 
 Result<Architecture> BuildAlexNetFamily(const PointReader& r) {
-  AlexNetConfig c;
-  c.width = r.Int("width");
-  c.fc = r.Int("fc");
-  c.resolution = r.Int("resolution");  // at least 63 px: the third pool's 3x3 window
-  c.classes = r.Int("classes");
+  AlexNetConfig c;  // at least 63 px (families.yaml): the third pool's 3x3 window
+  r.Fill({{"width", &c.width}, {"fc", &c.fc}, {"resolution", &c.resolution},
+          {"classes", &c.classes}});
   c.name = "alexnet-w" + std::to_string(c.width) + "-fc" + std::to_string(c.fc) + "-r" +
            std::to_string(c.resolution) + ClassesSuffix(c.classes);
   return BuildAlexNet(c);
@@ -113,11 +111,9 @@ ModelEntry NamedVgg(int64_t depth, bool bn) {
 
 Result<Architecture> BuildVggFamily(const PointReader& r) {
   VggConfig c;
-  c.depth = r.Int("depth");
+  r.Fill({{"depth", &c.depth}, {"width", &c.width}, {"resolution", &c.resolution},
+          {"classes", &c.classes}});
   c.bn = r.Int("bn") != 0;
-  c.width = r.Int("width");
-  c.resolution = r.Int("resolution");
-  c.classes = r.Int("classes");
   c.name = "vgg-d" + std::to_string(c.depth) + (c.bn ? "-bn" : "") + "-w" +
            std::to_string(c.width) + "-r" + std::to_string(c.resolution) +
            ClassesSuffix(c.classes);

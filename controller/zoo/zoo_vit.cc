@@ -45,25 +45,14 @@ Result<Architecture> BuildVit(const VitConfig& c) {
 
 ModelEntry NamedVit(const std::string& name, int64_t layers, int64_t hidden, int64_t heads,
                     int64_t mlp, int64_t patch) {
-  VitConfig c;
-  c.name = name;
-  c.layers = layers;
-  c.hidden = hidden;
-  c.heads = heads;
-  c.mlp = mlp;
-  c.patch = patch;
+  const VitConfig c{name, "vit", layers, hidden, heads, mlp, patch};  // at 224 px, 1000 classes
   return {name, Source(name), [c] { return BuildVit(c); }};
 }
 
 Result<Architecture> BuildVitFamily(const PointReader& r) {
   VitConfig c;
-  c.layers = r.Int("layers");
-  c.hidden = r.Int("hidden");
-  c.heads = r.Int("heads");
-  c.mlp = r.Int("mlp");
-  c.patch = r.Int("patch");
-  c.resolution = r.Int("resolution");
-  c.classes = r.Int("classes");
+  r.Fill({{"layers", &c.layers}, {"hidden", &c.hidden}, {"heads", &c.heads}, {"mlp", &c.mlp},
+          {"patch", &c.patch}, {"resolution", &c.resolution}, {"classes", &c.classes}});
   // torchvision asserts both: the patch grid must tile the image, heads must split d_model.
   WF_RETURN_IF_ERROR(r.Divides("patch", "resolution"));
   WF_RETURN_IF_ERROR(r.Divides("heads", "hidden"));

@@ -9,22 +9,19 @@
 
 namespace wattfleet {
 
+namespace {
+
+bool TakesUri(std::string_view db) {
+  return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0;
+}
+
+}  // namespace
+
 const DatasetBackend& PostgresBackend() {
-  static const DatasetBackend kBackend = [] {
-    DatasetBackend b;
-    b.name = "postgresql";
-    b.flag_help = "postgresql:// URI";
-    b.local = false;
-    b.takes = [](std::string_view db) {
-      return db.rfind("postgresql://", 0) == 0 || db.rfind("postgres://", 0) == 0;
-    };
-    b.open_store = OpenPostgresStore;
-    b.open_reader = OpenPgDatasetReader;
-    b.open_models = OpenPgModelTable;
-    b.open_imports = OpenPgImportTable;
-    b.label = pg::Label;
-    return b;
-  }();
+  // In the order of DatasetBackend's fields.
+  static const DatasetBackend kBackend{
+      "postgresql", "postgresql:// URI", /*local=*/false, TakesUri, OpenPostgresStore,
+      OpenPgDatasetReader, OpenPgModelTable, OpenPgImportTable, pg::Label};
   return kBackend;
 }
 

@@ -9,20 +9,18 @@
 
 namespace wattfleet {
 
+namespace {
+
+bool TakesAny(std::string_view) { return true; }
+std::string AsGiven(const std::string& db) { return db; }
+
+}  // namespace
+
 const DatasetBackend& SqliteBackend() {
-  static const DatasetBackend kBackend = [] {
-    DatasetBackend b;
-    b.name = "sqlite";
-    b.flag_help = "SQLite file";
-    b.local = true;
-    b.takes = [](std::string_view) { return true; };
-    b.open_store = OpenSqliteStore;
-    b.open_reader = OpenSqliteDatasetReader;
-    b.open_models = OpenSqliteModelTable;
-    b.open_imports = OpenSqliteImportTable;
-    b.label = [](const std::string& db) { return db; };
-    return b;
-  }();
+  // In the order of DatasetBackend's fields.
+  static const DatasetBackend kBackend{
+      "sqlite", "SQLite file", /*local=*/true, TakesAny, OpenSqliteStore, OpenSqliteDatasetReader,
+      OpenSqliteModelTable, OpenSqliteImportTable, AsGiven};
   return kBackend;
 }
 

@@ -140,25 +140,10 @@ class SqliteImportTable final : public ImportTable {
 
 Result<std::unique_ptr<ImportTable>> OpenSqliteImportTable(const std::string& path) {
   WF_RETURN_IF_ERROR(sqlite::RequireParentFolder(path));
-  sqlite::SidecarGuard sidecars(path);  // before the connection: outlives it
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  DbPtr db(raw);  // allocated even when the open fails
-  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + path);
-  sqlite3_extended_result_codes(db.get(), 1);
-  // The same settings as the main store: a running controller may hold the write lock.
-  sqlite3_busy_timeout(db.get(), 5000);
-  // Before the pragmas, which write: an import may start a dataset, never take over a file.
-  WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, /*empty_ok=*/true));
-  sidecars.Keep();
-  const Status s = [&]() -> Status {
-    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA journal_mode = WAL"));
-    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA synchronous = NORMAL"));
-    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA foreign_keys = ON"));
-    return sqlite::Migrate(db.get());
-  }();
-  if (!s.ok()) return s.WithContext(path);
+  // An import may start a dataset, never take over a file.
+  WF_ASSIGN_OR_RETURN(DbPtr db, sqlite::OpenDatasetFile(
+                                    path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, true));
+  WF_RETURN_IF_ERROR(sqlite::PrepareForWrites(db.get()).WithContext(path));
   return std::unique_ptr<ImportTable>(std::make_unique<SqliteImportTable>(std::move(db)));
 }
 

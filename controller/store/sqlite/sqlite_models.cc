@@ -15,17 +15,7 @@ using sqlite::Stmt;
 using sqlite::Transaction;
 
 Result<DbPtr> OpenConnection(const std::string& path, int flags) {
-  sqlite::SidecarGuard sidecars(path);  // before the connection: outlives it
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
-  DbPtr db(raw);  // allocated even when the open fails
-  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + path);
-  sqlite3_extended_result_codes(db.get(), 1);
-  // A running controller may hold the write lock for a moment.
-  sqlite3_busy_timeout(db.get(), 5000);
-  WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, /*empty_ok=*/false));
-  sidecars.Keep();
-  return db;
+  return sqlite::OpenDatasetFile(path, flags, /*empty_ok=*/false);
 }
 
 Result<bool> HasModelsTable(sqlite3* db) {

@@ -545,6 +545,32 @@ Status CheckMark(sqlite3* db, const std::string& path, bool empty_ok) {
 
 }  // namespace
 
+Result<DbPtr> OpenDatasetFile(const std::string& path, int flags, bool empty_ok) {
+  SidecarGuard sidecars(path);  // before the connection: outlives it
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  DbPtr db(raw);  // allocated even when the open fails; the owner closes it either way
+  if (rc == SQLITE_CANTOPEN && (flags & SQLITE_OPEN_CREATE) == 0) {
+    return Status::InvalidArgument(path + ": no such dataset");
+  }
+  if (rc != SQLITE_OK) return Error(db.get(), rc, "open " + path);
+  sqlite3_extended_result_codes(db.get(), 1);
+  // Another controller or a CLI command may hold the write lock briefly: wait, not fail.
+  sqlite3_busy_timeout(db.get(), 5000);
+  WF_RETURN_IF_ERROR(CheckOwnership(db.get(), path, empty_ok));
+  sidecars.Keep();
+  return db;
+}
+
+Status PrepareForWrites(sqlite3* db) {
+  // WAL: readers (status, export) never block the dispatcher's writes. NORMAL is durable
+  // across process crashes in WAL mode; only an OS crash may lose the last commits.
+  WF_RETURN_IF_ERROR(Exec(db, "PRAGMA journal_mode = WAL"));
+  WF_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous = NORMAL"));
+  WF_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys = ON"));
+  return Migrate(db);
+}
+
 Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok) {
   // Closing the last connection to a WAL database checkpoints it and deletes its -wal file:
   // a rewrite of someone else's file. Held off until the file is known to be a dataset.

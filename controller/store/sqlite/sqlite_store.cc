@@ -447,34 +447,10 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
   // A new dataset goes into a folder that exists: a typo in it is the user's to fix, not a
   // folder to create (SQLite would only say "unable to open database file").
   if (options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireParentFolder(path));
-  sqlite::SidecarGuard sidecars(path);  // before the connection: outlives it
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &raw,
-      SQLITE_OPEN_READWRITE | (options.create_if_missing ? SQLITE_OPEN_CREATE : 0), nullptr);
-  // The handle is allocated even when the open fails; the owner closes it either way.
-  DbPtr db(raw);
-  if (rc == SQLITE_CANTOPEN && !options.create_if_missing) {
-    return Status::InvalidArgument(path + ": no such dataset");
-  }
-  if (rc != SQLITE_OK) return sqlite::Error(db.get(), rc, "open " + path);
-  sqlite3_extended_result_codes(db.get(), 1);
-  // Another controller or a CLI command may hold the write lock briefly; wait rather than
-  // fail.
-  sqlite3_busy_timeout(db.get(), 5000);
-  // Checked before the pragmas below, which write to the file.
-  WF_RETURN_IF_ERROR(sqlite::CheckOwnership(db.get(), path, options.create_if_missing));
-  sidecars.Keep();
+  const int flags = SQLITE_OPEN_READWRITE | (options.create_if_missing ? SQLITE_OPEN_CREATE : 0);
+  WF_ASSIGN_OR_RETURN(DbPtr db, sqlite::OpenDatasetFile(path, flags, options.create_if_missing));
   if (!options.create_if_missing) WF_RETURN_IF_ERROR(sqlite::RequireSchema(db.get(), path));
-  // WAL: readers (status, export) never block the dispatcher's writes. NORMAL is durable
-  // across process crashes in WAL mode; only an OS crash may lose the last commits.
-  const Status pragmas = [&]() -> Status {
-    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA journal_mode = WAL"));
-    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA synchronous = NORMAL"));
-    WF_RETURN_IF_ERROR(sqlite::Exec(db.get(), "PRAGMA foreign_keys = ON"));
-    return sqlite::Migrate(db.get());
-  }();
-  if (!pragmas.ok()) return pragmas.WithContext(path);
+  WF_RETURN_IF_ERROR(sqlite::PrepareForWrites(db.get()).WithContext(path));
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(db)));
 }
 

@@ -205,6 +205,15 @@ inline constexpr int32_t kApplicationId = 0x57464c54;
 // user's input, and it is left as it was.
 Status CheckOwnership(sqlite3* db, const std::string& path, bool empty_ok);
 
+// Opens a dataset file as every connection to one is opened: extended result codes, a 5 s
+// wait on another connection's write lock, and CheckOwnership (with `empty_ok`) before
+// anything writes, the SidecarGuard around it all. A file that does not exist is
+// InvalidArgument "PATH: no such dataset" where `flags` do not create it.
+Result<DbPtr> OpenDatasetFile(const std::string& path, int flags, bool empty_ok);
+
+// What a connection that writes sets before its first write, then the schema's migration.
+Status PrepareForWrites(sqlite3* db);
+
 // Opening a WAL database that was closed cleanly makes SQLite create its -wal and -shm
 // files. Made before the open and destroyed after the connection closes, this removes the
 // ones the open created, unless Keep() said the file is a dataset: another application's
