@@ -2,6 +2,8 @@
 // model query (the architectures table holds Totals()) for the model sample.
 #include "wattfleet/estimate/architecture_sample.h"
 
+#include <algorithm>
+
 #include "wattfleet/common/training_step.h"
 #include "wattfleet/plan/thor_signature.h"
 
@@ -35,6 +37,7 @@ Result<LayerSample> MakeLayerSample(const LayerSpec& spec, int64_t batch,
   s.kernel = Param(spec, "kernel_size");
   s.stride = Param(spec, "stride");
   s.groups = Param(spec, "groups");
+  if (IsOptimizerStep(spec.type)) s.calls = std::max(1.0, Param(spec, "tensors"));
   return s;
 }
 

@@ -143,11 +143,13 @@ std::string CostGroupType(const std::string& group) { return group.substr(0, gro
 
 std::vector<double> LayerCostModel::Basis(const LayerSample& s) const {
   const double w = LayerWork(s);
+  // The constant is a call's own cost, paid once per call of the layer's kernels.
+  const double calls = std::max(1.0, s.calls);
   switch (shape_) {
-    case CostShape::kSaturating: return {1.0, SaturatedWork(w, alpha_, k_)};
+    case CostShape::kSaturating: return {calls, SaturatedWork(w, alpha_, k_)};
     case CostShape::kSaturatingMemory:
-      return {1.0, SaturatedWork(w, alpha_, k_), LayerMemory(s)};
-    case CostShape::kLinear: return {1.0, w, LayerMemory(s)};
+      return {calls, SaturatedWork(w, alpha_, k_), LayerMemory(s)};
+    case CostShape::kLinear: return {calls, w, LayerMemory(s)};
     case CostShape::kRegimes: return {};
   }
   return {};

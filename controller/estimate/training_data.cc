@@ -101,6 +101,7 @@ void SetLayerFeatures(const LayerRecord& l, LayerSample* s) {
     s->kernel = Param(params, "kernel_size");
     s->stride = Param(params, "stride");
     s->groups = Param(params, "groups");
+    if (type && IsOptimizerStep(*type)) s->calls = std::max(1.0, Param(params, "tensors"));
   }
 }
 

@@ -26,6 +26,10 @@ struct LayerSample {
   int64_t batch = 1;
   double macs = 0, flops = 0, params = 0, input_elements = 0, output_elements = 0;
   double kernel = 0, stride = 0, groups = 0;  // 0 where the type has none
+  // Calls of its kernels per iteration: an optimiser's update runs its kernels once per
+  // parameter tensor (its `tensors`), every other layer once. What a call costs on its own
+  // (launch, dispatch) is paid this many times.
+  double calls = 1;
   double energy_j = 0;          // raw, per iteration
   double energy_dynamic_j = 0;  // idle power subtracted
   double time_s = 0;            // per iteration
