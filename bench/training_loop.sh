@@ -50,7 +50,7 @@ for round in $(seq 1 "$rounds"); do
   sqlite3 -separator ' ' "$out/loop-$round.db" \
     "SELECT j.subject, j.batch, m.time_per_iter_s FROM jobs j JOIN measurements m ON m.job_id = j.id" \
     > "$out/wattfleet-$round.txt"
-  env "${loop_env[@]}" /usr/bin/python3 - "$out/wattfleet-$round.txt" \
+  env ${loop_env[@]+"${loop_env[@]}"} /usr/bin/python3 - "$out/wattfleet-$round.txt" \
     > "$out/plain-$round.txt" <<'PY'
 import statistics, sys, time
 import torch, torchvision

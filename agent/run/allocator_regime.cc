@@ -14,12 +14,14 @@ namespace {
 constexpr int kMmapThreshold = 32 << 20;  // glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
 constexpr int kTrimThreshold = 64 << 20;  // twice it, as the adaptation sets it
 
+#if defined(__GLIBC__)
 bool UserChoseRegime() {
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") != nullptr) return true;
   if (std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return true;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   return tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr;
 }
+#endif
 
 std::string Pin() {
 #if defined(__GLIBC__)

@@ -40,8 +40,6 @@ struct ParamInfo {
 
 // The parameters families.yaml declares for `family`; empty for a family it does not name.
 const std::vector<ParamInfo>& DeclaredParams(const std::string& family);
-// Every family families.yaml declares.
-std::vector<std::string> DeclaredFamilies();
 
 // A sweep point of one family, checked whole against the family's declared parameters before
 // any builder reads it: an unknown name, a missing required one, a list where an integer
@@ -54,7 +52,6 @@ class PointReader {
   // An integer parameter: as the point gives it, else its declared default, else `derived`
   // (for a default the builder works out from other parameters).
   int64_t Int(const std::string& name, int64_t derived = 0) const;
-  bool Given(const std::string& name) const { return point_.count(name) > 0; }
   // Each named integer parameter into its field, as Int() reads it.
   void Fill(std::initializer_list<std::pair<const char*, int64_t*>> fields) const {
     for (const auto& [name, field] : fields) *field = Int(name);

@@ -63,8 +63,9 @@ std::string CostGroup(const LayerSample& s);
 // matrix products at a Linear's rate, not at a convolution's.
 std::string_view CostKin(std::string_view type);
 // A type whose cost per unit of work is like no other's — a training step's loss (per call)
-// or optimiser update (per parameter), an embedding (per table in training): priced among
-// its own kin only, and never in a pool that prices other layers by their kind of work.
+// or optimiser update (per parameter), an embedding (per table in training): priced by its
+// own kin first, and never in a pool that prices other types by their kind of work, nor in
+// the physical bounds' best rates.
 bool PricedByOwnKinOnly(std::string_view type);
 
 // The type part of a group ("Conv2d" for "Conv2d/1x1").
