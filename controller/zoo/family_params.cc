@@ -110,6 +110,12 @@ const std::vector<ParamInfo>& DeclaredParams(const std::string& family) {
   return it == Table().end() ? kNone : it->second;
 }
 
+std::vector<std::string> DeclaredFamilies() {
+  std::vector<std::string> names;
+  for (const auto& [name, params] : Table()) names.push_back(name);
+  return names;
+}
+
 Result<PointReader> PointReader::Read(const std::string& family, const SweepPoint& point) {
   const std::vector<ParamInfo>& params = DeclaredParams(family);
   PointReader r(family, point, params);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 #include "wattfleet/common/text.h"
@@ -32,6 +33,14 @@ const Registry& TheRegistry() {
               [](const ModelEntry& a, const ModelEntry& b) { return a.name < b.name; });
     std::sort(r.families.begin(), r.families.end(),
               [](const FamilyEntry& a, const FamilyEntry& b) { return a.name < b.name; });
+    // families.yaml and the builders name the same families: a table entry without a builder
+    // (or a builder without one) is a defect of the build, met by the zoo's tests.
+    std::vector<std::string> built;
+    for (const FamilyEntry& f : r.families) built.push_back(f.name);
+    if (built != DeclaredFamilies()) {
+      throw std::logic_error("zoo: families.yaml declares " + Join(DeclaredFamilies()) +
+                             "; the builders are " + Join(built));
+    }
     return r;
   }();
   return kRegistry;

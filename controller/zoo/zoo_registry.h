@@ -40,6 +40,8 @@ struct ParamInfo {
 
 // The parameters families.yaml declares for `family`; empty for a family it does not name.
 const std::vector<ParamInfo>& DeclaredParams(const std::string& family);
+// Every family families.yaml declares.
+std::vector<std::string> DeclaredFamilies();
 
 // A sweep point of one family, checked whole against the family's declared parameters before
 // any builder reads it: an unknown name, a missing required one, a list where an integer
