@@ -88,10 +88,10 @@ PhysicalBounds FitPhysicalBounds(const std::vector<LayerSample>& layers,
   for (const LayerSample& s : layers) {
     const double v = TargetOf(s, target);
     if (!Positive(v)) continue;
-    double& rate = b.best_rate[std::string(WorkKind(s))];
     // A loss, an update or an embedding costs per call, per parameter or per table: its rate
     // per element bounds no other layer that counts elements (PricedByOwnKinOnly).
     if (!IsViewLayer(s) && !PricedByOwnKinOnly(s.type)) {
+      double& rate = b.best_rate[std::string(WorkKind(s))];
       rate = std::max(rate, LayerWork(s) / v);
       b.memory_rate = std::max(b.memory_rate, kBytesPerElement * LayerMemory(s) / v);
       if (LayerWork(s) > 0) {

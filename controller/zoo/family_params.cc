@@ -25,16 +25,12 @@ std::string JoinInts(const std::vector<int64_t>& values) {
 // "(default 224; 32 to 1024)": the help line says what the check enforces, from the same
 // numbers.
 std::string Describe(const ParamInfo& p, const std::string& default_text) {
-  std::string bounds;
-  if (p.shape) {
-    bounds = "";
-  } else if (!p.choices.empty()) {
-    bounds = "one of " + JoinInts(p.choices);
-  } else {
-    bounds = std::to_string(p.min) + " to " + std::to_string(p.max);
-  }
   std::string out = p.required ? "required" : "default " + default_text;
-  if (!bounds.empty()) out += "; " + bounds;
+  if (!p.choices.empty()) {
+    out += "; one of " + JoinInts(p.choices);
+  } else if (!p.shape) {
+    out += "; " + std::to_string(p.min) + " to " + std::to_string(p.max);
+  }
   return p.help + " (" + out + ")";
 }
 

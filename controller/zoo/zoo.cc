@@ -37,8 +37,8 @@ const Registry& TheRegistry() {
     // (or a builder without one) is a defect of the build, met by the zoo's tests.
     std::vector<std::string> built;
     for (const FamilyEntry& f : r.families) built.push_back(f.name);
-    if (built != DeclaredFamilies()) {
-      throw std::logic_error("zoo: families.yaml declares " + Join(DeclaredFamilies()) +
+    if (const std::vector<std::string> declared = DeclaredFamilies(); built != declared) {
+      throw std::logic_error("zoo: families.yaml declares " + Join(declared) +
                              "; the builders are " + Join(built));
     }
     return r;
