@@ -41,6 +41,7 @@
 
 #include "wattfleet/estimate/layer_cost.h"
 #include "wattfleet/estimate/physical_bounds.h"
+#include "layerwise_state.h"
 #include "layerwise_support.h"
 
 namespace wattfleet {
@@ -50,6 +51,8 @@ using layerwise::BatchOf;
 using layerwise::Flags;
 using layerwise::IsPointwise;
 using layerwise::IsRecurrent;
+using layerwise::kBeyondAlpha;
+using layerwise::kDefaultKappaLogQ;
 using layerwise::MeansOfRepeats;
 using layerwise::PointwiseWeight;
 using layerwise::UpperTrend;
@@ -59,23 +62,16 @@ constexpr size_t kMinForChoice = 8;  // distinct layers for choosing the shape b
 constexpr int kMinModelsForKappa = 3;  // whole models of one batch for a κ of its own
 // A prediction at more than this many times the largest work its curve saw is flagged.
 constexpr double kExtrapolationFactor = 2.0;
-// The small-data interval (docs/estimators.md): a measured layer's own spread, the spread of
-// κ when too few whole models fit it (layer sums of whole models measured 0.74-1.26 of the
-// whole step), and a floor under a group's cross-validated error.
+// The small-data interval (docs/estimators.md): a measured layer's own spread and a floor
+// under a group's cross-validated error (κ's default spread: layerwise_state.h).
 constexpr double kMeasuredLogQ = 0.1;
-constexpr double kDefaultKappaLogQ = 0.262;  // ln 1.3
 constexpr double kMinGroupLogQ = 0.05;
 constexpr double kUnseenLogQ = 0.693;  // ln 2: a type priced by other types' curves
-// Beyond the data, cost per unit of work falls as a power of the reach (η(W) ∝ W^α while far
-// from saturation): the trend of the group's own largest layers (UpperTrend), at most this,
-// the middle of the exponents the cost curves choose from, which is also the prior where a
-// group shows no trend.
-constexpr double kBeyondAlpha = 0.5;
 constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingMemory,
                                  CostShape::kLinear, CostShape::kRegimes};
 
 
-class LayerwiseEstimator final : public Estimator {
+class LayerwiseEstimator final : public Estimator, private layerwise::FittedState {
  public:
   explicit LayerwiseEstimator(bool use_measured) : use_measured_(use_measured) {}
   std::string name() const override { return use_measured_ ? "measured-layers" : "wattlayer"; }
@@ -121,7 +117,7 @@ class LayerwiseEstimator final : public Estimator {
       if (group != CostGroupType(group)) FitGroup(group, samples, target);
     }
     FitTypeCosts(by_type, target);
-    if (curves_.empty() && type_cost_.empty() && view_cost_.empty()) {
+    if (!HasPricing()) {
       return Status::Unavailable(name() + ": needs measured layers");
     }
 
@@ -157,105 +153,11 @@ class LayerwiseEstimator final : public Estimator {
     return {all.begin(), all.end()};
   }
 
-  nlohmann::json ToJson() const override {
-    nlohmann::json curves = nlohmann::json::object();
-    for (const auto& [group, c] : curves_) curves[group] = c.ToJson();
-    nlohmann::json measured = nlohmann::json::object();
-    for (const auto& [key, batches] : measured_) {
-      nlohmann::json b = nlohmann::json::object();
-      for (const auto& [batch, v] : batches) b[std::to_string(batch)] = v;
-      measured[key] = b;
-    }
-    nlohmann::json kappa = nlohmann::json::object();
-    for (const auto& [batch, k] : kappa_) kappa[std::to_string(batch)] = k;
-    return {{"estimator", name()},       {"kappa", kappa},    {"curves", curves},
-            {"work_kinds", work_kind_},  {"measured", measured},
-            {"ratio_range", ratio_range_}, {"kin_range", kin_range_},
-            {"unmodelled", unmodelled_}, {"log_q", log_q_},
-            {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
-            {"type_cost", type_cost_},   {"view_cost", view_cost_},
-            {"type_top_work", type_top_work_}, {"trend", trend_},
-            {"bounds", bounds_.ToJson()}};
-  }
+  nlohmann::json ToJson() const override { return StateJson(name()); }
 
   Status FromJson(const nlohmann::json& j) override {
-    WF_RETURN_IF_ERROR(CheckStateOf(j, name()));
-    try {
-      curves_.clear();
-      for (const auto& [group, c] : j.at("curves").items()) {
-        WF_ASSIGN_OR_RETURN(LayerCostModel curve, LayerCostModel::FromJson(c));
-        curves_.emplace(group, std::move(curve));
-      }
-      work_kind_ = j.at("work_kinds").get<std::map<std::string, std::string>>();
-      ratio_range_ =
-          j.at("ratio_range").get<std::map<std::string, std::pair<double, double>>>();
-      kin_range_ = j.at("kin_range").get<std::map<std::string, std::pair<double, double>>>();
-      for (const auto& [kind, range] : kin_range_) {
-        if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
-          return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
-        }
-      }
-      for (const auto& [kind, range] : ratio_range_) {
-        if (!(range.first > 0) || !(range.first <= range.second) || !std::isfinite(range.second)) {
-          return Status::Corruption(name() + ": stored cost range of " + kind + " is not a range");
-        }
-      }
-      measured_.clear();
-      for (const auto& [key, batches] : j.at("measured").items()) {
-        for (const auto& [batch, v] : batches.items()) {
-          const std::optional<int64_t> b = BatchOf(batch);
-          const double value = v.get<double>();
-          if (!b || !(value > 0) || !std::isfinite(value)) {
-            return Status::Corruption(name() + ": stored measurement of " + key + " at batch '" +
-                                      batch + "' is not a positive value");
-          }
-          measured_[key][*b] = value;
-        }
-      }
-      unmodelled_ = j.at("unmodelled").get<std::vector<std::string>>();
-      log_q_ = j.at("log_q").get<std::map<std::string, double>>();
-      top_cost_ = j.at("top_cost").get<std::map<std::string, double>>();
-      type_cost_ = j.at("type_cost").get<std::map<std::string, double>>();
-      view_cost_ = j.at("view_cost").get<std::map<std::string, double>>();
-      type_top_work_ = j.at("type_top_work").get<std::map<std::string, double>>();
-      trend_ = j.at("trend").get<std::map<std::string, double>>();
-      for (const auto& [group, a] : trend_) {
-        if (!(a >= 0 && a <= kBeyondAlpha)) {
-          return Status::Corruption(name() + ": stored trend of " + group + " is out of range");
-        }
-      }
-      for (const auto& [type, c] : view_cost_) {
-        if (!(c > 0) || !std::isfinite(c)) {
-          return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
-        }
-      }
-      for (const auto& [type, c] : type_cost_) {
-        if (!(c > 0) || !std::isfinite(c)) {
-          return Status::Corruption(name() + ": stored cost of " + type + " is not a figure");
-        }
-      }
-      kappa_log_q_ = j.at("kappa_log_q").get<double>();
-      WF_ASSIGN_OR_RETURN(bounds_, PhysicalBounds::FromJson(j.at("bounds")));
-      bool spreads_ok = kappa_log_q_ >= 0 && std::isfinite(kappa_log_q_);
-      for (const auto& [group, q] : log_q_) spreads_ok = spreads_ok && q >= 0 && std::isfinite(q);
-      for (const auto& [group, c] : top_cost_) spreads_ok = spreads_ok && c > 0 && std::isfinite(c);
-      if (!spreads_ok) return Status::Corruption(name() + ": stored interval spreads are not figures");
-      kappa_.clear();
-      for (const auto& [batch, k] : j.at("kappa").items()) {
-        const std::optional<int64_t> b = BatchOf(batch);
-        if (!b) return Status::Corruption(name() + ": stored κ of batch '" + batch + "'");
-        kappa_[*b] = k.get<double>();
-      }
-      unseen_.clear();
-      bool kappa_ok = !kappa_.empty();
-      for (const auto& [batch, k] : kappa_) kappa_ok = kappa_ok && batch >= 0 && k > 0;
-      if ((curves_.empty() && type_cost_.empty() && view_cost_.empty()) || !kappa_ok) {
-        return Status::Corruption(name() + ": stored state has no curve or no κ");
-      }
-      return Status::OK();
-    } catch (const std::exception& e) {
-      return Status::Corruption(name() + ": malformed stored state: " + e.what());
-    }
+    unseen_.clear();
+    return ReadState(j, name());
   }
 
  private:
@@ -694,24 +596,7 @@ class LayerwiseEstimator final : public Estimator {
     return out;
   }
 
-  std::map<std::string, LayerCostModel> curves_;  // by cost group and by type
-  std::map<std::string, double> log_q_;     // curve key → held-out 90 % |ln error|
-  std::map<std::string, double> top_cost_;  // curve key → cost per work of its largest layer
-  std::map<std::string, double> trend_;     // curve key → α beyond its largest layer
-  double kappa_log_q_ = kDefaultKappaLogQ;
-  PhysicalBounds bounds_;                   // of the target: the floor, the best rates
-  std::map<std::string, double> type_cost_;  // type without a curve → its median cost per work
-  std::map<std::string, double> view_cost_;  // view without a curve → its median cost per call
-  std::map<std::string, double> type_top_work_;  // type without a curve → most work measured
-  std::map<std::string, std::string> work_kind_;  // type → WorkKind of its layers
-  // WorkKind → the least and most cost per unit of work measured.
-  std::map<std::string, std::pair<double, double>> ratio_range_;
-  // "kin|WorkKind" → the same, over the layers of one kin.
-  std::map<std::string, std::pair<double, double>> kin_range_;
-  std::map<std::string, std::map<int64_t, double>> measured_;  // key → batch → mean
-  std::vector<std::string> unmodelled_;
   mutable std::set<std::string> unseen_;  // a record of what Predict met, not model state
-  std::map<int64_t, double> kappa_;  // by batch; 0: every batch together
   bool use_measured_ = false;
 };
 
