@@ -27,17 +27,8 @@ Result<LayerSample> MakeLayerSample(const LayerSpec& spec, int64_t batch,
   s.key = CanonicalKey(spec);
   s.type = std::string(LayerTypeName(spec.type));
   s.batch = batch;
-  // An optimiser's step costs per parameter, whatever the batch.
-  const double b = IsOptimizerStep(spec.type) ? 1.0 : static_cast<double>(batch);
-  s.macs = static_cast<double>(f.macs) * b;
-  s.flops = static_cast<double>(f.flops) * b;
-  s.params = static_cast<double>(f.params);
-  s.input_elements = static_cast<double>(f.input_elements) * b;
-  s.output_elements = static_cast<double>(f.output_elements) * b;
-  s.kernel = Param(spec, "kernel_size");
-  s.stride = Param(spec, "stride");
-  s.groups = Param(spec, "groups");
-  if (IsOptimizerStep(spec.type)) s.calls = std::max(1.0, Param(spec, "tensors"));
+  SetPricedFeatures(f, IsOptimizerStep(spec.type),
+                    [&spec](const char* name) { return Param(spec, name); }, &s);
   return s;
 }
 

@@ -88,21 +88,19 @@ DeviceFeatures DeviceOf(const std::string& capabilities_json) {
 void SetLayerFeatures(const LayerRecord& l, LayerSample* s) {
   s->key = l.key;
   s->type = l.type;
-  // An optimiser's step costs per parameter, whatever the batch.
   const std::optional<LayerType> type = ParseLayerType(l.type);
-  const double b = type && IsOptimizerStep(*type) ? 1.0 : static_cast<double>(s->batch);
-  s->macs = static_cast<double>(l.macs) * b;
-  s->flops = static_cast<double>(l.flops) * b;
-  s->params = static_cast<double>(l.params);
-  s->input_elements = static_cast<double>(l.input_elements) * b;
-  s->output_elements = static_cast<double>(l.output_elements) * b;
+  LayerFeatures f;
+  f.macs = l.macs;
+  f.flops = l.flops;
+  f.params = l.params;
+  f.input_elements = l.input_elements;
+  f.output_elements = l.output_elements;
   const auto params = nlohmann::json::parse(l.params_json, nullptr, false);
-  if (params.is_object()) {
-    s->kernel = Param(params, "kernel_size");
-    s->stride = Param(params, "stride");
-    s->groups = Param(params, "groups");
-    if (type && IsOptimizerStep(*type)) s->calls = std::max(1.0, Param(params, "tensors"));
-  }
+  SetPricedFeatures(f, type && IsOptimizerStep(*type),
+                    [&params](const char* name) {
+                      return params.is_object() ? Param(params, name) : 0.0;
+                    },
+                    s);
 }
 
 // Imported rows that name a layer or a zoo architecture (import_layers.h) train the
@@ -276,6 +274,20 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
   }
   WF_RETURN_IF_ERROR(AddImportedRecords(reader, &data));
   return data;
+}
+
+void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
+                       const std::function<double(const char*)>& param, LayerSample* s) {
+  const double b = optimizer_step ? 1.0 : static_cast<double>(s->batch);
+  s->macs = static_cast<double>(per_sample.macs) * b;
+  s->flops = static_cast<double>(per_sample.flops) * b;
+  s->params = static_cast<double>(per_sample.params);
+  s->input_elements = static_cast<double>(per_sample.input_elements) * b;
+  s->output_elements = static_cast<double>(per_sample.output_elements) * b;
+  s->kernel = param("kernel_size");
+  s->stride = param("stride");
+  s->groups = param("groups");
+  s->calls = optimizer_step ? std::max(1.0, param("tensors")) : 1.0;
 }
 
 }  // namespace wattfleet

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "wattfleet/common/job.h"
+#include "wattfleet/common/layer.h"
 #include "wattfleet/common/status.h"
 
 namespace wattfleet {
@@ -38,6 +40,13 @@ struct LayerSample {
   // measurements were kept (TrainingDataOptions::include_flagged), to be shown marked.
   bool flagged = false;
 };
+
+// Sets what `s` is priced by, per iteration at `s->batch`, from a layer's per-sample features
+// and its spec's parameters (`param` gives one by name, 0 where it has none): the dataset's
+// layers and a predicted architecture's are priced alike. An optimiser's update works per
+// parameter whatever the batch, and pays a call per parameter tensor.
+void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
+                       const std::function<double(const char*)>& param, LayerSample* s);
 
 // What the measuring agent reported about its device (the devices table's capabilities_json);
 // 0 where it did not report the figure.
