@@ -89,12 +89,7 @@ void SetLayerFeatures(const LayerRecord& l, LayerSample* s) {
   s->key = l.key;
   s->type = l.type;
   const std::optional<LayerType> type = ParseLayerType(l.type);
-  LayerFeatures f;
-  f.macs = l.macs;
-  f.flops = l.flops;
-  f.params = l.params;
-  f.input_elements = l.input_elements;
-  f.output_elements = l.output_elements;
+  const LayerFeatures f{l.macs, l.flops, l.params, l.input_elements, l.output_elements, {}};
   const auto params = nlohmann::json::parse(l.params_json, nullptr, false);
   SetPricedFeatures(f, type && IsOptimizerStep(*type),
                     [&params](const char* name) {
