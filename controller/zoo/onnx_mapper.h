@@ -123,6 +123,12 @@ class Fuser {
   bool Gelu(size_t erf);
   bool SiLU(size_t sigmoid);
   bool Attention(size_t softmax);
+  // Pieces of Attention (onnx_fuse_attention.cc).
+  bool IsProjection(const OnnxNode* p) const;
+  std::optional<std::set<size_t>> SealedRun(int x, int y) const;
+  std::optional<int64_t> EmbedDimOf(const std::set<size_t>& run, const OnnxNode& out_projection,
+                                    bool* bias) const;
+  bool CausalMaskIn(const std::set<size_t>& run, int64_t l) const;
   // Records a run: its nodes are done, and the layer is added at the last of them.
   void Record(const std::set<size_t>& nodes, Fused fused);
   // The data value `v` through nodes of `ops` (their data operand), upwards; -1 when a node
