@@ -3,6 +3,7 @@
 // an update does not depend on them (no weight decay, except AdamW's, which decouples it).
 #include "torch_training.h"
 #include "torch_window.h"
+#include "wattfleet/common/training_step.h"
 
 
 #include <algorithm>
@@ -130,15 +131,8 @@ Result<std::unique_ptr<Workload>> PrepareStepPart(const JobSpec& job, const Laye
     const Loss loss = spec.type == LayerType::kMSELoss ? Loss::kMse : Loss::kCrossEntropy;
     return std::unique_ptr<Workload>(std::make_unique<LossWorkload>(loss, output, device));
   }
-  // The parameters in `tensors` tensors of about equal size: an update costs per element and
-  // per tensor, and how a network divides its parameters beyond that changes little.
-  const int64_t total = spec.input_shape.at(0);
-  const int64_t tensors = std::clamp<int64_t>(spec.Int("tensors", 1), 1, total);
   std::vector<Tensor> params, grads;
-  params.reserve(static_cast<size_t>(tensors));
-  grads.reserve(static_cast<size_t>(tensors));
-  for (int64_t t = 0; t < tensors; ++t) {
-    const int64_t size = total / tensors + (t < total % tensors ? 1 : 0);
+  for (const int64_t size : UpdateTensorSizes(spec)) {
     params.push_back(torch::randn({size}, opts).requires_grad_(true));
     grads.push_back(torch::randn({size}, opts));
   }

@@ -73,6 +73,30 @@ Result<int64_t> ResolveDim(LayerType type, const char* name, int64_t dim, const 
   return dim < 0 ? dim + rank : dim;
 }
 
+// An update's large tensors (layer_defs.cc): given together, at most its `tensors`, each of
+// them at least one parameter, and leaving at least one to each of the other tensors.
+Status CheckLargeTensors(LayerType type, const LayerSpec& spec, int64_t parameters) {
+  const auto count = spec.params.find("large_tensors");
+  const auto size = spec.params.find("large_params");
+  const bool has_count = count != spec.params.end(), has_size = size != spec.params.end();
+  if (!has_count && !has_size) return Status::OK();
+  if (!has_count || !has_size) {
+    return Error(type, "large_tensors and large_params are given together or not at all");
+  }
+  const int64_t tensors = static_cast<int64_t>(spec.params.at("tensors"));
+  const int64_t large = static_cast<int64_t>(count->second);
+  const int64_t held = static_cast<int64_t>(size->second);
+  if (large > tensors) {
+    return Error(type, StrCat("large_tensors ", large, " is more than its ", tensors, " tensors"));
+  }
+  if (held < large || held > parameters - (tensors - large) ||
+      (large == tensors && held != parameters)) {
+    return Error(type, StrCat("large_params ", held, " does not fit ", large, " of ", tensors,
+                              " tensors holding ", parameters, " parameters"));
+  }
+  return Status::OK();
+}
+
 // One layer's analysis: its spec, the features found so far, and the arithmetic they are found
 // with. Products of hyper-parameters can still exceed int64 for absurd layers (e.g. a 1e9-wide
 // Linear on a long sequence): mul and add check for overflow, and Analyze refuses such layers.
@@ -513,6 +537,7 @@ Status LayerAnalysis::TrainingStep() {
         return Error(type, StrCat("tensors ", get("tensors"), " is more than its ", in[0],
                                   " parameters"));
       }
+      WF_RETURN_IF_ERROR(CheckLargeTensors(type, spec, in[0]));
       const int64_t per_parameter = type == LayerType::kSGDStep           ? 2
                                     : type == LayerType::kSGDMomentumStep ? 5
                                     : type == LayerType::kAdamStep        ? 13

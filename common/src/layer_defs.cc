@@ -81,8 +81,12 @@ ParamTables MakeParamTables() {
   t.shuffle = {{"groups", K::kRequired, 0, D::kPositive}};
   t.select = {{"index", K::kDefault, 0, D::kNonNegative}};
   // The input of an optimiser step is its [parameters]; `tensors` says in how many tensors
-  // they are (the update loops over tensors, so their count costs beside their size).
-  t.step = {{"tensors", K::kRequired, 0, D::kPositive}};
+  // they are (the update loops over tensors, so their count costs beside their size), and
+  // `large_tensors` of them hold `large_params` in blocks the allocator maps on its own
+  // (training_step.h), the rest about equal.
+  t.step = {{"tensors", K::kRequired, 0, D::kPositive},
+            {"large_tensors", K::kOptional, 0, D::kPositive},
+            {"large_params", K::kOptional, 0, D::kPositive}};
   return t;
 }
 

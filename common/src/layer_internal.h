@@ -36,6 +36,7 @@ enum class Kind {
   kRequired,  // must be given
   kDefault,   // filled with `fallback` when absent
   kDerived,   // filled from the input shape or another hyper-parameter by Analyze()
+  kOptional,  // absent means none; never filled, so a spec without it keeps its key
 };
 enum class Domain {
   kPositive,     // integer >= 1

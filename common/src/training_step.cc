@@ -46,6 +46,54 @@ int64_t ParameterTensors(const LayerSpec& spec) {
   }
 }
 
+std::vector<int64_t> LargeParameterTensors(const LayerSpec& spec, int64_t params) {
+  const int64_t bias = spec.Int("bias", 1) != 0 ? 1 : 0;
+  const int64_t width = spec.input_shape.empty() ? 0 : spec.input_shape.back();
+  std::vector<int64_t> sizes;
+  switch (spec.type) {
+    case LayerType::kConv1d:
+    case LayerType::kConv2d:
+    case LayerType::kConvTranspose2d:
+      sizes = {params - bias * spec.Int("out_channels", 0)};
+      break;
+    case LayerType::kLinear: sizes = {params - bias * spec.Int("out_features", 0)}; break;
+    case LayerType::kEmbedding:
+    case LayerType::kClassToken:
+    case LayerType::kPositionalEmbedding:
+    case LayerType::kLayerScale: sizes = {params}; break;
+    // The packed input projection and the output one.
+    case LayerType::kMultiheadAttention: sizes = {3 * width * width, width * width}; break;
+    case LayerType::kTransformerEncoderLayer: {
+      const int64_t ff = spec.Int("dim_feedforward", 2048);
+      sizes = {3 * width * width, width * width, width * ff, ff * width};
+      break;
+    }
+    default: break;
+  }
+  std::vector<int64_t> large;
+  for (int64_t n : sizes) {
+    if (n >= kMappedParameterElements) large.push_back(n);
+  }
+  return large;
+}
+
+std::vector<int64_t> UpdateTensorSizes(const LayerSpec& update) {
+  const int64_t total = update.input_shape.empty() ? 0 : update.input_shape[0];
+  if (total < 1) return {};
+  const int64_t tensors = std::clamp<int64_t>(update.Int("tensors", 1), 1, total);
+  const int64_t large = std::clamp<int64_t>(update.Int("large_tensors", 0), 0, tensors);
+  const int64_t held =
+      large == 0 ? 0 : std::clamp<int64_t>(update.Int("large_params", 0), large, total - (tensors - large));
+  std::vector<int64_t> sizes;
+  sizes.reserve(static_cast<size_t>(tensors));
+  auto cut = [&sizes](int64_t count, int64_t elements) {
+    for (int64_t t = 0; t < count; ++t) sizes.push_back(elements / count + (t < elements % count ? 1 : 0));
+  };
+  cut(large, held);
+  cut(tensors - large, total - held);
+  return sizes;
+}
+
 Result<std::vector<StepPart>> TrainingStepParts(const Architecture& arch, Optimizer optimizer,
                                                 Loss loss) {
   if (arch.nodes.empty()) {
@@ -61,18 +109,26 @@ Result<std::vector<StepPart>> TrainingStepParts(const Architecture& arch, Optimi
   }
   parts.push_back({"loss", std::move(normalized).value()});
 
-  int64_t parameters = 0, tensors = 0;
+  int64_t parameters = 0, tensors = 0, large_tensors = 0, large_params = 0;
   for (const ArchNode& node : arch.nodes) {
     WF_ASSIGN_OR_RETURN(const LayerFeatures f, ComputeFeatures(node.spec));
     if (f.params <= 0) continue;
     parameters += f.params;
     tensors += std::max<int64_t>(1, ParameterTensors(node.spec));
+    for (int64_t n : LargeParameterTensors(node.spec, f.params)) {
+      ++large_tensors;
+      large_params += n;
+    }
   }
   if (parameters == 0) return parts;
   LayerSpec step;
   step.type = StepLayerType(optimizer);
   step.input_shape = {parameters};
   step.params["tensors"] = static_cast<double>(tensors);
+  if (large_tensors > 0) {  // absent otherwise: the update keeps the key it always had
+    step.params["large_tensors"] = static_cast<double>(large_tensors);
+    step.params["large_params"] = static_cast<double>(large_params);
+  }
   normalized = Normalize(std::move(step));
   if (!normalized.ok()) {
     return normalized.status().WithContext("the optimiser step of architecture '" + arch.name +

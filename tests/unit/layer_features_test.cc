@@ -697,5 +697,54 @@ TEST(TrainingStep, TheLossAndTheUpdateOfANetwork) {
   EXPECT_FALSE(Normalize(bad).ok());
 }
 
+// A weight of 8 Mi elements or more is a block the allocator maps on its own: the update job
+// keeps it apart, as large as in the network, rather than cut into the equal tensors it
+// would otherwise pay no page faults for. A network without one keeps the key it had.
+TEST(TrainingStep, AnUpdateKeepsMappedWeightsApart) {
+  auto classifier = BuildSequential(
+      "classifier", "test", {6272},
+      {{LayerType::kLinear, {{"in_features", 6272}, {"out_features", 4096}}, ""},
+       {LayerType::kReLU, {}, ""},
+       {LayerType::kLinear, {{"in_features", 4096}, {"out_features", 4096}}, ""},
+       {LayerType::kLinear, {{"in_features", 4096}, {"out_features", 10}}, ""}});
+  ASSERT_TRUE(classifier.ok()) << classifier.status().ToString();
+  auto parts = TrainingStepParts(*classifier, Optimizer::kAdam, Loss::kCrossEntropy);
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  const LayerSpec& update = (*parts)[1].spec;
+  EXPECT_EQ(update.Int("tensors"), 6);
+  EXPECT_EQ(update.Int("large_tensors"), 2);
+  EXPECT_EQ(update.Int("large_params"), 6272 * 4096 + 4096 * 4096);
+  const std::vector<int64_t> sizes = UpdateTensorSizes(update);
+  ASSERT_EQ(sizes.size(), 6u);
+  int64_t sum = 0;
+  for (int64_t n : sizes) sum += n;
+  EXPECT_EQ(sum, classifier->Totals().params);
+  EXPECT_GE(sizes[0], kMappedParameterElements);
+  EXPECT_GE(sizes[1], kMappedParameterElements);
+  for (size_t i = 2; i < sizes.size(); ++i) EXPECT_LT(sizes[i], kMappedParameterElements);
+
+  auto small = BuildSequential(
+      "small", "test", {64}, {{LayerType::kLinear, {{"in_features", 64}, {"out_features", 10}}, ""}});
+  ASSERT_TRUE(small.ok());
+  auto small_parts = TrainingStepParts(*small, Optimizer::kAdam, Loss::kCrossEntropy);
+  ASSERT_TRUE(small_parts.ok());
+  EXPECT_EQ(CanonicalKey((*small_parts)[1].spec), "AdamStep(tensors=2)[650]");
+  EXPECT_EQ(UpdateTensorSizes((*small_parts)[1].spec), (std::vector<int64_t>{325, 325}));
+
+  // The two are given together, and must fit the tensors and the parameters.
+  LayerSpec alone{LayerType::kAdamStep, {{"tensors", 3}, {"large_tensors", 1}}, {100}};
+  EXPECT_FALSE(Normalize(alone).ok());
+  LayerSpec too_many{LayerType::kAdamStep,
+                     {{"tensors", 3}, {"large_tensors", 4}, {"large_params", 90}}, {100}};
+  EXPECT_FALSE(Normalize(too_many).ok());
+  LayerSpec too_much{LayerType::kAdamStep,
+                     {{"tensors", 3}, {"large_tensors", 1}, {"large_params", 99}}, {100}};
+  EXPECT_FALSE(Normalize(too_much).ok());
+  LayerSpec fits{LayerType::kAdamStep,
+                 {{"tensors", 3}, {"large_tensors", 1}, {"large_params", 98}}, {100}};
+  ASSERT_TRUE(Normalize(fits).ok());
+  EXPECT_EQ(UpdateTensorSizes(*Normalize(fits)), (std::vector<int64_t>{98, 1, 1}));
+}
+
 }  // namespace
 }  // namespace wattfleet

@@ -79,6 +79,12 @@ TEST(TrainingStep, AnUpdateJobUpdatesAndClears) {
   auto part = torch_training::PrepareStepPart(job, spec, torch::kFloat32, torch::kCPU);
   ASSERT_TRUE(part.ok()) << part.status().ToString();
   EXPECT_TRUE((*part)->Run(3).ok());
+  // With a large tensor kept apart, as a network's mapped weights are.
+  spec.params["large_tensors"] = 1;
+  spec.params["large_params"] = 900;
+  auto apart = torch_training::PrepareStepPart(job, spec, torch::kFloat32, torch::kCPU);
+  ASSERT_TRUE(apart.ok()) << apart.status().ToString();
+  EXPECT_TRUE((*apart)->Run(2).ok());
   job.mode = Mode::kInference;
   EXPECT_FALSE(torch_training::PrepareStepPart(job, spec, torch::kFloat32, torch::kCPU).ok());
 }

@@ -22,6 +22,25 @@ LayerType StepLayerType(Optimizer optimizer);
 // a bias, four per recurrent layer and direction, ...): an optimiser's update loops over them.
 int64_t ParameterTensors(const LayerSpec& spec);
 
+// A parameter tensor of at least this many elements (32 MiB in fp32) is a block the
+// allocator maps on its own, in the regime the agents pin (agent/run/allocator_regime.h):
+// the update's temporaries of its size are mapped and faulted in afresh at every step, which
+// a tensor of the same parameters cut smaller does not pay. An update job keeps such tensors
+// apart (`large_tensors`, `large_params`).
+constexpr int64_t kMappedParameterElements = int64_t{8} << 20;
+
+// The sizes of `spec`'s parameter tensors of at least kMappedParameterElements (`params`: its
+// trainable parameters): weights and embedding tables; none for the types whose tensors are
+// not listed (norms, recurrent layers: far smaller than their layer's other work).
+std::vector<int64_t> LargeParameterTensors(const LayerSpec& spec, int64_t params);
+
+// The tensors an update job (`update`: a normalized optimiser step) cuts its parameters
+// into: its `large_tensors` sharing `large_params` about equally, then its other tensors
+// sharing the rest about equally. An update costs per element and per tensor, and how a
+// network divides its parameters beyond that, and beyond blocks the allocator maps, changes
+// little.
+std::vector<int64_t> UpdateTensorSizes(const LayerSpec& update);
+
 // A step part named as the node it follows would be: "loss", "optimizer".
 struct StepPart {
   std::string name;
