@@ -4,23 +4,10 @@
 #include <array>
 #include <utility>
 
+#include "wattfleet/common/enum_names.h"
+
 namespace wattfleet {
 namespace {
-
-template <typename E, size_t N>
-std::optional<E> Lookup(const std::array<std::pair<E, std::string_view>, N>& table,
-                        std::string_view s) {
-  for (const auto& [e, name] : table)
-    if (name == s) return e;
-  return std::nullopt;
-}
-
-template <typename E, size_t N>
-std::string_view NameOf(const std::array<std::pair<E, std::string_view>, N>& table, E e) {
-  for (const auto& [v, name] : table)
-    if (v == e) return name;
-  return "unknown";
-}
 
 constexpr std::array<std::pair<Mode, std::string_view>, 2> kModes{{
     {Mode::kInference, "inference"}, {Mode::kTraining, "training"}}};
@@ -48,18 +35,18 @@ constexpr std::array<std::pair<Loss, std::string_view>, 2> kLosses{{
 
 }  // namespace
 
-std::string_view ModeName(Mode m) { return NameOf(kModes, m); }
-std::string_view DTypeName(DType d) { return NameOf(kDTypes, d); }
-std::string_view JobKindName(JobKind k) { return NameOf(kKinds, k); }
-std::string_view OutcomeName(Outcome o) { return NameOf(kOutcomes, o); }
-std::optional<Mode> ParseMode(std::string_view s) { return Lookup(kModes, s); }
-std::optional<DType> ParseDType(std::string_view s) { return Lookup(kDTypes, s); }
-std::optional<JobKind> ParseJobKind(std::string_view s) { return Lookup(kKinds, s); }
-std::optional<Outcome> ParseOutcome(std::string_view s) { return Lookup(kOutcomes, s); }
-std::string_view OptimizerName(Optimizer o) { return NameOf(kOptimizers, o); }
-std::string_view LossName(Loss l) { return NameOf(kLosses, l); }
-std::optional<Optimizer> ParseOptimizer(std::string_view s) { return Lookup(kOptimizers, s); }
-std::optional<Loss> ParseLoss(std::string_view s) { return Lookup(kLosses, s); }
+std::string_view ModeName(Mode m) { return NameIn(kModes, m); }
+std::string_view DTypeName(DType d) { return NameIn(kDTypes, d); }
+std::string_view JobKindName(JobKind k) { return NameIn(kKinds, k); }
+std::string_view OutcomeName(Outcome o) { return NameIn(kOutcomes, o); }
+std::optional<Mode> ParseMode(std::string_view s) { return ParseIn(kModes, s); }
+std::optional<DType> ParseDType(std::string_view s) { return ParseIn(kDTypes, s); }
+std::optional<JobKind> ParseJobKind(std::string_view s) { return ParseIn(kKinds, s); }
+std::optional<Outcome> ParseOutcome(std::string_view s) { return ParseIn(kOutcomes, s); }
+std::string_view OptimizerName(Optimizer o) { return NameIn(kOptimizers, o); }
+std::string_view LossName(Loss l) { return NameIn(kLosses, l); }
+std::optional<Optimizer> ParseOptimizer(std::string_view s) { return ParseIn(kOptimizers, s); }
+std::optional<Loss> ParseLoss(std::string_view s) { return ParseIn(kLosses, s); }
 
 bool IsRetryable(Outcome o) { return o != Outcome::kDone && o != Outcome::kFailed; }
 

@@ -82,12 +82,15 @@ std::vector<int64_t> UpdateTensorSizes(const LayerSpec& update) {
   if (total < 1) return {};
   const int64_t tensors = std::clamp<int64_t>(update.Int("tensors", 1), 1, total);
   const int64_t large = std::clamp<int64_t>(update.Int("large_tensors", 0), 0, tensors);
-  const int64_t held =
-      large == 0 ? 0 : std::clamp<int64_t>(update.Int("large_params", 0), large, total - (tensors - large));
+  const int64_t held = large == 0 ? 0
+                                   : std::clamp<int64_t>(update.Int("large_params", 0), large,
+                                                         total - (tensors - large));
   std::vector<int64_t> sizes;
   sizes.reserve(static_cast<size_t>(tensors));
   auto cut = [&sizes](int64_t count, int64_t elements) {
-    for (int64_t t = 0; t < count; ++t) sizes.push_back(elements / count + (t < elements % count ? 1 : 0));
+    for (int64_t t = 0; t < count; ++t) {
+      sizes.push_back(elements / count + (t < elements % count ? 1 : 0));
+    }
   };
   cut(large, held);
   cut(tensors - large, total - held);

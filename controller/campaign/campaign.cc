@@ -208,42 +208,20 @@ Status Parser::ParseName(const Field& f, Campaign* c) const {
 
 // mode, and what runs with it: a training step's optimiser and loss, the dtype.
 Status Parser::ParseHowItRuns(const std::vector<Field>& fields, Campaign* c) const {
-  if (const Field* f = Find(fields, "mode")) {
-    std::optional<Mode> m;
-    if (f->value.IsScalar()) m = ParseMode(f->value.Scalar());
-    if (!m) return Err(At(*f), "mode must be 'inference' or 'training', got " + Describe(f->value));
-    c->mode = *m;
-  }
+  WF_RETURN_IF_ERROR(EnumField(fields, "mode", ParseMode, "'inference' or 'training'", &c->mode));
   // What a training step runs beyond the network (training_step.h). In inference they would
   // mean nothing, and a campaign that names them expects them to be measured.
-  if (const Field* f = Find(fields, "optimizer")) {
-    std::optional<Optimizer> o;
-    if (f->value.IsScalar()) o = ParseOptimizer(f->value.Scalar());
-    if (!o) {
-      return Err(At(*f), "optimizer must be one of sgd, sgd-momentum, adam, adamw, got " +
-                             Describe(f->value));
-    }
-    if (c->mode != Mode::kTraining) return Err(At(*f), "optimizer needs mode: training");
-    c->optimizer = *o;
+  const Field* f = nullptr;
+  WF_RETURN_IF_ERROR(EnumField(fields, "optimizer", ParseOptimizer,
+                               "one of sgd, sgd-momentum, adam, adamw", &c->optimizer, &f));
+  if (f != nullptr && c->mode != Mode::kTraining) {
+    return Err(At(*f), "optimizer needs mode: training");
   }
-  if (const Field* f = Find(fields, "loss")) {
-    std::optional<Loss> l;
-    if (f->value.IsScalar()) l = ParseLoss(f->value.Scalar());
-    if (!l) {
-      return Err(At(*f), "loss must be 'cross-entropy' or 'mse', got " + Describe(f->value));
-    }
-    if (c->mode != Mode::kTraining) return Err(At(*f), "loss needs mode: training");
-    c->loss = *l;
-  }
-  if (const Field* f = Find(fields, "dtype")) {
-    std::optional<DType> d;
-    if (f->value.IsScalar()) d = ParseDType(f->value.Scalar());
-    if (!d) {
-      return Err(At(*f), "dtype must be one of float32, float16, bfloat16, got " +
-                             Describe(f->value));
-    }
-    c->dtype = *d;
-  }
+  WF_RETURN_IF_ERROR(
+      EnumField(fields, "loss", ParseLoss, "'cross-entropy' or 'mse'", &c->loss, &f));
+  if (f != nullptr && c->mode != Mode::kTraining) return Err(At(*f), "loss needs mode: training");
+  WF_RETURN_IF_ERROR(EnumField(fields, "dtype", ParseDType, "one of float32, float16, bfloat16",
+                               &c->dtype));
   return Status::OK();
 }
 

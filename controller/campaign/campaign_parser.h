@@ -71,6 +71,23 @@ class Parser {
   Result<std::string> Name(const Field& f, const std::string& label) const;
   // A number strictly between 0 and 1, e.g. a relative CI or std target.
   Result<double> Fraction(const Field& f, const std::string& label) const;
+  // The field `name` of `fields`, read by `parse` (ParseMode, ParseLoss, ...) into `*out`
+  // where present; the error says what it `must_be` and what it was. `*field`: the field, or
+  // null where absent.
+  template <typename E, typename Parse>
+  Status EnumField(const std::vector<Field>& fields, const char* name, Parse parse,
+                   const char* must_be, E* out, const Field** field = nullptr) const {
+    const Field* f = Find(fields, name);
+    if (field != nullptr) *field = f;
+    if (f == nullptr) return Status::OK();
+    std::optional<E> v;
+    if (f->value.IsScalar()) v = parse(f->value.Scalar());
+    if (!v) {
+      return Err(At(*f), std::string(name) + " must be " + must_be + ", got " + Describe(f->value));
+    }
+    *out = *v;
+    return Status::OK();
+  }
 
   Status ParseName(const Field& f, Campaign* c) const;
   Status ParseHowItRuns(const std::vector<Field>& fields, Campaign* c) const;

@@ -3,10 +3,12 @@
 #include <array>
 #include <utility>
 
+#include "wattfleet/common/enum_names.h"
+
 namespace wattfleet {
 namespace {
 
-constexpr std::array<std::pair<AdminOp, std::string_view>, 3> kOps{{
+constexpr EnumNames<AdminOp, 3> kOps{{
     {AdminOp::kSubmit, "submit"},
     {AdminOp::kStatus, "status"},
     {AdminOp::kCancel, "cancel"},
@@ -18,19 +20,9 @@ Status Bad(const std::string& what) {
 
 }  // namespace
 
-std::string_view AdminOpName(AdminOp op) {
-  for (const auto& [o, name] : kOps) {
-    if (o == op) return name;
-  }
-  return "unknown";
-}
+std::string_view AdminOpName(AdminOp op) { return NameIn(kOps, op); }
 
-std::optional<AdminOp> ParseAdminOp(std::string_view name) {
-  for (const auto& [o, n] : kOps) {
-    if (n == name) return o;
-  }
-  return std::nullopt;
-}
+std::optional<AdminOp> ParseAdminOp(std::string_view name) { return ParseIn(kOps, name); }
 
 nlohmann::json AdminRequest::ToJson() const {
   nlohmann::json j = {{"version", kAdminProtocolVersion}, {"op", AdminOpName(op)}};
@@ -118,20 +110,32 @@ Status ReplyStatus(const nlohmann::json& reply) {
   return bad_request ? Status::InvalidArgument(error) : Status::Internal(error);
 }
 
+namespace {
+
+// A successful reply's campaign id and its job count (the integer `count`); Corruption naming
+// the `op`'s reply where either is missing.
+Result<std::pair<int64_t, int64_t>> IdAndCount(const nlohmann::json& reply, const char* count,
+                                               const char* op) {
+  WF_RETURN_IF_ERROR(ReplyStatus(reply));
+  const auto id = reply.find("id");
+  const auto n = reply.find(count);
+  if (id == reply.end() || !id->is_number_integer() || n == reply.end() ||
+      !n->is_number_integer()) {
+    return Status::Corruption(std::string("the controller's ") + op +
+                              " reply lacks its id or job count");
+  }
+  return std::make_pair(id->get<int64_t>(), n->get<int64_t>());
+}
+
+}  // namespace
+
 nlohmann::json SubmitReply::ToJson() const {
   return {{"ok", true}, {"id", campaign_id}, {"name", name}, {"jobs", jobs}};
 }
 
 Result<SubmitReply> SubmitReply::FromJson(const nlohmann::json& reply) {
-  WF_RETURN_IF_ERROR(ReplyStatus(reply));
-  const auto id = reply.find("id");
-  const auto jobs = reply.find("jobs");
-  if (id == reply.end() || !id->is_number_integer() || jobs == reply.end() ||
-      !jobs->is_number_integer()) {
-    return Status::Corruption("the controller's submit reply lacks its id or job count");
-  }
-  return SubmitReply{id->get<int64_t>(), reply.value("name", std::string()),
-                     jobs->get<int64_t>()};
+  WF_ASSIGN_OR_RETURN(const auto id_jobs, IdAndCount(reply, "jobs", "submit"));
+  return SubmitReply{id_jobs.first, reply.value("name", std::string()), id_jobs.second};
 }
 
 nlohmann::json CancelReply::ToJson() const {
@@ -139,14 +143,8 @@ nlohmann::json CancelReply::ToJson() const {
 }
 
 Result<CancelReply> CancelReply::FromJson(const nlohmann::json& reply) {
-  WF_RETURN_IF_ERROR(ReplyStatus(reply));
-  const auto id = reply.find("id");
-  const auto n = reply.find("cancelled_jobs");
-  if (id == reply.end() || !id->is_number_integer() || n == reply.end() ||
-      !n->is_number_integer()) {
-    return Status::Corruption("the controller's cancel reply lacks its id or job count");
-  }
-  return CancelReply{id->get<int64_t>(), n->get<int64_t>()};
+  WF_ASSIGN_OR_RETURN(const auto id_jobs, IdAndCount(reply, "cancelled_jobs", "cancel"));
+  return CancelReply{id_jobs.first, id_jobs.second};
 }
 
 }  // namespace wattfleet

@@ -152,6 +152,17 @@ std::string_view SplitName(Split s) {
 
 namespace {
 
+// `name` fitted on `layers` and `models`, the layers it was not fitted on known by `catalog`
+// (which must outlive it); the error is the factory's or the fit's.
+Result<std::unique_ptr<Estimator>> Fitted(const std::string& name, const LayerCatalog& catalog,
+                                          const std::vector<LayerSample>& layers,
+                                          const std::vector<ModelSample>& models, Target target) {
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Estimator> estimator, MakeEstimator(name));
+  estimator->UseLayerFeatures(&catalog);
+  WF_RETURN_IF_ERROR(estimator->Fit(layers, models, target));
+  return estimator;
+}
+
 double LogError(const EvalPoint& p) {
   if (!(p.measured > 0) || !(p.predicted > 0)) return INFINITY;
   return std::fabs(std::log(p.predicted / p.measured));
@@ -297,14 +308,9 @@ std::vector<EvalResult> Evaluate(const TrainingData& data,
         for (const LayerSample& s : device_layers) {
           if (train_keys.count(s.key) || !held_keys.count(s.key)) train_layers.push_back(s);
         }
-        auto estimator = MakeEstimator(name);
+        auto estimator = Fitted(name, data.layer_features, train_layers, train_models, target);
         if (!estimator.ok()) {
           out.error = estimator.status().message();
-          return out;
-        }
-        (*estimator)->UseLayerFeatures(&data.layer_features);
-        if (Status st = (*estimator)->Fit(train_layers, train_models, target); !st.ok()) {
-          out.error = st.message();
           return out;
         }
         for (const ModelSample* m : models) {
@@ -355,12 +361,9 @@ std::vector<EvalResult> EvaluateHeldOut(const TrainingData& train, const Trainin
     for (const std::string& name : estimators) {
       EvalResult r = NewResult(device, mode, name, target, Split::kHeldOutCampaigns);
       std::vector<double> truth, pred;
-      auto estimator = MakeEstimator(name);
-      if (estimator.ok()) (*estimator)->UseLayerFeatures(&catalog);
+      auto estimator = Fitted(name, catalog, layers, train_models, target);
       if (!estimator.ok()) {
         r.error = estimator.status().message();
-      } else if (Status s = (*estimator)->Fit(layers, train_models, target); !s.ok()) {
-        r.error = s.message();
       } else {
         for (const ModelSample* m : models) {
           auto p = PredictMonotoneInBatch(**estimator, *m, catalog);
@@ -453,14 +456,9 @@ std::vector<EvalResult> EvaluateLayers(const TrainingData& data,
         for (const LayerSample& s : layers) {
           if (fold_of(s.key) != fold) train.push_back(s);
         }
-        auto estimator = MakeEstimator(name);
+        auto estimator = Fitted(name, data.layer_features, train, models, target);
         if (!estimator.ok()) {
           out.error = estimator.status().message();
-          return out;
-        }
-        (*estimator)->UseLayerFeatures(&data.layer_features);
-        if (Status st = (*estimator)->Fit(train, models, target); !st.ok()) {
-          out.error = st.message();
           return out;
         }
         for (const LayerSample& s : layers) {

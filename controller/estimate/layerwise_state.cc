@@ -55,7 +55,9 @@ Json FittedState::StateJson(const std::string& name) const {
 
 Status FittedState::ReadState(const Json& j, const std::string& name) {
   WF_RETURN_IF_ERROR(CheckStateOf(j, name));
-  auto corrupt = [&name](const std::string& what) { return Status::Corruption(name + ": " + what); };
+  auto corrupt = [&name](const std::string& what) {
+    return Status::Corruption(name + ": " + what);
+  };
   try {
     curves_.clear();
     for (const auto& [group, c] : j.at("curves").items()) {
@@ -90,10 +92,14 @@ Status FittedState::ReadState(const Json& j, const std::string& name) {
     type_top_work_ = j.at("type_top_work").get<std::map<std::string, double>>();
     trend_ = j.at("trend").get<std::map<std::string, double>>();
     for (const auto& [group, a] : trend_) {
-      if (!(a >= 0 && a <= kBeyondAlpha)) return corrupt("stored trend of " + group + " is out of range");
+      if (!(a >= 0 && a <= kBeyondAlpha)) {
+        return corrupt("stored trend of " + group + " is out of range");
+      }
     }
     for (const auto* costs : {&view_cost_, &type_cost_}) {
-      if (auto bad = FirstNotAFigure(*costs)) return corrupt("stored cost of " + *bad + " is not a figure");
+      if (auto bad = FirstNotAFigure(*costs)) {
+        return corrupt("stored cost of " + *bad + " is not a figure");
+      }
     }
     kappa_log_q_ = j.at("kappa_log_q").get<double>();
     WF_ASSIGN_OR_RETURN(bounds_, PhysicalBounds::FromJson(j.at("bounds")));

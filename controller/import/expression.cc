@@ -13,9 +13,12 @@
 // Operators are left-associative; unary minus binds tighter than * and /.
 #include "expression.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <initializer_list>
+#include <utility>
 
 namespace wattfleet {
 
@@ -67,34 +70,24 @@ class Parser {
     return n;
   }
 
-  Result<NodePtr> Expr() {
-    WF_ASSIGN_OR_RETURN(NodePtr lhs, Term());
-    while (true) {
-      if (Accept('+')) {
-        WF_ASSIGN_OR_RETURN(NodePtr rhs, Term());
-        lhs = Binary(Node::Kind::kAdd, lhs, rhs);
-      } else if (Accept('-')) {
-        WF_ASSIGN_OR_RETURN(NodePtr rhs, Term());
-        lhs = Binary(Node::Kind::kSub, lhs, rhs);
-      } else {
-        return lhs;
-      }
+  // Left-associative binary operators of one precedence: operands by `operand`, each
+  // operator character in `ops` making its node.
+  Result<NodePtr> LeftToRight(Result<NodePtr> (Parser::*operand)(),
+                              std::initializer_list<std::pair<char, Node::Kind>> ops) {
+    WF_ASSIGN_OR_RETURN(NodePtr lhs, (this->*operand)());
+    for (;;) {
+      const auto op = std::find_if(ops.begin(), ops.end(),
+                                   [this](const auto& o) { return Accept(o.first); });
+      if (op == ops.end()) return lhs;
+      WF_ASSIGN_OR_RETURN(NodePtr rhs, (this->*operand)());
+      lhs = Binary(op->second, lhs, rhs);
     }
   }
-
+  Result<NodePtr> Expr() {
+    return LeftToRight(&Parser::Term, {{'+', Node::Kind::kAdd}, {'-', Node::Kind::kSub}});
+  }
   Result<NodePtr> Term() {
-    WF_ASSIGN_OR_RETURN(NodePtr lhs, Unary());
-    while (true) {
-      if (Accept('*')) {
-        WF_ASSIGN_OR_RETURN(NodePtr rhs, Unary());
-        lhs = Binary(Node::Kind::kMul, lhs, rhs);
-      } else if (Accept('/')) {
-        WF_ASSIGN_OR_RETURN(NodePtr rhs, Unary());
-        lhs = Binary(Node::Kind::kDiv, lhs, rhs);
-      } else {
-        return lhs;
-      }
-    }
+    return LeftToRight(&Parser::Unary, {{'*', Node::Kind::kMul}, {'/', Node::Kind::kDiv}});
   }
 
   Result<NodePtr> Unary() {

@@ -59,6 +59,18 @@ std::string Percent(double fraction) {
 
 std::string Grid(const std::string& items) { return "<div class=\"wf-grid\">" + items + "</div>"; }
 
+svg::PlotOptions PerCampaignBars(Page& page, const std::string& id, const std::string& title,
+                                 const std::string& x, const std::string& value_unit) {
+  svg::PlotOptions o;
+  o.id = page.Id(id);
+  o.title = title;
+  o.width = kWidePlotWidth;
+  o.x = {x};
+  o.value_unit = value_unit;
+  o.y = {"campaign"};
+  return o;
+}
+
 namespace {
 
 // Plain CSS: system fonts only, nothing fetched.

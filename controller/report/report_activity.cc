@@ -167,13 +167,8 @@ std::string CampaignJobs(const ReportData& data, Page& page,
     }
     bars.push_back(std::move(bar));
   }
-  svg::PlotOptions jobs;
-  jobs.id = page.Id("campaign-jobs");
-  jobs.title = "Jobs by state, per campaign";
-  jobs.width = kWidePlotWidth;
-  jobs.x = {"jobs (count)"};
-  jobs.value_unit = "jobs";
-  jobs.y = {"campaign"};
+  const svg::PlotOptions jobs = PerCampaignBars(
+      page, "campaign-jobs", "Jobs by state, per campaign", "jobs (count)", "jobs");
   std::string items = page.Plot(svg::StackedBarChart(jobs, states, colours, bars));
   // Which flags, said in words: estimators leave these measurements out (docs/dataset.md).
   std::string flagged;

@@ -250,12 +250,8 @@ std::string QualitySection(const ReportData& data, const TrainingData& training,
     }
     bars.push_back(std::move(bar));
   }
-  svg::PlotOptions o;
-  o.id = page.Id("quality-flags");
-  o.title = "Measurements by quality flag, per campaign";
-  o.width = kWidePlotWidth;
-  o.x = {"measurements"};
-  o.y = {"campaign"};
+  const svg::PlotOptions o = PerCampaignBars(
+      page, "quality-flags", "Measurements by quality flag, per campaign", "measurements", "");
   return s + page.Plot(svg::StackedBarChart(o, segments, colours, bars)) + "</section>";
 }
 

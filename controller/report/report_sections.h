@@ -9,6 +9,7 @@
 #include "wattfleet/estimate/evaluation.h"
 #include "wattfleet/report/report.h"
 #include "report_data.h"
+#include "svg_plot.h"
 #include "wattfleet/estimate/training_data.h"
 
 namespace wattfleet::report {
@@ -74,5 +75,10 @@ inline constexpr int kWidePlotWidth = 760;
 std::string Percent(double fraction);
 // "<div class=\"wf-grid\">" + items + "</div>"
 std::string Grid(const std::string& items);
+
+// A wide chart of one stacked bar per campaign: `x` says what the bars count, `value_unit`
+// (empty: none) what a bar's tooltip adds to its figures.
+svg::PlotOptions PerCampaignBars(Page& page, const std::string& id, const std::string& title,
+                                 const std::string& x, const std::string& value_unit);
 
 }  // namespace wattfleet::report

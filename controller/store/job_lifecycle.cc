@@ -3,10 +3,12 @@
 #include <array>
 #include <utility>
 
+#include "wattfleet/common/enum_names.h"
+
 namespace wattfleet {
 namespace {
 
-constexpr std::array<std::pair<JobState, std::string_view>, 7> kJobStates{{
+constexpr EnumNames<JobState, 7> kJobStates{{
     {JobState::kPlanned, "planned"},
     {JobState::kQueued, "queued"},
     {JobState::kLeased, "leased"},
@@ -20,19 +22,9 @@ std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
 
 }  // namespace
 
-std::string_view JobStateName(JobState s) {
-  for (const auto& [state, name] : kJobStates) {
-    if (state == s) return name;
-  }
-  return "unknown";
-}
+std::string_view JobStateName(JobState s) { return NameIn(kJobStates, s); }
 
-std::optional<JobState> ParseJobState(std::string_view s) {
-  for (const auto& [state, name] : kJobStates) {
-    if (name == s) return state;
-  }
-  return std::nullopt;
-}
+std::optional<JobState> ParseJobState(std::string_view s) { return ParseIn(kJobStates, s); }
 
 bool IsActive(JobState s) { return s == JobState::kQueued || s == JobState::kLeased; }
 

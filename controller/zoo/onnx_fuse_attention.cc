@@ -64,14 +64,16 @@ std::optional<std::set<size_t>> Fuser::SealedRun(int x, int y) const {
 
 // E of a self-attention whose projections are in `run`: the output one's weight [E, E], the
 // others 3E rows of E in all (as [out, in]); none where they are not. `bias`: whether they add one.
-std::optional<int64_t> Fuser::EmbedDimOf(const std::set<size_t>& run, const OnnxNode& out_projection,
-                                         bool* bias) const {
+std::optional<int64_t> Fuser::EmbedDimOf(const std::set<size_t>& run,
+                                         const OnnxNode& out_projection, bool* bias) const {
   std::vector<Shape> weights;
   for (size_t n : run) {
     const OnnxNode& p = Node(n);
     if (!IsProjection(&p)) continue;
     Shape wt = m_.Val(p.inputs[1]).shape;
-    if (p.op == "MatMul" || m_.Attr(p, "transB").value_or(0) == 0) std::reverse(wt.begin(), wt.end());
+    if (p.op == "MatMul" || m_.Attr(p, "transB").value_or(0) == 0) {
+      std::reverse(wt.begin(), wt.end());
+    }
     if (&p != &out_projection) weights.push_back(wt);
     if (p.op == "Gemm" && p.inputs.size() > 2 && p.inputs[2] >= 0) *bias = true;
     if (p.op == "MatMul") {

@@ -459,12 +459,8 @@ Outcome Mapper::MapPool(const OnnxNode& node) {
   std::string why;
   const auto padding = Padding(node, s, *k, *stride, 1, &why);
   if (!padding) return why;
-  const bool ceil_changes_shape = ceil && CeilModeAddsAWindow(s, *k, *stride, *padding);
-  const T type = max ? (two_d ? T::kMaxPool2d : T::kMaxPool1d)
-                     : (two_d ? T::kAvgPool2d : T::kAvgPool1d);
-  Params params = {{"kernel_size", D(*k)}, {"stride", D(*stride)}, {"padding", D(*padding)}};
-  if (ceil_changes_shape) params["ceil_mode"] = 1;
-  Emit(node, node.outputs[0], type, std::move(params), {x});
+  FixedPool pool = FixedPoolOf(max, s, *k, *stride, *padding, ceil);
+  Emit(node, node.outputs[0], pool.type, std::move(pool.params), {x});
   return std::nullopt;
 }
 

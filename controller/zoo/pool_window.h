@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "wattfleet/common/architecture.h"
 
@@ -20,6 +22,24 @@ inline bool CeilModeAddsAWindow(const Shape& s, int64_t kernel, int64_t stride, 
     if (up != span / stride + 1) return true;
   }
   return false;
+}
+
+// A max or average pool of a fixed window over per-sample shape `s` ([C, L] or [C, H, W]):
+// its layer type and hyper-parameters, ceil_mode only where it adds a window.
+struct FixedPool {
+  LayerType type;
+  std::map<std::string, double> params;
+};
+inline FixedPool FixedPoolOf(bool max, const Shape& s, int64_t kernel, int64_t stride,
+                             int64_t padding, bool ceil_mode) {
+  const bool two_d = s.size() == 3;
+  FixedPool pool{max ? (two_d ? LayerType::kMaxPool2d : LayerType::kMaxPool1d)
+                     : (two_d ? LayerType::kAvgPool2d : LayerType::kAvgPool1d),
+                 {{"kernel_size", static_cast<double>(kernel)},
+                  {"stride", static_cast<double>(stride)},
+                  {"padding", static_cast<double>(padding)}}};
+  if (ceil_mode && CeilModeAddsAWindow(s, kernel, stride, padding)) pool.params["ceil_mode"] = 1;
+  return pool;
 }
 
 }  // namespace wattfleet

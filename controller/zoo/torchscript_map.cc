@@ -377,14 +377,8 @@ Outcome Mapper::MapPool(const TsNode& node) {
   const auto ceil = Int(in[max ? 5 : 4]);
   if (!k || !p || !stride || !ceil) return Refuse("non-square or non-constant arguments");
   if (dilation != 1) return Refuse("dilation");
-  const bool ceil_changes_shape = *ceil && CeilModeAddsAWindow(s, *k, *stride, *p);
-  const T type = max ? (two_d ? T::kMaxPool2d : T::kMaxPool1d)
-                     : (two_d ? T::kAvgPool2d : T::kAvgPool1d);
-  Params params = {{"kernel_size", static_cast<double>(*k)},
-                   {"stride", static_cast<double>(*stride)},
-                   {"padding", static_cast<double>(*p)}};
-  if (ceil_changes_shape) params["ceil_mode"] = 1;
-  Emit(node, node.outputs[0], type, std::move(params), {x});
+  FixedPool pool = FixedPoolOf(max, s, *k, *stride, *p, *ceil != 0);
+  Emit(node, node.outputs[0], pool.type, std::move(pool.params), {x});
   return std::nullopt;
 }
 

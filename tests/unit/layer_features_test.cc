@@ -723,8 +723,9 @@ TEST(TrainingStep, AnUpdateKeepsMappedWeightsApart) {
   EXPECT_GE(sizes[1], kMappedParameterElements);
   for (size_t i = 2; i < sizes.size(); ++i) EXPECT_LT(sizes[i], kMappedParameterElements);
 
-  auto small = BuildSequential(
-      "small", "test", {64}, {{LayerType::kLinear, {{"in_features", 64}, {"out_features", 10}}, ""}});
+  auto small = BuildSequential("small", "test", {64},
+                               {{LayerType::kLinear,
+                                 {{"in_features", 64}, {"out_features", 10}}, ""}});
   ASSERT_TRUE(small.ok());
   auto small_parts = TrainingStepParts(*small, Optimizer::kAdam, Loss::kCrossEntropy);
   ASSERT_TRUE(small_parts.ok());

@@ -39,17 +39,7 @@ Result<std::vector<ExportRow>> ReadExportRows(PGconn* c, std::optional<int64_t> 
   std::vector<ExportRow> rows;
   rows.reserve(static_cast<size_t>(q.size()));
   for (int i = 0; i < q.size(); ++i) {
-    struct Columns {
-      const Rows& q;
-      int i;
-      int64_t Int(int k) const { return q.Int(i, k); }
-      double Double(int k) const { return q.Double(i, k); }
-      bool Bool(int k) const { return q.Bool(i, k); }
-      std::string Text(int k) const { return q.Text(i, k); }
-      std::string Bytes(int k) const { return q.BytesAt(i, k); }
-      bool IsNull(int k) const { return q.IsNull(i, k); }
-    };
-    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(Columns{q, i}, layer_archs));
+    WF_ASSIGN_OR_RETURN(ExportRow r, ExportRowFrom(q.At(i), layer_archs));
     rows.push_back(std::move(r));
   }
   return rows;

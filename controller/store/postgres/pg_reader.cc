@@ -17,17 +17,6 @@ using pg::ConnPtr;
 using pg::Params;
 using pg::Rows;
 
-// Row `row` of a result, as read_rows.h reads rows.
-struct PgRow {
-  const Rows& r;
-  int row;
-  int64_t Int(int c) const { return r.Int(row, c); }
-  double Double(int c) const { return r.Double(row, c); }
-  bool Bool(int c) const { return r.Bool(row, c); }
-  std::string Text(int c) const { return r.Text(row, c); }
-  std::string Bytes(int c) const { return r.BytesAt(row, c); }
-  bool IsNull(int c) const { return r.IsNull(row, c); }
-};
 
 // Rows fetched per round trip of the measurement cursor.
 constexpr int kFetchRows = 2000;
@@ -40,11 +29,8 @@ class PgReader final : public DatasetReader {
   ~PgReader() override = default;
 
   Result<std::vector<LayerRecord>> Layers() override {
-    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kLayersSql));
-    std::vector<LayerRecord> out;
-    out.reserve(static_cast<size_t>(q.size()));
-    for (int i = 0; i < q.size(); ++i) out.push_back(read_rows::LayerFrom(PgRow{q, i}));
-    return out;
+    return Collect<LayerRecord>(read_rows::kLayersSql, {},
+                                [](const Rows::Row& r) { return read_rows::LayerFrom(r); });
   }
 
   Status ForEachMeasurement(
@@ -57,7 +43,7 @@ class PgReader final : public DatasetReader {
                                  "WHERE table_name = 'measurements' "
                                  "AND table_schema = current_schema()"));
     std::set<std::string> columns;
-    for (int i = 0; i < cols.size(); ++i) columns.insert(cols.Text(i, 0));
+    for (int i = 0; i < cols.size(); ++i) columns.insert(FirstText(cols.At(i)));
     const std::string sql = read_rows::MeasurementsSql(
         [&](const std::string& c) { return columns.count(c) > 0; });
     const std::string cursor = "wattfleet_measurements_" + std::to_string(++cursors_);
@@ -70,7 +56,7 @@ class PgReader final : public DatasetReader {
       if (!batch.ok()) return batch.status();
       const Rows& q = *batch;
       for (int i = 0; i < q.size() && result.ok(); ++i) {
-        std::optional<MeasurementRecord> m = read_rows::MeasurementFrom(PgRow{q, i});
+        std::optional<MeasurementRecord> m = read_rows::MeasurementFrom(q.At(i));
         if (m) result = fn(*m);
       }
       if (!result.ok() || q.size() < kFetchRows) break;
@@ -82,36 +68,26 @@ class PgReader final : public DatasetReader {
   }
 
   Result<std::vector<std::string>> ArchitectureLayers(int64_t architecture_id) override {
-    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitectureLayersSql,
-                                               Params::Of(architecture_id)));
-    std::vector<std::string> keys;
-    keys.reserve(static_cast<size_t>(q.size()));
-    for (int i = 0; i < q.size(); ++i) keys.push_back(q.Text(i, 0));
-    return keys;
+    return Collect<std::string>(read_rows::kArchitectureLayersSql, Params::Of(architecture_id),
+                                FirstText);
   }
 
   Result<std::vector<std::string>> ArchitectureNodes(int64_t architecture_id) override {
-    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitectureNodesSql,
-                                               Params::Of(architecture_id)));
-    std::vector<std::string> names;
-    for (int i = 0; i < q.size(); ++i) names.push_back(q.Text(i, 0));
-    return names;
+    return Collect<std::string>(read_rows::kArchitectureNodesSql, Params::Of(architecture_id),
+                                FirstText);
   }
 
   Result<std::vector<ArchitectureRecord>> Architectures() override {
-    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kArchitecturesSql));
-    std::vector<ArchitectureRecord> out;
-    out.reserve(static_cast<size_t>(q.size()));
-    for (int i = 0; i < q.size(); ++i) out.push_back(read_rows::ArchitectureFrom(PgRow{q, i}));
-    return out;
+    return Collect<ArchitectureRecord>(
+        read_rows::kArchitecturesSql, {},
+        [](const Rows::Row& r) { return read_rows::ArchitectureFrom(r); });
   }
 
   Result<std::vector<CampaignRecord>> Campaigns() override {
-    WF_ASSIGN_OR_RETURN(const Rows c, pg::Exec(conn_.get(), read_rows::kCampaignsSql));
-    std::vector<CampaignRecord> out;
-    for (int i = 0; i < c.size(); ++i) {
-      out.push_back(read_rows::CampaignFrom(PgRow{c, i}));
-    }
+    WF_ASSIGN_OR_RETURN(
+        std::vector<CampaignRecord> out,
+        Collect<CampaignRecord>(read_rows::kCampaignsSql, {},
+                                [](const Rows::Row& r) { return read_rows::CampaignFrom(r); }));
     WF_ASSIGN_OR_RETURN(const Rows j, pg::Exec(conn_.get(), read_rows::kJobCountsSql));
     for (int i = 0; i < j.size(); ++i) {
       read_rows::AddJobCount(j.Int(i, 0), j.Text(i, 1), j.Int(i, 2), &out);
@@ -124,11 +100,9 @@ class PgReader final : public DatasetReader {
     WF_ASSIGN_OR_RETURN(
         const Rows has,
         pg::Exec(conn_.get(), "SELECT to_regclass('external_measurements') IS NOT NULL"));
-    std::vector<ImportedRecord> out;
-    if (has.empty() || !has.Bool(0, 0)) return out;
-    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), read_rows::kImportedSql));
-    for (int i = 0; i < q.size(); ++i) out.push_back(read_rows::ImportedFrom(PgRow{q, i}));
-    return out;
+    if (has.empty() || !has.Bool(0, 0)) return std::vector<ImportedRecord>{};
+    return Collect<ImportedRecord>(read_rows::kImportedSql, {},
+                                   [](const Rows::Row& r) { return read_rows::ImportedFrom(r); });
   }
 
   Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override {
@@ -136,6 +110,18 @@ class PgReader final : public DatasetReader {
   }
 
  private:
+  static std::string FirstText(const Rows::Row& r) { return r.Text(0); }
+
+  // Every row `sql` gives, each read by `from`.
+  template <typename Record, typename From>
+  Result<std::vector<Record>> Collect(const char* sql, const Params& params, From from) {
+    WF_ASSIGN_OR_RETURN(const Rows q, pg::Exec(conn_.get(), sql, params));
+    std::vector<Record> out;
+    out.reserve(static_cast<size_t>(q.size()));
+    for (int i = 0; i < q.size(); ++i) out.push_back(from(q.At(i)));
+    return out;
+  }
+
   ConnPtr conn_;
   pg::Transaction snapshot_;  // after conn_: rolled back before the connection closes
   int cursors_ = 0;

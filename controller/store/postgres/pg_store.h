@@ -123,6 +123,19 @@ class Rows {
   // The command tag ("COMMIT", "ROLLBACK", "UPDATE 1", ...).
   std::string Command() const { return PQcmdStatus(result_.get()); }
 
+  // Row `row`, read by column as read_rows.h and export_row.h read rows.
+  struct Row {
+    const Rows& r;
+    int row;
+    int64_t Int(int c) const { return r.Int(row, c); }
+    double Double(int c) const { return r.Double(row, c); }
+    bool Bool(int c) const { return r.Bool(row, c); }
+    std::string Text(int c) const { return r.Text(row, c); }
+    std::string Bytes(int c) const { return r.BytesAt(row, c); }
+    bool IsNull(int c) const { return r.IsNull(row, c); }
+  };
+  Row At(int row) const { return Row{*this, row}; }
+
  private:
   ResultPtr result_;
 };

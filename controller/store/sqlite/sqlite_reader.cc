@@ -27,14 +27,8 @@ class SqliteReader final : public DatasetReader {
   Status Begin() { return sqlite::Exec(db_.get(), "BEGIN"); }
 
   Result<std::vector<LayerRecord>> Layers() override {
-    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kLayersSql));
-    std::vector<LayerRecord> out;
-    for (;;) {
-      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      out.push_back(read_rows::LayerFrom(StmtRow{q}));
-    }
-    return out;
+    return Collect<LayerRecord>(read_rows::kLayersSql,
+                                [](const StmtRow& r) { return read_rows::LayerFrom(r); });
   }
 
   Status ForEachMeasurement(
@@ -70,26 +64,16 @@ class SqliteReader final : public DatasetReader {
   }
 
   Result<std::vector<ArchitectureRecord>> Architectures() override {
-    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kArchitecturesSql));
-    std::vector<ArchitectureRecord> out;
-    for (;;) {
-      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      out.push_back(read_rows::ArchitectureFrom(StmtRow{q}));
-    }
-    return out;
+    return Collect<ArchitectureRecord>(read_rows::kArchitecturesSql, [](const StmtRow& r) {
+      return read_rows::ArchitectureFrom(r);
+    });
   }
 
   Result<std::vector<CampaignRecord>> Campaigns() override {
-    std::vector<CampaignRecord> out;
-    {
-      WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kCampaignsSql));
-      for (;;) {
-        WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-        if (!row) break;
-        out.push_back(read_rows::CampaignFrom(StmtRow{q}));
-      }
-    }
+    WF_ASSIGN_OR_RETURN(std::vector<CampaignRecord> out,
+                        Collect<CampaignRecord>(read_rows::kCampaignsSql, [](const StmtRow& r) {
+                          return read_rows::CampaignFrom(r);
+                        }));
     WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kJobCountsSql));
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
@@ -104,15 +88,9 @@ class SqliteReader final : public DatasetReader {
     WF_ASSIGN_OR_RETURN(Stmt has, Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' "
                                           "AND name = 'external_measurements'"));
     WF_ASSIGN_OR_RETURN(const bool exists, has.Step());
-    std::vector<ImportedRecord> out;
-    if (!exists) return out;
-    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(read_rows::kImportedSql));
-    for (;;) {
-      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      out.push_back(read_rows::ImportedFrom(StmtRow{q}));
-    }
-    return out;
+    if (!exists) return std::vector<ImportedRecord>{};
+    return Collect<ImportedRecord>(read_rows::kImportedSql,
+                                   [](const StmtRow& r) { return read_rows::ImportedFrom(r); });
   }
 
   Result<std::vector<ExportRow>> ExportRows(std::optional<int64_t> campaign_id) override {
@@ -120,27 +98,31 @@ class SqliteReader final : public DatasetReader {
   }
 
  private:
-  // The first column of every row `q` gives.
-  static Result<std::vector<std::string>> Texts(Stmt& q) {
-    std::vector<std::string> out;
+  // Every row `q` gives, each read by `from`.
+  template <typename Record, typename From>
+  static Result<std::vector<Record>> RowsOf(Stmt& q, From from) {
+    std::vector<Record> out;
     for (;;) {
       WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      out.push_back(q.Text(0));
+      if (!row) return out;
+      out.push_back(from(StmtRow{q}));
     }
-    return out;
+  }
+  template <typename Record, typename From>
+  Result<std::vector<Record>> Collect(const char* sql, From from) {
+    WF_ASSIGN_OR_RETURN(Stmt q, Prepare(sql));
+    return RowsOf<Record>(q, from);
+  }
+  // The first column of every row `q` gives.
+  static Result<std::vector<std::string>> Texts(Stmt& q) {
+    return RowsOf<std::string>(q, [](const StmtRow& r) { return r.Text(0); });
   }
 
   // The measurements table's columns: a dataset read without being upgraded lacks the newest.
   Result<std::set<std::string>> MeasurementColumns() {
     WF_ASSIGN_OR_RETURN(Stmt q, Prepare("SELECT name FROM pragma_table_info('measurements')"));
-    std::set<std::string> names;
-    for (;;) {
-      WF_ASSIGN_OR_RETURN(const bool row, q.Step());
-      if (!row) break;
-      names.insert(q.Text(0));
-    }
-    return names;
+    WF_ASSIGN_OR_RETURN(const std::vector<std::string> names, Texts(q));
+    return std::set<std::string>(names.begin(), names.end());
   }
 
   // A query that does not prepare means tables are missing: not a dataset this build reads.
