@@ -226,15 +226,20 @@ void ActiveProfiler::JobEnded(const JobSpec& job) {
   pending_.insert(Key{job.campaign_id, job.device_class, name->kind});
 }
 
+std::optional<CampaignSource> ActiveProfiler::SourceOf(int64_t campaign) {
+  Result<CampaignSource> source = store_.GetCampaignSource(campaign);
+  if (source.ok()) return std::move(source).value();
+  spdlog::error("controller: active profiling: campaign {}: {}", campaign,
+                source.status().ToString());
+  return std::nullopt;
+}
+
 const std::optional<PlanOptions>& ActiveProfiler::ActivePlanOf(int64_t campaign) {
   auto it = plans_.find(campaign);
   if (it != plans_.end()) return it->second;
   std::optional<PlanOptions> plan;
-  Result<CampaignSource> source = store_.GetCampaignSource(campaign);
-  if (!source.ok()) {
-    // Not cached: a store error may be transient.
-    spdlog::error("controller: active profiling: campaign {}: {}", campaign,
-                  source.status().ToString());
+  const std::optional<CampaignSource> source = SourceOf(campaign);
+  if (!source) {
     static const std::optional<PlanOptions> kNone;
     return kNone;
   }
@@ -255,14 +260,10 @@ const std::vector<std::vector<int64_t>>& ActiveProfiler::TargetsOf(int64_t campa
   auto it = targets_.find(campaign);
   if (it == targets_.end()) {
     std::map<std::string, std::vector<std::vector<int64_t>>> by_kind;
-    Result<CampaignSource> source = store_.GetCampaignSource(campaign);
-    if (!source.ok()) {
-      // Not cached: a store error may be transient, and the campaign's aim must not change
-      // for good because of it. This pass chooses by the grid.
-      spdlog::error("controller: active profiling: campaign {}: {}", campaign,
-                    source.status().ToString());
-      return kNone;
-    }
+    // The campaign's aim must not change for good because of a store error: this pass
+    // chooses by the grid.
+    const std::optional<CampaignSource> source = SourceOf(campaign);
+    if (!source) return kNone;
     Result<Campaign> parsed = ParseCampaign(source->yaml, source->source_path);
     if (!parsed.ok()) {
       spdlog::warn("controller: active profiling: campaign {}: its networks are not known, so "

@@ -8,11 +8,8 @@
 namespace wattfleet {
 namespace {
 
-constexpr EnumNames<AdminOp, 3> kOps{{
-    {AdminOp::kSubmit, "submit"},
-    {AdminOp::kStatus, "status"},
-    {AdminOp::kCancel, "cancel"},
-}};
+constexpr EnumNames<AdminOp, 3> kOps{
+    {{AdminOp::kSubmit, "submit"}, {AdminOp::kStatus, "status"}, {AdminOp::kCancel, "cancel"}}};
 
 Status Bad(const std::string& what) {
   return Status::InvalidArgument("bad admin request: " + what);

@@ -51,6 +51,15 @@ std::string PeerLabel(const std::string& identity) {
 Dispatcher::Dispatcher(DispatcherOptions options, Store& store, Clock& clock)
     : options_(std::move(options)), store_(store), clock_(clock) {}
 
+bool Dispatcher::Malformed(const Status& decoded, std::string_view what,
+                           const std::string& identity) {
+  if (decoded.ok()) return false;
+  ++counters_.malformed;
+  spdlog::warn("controller: malformed {} from {}: {}", what, PeerLabel(identity),
+               decoded.message());
+  return true;
+}
+
 Dispatcher::~Dispatcher() = default;
 
 Status Dispatcher::Start() {
@@ -218,12 +227,7 @@ void Dispatcher::ReceiveAgentMessages() {
     if (!incoming->has_value()) break;
     const std::string identity = std::move((*incoming)->identity);
     const Result<Envelope>& env = (*incoming)->message;
-    if (!env.ok()) {
-      ++counters_.malformed;
-      spdlog::warn("controller: malformed message from {}: {}", PeerLabel(identity),
-                   env.status().message());
-      continue;
-    }
+    if (Malformed(env.status(), "message", identity)) continue;
     try {
       // The ZAP handler's answer for this connection (the name its key is enrolled under),
       // only where CURVE authenticates connections.

@@ -73,14 +73,8 @@ void Dispatcher::Dispatch() {
           std::max<int64_t>(e.job.spec.lease_ms, 1000) *
           static_cast<int64_t>(agent.in_flight.size() + 1);
       Status s = store_.MarkLeased(id, attempt, agent.ready.name, now_ms + lease_ms);
-      if (s.code() == StatusCode::kAlreadyExists) {
-        // No longer queued in the store: another controller sharing it leased the job first
-        // (or it ended there). Not this controller's to hand out, to fail or to retry: it is
-        // forgotten here, and the agent's slot goes to the next job.
-        spdlog::info("controller: job {} dropped: {}", id, s.message());
-        EndJob(id);
-        continue;
-      }
+      // No longer queued in the store: the agent's slot goes to the next job.
+      if (ForgottenAsTaken(s, id)) continue;
       if (!s.ok()) {
         // Back at the head of its queue; the next pass tries again.
         spdlog::error("controller: store: {}", s.ToString());

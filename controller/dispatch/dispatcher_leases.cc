@@ -9,6 +9,13 @@
 
 namespace wattfleet {
 
+bool Dispatcher::ForgottenAsTaken(const Status& s, int64_t job_id) {
+  if (s.code() != StatusCode::kAlreadyExists) return false;
+  spdlog::info("controller: job {} dropped: {}", job_id, s.message());
+  EndJob(job_id);
+  return true;
+}
+
 void Dispatcher::EndJob(int64_t job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return;
@@ -70,14 +77,9 @@ void Dispatcher::Requeue(int64_t job_id, const std::string& why, bool spend) {
     return;
   }
   Status s = store_.Requeue(job_id, leased, why);
-  if (s.code() == StatusCode::kAlreadyExists) {
-    // The store no longer holds this lease: its result was stored, or another controller
-    // sharing the store leased the job again after this one's copy of the lease ran out.
-    // Someone else has it (or it ended): forgotten here, as a lost lease race is in Dispatch.
-    spdlog::info("controller: job {} dropped: {}", job_id, s.message());
-    EndJob(job_id);
-    return;
-  }
+  // The store no longer holds this lease: its result was stored, or another controller
+  // sharing the store leased the job again after this one's copy of the lease ran out.
+  if (ForgottenAsTaken(s, job_id)) return;
   if (!s.ok()) {
     spdlog::error("controller: store: {}", s.ToString());
     return;

@@ -43,12 +43,7 @@ Result<std::string> ReadPart(const ModelFile& file, int64_t offset) {
 
 void Dispatcher::HandleFetch(const std::string& identity, const std::string& body) {
   auto fetch = DecodeFetch(body);
-  if (!fetch.ok()) {
-    ++counters_.malformed;
-    spdlog::warn("controller: malformed FETCH from {}: {}", PeerLabel(identity),
-                 fetch.status().message());
-    return;
-  }
+  if (Malformed(fetch.status(), "FETCH", identity)) return;
   ChunkMsg chunk;
   chunk.job_id = fetch->job_id;
   chunk.attempt = fetch->attempt;

@@ -164,12 +164,7 @@ void Dispatcher::RecordDevice(const ReadyMsg& r) {
 void Dispatcher::HandleReady(const std::string& identity, const std::string& user,
                              const std::string& body) {
   auto ready = DecodeReady(body);
-  if (!ready.ok()) {
-    ++counters_.malformed;
-    spdlog::warn("controller: malformed READY from {}: {}", PeerLabel(identity),
-                 ready.status().message());
-    return;
-  }
+  if (Malformed(ready.status(), "READY", identity)) return;
   if (!AdmitReady(identity, user, *ready)) return;
   RegisterAgent(identity, *ready);
   RecordDevice(*ready);

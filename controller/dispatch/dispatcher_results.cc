@@ -10,12 +10,7 @@ namespace wattfleet {
 
 void Dispatcher::HandleResult(const std::string& identity, const std::string& body, bool done) {
   auto result = DecodeJobResult(body);
-  if (!result.ok()) {
-    ++counters_.malformed;
-    spdlog::warn("controller: malformed {} from {}: {}", done ? "RESULT" : "NACK",
-                 PeerLabel(identity), result.status().message());
-    return;
-  }
+  if (Malformed(result.status(), done ? "RESULT" : "NACK", identity)) return;
   auto agent = agents_.find(identity);
   if (agent == agents_.end()) {
     // Unknown peers must register first; their spool replays the result after WELCOME.

@@ -1,6 +1,7 @@
 // Grouped cross-validation of the estimators on whole architectures.
 #include "wattfleet/estimate/evaluation.h"
 #include "wattfleet/numeric/conformal.h"
+#include "wattfleet/common/enum_names.h"
 
 #include <algorithm>
 #include <functional>
@@ -141,14 +142,11 @@ class Folds {
 
 }  // namespace
 
-std::string_view SplitName(Split s) {
-  switch (s) {
-    case Split::kGroupedKFold: return "kfold";
-    case Split::kLeaveOneFamilyOut: return "lofo";
-    case Split::kHeldOutCampaigns: return "campaign";
-  }
-  return "";
-}
+constexpr EnumNames<Split, 3> kSplits{{{Split::kGroupedKFold, "kfold"},
+                                        {Split::kLeaveOneFamilyOut, "lofo"},
+                                        {Split::kHeldOutCampaigns, "campaign"}}};
+
+std::string_view SplitName(Split s) { return NameIn(kSplits, s); }
 
 namespace {
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "wattfleet/common/sha256.h"
+#include "wattfleet/common/enum_names.h"
 #include "wattfleet/store/model_table.h"
 #include "wattfleet/common/clock.h"
 
@@ -179,14 +180,11 @@ Result<int64_t> ModelStore::Save(StoredModel m) {
   return impl_->table->Insert(row);
 }
 
-std::string_view ModelSourceName(ModelSource s) {
-  switch (s) {
-    case ModelSource::kRestored: return "restored";
-    case ModelSource::kStored: return "stored";
-    case ModelSource::kFitted: return "fitted";
-  }
-  return "";
-}
+constexpr EnumNames<ModelSource, 3> kModelSources{{{ModelSource::kRestored, "restored"},
+                                                    {ModelSource::kStored, "stored"},
+                                                    {ModelSource::kFitted, "fitted"}}};
+
+std::string_view ModelSourceName(ModelSource s) { return NameIn(kModelSources, s); }
 
 namespace {
 

@@ -17,6 +17,11 @@ constexpr EnumNames<JobState, 7> kJobStates{{
     {JobState::kQuarantined, "quarantined"},
     {JobState::kCancelled, "cancelled"},
 }};
+constexpr EnumNames<CampaignState, 3> kCampaignStates{{
+    {CampaignState::kRunning, "running"},
+    {CampaignState::kDone, "done"},
+    {CampaignState::kCancelled, "cancelled"},
+}};
 
 std::string JobLabel(int64_t job_id) { return "job " + std::to_string(job_id); }
 
@@ -94,19 +99,10 @@ std::optional<JobState> FinalStateAfter(Outcome outcome, int32_t attempts_spent,
   return std::nullopt;
 }
 
-std::string_view CampaignStateName(CampaignState s) {
-  switch (s) {
-    case CampaignState::kRunning: return "running";
-    case CampaignState::kDone: return "done";
-    case CampaignState::kCancelled: return "cancelled";
-  }
-  return "unknown";
-}
+std::string_view CampaignStateName(CampaignState s) { return NameIn(kCampaignStates, s); }
 
 Result<CampaignState> ParseCampaignState(int64_t campaign_id, std::string_view name) {
-  for (CampaignState s : {CampaignState::kRunning, CampaignState::kDone, CampaignState::kCancelled}) {
-    if (CampaignStateName(s) == name) return s;
-  }
+  if (const auto s = ParseIn(kCampaignStates, name)) return *s;
   return Status::Corruption("campaign " + std::to_string(campaign_id) + " has unknown state '" +
                             std::string(name) + "'");
 }

@@ -58,12 +58,18 @@ Result<std::vector<int64_t>> InsertJobs(PGconn* conn, int64_t campaign_id,
   return ids;
 }
 
-Result<CampaignSource> GetCampaignSource(PGconn* conn, int64_t campaign_id) {
-  WF_ASSIGN_OR_RETURN(const Rows q, Exec(conn,
-                                         "SELECT name, state, source_path, yaml FROM campaigns "
-                                         "WHERE id = $1",
-                                         Params::Of(campaign_id)));
+Result<Rows> CampaignRow(PGconn* conn, int64_t campaign_id, const std::string& columns,
+                         const std::string& lock) {
+  WF_ASSIGN_OR_RETURN(
+      Rows q, Exec(conn, "SELECT " + columns + " FROM campaigns WHERE id = $1" + lock,
+                   Params::Of(campaign_id)));
   if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
+  return q;
+}
+
+Result<CampaignSource> GetCampaignSource(PGconn* conn, int64_t campaign_id) {
+  WF_ASSIGN_OR_RETURN(const Rows q,
+                      CampaignRow(conn, campaign_id, "name, state, source_path, yaml"));
   return CampaignSource{q.Text(0, 0), q.Text(0, 1), q.Text(0, 2), q.Text(0, 3)};
 }
 
@@ -114,10 +120,7 @@ Result<ActiveJob> AddJob(PGconn* conn, int64_t campaign_id, const JobSpec& job, 
   {
     // FOR SHARE: a controller finishing or cancelling the campaign at the same moment waits
     // for this insert (or this one for it), so no job lands in a campaign that has ended.
-    WF_ASSIGN_OR_RETURN(const Rows c, Exec(conn,
-                                           "SELECT state FROM campaigns WHERE id = $1 FOR SHARE",
-                                           Params::Of(campaign_id)));
-    if (c.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
+    WF_ASSIGN_OR_RETURN(const Rows c, CampaignRow(conn, campaign_id, "state", " FOR SHARE"));
     WF_ASSIGN_OR_RETURN(const CampaignState state, ParseCampaignState(campaign_id, c.Text(0, 0)));
     WF_RETURN_IF_ERROR(CheckCampaignTakesJobs(campaign_id, state));
   }

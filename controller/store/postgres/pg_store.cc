@@ -387,11 +387,8 @@ namespace {
 // The campaign's state, its row locked until the transaction ends (FOR NO KEY UPDATE).
 // NotFound for an unknown id.
 Result<CampaignState> LockCampaign(PGconn* c, int64_t campaign_id) {
-  WF_ASSIGN_OR_RETURN(const Rows q, Exec(c,
-                                         "SELECT state FROM campaigns WHERE id = $1 "
-                                         "FOR NO KEY UPDATE",
-                                         Params::Of(campaign_id)));
-  if (q.empty()) return Status::NotFound("unknown campaign " + std::to_string(campaign_id));
+  WF_ASSIGN_OR_RETURN(const Rows q,
+                      pg::CampaignRow(c, campaign_id, "state", " FOR NO KEY UPDATE"));
   return ParseCampaignState(campaign_id, q.Text(0, 0));
 }
 

@@ -189,6 +189,10 @@ class Transaction {
 Result<std::vector<int64_t>> InsertJobs(PGconn* conn, int64_t campaign_id,
                                         const std::vector<JobSpec>& jobs, int64_t now_ms);
 Result<CampaignSource> GetCampaignSource(PGconn* conn, int64_t campaign_id);
+// `columns` of the campaign's row, locked as `lock` says (" FOR SHARE", ...; empty: not);
+// NotFound for an unknown id.
+Result<Rows> CampaignRow(PGconn* conn, int64_t campaign_id, const std::string& columns,
+                         const std::string& lock = "");
 Result<std::vector<CampaignJob>> ListCampaignJobs(PGconn* conn, int64_t campaign_id,
                                                   const CampaignJobFilter& filter);
 Result<ActiveJob> AddJob(PGconn* conn, int64_t campaign_id, const JobSpec& job, int64_t now_ms);

@@ -105,6 +105,9 @@ class ActiveProfiler final : public JobSource {
   // `kind`, parsed once from its stored YAML; empty when there is none (a campaign of probes
   // only) or the campaign no longer expands (logged).
   const std::vector<std::vector<int64_t>>& TargetsOf(int64_t campaign, const std::string& kind);
+  // The campaign's stored source; none (logged) on a store error, which may be transient:
+  // what is read from it is then not cached.
+  std::optional<CampaignSource> SourceOf(int64_t campaign);
   // One kind: reads its probes, selects, stores the new jobs.
   Result<std::vector<ActiveJob>> Step(const Key& key, const PlanOptions& plan);
   // A kind's probe jobs as they stand: planned, measured, not yet ended, and the job new

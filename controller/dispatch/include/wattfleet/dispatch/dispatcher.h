@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <zmq.hpp>
 
 #include <nlohmann/json.hpp>
@@ -155,6 +156,9 @@ class Dispatcher {
                           const JobResult& r, bool done);
   void StoreDone(const std::string& identity, const AgentState& agent, const JobResult& r);
   void StoreFailure(const std::string& identity, const AgentState& agent, const JobResult& r);
+  // Whether a frame `identity` sent failed to decode (`decoded`): then it is counted and
+  // logged as a malformed `what`, and dropped by the caller.
+  bool Malformed(const Status& decoded, std::string_view what, const std::string& identity);
   // A part of the model file of a job leased to `identity` (dispatcher_model_files.cc).
   void HandleFetch(const std::string& identity, const std::string& body);
   void HandleAdmin();
@@ -180,6 +184,10 @@ class Dispatcher {
   // or another controller sharing the store leased it again) is forgotten instead.
   void Requeue(int64_t job_id, const std::string& why, bool spend = true);
   void EndJob(int64_t job_id);
+  // Whether the store refused a change to the job because it is no longer this controller's
+  // (AlreadyExists: another controller sharing the store leased it, or it ended there): then
+  // it is forgotten here (EndJob), not failed or retried.
+  bool ForgottenAsTaken(const Status& s, int64_t job_id);
   // The agent `attempt` of `job_id` was handed to, when this controller knows it (an active
   // job, or one of the last ended ones); nullptr otherwise.
   const std::string* HolderOf(int64_t job_id, int32_t attempt) const;
