@@ -15,6 +15,10 @@
 #include "progress.h"
 
 namespace wattfleet {
+
+// What `import --json` says of a CSV's import, beside the batch's figures.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ImportOutcome, import_id, already_imported, rows_stored)
+
 namespace {
 
 int ExitCode(const Status& s) {
@@ -54,14 +58,13 @@ nlohmann::json CurveJson(const CurveReport& c) {
 namespace {
 
 nlohmann::json ImportJson(const ImportBatch& batch, const ImportOutcome& outcome) {
-  return {{"import_id", outcome.import_id},
-          {"source", batch.source},
-          {"csv", batch.csv_path},
-          {"csv_sha256", batch.csv_sha256},
-          {"rows_read", batch.rows_read},
-          {"rows_filtered", batch.rows_filtered},
-          {"rows_stored", outcome.rows_stored},
-          {"already_imported", outcome.already_imported}};
+  nlohmann::json doc = outcome;
+  doc["source"] = batch.source;
+  doc["csv"] = batch.csv_path;
+  doc["csv_sha256"] = batch.csv_sha256;
+  doc["rows_read"] = batch.rows_read;
+  doc["rows_filtered"] = batch.rows_filtered;
+  return doc;
 }
 
 void PrintImport(const ImportBatch& batch, const ImportOutcome& outcome) {

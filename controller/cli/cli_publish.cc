@@ -11,6 +11,11 @@
 #include "wattfleet/store/store_open.h"
 
 namespace wattfleet {
+
+// What `import --package --json` says of the import, beside the package's names.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PackageImportOutcome, already_imported, ids_kept, campaigns,
+                                   measurements, renamed_devices)
+
 namespace {
 
 int Fail(const Status& s) {
@@ -34,14 +39,11 @@ Result<nlohmann::json> ImportPackageDocument(const std::string& db, const std::s
   auto store = OpenStore(db);
   if (!store.ok()) return store.status().WithContext("--db");
   WF_ASSIGN_OR_RETURN(const PackageImportOutcome outcome, (*store)->ImportPackage(package));
-  return nlohmann::json{{"package", dir},
-                        {"source", package.source},
-                        {"identity", package.identity},
-                        {"already_imported", outcome.already_imported},
-                        {"ids_kept", outcome.ids_kept},
-                        {"campaigns", outcome.campaigns},
-                        {"measurements", outcome.measurements},
-                        {"renamed_devices", outcome.renamed_devices}};
+  nlohmann::json doc = outcome;
+  doc["package"] = dir;
+  doc["source"] = package.source;
+  doc["identity"] = package.identity;
+  return doc;
 }
 
 int CmdPublish(const PublishFlags& flags) {
