@@ -128,7 +128,10 @@ Result<std::vector<StepPart>> TrainingStepParts(const Architecture& arch, Optimi
   step.type = StepLayerType(optimizer);
   step.input_shape = {parameters};
   step.params["tensors"] = static_cast<double>(tensors);
-  if (large_tensors > 0) {  // absent otherwise: the update keeps the key it always had
+  // Absent where there is none: the update keeps the key it always had. A layout the count
+  // of tensors cannot hold (a layer whose tensors are not as listed) is left out too.
+  if (large_tensors > 0 && large_tensors <= tensors &&
+      large_params <= parameters - (tensors - large_tensors)) {
     step.params["large_tensors"] = static_cast<double>(large_tensors);
     step.params["large_params"] = static_cast<double>(large_params);
   }
