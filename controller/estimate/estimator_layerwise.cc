@@ -53,6 +53,7 @@ using layerwise::IsPointwise;
 using layerwise::IsRecurrent;
 using layerwise::kBeyondAlpha;
 using layerwise::kDefaultKappaLogQ;
+using layerwise::kMappedUpdateFactor;
 using layerwise::MeansOfRepeats;
 using layerwise::PointwiseWeight;
 using layerwise::UpperTrend;
@@ -121,6 +122,9 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
       return Status::Unavailable(name() + ": needs measured layers");
     }
 
+    mapped_update_seen_ = std::any_of(means.begin(), means.end(), [](const LayerSample& s) {
+      return s.mapped_params > 0;
+    });
     FitKappa(layers, models, target);
     unseen_.clear();  // what pricing the fit's own whole models met is no prediction's record
     return Status::OK();
@@ -591,6 +595,13 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
       if (use_measured_) measured = Measured(s, m.batch, flags);
       const double v = measured ? *measured : Regressed(s, flags);
       AddToInterval(s, v, measured.has_value(), flags);
+      // An update with mapped weights and none like it fitted: said, and its cost up to
+      // kMappedUpdateFactor times its price for the mapped share of its parameters.
+      if (!measured && s.mapped_params > 0 && s.params > 0 && !mapped_update_seen_ &&
+          flags != nullptr) {
+        flags->mapped_update = true;
+        flags->high += v * (kMappedUpdateFactor - 1) * std::min(1.0, s.mapped_params / s.params);
+      }
       out.push_back(v);
     }
     return out;

@@ -50,7 +50,7 @@ Json FittedState::StateJson(const std::string& name) const {
           {"top_cost", top_cost_},     {"kappa_log_q", kappa_log_q_},
           {"type_cost", type_cost_},   {"view_cost", view_cost_},
           {"type_top_work", type_top_work_}, {"trend", trend_},
-          {"bounds", bounds_.ToJson()}};
+          {"bounds", bounds_.ToJson()}, {"mapped_update_seen", mapped_update_seen_}};
 }
 
 Status FittedState::ReadState(const Json& j, const std::string& name) {
@@ -102,6 +102,7 @@ Status FittedState::ReadState(const Json& j, const std::string& name) {
       }
     }
     kappa_log_q_ = j.at("kappa_log_q").get<double>();
+    mapped_update_seen_ = j.at("mapped_update_seen").get<bool>();
     WF_ASSIGN_OR_RETURN(bounds_, PhysicalBounds::FromJson(j.at("bounds")));
     bool spreads_ok = kappa_log_q_ >= 0 && std::isfinite(kappa_log_q_);
     for (const auto& [group, q] : log_q_) spreads_ok = spreads_ok && q >= 0 && std::isfinite(q);

@@ -26,6 +26,11 @@ constexpr double kBeyondAlpha = 0.5;
 // κ's spread where too few whole models fit it: layer sums of whole models were measured at
 // 0.74-1.26 of the whole step (ln 1.3).
 constexpr double kDefaultKappaLogQ = 0.262;
+// An update whose weights the allocator maps on its own, priced from updates that had none,
+// may cost this many times more per such parameter: Adam's update of VGG-11's classifier
+// matrices was measured at 3.5 to 5 times the same parameters cut into small tensors
+// (bench/RESULTS.md, "Training"). The interval's upper end takes it in.
+constexpr double kMappedUpdateFactor = 5.0;
 
 // The fitted tables; members keep the estimator's naming, as its base.
 struct FittedState {
@@ -46,6 +51,7 @@ struct FittedState {
   std::map<std::string, std::map<int64_t, double>> measured_;  // key → batch → mean
   std::vector<std::string> unmodelled_;
   std::map<int64_t, double> kappa_;  // by batch; 0: every batch together
+  bool mapped_update_seen_ = false;  // a fitted update held mapped weights (mapped_params)
 
   // Everything above, under the estimator's `name`.
   nlohmann::json StateJson(const std::string& name) const;

@@ -40,6 +40,11 @@ std::vector<std::string> Flags::Warnings(int64_t batch) const {
     out.push_back(group + ": work up to " + FormatFactor(factor) +
                   "x the largest the fit has seen (extrapolated)");
   }
+  if (mapped_update) {
+    out.push_back("the optimiser's update holds weights of 8 Mi elements or more, and the fit "
+                  "saw no update that did: priced as if its tensors were small, which such an "
+                  "update was measured to cost 3.5 to 5 times (interval widened)");
+  }
   for (int64_t from : scaled_from) {
     out.push_back("layers measured at batch " + std::to_string(from) + " only near batch " +
                   std::to_string(batch) + ": scaled by their cost curves (extrapolated)");

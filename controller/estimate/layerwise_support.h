@@ -24,6 +24,7 @@ struct Flags {
   std::map<std::string, double> beyond;        // group → largest work / largest fitted work
   std::set<int64_t> scaled_from;               // batches measured layers were scaled from
   double low = 0, high = 0;                    // the layers' interval ends, summed
+  bool mapped_update = false;  // an update with mapped weights, priced without one measured
 
   std::vector<std::string> Warnings(int64_t batch) const;
 };

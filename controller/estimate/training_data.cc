@@ -283,6 +283,7 @@ void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
   s->stride = param("stride");
   s->groups = param("groups");
   s->calls = optimizer_step ? std::max(1.0, param("tensors")) : 1.0;
+  s->mapped_params = optimizer_step ? param("large_params") : 0.0;
 }
 
 }  // namespace wattfleet

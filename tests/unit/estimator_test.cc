@@ -187,6 +187,73 @@ TEST(Estimators, LayerwiseStateRoundTripsAndCorruptStateIsRefused) {
   refused(bad, "another estimator's state");
 }
 
+// An update whose weights the allocator maps on its own costs several times its parameters
+// in small tensors. Priced from updates that held none, it keeps its value but says so and
+// widens its interval's upper end; once the fit has seen such an update, neither.
+TEST(Estimators, AnUpdateWithMappedWeightsUnlikeAnyFittedOneWidensItsInterval) {
+  TrainingData data = Synthetic(1.0);
+  auto update = [](double params, double mapped) {
+    LayerSample s;
+    s.device_class = "cpu";
+    s.mode = "inference";
+    s.type = "AdamStep";
+    s.params = params;
+    s.flops = 13 * params;
+    s.input_elements = params;
+    s.calls = 20;
+    s.mapped_params = mapped;
+    s.key = "AdamStep/" + std::to_string(static_cast<long long>(params)) + "/" +
+            std::to_string(static_cast<long long>(mapped));
+    s.energy_j = 2e-9 * params * (mapped > 0 ? 4.0 : 1.0) + 1e-6;
+    s.energy_dynamic_j = s.energy_j;
+    s.time_s = s.energy_j / 20.0;
+    return s;
+  };
+  for (double p : {1e4, 3e4, 1e5, 3e5, 1e6, 3e6}) data.layers.push_back(update(p, 0));
+  const LayerSample big = update(2e7, 1.8e7);
+  LayerCatalog catalog;
+  for (const LayerSample& s : data.layers) catalog.emplace(s.key, s);
+  LayerSample small_tensors = big;
+  small_tensors.mapped_params = 0;
+  small_tensors.key = "AdamStep/small";
+  catalog.emplace(big.key, big);
+  catalog.emplace(small_tensors.key, small_tensors);
+  ModelSample with_mapped = data.models[3];
+  with_mapped.layer_keys.push_back(big.key);
+  ModelSample with_small = data.models[3];
+  with_small.layer_keys.push_back(small_tensors.key);
+
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto e = MakeEstimator(name);
+    ASSERT_TRUE((*e)->Fit(data.layers, data.models, Target::kEnergy).ok()) << name;
+    auto mapped = (*e)->Predict(with_mapped, catalog);
+    auto small = (*e)->Predict(with_small, catalog);
+    ASSERT_TRUE(mapped.ok() && small.ok()) << name;
+    EXPECT_DOUBLE_EQ(mapped->value, small->value) << name;
+    ASSERT_TRUE(mapped->interval && small->interval) << name;
+    const double update_part = mapped->layers.back();
+    EXPECT_GT(mapped->interval->second, small->interval->second + 2.0 * update_part) << name;
+    auto says = [](const Estimate& est) {
+      return std::any_of(est.warnings.begin(), est.warnings.end(), [](const std::string& w) {
+        return w.find("8 Mi elements") != std::string::npos;
+      });
+    };
+    EXPECT_TRUE(says(*mapped)) << name;
+    EXPECT_FALSE(says(*small)) << name;
+  }
+
+  // Fitted with such an update, the estimators have seen what it costs: no warning.
+  TrainingData seen = data;
+  seen.layers.push_back(update(5e6, 4e6));
+  auto e = MakeEstimator("wattlayer");
+  ASSERT_TRUE((*e)->Fit(seen.layers, seen.models, Target::kEnergy).ok());
+  auto p = (*e)->Predict(with_mapped, catalog);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(std::none_of(p->warnings.begin(), p->warnings.end(), [](const std::string& w) {
+    return w.find("8 Mi elements") != std::string::npos;
+  }));
+}
+
 TEST(Estimators, SamplesWithoutTheTargetAreNotEvidence) {
   // A time-only import stores energy 0: the energy fits must leave such samples out rather
   // than fit a law through zero.

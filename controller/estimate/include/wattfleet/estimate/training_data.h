@@ -32,6 +32,9 @@ struct LayerSample {
   // parameter tensor (its `tensors`), every other layer once. What a call costs on its own
   // (launch, dispatch) is paid this many times.
   double calls = 1;
+  // An optimiser's update: its parameters in tensors the allocator maps on its own
+  // (`large_params`, common/training_step.h), whose temporaries fault in afresh every step.
+  double mapped_params = 0;
   double energy_j = 0;          // raw, per iteration
   double energy_dynamic_j = 0;  // idle power subtracted
   double time_s = 0;            // per iteration
