@@ -56,6 +56,7 @@ using layerwise::kDefaultKappaLogQ;
 using layerwise::kMappedUpdateFactor;
 using layerwise::MeansOfRepeats;
 using layerwise::PointwiseWeight;
+using layerwise::SeenTrend;
 using layerwise::UpperTrend;
 
 constexpr size_t kMinDistinct = 3;   // distinct layers for a curve of its own
@@ -241,8 +242,36 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
     for (const LayerSample* s : samples) {
       type_top_work_[type] = std::max(type_top_work_[type], LayerWork(*s));
     }
+    // How its cost per unit of work moves with its work, as its own layers show it where
+    // they span enough (one layer at two batches does: a Transformer block's stays flat from
+    // batch 2 to 8, and so from 128 to 256 wide), else as its kin's curves do: never the
+    // prior's steep rise a type's own layers could have shown and did not.
+    if (!view) {
+      trend_[type] = SeenTrend(samples, target, kBeyondAlpha, 2).value_or(KinTrend(type));
+    }
     unmodelled_.push_back(type);
   }
+  }
+
+  // The median trend of the fitted curves of a type's kin (CostKin) that count work as it
+  // does, recurrent ones left out (their steps run in sequence, Beyond); the prior without.
+  double KinTrend(const std::string& type) const {
+    const std::string_view kin = CostKin(type);
+    auto kind = work_kind_.find(type);
+    std::vector<double> trends;
+    for (const auto& [group, alpha] : trend_) {
+      if (kin.empty() || group != CostGroupType(group) || !curves_.count(group)) continue;
+      auto k = work_kind_.find(group);
+      if (CostKin(group) != kin || k == work_kind_.end() || kind == work_kind_.end() ||
+          k->second != kind->second || group == "LSTM" || group == "GRU") {
+        continue;
+      }
+      trends.push_back(alpha);
+    }
+    if (trends.empty()) return kBeyondAlpha;
+    std::sort(trends.begin(), trends.end());
+    const size_t n = trends.size();
+    return n % 2 == 1 ? trends[n / 2] : 0.5 * (trends[n / 2 - 1] + trends[n / 2]);
   }
 
   void FitKappa(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,

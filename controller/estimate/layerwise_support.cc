@@ -74,7 +74,8 @@ std::vector<LayerSample> MeansOfRepeats(const std::vector<LayerSample>& layers, 
   return means;
 }
 
-double UpperTrend(const std::vector<const LayerSample*>& samples, Target target, double prior) {
+std::optional<double> SeenTrend(const std::vector<const LayerSample*>& samples, Target target,
+                                double cap, size_t min_works) {
   // One point per distinct layer and batch: (ln W, ln cost / W), repeats averaged.
   std::map<std::pair<std::string, int64_t>, std::pair<double, std::pair<double, int>>> by_layer;
   for (const LayerSample* s : samples) {
@@ -90,7 +91,7 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
     const double w = v.first, mean = v.second.first / v.second.second;
     points.emplace_back(std::log(w), std::log(mean / w));
   }
-  if (points.size() < 3) return prior;
+  if (points.size() < std::max<size_t>(min_works, 2)) return std::nullopt;
   std::sort(points.begin(), points.end());
   // The last decade of work: below it other kernels may run (libtorch's CPU convolutions
   // change kernel as their inputs grow), and their rise says nothing of the top's.
@@ -101,7 +102,10 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
   }
   std::set<double> works;
   for (const auto& p : upper) works.insert(p.first);
-  if (works.size() < 3 || upper.back().first - upper.front().first < std::log(2.0)) return prior;
+  if (works.size() < std::max<size_t>(min_works, 2) ||
+      upper.back().first - upper.front().first < std::log(2.0)) {
+    return std::nullopt;
+  }
   double mx = 0, my = 0;
   for (const auto& [x, y] : upper) {
     mx += x;
@@ -114,9 +118,14 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
     sxy += (x - mx) * (y - my);
     sxx += (x - mx) * (x - mx);
   }
-  if (!(sxx > 0)) return prior;
+  if (!(sxx > 0)) return std::nullopt;
   const double alpha = -sxy / sxx;
-  return std::isfinite(alpha) ? std::clamp(alpha, 0.0, prior) : prior;
+  if (!std::isfinite(alpha)) return std::nullopt;
+  return std::clamp(alpha, 0.0, cap);
+}
+
+double UpperTrend(const std::vector<const LayerSample*>& samples, Target target, double prior) {
+  return SeenTrend(samples, target, prior, 3).value_or(prior);
 }
 
 bool IsRecurrent(const LayerSample& s) { return s.type == "LSTM" || s.type == "GRU"; }

@@ -39,6 +39,11 @@ std::vector<LayerSample> MeansOfRepeats(const std::vector<LayerSample>& layers, 
 // distinct works or span less than 2x: too little to see a trend.
 double UpperTrend(const std::vector<const LayerSample*>& samples, Target target, double prior);
 
+// The same elasticity, clamped to [0, `cap`], from as few as `min_works` distinct works
+// (at least 2); nothing where they cannot show one.
+std::optional<double> SeenTrend(const std::vector<const LayerSample*>& samples, Target target,
+                                double cap, size_t min_works);
+
 // A 1x1 convolution (its cost group ends in "/1x1").
 bool IsPointwise(const LayerSample& s);
 // An LSTM or a GRU: its time steps run one after another.

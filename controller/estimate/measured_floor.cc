@@ -26,6 +26,9 @@ void DimsOf(const LayerSample& s, double* d) {
   // An optimiser's update is the same at every batch.
   const std::optional<LayerType> type = ParseLayerType(s.type);
   d[5] = type && IsOptimizerStep(*type) ? 1.0 : static_cast<double>(s.batch);
+  // The kernel calls: an update over 38 tensors paid 0.5 ms for 132 k parameters, one over 8
+  // tensors 0.19 ms for 135 k; fewer parameters in more tensors is no smaller update.
+  d[6] = std::max(1.0, s.calls);
 }
 
 bool Equal(const double* a, const double* b) {

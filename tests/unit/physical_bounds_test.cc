@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "layer_samples.h"
 #include "wattfleet/common/layer.h"
@@ -325,6 +326,52 @@ TEST(PhysicalBounds, BeyondTheDataThePriceFollowsTheTrendOfTheLargestLayers) {
         EXPECT_LT(t->value, big.model.macs * top_cost * 0.7);
         EXPECT_GE(t->value, trend * 0.95);
       }
+    }
+  }
+}
+
+// A type measured too little for a curve of its own keeps, beyond its layers, the trend they
+// show between the batches they were measured at (a Transformer block's cost per MAC flat
+// from batch 2 to 8 stays flat at twice the width), else its kin's (an attention layer
+// measured at one batch, beside matrix products whose cost per MAC is flat): never a rise in
+// efficiency nothing measured showed.
+TEST(PhysicalBounds, ATypeMeasuredTooLittleForACurveKeepsTheTrendItsLayersShow) {
+  const double rate = 0.6e9;  // MAC/s, every size and batch
+  auto encoder = [](double width, int64_t batch) {
+    return OneLayer("encoder", LayerType::kTransformerEncoderLayer,
+                    {{"nhead", 4}, {"dim_feedforward", 4 * width}}, {32, static_cast<int64_t>(width)},
+                    batch);
+  };
+  auto attention = [](double width, int64_t batch) {
+    return OneLayer("attention", LayerType::kMultiheadAttention, {{"num_heads", 4}},
+                    {32, static_cast<int64_t>(width)}, batch);
+  };
+  std::vector<LayerSample> layers;
+  std::vector<ModelSample> models;
+  auto measure = [&](const ArchitectureSample& one) {
+    LayerSample s = one.nodes[0];
+    Measure(&s, s.macs / rate);
+    layers.push_back(s);
+    ModelSample m = one.model;
+    m.time_s = s.time_s;
+    m.energy_j = s.energy_j;
+    m.energy_dynamic_j = s.energy_dynamic_j;
+    m.device.peak_flops = 2 * 100e9;  // a declared peak far above every measured rate
+    models.push_back(m);
+  };
+  for (int64_t width : {64, 96, 128, 192, 256, 384, 512}) measure(OneLinear(width));
+  for (int64_t batch : {2, 8}) measure(encoder(128, batch));
+  measure(attention(128, 8));
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto est = MakeEstimator(name);
+    ASSERT_TRUE(est.ok());
+    ASSERT_TRUE((*est)->Fit(layers, models, Target::kTime).ok());
+    for (const ArchitectureSample& big : {encoder(256, 8), attention(512, 8)}) {
+      SCOPED_TRACE(std::string(name) + ", " + big.nodes[0].type);
+      ASSERT_GT(big.nodes[0].macs, 3.5 * layers.back().macs);
+      auto t = (*est)->Predict(big.model, big.catalog);
+      ASSERT_TRUE(t.ok()) << t.status().message();
+      EXPECT_NEAR(t->value / (big.model.macs / rate), 1.0, 0.1);
     }
   }
 }
@@ -687,6 +734,27 @@ TEST(PhysicalBounds, NoLayerBelowASmallerMeasuredOneOfItsType) {
   EXPECT_DOUBLE_EQ(floor.Of(bigger.nodes[0]), 11.1e-3);
   EXPECT_DOUBLE_EQ(floor.Of(lstm(1, 16).nodes[0]), 0.0);
   EXPECT_DOUBLE_EQ(floor.Of(lstm(2, 64).nodes[0]), 6.0e-3);
+
+  // An update's tensors are a dimension too: one over 38 tensors is no floor for one over 8,
+  // however few parameters it updates (a call per tensor and operation is most of its cost).
+  auto adam = [](double tensors, double params) {
+    auto s = MakeLayerSample(testing::Spec(LayerType::kAdamStep, {{"tensors", tensors}},
+                                           {static_cast<int64_t>(params)}),
+                             8, "cpu", "training");
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return *s;
+  };
+  std::vector<LayerSample> updates;
+  for (auto [tensors, params, seconds] : {std::tuple{38.0, 132e3, 507e-6},
+                                         std::tuple{6.0, 118e3, 155e-6}}) {
+    LayerSample s = adam(tensors, params);
+    Measure(&s, seconds);
+    updates.push_back(s);
+  }
+  MeasuredFloor update_floor;
+  update_floor.Fit(updates, Target::kTime);
+  EXPECT_DOUBLE_EQ(update_floor.Of(adam(8, 135e3)), 155e-6);
+  EXPECT_DOUBLE_EQ(update_floor.Of(adam(38, 135e3)), 507e-6);
 }
 
 // What prices like nothing else prices no other layer: a training step's loss costs its call,

@@ -1,7 +1,7 @@
 // No layer priced below a measured one it outdoes: a layer whose work is at least that of a
 // layer measured in the same cost group (Conv2d/1x1, LSTM, AdamStep, ...) and mode in every
-// dimension (MACs, FLOPs, parameters, elements read and written, per iteration, and batch)
-// costs at least what that layer measured. A curve fitted on few layers of a type, or one
+// dimension (MACs, FLOPs, parameters, elements read and written, per iteration, batch, and
+// kernel calls: an update's tensors) costs at least what that layer measured. A curve fitted on few layers of a type, or one
 // that does not grow with work, can price a 2 x 128 LSTM below a 1 x 128 one measured in the
 // same dataset; this floor makes that impossible (docs/estimators.md, "Physical bounds"). A
 // measured layer the device itself contradicts (a larger one of its group ran clearly faster:
@@ -23,7 +23,7 @@ namespace wattfleet {
 class MeasuredFloor {
  public:
   // The dimensions a layer is compared in (measured_floor.cc, DimsOf).
-  static constexpr size_t kDims = 6;
+  static constexpr size_t kDims = 7;
 
   // The layers' costs for `target`, averaged per layer and features (repeats and campaigns
   // of one layer are one point), without the points the device contradicts or another point

@@ -29,7 +29,7 @@ namespace wattfleet {
 // The layout of the rows this build writes (the columns' meaning and the training
 // description). Rows of another format version are ignored, never misread; an estimator whose
 // ToJson layout changes is caught by its FromJson (Corruption), and fitted again.
-inline constexpr int kModelFormatVersion = 7;
+inline constexpr int kModelFormatVersion = 8;
 
 // The samples of one device class and mode: what an estimator is fitted on.
 struct TrainingSet {
