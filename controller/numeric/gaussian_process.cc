@@ -417,6 +417,31 @@ double GaussianProcess::noise_variance() const {
 }
 double GaussianProcess::mean() const { return y_shift_ + y_scale_ * theta_(X_.cols() + 2); }
 
+Result<GpEnvelope> GaussianProcess::Envelope(const Eigen::RowVectorXd& x) const {
+  if (x.cols() != X_.cols()) {
+    return Status::InvalidArgument("gp: a candidate has " + std::to_string(x.cols()) +
+                                   " columns, the model " + std::to_string(X_.cols()));
+  }
+  WF_ASSIGN_OR_RETURN(Eigen::MatrixXd t, Transform(Eigen::MatrixXd(x), "candidate"));
+  GpEnvelope e{std::numeric_limits<double>::quiet_NaN(),
+               std::numeric_limits<double>::quiet_NaN()};
+  // A measurement's own noise bounds nothing: each is taken two fitted noise deviations
+  // towards the candidate's side.
+  const double margin = 2 * std::sqrt(noise_variance());
+  auto target = [&](double modelled) {
+    return options_.log_target ? std::exp(modelled) : modelled;
+  };
+  // The transforms are increasing, so comparing transformed inputs compares the inputs.
+  for (Eigen::Index i = 0; i < X_.rows(); ++i) {
+    const bool below = (X_.row(i).array() <= t.row(0).array()).all();
+    const bool above = (X_.row(i).array() >= t.row(0).array()).all();
+    const double modelled = y_shift_ + y_scale_ * z_(i);
+    if (const double y = target(modelled - margin); below && !(e.low >= y)) e.low = y;
+    if (const double y = target(modelled + margin); above && !(e.high <= y)) e.high = y;
+  }
+  return e;
+}
+
 Result<GpPrediction> GaussianProcess::Predict(const Eigen::MatrixXd& Xstar) const {
   if (Xstar.cols() != X_.cols()) {
     return Status::InvalidArgument("gp: candidates have " + std::to_string(Xstar.cols()) +
@@ -432,6 +457,7 @@ Result<GpPrediction> GaussianProcess::Predict(const Eigen::MatrixXd& Xstar) cons
   p.mean.resize(m);
   p.variance.resize(m);
   p.noisy_variance.resize(m);
+  p.median.resize(m);
   for (Eigen::Index start = 0; start < m; start += kPredictBlock) {
     const Eigen::Index c = std::min(kPredictBlock, m - start);
     Eigen::MatrixXd Ks = Matern52Kernel(X_, T.middleRows(start, c), ls, sf2);  // n × c
@@ -450,8 +476,10 @@ Result<GpPrediction> GaussianProcess::Predict(const Eigen::MatrixXd& Xstar) cons
         p.mean(k) = std::exp(mu + 0.5 * v);
         p.variance(k) = std::expm1(v) * std::exp(2 * mu + v);
         p.noisy_variance(k) = std::expm1(vn) * std::exp(2 * mu + vn);
+        p.median(k) = std::exp(mu);
       } else {
         p.mean(k) = mu;
+        p.median(k) = mu;
         p.variance(k) = v;
         p.noisy_variance(k) = vn;
       }

@@ -200,6 +200,42 @@ TEST(GaussianProcess, LogTargetFollowsAFunctionSpanningDecades) {
   EXPECT_GT(p->variance.minCoeff(), 0.0);
 }
 
+// The median under a log target is exp of the modelled mean, below the log-normal mean by
+// exp(v/2); the envelope is what the measurements around a point bound, widened by the noise.
+TEST(GaussianProcess, MedianAndEnvelopeUnderALogTarget) {
+  Eigen::MatrixXd X(4, 2);
+  X << 128, 128, 128, 512, 512, 128, 512, 512;
+  Eigen::VectorXd y(4);
+  y << 0.03, 0.23, 0.23, 0.43;
+  GpOptions options;
+  options.log_target = true;
+  auto gp = GaussianProcess::Fit(X, y, options);
+  ASSERT_TRUE(gp.ok()) << gp.status().ToString();
+  Eigen::MatrixXd far(1, 2);
+  far << 16, 16;
+  auto p = gp->Predict(far);
+  ASSERT_TRUE(p.ok());
+  const double v = std::log1p(p->variance(0) / (p->mean(0) * p->mean(0)));
+  EXPECT_NEAR(p->median(0), p->mean(0) * std::exp(-0.5 * v), 1e-9 * p->mean(0));
+  EXPECT_LT(p->median(0), p->mean(0));
+
+  const double margin = std::exp(2 * std::sqrt(gp->noise_variance()));
+  auto between = gp->Envelope(Eigen::RowVector2d(256, 256));
+  ASSERT_TRUE(between.ok());
+  EXPECT_NEAR(between->low * margin, 0.03, 1e-6);
+  EXPECT_NEAR(between->high / margin, 0.43, 1e-6);
+  auto beside = gp->Envelope(Eigen::RowVector2d(1024, 256));  // above (512, 128) only
+  ASSERT_TRUE(beside.ok());
+  EXPECT_NEAR(beside->low * margin, 0.23, 1e-6);
+  EXPECT_TRUE(std::isnan(beside->high));
+  auto below = gp->Envelope(Eigen::RowVector2d(64, 64));
+  ASSERT_TRUE(below.ok());
+  EXPECT_TRUE(std::isnan(below->low));
+  EXPECT_NEAR(below->high / margin, 0.03, 1e-6);
+  EXPECT_FALSE(gp->Envelope(Eigen::RowVector3d(1, 2, 3)).ok());
+  EXPECT_FALSE(gp->Envelope(Eigen::RowVector2d(0, 64)).ok());  // log inputs take no 0
+}
+
 TEST(GaussianProcess, OptimiserImprovesOnItsStart) {
   std::mt19937_64 rng(3);
   const Eigen::MatrixXd X = LogUniform(rng, 50, 2, 1, 100);

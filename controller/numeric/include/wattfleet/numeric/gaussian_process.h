@@ -47,6 +47,18 @@ struct GpPrediction {
   Eigen::VectorXd mean;            // posterior mean of f, target units
   Eigen::VectorXd variance;        // posterior variance of f: what more data can reduce
   Eigen::VectorXd noisy_variance;  // variance of a new measurement: f's plus the noise
+  // The posterior median of f, target units: the mean where the target is modelled as is;
+  // exp of the modelled log's mean under log_target, where the mean, exp(μ + v/2), grows
+  // without bound with the variance far from the data.
+  Eigen::VectorXd median;
+};
+
+// What a quantity that never falls as its inputs grow is bound by at a point, from the
+// measurements: the highest at inputs no larger in every dimension (`low`) and the lowest at
+// inputs no smaller in every dimension (`high`), each widened by twice the fitted noise's
+// deviation, target units; NaN where none is so placed.
+struct GpEnvelope {
+  double low, high;
 };
 
 // How the fit went; stored with the model.
@@ -92,6 +104,10 @@ class GaussianProcess {
   // criterion needs to know how much measuring at B would tell about A. Same errors as
   // Predict.
   Result<Eigen::MatrixXd> LatentCovariance(const Eigen::MatrixXd& A, const Eigen::MatrixXd& B) const;
+
+  // The training targets around one candidate (a row, untransformed inputs), GpEnvelope.
+  // Same errors as Predict.
+  Result<GpEnvelope> Envelope(const Eigen::RowVectorXd& x) const;
 
   // In the modelled target's units (of log y when log_target).
   double log_marginal_likelihood() const { return lml_; }
