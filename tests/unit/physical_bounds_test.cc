@@ -757,6 +757,51 @@ TEST(PhysicalBounds, NoLayerBelowASmallerMeasuredOneOfItsType) {
   EXPECT_DOUBLE_EQ(update_floor.Of(adam(38, 135e3)), 507e-6);
 }
 
+// A recurrent layer's steps run one after another, each a few kernels per layer and
+// direction: what a call costs is paid per step, layer and direction, so a 2-layer LSTM fitted
+// from 1-layer ones pays its second layer's steps (priced per call once per layer, it came
+// out a fifth low), and a longer sequence its steps.
+TEST(PhysicalBounds, ARecurrentLayerPaysItsCallsPerStep) {
+  struct Lstm {
+    int64_t layers, hidden, steps;
+    bool both_ways;
+  };
+  auto make = [](const Lstm& l) {
+    return OneLayer("lstm", LayerType::kLSTM,
+                    {{"input_size", 32}, {"hidden_size", static_cast<double>(l.hidden)},
+                     {"num_layers", static_cast<double>(l.layers)},
+                     {"bidirectional", l.both_ways ? 1.0 : 0.0}},
+                    {l.steps, 32}, 1);
+  };
+  // 60 µs per step, layer and direction, and 2.8 ns per MAC.
+  auto seconds = [&](const Lstm& l) {
+    return 60e-6 * static_cast<double>(l.layers * l.steps * (l.both_ways ? 2 : 1)) +
+           2.8e-9 * make(l).nodes[0].macs;
+  };
+  EXPECT_DOUBLE_EQ(make({2, 64, 16, false}).nodes[0].calls, 32);
+  EXPECT_DOUBLE_EQ(make({1, 64, 16, true}).nodes[0].calls, 32);
+  Small d = SmallDataset();
+  for (int64_t hidden : {32, 64, 128, 256}) {
+    const Lstm one{1, hidden, 16, false};
+    LayerSample s = make(one).nodes[0];
+    Measure(&s, seconds(one));
+    d.layers.push_back(s);
+  }
+  for (const Lstm& held : {Lstm{2, 64, 16, false}, Lstm{1, 64, 64, false}}) {
+    const ArchitectureSample arch = make(held);
+    for (const char* name : {"wattlayer", "measured-layers"}) {
+      SCOPED_TRACE(std::string(name) + ", " + std::to_string(held.layers) + " layers, " +
+                   std::to_string(held.steps) + " steps");
+      auto e = MakeEstimator(name);
+      ASSERT_TRUE(e.ok());
+      ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok());
+      auto p = (*e)->Predict(arch.model, arch.catalog);
+      ASSERT_TRUE(p.ok()) << p.status().message();
+      EXPECT_NEAR(p->value / seconds(held), 1.0, 0.1);
+    }
+  }
+}
+
 // What prices like nothing else prices no other layer: a training step's loss costs its call,
 // hundreds of ns per logit; an update's element is a parameter; an embedding's backward
 // scatters into its whole table, however few tokens it reads. A transpose never measured is

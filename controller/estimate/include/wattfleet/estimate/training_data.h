@@ -29,8 +29,9 @@ struct LayerSample {
   double macs = 0, flops = 0, params = 0, input_elements = 0, output_elements = 0;
   double kernel = 0, stride = 0, groups = 0;  // 0 where the type has none
   // Calls of its kernels per iteration: an optimiser's update runs its kernels once per
-  // parameter tensor (its `tensors`), every other layer once. What a call costs on its own
-  // (launch, dispatch) is paid this many times.
+  // parameter tensor (its `tensors`), a recurrent layer once per step, layer and direction,
+  // every other layer once. What a call costs on its own (launch, dispatch) is paid this
+  // many times.
   double calls = 1;
   // An optimiser's update: its parameters in tensors the allocator maps on its own
   // (`large_params`, common/training_step.h), whose temporaries fault in afresh every step.
