@@ -842,6 +842,49 @@ TEST(PhysicalBounds, LossesUpdatesAndEmbeddingsNeverPriceALayer) {
   EXPECT_NE(CostKin("Embedding"), CostKin("Transpose"));
 }
 
+// A loss over a vocabulary, a thousand times the logits of any loss measured, is priced as
+// the stream of logits it is, not at the per-logit cost of small losses, which is their call.
+TEST(PhysicalBounds, ALossOverAVocabularyStreamsItsLogits) {
+  Small d = SmallDataset();
+  auto loss = [](std::vector<int64_t> shape, int64_t batch) {
+    auto s = MakeLayerSample(testing::Spec(LayerType::kCrossEntropyLoss, {}, shape), batch,
+                             "cpu", "training");
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return *s;
+  };
+  // A call, then 8 ns per logit: no cheaper per element than the streaming layers measured.
+  auto seconds = [](const LayerSample& s) { return 15e-6 + 8e-9 * s.input_elements; };
+  for (int64_t classes : {2, 10, 35}) {
+    for (int64_t batch : {2, 8}) {
+      LayerSample s = loss({classes}, batch);
+      Measure(&s, seconds(s));
+      d.layers.push_back(s);
+    }
+  }
+  Architecture a;
+  a.name = "lm-loss";
+  a.family = "test";
+  a.input_shape = {32, 8000};
+  ArchNode node;
+  node.name = "loss";
+  node.spec = testing::Spec(LayerType::kCrossEntropyLoss, {}, {32, 8000});
+  node.inputs = {GraphInput()};
+  a.nodes.push_back(node);
+  auto lm = MakeArchitectureSample(a, 2, "cpu", "training");
+  ASSERT_TRUE(lm.ok()) << lm.status().message();
+  const double truth = seconds(lm->nodes[0]);
+  ASSERT_GT(lm->nodes[0].input_elements, 1000 * 35 * 8);
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto e = MakeEstimator(name);
+    ASSERT_TRUE(e.ok()) << name;
+    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
+    auto p = (*e)->Predict(lm->model, lm->catalog);
+    ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
+    EXPECT_GT(p->value, truth / 3) << name;
+    EXPECT_LT(p->value, truth * 3) << name;
+  }
+}
+
 // Every layer type has a kin, so that none falls to an unrelated type's curve.
 TEST(PhysicalBounds, EveryLayerTypeHasAKin) {
   for (LayerType type : AllLayerTypes()) {
