@@ -408,7 +408,11 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
         if (pass == 0 && (CostKin(group) != kin || !same_kind)) continue;
         if (pass > 0 && PricedByOwnKinOnly(group)) continue;  // prices no other type
         if (pass == 1 && !same_kind) continue;
-        const double v = curve.Predict(s);
+        // Another type's per-call term prices this layer's calls only where both count the
+        // same thing: a Transformer block's, fitted per block, is no recurrent step's.
+        LayerSample as_kin = s;
+        if (CallUnitOf(group) != CallUnitOf(s.type)) as_kin.calls = 1;
+        const double v = curve.Predict(as_kin);
         if (v > 0) {
           log_sum += std::log(v);
           ++n;

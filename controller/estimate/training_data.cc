@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -271,6 +272,12 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
   return data;
 }
 
+CallUnit CallUnitOf(std::string_view type) {
+  if (type == "LSTM" || type == "GRU") return CallUnit::kStep;
+  const std::optional<LayerType> t = ParseLayerType(type);
+  return t && IsOptimizerStep(*t) ? CallUnit::kTensor : CallUnit::kCall;
+}
+
 void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
                        const std::function<double(const char*)>& param, LayerSample* s) {
   const double b = optimizer_step ? 1.0 : static_cast<double>(s->batch);
@@ -283,7 +290,7 @@ void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
   s->stride = param("stride");
   s->groups = param("groups");
   s->calls = optimizer_step ? std::max(1.0, param("tensors")) : 1.0;
-  if (s->type == "LSTM" || s->type == "GRU") {
+  if (CallUnitOf(s->type) == CallUnit::kStep) {
     // A recurrent layer's steps run one after another, each a few kernels per layer and
     // direction: its per-call cost is paid per step (a 2-layer LSTM paid twice a 1-layer
     // one's fixed cost: 1.0 ms each at batch 2 over 16 steps, beside 2.8 ns per MAC).

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,12 @@ struct LayerSample {
 // parameter whatever the batch, and pays a call per parameter tensor.
 void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
                        const std::function<double(const char*)>& param, LayerSample* s);
+
+// What a layer type's `calls` count (LayerSample::calls): its calls, its parameter tensors (an
+// optimiser's update) or its time steps per layer and direction (a recurrent layer). A curve's
+// per-call term prices another type's calls only where both count the same thing.
+enum class CallUnit { kCall, kTensor, kStep };
+CallUnit CallUnitOf(std::string_view type);
 
 // What the measuring agent reported about its device (the devices table's capabilities_json);
 // 0 where it did not report the figure.
