@@ -842,6 +842,42 @@ TEST(PhysicalBounds, LossesUpdatesAndEmbeddingsNeverPriceALayer) {
   EXPECT_NE(CostKin("Embedding"), CostKin("Transpose"));
 }
 
+// An LSTM never measured is priced by its kin's curves, whose per-call terms count their own
+// calls: a Transformer block's 2 ms per block is not paid per time step of the LSTM.
+TEST(PhysicalBounds, AKinsPerCallTermPricesOnlyCallsItCounts) {
+  Small d = SmallDataset();
+  auto law = [](const LayerSample& s) {
+    return (s.type == "TransformerEncoderLayer" ? 2e-3 : 10e-6) + s.macs / 1e9;
+  };
+  for (int64_t width : {64, 128, 256, 512}) {
+    // Linears from 16 wide, as a classifier's are: their cost per MAC spans decades, so that
+    // the kin's range holds nothing here.
+    LayerSample linear = OneLinear(width / 4).nodes[0];
+    Measure(&linear, law(linear));
+    d.layers.push_back(linear);
+    LayerSample block = OneLayer("block", LayerType::kTransformerEncoderLayer,
+                                 {{"nhead", 4}, {"dim_feedforward", 4.0 * width}},
+                                 {16, width}, 1).nodes[0];
+    Measure(&block, law(block));
+    d.layers.push_back(block);
+  }
+  const ArchitectureSample lstm =
+      OneLayer("lstm", LayerType::kLSTM, {{"input_size", 32}, {"hidden_size", 64}}, {64, 32}, 1);
+  ASSERT_DOUBLE_EQ(lstm.nodes[0].calls, 64);
+  // Its work at the kin's rate, and nothing like 64 of a block's calls (priced so, it came
+  // out at 3.5 times its work).
+  const double work = lstm.nodes[0].macs / 1e9;
+  for (const char* name : {"wattlayer", "measured-layers"}) {
+    auto e = MakeEstimator(name);
+    ASSERT_TRUE(e.ok()) << name;
+    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
+    auto p = (*e)->Predict(lstm.model, lstm.catalog);
+    ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
+    EXPECT_LT(p->value, 2 * work) << name;
+    EXPECT_GT(p->value, work) << name;
+  }
+}
+
 // A loss over a vocabulary, a thousand times the logits of any loss measured, is priced as
 // the stream of logits it is, not at the per-logit cost of small losses, which is their call.
 TEST(PhysicalBounds, ALossOverAVocabularyStreamsItsLogits) {
