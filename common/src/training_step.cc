@@ -18,63 +18,65 @@ LayerType StepLayerType(Optimizer optimizer) {
   return LayerType::kSGDStep;
 }
 
-int64_t ParameterTensors(const LayerSpec& spec) {
-  const int64_t bias = spec.Int("bias", 1) != 0 ? 1 : 0;
-  switch (spec.type) {
-    case LayerType::kConv1d:
-    case LayerType::kConv2d:
-    case LayerType::kConvTranspose2d:
-    case LayerType::kLinear: return 1 + bias;
-    case LayerType::kBatchNorm1d:
-    case LayerType::kBatchNorm2d: return 2;
-    case LayerType::kLayerNorm: return spec.Int("elementwise_affine", 1) != 0 ? 2 : 0;
-    case LayerType::kGroupNorm: return spec.Int("affine", 1) != 0 ? 2 : 0;
-    case LayerType::kEmbedding:
-    case LayerType::kClassToken:
-    case LayerType::kPositionalEmbedding:
-    case LayerType::kLayerScale: return 1;
-    case LayerType::kLSTM:
-    case LayerType::kGRU:
-      // Input and hidden weights, and their biases, per layer and direction.
-      return spec.Int("num_layers", 1) * (spec.Int("bidirectional") != 0 ? 2 : 1) *
-             (2 + 2 * bias);
-    // The input and output projections, and their biases.
-    case LayerType::kMultiheadAttention: return 2 + 2 * bias;
-    // Attention (4), two feed-forward Linears (4), two LayerNorms (4).
-    case LayerType::kTransformerEncoderLayer: return 12;
-    default: return 0;
-  }
-}
-
-std::vector<int64_t> LargeParameterTensors(const LayerSpec& spec, int64_t params) {
+std::vector<int64_t> ParameterTensorSizes(const LayerSpec& spec, int64_t params) {
   const int64_t bias = spec.Int("bias", 1) != 0 ? 1 : 0;
   const int64_t width = spec.input_shape.empty() ? 0 : spec.input_shape.back();
-  std::vector<int64_t> sizes;
+  // A weight and, where the layer has one, its bias of `outputs` elements.
+  auto weighted = [&](int64_t outputs) {
+    std::vector<int64_t> sizes = {params - bias * outputs};
+    if (bias != 0) sizes.push_back(outputs);
+    return sizes;
+  };
   switch (spec.type) {
     case LayerType::kConv1d:
     case LayerType::kConv2d:
-    case LayerType::kConvTranspose2d:
-      sizes = {params - bias * spec.Int("out_channels", 0)};
-      break;
-    case LayerType::kLinear: sizes = {params - bias * spec.Int("out_features", 0)}; break;
+    case LayerType::kConvTranspose2d: return weighted(spec.Int("out_channels", 0));
+    case LayerType::kLinear: return weighted(spec.Int("out_features", 0));
+    // A scale and a shift per channel.
+    case LayerType::kBatchNorm1d:
+    case LayerType::kBatchNorm2d: return {params / 2, params / 2};
+    case LayerType::kLayerNorm:
+      if (spec.Int("elementwise_affine", 1) == 0) return {};
+      return {params / 2, params / 2};
+    case LayerType::kGroupNorm:
+      if (spec.Int("affine", 1) == 0) return {};
+      return {params / 2, params / 2};
     case LayerType::kEmbedding:
     case LayerType::kClassToken:
     case LayerType::kPositionalEmbedding:
-    case LayerType::kLayerScale: sizes = {params}; break;
-    // The packed input projection and the output one.
-    case LayerType::kMultiheadAttention: sizes = {3 * width * width, width * width}; break;
+    case LayerType::kLayerScale: return {params};
+    case LayerType::kLSTM:
+    case LayerType::kGRU: {
+      // Per layer and direction: the input and hidden weights of every gate, and their
+      // biases; a layer past the first reads the previous one's outputs, both directions'.
+      const int64_t gates = spec.type == LayerType::kLSTM ? 4 : 3;
+      const int64_t hidden = spec.Int("hidden_size", 0);
+      const int64_t directions = spec.Int("bidirectional") != 0 ? 2 : 1;
+      std::vector<int64_t> sizes;
+      for (int64_t layer = 0; layer < spec.Int("num_layers", 1); ++layer) {
+        const int64_t in = layer == 0 ? spec.Int("input_size", 0) : hidden * directions;
+        for (int64_t d = 0; d < directions; ++d) {
+          sizes.push_back(gates * hidden * in);
+          sizes.push_back(gates * hidden * hidden);
+          if (bias != 0) sizes.insert(sizes.end(), {gates * hidden, gates * hidden});
+        }
+      }
+      return sizes;
+    }
+    // The packed input projection and the output one, and their biases.
+    case LayerType::kMultiheadAttention: {
+      std::vector<int64_t> sizes = {3 * width * width, width * width};
+      if (bias != 0) sizes.insert(sizes.end(), {3 * width, width});
+      return sizes;
+    }
+    // Attention (4), two feed-forward Linears (4), two LayerNorms (4).
     case LayerType::kTransformerEncoderLayer: {
       const int64_t ff = spec.Int("dim_feedforward", 2048);
-      sizes = {3 * width * width, width * width, width * ff, ff * width};
-      break;
+      return {3 * width * width, 3 * width, width * width, width, width * ff, ff,
+              ff * width,        width,     width,         width, width,      width};
     }
-    default: break;
+    default: return {};
   }
-  std::vector<int64_t> large;
-  for (int64_t n : sizes) {
-    if (n >= kMappedParameterElements) large.push_back(n);
-  }
-  return large;
 }
 
 std::vector<int64_t> UpdateTensorSizes(const LayerSpec& update) {
@@ -117,8 +119,10 @@ Result<std::vector<StepPart>> TrainingStepParts(const Architecture& arch, Optimi
     WF_ASSIGN_OR_RETURN(const LayerFeatures f, ComputeFeatures(node.spec));
     if (f.params <= 0) continue;
     parameters += f.params;
-    tensors += std::max<int64_t>(1, ParameterTensors(node.spec));
-    for (int64_t n : LargeParameterTensors(node.spec, f.params)) {
+    const std::vector<int64_t> sizes = ParameterTensorSizes(node.spec, f.params);
+    tensors += std::max<int64_t>(1, static_cast<int64_t>(sizes.size()));
+    for (int64_t n : sizes) {
+      if (n < kMappedParameterElements) continue;
       ++large_tensors;
       large_params += n;
     }

@@ -263,7 +263,7 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
       if (kin.empty() || group != CostGroupType(group) || !curves_.count(group)) continue;
       auto k = work_kind_.find(group);
       if (CostKin(group) != kin || k == work_kind_.end() || kind == work_kind_.end() ||
-          k->second != kind->second || group == "LSTM" || group == "GRU") {
+          k->second != kind->second || CallUnitOf(group) == CallUnit::kStep) {
         continue;
       }
       trends.push_back(alpha);

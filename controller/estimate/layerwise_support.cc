@@ -128,7 +128,7 @@ double UpperTrend(const std::vector<const LayerSample*>& samples, Target target,
   return SeenTrend(samples, target, prior, 3).value_or(prior);
 }
 
-bool IsRecurrent(const LayerSample& s) { return s.type == "LSTM" || s.type == "GRU"; }
+bool IsRecurrent(const LayerSample& s) { return CallUnitOf(s.type) == CallUnit::kStep; }
 
 bool IsPointwise(const LayerSample& s) {
   const std::string group = CostGroup(s);

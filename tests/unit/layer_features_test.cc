@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "wattfleet/common/architecture.h"
 #include "wattfleet/common/layer.h"
@@ -695,6 +696,59 @@ TEST(TrainingStep, TheLossAndTheUpdateOfANetwork) {
   // More tensors than parameters is no update.
   LayerSpec bad{LayerType::kSGDStep, {{"tensors", 5}}, {4}};
   EXPECT_FALSE(Normalize(bad).ok());
+}
+
+// Every parameter tensor of a layer, as libtorch's module holds it: as many as its update loops
+// over, together its parameters.
+TEST(TrainingStep, EveryParameterTensorIsListedWithItsSize) {
+  const struct {
+    LayerSpec spec;
+    size_t tensors;
+  } cases[] = {
+      {{LayerType::kConv2d, {{"in_channels", 8}, {"out_channels", 16}, {"kernel_size", 3}},
+        {8, 12, 12}},
+       2},
+      {{LayerType::kConv2d,
+        {{"in_channels", 8}, {"out_channels", 16}, {"kernel_size", 1}, {"bias", 0}},
+        {8, 6, 6}},
+       1},
+      {{LayerType::kConv1d, {{"in_channels", 2}, {"out_channels", 4}, {"kernel_size", 5}},
+        {2, 40}},
+       2},
+      {{LayerType::kConvTranspose2d,
+        {{"in_channels", 8}, {"out_channels", 4}, {"kernel_size", 2}, {"stride", 2}},
+        {8, 6, 6}},
+       2},
+      {{LayerType::kLinear, {{"in_features", 64}, {"out_features", 10}}, {64}}, 2},
+      {{LayerType::kBatchNorm2d, {}, {8, 6, 6}}, 2},
+      {{LayerType::kBatchNorm1d, {}, {8}}, 2},
+      {{LayerType::kLayerNorm, {}, {4, 32}}, 2},
+      {{LayerType::kLayerNorm, {{"elementwise_affine", 0}}, {4, 32}}, 0},
+      {{LayerType::kGroupNorm, {{"num_groups", 2}}, {8, 6, 6}}, 2},
+      {{LayerType::kEmbedding, {{"num_embeddings", 100}, {"embedding_dim", 16}}, {12}}, 1},
+      {{LayerType::kPositionalEmbedding, {}, {12, 16}}, 1},
+      {{LayerType::kLSTM, {{"input_size", 8}, {"hidden_size", 16}, {"num_layers", 2},
+                           {"bidirectional", 1}}, {10, 8}},
+       16},
+      {{LayerType::kGRU, {{"input_size", 8}, {"hidden_size", 16}, {"bias", 0}}, {10, 8}}, 2},
+      {{LayerType::kMultiheadAttention, {{"num_heads", 4}}, {12, 32}}, 4},
+      {{LayerType::kTransformerEncoderLayer, {{"nhead", 4}, {"dim_feedforward", 64}}, {12, 32}},
+       12},
+  };
+  for (const auto& c : cases) {
+    auto spec = Normalize(c.spec);
+    ASSERT_TRUE(spec.ok()) << LayerTypeName(c.spec.type) << ": " << spec.status().ToString();
+    auto f = ComputeFeatures(*spec);
+    ASSERT_TRUE(f.ok()) << CanonicalKey(*spec);
+    const std::vector<int64_t> sizes = ParameterTensorSizes(*spec, f->params);
+    EXPECT_EQ(sizes.size(), c.tensors) << CanonicalKey(*spec);
+    int64_t sum = 0;
+    for (int64_t n : sizes) {
+      EXPECT_GT(n, 0) << CanonicalKey(*spec);
+      sum += n;
+    }
+    EXPECT_EQ(sum, c.tensors == 0 ? 0 : f->params) << CanonicalKey(*spec);
+  }
 }
 
 // A weight of 8 Mi elements or more is a block the allocator maps on its own: the update job

@@ -18,9 +18,10 @@ namespace wattfleet {
 LayerType LossLayerType(Loss loss);
 LayerType StepLayerType(Optimizer optimizer);
 
-// The trainable parameter tensors of one layer as libtorch's modules hold them (a weight and
-// a bias, four per recurrent layer and direction, ...): an optimiser's update loops over them.
-int64_t ParameterTensors(const LayerSpec& spec);
+// The sizes of one layer's trainable parameter tensors as libtorch's modules hold them (a
+// weight and a bias, four per recurrent layer and direction, ...; `params`: its trainable
+// parameters): an optimiser's update loops over them. Empty for a type that holds none.
+std::vector<int64_t> ParameterTensorSizes(const LayerSpec& spec, int64_t params);
 
 // A parameter tensor of at least this many elements (32 MiB in fp32) is a block the
 // allocator maps on its own, in the regime the agents pin (agent/run/allocator_regime.h):
@@ -28,11 +29,6 @@ int64_t ParameterTensors(const LayerSpec& spec);
 // a tensor of the same parameters cut smaller does not pay. An update job keeps such tensors
 // apart (`large_tensors`, `large_params`).
 constexpr int64_t kMappedParameterElements = int64_t{8} << 20;
-
-// The sizes of `spec`'s parameter tensors of at least kMappedParameterElements (`params`: its
-// trainable parameters): weights and embedding tables; none for the types whose tensors are
-// not listed (norms, recurrent layers: far smaller than their layer's other work).
-std::vector<int64_t> LargeParameterTensors(const LayerSpec& spec, int64_t params);
 
 // The tensors an update job (`update`: a normalized optimiser step) cuts its parameters
 // into: its `large_tensors` sharing `large_params` about equally, then its other tensors

@@ -1,11 +1,11 @@
 // No layer priced below a measured one it outdoes: a layer whose work is at least that of a
 // layer measured in the same cost group (Conv2d/1x1, LSTM, AdamStep, ...) and mode in every
 // dimension (MACs, FLOPs, parameters, elements read and written, per iteration, batch, and
-// kernel calls: an update's tensors) costs at least what that layer measured. A curve fitted on few layers of a type, or one
-// that does not grow with work, can price a 2 x 128 LSTM below a 1 x 128 one measured in the
-// same dataset; this floor makes that impossible (docs/estimators.md, "Physical bounds"). A
-// measured layer the device itself contradicts (a larger one of its group ran clearly faster:
-// another kernel) is no floor.
+// kernel calls: an update's tensors) costs at least what that layer measured. A curve fitted
+// on few layers of a type, or one that does not grow with work, can price a 2 x 128 LSTM
+// below a 1 x 128 one measured in the same dataset; this floor makes that impossible
+// (docs/estimators.md, "Physical bounds"). A measured layer the device itself contradicts (a
+// larger one of its group ran clearly faster: another kernel) is no floor.
 #pragma once
 
 #include <cstddef>
