@@ -43,8 +43,19 @@ double PhysicalBounds::LayerCeiling(const LayerSample& s) const {
   if (worst == worst_cost.end() || !(dearest_call > 0)) {
     return std::numeric_limits<double>::infinity();
   }
+  const double w = LayerWork(s);
+  // A layer of its group measured at no more work, whose cost per unit of work includes its
+  // call's: this one's is no higher.
+  if (auto group = group_cost.find(CostGroup(s)); group != group_cost.end() && !IsViewLayer(s)) {
+    const auto& points = group->second;
+    auto above = std::upper_bound(points.begin(), points.end(), w,
+                                  [](double work, const auto& p) { return work < p.first; });
+    if (above != points.begin()) {
+      return std::max(kCeilingFactor * w * std::prev(above)->second, LayerLowerBound(s));
+    }
+  }
   const double ceiling =
-      kCeilingFactor * ((IsViewLayer(s) ? 0.0 : LayerWork(s) * worst->second) + dearest_call);
+      kCeilingFactor * ((IsViewLayer(s) ? 0.0 : w * worst->second) + dearest_call);
   return std::max(ceiling, LayerLowerBound(s));
 }
 
@@ -52,7 +63,7 @@ nlohmann::json PhysicalBounds::ToJson() const {
   return {{"best_rate", best_rate}, {"memory_rate", memory_rate}, {"floor", floor},
           {"idle_w", idle_w},       {"max_w", max_w},             {"kin_peak", kin_peak},
           {"pointwise_rate", pointwise_rate}, {"worst_cost", worst_cost},
-          {"dearest_call", dearest_call}};
+          {"group_cost", group_cost}, {"dearest_call", dearest_call}};
 }
 
 Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
@@ -66,6 +77,8 @@ Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
     b.kin_peak = j.at("kin_peak").get<std::map<std::string, double>>();
     b.pointwise_rate = j.at("pointwise_rate").get<double>();
     b.worst_cost = j.at("worst_cost").get<std::map<std::string, double>>();
+    b.group_cost =
+        j.at("group_cost").get<std::map<std::string, std::vector<std::pair<double, double>>>>();
     b.dearest_call = j.at("dearest_call").get<double>();
     bool ok = b.memory_rate >= 0 && b.floor >= 0 && b.idle_w >= 0 && b.max_w >= 0 &&
               std::isfinite(b.memory_rate) && std::isfinite(b.floor) &&
@@ -73,6 +86,13 @@ Result<PhysicalBounds> PhysicalBounds::FromJson(const nlohmann::json& j) {
               b.pointwise_rate >= 0 && std::isfinite(b.pointwise_rate) &&
               b.dearest_call >= 0 && std::isfinite(b.dearest_call);
     for (const auto& [kind, cost] : b.worst_cost) ok = ok && Positive(cost);
+    for (const auto& [group, points] : b.group_cost) {
+      for (size_t i = 0; i < points.size(); ++i) {
+        ok = ok && Positive(points[i].first) && Positive(points[i].second) &&
+             (i == 0 || (points[i].first > points[i - 1].first &&
+                         points[i].second < points[i - 1].second));
+      }
+    }
     for (const auto& [kind, rate] : b.best_rate) ok = ok && Positive(rate);
     for (const auto& [kin, rate] : b.kin_peak) ok = ok && Positive(rate);
     if (!ok) return Status::Corruption("physical bounds: a stored bound is not a positive figure");
@@ -99,8 +119,26 @@ PhysicalBounds FitPhysicalBounds(const std::vector<LayerSample>& layers,
         worst = std::max(worst, v / LayerWork(s));
       }
     }
+    // Each group's own costs per unit of work, a loss's, an update's and an embedding's too:
+    // they bound only their own group's ceiling.
+    if (!IsViewLayer(s) && LayerWork(s) > 0) {
+      b.group_cost[CostGroup(s)].emplace_back(LayerWork(s), v / LayerWork(s));
+    }
     b.floor = b.floor > 0 ? std::min(b.floor, v) : v;
     b.dearest_call = std::max(b.dearest_call, v);
+  }
+  // Each group's least cost per unit of work at no more work: where it falls, by work.
+  for (auto& [group, points] : b.group_cost) {
+    std::sort(points.begin(), points.end());
+    std::vector<std::pair<double, double>> steps;
+    for (const auto& [work, cost] : points) {
+      if (!steps.empty() && steps.back().first == work) {
+        steps.back().second = std::min(steps.back().second, cost);
+        continue;
+      }
+      if (steps.empty() || cost < steps.back().second) steps.emplace_back(work, cost);
+    }
+    points = std::move(steps);
   }
   for (auto it = b.best_rate.begin(); it != b.best_rate.end();) {
     it = it->second > 0 ? std::next(it) : b.best_rate.erase(it);

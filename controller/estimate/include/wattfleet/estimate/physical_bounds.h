@@ -20,15 +20,20 @@
 // whole model can run a layer a little faster than it ran alone, but never kBoundMargin times
 // faster than the fastest the device was ever seen to go.
 //
-// A layer's ceiling is kCeilingFactor times its work at the slowest cost per unit of work any
-// measured layer of its kind had, plus the dearest layer call measured: a device runs a large
-// layer at least as efficiently as its least efficient small one (per-call overhead makes the
-// small ones the least efficient), so a method pricing a model above its layers' ceilings
-// together (a log-linear curve extrapolated out of its range can reach 1e100 s) is held there.
+// A layer's ceiling is kCeilingFactor times its work at the least cost per unit of work any
+// layer of its cost group measured at no more work had (their calls included): a device runs
+// a large layer at least as efficiently as a smaller one of its group (per-call overhead makes
+// the small ones the least efficient). Without such a layer, kCeilingFactor times its work at
+// the slowest cost per unit of work any layer of its kind of work had, plus the dearest layer
+// call measured. A method pricing a model above its layers' ceilings together (a log-linear
+// curve extrapolated out of its range can reach 1e100 s; the paper's regressions priced a
+// 3 GMAC BERT step at 1 378 times its time under a ceiling taken from a two-logit
+// classifier's cost per MAC) is held there.
 #pragma once
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -63,6 +68,9 @@ struct PhysicalBounds {
   // WorkKind → the highest cost per unit of work (s or J) a measured layer had; the dearest
   // layer call measured (0 unknown).
   std::map<std::string, double> worst_cost;
+  // Cost group → (work, the least cost per unit of work of the group's layers measured at no
+  // more work), the points where that least cost falls, by work.
+  std::map<std::string, std::vector<std::pair<double, double>>> group_cost;
   double dearest_call = 0;
   double memory_rate = 0;                   // bytes per second (or per joule); 0 unknown
   double floor = 0;                         // cheapest layer call (s or J); 0 unknown
