@@ -7,8 +7,10 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
+#include <string>
 #include <tuple>
 
 #include "layer_samples.h"
@@ -263,6 +265,15 @@ TEST(PhysicalBounds, APointwiseConvolutionLeansToTheSideOfTheDevicesProbe) {
 // already saturated (cost per MAC flat over the top of the range, as a CPU's BLAS runs every
 // Transformer layer of a campaign at one rate) stays saturated, where the √ρ prior would
 // price a layer 16x larger at a quarter of its cost per MAC; one still speeding up goes on.
+// `name` fitted for time on `layers` and `models`, and its prediction of `arch`.
+Result<Estimate> TimePrediction(const std::string& name, const std::vector<LayerSample>& layers,
+                                const std::vector<ModelSample>& models,
+                                const ArchitectureSample& arch) {
+  WF_ASSIGN_OR_RETURN(std::unique_ptr<Estimator> e, MakeEstimator(name));
+  WF_RETURN_IF_ERROR(e->Fit(layers, models, Target::kTime));
+  return e->Predict(arch.model, arch.catalog);
+}
+
 ArchitectureSample OneLinear(int64_t width) {
   const auto w = static_cast<double>(width);
   return OneLayer("linear-" + std::to_string(width), LayerType::kLinear,
@@ -849,10 +860,7 @@ TEST(PhysicalBounds, ARecurrentLayerPaysItsCallsPerStep) {
     for (const char* name : {"wattlayer", "measured-layers"}) {
       SCOPED_TRACE(std::string(name) + ", " + std::to_string(held.layers) + " layers, " +
                    std::to_string(held.steps) + " steps");
-      auto e = MakeEstimator(name);
-      ASSERT_TRUE(e.ok());
-      ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok());
-      auto p = (*e)->Predict(arch.model, arch.catalog);
+      auto p = TimePrediction(name, d.layers, d.models, arch);
       ASSERT_TRUE(p.ok()) << p.status().message();
       EXPECT_NEAR(p->value / seconds(held), 1.0, 0.1);
     }
@@ -885,10 +893,7 @@ TEST(PhysicalBounds, LossesUpdatesAndEmbeddingsNeverPriceALayer) {
       OneLayer("one-transpose", LayerType::kTranspose, {}, {128, 256}, 16);
   const double streaming = FlatConvTime(transpose.nodes[0]);
   for (const char* name : {"wattlayer", "measured-layers"}) {
-    auto e = MakeEstimator(name);
-    ASSERT_TRUE(e.ok()) << name;
-    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
-    auto p = (*e)->Predict(transpose.model, transpose.catalog);
+    auto p = TimePrediction(name, d.layers, d.models, transpose);
     ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
     EXPECT_LT(p->value, 5 * streaming) << name;
   }
@@ -925,10 +930,7 @@ TEST(PhysicalBounds, AKinsPerCallTermPricesOnlyCallsItCounts) {
   // out at 3.5 times its work).
   const double work = lstm.nodes[0].macs / 1e9;
   for (const char* name : {"wattlayer", "measured-layers"}) {
-    auto e = MakeEstimator(name);
-    ASSERT_TRUE(e.ok()) << name;
-    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
-    auto p = (*e)->Predict(lstm.model, lstm.catalog);
+    auto p = TimePrediction(name, d.layers, d.models, lstm);
     ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
     EXPECT_LT(p->value, 2 * work) << name;
     EXPECT_GT(p->value, work) << name;
@@ -968,10 +970,7 @@ TEST(PhysicalBounds, ALossOverAVocabularyStreamsItsLogits) {
   const double truth = seconds(lm->nodes[0]);
   ASSERT_GT(lm->nodes[0].input_elements, 1000 * 35 * 8);
   for (const char* name : {"wattlayer", "measured-layers"}) {
-    auto e = MakeEstimator(name);
-    ASSERT_TRUE(e.ok()) << name;
-    ASSERT_TRUE((*e)->Fit(d.layers, d.models, Target::kTime).ok()) << name;
-    auto p = (*e)->Predict(lm->model, lm->catalog);
+    auto p = TimePrediction(name, d.layers, d.models, *lm);
     ASSERT_TRUE(p.ok()) << name << ": " << p.status().ToString();
     EXPECT_GT(p->value, truth / 3) << name;
     EXPECT_LT(p->value, truth * 3) << name;
