@@ -39,10 +39,6 @@ double PhysicalBounds::LayerLowerBound(const LayerSample& s) const {
 }
 
 double PhysicalBounds::LayerCeiling(const LayerSample& s) const {
-  const auto worst = worst_cost.find(std::string(WorkKind(s)));
-  if (worst == worst_cost.end() || !(dearest_call > 0)) {
-    return std::numeric_limits<double>::infinity();
-  }
   const double w = LayerWork(s);
   // A layer of its group measured at no more work, whose cost per unit of work includes its
   // call's: this one's is no higher.
@@ -53,6 +49,10 @@ double PhysicalBounds::LayerCeiling(const LayerSample& s) const {
     if (above != points.begin()) {
       return std::max(kCeilingFactor * w * std::prev(above)->second, LayerLowerBound(s));
     }
+  }
+  const auto worst = worst_cost.find(std::string(WorkKind(s)));
+  if (worst == worst_cost.end() || !(dearest_call > 0)) {
+    return std::numeric_limits<double>::infinity();
   }
   const double ceiling =
       kCeilingFactor * ((IsViewLayer(s) ? 0.0 : w * worst->second) + dearest_call);

@@ -79,8 +79,8 @@ struct PhysicalBounds {
   bool empty() const { return best_rate.empty() && memory_rate <= 0 && floor <= 0; }
   // The least a layer may cost (0 when nothing bounds it).
   double LayerLowerBound(const LayerSample& s) const;
-  // The most a layer may cost (infinity where no layer of its kind of work was measured), at
-  // least its lower bound.
+  // The most a layer may cost (infinity where neither a layer of its group at no more work nor
+  // one of its kind of work was measured), at least its lower bound.
   double LayerCeiling(const LayerSample& s) const;
   // The least cost per unit of work for `kind` (1 / (best rate · margin)); 0 unknown.
   double LeastCostPerWork(const std::string& kind) const;
