@@ -350,8 +350,8 @@ TEST(PhysicalBounds, ATypeMeasuredTooLittleForACurveKeepsTheTrendItsLayersShow) 
   const double rate = 0.6e9;  // MAC/s, every size and batch
   auto encoder = [](double width, int64_t batch) {
     return OneLayer("encoder", LayerType::kTransformerEncoderLayer,
-                    {{"nhead", 4}, {"dim_feedforward", 4 * width}}, {32, static_cast<int64_t>(width)},
-                    batch);
+                    {{"nhead", 4}, {"dim_feedforward", 4 * width}},
+                    {32, static_cast<int64_t>(width)}, batch);
   };
   auto attention = [](double width, int64_t batch) {
     return OneLayer("attention", LayerType::kMultiheadAttention, {{"num_heads", 4}},

@@ -135,11 +135,11 @@ TEST(ThorKindModel, PredictsDeeperNetworksThanItsProbes) {
   EXPECT_GT(outside->component_std, inside->component_std);
 }
 
-// A probe's cost never falls as its widths grow: a width outside two sparse probes is priced
-// no higher than the wider one's probe, and one beyond them no lower than the widest. Far from
-// the probes a GP on log cost reverts to their mean with a variance whose log-normal mean is
-// many times either (a 1-layer LSTM of 64 was priced at 27 times its measured 5 ms from its
-// kind's probes at 128 and 512 wide, measured 14.7 and 214 ms).
+// A probe's cost never falls as its widths grow: a width narrower than two sparse probes is
+// priced no higher than the narrower one, and one wider than both no lower than the wider.
+// Far from the probes a GP on log cost reverts to their mean with a variance whose log-normal
+// mean is many times either (a 1-layer LSTM of 64 was priced at 27 times its measured 5 ms
+// from its kind's probes at 128 and 512 wide, measured 14.7 and 214 ms).
 TEST(ThorKindModel, AWidthIsPricedWithinTheProbesAroundIt) {
   std::vector<ThorProbe> probes;
   const std::map<int64_t, double> input = {{128, 14.65e-3}, {512, 214e-3}};
