@@ -73,6 +73,13 @@ constexpr CostShape kShapes[] = {CostShape::kSaturating, CostShape::kSaturatingM
                                  CostShape::kLinear, CostShape::kRegimes};
 
 
+// The median of a non-empty list.
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 class LayerwiseEstimator final : public Estimator, private layerwise::FittedState {
  public:
   explicit LayerwiseEstimator(bool use_measured) : use_measured_(use_measured) {}
@@ -217,11 +224,6 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
   type_cost_.clear();
   view_cost_.clear();
   type_top_work_.clear();
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-  };
   for (const auto& [type, samples] : by_type) {
     if (curves_.count(type)) continue;
     const bool view = IsViewLayer(*samples.front());
@@ -235,9 +237,9 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
       by_batch[s->batch].push_back(cost.back());
     }
     auto& costs = view ? view_cost_ : type_cost_;
-    if (!cost.empty() && median(cost) > 0) costs[type] = median(cost);
+    if (const double all = cost.empty() ? 0.0 : Median(cost); all > 0) costs[type] = all;
     for (const auto& [batch, at] : by_batch) {
-      if (median(at) > 0) costs[type + "@" + std::to_string(batch)] = median(at);
+      if (const double m = Median(at); m > 0) costs[type + "@" + std::to_string(batch)] = m;
     }
     for (const LayerSample* s : samples) {
       type_top_work_[type] = std::max(type_top_work_[type], LayerWork(*s));
@@ -268,10 +270,7 @@ class LayerwiseEstimator final : public Estimator, private layerwise::FittedStat
       }
       trends.push_back(alpha);
     }
-    if (trends.empty()) return kBeyondAlpha;
-    std::sort(trends.begin(), trends.end());
-    const size_t n = trends.size();
-    return n % 2 == 1 ? trends[n / 2] : 0.5 * (trends[n / 2 - 1] + trends[n / 2]);
+    return trends.empty() ? kBeyondAlpha : Median(std::move(trends));
   }
 
   void FitKappa(const std::vector<LayerSample>& layers, const std::vector<ModelSample>& models,

@@ -273,9 +273,10 @@ Result<TrainingData> LoadTrainingData(DatasetReader& reader, const TrainingDataO
 }
 
 CallUnit CallUnitOf(std::string_view type) {
-  if (type == "LSTM" || type == "GRU") return CallUnit::kStep;
   const std::optional<LayerType> t = ParseLayerType(type);
-  return t && IsOptimizerStep(*t) ? CallUnit::kTensor : CallUnit::kCall;
+  if (!t) return CallUnit::kCall;
+  if (*t == LayerType::kLSTM || *t == LayerType::kGRU) return CallUnit::kStep;
+  return IsOptimizerStep(*t) ? CallUnit::kTensor : CallUnit::kCall;
 }
 
 void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
@@ -289,8 +290,10 @@ void SetPricedFeatures(const LayerFeatures& per_sample, bool optimizer_step,
   s->kernel = param("kernel_size");
   s->stride = param("stride");
   s->groups = param("groups");
-  s->calls = optimizer_step ? std::max(1.0, param("tensors")) : 1.0;
-  if (CallUnitOf(s->type) == CallUnit::kStep) {
+  s->calls = 1.0;
+  if (optimizer_step) {
+    s->calls = std::max(1.0, param("tensors"));
+  } else if (CallUnitOf(s->type) == CallUnit::kStep) {
     // A recurrent layer's steps run one after another, each a few kernels per layer and
     // direction: its per-call cost is paid per step (a 2-layer LSTM paid twice a 1-layer
     // one's fixed cost: 1.0 ms each at batch 2 over 16 steps, beside 2.8 ns per MAC).
